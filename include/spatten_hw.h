@@ -1,0 +1,245 @@
+/* SPDX-License-Identifier: (GPL-2.0 OR MIT) */
+/*
+ * SpAtten accelerator: hardware interface, version 1.
+ *
+ * The one definition of the register map, the submission-queue entry (job
+ * descriptor) and the completion-queue entry. Shared by the Linux driver
+ * (driver/), the QEMU device model (qemu-device/) and the engine (engine/).
+ * docs/hardware.md is the prose form of this file; tests/host pin the layout.
+ *
+ * Everything the device reads or writes in host memory is little-endian.
+ */
+#ifndef SPATTEN_HW_H
+#define SPATTEN_HW_H
+
+#include <linux/types.h>
+
+/* ---- PCI identity ---------------------------------------------------- */
+
+#define SPATTEN_PCI_VENDOR_ID		0x1b36	/* Red Hat, QEMU virtual devices */
+#define SPATTEN_PCI_DEVICE_ID		0x0110
+#define SPATTEN_PCI_CLASS		0x120000 /* processing accelerator */
+
+#define SPATTEN_HW_ID			0x53504154u /* "SPAT" */
+#define SPATTEN_HW_VERSION_MAJOR	1
+#define SPATTEN_HW_VERSION_MINOR	0
+#define SPATTEN_HW_VERSION \
+	((SPATTEN_HW_VERSION_MAJOR << 16) | SPATTEN_HW_VERSION_MINOR)
+
+/* BAR0: registers and doorbells. BAR1: MSI-X table and PBA. */
+#define SPATTEN_BAR_REGS		0
+#define SPATTEN_BAR_MSIX		1
+#define SPATTEN_BAR0_SIZE		0x4000
+
+/* ---- Global registers (32-bit unless noted) --------------------------- */
+
+#define SPATTEN_REG_ID			0x000	/* RO SPATTEN_HW_ID */
+#define SPATTEN_REG_VERSION		0x004	/* RO major << 16 | minor */
+#define SPATTEN_REG_CAP_ENGINES		0x008	/* RO compute engines */
+#define SPATTEN_REG_CAP_QUEUES		0x00c	/* RO queue pairs */
+#define SPATTEN_REG_CAP_QUEUE_DEPTH	0x010	/* RO max entries per queue */
+#define SPATTEN_REG_CAP_MAX_CONTEXT	0x014	/* RO max kv_rows */
+#define SPATTEN_REG_CAP_MAX_HEADS	0x018	/* RO max n_heads */
+#define SPATTEN_REG_CAP_HEAD_DIMS	0x01c	/* RO bit n: head_dim 1 << n */
+#define SPATTEN_REG_CAP_FORMATS		0x020	/* RO bit n: element format n */
+#define SPATTEN_REG_CAP_SPLITS		0x024	/* RO bit n: K split n (v2) */
+#define SPATTEN_REG_CAP_FEATURES	0x028	/* RO SPATTEN_FEAT_* */
+#define SPATTEN_REG_CAP_DMA_BITS	0x02c	/* RO DMA address width */
+#define SPATTEN_REG_CAP_DESC_SIZE	0x030	/* RO submission entry bytes */
+#define SPATTEN_REG_CTRL		0x040	/* RW SPATTEN_CTRL_* */
+#define SPATTEN_REG_STATUS		0x044	/* RO SPATTEN_STATUS_* */
+#define SPATTEN_REG_INTX_STATUS		0x048	/* RW1C bit q: CQ q posted */
+
+#define SPATTEN_FEAT_CAUSAL		(1u << 0)
+#define SPATTEN_FEAT_GENERATION		(1u << 1)
+#define SPATTEN_FEAT_PAGE_LIST		(1u << 2)
+#define SPATTEN_FEAT_INTX		(1u << 3)
+
+#define SPATTEN_CTRL_ENABLE		(1u << 0)	/* process doorbells */
+#define SPATTEN_CTRL_RESET		(1u << 1)	/* write 1: reset, self-clears */
+
+#define SPATTEN_STS_READY		(1u << 0)	/* enabled and idle-capable */
+
+/* 64-bit counters, readable as one 8-byte or two 4-byte accesses. */
+#define SPATTEN_REG_CNT_BASE		0x100
+#define SPATTEN_CNT_JOBS_OK		0
+#define SPATTEN_CNT_JOBS_ERR		1
+#define SPATTEN_CNT_BYTES_Q		2
+#define SPATTEN_CNT_BYTES_K_MSB		3
+#define SPATTEN_CNT_BYTES_K_LSB		4
+#define SPATTEN_CNT_BYTES_V		5
+#define SPATTEN_CNT_BYTES_WRITTEN	6
+#define SPATTEN_CNT_LSB_REFETCHES	7
+#define SPATTEN_CNT_CYCLES		8
+#define SPATTEN_CNT_NUM			9
+#define SPATTEN_REG_CNT(n)		(SPATTEN_REG_CNT_BASE + 8 * (n))
+
+/* ---- Per-queue-pair registers ----------------------------------------- */
+
+#define SPATTEN_MAX_QUEUES		16
+#define SPATTEN_REG_QUEUE_BASE		0x1000
+#define SPATTEN_REG_QUEUE_STRIDE	0x40
+#define SPATTEN_REG_Q(q, r) \
+	(SPATTEN_REG_QUEUE_BASE + SPATTEN_REG_QUEUE_STRIDE * (q) + (r))
+#define SPATTEN_QREG_SQ_BASE_LO		0x00
+#define SPATTEN_QREG_SQ_BASE_HI		0x04
+#define SPATTEN_QREG_CQ_BASE_LO		0x08
+#define SPATTEN_QREG_CQ_BASE_HI		0x0c
+#define SPATTEN_QREG_SQ_SIZE		0x10	/* entries, 2..QUEUE_DEPTH */
+#define SPATTEN_QREG_CQ_SIZE		0x14	/* entries, 2..QUEUE_DEPTH */
+#define SPATTEN_QREG_CTRL		0x18	/* SPATTEN_QCTRL_* */
+#define SPATTEN_QREG_STATUS		0x1c	/* SPATTEN_QSTS_* */
+#define SPATTEN_QREG_IRQ_VECTOR		0x20	/* MSI-X vector of the CQ */
+
+#define SPATTEN_QCTRL_ENABLE		(1u << 0)
+#define SPATTEN_QSTS_ENABLED		(1u << 0)
+#define SPATTEN_QSTS_ERROR		(1u << 1)	/* bad config or doorbell */
+
+/* Doorbells: written by the host, never read back meaningfully. */
+#define SPATTEN_REG_DB_BASE		0x2000
+#define SPATTEN_REG_DB_STRIDE		8
+#define SPATTEN_REG_SQ_TAIL_DB(q) \
+	(SPATTEN_REG_DB_BASE + SPATTEN_REG_DB_STRIDE * (q))
+#define SPATTEN_REG_CQ_HEAD_DB(q) \
+	(SPATTEN_REG_DB_BASE + SPATTEN_REG_DB_STRIDE * (q) + 4)
+
+/* Rings are physically contiguous and aligned to this. */
+#define SPATTEN_RING_ALIGN		4096
+
+/* ---- Buffer references ------------------------------------------------ */
+
+/*
+ * A tensor operand: either contiguous (flags == 0, offset == 0: @addr is
+ * the first byte) or described by a page list (SPATTEN_BUF_PAGE_LIST:
+ * @addr is the 8-byte-aligned address of an array of __le64 page addresses,
+ * each SPATTEN_HW_PAGE_SIZE-aligned; the operand starts @offset bytes into
+ * the first listed page). @len is the byte length available to the operand.
+ */
+#define SPATTEN_HW_PAGE_SHIFT		12
+#define SPATTEN_HW_PAGE_SIZE		(1u << SPATTEN_HW_PAGE_SHIFT)
+#define SPATTEN_BUF_PAGE_LIST		(1u << 0)
+
+struct spatten_hw_buf {
+	__le64 addr;
+	__le32 len;
+	__le16 offset;
+	__le16 flags;
+};
+
+/* ---- Submission-queue entry: the job descriptor ----------------------- */
+
+#define SPATTEN_DESC_VERSION		1
+#define SPATTEN_DESC_SIZE		256
+
+enum spatten_opcode {
+	SPATTEN_OP_NOP = 0,		/* completes at once, touches no memory */
+	SPATTEN_OP_ATTENTION = 1,	/* dense multi-head attention */
+};
+
+enum spatten_stage {
+	SPATTEN_STAGE_SUMMARIZATION = 0,	/* all queries at once */
+	SPATTEN_STAGE_GENERATION = 1,		/* one query, KV cache */
+};
+
+#define SPATTEN_DESC_F_CAUSAL		(1u << 0)
+#define SPATTEN_DESC_F_ALL		SPATTEN_DESC_F_CAUSAL
+
+/* Element formats: signed two's complement fixed point, @frac bits. */
+enum spatten_format {
+	SPATTEN_FMT_S16 = 0,		/* int16, LE, 0..15 fractional bits */
+};
+
+/*
+ * Tensor layouts (v1): Q [n_heads][q_rows][head_dim], K and V
+ * [n_heads][kv_rows][head_dim], output [n_heads][q_rows][head_dim], packed,
+ * row-major. Query row i sits at absolute position q_start + i; with
+ * SPATTEN_DESC_F_CAUSAL it sees keys j <= q_start + i.
+ */
+struct spatten_hw_desc {
+	__le16 opcode;			/* 0x00 enum spatten_opcode */
+	__le16 desc_size;		/* 0x02 SPATTEN_DESC_SIZE */
+	__u8 version;			/* 0x04 SPATTEN_DESC_VERSION */
+	__u8 stage;			/* 0x05 enum spatten_stage */
+	__le16 flags;			/* 0x06 SPATTEN_DESC_F_* */
+	__le32 tag;			/* 0x08 echoed in the completion */
+	__le32 rsvd0;			/* 0x0c must be zero */
+	__le16 n_heads;			/* 0x10 */
+	__le16 head_dim;		/* 0x12 */
+	__le16 q_rows;			/* 0x14 L0 */
+	__le16 kv_rows;			/* 0x16 L1 */
+	__le16 q_start;			/* 0x18 position of query row 0 */
+	__le16 rsvd1;			/* 0x1a must be zero */
+	__u8 q_fmt;			/* 0x1c enum spatten_format */
+	__u8 q_frac;			/* 0x1d */
+	__u8 k_fmt;			/* 0x1e */
+	__u8 k_frac;			/* 0x1f */
+	__u8 v_fmt;			/* 0x20 */
+	__u8 v_frac;			/* 0x21 */
+	__u8 out_fmt;			/* 0x22 */
+	__u8 out_frac;			/* 0x23 */
+	__le32 rsvd2;			/* 0x24 must be zero */
+	struct spatten_hw_buf q;	/* 0x28 */
+	struct spatten_hw_buf k;	/* 0x38 */
+	struct spatten_hw_buf v;	/* 0x48 */
+	struct spatten_hw_buf out;	/* 0x58 */
+	__le32 rsvd3[38];		/* 0x68 v2: pruning, quantization */
+};
+
+/* ---- Completion-queue entry ------------------------------------------- */
+
+enum spatten_hw_status {
+	SPATTEN_HW_OK = 0,
+	SPATTEN_HW_ERR_OPCODE = 1,	/* unknown opcode */
+	SPATTEN_HW_ERR_VERSION = 2,	/* desc version or desc_size */
+	SPATTEN_HW_ERR_FLAGS = 3,	/* unknown flag or stage */
+	SPATTEN_HW_ERR_RESERVED = 4,	/* reserved field not zero */
+	SPATTEN_HW_ERR_SHAPE = 5,	/* heads, dims or rows out of caps */
+	SPATTEN_HW_ERR_POSITION = 6,	/* q_start/q_rows inconsistent */
+	SPATTEN_HW_ERR_FORMAT = 7,	/* element format or frac bits */
+	SPATTEN_HW_ERR_BUFFER = 8,	/* buffer ref malformed or short */
+	SPATTEN_HW_ERR_PAGE_LIST = 9,	/* misaligned page list entry */
+	SPATTEN_HW_ERR_DMA_READ = 10,	/* a read was not accepted */
+	SPATTEN_HW_ERR_DMA_WRITE = 11,	/* a write was not accepted */
+	SPATTEN_HW_ERR_NO_MEMORY = 12,	/* device-side resources */
+	SPATTEN_HW_ERR_ABORTED = 13,	/* reset while queued */
+	SPATTEN_HW_STATUS_MAX = 13,
+};
+
+#define SPATTEN_CQE_F_PHASE		(1u << 0)
+
+/*
+ * The device writes bytes 0x00..0x3b first and the final dword (status and
+ * phase) last, so a consumer that sees the new phase sees the whole entry.
+ */
+struct spatten_hw_cqe {
+	__le64 bytes_q;			/* 0x00 bytes read per plane */
+	__le64 bytes_k_msb;		/* 0x08 */
+	__le64 bytes_k_lsb;		/* 0x10 */
+	__le64 bytes_v;			/* 0x18 */
+	__le64 bytes_written;		/* 0x20 */
+	__le64 cycles;			/* 0x28 modeled cycles at 1 GHz */
+	__le32 rsvd;			/* 0x30 */
+	__le32 tag;			/* 0x34 from the descriptor */
+	__le16 sq_head;			/* 0x38 SQ entries consumed so far */
+	__le16 sq_id;			/* 0x3a */
+	__le16 status;			/* 0x3c enum spatten_hw_status */
+	__le16 flags;			/* 0x3e SPATTEN_CQE_F_PHASE */
+};
+
+#define SPATTEN_CQE_SIZE		64
+
+/* ---- Operand sizes: one formula for driver, device and library -------- */
+
+static inline __u64 spatten_hw_elem_bytes(__u8 fmt)
+{
+	return fmt == SPATTEN_FMT_S16 ? 2 : 0;
+}
+
+/* Bytes of a [n_heads][rows][head_dim] tensor of format @fmt. */
+static inline __u64 spatten_hw_tensor_bytes(__u32 n_heads, __u32 rows,
+					    __u32 head_dim, __u8 fmt)
+{
+	return (__u64)n_heads * rows * head_dim * spatten_hw_elem_bytes(fmt);
+}
+
+#endif /* SPATTEN_HW_H */

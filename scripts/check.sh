@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
+# The whole test suite after `make` has built everything: host unit tests,
+# driver static checks, then the guest suite in QEMU and a scan of the guest
+# kernel log. Streams TAP; the last line is "N passed, N failed".
+# A step that fails without printing its own "not ok" gets one here.
+set -uo pipefail
+. "$(dirname "$0")/common.sh"
+top=$SPATTEN_TOP
+
+run_step() {	# run_step NAME CMD...: a failing step is at least one "not ok"
+	local name=$1
+	shift
+	local tmp
+	tmp=$(mktemp)
+	"$@" 2>&1 | tee "$tmp"
+	local rc=${PIPESTATUS[0]}
+	if [ "$rc" != 0 ] && ! grep -q '^not ok' "$tmp"; then
+		echo "not ok - $name exited with status $rc"
+	fi
+	rm -f "$tmp"
+}
+
+{
+	echo "# host unit tests"
+	run_step "host tests" make -s -C "$top" host-check
+	run_step "library tests" make -s -C "$top" lib-check
+	echo "# driver static checks"
+	run_step "driver checks" make -s -C "$top" driver-lint
+	echo "# guest suite (QEMU, TCG)"
+	run_step "guest suite" make -s -C "$top" guest-check
+	"$top/scripts/scan-klog.sh" "$SPATTEN_LOGS/guest-console.log"
+} | awk -f "$top/scripts/tap-summary.awk"

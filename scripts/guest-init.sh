@@ -1,0 +1,56 @@
+#!/bin/sh
+# SPDX-License-Identifier: MIT
+# /init of the test guest. The kernel console goes to ttyS0 (a log file on
+# the host); this script's output goes to ttyS1 (the host's stdout). The
+# kernel passes spatten_run=demo|check|shell as an environment variable.
+/bin/busybox --install -s /bin
+mount -t proc proc /proc
+mount -t sysfs sysfs /sys
+mount -t devtmpfs devtmpfs /dev
+mount -t tmpfs tmpfs /tmp
+exec </dev/ttyS1 >/dev/ttyS1 2>&1
+
+n=0
+tap() {	# tap RESULT NAME: one TAP line of the guest script's own checks
+	n=$((n + 1))
+	if [ "$1" = 0 ]; then echo "ok $n - guest: $2"; else echo "not ok $n - guest: $2"; fi
+}
+
+rc=0
+insmod /lib/modules/spatten.ko
+r=$?
+tap $r "insmod spatten.ko"
+[ $r = 0 ] || rc=1
+i=0
+while [ ! -c /dev/spatten0 ] && [ $i -lt 50 ]; do sleep 0.1; i=$((i + 1)); done
+[ -c /dev/spatten0 ]
+r=$?
+tap $r "/dev/spatten0 appears"
+[ $r = 0 ] || rc=1
+
+case "$spatten_run" in
+demo)
+	/bin/spatten-demo || rc=$?
+	;;
+check)
+	/bin/spatten-demo >/tmp/demo.out 2>&1
+	r=$?
+	sed 's/^/# /' /tmp/demo.out
+	tap $r "demo: device output within tolerance of the float reference"
+	[ $r = 0 ] || rc=1
+	for t in /bin/tests/*; do
+		[ -x "$t" ] || continue
+		"$t" || rc=1
+	done
+	rmmod spatten
+	r=$?
+	tap $r "rmmod spatten after the suite"
+	[ $r = 0 ] || rc=1
+	;;
+shell)
+	setsid cttyhack sh
+	;;
+esac
+echo "SPATTEN-EXIT: $rc"
+sync
+poweroff -f

@@ -1,0 +1,45 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
+# Boot the guest with the SpAtten device and run demo|check|shell in it.
+# The guest's program output streams to stdout; the kernel console goes to
+# $SPATTEN_CACHE/logs/guest-console.log. Exit status: the guest's.
+# Usage: vm-run.sh MODE KERNEL INITRAMFS [extra -device spatten options]
+set -euo pipefail
+. "$(dirname "$0")/common.sh"
+
+mode=$1 kernel=$2 initrd=$3 devopts=${4:-}
+console=$SPATTEN_LOGS/guest-console.log
+out=$SPATTEN_LOGS/guest-$mode.log
+qemu=$SPATTEN_CACHE/qemu-system-x86_64
+timeout=${SPATTEN_VM_TIMEOUT:-1800}
+
+args=(-M q35 -accel tcg -cpu max -smp 2 -m 1G
+      -nodefaults -no-reboot -display none -monitor none
+      -L /usr/share/qemu -L /usr/share/seabios
+      -kernel "$kernel" -initrd "$initrd"
+      -append "console=ttyS0 loglevel=7 panic=-1 spatten_run=$mode"
+      -device "spatten${devopts:+,$devopts}"
+      -serial "file:$console")
+if [ "$mode" = shell ]; then
+	exec "$qemu" "${args[@]}" -serial stdio
+fi
+
+set +e
+timeout --foreground "$timeout" "$qemu" "${args[@]}" -serial stdio </dev/null |
+	tr -d '\r' | tee "$out"
+rc=${PIPESTATUS[0]}
+set -e
+if [ "$rc" = 124 ]; then
+	echo "not ok - guest: timed out after ${timeout}s (console: $console)"
+	exit 1
+fi
+if [ "$rc" != 0 ]; then
+	echo "not ok - guest: QEMU exited with status $rc (console: $console)"
+	exit 1
+fi
+status=$(sed -n 's/^SPATTEN-EXIT: \([0-9]*\)$/\1/p' "$out" | tail -n 1)
+if [ -z "$status" ]; then
+	echo "not ok - guest: no exit status (crashed? console: $console)"
+	exit 1
+fi
+exit "$status"
