@@ -46,6 +46,19 @@ done
 } > "$dst/meson.build.new"
 copy_if_changed "$dst/meson.build.new" "$dst/meson.build"
 rm -f "$dst/meson.build.new"
+copy_if_changed "$SPATTEN_TOP/qemu-device/trace-events" "$dst/trace-events"
+if ! grep -q "'hw/misc/spatten'" "$tree/meson.build"; then
+	sed -i "s|^    'hw/misc/macio',|&\n    'hw/misc/spatten',|" "$tree/meson.build"
+fi
+# The qtest lives with the device; QEMU's tests/qtest/meson.build builds it.
+copy_if_changed "$SPATTEN_TOP/qemu-device/tests/spatten-test.c" \
+	"$tree/tests/qtest/spatten-test.c"
+copy_if_changed "$SPATTEN_TOP/include/spatten_hw.h" \
+	"$tree/tests/qtest/spatten_hw.h"
+if ! grep -q "'spatten-test'" "$tree/tests/qtest/meson.build"; then
+	sed -i "s|^qtests_x86_64 = qtests_i386$|& + ['spatten-test']|" \
+		"$tree/tests/qtest/meson.build"
+fi
 if ! grep -q '^config SPATTEN' "$tree/hw/misc/Kconfig"; then
 	cat "$SPATTEN_TOP/qemu-device/Kconfig" >> "$tree/hw/misc/Kconfig"
 fi
@@ -66,7 +79,7 @@ step "Building qemu-system-x86_64 (first build: several minutes, ~1450 steps)"
 log=$SPATTEN_LOGS/qemu-build.log
 # ninja prints [n/total] per step: show a progress line, keep the full log.
 set +e
-ninja -C "$builddir" qemu-system-x86_64 2>&1 | tee "$log" |
+ninja -C "$builddir" qemu-system-x86_64 tests/qtest/spatten-test 2>&1 | tee "$log" |
 	awk '/^\[[0-9]+\/[0-9]+\]/ { split($1, a, /[][\/]/);
 		if (a[2] % 100 == 0 || a[2] == a[3])
 			printf "    qemu: %s/%s steps\n", a[2], a[3] > "/dev/stderr" }'
@@ -78,4 +91,5 @@ if [ "$rc" != 0 ]; then
 	exit 1
 fi
 ln -sf "$builddir/qemu-system-x86_64" "$SPATTEN_CACHE/qemu-system-x86_64"
+ln -sf "$builddir/tests/qtest/spatten-test" "$SPATTEN_CACHE/spatten-qtest"
 step "QEMU ready: $SPATTEN_CACHE/qemu-system-x86_64"

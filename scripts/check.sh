@@ -25,6 +25,8 @@ run_step() {	# run_step NAME CMD...: a failing step is at least one "not ok"
 	echo "# host unit tests"
 	run_step "host tests" make -s -C "$top" host-check
 	run_step "library tests" make -s -C "$top" lib-check
+	echo "# device qtests (QEMU qtest framework)"
+	run_step "device qtests" "$top/scripts/qtest-run.sh"
 	echo "# driver static checks"
 	run_step "driver checks" make -s -C "$top" driver-lint
 	echo "# guest suite (QEMU, TCG)"
