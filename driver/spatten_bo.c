@@ -1,0 +1,395 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * SpAtten driver: buffer objects.
+ *
+ * A buffer object is a set of individually allocated pages, each mapped for
+ * the device, plus a page list (one __le64 bus address per page) that the
+ * device walks. Only the page list itself is physically contiguous.
+ * Userspace maps a buffer with mmap() at the offset BO_CREATE returned and
+ * names it in jobs by handle; it never sees a bus address.
+ */
+#include <linux/dma-mapping.h>
+#include <linux/gfp.h>
+#include <linux/mm.h>
+#include <linux/sched.h>
+#include <linux/sched/signal.h>
+#include <linux/slab.h>
+#include <linux/uaccess.h>
+
+#include "spatten_compat.h"
+#include "spatten_drv.h"
+
+/* Undo the device mappings of @bo; the pages stay (user mappings). */
+static void spatten_bo_unmap_locked(struct spatten_bo *bo)
+{
+	struct device *dev = &bo->sdev->pdev->dev;
+	unsigned long i;
+
+	lockdep_assert_held(&bo->sdev->bo_lock);
+	if (!bo->mapped)
+		return;
+
+	/*
+	 * Callers synced what the CPU needs; a bounce must not clobber the
+	 * pages that userspace may still have mapped.
+	 */
+	for (i = 0; i < bo->npages; i++) {
+		dma_unmap_page_attrs(dev, bo->dma[i], PAGE_SIZE,
+				     DMA_BIDIRECTIONAL, DMA_ATTR_SKIP_CPU_SYNC);
+		cond_resched();
+	}
+	dma_free_coherent(dev, bo->npages * sizeof(*bo->list), bo->list,
+			  bo->list_dma);
+	bo->list = NULL;
+	bo->mapped = false;
+}
+
+static void spatten_bo_release(struct kref *ref)
+{
+	struct spatten_bo *bo = container_of(ref, struct spatten_bo, ref);
+	struct spatten_dev *sdev = bo->sdev;
+	unsigned long i;
+
+	mutex_lock(&sdev->bo_lock);
+	list_del(&bo->node);
+	spatten_bo_unmap_locked(bo);
+	mutex_unlock(&sdev->bo_lock);
+
+	for (i = 0; i < bo->npages; i++)
+		__free_page(bo->pages[i]);
+	kvfree(bo->dma);
+	kvfree(bo->pages);
+	kfree(bo);
+	spatten_dev_put(sdev);
+}
+
+/**
+ * spatten_bo_put() - drop a reference to a buffer object
+ * @bo: the buffer
+ *
+ * The last reference frees the buffer. May sleep: never call it under a
+ * spinlock.
+ */
+void spatten_bo_put(struct spatten_bo *bo)
+{
+	kref_put(&bo->ref, spatten_bo_release);
+}
+
+/**
+ * spatten_bo_alloc() - allocate and map a buffer object
+ * @sdev: the board, bound and alive
+ * @size: bytes, a non-zero multiple of PAGE_SIZE
+ *
+ * Return: the buffer with one reference, or ERR_PTR(-ENOMEM), -EINTR (fatal
+ * signal while allocating) or -EIO (a page mapping the device cannot use).
+ */
+static struct spatten_bo *spatten_bo_alloc(struct spatten_dev *sdev, u64 size)
+{
+	struct device *dev = &sdev->pdev->dev;
+	gfp_t gfp = GFP_KERNEL_ACCOUNT | __GFP_ZERO;
+	struct spatten_bo *bo;
+	unsigned long i;
+	int ret = -ENOMEM;
+
+	/* The device walks the list in 4 KiB pages: one entry per page. */
+	BUILD_BUG_ON(PAGE_SIZE != SPATTEN_HW_PAGE_SIZE);
+
+	/* Pages the device can reach directly need no bounce buffers. */
+	if (sdev->caps.dma_bits <= 32)
+		gfp |= __GFP_DMA32;
+
+	bo = kzalloc(sizeof(*bo), GFP_KERNEL);
+	if (!bo)
+		return ERR_PTR(-ENOMEM);
+	kref_init(&bo->ref);
+	bo->sdev = sdev;
+	bo->size = size;
+	bo->npages = size >> PAGE_SHIFT;
+
+	bo->pages = kvcalloc(bo->npages, sizeof(*bo->pages), GFP_KERNEL);
+	bo->dma = kvcalloc(bo->npages, sizeof(*bo->dma), GFP_KERNEL);
+	if (!bo->pages || !bo->dma)
+		goto err_arrays;
+	bo->list = dma_alloc_coherent(dev, bo->npages * sizeof(*bo->list),
+				      &bo->list_dma,
+				      GFP_KERNEL | __GFP_NOWARN);
+	if (!bo->list)
+		goto err_arrays;
+
+	for (i = 0; i < bo->npages; i++) {
+		struct page *page;
+		dma_addr_t addr;
+
+		if (fatal_signal_pending(current)) {
+			ret = -EINTR;
+			goto err_pages;
+		}
+		page = alloc_page(gfp);
+		if (!page)
+			goto err_pages;
+		addr = dma_map_page(dev, page, 0, PAGE_SIZE, DMA_BIDIRECTIONAL);
+		if (dma_mapping_error(dev, addr)) {
+			__free_page(page);
+			goto err_pages;
+		}
+		if (!IS_ALIGNED(addr, SPATTEN_HW_PAGE_SIZE)) {
+			dev_err_ratelimited(dev, "unaligned page mapping %pad\n",
+					    &addr);
+			dma_unmap_page(dev, addr, PAGE_SIZE, DMA_BIDIRECTIONAL);
+			__free_page(page);
+			ret = -EIO;
+			goto err_pages;
+		}
+		bo->pages[i] = page;
+		bo->dma[i] = addr;
+		bo->list[i] = cpu_to_le64(addr);
+		cond_resched();
+	}
+	bo->mapped = true;
+
+	kref_get(&sdev->ref);
+	mutex_lock(&sdev->bo_lock);
+	list_add_tail(&bo->node, &sdev->bo_list);
+	mutex_unlock(&sdev->bo_lock);
+	return bo;
+
+err_pages:
+	while (i--) {
+		dma_unmap_page_attrs(dev, bo->dma[i], PAGE_SIZE,
+				     DMA_BIDIRECTIONAL, DMA_ATTR_SKIP_CPU_SYNC);
+		__free_page(bo->pages[i]);
+	}
+	dma_free_coherent(dev, bo->npages * sizeof(*bo->list), bo->list,
+			  bo->list_dma);
+err_arrays:
+	kvfree(bo->dma);
+	kvfree(bo->pages);
+	kfree(bo);
+	return ERR_PTR(ret);
+}
+
+/**
+ * spatten_ioctl_bo_create() - SPATTEN_IOCTL_BO_CREATE
+ * @ctx: the file
+ * @arg: user pointer to struct spatten_bo_create
+ *
+ * Return: 0; -EFAULT; -EINVAL for non-zero flags or rsvd, a zero size or
+ * one above SPATTEN_MAX_BO_SIZE; -ENOMEM; -EINTR on a fatal signal; -ENOSPC
+ * when the file has no free handle.
+ */
+int spatten_ioctl_bo_create(struct spatten_ctx *ctx, void __user *arg)
+{
+	struct spatten_bo_create args;
+	struct spatten_bo *bo;
+	u32 handle;
+	int ret;
+
+	if (copy_from_user(&args, arg, sizeof(args)))
+		return -EFAULT;
+	if (args.flags || args.rsvd)
+		return -EINVAL;
+	if (!args.size || args.size > SPATTEN_MAX_BO_SIZE)
+		return -EINVAL;
+
+	bo = spatten_bo_alloc(ctx->sdev, PAGE_ALIGN(args.size));
+	if (IS_ERR(bo))
+		return PTR_ERR(bo);
+
+	ret = xa_alloc(&ctx->bos, &handle, bo,
+		       XA_LIMIT(1, SPATTEN_MAX_HANDLES), GFP_KERNEL);
+	if (ret) {
+		spatten_bo_put(bo);
+		return ret == -EBUSY ? -ENOSPC : ret;
+	}
+
+	args.handle = handle;
+	args.mmap_offset = (u64)handle << SPATTEN_MMAP_SHIFT;
+	if (copy_to_user(arg, &args, sizeof(args))) {
+		/* Another thread may have destroyed the handle already. */
+		bo = xa_erase(&ctx->bos, handle);
+		if (bo)
+			spatten_bo_put(bo);
+		return -EFAULT;
+	}
+	return 0;
+}
+
+/**
+ * spatten_ioctl_bo_destroy() - SPATTEN_IOCTL_BO_DESTROY
+ * @ctx: the file
+ * @arg: user pointer to struct spatten_bo_destroy
+ *
+ * Drops the handle. Jobs in flight and mappings keep the memory alive.
+ *
+ * Return: 0; -EFAULT; -EINVAL for non-zero flags; -ENOENT for a handle
+ * that this file does not have.
+ */
+int spatten_ioctl_bo_destroy(struct spatten_ctx *ctx, void __user *arg)
+{
+	struct spatten_bo_destroy args;
+	struct spatten_bo *bo;
+
+	if (copy_from_user(&args, arg, sizeof(args)))
+		return -EFAULT;
+	if (args.flags)
+		return -EINVAL;
+
+	bo = xa_erase(&ctx->bos, args.handle);
+	if (!bo)
+		return -ENOENT;
+	spatten_bo_put(bo);
+	return 0;
+}
+
+/**
+ * spatten_bo_lookup() - find a buffer of this file by handle
+ * @ctx: the file
+ * @handle: user-supplied handle
+ *
+ * Return: the buffer with a new reference, or NULL.
+ */
+struct spatten_bo *spatten_bo_lookup(struct spatten_ctx *ctx, u32 handle)
+{
+	struct spatten_bo *bo;
+
+	xa_lock(&ctx->bos);
+	bo = xa_load(&ctx->bos, handle);
+	if (bo)
+		kref_get(&bo->ref);
+	xa_unlock(&ctx->bos);
+	return bo;
+}
+
+/**
+ * spatten_ctx_destroy_bos() - drop every handle of a file being closed
+ * @ctx: the file
+ */
+void spatten_ctx_destroy_bos(struct spatten_ctx *ctx)
+{
+	struct spatten_bo *bo;
+	unsigned long handle;
+
+	xa_for_each(&ctx->bos, handle, bo) {
+		xa_erase(&ctx->bos, handle);
+		spatten_bo_put(bo);
+	}
+}
+
+/**
+ * spatten_bo_sync() - hand a byte range of a buffer to the CPU or device
+ * @bo: the buffer, mapped
+ * @off: first byte
+ * @len: bytes; @off + @len is within the buffer
+ * @for_cpu: true: dma_sync_*_for_cpu, false: dma_sync_*_for_device
+ * @dir: DMA_TO_DEVICE (device reads) or DMA_FROM_DEVICE (device writes)
+ *
+ * Exactly the range is synced, so bounce buffering never copies stale
+ * bytes over neighbouring data.
+ */
+void spatten_bo_sync(struct spatten_bo *bo, u64 off, u64 len, bool for_cpu,
+		     enum dma_data_direction dir)
+{
+	struct device *dev = &bo->sdev->pdev->dev;
+
+	while (len) {
+		unsigned long i = off >> PAGE_SHIFT;
+		unsigned long in = off & ~PAGE_MASK;
+		unsigned long chunk = min_t(u64, len, PAGE_SIZE - in);
+
+		if (for_cpu)
+			dma_sync_single_range_for_cpu(dev, bo->dma[i], in,
+						      chunk, dir);
+		else
+			dma_sync_single_range_for_device(dev, bo->dma[i], in,
+							 chunk, dir);
+		off += chunk;
+		len -= chunk;
+	}
+}
+
+/**
+ * spatten_bos_unmap_all() - undo the device mappings of every buffer
+ * @sdev: the board, being removed: the device is stopped and no job runs
+ *
+ * Buffers still referenced by handles or mappings keep their pages; the
+ * last reference frees them later.
+ */
+void spatten_bos_unmap_all(struct spatten_dev *sdev)
+{
+	struct spatten_bo *bo;
+
+	mutex_lock(&sdev->bo_lock);
+	list_for_each_entry(bo, &sdev->bo_list, node)
+		spatten_bo_unmap_locked(bo);
+	mutex_unlock(&sdev->bo_lock);
+}
+
+static void spatten_vm_open(struct vm_area_struct *vma)
+{
+	struct spatten_bo *bo = vma->vm_private_data;
+
+	kref_get(&bo->ref);
+}
+
+static void spatten_vm_close(struct vm_area_struct *vma)
+{
+	spatten_bo_put(vma->vm_private_data);
+}
+
+static const struct vm_operations_struct spatten_vm_ops = {
+	.open = spatten_vm_open,
+	.close = spatten_vm_close,
+};
+
+/**
+ * spatten_mmap() - map (part of) a buffer object
+ * @file: the file that owns the buffer
+ * @vma: offset handle << SPATTEN_MMAP_SHIFT plus a page offset into the
+ *	buffer; length within the buffer
+ *
+ * Return: 0; -EINVAL for a private mapping, an unknown handle or a range
+ * outside the buffer; -ENODEV once the device is gone.
+ */
+int spatten_mmap(struct file *file, struct vm_area_struct *vma)
+{
+	struct spatten_ctx *ctx = file->private_data;
+	unsigned long handle = vma->vm_pgoff >> SPATTEN_MMAP_PGSHIFT;
+	unsigned long first = vma->vm_pgoff & (BIT(SPATTEN_MMAP_PGSHIFT) - 1);
+	unsigned long count = vma_pages(vma);
+	struct spatten_bo *bo;
+	int ret;
+
+	/*
+	 * No rwsem here: mmap_lock is held, and ioctls fault on user memory
+	 * while holding the rwsem. Mapping our own pages after an unplug
+	 * would be harmless anyway.
+	 */
+	if (READ_ONCE(ctx->sdev->dead))
+		return -ENODEV;
+	if (!(vma->vm_flags & VM_SHARED))
+		return -EINVAL;
+	if (!handle || handle > SPATTEN_MAX_HANDLES)
+		return -EINVAL;
+
+	bo = spatten_bo_lookup(ctx, handle);
+	if (!bo)
+		return -EINVAL;
+	if (first >= bo->npages || count > bo->npages - first) {
+		ret = -EINVAL;
+		goto err_put;
+	}
+
+	spatten_vm_flags_set(vma, VM_DONTEXPAND | VM_DONTDUMP);
+	ret = vm_map_pages_zero(vma, bo->pages + first, count);
+	if (ret)
+		goto err_put;
+
+	/* The lookup reference now belongs to the VMA. */
+	vma->vm_private_data = bo;
+	vma->vm_ops = &spatten_vm_ops;
+	return 0;
+
+err_put:
+	spatten_bo_put(bo);
+	return ret;
+}

@@ -1,0 +1,545 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * SpAtten driver: SUBMIT and WAIT.
+ *
+ * SUBMIT validates every job of a batch, resolves its buffer handles in the
+ * submitting file only, builds the device descriptors and then accepts the
+ * whole batch or none of it. Accepted jobs get consecutive sequence numbers
+ * and stay in the file's job table until WAIT reaps them.
+ */
+#include <linux/dma-mapping.h>
+#include <linux/hrtimer.h>
+#include <linux/ktime.h>
+#include <linux/log2.h>
+#include <linux/slab.h>
+#include <linux/smp.h>
+#include <linux/string.h>
+#include <linux/uaccess.h>
+#include <linux/wait.h>
+
+#include "spatten_drv.h"
+
+/* Largest fractional bit count of a 16-bit fixed-point element. */
+#define SPATTEN_MAX_FRAC	15
+
+static bool spatten_fmt_ok(const struct spatten_caps *caps, u8 fmt, u8 frac)
+{
+	return fmt < 32 && (caps->formats & BIT(fmt)) &&
+	       spatten_hw_elem_bytes(fmt) && frac <= SPATTEN_MAX_FRAC;
+}
+
+/**
+ * spatten_job_check() - validate the fields of a job that need no handle
+ * @sdev: the board (capabilities)
+ * @uj: the job as copied from userspace
+ *
+ * Return: 0 or -EINVAL.
+ */
+static int spatten_job_check(const struct spatten_dev *sdev,
+			     const struct spatten_job *uj)
+{
+	const struct spatten_caps *caps = &sdev->caps;
+	bool causal = uj->flags & SPATTEN_DESC_F_CAUSAL;
+
+	if (uj->version != SPATTEN_DESC_VERSION)
+		return -EINVAL;
+	if (uj->opcode != SPATTEN_OP_NOP && uj->opcode != SPATTEN_OP_ATTENTION)
+		return -EINVAL;
+	if (uj->flags & ~SPATTEN_DESC_F_ALL)
+		return -EINVAL;
+	if (uj->stage != SPATTEN_STAGE_SUMMARIZATION &&
+	    uj->stage != SPATTEN_STAGE_GENERATION)
+		return -EINVAL;
+	if (uj->rsvd0 || uj->rsvd1 ||
+	    memchr_inv(uj->rsvd, 0, sizeof(uj->rsvd)))
+		return -EINVAL;
+	if (uj->q.flags || uj->k.flags || uj->v.flags || uj->out.flags)
+		return -EINVAL;
+
+	if (uj->opcode == SPATTEN_OP_NOP) {
+		struct spatten_job rest = *uj;
+
+		/* A NOP carries nothing but its opcode and user data. */
+		rest.opcode = 0;
+		rest.version = 0;
+		rest.user_data = 0;
+		return memchr_inv(&rest, 0, sizeof(rest)) ? -EINVAL : 0;
+	}
+
+	if (causal && !(caps->features & SPATTEN_FEAT_CAUSAL))
+		return -EINVAL;
+	if (uj->stage == SPATTEN_STAGE_GENERATION &&
+	    !(caps->features & SPATTEN_FEAT_GENERATION))
+		return -EINVAL;
+
+	if (!uj->n_heads || uj->n_heads > caps->max_heads)
+		return -EINVAL;
+	if (!is_power_of_2(uj->head_dim) ||
+	    !(caps->head_dims & BIT(ilog2(uj->head_dim))))
+		return -EINVAL;
+	if (!uj->q_rows || uj->q_rows > caps->max_context ||
+	    !uj->kv_rows || uj->kv_rows > caps->max_context)
+		return -EINVAL;
+
+	/* The same position rules as the device (engine/spe_desc.c). */
+	if (causal) {
+		if ((u32)uj->q_start + uj->q_rows > uj->kv_rows)
+			return -EINVAL;
+	} else if (uj->q_start) {
+		return -EINVAL;
+	}
+	if (uj->stage == SPATTEN_STAGE_GENERATION &&
+	    (uj->q_rows != 1 || uj->q_start != uj->kv_rows - 1))
+		return -EINVAL;
+
+	if (!spatten_fmt_ok(caps, uj->q_fmt, uj->q_frac) ||
+	    !spatten_fmt_ok(caps, uj->k_fmt, uj->k_frac) ||
+	    !spatten_fmt_ok(caps, uj->v_fmt, uj->v_frac) ||
+	    !spatten_fmt_ok(caps, uj->out_fmt, uj->out_frac))
+		return -EINVAL;
+	return 0;
+}
+
+/**
+ * spatten_job_bind() - resolve one operand and build its buffer reference
+ * @ctx: the submitting file
+ * @job: the job; receives a reference on the buffer
+ * @idx: which operand
+ * @t: the operand as userspace named it
+ * @bytes: size of the operand (spatten_hw_tensor_bytes())
+ * @fmt: element format (alignment of @t->offset)
+ * @hb: the descriptor's buffer reference to fill
+ *
+ * Return: 0; -ENOENT for a handle this file does not have; -EINVAL for an
+ * offset that is not element aligned; -ERANGE if the operand does not fit
+ * in the buffer.
+ */
+static int spatten_job_bind(struct spatten_ctx *ctx, struct spatten_kjob *job,
+			    enum spatten_tensor_idx idx,
+			    const struct spatten_tensor *t, u64 bytes, u8 fmt,
+			    struct spatten_hw_buf *hb)
+{
+	struct spatten_bo *bo;
+
+	bo = spatten_bo_lookup(ctx, t->handle);
+	if (!bo)
+		return -ENOENT;
+	job->bo[idx] = bo;
+
+	if (!IS_ALIGNED(t->offset, spatten_hw_elem_bytes(fmt)))
+		return -EINVAL;
+	if (t->offset > bo->size || bytes > bo->size - t->offset ||
+	    bytes > U32_MAX)
+		return -ERANGE;
+
+	job->off[idx] = t->offset;
+	job->len[idx] = bytes;
+	hb->addr = cpu_to_le64(bo->list_dma +
+			       (t->offset >> PAGE_SHIFT) * sizeof(__le64));
+	hb->len = cpu_to_le32(bytes);
+	hb->offset = cpu_to_le16(t->offset & ~PAGE_MASK);
+	hb->flags = cpu_to_le16(SPATTEN_BUF_PAGE_LIST);
+	return 0;
+}
+
+/**
+ * spatten_job_prepare() - validate a job and build its descriptor
+ * @ctx: the submitting file
+ * @uj: the job as copied from userspace
+ * @job: zeroed kernel job to fill; on error it may hold buffer references
+ *	that spatten_job_free() drops
+ *
+ * Return: 0, -EINVAL, -ENOENT or -ERANGE (see spatten_job_check() and
+ * spatten_job_bind()).
+ */
+static int spatten_job_prepare(struct spatten_ctx *ctx,
+			       const struct spatten_job *uj,
+			       struct spatten_kjob *job)
+{
+	struct spatten_hw_desc *d = &job->desc;
+	u64 qbytes, kbytes, vbytes, obytes;
+	int ret;
+
+	ret = spatten_job_check(ctx->sdev, uj);
+	if (ret)
+		return ret;
+
+	job->user_data = uj->user_data;
+	d->opcode = cpu_to_le16(uj->opcode);
+	d->desc_size = cpu_to_le16(SPATTEN_DESC_SIZE);
+	d->version = uj->version;
+	d->stage = uj->stage;
+	d->flags = cpu_to_le16(uj->flags);
+	if (uj->opcode == SPATTEN_OP_NOP)
+		return 0;
+
+	d->n_heads = cpu_to_le16(uj->n_heads);
+	d->head_dim = cpu_to_le16(uj->head_dim);
+	d->q_rows = cpu_to_le16(uj->q_rows);
+	d->kv_rows = cpu_to_le16(uj->kv_rows);
+	d->q_start = cpu_to_le16(uj->q_start);
+	d->q_fmt = uj->q_fmt;
+	d->q_frac = uj->q_frac;
+	d->k_fmt = uj->k_fmt;
+	d->k_frac = uj->k_frac;
+	d->v_fmt = uj->v_fmt;
+	d->v_frac = uj->v_frac;
+	d->out_fmt = uj->out_fmt;
+	d->out_frac = uj->out_frac;
+
+	qbytes = spatten_hw_tensor_bytes(uj->n_heads, uj->q_rows,
+					 uj->head_dim, uj->q_fmt);
+	kbytes = spatten_hw_tensor_bytes(uj->n_heads, uj->kv_rows,
+					 uj->head_dim, uj->k_fmt);
+	vbytes = spatten_hw_tensor_bytes(uj->n_heads, uj->kv_rows,
+					 uj->head_dim, uj->v_fmt);
+	obytes = spatten_hw_tensor_bytes(uj->n_heads, uj->q_rows,
+					 uj->head_dim, uj->out_fmt);
+
+	ret = spatten_job_bind(ctx, job, SPATTEN_T_Q, &uj->q, qbytes,
+			       uj->q_fmt, &d->q);
+	if (!ret)
+		ret = spatten_job_bind(ctx, job, SPATTEN_T_K, &uj->k, kbytes,
+				       uj->k_fmt, &d->k);
+	if (!ret)
+		ret = spatten_job_bind(ctx, job, SPATTEN_T_V, &uj->v, vbytes,
+				       uj->v_fmt, &d->v);
+	if (!ret)
+		ret = spatten_job_bind(ctx, job, SPATTEN_T_OUT, &uj->out,
+				       obytes, uj->out_fmt, &d->out);
+	return ret;
+}
+
+static void spatten_job_put_bos(struct spatten_kjob *job)
+{
+	int i;
+
+	for (i = 0; i < SPATTEN_T_NUM; i++) {
+		if (job->bo[i]) {
+			spatten_bo_put(job->bo[i]);
+			job->bo[i] = NULL;
+		}
+	}
+}
+
+/* Free a job that is in no queue; may sleep. */
+static void spatten_job_free(struct spatten_kjob *job)
+{
+	spatten_job_put_bos(job);
+	spatten_ctx_put(job->ctx);
+	kfree(job);
+}
+
+/* Make a job's inputs visible to the device and claim its output range. */
+static void spatten_job_sync_for_device(struct spatten_kjob *job)
+{
+	int i;
+
+	for (i = 0; i < SPATTEN_T_NUM; i++) {
+		if (!job->bo[i])
+			continue;
+		spatten_bo_sync(job->bo[i], job->off[i], job->len[i], false,
+				i == SPATTEN_T_OUT ? DMA_FROM_DEVICE :
+						     DMA_TO_DEVICE);
+	}
+}
+
+/**
+ * spatten_job_complete() - record that a job finished (or was aborted)
+ * @job: the job, taken off its queue, @status and counters filled
+ *
+ * Hands the output range to the CPU, drops the buffer references and wakes
+ * the file's waiters. A job whose file was closed is freed here. Runs in
+ * the IRQ thread or in remove(); may sleep, never under a spinlock.
+ */
+void spatten_job_complete(struct spatten_kjob *job)
+{
+	struct spatten_ctx *ctx = job->ctx;
+	bool orphan;
+
+	if (job->bo[SPATTEN_T_OUT])
+		spatten_bo_sync(job->bo[SPATTEN_T_OUT], job->off[SPATTEN_T_OUT],
+				job->len[SPATTEN_T_OUT], true,
+				DMA_FROM_DEVICE);
+	spatten_job_put_bos(job);
+
+	/* A reaper may free the job as soon as it is marked done. */
+	kref_get(&ctx->ref);
+
+	xa_lock(&ctx->jobs);
+	job->done = true;
+	orphan = job->orphan;
+	if (orphan) {
+		__xa_erase(&ctx->jobs, job->seqno);
+		ctx->nr_jobs--;
+	} else {
+		ctx->nr_done++;
+	}
+	xa_unlock(&ctx->jobs);
+
+	if (orphan)
+		spatten_job_free(job);
+	else
+		wake_up_interruptible(&ctx->wq);
+	spatten_ctx_put(ctx);
+}
+
+/**
+ * spatten_ctx_release_jobs() - detach the jobs of a file being closed
+ * @ctx: the file; no ioctl can run on it any more
+ *
+ * Completed jobs are freed; jobs still queued or running become orphans
+ * that the completion path frees (they keep @ctx alive meanwhile).
+ */
+void spatten_ctx_release_jobs(struct spatten_ctx *ctx)
+{
+	struct spatten_kjob *job;
+	unsigned long seqno;
+	bool done;
+
+	xa_for_each(&ctx->jobs, seqno, job) {
+		xa_lock(&ctx->jobs);
+		done = job->done;
+		if (done) {
+			__xa_erase(&ctx->jobs, seqno);
+			ctx->nr_jobs--;
+			ctx->nr_done--;
+		} else {
+			job->orphan = true;
+		}
+		xa_unlock(&ctx->jobs);
+		if (done)
+			spatten_job_free(job);
+	}
+}
+
+/*
+ * Accept prepared jobs: assign seqnos, publish them in the file's table,
+ * report to userspace and queue them, all or nothing.
+ */
+static int spatten_jobs_commit(struct spatten_ctx *ctx,
+			       struct spatten_kjob **jobs, u32 count,
+			       struct spatten_submit *args, void __user *arg)
+{
+	struct spatten_dev *sdev = ctx->sdev;
+	struct spatten_queue *q;
+	LIST_HEAD(list);
+	u64 seqno;
+	u32 i;
+	int ret;
+
+	mutex_lock(&ctx->submit_lock);
+
+	xa_lock(&ctx->jobs);
+	if (ctx->nr_jobs + count > SPATTEN_MAX_JOBS) {
+		xa_unlock(&ctx->jobs);
+		ret = -EBUSY;
+		goto out_unlock;
+	}
+	ctx->nr_jobs += count;
+	xa_unlock(&ctx->jobs);
+
+	/* Index seqnos directly: unsigned long is 64-bit where this runs. */
+	seqno = ctx->next_seqno;
+	for (i = 0; i < count; i++) {
+		jobs[i]->seqno = seqno + i;
+		ret = xa_insert(&ctx->jobs, seqno + i, jobs[i], GFP_KERNEL);
+		if (ret)
+			goto err_erase;
+	}
+
+	args->seqno = seqno;
+	args->submitted = count;
+	if (copy_to_user(arg, args, sizeof(*args))) {
+		ret = -EFAULT;
+		goto err_erase;
+	}
+	WRITE_ONCE(ctx->next_seqno, seqno + count);
+
+	q = &sdev->queues[raw_smp_processor_id() % sdev->nr_queues];
+	for (i = 0; i < count; i++) {
+		jobs[i]->q = q;
+		list_add_tail(&jobs[i]->node, &list);
+	}
+	spatten_queue_submit(q, &list);
+	mutex_unlock(&ctx->submit_lock);
+	return 0;
+
+err_erase:
+	while (i--)
+		xa_erase(&ctx->jobs, seqno + i);
+	xa_lock(&ctx->jobs);
+	ctx->nr_jobs -= count;
+	xa_unlock(&ctx->jobs);
+out_unlock:
+	mutex_unlock(&ctx->submit_lock);
+	return ret;
+}
+
+/**
+ * spatten_ioctl_submit() - SPATTEN_IOCTL_SUBMIT
+ * @ctx: the file; the caller holds the board's rwsem and checked it is alive
+ * @arg: user pointer to struct spatten_submit
+ *
+ * Return: 0 with @seqno and @submitted filled; on error nothing is queued
+ * and the struct is not written: -EFAULT, -EINVAL, -ENOENT, -ERANGE (the
+ * first failing job in array order decides), -EBUSY (more than
+ * SPATTEN_MAX_JOBS unreaped jobs would exist), -ENOMEM.
+ */
+int spatten_ioctl_submit(struct spatten_ctx *ctx, void __user *arg)
+{
+	struct spatten_submit args;
+	struct spatten_kjob **jobs;
+	struct spatten_job *ujobs;
+	u32 i, count;
+	int ret;
+
+	if (copy_from_user(&args, arg, sizeof(args)))
+		return -EFAULT;
+	if (args.flags || args.rsvd)
+		return -EINVAL;
+	if (!args.count || args.count > SPATTEN_MAX_SUBMIT)
+		return -EINVAL;
+	count = args.count;
+
+	ujobs = kmalloc_array(count, sizeof(*ujobs), GFP_KERNEL);
+	jobs = kcalloc(count, sizeof(*jobs), GFP_KERNEL);
+	if (!ujobs || !jobs) {
+		ret = -ENOMEM;
+		goto out_free;
+	}
+	if (copy_from_user(ujobs, u64_to_user_ptr(args.jobs_ptr),
+			   count * sizeof(*ujobs))) {
+		ret = -EFAULT;
+		goto out_free;
+	}
+
+	for (i = 0; i < count; i++) {
+		jobs[i] = kzalloc(sizeof(*jobs[i]), GFP_KERNEL);
+		if (!jobs[i]) {
+			ret = -ENOMEM;
+			goto out_free;
+		}
+		INIT_LIST_HEAD(&jobs[i]->node);
+		kref_get(&ctx->ref);
+		jobs[i]->ctx = ctx;
+		ret = spatten_job_prepare(ctx, &ujobs[i], jobs[i]);
+		if (ret)
+			goto out_free;
+	}
+
+	for (i = 0; i < count; i++)
+		spatten_job_sync_for_device(jobs[i]);
+
+	ret = spatten_jobs_commit(ctx, jobs, count, &args, arg);
+	if (!ret) {
+		kfree(jobs);
+		kfree(ujobs);
+		return 0;
+	}
+
+out_free:
+	if (jobs) {
+		for (i = 0; i < count && jobs[i]; i++)
+			spatten_job_free(jobs[i]);
+	}
+	kfree(jobs);
+	kfree(ujobs);
+	return ret;
+}
+
+/* WAIT's condition: the job completed, or is gone. */
+static bool spatten_job_settled(struct spatten_ctx *ctx, u64 seqno)
+{
+	struct spatten_kjob *job;
+	bool settled;
+
+	xa_lock(&ctx->jobs);
+	job = xa_load(&ctx->jobs, seqno);
+	settled = !job || job->done;
+	xa_unlock(&ctx->jobs);
+	return settled;
+}
+
+/**
+ * spatten_ioctl_wait() - SPATTEN_IOCTL_WAIT
+ * @ctx: the file
+ * @arg: user pointer to struct spatten_wait
+ *
+ * Waits for one job until the absolute CLOCK_MONOTONIC deadline, then
+ * reports and reaps it. A job that completed with a hardware error is
+ * still a successful WAIT: @status carries the error.
+ *
+ * Return: 0; -EFAULT (the job is kept); -EINVAL for non-zero flags or
+ * rsvd, seqno 0 or a seqno not yet assigned; -ENOENT for a job already
+ * reaped; -ETIME if the job is not done by the deadline (it is kept);
+ * -ERESTARTSYS on a signal; -ENODEV once the device is gone.
+ */
+int spatten_ioctl_wait(struct spatten_ctx *ctx, void __user *arg)
+{
+	struct spatten_wait args, out;
+	struct spatten_kjob *job;
+	ktime_t deadline, timeout;
+	int ret;
+
+	if (copy_from_user(&args, arg, sizeof(args)))
+		return -EFAULT;
+	if (args.flags || memchr_inv(args.rsvd, 0, sizeof(args.rsvd)))
+		return -EINVAL;
+	if (READ_ONCE(ctx->sdev->dead))
+		return -ENODEV;
+	if (!args.seqno || args.seqno >= READ_ONCE(ctx->next_seqno))
+		return -EINVAL;
+
+	deadline = ns_to_ktime(args.timeout_ns);
+	for (;;) {
+		xa_lock(&ctx->jobs);
+		job = xa_load(&ctx->jobs, args.seqno);
+		if (!job || job->claimed) {
+			xa_unlock(&ctx->jobs);
+			return -ENOENT;
+		}
+		if (job->done) {
+			/* Ours to report: a concurrent WAIT gets -ENOENT. */
+			job->claimed = true;
+			xa_unlock(&ctx->jobs);
+			break;
+		}
+		xa_unlock(&ctx->jobs);
+
+		timeout = ktime_sub(deadline, ktime_get());
+		if (timeout <= 0)
+			return -ETIME;
+		ret = wait_event_interruptible_hrtimeout(ctx->wq,
+							 spatten_job_settled(ctx, args.seqno),
+							 timeout);
+		if (ret == -ERESTARTSYS)
+			return ret;
+	}
+
+	memset(&out, 0, sizeof(out));
+	out.seqno = args.seqno;
+	out.timeout_ns = args.timeout_ns;
+	out.status = job->status;
+	out.user_data = job->user_data;
+	out.bytes_q = job->bytes_q;
+	out.bytes_k_msb = job->bytes_k_msb;
+	out.bytes_k_lsb = job->bytes_k_lsb;
+	out.bytes_v = job->bytes_v;
+	out.bytes_written = job->bytes_written;
+	out.cycles = job->cycles;
+	if (copy_to_user(arg, &out, sizeof(out))) {
+		xa_lock(&ctx->jobs);
+		job->claimed = false;
+		xa_unlock(&ctx->jobs);
+		return -EFAULT;
+	}
+
+	xa_lock(&ctx->jobs);
+	__xa_erase(&ctx->jobs, job->seqno);
+	ctx->nr_jobs--;
+	ctx->nr_done--;
+	xa_unlock(&ctx->jobs);
+	spatten_job_free(job);
+	return 0;
+}
