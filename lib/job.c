@@ -1,0 +1,282 @@
+// SPDX-License-Identifier: MIT
+/*
+ * libspatten: describing, submitting and reaping jobs.
+ */
+#include <errno.h>
+#include <string.h>
+
+#include "spatten_private.h"
+
+#define TENSOR_ALIGN	64u
+
+SPATTEN_API uint64_t spatten_tensor_bytes(uint32_t n_heads, uint32_t rows,
+					  uint32_t head_dim)
+{
+	return spatten_hw_tensor_bytes(n_heads, rows, head_dim,
+				       SPATTEN_FMT_S16);
+}
+
+static uint64_t align_up(uint64_t x, uint64_t a)
+{
+	return (x + a - 1) & ~(a - 1);
+}
+
+SPATTEN_API uint64_t spatten_attn_desc_bytes(uint32_t n_heads,
+					     uint32_t head_dim,
+					     uint32_t q_rows, uint32_t kv_rows)
+{
+	uint64_t qo = align_up(spatten_tensor_bytes(n_heads, q_rows, head_dim),
+			       TENSOR_ALIGN);
+	uint64_t kv = align_up(spatten_tensor_bytes(n_heads, kv_rows, head_dim),
+			       TENSOR_ALIGN);
+
+	return 2 * qo + 2 * kv;
+}
+
+SPATTEN_API void spatten_attn_desc_init(struct spatten_attn_desc *desc,
+					struct spatten_bo *bo,
+					uint32_t n_heads, uint32_t head_dim,
+					uint32_t q_rows, uint32_t kv_rows)
+{
+	uint64_t qo = align_up(spatten_tensor_bytes(n_heads, q_rows, head_dim),
+			       TENSOR_ALIGN);
+	uint64_t kv = align_up(spatten_tensor_bytes(n_heads, kv_rows, head_dim),
+			       TENSOR_ALIGN);
+
+	if (!desc)
+		return;
+	memset(desc, 0, sizeof(*desc));
+	desc->n_heads = n_heads;
+	desc->head_dim = head_dim;
+	desc->q_rows = q_rows;
+	desc->kv_rows = kv_rows;
+	desc->stage = SPATTEN_STAGE_SUMMARIZATION;
+	if (!bo)
+		return;
+	desc->q = (struct spatten_tensor_ref){ bo, 0 };
+	desc->k = (struct spatten_tensor_ref){ bo, qo };
+	desc->v = (struct spatten_tensor_ref){ bo, qo + kv };
+	desc->out = (struct spatten_tensor_ref){ bo, qo + 2 * kv };
+}
+
+static int check_u16(uint32_t v, uint32_t min)
+{
+	return v >= min && v <= UINT16_MAX ? 0 : -EINVAL;
+}
+
+static int check_shape(const struct spatten_attn_desc *d)
+{
+	if (check_u16(d->n_heads, 1) || check_u16(d->head_dim, 1) ||
+	    check_u16(d->q_rows, 1) || check_u16(d->kv_rows, 1) ||
+	    check_u16(d->q_start, 0))
+		return -EINVAL;
+	if (d->head_dim & (d->head_dim - 1))
+		return -EINVAL;
+	return 0;
+}
+
+/*
+ * The position rules of the UAPI (the same as the device's): a non-causal
+ * job starts at 0, a causal one ends at or before the last key, a
+ * generation job is one query at the last key position (so it is causal
+ * unless kv_rows == 1).
+ */
+static int check_position(const struct spatten_attn_desc *d)
+{
+	if (d->flags & ~SPATTEN_ATTN_FLAGS_ALL)
+		return -EINVAL;
+	if (d->stage != SPATTEN_STAGE_SUMMARIZATION &&
+	    d->stage != SPATTEN_STAGE_GENERATION)
+		return -EINVAL;
+	if (!(d->flags & SPATTEN_ATTN_CAUSAL) && d->q_start)
+		return -EINVAL;
+	if (d->q_start + d->q_rows > d->kv_rows)
+		return -EINVAL;
+	if (d->stage == SPATTEN_STAGE_GENERATION &&
+	    (d->q_rows != 1 || d->q_start != d->kv_rows - 1))
+		return -EINVAL;
+	return 0;
+}
+
+static int check_frac(const struct spatten_attn_desc *d)
+{
+	return d->q_frac > SPATTEN_S16_MAX_FRAC ||
+	       d->k_frac > SPATTEN_S16_MAX_FRAC ||
+	       d->v_frac > SPATTEN_S16_MAX_FRAC ||
+	       d->out_frac > SPATTEN_S16_MAX_FRAC ? -EINVAL : 0;
+}
+
+static int encode_tensor(struct spatten_tensor *t,
+			 const struct spatten_tensor_ref *ref,
+			 const struct spatten_dev *dev, uint64_t bytes)
+{
+	if (!ref->bo || ref->bo->dev != dev || ref->offset % 2)
+		return -EINVAL;
+	if (ref->offset > ref->bo->size || bytes > ref->bo->size - ref->offset)
+		return -ERANGE;
+	t->handle = ref->bo->handle;
+	t->flags = 0;
+	t->offset = ref->offset;
+	return 0;
+}
+
+static int encode_tensors(struct spatten_job *job,
+			  const struct spatten_attn_desc *d)
+{
+	uint64_t qb = spatten_tensor_bytes(d->n_heads, d->q_rows, d->head_dim);
+	uint64_t kvb = spatten_tensor_bytes(d->n_heads, d->kv_rows,
+					    d->head_dim);
+	const struct spatten_dev *dev = d->q.bo ? d->q.bo->dev : NULL;
+	int ret;
+
+	ret = encode_tensor(&job->q, &d->q, dev, qb);
+	if (!ret)
+		ret = encode_tensor(&job->k, &d->k, dev, kvb);
+	if (!ret)
+		ret = encode_tensor(&job->v, &d->v, dev, kvb);
+	if (!ret)
+		ret = encode_tensor(&job->out, &d->out, dev, qb);
+	return ret;
+}
+
+SPATTEN_API int spatten_attn_prep(struct spatten_job *job,
+				  const struct spatten_attn_desc *desc)
+{
+	int ret;
+
+	if (!job || !desc)
+		return -EINVAL;
+	memset(job, 0, sizeof(*job));
+
+	ret = check_shape(desc);
+	if (!ret)
+		ret = check_position(desc);
+	if (!ret)
+		ret = check_frac(desc);
+	if (!ret)
+		ret = encode_tensors(job, desc);
+	if (ret) {
+		memset(job, 0, sizeof(*job));
+		return ret;
+	}
+
+	job->opcode = SPATTEN_OP_ATTENTION;
+	job->stage = (uint8_t)desc->stage;
+	job->version = SPATTEN_DESC_VERSION;
+	job->flags = desc->flags & SPATTEN_ATTN_CAUSAL ?
+		     SPATTEN_DESC_F_CAUSAL : 0;
+	job->n_heads = (uint16_t)desc->n_heads;
+	job->head_dim = (uint16_t)desc->head_dim;
+	job->q_rows = (uint16_t)desc->q_rows;
+	job->kv_rows = (uint16_t)desc->kv_rows;
+	job->q_start = (uint16_t)desc->q_start;
+	job->q_fmt = SPATTEN_FMT_S16;
+	job->k_fmt = SPATTEN_FMT_S16;
+	job->v_fmt = SPATTEN_FMT_S16;
+	job->out_fmt = SPATTEN_FMT_S16;
+	job->q_frac = desc->q_frac;
+	job->k_frac = desc->k_frac;
+	job->v_frac = desc->v_frac;
+	job->out_frac = desc->out_frac;
+	job->user_data = desc->user_data;
+	return 0;
+}
+
+SPATTEN_API void spatten_nop_prep(struct spatten_job *job, uint64_t user_data)
+{
+	if (!job)
+		return;
+	memset(job, 0, sizeof(*job));
+	job->opcode = SPATTEN_OP_NOP;
+	job->version = SPATTEN_DESC_VERSION;
+	job->user_data = user_data;
+}
+
+SPATTEN_API int spatten_submit(struct spatten_dev *dev,
+			       const struct spatten_job *jobs, unsigned int n,
+			       uint64_t *seqno)
+{
+	struct spatten_submit req;
+	int ret;
+
+	if (!dev || !jobs || !n)
+		return -EINVAL;
+
+	memset(&req, 0, sizeof(req));
+	req.jobs_ptr = (uint64_t)(uintptr_t)jobs;
+	req.count = n;
+	ret = spatten__ioctl(dev->fd, SPATTEN_IOCTL_SUBMIT, &req);
+	if (ret < 0)
+		return ret;
+	if (seqno)
+		*seqno = req.seqno;
+	return 0;
+}
+
+static void fill_result(struct spatten_result *res,
+			const struct spatten_wait *w)
+{
+	res->status = w->status;
+	res->user_data = w->user_data;
+	res->bytes_q = w->bytes_q;
+	res->bytes_k_msb = w->bytes_k_msb;
+	res->bytes_k_lsb = w->bytes_k_lsb;
+	res->bytes_v = w->bytes_v;
+	res->bytes_written = w->bytes_written;
+	res->cycles = w->cycles;
+}
+
+SPATTEN_API int spatten_wait_deadline(struct spatten_dev *dev, uint64_t seqno,
+				      int64_t deadline_ns,
+				      struct spatten_result *res)
+{
+	struct spatten_wait req;
+	int ret;
+
+	if (!dev)
+		return -EINVAL;
+
+	/* An absolute deadline: retrying after EINTR does not extend it. */
+	memset(&req, 0, sizeof(req));
+	req.seqno = seqno;
+	req.timeout_ns = deadline_ns;
+	ret = spatten__ioctl(dev->fd, SPATTEN_IOCTL_WAIT, &req);
+	if (ret < 0)
+		return ret;
+	if (res)
+		fill_result(res, &req);
+	return 0;
+}
+
+SPATTEN_API int spatten_wait(struct spatten_dev *dev, uint64_t seqno,
+			     int64_t timeout_ns, struct spatten_result *res)
+{
+	int64_t deadline = INT64_MAX;
+
+	if (timeout_ns >= 0) {
+		int64_t now = spatten_now_ns();
+
+		deadline = timeout_ns > INT64_MAX - now ?
+			   INT64_MAX : now + timeout_ns;
+	}
+	return spatten_wait_deadline(dev, seqno, deadline, res);
+}
+
+SPATTEN_API int spatten_run(struct spatten_dev *dev,
+			    const struct spatten_job *job,
+			    struct spatten_result *res)
+{
+	struct spatten_result r;
+	uint64_t seqno;
+	int ret;
+
+	ret = spatten_submit(dev, job, 1, &seqno);
+	if (ret < 0)
+		return ret;
+	ret = spatten_wait(dev, seqno, SPATTEN_WAIT_FOREVER, &r);
+	if (ret < 0)
+		return ret;
+	if (res)
+		*res = r;
+	return r.status == SPATTEN_HW_OK ? 0 : -EIO;
+}
