@@ -86,7 +86,8 @@ struct spe_result {
  * spe_desc_decode() - copy out, byte-swap and validate a descriptor
  * @desc: descriptor exactly as read from the submission queue
  * @caps: what the device supports
- * @job: filled on success
+ * @job: receives every decoded field, host-endian, even on failure
+ *	(@job->tag is needed for the completion); run it only on success
  *
  * Checks every field: opcode, version and size, flags and stage, reserved
  * fields, shape against @caps, positions, formats, and every buffer
@@ -98,11 +99,6 @@ struct spe_result {
  */
 int spe_desc_decode(const struct spatten_hw_desc *desc,
 		    const struct spe_caps *caps, struct spe_job *job);
-
-/*
- * On failure @job still holds every decoded field (e.g. @job->tag for the
- * completion) but must not be passed to spe_run().
- */
 
 /* Bytes of output a decoded job produces (0 for NOP). */
 size_t spe_job_out_bytes(const struct spe_job *job);
