@@ -57,15 +57,14 @@ module: kernel
 	@echo "==> Building spatten.ko against $(KDIR)"
 	@$(MAKE) -s -C $(KDIR) M=$(CURDIR) W=1 modules
 
-host: deps host-build lib-build
+host: deps host-tests lib
 
 guest: ktools
 	@$(MAKE) -s guest-bins
 
 initramfs: module guest
 	@echo "==> Packing the guest initramfs"
-	@scripts/mk-initramfs.sh spatten.ko $(BUILD)/guest/bin \
-		$(BUILD)/guest/tests $(INITRAMFS)
+	@scripts/mk-initramfs.sh spatten.ko $(BUILD)/guest/bin $(INITRAMFS)
 
 # ---- the two commands of README.md ---------------------------------------
 
@@ -99,7 +98,7 @@ driver-lint:
 		echo "ok - sparse (C=2) is clean on the driver"; \
 	fi
 
-clean:
+clean: host-clean lib-clean
 	-@[ -d "$(KDIR)" ] && $(MAKE) -s -C $(KDIR) M=$(CURDIR) clean
 	rm -rf $(BUILD)
 

@@ -1,15 +1,15 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: MIT
 # Pack the guest initramfs: busybox-static, spatten.ko, the guest binaries.
-# Usage: mk-initramfs.sh MODULE BINDIR TESTDIR OUTPUT
+# Usage: mk-initramfs.sh MODULE BINDIR OUTPUT (test programs: BINDIR/*_test)
 set -euo pipefail
 . "$(dirname "$0")/common.sh"
 
-module=$1 bindir=$2 testdir=$3 output=$4
+module=$1 bindir=$2 output=$3
 root=$(mktemp -d)
 trap 'rm -rf "$root"' EXIT
 
-mkdir -p "$root"/{bin,dev,proc,sys,tmp,lib/modules,bin/tests}
+mkdir -p "$root"/{bin,dev,proc,sys,tmp,lib/modules}
 cp /bin/busybox "$root/bin/busybox"
 ln -s busybox "$root/bin/sh"
 cp "$SPATTEN_TOP/scripts/guest-init.sh" "$root/init"
@@ -17,9 +17,6 @@ chmod 755 "$root/init"
 cp "$module" "$root/lib/modules/spatten.ko"
 for f in "$bindir"/*; do
 	[ -f "$f" ] && cp "$f" "$root/bin/"
-done
-for f in "$testdir"/*; do
-	[ -f "$f" ] && cp "$f" "$root/bin/tests/"
 done
 (cd "$root" && find . | LC_ALL=C sort | cpio -o -H newc --quiet) |
 	gzip -1 >"$output.tmp"
