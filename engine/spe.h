@@ -4,9 +4,9 @@
  *
  * No QEMU or kernel types: the QEMU device, libspatten's simulation
  * backend, host tests and benchmarks all run this same code. The engine
- * never touches host memory directly; it reads operands through struct
- * spe_mem so the caller does (and counts) the DMA, and it returns the output
- * in a host buffer that the caller writes back.
+ * never touches host memory directly: it reads and writes operands through
+ * struct spe_mem, so the caller does (and counts) the DMA. The QEMU device
+ * stages the writes and performs them from its main loop.
  */
 #ifndef SPE_H
 #define SPE_H
@@ -16,14 +16,36 @@
 
 #include "spatten_hw.h"
 
-/* Planes the engine reads or writes; indexes traffic counters. */
+/*
+ * Operands of a job, one per buffer reference of the descriptor; indexes
+ * job->buf[] and the traffic counters. The first five are the data planes
+ * of the completion entry; the rest are cascade state ("meta" traffic).
+ */
 enum spe_plane {
 	SPE_PLANE_Q,
 	SPE_PLANE_K_MSB,
 	SPE_PLANE_K_LSB,
 	SPE_PLANE_V,
-	SPE_PLANE_OUT,
+	SPE_PLANE_OUT,		/* written */
+	SPE_PLANE_TOK_IMP,	/* read and written */
+	SPE_PLANE_TOK_ALIVE,
+	SPE_PLANE_TOK_KEPT,	/* written */
+	SPE_PLANE_PINNED,
+	SPE_PLANE_HEAD_IMP,	/* read and written */
+	SPE_PLANE_HEAD_ALIVE,
+	SPE_PLANE_HEAD_KEPT,	/* written */
 	SPE_PLANE_COUNT,
+};
+
+/*
+ * Hardware figures of the cycle model (docs/engine.md). The full chip and
+ * SpAtten_1/8 of the paper are spe_model_full() and spe_model_eighth().
+ */
+struct spe_model {
+	uint32_t dram_bytes_per_cycle;	/* 512 full, 64 for 1/8 */
+	uint32_t multipliers;		/* per stage (QxK, prob x V): 512, 128 */
+	uint32_t topk_comparators;	/* quick-select comparators: 16 */
+	uint32_t topk_rate;		/* scores per cycle into top-k: 8 */
 };
 
 /* What a device instance supports; validation checks against it. */
@@ -32,8 +54,10 @@ struct spe_caps {
 	uint32_t max_heads;
 	uint32_t head_dims;	/* bit n: head_dim 1 << n */
 	uint32_t formats;	/* bit n: enum spatten_format n */
+	uint32_t splits;	/* bit n: progressive K with n MSBs */
 	uint32_t features;	/* SPATTEN_FEAT_* */
 	uint32_t dma_bits;	/* addresses at or above 1 << dma_bits fail */
+	struct spe_model model;	/* for the cycles of spe_run() */
 };
 
 /* Host-endian, validated copy of a descriptor. */
@@ -49,7 +73,16 @@ struct spe_job {
 	uint32_t q_start;
 	uint8_t q_frac, k_frac, v_frac, out_frac;
 	uint8_t q_fmt, k_fmt, v_fmt, out_fmt;	/* enum spatten_format */
-	/* Buffer references, host-endian; indexed by plane (K uses K_MSB). */
+	uint8_t version;
+	uint32_t n_tok_alive;
+	uint32_t token_keep;
+	uint32_t n_pinned;
+	uint32_t n_head_alive;
+	uint32_t head_keep;
+	uint32_t value_keep;
+	uint32_t lsb_threshold;
+	uint32_t topk_seed;
+	/* Buffer references, host-endian, by plane; len 0 = absent. */
 	struct spe_buf {
 		uint64_t addr;
 		uint32_t len;
@@ -59,28 +92,77 @@ struct spe_job {
 };
 
 /**
- * struct spe_mem - how the engine reads its operands
+ * struct spe_mem - how the engine reads and writes its operands
  * @read: copy @len bytes at byte @off of operand @plane into @dst; returns
  *	SPATTEN_HW_OK or an error status (DMA read error, page list error)
- * @opaque: passed to @read
+ * @write: copy @len bytes of @src to byte @off of operand @plane; same
+ *	returns. The device only stages the bytes here (workers never write
+ *	guest memory) and writes them once the job has succeeded.
+ * @opaque: passed to @read and @write
  */
 struct spe_mem {
 	int (*read)(void *opaque, enum spe_plane plane, uint64_t off,
 		    void *dst, size_t len);
+	int (*write)(void *opaque, enum spe_plane plane, uint64_t off,
+		     const void *src, size_t len);
 	void *opaque;
+};
+
+/**
+ * struct spe_stats - what a job did: the input of the cycle model, and
+ * the per-mechanism figures reports and tests need
+ * @bytes: bytes requested per plane through struct spe_mem (read; for the
+ *	written planes, written)
+ * @heads: heads that went through the pipeline
+ * @query_rows: (head, query) rows through softmax, first pass
+ * @qk_scores: query-key scores computed, recomputations included
+ * @pv_rows: prob x V row products (after value pruning)
+ * @refetch_rows: (head, query) rows recomputed with the K LSBs
+ * @tokens_kept: tokens alive after this job's token pruning
+ * @heads_kept: heads alive after this job's head pruning
+ * @topk_cycles: cycles of the top-k engine(s) (section 6 of the algorithm)
+ */
+struct spe_stats {
+	uint64_t bytes[SPE_PLANE_COUNT];
+	uint64_t heads;
+	uint64_t query_rows;
+	uint64_t qk_scores;
+	uint64_t pv_rows;
+	uint64_t refetch_rows;
+	uint64_t tokens_kept;
+	uint64_t heads_kept;
+	uint64_t topk_cycles;
 };
 
 /**
  * struct spe_result - what one job did
  * @status: enum spatten_hw_status
- * @cycles: modeled cycles at 1 GHz
- * @lsb_refetches: query rows whose K LSBs were fetched (0 in v1)
+ * @cycles: modeled cycles at 1 GHz (spe_cycles() of @stats)
+ * @lsb_refetches: @stats.refetch_rows
+ * @stats: the details
  */
 struct spe_result {
 	uint16_t status;
 	uint64_t cycles;
 	uint64_t lsb_refetches;
+	struct spe_stats stats;
 };
+
+/* The paper's full chip and SpAtten_1/8 (section 7 of the algorithm). */
+struct spe_model spe_model_full(void);
+struct spe_model spe_model_eighth(void);
+
+/**
+ * spe_cycles() - modeled cycles of a job from what it did
+ * @job: the decoded job (stage, shape, formats)
+ * @st: what it did
+ * @model: hardware figures
+ *
+ * The one cycle model: spe_run() and the trace replay both use it.
+ * Return: cycles at 1 GHz.
+ */
+uint64_t spe_cycles(const struct spe_job *job, const struct spe_stats *st,
+		    const struct spe_model *model);
 
 /**
  * spe_desc_decode() - copy out, byte-swap and validate a descriptor
@@ -100,25 +182,25 @@ struct spe_result {
 int spe_desc_decode(const struct spatten_hw_desc *desc,
 		    const struct spe_caps *caps, struct spe_job *job);
 
-/* Bytes of output a decoded job produces (0 for NOP). */
-size_t spe_job_out_bytes(const struct spe_job *job);
-
 /**
  * spe_run() - execute a decoded job
  * @job: from spe_desc_decode()
- * @mem: operand reader
- * @out: spe_job_out_bytes(@job) bytes, receives the output, little-endian
- * @res: status, cycles and refetches
+ * @caps: the device (its model gives the cycles)
+ * @mem: operand reader and writer
+ * @res: status, cycles, refetches and statistics
  *
- * Reads each operand row at most once, in the order Q, K, V per head. A
- * @mem->read error status in 1..SPATTEN_HW_STATUS_MAX ends the job with
- * that status; any other non-zero value becomes SPATTEN_HW_ERR_DMA_READ.
- * On error @out is partly written and @res->cycles is 0.
+ * Reads each operand byte at most once. Writes the output rows of the
+ * computed (head, query) rows, and the cascade state the job names
+ * (importance arrays, kept lists). A @mem error status in
+ * 1..SPATTEN_HW_STATUS_MAX ends the job with that status; any other
+ * non-zero value becomes SPATTEN_HW_ERR_DMA_READ (read) or
+ * SPATTEN_HW_ERR_DMA_WRITE (write). On error, writes already made stand
+ * (the device discards its staged writes) and @res->cycles is 0.
  *
  * Return: @res->status.
  */
-int spe_run(const struct spe_job *job, const struct spe_mem *mem, void *out,
-	    struct spe_result *res);
+int spe_run(const struct spe_job *job, const struct spe_caps *caps,
+	    const struct spe_mem *mem, struct spe_result *res);
 
 /**
  * spe_out_tolerance() - worst-case error of an output element

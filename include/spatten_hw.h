@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: (GPL-2.0 OR MIT) */
 /*
- * SpAtten accelerator: hardware interface, version 1.
+ * SpAtten accelerator: hardware interface, version 1.1.
  *
  * The one definition of the register map, the submission-queue entry (job
  * descriptor) and the completion-queue entry. Shared by the Linux driver
@@ -22,7 +22,7 @@
 
 #define SPATTEN_HW_ID			0x53504154u /* "SPAT" */
 #define SPATTEN_HW_VERSION_MAJOR	1
-#define SPATTEN_HW_VERSION_MINOR	0
+#define SPATTEN_HW_VERSION_MINOR	1
 #define SPATTEN_HW_VERSION \
 	((SPATTEN_HW_VERSION_MAJOR << 16) | SPATTEN_HW_VERSION_MINOR)
 
@@ -42,7 +42,7 @@
 #define SPATTEN_REG_CAP_MAX_HEADS	0x018	/* RO max n_heads */
 #define SPATTEN_REG_CAP_HEAD_DIMS	0x01c	/* RO bit n: head_dim 1 << n */
 #define SPATTEN_REG_CAP_FORMATS		0x020	/* RO bit n: element format n */
-#define SPATTEN_REG_CAP_SPLITS		0x024	/* RO bit n: K split n (v2) */
+#define SPATTEN_REG_CAP_SPLITS		0x024	/* RO bit n: K split n+4 */
 #define SPATTEN_REG_CAP_FEATURES	0x028	/* RO SPATTEN_FEAT_* */
 #define SPATTEN_REG_CAP_DMA_BITS	0x02c	/* RO DMA address width */
 #define SPATTEN_REG_CAP_DESC_SIZE	0x030	/* RO submission entry bytes */
@@ -54,6 +54,10 @@
 #define SPATTEN_FEAT_GENERATION		(1u << 1)
 #define SPATTEN_FEAT_PAGE_LIST		(1u << 2)
 #define SPATTEN_FEAT_INTX		(1u << 3)
+#define SPATTEN_FEAT_TOKEN_PRUNE	(1u << 4)	/* cascade token pruning */
+#define SPATTEN_FEAT_HEAD_PRUNE		(1u << 5)	/* cascade head pruning */
+#define SPATTEN_FEAT_VALUE_PRUNE	(1u << 6)	/* local value pruning */
+#define SPATTEN_FEAT_PROGRESSIVE	(1u << 7)	/* MSB/LSB key refetch */
 
 #define SPATTEN_CTRL_ENABLE		(1u << 0)	/* process doorbells */
 #define SPATTEN_CTRL_RESET		(1u << 1)	/* write 1: reset, self-clears */
@@ -71,7 +75,8 @@
 #define SPATTEN_CNT_BYTES_WRITTEN	6
 #define SPATTEN_CNT_LSB_REFETCHES	7
 #define SPATTEN_CNT_CYCLES		8
-#define SPATTEN_CNT_NUM			9
+#define SPATTEN_CNT_BYTES_META		9	/* importance, lists */
+#define SPATTEN_CNT_NUM			10
 #define SPATTEN_REG_CNT(n)		(SPATTEN_REG_CNT_BASE + 8 * (n))
 
 /* ---- Per-queue-pair registers ----------------------------------------- */
@@ -128,7 +133,8 @@ struct spatten_hw_buf {
 
 /* ---- Submission-queue entry: the job descriptor ----------------------- */
 
-#define SPATTEN_DESC_VERSION		1
+#define SPATTEN_DESC_VERSION		2	/* 1 is accepted: v2 fields 0 */
+#define SPATTEN_DESC_VERSION_MIN	1
 #define SPATTEN_DESC_SIZE		256
 
 enum spatten_opcode {
@@ -142,12 +148,29 @@ enum spatten_stage {
 };
 
 #define SPATTEN_DESC_F_CAUSAL		(1u << 0)
-#define SPATTEN_DESC_F_ALL		SPATTEN_DESC_F_CAUSAL
+#define SPATTEN_DESC_F_PROGRESSIVE	(1u << 1)	/* K has an LSB plane */
+#define SPATTEN_DESC_F_ALL \
+	(SPATTEN_DESC_F_CAUSAL | SPATTEN_DESC_F_PROGRESSIVE)
 
-/* Element formats: signed two's complement fixed point, @frac bits. */
+/*
+ * Element formats: signed two's complement fixed point with @frac
+ * fractional bits. S16 is one little-endian int16 per element. Sn (n < 16)
+ * packs each row as a little-endian bit stream, element e in bits
+ * [e*n, e*n + n) of the row; a row is head_dim * n / 8 bytes. Q and the
+ * output are S16; K and V may be any; K's LSB plane is implied U4.
+ */
 enum spatten_format {
-	SPATTEN_FMT_S16 = 0,		/* int16, LE, 0..15 fractional bits */
+	SPATTEN_FMT_S16 = 0,
+	SPATTEN_FMT_S4 = 1,
+	SPATTEN_FMT_S6 = 2,
+	SPATTEN_FMT_S8 = 3,
+	SPATTEN_FMT_S10 = 4,
+	SPATTEN_FMT_S12 = 5,
+	SPATTEN_FMT_NUM = 6,
 };
+
+/* Bits of the K LSB plane (unsigned, packed like Sn) in progressive mode. */
+#define SPATTEN_LSB_BITS		4
 
 /*
  * Tensor layouts (v1): Q [n_heads][q_rows][head_dim], K and V
@@ -182,7 +205,25 @@ struct spatten_hw_desc {
 	struct spatten_hw_buf k;	/* 0x38 */
 	struct spatten_hw_buf v;	/* 0x48 */
 	struct spatten_hw_buf out;	/* 0x58 */
-	__le32 rsvd3[38];		/* 0x68 v2: pruning, quantization */
+	/* v2: pruning and progressive quantization; see docs/hardware.md */
+	struct spatten_hw_buf k_lsb;	/* 0x68 U4 LSB plane of K */
+	struct spatten_hw_buf tok_imp;	/* 0x78 u64[kv_rows], read + written */
+	struct spatten_hw_buf tok_alive; /* 0x88 u16[n_tok_alive], ascending */
+	struct spatten_hw_buf tok_kept;	/* 0x98 u16[token_keep], written */
+	struct spatten_hw_buf pinned;	/* 0xa8 u16[n_pinned] */
+	struct spatten_hw_buf head_imp;	/* 0xb8 u64[n_heads], read + written */
+	struct spatten_hw_buf head_alive; /* 0xc8 u16[n_head_alive], ascending */
+	struct spatten_hw_buf head_kept; /* 0xd8 u16[head_keep], written */
+	__le16 n_tok_alive;		/* 0xe8 0: every token is alive */
+	__le16 token_keep;		/* 0xea 0: no token pruning */
+	__le16 n_pinned;		/* 0xec */
+	__le16 n_head_alive;		/* 0xee 0: every head is alive */
+	__le16 head_keep;		/* 0xf0 0: no head pruning */
+	__le16 value_keep;		/* 0xf2 0: no value pruning */
+	__le16 lsb_threshold;		/* 0xf4 refetch if max prob < thr/2^15 */
+	__le16 rsvd3;			/* 0xf6 must be zero */
+	__le32 topk_seed;		/* 0xf8 seed of the pivot sequence */
+	__le32 rsvd4;			/* 0xfc must be zero */
 };
 
 /* ---- Completion-queue entry ------------------------------------------- */
@@ -202,7 +243,9 @@ enum spatten_hw_status {
 	SPATTEN_HW_ERR_DMA_WRITE = 11,	/* a write was not accepted */
 	SPATTEN_HW_ERR_NO_MEMORY = 12,	/* device-side resources */
 	SPATTEN_HW_ERR_ABORTED = 13,	/* reset while queued */
-	SPATTEN_HW_STATUS_MAX = 13,
+	SPATTEN_HW_ERR_KEEP = 14,	/* keep counts inconsistent */
+	SPATTEN_HW_ERR_LIST = 15,	/* alive/pinned list not ascending */
+	SPATTEN_HW_STATUS_MAX = 15,
 };
 
 #define SPATTEN_CQE_F_PHASE		(1u << 0)
@@ -218,7 +261,7 @@ struct spatten_hw_cqe {
 	__le64 bytes_v;			/* 0x18 */
 	__le64 bytes_written;		/* 0x20 */
 	__le64 cycles;			/* 0x28 modeled cycles at 1 GHz */
-	__le32 rsvd;			/* 0x30 */
+	__le32 lsb_refetches;		/* 0x30 (head, query) rows refetched */
 	__le32 tag;			/* 0x34 from the descriptor */
 	__le16 sq_head;			/* 0x38 SQ entries consumed so far */
 	__le16 sq_id;			/* 0x3a */
@@ -230,16 +273,33 @@ struct spatten_hw_cqe {
 
 /* ---- Operand sizes: one formula for driver, device and library -------- */
 
-static inline __u64 spatten_hw_elem_bytes(__u8 fmt)
+/* Bits per element of format @fmt; 0 if unknown. */
+static inline __u32 spatten_hw_fmt_bits(__u8 fmt)
 {
-	return fmt == SPATTEN_FMT_S16 ? 2 : 0;
+	static const __u8 bits[SPATTEN_FMT_NUM] = { 16, 4, 6, 8, 10, 12 };
+
+	return fmt < SPATTEN_FMT_NUM ? bits[fmt] : 0;
 }
 
-/* Bytes of a [n_heads][rows][head_dim] tensor of format @fmt. */
+/*
+ * Bytes of a [n_heads][rows][head_dim] tensor with @bits per element
+ * (head_dim is a multiple of 8, so rows are whole bytes).
+ */
+static inline __u64 spatten_hw_plane_bytes(__u32 n_heads, __u32 rows,
+					   __u32 head_dim, __u32 bits)
+{
+	return (__u64)n_heads * rows * (head_dim * bits / 8);
+}
+
 static inline __u64 spatten_hw_tensor_bytes(__u32 n_heads, __u32 rows,
 					    __u32 head_dim, __u8 fmt)
 {
-	return (__u64)n_heads * rows * head_dim * spatten_hw_elem_bytes(fmt);
+	return spatten_hw_plane_bytes(n_heads, rows, head_dim,
+				      spatten_hw_fmt_bits(fmt));
 }
+
+/* Importance arrays are u64 per token or head; lists are u16 per entry. */
+#define SPATTEN_IMP_BYTES		8
+#define SPATTEN_LIST_BYTES		2
 
 #endif /* SPATTEN_HW_H */

@@ -31,7 +31,7 @@
  * @max_heads: largest n_heads
  * @head_dims: bit n set: head_dim 1 << n is supported
  * @formats: bit n set: element format n (enum spatten_format) is supported
- * @splits: bit n set: key bit split n is supported (0 in v1)
+ * @splits: bit n set: keys of n MSBs + 4 LSBs are supported (progressive)
  * @features: SPATTEN_FEAT_* of the hardware
  * @dma_bits: DMA address width of the device
  * @max_bo_size: largest buffer object in bytes
@@ -84,10 +84,11 @@ struct spatten_bo_destroy {
 };
 
 /**
- * struct spatten_tensor - a tensor operand: buffer handle plus byte offset
- * @handle: buffer object of this open file
+ * struct spatten_tensor - an operand: buffer handle plus byte offset
+ * @handle: buffer object of this open file; 0 = operand absent
  * @flags: must be zero
- * @offset: byte offset of the tensor in the buffer, element aligned
+ * @offset: byte offset in the buffer: 8-aligned for importance arrays,
+ *	2-aligned for S16 tensors and u16 lists, any for packed formats
  */
 struct spatten_tensor {
 	__u32 handle;
@@ -96,11 +97,14 @@ struct spatten_tensor {
 };
 
 /**
- * struct spatten_job - one job; mirrors struct spatten_hw_desc with buffer
- * references by handle instead of device addresses
+ * struct spatten_job - one job: one layer of attention of one sequence.
+ * Mirrors struct spatten_hw_desc (docs/hardware.md) with operands named by
+ * handle instead of device address. An operand is present when its handle
+ * is not 0; each optional operand is required exactly when its count or
+ * flag says so (docs/uapi.md).
  * @opcode: enum spatten_opcode
  * @stage: enum spatten_stage
- * @version: SPATTEN_DESC_VERSION
+ * @version: SPATTEN_DESC_VERSION (1 is accepted with every v2 field zero)
  * @flags: SPATTEN_DESC_F_*
  * @n_heads: heads
  * @head_dim: D
@@ -108,21 +112,39 @@ struct spatten_tensor {
  * @kv_rows: L1
  * @q_start: absolute position of query row 0
  * @rsvd0: must be zero
- * @rsvd1: must be zero
- * @q_fmt: enum spatten_format of Q
+ * @q_fmt: enum spatten_format of Q (S16)
  * @q_frac: fractional bits of Q
- * @k_fmt: format of K
- * @k_frac: fractional bits of K
+ * @k_fmt: format of K (of its MSB plane with SPATTEN_DESC_F_PROGRESSIVE)
+ * @k_frac: fractional bits of K (of MSBs and LSBs together when progressive)
  * @v_fmt: format of V
  * @v_frac: fractional bits of V
- * @out_fmt: format of the output
+ * @out_fmt: format of the output (S16)
  * @out_frac: fractional bits of the output
+ * @rsvd1: must be zero
  * @q: query tensor
- * @k: key tensor
+ * @k: key tensor (MSB plane)
  * @v: value tensor
  * @out: output tensor, written by the device
+ * @k_lsb: K LSB plane, with SPATTEN_DESC_F_PROGRESSIVE only
+ * @tok_imp: u64[kv_rows] cumulative token importance, read and written
+ * @tok_alive: u16[n_tok_alive] tokens alive before this layer, ascending
+ * @tok_kept: u16[token_keep] tokens kept, written
+ * @pinned: u16[n_pinned] tokens never pruned
+ * @head_imp: u64[n_heads] cumulative head importance, read and written
+ * @head_alive: u16[n_head_alive] heads alive before this layer, ascending
+ * @head_kept: u16[head_keep] heads kept for later layers, written
+ * @n_tok_alive: entries of @tok_alive; 0 = every token alive
+ * @token_keep: tokens to keep; 0 = no token pruning
+ * @n_pinned: entries of @pinned
+ * @n_head_alive: entries of @head_alive; 0 = every head alive
+ * @head_keep: heads to keep; 0 = no head pruning
+ * @value_keep: V rows kept per head and query; 0 = no value pruning
+ * @lsb_threshold: progressive: refetch LSBs when max prob < this / 2^15
+ * @rsvd2: must be zero
+ * @topk_seed: seed of the top-k engine's pivot sequence
+ * @rsvd3: must be zero
  * @user_data: opaque, returned by SPATTEN_IOCTL_WAIT
- * @rsvd: must be zero (room for pruning and quantization fields)
+ * @rsvd: must be zero
  */
 struct spatten_job {
 	__u16 opcode;
@@ -148,8 +170,26 @@ struct spatten_job {
 	struct spatten_tensor k;
 	struct spatten_tensor v;
 	struct spatten_tensor out;
+	struct spatten_tensor k_lsb;
+	struct spatten_tensor tok_imp;
+	struct spatten_tensor tok_alive;
+	struct spatten_tensor tok_kept;
+	struct spatten_tensor pinned;
+	struct spatten_tensor head_imp;
+	struct spatten_tensor head_alive;
+	struct spatten_tensor head_kept;
+	__u16 n_tok_alive;
+	__u16 token_keep;
+	__u16 n_pinned;
+	__u16 n_head_alive;
+	__u16 head_keep;
+	__u16 value_keep;
+	__u16 lsb_threshold;
+	__u16 rsvd2;
+	__u32 topk_seed;
+	__u32 rsvd3;
 	__u64 user_data;
-	__u64 rsvd[12];
+	__u64 rsvd[4];
 };
 
 /**
@@ -181,11 +221,13 @@ struct spatten_submit {
  * @status: out: enum spatten_hw_status of the job
  * @user_data: out: from the job
  * @bytes_q: out: bytes the device read from Q
- * @bytes_k_msb: out: bytes read from the K MSB plane (all of K in v1)
+ * @bytes_k_msb: out: bytes read from the K MSB plane
  * @bytes_k_lsb: out: bytes read from the K LSB plane
  * @bytes_v: out: bytes read from V
  * @bytes_written: out: bytes written
  * @cycles: out: modeled device cycles
+ * @lsb_refetches: out: (head, query) rows recomputed with the K LSBs
+ * @rsvd0: must be zero
  * @rsvd: must be zero
  */
 struct spatten_wait {
@@ -200,7 +242,9 @@ struct spatten_wait {
 	__u64 bytes_v;
 	__u64 bytes_written;
 	__u64 cycles;
-	__u64 rsvd[2];
+	__u32 lsb_refetches;
+	__u32 rsvd0;
+	__u64 rsvd[1];
 };
 
 /**

@@ -1,0 +1,46 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * SpAtten engine: the inner loops, behind one table of function pointers
+ * chosen once at run time (portable C, or SIMD versions where the CPU has
+ * them). Every implementation gives bit-identical results: the integer
+ * kernels are exact, and the float kernels perform the documented
+ * operations (docs/engine.md) in the documented order, lane by lane.
+ */
+#ifndef SPE_KERNELS_H
+#define SPE_KERNELS_H
+
+#include <stdint.h>
+
+/**
+ * struct spe_kernels - one implementation of the inner loops
+ * @name: "generic", "sse4.1", "avx2", ... (benchmarks print it)
+ * @qk_scores: acc[j] = sum_d q[d] * k[j * d + d'] for j < n: exact int64
+ *	dot products of one query row with n contiguous key rows of d int16
+ * @pv_accumulate: acc[c] = sum_j w[j] * v[j * d + c] for c < d: exact
+ *	int64, w[j] in 0..2^15, n contiguous value rows of d int16
+ * @exp_row: e[j] = spe_expf((float)(score[j] - max) * scale) for j < n,
+ *	the exact float operations of spe_expf()
+ * @sum8: the 8-lane sum of docs/engine.md: lane l sums e[j], j = l mod 8,
+ *	in index order; lanes combine as ((l0+l4)+(l2+l6))+((l1+l5)+(l3+l7))
+ */
+struct spe_kernels {
+	const char *name;
+	void (*qk_scores)(const int16_t *q, const int16_t *k, uint32_t n,
+			  uint32_t d, int64_t *acc);
+	void (*pv_accumulate)(const int32_t *w, const int16_t *v, uint32_t n,
+			      uint32_t d, int64_t *acc);
+	void (*exp_row)(const int64_t *score, uint32_t n, int64_t max,
+			float scale, float *e);
+	float (*sum8)(const float *e, uint32_t n);
+};
+
+/* The portable implementation: the reference every other one must match. */
+extern const struct spe_kernels spe_kernels_generic;
+
+/*
+ * The implementation spe_run() uses: the fastest the CPU supports, chosen
+ * once; SPE_KERNELS=generic in the environment forces the portable one.
+ */
+const struct spe_kernels *spe_kernels_get(void);
+
+#endif /* SPE_KERNELS_H */
