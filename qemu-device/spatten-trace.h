@@ -25,13 +25,22 @@ static inline void trace_spatten_queue_disable(unsigned q) {}
 static inline void trace_spatten_queue_error(unsigned q, const char *why) {}
 static inline void trace_spatten_submit(unsigned q, unsigned sq_head,
                                         uint32_t tag) {}
-static inline void trace_spatten_job_start(unsigned q, uint32_t tag) {}
+static inline void trace_spatten_job_start(unsigned engine, unsigned q,
+                                           uint32_t tag) {}
 static inline void trace_spatten_job_done(unsigned q, uint32_t tag,
                                           unsigned status, uint64_t cycles) {}
 static inline void trace_spatten_complete(unsigned q, uint32_t tag,
                                           unsigned status, unsigned cq_slot,
                                           unsigned phase) {}
 static inline void trace_spatten_discard(unsigned q, uint32_t tag) {}
+static inline void trace_spatten_desc_invalid(unsigned q, uint32_t tag,
+                                              unsigned status,
+                                              const char *name) {}
+static inline void trace_spatten_job_failed(unsigned q, uint32_t tag,
+                                            unsigned status,
+                                            const char *name) {}
+static inline void trace_spatten_job_wait(unsigned q, uint32_t tag,
+                                          int64_t due_ns, int64_t now_ns) {}
 static inline void trace_spatten_irq(unsigned q, const char *mode,
                                      unsigned vector) {}
 #endif

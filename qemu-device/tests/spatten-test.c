@@ -1,15 +1,24 @@
 /*
- * QTest for the SpAtten virtual PCIe device (qemu-device/spatten.c).
+ * QTest for the SpAtten virtual PCIe device (qemu-device/spatten.c),
+ * hardware interface 1.1.
  *
  * SPDX-License-Identifier: GPL-2.0-or-later
  *
- * Registers and capability words, queue configuration checks, a NOP job
- * through a queue pair with an MSI-X interrupt, descriptor errors, CQ flow
- * control, a tiny attention job, doorbells while disabled, bus mastering
- * off (DMA errors, no crash), CTRL.RESET and FLR.
+ * Registers and 1.1 capability words, queue configuration checks, NOP jobs
+ * through a queue pair with SQ/CQ wrap-around and an MSI-X interrupt,
+ * every error status the device posts (one case each, and that a failed
+ * job writes nothing), ERR_NO_MEMORY through a small max-job-bytes, a
+ * tiny attention job, page lists, token pruning (kept list, importance
+ * write-back, pruned K/V rows not read), head pruning, progressive
+ * quantization (LSB refetch always / never) and value pruning, CQ flow
+ * control, round-robin fairness between queues, doorbells while disabled,
+ * bus mastering off (DMA errors, no crash), CTRL.RESET and FLR,
+ * timing=modeled on the virtual clock (and a reset while jobs wait for
+ * it), model=eighth vs full, hot-unplug with jobs in flight.
  *
- * Build: copy this file and spatten_hw.h into tests/qtest/ of the QEMU
- * tree and add 'spatten-test' to qtests_x86_64 in tests/qtest/meson.build.
+ * Build: scripts/build-qemu.sh copies this file and spatten_hw.h into
+ * tests/qtest/ of the QEMU tree and adds 'spatten-test' to qtests_x86_64;
+ * run with scripts/qtest-run.sh.
  */
 
 #include "qemu/osdep.h"
@@ -24,17 +33,23 @@
 #define SLOT            4
 #define RING_ENTRIES    8
 #define MSI_DATA        0x5a5a0000u
-#define POLL_US         (10 * 1000 * 1000)
+#define POLL_US         (20 * 1000 * 1000)
+#define NQ              4
+
+typedef struct SpQueue {
+    uint64_t sq, cq;
+    uint32_t sq_size, cq_size;
+    uint32_t sq_tail, cq_head;
+    bool phase;
+} SpQueue;
 
 typedef struct Spatten {
     QOSState *qs;
     QTestState *qts;
     QPCIDevice *dev;
     QPCIBar bar;
-    uint64_t sq, cq, msi_addr;
-    uint32_t sq_size, cq_size;
-    uint32_t sq_tail, cq_head;
-    bool phase;
+    uint64_t msi_addr;
+    SpQueue qp[NQ];
 } Spatten;
 
 static uint32_t rd(Spatten *s, uint64_t off)
@@ -94,19 +109,21 @@ static void spatten_stop(Spatten *s)
 static void queue_setup(Spatten *s, unsigned q, uint32_t sq_size,
                         uint32_t cq_size)
 {
-    s->sq_size = sq_size;
-    s->cq_size = cq_size;
-    s->sq = alloc_aligned(s, sq_size * SPATTEN_DESC_SIZE);
-    s->cq = alloc_aligned(s, cq_size * SPATTEN_CQE_SIZE);
-    qtest_memset(s->qts, s->sq, 0, sq_size * SPATTEN_DESC_SIZE);
-    qtest_memset(s->qts, s->cq, 0, cq_size * SPATTEN_CQE_SIZE);
-    s->sq_tail = s->cq_head = 0;
-    s->phase = true;
+    SpQueue *p = &s->qp[q];
 
-    wr(s, SPATTEN_REG_Q(q, SPATTEN_QREG_SQ_BASE_LO), (uint32_t)s->sq);
-    wr(s, SPATTEN_REG_Q(q, SPATTEN_QREG_SQ_BASE_HI), s->sq >> 32);
-    wr(s, SPATTEN_REG_Q(q, SPATTEN_QREG_CQ_BASE_LO), (uint32_t)s->cq);
-    wr(s, SPATTEN_REG_Q(q, SPATTEN_QREG_CQ_BASE_HI), s->cq >> 32);
+    p->sq_size = sq_size;
+    p->cq_size = cq_size;
+    p->sq = alloc_aligned(s, sq_size * SPATTEN_DESC_SIZE);
+    p->cq = alloc_aligned(s, cq_size * SPATTEN_CQE_SIZE);
+    qtest_memset(s->qts, p->sq, 0, sq_size * SPATTEN_DESC_SIZE);
+    qtest_memset(s->qts, p->cq, 0, cq_size * SPATTEN_CQE_SIZE);
+    p->sq_tail = p->cq_head = 0;
+    p->phase = true;
+
+    wr(s, SPATTEN_REG_Q(q, SPATTEN_QREG_SQ_BASE_LO), (uint32_t)p->sq);
+    wr(s, SPATTEN_REG_Q(q, SPATTEN_QREG_SQ_BASE_HI), p->sq >> 32);
+    wr(s, SPATTEN_REG_Q(q, SPATTEN_QREG_CQ_BASE_LO), (uint32_t)p->cq);
+    wr(s, SPATTEN_REG_Q(q, SPATTEN_QREG_CQ_BASE_HI), p->cq >> 32);
     wr(s, SPATTEN_REG_Q(q, SPATTEN_QREG_SQ_SIZE), sq_size);
     wr(s, SPATTEN_REG_Q(q, SPATTEN_QREG_CQ_SIZE), cq_size);
     wr(s, SPATTEN_REG_Q(q, SPATTEN_QREG_IRQ_VECTOR), q);
@@ -142,57 +159,136 @@ static void desc_nop(struct spatten_hw_desc *d, uint32_t tag)
     d->tag = cpu_to_le32(tag);
 }
 
-/* Write @d at the SQ tail (does not ring the doorbell). */
-static void sq_put(Spatten *s, const struct spatten_hw_desc *d)
+/*
+ * An ATTENTION descriptor without buffers: S16 everywhere, 8 fractional
+ * bits.  @gen: generation stage (q_rows 1, q_start kv_rows - 1, causal).
+ */
+static void desc_attn(struct spatten_hw_desc *d, uint32_t tag,
+                      unsigned heads, unsigned dim, unsigned q_rows,
+                      unsigned kv_rows, bool gen)
 {
-    qtest_memwrite(s->qts, s->sq + s->sq_tail * SPATTEN_DESC_SIZE, d,
+    memset(d, 0, sizeof(*d));
+    d->opcode = cpu_to_le16(SPATTEN_OP_ATTENTION);
+    d->desc_size = cpu_to_le16(SPATTEN_DESC_SIZE);
+    d->version = SPATTEN_DESC_VERSION;
+    d->tag = cpu_to_le32(tag);
+    d->n_heads = cpu_to_le16(heads);
+    d->head_dim = cpu_to_le16(dim);
+    d->q_rows = cpu_to_le16(q_rows);
+    d->kv_rows = cpu_to_le16(kv_rows);
+    if (gen) {
+        d->stage = SPATTEN_STAGE_GENERATION;
+        d->q_start = cpu_to_le16(kv_rows - 1);
+        d->flags = cpu_to_le16(SPATTEN_DESC_F_CAUSAL);
+    }
+    d->q_frac = d->k_frac = d->v_frac = d->out_frac = 8;
+}
+
+static void set_buf(struct spatten_hw_buf *b, uint64_t addr, uint32_t len)
+{
+    b->addr = cpu_to_le64(addr);
+    b->len = cpu_to_le32(len);
+    b->offset = 0;
+    b->flags = 0;
+}
+
+/* Write @d at the SQ tail of queue @q (does not ring the doorbell). */
+static void sq_put_q(Spatten *s, unsigned q, const struct spatten_hw_desc *d)
+{
+    SpQueue *p = &s->qp[q];
+
+    qtest_memwrite(s->qts, p->sq + p->sq_tail * SPATTEN_DESC_SIZE, d,
                    sizeof(*d));
-    s->sq_tail = (s->sq_tail + 1) % s->sq_size;
+    p->sq_tail = (p->sq_tail + 1) % p->sq_size;
 }
 
 static void sq_ring(Spatten *s, unsigned q)
 {
-    wr(s, SPATTEN_REG_SQ_TAIL_DB(q), s->sq_tail);
+    wr(s, SPATTEN_REG_SQ_TAIL_DB(q), s->qp[q].sq_tail);
 }
 
-static bool cq_peek(Spatten *s, struct spatten_hw_cqe *e)
+static bool cq_peek_q(Spatten *s, unsigned q, struct spatten_hw_cqe *e)
 {
-    qtest_memread(s->qts, s->cq + s->cq_head * SPATTEN_CQE_SIZE, e,
+    SpQueue *p = &s->qp[q];
+
+    qtest_memread(s->qts, p->cq + p->cq_head * SPATTEN_CQE_SIZE, e,
                   sizeof(*e));
-    return !!(le16_to_cpu(e->flags) & SPATTEN_CQE_F_PHASE) == s->phase;
+    return !!(le16_to_cpu(e->flags) & SPATTEN_CQE_F_PHASE) == p->phase;
 }
 
-/* Wait for the next CQE (workers are host threads: poll). */
-static void cq_wait(Spatten *s, struct spatten_hw_cqe *e)
+/* Wait for the next CQE of queue @q (workers are host threads: poll). */
+static void cq_wait_q(Spatten *s, unsigned q, struct spatten_hw_cqe *e)
 {
     gint64 end = g_get_monotonic_time() + POLL_US;
 
-    while (!cq_peek(s, e)) {
+    while (!cq_peek_q(s, q, e)) {
         g_assert_cmpint(g_get_monotonic_time(), <, end);
         g_usleep(1000);
     }
 }
 
-/* Consume the CQE at the head and ring the CQ head doorbell. */
+/* Consume the CQE at the head of queue @q and ring its CQ head doorbell. */
 static void cq_pop(Spatten *s, unsigned q)
 {
-    if (++s->cq_head == s->cq_size) {
-        s->cq_head = 0;
-        s->phase = !s->phase;
+    SpQueue *p = &s->qp[q];
+
+    if (++p->cq_head == p->cq_size) {
+        p->cq_head = 0;
+        p->phase = !p->phase;
     }
-    wr(s, SPATTEN_REG_CQ_HEAD_DB(q), s->cq_head);
+    wr(s, SPATTEN_REG_CQ_HEAD_DB(q), p->cq_head);
 }
 
-/* Nothing new for a while in the CQ. */
-static void cq_expect_empty(Spatten *s)
+/* Nothing new for @ms milliseconds in the CQ of queue @q. */
+static void cq_expect_empty_q(Spatten *s, unsigned q, unsigned ms)
 {
     struct spatten_hw_cqe e;
-    int i;
+    unsigned i;
 
-    for (i = 0; i < 50; i++) {
-        g_assert_false(cq_peek(s, &e));
+    for (i = 0; i < ms; i++) {
+        g_assert_false(cq_peek_q(s, q, &e));
         g_usleep(1000);
     }
+}
+
+/* Queue 0 shorthands. */
+static void sq_put(Spatten *s, const struct spatten_hw_desc *d)
+{
+    sq_put_q(s, 0, d);
+}
+
+static void cq_wait(Spatten *s, struct spatten_hw_cqe *e)
+{
+    cq_wait_q(s, 0, e);
+}
+
+static void cq_expect_empty(Spatten *s)
+{
+    cq_expect_empty_q(s, 0, 50);
+}
+
+/* Run @d on queue 0; check status and tag; the CQE in *@out if given. */
+static void run_job(Spatten *s, const struct spatten_hw_desc *d,
+                    unsigned status, struct spatten_hw_cqe *out)
+{
+    struct spatten_hw_cqe e;
+
+    sq_put(s, d);
+    sq_ring(s, 0);
+    cq_wait(s, &e);
+    g_assert_cmpuint(le16_to_cpu(e.status), ==, status);
+    g_assert_cmphex(le32_to_cpu(e.tag), ==, le32_to_cpu(d->tag));
+    g_assert_cmpuint(le16_to_cpu(e.sq_id), ==, 0);
+    cq_pop(s, 0);
+    if (out) {
+        *out = e;
+    }
+}
+
+static void expect_error(Spatten *s, struct spatten_hw_desc *d,
+                         unsigned status)
+{
+    run_job(s, d, status, NULL);
 }
 
 static void test_registers(void)
@@ -220,12 +316,20 @@ static void test_registers(void)
     g_assert_cmpuint(rd(s, SPATTEN_REG_CAP_MAX_CONTEXT), ==, 1024);
     g_assert_cmpuint(rd(s, SPATTEN_REG_CAP_MAX_HEADS), ==, 64);
     g_assert_cmphex(rd(s, SPATTEN_REG_CAP_HEAD_DIMS), ==, 0x1f0);
+    /* 1.1: every format, every split, pruning and progressive */
+    g_assert_cmphex(SPATTEN_HW_VERSION, ==, 0x00010001);
     g_assert_cmphex(rd(s, SPATTEN_REG_CAP_FORMATS), ==,
-                    1u << SPATTEN_FMT_S16);
-    g_assert_cmphex(rd(s, SPATTEN_REG_CAP_SPLITS), ==, 0);
+                    (1u << SPATTEN_FMT_S16) | (1u << SPATTEN_FMT_S4) |
+                    (1u << SPATTEN_FMT_S6) | (1u << SPATTEN_FMT_S8) |
+                    (1u << SPATTEN_FMT_S10) | (1u << SPATTEN_FMT_S12));
+    g_assert_cmphex(rd(s, SPATTEN_REG_CAP_SPLITS), ==,
+                    (1u << 4) | (1u << 6) | (1u << 8) | (1u << 10) |
+                    (1u << 12));
     g_assert_cmphex(rd(s, SPATTEN_REG_CAP_FEATURES), ==,
                     SPATTEN_FEAT_CAUSAL | SPATTEN_FEAT_GENERATION |
-                    SPATTEN_FEAT_PAGE_LIST | SPATTEN_FEAT_INTX);
+                    SPATTEN_FEAT_PAGE_LIST | SPATTEN_FEAT_INTX |
+                    SPATTEN_FEAT_TOKEN_PRUNE | SPATTEN_FEAT_HEAD_PRUNE |
+                    SPATTEN_FEAT_VALUE_PRUNE | SPATTEN_FEAT_PROGRESSIVE);
     g_assert_cmpuint(rd(s, SPATTEN_REG_CAP_DMA_BITS), ==, 48);
     g_assert_cmpuint(rd(s, SPATTEN_REG_CAP_DESC_SIZE), ==, SPATTEN_DESC_SIZE);
 
@@ -357,13 +461,13 @@ static void test_nop_msix(void)
     /* more than one lap of the CQ: checks the phase flip */
     for (i = 0; i < RING_ENTRIES + 3; i++) {
         desc_nop(&d, 0xabc0 + i);
-        sq_put(s, &d);
+        sq_put_q(s, 2, &d);
         sq_ring(s, 2);
-        cq_wait(s, &e);
+        cq_wait_q(s, 2, &e);
         g_assert_cmpuint(le16_to_cpu(e.status), ==, SPATTEN_HW_OK);
         g_assert_cmphex(le32_to_cpu(e.tag), ==, 0xabc0 + i);
         g_assert_cmpuint(le16_to_cpu(e.sq_id), ==, 2);
-        g_assert_cmpuint(le16_to_cpu(e.sq_head), ==, s->sq_tail);
+        g_assert_cmpuint(le16_to_cpu(e.sq_head), ==, s->qp[2].sq_tail);
         g_assert_cmpuint(le64_to_cpu(e.bytes_written), ==, 0);
         g_assert_cmphex(qtest_readl(s->qts, s->msi_addr), ==, MSI_DATA + 2);
         qtest_writel(s->qts, s->msi_addr, 0);
@@ -380,11 +484,11 @@ static void test_nop_msix(void)
     /* a batch in one doorbell */
     for (i = 0; i < 5; i++) {
         desc_nop(&d, 0x100 + i);
-        sq_put(s, &d);
+        sq_put_q(s, 2, &d);
     }
     sq_ring(s, 2);
     for (i = 0; i < 5; i++) {
-        cq_wait(s, &e);
+        cq_wait_q(s, 2, &e);
         g_assert_cmpuint(le16_to_cpu(e.status), ==, SPATTEN_HW_OK);
         cq_pop(s, 2);
     }
@@ -393,46 +497,784 @@ static void test_nop_msix(void)
     spatten_stop(s);
 }
 
-static void expect_error(Spatten *s, struct spatten_hw_desc *d,
-                         unsigned status)
-{
-    struct spatten_hw_cqe e;
+/*
+ * Guest memory of one small job: one 4 KiB slot per operand, page
+ * aligned, filled with a 0x55 sentinel (so "not written" is visible).
+ */
+typedef struct JobMem {
+    uint64_t q, k, k_lsb, v, out;
+    uint64_t tok_imp, tok_alive, tok_kept, pinned;
+    uint64_t head_imp, head_alive, head_kept;
+    uint64_t spare;
+} JobMem;
 
-    sq_put(s, d);
-    sq_ring(s, 0);
-    cq_wait(s, &e);
-    g_assert_cmpuint(le16_to_cpu(e.status), ==, status);
-    g_assert_cmphex(le32_to_cpu(e.tag), ==, le32_to_cpu(d->tag));
-    cq_pop(s, 0);
+static void jobmem_init(Spatten *s, JobMem *m)
+{
+    uint64_t base = alloc_aligned(s, 13 * 4096);
+
+    qtest_memset(s->qts, base, 0x55, 13 * 4096);
+    m->q = base;
+    m->k = base + 1 * 4096;
+    m->k_lsb = base + 2 * 4096;
+    m->v = base + 3 * 4096;
+    m->out = base + 4 * 4096;
+    m->tok_imp = base + 5 * 4096;
+    m->tok_alive = base + 6 * 4096;
+    m->tok_kept = base + 7 * 4096;
+    m->pinned = base + 8 * 4096;
+    m->head_imp = base + 9 * 4096;
+    m->head_alive = base + 10 * 4096;
+    m->head_kept = base + 11 * 4096;
+    m->spare = base + 12 * 4096;
 }
 
-static void test_bad_desc(void)
+/* Fill @n int16 elements at @addr with @val. */
+static void fill16(Spatten *s, uint64_t addr, unsigned n, int16_t val)
+{
+    unsigned i;
+
+    for (i = 0; i < n; i++) {
+        qtest_writew(s->qts, addr + 2 * i, (uint16_t)val);
+    }
+}
+
+static void write_list(Spatten *s, uint64_t addr, const uint16_t *l,
+                       unsigned n)
+{
+    unsigned i;
+
+    for (i = 0; i < n; i++) {
+        qtest_writew(s->qts, addr + 2 * i, l[i]);
+    }
+}
+
+/* Is [addr, addr + len) still the 0x55 sentinel? */
+static bool untouched(Spatten *s, uint64_t addr, size_t len)
+{
+    g_autofree uint8_t *buf = g_malloc(len);
+    size_t i;
+
+    qtest_memread(s->qts, addr, buf, len);
+    for (i = 0; i < len; i++) {
+        if (buf[i] != 0x55) {
+            return false;
+        }
+    }
+    return true;
+}
+
+/*
+ * A valid dense generation job on @m: 1 head, head_dim 16, 4 keys;
+ * Q = 0 (uniform attention), V rows 100, 200, 300, 400.
+ */
+static void small_job(Spatten *s, JobMem *m, struct spatten_hw_desc *d,
+                      uint32_t tag)
+{
+    unsigned j;
+
+    fill16(s, m->q, 16, 0);
+    for (j = 0; j < 4; j++) {
+        fill16(s, m->k + 32 * j, 16, 64 * j);
+        fill16(s, m->v + 32 * j, 16, 100 * (j + 1));
+    }
+    desc_attn(d, tag, 1, 16, 1, 4, true);
+    set_buf(&d->q, m->q, 32);
+    set_buf(&d->k, m->k, 4 * 32);
+    set_buf(&d->v, m->v, 4 * 32);
+    set_buf(&d->out, m->out, 32);
+}
+
+/*
+ * Every error status the device posts, one case each, in the order of
+ * the status codes; each failed job leaves its output untouched.
+ */
+static void test_errors(void)
 {
     Spatten *s = spatten_start(NULL);
     struct spatten_hw_desc d;
+    struct spatten_hw_cqe e;
+    JobMem m;
+    uint64_t list;
+    unsigned n_err = 0;
 
+    jobmem_init(s, &m);
     queue_setup(s, 0, RING_ENTRIES, RING_ENTRIES);
     wr(s, SPATTEN_REG_CTRL, SPATTEN_CTRL_ENABLE);
 
-    desc_nop(&d, 1);
+    /* the base job is valid: out = mean of V = 250 */
+    small_job(s, &m, &d, 0x10);
+    run_job(s, &d, SPATTEN_HW_OK, &e);
+    g_assert_cmpint(abs((int16_t)qtest_readw(s->qts, m.out) - 250), <=, 1);
+    g_assert_cmpuint(le64_to_cpu(e.bytes_written), ==, 32);
+    qtest_memset(s->qts, m.out, 0x55, 4096);
+
+#define EXPECT_FAIL(status) do {                        \
+        expect_error(s, &d, (status));                  \
+        n_err++;                                        \
+        g_assert_true(untouched(s, m.out, 64));         \
+    } while (0)
+
+    small_job(s, &m, &d, 0x11);
     d.opcode = cpu_to_le16(77);
-    expect_error(s, &d, SPATTEN_HW_ERR_OPCODE);
+    EXPECT_FAIL(SPATTEN_HW_ERR_OPCODE);
 
-    desc_nop(&d, 2);
+    small_job(s, &m, &d, 0x12);
     d.version = 9;
-    expect_error(s, &d, SPATTEN_HW_ERR_VERSION);
-
-    desc_nop(&d, 3);
+    EXPECT_FAIL(SPATTEN_HW_ERR_VERSION);
+    small_job(s, &m, &d, 0x13);
     d.desc_size = cpu_to_le16(128);
-    expect_error(s, &d, SPATTEN_HW_ERR_VERSION);
+    EXPECT_FAIL(SPATTEN_HW_ERR_VERSION);
 
-    g_assert_cmpuint(cnt(s, SPATTEN_CNT_JOBS_ERR), ==, 3);
-    g_assert_cmpuint(cnt(s, SPATTEN_CNT_JOBS_OK), ==, 0);
+    small_job(s, &m, &d, 0x14);
+    d.flags |= cpu_to_le16(0x8000);
+    EXPECT_FAIL(SPATTEN_HW_ERR_FLAGS);
+    small_job(s, &m, &d, 0x15);
+    d.stage = 7;
+    EXPECT_FAIL(SPATTEN_HW_ERR_FLAGS);
+
+    small_job(s, &m, &d, 0x16);
+    d.rsvd0 = cpu_to_le32(1);
+    EXPECT_FAIL(SPATTEN_HW_ERR_RESERVED);
+    small_job(s, &m, &d, 0x17);
+    d.rsvd4 = cpu_to_le32(1);
+    EXPECT_FAIL(SPATTEN_HW_ERR_RESERVED);
+
+    small_job(s, &m, &d, 0x18);
+    d.n_heads = cpu_to_le16(65);          /* max-heads is 64 */
+    EXPECT_FAIL(SPATTEN_HW_ERR_SHAPE);
+    small_job(s, &m, &d, 0x19);
+    d.head_dim = cpu_to_le16(24);
+    EXPECT_FAIL(SPATTEN_HW_ERR_SHAPE);
+
+    small_job(s, &m, &d, 0x1a);
+    d.q_start = cpu_to_le16(2);           /* generation: must be 3 */
+    EXPECT_FAIL(SPATTEN_HW_ERR_POSITION);
+
+    small_job(s, &m, &d, 0x1b);
+    d.q_fmt = SPATTEN_FMT_S8;             /* Q must be S16 */
+    EXPECT_FAIL(SPATTEN_HW_ERR_FORMAT);
+    small_job(s, &m, &d, 0x1c);
+    d.k_frac = 16;
+    EXPECT_FAIL(SPATTEN_HW_ERR_FORMAT);
+
+    small_job(s, &m, &d, 0x1d);
+    d.out.len = cpu_to_le32(30);          /* too short */
+    EXPECT_FAIL(SPATTEN_HW_ERR_BUFFER);
+    small_job(s, &m, &d, 0x1e);
+    set_buf(&d.tok_kept, m.tok_kept, 8);  /* present without token_keep */
+    EXPECT_FAIL(SPATTEN_HW_ERR_BUFFER);
+
+    /* V through a page list whose entry is not page-aligned */
+    small_job(s, &m, &d, 0x1f);
+    list = m.spare;
+    qtest_writeq(s->qts, list, m.v + 8);
+    d.v.addr = cpu_to_le64(list);
+    d.v.flags = cpu_to_le16(SPATTEN_BUF_PAGE_LIST);
+    EXPECT_FAIL(SPATTEN_HW_ERR_PAGE_LIST);
+
+    /* an operand where there is no memory */
+    small_job(s, &m, &d, 0x20);
+    d.v.addr = cpu_to_le64(0xfff000000000ull);
+    EXPECT_FAIL(SPATTEN_HW_ERR_DMA_READ);
+
+    /* the output where there is no memory: reads done, nothing written */
+    small_job(s, &m, &d, 0x21);
+    d.out.addr = cpu_to_le64(0xfff000000000ull);
+    sq_put(s, &d);
+    sq_ring(s, 0);
+    cq_wait(s, &e);
+    cq_pop(s, 0);
+    n_err++;
+    g_assert_cmpuint(le16_to_cpu(e.status), ==, SPATTEN_HW_ERR_DMA_WRITE);
+    g_assert_cmpuint(le64_to_cpu(e.bytes_q), ==, 32);
+    g_assert_cmpuint(le64_to_cpu(e.bytes_v), ==, 4 * 32);
+    g_assert_cmpuint(le64_to_cpu(e.bytes_written), ==, 0);
+
+    /* keep counts: more tokens kept than there are */
+    small_job(s, &m, &d, 0x22);
+    d.token_keep = cpu_to_le16(5);
+    set_buf(&d.tok_imp, m.tok_imp, 4 * 8);
+    set_buf(&d.tok_kept, m.tok_kept, 5 * 2);
+    EXPECT_FAIL(SPATTEN_HW_ERR_KEEP);
+    /* pinned without token pruning */
+    small_job(s, &m, &d, 0x23);
+    d.n_pinned = cpu_to_le16(1);
+    set_buf(&d.pinned, m.pinned, 2);
+    EXPECT_FAIL(SPATTEN_HW_ERR_KEEP);
+    /* at run time: two pinned tokens + the current one > token_keep 2 */
+    small_job(s, &m, &d, 0x24);
+    d.token_keep = cpu_to_le16(2);
+    d.n_pinned = cpu_to_le16(2);
+    set_buf(&d.tok_imp, m.tok_imp, 4 * 8);
+    set_buf(&d.tok_kept, m.tok_kept, 2 * 2);
+    set_buf(&d.pinned, m.pinned, 2 * 2);
+    write_list(s, m.pinned, (const uint16_t[]){ 0, 1 }, 2);
+    qtest_memset(s->qts, m.tok_imp, 0, 4 * 8);
+    EXPECT_FAIL(SPATTEN_HW_ERR_KEEP);
+    g_assert_true(untouched(s, m.tok_kept, 8));
+
+    /* an alive list that is not ascending */
+    small_job(s, &m, &d, 0x25);
+    d.n_tok_alive = cpu_to_le16(2);
+    set_buf(&d.tok_alive, m.tok_alive, 2 * 2);
+    write_list(s, m.tok_alive, (const uint16_t[]){ 2, 1 }, 2);
+    EXPECT_FAIL(SPATTEN_HW_ERR_LIST);
+    /* a head that does not exist */
+    small_job(s, &m, &d, 0x26);
+    d.n_head_alive = cpu_to_le16(1);
+    set_buf(&d.head_alive, m.head_alive, 2);
+    write_list(s, m.head_alive, (const uint16_t[]){ 1 }, 1);
+    EXPECT_FAIL(SPATTEN_HW_ERR_LIST);
+#undef EXPECT_FAIL
+
+    g_assert_cmpuint(cnt(s, SPATTEN_CNT_JOBS_ERR), ==, n_err);
+    g_assert_cmpuint(cnt(s, SPATTEN_CNT_JOBS_OK), ==, 1);
+
+    /* a NOP with a stray field */
+    desc_nop(&d, 0x27);
+    d.kv_rows = cpu_to_le16(1);
+    expect_error(s, &d, SPATTEN_HW_ERR_RESERVED);
 
     /* the device keeps working */
-    desc_nop(&d, 4);
-    expect_error(s, &d, SPATTEN_HW_OK);
+    small_job(s, &m, &d, 0x28);
+    run_job(s, &d, SPATTEN_HW_OK, NULL);
+    g_assert_cmpint(abs((int16_t)qtest_readw(s->qts, m.out) - 250), <=, 1);
     spatten_stop(s);
+}
+
+/* max-job-bytes too small for the job's writes: ERR_NO_MEMORY. */
+static void test_no_memory(void)
+{
+    Spatten *s = spatten_start(",max-job-bytes=64");
+    struct spatten_hw_desc d;
+    JobMem m;
+    unsigned j;
+
+    jobmem_init(s, &m);
+    queue_setup(s, 0, RING_ENTRIES, RING_ENTRIES);
+    wr(s, SPATTEN_REG_CTRL, SPATTEN_CTRL_ENABLE);
+
+    /* 32 bytes of output fit */
+    small_job(s, &m, &d, 0x30);
+    run_job(s, &d, SPATTEN_HW_OK, NULL);
+    qtest_memset(s->qts, m.out, 0x55, 4096);
+
+    /* 4 heads x 32 bytes do not: nothing written */
+    small_job(s, &m, &d, 0x31);
+    for (j = 0; j < 4 * 4; j++) {
+        fill16(s, m.k + 32 * j, 16, 0);
+        fill16(s, m.v + 32 * j, 16, 100);
+    }
+    d.n_heads = cpu_to_le16(4);
+    set_buf(&d.q, m.q, 4 * 32);
+    set_buf(&d.k, m.k, 4 * 4 * 32);
+    set_buf(&d.v, m.v, 4 * 4 * 32);
+    set_buf(&d.out, m.out, 4 * 32);
+    expect_error(s, &d, SPATTEN_HW_ERR_NO_MEMORY);
+    g_assert_true(untouched(s, m.out, 4 * 32));
+    g_assert_cmpuint(cnt(s, SPATTEN_CNT_BYTES_WRITTEN), ==, 32);
+    spatten_stop(s);
+}
+
+/*
+ * Token pruning in generation: 8 keys, keep 4.  The current token (7) is
+ * always kept; the other places go to the largest importance.  Q = 0, so
+ * attention is uniform over the kept keys: each gains 2^15 / 4.  The V
+ * rows of pruned tokens are huge, so the output shows they took no part;
+ * the byte counters show their K and V rows were not read.
+ */
+static void test_token_prune(void)
+{
+    static const uint64_t imp0[8] = { 100, 5000, 10, 3000, 20, 4000, 1, 0 };
+    static const uint16_t kept[4] = { 1, 3, 5, 7 };
+    Spatten *s = spatten_start(NULL);
+    struct spatten_hw_desc d;
+    struct spatten_hw_cqe e;
+    uint64_t imp[8], meta0;
+    JobMem m;
+    unsigned i, j;
+
+    jobmem_init(s, &m);
+    queue_setup(s, 0, RING_ENTRIES, RING_ENTRIES);
+    wr(s, SPATTEN_REG_CTRL, SPATTEN_CTRL_ENABLE);
+
+    fill16(s, m.q, 16, 0);
+    for (j = 0; j < 8; j++) {
+        fill16(s, m.k + 32 * j, 16, 37 * j - 100);
+        fill16(s, m.v + 32 * j, 16, j & 1 ? 100 * (j + 1) : 30000);
+        qtest_writeq(s->qts, m.tok_imp + 8 * j, imp0[j]);
+    }
+    desc_attn(&d, 0x40, 1, 16, 1, 8, true);
+    set_buf(&d.q, m.q, 32);
+    set_buf(&d.k, m.k, 8 * 32);
+    set_buf(&d.v, m.v, 8 * 32);
+    set_buf(&d.out, m.out, 32);
+    d.token_keep = cpu_to_le16(4);
+    set_buf(&d.tok_imp, m.tok_imp, 8 * 8);
+    set_buf(&d.tok_kept, m.tok_kept, 4 * 2);
+    d.topk_seed = cpu_to_le32(12345);
+    run_job(s, &d, SPATTEN_HW_OK, &e);
+
+    for (i = 0; i < 4; i++) {
+        g_assert_cmpuint(qtest_readw(s->qts, m.tok_kept + 2 * i), ==,
+                         kept[i]);
+    }
+    for (j = 0; j < 8; j++) {
+        imp[j] = qtest_readq(s->qts, m.tok_imp + 8 * j);
+        g_assert_cmpuint(imp[j], ==, imp0[j] + (j & 1 ? 8192 : 0));
+    }
+    /* out = mean of V rows 1, 3, 5, 7 = (200 + 400 + 600 + 800) / 4 */
+    for (i = 0; i < 16; i++) {
+        g_assert_cmpint(abs((int16_t)qtest_readw(s->qts, m.out + 2 * i) -
+                            500), <=, 1);
+    }
+    /* only the 4 kept K and V rows were read; tok_imp read once */
+    g_assert_cmpuint(le64_to_cpu(e.bytes_q), ==, 32);
+    g_assert_cmpuint(le64_to_cpu(e.bytes_k_msb), ==, 4 * 32);
+    g_assert_cmpuint(le64_to_cpu(e.bytes_k_lsb), ==, 0);
+    g_assert_cmpuint(le64_to_cpu(e.bytes_v), ==, 4 * 32);
+    g_assert_cmpuint(le64_to_cpu(e.bytes_written), ==, 32 + 8 * 8 + 4 * 2);
+    g_assert_cmpuint(le32_to_cpu(e.lsb_refetches), ==, 0);
+    g_assert_cmpuint(le64_to_cpu(e.cycles), >, 0);
+    g_assert_cmpuint(cnt(s, SPATTEN_CNT_BYTES_META), ==, 8 * 8);
+    g_assert_cmpuint(cnt(s, SPATTEN_CNT_BYTES_K_MSB), ==, 4 * 32);
+    g_assert_cmpuint(cnt(s, SPATTEN_CNT_BYTES_V), ==, 4 * 32);
+    meta0 = cnt(s, SPATTEN_CNT_BYTES_META);
+
+    /*
+     * The next layer: alive = the kept list, token 3 pinned, keep 2: the
+     * pinned token and the current one fill the budget.
+     */
+    write_list(s, m.tok_alive, kept, 4);
+    write_list(s, m.pinned, (const uint16_t[]){ 3 }, 1);
+    qtest_memset(s->qts, m.tok_kept, 0x55, 16);
+    d.tag = cpu_to_le32(0x41);
+    d.n_tok_alive = cpu_to_le16(4);
+    set_buf(&d.tok_alive, m.tok_alive, 4 * 2);
+    d.n_pinned = cpu_to_le16(1);
+    set_buf(&d.pinned, m.pinned, 2);
+    d.token_keep = cpu_to_le16(2);
+    set_buf(&d.tok_kept, m.tok_kept, 2 * 2);
+    run_job(s, &d, SPATTEN_HW_OK, &e);
+    g_assert_cmpuint(qtest_readw(s->qts, m.tok_kept), ==, 3);
+    g_assert_cmpuint(qtest_readw(s->qts, m.tok_kept + 2), ==, 7);
+    g_assert_true(untouched(s, m.tok_kept + 4, 12));
+    for (j = 0; j < 8; j++) {
+        g_assert_cmpuint(qtest_readq(s->qts, m.tok_imp + 8 * j), ==,
+                         imp[j] + (j == 3 || j == 7 ? 16384 : 0));
+    }
+    /* (400 + 800) / 2 */
+    g_assert_cmpint(abs((int16_t)qtest_readw(s->qts, m.out) - 600), <=, 1);
+    g_assert_cmpuint(le64_to_cpu(e.bytes_k_msb), ==, 2 * 32);
+    g_assert_cmpuint(le64_to_cpu(e.bytes_v), ==, 2 * 32);
+    /* importance, alive list and pinned list */
+    g_assert_cmpuint(cnt(s, SPATTEN_CNT_BYTES_META) - meta0, ==,
+                     8 * 8 + 4 * 2 + 2);
+    g_assert_cmpuint(cnt(s, SPATTEN_CNT_JOBS_OK), ==, 2);
+    spatten_stop(s);
+}
+
+/*
+ * Head pruning: 4 heads, heads 0, 1 and 3 alive, keep 2.  Each head's V
+ * rows are one constant, so its output is that constant and its
+ * importance grows by 16 * c << 8.  Head 2 is not computed: its output
+ * rows stay untouched and its importance keeps its value.
+ */
+static void test_head_prune(void)
+{
+    static const int16_t c[4] = { 100, 400, 50, 300 };
+    Spatten *s = spatten_start(NULL);
+    struct spatten_hw_desc d;
+    struct spatten_hw_cqe e;
+    JobMem m;
+    unsigned h, j, i;
+
+    jobmem_init(s, &m);
+    queue_setup(s, 0, RING_ENTRIES, RING_ENTRIES);
+    wr(s, SPATTEN_REG_CTRL, SPATTEN_CTRL_ENABLE);
+
+    fill16(s, m.q, 4 * 16, 0);
+    for (h = 0; h < 4; h++) {
+        for (j = 0; j < 2; j++) {
+            fill16(s, m.k + 32 * (2 * h + j), 16, 10 * j);
+            fill16(s, m.v + 32 * (2 * h + j), 16, c[h]);
+        }
+        qtest_writeq(s->qts, m.head_imp + 8 * h, h == 2 ? 7 : 0);
+    }
+    write_list(s, m.head_alive, (const uint16_t[]){ 0, 1, 3 }, 3);
+    desc_attn(&d, 0x50, 4, 16, 1, 2, true);
+    set_buf(&d.q, m.q, 4 * 32);
+    set_buf(&d.k, m.k, 4 * 2 * 32);
+    set_buf(&d.v, m.v, 4 * 2 * 32);
+    set_buf(&d.out, m.out, 4 * 32);
+    d.n_head_alive = cpu_to_le16(3);
+    set_buf(&d.head_alive, m.head_alive, 3 * 2);
+    d.head_keep = cpu_to_le16(2);
+    set_buf(&d.head_imp, m.head_imp, 4 * 8);
+    set_buf(&d.head_kept, m.head_kept, 2 * 2);
+    run_job(s, &d, SPATTEN_HW_OK, &e);
+
+    g_assert_cmpuint(qtest_readw(s->qts, m.head_kept), ==, 1);
+    g_assert_cmpuint(qtest_readw(s->qts, m.head_kept + 2), ==, 3);
+    for (h = 0; h < 4; h++) {
+        uint64_t imp = qtest_readq(s->qts, m.head_imp + 8 * h);
+
+        if (h == 2) {
+            g_assert_cmpuint(imp, ==, 7);
+            g_assert_true(untouched(s, m.out + 32 * h, 32));
+            continue;
+        }
+        for (i = 0; i < 16; i++) {
+            g_assert_cmpint(abs((int16_t)qtest_readw(s->qts, m.out +
+                                                     32 * h + 2 * i) -
+                                c[h]), <=, 1);
+        }
+        g_assert_cmpint(llabs((long long)imp - 16LL * c[h] * 256), <=,
+                        16 * 256);
+    }
+    /* the head that is not alive is not read */
+    g_assert_cmpuint(le64_to_cpu(e.bytes_q), ==, 3 * 32);
+    g_assert_cmpuint(le64_to_cpu(e.bytes_k_msb), ==, 3 * 2 * 32);
+    g_assert_cmpuint(le64_to_cpu(e.bytes_v), ==, 3 * 2 * 32);
+    g_assert_cmpuint(cnt(s, SPATTEN_CNT_BYTES_META), ==, 4 * 8 + 3 * 2);
+    spatten_stop(s);
+}
+
+/*
+ * Progressive quantization: 2 heads, 8 keys, K as a 4-bit MSB plane plus
+ * the 4-bit LSB plane.  Q = 0 gives a flat distribution (largest
+ * probability 1/8): threshold 2^15 refetches every (head, query) row,
+ * threshold 0 none.  Then value pruning keeps 3 of 8 V rows per head.
+ */
+static void test_progressive(void)
+{
+    Spatten *s = spatten_start(NULL);
+    struct spatten_hw_desc d;
+    struct spatten_hw_cqe e;
+    const unsigned row4 = 16 * 4 / 8;  /* bytes of a 4-bit row */
+    JobMem m;
+    unsigned j;
+
+    jobmem_init(s, &m);
+    queue_setup(s, 0, RING_ENTRIES, RING_ENTRIES);
+    wr(s, SPATTEN_REG_CTRL, SPATTEN_CTRL_ENABLE);
+
+    fill16(s, m.q, 2 * 16, 0);
+    for (j = 0; j < 2 * 8; j++) {
+        qtest_memset(s->qts, m.k + row4 * j, (j * 0x13) & 0xff, row4);
+        qtest_memset(s->qts, m.k_lsb + row4 * j, 0xa5, row4);
+        fill16(s, m.v + 32 * j, 16, 10 * (j % 8) + 10);
+    }
+    desc_attn(&d, 0x60, 2, 16, 1, 8, true);
+    d.flags |= cpu_to_le16(SPATTEN_DESC_F_PROGRESSIVE);
+    d.k_fmt = SPATTEN_FMT_S4;
+    d.k_frac = 2;
+    set_buf(&d.q, m.q, 2 * 32);
+    set_buf(&d.k, m.k, 2 * 8 * row4);
+    set_buf(&d.k_lsb, m.k_lsb, 2 * 8 * row4);
+    set_buf(&d.v, m.v, 2 * 8 * 32);
+    set_buf(&d.out, m.out, 2 * 32);
+
+    d.lsb_threshold = cpu_to_le16(1u << 15);    /* always refetch */
+    run_job(s, &d, SPATTEN_HW_OK, &e);
+    g_assert_cmpuint(le32_to_cpu(e.lsb_refetches), ==, 2);
+    g_assert_cmpuint(le64_to_cpu(e.bytes_k_msb), ==, 2 * 8 * row4);
+    g_assert_cmpuint(le64_to_cpu(e.bytes_k_lsb), ==, 2 * 8 * row4);
+    g_assert_cmpuint(le64_to_cpu(e.bytes_v), ==, 2 * 8 * 32);
+    g_assert_cmpuint(cnt(s, SPATTEN_CNT_LSB_REFETCHES), ==, 2);
+    /* mean of 10, 20, ..., 80 */
+    g_assert_cmpint(abs((int16_t)qtest_readw(s->qts, m.out) - 45), <=, 1);
+
+    d.tag = cpu_to_le32(0x61);
+    d.lsb_threshold = 0;                        /* never */
+    run_job(s, &d, SPATTEN_HW_OK, &e);
+    g_assert_cmpuint(le32_to_cpu(e.lsb_refetches), ==, 0);
+    g_assert_cmpuint(le64_to_cpu(e.bytes_k_msb), ==, 2 * 8 * row4);
+    g_assert_cmpuint(le64_to_cpu(e.bytes_k_lsb), ==, 0);
+    g_assert_cmpuint(cnt(s, SPATTEN_CNT_LSB_REFETCHES), ==, 2);
+    g_assert_cmpuint(cnt(s, SPATTEN_CNT_BYTES_K_LSB), ==, 2 * 8 * row4);
+
+    /* threshold above 2^15 is a keep-count error */
+    d.tag = cpu_to_le32(0x62);
+    d.lsb_threshold = cpu_to_le16((1u << 15) + 1);
+    expect_error(s, &d, SPATTEN_HW_ERR_KEEP);
+    /* a split the device does not offer: 16-bit MSBs */
+    d.tag = cpu_to_le32(0x63);
+    d.lsb_threshold = 0;
+    d.k_fmt = SPATTEN_FMT_S16;
+    expect_error(s, &d, SPATTEN_HW_ERR_FORMAT);
+
+    /* value pruning: ties go to the lower index: V rows 0..2 per head */
+    d.tag = cpu_to_le32(0x64);
+    d.k_fmt = SPATTEN_FMT_S4;
+    d.value_keep = cpu_to_le16(3);
+    run_job(s, &d, SPATTEN_HW_OK, &e);
+    g_assert_cmpuint(le64_to_cpu(e.bytes_v), ==, 2 * 3 * 32);
+    g_assert_cmpuint(le64_to_cpu(e.bytes_k_lsb), ==, 0);
+    spatten_stop(s);
+}
+
+/*
+ * A job that keeps an engine busy for a while: 8 heads, HEAVY_Q query
+ * rows, 1024 keys, head_dim 64 (operands are whatever is in guest
+ * memory).  Returns the output's address; the output holds the 0x55
+ * sentinel.
+ */
+#define HEAVY_Q         512
+#define HEAVY_OUT       (8 * HEAVY_Q * 64 * 2)
+static uint64_t desc_heavy(Spatten *s, struct spatten_hw_desc *d,
+                           uint32_t tag)
+{
+    const uint32_t qb = HEAVY_OUT, kb = 8 * 1024 * 64 * 2;
+    uint64_t buf = alloc_aligned(s, 2 * qb + 2 * kb);
+
+    desc_attn(d, tag, 8, 64, HEAVY_Q, 1024, false);
+    set_buf(&d->q, buf, qb);
+    set_buf(&d->k, buf + qb, kb);
+    set_buf(&d->v, buf + qb + kb, kb);
+    set_buf(&d->out, buf + qb + 2 * kb, qb);
+    qtest_memset(s->qts, buf + qb + 2 * kb, 0x55, qb);
+    return buf + qb + 2 * kb;
+}
+
+/*
+ * One engine, queue 0 with a backlog of heavy jobs, then one NOP on queue
+ * 1: round-robin serves queue 1 after at most the jobs already running or
+ * next in line, not after the whole backlog.
+ */
+static void test_fairness(void)
+{
+    Spatten *s = spatten_start(",engines=1");
+    struct spatten_hw_desc d;
+    struct spatten_hw_cqe e;
+    unsigned i, before;
+
+    queue_setup(s, 0, RING_ENTRIES, RING_ENTRIES);
+    queue_setup(s, 1, RING_ENTRIES, RING_ENTRIES);
+    wr(s, SPATTEN_REG_CTRL, SPATTEN_CTRL_ENABLE);
+    for (i = 0; i < 6; i++) {
+        desc_heavy(s, &d, 0x700 + i);
+        sq_put_q(s, 0, &d);
+    }
+    sq_ring(s, 0);
+    desc_nop(&d, 0x7ff);
+    sq_put_q(s, 1, &d);
+    sq_ring(s, 1);
+    cq_wait_q(s, 1, &e);
+    g_assert_cmphex(le32_to_cpu(e.tag), ==, 0x7ff);
+    before = cnt(s, SPATTEN_CNT_JOBS_OK) - 1;    /* not the NOP */
+    g_test_message("queue 0 jobs done before queue 1's NOP: %u", before);
+    g_assert_cmpuint(before, <=, 3);      /* first-come order: 6 */
+    cq_pop(s, 1);
+    for (i = 0; i < 6; i++) {
+        cq_wait_q(s, 0, &e);
+        g_assert_cmpuint(le16_to_cpu(e.status), ==, SPATTEN_HW_OK);
+        cq_pop(s, 0);
+    }
+    g_assert_cmpuint(cnt(s, SPATTEN_CNT_JOBS_OK), ==, 7);
+    spatten_stop(s);
+}
+
+/*
+ * timing=modeled: a completion is posted when the virtual clock reaches
+ * submission + cycles (1 GHz), not before; one engine runs its jobs one
+ * after the other in modeled time; a reset drops jobs waiting for their
+ * time.  Under qtest the virtual clock only moves with clock_step.
+ */
+static void test_modeled(void)
+{
+    Spatten *s = spatten_start(",timing=modeled,engines=1");
+    struct spatten_hw_desc d;
+    struct spatten_hw_cqe e;
+    uint64_t cycles;
+    JobMem m;
+    unsigned i;
+
+    jobmem_init(s, &m);
+    queue_setup(s, 0, RING_ENTRIES, RING_ENTRIES);
+    wr(s, SPATTEN_REG_CTRL, SPATTEN_CTRL_ENABLE);
+
+    /* first run: learn the cycles of the job */
+    small_job(s, &m, &d, 0x80);
+    sq_put(s, &d);
+    sq_ring(s, 0);
+    cq_expect_empty_q(s, 0, 300);
+    qtest_clock_step(s->qts, 1000 * 1000 * 1000);
+    cq_wait(s, &e);
+    cq_pop(s, 0);
+    g_assert_cmpuint(le16_to_cpu(e.status), ==, SPATTEN_HW_OK);
+    cycles = le64_to_cpu(e.cycles);
+    g_test_message("small job: %" PRIu64 " cycles", cycles);
+    g_assert_cmpuint(cycles, >, 1);
+
+    /* the same job: not a nanosecond early */
+    d.tag = cpu_to_le32(0x81);
+    sq_put(s, &d);
+    sq_ring(s, 0);
+    cq_expect_empty_q(s, 0, 200);
+    qtest_clock_step(s->qts, cycles - 1);
+    cq_expect_empty_q(s, 0, 200);
+    qtest_clock_step(s->qts, 1);
+    cq_wait(s, &e);
+    g_assert_cmphex(le32_to_cpu(e.tag), ==, 0x81);
+    g_assert_cmpuint(le64_to_cpu(e.cycles), ==, cycles);
+    cq_pop(s, 0);
+
+    /* two at once on one engine: the second finishes at 2 * cycles */
+    d.tag = cpu_to_le32(0x82);
+    sq_put(s, &d);
+    d.tag = cpu_to_le32(0x83);
+    sq_put(s, &d);
+    sq_ring(s, 0);
+    cq_expect_empty_q(s, 0, 200);
+    qtest_clock_step(s->qts, cycles);
+    cq_wait(s, &e);
+    g_assert_cmphex(le32_to_cpu(e.tag), ==, 0x82);
+    cq_pop(s, 0);
+    qtest_clock_step(s->qts, cycles - 1);
+    cq_expect_empty_q(s, 0, 200);
+    qtest_clock_step(s->qts, 1);
+    cq_wait(s, &e);
+    g_assert_cmphex(le32_to_cpu(e.tag), ==, 0x83);
+    cq_pop(s, 0);
+    g_assert_cmpuint(cnt(s, SPATTEN_CNT_JOBS_OK), ==, 4);
+    g_assert_cmpuint(cnt(s, SPATTEN_CNT_CYCLES), ==, 4 * cycles);
+
+    /*
+     * More jobs than the engine may hold computed ahead of the clock
+     * (2 x engines): still one completion per `cycles`, none lost.
+     */
+    for (i = 0; i < 6; i++) {
+        d.tag = cpu_to_le32(0x90 + i);
+        sq_put(s, &d);
+    }
+    sq_ring(s, 0);
+    for (i = 0; i < 6; i++) {
+        cq_expect_empty_q(s, 0, 50);
+        qtest_clock_step(s->qts, cycles);
+        cq_wait(s, &e);
+        g_assert_cmphex(le32_to_cpu(e.tag), ==, 0x90 + i);
+        cq_pop(s, 0);
+    }
+    g_assert_cmpuint(cnt(s, SPATTEN_CNT_JOBS_OK), ==, 10);
+
+    /* a reset while a job waits for its time: never posted, no write */
+    qtest_memset(s->qts, m.out, 0x55, 64);
+    d.tag = cpu_to_le32(0x84);
+    sq_put(s, &d);
+    sq_ring(s, 0);
+    g_usleep(300 * 1000);     /* computed, waiting for the clock */
+    wr(s, SPATTEN_REG_CTRL, SPATTEN_CTRL_RESET);
+    qtest_clock_step(s->qts, 1000 * 1000 * 1000);
+    g_usleep(100 * 1000);
+    g_assert_cmpuint(cnt(s, SPATTEN_CNT_JOBS_OK), ==, 0);
+    g_assert_true(untouched(s, m.out, 32));
+    g_assert_cmphex(rd(s, SPATTEN_REG_INTX_STATUS), ==, 0);
+
+    /* and the device works again from a fresh set-up */
+    queue_setup(s, 0, RING_ENTRIES, RING_ENTRIES);
+    wr(s, SPATTEN_REG_CTRL, SPATTEN_CTRL_ENABLE);
+    d.tag = cpu_to_le32(0x85);
+    sq_put(s, &d);
+    sq_ring(s, 0);
+    cq_expect_empty_q(s, 0, 100);
+    qtest_clock_step(s->qts, cycles);
+    cq_wait(s, &e);
+    g_assert_cmphex(le32_to_cpu(e.tag), ==, 0x85);
+    spatten_stop(s);
+}
+
+/*
+ * timing=modeled with two engines: three identical jobs submitted at once
+ * finish at T + cycles (two, in parallel) and T + 2 * cycles (the third,
+ * after the first engine frees), whichever host thread computed them.
+ */
+static void test_modeled_engines(void)
+{
+    Spatten *s = spatten_start(",timing=modeled,engines=2");
+    struct spatten_hw_desc d;
+    struct spatten_hw_cqe e;
+    uint64_t cycles;
+    JobMem m;
+    unsigned i, round;
+
+    jobmem_init(s, &m);
+    queue_setup(s, 0, RING_ENTRIES, RING_ENTRIES);
+    wr(s, SPATTEN_REG_CTRL, SPATTEN_CTRL_ENABLE);
+    small_job(s, &m, &d, 0xa0);
+    sq_put(s, &d);
+    sq_ring(s, 0);
+    g_usleep(100 * 1000);
+    qtest_clock_step(s->qts, 1000 * 1000 * 1000);
+    cq_wait(s, &e);
+    cq_pop(s, 0);
+    cycles = le64_to_cpu(e.cycles);
+    g_assert_cmpuint(cycles, >, 1);
+
+    for (round = 0; round < 2; round++) {
+        for (i = 0; i < 3; i++) {
+            d.tag = cpu_to_le32(0xa1 + i);
+            sq_put(s, &d);
+        }
+        sq_ring(s, 0);
+        cq_expect_empty_q(s, 0, 200);
+        qtest_clock_step(s->qts, cycles - 1);
+        cq_expect_empty_q(s, 0, 100);
+        qtest_clock_step(s->qts, 1);
+        for (i = 0; i < 2; i++) {
+            cq_wait(s, &e);
+            g_assert_cmpuint(le16_to_cpu(e.status), ==, SPATTEN_HW_OK);
+            cq_pop(s, 0);
+        }
+        cq_expect_empty_q(s, 0, 100);
+        qtest_clock_step(s->qts, cycles - 1);
+        cq_expect_empty_q(s, 0, 100);
+        qtest_clock_step(s->qts, 1);
+        cq_wait(s, &e);
+        g_assert_cmphex(le32_to_cpu(e.tag), ==, 0xa3);
+        cq_pop(s, 0);
+        /* let the engines go idle in modeled time */
+        qtest_clock_step(s->qts, 1000 * 1000);
+    }
+    g_assert_cmpuint(cnt(s, SPATTEN_CNT_JOBS_OK), ==, 7);
+    spatten_stop(s);
+}
+
+/* Cycles of a memory-bound generation job on a device with @extra. */
+static uint64_t gen_job_cycles(const char *extra)
+{
+    Spatten *s = spatten_start(extra);
+    const uint32_t kb = 2 * 256 * 64 * 2;
+    uint64_t buf = alloc_aligned(s, 2 * kb + 2 * 4096);
+    struct spatten_hw_desc d;
+    struct spatten_hw_cqe e;
+
+    queue_setup(s, 0, RING_ENTRIES, RING_ENTRIES);
+    wr(s, SPATTEN_REG_CTRL, SPATTEN_CTRL_ENABLE);
+    qtest_memset(s->qts, buf, 0, 2 * kb + 2 * 4096);
+    desc_attn(&d, 0x90, 2, 64, 1, 256, true);
+    set_buf(&d.q, buf, 2 * 128);
+    set_buf(&d.out, buf + 4096, 2 * 128);
+    set_buf(&d.k, buf + 2 * 4096, kb);
+    set_buf(&d.v, buf + 2 * 4096 + kb, kb);
+    run_job(s, &d, SPATTEN_HW_OK, &e);
+    g_assert_cmpuint(le64_to_cpu(e.bytes_k_msb), ==, kb);
+    spatten_stop(s);
+    return le64_to_cpu(e.cycles);
+}
+
+/* SpAtten_1/8 (64 B/cycle, 128 multipliers) takes longer than the chip. */
+static void test_model_eighth(void)
+{
+    uint64_t full = gen_job_cycles(NULL);
+    uint64_t full2 = gen_job_cycles(",model=full");
+    uint64_t eighth = gen_job_cycles(",model=eighth");
+
+    g_test_message("cycles: full %" PRIu64 ", eighth %" PRIu64,
+                   full, eighth);
+    g_assert_cmpuint(full, >, 0);
+    g_assert_cmpuint(full2, ==, full);
+    g_assert_cmpuint(eighth, >, full);
 }
 
 /* 1 head, head_dim 16, 1 query row, 1 key row: the output is V. */
@@ -635,11 +1477,11 @@ static void test_flow_control(void)
     wr(s, SPATTEN_REG_CTRL, SPATTEN_CTRL_ENABLE);
     for (i = 0; i < 3; i++) {
         desc_nop(&d, 10 + i);
-        sq_put(s, &d);
+        sq_put_q(s, 1, &d);
     }
     sq_ring(s, 1);
     for (i = 0; i < 3; i++) {
-        cq_wait(s, &e);
+        cq_wait_q(s, 1, &e);
         g_assert_cmphex(le32_to_cpu(e.tag), ==, 10 + i);
         g_assert_cmpuint(le16_to_cpu(e.sq_head), ==, i + 1);
         /* the next job is not even taken before the head moves */
@@ -693,12 +1535,12 @@ static void test_no_bus_master(void)
     /* the CQE could not be written either */
     g_assert_cmphex(rd(s, SPATTEN_REG_Q(0, SPATTEN_QREG_STATUS)), ==,
                     SPATTEN_QSTS_ENABLED | SPATTEN_QSTS_ERROR);
-    g_assert_cmphex(qtest_readw(s->qts, s->cq + 0x3e), ==, 0);
+    g_assert_cmphex(qtest_readw(s->qts, s->qp[0].cq + 0x3e), ==, 0);
 
     /* back on: works again */
     qpci_config_writew(s->dev, PCI_COMMAND, cmd);
     wr(s, SPATTEN_REG_CQ_HEAD_DB(0), 1);
-    s->cq_head = 1;
+    s->qp[0].cq_head = 1;
     desc_nop(&d, 7);
     expect_error(s, &d, SPATTEN_HW_OK);
     spatten_stop(s);
@@ -755,9 +1597,9 @@ static void test_no_msix(void)
     queue_setup(s, 1, RING_ENTRIES, RING_ENTRIES);
     wr(s, SPATTEN_REG_CTRL, SPATTEN_CTRL_ENABLE);
     desc_nop(&d, 10);
-    sq_put(s, &d);
+    sq_put_q(s, 1, &d);
     sq_ring(s, 1);
-    cq_wait(s, &e);
+    cq_wait_q(s, 1, &e);
     cq_pop(s, 1);
     g_assert_cmphex(rd(s, SPATTEN_REG_INTX_STATUS), ==, 1u << 1);
     wr(s, SPATTEN_REG_INTX_STATUS, 1u << 1);
@@ -776,41 +1618,12 @@ static void test_no_msix(void)
     qpci_config_writew(s->dev, msi + PCI_MSI_FLAGS,
                        flags | PCI_MSI_FLAGS_ENABLE);
     desc_nop(&d, 11);
-    sq_put(s, &d);
+    sq_put_q(s, 1, &d);
     sq_ring(s, 1);
-    cq_wait(s, &e);
+    cq_wait_q(s, 1, &e);
     g_assert_cmphex(le32_to_cpu(e.tag), ==, 11);
     g_assert_cmphex(qtest_readl(s->qts, s->msi_addr), ==, 0x4321);
     spatten_stop(s);
-}
-
-/*
- * A job that keeps an engine busy for a while: 8 heads, 128 query rows,
- * 1024 keys, head_dim 64 (operands are whatever is in guest memory).
- */
-static void desc_heavy(Spatten *s, struct spatten_hw_desc *d, uint32_t tag)
-{
-    const uint32_t qb = 8 * 128 * 64 * 2, kb = 8 * 1024 * 64 * 2;
-    uint64_t buf = alloc_aligned(s, 2 * qb + 2 * kb);
-
-    memset(d, 0, sizeof(*d));
-    d->opcode = cpu_to_le16(SPATTEN_OP_ATTENTION);
-    d->desc_size = cpu_to_le16(SPATTEN_DESC_SIZE);
-    d->version = SPATTEN_DESC_VERSION;
-    d->tag = cpu_to_le32(tag);
-    d->n_heads = cpu_to_le16(8);
-    d->head_dim = cpu_to_le16(64);
-    d->q_rows = cpu_to_le16(128);
-    d->kv_rows = cpu_to_le16(1024);
-    d->q_frac = d->k_frac = d->v_frac = d->out_frac = 8;
-    d->q.addr = cpu_to_le64(buf);
-    d->q.len = cpu_to_le32(qb);
-    d->k.addr = cpu_to_le64(buf + qb);
-    d->k.len = cpu_to_le32(kb);
-    d->v.addr = cpu_to_le64(buf + qb + kb);
-    d->v.len = cpu_to_le32(kb);
-    d->out.addr = cpu_to_le64(buf + qb + 2 * kb);
-    d->out.len = cpu_to_le32(qb);
 }
 
 /* Reset and queue disable with jobs queued and running: nothing posted. */
@@ -821,14 +1634,15 @@ static void test_reset_inflight(void)
     struct spatten_hw_cqe e;
     uint8_t before[RING_ENTRIES * SPATTEN_CQE_SIZE];
     uint8_t after[RING_ENTRIES * SPATTEN_CQE_SIZE];
-    unsigned i, round;
+    uint64_t out[6];
+    unsigned i, j, round;
     gint64 t0;
 
     for (round = 0; round < 2; round++) {
         queue_setup(s, 0, RING_ENTRIES, RING_ENTRIES);
         wr(s, SPATTEN_REG_CTRL, SPATTEN_CTRL_ENABLE);
         for (i = 0; i < 6; i++) {
-            desc_heavy(s, &d, 100 + i);
+            out[i] = desc_heavy(s, &d, 100 + i);
             sq_put(s, &d);
         }
         sq_ring(s, 0);
@@ -842,11 +1656,22 @@ static void test_reset_inflight(void)
                              ==, RING_ENTRIES);
         }
         g_assert_cmphex(rd(s, SPATTEN_REG_Q(0, SPATTEN_QREG_STATUS)), ==, 0);
-        qtest_memread(s->qts, s->cq, before, sizeof(before));
+        qtest_memread(s->qts, s->qp[0].cq, before, sizeof(before));
         g_usleep(500 * 1000);
-        qtest_memread(s->qts, s->cq, after, sizeof(after));
+        qtest_memread(s->qts, s->qp[0].cq, after, sizeof(after));
         g_assert(memcmp(before, after, sizeof(before)) == 0);
         g_assert_cmphex(rd(s, SPATTEN_REG_INTX_STATUS), ==, 0);
+        /* a job whose completion was not posted wrote nothing */
+        for (i = 0; i < 6; i++) {
+            bool posted = false;
+
+            for (j = 0; j < RING_ENTRIES; j++) {
+                memcpy(&e, after + j * SPATTEN_CQE_SIZE, sizeof(e));
+                posted |= (le16_to_cpu(e.flags) & SPATTEN_CQE_F_PHASE) &&
+                          le32_to_cpu(e.tag) == 100 + i;
+            }
+            g_assert_true(posted || untouched(s, out[i], HEAVY_OUT));
+        }
     }
     g_assert_cmpuint(cnt(s, SPATTEN_CNT_JOBS_OK), ==, 0);
 
@@ -866,7 +1691,7 @@ static void test_reset_inflight(void)
     g_assert_cmpuint(cnt(s, SPATTEN_CNT_BYTES_K_MSB) +
                      cnt(s, SPATTEN_CNT_BYTES_K_LSB), ==, 8 * 1024 * 64 * 2);
     g_assert_cmpuint(cnt(s, SPATTEN_CNT_BYTES_V), ==, 8 * 1024 * 64 * 2);
-    g_assert_cmpuint(cnt(s, SPATTEN_CNT_BYTES_WRITTEN), ==, 8 * 128 * 64 * 2);
+    g_assert_cmpuint(cnt(s, SPATTEN_CNT_BYTES_WRITTEN), ==, HEAVY_OUT);
     g_assert_cmpuint(cnt(s, SPATTEN_CNT_CYCLES), >, 0);
     spatten_stop(s);
 }
@@ -897,15 +1722,23 @@ int main(int argc, char **argv)
 
     qtest_add_func("/spatten/registers", test_registers);
     qtest_add_func("/spatten/nop-msix", test_nop_msix);
-    qtest_add_func("/spatten/bad-desc", test_bad_desc);
+    qtest_add_func("/spatten/errors", test_errors);
+    qtest_add_func("/spatten/no-memory", test_no_memory);
     qtest_add_func("/spatten/attention", test_attention);
     qtest_add_func("/spatten/page-list", test_page_list);
+    qtest_add_func("/spatten/token-prune", test_token_prune);
+    qtest_add_func("/spatten/head-prune", test_head_prune);
+    qtest_add_func("/spatten/progressive", test_progressive);
     qtest_add_func("/spatten/flow-control", test_flow_control);
+    qtest_add_func("/spatten/fairness", test_fairness);
     qtest_add_func("/spatten/enable-gate", test_enable_gate);
     qtest_add_func("/spatten/no-bus-master", test_no_bus_master);
     qtest_add_func("/spatten/flr", test_flr);
     qtest_add_func("/spatten/no-msix", test_no_msix);
     qtest_add_func("/spatten/reset-inflight", test_reset_inflight);
+    qtest_add_func("/spatten/modeled", test_modeled);
+    qtest_add_func("/spatten/modeled-engines", test_modeled_engines);
+    qtest_add_func("/spatten/model-eighth", test_model_eighth);
     qtest_add_func("/spatten/unplug", test_unplug);
     return g_test_run();
 }
