@@ -9,13 +9,15 @@
  * check decides the status.
  */
 #include <endian.h>
+#include <stddef.h>
 #include <string.h>
 
 #include "spe.h"
 #include "spatten_hw.h"
+#include "spe_internal.h"
 
-#define SPE_RSVD3_WORDS \
-	(sizeof(((struct spatten_hw_desc *)0)->rsvd3) / sizeof(__le32))
+/* First byte of the version-2 fields: all zero in a version-1 descriptor. */
+#define SPE_DESC_V2_START	0x68
 
 static void spe_decode_buf(struct spe_buf *dst, const struct spatten_hw_buf *src)
 {
@@ -51,18 +53,40 @@ static void spe_decode_fields(const struct spatten_hw_desc *d,
 	spe_decode_buf(&job->buf[SPE_PLANE_K_MSB], &d->k);
 	spe_decode_buf(&job->buf[SPE_PLANE_V], &d->v);
 	spe_decode_buf(&job->buf[SPE_PLANE_OUT], &d->out);
+	job->version = d->version;
+	spe_decode_buf(&job->buf[SPE_PLANE_K_LSB], &d->k_lsb);
+	spe_decode_buf(&job->buf[SPE_PLANE_TOK_IMP], &d->tok_imp);
+	spe_decode_buf(&job->buf[SPE_PLANE_TOK_ALIVE], &d->tok_alive);
+	spe_decode_buf(&job->buf[SPE_PLANE_TOK_KEPT], &d->tok_kept);
+	spe_decode_buf(&job->buf[SPE_PLANE_PINNED], &d->pinned);
+	spe_decode_buf(&job->buf[SPE_PLANE_HEAD_IMP], &d->head_imp);
+	spe_decode_buf(&job->buf[SPE_PLANE_HEAD_ALIVE], &d->head_alive);
+	spe_decode_buf(&job->buf[SPE_PLANE_HEAD_KEPT], &d->head_kept);
+	job->n_tok_alive = le16toh(d->n_tok_alive);
+	job->token_keep = le16toh(d->token_keep);
+	job->n_pinned = le16toh(d->n_pinned);
+	job->n_head_alive = le16toh(d->n_head_alive);
+	job->head_keep = le16toh(d->head_keep);
+	job->value_keep = le16toh(d->value_keep);
+	job->lsb_threshold = le16toh(d->lsb_threshold);
+	job->topk_seed = le32toh(d->topk_seed);
 }
 
 /* Checks 1-3: what kind of descriptor this is. */
 static int spe_check_header(const struct spatten_hw_desc *d,
 			    const struct spe_job *job)
 {
+	uint16_t known = d->version >= 2 ? SPATTEN_DESC_F_ALL :
+					   SPATTEN_DESC_F_CAUSAL;
+
 	if (le16toh(d->desc_size) != SPATTEN_DESC_SIZE ||
-	    d->version != SPATTEN_DESC_VERSION)
+	    d->version < SPATTEN_DESC_VERSION_MIN ||
+	    d->version > SPATTEN_DESC_VERSION)
 		return SPATTEN_HW_ERR_VERSION;
 	if (job->opcode != SPATTEN_OP_NOP && job->opcode != SPATTEN_OP_ATTENTION)
 		return SPATTEN_HW_ERR_OPCODE;
-	if (job->flags & ~SPATTEN_DESC_F_ALL)
+	/* PROGRESSIVE is a version-2 flag: unknown to version 1. */
+	if (job->flags & ~known)
 		return SPATTEN_HW_ERR_FLAGS;
 	if (job->stage != SPATTEN_STAGE_SUMMARIZATION &&
 	    job->stage != SPATTEN_STAGE_GENERATION)
@@ -70,16 +94,28 @@ static int spe_check_header(const struct spatten_hw_desc *d,
 	return SPATTEN_HW_OK;
 }
 
-/* Check 4: reserved words, compared raw (zero in any byte order). */
-static int spe_check_reserved(const struct spatten_hw_desc *d)
+static int spe_bytes_zero(const void *p, size_t from, size_t to)
 {
+	const uint8_t *b = p;
 	size_t i;
 
-	if (d->rsvd0 || d->rsvd1 || d->rsvd2)
+	for (i = from; i < to; i++)
+		if (b[i])
+			return 0;
+	return 1;
+}
+
+/*
+ * Check 4: reserved fields, compared raw (zero in any byte order); a
+ * version-1 descriptor has every byte from 0x68 on zero.
+ */
+static int spe_check_reserved(const struct spatten_hw_desc *d)
+{
+	if (d->rsvd0 || d->rsvd1 || d->rsvd2 || d->rsvd3 || d->rsvd4)
 		return SPATTEN_HW_ERR_RESERVED;
-	for (i = 0; i < SPE_RSVD3_WORDS; i++)
-		if (d->rsvd3[i])
-			return SPATTEN_HW_ERR_RESERVED;
+	if (d->version < 2 &&
+	    !spe_bytes_zero(d, SPE_DESC_V2_START, sizeof(*d)))
+		return SPATTEN_HW_ERR_RESERVED;
 	return SPATTEN_HW_OK;
 }
 
@@ -88,19 +124,14 @@ static int spe_buf_is_zero(const struct spe_buf *b)
 	return !b->addr && !b->len && !b->offset && !b->flags;
 }
 
-/* Check 5: a NOP carries no shape, format or buffer (tag, flags allowed). */
-static int spe_check_nop(const struct spe_job *job)
+/*
+ * Check 5: a NOP carries no shape, format, buffer or pruning field: every
+ * byte after rsvd0 is zero (tag, flags and stage are allowed).
+ */
+static int spe_check_nop(const struct spatten_hw_desc *d)
 {
-	if (job->n_heads || job->head_dim || job->q_rows || job->kv_rows ||
-	    job->q_start)
-		return SPATTEN_HW_ERR_RESERVED;
-	if (job->q_fmt || job->q_frac || job->k_fmt || job->k_frac ||
-	    job->v_fmt || job->v_frac || job->out_fmt || job->out_frac)
-		return SPATTEN_HW_ERR_RESERVED;
-	if (!spe_buf_is_zero(&job->buf[SPE_PLANE_Q]) ||
-	    !spe_buf_is_zero(&job->buf[SPE_PLANE_K_MSB]) ||
-	    !spe_buf_is_zero(&job->buf[SPE_PLANE_V]) ||
-	    !spe_buf_is_zero(&job->buf[SPE_PLANE_OUT]))
+	if (!spe_bytes_zero(d, offsetof(struct spatten_hw_desc, n_heads),
+			    sizeof(*d)))
 		return SPATTEN_HW_ERR_RESERVED;
 	return SPATTEN_HW_OK;
 }
@@ -110,7 +141,14 @@ static int spe_is_pow2(uint32_t x)
 	return x && !(x & (x - 1));
 }
 
-/* Check 6: shape against the capabilities, then the stage's features. */
+/* Token lists, token pruning or token importance: the token machinery. */
+static int spe_uses_token_pruning(const struct spe_job *job)
+{
+	return job->token_keep || job->n_tok_alive || job->n_pinned ||
+	       job->buf[SPE_PLANE_TOK_IMP].len;
+}
+
+/* Check 6: shape against the capabilities, then the features used. */
 static int spe_check_shape(const struct spe_job *job,
 			   const struct spe_caps *caps)
 {
@@ -133,6 +171,18 @@ static int spe_check_shape(const struct spe_job *job,
 		return SPATTEN_HW_ERR_FLAGS;
 	if (causal && !(caps->features & SPATTEN_FEAT_CAUSAL))
 		return SPATTEN_HW_ERR_FLAGS;
+	if ((job->flags & SPATTEN_DESC_F_PROGRESSIVE) &&
+	    !(caps->features & SPATTEN_FEAT_PROGRESSIVE))
+		return SPATTEN_HW_ERR_FLAGS;
+	if (spe_uses_token_pruning(job) &&
+	    !(caps->features & SPATTEN_FEAT_TOKEN_PRUNE))
+		return SPATTEN_HW_ERR_FLAGS;
+	if ((job->head_keep || job->n_head_alive ||
+	     job->buf[SPE_PLANE_HEAD_IMP].len) &&
+	    !(caps->features & SPATTEN_FEAT_HEAD_PRUNE))
+		return SPATTEN_HW_ERR_FLAGS;
+	if (job->value_keep && !(caps->features & SPATTEN_FEAT_VALUE_PRUNE))
+		return SPATTEN_HW_ERR_FLAGS;
 	return SPATTEN_HW_OK;
 }
 
@@ -148,6 +198,11 @@ static int spe_check_position(const struct spe_job *job)
 	if (job->stage == SPATTEN_STAGE_GENERATION &&
 	    job->q_start != job->kv_rows - 1)
 		return SPATTEN_HW_ERR_POSITION;
+	/* Summarization over a token subset: query row i is token i. */
+	if (job->stage == SPATTEN_STAGE_SUMMARIZATION &&
+	    (job->n_tok_alive || job->token_keep) &&
+	    (job->q_rows != job->kv_rows || job->q_start != 0))
+		return SPATTEN_HW_ERR_POSITION;
 	return SPATTEN_HW_OK;
 }
 
@@ -155,22 +210,50 @@ static int spe_check_position(const struct spe_job *job)
 static int spe_format_ok(uint8_t fmt, uint8_t frac,
 			 const struct spe_caps *caps)
 {
-	if (fmt >= 32 || !(caps->formats & (1u << fmt)))
-		return 0;
-	if (spatten_hw_elem_bytes(fmt) == 0)
+	if (fmt >= SPATTEN_FMT_NUM || !(caps->formats & (1u << fmt)))
 		return 0;
 	return frac <= 15;
 }
 
-/* Check 8: element formats and fractional bits, Q, K, V, out. */
+/*
+ * Check 8: element formats and fractional bits of Q, K, V, out in turn
+ * (Q and out S16 only), then the progressive split: an Sn MSB plane (not
+ * S16) whose n is in caps->splits.
+ */
 static int spe_check_formats(const struct spe_job *job,
 			     const struct spe_caps *caps)
 {
 	if (!spe_format_ok(job->q_fmt, job->q_frac, caps) ||
+	    job->q_fmt != SPATTEN_FMT_S16 ||
 	    !spe_format_ok(job->k_fmt, job->k_frac, caps) ||
 	    !spe_format_ok(job->v_fmt, job->v_frac, caps) ||
-	    !spe_format_ok(job->out_fmt, job->out_frac, caps))
+	    !spe_format_ok(job->out_fmt, job->out_frac, caps) ||
+	    job->out_fmt != SPATTEN_FMT_S16)
 		return SPATTEN_HW_ERR_FORMAT;
+	if (job->flags & SPATTEN_DESC_F_PROGRESSIVE) {
+		uint32_t bits = spatten_hw_fmt_bits(job->k_fmt);
+
+		if (job->k_fmt == SPATTEN_FMT_S16 ||
+		    !(caps->splits & (1u << bits)))
+			return SPATTEN_HW_ERR_FORMAT;
+	}
+	return SPATTEN_HW_OK;
+}
+
+/* Check 9: keep counts against each other and the shape. */
+static int spe_check_keep(const struct spe_job *job)
+{
+	uint32_t heads = job->n_head_alive ? job->n_head_alive : job->n_heads;
+	uint32_t cands = job->n_tok_alive ? job->n_tok_alive + 1 :
+					    job->kv_rows;
+
+	if (job->n_tok_alive > job->kv_rows || job->n_pinned > job->kv_rows ||
+	    job->n_head_alive > job->n_heads || job->head_keep > heads ||
+	    job->token_keep > cands || job->value_keep > job->kv_rows ||
+	    job->lsb_threshold > SPE_PROB_ONE)
+		return SPATTEN_HW_ERR_KEEP;
+	if (job->n_pinned && !job->token_keep)
+		return SPATTEN_HW_ERR_KEEP;
 	return SPATTEN_HW_OK;
 }
 
@@ -223,12 +306,48 @@ static int spe_check_buf(const struct spe_buf *b, uint64_t need,
 	return SPATTEN_HW_OK;
 }
 
-/* Check 9: the buffers, in the order q, k, v, out. */
+/*
+ * Whether an optional reference must be present (1), must be absent (0)
+ * or may be either (-1).
+ */
+static int spe_buf_wanted(const struct spe_job *job, enum spe_plane p)
+{
+	switch (p) {
+	case SPE_PLANE_K_LSB:
+		return !!(job->flags & SPATTEN_DESC_F_PROGRESSIVE);
+	case SPE_PLANE_TOK_IMP:
+		return job->token_keep ? 1 : -1;
+	case SPE_PLANE_TOK_ALIVE:
+		return !!job->n_tok_alive;
+	case SPE_PLANE_TOK_KEPT:
+		return !!job->token_keep;
+	case SPE_PLANE_PINNED:
+		return !!job->n_pinned;
+	case SPE_PLANE_HEAD_IMP:
+		return job->head_keep ? 1 : -1;
+	case SPE_PLANE_HEAD_ALIVE:
+		return !!job->n_head_alive;
+	case SPE_PLANE_HEAD_KEPT:
+		return !!job->head_keep;
+	default:
+		return 1;
+	}
+}
+
+/*
+ * Check 10: the buffers in descriptor order (q, k, v, out, k_lsb, tok_imp,
+ * tok_alive, tok_kept, pinned, head_imp, head_alive, head_kept). An absent
+ * reference (len 0) must be all zero; presence must match the counts and
+ * flags; a present one is checked as in version 1 against its size.
+ */
 static int spe_check_buffers(const struct spe_job *job,
 			     const struct spe_caps *caps)
 {
 	static const enum spe_plane order[] = {
 		SPE_PLANE_Q, SPE_PLANE_K_MSB, SPE_PLANE_V, SPE_PLANE_OUT,
+		SPE_PLANE_K_LSB, SPE_PLANE_TOK_IMP, SPE_PLANE_TOK_ALIVE,
+		SPE_PLANE_TOK_KEPT, SPE_PLANE_PINNED, SPE_PLANE_HEAD_IMP,
+		SPE_PLANE_HEAD_ALIVE, SPE_PLANE_HEAD_KEPT,
 	};
 	uint64_t q_bytes = spatten_hw_tensor_bytes(job->n_heads, job->q_rows,
 						   job->head_dim, job->q_fmt);
@@ -246,12 +365,38 @@ static int spe_check_buffers(const struct spe_job *job,
 							  job->q_rows,
 							  job->head_dim,
 							  job->out_fmt),
+		[SPE_PLANE_K_LSB] = spatten_hw_plane_bytes(job->n_heads,
+							   job->kv_rows,
+							   job->head_dim,
+							   SPATTEN_LSB_BITS),
+		[SPE_PLANE_TOK_IMP] = (uint64_t)job->kv_rows * SPATTEN_IMP_BYTES,
+		[SPE_PLANE_TOK_ALIVE] = (uint64_t)job->n_tok_alive *
+					SPATTEN_LIST_BYTES,
+		[SPE_PLANE_TOK_KEPT] = (uint64_t)job->token_keep *
+				       SPATTEN_LIST_BYTES,
+		[SPE_PLANE_PINNED] = (uint64_t)job->n_pinned * SPATTEN_LIST_BYTES,
+		[SPE_PLANE_HEAD_IMP] = (uint64_t)job->n_heads * SPATTEN_IMP_BYTES,
+		[SPE_PLANE_HEAD_ALIVE] = (uint64_t)job->n_head_alive *
+					 SPATTEN_LIST_BYTES,
+		[SPE_PLANE_HEAD_KEPT] = (uint64_t)job->head_keep *
+					SPATTEN_LIST_BYTES,
 	};
 	size_t i;
 	int rc;
 
 	for (i = 0; i < sizeof(order) / sizeof(order[0]); i++) {
-		rc = spe_check_buf(&job->buf[order[i]], need[order[i]], caps);
+		const struct spe_buf *b = &job->buf[order[i]];
+		int wanted = spe_buf_wanted(job, order[i]);
+
+		if (!b->len) {
+			/* Absent: wholly zero, and allowed to be absent. */
+			if (!spe_buf_is_zero(b) || wanted == 1)
+				return SPATTEN_HW_ERR_BUFFER;
+			continue;
+		}
+		if (wanted == 0)
+			return SPATTEN_HW_ERR_BUFFER;
+		rc = spe_check_buf(b, need[order[i]], caps);
 		if (rc)
 			return rc;
 	}
@@ -274,7 +419,7 @@ int spe_desc_decode(const struct spatten_hw_desc *desc,
 	if (rc)
 		return rc;
 	if (job->opcode == SPATTEN_OP_NOP)
-		return spe_check_nop(job);
+		return spe_check_nop(&d);
 
 	rc = spe_check_shape(job, caps);
 	if (!rc)
@@ -282,14 +427,8 @@ int spe_desc_decode(const struct spatten_hw_desc *desc,
 	if (!rc)
 		rc = spe_check_formats(job, caps);
 	if (!rc)
+		rc = spe_check_keep(job);
+	if (!rc)
 		rc = spe_check_buffers(job, caps);
 	return rc;
-}
-
-size_t spe_job_out_bytes(const struct spe_job *job)
-{
-	if (job->opcode != SPATTEN_OP_ATTENTION)
-		return 0;
-	return (size_t)spatten_hw_tensor_bytes(job->n_heads, job->q_rows,
-					       job->head_dim, job->out_fmt);
 }

@@ -22,6 +22,18 @@
  *	the exact float operations of spe_expf()
  * @sum8: the 8-lane sum of docs/engine.md: lane l sums e[j], j = l mod 8,
  *	in index order; lanes combine as ((l0+l4)+(l2+l6))+((l1+l5)+(l3+l7))
+ * @softmax_row: steps 2-5 of docs/engine.md for one row of n >= 1 scores,
+ *	exactly spe_softmax_row(): m = max_j score[j], e = exp_row(score, n,
+ *	m, scale), sum = sum8(e, n), pq[j] = (int32_t)(f32(f32(e[j] / sum) *
+ *	32768) + 0.5f); returns sum
+ * @requant_row: step 7 for one output row: y_x = spe_requantise(acc[x],
+ *	shift) stored as little-endian int16 at dst[2x], for x < d; returns
+ *	sum_x |y_x| (head importance)
+ * @qk_rows: qk_scores for m query rows (q[i * d ..]) against the same n
+ *	keys: acc[i * n + j], i < m, j < n. Worth calling with many rows at
+ *	once (a whole head): SIMD versions rearrange K once per call
+ * @pv_rows: pv_accumulate for m weight rows (w[i * n + j]) over the same
+ *	n value rows: acc[i * d + c], i < m, c < d
  */
 struct spe_kernels {
 	const char *name;
@@ -32,6 +44,15 @@ struct spe_kernels {
 	void (*exp_row)(const int64_t *score, uint32_t n, int64_t max,
 			float scale, float *e);
 	float (*sum8)(const float *e, uint32_t n);
+	/* Added after v2's first cut (additive: the members above unchanged). */
+	float (*softmax_row)(const int64_t *score, uint32_t n, float scale,
+			     float *e, int32_t *pq);
+	uint64_t (*requant_row)(const int64_t *acc, uint32_t d, int shift,
+				uint8_t *dst);
+	void (*qk_rows)(const int16_t *q, uint32_t m, const int16_t *k,
+			uint32_t n, uint32_t d, int64_t *acc);
+	void (*pv_rows)(const int32_t *w, uint32_t m, const int16_t *v,
+			uint32_t n, uint32_t d, int64_t *acc);
 };
 
 /* The portable implementation: the reference every other one must match. */

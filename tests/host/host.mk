@@ -12,6 +12,7 @@
 #                         any test fails
 #   host-check-asan       the same with ASan + UBSan, in build/host-asan
 #   host-check-valgrind   the same binaries under valgrind (leaks = failure)
+#   host-bench            build and run the engine benchmark (not a test)
 #   host-clean            remove $(HOST_BUILD)
 #
 # Every variable and rule is prefixed HOST_/host- so that including this
@@ -45,10 +46,10 @@ HOST_ENGINE_O0_LIB := $(HOST_BUILD)/libspe-O0.a
 
 # Helpers linked into every test binary.
 HOST_UTIL_OBJS := $(HOST_BUILD)/tests/testutil.o \
-	$(HOST_BUILD)/tests/attn_harness.o
+	$(HOST_BUILD)/tests/attn_harness.o $(HOST_BUILD)/tests/prune_ref.o
 
-HOST_TEST_NAMES := test_layout test_expf test_decode test_buf \
-	test_attention test_cycles test_golden
+HOST_TEST_NAMES := test_layout test_expf test_decode test_buf test_topk test_pack \
+	test_attention test_prune test_cycles test_golden
 HOST_TEST_BINS := $(HOST_TEST_NAMES:%=$(HOST_BUILD)/%) \
 	$(HOST_BUILD)/test_golden_O0
 
@@ -57,10 +58,11 @@ HOST_TEST_BINS := $(HOST_TEST_NAMES:%=$(HOST_BUILD)/%) \
 HOST_MULTIARCH := $(shell $(HOST_CC) -print-multiarch 2>/dev/null)
 
 # Keep the objects make would otherwise delete as intermediates.
-.SECONDARY: $(HOST_TEST_NAMES:%=$(HOST_BUILD)/tests/%.o)
+.SECONDARY: $(HOST_TEST_NAMES:%=$(HOST_BUILD)/tests/%.o) \
+	$(HOST_BUILD)/tests/bench_engine.o
 
 .PHONY: host-tests host-check host-check-asan host-check-valgrind \
-	host-clean host-layout-m32
+	host-clean host-layout-m32 host-bench
 
 host-tests: $(HOST_TEST_BINS)
 
@@ -141,6 +143,13 @@ host-check-valgrind:
 	@$(MAKE) --no-print-directory -f $(firstword $(MAKEFILE_LIST)) \
 		host-check HOST_CC="$(HOST_CC)" \
 		HOST_RUNNER="$(HOST_VALGRIND) -q --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite,indirect"
+
+$(HOST_BUILD)/bench_engine: $(HOST_BUILD)/tests/bench_engine.o \
+		$(HOST_BUILD)/tests/testutil.o $(HOST_ENGINE_LIB)
+	$(HOST_CC) $(HOST_OPT) $(HOST_LDFLAGS) $^ -lm -o $@
+
+host-bench: $(HOST_BUILD)/bench_engine
+	$(HOST_BUILD)/bench_engine
 
 host-clean:
 	rm -rf $(HOST_BUILD)

@@ -137,9 +137,13 @@ static void check_case(const struct att_case *c, double mean_frac,
 	ok(!run.rd.reread && run.rd.bytes[SPE_PLANE_Q] == want_q &&
 	   run.rd.bytes[SPE_PLANE_K_MSB] == want_kv &&
 	   run.rd.bytes[SPE_PLANE_V] == want_kv &&
-	   run.rd.bytes[SPE_PLANE_K_LSB] == 0,
-	   "%s: reads every needed byte once (Q %llu, K %llu, V %llu)",
-	   c->name, (unsigned long long)run.rd.bytes[SPE_PLANE_Q],
+	   run.rd.bytes[SPE_PLANE_K_LSB] == 0 &&
+	   !run.rd.rewrite && run.rd.wbytes[SPE_PLANE_OUT] == want_q &&
+	   !memcmp(run.rd.bytes, run.res.stats.bytes, 4 * sizeof(uint64_t)) &&
+	   run.res.stats.bytes[SPE_PLANE_OUT] == want_q,
+	   "%s: reads every needed byte once (Q %llu, K %llu, V %llu), "
+	   "writes every output byte once; stats agree", c->name,
+	   (unsigned long long)run.rd.bytes[SPE_PLANE_Q],
 	   (unsigned long long)run.rd.bytes[SPE_PLANE_K_MSB],
 	   (unsigned long long)run.rd.bytes[SPE_PLANE_V]);
 	free(ref);
@@ -314,8 +318,8 @@ static void test_determinism(void)
 	att_execute(&b);
 	ok(a.res.status == SPATTEN_HW_OK && b.res.status == SPATTEN_HW_OK &&
 	   !memcmp(a.outd, b.outd, att_out_elems(&c) * 2) &&
-	   !memcmp(a.out_raw, b.out_raw, att_out_elems(&c) * 2) &&
-	   a.res.cycles == b.res.cycles,
+	   a.res.cycles == b.res.cycles &&
+	   !memcmp(&a.res.stats, &b.res.stats, sizeof(a.res.stats)),
 	   "same job twice: identical output bytes and cycles");
 	att_teardown(&a);
 	att_teardown(&b);
@@ -326,7 +330,7 @@ static void test_read_failure_mid_job(void)
 	struct att_case c = { .name = "fail", .heads = 3, .d = 32,
 			      .q_rows = 8, .kv_rows = 16, REALISTIC,
 			      .seed = 90 };
-	unsigned int n_reads = 3 * 3, at;
+	unsigned int n_calls = 3 * 4, at;	/* Q, K, V reads, out write */
 	struct att_run run;
 	int good = 1, rc;
 
@@ -339,24 +343,29 @@ static void test_read_failure_mid_job(void)
 	   "3rd read fails: ERR_DMA_READ, no further reads, cycles 0");
 	att_teardown(&run);
 
-	for (at = 1; at <= n_reads; at++) {
+	for (at = 1; at <= n_calls; at++) {
+		int is_write = at % 4 == 0;
+
 		att_setup(&run, &c);
 		run.rd.fail_at = at;
 		run.rd.fail_rc = at & 1 ? SPATTEN_HW_ERR_PAGE_LIST : -5;
 		rc = att_execute(&run);
 		good &= rc == (at & 1 ? SPATTEN_HW_ERR_PAGE_LIST :
-					SPATTEN_HW_ERR_DMA_READ);
-		good &= run.rd.calls == at;
+			       is_write ? SPATTEN_HW_ERR_DMA_WRITE :
+					  SPATTEN_HW_ERR_DMA_READ);
+		good &= run.rd.calls == at && run.res.cycles == 0;
 		att_teardown(&run);
 	}
-	ok(good, "a failure at each of the %u reads ends the job with the "
-	   "reader's status (or ERR_DMA_READ for a non-status)", n_reads);
+	ok(good, "a failure at each of the %u reads and writes ends the job "
+	   "with the callback's status (or ERR_DMA_READ/WRITE for a "
+	   "non-status)", n_calls);
 
 	att_setup(&run, &c);
 	rc = att_execute(&run);
-	ok(rc == SPATTEN_HW_OK && run.rd.calls == n_reads,
-	   "an unfailed run reads Q, K, V once per head (%u calls)",
-	   run.rd.calls);
+	ok(rc == SPATTEN_HW_OK && run.rd.reads == 9 && run.rd.writes == 3,
+	   "an unfailed run reads Q, K, V once per head and writes its "
+	   "output once per head (%u reads, %u writes)", run.rd.reads,
+	   run.rd.writes);
 	att_teardown(&run);
 }
 
@@ -377,9 +386,11 @@ static void test_nop_run(void)
 	int calls = 0;
 	struct spe_mem mem = { .read = no_read, .opaque = &calls };
 	struct spe_result res;
+	struct spe_caps caps;
 	int rc;
 
-	rc = spe_run(&job, &mem, NULL, &res);
+	test_caps(&caps);
+	rc = spe_run(&job, &caps, &mem, &res);
 	ok(rc == SPATTEN_HW_OK && res.status == SPATTEN_HW_OK &&
 	   res.cycles == SPE_NOP_CYCLES && res.lsb_refetches == 0 &&
 	   calls == 0, "NOP: OK, %d cycles, touches no memory",
@@ -394,17 +405,29 @@ static void test_hand_built_job_rejected(void)
 	int calls = 0;
 	struct spe_mem mem = { .read = no_read, .opaque = &calls };
 	struct spe_result res;
+	struct spe_caps caps;
 	int good = 1;
 
-	good &= spe_run(&job, &mem, NULL, &res) == SPATTEN_HW_ERR_POSITION;
+	test_caps(&caps);
+	good &= spe_run(&job, &caps, &mem, &res) == SPATTEN_HW_ERR_POSITION;
 	job.q_start = 0;
 	job.head_dim = 48;
-	good &= spe_run(&job, &mem, NULL, &res) == SPATTEN_HW_ERR_SHAPE;
+	good &= spe_run(&job, &caps, &mem, &res) == SPATTEN_HW_ERR_SHAPE;
 	job.head_dim = 64;
 	job.out_frac = 16;
-	good &= spe_run(&job, &mem, NULL, &res) == SPATTEN_HW_ERR_FORMAT;
+	good &= spe_run(&job, &caps, &mem, &res) == SPATTEN_HW_ERR_FORMAT;
+	job.out_frac = 0;
+	job.flags = SPATTEN_DESC_F_PROGRESSIVE;	/* with an S16 K */
+	good &= spe_run(&job, &caps, &mem, &res) == SPATTEN_HW_ERR_FORMAT;
+	job.flags = 0;
+	job.value_keep = 5;			/* more than kv_rows */
+	good &= spe_run(&job, &caps, &mem, &res) == SPATTEN_HW_ERR_KEEP;
+	job.value_keep = 0;
+	job.token_keep = 2;			/* summarization: q_rows */
+	job.q_rows = 3;				/* must equal kv_rows */
+	good &= spe_run(&job, &caps, &mem, &res) == SPATTEN_HW_ERR_POSITION;
 	job.opcode = 7;
-	good &= spe_run(&job, &mem, NULL, &res) == SPATTEN_HW_ERR_OPCODE;
+	good &= spe_run(&job, &caps, &mem, &res) == SPATTEN_HW_ERR_OPCODE;
 	ok(good && calls == 0,
 	   "spe_run refuses an inconsistent hand-built job before any read");
 }

@@ -105,14 +105,12 @@ static void test_valid_decodes_host_endian(void)
 	   buf_eq(&job.buf[SPE_PLANE_OUT], 0x40000000, Q_BYTES, 0, 0) &&
 	   buf_eq(&job.buf[SPE_PLANE_K_LSB], 0, 0, 0, 0),
 	   "buffer refs land in their planes, K_LSB zero");
-	ok(spe_job_out_bytes(&job) == Q_BYTES,
-	   "spe_job_out_bytes is n_heads * q_rows * head_dim * 2");
 }
 
 static void test_err_version(void)
 {
 	static const uint16_t sizes[] = { 0, 64, 255, 257, 512, 0x0001 };
-	static const uint8_t versions[] = { 0, 2, 0xff };
+	static const uint8_t versions[] = { 0, 3, 0xff };
 	struct spatten_hw_desc d;
 	int good = 1;
 	size_t i;
@@ -150,7 +148,7 @@ static void test_err_flags(void)
 	struct spatten_hw_desc d;
 	int good = 1, bit;
 
-	for (bit = 1; bit < 16; bit++) {
+	for (bit = 2; bit < 16; bit++) {
 		base_desc(&d);
 		d.flags = htole16(SPATTEN_DESC_F_CAUSAL | 1u << bit);
 		good &= expect(decode(&d), SPATTEN_HW_ERR_FLAGS, "flag bit");
@@ -203,18 +201,33 @@ static void test_err_reserved(void)
 	base_desc(&d);
 	d.rsvd2 = htole32(0x80000000u);
 	ok(decode(&d) == SPATTEN_HW_ERR_RESERVED, "rsvd2 != 0: ERR_RESERVED");
+	base_desc(&d);
+	d.rsvd3 = htole16(0x100);
+	ok(decode(&d) == SPATTEN_HW_ERR_RESERVED, "rsvd3 != 0: ERR_RESERVED");
+	base_desc(&d);
+	d.rsvd4 = htole32(0x80000000u);
+	ok(decode(&d) == SPATTEN_HW_ERR_RESERVED, "rsvd4 != 0: ERR_RESERVED");
 
+	/* Version 1: every byte from 0x68 must be zero. */
 	good = 1;
-	for (i = 0; i < sizeof(d.rsvd3) / sizeof(d.rsvd3[0]); i++) {
+	for (i = 0x68; i < sizeof(d); i++) {
 		base_desc(&d);
-		d.rsvd3[i] = htole32(1);
-		good &= expect(decode(&d), SPATTEN_HW_ERR_RESERVED, "rsvd3 lo");
-		d.rsvd3[i] = htole32(0x80000000u);
-		good &= expect(decode(&d), SPATTEN_HW_ERR_RESERVED, "rsvd3 hi");
-		if (!good)
-			diag("rsvd3[%zu] not rejected", i);
+		d.version = 1;
+		good &= expect(decode(&d), SPATTEN_HW_OK, "clean v1");
+		((uint8_t *)&d)[i] = 0x80;
+		good &= expect(decode(&d), SPATTEN_HW_ERR_RESERVED, "v1 byte");
+		if (!good) {
+			diag("v1 byte 0x%zx not rejected", i);
+			break;
+		}
 	}
-	ok(good, "each of the 38 rsvd3 words alone: ERR_RESERVED");
+	ok(good, "version 1 with any byte of a v2 field (0x68..0xff) set: "
+	   "ERR_RESERVED");
+	base_desc(&d);
+	d.version = 1;
+	d.flags = htole16(SPATTEN_DESC_F_CAUSAL | SPATTEN_DESC_F_PROGRESSIVE);
+	ok(decode(&d) == SPATTEN_HW_ERR_FLAGS,
+	   "version 1 with the v2 flag PROGRESSIVE: ERR_FLAGS");
 }
 
 static void test_nop(void)
@@ -226,12 +239,11 @@ static void test_nop(void)
 
 	nop_desc(&d);
 	ok(spe_desc_decode(&d, &caps, &job) == SPATTEN_HW_OK &&
-	   job.opcode == SPATTEN_OP_NOP && job.tag == 77 &&
-	   spe_job_out_bytes(&job) == 0,
-	   "clean NOP decodes, keeps its tag, has no output");
+	   job.opcode == SPATTEN_OP_NOP && job.tag == 77,
+	   "clean NOP decodes and keeps its tag");
 
-	/* Every byte from n_heads (0x10) to the end of out (0x68), alone. */
-	for (off = 0x10; off < 0x68; off++) {
+	/* Every byte from n_heads (0x10) to the end (0x100), alone. */
+	for (off = 0x10; off < 0x100; off++) {
 		if (off >= 0x1a && off < 0x1c)
 			continue;	/* rsvd1 */
 		if (off >= 0x24 && off < 0x28)
@@ -246,7 +258,7 @@ static void test_nop(void)
 	ok(good, "NOP with any stray shape/format/buffer byte: ERR_RESERVED");
 
 	nop_desc(&d);
-	d.rsvd3[37] = htole32(4);
+	d.rsvd4 = htole32(4);
 	ok(decode(&d) == SPATTEN_HW_ERR_RESERVED,
 	   "NOP with a reserved word set: ERR_RESERVED");
 }
@@ -331,7 +343,7 @@ static void test_err_position(void)
 
 static void test_err_format(void)
 {
-	static const uint8_t bad_fmts[] = { 1, 31, 32, 200, 255 };
+	static const uint8_t bad_fmts[] = { 6, 31, 32, 200, 255 };
 	struct spatten_hw_desc d;
 	struct spe_caps saved = caps;
 	uint8_t *fmt[] = { &d.q_fmt, &d.k_fmt, &d.v_fmt, &d.out_fmt };
@@ -349,10 +361,10 @@ static void test_err_format(void)
 	/* Advertised by the device but unknown to the engine. */
 	caps.formats = 0xffffffffu;
 	base_desc(&d);
-	d.v_fmt = 1;
+	d.v_fmt = SPATTEN_FMT_NUM;
 	good &= expect(decode(&d), SPATTEN_HW_ERR_FORMAT, "fmt unknown");
 	caps = saved;
-	ok(good, "each format other than S16 (incl. >= 32): ERR_FORMAT");
+	ok(good, "each unknown format (incl. >= 32): ERR_FORMAT");
 
 	good = 1;
 	for (i = 0; i < 4; i++) {
@@ -499,7 +511,7 @@ static void test_check_order(void)
 	d.rsvd0 = 1;
 	good &= expect(decode(&d), SPATTEN_HW_ERR_FLAGS, "flags>reserved");
 	base_desc(&d);
-	d.rsvd3[5] = 1;
+	d.rsvd3 = 1;
 	d.n_heads = 0;
 	good &= expect(decode(&d), SPATTEN_HW_ERR_RESERVED, "reserved>shape");
 	base_desc(&d);
@@ -521,6 +533,284 @@ static void test_check_order(void)
 	good &= expect(decode(&d), SPATTEN_HW_ERR_SHAPE, "shape>feature");
 	test_caps(&caps);
 	ok(good, "checks run in the documented order; the first failure wins");
+}
+
+
+/* ---- Version 2: pruning and progressive fields ------------------------ */
+
+#define V2_H		4
+#define V2_L		48
+#define V2_D		64
+
+struct v2_sizes {
+	uint32_t len[SPE_PLANE_COUNT];
+};
+
+static struct spatten_hw_buf *v2_ref(struct spatten_hw_desc *d, int plane)
+{
+	struct spatten_hw_buf *r[SPE_PLANE_COUNT] = {
+		&d->q, &d->k, &d->k_lsb, &d->v, &d->out, &d->tok_imp,
+		&d->tok_alive, &d->tok_kept, &d->pinned, &d->head_imp,
+		&d->head_alive, &d->head_kept,
+	};
+
+	return r[plane];
+}
+
+/* Exact sizes of the v2 base job's operands, by plane. */
+static const uint32_t v2_len[SPE_PLANE_COUNT] = {
+	[SPE_PLANE_Q] = V2_H * V2_L * V2_D * 2,
+	[SPE_PLANE_K_MSB] = V2_H * V2_L * V2_D * 8 / 8,		/* S8 */
+	[SPE_PLANE_K_LSB] = V2_H * V2_L * V2_D * 4 / 8,
+	[SPE_PLANE_V] = V2_H * V2_L * V2_D * 12 / 8,		/* S12 */
+	[SPE_PLANE_OUT] = V2_H * V2_L * V2_D * 2,
+	[SPE_PLANE_TOK_IMP] = V2_L * 8,
+	[SPE_PLANE_TOK_ALIVE] = 40 * 2,
+	[SPE_PLANE_TOK_KEPT] = 20 * 2,
+	[SPE_PLANE_PINNED] = 2 * 2,
+	[SPE_PLANE_HEAD_IMP] = V2_H * 8,
+	[SPE_PLANE_HEAD_ALIVE] = 3 * 2,
+	[SPE_PLANE_HEAD_KEPT] = 2 * 2,
+};
+
+/* A valid v2 summarization job using every field. */
+static void v2_desc(struct spatten_hw_desc *d)
+{
+	int p;
+
+	memset(d, 0, sizeof(*d));
+	d->opcode = htole16(SPATTEN_OP_ATTENTION);
+	d->desc_size = htole16(SPATTEN_DESC_SIZE);
+	d->version = 2;
+	d->flags = htole16(SPATTEN_DESC_F_PROGRESSIVE);
+	d->tag = htole32(0x2222);
+	d->n_heads = htole16(V2_H);
+	d->head_dim = htole16(V2_D);
+	d->q_rows = htole16(V2_L);
+	d->kv_rows = htole16(V2_L);
+	d->k_fmt = SPATTEN_FMT_S8;
+	d->v_fmt = SPATTEN_FMT_S12;
+	d->q_frac = d->k_frac = d->v_frac = d->out_frac = 12;
+	for (p = 0; p < SPE_PLANE_COUNT; p++) {
+		struct spe_buf b = { 0x1000000ull * (p + 1), v2_len[p], 0, 0 };
+
+		desc_set_buf(v2_ref(d, p), &b);
+	}
+	d->n_tok_alive = htole16(40);
+	d->token_keep = htole16(20);
+	d->n_pinned = htole16(2);
+	d->n_head_alive = htole16(3);
+	d->head_keep = htole16(2);
+	d->value_keep = htole16(10);
+	d->lsb_threshold = htole16(1638);
+	d->topk_seed = htole32(0xabcdef01);
+}
+
+static void test_v2_valid(void)
+{
+	struct spatten_hw_desc d;
+	struct spe_job job;
+	int rc, p, good = 1;
+
+	v2_desc(&d);
+	rc = spe_desc_decode(&d, &caps, &job);
+	ok(rc == SPATTEN_HW_OK, "valid v2 descriptor using every field "
+	   "decodes (status %d)", rc);
+	for (p = 0; p < SPE_PLANE_COUNT; p++)
+		good &= buf_eq(&job.buf[p], 0x1000000ull * (p + 1), v2_len[p],
+			       0, 0);
+	ok(good && job.version == 2 && job.n_tok_alive == 40 &&
+	   job.token_keep == 20 && job.n_pinned == 2 &&
+	   job.n_head_alive == 3 && job.head_keep == 2 &&
+	   job.value_keep == 10 && job.lsb_threshold == 1638 &&
+	   job.topk_seed == 0xabcdef01 && job.k_fmt == SPATTEN_FMT_S8 &&
+	   job.v_fmt == SPATTEN_FMT_S12,
+	   "v2 counts, seed and all twelve references decode host-endian");
+}
+
+static void test_v2_keep(void)
+{
+	struct spatten_hw_desc d;
+	int good = 1;
+
+#define KEEP_CASE(field, value, want, what) do {			\
+		v2_desc(&d);						\
+		d.field = htole16(value);				\
+		good &= expect(decode(&d), want, what);			\
+	} while (0)
+	KEEP_CASE(n_tok_alive, V2_L + 1, SPATTEN_HW_ERR_KEEP, "tok_alive");
+	KEEP_CASE(n_pinned, V2_L + 1, SPATTEN_HW_ERR_KEEP, "pinned");
+	KEEP_CASE(n_head_alive, V2_H + 1, SPATTEN_HW_ERR_KEEP, "head_alive");
+	KEEP_CASE(head_keep, 4, SPATTEN_HW_ERR_KEEP, "head_keep > alive");
+	KEEP_CASE(token_keep, 42, SPATTEN_HW_ERR_KEEP, "token_keep > +1");
+	KEEP_CASE(value_keep, V2_L + 1, SPATTEN_HW_ERR_KEEP, "value_keep");
+	KEEP_CASE(lsb_threshold, 32769, SPATTEN_HW_ERR_KEEP, "threshold");
+	ok(good, "counts beyond kv_rows/n_heads, head_keep > n_head_alive, "
+	   "token_keep > n_tok_alive + 1, value_keep > kv_rows, "
+	   "lsb_threshold > 2^15: ERR_KEEP");
+
+	good = 1;
+	v2_desc(&d);
+	d.lsb_threshold = htole16(32768);
+	good &= expect(decode(&d), SPATTEN_HW_OK, "threshold 2^15");
+	v2_desc(&d);
+	d.n_head_alive = 0;
+	d.head_alive = (struct spatten_hw_buf){ 0 };
+	d.head_keep = htole16(V2_H);
+	d.head_kept.len = htole32(V2_H * 2);
+	good &= expect(decode(&d), SPATTEN_HW_OK, "head_keep = n_heads");
+	d.head_keep = htole16(V2_H + 1);
+	good &= expect(decode(&d), SPATTEN_HW_ERR_KEEP, "head_keep > heads");
+	v2_desc(&d);
+	d.n_tok_alive = 0;
+	d.tok_alive = (struct spatten_hw_buf){ 0 };
+	d.token_keep = htole16(V2_L);
+	d.tok_kept.len = htole32(V2_L * 2);
+	good &= expect(decode(&d), SPATTEN_HW_OK, "token_keep = kv_rows");
+	d.token_keep = htole16(V2_L + 1);
+	good &= expect(decode(&d), SPATTEN_HW_ERR_KEEP, "token_keep > kv");
+	v2_desc(&d);
+	d.token_keep = 0;
+	d.tok_kept = (struct spatten_hw_buf){ 0 };
+	good &= expect(decode(&d), SPATTEN_HW_ERR_KEEP, "pinned, no keep");
+	ok(good, "the limits themselves are accepted; pinned without "
+	   "token_keep: ERR_KEEP");
+#undef KEEP_CASE
+}
+
+static void test_v2_references(void)
+{
+	static const char *const name[SPE_PLANE_COUNT] = {
+		"q", "k", "k_lsb", "v", "out", "tok_imp", "tok_alive",
+		"tok_kept", "pinned", "head_imp", "head_alive", "head_kept",
+	};
+	struct spatten_hw_desc d;
+	int p, good;
+
+	for (p = 0; p < SPE_PLANE_COUNT; p++) {
+		good = 1;
+		v2_desc(&d);
+		v2_ref(&d, p)->len = htole32(v2_len[p] - 1);
+		good &= expect(decode(&d), SPATTEN_HW_ERR_BUFFER, "short");
+		v2_desc(&d);
+		*v2_ref(&d, p) = (struct spatten_hw_buf){ 0 };
+		good &= expect(decode(&d), SPATTEN_HW_ERR_BUFFER, "absent");
+		v2_desc(&d);
+		v2_ref(&d, p)->len = htole32(v2_len[p] + 5);
+		good &= expect(decode(&d), SPATTEN_HW_OK, "longer");
+		ok(good, "%s: one byte short or absent when required: "
+		   "ERR_BUFFER; longer is fine", name[p]);
+	}
+
+	/* Forbidden: present without the count or flag that asks for it. */
+	good = 1;
+	v2_desc(&d);
+	d.flags = 0;
+	d.k_fmt = SPATTEN_FMT_S8;
+	good &= expect(decode(&d), SPATTEN_HW_ERR_BUFFER, "k_lsb w/o PROG");
+	d.k_lsb = (struct spatten_hw_buf){ 0 };
+	good &= expect(decode(&d), SPATTEN_HW_OK, "static S8 K");
+	v2_desc(&d);
+	d.n_tok_alive = 0;
+	good &= expect(decode(&d), SPATTEN_HW_ERR_BUFFER, "tok_alive");
+	v2_desc(&d);
+	d.n_pinned = 0;
+	good &= expect(decode(&d), SPATTEN_HW_ERR_BUFFER, "pinned");
+	v2_desc(&d);
+	d.n_head_alive = 0;
+	good &= expect(decode(&d), SPATTEN_HW_ERR_BUFFER, "head_alive");
+	v2_desc(&d);
+	d.head_keep = 0;
+	good &= expect(decode(&d), SPATTEN_HW_ERR_BUFFER, "head_kept");
+	d.head_kept = (struct spatten_hw_buf){ 0 };
+	good &= expect(decode(&d), SPATTEN_HW_OK, "head_imp optional");
+	d.head_imp = (struct spatten_hw_buf){ 0 };
+	good &= expect(decode(&d), SPATTEN_HW_OK, "head_imp absent");
+	v2_desc(&d);
+	d.n_pinned = 0;
+	d.pinned = (struct spatten_hw_buf){ 0 };
+	d.token_keep = 0;
+	good &= expect(decode(&d), SPATTEN_HW_ERR_BUFFER, "tok_kept");
+	d.tok_kept = (struct spatten_hw_buf){ 0 };
+	good &= expect(decode(&d), SPATTEN_HW_OK, "tok_imp optional");
+	v2_desc(&d);
+	d.n_pinned = 0;
+	d.pinned = (struct spatten_hw_buf){ 0 };
+	d.pinned.addr = htole64(0x1000);	/* len 0 but not all zero */
+	good &= expect(decode(&d), SPATTEN_HW_ERR_BUFFER, "stray absent");
+	ok(good, "references present without their count/flag, or absent "
+	   "but not all zero: ERR_BUFFER; tok_imp/head_imp optional");
+}
+
+static void test_v2_formats_and_features(void)
+{
+	struct spatten_hw_desc d;
+	struct spe_caps saved = caps;
+	int good = 1;
+
+	v2_desc(&d);
+	d.k_fmt = SPATTEN_FMT_S16;
+	good &= expect(decode(&d), SPATTEN_HW_ERR_FORMAT, "S16 K + PROG");
+	v2_desc(&d);
+	caps.splits &= ~(1u << 8);
+	good &= expect(decode(&d), SPATTEN_HW_ERR_FORMAT, "split not in caps");
+	caps = saved;
+	v2_desc(&d);
+	d.q_fmt = SPATTEN_FMT_S8;
+	good &= expect(decode(&d), SPATTEN_HW_ERR_FORMAT, "Q S8");
+	v2_desc(&d);
+	d.out_fmt = SPATTEN_FMT_S12;
+	good &= expect(decode(&d), SPATTEN_HW_ERR_FORMAT, "out S12");
+	v2_desc(&d);
+	caps.formats &= ~(1u << SPATTEN_FMT_S12);
+	good &= expect(decode(&d), SPATTEN_HW_ERR_FORMAT, "V S12 not in caps");
+	caps = saved;
+	ok(good, "PROGRESSIVE with S16 K or a split not in caps, Q/out not "
+	   "S16, a K/V format not in caps: ERR_FORMAT");
+
+	good = 1;
+	v2_desc(&d);
+	caps.features &= ~SPATTEN_FEAT_PROGRESSIVE;
+	good &= expect(decode(&d), SPATTEN_HW_ERR_FLAGS, "progressive");
+	caps = saved;
+	caps.features &= ~SPATTEN_FEAT_TOKEN_PRUNE;
+	good &= expect(decode(&d), SPATTEN_HW_ERR_FLAGS, "token");
+	caps = saved;
+	caps.features &= ~SPATTEN_FEAT_HEAD_PRUNE;
+	good &= expect(decode(&d), SPATTEN_HW_ERR_FLAGS, "head");
+	caps = saved;
+	caps.features &= ~SPATTEN_FEAT_VALUE_PRUNE;
+	good &= expect(decode(&d), SPATTEN_HW_ERR_FLAGS, "value");
+	caps = saved;
+	ok(good, "PROGRESSIVE, token, head or value pruning on a device "
+	   "without the feature: ERR_FLAGS");
+
+	good = 1;
+	v2_desc(&d);
+	d.q_rows = htole16(V2_L - 1);
+	good &= expect(decode(&d), SPATTEN_HW_ERR_POSITION, "q_rows != kv");
+	v2_desc(&d);
+	d.flags = htole16(SPATTEN_DESC_F_PROGRESSIVE | SPATTEN_DESC_F_CAUSAL);
+	d.q_rows = htole16(V2_L - 1);
+	d.q_start = htole16(1);
+	good &= expect(decode(&d), SPATTEN_HW_ERR_POSITION, "q_start != 0");
+	ok(good, "summarization over a token list with q_rows != kv_rows or "
+	   "q_start != 0: ERR_POSITION");
+
+	good = 1;
+	v2_desc(&d);
+	d.k_fmt = SPATTEN_FMT_S16;		/* format */
+	d.value_keep = htole16(999);		/* keep */
+	good &= expect(decode(&d), SPATTEN_HW_ERR_FORMAT, "format>keep");
+	v2_desc(&d);
+	d.value_keep = htole16(999);		/* keep */
+	d.q.len = 0;				/* buffer */
+	good &= expect(decode(&d), SPATTEN_HW_ERR_KEEP, "keep>buffer");
+	v2_desc(&d);
+	d.q_rows = htole16(V2_L - 1);		/* position */
+	d.q_fmt = 9;				/* format */
+	good &= expect(decode(&d), SPATTEN_HW_ERR_POSITION, "position>format");
+	ok(good, "v2 check order: position, format, keep counts, buffers");
 }
 
 static void test_failed_decode_keeps_tag(void)
@@ -552,5 +842,9 @@ int main(void)
 	test_err_buffer_range();
 	test_check_order();
 	test_failed_decode_keeps_tag();
+	test_v2_valid();
+	test_v2_keep();
+	test_v2_references();
+	test_v2_formats_and_features();
 	return done_testing();
 }

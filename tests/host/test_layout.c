@@ -51,7 +51,24 @@
 	X(struct spatten_hw_desc, k, 0x38)				\
 	X(struct spatten_hw_desc, v, 0x48)				\
 	X(struct spatten_hw_desc, out, 0x58)				\
-	X(struct spatten_hw_desc, rsvd3, 0x68)				\
+	X(struct spatten_hw_desc, k_lsb, 0x68)				\
+	X(struct spatten_hw_desc, tok_imp, 0x78)			\
+	X(struct spatten_hw_desc, tok_alive, 0x88)			\
+	X(struct spatten_hw_desc, tok_kept, 0x98)			\
+	X(struct spatten_hw_desc, pinned, 0xa8)				\
+	X(struct spatten_hw_desc, head_imp, 0xb8)			\
+	X(struct spatten_hw_desc, head_alive, 0xc8)			\
+	X(struct spatten_hw_desc, head_kept, 0xd8)			\
+	X(struct spatten_hw_desc, n_tok_alive, 0xe8)			\
+	X(struct spatten_hw_desc, token_keep, 0xea)			\
+	X(struct spatten_hw_desc, n_pinned, 0xec)			\
+	X(struct spatten_hw_desc, n_head_alive, 0xee)			\
+	X(struct spatten_hw_desc, head_keep, 0xf0)			\
+	X(struct spatten_hw_desc, value_keep, 0xf2)			\
+	X(struct spatten_hw_desc, lsb_threshold, 0xf4)			\
+	X(struct spatten_hw_desc, rsvd3, 0xf6)				\
+	X(struct spatten_hw_desc, topk_seed, 0xf8)			\
+	X(struct spatten_hw_desc, rsvd4, 0xfc)				\
 	S(struct spatten_hw_cqe, SPATTEN_CQE_SIZE)			\
 	S(struct spatten_hw_cqe, 64)					\
 	X(struct spatten_hw_cqe, bytes_q, 0x00)				\
@@ -60,7 +77,7 @@
 	X(struct spatten_hw_cqe, bytes_v, 0x18)				\
 	X(struct spatten_hw_cqe, bytes_written, 0x20)			\
 	X(struct spatten_hw_cqe, cycles, 0x28)				\
-	X(struct spatten_hw_cqe, rsvd, 0x30)				\
+	X(struct spatten_hw_cqe, lsb_refetches, 0x30)			\
 	X(struct spatten_hw_cqe, tag, 0x34)				\
 	X(struct spatten_hw_cqe, sq_head, 0x38)				\
 	X(struct spatten_hw_cqe, sq_id, 0x3a)				\
@@ -97,7 +114,13 @@
 	X(struct spatten_tensor, handle, 0)				\
 	X(struct spatten_tensor, flags, 4)				\
 	X(struct spatten_tensor, offset, 8)				\
-	S(struct spatten_job, 200)					\
+	S(struct spatten_bo_import, 32)					\
+	X(struct spatten_bo_import, user_ptr, 0)			\
+	X(struct spatten_bo_import, size, 8)				\
+	X(struct spatten_bo_import, flags, 16)				\
+	X(struct spatten_bo_import, handle, 20)				\
+	X(struct spatten_bo_import, rsvd, 24)				\
+	S(struct spatten_job, 288)					\
 	X(struct spatten_job, opcode, 0)				\
 	X(struct spatten_job, stage, 2)					\
 	X(struct spatten_job, version, 3)				\
@@ -121,8 +144,26 @@
 	X(struct spatten_job, k, 48)					\
 	X(struct spatten_job, v, 64)					\
 	X(struct spatten_job, out, 80)					\
-	X(struct spatten_job, user_data, 96)				\
-	X(struct spatten_job, rsvd, 104)				\
+	X(struct spatten_job, k_lsb, 96)				\
+	X(struct spatten_job, tok_imp, 112)				\
+	X(struct spatten_job, tok_alive, 128)				\
+	X(struct spatten_job, tok_kept, 144)				\
+	X(struct spatten_job, pinned, 160)				\
+	X(struct spatten_job, head_imp, 176)				\
+	X(struct spatten_job, head_alive, 192)				\
+	X(struct spatten_job, head_kept, 208)				\
+	X(struct spatten_job, n_tok_alive, 224)				\
+	X(struct spatten_job, token_keep, 226)				\
+	X(struct spatten_job, n_pinned, 228)				\
+	X(struct spatten_job, n_head_alive, 230)			\
+	X(struct spatten_job, head_keep, 232)				\
+	X(struct spatten_job, value_keep, 234)				\
+	X(struct spatten_job, lsb_threshold, 236)			\
+	X(struct spatten_job, rsvd2, 238)				\
+	X(struct spatten_job, topk_seed, 240)				\
+	X(struct spatten_job, rsvd3, 244)				\
+	X(struct spatten_job, user_data, 248)				\
+	X(struct spatten_job, rsvd, 256)				\
 	S(struct spatten_submit, 32)					\
 	X(struct spatten_submit, jobs_ptr, 0)				\
 	X(struct spatten_submit, count, 8)				\
@@ -142,7 +183,9 @@
 	X(struct spatten_wait, bytes_v, 56)				\
 	X(struct spatten_wait, bytes_written, 64)			\
 	X(struct spatten_wait, cycles, 72)				\
-	X(struct spatten_wait, rsvd, 80)				\
+	X(struct spatten_wait, lsb_refetches, 80)			\
+	X(struct spatten_wait, rsvd0, 84)				\
+	X(struct spatten_wait, rsvd, 88)				\
 	S(struct spatten_counters, 128)					\
 	X(struct spatten_counters, flags, 0)				\
 	X(struct spatten_counters, num, 4)				\
@@ -155,7 +198,8 @@
 	I(SPATTEN_IOCTL_BO_DESTROY, 0x4008b502u, 8)			\
 	I(SPATTEN_IOCTL_SUBMIT, 0xc020b503u, 32)			\
 	I(SPATTEN_IOCTL_WAIT, 0xc060b504u, 96)				\
-	I(SPATTEN_IOCTL_COUNTERS, 0xc080b505u, 128)
+	I(SPATTEN_IOCTL_COUNTERS, 0xc080b505u, 128)			\
+	I(SPATTEN_IOCTL_BO_IMPORT, 0xc020b506u, 32)
 
 #ifdef LAYOUT_STATIC_ONLY
 
@@ -197,11 +241,11 @@ static void test_ioctl_numbers(void)
 
 static void test_array_lengths(void)
 {
-	struct spatten_hw_desc d;
 	struct spatten_counters c;
+	struct spatten_job j;
 
-	ok(sizeof(d.rsvd3) / sizeof(d.rsvd3[0]) == 38,
-	   "spatten_hw_desc.rsvd3 has 38 words");
+	ok(sizeof(j.rsvd) / sizeof(j.rsvd[0]) == 4,
+	   "spatten_job.rsvd has 4 words");
 	ok(sizeof(c.value) / sizeof(c.value[0]) >= SPATTEN_CNT_NUM,
 	   "spatten_counters.value holds all SPATTEN_CNT_NUM counters");
 }

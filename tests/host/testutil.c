@@ -206,10 +206,15 @@ void test_caps(struct spe_caps *caps)
 	caps->max_heads = 16;
 	caps->head_dims = (1u << 4) | (1u << 5) | (1u << 6) | (1u << 7) |
 			  (1u << 8);
-	caps->formats = 1u << SPATTEN_FMT_S16;
+	caps->formats = (1u << SPATTEN_FMT_NUM) - 1;
+	caps->splits = (1u << 4) | (1u << 6) | (1u << 8) | (1u << 10) |
+		       (1u << 12);
 	caps->features = SPATTEN_FEAT_CAUSAL | SPATTEN_FEAT_GENERATION |
-			 SPATTEN_FEAT_PAGE_LIST;
+			 SPATTEN_FEAT_PAGE_LIST | SPATTEN_FEAT_TOKEN_PRUNE |
+			 SPATTEN_FEAT_HEAD_PRUNE | SPATTEN_FEAT_VALUE_PRUNE |
+			 SPATTEN_FEAT_PROGRESSIVE;
 	caps->dma_bits = 48;
+	caps->model = spe_model_full();
 }
 
 /* xorshift64*: small, fast, reproducible everywhere. */

@@ -77,7 +77,7 @@ void tbuf_peek(struct fake_mem *m, const struct tbuf *b, uint64_t off,
 
 void desc_set_buf(struct spatten_hw_buf *dst, const struct spe_buf *src);
 
-/* Capabilities of the test device: generous, all features. */
+/* Capabilities of the test device: generous, all features and formats. */
 void test_caps(struct spe_caps *caps);
 
 /* ---- Randomness ------------------------------------------------------- */

@@ -1,0 +1,138 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * SpAtten engine: internals of the kernel implementations (spe_kernels_*.c)
+ * and their tests. Not an API: spe_kernels.h is.
+ */
+#ifndef SPE_KERNELS_IMPL_H
+#define SPE_KERNELS_IMPL_H
+
+#include <float.h>
+#include <stdint.h>
+#include <string.h>
+
+#include "spe_kernels.h"
+
+#if !defined(FLT_EVAL_METHOD) || FLT_EVAL_METHOD != 0
+#error "the SpAtten kernels need FLT_EVAL_METHOD == 0 (SSE2 math on x86)"
+#endif
+
+#if defined(__clang__)
+#pragma STDC FP_CONTRACT OFF
+#elif defined(__GNUC__)
+#pragma GCC optimize("fp-contract=off")
+#endif
+
+/* The constants of spe_expf() (docs/engine.md, section 5). */
+#define SPE_K_EXPF_MIN	(-87.0f)
+#define SPE_K_EXPF_MAX	88.0f
+#define SPE_K_LOG2E	1.44269504088896341f	/* 0x3fb8aa3b */
+#define SPE_K_LN2_HI	0.693359375f		/* 0x3f318000 */
+#define SPE_K_LN2_LO	(-2.12194440e-4f)	/* 0xb95e8083 */
+#define SPE_K_P0	1.9875691500e-4f	/* 0x39506967 */
+#define SPE_K_P1	1.3981999507e-3f	/* 0x3ab743ce */
+#define SPE_K_P2	8.3334519073e-3f	/* 0x3c088908 */
+#define SPE_K_P3	4.1665795894e-2f	/* 0x3d2aa9c1 */
+#define SPE_K_P4	1.6666665459e-1f	/* 0x3e2aaaaa */
+#define SPE_K_P5	5.0000001201e-1f	/* 0x3f000000 */
+
+/*
+ * spe_expf() of spe_math.c, operation for operation (the SIMD versions
+ * follow this sequence lane by lane). tests/kernels checks it against the
+ * pinned hash of test_golden.c, so the two cannot drift apart.
+ */
+static inline float spe_kernels_expf(float x)
+{
+	float t, r, rr, p, y, s;
+	uint32_t bits;
+	int n;
+
+	if (!(x >= SPE_K_EXPF_MIN))	/* also NaN */
+		return 0.0f;
+	if (x > SPE_K_EXPF_MAX)
+		x = SPE_K_EXPF_MAX;
+
+	t = x * SPE_K_LOG2E;
+	n = (int)(t < 0.0f ? t - 0.5f : t + 0.5f);
+
+	r = x - (float)n * SPE_K_LN2_HI;
+	r = r - (float)n * SPE_K_LN2_LO;
+
+	p = SPE_K_P0;
+	p = p * r + SPE_K_P1;
+	p = p * r + SPE_K_P2;
+	p = p * r + SPE_K_P3;
+	p = p * r + SPE_K_P4;
+	p = p * r + SPE_K_P5;
+	rr = r * r;
+	y = p * rr;
+	y = y + r;
+	y = y + 1.0f;
+
+	bits = (uint32_t)(n + 127) << 23;
+	memcpy(&s, &bits, sizeof(s));
+	return y * s;
+}
+
+/* spe_requantise() of spe_math.c: round half up, saturate to int16. */
+static inline int16_t spe_kernels_requantise(int64_t acc, int shift)
+{
+	int64_t y;
+
+	if (shift > 0) {
+		y = acc + ((int64_t)1 << (shift - 1));
+		/* Arithmetic shift without implementation-defined >>. */
+		y = y < 0 ? ~(~y >> shift) : y >> shift;
+	} else {
+		if (acc > INT16_MAX)
+			acc = INT16_MAX + 1;
+		else if (acc < INT16_MIN)
+			acc = INT16_MIN - 1;
+		y = acc * ((int64_t)1 << -shift);
+	}
+	if (y > INT16_MAX)
+		return INT16_MAX;
+	if (y < INT16_MIN)
+		return INT16_MIN;
+	return (int16_t)y;
+}
+
+/*
+ * qk_rows / pv_rows of a table whose only multi-row support is its
+ * single-row kernel: row by row.
+ */
+#define SPE_KERNELS_ROWS_LOOP(suffix, qk, pv)				\
+static void spe_qk_rows_##suffix(const int16_t *q, uint32_t m,		\
+				 const int16_t *k, uint32_t n,		\
+				 uint32_t d, int64_t *acc)		\
+{									\
+	uint32_t i;							\
+									\
+	for (i = 0; i < m; i++)						\
+		qk(q + (size_t)i * d, k, n, d, acc + (size_t)i * n);	\
+}									\
+static void spe_pv_rows_##suffix(const int32_t *w, uint32_t m,		\
+				 const int16_t *v, uint32_t n,		\
+				 uint32_t d, int64_t *acc)		\
+{									\
+	uint32_t i;							\
+									\
+	for (i = 0; i < m; i++)						\
+		pv(w + (size_t)i * n, v, n, d, acc + (size_t)i * d);	\
+}
+
+/* The SIMD tables (spe_kernels_x86.c); each only where it was compiled. */
+#if defined(__x86_64__) || defined(__i386__)
+#define SPE_KERNELS_X86 1
+extern const struct spe_kernels spe_kernels_sse41;
+extern const struct spe_kernels spe_kernels_avx2;
+extern const struct spe_kernels spe_kernels_avx512;
+#endif
+
+/* Every implementation this build has and this CPU can run, generic first. */
+unsigned int spe_kernels_available(const struct spe_kernels **list,
+				   unsigned int max);
+
+/* The implementation called @name, if built and supported; else NULL. */
+const struct spe_kernels *spe_kernels_by_name(const char *name);
+
+#endif /* SPE_KERNELS_IMPL_H */
