@@ -303,8 +303,9 @@ static void print_human(const char *name, const struct spe_trace_replay *r,
 	printf("  cycles, SpAtten_1/8       %14llu  %10.3f ms at 1 GHz%s\n",
 	       (unsigned long long)t->cycles_eighth, t->cycles_eighth / 1e6,
 	       o->eighth ? "  <- cycles" : "");
-	printf("  top-k engine cycles       %14llu  (in both; %llu of them "
-	       "value pruning)\n", (unsigned long long)t->topk_cycles,
+	printf("  top-k engine cycles       %14llu  (token pruning, in both)\n",
+	       (unsigned long long)t->topk_cycles);
+	printf("  value top-k cycles        %14llu  (hidden behind the scores)\n",
 	       (unsigned long long)t->topk_cycles_value);
 	if (!o->per_iteration)
 		return;

@@ -449,9 +449,9 @@ static void test_three_rows(void)
 	   "SpAtten_1/8 takes at least as long as the full chip");
 	ok(s.st[0].topk_cycles > 0 && t->topk_cycles ==
 	   s.st[0].topk_cycles + s.st[1].topk_cycles,
-	   "top-k cycles counted (token and value pruning)");
-	ok(t->topk_cycles_value > 0 && t->topk_cycles_value < t->topk_cycles,
-	   "value-pruning top-k cycles are a part of them (%llu of %llu)",
+	   "token top-k cycles are counted in the jobs' cycles");
+	ok(t->topk_cycles_value > 0,
+	   "value-pruning top-k cycles are reported apart (%llu; token %llu)",
 	   (unsigned long long)t->topk_cycles_value,
 	   (unsigned long long)t->topk_cycles);
 
