@@ -23,14 +23,24 @@ KSRC = $(shell cat $(KSFT_FILE) 2>/dev/null)
 KDIR = /usr/src/linux-headers-$(KABI)
 KSFT_DIR = $(KSRC)/tools/testing/selftests
 export KSFT_DIR
+KABI612_FILE := $(BUILD)/kernel-abi-6.12
+KABI612 = $(shell cat $(KABI612_FILE) 2>/dev/null)
+KDIR612 = /usr/src/linux-headers-$(KABI612)
+KMOD612 := $(BUILD)/kmod-6.12
+INITRAMFS612 := $(BUILD)/initramfs-6.12.cpio.gz
 
 .PHONY: all setup deps qemu kernel ktools module host guest initramfs \
-	demo check guest-check driver-lint clean distclean
+	demo check guest-check driver-lint clean distclean kernel-6.12 \
+	module-6.12
 
 all: qemu module host guest initramfs
 
 include tests/host/host.mk
 include lib/lib.mk
+include tests/guest/driver.mk
+-include bench/bench.mk
+-include tools/replay.mk
+include fuzz/fuzz.mk
 
 # ---- set-up: packages, QEMU, guest kernel, kernel-source extracts --------
 
@@ -43,6 +53,14 @@ qemu: deps
 kernel: deps
 	@mkdir -p $(BUILD)
 	@scripts/fetch-kernel.sh >$(KABI_FILE).tmp && mv $(KABI_FILE).tmp $(KABI_FILE)
+	@$(MAKE) -s kernel-6.12
+
+# The second guest kernel: Debian 12's 6.12 (image unpacked, headers
+# installed); the module is built and the guest suite booted on both.
+kernel-6.12: deps
+	@mkdir -p $(BUILD)
+	@scripts/fetch-kernel.sh linux-image-6.12-amd64 >$(KABI612_FILE).tmp && \
+		mv $(KABI612_FILE).tmp $(KABI612_FILE)
 
 ktools: deps
 	@mkdir -p $(BUILD)
@@ -53,9 +71,25 @@ setup: qemu kernel ktools
 
 # ---- builds ------------------------------------------------------------
 
+# Kbuild builds in the source tree: the 6.1 module in place (spatten.ko,
+# packed by `initramfs`), the 6.12 one in a copy of the sources. Both end
+# up in $(BUILD)/module-<series>/spatten.ko.
+KMOD_COPY = mkdir -p $(1)/driver $(1)/include/uapi && \
+	cp -u Kbuild $(1)/ && cp -u driver/*.[ch] $(1)/driver/ && \
+	cp -u include/*.h $(1)/include/ && cp -u include/uapi/*.h $(1)/include/uapi/
+
 module: kernel
 	@echo "==> Building spatten.ko against $(KDIR)"
 	@$(MAKE) -s -C $(KDIR) M=$(CURDIR) W=1 modules
+	@mkdir -p $(BUILD)/module-6.1 && cp spatten.ko $(BUILD)/module-6.1/
+	@$(MAKE) -s module-6.12
+
+module-6.12: kernel-6.12
+	@echo "==> Building spatten.ko against $(KDIR612)"
+	@$(call KMOD_COPY,$(KMOD612))
+	@$(MAKE) -s -C $(KDIR612) M=$(CURDIR)/$(KMOD612) W=1 modules
+	@mkdir -p $(BUILD)/module-6.12 && \
+		cp $(KMOD612)/spatten.ko $(BUILD)/module-6.12/
 
 host: deps host-tests lib
 
@@ -76,12 +110,36 @@ check: all
 
 # ---- pieces of `make check` ------------------------------------------------
 
-guest-check:
-	@scripts/vm-run.sh check $(SPATTEN_CACHE)/kernel/$(KABI)/vmlinuz $(INITRAMFS)
+# Four boots, each followed by a scan of its kernel log: 6.1 with MSI-X,
+# 6.1 with the device's MSI-X off (MSI), 6.12 with MSI-X, 6.12 with
+# pci=nomsi (INTx). spatten_expect_irq tells the driver test which mode the
+# driver must report.
+GUEST_BOOTS := 6.1:$(KABI):$(INITRAMFS)::msix \
+	6.1-msix-off:$(KABI):$(INITRAMFS):msix=off:msi \
+	6.12:$(KABI612):$(INITRAMFS612)::msix \
+	6.12-intx:$(KABI612):$(INITRAMFS612)::intx
+
+guest-check: module-6.12
+	@scripts/mk-initramfs.sh $(BUILD)/module-6.12/spatten.ko \
+		$(BUILD)/guest/bin $(INITRAMFS612)
+	@rc=0; for b in $(GUEST_BOOTS); do \
+		IFS=:; set -- $$b; unset IFS; \
+		tag=$$1 abi=$$2 initrd=$$3 devopts=$$4 irq=$$5; \
+		echo "# guest boot $$tag: kernel $$abi, -device spatten$${devopts:+,$$devopts}"; \
+		append="spatten_expect_irq=$$irq"; \
+		[ "$$irq" = intx ] && append="$$append pci=nomsi"; \
+		SPATTEN_VM_TAG=$$tag SPATTEN_VM_APPEND="$$append" \
+			scripts/vm-run.sh check $(SPATTEN_CACHE)/kernel/$$abi/vmlinuz \
+			$$initrd "$$devopts" || rc=1; \
+		out=$$(scripts/scan-klog.sh $(SPATTEN_CACHE)/logs/guest-console-$$tag.log) || rc=1; \
+		printf '%s\n' "$$out" | sed "s/ - guest kernel log/ - boot $$tag: guest kernel log/"; \
+	done; exit $$rc
 
 CHECKPATCH = perl $(KSRC)/scripts/checkpatch.pl --strict --no-tree \
 	--ignore FILE_PATH_CHANGES,SPDX_LICENSE_TAG
 
+# checkpatch --strict; then a W=1 C=1 (sparse) build from scratch against
+# each kernel's headers, in copies of the sources: any warning is a failure.
 driver-lint:
 	@if $(CHECKPATCH) -q -f driver/*.[ch] >$(BUILD)/checkpatch.log 2>&1; then \
 		echo "ok - checkpatch --strict is clean on driver/"; \
@@ -89,14 +147,20 @@ driver-lint:
 		echo "not ok - checkpatch --strict is clean on driver/"; \
 		sed 's/^/# /' $(BUILD)/checkpatch.log | head -n 40; \
 	fi
-	@$(MAKE) -s -C $(KDIR) M=$(CURDIR) C=2 modules >$(BUILD)/sparse.log 2>&1; \
-	if grep -E 'warning|error' $(BUILD)/sparse.log | grep -v '^make' \
-		>$(BUILD)/sparse.hits; [ -s $(BUILD)/sparse.hits ]; then \
-		echo "not ok - sparse (C=2) is clean on the driver"; \
-		sed 's/^/# /' $(BUILD)/sparse.hits | head -n 40; \
-	else \
-		echo "ok - sparse (C=2) is clean on the driver"; \
-	fi
+	@for k in 6.1:$(KDIR) 6.12:$(KDIR612); do \
+		v=$${k%%:*} kd=$${k#*:} d=$(BUILD)/lint-$${k%%:*}; \
+		rm -rf $$d; $(call KMOD_COPY,$$d); \
+		log=$(BUILD)/lint-$$v.log; \
+		$(MAKE) -s -C $$kd M=$(CURDIR)/$$d W=1 C=1 modules >$$log 2>&1; \
+		st=$$?; \
+		grep -E 'warning|error' $$log | grep -v '^make' >$$log.hits; \
+		if [ $$st = 0 ] && [ ! -s $$log.hits ]; then \
+			echo "ok - driver builds with W=1 and sparse (C=1) clean against $$v headers"; \
+		else \
+			echo "not ok - driver builds with W=1 and sparse (C=1) clean against $$v headers"; \
+			sed 's/^/# /' $$log.hits | head -n 40; \
+		fi; \
+	done
 
 clean: host-clean lib-clean
 	-@[ -d "$(KDIR)" ] && $(MAKE) -s -C $(KDIR) M=$(CURDIR) clean

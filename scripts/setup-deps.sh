@@ -11,6 +11,7 @@ packages=(
 	qemu-system-data seabios				# QEMU firmware
 	busybox-static cpio gzip xz-utils			# guest image
 	sparse perl						# driver checks
+	clang libclang-rt-14-dev				# libFuzzer, sanitizers
 )
 
 src_list=/etc/apt/sources.list.d/spatten-deb-src.sources

@@ -1,0 +1,47 @@
+# SPDX-License-Identifier: MIT
+# libFuzzer targets (clang, ASan + UBSan), included from the top Makefile.
+#   make fuzz-quick   the short form the test command runs
+#   make fuzz         the long form (FUZZ_RUNS executions per target)
+
+FUZZ_CC ?= clang
+FUZZ_OUT := $(BUILD)/fuzz
+FUZZ_CFLAGS := -g -O1 -std=gnu11 -ffp-contract=off -Iinclude -Iengine \
+	-fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined
+FUZZ_ENGINE_SRCS := $(wildcard engine/*.c)
+FUZZ_RUNS ?= 10000000
+FUZZ_QUICK_RUNS ?= 20000
+
+.PHONY: fuzz-build fuzz-quick fuzz
+
+$(FUZZ_OUT)/fuzz_engine: fuzz/fuzz_engine.c $(FUZZ_ENGINE_SRCS) \
+		$(wildcard engine/*.h) include/spatten_hw.h
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -o $@ fuzz/fuzz_engine.c $(FUZZ_ENGINE_SRCS)
+
+$(FUZZ_OUT)/gen_corpus: fuzz/gen_corpus.c include/spatten_hw.h
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) -O1 -g -Wall -Wextra -Werror -Iinclude -o $@ $<
+
+# Valid jobs to start from: dense, token pruning, progressive + heads.
+$(FUZZ_OUT)/seeds/.done: $(FUZZ_OUT)/gen_corpus
+	@rm -rf $(FUZZ_OUT)/seeds && mkdir -p $(FUZZ_OUT)/seeds
+	$(FUZZ_OUT)/gen_corpus $(FUZZ_OUT)/seeds
+	@touch $@
+
+fuzz-build: $(FUZZ_OUT)/fuzz_engine $(FUZZ_OUT)/seeds/.done
+
+# One TAP line per target: the run must end without a crash or a report.
+fuzz-quick: fuzz-build
+	@mkdir -p $(FUZZ_OUT)/corpus
+	@if $(FUZZ_OUT)/fuzz_engine -runs=$(FUZZ_QUICK_RUNS) -seed=1 \
+		$(FUZZ_OUT)/corpus $(FUZZ_OUT)/seeds >$(FUZZ_OUT)/quick.log 2>&1; then \
+		echo "ok - fuzz_engine: $(FUZZ_QUICK_RUNS) inputs, no crash or sanitizer report"; \
+	else \
+		echo "not ok - fuzz_engine: $(FUZZ_QUICK_RUNS) inputs, no crash or sanitizer report"; \
+		tail -n 30 $(FUZZ_OUT)/quick.log | sed 's/^/# /'; \
+	fi
+
+fuzz: fuzz-build
+	@mkdir -p $(FUZZ_OUT)/corpus
+	$(FUZZ_OUT)/fuzz_engine -runs=$(FUZZ_RUNS) $(FUZZ_OUT)/corpus \
+		$(FUZZ_OUT)/seeds
