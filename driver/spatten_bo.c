@@ -7,11 +7,17 @@
  * device walks. Only the page list itself is physically contiguous.
  * Userspace maps a buffer with mmap() at the offset BO_CREATE returned and
  * names it in jobs by handle; it never sees a bus address.
+ *
+ * BO_IMPORT builds the same structure from user memory instead: the pages
+ * are pinned with FOLL_WRITE | FOLL_LONGTERM and charged to the caller's
+ * locked_vm (RLIMIT_MEMLOCK) until the last reference goes, when they are
+ * unpinned (marked dirty: the device may have written them).
  */
 #include <linux/dma-mapping.h>
 #include <linux/gfp.h>
 #include <linux/mm.h>
 #include <linux/sched.h>
+#include <linux/sched/mm.h>
 #include <linux/sched/signal.h>
 #include <linux/slab.h>
 #include <linux/uaccess.h>
@@ -55,8 +61,14 @@ static void spatten_bo_release(struct kref *ref)
 	spatten_bo_unmap_locked(bo);
 	mutex_unlock(&sdev->bo_lock);
 
-	for (i = 0; i < bo->npages; i++)
-		__free_page(bo->pages[i]);
+	if (bo->mm) {
+		unpin_user_pages_dirty_lock(bo->pages, bo->npages, true);
+		account_locked_vm(bo->mm, bo->npages, false);
+		mmdrop(bo->mm);
+	} else {
+		for (i = 0; i < bo->npages; i++)
+			__free_page(bo->pages[i]);
+	}
 	kvfree(bo->dma);
 	kvfree(bo->pages);
 	kfree(bo);
@@ -75,6 +87,96 @@ void spatten_bo_put(struct spatten_bo *bo)
 	kref_put(&bo->ref, spatten_bo_release);
 }
 
+/*
+ * A buffer object of @npages pages with its page arrays and the device's
+ * page list allocated, no page yet.
+ */
+static struct spatten_bo *spatten_bo_new(struct spatten_dev *sdev,
+					 unsigned long npages)
+{
+	struct device *dev = &sdev->pdev->dev;
+	struct spatten_bo *bo;
+
+	/* The device walks the list in 4 KiB pages: one entry per page. */
+	BUILD_BUG_ON(PAGE_SIZE != SPATTEN_HW_PAGE_SIZE);
+
+	bo = kzalloc(sizeof(*bo), GFP_KERNEL);
+	if (!bo)
+		return NULL;
+	kref_init(&bo->ref);
+	bo->sdev = sdev;
+	bo->size = (u64)npages << PAGE_SHIFT;
+	bo->npages = npages;
+
+	bo->pages = kvcalloc(npages, sizeof(*bo->pages), GFP_KERNEL);
+	bo->dma = kvcalloc(npages, sizeof(*bo->dma), GFP_KERNEL);
+	if (!bo->pages || !bo->dma)
+		goto err;
+	bo->list = dma_alloc_coherent(dev, npages * sizeof(*bo->list),
+				      &bo->list_dma,
+				      GFP_KERNEL | __GFP_NOWARN);
+	if (!bo->list)
+		goto err;
+	return bo;
+err:
+	kvfree(bo->dma);
+	kvfree(bo->pages);
+	kfree(bo);
+	return NULL;
+}
+
+/* Undo spatten_bo_new() (the pages are the caller's business). */
+static void spatten_bo_free_arrays(struct spatten_bo *bo)
+{
+	dma_free_coherent(&bo->sdev->pdev->dev,
+			  bo->npages * sizeof(*bo->list), bo->list,
+			  bo->list_dma);
+	kvfree(bo->dma);
+	kvfree(bo->pages);
+	kfree(bo);
+}
+
+/* Map page @i of @bo for the device and enter it in the page list. */
+static int spatten_bo_map_page(struct spatten_bo *bo, unsigned long i)
+{
+	struct device *dev = &bo->sdev->pdev->dev;
+	dma_addr_t addr;
+
+	addr = dma_map_page(dev, bo->pages[i], 0, PAGE_SIZE, DMA_BIDIRECTIONAL);
+	if (dma_mapping_error(dev, addr))
+		return -ENOMEM;
+	if (!IS_ALIGNED(addr, SPATTEN_HW_PAGE_SIZE)) {
+		dev_err_ratelimited(dev, "unaligned page mapping %pad\n",
+				    &addr);
+		dma_unmap_page(dev, addr, PAGE_SIZE, DMA_BIDIRECTIONAL);
+		return -EIO;
+	}
+	bo->dma[i] = addr;
+	bo->list[i] = cpu_to_le64(addr);
+	return 0;
+}
+
+static void spatten_bo_unmap_pages(struct spatten_bo *bo, unsigned long n)
+{
+	struct device *dev = &bo->sdev->pdev->dev;
+
+	while (n--)
+		dma_unmap_page_attrs(dev, bo->dma[n], PAGE_SIZE,
+				     DMA_BIDIRECTIONAL, DMA_ATTR_SKIP_CPU_SYNC);
+}
+
+/* Make a fully mapped buffer known to the board. */
+static void spatten_bo_publish(struct spatten_bo *bo)
+{
+	struct spatten_dev *sdev = bo->sdev;
+
+	bo->mapped = true;
+	kref_get(&sdev->ref);
+	mutex_lock(&sdev->bo_lock);
+	list_add_tail(&bo->node, &sdev->bo_list);
+	mutex_unlock(&sdev->bo_lock);
+}
+
 /**
  * spatten_bo_alloc() - allocate and map a buffer object
  * @sdev: the board, bound and alive
@@ -85,87 +187,155 @@ void spatten_bo_put(struct spatten_bo *bo)
  */
 static struct spatten_bo *spatten_bo_alloc(struct spatten_dev *sdev, u64 size)
 {
-	struct device *dev = &sdev->pdev->dev;
 	gfp_t gfp = GFP_KERNEL_ACCOUNT | __GFP_ZERO;
 	struct spatten_bo *bo;
 	unsigned long i;
 	int ret = -ENOMEM;
 
-	/* The device walks the list in 4 KiB pages: one entry per page. */
-	BUILD_BUG_ON(PAGE_SIZE != SPATTEN_HW_PAGE_SIZE);
-
 	/* Pages the device can reach directly need no bounce buffers. */
 	if (sdev->caps.dma_bits <= 32)
 		gfp |= __GFP_DMA32;
 
-	bo = kzalloc(sizeof(*bo), GFP_KERNEL);
+	bo = spatten_bo_new(sdev, size >> PAGE_SHIFT);
 	if (!bo)
 		return ERR_PTR(-ENOMEM);
-	kref_init(&bo->ref);
-	bo->sdev = sdev;
-	bo->size = size;
-	bo->npages = size >> PAGE_SHIFT;
-
-	bo->pages = kvcalloc(bo->npages, sizeof(*bo->pages), GFP_KERNEL);
-	bo->dma = kvcalloc(bo->npages, sizeof(*bo->dma), GFP_KERNEL);
-	if (!bo->pages || !bo->dma)
-		goto err_arrays;
-	bo->list = dma_alloc_coherent(dev, bo->npages * sizeof(*bo->list),
-				      &bo->list_dma,
-				      GFP_KERNEL | __GFP_NOWARN);
-	if (!bo->list)
-		goto err_arrays;
 
 	for (i = 0; i < bo->npages; i++) {
-		struct page *page;
-		dma_addr_t addr;
-
 		if (fatal_signal_pending(current)) {
 			ret = -EINTR;
 			goto err_pages;
 		}
-		page = alloc_page(gfp);
-		if (!page)
+		bo->pages[i] = alloc_page(gfp);
+		if (!bo->pages[i])
 			goto err_pages;
-		addr = dma_map_page(dev, page, 0, PAGE_SIZE, DMA_BIDIRECTIONAL);
-		if (dma_mapping_error(dev, addr)) {
-			__free_page(page);
-			goto err_pages;
-		}
-		if (!IS_ALIGNED(addr, SPATTEN_HW_PAGE_SIZE)) {
-			dev_err_ratelimited(dev, "unaligned page mapping %pad\n",
-					    &addr);
-			dma_unmap_page(dev, addr, PAGE_SIZE, DMA_BIDIRECTIONAL);
-			__free_page(page);
-			ret = -EIO;
+		ret = spatten_bo_map_page(bo, i);
+		if (ret) {
+			__free_page(bo->pages[i]);
 			goto err_pages;
 		}
-		bo->pages[i] = page;
-		bo->dma[i] = addr;
-		bo->list[i] = cpu_to_le64(addr);
 		cond_resched();
 	}
-	bo->mapped = true;
-
-	kref_get(&sdev->ref);
-	mutex_lock(&sdev->bo_lock);
-	list_add_tail(&bo->node, &sdev->bo_list);
-	mutex_unlock(&sdev->bo_lock);
+	spatten_bo_publish(bo);
 	return bo;
 
 err_pages:
-	while (i--) {
-		dma_unmap_page_attrs(dev, bo->dma[i], PAGE_SIZE,
-				     DMA_BIDIRECTIONAL, DMA_ATTR_SKIP_CPU_SYNC);
+	spatten_bo_unmap_pages(bo, i);
+	while (i--)
 		__free_page(bo->pages[i]);
-	}
-	dma_free_coherent(dev, bo->npages * sizeof(*bo->list), bo->list,
-			  bo->list_dma);
-err_arrays:
-	kvfree(bo->dma);
-	kvfree(bo->pages);
-	kfree(bo);
+	spatten_bo_free_arrays(bo);
 	return ERR_PTR(ret);
+}
+
+/* Give a new buffer a handle of @ctx; on failure the buffer is dropped. */
+static int spatten_bo_add_handle(struct spatten_ctx *ctx, struct spatten_bo *bo,
+				 u32 *handle)
+{
+	int ret;
+
+	ret = xa_alloc(&ctx->bos, handle, bo,
+		       XA_LIMIT(1, SPATTEN_MAX_HANDLES), GFP_KERNEL);
+	if (ret) {
+		spatten_bo_put(bo);
+		return ret == -EBUSY ? -ENOSPC : ret;
+	}
+	return 0;
+}
+
+/* Undo spatten_bo_add_handle() after a failed copy_to_user(). */
+static void spatten_bo_drop_handle(struct spatten_ctx *ctx, u32 handle)
+{
+	struct spatten_bo *bo;
+
+	/* Another thread may have destroyed the handle already. */
+	bo = xa_erase(&ctx->bos, handle);
+	if (bo)
+		spatten_bo_put(bo);
+}
+
+/**
+ * spatten_ioctl_bo_import() - SPATTEN_IOCTL_BO_IMPORT
+ * @ctx: the file
+ * @arg: user pointer to struct spatten_bo_import
+ *
+ * Pins the pages (FOLL_WRITE | FOLL_LONGTERM) after charging them to the
+ * caller's locked_vm; a partial pin is undone and fails.
+ *
+ * Return: 0; -EFAULT (struct unreadable, range not mapped, or mapped
+ * read-only); -EINVAL for non-zero flags or rsvd, an unaligned pointer or
+ * size, a zero size or one above SPATTEN_MAX_BO_SIZE; -ENOMEM (out of
+ * memory, or RLIMIT_MEMLOCK exceeded); -ENOSPC (no free handle); other
+ * errors of pin_user_pages_fast().
+ */
+int spatten_ioctl_bo_import(struct spatten_ctx *ctx, void __user *arg)
+{
+	struct spatten_bo_import args;
+	struct mm_struct *mm = current->mm;
+	struct spatten_bo *bo;
+	unsigned long npages, i;
+	long pinned = 0;
+	int ret;
+
+	if (copy_from_user(&args, arg, sizeof(args)))
+		return -EFAULT;
+	if (args.flags || args.rsvd)
+		return -EINVAL;
+	if (!args.size || args.size > SPATTEN_MAX_BO_SIZE ||
+	    !PAGE_ALIGNED(args.size) || !PAGE_ALIGNED(args.user_ptr))
+		return -EINVAL;
+	if (!mm)
+		return -EFAULT;
+	if (!access_ok(u64_to_user_ptr(args.user_ptr), args.size))
+		return -EFAULT;
+	npages = args.size >> PAGE_SHIFT;
+
+	bo = spatten_bo_new(ctx->sdev, npages);
+	if (!bo)
+		return -ENOMEM;
+
+	ret = account_locked_vm(mm, npages, true);
+	if (ret)
+		goto err_free;
+	mmgrab(mm);
+	bo->mm = mm;
+
+	pinned = pin_user_pages_fast(args.user_ptr, npages,
+				     FOLL_WRITE | FOLL_LONGTERM, bo->pages);
+	if (pinned < 0) {
+		ret = pinned;
+		pinned = 0;
+		goto err_unpin;
+	}
+	if (pinned != npages) {
+		ret = -EFAULT;
+		goto err_unpin;
+	}
+
+	for (i = 0; i < npages; i++) {
+		ret = spatten_bo_map_page(bo, i);
+		if (ret) {
+			spatten_bo_unmap_pages(bo, i);
+			goto err_unpin;
+		}
+		cond_resched();
+	}
+	spatten_bo_publish(bo);
+
+	ret = spatten_bo_add_handle(ctx, bo, &args.handle);
+	if (ret)
+		return ret;
+	if (copy_to_user(arg, &args, sizeof(args))) {
+		spatten_bo_drop_handle(ctx, args.handle);
+		return -EFAULT;
+	}
+	return 0;
+
+err_unpin:
+	unpin_user_pages(bo->pages, pinned);
+	account_locked_vm(mm, npages, false);
+	mmdrop(mm);
+err_free:
+	spatten_bo_free_arrays(bo);
+	return ret;
 }
 
 /**
@@ -195,20 +365,14 @@ int spatten_ioctl_bo_create(struct spatten_ctx *ctx, void __user *arg)
 	if (IS_ERR(bo))
 		return PTR_ERR(bo);
 
-	ret = xa_alloc(&ctx->bos, &handle, bo,
-		       XA_LIMIT(1, SPATTEN_MAX_HANDLES), GFP_KERNEL);
-	if (ret) {
-		spatten_bo_put(bo);
-		return ret == -EBUSY ? -ENOSPC : ret;
-	}
+	ret = spatten_bo_add_handle(ctx, bo, &handle);
+	if (ret)
+		return ret;
 
 	args.handle = handle;
 	args.mmap_offset = (u64)handle << SPATTEN_MMAP_SHIFT;
 	if (copy_to_user(arg, &args, sizeof(args))) {
-		/* Another thread may have destroyed the handle already. */
-		bo = xa_erase(&ctx->bos, handle);
-		if (bo)
-			spatten_bo_put(bo);
+		spatten_bo_drop_handle(ctx, handle);
 		return -EFAULT;
 	}
 	return 0;
@@ -347,8 +511,8 @@ static const struct vm_operations_struct spatten_vm_ops = {
  * @vma: offset handle << SPATTEN_MMAP_SHIFT plus a page offset into the
  *	buffer; length within the buffer
  *
- * Return: 0; -EINVAL for a private mapping, an unknown handle or a range
- * outside the buffer; -ENODEV once the device is gone.
+ * Return: 0; -EINVAL for a private mapping, an unknown handle, an imported
+ * buffer or a range outside the buffer; -ENODEV once the device is gone.
  */
 int spatten_mmap(struct file *file, struct vm_area_struct *vma)
 {
@@ -374,7 +538,8 @@ int spatten_mmap(struct file *file, struct vm_area_struct *vma)
 	bo = spatten_bo_lookup(ctx, handle);
 	if (!bo)
 		return -EINVAL;
-	if (first >= bo->npages || count > bo->npages - first) {
+	/* Imported memory is mapped by its owner already. */
+	if (bo->mm || first >= bo->npages || count > bo->npages - first) {
 		ret = -EINVAL;
 		goto err_put;
 	}

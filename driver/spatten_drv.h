@@ -17,6 +17,7 @@
 #ifndef SPATTEN_DRV_H
 #define SPATTEN_DRV_H
 
+#include <linux/atomic.h>
 #include <linux/kref.h>
 #include <linux/list.h>
 #include <linux/miscdevice.h>
@@ -26,6 +27,7 @@
 #include <linux/spinlock.h>
 #include <linux/types.h>
 #include <linux/wait.h>
+#include <linux/workqueue.h>
 #include <linux/xarray.h>
 
 #include "spatten_hw.h"
@@ -39,6 +41,8 @@
 #define SPATTEN_MAX_HANDLES		((1U << 20) - 1) /* per open file */
 #define SPATTEN_MAX_JOBS		4096		/* unreaped, per file */
 #define SPATTEN_READY_TIMEOUT_US	(500 * USEC_PER_MSEC)
+#define SPATTEN_BACKLOG_MAX		1024		/* queued jobs per queue */
+#define SPATTEN_WATCHDOG_MS		250		/* CQ poll + timeouts */
 
 /*
  * mmap offset of a buffer object: handle << SPATTEN_MMAP_SHIFT. Each buffer
@@ -54,6 +58,14 @@ enum spatten_tensor_idx {
 	SPATTEN_T_K,
 	SPATTEN_T_V,
 	SPATTEN_T_OUT,
+	SPATTEN_T_K_LSB,
+	SPATTEN_T_TOK_IMP,
+	SPATTEN_T_TOK_ALIVE,
+	SPATTEN_T_TOK_KEPT,
+	SPATTEN_T_PINNED,
+	SPATTEN_T_HEAD_IMP,
+	SPATTEN_T_HEAD_ALIVE,
+	SPATTEN_T_HEAD_KEPT,
 	SPATTEN_T_NUM,
 };
 
@@ -106,9 +118,13 @@ struct spatten_kjob;
  * @cq_head: next CQ entry the driver reads
  * @cq_phase: phase bit the entry at @cq_head has once the device posts it
  * @inflight: jobs on the ring (at most @depth - 1)
+ * @queued: jobs on the ring plus jobs on @pending (at most
+ *	SPATTEN_BACKLOG_MAX: SUBMIT waits or fails with -EAGAIN beyond)
+ * @stopped: the device is being reset: jobs stay on @pending
  * @slot_hint: where the search for a free tag slot starts
  * @slots: job of each tag slot, NULL when free
  * @pending: accepted jobs waiting for room on the ring, in order
+ * @space_wq: woken when @queued drops or the device goes away
  */
 struct spatten_queue {
 	struct spatten_dev *sdev;
@@ -126,9 +142,12 @@ struct spatten_queue {
 	u32 cq_head;
 	u16 cq_phase;
 	u32 inflight;
+	u32 queued;
+	bool stopped;
 	u32 slot_hint;
 	struct spatten_kjob **slots;
 	struct list_head pending;
+	wait_queue_head_t space_wq;
 };
 
 /**
@@ -155,6 +174,21 @@ struct spatten_queue {
  * @bo_list: buffer objects of this board
  * @ctx_lock: protects @ctx_list
  * @ctx_list: open file contexts, woken when the device goes away
+ * @reset_lock: serializes device resets (timeout recovery, PCI resets)
+ * @broken: a reset failed: SUBMIT fails with -EIO
+ * @watchdog: polls the completion queues (lost interrupts) and expires
+ *	jobs older than @timeout_ms while jobs are on a ring
+ * @timeout_ms: per-job timeout, from the job_timeout_ms module parameter;
+ *	debugfs may change it
+ * @force_timeout: debugfs knob: while non-zero, jobs are put on the rings
+ *	without ringing the doorbell, so they time out; a reset clears it
+ * @drop_irq: debugfs knob: number of interrupts still to ignore
+ * @inject_dma: debugfs knob: number of attention jobs still to give an
+ *	unbacked page-list address (the device fails them with DMA_READ)
+ * @nr_resets: device resets done by the driver
+ * @nr_timeouts: jobs that timed out
+ * @nr_irqs_dropped: interrupts ignored through @drop_irq
+ * @debugfs: debugfs directory of the board
  */
 struct spatten_dev {
 	struct kref ref;
@@ -181,6 +215,18 @@ struct spatten_dev {
 	struct list_head bo_list;
 	struct mutex ctx_lock;	/* @ctx_list */
 	struct list_head ctx_list;
+
+	struct mutex reset_lock;	/* device resets */
+	bool broken;
+	struct delayed_work watchdog;
+	u32 timeout_ms;
+	atomic_t force_timeout;
+	atomic_t drop_irq;
+	atomic_t inject_dma;
+	atomic_t nr_resets;
+	atomic_t nr_timeouts;
+	atomic_t nr_irqs_dropped;
+	struct dentry *debugfs;
 };
 
 /**
@@ -224,6 +270,8 @@ struct spatten_ctx {
  * @list_dma: bus address of @list
  * @mapped: @dma and @list are valid (false once the device went away);
  *	protected by the board's @bo_lock
+ * @mm: imported buffers: the address space whose pages are pinned and
+ *	whose locked_vm was charged (a reference is held); NULL otherwise
  */
 struct spatten_bo {
 	struct kref ref;
@@ -236,6 +284,7 @@ struct spatten_bo {
 	__le64 *list;
 	dma_addr_t list_dma;
 	bool mapped;
+	struct mm_struct *mm;
 };
 
 /**
@@ -256,6 +305,9 @@ struct spatten_bo {
  * @bytes_v: see @bytes_q
  * @bytes_written: see @bytes_q
  * @cycles: see @bytes_q
+ * @lsb_refetches: see @bytes_q
+ * @deadline: jiffies by which the job must complete once on the ring
+ * @timed_out: the watchdog expired the job
  * @done: completed (under the file's @jobs lock)
  * @orphan: the file was closed: the completion path frees the job
  * @claimed: a WAIT is copying the result out
@@ -278,6 +330,9 @@ struct spatten_kjob {
 	u64 bytes_v;
 	u64 bytes_written;
 	u64 cycles;
+	u32 lsb_refetches;
+	unsigned long deadline;
+	bool timed_out;
 
 	bool done;
 	bool orphan;
@@ -294,9 +349,14 @@ static inline void spatten_wr(struct spatten_dev *sdev, u32 reg, u32 val)
 	writel(val, sdev->regs + reg);
 }
 
-/* spatten_main.c */
+/* spatten_main.c, spatten_sysfs.c */
 void spatten_dev_put(struct spatten_dev *sdev);
 void spatten_ctx_put(struct spatten_ctx *ctx);
+extern const struct attribute_group *spatten_attr_groups[];
+void spatten_debugfs_init(struct spatten_dev *sdev);
+void spatten_debugfs_fini(struct spatten_dev *sdev);
+void spatten_debugfs_root_init(void);
+void spatten_debugfs_root_fini(void);
 
 /* spatten_queue.c */
 int spatten_hw_reset(struct spatten_dev *sdev);
@@ -308,10 +368,16 @@ void spatten_irqs_fini(struct spatten_dev *sdev);
 void spatten_queue_submit(struct spatten_queue *q, struct list_head *jobs);
 void spatten_queues_abort(struct spatten_dev *sdev);
 u64 spatten_read_counter(struct spatten_dev *sdev, unsigned int idx);
+int spatten_queue_reserve(struct spatten_queue *q, u32 count, bool nonblock);
+void spatten_queue_unreserve(struct spatten_queue *q, u32 count);
+void spatten_dev_quiesce(struct spatten_dev *sdev, bool touch_hw);
+int spatten_dev_restart(struct spatten_dev *sdev);
+void spatten_watchdog_fn(struct work_struct *work);
 
 /* spatten_bo.c */
 int spatten_ioctl_bo_create(struct spatten_ctx *ctx, void __user *arg);
 int spatten_ioctl_bo_destroy(struct spatten_ctx *ctx, void __user *arg);
+int spatten_ioctl_bo_import(struct spatten_ctx *ctx, void __user *arg);
 struct spatten_bo *spatten_bo_lookup(struct spatten_ctx *ctx, u32 handle);
 void spatten_bo_put(struct spatten_bo *bo);
 void spatten_bo_sync(struct spatten_bo *bo, u64 off, u64 len, bool for_cpu,
@@ -321,7 +387,8 @@ void spatten_ctx_destroy_bos(struct spatten_ctx *ctx);
 int spatten_mmap(struct file *file, struct vm_area_struct *vma);
 
 /* spatten_job.c */
-int spatten_ioctl_submit(struct spatten_ctx *ctx, void __user *arg);
+int spatten_ioctl_submit(struct spatten_ctx *ctx, void __user *arg,
+			 bool nonblock);
 int spatten_ioctl_wait(struct spatten_ctx *ctx, void __user *arg);
 void spatten_job_complete(struct spatten_kjob *job);
 void spatten_ctx_release_jobs(struct spatten_ctx *ctx);

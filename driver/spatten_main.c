@@ -8,6 +8,11 @@
  * holds for reading), stops the device, frees the interrupts, completes
  * every job with SPATTEN_HW_ERR_ABORTED and unmaps every buffer; later
  * ioctls on the open files fail with -ENODEV.
+ *
+ * PCI resets (reset_prepare/reset_done, e.g. a function-level reset through
+ * sysfs) and AER recovery (pci_error_handlers) quiesce the queues, fail
+ * the jobs on the device with SPATTEN_HW_ERR_ABORTED and program the
+ * device again afterwards; jobs not yet given to the device run then.
  */
 #include <linux/compat.h>
 #include <linux/dma-mapping.h>
@@ -25,12 +30,18 @@
 
 static DEFINE_IDA(spatten_ida);
 
+static unsigned int job_timeout_ms = 10000;
+module_param(job_timeout_ms, uint, 0444);
+MODULE_PARM_DESC(job_timeout_ms,
+		 "Per-job timeout in ms before the device is reset (default 10000)");
+
 static void spatten_dev_release(struct kref *ref)
 {
 	struct spatten_dev *sdev = container_of(ref, struct spatten_dev, ref);
 
 	mutex_destroy(&sdev->bo_lock);
 	mutex_destroy(&sdev->ctx_lock);
+	mutex_destroy(&sdev->reset_lock);
 	pci_dev_put(sdev->pdev);
 	kfree(sdev);
 }
@@ -177,6 +188,7 @@ static long spatten_ioctl(struct file *file, unsigned int cmd,
 	case SPATTEN_IOCTL_BO_DESTROY:
 	case SPATTEN_IOCTL_SUBMIT:
 	case SPATTEN_IOCTL_COUNTERS:
+	case SPATTEN_IOCTL_BO_IMPORT:
 		break;
 	default:
 		return -ENOTTY;
@@ -198,8 +210,15 @@ static long spatten_ioctl(struct file *file, unsigned int cmd,
 	case SPATTEN_IOCTL_BO_DESTROY:
 		ret = spatten_ioctl_bo_destroy(ctx, uarg);
 		break;
+	case SPATTEN_IOCTL_BO_IMPORT:
+		ret = spatten_ioctl_bo_import(ctx, uarg);
+		break;
 	case SPATTEN_IOCTL_SUBMIT:
-		ret = spatten_ioctl_submit(ctx, uarg);
+		if (READ_ONCE(sdev->broken))
+			ret = -EIO;
+		else
+			ret = spatten_ioctl_submit(ctx, uarg,
+						   file->f_flags & O_NONBLOCK);
 		break;
 	case SPATTEN_IOCTL_COUNTERS:
 		ret = spatten_ioctl_counters(sdev, uarg);
@@ -310,6 +329,9 @@ static int spatten_probe(struct pci_dev *pdev, const struct pci_device_id *id)
 	INIT_LIST_HEAD(&sdev->bo_list);
 	mutex_init(&sdev->ctx_lock);
 	INIT_LIST_HEAD(&sdev->ctx_list);
+	mutex_init(&sdev->reset_lock);
+	INIT_DELAYED_WORK(&sdev->watchdog, spatten_watchdog_fn);
+	sdev->timeout_ms = clamp_val(job_timeout_ms, 100, 3600 * MSEC_PER_SEC);
 
 	ret = pcim_enable_device(pdev);
 	if (ret) {
@@ -366,12 +388,15 @@ static int spatten_probe(struct pci_dev *pdev, const struct pci_device_id *id)
 	sdev->misc.fops = &spatten_fops;
 	sdev->misc.parent = dev;
 	sdev->misc.mode = 0660;
+	sdev->misc.groups = spatten_attr_groups;
 	pci_set_drvdata(pdev, sdev);
+	pci_save_state(pdev);
 	ret = misc_register(&sdev->misc);
 	if (ret) {
 		dev_err(dev, "cannot register %s (%d)\n", sdev->name, ret);
 		goto err_hw;
 	}
+	spatten_debugfs_init(sdev);
 
 	dev_info(dev, "%s: hw %u.%u, %u engines, %u queues x %u, %s\n",
 		 sdev->name, sdev->caps.version >> 16,
@@ -383,6 +408,7 @@ static int spatten_probe(struct pci_dev *pdev, const struct pci_device_id *id)
 err_hw:
 	spatten_hw_disable(sdev);
 	spatten_irqs_fini(sdev);
+	cancel_delayed_work_sync(&sdev->watchdog);
 err_ida:
 	ida_free(&spatten_ida, sdev->index);
 err_put:
@@ -406,8 +432,12 @@ static void spatten_dev_teardown(struct spatten_dev *sdev)
 	WRITE_ONCE(sdev->dead, true);
 	up_write(&sdev->rwsem);
 
+	/* A reset in progress finishes first; later ones see @dead. */
+	mutex_lock(&sdev->reset_lock);
 	spatten_hw_disable(sdev);
 	spatten_irqs_fini(sdev);
+	mutex_unlock(&sdev->reset_lock);
+	cancel_delayed_work_sync(&sdev->watchdog);
 	spatten_queues_abort(sdev);
 	spatten_bos_unmap_all(sdev);
 
@@ -421,6 +451,7 @@ static void spatten_remove(struct pci_dev *pdev)
 {
 	struct spatten_dev *sdev = pci_get_drvdata(pdev);
 
+	spatten_debugfs_fini(sdev);
 	misc_deregister(&sdev->misc);
 	spatten_dev_teardown(sdev);
 	ida_free(&spatten_ida, sdev->index);
@@ -435,6 +466,84 @@ static void spatten_shutdown(struct pci_dev *pdev)
 		spatten_dev_teardown(sdev);
 }
 
+/* Before a PCI reset of the function: stop, fail the jobs on the device. */
+static void spatten_reset_prepare(struct pci_dev *pdev)
+{
+	struct spatten_dev *sdev = pci_get_drvdata(pdev);
+
+	if (!sdev)
+		return;
+	mutex_lock(&sdev->reset_lock);
+	if (!sdev->dead)
+		spatten_dev_quiesce(sdev, true);
+	mutex_unlock(&sdev->reset_lock);
+}
+
+/* After the reset: program the device again, run the waiting jobs. */
+static void spatten_reset_done(struct pci_dev *pdev)
+{
+	struct spatten_dev *sdev = pci_get_drvdata(pdev);
+
+	if (!sdev)
+		return;
+	mutex_lock(&sdev->reset_lock);
+	if (!sdev->dead && !sdev->broken) {
+		atomic_inc(&sdev->nr_resets);
+		spatten_dev_restart(sdev);
+	}
+	mutex_unlock(&sdev->reset_lock);
+}
+
+static pci_ers_result_t spatten_error_detected(struct pci_dev *pdev,
+					       pci_channel_state_t state)
+{
+	struct spatten_dev *sdev = pci_get_drvdata(pdev);
+
+	dev_warn(&pdev->dev, "PCI error detected (state %d)\n", state);
+	if (!sdev)
+		return PCI_ERS_RESULT_DISCONNECT;
+	if (state == pci_channel_io_perm_failure)
+		return PCI_ERS_RESULT_DISCONNECT;
+
+	/* The link may be frozen: fail the jobs without touching the BAR. */
+	mutex_lock(&sdev->reset_lock);
+	if (!sdev->dead)
+		spatten_dev_quiesce(sdev, state == pci_channel_io_normal);
+	mutex_unlock(&sdev->reset_lock);
+	return PCI_ERS_RESULT_NEED_RESET;
+}
+
+static pci_ers_result_t spatten_slot_reset(struct pci_dev *pdev)
+{
+	struct spatten_dev *sdev = pci_get_drvdata(pdev);
+	int ret;
+
+	if (!sdev)
+		return PCI_ERS_RESULT_DISCONNECT;
+	pci_restore_state(pdev);
+	pci_save_state(pdev);		/* for the next recovery */
+	pci_set_master(pdev);
+	mutex_lock(&sdev->reset_lock);
+	ret = sdev->dead ? -ENODEV : spatten_dev_restart(sdev);
+	if (!ret)
+		atomic_inc(&sdev->nr_resets);
+	mutex_unlock(&sdev->reset_lock);
+	return ret ? PCI_ERS_RESULT_DISCONNECT : PCI_ERS_RESULT_RECOVERED;
+}
+
+static void spatten_resume(struct pci_dev *pdev)
+{
+	dev_info(&pdev->dev, "recovered from a PCI error\n");
+}
+
+static const struct pci_error_handlers spatten_err_handlers = {
+	.error_detected = spatten_error_detected,
+	.slot_reset = spatten_slot_reset,
+	.resume = spatten_resume,
+	.reset_prepare = spatten_reset_prepare,
+	.reset_done = spatten_reset_done,
+};
+
 static const struct pci_device_id spatten_pci_ids[] = {
 	{ PCI_DEVICE(SPATTEN_PCI_VENDOR_ID, SPATTEN_PCI_DEVICE_ID) },
 	{ }
@@ -447,8 +556,27 @@ static struct pci_driver spatten_pci_driver = {
 	.probe = spatten_probe,
 	.remove = spatten_remove,
 	.shutdown = spatten_shutdown,
+	.err_handler = &spatten_err_handlers,
 };
-module_pci_driver(spatten_pci_driver);
+
+static int __init spatten_init(void)
+{
+	int ret;
+
+	spatten_debugfs_root_init();
+	ret = pci_register_driver(&spatten_pci_driver);
+	if (ret)
+		spatten_debugfs_root_fini();
+	return ret;
+}
+module_init(spatten_init);
+
+static void __exit spatten_exit(void)
+{
+	pci_unregister_driver(&spatten_pci_driver);
+	spatten_debugfs_root_fini();
+}
+module_exit(spatten_exit);
 
 MODULE_DESCRIPTION("SpAtten sparse-attention accelerator");
 MODULE_LICENSE("GPL");

@@ -4,13 +4,24 @@
  * completion processing.
  *
  * Each queue pair has a software list of accepted jobs (@pending) in front
- * of its ring, so SUBMIT never waits for ring space: the submit path and the
- * completion path both move jobs from @pending onto the ring while at most
- * depth - 1 jobs are on it. Every job on the ring has a tag slot; the tag is
- * slot | queue << 16 and comes back in the job's completion entry.
+ * of its ring: the submit path and the completion path both move jobs from
+ * @pending onto the ring while at most depth - 1 jobs are on it. The list is
+ * bounded (SPATTEN_BACKLOG_MAX jobs per queue, ring included): beyond it
+ * SUBMIT fails with -EAGAIN (O_NONBLOCK) or sleeps interruptibly. Every job
+ * on the ring has a tag slot; the tag is slot | queue << 16 and comes back
+ * in the job's completion entry.
+ *
+ * Faults: a watchdog runs while jobs are on a ring. It first consumes the
+ * completion queues (so a lost interrupt only delays a completion), then
+ * expires jobs that have been on the ring longer than the job timeout: the
+ * device is reset (CTRL.RESET), every job that was on a ring completes with
+ * SPATTEN_STATUS_TIMEOUT (the expired ones) or SPATTEN_HW_ERR_ABORTED (the
+ * others), the queues are programmed again and the jobs still on the
+ * software lists, which the device never saw, run afterwards.
  */
 #include <linux/dma-mapping.h>
 #include <linux/interrupt.h>
+#include <linux/jiffies.h>
 #include <linux/iopoll.h>
 #include <linux/list.h>
 #include <linux/nospec.h>
@@ -145,6 +156,7 @@ int spatten_queues_init(struct spatten_dev *sdev)
 		q->depth = sdev->queue_depth;
 		spin_lock_init(&q->lock);
 		INIT_LIST_HEAD(&q->pending);
+		init_waitqueue_head(&q->space_wq);
 		snprintf(q->irq_name, sizeof(q->irq_name), "%s-q%u",
 			 sdev->name, i);
 
@@ -170,6 +182,17 @@ int spatten_queues_init(struct spatten_dev *sdev)
 	return 0;
 }
 
+/*
+ * An address inside the device's DMA width that no memory answers to: a
+ * page list there makes the device fail the job with DMA_READ.
+ */
+static u64 spatten_bad_dma_addr(struct spatten_dev *sdev)
+{
+	u32 bits = min_t(u32, sdev->caps.dma_bits, 48);
+
+	return BIT_ULL(bits - 1);
+}
+
 /* Find a free tag slot; the caller made sure one exists. */
 static u32 spatten_queue_get_slot(struct spatten_queue *q)
 {
@@ -193,11 +216,16 @@ static u32 spatten_queue_get_slot(struct spatten_queue *q)
  */
 static void spatten_queue_kick(struct spatten_queue *q)
 {
+	struct spatten_dev *sdev = q->sdev;
 	struct spatten_kjob *job;
+	unsigned long timeout;
 	u32 slot, n = 0;
 
 	lockdep_assert_held(&q->lock);
 
+	if (q->stopped)
+		return;
+	timeout = msecs_to_jiffies(READ_ONCE(sdev->timeout_ms));
 	while (q->inflight < q->depth - 1 && !list_empty(&q->pending)) {
 		job = list_first_entry(&q->pending, struct spatten_kjob, node);
 		list_del_init(&job->node);
@@ -207,7 +235,12 @@ static void spatten_queue_kick(struct spatten_queue *q)
 		q->inflight++;
 		job->desc.tag = cpu_to_le32(slot |
 					    (u32)q->id << SPATTEN_TAG_QUEUE_SHIFT);
+		job->deadline = jiffies + timeout;
 		memcpy(&q->sq[q->sq_tail], &job->desc, sizeof(job->desc));
+		if (job->desc.opcode == cpu_to_le16(SPATTEN_OP_ATTENTION) &&
+		    atomic_add_unless(&sdev->inject_dma, -1, 0))
+			q->sq[q->sq_tail].q.addr =
+				cpu_to_le64(spatten_bad_dma_addr(sdev));
 		if (++q->sq_tail == q->depth)
 			q->sq_tail = 0;
 		n++;
@@ -216,7 +249,12 @@ static void spatten_queue_kick(struct spatten_queue *q)
 	if (n) {
 		/* The new entries must be visible before the doorbell. */
 		dma_wmb();
-		spatten_wr(q->sdev, SPATTEN_REG_SQ_TAIL_DB(q->id), q->sq_tail);
+		/* Fault injection: the device never hears of these jobs. */
+		if (!atomic_read(&sdev->force_timeout))
+			spatten_wr(sdev, SPATTEN_REG_SQ_TAIL_DB(q->id),
+				   q->sq_tail);
+		queue_delayed_work(system_wq, &sdev->watchdog,
+				   msecs_to_jiffies(SPATTEN_WATCHDOG_MS));
 	}
 }
 
@@ -233,6 +271,72 @@ void spatten_queue_submit(struct spatten_queue *q, struct list_head *jobs)
 	list_splice_tail_init(jobs, &q->pending);
 	spatten_queue_kick(q);
 	spin_unlock(&q->lock);
+}
+
+static bool spatten_queue_has_room(struct spatten_queue *q, u32 count)
+{
+	bool room;
+
+	spin_lock(&q->lock);
+	room = q->queued + count <= SPATTEN_BACKLOG_MAX;
+	spin_unlock(&q->lock);
+	return room;
+}
+
+/**
+ * spatten_queue_reserve() - reserve room for jobs on a queue
+ * @q: the queue
+ * @count: jobs, at most SPATTEN_MAX_SUBMIT
+ * @nonblock: fail with -EAGAIN instead of sleeping when the queue is full
+ *
+ * Called with the board's rwsem held for reading; it is dropped while
+ * sleeping, so an unbind never waits for a blocked submitter.
+ *
+ * Return: 0 (spatten_queue_submit() or spatten_queue_unreserve() must
+ * follow), -EAGAIN, -ERESTARTSYS on a signal, -ENODEV if the board went
+ * away meanwhile, -EIO if a reset failed meanwhile.
+ */
+int spatten_queue_reserve(struct spatten_queue *q, u32 count, bool nonblock)
+{
+	struct spatten_dev *sdev = q->sdev;
+	int ret;
+
+	for (;;) {
+		if (READ_ONCE(sdev->broken))
+			return -EIO;
+		spin_lock(&q->lock);
+		if (q->queued + count <= SPATTEN_BACKLOG_MAX) {
+			q->queued += count;
+			spin_unlock(&q->lock);
+			return 0;
+		}
+		spin_unlock(&q->lock);
+		if (nonblock)
+			return -EAGAIN;
+
+		up_read(&sdev->rwsem);
+		ret = wait_event_interruptible(q->space_wq,
+					       spatten_queue_has_room(q, count) ||
+					       READ_ONCE(sdev->dead));
+		down_read(&sdev->rwsem);
+		if (ret)
+			return ret;
+		if (sdev->dead)
+			return -ENODEV;
+	}
+}
+
+/**
+ * spatten_queue_unreserve() - give back room taken by spatten_queue_reserve()
+ * @q: the queue
+ * @count: jobs that will not be submitted after all
+ */
+void spatten_queue_unreserve(struct spatten_queue *q, u32 count)
+{
+	spin_lock(&q->lock);
+	q->queued -= count;
+	spin_unlock(&q->lock);
+	wake_up_interruptible_all(&q->space_wq);
 }
 
 /**
@@ -290,6 +394,7 @@ static void spatten_queue_process(struct spatten_queue *q)
 		}
 		q->slots[slot] = NULL;
 		q->inflight--;
+		q->queued--;
 
 		job->status = le16_to_cpu(cqe->status);
 		job->bytes_q = le64_to_cpu(cqe->bytes_q);
@@ -298,6 +403,7 @@ static void spatten_queue_process(struct spatten_queue *q)
 		job->bytes_v = le64_to_cpu(cqe->bytes_v);
 		job->bytes_written = le64_to_cpu(cqe->bytes_written);
 		job->cycles = le64_to_cpu(cqe->cycles);
+		job->lsb_refetches = le32_to_cpu(cqe->lsb_refetches);
 		list_add_tail(&job->node, &done);
 	}
 
@@ -306,6 +412,8 @@ static void spatten_queue_process(struct spatten_queue *q)
 	spatten_queue_kick(q);
 	spin_unlock(&q->lock);
 
+	if (!list_empty(&done))
+		wake_up_interruptible_all(&q->space_wq);
 	list_for_each_entry_safe(job, tmp, &done, node) {
 		list_del_init(&job->node);
 		spatten_job_complete(job);
@@ -337,8 +445,10 @@ void spatten_queues_abort(struct spatten_dev *sdev)
 			}
 		}
 		q->inflight = 0;
+		q->queued = 0;
 		list_splice_tail_init(&q->pending, &aborted);
 		spin_unlock(&q->lock);
+		wake_up_interruptible_all(&q->space_wq);
 
 		list_for_each_entry_safe(job, tmp, &aborted, node) {
 			list_del_init(&job->node);
@@ -348,8 +458,191 @@ void spatten_queues_abort(struct spatten_dev *sdev)
 	}
 }
 
+/* Wait for running interrupt handlers (hard and threaded) to finish. */
+static void spatten_irqs_sync(struct spatten_dev *sdev)
+{
+	u32 i;
+
+	for (i = 0; i < sdev->nr_queues; i++)
+		if (sdev->queues[i].irq)
+			synchronize_irq(sdev->queues[i].irq);
+	if (sdev->irq_single)
+		synchronize_irq(sdev->irq_single);
+}
+
+/**
+ * spatten_dev_quiesce() - stop the queues and fail the jobs on the rings
+ * @sdev: the board; the caller holds @reset_lock
+ * @touch_hw: reset the device first (false when it is being reset or its
+ *	link is down anyway)
+ *
+ * Completions the device posted before it stopped are reported as usual;
+ * every other job on a ring completes with SPATTEN_STATUS_TIMEOUT if the
+ * watchdog expired it, else SPATTEN_HW_ERR_ABORTED. Jobs on the software
+ * lists stay there for spatten_dev_restart().
+ */
+void spatten_dev_quiesce(struct spatten_dev *sdev, bool touch_hw)
+{
+	struct spatten_kjob *job, *tmp;
+	u32 i, slot;
+
+	lockdep_assert_held(&sdev->reset_lock);
+
+	for (i = 0; i < sdev->nr_queues; i++) {
+		spin_lock(&sdev->queues[i].lock);
+		sdev->queues[i].stopped = true;
+		spin_unlock(&sdev->queues[i].lock);
+	}
+	if (touch_hw)
+		spatten_hw_disable(sdev);
+	spatten_irqs_sync(sdev);
+
+	for (i = 0; i < sdev->nr_queues; i++) {
+		struct spatten_queue *q = &sdev->queues[i];
+		LIST_HEAD(aborted);
+
+		if (touch_hw)
+			spatten_queue_process(q);
+
+		spin_lock(&q->lock);
+		for (slot = 0; slot < q->depth; slot++) {
+			job = q->slots[slot];
+			if (job) {
+				q->slots[slot] = NULL;
+				list_add_tail(&job->node, &aborted);
+				q->queued--;
+			}
+		}
+		q->inflight = 0;
+		spin_unlock(&q->lock);
+		wake_up_interruptible_all(&q->space_wq);
+
+		list_for_each_entry_safe(job, tmp, &aborted, node) {
+			list_del_init(&job->node);
+			if (job->timed_out) {
+				job->status = SPATTEN_STATUS_TIMEOUT;
+				atomic_inc(&sdev->nr_timeouts);
+			} else {
+				job->status = SPATTEN_HW_ERR_ABORTED;
+			}
+			spatten_job_complete(job);
+		}
+	}
+}
+
+/**
+ * spatten_dev_restart() - bring the device back after spatten_dev_quiesce()
+ * @sdev: the board; the caller holds @reset_lock
+ *
+ * Resets and enables the device, programs every queue again and starts the
+ * jobs waiting on the software lists. If the device does not come back,
+ * the board is marked broken: those jobs complete with
+ * SPATTEN_HW_ERR_ABORTED and SUBMIT fails with -EIO from then on.
+ *
+ * Return: 0 or a negative errno.
+ */
+int spatten_dev_restart(struct spatten_dev *sdev)
+{
+	int ret;
+	u32 i;
+
+	lockdep_assert_held(&sdev->reset_lock);
+
+	atomic_set(&sdev->force_timeout, 0);
+	ret = spatten_hw_reset(sdev);
+	for (i = 0; !ret && i < sdev->nr_queues; i++) {
+		struct spatten_queue *q = &sdev->queues[i];
+
+		spin_lock(&q->lock);
+		ret = spatten_queue_hw_init(q, sdev->msix ? i : 0);
+		spin_unlock(&q->lock);
+	}
+	if (ret) {
+		dev_err(&sdev->pdev->dev, "device did not come back after a reset (%d)\n",
+			ret);
+		WRITE_ONCE(sdev->broken, true);
+		spatten_hw_disable(sdev);
+		spatten_queues_abort(sdev);
+		return ret;
+	}
+
+	for (i = 0; i < sdev->nr_queues; i++) {
+		struct spatten_queue *q = &sdev->queues[i];
+
+		spin_lock(&q->lock);
+		q->stopped = false;
+		spatten_queue_kick(q);
+		spin_unlock(&q->lock);
+	}
+	return 0;
+}
+
+/**
+ * spatten_watchdog_fn() - the watchdog (see the top of this file)
+ * @work: &spatten_dev.watchdog
+ */
+void spatten_watchdog_fn(struct work_struct *work)
+{
+	struct spatten_dev *sdev = container_of(to_delayed_work(work),
+						struct spatten_dev, watchdog);
+	bool expired = false, busy = false;
+	u32 i, slot;
+
+	if (READ_ONCE(sdev->dead))
+		return;
+
+	for (i = 0; i < sdev->nr_queues; i++) {
+		struct spatten_queue *q = &sdev->queues[i];
+
+		spatten_queue_process(q);
+		spin_lock(&q->lock);
+		if (!q->stopped && q->inflight) {
+			busy = true;
+			for (slot = 0; slot < q->depth; slot++) {
+				struct spatten_kjob *job = q->slots[slot];
+
+				if (job && time_after_eq(jiffies, job->deadline)) {
+					job->timed_out = true;
+					expired = true;
+				}
+			}
+		}
+		spin_unlock(&q->lock);
+	}
+
+	if (expired) {
+		mutex_lock(&sdev->reset_lock);
+		if (!READ_ONCE(sdev->dead) && !READ_ONCE(sdev->broken)) {
+			dev_warn(&sdev->pdev->dev,
+				 "job timeout (%u ms): resetting the device\n",
+				 READ_ONCE(sdev->timeout_ms));
+			atomic_inc(&sdev->nr_resets);
+			spatten_dev_quiesce(sdev, true);
+			spatten_dev_restart(sdev);
+		}
+		mutex_unlock(&sdev->reset_lock);
+		return;
+	}
+	if (busy)
+		queue_delayed_work(system_wq, &sdev->watchdog,
+				   msecs_to_jiffies(SPATTEN_WATCHDOG_MS));
+}
+
+/* Fault injection: ignore this interrupt (the watchdog picks it up). */
+static bool spatten_irq_drop(struct spatten_dev *sdev)
+{
+	if (!atomic_add_unless(&sdev->drop_irq, -1, 0))
+		return false;
+	atomic_inc(&sdev->nr_irqs_dropped);
+	return true;
+}
+
 static irqreturn_t spatten_irq_queue(int irq, void *data)
 {
+	struct spatten_queue *q = data;
+
+	if (spatten_irq_drop(q->sdev))
+		return IRQ_HANDLED;
 	return IRQ_WAKE_THREAD;
 }
 
@@ -371,7 +664,7 @@ static irqreturn_t spatten_irq_single(int irq, void *data)
 	u32 pending;
 
 	if (!sdev->intx)
-		return IRQ_WAKE_THREAD;
+		return spatten_irq_drop(sdev) ? IRQ_HANDLED : IRQ_WAKE_THREAD;
 
 	pending = spatten_rd(sdev, SPATTEN_REG_INTX_STATUS);
 	if (!pending || pending == U32_MAX)
@@ -379,7 +672,7 @@ static irqreturn_t spatten_irq_single(int irq, void *data)
 	spatten_wr(sdev, SPATTEN_REG_INTX_STATUS, pending);
 	/* Flush the posted write so the line drops before we return. */
 	spatten_rd(sdev, SPATTEN_REG_INTX_STATUS);
-	return IRQ_WAKE_THREAD;
+	return spatten_irq_drop(sdev) ? IRQ_HANDLED : IRQ_WAKE_THREAD;
 }
 
 static irqreturn_t spatten_irq_single_thread(int irq, void *data)

@@ -8,6 +8,7 @@ mount -t proc proc /proc
 mount -t sysfs sysfs /sys
 mount -t devtmpfs devtmpfs /dev
 mount -t tmpfs tmpfs /tmp
+mount -t debugfs debugfs /sys/kernel/debug 2>/dev/null
 exec </dev/ttyS1 >/dev/ttyS1 2>&1
 
 n=0
@@ -42,9 +43,27 @@ check)
 		[ -x "$t" ] || continue
 		"$t" || rc=1
 	done
+	# Unload with jobs in flight: a process holds jobs on the device
+	# (the driver test's --hold-jobs) and is killed with SIGKILL first.
+	held=0
+	if [ -x /bin/spatten_driver_test ]; then
+		/bin/spatten_driver_test --hold-jobs >/tmp/hold.out 2>&1 &
+		pid=$!
+		i=0
+		while ! grep -q held /tmp/hold.out && [ $i -lt 100 ]; do
+			sleep 0.1; i=$((i + 1))
+		done
+		grep -q held /tmp/hold.out && held=1
+		kill -9 $pid
+		wait $pid 2>/dev/null
+	fi
 	rmmod spatten
 	r=$?
-	tap $r "rmmod spatten after the suite"
+	if [ $held = 1 ]; then
+		tap $r "rmmod spatten after the suite, with a killed process's jobs in flight"
+	else
+		tap $r "rmmod spatten after the suite"
+	fi
 	[ $r = 0 ] || rc=1
 	;;
 shell)

@@ -9,7 +9,10 @@ module=$1 bindir=$2 output=$3
 root=$(mktemp -d)
 trap 'rm -rf "$root"' EXIT
 
+# mktemp -d is 0700: the guest's / must be searchable by unprivileged users.
+chmod 755 "$root"
 mkdir -p "$root"/{bin,dev,proc,sys,tmp,lib/modules}
+chmod 1777 "$root/tmp"
 cp /bin/busybox "$root/bin/busybox"
 ln -s busybox "$root/bin/sh"
 cp "$SPATTEN_TOP/scripts/guest-init.sh" "$root/init"

@@ -4,12 +4,15 @@
 # The guest's program output streams to stdout; the kernel console goes to
 # $SPATTEN_CACHE/logs/guest-console.log. Exit status: the guest's.
 # Usage: vm-run.sh MODE KERNEL INITRAMFS [extra -device spatten options]
+# SPATTEN_VM_TAG=name keeps this boot's logs apart (guest-console-name.log,
+# guest-MODE-name.log); SPATTEN_VM_APPEND adds kernel command-line words.
 set -euo pipefail
 . "$(dirname "$0")/common.sh"
 
 mode=$1 kernel=$2 initrd=$3 devopts=${4:-}
-console=$SPATTEN_LOGS/guest-console.log
-out=$SPATTEN_LOGS/guest-$mode.log
+tag=${SPATTEN_VM_TAG:+-$SPATTEN_VM_TAG}
+console=$SPATTEN_LOGS/guest-console$tag.log
+out=$SPATTEN_LOGS/guest-$mode$tag.log
 qemu=$SPATTEN_CACHE/qemu-system-x86_64
 timeout=${SPATTEN_VM_TIMEOUT:-1800}
 
@@ -17,7 +20,7 @@ args=(-M q35 -accel tcg -cpu max -smp 2 -m 1G
       -nodefaults -no-reboot -display none -monitor none
       -L /usr/share/qemu -L /usr/share/seabios
       -kernel "$kernel" -initrd "$initrd"
-      -append "console=ttyS0 loglevel=7 panic=-1 spatten_run=$mode"
+      -append "console=ttyS0 loglevel=7 panic=-1 spatten_run=$mode${SPATTEN_VM_APPEND:+ $SPATTEN_VM_APPEND}"
       -device "spatten${devopts:+,$devopts}"
       -serial "file:$console")
 if [ "$mode" = shell ]; then

@@ -84,6 +84,28 @@ struct spatten_bo_destroy {
 };
 
 /**
+ * struct spatten_bo_import - SPATTEN_IOCTL_BO_IMPORT: use user memory as a
+ * buffer object
+ * @user_ptr: in: start of the memory, page aligned; it must be writable
+ *	(the device writes outputs) and stays pinned until the last job using
+ *	it completes after BO_DESTROY or close; counted against
+ *	RLIMIT_MEMLOCK
+ * @size: in: bytes, a non-zero multiple of the page size, at most
+ *	max_bo_size
+ * @flags: in: must be zero
+ * @handle: out: buffer handle, valid in this open file only (not mmap-able:
+ *	the memory is already the caller's)
+ * @rsvd: must be zero
+ */
+struct spatten_bo_import {
+	__u64 user_ptr;
+	__u64 size;
+	__u32 flags;
+	__u32 handle;
+	__u64 rsvd;
+};
+
+/**
  * struct spatten_tensor - an operand: buffer handle plus byte offset
  * @handle: buffer object of this open file; 0 = operand absent
  * @flags: must be zero
@@ -212,6 +234,14 @@ struct spatten_submit {
 
 #define SPATTEN_MAX_SUBMIT		64
 
+/*
+ * Job status reported by the driver only (struct spatten_wait @status, in
+ * addition to enum spatten_hw_status): the job did not complete within the
+ * driver's job timeout; the device was reset and the other jobs that were
+ * on the device completed with SPATTEN_HW_ERR_ABORTED.
+ */
+#define SPATTEN_STATUS_TIMEOUT		256
+
 /**
  * struct spatten_wait - SPATTEN_IOCTL_WAIT: wait for one job and reap it
  * @seqno: in: sequence number returned by SUBMIT
@@ -272,5 +302,7 @@ struct spatten_counters {
 	_IOWR(SPATTEN_IOCTL_MAGIC, 0x04, struct spatten_wait)
 #define SPATTEN_IOCTL_COUNTERS \
 	_IOWR(SPATTEN_IOCTL_MAGIC, 0x05, struct spatten_counters)
+#define SPATTEN_IOCTL_BO_IMPORT \
+	_IOWR(SPATTEN_IOCTL_MAGIC, 0x06, struct spatten_bo_import)
 
 #endif /* _UAPI_SPATTEN_H */
