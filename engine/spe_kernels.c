@@ -6,8 +6,10 @@
  * variable SPATTEN_KERNELS (or SPE_KERNELS) may name one of "generic",
  * "sse4.1", "avx2", "avx512"; a name this build or CPU cannot run falls back
  * to generic. Otherwise the most capable implementation the CPU supports
- * (__builtin_cpu_supports). All implementations give identical bits, so the
- * choice only changes speed.
+ * (__builtin_cpu_supports, which also checks that the OS saves the AVX
+ * state): "avx512" needs AVX-512 F, BW, DQ, VL and VNNI; "avx2" AVX2;
+ * "sse4.1" SSE4.1. All implementations give identical bits, so the choice
+ * only changes speed.
  */
 #include <stdlib.h>
 #include <string.h>

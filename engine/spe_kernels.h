@@ -60,7 +60,9 @@ extern const struct spe_kernels spe_kernels_generic;
 
 /*
  * The implementation spe_run() uses: the fastest the CPU supports, chosen
- * once; SPE_KERNELS=generic in the environment forces the portable one.
+ * once per process; SPATTEN_KERNELS=generic|sse4.1|avx2|avx512 in the
+ * environment (or SPE_KERNELS) forces one, falling back to generic if the
+ * CPU or build lacks it. ->name says which.
  */
 const struct spe_kernels *spe_kernels_get(void);
 

@@ -7,24 +7,40 @@
  * qemu64 CPU, the host tests); spe_kernels.c only calls a table when
  * __builtin_cpu_supports() says the CPU has what it needs.
  *
- * Bit-exactness with spe_kernels_generic.c:
- *  - qk_scores: pmaddwd of two int16 pairs can reach 2^31 (both pairs
- *    -32768 * -32768), and int32 sums over a row overflow anyway. Unless
- *    sum |q| <= 65535 (then every partial sum is below 2^31 in magnitude),
- *    q is split as q = 256 * qh + ql with ql in 0..255 and qh in -128..127:
- *    each of the two products sums stays below 2^31 over up to 256
- *    dimensions (255 * 32768 * 256 < 2^31), and the int64 result is
- *    256 * H + L. Longer rows are done 256 dimensions at a time.
- *  - pv_accumulate: pairs of rows go through pmaddwd with their weights
- *    (0..32767 as int16). An int32 accumulator stays exact while the
- *    weights summed into it total at most 65536 (|sum| <= 32768 * 65536);
- *    the accumulators are flushed to int64 before that. Weights outside
- *    0..32767 (2^15: a probability of exactly 1) take an int64 path.
+ * Bit-exactness with spe_kernels_generic.c (tests/kernels checks it):
+ *  - Integer sums may wrap in int32 lanes (pmaddwd / vpdpwssd / paddd are
+ *    all modulo 2^32): a lane is exact whenever its true final value fits
+ *    in int32, and each path below proves that before using it.
+ *  - qk_scores, one query row, horizontal (a lane per dimension pair,
+ *    summed across lanes per key):
+ *    . sum |q| <= 65535: every sum fits, int32 all the way;
+ *    . every lane's sum of |q| <= 65535 (the usual case): lane sums fit;
+ *      they are split as 65536 * (S >> 16) + (S & 0xffff) and the halves
+ *      summed across lanes in int32, then rebuilt in int64;
+ *    . otherwise q = 256 * qh + ql (ql 0..255, qh -128..127): both sums
+ *      fit for up to 256 dimensions (255 * 32768 * 256 < 2^31); the score
+ *      is 256 * H + L; longer rows go 256 dimensions at a time.
+ *  - qk_rows (SSE4.1: row by row), transposed: K rewritten once per call
+ *    as (k[j][2p], k[j][2p+1]) words, a lane per key, the query row's pair
+ *    broadcast; no horizontal sums. A (row, 32-key block) uses int32
+ *    lanes when ||q||^2 max ||k||^2 < 2^62 (Cauchy-Schwarz: |q.k| < 2^31),
+ *    else the split above.
+ *  - pv_accumulate / pv_rows: pairs of value rows interleaved through
+ *    pmaddwd with their two weights (0..32767 as int16). An int32
+ *    accumulator stays exact while the weights summed into it total at
+ *    most 65536 (|sum| <= 32768 * 65536); flushed to int64 before that.
+ *    Weights outside 0..32767 (2^15: a probability of exactly 1) take an
+ *    int64 path. Rows that are mostly zero are compacted first.
  *  - exp_row: int64 -> double is exact below 2^51 (the 1.5 * 2^52 trick),
- *    so double -> float rounds once, like (float)int64; then spe_expf's
- *    operations lane by lane, no FMA. Larger differences go scalar.
- *  - sum8: the eight lanes are one vector register; the final tree is
- *    the documented one, operand order kept.
+ *    so double -> float rounds once, like (float)int64 (AVX-512DQ:
+ *    vcvtqq2ps directly); then spe_expf's operations lane by lane, no FMA.
+ *  - sum8: the eight lanes are one ymm (two xmm); the final tree is the
+ *    documented one, operand order kept. The tail adds +0.0, a no-op on
+ *    every value a lane can hold (a lane starting at +0 is never -0).
+ *  - softmax_row: p = e / sum, p * 32768 + 0.5, truncation: the same
+ *    IEEE operations per lane (divps is correctly rounded).
+ *  - requant_row: 64-bit arithmetic shift (emulated on AVX2), saturation
+ *    (vpmovsqw on AVX-512), little-endian stores (x86).
  */
 #if defined(__x86_64__) || defined(__i386__)
 
@@ -54,6 +70,8 @@
 #define SPE_QK_BLOCK	256
 /* Rows compacted at a time by pv_accumulate. */
 #define SPE_PV_CHUNK	256
+/* Longest row pv_accumulate packs on the stack for its dense path. */
+#define SPE_PVR_DENSE_MAX	2048
 /* Weight total an int32 prob x V accumulator can take exactly. */
 #define SPE_PV_WSUM_MAX	65536
 /* |int64 difference| below which the double trick is exact. */
@@ -147,7 +165,7 @@ static uint32_t spe_pv_compact(const int32_t *w, const int16_t *v,
 	for (j = j0; j < j0 + cnt; j++) {
 		int32_t p = w[j];
 
-		if ((uint32_t)(p - 1) < 32767u)
+		if ((uint32_t)p - 1u < 32767u)
 			idx[m++] = j;
 		else if (p)
 			spe_pv_row_wide(p, v + (size_t)j * d, c0, c1, acc);
@@ -991,7 +1009,329 @@ static uint64_t spe_requant_row_avx2(const int64_t *acc, uint32_t d,
 	return sum;
 }
 
-SPE_KERNELS_ROWS_LOOP(avx2, spe_qk_scores_avx2, spe_pv_accumulate_avx2)
+/* ---- multi-row helpers (AVX2 and AVX-512) ---------------------------- */
+
+#define SPE_QKR_ROWS	4	/* AVX-512: rows per block */
+#define SPE_QKR_KEYS	32	/* keys per block; kmax2 granularity */
+
+/*
+ * K rewritten as words kt[p * np + j] = (k[j][2p], k[j][2p + 1]), zero
+ * for j >= n; kmax2[b] = max ||k_j||^2 over the keys of block b (32 keys):
+ * by Cauchy-Schwarz |q . k_j| <= ||q|| ||k_j||, so a (row, block) whose
+ * bound is below 2^31 needs no split (the int32 lanes wrap but end exact).
+ */
+static void spe_kt_build(const int16_t *k, uint32_t n, uint32_t d,
+			 uint32_t np, int32_t *kt, uint64_t *kmax2)
+{
+	uint32_t j, p, P = d / 2;
+
+	for (j = 0; j < np / SPE_QKR_KEYS; j++)
+		kmax2[j] = 0;
+	for (j = 0; j < n; j++) {
+		const int16_t *row = k + (size_t)j * d;
+		uint64_t n2 = 0;
+
+		for (p = 0; p < P; p++) {
+			int32_t wd;
+
+			memcpy(&wd, row + 2 * p, sizeof(wd));
+			kt[(size_t)p * np + j] = wd;
+		}
+		for (p = 0; p < d; p++)
+			n2 += (uint64_t)((int32_t)row[p] * row[p]);
+		if (n2 > kmax2[j / SPE_QKR_KEYS])
+			kmax2[j / SPE_QKR_KEYS] = n2;
+	}
+	for (p = 0; p < P; p++)
+		for (j = n; j < np; j++)
+			kt[(size_t)p * np + j] = 0;
+}
+
+/* ||q||^2 ||k||^2 < 2^62 (with margin for the double product). */
+static int spe_cs_small(uint64_t qn2, uint64_t kn2)
+{
+	return (double)qn2 * (double)kn2 < 4.6e18;	/* 2^62 = 4.61e18 */
+}
+
+/*
+ * Everything qk_rows precomputes, one allocation: kt and kmax2 for the
+ * keys; per query row its P words as is (qw), split (ql, qh) and ||q||^2.
+ */
+struct spe_qkr_prep {
+	void *block;
+	int32_t *kt, *qw, *ql, *qh;
+	uint64_t *kmax2, *qn2;
+	uint32_t np, P;
+};
+
+static int spe_qkr_prepare(const int16_t *q, uint32_t m, const int16_t *k,
+			   uint32_t n, uint32_t d, struct spe_qkr_prep *pp)
+{
+	size_t kt_words, q_words;
+	uint32_t i, x;
+	char *b;
+
+	pp->np = (n + SPE_QKR_KEYS - 1) / SPE_QKR_KEYS * SPE_QKR_KEYS;
+	pp->P = d / 2;
+	kt_words = (size_t)pp->np * pp->P;
+	q_words = (size_t)m * pp->P;
+	pp->block = malloc((kt_words + 3 * q_words) * sizeof(int32_t) +
+			   ((size_t)pp->np / SPE_QKR_KEYS + m) * sizeof(uint64_t));
+	if (!pp->block)
+		return 0;
+	b = pp->block;
+	pp->kmax2 = (uint64_t *)(void *)b;
+	b += (size_t)pp->np / SPE_QKR_KEYS * sizeof(uint64_t);
+	pp->qn2 = (uint64_t *)(void *)b;
+	b += (size_t)m * sizeof(uint64_t);
+	pp->kt = (int32_t *)(void *)b;
+	pp->qw = pp->kt + kt_words;
+	pp->ql = pp->qw + q_words;
+	pp->qh = pp->ql + q_words;
+
+	spe_kt_build(k, n, d, pp->np, pp->kt, pp->kmax2);
+	for (i = 0; i < m; i++) {
+		const int16_t *qr = q + (size_t)i * d;
+		int16_t lo[256], hi[256];
+		uint64_t n2 = 0;
+
+		for (x = 0; x < d; x++)
+			n2 += (uint64_t)((int32_t)qr[x] * qr[x]);
+		pp->qn2[i] = n2;
+		memcpy(pp->qw + (size_t)i * pp->P, qr, d * sizeof(int16_t));
+		spe_q_split(qr, d, lo, hi);
+		memcpy(pp->ql + (size_t)i * pp->P, lo, d * sizeof(int16_t));
+		memcpy(pp->qh + (size_t)i * pp->P, hi, d * sizeof(int16_t));
+	}
+	return 1;
+}
+
+/*
+ * AVX2 multi-row kernels: the transposed formulation of qk_rows /
+ * pv_rows described with the AVX-512 ones below, two rows at a time
+ * (sixteen ymm registers), pmaddwd + paddd (wrapping: exact when the final
+ * sum fits, which the Cauchy-Schwarz test or the split guarantees).
+ */
+SPE_INLINE SPE_T_AVX2 void spe_qkr2_store(__m256i lo, __m256i hi, int split,
+					   int64_t *dst, uint32_t cnt)
+{
+	__m256i a = _mm256_cvtepi32_epi64(_mm256_castsi256_si128(lo));
+	__m256i b = _mm256_cvtepi32_epi64(_mm256_extracti128_si256(lo, 1));
+	int64_t tmp[8];
+
+	if (split) {
+		a = _mm256_add_epi64(a, _mm256_slli_epi64(_mm256_cvtepi32_epi64(
+			_mm256_castsi256_si128(hi)), 8));
+		b = _mm256_add_epi64(b, _mm256_slli_epi64(_mm256_cvtepi32_epi64(
+			_mm256_extracti128_si256(hi, 1)), 8));
+	}
+	if (cnt >= 8) {
+		_mm256_storeu_si256((void *)dst, a);
+		_mm256_storeu_si256((void *)(dst + 4), b);
+		return;
+	}
+	_mm256_storeu_si256((void *)tmp, a);
+	_mm256_storeu_si256((void *)(tmp + 4), b);
+	memcpy(dst, tmp, cnt * sizeof(int64_t));
+}
+
+/* @R (1 or 2) rows x 16 keys from key @j. */
+SPE_INLINE SPE_T_AVX2 void spe_qkr2_block(const int32_t *ql, const int32_t *qh,
+					   const int32_t *kt, uint32_t np,
+					   uint32_t j, uint32_t P, int R,
+					   int split, int64_t *const *dst,
+					   uint32_t cnt)
+{
+	__m256i l[2][2], h[2][2];
+	uint32_t p;
+	int r;
+
+#pragma GCC unroll 2
+	for (r = 0; r < R; r++)
+		l[r][0] = l[r][1] = h[r][0] = h[r][1] = _mm256_setzero_si256();
+	for (p = 0; p < P; p++) {
+		const int32_t *kp = kt + (size_t)p * np + j;
+		__m256i k0 = _mm256_loadu_si256((const void *)kp);
+		__m256i k1 = _mm256_loadu_si256((const void *)(kp + 8));
+
+#pragma GCC unroll 2
+		for (r = 0; r < R; r++) {
+			__m256i wl = _mm256_set1_epi32(ql[(size_t)r * P + p]);
+
+			l[r][0] = _mm256_add_epi32(l[r][0], _mm256_madd_epi16(k0, wl));
+			l[r][1] = _mm256_add_epi32(l[r][1], _mm256_madd_epi16(k1, wl));
+			if (split) {
+				__m256i wh = _mm256_set1_epi32(qh[(size_t)r * P + p]);
+
+				h[r][0] = _mm256_add_epi32(h[r][0],
+							   _mm256_madd_epi16(k0, wh));
+				h[r][1] = _mm256_add_epi32(h[r][1],
+							   _mm256_madd_epi16(k1, wh));
+			}
+		}
+	}
+#pragma GCC unroll 2
+	for (r = 0; r < R; r++) {
+		spe_qkr2_store(l[r][0], h[r][0], split, dst[r] + j,
+			       cnt > 8 ? 8 : cnt);
+		if (cnt > 8)
+			spe_qkr2_store(l[r][1], h[r][1], split, dst[r] + j + 8,
+				       cnt - 8);
+	}
+}
+
+SPE_T_AVX2
+static void spe_qk_rows_avx2(const int16_t *q, uint32_t m, const int16_t *k,
+			     uint32_t n, uint32_t d, int64_t *acc)
+{
+	struct spe_qkr_prep pp;
+	uint32_t i, j;
+
+	if (m < 2 || d % 16 || d > 256 || n < 8 ||
+	    !spe_qkr_prepare(q, m, k, n, d, &pp)) {
+		for (i = 0; i < m; i++)
+			spe_qk_scores_avx2(q + (size_t)i * d, k, n, d,
+					   acc + (size_t)i * n);
+		return;
+	}
+	/* Keys outer: a block of kt (P x 64 bytes) stays in L1 for all rows. */
+	for (j = 0; j < n; j += 16) {
+		uint64_t km = pp.kmax2[j / SPE_QKR_KEYS];
+		uint32_t cnt = n - j < 16 ? n - j : 16;
+		size_t o;
+
+		for (i = 0; i < m; i += 2) {
+			int64_t *dst[2] = { acc + (size_t)i * n,
+					    acc + (size_t)(i + 1) * n };
+			int split = !spe_cs_small(pp.qn2[i], km);
+
+			o = (size_t)i * pp.P;
+			if (i + 1 < m) {
+				split |= !spe_cs_small(pp.qn2[i + 1], km);
+				if (split)
+					spe_qkr2_block(pp.ql + o, pp.qh + o, pp.kt,
+						       pp.np, j, pp.P, 2, 1, dst, cnt);
+				else
+					spe_qkr2_block(pp.qw + o, pp.qh + o, pp.kt,
+						       pp.np, j, pp.P, 2, 0, dst, cnt);
+			} else if (split) {
+				spe_qkr2_block(pp.ql + o, pp.qh + o, pp.kt, pp.np,
+					       j, pp.P, 1, 1, dst, cnt);
+			} else {
+				spe_qkr2_block(pp.qw + o, pp.qh + o, pp.kt, pp.np,
+					       j, pp.P, 1, 0, dst, cnt);
+			}
+		}
+	}
+	free(pp.block);
+}
+
+/* Pack a row's weights as pairs; 0 if a weight or the total is out of range. */
+static int spe_pvr_pack_scalar(const int32_t *w, uint32_t n, int32_t *w2,
+			       uint32_t *nonzero)
+{
+	uint64_t tot = 0;
+	uint32_t j, nz = 0;
+
+	for (j = 0; j < n; j++) {
+		if ((uint32_t)w[j] > 32767)
+			return 0;
+		tot += (uint32_t)w[j];
+		nz += !!w[j];
+	}
+	if (nonzero)
+		*nonzero = nz;
+	for (j = 0; j + 1 < n; j += 2)
+		w2[j / 2] = (int32_t)((uint32_t)w[j] | (uint32_t)w[j + 1] << 16);
+	if (n & 1)
+		w2[n / 2] = w[n - 1];
+	return tot <= SPE_PV_WSUM_MAX;
+}
+
+/* @R (1 or 2) weight rows, 32 columns from @c0. */
+SPE_INLINE SPE_T_AVX2 void spe_pvr2_group(const int32_t *w2, uint32_t P2,
+					   const int16_t *v, uint32_t n,
+					   uint32_t d, uint32_t c0, int R,
+					   int64_t *const *dst)
+{
+	__m256i a[2][4];
+	uint32_t p;
+	int r, t;
+
+#pragma GCC unroll 2
+	for (r = 0; r < R; r++)
+		a[r][0] = a[r][1] = a[r][2] = a[r][3] = _mm256_setzero_si256();
+	for (p = 0; p < P2; p++) {
+		const int16_t *v0 = v + (size_t)2 * p * d + c0;
+		/* Odd n: the last pair's second row is its first again, with
+		 * weight 0 in the pair word (no branch, no read past V). */
+		const int16_t *v1 = v0 + (2 * p + 1 < n ? d : 0);
+		__m256i x0 = _mm256_loadu_si256((const void *)v0);
+		__m256i y0 = _mm256_loadu_si256((const void *)(v0 + 16));
+		__m256i x1 = _mm256_loadu_si256((const void *)v1);
+		__m256i y1 = _mm256_loadu_si256((const void *)(v1 + 16)), u[4];
+
+		u[0] = _mm256_unpacklo_epi16(x0, x1);
+		u[1] = _mm256_unpackhi_epi16(x0, x1);
+		u[2] = _mm256_unpacklo_epi16(y0, y1);
+		u[3] = _mm256_unpackhi_epi16(y0, y1);
+#pragma GCC unroll 2
+		for (r = 0; r < R; r++) {
+			__m256i wv = _mm256_set1_epi32(w2[(size_t)r * P2 + p]);
+
+#pragma GCC unroll 4
+			for (t = 0; t < 4; t++)
+				a[r][t] = _mm256_add_epi32(a[r][t],
+							   _mm256_madd_epi16(u[t], wv));
+		}
+	}
+#pragma GCC unroll 2
+	for (r = 0; r < R; r++) {
+		spe_pv_flush_avx2(a[r][0], a[r][1], dst[r] + c0);
+		spe_pv_flush_avx2(a[r][2], a[r][3], dst[r] + c0 + 16);
+	}
+}
+
+SPE_T_AVX2
+static void spe_pv_rows_avx2(const int32_t *w, uint32_t m, const int16_t *v,
+			     uint32_t n, uint32_t d, int64_t *acc)
+{
+	uint32_t P2 = (n + 1) / 2, i, g = 0, c0;
+	int32_t *w2;
+	int64_t *dst[2];
+
+	if (m < 2 || d % 32 || n < 2 ||
+	    !(w2 = malloc((size_t)2 * (P2 + 1) * sizeof(int32_t)))) {
+		for (i = 0; i < m; i++)
+			spe_pv_accumulate_avx2(w + (size_t)i * n, v, n, d,
+					       acc + (size_t)i * d);
+		return;
+	}
+	for (i = 0; i <= m; i++) {
+		if (i < m) {
+			const int32_t *wr = w + (size_t)i * n;
+
+			if (!spe_pvr_pack_scalar(wr, n, w2 + (size_t)g * P2, NULL)) {
+				spe_pv_accumulate_avx2(wr, v, n, d,
+						       acc + (size_t)i * d);
+				continue;
+			}
+			dst[g] = acc + (size_t)i * d;
+			memset(dst[g], 0, d * sizeof(int64_t));
+			g++;
+		}
+		if (g == 2 || (i == m && g)) {
+			for (c0 = 0; c0 < d; c0 += 32) {
+				if (g == 2)
+					spe_pvr2_group(w2, P2, v, n, d, c0, 2, dst);
+				else
+					spe_pvr2_group(w2, P2, v, n, d, c0, 1, dst);
+			}
+			g = 0;
+		}
+	}
+	free(w2);
+}
 
 const struct spe_kernels spe_kernels_avx2 = {
 	.name = "avx2",
@@ -1326,28 +1666,6 @@ SPE_INLINE SPE_T_AVX512 void spe_pv_pass_avx512(const int32_t *w,
 	}
 }
 
-SPE_T_AVX512
-static void spe_pv_accumulate_avx512(const int32_t *w, const int16_t *v,
-				     uint32_t n, uint32_t d, int64_t *acc)
-{
-	uint32_t c0;
-
-	if (d % 32) {
-		spe_pv_accumulate_avx2(w, v, n, d, acc);
-		return;
-	}
-	memset(acc, 0, (size_t)d * sizeof(*acc));
-	for (c0 = 0; c0 < d; c0 += SPE_PV_AVX512_COLS) {
-		if (d - c0 == 64)
-			spe_pv_pass_avx512(w, v, n, d, c0, 64, acc);
-		else if (d - c0 >= SPE_PV_AVX512_COLS)
-			spe_pv_pass_avx512(w, v, n, d, c0, SPE_PV_AVX512_COLS,
-					   acc);
-		else
-			spe_pv_pass_avx512(w, v, n, d, c0, d - c0, acc);
-	}
-}
-
 /* spe_expf() on sixteen lanes, operation for operation. */
 SPE_INLINE SPE_T_AVX512 __m512 spe_exp16_avx512(__m512 x)
 {
@@ -1493,48 +1811,6 @@ static uint64_t spe_requant_row_avx512(const int64_t *acc, uint32_t d,
  * int32 when sum |q| * max |k| < 2^31 (checked per row), else q is split
  * (256 * qh + ql, both sums exact for d <= 256).
  */
-#define SPE_QKR_ROWS	4
-#define SPE_QKR_KEYS	32
-
-SPE_T_AVX512
-static uint32_t spe_maxabs_avx512(const int16_t *k, size_t cnt)
-{
-	__m512i mx = _mm512_setzero_si512();
-	uint16_t lane[32];
-	uint32_t best = 0, i;
-	size_t x;
-
-	for (x = 0; x + 32 <= cnt; x += 32)	/* |-32768| is 0x8000: unsigned */
-		mx = _mm512_max_epu16(mx, _mm512_abs_epi16(
-			_mm512_loadu_si512((const void *)(k + x))));
-	if (x < cnt)
-		mx = _mm512_max_epu16(mx, _mm512_abs_epi16(_mm512_maskz_loadu_epi16(
-			(__mmask32)((1ull << (cnt - x)) - 1), k + x)));
-	_mm512_storeu_si512((void *)lane, mx);
-	for (i = 0; i < 32; i++)
-		best = lane[i] > best ? lane[i] : best;
-	return best;
-}
-
-static void spe_kt_build(const int16_t *k, uint32_t n, uint32_t d,
-			 uint32_t np, int32_t *kt)
-{
-	uint32_t j, p, P = d / 2;
-
-	for (j = 0; j < n; j++) {
-		const int16_t *row = k + (size_t)j * d;
-
-		for (p = 0; p < P; p++) {
-			int32_t wd;
-
-			memcpy(&wd, row + 2 * p, sizeof(wd));
-			kt[(size_t)p * np + j] = wd;
-		}
-	}
-	for (p = 0; p < P; p++)
-		for (j = n; j < np; j++)
-			kt[(size_t)p * np + j] = 0;
-}
 
 /* Store 16 lanes as int64 (split: 256 * hi + lo) at dst, @cnt of them. */
 SPE_INLINE SPE_T_AVX512 void spe_qkr_store(__m512i lo, __m512i hi, int split,
@@ -1608,80 +1884,56 @@ SPE_INLINE SPE_T_AVX512 void spe_qkr_block(const int32_t *ql,
 	}
 }
 
-/* Rows [i, i + R) over every key block. */
-SPE_INLINE SPE_T_AVX512 void spe_qkr_rows(const int32_t *ql,
-					   const int32_t *qh,
-					   const int32_t *kt, uint32_t n,
-					   uint32_t np, uint32_t P, int R,
-					   int split, int64_t *const *dst)
-{
-	uint32_t j;
-
-	for (j = 0; j < n; j += SPE_QKR_KEYS)
-		spe_qkr_block(ql, qh, kt, np, j, P, R, split, dst,
-			      n - j < SPE_QKR_KEYS ? n - j : SPE_QKR_KEYS);
-}
-
 SPE_T_AVX512
 static void spe_qk_rows_avx512(const int16_t *q, uint32_t m, const int16_t *k,
 			       uint32_t n, uint32_t d, int64_t *acc)
 {
-	uint32_t np = (n + SPE_QKR_KEYS - 1) / SPE_QKR_KEYS * SPE_QKR_KEYS;
-	uint32_t P = d / 2, maxk, i, r, x;
-	int32_t ql[SPE_QKR_ROWS * 128], qh[SPE_QKR_ROWS * 128];
-	int32_t *kt;
+	struct spe_qkr_prep pp;
+	uint32_t i, j, r;
 
 	if (m < SPE_QKR_ROWS || d % 32 || d > 256 || n < 16 ||
-	    !(kt = malloc((size_t)np * d * sizeof(int16_t)))) {
+	    !spe_qkr_prepare(q, m, k, n, d, &pp)) {
 		for (i = 0; i < m; i++)
 			spe_qk_scores_avx512(q + (size_t)i * d, k, n, d,
 					     acc + (size_t)i * n);
 		return;
 	}
-	spe_kt_build(k, n, d, np, kt);
-	maxk = spe_maxabs_avx512(k, (size_t)n * d);
+	/* Keys outer: a block of kt (P x 128 bytes) stays in L1 for all rows. */
+	for (j = 0; j < n; j += SPE_QKR_KEYS) {
+		uint64_t km = pp.kmax2[j / SPE_QKR_KEYS];
+		uint32_t cnt = n - j < SPE_QKR_KEYS ? n - j : SPE_QKR_KEYS;
 
-	for (i = 0; i < m; i += SPE_QKR_ROWS) {
-		int R = m - i >= SPE_QKR_ROWS ? SPE_QKR_ROWS : 1;
-		int64_t *dst[SPE_QKR_ROWS];
-		int split = 0;
+		for (i = 0; i < m; i += SPE_QKR_ROWS) {
+			int R = m - i >= SPE_QKR_ROWS ? SPE_QKR_ROWS : 1;
+			size_t o = (size_t)i * pp.P;
+			int64_t *dst[SPE_QKR_ROWS];
+			int split = 0;
 
-		for (r = 0; r < (uint32_t)R; r++) {
-			const int16_t *qr = q + (size_t)(i + r) * d;
-			uint64_t sum = 0;
-
-			for (x = 0; x < d; x++)
-				sum += (uint64_t)(qr[x] < 0 ? -(int32_t)qr[x] : qr[x]);
-			split |= sum * maxk > 0x7fffffffu;
-			dst[r] = acc + (size_t)(i + r) * n;
-		}
-		for (r = 0; r < (uint32_t)R; r++) {
-			const int16_t *qr = q + (size_t)(i + r) * d;
-
-			if (split) {
-				int16_t lo[256], hi[256];
-
-				spe_q_split(qr, d, lo, hi);
-				memcpy(ql + r * P, lo, d * sizeof(int16_t));
-				memcpy(qh + r * P, hi, d * sizeof(int16_t));
+			for (r = 0; r < (uint32_t)R; r++) {
+				dst[r] = acc + (size_t)(i + r) * n;
+				split |= !spe_cs_small(pp.qn2[i + r], km);
+			}
+			if (R == SPE_QKR_ROWS) {
+				if (split)
+					spe_qkr_block(pp.ql + o, pp.qh + o, pp.kt,
+						      pp.np, j, pp.P, SPE_QKR_ROWS,
+						      1, dst, cnt);
+				else
+					spe_qkr_block(pp.qw + o, pp.qh + o, pp.kt,
+						      pp.np, j, pp.P, SPE_QKR_ROWS,
+						      0, dst, cnt);
 			} else {
-				memcpy(ql + r * P, qr, d * sizeof(int16_t));
+				if (split)
+					spe_qkr_block(pp.ql + o, pp.qh + o, pp.kt,
+						      pp.np, j, pp.P, 1, 1, dst, cnt);
+				else
+					spe_qkr_block(pp.qw + o, pp.qh + o, pp.kt,
+						      pp.np, j, pp.P, 1, 0, dst, cnt);
+				i -= SPE_QKR_ROWS - 1;	/* one row done */
 			}
 		}
-		if (R == SPE_QKR_ROWS) {
-			if (split)
-				spe_qkr_rows(ql, qh, kt, n, np, P, SPE_QKR_ROWS, 1, dst);
-			else
-				spe_qkr_rows(ql, qh, kt, n, np, P, SPE_QKR_ROWS, 0, dst);
-		} else {
-			if (split)
-				spe_qkr_rows(ql, qh, kt, n, np, P, 1, 1, dst);
-			else
-				spe_qkr_rows(ql, qh, kt, n, np, P, 1, 0, dst);
-			i -= SPE_QKR_ROWS - 1;	/* one row done */
-		}
 	}
-	free(kt);
+	free(pp.block);
 }
 
 /*
@@ -1707,14 +1959,16 @@ SPE_INLINE SPE_T_AVX512 void spe_pvr_group(const int32_t *w2, uint32_t P2,
 		a[r][0] = a[r][1] = a[r][2] = a[r][3] = _mm512_setzero_si512();
 	for (p = 0; p < P2; p++) {
 		const int16_t *v0 = v + (size_t)2 * p * d;
+		/* Odd n: the last pair's second row is its first again, with
+		 * weight 0 in the pair word (no branch, no read past V). */
+		const int16_t *v1 = v0 + (2 * p + 1 < n ? d : 0);
 		__m512i u[4] = { _mm512_setzero_si512(), _mm512_setzero_si512(),
 				 _mm512_setzero_si512(), _mm512_setzero_si512() };
 
 #pragma GCC unroll 2
 		for (t = 0; t < ncv; t++) {
 			__m512i x0 = _mm512_loadu_si512((const void *)(v0 + 32 * t));
-			__m512i x1 = 2 * p + 1 < n ? _mm512_loadu_si512(
-				(const void *)(v0 + d + 32 * t)) : _mm512_setzero_si512();
+			__m512i x1 = _mm512_loadu_si512((const void *)(v1 + 32 * t));
 
 			u[2 * t] = _mm512_unpacklo_epi16(x0, x1);
 			u[2 * t + 1] = _mm512_unpackhi_epi16(x0, x1);
@@ -1740,12 +1994,13 @@ SPE_INLINE SPE_T_AVX512 void spe_pvr_group(const int32_t *w2, uint32_t P2,
 
 /* Pack a row's weights as pairs; 0 if a weight or the total is out of range. */
 SPE_T_AVX512
-static int spe_pvr_pack(const int32_t *w, uint32_t n, int32_t *w2)
+static int spe_pvr_pack(const int32_t *w, uint32_t n, int32_t *w2,
+			uint32_t *nonzero)
 {
 	const __m512i lim = _mm512_set1_epi32(32767);
 	__m512i tot = _mm512_setzero_si512();
 	__mmask16 bad = 0;
-	uint32_t j;
+	uint32_t j, nz = 0;
 
 	for (j = 0; j < n; j += 32) {
 		__mmask16 m0 = (__mmask16)(n - j >= 16 ? 0xffff : (1u << (n - j)) - 1);
@@ -1755,6 +2010,9 @@ static int spe_pvr_pack(const int32_t *w, uint32_t n, int32_t *w2)
 		__m512i b = _mm512_maskz_loadu_epi32(m1, w + j + 16);
 
 		bad |= _mm512_cmpgt_epu32_mask(a, lim) | _mm512_cmpgt_epu32_mask(b, lim);
+		nz += (uint32_t)__builtin_popcount(
+			_mm512_test_epi32_mask(a, a) |
+			(uint32_t)_mm512_test_epi32_mask(b, b) << 16);
 		tot = _mm512_add_epi32(tot, _mm512_add_epi32(a, b));
 		/* 32 weights (in range) -> 32 int16 = 16 pair words. */
 		_mm512_mask_storeu_epi32(w2 + j / 2,
@@ -1762,7 +2020,44 @@ static int spe_pvr_pack(const int32_t *w, uint32_t n, int32_t *w2)
 			_mm512_inserti64x4(_mm512_castsi256_si512(_mm512_cvtepi32_epi16(a)),
 					   _mm512_cvtepi32_epi16(b), 1));
 	}
+	if (nonzero)
+		*nonzero = nz;
 	return !bad && (uint32_t)_mm512_reduce_add_epi32(tot) <= SPE_PV_WSUM_MAX;
+}
+
+SPE_T_AVX512
+static void spe_pv_accumulate_avx512(const int32_t *w, const int16_t *v,
+				     uint32_t n, uint32_t d, int64_t *acc)
+{
+	uint32_t c0, nz;
+	int32_t w2[SPE_PVR_DENSE_MAX / 2];
+
+	if (d % 32) {
+		spe_pv_accumulate_avx2(w, v, n, d, acc);
+		return;
+	}
+	/*
+	 * A mostly non-zero row goes straight through in value-row order
+	 * (no index list); a sparse one (peaked softmax, pruned) compacts.
+	 */
+	if ((d == 64 || d == 32) && n >= 2 && n <= SPE_PVR_DENSE_MAX &&
+	    spe_pvr_pack(w, n, w2, &nz) && 2 * nz >= n) {
+		if (d == 64)
+			spe_pvr_group(w2, (n + 1) / 2, v, n, 64, 2, 1, &acc);
+		else
+			spe_pvr_group(w2, (n + 1) / 2, v, n, 32, 1, 1, &acc);
+		return;
+	}
+	memset(acc, 0, (size_t)d * sizeof(*acc));
+	for (c0 = 0; c0 < d; c0 += SPE_PV_AVX512_COLS) {
+		if (d - c0 == 64)
+			spe_pv_pass_avx512(w, v, n, d, c0, 64, acc);
+		else if (d - c0 >= SPE_PV_AVX512_COLS)
+			spe_pv_pass_avx512(w, v, n, d, c0, SPE_PV_AVX512_COLS,
+					   acc);
+		else
+			spe_pv_pass_avx512(w, v, n, d, c0, d - c0, acc);
+	}
 }
 
 SPE_T_AVX512
@@ -1783,7 +2078,7 @@ static void spe_pv_rows_avx512(const int32_t *w, uint32_t m, const int16_t *v,
 	for (i = 0; i < m; i++) {
 		const int32_t *wr = w + (size_t)i * n;
 
-		if (!spe_pvr_pack(wr, n, w2 + (size_t)g * P2)) {
+		if (!spe_pvr_pack(wr, n, w2 + (size_t)g * P2, NULL)) {
 			spe_pv_accumulate_avx512(wr, v, n, d, acc + (size_t)i * d);
 			continue;
 		}

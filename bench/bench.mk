@@ -1,0 +1,107 @@
+# SPDX-License-Identifier: MIT
+#
+# The engine's inner loops and the host benchmark, as a make fragment.
+# Paths are relative to the repository top; run from there:
+#
+#   make -f bench/bench.mk kernels-check     # standalone
+#   include bench/bench.mk                   # from the top Makefile
+#
+# Targets:
+#   kernels-check   build and run tests/kernels (every SIMD table this CPU
+#                   runs == generic, bit for bit; dispatch); TAP on stdout;
+#                   fails if any test fails
+#   engine-bench    build $(BENCH_BUILD)/engine-bench (engine vs an OpenBLAS
+#                   float baseline, single-threaded; see bench/engine-bench.c)
+#   bench-quick     build it and run it in --quick mode (small shapes, a few
+#                   seconds): checks that it works, prints the table
+#   bench-clean     remove $(BENCH_BUILD) and $(KERNELS_BUILD)
+#
+# Every variable and rule is prefixed BENCH_/KERNELS_/bench- so that
+# including this file cannot collide with the includer's names.
+
+BENCH_SAVED_DEFAULT_GOAL := $(.DEFAULT_GOAL)
+
+BENCH_CC ?= gcc
+BENCH_BUILD ?= build/bench
+KERNELS_BUILD ?= build/kernels
+
+# The engine as QEMU builds it (-O2), with QEMU's warnings, -Werror.
+BENCH_WARN := -Wall -Wextra -Werror -Wstrict-prototypes -Wmissing-prototypes \
+	-Wold-style-definition -Wundef -Wwrite-strings -Wredundant-decls \
+	-Wnested-externs -Wtype-limits
+BENCH_WARN += $(shell $(BENCH_CC) -Werror -Wimplicit-fallthrough=2 \
+	-x c -fsyntax-only /dev/null 2>/dev/null && \
+	echo -Wimplicit-fallthrough=2)
+BENCH_CFLAGS := -O2 -g -std=gnu11 -ffp-contract=off -Iinclude -Iengine \
+	-MMD -MP $(BENCH_WARN)
+
+# The float baseline: what a performance engineer would write for this CPU.
+BENCH_BLAS_CFLAGS := $(shell pkg-config --cflags openblas 2>/dev/null)
+BENCH_BLAS_LIBS := $(or $(shell pkg-config --libs openblas 2>/dev/null),-lopenblas)
+BENCH_BASE_CFLAGS := -O3 -march=native -ffast-math -fopenmp-simd -g \
+	-std=gnu11 -MMD -MP $(BENCH_BLAS_CFLAGS) -Wall -Wextra -Werror
+
+KERNELS_SRCS := engine/spe_kernels.c engine/spe_kernels_generic.c \
+	engine/spe_kernels_x86.c
+KERNELS_OBJS := $(KERNELS_SRCS:engine/%.c=$(KERNELS_BUILD)/%.o)
+KERNELS_TEST := $(KERNELS_BUILD)/test_kernels
+
+BENCH_ENGINE_SRCS := $(wildcard engine/*.c)
+BENCH_ENGINE_OBJS := $(BENCH_ENGINE_SRCS:engine/%.c=$(BENCH_BUILD)/engine/%.o)
+BENCH_BIN := $(BENCH_BUILD)/engine-bench
+
+.PHONY: kernels-check engine-bench bench-quick bench-clean
+
+$(KERNELS_BUILD)/%.o: engine/%.c
+	@mkdir -p $(@D)
+	$(BENCH_CC) $(BENCH_CFLAGS) -c $< -o $@
+
+$(KERNELS_BUILD)/test_kernels.o: tests/kernels/test_kernels.c
+	@mkdir -p $(@D)
+	$(BENCH_CC) $(BENCH_CFLAGS) -Itests/host -c $< -o $@
+
+$(KERNELS_TEST): $(KERNELS_BUILD)/test_kernels.o $(KERNELS_OBJS)
+	$(BENCH_CC) -o $@ $^ -lm
+
+# Default choice, then each forced name (an unknown or unsupported one
+# falls back to generic).
+kernels-check: $(KERNELS_TEST)
+	@rc=0; \
+	echo "# kernels: default dispatch"; \
+	$(KERNELS_TEST) || rc=1; \
+	echo "# kernels: SPATTEN_KERNELS=generic"; \
+	SPATTEN_KERNELS=generic EXPECT_KERNELS=generic $(KERNELS_TEST) || rc=1; \
+	echo "# kernels: SPATTEN_KERNELS=no-such"; \
+	SPATTEN_KERNELS=no-such EXPECT_KERNELS=generic $(KERNELS_TEST) || rc=1; \
+	exit $$rc
+
+$(BENCH_BUILD)/engine/%.o: engine/%.c
+	@mkdir -p $(@D)
+	$(BENCH_CC) $(BENCH_CFLAGS) -c $< -o $@
+
+$(BENCH_BUILD)/engine-bench.o: bench/engine-bench.c
+	@mkdir -p $(@D)
+	$(BENCH_CC) $(BENCH_CFLAGS) -c $< -o $@
+
+$(BENCH_BUILD)/baseline.o: bench/baseline.c
+	@mkdir -p $(@D)
+	$(BENCH_CC) $(BENCH_BASE_CFLAGS) -c $< -o $@
+
+$(BENCH_BIN): $(BENCH_BUILD)/engine-bench.o $(BENCH_BUILD)/baseline.o \
+		$(BENCH_ENGINE_OBJS)
+	$(BENCH_CC) -o $@ $^ $(BENCH_BLAS_LIBS) -lmvec -lm
+
+engine-bench: $(BENCH_BIN)
+
+bench-quick: $(BENCH_BIN)
+	OPENBLAS_NUM_THREADS=1 $(BENCH_BIN) --quick
+
+bench-clean:
+	rm -rf $(BENCH_BUILD) $(KERNELS_BUILD)
+
+-include $(KERNELS_OBJS:.o=.d) $(KERNELS_BUILD)/test_kernels.d
+-include $(BENCH_ENGINE_OBJS:.o=.d) $(BENCH_BUILD)/engine-bench.d \
+	$(BENCH_BUILD)/baseline.d
+
+# Including this file must not change the includer's default goal.
+.DEFAULT_GOAL := $(BENCH_SAVED_DEFAULT_GOAL)
