@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 /*
- * libspatten: buffer objects (driver-allocated memory, mapped).
+ * libspatten: buffer objects (driver-allocated memory, mapped; or, on the
+ * simulation backend, page-aligned process memory).
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -9,13 +10,6 @@
 #include <unistd.h>
 
 #include "spatten_private.h"
-
-static size_t page_round(size_t size)
-{
-	size_t page = (size_t)sysconf(_SC_PAGESIZE);
-
-	return (size + page - 1) & ~(page - 1);
-}
 
 static int bo_destroy(int fd, uint32_t handle)
 {
@@ -37,6 +31,27 @@ static int bo_create(int fd, size_t size, uint32_t *handle, uint64_t *offset)
 	return 0;
 }
 
+static int sim_bo_alloc(struct spatten_dev *dev, struct spatten_bo *bo)
+{
+	void *p;
+	int ret;
+
+	/* as the driver: larger than max_bo_size is -EINVAL */
+	if (!spatten__sim_bo_size_ok(bo->map_size))
+		return -EINVAL;
+	p = mmap(NULL, bo->map_size, PROT_READ | PROT_WRITE,
+		 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (p == MAP_FAILED)
+		return -ENOMEM;
+	ret = spatten__sim_bo_add(dev, p, bo->map_size, &bo->handle);
+	if (ret < 0) {
+		munmap(p, bo->map_size);
+		return ret;
+	}
+	bo->map = p;
+	return 0;
+}
+
 SPATTEN_API int spatten_bo_alloc(struct spatten_dev *dev, size_t size,
 				 struct spatten_bo **bop)
 {
@@ -54,7 +69,14 @@ SPATTEN_API int spatten_bo_alloc(struct spatten_dev *dev, size_t size,
 	if (!bo)
 		return -ENOMEM;
 	bo->size = size;
-	bo->map_size = page_round(size);
+	bo->map_size = spatten__page_round(size);
+
+	if (dev->backend == SPATTEN_BACKEND_SIM) {
+		ret = sim_bo_alloc(dev, bo);
+		if (ret < 0)
+			goto err_free;
+		goto done;
+	}
 
 	ret = bo_create(dev->fd, size, &bo->handle, &offset);
 	if (ret < 0)
@@ -66,7 +88,7 @@ SPATTEN_API int spatten_bo_alloc(struct spatten_dev *dev, size_t size,
 		ret = -errno;
 		goto err_destroy;
 	}
-
+done:
 	bo->dev = dev;
 	spatten__dev_get(dev);
 	*bop = bo;
@@ -79,12 +101,64 @@ err_free:
 	return ret;
 }
 
+SPATTEN_API int spatten_bo_import(struct spatten_dev *dev, void *ptr,
+				  size_t size, struct spatten_bo **bop)
+{
+	size_t page = (size_t)sysconf(_SC_PAGESIZE);
+	struct spatten_bo *bo;
+	int ret;
+
+	if (!bop)
+		return -EINVAL;
+	*bop = NULL;
+	if (!dev || !ptr || !size || size % page || (uintptr_t)ptr % page)
+		return -EINVAL;
+
+	bo = calloc(1, sizeof(*bo));
+	if (!bo)
+		return -ENOMEM;
+	if (dev->backend == SPATTEN_BACKEND_SIM) {
+		ret = spatten__sim_bo_size_ok(size) ?
+		      spatten__sim_bo_add(dev, ptr, size, &bo->handle) :
+		      -EINVAL;
+	} else {
+		struct spatten_bo_import req = {
+			.user_ptr = (uint64_t)(uintptr_t)ptr,
+			.size = size,
+		};
+
+		ret = spatten__ioctl(dev->fd, SPATTEN_IOCTL_BO_IMPORT, &req);
+		if (ret == -ENOTTY)
+			ret = -EOPNOTSUPP;	/* a driver without import */
+		bo->handle = req.handle;
+	}
+	if (ret < 0) {
+		free(bo);
+		return ret;
+	}
+	bo->map = ptr;
+	bo->size = size;
+	bo->map_size = size;
+	bo->imported = 1;
+	bo->dev = dev;
+	spatten__dev_get(dev);
+	*bop = bo;
+	return 0;
+}
+
 SPATTEN_API void spatten_bo_free(struct spatten_bo *bo)
 {
 	if (!bo)
 		return;
-	munmap(bo->map, bo->map_size);
-	bo_destroy(bo->dev->fd, bo->handle);
+	if (bo->dev->backend == SPATTEN_BACKEND_SIM) {
+		spatten__sim_bo_del(bo->dev, bo->handle);
+		if (!bo->imported)
+			munmap(bo->map, bo->map_size);
+	} else {
+		if (!bo->imported)
+			munmap(bo->map, bo->map_size);
+		bo_destroy(bo->dev->fd, bo->handle);
+	}
 	spatten__dev_put(bo->dev);
 	free(bo);
 }

@@ -106,11 +106,46 @@ static int check_frac(const struct spatten_attn_desc *d)
 	       d->out_frac > SPATTEN_S16_MAX_FRAC ? -EINVAL : 0;
 }
 
+static int check_formats(const struct spatten_attn_desc *d)
+{
+	if (d->k_fmt >= SPATTEN_FMT_NUM || d->v_fmt >= SPATTEN_FMT_NUM)
+		return -EINVAL;
+	if ((d->flags & SPATTEN_ATTN_PROGRESSIVE) &&
+	    d->k_fmt == SPATTEN_FMT_S16)
+		return -EINVAL;
+	if (!(d->flags & SPATTEN_ATTN_PROGRESSIVE) && d->lsb_threshold)
+		return -EINVAL;
+	if (d->lsb_threshold > 32768)
+		return -EINVAL;
+	return 0;
+}
+
+/* The keep-count rules of the device's decode, checked early. */
+static int check_keep(const struct spatten_attn_desc *d)
+{
+	uint32_t tok_cand = d->n_tok_alive ? d->n_tok_alive + 1 : d->kv_rows;
+	uint32_t head_cand = d->n_head_alive ? d->n_head_alive : d->n_heads;
+
+	if (d->n_tok_alive > d->kv_rows || d->n_pinned > d->kv_rows ||
+	    d->n_head_alive > d->n_heads || d->head_keep > head_cand ||
+	    d->token_keep > tok_cand || d->value_keep > d->kv_rows)
+		return -EINVAL;
+	if (d->n_pinned && !d->token_keep)
+		return -EINVAL;
+	/* Summarization with a token list: query row i is token i. */
+	if (d->stage == SPATTEN_STAGE_SUMMARIZATION &&
+	    (d->n_tok_alive || d->token_keep) &&
+	    (d->q_rows != d->kv_rows || d->q_start))
+		return -EINVAL;
+	return 0;
+}
+
 static int encode_tensor(struct spatten_tensor *t,
 			 const struct spatten_tensor_ref *ref,
-			 const struct spatten_dev *dev, uint64_t bytes)
+			 const struct spatten_dev *dev, uint64_t bytes,
+			 unsigned int align)
 {
-	if (!ref->bo || ref->bo->dev != dev || ref->offset % 2)
+	if (!ref->bo || ref->bo->dev != dev || ref->offset % align)
 		return -EINVAL;
 	if (ref->offset > ref->bo->size || bytes > ref->bo->size - ref->offset)
 		return -ERANGE;
@@ -120,23 +155,86 @@ static int encode_tensor(struct spatten_tensor *t,
 	return 0;
 }
 
+/* An optional operand: present exactly when @want (or, if @may, either). */
+static int encode_opt(struct spatten_tensor *t,
+		      const struct spatten_tensor_ref *ref,
+		      const struct spatten_dev *dev, uint64_t bytes,
+		      unsigned int align, int want, int may)
+{
+	if (!want && !ref->bo)
+		return 0;
+	if (!want && !may)
+		return -EINVAL;
+	return encode_tensor(t, ref, dev, bytes, align);
+}
+
+static unsigned int fmt_align(uint8_t fmt)
+{
+	return fmt == SPATTEN_FMT_S16 ? 2 : 1;
+}
+
 static int encode_tensors(struct spatten_job *job,
 			  const struct spatten_attn_desc *d)
 {
 	uint64_t qb = spatten_tensor_bytes(d->n_heads, d->q_rows, d->head_dim);
-	uint64_t kvb = spatten_tensor_bytes(d->n_heads, d->kv_rows,
-					    d->head_dim);
 	const struct spatten_dev *dev = d->q.bo ? d->q.bo->dev : NULL;
+	uint32_t H = d->n_heads, L = d->kv_rows, D = d->head_dim;
+	int prog = !!(d->flags & SPATTEN_ATTN_PROGRESSIVE);
 	int ret;
 
-	ret = encode_tensor(&job->q, &d->q, dev, qb);
+	ret = encode_tensor(&job->q, &d->q, dev, qb, 2);
 	if (!ret)
-		ret = encode_tensor(&job->k, &d->k, dev, kvb);
+		ret = encode_tensor(&job->k, &d->k, dev,
+				    spatten_hw_tensor_bytes(H, L, D, d->k_fmt),
+				    fmt_align(d->k_fmt));
 	if (!ret)
-		ret = encode_tensor(&job->v, &d->v, dev, kvb);
+		ret = encode_tensor(&job->v, &d->v, dev,
+				    spatten_hw_tensor_bytes(H, L, D, d->v_fmt),
+				    fmt_align(d->v_fmt));
 	if (!ret)
-		ret = encode_tensor(&job->out, &d->out, dev, qb);
+		ret = encode_tensor(&job->out, &d->out, dev, qb, 2);
+	if (!ret)
+		ret = encode_opt(&job->k_lsb, &d->k_lsb, dev,
+				 spatten_hw_plane_bytes(H, L, D,
+							SPATTEN_LSB_BITS),
+				 1, prog, 0);
+	if (!ret)
+		ret = encode_opt(&job->tok_imp, &d->tok_imp, dev,
+				 (uint64_t)L * SPATTEN_IMP_BYTES, 8,
+				 !!d->token_keep, 1);
+	if (!ret)
+		ret = encode_opt(&job->tok_alive, &d->tok_alive, dev,
+				 (uint64_t)d->n_tok_alive * SPATTEN_LIST_BYTES,
+				 2, !!d->n_tok_alive, 0);
+	if (!ret)
+		ret = encode_opt(&job->tok_kept, &d->tok_kept, dev,
+				 (uint64_t)d->token_keep * SPATTEN_LIST_BYTES,
+				 2, !!d->token_keep, 0);
+	if (!ret)
+		ret = encode_opt(&job->pinned, &d->pinned, dev,
+				 (uint64_t)d->n_pinned * SPATTEN_LIST_BYTES,
+				 2, !!d->n_pinned, 0);
+	if (!ret)
+		ret = encode_opt(&job->head_imp, &d->head_imp, dev,
+				 (uint64_t)H * SPATTEN_IMP_BYTES, 8,
+				 !!d->head_keep, 1);
+	if (!ret)
+		ret = encode_opt(&job->head_alive, &d->head_alive, dev,
+				 (uint64_t)d->n_head_alive * SPATTEN_LIST_BYTES,
+				 2, !!d->n_head_alive, 0);
+	if (!ret)
+		ret = encode_opt(&job->head_kept, &d->head_kept, dev,
+				 (uint64_t)d->head_keep * SPATTEN_LIST_BYTES,
+				 2, !!d->head_keep, 0);
 	return ret;
+}
+
+static int check_counts_u16(const struct spatten_attn_desc *d)
+{
+	return d->n_tok_alive > UINT16_MAX || d->token_keep > UINT16_MAX ||
+	       d->n_pinned > UINT16_MAX || d->n_head_alive > UINT16_MAX ||
+	       d->head_keep > UINT16_MAX || d->value_keep > UINT16_MAX ?
+	       -EINVAL : 0;
 }
 
 SPATTEN_API int spatten_attn_prep(struct spatten_job *job,
@@ -154,6 +252,12 @@ SPATTEN_API int spatten_attn_prep(struct spatten_job *job,
 	if (!ret)
 		ret = check_frac(desc);
 	if (!ret)
+		ret = check_formats(desc);
+	if (!ret)
+		ret = check_counts_u16(desc);
+	if (!ret)
+		ret = check_keep(desc);
+	if (!ret)
 		ret = encode_tensors(job, desc);
 	if (ret) {
 		memset(job, 0, sizeof(*job));
@@ -163,21 +267,31 @@ SPATTEN_API int spatten_attn_prep(struct spatten_job *job,
 	job->opcode = SPATTEN_OP_ATTENTION;
 	job->stage = (uint8_t)desc->stage;
 	job->version = SPATTEN_DESC_VERSION;
-	job->flags = desc->flags & SPATTEN_ATTN_CAUSAL ?
-		     SPATTEN_DESC_F_CAUSAL : 0;
+	job->flags = (desc->flags & SPATTEN_ATTN_CAUSAL ?
+		      SPATTEN_DESC_F_CAUSAL : 0) |
+		     (desc->flags & SPATTEN_ATTN_PROGRESSIVE ?
+		      SPATTEN_DESC_F_PROGRESSIVE : 0);
 	job->n_heads = (uint16_t)desc->n_heads;
 	job->head_dim = (uint16_t)desc->head_dim;
 	job->q_rows = (uint16_t)desc->q_rows;
 	job->kv_rows = (uint16_t)desc->kv_rows;
 	job->q_start = (uint16_t)desc->q_start;
 	job->q_fmt = SPATTEN_FMT_S16;
-	job->k_fmt = SPATTEN_FMT_S16;
-	job->v_fmt = SPATTEN_FMT_S16;
+	job->k_fmt = desc->k_fmt;
+	job->v_fmt = desc->v_fmt;
 	job->out_fmt = SPATTEN_FMT_S16;
 	job->q_frac = desc->q_frac;
 	job->k_frac = desc->k_frac;
 	job->v_frac = desc->v_frac;
 	job->out_frac = desc->out_frac;
+	job->n_tok_alive = (uint16_t)desc->n_tok_alive;
+	job->token_keep = (uint16_t)desc->token_keep;
+	job->n_pinned = (uint16_t)desc->n_pinned;
+	job->n_head_alive = (uint16_t)desc->n_head_alive;
+	job->head_keep = (uint16_t)desc->head_keep;
+	job->value_keep = (uint16_t)desc->value_keep;
+	job->lsb_threshold = desc->lsb_threshold;
+	job->topk_seed = desc->topk_seed;
 	job->user_data = desc->user_data;
 	return 0;
 }
@@ -202,6 +316,9 @@ SPATTEN_API int spatten_submit(struct spatten_dev *dev,
 	if (!dev || !jobs || !n)
 		return -EINVAL;
 
+	if (dev->backend == SPATTEN_BACKEND_SIM)
+		return spatten__sim_submit(dev, jobs, n, seqno);
+
 	memset(&req, 0, sizeof(req));
 	req.jobs_ptr = (uint64_t)(uintptr_t)jobs;
 	req.count = n;
@@ -216,7 +333,9 @@ SPATTEN_API int spatten_submit(struct spatten_dev *dev,
 static void fill_result(struct spatten_result *res,
 			const struct spatten_wait *w)
 {
+	memset(res, 0, sizeof(*res));
 	res->status = w->status;
+	res->lsb_refetches = w->lsb_refetches;
 	res->user_data = w->user_data;
 	res->bytes_q = w->bytes_q;
 	res->bytes_k_msb = w->bytes_k_msb;
@@ -240,7 +359,10 @@ SPATTEN_API int spatten_wait_deadline(struct spatten_dev *dev, uint64_t seqno,
 	memset(&req, 0, sizeof(req));
 	req.seqno = seqno;
 	req.timeout_ns = deadline_ns;
-	ret = spatten__ioctl(dev->fd, SPATTEN_IOCTL_WAIT, &req);
+	if (dev->backend == SPATTEN_BACKEND_SIM)
+		ret = spatten__sim_wait(dev, &req);
+	else
+		ret = spatten__ioctl(dev->fd, SPATTEN_IOCTL_WAIT, &req);
 	if (ret < 0)
 		return ret;
 	if (res)

@@ -1,18 +1,29 @@
 # SPDX-License-Identifier: MIT
 #
-# libspatten, spatten-demo and the in-guest tests. Included from the top-level
-# Makefile (`include lib/lib.mk`); every path is relative to the repository
-# top, where make runs.
+# libspatten, its tests and examples, and the tools (tools/tools.mk).
+# Included from the top-level Makefile (`include lib/lib.mk`); every path is
+# relative to the repository top, where make runs.
 #
 # Targets
-#   lib          build/lib/libspatten.a and build/lib/libspatten.so (host):
-#                -fPIC -fvisibility=hidden, symbols versioned by
-#                lib/libspatten.map (node SPATTEN_1), soname libspatten.so.1
-#   lib-check    build and run the host unit tests (TAP) of the library;
-#                need no device
-#   host-demo    build/bin/spatten-demo for the host (links libspatten.a)
-#   guest-bins   static binaries for the guest: build/guest/bin/spatten-demo
-#                and build/guest/bin/spatten_test (kselftest harness)
+#   lib          build/lib/libspatten.a and build/lib/libspatten.so.1.1.0
+#                (host): -fPIC -fvisibility=hidden, the engine compiled in
+#                with its symbols hidden (localized in the archive too),
+#                only the public API exported, versioned by
+#                lib/libspatten.map; soname libspatten.so.1; plus
+#                build/lib/libspatten.pc
+#   lib-check    host tests on the simulation backend (TAP): the whole API
+#                with its error returns, the example, the check that the
+#                shared library exports exactly the documented symbols,
+#                make install + pkg-config, and the tools' exit codes
+#   lib-check-valgrind  the unit tests and a short workload under valgrind
+#   lib-check-asan      the same built with ASan + UBSan
+#   tools        build/bin/spatten-demo, spatten-run, spatten-info (host)
+#   guest-bins   static guest binaries in build/guest/bin: spatten-demo,
+#                spatten-run, spatten-info (sysfs enumeration), spatten_test
+#                (kselftest), spatten_lib_test (the library tests incl. the
+#                device-vs-sim byte comparison) and gpt2_session
+#   install      PREFIX (default /usr/local) and DESTDIR: library, headers,
+#                pkg-config file, tools
 #   lib-clean    remove everything above
 #
 # Variables (override on the command line or before the include)
@@ -25,9 +36,7 @@
 #                  shared libraries)
 #   KSFT_DIR       kernel tools/testing/selftests directory holding
 #                  kselftest_harness.h (GPL-2.0, never committed)
-#   SPATTEN_DEMO_ENGINE  1 (default when engine/*.c exists) links the
-#                  engine into spatten-demo for spe_out_tolerance(); 0
-#                  uses the demo's built-in copy of the bound
+#   PREFIX, DESTDIR, LIBDIR, INCLUDEDIR, BINDIR   install locations
 
 # Including this file must not change the including Makefile's default goal.
 LIB_SAVED_GOAL := $(.DEFAULT_GOAL)
@@ -38,43 +47,44 @@ GUEST_CFLAGS ?= -O2 -static -march=x86-64 -mtune=generic
 KSFT_DIR ?= /var/cache/spatten/ksrc/x/linux-source-6.1/tools/testing/selftests
 LIB_WARN ?= -Wall -Wextra -Wshadow -Wstrict-prototypes -Wformat=2 \
 	    -Wno-unused-parameter
+PREFIX ?= /usr/local
+LIBDIR ?= $(PREFIX)/lib
+INCLUDEDIR ?= $(PREFIX)/include
+BINDIR ?= $(PREFIX)/bin
 
-LIB_SRCS := lib/device.c lib/bo.c lib/fixed.c lib/job.c
+LIB_VERSION := 1.1.0
+LIB_SRCS := lib/device.c lib/bo.c lib/fixed.c lib/job.c lib/sim.c \
+	    lib/session.c
+LIB_ENGINE_SRCS := $(wildcard engine/*.c)
 LIB_HDRS := lib/libspatten.h lib/spatten_private.h include/uapi/spatten.h \
-	    include/spatten_hw.h
+	    include/spatten_hw.h $(wildcard engine/*.h)
 LIB_INC := -Iinclude -Ilib -Iengine
 LIB_STD := -std=gnu11 -D_GNU_SOURCE
-
-LIB_ENGINE_SRCS := $(wildcard engine/*.c)
-ifeq ($(LIB_ENGINE_SRCS),)
-SPATTEN_DEMO_ENGINE ?= 0
-else
-SPATTEN_DEMO_ENGINE ?= 1
-endif
-ifeq ($(SPATTEN_DEMO_ENGINE),1)
-DEMO_EXTRA_SRCS := $(LIB_ENGINE_SRCS)
-DEMO_DEFS := -DSPATTEN_DEMO_ENGINE=1
-else
-DEMO_EXTRA_SRCS :=
-DEMO_DEFS := -DSPATTEN_DEMO_ENGINE=0
-endif
+# The engine is built as the device builds it: no contraction of float ops.
+LIB_FP := -ffp-contract=off
 
 LIB_OUT := $(SPATTEN_OUT)/lib
-LIB_HOST_OBJS := $(patsubst lib/%.c,$(LIB_OUT)/obj/%.o,$(LIB_SRCS))
+LIB_HOST_OBJS := $(patsubst lib/%.c,$(LIB_OUT)/obj/%.o,$(LIB_SRCS)) \
+		 $(patsubst engine/%.c,$(LIB_OUT)/obj/engine/%.o,$(LIB_ENGINE_SRCS))
 LIB_A := $(LIB_OUT)/libspatten.a
 LIB_SO_NAME := libspatten.so.1
-LIB_SO_REAL := $(LIB_OUT)/libspatten.so.1.0.0
+LIB_SO_REAL := $(LIB_OUT)/libspatten.so.$(LIB_VERSION)
 LIB_SO := $(LIB_OUT)/libspatten.so
-LIB_HOST_CFLAGS = -O2 -g $(LIB_STD) $(LIB_WARN) $(LIB_INC) $(CFLAGS)
+LIB_PC := $(LIB_OUT)/libspatten.pc
+LIB_HOST_CFLAGS = -O2 -g $(LIB_STD) $(LIB_WARN) $(LIB_FP) $(LIB_INC) $(CFLAGS)
 
 GUEST_OUT := $(SPATTEN_OUT)/guest
-GUEST_LIB_OBJS := $(patsubst lib/%.c,$(GUEST_OUT)/obj/lib/%.o,$(LIB_SRCS))
+GUEST_LIB_OBJS := $(patsubst lib/%.c,$(GUEST_OUT)/obj/lib/%.o,$(LIB_SRCS)) \
+		  $(patsubst engine/%.c,$(GUEST_OUT)/obj/lib/engine/%.o,$(LIB_ENGINE_SRCS))
 GUEST_LIB_A := $(GUEST_OUT)/lib/libspatten.a
-GUEST_ALL_CFLAGS = $(GUEST_CFLAGS) $(LIB_STD) $(LIB_WARN) $(LIB_INC)
+GUEST_ALL_CFLAGS = $(GUEST_CFLAGS) $(LIB_STD) $(LIB_WARN) $(LIB_FP) $(LIB_INC)
 
-.PHONY: lib lib-check host-demo guest-bins lib-clean
+.PHONY: lib lib-check lib-check-valgrind lib-check-asan guest-bins install lib-clean
 
-lib: $(LIB_A) $(LIB_SO)
+# The tools (their variables are used in prerequisites below).
+include tools/tools.mk
+
+lib: $(LIB_A) $(LIB_SO) $(LIB_PC)
 
 # ---- host library --------------------------------------------------------
 
@@ -82,57 +92,114 @@ $(LIB_OUT)/obj/%.o: lib/%.c $(LIB_HDRS)
 	@mkdir -p $(@D)
 	$(CC) $(LIB_HOST_CFLAGS) -fPIC -fvisibility=hidden -c -o $@ $<
 
-$(LIB_A): $(LIB_HOST_OBJS)
+$(LIB_OUT)/obj/engine/%.o: engine/%.c $(LIB_HDRS)
 	@mkdir -p $(@D)
-	rm -f $@
-	$(AR) rcs $@ $^
+	$(CC) $(LIB_HOST_CFLAGS) -fPIC -fvisibility=hidden -c -o $@ $<
+
+# One relocatable object with every hidden symbol made local: the archive
+# exports the public API only, so an application may link its own copy of
+# the engine next to libspatten.a.
+define LIB_MK_ARCHIVE
+	@mkdir -p $(@D)
+	rm -f $@ $@.o
+	$(LD) -r -o $@.o $^
+	objcopy --localize-hidden $@.o
+	$(AR) rcs $@ $@.o
+	rm -f $@.o
+endef
+
+$(LIB_A): $(LIB_HOST_OBJS)
+	$(LIB_MK_ARCHIVE)
 
 $(LIB_SO_REAL): $(LIB_HOST_OBJS) lib/libspatten.map
 	$(CC) -shared -Wl,-soname,$(LIB_SO_NAME) \
 		-Wl,--version-script=lib/libspatten.map -Wl,-z,defs \
-		-o $@ $(LIB_HOST_OBJS)
+		-o $@ $(LIB_HOST_OBJS) -lpthread -lm
 
 $(LIB_SO): $(LIB_SO_REAL)
 	ln -sf $(notdir $<) $(LIB_OUT)/$(LIB_SO_NAME)
 	ln -sf $(notdir $<) $@
 
-# ---- host unit tests -------------------------------------------------------
+$(LIB_PC): lib/libspatten.pc.in lib/lib.mk
+	@mkdir -p $(@D)
+	sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@LIBDIR@|$(LIBDIR)|g' \
+	    -e 's|@INCLUDEDIR@|$(INCLUDEDIR)|g' \
+	    -e 's|@VERSION@|$(LIB_VERSION)|g' $< >$@
+
+# ---- host tests ------------------------------------------------------------
 
 LIB_TEST_BIN := $(LIB_OUT)/tests/test_libspatten
+LIB_EXAMPLE_BIN := $(LIB_OUT)/examples/gpt2_session
 
 $(LIB_TEST_BIN): lib/tests/test_libspatten.c $(LIB_A) $(LIB_HDRS)
 	@mkdir -p $(@D)
-	$(CC) $(LIB_HOST_CFLAGS) -o $@ $< $(LIB_A) -lm
+	$(CC) $(LIB_HOST_CFLAGS) -o $@ $< $(LIB_A) -lpthread -lm
 
-lib-check: $(LIB_TEST_BIN)
-	$(LIB_TEST_BIN)
-
-# ---- host demo -------------------------------------------------------------
-
-$(SPATTEN_OUT)/bin/spatten-demo: tools/spatten-demo.c $(DEMO_EXTRA_SRCS) \
-				 $(LIB_A) $(LIB_HDRS)
+# The example links the shared library, as an installed application would.
+$(LIB_EXAMPLE_BIN): lib/examples/gpt2_session.c $(LIB_SO) lib/libspatten.h
 	@mkdir -p $(@D)
-	$(CC) $(LIB_HOST_CFLAGS) $(DEMO_DEFS) -o $@ tools/spatten-demo.c \
-		$(DEMO_EXTRA_SRCS) $(LIB_A) -lm
+	$(CC) $(LIB_HOST_CFLAGS) -o $@ $< -L$(LIB_OUT) -lspatten \
+		-Wl,-rpath,'$$ORIGIN/..' -lm
 
-host-demo: $(SPATTEN_OUT)/bin/spatten-demo
+lib-check: $(LIB_TEST_BIN) $(LIB_EXAMPLE_BIN) $(LIB_SO) $(TOOLS_HOST_BINS)
+	@pass=0; bad=0; \
+	echo "# $(LIB_TEST_BIN) (SPATTEN_BACKEND=sim)"; \
+	if SPATTEN_BACKEND=sim $(LIB_TEST_BIN); then pass=$$((pass+1)); \
+	else bad=$$((bad+1)); fi; \
+	echo "# $(LIB_EXAMPLE_BIN) (SPATTEN_BACKEND=sim)"; \
+	if SPATTEN_BACKEND=sim $(LIB_EXAMPLE_BIN); then pass=$$((pass+1)); \
+	else bad=$$((bad+1)); fi; \
+	echo "# lib/tests/check-exports.sh"; \
+	if lib/tests/check-exports.sh $(LIB_SO_REAL) lib/libspatten.map \
+	    lib/libspatten.h lib/README.md lib/examples/gpt2_session.c; \
+	then pass=$$((pass+1)); \
+	else bad=$$((bad+1)); fi; \
+	echo "# lib/tests/check-install.sh"; \
+	if lib/tests/check-install.sh "$(MAKE) SPATTEN_OUT=$(SPATTEN_OUT)"; then pass=$$((pass+1)); \
+	else bad=$$((bad+1)); fi; \
+	echo "# lib/tests/check-tools.sh"; \
+	if lib/tests/check-tools.sh $(SPATTEN_OUT)/bin; then \
+		pass=$$((pass+1)); else bad=$$((bad+1)); fi; \
+	echo "# lib-check: $$pass passed, $$bad failed (test programs)"; \
+	[ $$bad -eq 0 ]
+
+# The unit tests and a short workload under valgrind (leaks = failure).
+lib-check-valgrind: $(LIB_TEST_BIN) $(SPATTEN_OUT)/bin/spatten-run
+	valgrind -q --error-exitcode=99 --leak-check=full \
+		--errors-for-leak-kinds=definite,indirect $(LIB_TEST_BIN)
+	valgrind -q --error-exitcode=99 --leak-check=full \
+		--errors-for-leak-kinds=definite,indirect \
+		$(SPATTEN_OUT)/bin/spatten-run -b sim -p 32 -g 2 -q
+
+# The unit tests and a short workload with ASan + UBSan (sources compiled
+# together, the engine included).
+LIB_ASAN := -O1 -g -fsanitize=address,undefined -fno-sanitize-recover=all \
+	    -fno-omit-frame-pointer
+lib-check-asan: lib/tests/test_libspatten.c $(LIB_SRCS) $(LIB_ENGINE_SRCS) \
+		$(TOOLS_COMMON) tools/spatten-run.c $(LIB_HDRS)
+	@mkdir -p $(LIB_OUT)/asan
+	$(CC) $(LIB_ASAN) $(LIB_STD) $(LIB_FP) $(LIB_INC) \
+		-o $(LIB_OUT)/asan/test_libspatten lib/tests/test_libspatten.c \
+		$(LIB_SRCS) $(LIB_ENGINE_SRCS) -lpthread -lm
+	$(CC) $(LIB_ASAN) $(LIB_STD) $(LIB_FP) $(LIB_INC) -Itools \
+		-o $(LIB_OUT)/asan/spatten-run tools/spatten-run.c \
+		tools/spatten-workload.c $(LIB_SRCS) $(LIB_ENGINE_SRCS) \
+		-lpthread -lm
+	$(LIB_OUT)/asan/test_libspatten
+	$(LIB_OUT)/asan/spatten-run -b sim -p 48 -g 2 -q
 
 # ---- guest (static) --------------------------------------------------------
 
 $(GUEST_OUT)/obj/lib/%.o: lib/%.c $(LIB_HDRS)
 	@mkdir -p $(@D)
-	$(GUEST_CC) $(GUEST_ALL_CFLAGS) -c -o $@ $<
+	$(GUEST_CC) $(GUEST_ALL_CFLAGS) -fvisibility=hidden -c -o $@ $<
+
+$(GUEST_OUT)/obj/lib/engine/%.o: engine/%.c $(LIB_HDRS)
+	@mkdir -p $(@D)
+	$(GUEST_CC) $(GUEST_ALL_CFLAGS) -fvisibility=hidden -c -o $@ $<
 
 $(GUEST_LIB_A): $(GUEST_LIB_OBJS)
-	@mkdir -p $(@D)
-	rm -f $@
-	$(AR) rcs $@ $^
-
-$(GUEST_OUT)/bin/spatten-demo: tools/spatten-demo.c $(DEMO_EXTRA_SRCS) \
-			       $(GUEST_LIB_A) $(LIB_HDRS)
-	@mkdir -p $(@D)
-	$(GUEST_CC) $(GUEST_ALL_CFLAGS) $(DEMO_DEFS) -o $@ \
-		tools/spatten-demo.c $(DEMO_EXTRA_SRCS) $(GUEST_LIB_A) -lm
+	$(LIB_MK_ARCHIVE)
 
 $(GUEST_OUT)/bin/spatten_test: tests/guest/spatten_test.c $(GUEST_LIB_A) \
 			       $(LIB_HDRS)
@@ -140,14 +207,43 @@ $(GUEST_OUT)/bin/spatten_test: tests/guest/spatten_test.c $(GUEST_LIB_A) \
 		{ echo "kselftest_harness.h not found in KSFT_DIR=$(KSFT_DIR)" >&2; exit 1; }
 	@mkdir -p $(@D)
 	$(GUEST_CC) $(GUEST_ALL_CFLAGS) -Wno-sign-compare -I$(KSFT_DIR) \
-		-o $@ $< \
-		$(GUEST_LIB_A) -lm
+		-o $@ $< $(GUEST_LIB_A) -lpthread -lm
 
-guest-bins: $(GUEST_OUT)/bin/spatten-demo $(GUEST_OUT)/bin/spatten_test
+$(GUEST_OUT)/bin/spatten_lib_test: lib/tests/test_libspatten.c \
+				   $(GUEST_LIB_A) $(LIB_HDRS)
+	@mkdir -p $(@D)
+	$(GUEST_CC) $(GUEST_ALL_CFLAGS) -o $@ $< $(GUEST_LIB_A) -lpthread -lm
 
-lib-clean:
+$(GUEST_OUT)/bin/gpt2_session: lib/examples/gpt2_session.c $(GUEST_LIB_A) \
+			       lib/libspatten.h
+	@mkdir -p $(@D)
+	$(GUEST_CC) $(GUEST_ALL_CFLAGS) -o $@ $< $(GUEST_LIB_A) -lpthread -lm
+
+guest-bins: $(GUEST_OUT)/bin/spatten_test $(GUEST_OUT)/bin/spatten_lib_test \
+	    $(GUEST_OUT)/bin/gpt2_session $(TOOLS_GUEST_BINS)
+
+# ---- install ---------------------------------------------------------------
+
+install: lib $(TOOLS_HOST_BINS)
+	install -d $(DESTDIR)$(LIBDIR) $(DESTDIR)$(LIBDIR)/pkgconfig \
+		$(DESTDIR)$(INCLUDEDIR) $(DESTDIR)$(INCLUDEDIR)/uapi \
+		$(DESTDIR)$(BINDIR)
+	install -m 644 $(LIB_A) $(DESTDIR)$(LIBDIR)/
+	install -m 755 $(LIB_SO_REAL) $(DESTDIR)$(LIBDIR)/
+	ln -sf libspatten.so.$(LIB_VERSION) $(DESTDIR)$(LIBDIR)/$(LIB_SO_NAME)
+	ln -sf libspatten.so.$(LIB_VERSION) $(DESTDIR)$(LIBDIR)/libspatten.so
+	sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@LIBDIR@|$(LIBDIR)|g' \
+	    -e 's|@INCLUDEDIR@|$(INCLUDEDIR)|g' \
+	    -e 's|@VERSION@|$(LIB_VERSION)|g' lib/libspatten.pc.in \
+	    >$(DESTDIR)$(LIBDIR)/pkgconfig/libspatten.pc
+	install -m 644 lib/libspatten.h include/spatten_hw.h \
+		$(DESTDIR)$(INCLUDEDIR)/
+	install -m 644 include/uapi/spatten.h $(DESTDIR)$(INCLUDEDIR)/uapi/
+	install -m 755 $(TOOLS_HOST_BINS) $(DESTDIR)$(BINDIR)/
+
+lib-clean: tools-clean
 	rm -rf $(LIB_OUT) $(GUEST_OUT)/obj/lib $(GUEST_LIB_A) \
-		$(GUEST_OUT)/bin/spatten-demo $(GUEST_OUT)/bin/spatten_test \
-		$(SPATTEN_OUT)/bin/spatten-demo
+		$(GUEST_OUT)/bin/spatten_test $(GUEST_OUT)/bin/spatten_lib_test \
+		$(GUEST_OUT)/bin/gpt2_session
 
 .DEFAULT_GOAL := $(LIB_SAVED_GOAL)

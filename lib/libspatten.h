@@ -4,21 +4,35 @@
  *
  * Conventions (the same as liburing's):
  *  - every name starts with spatten_ / SPATTEN_;
- *  - devices and buffers are opaque handles;
+ *  - devices, buffers and sessions are opaque handles;
  *  - every function that can fail returns 0 (or a non-negative count) on
  *    success and a negative errno value on failure; errno is never the
  *    channel for an error;
  *  - file descriptors are opened O_CLOEXEC and every ioctl is retried on
  *    EINTR.
  *
- * A job is described by the UAPI struct spatten_job (include/uapi/spatten.h);
- * spatten_attn_prep() and spatten_nop_prep() fill one from a friendlier
- * description, spatten_submit()/spatten_wait() queue and reap jobs
- * asynchronously, spatten_run() does both.
+ * Two backends behind one API, chosen at open time: the kernel device
+ * (/dev/spatten<N>, driver spatten.ko) and an in-process simulation that
+ * runs the same engine as the device, with the driver's validation, so an
+ * application and most tests run without a board and get bit-identical
+ * results. SPATTEN_BACKEND=sim|device picks it for SPATTEN_BACKEND_DEFAULT.
+ *
+ * Layers of the API, lowest first:
+ *  - devices and buffer objects;
+ *  - tensor packing: float <-> fixed point, Sn bit-packed rows, MSB/LSB
+ *    planes of progressive keys;
+ *  - jobs: struct spatten_attn_desc covers every knob of the hardware
+ *    (stage, causal, formats, progressive keys, token/head/value keep
+ *    counts, pinned tokens, LSB threshold, top-k seed); spatten_attn_prep()
+ *    encodes it, spatten_submit()/spatten_wait() queue and reap, spatten_run()
+ *    does both;
+ *  - sessions: the cascade state of one sequence across layers and
+ *    generation steps, one call per layer.
  *
  * Thread safety: a struct spatten_dev may be used from several threads at
  * once (submit, wait, buffer allocation). A struct spatten_bo must not be
- * freed while another thread still uses it.
+ * freed while another thread still uses it. A session is used by one
+ * thread at a time.
  */
 #ifndef LIBSPATTEN_H
 #define LIBSPATTEN_H
@@ -40,7 +54,7 @@ extern "C" {
 #endif
 
 #define SPATTEN_LIB_VERSION_MAJOR	1
-#define SPATTEN_LIB_VERSION_MINOR	0
+#define SPATTEN_LIB_VERSION_MINOR	1
 
 /* Default device node of spatten_open() when @path is NULL. */
 #define SPATTEN_DEFAULT_PATH		"/dev/spatten0"
@@ -48,27 +62,65 @@ extern "C" {
 /* Timeout of spatten_wait() that never expires. */
 #define SPATTEN_WAIT_FOREVER		(-1)
 
+/* Environment variable read by SPATTEN_BACKEND_DEFAULT: "sim" or "device". */
+#define SPATTEN_BACKEND_ENV		"SPATTEN_BACKEND"
+
 struct spatten_dev;
 struct spatten_bo;
+struct spatten_session;
 
 /* ---- Devices ------------------------------------------------------------ */
 
 /**
- * spatten_open() - open an accelerator
- * @path: device node, or NULL for SPATTEN_DEFAULT_PATH
+ * enum spatten_backend - what executes the jobs of a device handle
+ * @SPATTEN_BACKEND_DEFAULT: $SPATTEN_BACKEND ("sim" or "device"), else the
+ *	kernel device
+ * @SPATTEN_BACKEND_DEVICE: the kernel driver's /dev/spatten<N>
+ * @SPATTEN_BACKEND_SIM: in-process simulation: the device's engine and the
+ *	driver's checks, buffers in ordinary page-aligned memory
+ */
+enum spatten_backend {
+	SPATTEN_BACKEND_DEFAULT = 0,
+	SPATTEN_BACKEND_DEVICE = 1,
+	SPATTEN_BACKEND_SIM = 2,
+};
+
+/**
+ * spatten_open() - open an accelerator with the default backend
+ * @path: device node, or NULL for SPATTEN_DEFAULT_PATH (ignored by the
+ *	simulation backend)
  * @devp: receives the device handle on success
  *
- * The node is opened read-write with O_CLOEXEC and its UAPI version is
- * checked against SPATTEN_API_VERSION.
+ * Same as spatten_open_backend(@path, SPATTEN_BACKEND_DEFAULT, @devp).
  *
- * Return: 0, or -errno: the open() error, -EINVAL for a NULL @devp,
- * -ENOMEM, -EPROTO if the driver speaks another API version, or the
- * SPATTEN_IOCTL_INFO error (-ENOTTY: not a SpAtten device).
+ * Return: as spatten_open_backend().
  */
 SPATTEN_API int spatten_open(const char *path, struct spatten_dev **devp);
 
 /**
- * spatten_open_index() - open /dev/spatten<@index>
+ * spatten_open_backend() - open an accelerator with a chosen backend
+ * @path: device node, or NULL for SPATTEN_DEFAULT_PATH (ignored by the
+ *	simulation backend)
+ * @backend: enum spatten_backend
+ * @devp: receives the device handle on success
+ *
+ * The device node is opened read-write with O_CLOEXEC and its UAPI version
+ * is checked against SPATTEN_API_VERSION. The simulation backend models a
+ * board with the QEMU device's default capabilities, every feature and
+ * every format.
+ *
+ * Return: 0, or -errno: -EINVAL (NULL @devp, unknown @backend, or
+ * $SPATTEN_BACKEND neither "sim" nor "device"), -ENOMEM, the open() error
+ * (-ENOENT: no such node, i.e. no board or no driver), -EPROTO if the
+ * driver speaks another API version, or the SPATTEN_IOCTL_INFO error
+ * (-ENOTTY: not a SpAtten device).
+ */
+SPATTEN_API int spatten_open_backend(const char *path,
+				     enum spatten_backend backend,
+				     struct spatten_dev **devp);
+
+/**
+ * spatten_open_index() - open /dev/spatten<@index> with the default backend
  * @index: board number
  * @devp: receives the device handle on success
  *
@@ -78,22 +130,58 @@ SPATTEN_API int spatten_open_index(unsigned int index,
 				   struct spatten_dev **devp);
 
 /**
+ * spatten_backend() - backend of a device handle
+ * @dev: device handle
+ *
+ * Return: SPATTEN_BACKEND_DEVICE or SPATTEN_BACKEND_SIM, -EINVAL for NULL.
+ */
+SPATTEN_API int spatten_backend(const struct spatten_dev *dev);
+
+/**
+ * struct spatten_board - one board found by spatten_list_boards()
+ * @index: N of /dev/spatten<N>
+ * @path: device node
+ * @pci_addr: PCI address (domain:bus:dev.fn) from sysfs, "" if unknown
+ */
+struct spatten_board {
+	unsigned int index;
+	char path[32];
+	char pci_addr[32];
+};
+
+/**
+ * spatten_list_boards() - enumerate the boards the driver exposes
+ * @boards: receives up to @max entries, sorted by index (may be NULL if
+ *	@max is 0)
+ * @max: capacity of @boards
+ *
+ * Lists the /dev/spatten<N> nodes (boards bound to spatten.ko). Boards
+ * without the driver are found by tools/spatten-info through libpci.
+ *
+ * Return: the number of boards found (may exceed @max: only @max are
+ * stored), -EINVAL for a NULL @boards with @max > 0, or the opendir()
+ * error.
+ */
+SPATTEN_API int spatten_list_boards(struct spatten_board *boards,
+				    unsigned int max);
+
+/**
  * spatten_close() - release a device handle
  * @dev: handle from spatten_open(), or NULL (no-op)
  *
- * Buffers still allocated keep the file open until they are freed with
- * spatten_bo_free(); the descriptor is closed when the last one goes.
- * Jobs still in flight are abandoned (the driver completes and discards
- * them).
+ * Buffers still allocated keep the device open until they are freed with
+ * spatten_bo_free(). Jobs still in flight are abandoned (the driver
+ * completes and discards them).
  */
 SPATTEN_API void spatten_close(struct spatten_dev *dev);
 
 /**
- * spatten_fd() - file descriptor of a device
+ * spatten_fd() - pollable file descriptor of a device
  * @dev: device handle
  *
- * For poll()/epoll: the descriptor is readable (POLLIN) while a completed
- * job is waiting to be reaped with spatten_wait(). Do not close it.
+ * For poll()/epoll: readable (POLLIN) while a completed job is waiting to
+ * be reaped with spatten_wait(). The device node for the device backend,
+ * an eventfd for the simulation backend. Do not close it or read it.
  *
  * Return: the descriptor, or -EINVAL for a NULL @dev.
  */
@@ -102,12 +190,26 @@ SPATTEN_API int spatten_fd(const struct spatten_dev *dev);
 /**
  * spatten_get_info() - what the board is and can do
  * @dev: device handle
- * @info: receives the driver's struct spatten_info
+ * @info: receives the capabilities (struct spatten_info of the UAPI)
  *
  * Return: 0, or -errno from SPATTEN_IOCTL_INFO (-EINVAL for NULL args).
  */
 SPATTEN_API int spatten_get_info(struct spatten_dev *dev,
 				 struct spatten_info *info);
+
+/* Feature bits of spatten_probe(): SPATTEN_FEAT_* of spatten_hw.h. */
+
+/**
+ * spatten_probe() - does the board support a feature set
+ * @dev: device handle
+ * @features: SPATTEN_FEAT_* bits, all of which must be present
+ *
+ * Reads the capability registers (through SPATTEN_IOCTL_INFO).
+ *
+ * Return: 1 if every bit of @features is supported, 0 if one is not,
+ * -errno from spatten_get_info().
+ */
+SPATTEN_API int spatten_probe(struct spatten_dev *dev, uint32_t features);
 
 /**
  * spatten_get_counters() - read the device-wide counters
@@ -125,17 +227,38 @@ SPATTEN_API int spatten_get_counters(struct spatten_dev *dev,
 /**
  * spatten_bo_alloc() - allocate a device buffer and map it
  * @dev: device handle
- * @size: bytes, > 0 (the driver rounds up to the page size)
+ * @size: bytes, > 0 (rounded up to the page size)
  * @bop: receives the buffer on success
  *
  * The buffer is zero-filled, mapped read-write into the process and can be
- * named by jobs through spatten_bo_handle() (or a struct spatten_tensor_ref).
+ * named by jobs through a struct spatten_tensor_ref.
  *
  * Return: 0, or -errno: -EINVAL (zero size, NULL args), -ENOMEM, or the
  * SPATTEN_IOCTL_BO_CREATE or mmap() error.
  */
 SPATTEN_API int spatten_bo_alloc(struct spatten_dev *dev, size_t size,
 				 struct spatten_bo **bop);
+
+/**
+ * spatten_bo_import() - make user memory a buffer without copying
+ * @dev: device handle
+ * @ptr: page-aligned start of the memory
+ * @size: bytes, > 0, a multiple of the page size
+ * @bop: receives the buffer on success
+ *
+ * The memory stays the caller's: it must be writable (the device writes
+ * outputs into it) and outlive the buffer, and spatten_bo_free() does not
+ * free it. spatten_bo_map() returns @ptr. On the device backend the driver
+ * pins the pages (SPATTEN_IOCTL_BO_IMPORT) until the last job using them
+ * completes, charged to RLIMIT_MEMLOCK.
+ *
+ * Return: 0, or -errno: -EINVAL (NULL args, zero size, misaligned @ptr or
+ * @size, above max_bo_size), -ENOMEM (also RLIMIT_MEMLOCK), -EFAULT
+ * (memory not mapped or read-only), -EOPNOTSUPP (a driver without
+ * import), or another SPATTEN_IOCTL_BO_IMPORT error.
+ */
+SPATTEN_API int spatten_bo_import(struct spatten_dev *dev, void *ptr,
+				  size_t size, struct spatten_bo **bop);
 
 /**
  * spatten_bo_free() - unmap and release a buffer
@@ -170,10 +293,26 @@ SPATTEN_API size_t spatten_bo_size(const struct spatten_bo *bo);
  */
 SPATTEN_API uint32_t spatten_bo_handle(const struct spatten_bo *bo);
 
-/* ---- Fixed point (SPATTEN_FMT_S16) -------------------------------------- */
+/* ---- Fixed point and tensor packing -------------------------------------- */
 
-/* Largest number of fractional bits of SPATTEN_FMT_S16. */
+/*
+ * Layouts (docs/hardware.md): a tensor is [n_heads][rows][head_dim], packed
+ * row-major. SPATTEN_FMT_S16 is one little-endian int16 per element.
+ * SPATTEN_FMT_S4..S12 store each element as an n-bit two's complement
+ * field of a little-endian bit stream: element e of a row in bits
+ * [e*n, e*n + n) of the row, a row being head_dim * n / 8 bytes. Because
+ * head_dim is a multiple of 8, a whole tensor is one such bit stream, so
+ * the packers below take element counts, not shapes.
+ *
+ * Progressive keys: a key is a signed (m + 4)-bit fixed-point value x
+ * (raw = round(key * 2^frac)); the MSB plane holds raw >> 4 (arithmetic
+ * shift, format S<m>), the LSB plane raw & 15 (4-bit unsigned, packed
+ * like S4). The device rebuilds raw = msb * 16 + lsb.
+ */
+
+/* Largest number of fractional bits of every format. */
 #define SPATTEN_S16_MAX_FRAC		15
+#define SPATTEN_MAX_FRAC		15
 
 /**
  * spatten_float_to_s16() - quantize one value
@@ -224,7 +363,8 @@ SPATTEN_API int spatten_dequantize_s16(float *dst, const void *src, size_t n,
 				       unsigned int frac);
 
 /**
- * spatten_frac_for_range() - fractional bits for values up to a magnitude
+ * spatten_frac_for_range() - fractional bits of S16 for values up to a
+ * magnitude
  * @max_abs: largest |x| the format must hold (>= 0)
  *
  * Picks the most fractional bits (0..15) with which every |x| <= @max_abs
@@ -236,6 +376,17 @@ SPATTEN_API int spatten_dequantize_s16(float *dst, const void *src, size_t n,
 SPATTEN_API int spatten_frac_for_range(float max_abs);
 
 /**
+ * spatten_frac_for_bits() - fractional bits of an n-bit format for a range
+ * @max_abs: largest |x| the format must hold (>= 0)
+ * @bits: total bits of the value, 4..16 (m + 4 for progressive keys)
+ *
+ * Return: the most fractional bits (0..15) with which every |x| <=
+ * @max_abs fits in @bits signed bits, -ERANGE if none does, -EINVAL for a
+ * bad @bits or a negative or NaN @max_abs.
+ */
+SPATTEN_API int spatten_frac_for_bits(float max_abs, unsigned int bits);
+
+/**
  * spatten_max_abs() - largest magnitude of an array
  * @x: @n floats
  * @n: elements
@@ -243,6 +394,91 @@ SPATTEN_API int spatten_frac_for_range(float max_abs);
  * Return: max |x[i]| (0 for an empty array); NaN elements are ignored.
  */
 SPATTEN_API float spatten_max_abs(const float *x, size_t n);
+
+/**
+ * spatten_fmt_bits() - bits per element of a format
+ * @fmt: enum spatten_format
+ *
+ * Return: 16, 4, 6, 8, 10 or 12; 0 for an unknown format.
+ */
+SPATTEN_API unsigned int spatten_fmt_bits(unsigned int fmt);
+
+/**
+ * spatten_fmt_of_bits() - the format with @bits bits per element
+ * @bits: 4, 6, 8, 10, 12 or 16
+ *
+ * Return: the enum spatten_format, -EINVAL for other values.
+ */
+SPATTEN_API int spatten_fmt_of_bits(unsigned int bits);
+
+/**
+ * spatten_packed_bytes() - bytes of @n elements of format @fmt
+ * @fmt: enum spatten_format
+ * @n: elements
+ *
+ * Return: n * bits / 8 rounded up; 0 for an unknown format.
+ */
+SPATTEN_API uint64_t spatten_packed_bytes(unsigned int fmt, uint64_t n);
+
+/**
+ * spatten_pack() - quantize floats into a packed format
+ * @dst: spatten_packed_bytes(@fmt, @n) bytes
+ * @fmt: enum spatten_format
+ * @src: @n floats
+ * @n: elements; @n * bits must be a multiple of 8
+ * @frac: fractional bits, 0..15
+ *
+ * Rounds as spatten_float_to_s16() and saturates to the format's range.
+ *
+ * Return: the number of saturated elements, or -EINVAL (unknown format,
+ * @frac > 15, @n not whole bytes, NULL arrays with @n > 0).
+ */
+SPATTEN_API long spatten_pack(void *dst, unsigned int fmt, const float *src,
+			      size_t n, unsigned int frac);
+
+/**
+ * spatten_unpack() - dequantize a packed format into floats
+ * @dst: @n floats
+ * @fmt: enum spatten_format
+ * @src: packed elements
+ * @n: elements; @n * bits must be a multiple of 8
+ * @frac: fractional bits, 0..15
+ *
+ * Return: 0 or -EINVAL (as spatten_pack()).
+ */
+SPATTEN_API int spatten_unpack(float *dst, unsigned int fmt, const void *src,
+			       size_t n, unsigned int frac);
+
+/**
+ * spatten_pack_split() - quantize keys into MSB and LSB planes
+ * @msb: spatten_packed_bytes(S<@msb_bits>, @n) bytes
+ * @lsb: @n / 2 bytes of 4-bit LSBs
+ * @msb_bits: 4, 6, 8, 10 or 12 (the board's CAP_SPLITS)
+ * @src: @n floats
+ * @n: elements, even
+ * @frac: fractional bits of the full (@msb_bits + 4)-bit value, 0..15
+ *
+ * Return: the number of saturated elements, or -EINVAL.
+ */
+SPATTEN_API long spatten_pack_split(void *msb, void *lsb,
+				    unsigned int msb_bits, const float *src,
+				    size_t n, unsigned int frac);
+
+/**
+ * spatten_unpack_split() - rebuild floats from MSB and LSB planes
+ * @dst: @n floats
+ * @msb_bits: 4, 6, 8, 10 or 12
+ * @msb: MSB plane
+ * @lsb: LSB plane, or NULL: use the middle of the LSB range (8), which is
+ *	what the device computes with before an LSB refetch
+ * @n: elements, even
+ * @frac: fractional bits of the full value
+ *
+ * Return: 0 or -EINVAL.
+ */
+SPATTEN_API int spatten_unpack_split(float *dst, unsigned int msb_bits,
+				     const void *msb, const void *lsb,
+				     size_t n, unsigned int frac);
 
 /* ---- Jobs ---------------------------------------------------------------- */
 
@@ -259,8 +495,9 @@ SPATTEN_API uint64_t spatten_tensor_bytes(uint32_t n_heads, uint32_t rows,
 
 /**
  * struct spatten_tensor_ref - an operand: a buffer and a byte offset in it
- * @bo: buffer object of the device the job is submitted to
- * @offset: byte offset, element (2-byte) aligned
+ * @bo: buffer object of the device the job is submitted to; NULL = absent
+ * @offset: byte offset: 2-aligned for S16 tensors and u16 lists, 8-aligned
+ *	for importance arrays, any for packed formats
  */
 struct spatten_tensor_ref {
 	struct spatten_bo *bo;
@@ -269,10 +506,12 @@ struct spatten_tensor_ref {
 
 /* Flags of struct spatten_attn_desc. */
 #define SPATTEN_ATTN_CAUSAL		(1u << 0)
-#define SPATTEN_ATTN_FLAGS_ALL		SPATTEN_ATTN_CAUSAL
+#define SPATTEN_ATTN_PROGRESSIVE	(1u << 1)	/* K as MSB + LSB planes */
+#define SPATTEN_ATTN_FLAGS_ALL \
+	(SPATTEN_ATTN_CAUSAL | SPATTEN_ATTN_PROGRESSIVE)
 
 /**
- * struct spatten_attn_desc - a dense multi-head attention job
+ * struct spatten_attn_desc - one attention job: every knob of the hardware
  * @n_heads: heads (1..info.max_heads)
  * @head_dim: D, a power of two the board supports (info.head_dims)
  * @q_rows: query rows per head
@@ -282,22 +521,44 @@ struct spatten_tensor_ref {
  *	(generation: @q_rows == 1, @q_start == @kv_rows - 1 and, since a
  *	non-causal job starts at position 0, SPATTEN_ATTN_CAUSAL unless
  *	@kv_rows == 1)
- * @flags: SPATTEN_ATTN_* (SPATTEN_ATTN_CAUSAL: row i sees keys
- *	j <= @q_start + i, and @q_start + @q_rows <= @kv_rows)
+ * @flags: SPATTEN_ATTN_* (CAUSAL: row i sees keys j <= @q_start + i, and
+ *	@q_start + @q_rows <= @kv_rows; PROGRESSIVE: @k is the MSB plane in
+ *	@k_fmt S4..S12 and @k_lsb the 4-bit LSB plane)
  * @q_frac: fractional bits of Q (0..15)
- * @k_frac: fractional bits of K
+ * @k_frac: fractional bits of K (MSBs and LSBs together when progressive)
  * @v_frac: fractional bits of V
  * @out_frac: fractional bits of the output
- * @q: Q, [n_heads][q_rows][head_dim]
+ * @k_fmt: enum spatten_format of K (0 = S16)
+ * @v_fmt: enum spatten_format of V (0 = S16)
+ * @q: Q, [n_heads][q_rows][head_dim], S16
  * @k: K, [n_heads][kv_rows][head_dim]
  * @v: V, [n_heads][kv_rows][head_dim]
- * @out: output, [n_heads][q_rows][head_dim], written by the device
+ * @out: output, [n_heads][q_rows][head_dim], S16, written by the device
+ * @k_lsb: PROGRESSIVE only: LSB plane of K
+ * @tok_imp: u64[kv_rows] cumulative token importance (read and written);
+ *	required by @token_keep, optional otherwise (present: accumulates)
+ * @tok_alive: u16[@n_tok_alive] candidate tokens, strictly ascending
+ * @tok_kept: u16[@token_keep] kept tokens, written, ascending
+ * @pinned: u16[@n_pinned] tokens never pruned, strictly ascending
+ * @head_imp: u64[n_heads] cumulative head importance (read and written);
+ *	required by @head_keep, optional otherwise
+ * @head_alive: u16[@n_head_alive] heads computed, strictly ascending
+ * @head_kept: u16[@head_keep] heads kept for later layers, written
+ * @n_tok_alive: entries of @tok_alive; 0 = every token alive
+ * @token_keep: tokens to keep (cascade token pruning); 0 = no pruning
+ * @n_pinned: entries of @pinned (needs @token_keep)
+ * @n_head_alive: entries of @head_alive; 0 = every head alive
+ * @head_keep: heads to keep after this layer; 0 = no head pruning
+ * @value_keep: V rows kept per head and query (local value pruning);
+ *	0 = no value pruning
+ * @lsb_threshold: PROGRESSIVE: refetch the LSBs of a row whose largest
+ *	probability is below @lsb_threshold / 2^15 (0..32768)
+ * @topk_seed: seed of the top-k engine's pivots (modeled cycles only)
  * @user_data: opaque, returned in struct spatten_result
  *
- * All tensors are SPATTEN_FMT_S16, packed row-major, little-endian. Zero
- * the struct (or use spatten_attn_desc_init()) before filling it: later
- * library versions add fields (pruning, quantization) whose zero value means
- * "dense, as in v1".
+ * Every optional operand is present exactly when its count or flag asks
+ * for it (docs/hardware.md). Zero the struct (spatten_attn_desc_init()
+ * does) before filling it: zero means "dense, S16, as in v1".
  */
 struct spatten_attn_desc {
 	uint32_t n_heads;
@@ -316,6 +577,25 @@ struct spatten_attn_desc {
 	struct spatten_tensor_ref v;
 	struct spatten_tensor_ref out;
 	uint64_t user_data;
+	/* v2: formats, pruning, progressive quantization */
+	uint8_t k_fmt;
+	uint8_t v_fmt;
+	uint16_t lsb_threshold;
+	uint32_t topk_seed;
+	struct spatten_tensor_ref k_lsb;
+	struct spatten_tensor_ref tok_imp;
+	struct spatten_tensor_ref tok_alive;
+	struct spatten_tensor_ref tok_kept;
+	struct spatten_tensor_ref pinned;
+	struct spatten_tensor_ref head_imp;
+	struct spatten_tensor_ref head_alive;
+	struct spatten_tensor_ref head_kept;
+	uint32_t n_tok_alive;
+	uint32_t token_keep;
+	uint32_t n_pinned;
+	uint32_t n_head_alive;
+	uint32_t head_keep;
+	uint32_t value_keep;
 };
 
 /**
@@ -328,10 +608,10 @@ struct spatten_attn_desc {
  * @q_rows: query rows
  * @kv_rows: key/value rows
  *
- * A non-causal summarization job with q_start 0 and 0 fractional bits;
- * with @bo, Q sits at offset 0 and K, V and the output follow, each at a
- * 64-byte aligned offset (spatten_attn_desc_bytes() says how large @bo
- * must be). Adjust the fields afterwards as needed.
+ * A dense, non-causal S16 summarization job with q_start 0 and 0
+ * fractional bits; with @bo, Q sits at offset 0 and K, V and the output
+ * follow, each at a 64-byte aligned offset (spatten_attn_desc_bytes() says
+ * how large @bo must be). Adjust the fields afterwards as needed.
  */
 SPATTEN_API void spatten_attn_desc_init(struct spatten_attn_desc *desc,
 					struct spatten_bo *bo,
@@ -358,11 +638,14 @@ SPATTEN_API uint64_t spatten_attn_desc_bytes(uint32_t n_heads,
  * @desc: what to compute
  *
  * Checks what can be checked without the board: field ranges, stage and
- * position rules, that every tensor has a buffer and lies inside it at an
- * aligned offset. Board limits (heads, head_dim, context) are the driver's
- * to check at submit time.
+ * position rules, keep counts, that every operand the counts require is
+ * present (and no other), that it lies inside its buffer at an aligned
+ * offset, and that all buffers belong to one device. Board limits (heads,
+ * head_dim, context, formats, features) are the driver's to check at
+ * submit time. The job is encoded as descriptor version 2, with every v2
+ * field zero when unused.
  *
- * Return: 0, -EINVAL for a malformed description, -ERANGE for a tensor
+ * Return: 0, -EINVAL for a malformed description, -ERANGE for an operand
  * that does not fit its buffer.
  */
 SPATTEN_API int spatten_attn_prep(struct spatten_job *job,
@@ -381,9 +664,11 @@ SPATTEN_API void spatten_nop_prep(struct spatten_job *job, uint64_t user_data);
 /**
  * struct spatten_result - what a completed job did
  * @status: enum spatten_hw_status, SPATTEN_HW_OK on success
+ * @lsb_refetches: (head, query) rows recomputed with the K LSBs
  * @user_data: the job's user_data
  * @bytes_q: bytes the device read from Q
- * @bytes_k_msb: bytes read from the K MSB plane (all of K in v1)
+ * @bytes_k_msb: bytes read from the K MSB plane (all of K if not
+ *	progressive)
  * @bytes_k_lsb: bytes read from the K LSB plane
  * @bytes_v: bytes read from V
  * @bytes_written: bytes written
@@ -391,6 +676,7 @@ SPATTEN_API void spatten_nop_prep(struct spatten_job *job, uint64_t user_data);
  */
 struct spatten_result {
 	uint32_t status;
+	uint32_t lsb_refetches;
 	uint64_t user_data;
 	uint64_t bytes_q;
 	uint64_t bytes_k_msb;
@@ -408,13 +694,13 @@ struct spatten_result {
  * @seqno: receives the sequence number of @jobs[0]; job i is @seqno + i
  *	(may be NULL)
  *
- * All or nothing: on error no job is queued. The call may block while the
- * queue is full unless the descriptor was made non-blocking, in which
- * case it fails with -EAGAIN.
+ * All or nothing: on error no job is queued. The simulation backend runs
+ * the jobs before returning; their results wait to be reaped as on the
+ * device.
  *
  * Return: 0, or -errno from SPATTEN_IOCTL_SUBMIT (-EINVAL: a malformed job
  * or count, -ENOENT: unknown buffer handle, -ERANGE: tensor outside its
- * buffer, -EAGAIN, ...).
+ * buffer, -EBUSY: too many unreaped jobs, ...).
  */
 SPATTEN_API int spatten_submit(struct spatten_dev *dev,
 			       const struct spatten_job *jobs, unsigned int n,
@@ -431,7 +717,9 @@ SPATTEN_API int spatten_submit(struct spatten_dev *dev,
  *
  * The relative timeout is turned into the absolute CLOCK_MONOTONIC deadline
  * the driver wants once, so retries after EINTR do not extend it. A job is
- * reaped exactly once: a second wait on it fails with -ENOENT.
+ * reaped exactly once: a second wait on it fails with -ENOENT. (The
+ * simulation backend completes jobs inside spatten_submit(), so its waits
+ * never time out.)
  *
  * Return: 0 when the job completed (check @res->status: the job itself may
  * have failed), -ETIME if it did not complete in time (it stays queued),
@@ -470,6 +758,295 @@ SPATTEN_API int spatten_wait_deadline(struct spatten_dev *dev, uint64_t seqno,
 SPATTEN_API int spatten_run(struct spatten_dev *dev,
 			    const struct spatten_job *job,
 			    struct spatten_result *res);
+
+/* ---- Sessions: cascade pruning across layers and steps --------------------- */
+
+/* Largest number of layers of a session. */
+#define SPATTEN_MAX_LAYERS		128
+
+/**
+ * struct spatten_schedule - per-layer keep ratios of a session
+ * @tok_keep: layer l keeps floor(L * @tok_keep[l]) tokens of a context of
+ *	L (never more than are alive, never fewer than pinned + current);
+ *	1 = no token pruning at l
+ * @head_keep: layer l computes ceil(n_heads * @head_keep[l]) heads (at
+ *	least 1); 1 = all heads
+ * @value_keep: layer l keeps, per head and query, the V rows of the
+ *	ceil(kept * @value_keep[l]) largest probabilities; 1 = no value
+ *	pruning
+ *
+ * Ratios are in (0, 1]. spatten_schedule_paper() fills one with the
+ * paper's rule; any per-layer values may be written directly.
+ */
+struct spatten_schedule {
+	float tok_keep[SPATTEN_MAX_LAYERS];
+	float head_keep[SPATTEN_MAX_LAYERS];
+	float value_keep[SPATTEN_MAX_LAYERS];
+};
+
+/**
+ * spatten_schedule_dense() - a schedule that prunes nothing
+ * @s: schedule to fill (every ratio 1)
+ */
+SPATTEN_API void spatten_schedule_dense(struct spatten_schedule *s);
+
+/**
+ * spatten_schedule_paper() - the paper's pruning schedule
+ * @s: schedule to fill
+ * @n_layers: layers, 1..SPATTEN_MAX_LAYERS
+ * @tok_start: token keep ratio of the first pruned layer
+ * @tok_end: token keep ratio of the last layer
+ * @head_start: head keep ratio of the first pruned layer
+ * @head_end: head keep ratio of the last layer
+ * @value_keep: value keep ratio of every pruned layer (1 = none)
+ *
+ * Tokens: layers l < ceil(0.15 * @n_layers) are not pruned; from there to
+ * the last layer the ratio goes linearly from @tok_start to @tok_end.
+ * Heads likewise with the first ceil(0.30 * @n_layers) layers unpruned.
+ * Value pruning applies where token pruning does.
+ *
+ * Return: 0, -EINVAL (NULL @s, @n_layers out of range, a ratio outside
+ * (0, 1]).
+ */
+SPATTEN_API int spatten_schedule_paper(struct spatten_schedule *s,
+				       unsigned int n_layers,
+				       float tok_start, float tok_end,
+				       float head_start, float head_end,
+				       float value_keep);
+
+/* Flags of struct spatten_session_config. */
+#define SPATTEN_SESSION_CAUSAL		(1u << 0)	/* decoder (GPT-2) */
+#define SPATTEN_SESSION_PROGRESSIVE	(1u << 1)	/* K as MSB + LSB */
+#define SPATTEN_SESSION_FLAGS_ALL \
+	(SPATTEN_SESSION_CAUSAL | SPATTEN_SESSION_PROGRESSIVE)
+
+/**
+ * struct spatten_session_config - shape, precision and schedule of a session
+ * @n_layers: layers, 1..SPATTEN_MAX_LAYERS
+ * @n_heads: heads per layer
+ * @head_dim: D
+ * @max_context: largest sequence length (prompt + generated tokens)
+ * @flags: SPATTEN_SESSION_*
+ * @k_bits: bits of K in memory: 16 (S16), 4..12 static Sn, or with
+ *	SPATTEN_SESSION_PROGRESSIVE the MSB bits (4..12; keys are k_bits + 4
+ *	bits in all)
+ * @v_bits: bits of V: 16 or 4..12
+ * @q_frac: fractional bits of Q (S16)
+ * @k_frac: fractional bits of K (of the full k_bits (+4) bit value)
+ * @v_frac: fractional bits of V
+ * @out_frac: fractional bits of the output (S16)
+ * @lsb_threshold: PROGRESSIVE: refetch when the largest probability is
+ *	below @lsb_threshold / 2^15 (the paper's 0.1 is 3277)
+ * @topk_seed: seed of the top-k pivots
+ * @n_pinned: entries of @pinned
+ * @pinned: tokens never pruned (e.g. BERT's [CLS]), strictly ascending
+ * @schedule: per-layer keep ratios
+ *
+ * spatten_session_config_init() fills sensible defaults.
+ */
+struct spatten_session_config {
+	uint32_t n_layers;
+	uint32_t n_heads;
+	uint32_t head_dim;
+	uint32_t max_context;
+	uint32_t flags;
+	uint8_t k_bits;
+	uint8_t v_bits;
+	uint8_t q_frac;
+	uint8_t k_frac;
+	uint8_t v_frac;
+	uint8_t out_frac;
+	uint16_t lsb_threshold;
+	uint32_t topk_seed;
+	uint32_t n_pinned;
+	uint16_t pinned[64];
+	struct spatten_schedule schedule;
+};
+
+/**
+ * spatten_session_config_init() - defaults for a model shape
+ * @cfg: configuration to fill (fully overwritten)
+ * @n_layers: layers
+ * @n_heads: heads
+ * @head_dim: D
+ * @max_context: largest sequence length
+ *
+ * Causal, dense schedule, S16 everywhere with 11 fractional bits for Q,
+ * K, V and the output (inputs up to |16|), progressive off, threshold
+ * 3277 (0.1), no pinned tokens. Switch on pruning with
+ * spatten_schedule_paper(&cfg->schedule, ...) and progressive keys with
+ * cfg->flags |= SPATTEN_SESSION_PROGRESSIVE, cfg->k_bits = 8 (and a k_frac
+ * for 12-bit keys).
+ */
+SPATTEN_API void spatten_session_config_init(
+	struct spatten_session_config *cfg, uint32_t n_layers,
+	uint32_t n_heads, uint32_t head_dim, uint32_t max_context);
+
+/**
+ * spatten_session_create() - a session on a device
+ * @dev: device handle (the session holds a reference until destroyed)
+ * @cfg: configuration (copied)
+ * @sp: receives the session
+ *
+ * Allocates the KV cache (per layer K, its LSB plane, V) and the cascade
+ * state (token and head importance, alive lists) in device buffers.
+ *
+ * Return: 0, or -errno: -EINVAL (bad config), -EOPNOTSUPP (a feature,
+ * format, split, shape or context the board lacks), -ENOMEM, or the
+ * buffer allocation error.
+ */
+SPATTEN_API int spatten_session_create(struct spatten_dev *dev,
+				       const struct spatten_session_config *cfg,
+				       struct spatten_session **sp);
+
+/**
+ * spatten_session_destroy() - free a session and its buffers
+ * @s: session, or NULL (no-op)
+ */
+SPATTEN_API void spatten_session_destroy(struct spatten_session *s);
+
+/**
+ * spatten_session_reset() - start a new sequence
+ * @s: session
+ *
+ * Empties the KV cache and clears importance and alive lists.
+ *
+ * Return: 0, -EINVAL for NULL.
+ */
+SPATTEN_API int spatten_session_reset(struct spatten_session *s);
+
+/**
+ * spatten_session_layer() - run one layer's attention with pruning
+ * @s: session
+ * @layer: 0..n_layers-1, in order; layer 0 begins a pass
+ * @n_new: tokens of this pass: the prompt length for the first pass
+ *	(summarization, empty context), 1 for each generation step
+ *	(causal sessions only); the same for every layer of a pass
+ * @q: floats [n_heads][@n_new][head_dim]: the queries of the new tokens
+ * @k: floats [n_heads][@n_new][head_dim]: their keys, appended to this
+ *	layer's KV cache
+ * @v: floats [n_heads][@n_new][head_dim]: their values, likewise
+ * @out: floats [n_heads][@n_new][head_dim], or NULL: the attention output;
+ *	rows of pruned heads and (summarization) pruned tokens are 0
+ *
+ * Builds the job from the session's state (the tokens and heads still
+ * alive at this layer, the schedule's keep counts), submits it, waits, and
+ * takes the kept tokens and heads as the alive sets of the next layer
+ * (tokens: also of this layer in the next step).
+ *
+ * Cascade rules: the candidates of layer l are the tokens l kept in the
+ * previous pass (every token in the first pass), restricted to those layer
+ * l - 1 kept in this pass, plus the new token in generation; the job keeps
+ * floor(L * tok_keep[l]) of them (never fewer than the pinned ones and the
+ * current token). Every pass starts with all heads at layer 0; layer l
+ * computes the heads layer l - 1 kept and keeps ceil(n_heads *
+ * head_keep[l + 1]) of them for layer l + 1. Token and head importance
+ * accumulate over every layer and pass until spatten_session_reset().
+ *
+ * Return: 0; -EINVAL (NULL session or arrays, layer out of order, @n_new
+ * wrong for the pass); -ENOSPC (context full); -EIO (the job failed:
+ * spatten_session_layer_stats() has its status); or the submit/wait error.
+ * A failed layer leaves the session to be reset.
+ */
+SPATTEN_API int spatten_session_layer(struct spatten_session *s,
+				      unsigned int layer, unsigned int n_new,
+				      const float *q, const float *k,
+				      const float *v, float *out);
+
+/**
+ * struct spatten_layer_stats - what the last pass did at one layer
+ * @status: enum spatten_hw_status of the job
+ * @stage: enum spatten_stage
+ * @kv_rows: context length of the job
+ * @q_rows: query rows of the job
+ * @tokens_alive: candidate tokens (alive before the layer)
+ * @tokens_kept: tokens kept (took part)
+ * @heads_alive: heads computed
+ * @heads_kept: heads alive for the next layer
+ * @value_keep: V rows kept per head and query (0: no value pruning)
+ * @lsb_refetches: (head, query) rows recomputed with the K LSBs
+ * @query_rows: (head, query) rows computed
+ * @bytes_q: bytes read from Q
+ * @bytes_k_msb: bytes read from K (MSB plane)
+ * @bytes_k_lsb: bytes read from the K LSB plane
+ * @bytes_v: bytes read from V
+ * @bytes_written: bytes written
+ * @bytes_dense: bytes a dense S16 job of the same shape reads (Q, K, V)
+ * @cycles: modeled cycles
+ */
+struct spatten_layer_stats {
+	uint32_t status;
+	uint32_t stage;
+	uint32_t kv_rows;
+	uint32_t q_rows;
+	uint32_t tokens_alive;
+	uint32_t tokens_kept;
+	uint32_t heads_alive;
+	uint32_t heads_kept;
+	uint32_t value_keep;
+	uint32_t lsb_refetches;
+	uint64_t query_rows;
+	uint64_t bytes_q;
+	uint64_t bytes_k_msb;
+	uint64_t bytes_k_lsb;
+	uint64_t bytes_v;
+	uint64_t bytes_written;
+	uint64_t bytes_dense;
+	uint64_t cycles;
+};
+
+/**
+ * spatten_session_layer_stats() - statistics of a layer
+ * @s: session
+ * @layer: 0..n_layers-1
+ * @last: receives the figures of the layer's last job (may be NULL)
+ * @total: receives the sums over every pass since create/reset, the
+ *	counts being sums too (may be NULL)
+ *
+ * Return: 0, -EINVAL (NULL @s, @layer out of range).
+ */
+SPATTEN_API int spatten_session_layer_stats(const struct spatten_session *s,
+					    unsigned int layer,
+					    struct spatten_layer_stats *last,
+					    struct spatten_layer_stats *total);
+
+/**
+ * spatten_session_tokens() - the tokens alive at a layer
+ * @s: session
+ * @layer: 0..n_layers-1
+ * @list: receives up to @max token positions, ascending (may be NULL if
+ *	@max is 0)
+ * @max: capacity of @list
+ *
+ * After a pass: the tokens @layer kept (those deeper layers and the next
+ * step may still use).
+ *
+ * Return: the number of alive tokens (may exceed @max), -EINVAL.
+ */
+SPATTEN_API int spatten_session_tokens(const struct spatten_session *s,
+				       unsigned int layer, uint16_t *list,
+				       unsigned int max);
+
+/**
+ * spatten_session_heads() - the heads computed at a layer in the last pass
+ * @s: session
+ * @layer: 0..n_layers-1
+ * @list: receives up to @max heads, ascending (may be NULL if @max is 0)
+ * @max: capacity of @list
+ *
+ * Return: the number of heads (may exceed @max), -EINVAL.
+ */
+SPATTEN_API int spatten_session_heads(const struct spatten_session *s,
+				      unsigned int layer, uint16_t *list,
+				      unsigned int max);
+
+/**
+ * spatten_session_context() - tokens in the session's KV cache
+ * @s: session
+ *
+ * Return: the sequence length after the last complete pass, -EINVAL.
+ */
+SPATTEN_API int spatten_session_context(const struct spatten_session *s);
 
 /* ---- Miscellaneous ------------------------------------------------------- */
 

@@ -1,20 +1,27 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * libspatten internals: object layouts and the ioctl wrapper. Not installed.
+ * libspatten internals: object layouts, the ioctl wrapper and the
+ * simulation backend. Not installed.
  */
 #ifndef SPATTEN_PRIVATE_H
 #define SPATTEN_PRIVATE_H
 
 #include "libspatten.h"
 
+struct spatten_sim;
+
 /**
  * struct spatten_dev - an open accelerator
- * @fd: the device node, O_CLOEXEC
- * @refs: one for the caller's handle plus one per live buffer object
+ * @backend: SPATTEN_BACKEND_DEVICE or SPATTEN_BACKEND_SIM
+ * @fd: the device node, O_CLOEXEC (device backend), or the sim's eventfd
+ * @refs: one for the caller's handle plus one per live buffer or session
+ * @sim: simulation state (sim backend only)
  */
 struct spatten_dev {
+	int backend;
 	int fd;
 	unsigned int refs;
+	struct spatten_sim *sim;
 };
 
 /**
@@ -23,7 +30,8 @@ struct spatten_dev {
  * @map: start of the mapping
  * @size: bytes asked for
  * @map_size: bytes mapped (@size rounded up to the page size)
- * @handle: the driver's handle
+ * @handle: the driver's (or sim's) handle
+ * @imported: memory is the caller's (spatten_bo_import())
  */
 struct spatten_bo {
 	struct spatten_dev *dev;
@@ -31,10 +39,27 @@ struct spatten_bo {
 	size_t size;
 	size_t map_size;
 	uint32_t handle;
+	int imported;
 };
 
 int spatten__ioctl(int fd, unsigned long request, void *arg);
 void spatten__dev_get(struct spatten_dev *dev);
 void spatten__dev_put(struct spatten_dev *dev);
+size_t spatten__page_round(size_t size);
+
+/* Simulation backend (sim.c). */
+int spatten__sim_open(struct spatten_dev *dev);
+void spatten__sim_close(struct spatten_dev *dev);
+int spatten__sim_info(struct spatten_dev *dev, struct spatten_info *info);
+int spatten__sim_counters(struct spatten_dev *dev,
+			  struct spatten_counters *cnt);
+int spatten__sim_bo_size_ok(size_t size);
+int spatten__sim_bo_add(struct spatten_dev *dev, void *ptr, size_t size,
+			uint32_t *handle);
+void spatten__sim_bo_del(struct spatten_dev *dev, uint32_t handle);
+int spatten__sim_submit(struct spatten_dev *dev,
+			const struct spatten_job *jobs, unsigned int n,
+			uint64_t *seqno);
+int spatten__sim_wait(struct spatten_dev *dev, struct spatten_wait *w);
 
 #endif /* SPATTEN_PRIVATE_H */

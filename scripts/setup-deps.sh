@@ -11,7 +11,9 @@ packages=(
 	qemu-system-data seabios				# QEMU firmware
 	busybox-static cpio gzip xz-utils			# guest image
 	sparse perl						# driver checks
-	clang libclang-rt-14-dev				# libFuzzer, sanitizers
+	clang libclang-rt-14-dev valgrind			# fuzzing, sanitizers
+	libpci-dev pciutils					# spatten-info
+	libopenblas-dev gnuplot-nox				# benchmarks
 )
 
 src_list=/etc/apt/sources.list.d/spatten-deb-src.sources

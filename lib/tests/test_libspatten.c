@@ -1,7 +1,10 @@
 // SPDX-License-Identifier: MIT
 /*
- * Host unit tests of libspatten that need no device: fixed point, the job
- * builder and argument checking. Prints TAP; exits 1 if any check failed.
+ * Tests of libspatten: fixed point and packing, the job builder and
+ * argument checking (no device), the whole API on the simulation backend
+ * with its error returns, sessions, and, where /dev/spatten0 exists (in
+ * the guest), the same session on the device and on the simulation
+ * compared byte for byte. Prints TAP; exits 1 if any check failed.
  *
  * White box where it must be: the builder needs buffer objects, so the
  * tests fabricate them from the private layouts (spatten_private.h).
@@ -13,6 +16,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <poll.h>
+#include <sys/mman.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "spatten_private.h"
@@ -36,14 +42,22 @@ static void check_(int ok, const char *expr, const char *file, int line)
 	check_(a_ == b_, #a " == " #b, __FILE__, __LINE__); \
 } while (0)
 
+static const char *cur_skip;
+
 static void run_test(void (*fn)(void), const char *name)
 {
 	cur_failed = 0;
+	cur_skip = NULL;
 	fn();
 	n_tests++;
 	if (cur_failed)
 		n_failed++;
-	printf("%sok %d - %s\n", cur_failed ? "not " : "", n_tests, name);
+	if (cur_skip && !cur_failed)
+		printf("ok %d - %s # SKIP %s\n", n_tests, name, cur_skip);
+	else
+		printf("%sok %d - %s\n", cur_failed ? "not " : "", n_tests,
+		       name);
+	fflush(stdout);
 }
 
 #define RUN(fn) run_test(fn, #fn)
@@ -545,8 +559,1323 @@ static void now_ns_is_monotonic(void)
 	CHECK(b >= a);
 }
 
+/* ---- packing ------------------------------------------------------------- */
+
+static uint32_t rng_state = 12345;
+
+static float frand(void)
+{
+	rng_state = rng_state * 1664525u + 1013904223u;
+	return (float)(rng_state >> 8) / (float)(1u << 24) * 2.0f - 1.0f;
+}
+
+static void pack_round_trips_every_format(void)
+{
+	static const unsigned int bits[] = { 16, 4, 6, 8, 10, 12 };
+	float src[64], back[64];
+	unsigned char buf[128];
+	unsigned int f, i;
+
+	for (f = 0; f < SPATTEN_FMT_NUM; f++) {
+		unsigned int b = bits[f], frac = b - 3;
+		float lsb = 1.0f / (float)(1u << frac);
+
+		CHECK_EQ(spatten_fmt_bits(f), b);
+		CHECK_EQ(spatten_fmt_of_bits(b), f);
+		CHECK_EQ(spatten_packed_bytes(f, 64), 64 * b / 8);
+		for (i = 0; i < 64; i++)
+			src[i] = frand() * 3.4f;
+		CHECK_EQ(spatten_pack(buf, f, src, 64, frac), 0);
+		CHECK_EQ(spatten_unpack(back, f, buf, 64, frac), 0);
+		for (i = 0; i < 64; i++)
+			CHECK(fabsf(back[i] - src[i]) <= lsb / 2 + 1e-6f);
+	}
+	CHECK_EQ(spatten_fmt_bits(SPATTEN_FMT_NUM), 0);
+	CHECK_EQ(spatten_fmt_of_bits(5), -EINVAL);
+	CHECK_EQ(spatten_packed_bytes(99, 10), 0);
+}
+
+static void pack_bit_layout_is_little_endian_stream(void)
+{
+	float v[2] = { 1.0f, -1.0f };	/* S4, frac 0: 0x1, 0xf */
+	float w[4] = { 1.0f, 2.0f, 3.0f, -1.0f };	/* S6 */
+	unsigned char b[3];
+
+	CHECK_EQ(spatten_pack(b, SPATTEN_FMT_S4, v, 2, 0), 0);
+	CHECK_EQ(b[0], 0xf1);
+	CHECK_EQ(spatten_pack(b, SPATTEN_FMT_S6, w, 4, 0), 0);
+	/* fields 000001 000010 000011 111111 from bit 0 */
+	CHECK_EQ(b[0], 0x81);
+	CHECK_EQ(b[1], 0x30);
+	CHECK_EQ(b[2], 0xfc);
+}
+
+static void pack_saturates_and_rejects_bad_args(void)
+{
+	float big[2] = { 100.0f, -100.0f }, out[2];
+	unsigned char b[4];
+
+	CHECK_EQ(spatten_pack(b, SPATTEN_FMT_S4, big, 2, 0), 2);
+	CHECK_EQ(spatten_unpack(out, SPATTEN_FMT_S4, b, 2, 0), 0);
+	CHECK(out[0] == 7.0f && out[1] == -8.0f);
+	CHECK_EQ(spatten_pack(b, SPATTEN_FMT_S4, big, 1, 0), -EINVAL);
+	CHECK_EQ(spatten_pack(b, SPATTEN_FMT_NUM, big, 2, 0), -EINVAL);
+	CHECK_EQ(spatten_pack(b, SPATTEN_FMT_S8, big, 2, 16), -EINVAL);
+	CHECK_EQ(spatten_pack(NULL, SPATTEN_FMT_S8, big, 2, 0), -EINVAL);
+	CHECK_EQ(spatten_unpack(out, SPATTEN_FMT_S6, b, 3, 0), -EINVAL);
+	CHECK_EQ(spatten_unpack(NULL, SPATTEN_FMT_S8, b, 2, 0), -EINVAL);
+	CHECK_EQ(spatten_pack(NULL, SPATTEN_FMT_S8, NULL, 0, 0), 0);
+	CHECK_EQ(spatten_frac_for_bits(3.9f, 8), 5);
+	CHECK_EQ(spatten_frac_for_bits(0.9f, 16), 15);
+	CHECK_EQ(spatten_frac_for_bits(10.0f, 4), -ERANGE);
+	CHECK_EQ(spatten_frac_for_bits(1.0f, 3), -EINVAL);
+	CHECK_EQ(spatten_frac_for_bits(-1.0f, 8), -EINVAL);
+}
+
+static void pack_split_every_split(void)
+{
+	unsigned int m;
+
+	for (m = 4; m <= 12; m += 2) {
+		float src[64], back[64], mid[64];
+		unsigned char msb[96], lsb[32];
+		unsigned int frac = m + 4 - 3, i;
+		float step = 1.0f / (float)(1u << frac);
+
+		for (i = 0; i < 64; i++)
+			src[i] = frand() * 3.9f;
+		CHECK_EQ(spatten_pack_split(msb, lsb, m, src, 64, frac), 0);
+		CHECK_EQ(spatten_unpack_split(back, m, msb, lsb, 64, frac), 0);
+		CHECK_EQ(spatten_unpack_split(mid, m, msb, NULL, 64, frac), 0);
+		for (i = 0; i < 64; i++) {
+			CHECK(fabsf(back[i] - src[i]) <= step / 2 + 1e-6f);
+			/* MSBs alone: within 8 LSB steps of the full key */
+			CHECK(fabsf(mid[i] - back[i]) <= 8 * step + 1e-6f);
+		}
+		/* the MSB plane is S<m>: unpacking it gives raw >> 4 */
+		{
+			float hi[64];
+			int fmt = spatten_fmt_of_bits(m);
+
+			CHECK_EQ(spatten_unpack(hi, (unsigned int)fmt, msb, 64,
+						frac - 4 < 16 ? 0 : 0), 0);
+			for (i = 0; i < 64; i++) {
+				long raw = lroundf(back[i] / step);
+
+				CHECK_EQ((long)hi[i], (raw - (raw & 15)) / 16);
+			}
+		}
+	}
+	CHECK_EQ(spatten_pack_split(NULL, NULL, 5, NULL, 0, 0), -EINVAL);
+	CHECK_EQ(spatten_pack_split(NULL, NULL, 14, NULL, 0, 0), -EINVAL);
+	{
+		float x[3] = { 0 };
+		unsigned char a[8], b[8];
+
+		CHECK_EQ(spatten_pack_split(a, b, 8, x, 3, 4), -EINVAL);
+		CHECK_EQ(spatten_pack_split(a, NULL, 8, x, 2, 4), -EINVAL);
+		CHECK_EQ(spatten_unpack_split(x, 8, a, b, 2, 16), -EINVAL);
+	}
+}
+
+/* ---- the simulation backend ------------------------------------------------ */
+
+static struct spatten_dev *open_sim(void)
+{
+	struct spatten_dev *dev = NULL;
+
+	CHECK_EQ(spatten_open_backend(NULL, SPATTEN_BACKEND_SIM, &dev), 0);
+	return dev;
+}
+
+static void sim_open_info_probe(void)
+{
+	struct spatten_dev *dev = open_sim();
+	struct spatten_counters cnt;
+	struct spatten_info info;
+
+	if (!dev)
+		return;
+	CHECK_EQ(spatten_backend(dev), SPATTEN_BACKEND_SIM);
+	CHECK(spatten_fd(dev) >= 0);
+	CHECK_EQ(fcntl(spatten_fd(dev), F_GETFD) & FD_CLOEXEC, FD_CLOEXEC);
+	CHECK_EQ(spatten_get_info(dev, &info), 0);
+	CHECK_EQ(info.api_version, SPATTEN_API_VERSION);
+	CHECK_EQ(info.vendor_id, SPATTEN_PCI_VENDOR_ID);
+	CHECK_EQ(info.device_id, SPATTEN_PCI_DEVICE_ID);
+	CHECK(info.max_context >= 1024 && info.max_heads >= 16);
+	CHECK(info.head_dims & 64);
+	CHECK_EQ(info.formats, (1u << SPATTEN_FMT_NUM) - 1);
+	CHECK_EQ(info.splits, 0x1550);
+	CHECK_EQ(spatten_probe(dev, SPATTEN_FEAT_TOKEN_PRUNE |
+			       SPATTEN_FEAT_HEAD_PRUNE |
+			       SPATTEN_FEAT_VALUE_PRUNE |
+			       SPATTEN_FEAT_PROGRESSIVE), 1);
+	CHECK_EQ(spatten_probe(dev, 1u << 31), 0);
+	CHECK_EQ(spatten_probe(NULL, 0), -EINVAL);
+	CHECK_EQ(spatten_get_counters(dev, &cnt), 0);
+	CHECK_EQ(cnt.num, SPATTEN_CNT_NUM);
+	CHECK_EQ(cnt.value[SPATTEN_CNT_JOBS_OK], 0);
+	CHECK_EQ(spatten_backend(NULL), -EINVAL);
+	spatten_close(dev);
+	CHECK_EQ(spatten_open_backend(NULL, 7, &dev), -EINVAL);
+	CHECK(dev == NULL);
+	CHECK_EQ(spatten_open_backend(NULL, SPATTEN_BACKEND_SIM, NULL),
+		 -EINVAL);
+}
+
+static void env_selects_backend(void)
+{
+	struct spatten_dev *dev = NULL;
+
+	setenv(SPATTEN_BACKEND_ENV, "sim", 1);
+	CHECK_EQ(spatten_open("/nonexistent", &dev), 0);
+	CHECK_EQ(spatten_backend(dev), SPATTEN_BACKEND_SIM);
+	spatten_close(dev);
+	setenv(SPATTEN_BACKEND_ENV, "gpu", 1);
+	CHECK_EQ(spatten_open(NULL, &dev), -EINVAL);
+	setenv(SPATTEN_BACKEND_ENV, "device", 1);
+	CHECK_EQ(spatten_open("/nonexistent", &dev), -ENOENT);
+	/* an explicit backend ignores the variable */
+	setenv(SPATTEN_BACKEND_ENV, "gpu", 1);
+	CHECK_EQ(spatten_open_backend(NULL, SPATTEN_BACKEND_SIM, &dev), 0);
+	spatten_close(dev);
+	unsetenv(SPATTEN_BACKEND_ENV);
+	CHECK_EQ(spatten_open("/nonexistent", &dev), -ENOENT);
+}
+
+static void list_boards_counts_nodes(void)
+{
+	struct spatten_board b[4];
+	int n = spatten_list_boards(b, 4), i;
+
+	CHECK(n >= 0);
+	CHECK_EQ(spatten_list_boards(NULL, 0), n);
+	CHECK_EQ(spatten_list_boards(NULL, 1), -EINVAL);
+	for (i = 0; i < n && i < 4; i++) {
+		CHECK(!strncmp(b[i].path, "/dev/spatten", 12));
+		if (i)
+			CHECK(b[i].index > b[i - 1].index);
+	}
+	if (!n)
+		cur_skip = "no /dev/spatten* here";
+}
+
+static void sim_buffers(void)
+{
+	struct spatten_dev *dev = open_sim();
+	struct spatten_bo *a = NULL, *b = NULL, *c = NULL;
+	long page = sysconf(_SC_PAGESIZE);
+	unsigned char *p;
+	void *mem;
+	size_t i;
+
+	if (!dev)
+		return;
+	CHECK_EQ(spatten_bo_alloc(dev, 0, &a), -EINVAL);
+	CHECK_EQ(spatten_bo_alloc(dev, 100, NULL), -EINVAL);
+	CHECK_EQ(spatten_bo_alloc(NULL, 100, &a), -EINVAL);
+	CHECK_EQ(spatten_bo_alloc(dev, (size_t)1 << 40, &a), -EINVAL);
+	CHECK_EQ(spatten_bo_alloc(dev, 5000, &a), 0);
+	CHECK_EQ(spatten_bo_alloc(dev, 100, &b), 0);
+	CHECK(a && b && spatten_bo_handle(a) != spatten_bo_handle(b));
+	CHECK(spatten_bo_handle(a) != 0);
+	CHECK_EQ(spatten_bo_size(a), 5000);
+	p = spatten_bo_map(a);
+	CHECK(p && (uintptr_t)p % page == 0);
+	for (i = 0; p && i < 8192; i++)
+		if (p[i])
+			break;
+	CHECK_EQ(i, 8192);
+	mem = aligned_alloc(page, page * 2);
+	CHECK_EQ(spatten_bo_import(dev, (char *)mem + 1, page, &c), -EINVAL);
+	CHECK_EQ(spatten_bo_import(dev, mem, page + 1, &c), -EINVAL);
+	CHECK_EQ(spatten_bo_import(dev, mem, 0, &c), -EINVAL);
+	CHECK_EQ(spatten_bo_import(dev, NULL, page, &c), -EINVAL);
+	CHECK_EQ(spatten_bo_import(dev, mem, page, NULL), -EINVAL);
+	CHECK_EQ(spatten_bo_import(dev, mem, 2 * page, &c), 0);
+	CHECK(spatten_bo_map(c) == mem);
+	CHECK_EQ(spatten_bo_size(c), 2 * page);
+	spatten_bo_free(c);
+	free(mem);
+	/* handles are reused only after free */
+	{
+		uint32_t hb = spatten_bo_handle(b);
+
+		spatten_bo_free(b);
+		CHECK_EQ(spatten_bo_alloc(dev, 100, &b), 0);
+		CHECK_EQ(spatten_bo_handle(b), hb);
+	}
+	/* the device outlives its handle while buffers remain */
+	spatten_close(dev);
+	memset(spatten_bo_map(a), 1, 5000);
+	spatten_bo_free(a);
+	spatten_bo_free(b);
+}
+
+/* A driver without BO_IMPORT (ENOTTY) is -EOPNOTSUPP. */
+static void import_without_driver_support(void)
+{
+	struct spatten_dev fake = { .backend = SPATTEN_BACKEND_DEVICE,
+				    .fd = open("/dev/null", O_RDWR) };
+	long page = sysconf(_SC_PAGESIZE);
+	struct spatten_bo *bo = (struct spatten_bo *)&fake_bo;
+	void *mem = aligned_alloc(page, page);
+
+	CHECK_EQ(spatten_bo_import(&fake, mem, page, &bo), -EOPNOTSUPP);
+	CHECK(bo == NULL);
+	CHECK_EQ(spatten_bo_import(&fake, mem, page, NULL), -EINVAL);
+	close(fake.fd);
+	free(mem);
+}
+
+static int fd_readable(int fd)
+{
+	struct pollfd p = { .fd = fd, .events = POLLIN };
+
+	return poll(&p, 1, 0) == 1 && (p.revents & POLLIN);
+}
+
+static void sim_nop_submit_wait_poll(void)
+{
+	struct spatten_dev *dev = open_sim();
+	struct spatten_result res;
+	struct spatten_job j[3];
+	uint64_t seq = 0;
+	int i;
+
+	if (!dev)
+		return;
+	CHECK(!fd_readable(spatten_fd(dev)));
+	for (i = 0; i < 3; i++)
+		spatten_nop_prep(&j[i], 100 + i);
+	CHECK_EQ(spatten_submit(dev, j, 3, &seq), 0);
+	CHECK_EQ(seq, 1);
+	CHECK(fd_readable(spatten_fd(dev)));
+	CHECK_EQ(spatten_wait(dev, seq + 1, 0, &res), 0);
+	CHECK_EQ(res.user_data, 101);
+	CHECK_EQ(res.status, SPATTEN_HW_OK);
+	CHECK_EQ(spatten_wait(dev, seq + 1, 0, &res), -ENOENT);
+	CHECK_EQ(spatten_wait(dev, 0, 0, &res), -EINVAL);
+	CHECK_EQ(spatten_wait(dev, 99, 0, &res), -EINVAL);
+	CHECK_EQ(spatten_wait(dev, seq, SPATTEN_WAIT_FOREVER, &res), 0);
+	CHECK_EQ(res.user_data, 100);
+	CHECK(fd_readable(spatten_fd(dev)));
+	CHECK_EQ(spatten_wait_deadline(dev, seq + 2, 0, NULL), 0);
+	CHECK(!fd_readable(spatten_fd(dev)));
+	CHECK_EQ(spatten_run(dev, &j[0], &res), 0);
+	CHECK_EQ(res.user_data, 100);
+	CHECK_EQ(spatten_submit(dev, j, 0, &seq), -EINVAL);
+	CHECK_EQ(spatten_submit(dev, NULL, 1, &seq), -EINVAL);
+	CHECK_EQ(spatten_submit(NULL, j, 1, &seq), -EINVAL);
+	{
+		struct spatten_job many[SPATTEN_MAX_SUBMIT + 1];
+
+		for (i = 0; i <= SPATTEN_MAX_SUBMIT; i++)
+			spatten_nop_prep(&many[i], 0);
+		CHECK_EQ(spatten_submit(dev, many, SPATTEN_MAX_SUBMIT + 1,
+					&seq), -EINVAL);
+		CHECK_EQ(spatten_submit(dev, many, SPATTEN_MAX_SUBMIT, &seq),
+			 0);
+		CHECK_EQ(seq, 5);
+	}
+	spatten_close(dev);
+}
+
+/* A small dense job in one buffer; fills Q, K, V with random values. */
+struct sim_job {
+	struct spatten_bo *bo;
+	struct spatten_attn_desc d;
+	float *q, *k, *v;
+};
+
+static int sim_job_init(struct spatten_dev *dev, struct sim_job *s,
+			uint32_t H, uint32_t D, uint32_t Lq, uint32_t L)
+{
+	size_t nq = (size_t)H * Lq * D, nk = (size_t)H * L * D, i;
+	unsigned char *m;
+	uint64_t extra = 4096;
+
+	memset(s, 0, sizeof(*s));
+	if (spatten_bo_alloc(dev, spatten_attn_desc_bytes(H, D, Lq, L) + extra,
+			     &s->bo))
+		return -1;
+	spatten_attn_desc_init(&s->d, s->bo, H, D, Lq, L);
+	s->d.q_frac = s->d.k_frac = s->d.v_frac = s->d.out_frac = 12;
+	s->q = malloc(nq * sizeof(float));
+	s->k = malloc(nk * sizeof(float));
+	s->v = malloc(nk * sizeof(float));
+	for (i = 0; i < nq; i++)
+		s->q[i] = frand();
+	for (i = 0; i < nk; i++) {
+		s->k[i] = frand();
+		s->v[i] = frand();
+	}
+	m = spatten_bo_map(s->bo);
+	spatten_quantize_s16(m + s->d.q.offset, s->q, nq, 12);
+	spatten_quantize_s16(m + s->d.k.offset, s->k, nk, 12);
+	spatten_quantize_s16(m + s->d.v.offset, s->v, nk, 12);
+	return 0;
+}
+
+static void sim_job_fini(struct sim_job *s)
+{
+	spatten_bo_free(s->bo);
+	free(s->q);
+	free(s->k);
+	free(s->v);
+}
+
+/* Float reference of row (h, i) of a dense, optionally causal, job. */
+static void ref_row(const struct sim_job *s, uint32_t h, uint32_t i,
+		    int causal, float *out)
+{
+	uint32_t D = s->d.head_dim, L = s->d.kv_rows, Lq = s->d.q_rows, j, e;
+	uint32_t last = causal ? s->d.q_start + i : L - 1;
+	double p[1024], m = -1e300, sum = 0;
+
+	for (j = 0; j <= last; j++) {
+		double dot = 0;
+
+		for (e = 0; e < D; e++)
+			dot += (double)spatten_s16_to_float(
+				spatten_float_to_s16(s->q[((size_t)h * Lq + i) * D + e], 12), 12) *
+			       spatten_s16_to_float(
+				spatten_float_to_s16(s->k[((size_t)h * L + j) * D + e], 12), 12);
+		p[j] = dot / sqrt((double)D);
+		if (p[j] > m)
+			m = p[j];
+	}
+	for (j = 0; j <= last; j++) {
+		p[j] = exp(p[j] - m);
+		sum += p[j];
+	}
+	for (e = 0; e < D; e++) {
+		double acc = 0;
+
+		for (j = 0; j <= last; j++)
+			acc += p[j] / sum * spatten_s16_to_float(
+				spatten_float_to_s16(s->v[((size_t)h * L + j) * D + e], 12), 12);
+		out[e] = (float)acc;
+	}
+}
+
+static void sim_dense_attention_matches_float(void)
+{
+	struct spatten_dev *dev = open_sim();
+	struct spatten_counters cnt;
+	struct spatten_result res;
+	struct spatten_job job;
+	struct sim_job s;
+	float ref[64], got[64];
+	uint32_t h, i, e;
+	double err = 0;
+
+	if (!dev || sim_job_init(dev, &s, 2, 64, 8, 8)) {
+		CHECK(0);
+		return;
+	}
+	s.d.flags = SPATTEN_ATTN_CAUSAL;
+	s.d.user_data = 77;
+	CHECK_EQ(spatten_attn_prep(&job, &s.d), 0);
+	CHECK_EQ(spatten_run(dev, &job, &res), 0);
+	CHECK_EQ(res.status, SPATTEN_HW_OK);
+	CHECK_EQ(res.user_data, 77);
+	CHECK_EQ(res.bytes_q, 2 * 8 * 64 * 2);
+	CHECK_EQ(res.bytes_k_msb, 2 * 8 * 64 * 2);
+	CHECK_EQ(res.bytes_v, 2 * 8 * 64 * 2);
+	CHECK_EQ(res.bytes_k_lsb, 0);
+	CHECK(res.bytes_written >= 2 * 8 * 64 * 2);
+	CHECK(res.cycles > 0);
+	for (h = 0; h < 2; h++)
+		for (i = 0; i < 8; i++) {
+			ref_row(&s, h, i, 1, ref);
+			spatten_dequantize_s16(got, (unsigned char *)
+					       spatten_bo_map(s.bo) +
+					       s.d.out.offset +
+					       ((h * 8 + i) * 64) * 2, 64, 12);
+			for (e = 0; e < 64; e++)
+				if (fabs(got[e] - ref[e]) > err)
+					err = fabs(got[e] - ref[e]);
+		}
+	printf("# max |sim - float| = %g\n", err);
+	CHECK(err < 0.01);
+	CHECK_EQ(spatten_get_counters(dev, &cnt), 0);
+	CHECK_EQ(cnt.value[SPATTEN_CNT_JOBS_OK], 1);
+	CHECK_EQ(cnt.value[SPATTEN_CNT_BYTES_Q], res.bytes_q);
+	CHECK_EQ(cnt.value[SPATTEN_CNT_CYCLES], res.cycles);
+	sim_job_fini(&s);
+	spatten_close(dev);
+}
+
+#define SUBMIT_ERR(err, stmt) do { \
+	struct spatten_job j_ = job; \
+	uint64_t sq_ = 0; \
+	{ struct spatten_job *j = &j_; (void)j; stmt; } \
+	CHECK_EQ(spatten_submit(dev, &j_, 1, &sq_), err); \
+} while (0)
+
+static void sim_submit_checks_like_the_driver(void)
+{
+	struct spatten_dev *dev = open_sim();
+	struct spatten_job job, two[2];
+	struct spatten_result res;
+	struct sim_job s;
+	uint64_t seq;
+
+	if (!dev || sim_job_init(dev, &s, 2, 64, 8, 8)) {
+		CHECK(0);
+		return;
+	}
+	CHECK_EQ(spatten_attn_prep(&job, &s.d), 0);
+	CHECK_EQ(job.version, SPATTEN_DESC_VERSION);
+	SUBMIT_ERR(-EINVAL, j->version = 0);
+	SUBMIT_ERR(-EINVAL, j->version = 3);
+	SUBMIT_ERR(-EINVAL, j->opcode = 2);
+	SUBMIT_ERR(-EINVAL, j->flags = 1u << 5);
+	SUBMIT_ERR(-EINVAL, j->stage = 2);
+	SUBMIT_ERR(-EINVAL, j->rsvd0 = 1);
+	SUBMIT_ERR(-EINVAL, j->rsvd1 = 1);
+	SUBMIT_ERR(-EINVAL, j->rsvd2 = 1);
+	SUBMIT_ERR(-EINVAL, j->rsvd3 = 1);
+	SUBMIT_ERR(-EINVAL, j->rsvd[3] = 1);
+	SUBMIT_ERR(-EINVAL, j->q.flags = 1);
+	SUBMIT_ERR(-EINVAL, j->head_kept.flags = 1);
+	SUBMIT_ERR(-EINVAL, j->n_heads = 0);
+	SUBMIT_ERR(-EINVAL, j->n_heads = 65);
+	SUBMIT_ERR(-EINVAL, j->head_dim = 48);
+	SUBMIT_ERR(-EINVAL, j->head_dim = 8);
+	SUBMIT_ERR(-EINVAL, j->kv_rows = 2000);
+	SUBMIT_ERR(-EINVAL, j->q_start = 1);
+	SUBMIT_ERR(-EINVAL, j->q_frac = 16);
+	SUBMIT_ERR(-EINVAL, j->v_fmt = 9);
+	SUBMIT_ERR(-EINVAL, (j->version = 1, j->value_keep = 2));
+	SUBMIT_ERR(-EINVAL, (j->version = 1, j->topk_seed = 2));
+	SUBMIT_ERR(0, j->version = 1);
+	SUBMIT_ERR(-ENOENT, j->k.handle = 999);
+	SUBMIT_ERR(-ENOENT, j->out.handle = 0);
+	SUBMIT_ERR(-ENOENT, j->tok_imp.handle = 999);
+	SUBMIT_ERR(0, j->tok_imp.offset = 8);	/* absent: offset ignored */
+	SUBMIT_ERR(-EINVAL, j->token_keep = 2);	/* no tok_kept, tok_imp */
+	SUBMIT_ERR(-EINVAL, (j->tok_kept.handle = j->q.handle,
+			     j->token_keep = 2));	/* no tok_imp */
+	SUBMIT_ERR(-EINVAL, j->k_lsb.handle = j->q.handle);	/* no flag */
+	SUBMIT_ERR(-EINVAL, j->value_keep = 9);
+	SUBMIT_ERR(-EINVAL, (j->n_pinned = 1, j->pinned.handle = j->q.handle));
+	SUBMIT_ERR(-EINVAL, (j->flags |= SPATTEN_DESC_F_PROGRESSIVE,
+			     j->k_lsb.handle = j->q.handle));	/* S16 K */
+	SUBMIT_ERR(-EINVAL, (j->tok_imp.handle = j->q.handle,
+			     j->tok_imp.offset = 4));
+	SUBMIT_ERR(-EINVAL, j->v.offset += 1);
+	SUBMIT_ERR(-ERANGE, j->out.offset = spatten_bo_size(s.bo));
+	SUBMIT_ERR(-ERANGE, j->v.offset = (uint64_t)1 << 62);
+	{
+		struct spatten_job nop;
+
+		spatten_nop_prep(&nop, 1);
+		nop.n_heads = 1;
+		CHECK_EQ(spatten_submit(dev, &nop, 1, &seq), -EINVAL);
+	}
+	/* all or nothing: a bad last job queues nothing, uses no seqno */
+	two[0] = job;
+	two[1] = job;
+	two[1].version = 0;
+	CHECK_EQ(spatten_submit(dev, two, 2, &seq), -EINVAL);
+	CHECK_EQ(spatten_submit(dev, &job, 1, &seq), 0);
+	CHECK_EQ(seq, 3);	/* 1, 2 went to the jobs accepted above */
+	CHECK_EQ(spatten_wait(dev, seq, 0, &res), 0);
+	CHECK_EQ(res.status, SPATTEN_HW_OK);
+	/* the device's own checks end up in the status */
+	job.q_fmt = SPATTEN_FMT_S8;
+	CHECK_EQ(spatten_run(dev, &job, &res), -EIO);
+	CHECK_EQ(res.status, SPATTEN_HW_ERR_FORMAT);
+	sim_job_fini(&s);
+	spatten_close(dev);
+}
+
+static void sim_unreaped_limit(void)
+{
+	struct spatten_dev *dev = open_sim();
+	struct spatten_job j[SPATTEN_MAX_SUBMIT];
+	uint64_t seq;
+	int i, ret = 0;
+
+	if (!dev)
+		return;
+	for (i = 0; i < SPATTEN_MAX_SUBMIT; i++)
+		spatten_nop_prep(&j[i], i);
+	for (i = 0; i < 4096 / SPATTEN_MAX_SUBMIT && !ret; i++)
+		ret = spatten_submit(dev, j, SPATTEN_MAX_SUBMIT, &seq);
+	CHECK_EQ(ret, 0);
+	CHECK_EQ(spatten_submit(dev, j, 1, &seq), -EBUSY);
+	CHECK_EQ(spatten_wait(dev, 1, 0, NULL), 0);
+	CHECK_EQ(spatten_submit(dev, j, 1, &seq), 0);
+	spatten_close(dev);
+}
+
+/* Layout of the pruning job's extra operands after the packed tensors. */
+struct prune_layout {
+	uint64_t imp, alive, kept, pinned, himp, halive, hkept, lsb;
+};
+
+static void sim_pruning_job(void)
+{
+	struct spatten_dev *dev = open_sim();
+	struct spatten_result res, dense;
+	struct prune_layout o;
+	struct spatten_job job;
+	struct sim_job s;
+	unsigned char *m;
+	uint64_t base;
+	uint16_t kept[16], hk[4];
+	uint64_t imp[16];
+	int i;
+
+	if (!dev || sim_job_init(dev, &s, 4, 64, 16, 16)) {
+		CHECK(0);
+		return;
+	}
+	m = spatten_bo_map(s.bo);
+	base = spatten_attn_desc_bytes(4, 64, 16, 16);
+	o.imp = base;
+	o.himp = base + 128;
+	o.alive = base + 192;
+	o.kept = base + 256;
+	o.pinned = base + 320;
+	o.halive = base + 384;
+	o.hkept = base + 448;
+	s.d.flags = SPATTEN_ATTN_CAUSAL;
+	CHECK_EQ(spatten_attn_prep(&job, &s.d), 0);
+	CHECK_EQ(spatten_run(dev, &job, &dense), 0);
+
+	/* token importance from an accumulate-only job */
+	s.d.tok_imp = (struct spatten_tensor_ref){ s.bo, o.imp };
+	s.d.head_imp = (struct spatten_tensor_ref){ s.bo, o.himp };
+	CHECK_EQ(spatten_attn_prep(&job, &s.d), 0);
+	CHECK_EQ(spatten_run(dev, &job, &res), 0);
+	memcpy(imp, m + o.imp, sizeof(imp));
+	CHECK(imp[0] > 0);
+
+	/* prune: keep 8 of 16 tokens, token 3 pinned, 2 of 4 heads next */
+	s.d.token_keep = 8;
+	s.d.tok_kept = (struct spatten_tensor_ref){ s.bo, o.kept };
+	s.d.n_pinned = 1;
+	s.d.pinned = (struct spatten_tensor_ref){ s.bo, o.pinned };
+	*(uint16_t *)(m + o.pinned) = htole16(3);
+	s.d.head_keep = 2;
+	s.d.head_kept = (struct spatten_tensor_ref){ s.bo, o.hkept };
+	s.d.value_keep = 4;
+	CHECK_EQ(spatten_attn_prep(&job, &s.d), 0);
+	CHECK_EQ(spatten_run(dev, &job, &res), 0);
+	memcpy(kept, m + o.kept, sizeof(kept));
+	memcpy(hk, m + o.hkept, sizeof(hk));
+	for (i = 1; i < 8; i++)
+		CHECK(le16toh(kept[i]) > le16toh(kept[i - 1]));
+	for (i = 0; i < 8; i++)
+		if (le16toh(kept[i]) == 3)
+			break;
+	CHECK(i < 8);	/* the pinned token was kept */
+	CHECK(le16toh(hk[0]) < le16toh(hk[1]) && le16toh(hk[1]) < 4);
+	CHECK(res.bytes_k_msb < dense.bytes_k_msb);
+	CHECK(res.bytes_v < dense.bytes_v);
+	CHECK(res.cycles > 0);
+
+	/* a list that is not ascending fails the job at run time */
+	s.d.token_keep = 0;
+	s.d.tok_kept.bo = NULL;
+	s.d.n_pinned = 0;
+	s.d.pinned.bo = NULL;
+	s.d.head_keep = 0;
+	s.d.head_kept.bo = NULL;
+	s.d.value_keep = 0;
+	s.d.n_head_alive = 2;
+	s.d.head_alive = (struct spatten_tensor_ref){ s.bo, o.halive };
+	((uint16_t *)(m + o.halive))[0] = htole16(2);
+	((uint16_t *)(m + o.halive))[1] = htole16(1);
+	CHECK_EQ(spatten_attn_prep(&job, &s.d), 0);
+	CHECK_EQ(spatten_run(dev, &job, &res), -EIO);
+	CHECK_EQ(res.status, SPATTEN_HW_ERR_LIST);
+	CHECK(strcmp(spatten_status_str(res.status), "unknown status"));
+	sim_job_fini(&s);
+	spatten_close(dev);
+}
+
+static void sim_progressive_job(void)
+{
+	struct spatten_dev *dev = open_sim();
+	struct spatten_result res;
+	struct spatten_job job;
+	struct sim_job s;
+	unsigned char *m;
+	uint64_t base, lsb;
+	size_t n = 2 * 16 * 64;
+
+	if (!dev || sim_job_init(dev, &s, 2, 64, 1, 16)) {
+		CHECK(0);
+		return;
+	}
+	m = spatten_bo_map(s.bo);
+	base = spatten_attn_desc_bytes(2, 64, 1, 16);
+	lsb = base;
+	s.d.stage = SPATTEN_STAGE_GENERATION;
+	s.d.flags = SPATTEN_ATTN_CAUSAL | SPATTEN_ATTN_PROGRESSIVE;
+	s.d.q_start = 15;
+	s.d.k_fmt = SPATTEN_FMT_S8;
+	s.d.k_frac = 8;
+	CHECK(spatten_pack_split(m + s.d.k.offset, m + lsb, 8, s.k, n, 8) >= 0);
+	s.d.k_lsb = (struct spatten_tensor_ref){ s.bo, lsb };
+	s.d.lsb_threshold = 32768;	/* every row refetches */
+	CHECK_EQ(spatten_attn_prep(&job, &s.d), 0);
+	CHECK_EQ(job.flags, SPATTEN_DESC_F_CAUSAL | SPATTEN_DESC_F_PROGRESSIVE);
+	CHECK_EQ(spatten_run(dev, &job, &res), 0);
+	CHECK_EQ(res.lsb_refetches, 2);
+	CHECK_EQ(res.bytes_k_msb, n);
+	CHECK_EQ(res.bytes_k_lsb, n / 2);
+	s.d.lsb_threshold = 0;		/* never */
+	CHECK_EQ(spatten_attn_prep(&job, &s.d), 0);
+	CHECK_EQ(spatten_run(dev, &job, &res), 0);
+	CHECK_EQ(res.lsb_refetches, 0);
+	CHECK_EQ(res.bytes_k_lsb, 0);
+	sim_job_fini(&s);
+	spatten_close(dev);
+}
+
+static void attn_prep_v2_rules(void)
+{
+	struct spatten_attn_desc d;
+	struct spatten_job job;
+
+	spatten_attn_desc_init(&d, &fake_bo, 4, 64, 16, 16);
+#define V2_ERR(err, stmt) do { \
+	struct spatten_attn_desc e = d; \
+	{ struct spatten_attn_desc *p = &e; (void)p; stmt; } \
+	CHECK_EQ(spatten_attn_prep(&job, &e), err); \
+} while (0)
+	CHECK_EQ(spatten_attn_prep(&job, &d), 0);
+	V2_ERR(0, (p->tok_imp = (struct spatten_tensor_ref){ &fake_bo, 8 }));
+	V2_ERR(-EINVAL, (p->tok_imp = (struct spatten_tensor_ref){ &fake_bo, 4 }));
+	V2_ERR(-EINVAL, p->flags |= SPATTEN_ATTN_PROGRESSIVE);	/* S16 K */
+	V2_ERR(-EINVAL, (p->flags |= SPATTEN_ATTN_PROGRESSIVE,
+			 p->k_fmt = SPATTEN_FMT_S8));	/* no LSB plane */
+	V2_ERR(0, (p->flags |= SPATTEN_ATTN_PROGRESSIVE,
+		   p->k_fmt = SPATTEN_FMT_S8, p->k_lsb.bo = &fake_bo));
+	V2_ERR(-EINVAL, p->k_lsb.bo = &fake_bo);	/* LSBs, no flag */
+	V2_ERR(-EINVAL, p->lsb_threshold = 5);
+	V2_ERR(-EINVAL, p->k_fmt = SPATTEN_FMT_NUM);
+	V2_ERR(-EINVAL, p->token_keep = 4);		/* no tok_kept */
+	V2_ERR(-EINVAL, (p->token_keep = 4, p->tok_kept.bo = &fake_bo));
+	V2_ERR(0, (p->token_keep = 4, p->tok_kept.bo = &fake_bo,
+		   p->tok_imp.bo = &fake_bo));
+	V2_ERR(-EINVAL, (p->token_keep = 17, p->tok_kept.bo = &fake_bo,
+			 p->tok_imp.bo = &fake_bo));
+	V2_ERR(-EINVAL, (p->n_pinned = 1, p->pinned.bo = &fake_bo));
+	V2_ERR(-EINVAL, (p->n_tok_alive = 17, p->tok_alive.bo = &fake_bo));
+	V2_ERR(-EINVAL, (p->n_tok_alive = 4, p->tok_alive.bo = &fake_bo,
+			 p->q_rows = 8));	/* summarization: L0 == L1 */
+	V2_ERR(-EINVAL, p->n_head_alive = 2);
+	V2_ERR(-EINVAL, (p->n_head_alive = 5, p->head_alive.bo = &fake_bo));
+	V2_ERR(-EINVAL, (p->head_keep = 2, p->head_kept.bo = &fake_bo));
+	V2_ERR(0, (p->head_keep = 2, p->head_kept.bo = &fake_bo,
+		   p->head_imp.bo = &fake_bo));
+	V2_ERR(-EINVAL, (p->head_keep = 5, p->head_kept.bo = &fake_bo,
+			 p->head_imp.bo = &fake_bo));
+	V2_ERR(-EINVAL, p->head_kept.bo = &fake_bo);
+	V2_ERR(-EINVAL, p->value_keep = 17);
+	V2_ERR(0, p->value_keep = 16);
+	V2_ERR(-EINVAL, p->token_keep = 70000);
+	V2_ERR(-EINVAL, (p->tok_kept = (struct spatten_tensor_ref){ &fake_bo,
+								     1 },
+			 p->token_keep = 1, p->tok_imp.bo = &fake_bo));
+	V2_ERR(-ERANGE, (p->tok_imp = (struct spatten_tensor_ref){
+		&fake_bo, fake_bo.size - 8 }));
+	V2_ERR(-EINVAL, p->head_imp.bo = &foreign_bo);
+	V2_ERR(0, (p->v_fmt = SPATTEN_FMT_S6, p->v.offset += 1));
+#undef V2_ERR
+}
+
+/* ---- sessions ---------------------------------------------------------------- */
+
+static void schedule_paper_rule(void)
+{
+	struct spatten_schedule s;
+	int l;
+
+	CHECK_EQ(spatten_schedule_paper(&s, 12, 0.9f, 0.1f, 0.9f, 0.5f, 0.2f),
+		 0);
+	/* tokens: ceil(0.15 * 12) = 2 unpruned layers; heads: 4 */
+	CHECK(s.tok_keep[0] == 1.0f && s.tok_keep[1] == 1.0f);
+	CHECK(fabsf(s.tok_keep[2] - 0.9f) < 1e-6f);
+	CHECK(fabsf(s.tok_keep[11] - 0.1f) < 1e-6f);
+	for (l = 3; l < 12; l++)
+		CHECK(s.tok_keep[l] < s.tok_keep[l - 1]);
+	CHECK(s.head_keep[3] == 1.0f && fabsf(s.head_keep[4] - 0.9f) < 1e-6f);
+	CHECK(fabsf(s.head_keep[11] - 0.5f) < 1e-6f);
+	CHECK(s.value_keep[1] == 1.0f && fabsf(s.value_keep[2] - 0.2f) < 1e-6f);
+	CHECK(s.tok_keep[12] == 1.0f);
+	CHECK_EQ(spatten_schedule_paper(&s, 1, 0.5f, 0.5f, 1, 1, 1), 0);
+	CHECK(s.tok_keep[0] == 1.0f);
+	CHECK_EQ(spatten_schedule_paper(NULL, 12, 1, 1, 1, 1, 1), -EINVAL);
+	CHECK_EQ(spatten_schedule_paper(&s, 0, 1, 1, 1, 1, 1), -EINVAL);
+	CHECK_EQ(spatten_schedule_paper(&s, SPATTEN_MAX_LAYERS + 1, 1, 1, 1,
+					1, 1), -EINVAL);
+	CHECK_EQ(spatten_schedule_paper(&s, 12, 0, 1, 1, 1, 1), -EINVAL);
+	CHECK_EQ(spatten_schedule_paper(&s, 12, 1, 1.5f, 1, 1, 1), -EINVAL);
+	CHECK_EQ(spatten_schedule_paper(&s, 12, 1, 1, 1, 1, NAN), -EINVAL);
+	spatten_schedule_dense(&s);
+	CHECK(s.tok_keep[SPATTEN_MAX_LAYERS - 1] == 1.0f);
+}
+
+static void session_config_errors(void)
+{
+	struct spatten_session_config c, e;
+	struct spatten_dev *dev = open_sim();
+	struct spatten_session *s = (struct spatten_session *)&fake_bo;
+
+	if (!dev)
+		return;
+	spatten_session_config_init(&c, 2, 4, 64, 32);
+	CHECK_EQ(c.k_bits, 16);
+	CHECK_EQ(c.flags, SPATTEN_SESSION_CAUSAL);
+#define CFG_ERR(err, stmt) do { \
+	e = c; stmt; \
+	CHECK_EQ(spatten_session_create(dev, &e, &s), err); \
+	CHECK(s == NULL); \
+	spatten_session_destroy(s); \
+	s = (struct spatten_session *)&fake_bo; \
+} while (0)
+	CFG_ERR(-EINVAL, e.n_layers = 0);
+	CFG_ERR(-EINVAL, e.n_layers = SPATTEN_MAX_LAYERS + 1);
+	CFG_ERR(-EINVAL, e.n_heads = 0);
+	CFG_ERR(-EINVAL, e.head_dim = 48);
+	CFG_ERR(-EINVAL, e.head_dim = 4);
+	CFG_ERR(-EINVAL, e.max_context = 0);
+	CFG_ERR(-EINVAL, e.flags = 1u << 7);
+	CFG_ERR(-EINVAL, e.k_bits = 7);
+	CFG_ERR(-EINVAL, e.v_bits = 14);
+	CFG_ERR(-EINVAL, e.flags |= SPATTEN_SESSION_PROGRESSIVE);	/* 16 */
+	CFG_ERR(-EINVAL, e.q_frac = 16);
+	CFG_ERR(-EINVAL, e.lsb_threshold = 40000);
+	CFG_ERR(-EINVAL, e.n_pinned = 65);
+	CFG_ERR(-EINVAL, (e.n_pinned = 2, e.pinned[0] = 3, e.pinned[1] = 3));
+	CFG_ERR(-EINVAL, e.schedule.tok_keep[1] = 0);
+	CFG_ERR(-EINVAL, e.schedule.value_keep[0] = 2);
+	CFG_ERR(-EOPNOTSUPP, e.max_context = 2000);
+	CFG_ERR(-EOPNOTSUPP, e.n_heads = 100);
+	CFG_ERR(-EOPNOTSUPP, e.head_dim = 512);
+	CHECK_EQ(spatten_session_create(NULL, &c, &s), -EINVAL);
+	CHECK_EQ(spatten_session_create(dev, NULL, &s), -EINVAL);
+	CHECK_EQ(spatten_session_create(dev, &c, NULL), -EINVAL);
+#undef CFG_ERR
+	spatten_session_destroy(NULL);
+	CHECK_EQ(spatten_session_reset(NULL), -EINVAL);
+	CHECK_EQ(spatten_session_context(NULL), -EINVAL);
+	CHECK_EQ(spatten_session_layer(NULL, 0, 1, NULL, NULL, NULL, NULL),
+		 -EINVAL);
+	CHECK_EQ(spatten_session_layer_stats(NULL, 0, NULL, NULL), -EINVAL);
+	CHECK_EQ(spatten_session_tokens(NULL, 0, NULL, 0), -EINVAL);
+	CHECK_EQ(spatten_session_heads(NULL, 0, NULL, 0), -EINVAL);
+	spatten_session_config_init(NULL, 1, 1, 1, 1);
+	spatten_close(dev);
+}
+
+/* Random Q, K, V for a pass of @n tokens of every layer, and outputs. */
+struct sess_data {
+	float *q, *k, *v, *out;
+	size_t n;
+};
+
+static void sess_data_init(struct sess_data *x, uint32_t H, uint32_t n,
+			   uint32_t D, uint32_t seed)
+{
+	size_t i;
+
+	rng_state = seed;
+	x->n = (size_t)H * n * D;
+	x->q = malloc(x->n * sizeof(float));
+	x->k = malloc(x->n * sizeof(float));
+	x->v = malloc(x->n * sizeof(float));
+	x->out = malloc(x->n * sizeof(float));
+	for (i = 0; i < x->n; i++) {
+		x->q[i] = 2 * frand();
+		x->k[i] = 2 * frand();
+		x->v[i] = frand();
+	}
+}
+
+static void sess_data_fini(struct sess_data *x)
+{
+	free(x->q);
+	free(x->k);
+	free(x->v);
+	free(x->out);
+}
+
+static void pruned_config(struct spatten_session_config *c, uint32_t layers,
+			  uint32_t H, uint32_t D, uint32_t ctx)
+{
+	spatten_session_config_init(c, layers, H, D, ctx);
+	spatten_schedule_paper(&c->schedule, layers, 0.8f, 0.3f, 1.0f, 0.5f,
+			       0.5f);
+	c->flags |= SPATTEN_SESSION_PROGRESSIVE;
+	c->k_bits = 8;
+	c->k_frac = 8;
+	c->v_bits = 12;
+	c->v_frac = 9;
+	c->lsb_threshold = 6554;
+	c->n_pinned = 1;
+	c->pinned[0] = 0;
+	c->topk_seed = 7;
+}
+
+static void session_dense_matches_single_job(void)
+{
+	struct spatten_session_config c;
+	struct spatten_dev *dev = open_sim();
+	struct spatten_layer_stats st;
+	struct spatten_session *s = NULL;
+	struct sess_data x;
+	struct sim_job j;
+	struct spatten_job job;
+	float *ref;
+	size_t i;
+
+	if (!dev)
+		return;
+	spatten_session_config_init(&c, 1, 2, 64, 8);
+	c.q_frac = c.k_frac = c.v_frac = c.out_frac = 12;
+	CHECK_EQ(spatten_session_create(dev, &c, &s), 0);
+	if (!s)
+		return;
+	sess_data_init(&x, 2, 8, 64, 99);
+	CHECK_EQ(spatten_session_layer(s, 0, 8, x.q, x.k, x.v, x.out), 0);
+	CHECK_EQ(spatten_session_context(s), 8);
+	/* the same job by hand */
+	CHECK_EQ(sim_job_init(dev, &j, 2, 64, 8, 8), 0);
+	j.d.flags = SPATTEN_ATTN_CAUSAL;
+	spatten_quantize_s16((char *)spatten_bo_map(j.bo) + j.d.q.offset, x.q,
+			     x.n, 12);
+	spatten_quantize_s16((char *)spatten_bo_map(j.bo) + j.d.k.offset, x.k,
+			     x.n, 12);
+	spatten_quantize_s16((char *)spatten_bo_map(j.bo) + j.d.v.offset, x.v,
+			     x.n, 12);
+	CHECK_EQ(spatten_attn_prep(&job, &j.d), 0);
+	CHECK_EQ(spatten_run(dev, &job, NULL), 0);
+	ref = malloc(x.n * sizeof(float));
+	spatten_dequantize_s16(ref, (char *)spatten_bo_map(j.bo) + j.d.out.offset,
+			       x.n, 12);
+	for (i = 0; i < x.n; i++)
+		if (ref[i] != x.out[i])
+			break;
+	CHECK_EQ(i, x.n);
+	CHECK_EQ(spatten_session_layer_stats(s, 0, &st, NULL), 0);
+	CHECK_EQ(st.tokens_kept, 8);
+	CHECK_EQ(st.heads_alive, 2);
+	CHECK_EQ(st.bytes_q + st.bytes_k_msb + st.bytes_v, st.bytes_dense);
+	free(ref);
+	sim_job_fini(&j);
+	sess_data_fini(&x);
+	spatten_session_destroy(s);
+	spatten_close(dev);
+}
+
+static void session_order_and_capacity(void)
+{
+	struct spatten_session_config c;
+	struct spatten_dev *dev = open_sim();
+	struct spatten_session *s = NULL;
+	struct sess_data x;
+
+	if (!dev)
+		return;
+	pruned_config(&c, 2, 2, 16, 6);
+	CHECK_EQ(spatten_session_create(dev, &c, &s), 0);
+	if (!s)
+		return;
+	sess_data_init(&x, 2, 8, 16, 5);
+	CHECK_EQ(spatten_session_layer(s, 1, 4, x.q, x.k, x.v, x.out), -EINVAL);
+	CHECK_EQ(spatten_session_layer(s, 2, 4, x.q, x.k, x.v, x.out), -EINVAL);
+	CHECK_EQ(spatten_session_layer(s, 0, 0, x.q, x.k, x.v, x.out), -EINVAL);
+	CHECK_EQ(spatten_session_layer(s, 0, 7, x.q, x.k, x.v, x.out), -ENOSPC);
+	CHECK_EQ(spatten_session_layer(s, 0, 4, NULL, x.k, x.v, x.out),
+		 -EINVAL);
+	CHECK_EQ(spatten_session_layer(s, 0, 4, x.q, x.k, x.v, x.out), 0);
+	CHECK_EQ(spatten_session_layer(s, 1, 3, x.q, x.k, x.v, x.out), -EINVAL);
+	CHECK_EQ(spatten_session_layer(s, 0, 4, x.q, x.k, x.v, x.out), 0);
+	CHECK_EQ(spatten_session_layer(s, 1, 4, x.q, x.k, x.v, NULL), 0);
+	CHECK_EQ(spatten_session_context(s), 4);
+	/* generation: one token per pass */
+	CHECK_EQ(spatten_session_layer(s, 0, 2, x.q, x.k, x.v, x.out), -EINVAL);
+	CHECK_EQ(spatten_session_layer(s, 0, 1, x.q, x.k, x.v, x.out), 0);
+	CHECK_EQ(spatten_session_layer(s, 1, 1, x.q, x.k, x.v, x.out), 0);
+	CHECK_EQ(spatten_session_layer(s, 0, 1, x.q, x.k, x.v, x.out), 0);
+	CHECK_EQ(spatten_session_layer(s, 1, 1, x.q, x.k, x.v, x.out), 0);
+	CHECK_EQ(spatten_session_context(s), 6);
+	CHECK_EQ(spatten_session_layer(s, 0, 1, x.q, x.k, x.v, x.out), -ENOSPC);
+	CHECK_EQ(spatten_session_layer_stats(s, 2, NULL, NULL), -EINVAL);
+	CHECK_EQ(spatten_session_tokens(s, 2, NULL, 0), -EINVAL);
+	CHECK_EQ(spatten_session_tokens(s, 0, NULL, 1), -EINVAL);
+	CHECK_EQ(spatten_session_reset(s), 0);
+	CHECK_EQ(spatten_session_context(s), 0);
+	CHECK_EQ(spatten_session_layer(s, 0, 6, x.q, x.k, x.v, x.out), 0);
+	/* non-causal sessions have no generation */
+	spatten_session_destroy(s);
+	c.flags &= ~SPATTEN_SESSION_CAUSAL;
+	CHECK_EQ(spatten_session_create(dev, &c, &s), 0);
+	CHECK_EQ(spatten_session_layer(s, 0, 4, x.q, x.k, x.v, x.out), 0);
+	CHECK_EQ(spatten_session_layer(s, 1, 4, x.q, x.k, x.v, x.out), 0);
+	CHECK_EQ(spatten_session_layer(s, 0, 1, x.q, x.k, x.v, x.out), -EINVAL);
+	spatten_session_destroy(s);
+	sess_data_fini(&x);
+	spatten_close(dev);
+}
+
+/*
+ * Run a pruned 6-layer session: a 64-token prompt and 4 steps. Records
+ * every output and kept list into @trace (if not NULL) for comparisons.
+ */
+struct sess_trace {
+	unsigned char *bytes;
+	size_t len, cap;
+};
+
+static void trace_add(struct sess_trace *t, const void *p, size_t n)
+{
+	if (!t)
+		return;
+	if (t->len + n > t->cap) {
+		t->cap = (t->len + n) * 2;
+		t->bytes = realloc(t->bytes, t->cap);
+	}
+	memcpy(t->bytes + t->len, p, n);
+	t->len += n;
+}
+
+enum { SL = 6, SH = 4, SD = 64, SP = 64, SS = 4 };
+
+static int run_pruned_session(struct spatten_dev *dev, struct sess_trace *t,
+			      struct spatten_layer_stats *tot)
+{
+	struct spatten_session_config c;
+	struct spatten_session *s = NULL;
+	struct sess_data x;
+	uint16_t list[SP + SS];
+	int l, step, ret = 0, n;
+
+	pruned_config(&c, SL, SH, SD, SP + SS);
+	ret = spatten_session_create(dev, &c, &s);
+	if (ret)
+		return ret;
+	sess_data_init(&x, SH, SP, SD, 1234);
+	for (step = 0; step <= SS && !ret; step++)
+		for (l = 0; l < SL && !ret; l++) {
+			struct spatten_layer_stats st;
+			size_t off = (size_t)step * SH * SD;
+
+			ret = spatten_session_layer(s, l, step ? 1 : SP,
+						    x.q + off, x.k + off,
+						    x.v + off, x.out);
+			if (ret)
+				break;
+			trace_add(t, x.out, (size_t)SH * (step ? 1 : SP) * SD *
+				  sizeof(float));
+			n = spatten_session_tokens(s, l, list, SP + SS);
+			trace_add(t, list, n * sizeof(uint16_t));
+			n = spatten_session_heads(s, l, list, SP + SS);
+			trace_add(t, list, n * sizeof(uint16_t));
+			spatten_session_layer_stats(s, l, &st, NULL);
+			trace_add(t, &st, sizeof(st));
+		}
+	for (l = 0; l < SL && tot; l++)
+		spatten_session_layer_stats(s, l, NULL, &tot[l]);
+	sess_data_fini(&x);
+	spatten_session_destroy(s);
+	return ret;
+}
+
+static void session_prunes_in_cascade(void)
+{
+	struct spatten_dev *dev = open_sim();
+	struct spatten_layer_stats tot[SL], last;
+	struct sess_trace a = { 0 }, b = { 0 };
+	int l;
+
+	if (!dev)
+		return;
+	CHECK_EQ(run_pruned_session(dev, &a, tot), 0);
+	CHECK_EQ(run_pruned_session(dev, &b, NULL), 0);
+	CHECK_EQ(a.len, b.len);
+	CHECK(a.len == b.len && !memcmp(a.bytes, b.bytes, a.len));
+	for (l = 0; l < SL; l++)
+		printf("# layer %d: kept %u of %u alive tokens, %u heads, "
+		       "%u refetches, %llu/%llu bytes\n", l, tot[l].tokens_kept,
+		       tot[l].tokens_alive, tot[l].heads_alive,
+		       tot[l].lsb_refetches,
+		       (unsigned long long)(tot[l].bytes_k_msb +
+					    tot[l].bytes_k_lsb +
+					    tot[l].bytes_v + tot[l].bytes_q),
+		       (unsigned long long)tot[l].bytes_dense);
+	/* layer 0 is never pruned; the last layers prune hard */
+	CHECK_EQ(tot[0].tokens_kept, tot[0].tokens_alive);
+	CHECK(tot[SL - 1].tokens_kept < tot[0].tokens_kept / 2);
+	CHECK(tot[SL - 1].heads_alive < tot[0].heads_alive);
+	for (l = 1; l < SL; l++) {
+		CHECK(tot[l].tokens_kept <= tot[l - 1].tokens_kept);
+		CHECK(tot[l].bytes_k_msb + tot[l].bytes_v <
+		      tot[l].bytes_dense);
+	}
+	CHECK_EQ(spatten_session_layer_stats((void *)0, 0, &last, NULL),
+		 -EINVAL);
+	free(a.bytes);
+	free(b.bytes);
+	spatten_close(dev);
+}
+
+/* In the guest: the same session on the device and on the simulation. */
+static void device_and_sim_agree_byte_for_byte(void)
+{
+	struct spatten_dev *hw = NULL, *sim = open_sim();
+	struct sess_trace a = { 0 }, b = { 0 };
+	int ret;
+
+	ret = spatten_open_backend(NULL, SPATTEN_BACKEND_DEVICE, &hw);
+	if (ret) {
+		cur_skip = "no device (/dev/spatten0)";
+		spatten_close(sim);
+		return;
+	}
+	CHECK_EQ(run_pruned_session(hw, &a, NULL), 0);
+	CHECK_EQ(run_pruned_session(sim, &b, NULL), 0);
+	CHECK_EQ(a.len, b.len);
+	if (a.len == b.len) {
+		size_t i;
+
+		for (i = 0; i < a.len && a.bytes[i] == b.bytes[i]; i++)
+			;
+		if (i < a.len)
+			printf("# first difference at byte %zu of %zu\n", i,
+			       a.len);
+		CHECK_EQ(i, a.len);
+	}
+	free(a.bytes);
+	free(b.bytes);
+	spatten_close(hw);
+	spatten_close(sim);
+}
+
+/*
+ * Run @argv with its output as TAP comments (and, if @buf, the first @len
+ * - 1 bytes of it in @buf); returns the exit status.
+ */
+static int run_prog_out(char *const argv[], char *buf, size_t len)
+{
+	int status = -1;
+	size_t used = 0;
+	pid_t pid;
+
+	if (buf && len)
+		buf[0] = 0;
+
+	{
+		int fds[2];
+		char line[512];
+		FILE *f;
+
+		CHECK_EQ(pipe(fds), 0);
+		pid = fork();
+		if (!pid) {
+			dup2(fds[1], 1);
+			dup2(fds[1], 2);
+			close(fds[0]);
+			execv(argv[0], argv);
+			_exit(127);
+		}
+		close(fds[1]);
+		f = fdopen(fds[0], "r");
+		while (f && fgets(line, sizeof(line), f)) {
+			size_t l = strlen(line);
+
+			printf("# %s", line);	/* keep the stream TAP */
+			if (buf && used + l < len) {
+				memcpy(buf + used, line, l + 1);
+				used += l;
+			}
+		}
+		if (f)
+			fclose(f);
+	}
+	if (pid <= 0 || waitpid(pid, &status, 0) != pid || !WIFEXITED(status))
+		return -1;
+	return WEXITSTATUS(status);
+}
+
+static int run_prog(char *const argv[])
+{
+	return run_prog_out(argv, NULL, 0);
+}
+
+static int write_file(const char *path, const char *s)
+{
+	int fd = open(path, O_WRONLY | O_CLOEXEC), ok;
+
+	if (fd < 0)
+		return -errno;
+	ok = write(fd, s, strlen(s)) == (ssize_t)strlen(s);
+	close(fd);
+	return ok ? 0 : -EIO;
+}
+
+/*
+ * In the guest: spatten-info finds the board with the driver (node,
+ * counters) and, after an unbind, without it (capabilities from BAR0);
+ * the board is bound again and usable afterwards.
+ */
+static void info_with_and_without_driver(void)
+{
+	char *info[] = { "/bin/spatten-info", NULL };
+	struct spatten_board b;
+	struct spatten_dev *dev = NULL;
+	static char out[8192];
+	int i, ret;
+
+	if (access(info[0], X_OK) || access("/dev/spatten0", F_OK) ||
+	    spatten_list_boards(&b, 1) < 1 || !b.pci_addr[0]) {
+		cur_skip = "not in the guest";
+		return;
+	}
+	if (geteuid()) {
+		cur_skip = "unbinding the driver needs root";
+		return;
+	}
+	CHECK_EQ(run_prog_out(info, out, sizeof(out)), 0);
+	CHECK(strstr(out, b.pci_addr) != NULL);
+	CHECK(strstr(out, "driver          spatten") != NULL);
+	CHECK(strstr(out, "device node     /dev/spatten") != NULL);
+	CHECK(strstr(out, "counters:") != NULL);
+	CHECK(strstr(out, "progressive") != NULL);
+
+	ret = write_file("/sys/bus/pci/drivers/spatten/unbind", b.pci_addr);
+	CHECK_EQ(ret, 0);
+	if (ret)
+		return;
+	CHECK_EQ(run_prog_out(info, out, sizeof(out)), 0);
+	CHECK(strstr(out, "driver          (none)") != NULL);
+	CHECK(strstr(out, "capabilities (BAR0 registers)") != NULL);
+	CHECK(strstr(out, "no spatten driver bound") != NULL);
+	CHECK(strstr(out, "max context") != NULL);
+	CHECK_EQ(spatten_open_backend(b.path, SPATTEN_BACKEND_DEVICE, &dev),
+		 -ENOENT);
+
+	CHECK_EQ(write_file("/sys/bus/pci/drivers/spatten/bind", b.pci_addr),
+		 0);
+	for (i = 0; i < 100 && access(b.path, F_OK); i++)
+		usleep(50000);
+	CHECK_EQ(spatten_open_backend(b.path, SPATTEN_BACKEND_DEVICE, &dev), 0);
+	if (dev) {
+		struct spatten_job j;
+		struct spatten_result r;
+
+		spatten_nop_prep(&j, 5);
+		CHECK_EQ(spatten_run(dev, &j, &r), 0);
+		CHECK_EQ(r.user_data, 5);
+		spatten_close(dev);
+	}
+}
+
+/* A dense job in imported memory on @dev; output bytes into @out. */
+static int import_job(struct spatten_dev *dev, unsigned char *out)
+{
+	long page = sysconf(_SC_PAGESIZE);
+	uint64_t need = spatten_attn_desc_bytes(2, 64, 8, 8);
+	size_t size = (need + page - 1) / page * page;
+	struct spatten_attn_desc d;
+	struct spatten_result r;
+	struct spatten_job job;
+	struct spatten_bo *bo = NULL;
+	unsigned char *mem = aligned_alloc(page, size);
+	size_t i;
+	int ret;
+
+	if (!mem)
+		return -ENOMEM;
+	memset(mem, 0, size);
+	ret = spatten_bo_import(dev, mem, size, &bo);
+	if (ret) {
+		free(mem);
+		return ret;
+	}
+	CHECK(spatten_bo_map(bo) == mem);
+	spatten_attn_desc_init(&d, bo, 2, 64, 8, 8);
+	d.q_frac = d.k_frac = d.v_frac = d.out_frac = 12;
+	d.flags = SPATTEN_ATTN_CAUSAL;
+	rng_state = 4242;
+	for (i = 0; i < d.out.offset; i += 2) {
+		int16_t v = spatten_float_to_s16(frand(), 12);
+
+		memcpy(mem + i, &v, 2);
+	}
+	ret = spatten_attn_prep(&job, &d);
+	if (!ret)
+		ret = spatten_run(dev, &job, &r);
+	if (!ret)
+		memcpy(out, mem + d.out.offset, 2 * 8 * 64 * 2);
+	spatten_bo_free(bo);
+	free(mem);
+	return ret;
+}
+
+static void import_runs_jobs_in_user_memory(void)
+{
+	struct spatten_dev *hw = NULL, *sim = open_sim();
+	static unsigned char a[2048], b[2048];
+
+	CHECK_EQ(import_job(sim, b), 0);
+	if (spatten_open_backend(NULL, SPATTEN_BACKEND_DEVICE, &hw)) {
+		cur_skip = "no device (simulation only)";
+		spatten_close(sim);
+		return;
+	}
+	CHECK_EQ(import_job(hw, a), 0);
+	CHECK(!memcmp(a, b, sizeof(a)));
+	spatten_close(hw);
+	spatten_close(sim);
+}
+
+/* In the guest: the README example runs on the device. */
+static void example_runs(void)
+{
+	char *argv[] = { "/bin/gpt2_session", NULL };
+
+	if (access(argv[0], X_OK) || access("/dev/spatten0", F_OK)) {
+		cur_skip = "not in the guest (lib-check runs the example)";
+		return;
+	}
+	CHECK_EQ(run_prog(argv), 0);
+}
+
+/* In the guest: spatten-run on the device, and its exit codes. */
+static void tools_run_on_device(void)
+{
+	char *ok[] = { "/bin/spatten-run", "-b", "device", "-m", "bert-base",
+		       "-p", "48", "--layers", "4", "-q", NULL };
+	char *json[] = { "/bin/spatten-run", "-b", "device", "-p", "32",
+			 "-g", "2", "--layers", "3", "--json", NULL };
+	char *nodev[] = { "/bin/spatten-run", "-b", "device", "-d",
+			  "/dev/spatten77", NULL };
+	char *usage[] = { "/bin/spatten-run", "--steps", "x", NULL };
+
+	if (access(ok[0], X_OK) || access("/dev/spatten0", F_OK)) {
+		cur_skip = "not in the guest (lib-check runs the tools)";
+		return;
+	}
+	CHECK_EQ(run_prog(ok), 0);
+	CHECK_EQ(run_prog(json), 0);
+	CHECK_EQ(run_prog(nodev), 1);
+	CHECK_EQ(run_prog(usage), 2);
+}
+
 int main(void)
 {
+	unsetenv(SPATTEN_BACKEND_ENV);
 	RUN(float_to_s16_rounds_to_nearest);
 	RUN(float_to_s16_saturates);
 	RUN(frac_above_15_is_clamped);
@@ -575,6 +1904,32 @@ int main(void)
 	RUN(ioctl_errors_come_back_as_negative_errno);
 	RUN(status_strings);
 	RUN(now_ns_is_monotonic);
+	RUN(pack_round_trips_every_format);
+	RUN(pack_bit_layout_is_little_endian_stream);
+	RUN(pack_saturates_and_rejects_bad_args);
+	RUN(pack_split_every_split);
+	RUN(attn_prep_v2_rules);
+	RUN(import_without_driver_support);
+	RUN(sim_open_info_probe);
+	RUN(env_selects_backend);
+	RUN(list_boards_counts_nodes);
+	RUN(sim_buffers);
+	RUN(sim_nop_submit_wait_poll);
+	RUN(sim_dense_attention_matches_float);
+	RUN(sim_submit_checks_like_the_driver);
+	RUN(sim_unreaped_limit);
+	RUN(sim_pruning_job);
+	RUN(sim_progressive_job);
+	RUN(schedule_paper_rule);
+	RUN(session_config_errors);
+	RUN(session_dense_matches_single_job);
+	RUN(session_order_and_capacity);
+	RUN(session_prunes_in_cascade);
+	RUN(device_and_sim_agree_byte_for_byte);
+	RUN(import_runs_jobs_in_user_memory);
+	RUN(example_runs);
+	RUN(tools_run_on_device);
+	RUN(info_with_and_without_driver);
 	printf("1..%d\n", n_tests);
 	if (n_failed)
 		printf("# %d of %d failed\n", n_failed, n_tests);

@@ -372,7 +372,10 @@ TEST_F(spatten, info_reports_sane_capabilities)
 	EXPECT_LE(SMALL_HEADS, in->max_heads);
 	EXPECT_TRUE(in->head_dims & SMALL_DIM);
 	EXPECT_TRUE(in->formats & (1u << SPATTEN_FMT_S16));
-	EXPECT_EQ(0, in->splits);
+	/* progressive splits: n MSBs + 4 LSBs, n in {4, 6, 8, 10, 12} */
+	EXPECT_EQ(0, in->splits & ~0x1550u);
+	EXPECT_EQ(!!in->splits, !!(in->features & SPATTEN_FEAT_PROGRESSIVE));
+	EXPECT_EQ(0, in->formats & ~((1u << SPATTEN_FMT_NUM) - 1));
 	EXPECT_TRUE(in->features & SPATTEN_FEAT_CAUSAL);
 	EXPECT_TRUE(in->features & SPATTEN_FEAT_GENERATION);
 	EXPECT_LE(32, in->dma_bits);
@@ -592,8 +595,9 @@ TEST_F_TIMEOUT(spatten, nop_completes_and_echoes_user_data, T_SHORT)
 	EXPECT_EQ(0xfeedfacecafebeefull, w.user_data);
 	EXPECT_EQ(0, w.bytes_q + w.bytes_k_msb + w.bytes_k_lsb + w.bytes_v +
 		     w.bytes_written);
+	EXPECT_EQ(0, w.lsb_refetches);
+	EXPECT_EQ(0, w.rsvd0);
 	EXPECT_EQ(0, w.rsvd[0]);
-	EXPECT_EQ(0, w.rsvd[1]);
 }
 
 TEST_F_TIMEOUT(spatten, attention_small_matches_reference, T_SHORT)
@@ -905,6 +909,15 @@ TEST_F(spatten, job_bad_version_einval)
 	nop_job(&j, 0);
 	j.version = 0xff;
 	EXPECT_EQ(-EINVAL, submit_err(self->fd, &j));
+	/* version 1 is accepted only with every v2 field zero */
+	small_job(&j, self->handle);
+	j.version = 1;
+	j.value_keep = 1;
+	EXPECT_EQ(-EINVAL, submit_err(self->fd, &j));
+	small_job(&j, self->handle);
+	j.version = 1;
+	tensor(&j.tok_imp, self->handle, OFF_OUT);
+	EXPECT_EQ(-EINVAL, submit_err(self->fd, &j));
 }
 
 TEST_F(spatten, job_bad_opcode_einval)
@@ -959,6 +972,13 @@ TEST_F(spatten, job_rsvd1_einval)
 	small_job(&j, self->handle);
 	j.rsvd1 = 0x80000000u;
 	EXPECT_EQ(-EINVAL, submit_err(self->fd, &j));
+	/* and the v2 padding */
+	small_job(&j, self->handle);
+	j.rsvd2 = 1;
+	EXPECT_EQ(-EINVAL, submit_err(self->fd, &j));
+	small_job(&j, self->handle);
+	j.rsvd3 = 0x80000000u;
+	EXPECT_EQ(-EINVAL, submit_err(self->fd, &j));
 }
 
 TEST_F(spatten, job_each_tail_rsvd_word_einval)
@@ -980,8 +1000,12 @@ TEST_F(spatten, job_each_tensor_flags_einval)
 	struct spatten_job j;
 	unsigned int i;
 
-	for (i = 0; i < 4; i++) {
-		struct spatten_tensor *t[4] = { &j.q, &j.k, &j.v, &j.out };
+	for (i = 0; i < 12; i++) {
+		struct spatten_tensor *t[12] = {
+			&j.q, &j.k, &j.v, &j.out, &j.k_lsb, &j.tok_imp,
+			&j.tok_alive, &j.tok_kept, &j.pinned, &j.head_imp,
+			&j.head_alive, &j.head_kept,
+		};
 
 		small_job(&j, self->handle);
 		t[i]->flags = 1;
@@ -996,9 +1020,13 @@ TEST_F(spatten, nop_with_stray_field_einval)
 	struct spatten_job j;
 	unsigned int i;
 
-	for (i = 0; i < 10; i++) {
+	for (i = 0; i < 14; i++) {
 		nop_job(&j, 0);
 		switch (i) {
+		case 10: j.token_keep = 1; break;
+		case 11: j.topk_seed = 1; break;
+		case 12: j.head_kept.handle = self->handle; break;
+		case 13: j.lsb_threshold = 1; break;
 		case 0: j.n_heads = 1; break;
 		case 1: j.head_dim = 64; break;
 		case 2: j.q_rows = 1; break;
@@ -1163,9 +1191,9 @@ TEST_F(spatten, job_bad_format_einval)
 	for (i = 0; i < 4; i++) {
 		small_job(&j, self->handle);
 		switch (i) {
-		case 0: j.q_fmt = 1; break;
-		case 1: j.k_fmt = 1; break;
-		case 2: j.v_fmt = 1; break;
+		case 0: j.q_fmt = SPATTEN_FMT_NUM; break;
+		case 1: j.k_fmt = 31; break;
+		case 2: j.v_fmt = 32; break;
 		case 3: j.out_fmt = 0xff; break;
 		}
 		EXPECT_EQ(-EINVAL, submit_err(self->fd, &j)) {
@@ -1338,7 +1366,10 @@ TEST_F_TIMEOUT(spatten, wait_rsvd_einval, T_SHORT)
 		memset(&w, 0, sizeof(w));
 		w.seqno = seqno;
 		w.timeout_ns = now_ns() + WAIT_NS;
-		w.rsvd[i] = 1;
+		if (i)
+			w.rsvd[0] = 1;
+		else
+			w.rsvd0 = 1;
 		EXPECT_EQ(-EINVAL, xioctl(self->fd, SPATTEN_IOCTL_WAIT, &w));
 	}
 	EXPECT_EQ(0, wait_job(self->fd, seqno, WAIT_NS, NULL));

@@ -1,0 +1,824 @@
+// SPDX-License-Identifier: MIT
+/*
+ * libspatten: sessions. The cascade state of one sequence (token and head
+ * importance, the tokens alive at each layer, the heads alive in the
+ * current pass, the KV cache) lives in device buffers and host lists; one
+ * call per layer builds the job, runs it and takes its kept lists.
+ *
+ * KV cache layout: per layer one buffer holding K (MSB plane), the K LSB
+ * plane (progressive) and V, each [n_heads][len][row] for the current
+ * length len, which is what the device reads. A generation step grows len
+ * by one, so each head's block moves up by the rows of the heads below it
+ * (memmove from the last head down) and the new row goes at its end.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "spatten_private.h"
+
+#define WORK_ALIGN	64u
+
+struct spatten_session {
+	struct spatten_dev *dev;
+	struct spatten_session_config cfg;
+	uint8_t k_fmt, v_fmt;
+	int prog;
+	uint32_t k_row, lsb_row, v_row;		/* bytes per row */
+	uint64_t off_lsb, off_v;		/* in each kv buffer */
+	struct spatten_bo **kv;			/* per layer */
+	struct spatten_bo *work;
+	uint64_t off_q, off_out, off_timp, off_himp, off_talive, off_tkept,
+		 off_pinned, off_halive, off_hkept;
+	uint32_t len;				/* cache length */
+	/* pass state */
+	int in_pass, broken;
+	uint32_t pass_L, pass_new, next_layer;
+	uint16_t *alive;			/* [n_layers][max_context] */
+	uint32_t *n_alive;
+	uint16_t *cand, *kept;			/* [max_context] */
+	uint32_t n_kept;
+	uint16_t *pass_heads;			/* [n_heads] alive now */
+	uint32_t n_pass_heads;
+	uint16_t *layer_heads;			/* [n_layers][n_heads] */
+	uint32_t *n_layer_heads;
+	struct spatten_layer_stats *last, *total;
+};
+
+static uint64_t up(uint64_t x)
+{
+	return (x + WORK_ALIGN - 1) & ~(uint64_t)(WORK_ALIGN - 1);
+}
+
+SPATTEN_API void spatten_schedule_dense(struct spatten_schedule *s)
+{
+	unsigned int l;
+
+	if (!s)
+		return;
+	for (l = 0; l < SPATTEN_MAX_LAYERS; l++) {
+		s->tok_keep[l] = 1.0f;
+		s->head_keep[l] = 1.0f;
+		s->value_keep[l] = 1.0f;
+	}
+}
+
+static int ratio_ok(float r)
+{
+	return r > 0.0f && r <= 1.0f;
+}
+
+/* First pruned layer: ceil(frac * n), at most n - 1. */
+static unsigned int first_pruned(unsigned int n, unsigned int pct)
+{
+	unsigned int f = (n * pct + 99) / 100;
+
+	return f >= n ? n - 1 : f;
+}
+
+static void ramp(float *r, unsigned int n, unsigned int first, float a,
+		 float b)
+{
+	unsigned int l;
+
+	for (l = first; l < n; l++)
+		r[l] = n - 1 > first ?
+		       a + (b - a) * (float)(l - first) / (float)(n - 1 - first) :
+		       a;
+}
+
+SPATTEN_API int spatten_schedule_paper(struct spatten_schedule *s,
+				       unsigned int n_layers,
+				       float tok_start, float tok_end,
+				       float head_start, float head_end,
+				       float value_keep)
+{
+	unsigned int ft, fh, l;
+
+	if (!s || !n_layers || n_layers > SPATTEN_MAX_LAYERS ||
+	    !ratio_ok(tok_start) || !ratio_ok(tok_end) ||
+	    !ratio_ok(head_start) || !ratio_ok(head_end) ||
+	    !ratio_ok(value_keep))
+		return -EINVAL;
+	spatten_schedule_dense(s);
+	if (n_layers == 1)
+		return 0;
+	ft = first_pruned(n_layers, 15);
+	fh = first_pruned(n_layers, 30);
+	ramp(s->tok_keep, n_layers, ft, tok_start, tok_end);
+	ramp(s->head_keep, n_layers, fh, head_start, head_end);
+	for (l = ft; l < n_layers; l++)
+		s->value_keep[l] = value_keep;
+	return 0;
+}
+
+SPATTEN_API void spatten_session_config_init(
+	struct spatten_session_config *cfg, uint32_t n_layers,
+	uint32_t n_heads, uint32_t head_dim, uint32_t max_context)
+{
+	if (!cfg)
+		return;
+	memset(cfg, 0, sizeof(*cfg));
+	cfg->n_layers = n_layers;
+	cfg->n_heads = n_heads;
+	cfg->head_dim = head_dim;
+	cfg->max_context = max_context;
+	cfg->flags = SPATTEN_SESSION_CAUSAL;
+	cfg->k_bits = 16;
+	cfg->v_bits = 16;
+	cfg->q_frac = 11;
+	cfg->k_frac = 11;
+	cfg->v_frac = 11;
+	cfg->out_frac = 11;
+	cfg->lsb_threshold = 3277;
+	spatten_schedule_dense(&cfg->schedule);
+}
+
+static int bits_ok(unsigned int b)
+{
+	return b == 16 || (b >= 4 && b <= 12 && !(b & 1));
+}
+
+static int check_config(const struct spatten_session_config *c)
+{
+	unsigned int l, i;
+
+	if (!c->n_layers || c->n_layers > SPATTEN_MAX_LAYERS || !c->n_heads ||
+	    c->n_heads > UINT16_MAX || !c->head_dim ||
+	    (c->head_dim & (c->head_dim - 1)) || c->head_dim < 8 ||
+	    c->head_dim > UINT16_MAX || !c->max_context ||
+	    c->max_context > UINT16_MAX)
+		return -EINVAL;
+	if (c->flags & ~SPATTEN_SESSION_FLAGS_ALL)
+		return -EINVAL;
+	if (!bits_ok(c->k_bits) || !bits_ok(c->v_bits))
+		return -EINVAL;
+	if ((c->flags & SPATTEN_SESSION_PROGRESSIVE) && c->k_bits == 16)
+		return -EINVAL;
+	if (c->q_frac > 15 || c->k_frac > 15 || c->v_frac > 15 ||
+	    c->out_frac > 15 || c->lsb_threshold > 32768)
+		return -EINVAL;
+	if (c->n_pinned > sizeof(c->pinned) / sizeof(c->pinned[0]))
+		return -EINVAL;
+	for (i = 1; i < c->n_pinned; i++)
+		if (c->pinned[i] <= c->pinned[i - 1])
+			return -EINVAL;
+	for (l = 0; l < c->n_layers; l++)
+		if (!ratio_ok(c->schedule.tok_keep[l]) ||
+		    !ratio_ok(c->schedule.head_keep[l]) ||
+		    !ratio_ok(c->schedule.value_keep[l]))
+			return -EINVAL;
+	return 0;
+}
+
+static int check_board(struct spatten_dev *dev,
+		       const struct spatten_session_config *c)
+{
+	struct spatten_info info;
+	uint32_t need = 0;
+	unsigned int l;
+	int ret, kf, vf;
+
+	ret = spatten_get_info(dev, &info);
+	if (ret < 0)
+		return ret;
+	for (l = 0; l < c->n_layers; l++) {
+		if (c->schedule.tok_keep[l] < 1.0f)
+			need |= SPATTEN_FEAT_TOKEN_PRUNE;
+		if (c->schedule.head_keep[l] < 1.0f)
+			need |= SPATTEN_FEAT_HEAD_PRUNE;
+		if (c->schedule.value_keep[l] < 1.0f)
+			need |= SPATTEN_FEAT_VALUE_PRUNE;
+	}
+	if (c->flags & SPATTEN_SESSION_CAUSAL)
+		need |= SPATTEN_FEAT_CAUSAL | SPATTEN_FEAT_GENERATION;
+	if (c->flags & SPATTEN_SESSION_PROGRESSIVE) {
+		need |= SPATTEN_FEAT_PROGRESSIVE;
+		if (!(info.splits & (1u << c->k_bits)))
+			return -EOPNOTSUPP;
+	}
+	kf = spatten_fmt_of_bits(c->k_bits);
+	vf = spatten_fmt_of_bits(c->v_bits);
+	if ((info.features & need) != need ||
+	    c->n_heads > info.max_heads || c->max_context > info.max_context ||
+	    !(info.head_dims & c->head_dim) ||
+	    !(info.formats & (1u << SPATTEN_FMT_S16)) ||
+	    !(info.formats & (1u << kf)) || !(info.formats & (1u << vf)))
+		return -EOPNOTSUPP;
+	return 0;
+}
+
+static int alloc_state(struct spatten_session *s)
+{
+	const struct spatten_session_config *c = &s->cfg;
+	size_t L = c->max_context, H = c->n_heads, N = c->n_layers;
+
+	s->alive = calloc(N * L, sizeof(uint16_t));
+	s->n_alive = calloc(N, sizeof(uint32_t));
+	s->cand = calloc(L, sizeof(uint16_t));
+	s->kept = calloc(L, sizeof(uint16_t));
+	s->pass_heads = calloc(H, sizeof(uint16_t));
+	s->layer_heads = calloc(N * H, sizeof(uint16_t));
+	s->n_layer_heads = calloc(N, sizeof(uint32_t));
+	s->last = calloc(N, sizeof(*s->last));
+	s->total = calloc(N, sizeof(*s->total));
+	s->kv = calloc(N, sizeof(*s->kv));
+	if (!s->alive || !s->n_alive || !s->cand || !s->kept ||
+	    !s->pass_heads || !s->layer_heads || !s->n_layer_heads ||
+	    !s->last || !s->total || !s->kv)
+		return -ENOMEM;
+	return 0;
+}
+
+static int alloc_buffers(struct spatten_session *s)
+{
+	const struct spatten_session_config *c = &s->cfg;
+	uint64_t H = c->n_heads, L = c->max_context, D = c->head_dim;
+	uint64_t kvb, o = 0;
+	unsigned int l;
+	int ret;
+
+	s->k_row = (uint32_t)(D * spatten_fmt_bits(s->k_fmt) / 8);
+	s->lsb_row = s->prog ? (uint32_t)(D * SPATTEN_LSB_BITS / 8) : 0;
+	s->v_row = (uint32_t)(D * spatten_fmt_bits(s->v_fmt) / 8);
+	s->off_lsb = up(H * L * s->k_row);
+	s->off_v = s->off_lsb + up(H * L * s->lsb_row);
+	kvb = s->off_v + up(H * L * s->v_row);
+	for (l = 0; l < c->n_layers; l++) {
+		ret = spatten_bo_alloc(s->dev, kvb, &s->kv[l]);
+		if (ret < 0)
+			return ret;
+	}
+	s->off_q = o;
+	o += up(H * L * D * 2);
+	s->off_out = o;
+	o += up(H * L * D * 2);
+	s->off_timp = o;
+	o += up(L * SPATTEN_IMP_BYTES);
+	s->off_himp = o;
+	o += up(H * SPATTEN_IMP_BYTES);
+	s->off_talive = o;
+	o += up(L * 2);
+	s->off_tkept = o;
+	o += up(L * 2);
+	s->off_pinned = o;
+	o += up(sizeof(c->pinned));
+	s->off_halive = o;
+	o += up(H * 2);
+	s->off_hkept = o;
+	o += up(H * 2);
+	return spatten_bo_alloc(s->dev, o, &s->work);
+}
+
+SPATTEN_API void spatten_session_destroy(struct spatten_session *s)
+{
+	unsigned int l;
+
+	if (!s)
+		return;
+	if (s->kv)
+		for (l = 0; l < s->cfg.n_layers; l++)
+			spatten_bo_free(s->kv[l]);
+	spatten_bo_free(s->work);
+	free(s->kv);
+	free(s->alive);
+	free(s->n_alive);
+	free(s->cand);
+	free(s->kept);
+	free(s->pass_heads);
+	free(s->layer_heads);
+	free(s->n_layer_heads);
+	free(s->last);
+	free(s->total);
+	spatten__dev_put(s->dev);
+	free(s);
+}
+
+SPATTEN_API int spatten_session_create(struct spatten_dev *dev,
+				       const struct spatten_session_config *cfg,
+				       struct spatten_session **sp)
+{
+	struct spatten_session *s;
+	int ret;
+
+	if (!sp)
+		return -EINVAL;
+	*sp = NULL;
+	if (!dev || !cfg)
+		return -EINVAL;
+	ret = check_config(cfg);
+	if (ret < 0)
+		return ret;
+	ret = check_board(dev, cfg);
+	if (ret < 0)
+		return ret;
+
+	s = calloc(1, sizeof(*s));
+	if (!s)
+		return -ENOMEM;
+	s->dev = dev;
+	spatten__dev_get(dev);
+	s->cfg = *cfg;
+	s->prog = !!(cfg->flags & SPATTEN_SESSION_PROGRESSIVE);
+	s->k_fmt = (uint8_t)spatten_fmt_of_bits(cfg->k_bits);
+	s->v_fmt = (uint8_t)spatten_fmt_of_bits(cfg->v_bits);
+	ret = alloc_state(s);
+	if (!ret)
+		ret = alloc_buffers(s);
+	if (ret < 0) {
+		spatten_session_destroy(s);
+		return ret;
+	}
+	*sp = s;
+	return 0;
+}
+
+SPATTEN_API int spatten_session_reset(struct spatten_session *s)
+{
+	const struct spatten_session_config *c;
+	unsigned char *w;
+
+	if (!s)
+		return -EINVAL;
+	c = &s->cfg;
+	w = spatten_bo_map(s->work);
+	memset(w + s->off_timp, 0, (size_t)c->max_context * SPATTEN_IMP_BYTES);
+	memset(w + s->off_himp, 0, (size_t)c->n_heads * SPATTEN_IMP_BYTES);
+	memset(s->n_alive, 0, c->n_layers * sizeof(*s->n_alive));
+	memset(s->n_layer_heads, 0, c->n_layers * sizeof(uint32_t));
+	memset(s->last, 0, c->n_layers * sizeof(*s->last));
+	memset(s->total, 0, c->n_layers * sizeof(*s->total));
+	s->len = 0;
+	s->in_pass = 0;
+	s->broken = 0;
+	s->next_layer = 0;
+	return 0;
+}
+
+SPATTEN_API int spatten_session_context(const struct spatten_session *s)
+{
+	return s ? (int)s->len : -EINVAL;
+}
+
+/* ---- One layer ----------------------------------------------------------- */
+
+/*
+ * Grow each head's block of a [H][len][row] plane to [H][len + n][row]
+ * (from the last head down, so nothing is overwritten before it moves).
+ */
+static void grow_plane(unsigned char *base, uint32_t H, uint32_t len,
+		       uint32_t n, uint32_t row)
+{
+	uint32_t h;
+
+	if (!len || !row)
+		return;
+	for (h = H - 1; h > 0; h--)
+		memmove(base + (uint64_t)h * (len + n) * row,
+			base + (uint64_t)h * len * row, (uint64_t)len * row);
+}
+
+/* Pack the @n new rows of every head at rows len..len+n-1 of a plane. */
+static int put_rows(struct spatten_session *s, unsigned char *base,
+		    unsigned char *lsb, const float *src, uint8_t fmt,
+		    uint32_t row, uint32_t frac, uint32_t len, uint32_t n)
+{
+	const struct spatten_session_config *c = &s->cfg;
+	uint32_t H = c->n_heads, D = c->head_dim, L = len + n, h;
+	size_t cnt = (size_t)n * D;
+	long r;
+
+	for (h = 0; h < H; h++) {
+		const float *x = src + (size_t)h * cnt;
+		uint64_t at = ((uint64_t)h * L + len);
+
+		if (lsb)
+			r = spatten_pack_split(base + at * row,
+					       lsb + at * s->lsb_row,
+					       spatten_fmt_bits(fmt), x, cnt,
+					       frac);
+		else
+			r = spatten_pack(base + at * row, fmt, x, cnt, frac);
+		if (r < 0)
+			return (int)r;
+	}
+	return 0;
+}
+
+static int append_kv(struct spatten_session *s, unsigned int layer,
+		     const float *k, const float *v, uint32_t len, uint32_t n)
+{
+	const struct spatten_session_config *c = &s->cfg;
+	unsigned char *b = spatten_bo_map(s->kv[layer]);
+	unsigned char *lsb = s->prog ? b + s->off_lsb : NULL;
+	int ret;
+
+	grow_plane(b, c->n_heads, len, n, s->k_row);
+	if (lsb)
+		grow_plane(lsb, c->n_heads, len, n, s->lsb_row);
+	grow_plane(b + s->off_v, c->n_heads, len, n, s->v_row);
+	ret = put_rows(s, b, lsb, k, s->k_fmt, s->k_row, c->k_frac, len, n);
+	if (!ret)
+		ret = put_rows(s, b + s->off_v, NULL, v, s->v_fmt, s->v_row,
+			       c->v_frac, len, n);
+	return ret;
+}
+
+static void put_list(unsigned char *dst, const uint16_t *l, uint32_t n)
+{
+	uint32_t i;
+
+	for (i = 0; i < n; i++) {
+		uint16_t le = htole16(l[i]);
+
+		memcpy(dst + 2 * i, &le, 2);
+	}
+}
+
+static void get_list(uint16_t *l, const unsigned char *src, uint32_t n)
+{
+	uint32_t i;
+
+	for (i = 0; i < n; i++) {
+		uint16_t le;
+
+		memcpy(&le, src + 2 * i, 2);
+		l[i] = le16toh(le);
+	}
+}
+
+/* Candidates of @layer: see docs (cascade) in libspatten.h. */
+static uint32_t candidates(struct spatten_session *s, unsigned int layer,
+			   int gen, uint32_t L)
+{
+	const uint16_t *prev = s->alive + (size_t)layer * s->cfg.max_context;
+	uint32_t np = s->n_alive[layer], n = 0, i, j;
+
+	if (!gen) {
+		if (!layer) {
+			for (i = 0; i < L; i++)
+				s->cand[i] = (uint16_t)i;
+			return L;
+		}
+		memcpy(s->cand, s->kept, s->n_kept * sizeof(uint16_t));
+		return s->n_kept;
+	}
+	/* generation: alive at this layer last step, plus the new token,
+	 * restricted to what the layer above kept in this step */
+	if (!layer) {
+		memcpy(s->cand, prev, np * sizeof(uint16_t));
+		n = np;
+	} else {
+		for (i = 0, j = 0; i < np && j < s->n_kept;) {
+			if (prev[i] == s->kept[j]) {
+				s->cand[n++] = prev[i];
+				i++;
+				j++;
+			} else if (prev[i] < s->kept[j]) {
+				i++;
+			} else {
+				j++;
+			}
+		}
+	}
+	s->cand[n++] = (uint16_t)(L - 1);
+	return n;
+}
+
+static void dequant_out(struct spatten_session *s, float *out, int gen,
+			uint32_t n_new, int rows_listed)
+{
+	const struct spatten_session_config *c = &s->cfg;
+	const unsigned char *o = (unsigned char *)spatten_bo_map(s->work) +
+				 s->off_out;
+	uint32_t D = c->head_dim, h, i;
+
+	memset(out, 0, (size_t)c->n_heads * n_new * D * sizeof(float));
+	for (h = 0; h < s->n_pass_heads; h++) {
+		uint32_t m = s->pass_heads[h];
+		size_t base = (size_t)m * n_new * D;
+
+		if (gen || !rows_listed) {
+			spatten_dequantize_s16(out + base, o + base * 2,
+					       (size_t)n_new * D, c->out_frac);
+			continue;
+		}
+		for (i = 0; i < s->n_kept; i++) {
+			size_t r = base + (size_t)s->kept[i] * D;
+
+			spatten_dequantize_s16(out + r, o + r * 2, D,
+					       c->out_frac);
+		}
+	}
+}
+
+static void add_stats(struct spatten_layer_stats *t,
+		      const struct spatten_layer_stats *x)
+{
+	t->status = x->status;
+	t->stage = x->stage;
+	t->kv_rows += x->kv_rows;
+	t->q_rows += x->q_rows;
+	t->tokens_alive += x->tokens_alive;
+	t->tokens_kept += x->tokens_kept;
+	t->heads_alive += x->heads_alive;
+	t->heads_kept += x->heads_kept;
+	t->value_keep += x->value_keep;
+	t->lsb_refetches += x->lsb_refetches;
+	t->query_rows += x->query_rows;
+	t->bytes_q += x->bytes_q;
+	t->bytes_k_msb += x->bytes_k_msb;
+	t->bytes_k_lsb += x->bytes_k_lsb;
+	t->bytes_v += x->bytes_v;
+	t->bytes_written += x->bytes_written;
+	t->bytes_dense += x->bytes_dense;
+	t->cycles += x->cycles;
+}
+
+static int begin_pass(struct spatten_session *s, unsigned int n_new)
+{
+	const struct spatten_session_config *c = &s->cfg;
+	uint32_t h;
+
+	if (!n_new)
+		return -EINVAL;
+	if (s->len && (n_new != 1 || !(c->flags & SPATTEN_SESSION_CAUSAL)))
+		return -EINVAL;
+	if ((uint64_t)s->len + n_new > c->max_context)
+		return -ENOSPC;
+	s->pass_L = s->len + n_new;
+	s->pass_new = n_new;
+	s->next_layer = 0;
+	s->in_pass = 1;
+	for (h = 0; h < c->n_heads; h++)
+		s->pass_heads[h] = (uint16_t)h;
+	s->n_pass_heads = c->n_heads;
+	s->n_kept = 0;
+	return 0;
+}
+
+static uint32_t ceil_ratio(uint32_t n, float r)
+{
+	float x = (float)n * r;
+	uint32_t k = (uint32_t)x;
+
+	return (float)k < x ? k + 1 : k;
+}
+
+SPATTEN_API int spatten_session_layer(struct spatten_session *s,
+				      unsigned int layer, unsigned int n_new,
+				      const float *q, const float *k,
+				      const float *v, float *out)
+{
+	const struct spatten_session_config *c;
+	struct spatten_layer_stats st;
+	struct spatten_attn_desc d;
+	struct spatten_result res;
+	struct spatten_job job;
+	unsigned char *w;
+	uint32_t L, ncand, uncond, tk = 0, hk = 0, vk = 0, np = 0, i, H, D;
+	uint64_t kv_used;
+	int gen, ret;
+	float r;
+
+	if (!s || !q || !k || !v || s->broken)
+		return -EINVAL;
+	c = &s->cfg;
+	if (layer >= c->n_layers)
+		return -EINVAL;
+	if (layer == 0) {
+		ret = begin_pass(s, n_new);
+		if (ret < 0)
+			return ret;
+	} else if (!s->in_pass || layer != s->next_layer ||
+		   n_new != s->pass_new) {
+		return -EINVAL;
+	}
+	H = c->n_heads;
+	D = c->head_dim;
+	L = s->pass_L;
+	gen = s->len > 0;
+	w = spatten_bo_map(s->work);
+
+	s->broken = 1;	/* until the layer completes */
+	ret = append_kv(s, layer, k, v, s->len, n_new);
+	if (ret < 0)
+		return ret;
+	ret = (int)spatten_quantize_s16(w + s->off_q, q, (size_t)H * n_new * D,
+					c->q_frac);
+	if (ret < 0)
+		return ret;
+
+	/* tokens */
+	ncand = candidates(s, layer, gen, L);
+	for (i = 0; i < c->n_pinned; i++)
+		if (c->pinned[i] < L)
+			np++;
+	uncond = 0;
+	{
+		uint32_t a = 0, b = 0;
+
+		/* pinned candidates, plus the current token in generation */
+		while (a < np && b < ncand) {
+			if (c->pinned[a] == s->cand[b]) {
+				if (!gen || s->cand[b] != L - 1)
+					uncond++;
+				a++;
+				b++;
+			} else if (c->pinned[a] < s->cand[b]) {
+				a++;
+			} else {
+				b++;
+			}
+		}
+		uncond += gen;
+	}
+	r = c->schedule.tok_keep[layer];
+	if (r < 1.0f) {
+		tk = (uint32_t)((float)L * r);
+		if (tk < uncond)
+			tk = uncond;
+		if (!tk)
+			tk = 1;
+		if (tk >= ncand)
+			tk = 0;
+	}
+	r = c->schedule.value_keep[layer];
+	if (r < 1.0f) {
+		vk = ceil_ratio(tk ? tk : ncand, r);
+		if (!vk)
+			vk = 1;
+		if (vk > L)
+			vk = L;
+	}
+	/* heads: how many the next layer computes */
+	if (layer + 1 < c->n_layers) {
+		uint32_t t = ceil_ratio(H, c->schedule.head_keep[layer + 1]);
+
+		if (!t)
+			t = 1;
+		if (t < s->n_pass_heads)
+			hk = t;
+	}
+
+	spatten_attn_desc_init(&d, NULL, H, D, n_new, L);
+	d.stage = gen ? SPATTEN_STAGE_GENERATION : SPATTEN_STAGE_SUMMARIZATION;
+	d.flags = (c->flags & SPATTEN_SESSION_CAUSAL ? SPATTEN_ATTN_CAUSAL : 0) |
+		  (s->prog ? SPATTEN_ATTN_PROGRESSIVE : 0);
+	d.q_start = gen ? L - 1 : 0;
+	d.q_frac = c->q_frac;
+	d.k_frac = c->k_frac;
+	d.v_frac = c->v_frac;
+	d.out_frac = c->out_frac;
+	d.k_fmt = s->k_fmt;
+	d.v_fmt = s->v_fmt;
+	d.q = (struct spatten_tensor_ref){ s->work, s->off_q };
+	d.out = (struct spatten_tensor_ref){ s->work, s->off_out };
+	d.k = (struct spatten_tensor_ref){ s->kv[layer], 0 };
+	d.v = (struct spatten_tensor_ref){ s->kv[layer], s->off_v };
+	if (s->prog) {
+		d.k_lsb = (struct spatten_tensor_ref){ s->kv[layer],
+						       s->off_lsb };
+		d.lsb_threshold = c->lsb_threshold;
+	}
+	d.topk_seed = c->topk_seed;
+	d.tok_imp = (struct spatten_tensor_ref){ s->work, s->off_timp };
+	d.head_imp = (struct spatten_tensor_ref){ s->work, s->off_himp };
+	if (ncand != L) {
+		/* the list excludes nothing when it is 0..L-1 */
+		put_list(w + s->off_talive, s->cand, ncand);
+		d.tok_alive = (struct spatten_tensor_ref){ s->work,
+							   s->off_talive };
+		d.n_tok_alive = ncand;
+	}
+	if (tk) {
+		d.token_keep = tk;
+		d.tok_kept = (struct spatten_tensor_ref){ s->work,
+							  s->off_tkept };
+		if (np) {
+			put_list(w + s->off_pinned, c->pinned, np);
+			d.pinned = (struct spatten_tensor_ref){
+				s->work, s->off_pinned };
+			d.n_pinned = np;
+		}
+	}
+	if (s->n_pass_heads != H) {
+		put_list(w + s->off_halive, s->pass_heads, s->n_pass_heads);
+		d.head_alive = (struct spatten_tensor_ref){ s->work,
+							    s->off_halive };
+		d.n_head_alive = s->n_pass_heads;
+	}
+	if (hk) {
+		d.head_keep = hk;
+		d.head_kept = (struct spatten_tensor_ref){ s->work,
+							   s->off_hkept };
+	}
+	d.value_keep = vk;
+	d.user_data = layer;
+
+	ret = spatten_attn_prep(&job, &d);
+	if (ret < 0)
+		return ret;
+	memset(&res, 0, sizeof(res));
+	ret = spatten_run(s->dev, &job, &res);
+
+	memset(&st, 0, sizeof(st));
+	st.status = res.status;
+	st.stage = d.stage;
+	st.kv_rows = L;
+	st.q_rows = n_new;
+	st.tokens_alive = ncand;
+	st.tokens_kept = tk ? tk : ncand;
+	st.heads_alive = s->n_pass_heads;
+	st.heads_kept = hk ? hk : s->n_pass_heads;
+	st.value_keep = vk;
+	st.lsb_refetches = res.lsb_refetches;
+	st.bytes_q = res.bytes_q;
+	st.bytes_k_msb = res.bytes_k_msb;
+	st.bytes_k_lsb = res.bytes_k_lsb;
+	st.bytes_v = res.bytes_v;
+	st.bytes_written = res.bytes_written;
+	st.cycles = res.cycles;
+	kv_used = L;	/* causal or not, the last query sees every key */
+	st.bytes_dense = spatten_tensor_bytes(H, n_new, D) +
+			 2 * spatten_tensor_bytes(H, (uint32_t)kv_used, D);
+	st.query_rows = (uint64_t)s->n_pass_heads *
+			(gen ? 1 : (tk || ncand != L ? st.tokens_kept : n_new));
+	s->last[layer] = st;
+	add_stats(&s->total[layer], &st);
+	if (ret < 0)
+		return ret;
+
+	/* take the kept lists */
+	if (tk) {
+		get_list(s->kept, w + s->off_tkept, tk);
+		s->n_kept = tk;
+	} else {
+		memcpy(s->kept, s->cand, ncand * sizeof(uint16_t));
+		s->n_kept = ncand;
+	}
+	memcpy(s->alive + (size_t)layer * c->max_context, s->kept,
+	       s->n_kept * sizeof(uint16_t));
+	s->n_alive[layer] = s->n_kept;
+	memcpy(s->layer_heads + (size_t)layer * H, s->pass_heads,
+	       s->n_pass_heads * sizeof(uint16_t));
+	s->n_layer_heads[layer] = s->n_pass_heads;
+	if (out)
+		dequant_out(s, out, gen, n_new, tk || ncand != L);
+	if (hk) {
+		get_list(s->pass_heads, w + s->off_hkept, hk);
+		s->n_pass_heads = hk;
+	}
+
+	s->broken = 0;
+	s->next_layer = layer + 1;
+	if (s->next_layer == c->n_layers) {
+		s->len = L;
+		s->in_pass = 0;
+	}
+	return 0;
+}
+
+SPATTEN_API int spatten_session_layer_stats(const struct spatten_session *s,
+					    unsigned int layer,
+					    struct spatten_layer_stats *last,
+					    struct spatten_layer_stats *total)
+{
+	if (!s || layer >= s->cfg.n_layers)
+		return -EINVAL;
+	if (last)
+		*last = s->last[layer];
+	if (total)
+		*total = s->total[layer];
+	return 0;
+}
+
+static int copy_list(const uint16_t *src, uint32_t n, uint16_t *list,
+		     unsigned int max)
+{
+	if (max && !list)
+		return -EINVAL;
+	if (max)
+		memcpy(list, src, (n < max ? n : max) * sizeof(uint16_t));
+	return (int)n;
+}
+
+SPATTEN_API int spatten_session_tokens(const struct spatten_session *s,
+				       unsigned int layer, uint16_t *list,
+				       unsigned int max)
+{
+	if (!s || layer >= s->cfg.n_layers)
+		return -EINVAL;
+	return copy_list(s->alive + (size_t)layer * s->cfg.max_context,
+			 s->n_alive[layer], list, max);
+}
+
+SPATTEN_API int spatten_session_heads(const struct spatten_session *s,
+				      unsigned int layer, uint16_t *list,
+				      unsigned int max)
+{
+	if (!s || layer >= s->cfg.n_layers)
+		return -EINVAL;
+	return copy_list(s->layer_heads + (size_t)layer * s->cfg.n_heads,
+			 s->n_layer_heads[layer], list, max);
+}

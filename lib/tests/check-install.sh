@@ -1,0 +1,48 @@
+#!/bin/sh
+# SPDX-License-Identifier: MIT
+#
+# `make install` with PREFIX and DESTDIR gives a usable library: install
+# into a scratch DESTDIR, build the README example with the flags of the
+# installed pkg-config file, run it on the simulation backend. Prints TAP.
+#
+# Usage: check-install.sh MAKE
+set -u
+make=${1:-make}
+tmp=$(mktemp -d) || exit 1
+trap 'rm -rf "$tmp"' EXIT
+n=0 bad=0
+t() {
+	n=$((n + 1))
+	if [ "$1" = 0 ]; then echo "ok $n - $2"; else
+		echo "not ok $n - $2"; bad=$((bad + 1)); fi
+}
+
+$make -s install DESTDIR="$tmp/root" PREFIX=/opt/spatten >"$tmp/log" 2>&1
+r=$?
+[ $r = 0 ] || sed 's/^/# /' "$tmp/log"
+t $r "make install DESTDIR=... PREFIX=/opt/spatten"
+lib=$tmp/root/opt/spatten/lib
+for f in include/libspatten.h include/uapi/spatten.h include/spatten_hw.h \
+	lib/libspatten.a lib/libspatten.so.1 lib/pkgconfig/libspatten.pc \
+	bin/spatten-run bin/spatten-demo; do
+	[ -e "$tmp/root/opt/spatten/$f" ]
+	t $? "installed $f"
+done
+grep -q '^prefix=/opt/spatten$' "$lib/pkgconfig/libspatten.pc"
+t $? "pkg-config file names the prefix"
+flags=$(PKG_CONFIG_SYSROOT_DIR="$tmp/root" \
+	PKG_CONFIG_LIBDIR="$lib/pkgconfig" \
+	pkg-config --cflags --libs libspatten 2>&1)
+t $? "pkg-config --cflags --libs libspatten: $flags"
+# shellcheck disable=SC2086
+${CC:-cc} -o "$tmp/example" lib/examples/gpt2_session.c $flags \
+	>"$tmp/log" 2>&1
+r=$?
+[ $r = 0 ] || sed 's/^/# /' "$tmp/log"
+t $r "the example builds against the installed library"
+SPATTEN_BACKEND=sim LD_LIBRARY_PATH="$lib" "$tmp/example" >"$tmp/log" 2>&1
+r=$?
+[ $r = 0 ] || sed 's/^/# /' "$tmp/log"
+t $r "and runs (simulation backend)"
+echo "1..$n"
+[ $bad = 0 ]

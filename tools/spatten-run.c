@@ -1,0 +1,459 @@
+// SPDX-License-Identifier: MIT
+/*
+ * spatten-run: run a model-shaped attention workload through a libspatten
+ * session (device or simulation) and print per-layer pruning, traffic,
+ * cycles and the error against a float reference; or replay a workload
+ * trace through the cycle and traffic model.
+ *
+ * Exit status: 0 success, 1 failure (device, job, or an error beyond the
+ * tolerance), 2 usage.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "spatten-workload.h"
+#include "spe_trace.h"
+
+static const char *prog = "spatten-run";
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+"Usage: %s [OPTIONS]\n"
+"       %s --trace FILE [--json]\n"
+"Run a model-shaped attention workload (synthetic inputs, fixed seed)\n"
+"through a session with cascade token/head pruning, local value pruning\n"
+"and progressive quantization, or replay a workload trace.\n"
+"\n"
+"Workload:\n"
+"  -m, --model NAME      built-in shape (default gpt2-small), one of:\n",
+		prog, prog);
+	wl_model_list(f);
+	fprintf(f,
+"      --layers N        override the layer count\n"
+"      --heads N         override the head count\n"
+"      --head-dim N      override D\n"
+"  -p, --prompt N        prompt (or sequence) length\n"
+"  -g, --steps N         generation steps (decoders)\n"
+"  -s, --seed N          input seed (default 0x5ba77e4)\n"
+"\n"
+"Pruning and quantization:\n"
+"      --dense           no pruning (the baseline)\n"
+"      --token-keep A:B  token keep ratio from A (first pruned layer) to B\n"
+"      --head-keep A:B   head keep ratio from A to B\n"
+"      --value-keep R    V rows kept per query, ratio of the kept tokens\n"
+"      --k-bits N        key MSB bits: 4, 6, 8, 10, 12 (default 8)\n"
+"      --v-bits N        value bits: 4..12 or 16 (default 12)\n"
+"      --no-progressive  static keys of --k-bits bits, no LSB plane\n"
+"      --threshold T     LSB refetch when max prob < T (default 0.1)\n"
+"\n"
+"Device and output:\n"
+"  -b, --backend B       device, sim or default ($SPATTEN_BACKEND, else\n"
+"                        device)\n"
+"  -d, --device PATH     device node (default /dev/spatten0)\n"
+"      --check-rows N    reference rows per layer and head of the prompt\n"
+"                        (default 4; every generation row is checked)\n"
+"      --no-check        skip the float reference\n"
+"      --trace FILE      replay a workload trace (authors' CSV) through\n"
+"                        the traffic and cycle model instead\n"
+"  -j, --json            JSON on stdout instead of the table\n"
+"  -q, --quiet           no progress line\n"
+"  -h, --help            this text\n"
+"\n"
+"Exit status: 0 success, 1 failure (no device, a job error, an error\n"
+"beyond the tolerance), 2 bad arguments.\n");
+}
+
+static int parse_u32(const char *s, uint32_t min, uint32_t max, uint32_t *v)
+{
+	char *end;
+	unsigned long x;
+
+	errno = 0;
+	x = strtoul(s, &end, 0);
+	if (errno || !*s || *end || x < min || x > max)
+		return -1;
+	*v = (uint32_t)x;
+	return 0;
+}
+
+static int parse_ratio(const char *s, float *v)
+{
+	char *end;
+	float x = strtof(s, &end);
+
+	if (!*s || *end || !(x > 0.0f && x <= 1.0f))
+		return -1;
+	*v = x;
+	return 0;
+}
+
+static int parse_pair(const char *s, float *a, float *b)
+{
+	char buf[64], *colon;
+
+	if (strlen(s) >= sizeof(buf))
+		return -1;
+	strcpy(buf, s);
+	colon = strchr(buf, ':');
+	if (!colon)
+		return -1;
+	*colon = 0;
+	return parse_ratio(buf, a) || parse_ratio(colon + 1, b) ? -1 : 0;
+}
+
+static const char *opt_name(const struct option *lo, int c)
+{
+	static char buf[40];
+
+	for (; lo->name; lo++)
+		if (lo->val == c) {
+			snprintf(buf, sizeof(buf), "--%s", lo->name);
+			return buf;
+		}
+	snprintf(buf, sizeof(buf), "-%c", c);
+	return buf;
+}
+
+/* ---- --trace ------------------------------------------------------------- */
+
+struct trace_ctx {
+	int json;
+	int first;
+	uint32_t last_iter;
+};
+
+static void on_job(void *opaque, const struct spe_trace_replay *r,
+		   const struct spe_job *job, const struct spe_stats *st,
+		   uint64_t dense_fp32, uint64_t cf, uint64_t ce)
+{
+	struct trace_ctx *c = opaque;
+	uint64_t b = st->bytes[SPE_PLANE_Q] + st->bytes[SPE_PLANE_K_MSB] +
+		     st->bytes[SPE_PLANE_K_LSB] + st->bytes[SPE_PLANE_V];
+
+	if (c->json) {
+		printf("%s\n    {\"iteration\": %u, \"layer\": %u, "
+		       "\"heads\": %u, \"kv_rows\": %u, \"tokens_kept\": %"
+		       PRIu64 ", \"refetch_rows\": %" PRIu64 ", \"bytes\": %"
+		       PRIu64 ", \"dense_fp32\": %" PRIu64 ", \"cycles_full\": %"
+		       PRIu64 ", \"cycles_eighth\": %" PRIu64 "}",
+		       c->first ? "" : ",", r->iteration, r->layer,
+		       job->n_heads, job->kv_rows, st->tokens_kept,
+		       st->refetch_rows, b, dense_fp32, cf, ce);
+		c->first = 0;
+		return;
+	}
+	if (c->first || r->iteration != c->last_iter)
+		printf("%9u %5u %5u %7u %7" PRIu64 " %7" PRIu64 " %10" PRIu64
+		       " %10" PRIu64 " %9" PRIu64 "\n", r->iteration, r->layer,
+		       job->n_heads, job->kv_rows, st->tokens_kept,
+		       st->refetch_rows, b, dense_fp32, cf);
+	else
+		printf("%9s %5u %5u %7u %7" PRIu64 " %7" PRIu64 " %10" PRIu64
+		       " %10" PRIu64 " %9" PRIu64 "\n", "", r->layer,
+		       job->n_heads, job->kv_rows, st->tokens_kept,
+		       st->refetch_rows, b, dense_fp32, cf);
+	c->first = 0;
+	c->last_iter = r->iteration;
+}
+
+static int run_trace(const char *path, int json)
+{
+	struct spe_trace_replay *r = calloc(1, sizeof(*r));
+	struct trace_ctx c = { .json = json, .first = 1 };
+	const struct spe_trace_totals *t;
+	size_t len = 0, cap = 1 << 20, got;
+	char *buf = malloc(cap);
+	FILE *f = fopen(path, "r");
+
+	if (!f) {
+		fprintf(stderr, "%s: %s: %s\n", prog, path, strerror(errno));
+		free(buf);
+		free(r);
+		return 1;
+	}
+	while (buf && (got = fread(buf + len, 1, cap - len, f)) > 0) {
+		len += got;
+		if (len == cap) {
+			char *nb = realloc(buf, cap * 2);
+
+			if (!nb) {
+				free(buf);
+				buf = NULL;
+				break;
+			}
+			buf = nb;
+			cap *= 2;
+		}
+	}
+	fclose(f);
+	if (!buf || !r) {
+		fprintf(stderr, "%s: out of memory\n", prog);
+		free(buf);
+		free(r);
+		return 1;
+	}
+	spe_trace_replay_init(r);
+	r->on_job = on_job;
+	r->opaque = &c;
+	if (json)
+		printf("{\n  \"trace\": \"%s\",\n  \"jobs\": [", path);
+	else
+		printf("iteration layer heads kv_rows    kept refetch "
+		       "     bytes dense_fp32    cycles\n");
+	if (spe_trace_replay_buffer(r, buf, len) < 0) {
+		if (json)
+			printf("]\n}\n");
+		fprintf(stderr, "%s: %s:%lu: %s\n", prog, path,
+			r->parser.err_line, r->parser.err);
+		free(buf);
+		free(r);
+		return 1;
+	}
+	t = &r->totals;
+	if (json) {
+		printf("\n  ],\n  \"totals\": {\"rows\": %" PRIu64 ", \"jobs\": %"
+		       PRIu64 ", \"bytes\": %" PRIu64 ", \"dense_fp32\": %" PRIu64
+		       ", \"keys_fetched\": %" PRIu64 ", \"keys_dense\": %" PRIu64
+		       ", \"refetch_rows\": %" PRIu64 ", \"cycles_full\": %" PRIu64
+		       ", \"cycles_eighth\": %" PRIu64 "}\n}\n", t->rows,
+		       t->jobs, t->bytes_total, t->dense_fp32, t->keys_fetched,
+		       t->keys_dense, t->refetch_rows, t->cycles_full,
+		       t->cycles_eighth);
+	} else {
+		printf("\ntotal: %" PRIu64 " rows in %" PRIu64 " jobs; keys "
+		       "fetched %" PRIu64 " of %" PRIu64 " (%.1f%%); LSB "
+		       "refetch %" PRIu64 " rows (%.1f%%)\n", t->rows, t->jobs,
+		       t->keys_fetched, t->keys_dense, t->keys_dense ? 100.0 *
+		       t->keys_fetched / t->keys_dense : 0.0, t->refetch_rows,
+		       t->rows ? 100.0 * t->refetch_rows / t->rows : 0.0);
+		printf("DRAM bytes %" PRIu64 " vs %" PRIu64 " dense fp32 "
+		       "(%.2fx less); cycles %" PRIu64 " (full chip), %" PRIu64
+		       " (SpAtten_1/8)\n", t->bytes_total, t->dense_fp32,
+		       t->bytes_total ? (double)t->dense_fp32 / t->bytes_total :
+		       0.0, t->cycles_full, t->cycles_eighth);
+	}
+	free(buf);
+	free(r);
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	enum { O_LAYERS = 256, O_HEADS, O_HDIM, O_DENSE, O_TOK, O_HEAD,
+	       O_VAL, O_KBITS, O_VBITS, O_NOPROG, O_THR, O_ROWS, O_NOCHECK,
+	       O_TRACE };
+	static const struct option lo[] = {
+		{ "model", required_argument, NULL, 'm' },
+		{ "layers", required_argument, NULL, O_LAYERS },
+		{ "heads", required_argument, NULL, O_HEADS },
+		{ "head-dim", required_argument, NULL, O_HDIM },
+		{ "prompt", required_argument, NULL, 'p' },
+		{ "steps", required_argument, NULL, 'g' },
+		{ "seed", required_argument, NULL, 's' },
+		{ "dense", no_argument, NULL, O_DENSE },
+		{ "token-keep", required_argument, NULL, O_TOK },
+		{ "head-keep", required_argument, NULL, O_HEAD },
+		{ "value-keep", required_argument, NULL, O_VAL },
+		{ "k-bits", required_argument, NULL, O_KBITS },
+		{ "v-bits", required_argument, NULL, O_VBITS },
+		{ "no-progressive", no_argument, NULL, O_NOPROG },
+		{ "threshold", required_argument, NULL, O_THR },
+		{ "backend", required_argument, NULL, 'b' },
+		{ "device", required_argument, NULL, 'd' },
+		{ "check-rows", required_argument, NULL, O_ROWS },
+		{ "no-check", no_argument, NULL, O_NOCHECK },
+		{ "trace", required_argument, NULL, O_TRACE },
+		{ "json", no_argument, NULL, 'j' },
+		{ "quiet", no_argument, NULL, 'q' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	const struct wl_model *m = wl_model_find("gpt2-small");
+	struct wl_opts o;
+	struct wl_result *r;
+	const char *trace = NULL;
+	uint32_t v, prompt = 0, steps = UINT32_MAX;
+	uint64_t seed = 0;
+	int have_seed = 0, quiet = 0, c, ret, i;
+	char *end;
+
+	/* the model first: the other options edit its defaults */
+	for (i = 1; i < argc; i++) {
+		const char *name = NULL;
+
+		if (!strcmp(argv[i], "-m") || !strcmp(argv[i], "--model"))
+			name = i + 1 < argc ? argv[i + 1] : NULL;
+		else if (!strncmp(argv[i], "--model=", 8))
+			name = argv[i] + 8;
+		if (name && wl_model_find(name))
+			m = wl_model_find(name);
+	}
+	wl_opts_default(&o, m);
+	while ((c = getopt_long(argc, argv, "m:p:g:s:b:d:jqh", lo, NULL)) != -1) {
+		switch (c) {
+		case 'm':
+			if (!wl_model_find(optarg)) {
+				fprintf(stderr, "%s: unknown model '%s'; "
+					"known:\n", prog, optarg);
+				wl_model_list(stderr);
+				return 2;
+			}
+			break;
+		case O_LAYERS:
+			if (parse_u32(optarg, 1, SPATTEN_MAX_LAYERS, &v))
+				goto bad;
+			o.m.layers = v;
+			break;
+		case O_HEADS:
+			if (parse_u32(optarg, 1, 256, &v))
+				goto bad;
+			o.m.heads = v;
+			break;
+		case O_HDIM:
+			if (parse_u32(optarg, 8, 256, &v) || (v & (v - 1)))
+				goto bad;
+			o.m.head_dim = v;
+			break;
+		case 'p':
+			if (parse_u32(optarg, 1, 65535, &prompt))
+				goto bad;
+			break;
+		case 'g':
+			if (parse_u32(optarg, 0, 65535, &steps))
+				goto bad;
+			break;
+		case 's':
+			errno = 0;
+			seed = strtoull(optarg, &end, 0);
+			if (errno || !*optarg || *end)
+				goto bad;
+			have_seed = 1;
+			break;
+		case O_DENSE:
+			o.dense = 1;
+			break;
+		case O_TOK:
+			if (parse_pair(optarg, &o.m.tok_start, &o.m.tok_end))
+				goto bad;
+			break;
+		case O_HEAD:
+			if (parse_pair(optarg, &o.m.head_start, &o.m.head_end))
+				goto bad;
+			break;
+		case O_VAL:
+			if (parse_ratio(optarg, &o.m.value_keep))
+				goto bad;
+			break;
+		case O_KBITS:
+			if (parse_u32(optarg, 4, 16, &v) || (v & 1) || v == 14)
+				goto bad;
+			o.k_bits = v;
+			break;
+		case O_VBITS:
+			if (parse_u32(optarg, 4, 16, &v) || (v & 1) || v == 14)
+				goto bad;
+			o.v_bits = v;
+			break;
+		case O_NOPROG:
+			o.progressive = 0;
+			break;
+		case O_THR: {
+			float t = strtof(optarg, &end);
+
+			if (!*optarg || *end || !(t >= 0.0f && t <= 1.0f))
+				goto bad;
+			o.threshold = t;
+			break;
+		}
+		case 'b':
+			if (!strcmp(optarg, "sim"))
+				o.backend = SPATTEN_BACKEND_SIM;
+			else if (!strcmp(optarg, "device"))
+				o.backend = SPATTEN_BACKEND_DEVICE;
+			else if (!strcmp(optarg, "default"))
+				o.backend = SPATTEN_BACKEND_DEFAULT;
+			else
+				goto bad;
+			break;
+		case 'd':
+			o.path = optarg;
+			break;
+		case O_ROWS:
+			if (parse_u32(optarg, 1, 65535, &o.check_rows))
+				goto bad;
+			break;
+		case O_NOCHECK:
+			o.check = 0;
+			break;
+		case O_TRACE:
+			trace = optarg;
+			break;
+		case 'j':
+			o.json = 1;
+			break;
+		case 'q':
+			quiet = 1;
+			break;
+		case 'h':
+			usage(stdout);
+			return 0;
+		default:
+			fprintf(stderr, "Try '%s --help'.\n", prog);
+			return 2;
+		}
+		continue;
+bad:
+		fprintf(stderr, "%s: bad value '%s' for %s\n", prog, optarg,
+			opt_name(lo, c));
+		fprintf(stderr, "Try '%s --help'.\n", prog);
+		return 2;
+	}
+	if (optind < argc) {
+		fprintf(stderr, "%s: unexpected argument '%s'\nTry '%s "
+			"--help'.\n", prog, argv[optind], prog);
+		return 2;
+	}
+	if (trace)
+		return run_trace(trace, o.json);
+
+	if (prompt)
+		o.prompt = prompt;
+	if (steps != UINT32_MAX)
+		o.steps = steps;
+	if (have_seed)
+		o.seed = seed;
+	if (!o.m.causal && o.steps) {
+		fprintf(stderr, "%s: %s is an encoder: no generation steps "
+			"(--steps 0)\n", prog, o.m.name);
+		return 2;
+	}
+	if ((uint64_t)o.prompt + o.steps > 65535) {
+		fprintf(stderr, "%s: prompt + steps too long\n", prog);
+		return 2;
+	}
+	if (o.progressive && o.k_bits > 12) {
+		fprintf(stderr, "%s: progressive keys need --k-bits 4..12\n",
+			prog);
+		return 2;
+	}
+	o.progress = !quiet && !o.json && isatty(2);
+	wl_prog = prog;
+	r = calloc(1, sizeof(*r));
+	if (!r)
+		return 1;
+	ret = wl_run(&o, r);
+	if (ret < 0) {
+		free(r);
+		return 1;
+	}
+	wl_report(stdout, &o, r);
+	ret = o.check && r->worst_ratio > 1.0 ? 1 : 0;
+	free(r);
+	return ret;
+}
