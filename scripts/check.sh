@@ -21,10 +21,28 @@ run_step() {	# run_step NAME CMD...: a failing step is at least one "not ok"
 	rm -f "$tmp"
 }
 
+tap_step() {	# tap_step NAME CMD...: one TAP line, output as diagnostics
+	local name=$1
+	shift
+	local out
+	out=$("$@" 2>&1)
+	local rc=$?
+	printf '%s\n' "$out" | sed 's/^/# /'
+	if [ "$rc" = 0 ]; then
+		echo "ok - $name"
+	else
+		echo "not ok - $name (exit status $rc)"
+	fi
+}
+
 {
 	echo "# host unit tests"
 	run_step "host tests" make -s -C "$top" host-check
+	run_step "kernel variants" make -s -C "$top" kernels-check
+	run_step "trace replay" make -s -C "$top" replay-check
 	run_step "library tests" make -s -C "$top" lib-check
+	tap_step "engine benchmark --quick runs (it checks that, not speed)" \
+		make -s -C "$top" bench-quick
 	echo "# device qtests (QEMU qtest framework)"
 	run_step "device qtests" "$top/scripts/qtest-run.sh"
 	echo "# driver static checks"
