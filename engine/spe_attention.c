@@ -19,6 +19,9 @@
  * Every operand byte is read at most once. Scratch is one allocation per
  * job. The inner loops go through the kernel table (spe_kernels.h) over
  * contiguous gathered rows, so a pruned job costs about its kept fraction.
+ * The query rows of a head go in blocks (spe_run_block(): one qk_rows and
+ * one pv_rows call per block, softmax and the rest per row), which gives
+ * the row-by-row results bit for bit (tests/host/test_rows.c).
  */
 #include <endian.h>
 #include <stdlib.h>
@@ -30,6 +33,14 @@
 #include "spe_kernels.h"
 
 #define SPE_SCRATCH_ALIGN	64	/* a cache line: keeps arrays apart */
+/*
+ * The arrays operand rows are read into start a page: the reads copy
+ * whole rows there, and a copy whose destination sits a little ahead of
+ * its source within the page (4K aliasing: the loads wait on the stores
+ * just made) runs up to 25% slower. Guest buffers are page-aligned, host
+ * ones at a small page offset; a destination at offset 0 suits both.
+ */
+#define SPE_ROWS_ALIGN		4096
 #define SPE_RAW_PAD		8	/* unpackers may look a word ahead */
 
 #if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
@@ -38,6 +49,11 @@
 #define SPE_HOST_LE		0
 #endif
 
+/* A maximal run of consecutive row numbers: idx[at .. at + len). */
+struct spe_span {
+	uint32_t at, len;
+};
+
 struct spe_ctx {
 	const struct spe_job *job;
 	const struct spe_mem *mem;
@@ -45,7 +61,7 @@ struct spe_ctx {
 	struct spe_stats *st;
 	struct spe_topk topk;
 	uint32_t d, k_bits, v_bits, k_row, v_row, lsb_row;
-	int causal, progressive, generation, value_prune;
+	int causal, progressive, generation, value_prune, has_tok_imp;
 	float scale;
 	int shift;
 
@@ -57,19 +73,26 @@ struct spe_ctx {
 	uint32_t *tok, n_tok;		/* kept tokens T, ascending */
 	uint32_t *rows, n_rows;		/* query rows computed, ascending */
 	uint32_t n_kvis;		/* prefix of T any computed row sees */
+	struct spe_span *q_span;	/* runs of rows[] */
+	struct spe_span *kv_span;	/* runs of tok[0..n_kvis) */
+	uint32_t n_q_span, n_kv_span;
 	uint32_t *idx;			/* [kv + 1] top-k input -> candidate */
 	uint32_t *sel;			/* [kv + 1] top-k survivors */
 	uint64_t *key;			/* [kv + 1] top-k keys */
 	uint64_t *tok_imp, *head_imp;
+	uint64_t *imp;			/* [kv + 1] sum of pq per kept token */
+	uint32_t *imp32;		/* [kv + 1] the same, one head */
 	int16_t *q16;			/* [n_rows][d] */
 	int16_t *k16;			/* [n_kvis][d], MSB * 16 + 8 if prog. */
 	int16_t *kfull;			/* [n_kvis][d] progressive, with LSBs */
 	int16_t *v16;			/* [n_kvis][d] */
 	int16_t *vtmp;			/* [vk][d] gathered V rows of a row */
-	int64_t *score;
-	float *e;
-	int32_t *pq;
-	int64_t *acc;
+	uint32_t blk;			/* query rows per block */
+	uint32_t *rvis;			/* [n_rows] visible keys per row */
+	int64_t *score;			/* [blk][kv] */
+	float *e;			/* [kv] */
+	int32_t *pq;			/* [blk][kv] */
+	int64_t *acc;			/* [blk][d] */
 	uint32_t vk;			/* value pruning: kept per row, max */
 	uint32_t *vp_idx, *vp_n, *vmap, *vrows;
 	int32_t *vp_w;
@@ -132,13 +155,14 @@ static int spe_job_check(const struct spe_job *job)
  * Reserve @n elements of @elem bytes at the next aligned offset of a block
  * of *@total bytes. Returns 0 if the size does not fit in size_t.
  */
-static int spe_reserve(size_t *total, size_t n, size_t elem, size_t *off)
+static int spe_reserve(size_t *total, size_t n, size_t elem, size_t align,
+		       size_t *off)
 {
 	size_t start = *total, bytes;
 
-	if (start > SIZE_MAX - (SPE_SCRATCH_ALIGN - 1))
+	if (start > SIZE_MAX - (align - 1))
 		return 0;
-	start = (start + SPE_SCRATCH_ALIGN - 1) & ~(size_t)(SPE_SCRATCH_ALIGN - 1);
+	start = (start + align - 1) & ~(size_t)(align - 1);
 	if (n && elem > SIZE_MAX / n)
 		return 0;
 	bytes = n * elem;
@@ -149,18 +173,31 @@ static int spe_reserve(size_t *total, size_t n, size_t elem, size_t *off)
 	return 1;
 }
 
+/*
+ * Query rows per block: the scores of a block come from one qk_rows call
+ * (the SIMD kernels rearrange K once per call, so bigger is better: a
+ * whole BERT-base head, 384 rows, beats blocks of 64 by 20%) and its
+ * products from one pv_rows call. A block takes as many rows as keep its
+ * scores within SPE_BLOCK_SCORES (2 MB of int64 scores and 1 MB of pq
+ * whatever the context, up to 32768 keys); causal blocks compute every
+ * row's scores against the visible keys of the block's last row, so they
+ * also stop at 64 rows to waste little.
+ */
+#define SPE_BLOCK_SCORES	(256u * 1024)
+#define SPE_BLOCK_ROWS_CAUSAL	64
+
 enum {
-	S_RAW, S_HEADS, S_CAND, S_PINNED, S_TOK, S_ROWS, S_IDX, S_SEL, S_KEY,
-	S_TOKIMP, S_HEADIMP, S_Q16, S_K16, S_KFULL, S_V16, S_VTMP, S_SCORE,
-	S_E, S_PQ, S_ACC, S_VPIDX, S_VPN, S_VMAP, S_VROWS, S_VPW, S_OUT,
-	S_TK0, S_TK1, S_TK2, S_COUNT
+	S_RAW, S_HEADS, S_CAND, S_PINNED, S_TOK, S_ROWS, S_QSPAN, S_KVSPAN,
+	S_IDX, S_SEL, S_KEY, S_TOKIMP, S_HEADIMP, S_IMP, S_IMP32, S_Q16, S_K16, S_KFULL,
+	S_V16, S_VTMP, S_RVIS, S_SCORE, S_E, S_PQ, S_ACC, S_VPIDX, S_VPN,
+	S_VMAP, S_VROWS, S_VPW, S_OUT, S_TK0, S_TK1, S_TK2, S_COUNT
 };
 
 static int spe_scratch_alloc(struct spe_ctx *c)
 {
 	const struct spe_job *job = c->job;
 	size_t d = job->head_dim, nq = job->q_rows, kv = job->kv_rows;
-	size_t nh = job->n_heads, raw, nk = kv + 1, vk;
+	size_t nh = job->n_heads, raw, nk = kv + 1, vk, blk;
 	size_t n[S_COUNT], sz[S_COUNT], off[S_COUNT], total = 0;
 	uint8_t *base;
 	int i;
@@ -175,6 +212,14 @@ static int spe_scratch_alloc(struct spe_ctx *c)
 		raw = nh * SPATTEN_IMP_BYTES;
 	vk = c->value_prune ? (job->value_keep < kv ? job->value_keep : kv) : 0;
 	c->vk = (uint32_t)vk;
+	blk = SPE_BLOCK_SCORES / kv;
+	if (c->causal && blk > SPE_BLOCK_ROWS_CAUSAL)
+		blk = SPE_BLOCK_ROWS_CAUSAL;
+	if (!blk)
+		blk = 1;
+	if (blk > nq)
+		blk = nq;
+	c->blk = (uint32_t)blk;
 
 #define SLOT(s, count, type) do { n[s] = (count); sz[s] = sizeof(type); } while (0)
 	SLOT(S_RAW, raw + SPE_RAW_PAD, uint8_t);
@@ -183,20 +228,25 @@ static int spe_scratch_alloc(struct spe_ctx *c)
 	SLOT(S_PINNED, kv, uint32_t);
 	SLOT(S_TOK, kv + 1, uint32_t);
 	SLOT(S_ROWS, nq, uint32_t);
+	SLOT(S_QSPAN, nq, struct spe_span);
+	SLOT(S_KVSPAN, kv + 1, struct spe_span);
 	SLOT(S_IDX, nk, uint32_t);
 	SLOT(S_SEL, nk, uint32_t);
 	SLOT(S_KEY, nk, uint64_t);
 	SLOT(S_TOKIMP, kv, uint64_t);
 	SLOT(S_HEADIMP, nh, uint64_t);
+	SLOT(S_IMP, kv + 1, uint64_t);
+	SLOT(S_IMP32, kv + 1, uint32_t);
 	SLOT(S_Q16, nq * d, int16_t);
 	SLOT(S_K16, kv * d, int16_t);
 	SLOT(S_KFULL, c->progressive ? kv * d : 0, int16_t);
 	SLOT(S_V16, kv * d, int16_t);
 	SLOT(S_VTMP, vk * d, int16_t);
-	SLOT(S_SCORE, kv, int64_t);
+	SLOT(S_RVIS, nq, uint32_t);
+	SLOT(S_SCORE, blk * kv, int64_t);
 	SLOT(S_E, kv, float);
-	SLOT(S_PQ, kv, int32_t);
-	SLOT(S_ACC, d, int64_t);
+	SLOT(S_PQ, blk * kv, int32_t);
+	SLOT(S_ACC, blk * d, int64_t);
 	SLOT(S_VPIDX, nq * vk, uint32_t);
 	SLOT(S_VPN, vk ? nq : 0, uint32_t);
 	SLOT(S_VMAP, vk ? kv : 0, uint32_t);
@@ -208,13 +258,21 @@ static int spe_scratch_alloc(struct spe_ctx *c)
 	SLOT(S_TK2, nk, uint64_t);
 #undef SLOT
 
-	for (i = 0; i < S_COUNT; i++)
-		if (!spe_reserve(&total, n[i], sz[i], &off[i]))
+	for (i = 0; i < S_COUNT; i++) {
+		size_t align = i == S_Q16 || i == S_K16 || i == S_KFULL ||
+			       i == S_V16 ? SPE_ROWS_ALIGN : SPE_SCRATCH_ALIGN;
+
+		if (!spe_reserve(&total, n[i], sz[i], align, &off[i]))
 			return SPATTEN_HW_ERR_NO_MEMORY;
-	c->block = malloc(total ? total : 1);
+	}
+	/* One allocation, its start rounded up to a page by hand. */
+	if (total > SIZE_MAX - SPE_ROWS_ALIGN)
+		return SPATTEN_HW_ERR_NO_MEMORY;
+	c->block = malloc(total + SPE_ROWS_ALIGN);
 	if (!c->block)
 		return SPATTEN_HW_ERR_NO_MEMORY;
-	base = c->block;
+	base = (uint8_t *)c->block +
+	       (-(uintptr_t)c->block & (uintptr_t)(SPE_ROWS_ALIGN - 1));
 #define AT(s) ((void *)(base + off[s]))
 	c->raw = AT(S_RAW);
 	c->heads = AT(S_HEADS);
@@ -222,16 +280,21 @@ static int spe_scratch_alloc(struct spe_ctx *c)
 	c->pinned = AT(S_PINNED);
 	c->tok = AT(S_TOK);
 	c->rows = AT(S_ROWS);
+	c->q_span = AT(S_QSPAN);
+	c->kv_span = AT(S_KVSPAN);
 	c->idx = AT(S_IDX);
 	c->sel = AT(S_SEL);
 	c->key = AT(S_KEY);
 	c->tok_imp = AT(S_TOKIMP);
 	c->head_imp = AT(S_HEADIMP);
+	c->imp = AT(S_IMP);
+	c->imp32 = AT(S_IMP32);
 	c->q16 = AT(S_Q16);
 	c->k16 = AT(S_K16);
 	c->kfull = AT(S_KFULL);
 	c->v16 = AT(S_V16);
 	c->vtmp = AT(S_VTMP);
+	c->rvis = AT(S_RVIS);
 	c->score = AT(S_SCORE);
 	c->e = AT(S_E);
 	c->pq = AT(S_PQ);
@@ -320,12 +383,15 @@ static int spe_write_list(struct spe_ctx *c, enum spe_plane plane,
 	return spe_write(c, plane, 0, c->raw, (size_t)n * SPATTEN_LIST_BYTES);
 }
 
+/* Little-endian u64 array: on little-endian hosts, straight into @dst. */
 static int spe_read_u64s(struct spe_ctx *c, enum spe_plane plane, uint32_t n,
 			 uint64_t *dst)
 {
 	uint32_t i;
 	int rc;
 
+	if (SPE_HOST_LE)
+		return spe_read(c, plane, 0, dst, (size_t)n * 8);
 	rc = spe_read(c, plane, 0, c->raw, (size_t)n * 8);
 	if (rc)
 		return rc;
@@ -343,6 +409,8 @@ static int spe_write_u64s(struct spe_ctx *c, enum spe_plane plane,
 {
 	uint32_t i;
 
+	if (SPE_HOST_LE)
+		return spe_write(c, plane, 0, src, (size_t)n * 8);
 	for (i = 0; i < n; i++) {
 		uint64_t le = htole64(src[i]);
 
@@ -351,7 +419,7 @@ static int spe_write_u64s(struct spe_ctx *c, enum spe_plane plane,
 	return spe_write(c, plane, 0, c->raw, (size_t)n * 8);
 }
 
-/* Little-endian int16 row data to int16. */
+/* Little-endian int16 row data to int16 (big-endian hosts). */
 static void spe_unpack_s16(const uint8_t *raw, size_t n, int16_t *dst)
 {
 	size_t x;
@@ -364,46 +432,126 @@ static void spe_unpack_s16(const uint8_t *raw, size_t n, int16_t *dst)
 }
 
 /*
- * Rows @idx[0..n) of head @head of @plane (@plane_rows rows per head, rows
- * of @bits-bit elements) into @dst as int16, one read per run of
- * consecutive row numbers.
+ * Length of the run of consecutive row numbers at @idx[i], i < n: one
+ * comparison when everything left is one run (dense jobs), else a scan.
  */
+static uint32_t spe_run_len(const uint32_t *idx, uint32_t i, uint32_t n)
+{
+	uint32_t run = 1;
+
+	/* Strictly ascending: the rest is one run iff its span matches. */
+	if (idx[n - 1] - idx[i] == n - 1 - i)
+		return n - i;
+	while (i + run < n && idx[i + run] == idx[i] + run)
+		run++;
+	return run;
+}
+
+/* The runs of @idx[0..n) into @sp; returns their count. */
+static uint32_t spe_spans(const uint32_t *idx, uint32_t n,
+			  struct spe_span *sp)
+{
+	uint32_t i = 0, k = 0;
+
+	while (i < n) {
+		sp[k].at = i;
+		sp[k].len = spe_run_len(idx, i, n);
+		i += sp[k++].len;
+	}
+	return k;
+}
+
+/*
+ * Rows @idx[at .. at + run) of head @head of @plane (@plane_rows rows per
+ * head, rows of @bits-bit elements, consecutive numbers) into @dst as
+ * int16: one read.
+ */
+static int spe_load_run(struct spe_ctx *c, enum spe_plane plane,
+			uint32_t head, uint32_t plane_rows, uint32_t bits,
+			int is_unsigned, uint32_t first, uint32_t run,
+			int16_t *dst)
+{
+	uint32_t d = c->d, row_bytes = spe_row_bytes(d, bits), r;
+	uint64_t off = ((uint64_t)head * plane_rows + first) * row_bytes;
+	int rc;
+
+	if (bits == 16 && SPE_HOST_LE)	/* the host's int16: no copy */
+		return spe_read(c, plane, off, dst, (size_t)run * row_bytes);
+	rc = spe_read(c, plane, off, c->raw, (size_t)run * row_bytes);
+	if (rc)
+		return rc;
+	if (bits == 16) {
+		spe_unpack_s16(c->raw, (size_t)run * d, dst);
+	} else {
+		for (r = 0; r < run; r++)
+			spe_unpack_row(c->raw + (size_t)r * row_bytes, bits,
+				       is_unsigned, d, dst + (size_t)r * d);
+	}
+	return SPATTEN_HW_OK;
+}
+
+/* Rows @idx[] of the precomputed runs @sp[0..n_sp) into @dst. */
+static int spe_load_spans(struct spe_ctx *c, enum spe_plane plane,
+			  uint32_t head, uint32_t plane_rows, uint32_t bits,
+			  int is_unsigned, const uint32_t *idx,
+			  const struct spe_span *sp, uint32_t n_sp,
+			  int16_t *dst)
+{
+	uint32_t k;
+	int rc;
+
+	if (bits == 16 && SPE_HOST_LE) {
+		/*
+		 * The host's int16, straight into place: the loop a pruned
+		 * generation step spends its time in (a read per run of
+		 * kept rows, per plane and head), kept tight.
+		 */
+		int (*rd)(void *, enum spe_plane, uint64_t, void *, size_t) =
+			c->mem->read;
+		void *opaque = c->mem->opaque;
+		uint64_t base = (uint64_t)head * plane_rows;
+		size_t row_bytes = (size_t)c->d * 2, moved = 0;
+
+		for (k = 0; k < n_sp; k++) {
+			size_t len = (size_t)sp[k].len * row_bytes;
+
+			rc = rd(opaque, plane, (base + idx[sp[k].at]) * row_bytes,
+				dst + (size_t)sp[k].at * c->d, len);
+			if (rc) {
+				c->st->bytes[plane] += moved;
+				return spe_mem_status(rc, SPATTEN_HW_ERR_DMA_READ);
+			}
+			moved += len;
+		}
+		c->st->bytes[plane] += moved;
+		return SPATTEN_HW_OK;
+	}
+	for (k = 0; k < n_sp; k++) {
+		rc = spe_load_run(c, plane, head, plane_rows, bits,
+				  is_unsigned, idx[sp[k].at], sp[k].len,
+				  dst + (size_t)sp[k].at * c->d);
+		if (rc)
+			return rc;
+	}
+	return SPATTEN_HW_OK;
+}
+
+/* Rows @idx[0..n), one read per run of consecutive row numbers. */
 static int spe_load_rows(struct spe_ctx *c, enum spe_plane plane,
 			 uint32_t head, uint32_t plane_rows, uint32_t bits,
 			 int is_unsigned, const uint32_t *idx, uint32_t n,
 			 int16_t *dst)
 {
-	uint32_t d = c->d, row_bytes = spe_row_bytes(d, bits), i = 0, r;
+	uint32_t i = 0, run;
 	int rc;
 
 	while (i < n) {
-		uint32_t run = 1;
-		uint64_t off;
-
-		while (i + run < n && idx[i + run] == idx[i] + run)
-			run++;
-		off = ((uint64_t)head * plane_rows + idx[i]) * row_bytes;
-		if (bits == 16 && SPE_HOST_LE) {
-			/* Little-endian int16 is the host's int16: no copy. */
-			rc = spe_read(c, plane, off, dst + (size_t)i * d,
-				      (size_t)run * row_bytes);
-			if (rc)
-				return rc;
-			i += run;
-			continue;
-		}
-		rc = spe_read(c, plane, off, c->raw, (size_t)run * row_bytes);
+		run = spe_run_len(idx, i, n);
+		rc = spe_load_run(c, plane, head, plane_rows, bits,
+				  is_unsigned, idx[i], run,
+				  dst + (size_t)i * c->d);
 		if (rc)
 			return rc;
-		if (bits == 16) {
-			spe_unpack_s16(c->raw, (size_t)run * d,
-				       dst + (size_t)i * d);
-		} else {
-			for (r = 0; r < run; r++)
-				spe_unpack_row(c->raw + (size_t)r * row_bytes,
-					       bits, is_unsigned, d,
-					       dst + (size_t)(i + r) * d);
-		}
 		i += run;
 	}
 	return SPATTEN_HW_OK;
@@ -411,24 +559,11 @@ static int spe_load_rows(struct spe_ctx *c, enum spe_plane plane,
 
 /* ---- Before the layer: lists, keep counts, token selection ------------- */
 
-/*
- * Whether candidate @t is kept unconditionally: pinned, or the current
- * token of a generation step. Candidates are visited in ascending order;
- * *@p walks the pinned list alongside.
- */
-static int spe_forced(const struct spe_ctx *c, uint32_t t, uint32_t *p)
-{
-	while (*p < c->n_pinned && c->pinned[*p] < t)
-		(*p)++;
-	if (*p < c->n_pinned && c->pinned[*p] == t)
-		return 1;
-	return c->generation && t == c->job->kv_rows - 1;
-}
-
 static int spe_prepare(struct spe_ctx *c)
 {
 	const struct spe_job *job = c->job;
-	uint32_t kv = job->kv_rows, cur = kv - 1, i, p, s, n_forced, n_nf, k;
+	uint32_t kv = job->kv_rows, cur = kv - 1, i, p, s, f, n_forced, n_nf;
+	uint32_t k;
 	uint64_t cyc;
 	int rc;
 
@@ -466,10 +601,27 @@ static int spe_prepare(struct spe_ctx *c)
 		c->n_pinned = job->n_pinned;
 	}
 
-	/* Forced candidates: pinned ones, and the current token. */
-	n_forced = 0;
-	for (i = 0, p = 0; i < c->n_cand; i++) {
-		n_forced += spe_forced(c, c->cand[i], &p);
+	/*
+	 * Forced candidates: pinned ones, and the current token (the last
+	 * candidate of a generation step). With pinned tokens, @idx gets the
+	 * positions of the others, in candidate order.
+	 */
+	if (!c->n_pinned) {
+		n_forced = c->generation;
+		n_nf = c->n_cand - n_forced;
+	} else {
+		n_forced = n_nf = 0;
+		for (i = 0, p = 0; i < c->n_cand; i++) {
+			uint32_t t = c->cand[i];
+
+			while (p < c->n_pinned && c->pinned[p] < t)
+				p++;
+			if ((p < c->n_pinned && c->pinned[p] == t) ||
+			    (c->generation && t == cur))
+				n_forced++;
+			else
+				c->idx[n_nf++] = i;
+		}
 	}
 	if (job->token_keep &&
 	    (job->token_keep < n_forced || job->token_keep > c->n_cand))
@@ -477,7 +629,7 @@ static int spe_prepare(struct spe_ctx *c)
 	if (job->head_keep > c->n_heads)
 		return SPATTEN_HW_ERR_KEEP;
 
-	if (job->buf[SPE_PLANE_TOK_IMP].len) {
+	if (c->has_tok_imp) {
 		rc = spe_read_u64s(c, SPE_PLANE_TOK_IMP, kv, c->tok_imp);
 		if (rc)
 			return rc;
@@ -492,30 +644,45 @@ static int spe_prepare(struct spe_ctx *c)
 	if (!job->token_keep) {
 		memcpy(c->tok, c->cand, (size_t)c->n_cand * sizeof(*c->tok));
 		c->n_tok = c->n_cand;
+	} else if (!c->n_pinned) {
+		/* Top-k over the candidates but the current token. */
+		const uint64_t *key = c->tok_imp;	/* all tokens: as is */
+
+		if (job->n_tok_alive) {
+			for (i = 0; i < n_nf; i++)
+				c->key[i] = c->tok_imp[c->cand[i]];
+			key = c->key;
+		}
+		k = job->token_keep - n_forced;
+		k = spe_topk_select(&c->topk, key, n_nf, k, c->sel, &cyc);
+		c->st->topk_cycles += cyc;
+		for (s = 0; s < k; s++)
+			c->tok[s] = c->cand[c->sel[s]];
+		c->n_tok = k;
+		if (n_forced)
+			c->tok[c->n_tok++] = cur;
 	} else {
 		/* Top-k over the candidates that are not forced. */
-		n_nf = 0;
-		for (i = 0, p = 0; i < c->n_cand; i++) {
-			if (spe_forced(c, c->cand[i], &p))
-				continue;
-			c->idx[n_nf] = i;
-			c->key[n_nf++] = c->tok_imp[c->cand[i]];
-		}
+		for (i = 0; i < n_nf; i++)
+			c->key[i] = c->tok_imp[c->cand[c->idx[i]]];
 		k = job->token_keep - n_forced;
 		k = spe_topk_select(&c->topk, c->key, n_nf, k, c->sel, &cyc);
 		c->st->topk_cycles += cyc;
 		/* Merge forced candidates and survivors, in candidate order. */
 		c->n_tok = 0;
-		for (i = 0, p = 0, s = 0; i < c->n_cand; i++) {
-			int keep = spe_forced(c, c->cand[i], &p);
-
-			if (s < k && c->idx[c->sel[s]] == i) {
-				keep = 1;
-				s++;
-			}
-			if (keep)
+		for (i = 0, f = 0, s = 0; i < c->n_cand; i++) {
+			if (f < n_nf && c->idx[f] == i) {	/* not forced */
+				if (s < k && c->sel[s] == f) {
+					c->tok[c->n_tok++] = c->cand[i];
+					s++;
+				}
+				f++;
+			} else {
 				c->tok[c->n_tok++] = c->cand[i];
+			}
 		}
+	}
+	if (job->token_keep) {
 		rc = spe_write_list(c, SPE_PLANE_TOK_KEPT, c->tok, c->n_tok);
 		if (rc)
 			return rc;
@@ -535,12 +702,35 @@ static int spe_prepare(struct spe_ctx *c)
 	if (c->causal) {
 		uint32_t last = job->q_start + c->rows[c->n_rows - 1];
 
-		for (c->n_kvis = 0; c->n_kvis < c->n_tok &&
-		     c->tok[c->n_kvis] <= last; c->n_kvis++)
+		for (c->n_kvis = c->n_tok; c->n_kvis &&
+		     c->tok[c->n_kvis - 1] > last; c->n_kvis--)
 			;
 	} else {
 		c->n_kvis = c->n_tok;
 	}
+
+	/*
+	 * Visible keys per row, a growing prefix of T' (the same for every
+	 * head): the rows that see all of T' (every row of a generation
+	 * step or of a non-causal job) without a scan.
+	 */
+	for (i = 0, k = 0; i < c->n_rows; i++) {
+		uint32_t pos = job->q_start + c->rows[i];
+
+		if (!c->causal || !c->n_kvis || pos >= c->tok[c->n_kvis - 1]) {
+			k = c->n_kvis;
+		} else {
+			while (k < c->n_kvis && c->tok[k] <= pos)
+				k++;
+		}
+		c->rvis[i] = k;
+	}
+
+	/* The same rows are read for every head: their runs, once. */
+	c->n_q_span = spe_spans(c->rows, c->n_rows, c->q_span);
+	c->n_kv_span = c->n_kvis ? spe_spans(c->tok, c->n_kvis, c->kv_span) : 0;
+	if (c->has_tok_imp)
+		memset(c->imp, 0, (size_t)c->n_tok * sizeof(*c->imp));
 	return SPATTEN_HW_OK;
 }
 
@@ -574,38 +764,40 @@ static int spe_fetch_lsb(struct spe_ctx *c, uint32_t head, uint32_t from,
 }
 
 /*
- * Requantise one output row into the head's staging buffer; returns its
- * head-importance contribution, sum |y| << (16 - out_frac).
+ * Requantise one output row (@acc) into the head's staging buffer; returns
+ * its head-importance contribution, sum |y| << (16 - out_frac).
  */
-static uint64_t spe_store_row(struct spe_ctx *c, uint32_t ri)
+static uint64_t spe_store_row(struct spe_ctx *c, uint32_t ri,
+			      const int64_t *acc)
 {
 	uint8_t *dst = c->out + (size_t)ri * c->d * 2;
-	uint64_t mag = c->kern->requant_row(c->acc, c->d, c->shift, dst);
+	uint64_t mag = c->kern->requant_row(acc, c->d, c->shift, dst);
 
 	return mag << (SPE_HEAD_IMP_FRAC - c->job->out_frac);
 }
 
 /*
- * Probabilities of one query row @q over the first @vis gathered keys:
- * scores and softmax, and with PROGRESSIVE the LSB refetch (section 3,
- * step 6.2). *@lsb_loaded: gathered rows of this head whose LSBs are in.
+ * Probabilities @pq of one query row @q over the first @vis gathered keys,
+ * its first-pass scores already in @score: softmax and, with PROGRESSIVE,
+ * the LSB refetch (section 3, step 6.2), which recomputes @score[0..vis).
+ * *@lsb_loaded: gathered rows of this head whose LSBs are in.
  */
 static int spe_row_probs(struct spe_ctx *c, uint32_t h, const int16_t *q,
-			 uint32_t vis, uint32_t *lsb_loaded)
+			 int64_t *score, int32_t *pq, uint32_t vis,
+			 uint32_t *lsb_loaded)
 {
 	int32_t max_pq = 0;
 	uint32_t j;
 	int rc;
 
-	c->kern->qk_scores(q, c->k16, vis, c->d, c->score);
-	c->kern->softmax_row(c->score, vis, c->scale, c->e, c->pq);
+	c->kern->softmax_row(score, vis, c->scale, c->e, pq);
 	c->st->qk_scores += vis;
 	if (!c->progressive)
 		return SPATTEN_HW_OK;
 
 	for (j = 0; j < vis; j++)
-		if (c->pq[j] > max_pq)
-			max_pq = c->pq[j];
+		if (pq[j] > max_pq)
+			max_pq = pq[j];
 	if ((uint32_t)max_pq >= c->job->lsb_threshold)
 		return SPATTEN_HW_OK;
 	if (*lsb_loaded < vis) {
@@ -614,15 +806,16 @@ static int spe_row_probs(struct spe_ctx *c, uint32_t h, const int16_t *q,
 			return rc;
 		*lsb_loaded = vis;
 	}
-	c->kern->qk_scores(q, c->kfull, vis, c->d, c->score);
-	c->kern->softmax_row(c->score, vis, c->scale, c->e, c->pq);
+	c->kern->qk_scores(q, c->kfull, vis, c->d, score);
+	c->kern->softmax_row(score, vis, c->scale, c->e, pq);
 	c->st->qk_scores += vis;
 	c->st->refetch_rows++;
 	return SPATTEN_HW_OK;
 }
 
 /* Local value pruning of row @ri: remember its kept (key, prob) pairs. */
-static void spe_row_values(struct spe_ctx *c, uint32_t ri, uint32_t vis)
+static void spe_row_values(struct spe_ctx *c, uint32_t ri, uint32_t vis,
+			   const int32_t *pq)
 {
 	uint32_t *idx = c->vp_idx + (size_t)ri * c->vk;
 	int32_t *w = c->vp_w + (size_t)ri * c->vk;
@@ -631,18 +824,21 @@ static void spe_row_values(struct spe_ctx *c, uint32_t ri, uint32_t vis)
 
 	if (c->job->value_keep < vis) {
 		for (j = 0; j < vis; j++)
-			c->key[j] = (uint32_t)c->pq[j];
+			c->key[j] = (uint32_t)pq[j];
 		/* The value engine's cycles are hidden (docs/engine.md). */
 		n_sel = spe_topk_select(&c->topk, c->key, vis,
 					c->job->value_keep, c->sel, &cyc);
+		for (j = 0; j < n_sel; j++) {
+			idx[j] = c->sel[j];
+			w[j] = pq[c->sel[j]];
+			c->vmap[c->sel[j]] = 1;
+		}
 	} else {
-		for (j = 0; j < vis; j++)
-			c->sel[j] = j;
-	}
-	for (j = 0; j < n_sel; j++) {
-		idx[j] = c->sel[j];
-		w[j] = c->pq[c->sel[j]];
-		c->vmap[c->sel[j]] = 1;
+		for (j = 0; j < vis; j++) {
+			idx[j] = j;
+			w[j] = pq[j];
+			c->vmap[j] = 1;
+		}
 	}
 	c->vp_n[ri] = n_sel;
 	c->st->pv_rows += n_sel;
@@ -691,8 +887,85 @@ static int spe_head_values(struct spe_ctx *c, uint32_t h, uint64_t *mag)
 				       d * sizeof(int16_t));
 			c->kern->pv_accumulate(w, c->vtmp, n, d, c->acc);
 		}
-		*mag += spe_store_row(c, ri);
+		*mag += spe_store_row(c, ri, c->acc);
 	}
+	return SPATTEN_HW_OK;
+}
+
+/*
+ * imp[j] += pq[j] for j < n: token importance of one row, gathered
+ * (section 3, 6.3); a head's sums fit in 32 bits (at most 65535 rows of
+ * pq <= 2^15). Integer adds, so vectorising changes no bit; gcc's -O2
+ * cost model will not vectorise a loop that needs an epilogue, hence the
+ * attribute (clang vectorises it at -O2 anyway). On a BERT-base layer
+ * with tok_imp this loop is 147456 adds per head.
+ */
+#if defined(__GNUC__) && !defined(__clang__)
+__attribute__((optimize("tree-vectorize", "vect-cost-model=cheap")))
+#endif
+static void spe_add_imp(uint32_t *restrict imp, const int32_t *restrict pq,
+			uint32_t n)
+{
+	uint32_t j;
+
+	for (j = 0; j < n; j++)
+		imp[j] += (uint32_t)pq[j];
+}
+
+/*
+ * Query rows [r0, r1) of head @h, ascending (section 3, step 6.2-6.5):
+ * the first-pass scores of the whole block in one qk_rows call against
+ * the visible keys of its last row (rows that see fewer ignore the rest),
+ * then per row softmax, refetch, importance, value selection; without
+ * value pruning, prob x V of the block in one pv_rows call, the weights
+ * of keys a row does not see being 0. Integer sums are exact, so every
+ * row gets the bits the row-by-row order gives.
+ */
+static int spe_run_block(struct spe_ctx *c, uint32_t h, uint32_t r0,
+			 uint32_t r1, uint32_t *lsb_loaded, uint64_t *head_mag)
+{
+	uint32_t d = c->d, i, m, z, nb;
+	int rc;
+
+	/* Rows that see nothing (not for decoded jobs) lead the block. */
+	for (z = r0; z < r1 && !c->rvis[z]; z++) {
+		if (c->value_prune) {
+			c->vp_n[z] = 0;
+		} else {
+			memset(c->acc, 0, d * sizeof(*c->acc));
+			*head_mag += spe_store_row(c, z, c->acc);
+		}
+	}
+	if (z == r1)
+		return SPATTEN_HW_OK;
+	m = r1 - z;
+	nb = c->rvis[r1 - 1];
+
+	c->kern->qk_rows(c->q16 + (size_t)z * d, m, c->k16, nb, d, c->score);
+	for (i = 0; i < m; i++) {
+		uint32_t n = c->rvis[z + i];
+		int64_t *score = c->score + (size_t)i * nb;
+		int32_t *pq = c->pq + (size_t)i * nb;
+
+		rc = spe_row_probs(c, h, c->q16 + (size_t)(z + i) * d, score,
+				   pq, n, lsb_loaded);
+		if (rc)
+			return rc;
+		if (c->has_tok_imp)
+			spe_add_imp(c->imp32, pq, n);
+		if (c->value_prune) {
+			spe_row_values(c, z + i, n, pq);
+		} else {
+			if (n < nb)
+				memset(pq + n, 0, (nb - n) * sizeof(*pq));
+			c->st->pv_rows += n;
+		}
+	}
+	if (c->value_prune)
+		return SPATTEN_HW_OK;
+	c->kern->pv_rows(c->pq, m, c->v16, nb, d, c->acc);
+	for (i = 0; i < m; i++)
+		*head_mag += spe_store_row(c, z + i, c->acc + (size_t)i * d);
 	return SPATTEN_HW_OK;
 }
 
@@ -700,59 +973,34 @@ static int spe_head_values(struct spe_ctx *c, uint32_t h, uint64_t *mag)
 static int spe_run_head(struct spe_ctx *c, uint32_t h)
 {
 	const struct spe_job *job = c->job;
-	uint32_t d = c->d, ri, j, vis = 0, lsb_loaded = 0;
-	int tok_imp = !!job->buf[SPE_PLANE_TOK_IMP].len;
+	uint32_t d = c->d, r0, r1, k, lsb_loaded = 0;
 	uint64_t head_mag = 0;
 	int rc;
 
-	rc = spe_load_rows(c, SPE_PLANE_Q, h, job->q_rows, 16, 0, c->rows,
-			   c->n_rows, c->q16);
+	rc = spe_load_spans(c, SPE_PLANE_Q, h, job->q_rows, 16, 0, c->rows,
+			    c->q_span, c->n_q_span, c->q16);
 	if (!rc)
-		rc = spe_load_rows(c, SPE_PLANE_K_MSB, h, job->kv_rows,
-				   c->k_bits, 0, c->tok, c->n_kvis, c->k16);
+		rc = spe_load_spans(c, SPE_PLANE_K_MSB, h, job->kv_rows,
+				    c->k_bits, 0, c->tok, c->kv_span,
+				    c->n_kv_span, c->k16);
 	if (!rc && !c->value_prune)
-		rc = spe_load_rows(c, SPE_PLANE_V, h, job->kv_rows, c->v_bits,
-				   0, c->tok, c->n_kvis, c->v16);
+		rc = spe_load_spans(c, SPE_PLANE_V, h, job->kv_rows, c->v_bits,
+				    0, c->tok, c->kv_span, c->n_kv_span,
+				    c->v16);
 	if (rc)
 		return rc;
 	if (c->progressive)
 		spe_msb_keys(c->k16, (size_t)c->n_kvis * d);
+	if (c->has_tok_imp)
+		memset(c->imp32, 0, (size_t)c->n_kvis * sizeof(*c->imp32));
 	if (c->value_prune)
 		memset(c->vmap, 0, (size_t)job->kv_rows * sizeof(*c->vmap));
 
-	for (ri = 0; ri < c->n_rows; ri++) {
-		uint32_t pos = job->q_start + c->rows[ri];
-
-		/* Visible keys: a prefix of the gathered rows. */
-		if (c->causal)
-			while (vis < c->n_kvis && c->tok[vis] <= pos)
-				vis++;
-		else
-			vis = c->n_kvis;
-		if (!vis) {	/* cannot happen for decoded jobs */
-			memset(c->acc, 0, d * sizeof(*c->acc));
-			if (c->value_prune)
-				c->vp_n[ri] = 0;
-			else
-				head_mag += spe_store_row(c, ri);
-			continue;
-		}
-
-		rc = spe_row_probs(c, h, c->q16 + (size_t)ri * d, vis,
-				   &lsb_loaded);
+	for (r0 = 0; r0 < c->n_rows; r0 = r1) {
+		r1 = c->n_rows - r0 > c->blk ? r0 + c->blk : c->n_rows;
+		rc = spe_run_block(c, h, r0, r1, &lsb_loaded, &head_mag);
 		if (rc)
 			return rc;
-		if (tok_imp)
-			for (j = 0; j < vis; j++)
-				c->tok_imp[c->tok[j]] += (uint32_t)c->pq[j];
-
-		if (c->value_prune) {
-			spe_row_values(c, ri, vis);
-		} else {
-			c->kern->pv_accumulate(c->pq, c->v16, vis, d, c->acc);
-			c->st->pv_rows += vis;
-			head_mag += spe_store_row(c, ri);
-		}
 	}
 	if (c->value_prune) {
 		rc = spe_head_values(c, h, &head_mag);
@@ -760,21 +1008,22 @@ static int spe_run_head(struct spe_ctx *c, uint32_t h)
 			return rc;
 	}
 
-	/* Output rows, one write per run of consecutive rows. */
-	for (ri = 0; ri < c->n_rows;) {
-		uint32_t run = 1;
-		uint64_t off = ((uint64_t)h * job->q_rows + c->rows[ri]) * d * 2;
+	/* Output rows: one write per run of consecutive rows (as Q's). */
+	for (k = 0; k < c->n_q_span; k++) {
+		const struct spe_span *sp = &c->q_span[k];
+		uint64_t off = ((uint64_t)h * job->q_rows + c->rows[sp->at]) *
+			       d * 2;
 
-		while (ri + run < c->n_rows &&
-		       c->rows[ri + run] == c->rows[ri] + run)
-			run++;
 		rc = spe_write(c, SPE_PLANE_OUT, off,
-			       c->out + (size_t)ri * d * 2, (size_t)run * d * 2);
+			       c->out + (size_t)sp->at * d * 2,
+			       (size_t)sp->len * d * 2);
 		if (rc)
 			return rc;
-		ri += run;
 	}
 
+	if (c->has_tok_imp)
+		for (k = 0; k < c->n_kvis; k++)
+			c->imp[k] += c->imp32[k];
 	c->head_imp[h] += head_mag;
 	c->st->heads++;
 	c->st->query_rows += c->n_rows;
@@ -802,7 +1051,10 @@ static int spe_finish(struct spe_ctx *c)
 			c->idx[i] = c->heads[c->sel[i]];
 		c->st->heads_kept = k;
 	}
-	if (job->buf[SPE_PLANE_TOK_IMP].len) {
+	if (c->has_tok_imp) {
+		/* Each kept token's importance, gathered over the heads. */
+		for (i = 0; i < c->n_tok; i++)
+			c->tok_imp[c->tok[i]] += c->imp[i];
 		rc = spe_write_u64s(c, SPE_PLANE_TOK_IMP, c->tok_imp,
 				    job->kv_rows);
 		if (rc)
@@ -844,6 +1096,7 @@ static int spe_run_attention(const struct spe_job *job,
 	c.progressive = !!(job->flags & SPATTEN_DESC_F_PROGRESSIVE);
 	c.generation = job->stage == SPATTEN_STAGE_GENERATION;
 	c.value_prune = job->value_keep != 0;
+	c.has_tok_imp = !!job->buf[SPE_PLANE_TOK_IMP].len;
 	c.scale = spe_score_scale(job);
 	c.shift = SPE_PROB_FRAC + job->v_frac - job->out_frac;
 	c.topk.seed = job->topk_seed;
@@ -852,8 +1105,8 @@ static int spe_run_attention(const struct spe_job *job,
 	rc = spe_scratch_alloc(&c);
 	if (rc)
 		return rc;
+	/* head_imp accumulates even when absent; tok_imp only if present. */
 	memset(c.head_imp, 0, (size_t)job->n_heads * sizeof(*c.head_imp));
-	memset(c.tok_imp, 0, (size_t)job->kv_rows * sizeof(*c.tok_imp));
 
 	rc = spe_prepare(&c);
 	for (i = 0; i < c.n_heads && !rc; i++)

@@ -69,11 +69,12 @@ static uint64_t spe_div_up(uint64_t a, uint64_t b)
 
 /*
  * Quick-select (step 1): the k-th largest key, 0 < k < n. Adds the cycles
- * of its passes to *@cyc.
+ * of its passes to *@cyc; *@n_gt receives how many keys exceed it (the
+ * keys consumed by "less" steps, plus the last pass's "greater").
  */
 static uint64_t spe_topk_theta(struct spe_topk *t, const uint64_t *key,
 			       uint32_t n, uint32_t k, uint32_t comparators,
-			       uint64_t *cyc)
+			       uint64_t *cyc, uint32_t *n_gt)
 {
 	uint32_t state = spe_topk_prng_init(t->seed, t->calls++);
 	const uint64_t *cur = key;
@@ -86,13 +87,19 @@ static uint64_t spe_topk_theta(struct spe_topk *t, const uint64_t *key,
 		uint64_t pivot = cur[spe_topk_prng_next(&state) % n_cur];
 		uint32_t g = 0, l = 0, q;
 
+		/*
+		 * Both FIFOs take every key, only the right one advances:
+		 * no branch on the data (random keys mispredict half the
+		 * time). At key i both counts are <= i < n_cur <= cap, and
+		 * gt and lt are never the current set.
+		 */
 		for (i = 0; i < n_cur; i++) {
 			uint64_t x = cur[i];
 
-			if (x > pivot)
-				gt[g++] = x;
-			else if (x < pivot)
-				lt[l++] = x;
+			gt[g] = x;
+			lt[l] = x;
+			g += x > pivot;
+			l += x < pivot;
 		}
 		q = n_cur - g - l;
 		*cyc += spe_div_up(n_cur, comparators) + SPE_TOPK_PASS_OVERHEAD;
@@ -104,6 +111,7 @@ static uint64_t spe_topk_theta(struct spe_topk *t, const uint64_t *key,
 			cur = gt;
 			n_cur = g;
 		} else {
+			*n_gt = k - k_left + g;
 			return pivot;
 		}
 	}
@@ -130,20 +138,17 @@ uint32_t spe_topk_select(struct spe_topk *t, const uint64_t *key, uint32_t n,
 		return k < n ? k : n;
 	}
 
-	theta = spe_topk_theta(t, key, n, k, comparators, &cyc);
+	theta = spe_topk_theta(t, key, n, k, comparators, &cyc, &n_gt);
 
-	/* Step 2, the filter pass, in input order. */
+	/* Step 2, the filter pass, in input order (branch-free). */
 	cyc += spe_div_up(n, rate);
-	for (i = 0; i < n; i++)
-		n_gt += key[i] > theta;
 	need_eq = k - n_gt;
-	for (i = 0; i < n; i++) {
-		if (key[i] > theta) {
-			out[m++] = i;
-		} else if (key[i] == theta && need_eq) {
-			out[m++] = i;
-			need_eq--;
-		}
+	for (i = 0; i < n && m < k; i++) {
+		uint32_t eq = key[i] == theta && need_eq;
+
+		out[m] = i;
+		m += (key[i] > theta) | eq;
+		need_eq -= eq;
 	}
 	if (cycles)
 		*cycles = cyc;
