@@ -41,6 +41,7 @@ include tests/guest/driver.mk
 -include bench/bench.mk
 -include tools/replay.mk
 include fuzz/fuzz.mk
+include tests/reliability/reliability.mk
 
 # ---- set-up: packages, QEMU, guest kernel, kernel-source extracts --------
 

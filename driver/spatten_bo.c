@@ -69,6 +69,8 @@ static void spatten_bo_release(struct kref *ref)
 		for (i = 0; i < bo->npages; i++)
 			__free_page(bo->pages[i]);
 	}
+	atomic_dec(&spatten_live.bos);
+	atomic_long_sub(bo->npages, &spatten_live.bo_pages);
 	kvfree(bo->dma);
 	kvfree(bo->pages);
 	kfree(bo);
@@ -117,6 +119,8 @@ static struct spatten_bo *spatten_bo_new(struct spatten_dev *sdev,
 				      GFP_KERNEL | __GFP_NOWARN);
 	if (!bo->list)
 		goto err;
+	atomic_inc(&spatten_live.bos);
+	atomic_long_add(npages, &spatten_live.bo_pages);
 	return bo;
 err:
 	kvfree(bo->dma);
@@ -131,6 +135,8 @@ static void spatten_bo_free_arrays(struct spatten_bo *bo)
 	dma_free_coherent(&bo->sdev->pdev->dev,
 			  bo->npages * sizeof(*bo->list), bo->list,
 			  bo->list_dma);
+	atomic_dec(&spatten_live.bos);
+	atomic_long_sub(bo->npages, &spatten_live.bo_pages);
 	kvfree(bo->dma);
 	kvfree(bo->pages);
 	kfree(bo);

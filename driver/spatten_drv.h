@@ -185,6 +185,11 @@ struct spatten_queue {
  * @drop_irq: debugfs knob: number of interrupts still to ignore
  * @inject_dma: debugfs knob: number of attention jobs still to give an
  *	unbacked page-list address (the device fails them with DMA_READ)
+ * @inject_dma_write: debugfs knob: number of attention jobs still to give
+ *	an output page list whose pages no memory answers to (the device fails
+ *	them with DMA_WRITE)
+ * @bad_list: page list of unbacked page addresses for @inject_dma_write
+ * @bad_list_dma: bus address of @bad_list
  * @nr_resets: device resets done by the driver
  * @nr_timeouts: jobs that timed out
  * @nr_irqs_dropped: interrupts ignored through @drop_irq
@@ -223,6 +228,9 @@ struct spatten_dev {
 	atomic_t force_timeout;
 	atomic_t drop_irq;
 	atomic_t inject_dma;
+	atomic_t inject_dma_write;
+	__le64 *bad_list;
+	dma_addr_t bad_list_dma;
 	atomic_t nr_resets;
 	atomic_t nr_timeouts;
 	atomic_t nr_irqs_dropped;
@@ -339,6 +347,26 @@ struct spatten_kjob {
 	bool claimed;
 };
 
+/**
+ * struct spatten_live - objects of the module alive now, for the
+ * reliability tests (debugfs spatten/objects): they return to their level
+ * once every file is closed and every job has completed
+ * @devs: struct spatten_dev
+ * @ctxs: struct spatten_ctx
+ * @bos: struct spatten_bo
+ * @bo_pages: pages of those buffers
+ * @jobs: struct spatten_kjob
+ */
+struct spatten_live {
+	atomic_t devs;
+	atomic_t ctxs;
+	atomic_t bos;
+	atomic_long_t bo_pages;
+	atomic_t jobs;
+};
+
+extern struct spatten_live spatten_live;
+
 static inline u32 spatten_rd(struct spatten_dev *sdev, u32 reg)
 {
 	return readl(sdev->regs + reg);
@@ -357,6 +385,9 @@ void spatten_debugfs_init(struct spatten_dev *sdev);
 void spatten_debugfs_fini(struct spatten_dev *sdev);
 void spatten_debugfs_root_init(void);
 void spatten_debugfs_root_fini(void);
+
+/* spatten_bench.c */
+void spatten_nop_bench_init(struct spatten_dev *sdev);
 
 /* spatten_queue.c */
 int spatten_hw_reset(struct spatten_dev *sdev);

@@ -420,6 +420,7 @@ static void spatten_job_free(struct spatten_kjob *job)
 	spatten_job_put_bos(job);
 	spatten_ctx_put(job->ctx);
 	kfree(job);
+	atomic_dec(&spatten_live.jobs);
 }
 
 /* Make a job's inputs visible to the device and claim its output range. */
@@ -627,6 +628,7 @@ int spatten_ioctl_submit(struct spatten_ctx *ctx, void __user *arg,
 			ret = -ENOMEM;
 			goto out_free;
 		}
+		atomic_inc(&spatten_live.jobs);
 		INIT_LIST_HEAD(&jobs[i]->node);
 		kref_get(&ctx->ref);
 		jobs[i]->ctx = ctx;

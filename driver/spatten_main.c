@@ -44,6 +44,7 @@ static void spatten_dev_release(struct kref *ref)
 	mutex_destroy(&sdev->reset_lock);
 	pci_dev_put(sdev->pdev);
 	kfree(sdev);
+	atomic_dec(&spatten_live.devs);
 }
 
 /**
@@ -65,6 +66,7 @@ static void spatten_ctx_free(struct kref *ref)
 	mutex_destroy(&ctx->submit_lock);
 	spatten_dev_put(ctx->sdev);
 	kfree(ctx);
+	atomic_dec(&spatten_live.ctxs);
 }
 
 /**
@@ -85,6 +87,7 @@ static int spatten_open(struct inode *inode, struct file *file)
 	ctx = kzalloc(sizeof(*ctx), GFP_KERNEL);
 	if (!ctx)
 		return -ENOMEM;
+	atomic_inc(&spatten_live.ctxs);
 	kref_init(&ctx->ref);
 	xa_init_flags(&ctx->bos, XA_FLAGS_ALLOC1);
 	xa_init(&ctx->jobs);
@@ -98,6 +101,7 @@ static int spatten_open(struct inode *inode, struct file *file)
 		up_read(&sdev->rwsem);
 		mutex_destroy(&ctx->submit_lock);
 		kfree(ctx);
+		atomic_dec(&spatten_live.ctxs);
 		return -ENODEV;
 	}
 	kref_get(&sdev->ref);
@@ -321,6 +325,7 @@ static int spatten_probe(struct pci_dev *pdev, const struct pci_device_id *id)
 	sdev = kzalloc(sizeof(*sdev), GFP_KERNEL);
 	if (!sdev)
 		return -ENOMEM;
+	atomic_inc(&spatten_live.devs);
 	kref_init(&sdev->ref);
 	sdev->pdev = pci_dev_get(pdev);
 	sdev->index = -1;
@@ -397,6 +402,7 @@ static int spatten_probe(struct pci_dev *pdev, const struct pci_device_id *id)
 		goto err_hw;
 	}
 	spatten_debugfs_init(sdev);
+	spatten_nop_bench_init(sdev);
 
 	dev_info(dev, "%s: hw %u.%u, %u engines, %u queues x %u, %s\n",
 		 sdev->name, sdev->caps.version >> 16,

@@ -133,6 +133,17 @@ static int spatten_queue_hw_init(struct spatten_queue *q, u32 vector)
 	return 0;
 }
 
+/*
+ * An address inside the device's DMA width that no memory answers to: a
+ * page list there makes the device fail the job with DMA_READ.
+ */
+static u64 spatten_bad_dma_addr(struct spatten_dev *sdev)
+{
+	u32 bits = min_t(u32, sdev->caps.dma_bits, 48);
+
+	return BIT_ULL(bits - 1);
+}
+
 /**
  * spatten_queues_init() - allocate the rings of every queue pair and
  * program them into the device
@@ -179,18 +190,16 @@ int spatten_queues_init(struct spatten_dev *sdev)
 		if (ret)
 			return ret;
 	}
+
+	/* For inject_dma_write_error: a page list of unbacked pages. */
+	sdev->bad_list = dmam_alloc_coherent(dev, SPATTEN_HW_PAGE_SIZE,
+					     &sdev->bad_list_dma, GFP_KERNEL);
+	if (sdev->bad_list) {
+		for (i = 0; i < SPATTEN_HW_PAGE_SIZE / sizeof(__le64); i++)
+			sdev->bad_list[i] =
+				cpu_to_le64(spatten_bad_dma_addr(sdev));
+	}
 	return 0;
-}
-
-/*
- * An address inside the device's DMA width that no memory answers to: a
- * page list there makes the device fail the job with DMA_READ.
- */
-static u64 spatten_bad_dma_addr(struct spatten_dev *sdev)
-{
-	u32 bits = min_t(u32, sdev->caps.dma_bits, 48);
-
-	return BIT_ULL(bits - 1);
 }
 
 /* Find a free tag slot; the caller made sure one exists. */
@@ -241,6 +250,11 @@ static void spatten_queue_kick(struct spatten_queue *q)
 		    atomic_add_unless(&sdev->inject_dma, -1, 0))
 			q->sq[q->sq_tail].q.addr =
 				cpu_to_le64(spatten_bad_dma_addr(sdev));
+		if (job->desc.opcode == cpu_to_le16(SPATTEN_OP_ATTENTION) &&
+		    sdev->bad_list &&
+		    atomic_add_unless(&sdev->inject_dma_write, -1, 0))
+			q->sq[q->sq_tail].out.addr =
+				cpu_to_le64(sdev->bad_list_dma);
 		if (++q->sq_tail == q->depth)
 			q->sq_tail = 0;
 		n++;

@@ -13,10 +13,15 @@
  *    doorbell, so they time out and the device is reset (which clears it)
  *  - drop_irq: write N: the next N interrupts are ignored; the watchdog
  *    finds the completions within SPATTEN_WATCHDOG_MS
+ *  - inject_dma_write_error: write N: the next N attention jobs get an
+ *    output page list of unbacked pages: the device fails them with
+ *    DMA_WRITE (after reading every input).
+ *  - objects (in spatten/, not per board): live objects of the module.
  *  - inject_dma_error: write N: the next N attention jobs get a Q page-list
  *    address no memory answers to; the device fails them with DMA_READ
  */
 #include <linux/debugfs.h>
+#include <linux/seq_file.h>
 #include <linux/device.h>
 #include <linux/sysfs.h>
 
@@ -152,10 +157,29 @@ const struct attribute_group *spatten_attr_groups[] = {
 
 static struct dentry *spatten_debugfs_root;
 
-/** spatten_debugfs_root_init() - create /sys/kernel/debug/spatten */
+struct spatten_live spatten_live;
+
+static int spatten_objects_show(struct seq_file *m, void *unused)
+{
+	seq_printf(m, "devs %d\nctxs %d\nbos %d\nbo_pages %ld\njobs %d\n",
+		   atomic_read(&spatten_live.devs),
+		   atomic_read(&spatten_live.ctxs),
+		   atomic_read(&spatten_live.bos),
+		   atomic_long_read(&spatten_live.bo_pages),
+		   atomic_read(&spatten_live.jobs));
+	return 0;
+}
+DEFINE_SHOW_ATTRIBUTE(spatten_objects);
+
+/**
+ * spatten_debugfs_root_init() - create /sys/kernel/debug/spatten and its
+ * "objects" file (live objects of the module, see struct spatten_live)
+ */
 void spatten_debugfs_root_init(void)
 {
 	spatten_debugfs_root = debugfs_create_dir(SPATTEN_DRV_NAME, NULL);
+	debugfs_create_file("objects", 0400, spatten_debugfs_root, NULL,
+			    &spatten_objects_fops);
 }
 
 /** spatten_debugfs_root_fini() - remove /sys/kernel/debug/spatten */
@@ -183,6 +207,8 @@ void spatten_debugfs_init(struct spatten_dev *sdev)
 	debugfs_create_atomic_t("drop_irq", 0600, dir, &sdev->drop_irq);
 	debugfs_create_atomic_t("inject_dma_error", 0600, dir,
 				&sdev->inject_dma);
+	debugfs_create_atomic_t("inject_dma_write_error", 0600, dir,
+				&sdev->inject_dma_write);
 }
 
 /**

@@ -41,7 +41,12 @@ fuzz-quick: fuzz-build
 		tail -n 30 $(FUZZ_OUT)/quick.log | sed 's/^/# /'; \
 	fi
 
+# The long form (issue #7, docs/reliability.md): FUZZ_RUNS executions,
+# final statistics, the log in $(FUZZ_OUT)/long.log; the corpus grows in
+# $(FUZZ_OUT)/corpus across runs.
 fuzz: fuzz-build
 	@mkdir -p $(FUZZ_OUT)/corpus
-	$(FUZZ_OUT)/fuzz_engine -runs=$(FUZZ_RUNS) $(FUZZ_OUT)/corpus \
-		$(FUZZ_OUT)/seeds
+	@$(FUZZ_OUT)/fuzz_engine -runs=$(FUZZ_RUNS) -print_final_stats=1 \
+		$(FUZZ_OUT)/corpus $(FUZZ_OUT)/seeds >$(FUZZ_OUT)/long.log 2>&1; \
+		st=$$?; grep -E '^#[0-9]+.*(pulse|DONE)|^Done|^stat::|ERROR|SUMMARY' \
+		$(FUZZ_OUT)/long.log; exit $$st

@@ -2,7 +2,8 @@
 /*
  * Seeds for fuzz_engine: valid jobs that reach deep into the engine (dense,
  * causal generation with token pruning and importance, progressive keys
- * with value and head pruning, operands behind page lists). The fuzzer
+ * with value and head pruning, operands behind page lists; summarization
+ * token pruning with packed formats, a NOP, a version 1 job). The fuzzer
  * mutates from these instead of searching for a valid descriptor.
  *
  * Usage: gen_corpus DIR
@@ -117,7 +118,7 @@ static void seed_write(const struct seed *s, const char *dir,
 	f = fopen(path, "wb");
 	if (!f || fwrite(&s->control, 1, 1, f) != 1 ||
 	    fwrite(&s->desc, sizeof(s->desc), 1, f) != 1 ||
-	    fwrite(s->mem, s->used, 1, f) != 1 || fclose(f)) {
+	    (s->used && fwrite(s->mem, s->used, 1, f) != 1) || fclose(f)) {
 		perror(path);
 		exit(1);
 	}
@@ -198,5 +199,55 @@ int main(int argc, char **argv)
 	seed_buf(&s.desc.head_kept, seed_alloc(&s, 2 * 2, 0), 2 * 2);
 	s.desc.head_keep = htole16(2);
 	seed_write(&s, argv[1], "progressive-value-head");
+
+	/*
+	 * Added for issue #7 (docs/reliability.md): summarization with token
+	 * pruning, pins and importance (query row i is token i), packed S4 /
+	 * S12 operands, Q and the output behind page lists.
+	 */
+	seed_shape(&s, 2, 16, 10, 10, SPATTEN_STAGE_SUMMARIZATION,
+		   SPATTEN_DESC_F_CAUSAL);
+	s.desc.k_fmt = SPATTEN_FMT_S12;
+	s.desc.v_fmt = SPATTEN_FMT_S4;
+	s.desc.k_frac = 8;
+	s.desc.v_frac = 2;
+	{
+		uint64_t len = spatten_hw_tensor_bytes(2, 10, 16,
+						       SPATTEN_FMT_S16);
+		size_t off = seed_alloc(&s, len, 11);
+
+		seed_paged_buf(&s, &s.desc.q, off, (uint32_t)len);
+		off = seed_alloc(&s, len, 0);
+		seed_paged_buf(&s, &s.desc.out, off, (uint32_t)len);
+	}
+	seed_tensor(&s, &s.desc.k, 10, SPATTEN_FMT_S12, 12);
+	seed_tensor(&s, &s.desc.v, 10, SPATTEN_FMT_S4, 13);
+	for (i = 0; i < 10; i++)
+		imp[i] = htole64((uint64_t)(i * 31 % 7) << 14);
+	seed_array(&s, &s.desc.tok_imp, imp, 10 * 8);
+	list[0] = htole16(0);
+	list[1] = htole16(9);
+	seed_array(&s, &s.desc.pinned, list, 2 * 2);
+	s.desc.n_pinned = htole16(2);
+	seed_buf(&s.desc.tok_kept, seed_alloc(&s, 5 * 2, 0), 5 * 2);
+	s.desc.token_keep = htole16(5);
+	s.desc.value_keep = htole16(3);
+	s.desc.topk_seed = htole32(777);
+	seed_write(&s, argv[1], "summ-token-prune-packed");
+
+	/* A NOP, and a version 1 (v1 fields only) dense job. */
+	memset(&s, 0, sizeof(s));
+	s.control = 1;
+	s.desc.opcode = htole16(SPATTEN_OP_NOP);
+	s.desc.desc_size = htole16(SPATTEN_DESC_SIZE);
+	s.desc.version = SPATTEN_DESC_VERSION;
+	seed_write(&s, argv[1], "nop");
+	seed_shape(&s, 1, 64, 4, 4, SPATTEN_STAGE_SUMMARIZATION, 0);
+	s.desc.version = 1;
+	seed_tensor(&s, &s.desc.q, 4, SPATTEN_FMT_S16, 14);
+	seed_tensor(&s, &s.desc.k, 4, SPATTEN_FMT_S16, 15);
+	seed_tensor(&s, &s.desc.v, 4, SPATTEN_FMT_S16, 16);
+	seed_tensor(&s, &s.desc.out, 4, SPATTEN_FMT_S16, 0);
+	seed_write(&s, argv[1], "v1-dense");
 	return 0;
 }

@@ -53,10 +53,16 @@ fi
 # The qtest lives with the device; QEMU's tests/qtest/meson.build builds it.
 copy_if_changed "$SPATTEN_TOP/qemu-device/tests/spatten-test.c" \
 	"$tree/tests/qtest/spatten-test.c"
+copy_if_changed "$SPATTEN_TOP/qemu-device/tests/spatten-fuzz-test.c" \
+	"$tree/tests/qtest/spatten-fuzz-test.c"
 copy_if_changed "$SPATTEN_TOP/include/spatten_hw.h" \
 	"$tree/tests/qtest/spatten_hw.h"
 if ! grep -q "'spatten-test'" "$tree/tests/qtest/meson.build"; then
 	sed -i "s|^qtests_x86_64 = qtests_i386$|& + ['spatten-test']|" \
+		"$tree/tests/qtest/meson.build"
+fi
+if ! grep -q "'spatten-fuzz-test'" "$tree/tests/qtest/meson.build"; then
+	sed -i "s|'spatten-test'\]|'spatten-test', 'spatten-fuzz-test']|" \
 		"$tree/tests/qtest/meson.build"
 fi
 if ! grep -q '^config SPATTEN' "$tree/hw/misc/Kconfig"; then
@@ -79,7 +85,8 @@ step "Building qemu-system-x86_64 (first build: several minutes, ~1450 steps)"
 log=$SPATTEN_LOGS/qemu-build.log
 # ninja prints [n/total] per step: show a progress line, keep the full log.
 set +e
-ninja -C "$builddir" qemu-system-x86_64 tests/qtest/spatten-test 2>&1 | tee "$log" |
+ninja -C "$builddir" qemu-system-x86_64 tests/qtest/spatten-test \
+	tests/qtest/spatten-fuzz-test 2>&1 | tee "$log" |
 	awk '/^\[[0-9]+\/[0-9]+\]/ { split($1, a, /[][\/]/);
 		if (a[2] % 100 == 0 || a[2] == a[3])
 			printf "    qemu: %s/%s steps\n", a[2], a[3] > "/dev/stderr" }'
@@ -92,4 +99,5 @@ if [ "$rc" != 0 ]; then
 fi
 ln -sf "$builddir/qemu-system-x86_64" "$SPATTEN_CACHE/qemu-system-x86_64"
 ln -sf "$builddir/tests/qtest/spatten-test" "$SPATTEN_CACHE/spatten-qtest"
+ln -sf "$builddir/tests/qtest/spatten-fuzz-test" "$SPATTEN_CACHE/spatten-fuzz-qtest"
 step "QEMU ready: $SPATTEN_CACHE/qemu-system-x86_64"

@@ -35,6 +35,24 @@ tap_step() {	# tap_step NAME CMD...: one TAP line, output as diagnostics
 	fi
 }
 
+# tap_make NAME TARGET: one TAP line for a make target (its output, TAP
+# lines indented away, as diagnostics on failure), with the time it took.
+tap_make() {
+	local name=$1 target=$2 log t0 rc
+	log=$(mktemp)
+	t0=$(date +%s)
+	make -s -C "$top" "$target" >"$log" 2>&1
+	rc=$?
+	if [ "$rc" = 0 ]; then
+		echo "ok - $name ($(($(date +%s) - t0)) s)"
+	else
+		echo "not ok - $name (make $target: status $rc)"
+		grep -E 'not ok|ERROR|runtime error|Sanitizer|definitely|Invalid|error' \
+			"$log" | head -n 30 | sed 's/^/# /'
+	fi
+	rm -f "$log"
+}
+
 {
 	echo "# host unit tests"
 	run_step "host tests" make -s -C "$top" host-check
@@ -43,8 +61,18 @@ tap_step() {	# tap_step NAME CMD...: one TAP line, output as diagnostics
 	run_step "library tests" make -s -C "$top" lib-check
 	tap_step "engine benchmark --quick runs (it checks that, not speed)" \
 		make -s -C "$top" bench-quick
-	echo "# device qtests (QEMU qtest framework)"
+	echo "# device qtests (QEMU qtest framework; includes the short form of"
+	echo "# the descriptor/ring/doorbell fuzz campaign, docs/reliability.md)"
 	run_step "device qtests" "$top/scripts/qtest-run.sh"
+	echo "# reliability short forms on the host (docs/reliability.md):"
+	echo "# libFuzzer, ASan + UBSan, valgrind"
+	run_step "fuzz-quick" make -s -C "$top" fuzz-quick
+	tap_make "host tests under ASan + UBSan" host-check-asan
+	tap_make "library tests and spatten-run under ASan + UBSan" lib-check-asan
+	tap_make "library tests and spatten-run under valgrind memcheck" \
+		lib-check-valgrind
+	tap_make "spatten-demo (sim) and spatten-info under valgrind memcheck" \
+		reliability-valgrind-tools
 	echo "# driver static checks"
 	run_step "driver checks" make -s -C "$top" driver-lint
 	echo "# guest suite (QEMU, TCG): one boot per kernel and interrupt mode,"

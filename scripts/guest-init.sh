@@ -2,7 +2,11 @@
 # SPDX-License-Identifier: MIT
 # /init of the test guest. The kernel console goes to ttyS0 (a log file on
 # the host); this script's output goes to ttyS1 (the host's stdout). The
-# kernel passes spatten_run=demo|check|shell as an environment variable.
+# kernel passes spatten_run=demo|check|reliability|relquick|shell as an
+# environment variable. reliability: the long forms of the guest campaigns
+# of docs/reliability.md (sizes from rel_calls, rel_rounds, rel_procs,
+# rel_jobs on the kernel command line); relquick: their short forms only.
+# bench: bench/stack-bench.c (spatten_bench_args=--quick for the short form).
 /bin/busybox --install -s /bin
 mount -t proc proc /proc
 mount -t sysfs sysfs /sys
@@ -29,7 +33,51 @@ r=$?
 tap $r "/dev/spatten0 appears"
 [ $r = 0 ] || rc=1
 
+# rel_run NAME CMD...: one reliability campaign; its TAP lines pass through.
+rel_run() {
+	name=$1
+	shift
+	[ -x "$1" ] || { tap 1 "$name: $1 present"; rc=1; return; }
+	"$@"
+	r=$?
+	[ $r = 0 ] || rc=1
+}
+
+# The short forms of the reliability campaigns (also part of check).
+rel_short() {
+	rel_run "ioctl fuzz" /bin/spatten-ioctl-fuzz -n "${rel_calls:-20000}" \
+		-p 2 -t 3 -s "${rel_seed:-1}"
+	rel_run "faults" /bin/spatten-faults -r "${rel_rounds:-3}"
+	rel_run "load" /bin/spatten-load -p "${rel_procs:-8}" \
+		-j "${rel_jobs:-50}" -s "${rel_seed:-1}"
+}
+
 case "$spatten_run" in
+reliability)
+	t0=$(date +%s)
+	rel_run "ioctl fuzz" /bin/spatten-ioctl-fuzz -n "${rel_calls:-1000000}" \
+		-p "${rel_fuzz_procs:-2}" -t 3 -s "${rel_seed:-1}"
+	t1=$(date +%s)
+	rel_run "faults" /bin/spatten-faults -r "${rel_rounds:-50}"
+	t2=$(date +%s)
+	rel_run "load" /bin/spatten-load -p "${rel_procs:-8}" \
+		-j "${rel_jobs:-1000}" -s "${rel_seed:-1}"
+	t3=$(date +%s)
+	echo "# guest seconds: ioctl fuzz $((t1 - t0)), faults $((t2 - t1)), load $((t3 - t2))"
+	rmmod spatten
+	r=$?
+	tap $r "rmmod spatten after the reliability campaigns"
+	[ $r = 0 ] || rc=1
+	;;
+relquick)
+	t0=$(date +%s)
+	rel_short
+	echo "# guest seconds: reliability short forms $(($(date +%s) - t0))"
+	rmmod spatten
+	r=$?
+	tap $r "rmmod spatten after the reliability short forms"
+	[ $r = 0 ] || rc=1
+	;;
 demo)
 	/bin/spatten-demo || rc=$?
 	;;
@@ -43,6 +91,8 @@ check)
 		[ -x "$t" ] || continue
 		"$t" || rc=1
 	done
+	# Reliability campaigns, short forms (docs/reliability.md).
+	rel_short
 	# Unload with jobs in flight: a process holds jobs on the device
 	# (the driver test's --hold-jobs) and is killed with SIGKILL first.
 	held=0
@@ -65,6 +115,9 @@ check)
 		tap $r "rmmod spatten after the suite"
 	fi
 	[ $r = 0 ] || rc=1
+	;;
+bench)
+	/bin/spatten-stack-bench $spatten_bench_args || rc=$?
 	;;
 shell)
 	setsid cttyhack sh

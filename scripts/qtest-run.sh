@@ -13,4 +13,19 @@ cat >"$wrapper" <<WRAP
 exec "$SPATTEN_CACHE/qemu-system-x86_64" -L /usr/share/qemu -L /usr/share/seabios -net none "\$@"
 WRAP
 chmod +x "$wrapper"
-QTEST_QEMU_BINARY=$wrapper exec "$SPATTEN_CACHE/spatten-qtest" --tap -k
+export QTEST_QEMU_BINARY=$wrapper
+# The descriptor/ring/doorbell fuzz campaign (spatten-fuzz-test.c): its
+# short form here (SPATTEN_FUZZ_DESCS, default 20000); `qtest-run.sh fuzz`
+# runs only the campaign (the long form sets SPATTEN_FUZZ_DESCS).
+if [ "${1:-}" = fuzz ]; then
+	exec "$SPATTEN_CACHE/spatten-fuzz-qtest" --tap -k
+fi
+rc=0
+"$SPATTEN_CACHE/spatten-qtest" --tap -k || rc=1
+if [ -x "$SPATTEN_CACHE/spatten-fuzz-qtest" ]; then
+	"$SPATTEN_CACHE/spatten-fuzz-qtest" --tap -k || rc=1
+else
+	echo "not ok - spatten-fuzz-qtest not built (scripts/build-qemu.sh)"
+	rc=1
+fi
+exit $rc

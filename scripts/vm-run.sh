@@ -28,8 +28,10 @@ if [ "$mode" = shell ]; then
 fi
 
 set +e
+# sed -u, not tr: unbuffered, so long runs (spatten_run=reliability) show
+# their progress as it happens.
 timeout --foreground "$timeout" "$qemu" "${args[@]}" -serial stdio </dev/null |
-	tr -d '\r' | tee "$out"
+	sed -u 's/\r//g' | tee "$out"
 rc=${PIPESTATUS[0]}
 set -e
 if [ "$rc" = 124 ]; then

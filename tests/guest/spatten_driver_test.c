@@ -317,6 +317,21 @@ static long long sysfs_key(const char *file, const char *key)
 	return -1;
 }
 
+/* A "key value" line of a debugfs file; -1 if absent. */
+static long long objects_key(const char *path, const char *key)
+{
+	char buf[512], *p;
+	size_t klen = strlen(key);
+
+	if (read_file(path, buf, sizeof(buf)) < 0)
+		return -1;
+	for (p = buf; p && *p; p = strchr(p, '\n'), p = p ? p + 1 : NULL) {
+		if (!strncmp(p, key, klen) && p[klen] == ' ')
+			return strtoll(p + klen + 1, NULL, 0);
+	}
+	return -1;
+}
+
 /* Jobs queued on all queues (sysfs "queues": id inflight queued depth). */
 static long queued_jobs(void)
 {
@@ -1428,6 +1443,73 @@ TEST_F_TIMEOUT(drv, injected_dma_error_fails_one_job, T_SHORT)
 	ASSERT_EQ(0, submit(self->fd, &j, 1, &seqno));
 	ASSERT_EQ(0, wait_job(self->fd, seqno, WAIT_NS, &w));
 	EXPECT_EQ(SPATTEN_HW_OK, w.status);
+}
+
+/*
+ * inject_dma_write_error (added for the reliability campaigns, issue #7):
+ * the job reads every input, then its output write fails: DMA_WRITE, and
+ * the next job is fine.
+ */
+TEST_F_TIMEOUT(drv, injected_dma_write_error_fails_one_job, T_SHORT)
+{
+	struct spatten_job j;
+	struct spatten_wait w;
+	uint64_t seqno;
+
+	if (access(DEBUGFS_DIR "/inject_dma_write_error", W_OK))
+		SKIP(return, "no inject_dma_write_error knob");
+	small_inputs(self->map, 5);
+	ASSERT_EQ(0, knob_set("inject_dma_write_error", 1));
+	small_job(&j, self->handle);
+	ASSERT_EQ(0, submit(self->fd, &j, 1, &seqno));
+	ASSERT_EQ(0, wait_job(self->fd, seqno, WAIT_NS, &w));
+	EXPECT_EQ(SPATTEN_HW_ERR_DMA_WRITE, w.status);
+	EXPECT_EQ(SM_BYTES, w.bytes_q);
+	EXPECT_EQ(0, knob_get("inject_dma_write_error"));
+	ASSERT_EQ(0, submit(self->fd, &j, 1, &seqno));
+	ASSERT_EQ(0, wait_job(self->fd, seqno, WAIT_NS, &w));
+	EXPECT_EQ(SPATTEN_HW_OK, w.status);
+}
+
+/*
+ * debugfs spatten/objects counts the module's live objects: a buffer and
+ * a job show up while they exist and go when they are freed.
+ */
+TEST_F_TIMEOUT(drv, debugfs_objects_count_live_objects, T_SHORT)
+{
+	const char *f = "/sys/kernel/debug/spatten/objects";
+	char buf[512];
+	long long bos0, jobs0, ctxs0;
+	struct spatten_job j;
+	uint64_t seqno;
+	uint32_t h;
+	int fd2;
+
+	if (read_file(f, buf, sizeof(buf)) < 0)
+		SKIP(return, "no debugfs objects file");
+	ASSERT_EQ(0, knob_set("timeout_ms", 2000));
+	ctxs0 = objects_key(f, "ctxs");
+	bos0 = objects_key(f, "bos");
+	jobs0 = objects_key(f, "jobs");
+	fd2 = open_dev();
+	ASSERT_LE(0, fd2);
+	EXPECT_EQ(ctxs0 + 1, objects_key(f, "ctxs"));
+	ASSERT_EQ(0, bo_create(fd2, 3 * PAGE, &h, NULL));
+	EXPECT_EQ(bos0 + 1, objects_key(f, "bos"));
+	ASSERT_EQ(0, knob_set("force_timeout", 1));
+	nop_job(&j, 1);
+	ASSERT_EQ(0, submit(fd2, &j, 1, &seqno));
+	EXPECT_EQ(jobs0 + 1, objects_key(f, "jobs"));
+	/* Closed with the job held on the ring: the job keeps the file's
+	 * context; a reset (or its 2 s timeout) ends it and everything goes. */
+	close(fd2);
+	EXPECT_EQ(jobs0 + 1, objects_key(f, "jobs"));
+	if (!access(SYSFS_DIR "/device/reset", W_OK))
+		EXPECT_EQ(0, write_file(SYSFS_DIR "/device/reset", "1"));
+	EXPECT_TRUE(wait_idle(30 * NSEC_PER_SEC));
+	EXPECT_EQ(jobs0, objects_key(f, "jobs"));
+	EXPECT_EQ(bos0, objects_key(f, "bos"));
+	EXPECT_EQ(ctxs0, objects_key(f, "ctxs"));
 }
 
 /* A PCI function reset through sysfs: reset_prepare / reset_done. */
