@@ -98,7 +98,19 @@ struct spe_job {
  * @write: copy @len bytes of @src to byte @off of operand @plane; same
  *	returns. The device only stages the bytes here (workers never write
  *	guest memory) and writes them once the job has succeeded.
- * @opaque: passed to @read and @write
+ * @opaque: passed to @read, @write and @map
+ * @map: optional (NULL: not provided; last member, so initialisers that
+ *	name only the first three leave it NULL): a pointer to @len
+ *	contiguous readable bytes of operand @plane at byte @off, or NULL,
+ *	in which case the engine reads that range through @read instead
+ *	(so NULL is a fallback, never an error). A mapped range is read
+ *	traffic exactly like a read: the provider counts its bytes in @map,
+ *	and the engine maps only ranges it would otherwise have read, each
+ *	byte at most once, with the same granularity as its reads (one
+ *	range per run of consecutive rows). The pointer must stay valid
+ *	until spe_run() returns; the engine never writes through it and
+ *	makes no assumption about its alignment. Outputs, statistics and
+ *	the bytes counted are the same with or without @map.
  */
 struct spe_mem {
 	int (*read)(void *opaque, enum spe_plane plane, uint64_t off,
@@ -106,6 +118,8 @@ struct spe_mem {
 	int (*write)(void *opaque, enum spe_plane plane, uint64_t off,
 		     const void *src, size_t len);
 	void *opaque;
+	const void *(*map)(void *opaque, enum spe_plane plane, uint64_t off,
+			   size_t len);
 };
 
 /**

@@ -11,10 +11,12 @@
  *  4. per alive head, ascending: read the Q rows of the computed query
  *     rows, the K rows (and, without value pruning, the V rows) of the kept
  *     tokens some computed row can see, each run of consecutive rows one
- *     read; per query row: scores, softmax, progressive LSB refetch,
- *     token importance, value top-k; with value pruning, read the V rows
- *     some row kept; prob x V, requantise; head importance; write the
- *     head's output rows (one write per run of consecutive rows);
+ *     read (or one mem->map: host int16 rows that are one run are then
+ *     used in place); per query row: scores, softmax, progressive LSB
+ *     refetch, token importance, value top-k; with value pruning, read
+ *     the V rows some row kept; prob x V, requantise; head importance;
+ *     write the head's output rows (one write per run of consecutive
+ *     rows);
  *  5. head top-k after the layer; write tok_imp, head_imp, head_kept.
  * Every operand byte is read at most once. Scratch is one allocation per
  * job. The inner loops go through the kernel table (spe_kernels.h) over
@@ -87,6 +89,12 @@ struct spe_ctx {
 	int16_t *kfull;			/* [n_kvis][d] progressive, with LSBs */
 	int16_t *v16;			/* [n_kvis][d] */
 	int16_t *vtmp;			/* [vk][d] gathered V rows of a row */
+	/*
+	 * The head's gathered Q, K and V rows as the kernels read them:
+	 * q16, k16 and v16, or the operand's own bytes where mem->map gave
+	 * them in place (spe_load_spans()).
+	 */
+	const int16_t *qp, *kp, *vp;
 	uint32_t blk;			/* query rows per block */
 	uint32_t *rvis;			/* [n_rows] visible keys per row */
 	int64_t *score;			/* [blk][kv] */
@@ -337,6 +345,23 @@ static int spe_read(struct spe_ctx *c, enum spe_plane plane, uint64_t off,
 	return SPATTEN_HW_OK;
 }
 
+/*
+ * Operand bytes [off, off + len) in place through mem->map, counted as
+ * read; NULL when there is no map or it declined (then read them).
+ */
+static const uint8_t *spe_map(struct spe_ctx *c, enum spe_plane plane,
+			      uint64_t off, size_t len)
+{
+	const uint8_t *p;
+
+	if (!c->mem->map || !len)
+		return NULL;
+	p = c->mem->map(c->mem->opaque, plane, off, len);
+	if (p)
+		c->st->bytes[plane] += len;
+	return p;
+}
+
 static int spe_write(struct spe_ctx *c, enum spe_plane plane, uint64_t off,
 		     const void *src, size_t len)
 {
@@ -473,33 +498,83 @@ static int spe_load_run(struct spe_ctx *c, enum spe_plane plane,
 {
 	uint32_t d = c->d, row_bytes = spe_row_bytes(d, bits), r;
 	uint64_t off = ((uint64_t)head * plane_rows + first) * row_bytes;
+	size_t len = (size_t)run * row_bytes;
+	const uint8_t *src = spe_map(c, plane, off, len);
 	int rc;
 
-	if (bits == 16 && SPE_HOST_LE)	/* the host's int16: no copy */
-		return spe_read(c, plane, off, dst, (size_t)run * row_bytes);
-	rc = spe_read(c, plane, off, c->raw, (size_t)run * row_bytes);
-	if (rc)
-		return rc;
-	if (bits == 16) {
-		spe_unpack_s16(c->raw, (size_t)run * d, dst);
+	if (!src) {
+		if (bits == 16 && SPE_HOST_LE)	/* the host's int16 */
+			return spe_read(c, plane, off, dst, len);
+		rc = spe_read(c, plane, off, c->raw, len);
+		if (rc)
+			return rc;
+		src = c->raw;
+	}
+	if (bits == 16 && SPE_HOST_LE) {
+		memcpy(dst, src, len);	/* mapped */
+	} else if (bits == 16) {
+		spe_unpack_s16(src, (size_t)run * d, dst);
 	} else {
 		for (r = 0; r < run; r++)
-			spe_unpack_row(c->raw + (size_t)r * row_bytes, bits,
+			spe_unpack_row(src + (size_t)r * row_bytes, bits,
 				       is_unsigned, d, dst + (size_t)r * d);
 	}
 	return SPATTEN_HW_OK;
 }
 
-/* Rows @idx[] of the precomputed runs @sp[0..n_sp) into @dst. */
+/*
+ * Rows @idx[] of the precomputed runs @sp[0..n_sp) into @dst; *@rows
+ * receives where the kernels find them: @dst, or, when @in_place allows
+ * it and the rows are one run that mem->map gives (int16-aligned, host
+ * int16), the operand's own bytes.
+ */
 static int spe_load_spans(struct spe_ctx *c, enum spe_plane plane,
 			  uint32_t head, uint32_t plane_rows, uint32_t bits,
 			  int is_unsigned, const uint32_t *idx,
 			  const struct spe_span *sp, uint32_t n_sp,
-			  int16_t *dst)
+			  int16_t *dst, int in_place, const int16_t **rows)
 {
 	uint32_t k;
 	int rc;
 
+	*rows = dst;
+	if (bits == 16 && SPE_HOST_LE && c->mem->map) {
+		/*
+		 * Each run through map, read where it declines: one run in
+		 * place (a dense job's K and V are), several gathered into
+		 * @dst. (Prefetching later runs' sources while copying, or
+		 * running the kernels run by run on the mapped rows instead
+		 * of gathering, measured no faster / much slower.)
+		 */
+		const void *(*map)(void *, enum spe_plane, uint64_t, size_t) =
+			c->mem->map;
+		void *opaque = c->mem->opaque;
+		uint64_t base = (uint64_t)head * plane_rows;
+		size_t row_bytes = (size_t)c->d * 2, moved = 0;
+
+		for (k = 0; k < n_sp; k++) {
+			size_t len = (size_t)sp[k].len * row_bytes;
+			uint64_t off = (base + idx[sp[k].at]) * row_bytes;
+			int16_t *to = dst + (size_t)sp[k].at * c->d;
+			const uint8_t *p = map(opaque, plane, off, len);
+
+			if (!p) {
+				rc = spe_read(c, plane, off, to, len);
+				if (rc) {
+					c->st->bytes[plane] += moved;
+					return rc;
+				}
+				continue;
+			}
+			moved += len;
+			if (in_place && n_sp == 1 && !((uintptr_t)p & 1))
+				*rows = (const int16_t *)(const void *)p;
+			else
+				memcpy(to, p, len);
+		}
+		c->st->bytes[plane] += moved;
+		return SPATTEN_HW_OK;
+	}
 	if (bits == 16 && SPE_HOST_LE) {
 		/*
 		 * The host's int16, straight into place: the loop a pruned
@@ -941,13 +1016,13 @@ static int spe_run_block(struct spe_ctx *c, uint32_t h, uint32_t r0,
 	m = r1 - z;
 	nb = c->rvis[r1 - 1];
 
-	c->kern->qk_rows(c->q16 + (size_t)z * d, m, c->k16, nb, d, c->score);
+	c->kern->qk_rows(c->qp + (size_t)z * d, m, c->kp, nb, d, c->score);
 	for (i = 0; i < m; i++) {
 		uint32_t n = c->rvis[z + i];
 		int64_t *score = c->score + (size_t)i * nb;
 		int32_t *pq = c->pq + (size_t)i * nb;
 
-		rc = spe_row_probs(c, h, c->q16 + (size_t)(z + i) * d, score,
+		rc = spe_row_probs(c, h, c->qp + (size_t)(z + i) * d, score,
 				   pq, n, lsb_loaded);
 		if (rc)
 			return rc;
@@ -963,7 +1038,7 @@ static int spe_run_block(struct spe_ctx *c, uint32_t h, uint32_t r0,
 	}
 	if (c->value_prune)
 		return SPATTEN_HW_OK;
-	c->kern->pv_rows(c->pq, m, c->v16, nb, d, c->acc);
+	c->kern->pv_rows(c->pq, m, c->vp, nb, d, c->acc);
 	for (i = 0; i < m; i++)
 		*head_mag += spe_store_row(c, z + i, c->acc + (size_t)i * d);
 	return SPATTEN_HW_OK;
@@ -977,16 +1052,18 @@ static int spe_run_head(struct spe_ctx *c, uint32_t h)
 	uint64_t head_mag = 0;
 	int rc;
 
+	/* Progressive keys are rewritten in place: never the operand's. */
 	rc = spe_load_spans(c, SPE_PLANE_Q, h, job->q_rows, 16, 0, c->rows,
-			    c->q_span, c->n_q_span, c->q16);
+			    c->q_span, c->n_q_span, c->q16, 1, &c->qp);
 	if (!rc)
 		rc = spe_load_spans(c, SPE_PLANE_K_MSB, h, job->kv_rows,
 				    c->k_bits, 0, c->tok, c->kv_span,
-				    c->n_kv_span, c->k16);
+				    c->n_kv_span, c->k16, !c->progressive,
+				    &c->kp);
 	if (!rc && !c->value_prune)
 		rc = spe_load_spans(c, SPE_PLANE_V, h, job->kv_rows, c->v_bits,
 				    0, c->tok, c->kv_span, c->n_kv_span,
-				    c->v16);
+				    c->v16, 1, &c->vp);
 	if (rc)
 		return rc;
 	if (c->progressive)

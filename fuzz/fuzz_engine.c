@@ -6,7 +6,8 @@
  * Input: a 256-byte descriptor (zero-padded if shorter) followed by a
  * guest memory image mapped at FUZZ_MEM_BASE. A control byte in front of
  * the descriptor can repair the fields that gate everything else (size,
- * version, opcode) so the search spends its time past the first checks.
+ * version, opcode) so the search spends its time past the first checks;
+ * its bit 3 runs the engine without struct spe_mem's map (read only).
  * Every read and write the engine asks for is bounds-checked against the
  * image exactly like the device's DMA is, and the invariants the device
  * relies on are asserted: a known status, and traffic that never exceeds
@@ -59,6 +60,50 @@ static int fuzz_read(void *opaque, enum spe_plane plane, uint64_t off,
 		__builtin_trap();
 	return spe_buf_read(&m->job->buf[plane], off, dst, len,
 			    fuzz_dma_read, m);
+}
+
+/*
+ * Bytes [off, off + len) of an operand in place, when the buffer reference
+ * puts them contiguously inside the image: a contiguous reference, or a
+ * range within one listed page (control bit 3 turns map off so the read
+ * path stays fuzzed too). NULL otherwise: the engine then reads them, and
+ * the read fails or succeeds exactly as without map.
+ */
+static const void *fuzz_map(void *opaque, enum spe_plane plane, uint64_t off,
+			    size_t len)
+{
+	struct fuzz_mem *m = opaque;
+	const struct spe_buf *b;
+	uint64_t addr, pos;
+	uint8_t e[8];
+	int i;
+
+	if ((unsigned int)plane >= SPE_PLANE_COUNT)
+		__builtin_trap();
+	b = &m->job->buf[plane];
+	if (off > b->len || len > b->len - off || !len)
+		return NULL;
+	if (!(b->flags & SPATTEN_BUF_PAGE_LIST)) {
+		if (b->addr > UINT64_MAX - off)
+			return NULL;
+		addr = b->addr + off;
+	} else {
+		pos = b->offset + off;
+		if (pos % SPATTEN_HW_PAGE_SIZE + len > SPATTEN_HW_PAGE_SIZE)
+			return NULL;
+		if (fuzz_dma_read(m, b->addr + pos / SPATTEN_HW_PAGE_SIZE * 8,
+				  e, 8))
+			return NULL;
+		for (addr = 0, i = 7; i >= 0; i--)
+			addr = addr << 8 | e[i];
+		if (addr % SPATTEN_HW_PAGE_SIZE)
+			return NULL;
+		addr += pos % SPATTEN_HW_PAGE_SIZE;
+	}
+	if (addr < FUZZ_MEM_BASE || addr - FUZZ_MEM_BASE > m->size ||
+	    len > m->size - (addr - FUZZ_MEM_BASE))
+		return NULL;
+	return m->bytes + (addr - FUZZ_MEM_BASE);
 }
 
 static int fuzz_write(void *opaque, enum spe_plane plane, uint64_t off,
@@ -150,6 +195,7 @@ static void fuzz_one(const uint8_t *data, size_t size, int *decoded,
 	mem.read = fuzz_read;
 	mem.write = fuzz_write;
 	mem.opaque = &m;
+	mem.map = (control & 8) ? NULL : fuzz_map;
 
 	memset(&res, 0, sizeof(res));
 	status = spe_run(&job, &caps, &mem, &res);

@@ -552,6 +552,22 @@ static int sim_read(void *opaque, enum spe_plane plane, uint64_t off,
 	return SPATTEN_HW_OK;
 }
 
+/* The buffers are host memory: map is a pointer, counted as a read. */
+static const void *sim_map(void *opaque, enum spe_plane plane, uint64_t off,
+			   size_t len)
+{
+	struct sim_run *r = opaque;
+	const struct spe_buf *b;
+
+	if ((unsigned int)plane >= SPE_PLANE_COUNT)
+		return NULL;
+	b = &r->job->buf[plane];
+	if (off > b->len || len > b->len - off)
+		return NULL;	/* sim_read reports the error */
+	r->bytes[plane] += len;
+	return (const unsigned char *)(uintptr_t)b->addr + off;
+}
+
 static int sim_write(void *opaque, enum spe_plane plane, uint64_t off,
 		     const void *src, size_t len)
 {
@@ -592,7 +608,7 @@ static void sim_execute(struct spatten_sim *sim, const struct spatten_job *j,
 	struct spe_result res;
 	struct spe_job sj;
 	struct sim_run r;
-	struct spe_mem mem = { sim_read, sim_write, &r };
+	struct spe_mem mem = { sim_read, sim_write, &r, sim_map };
 	uint64_t written = 0;
 	size_t i;
 	int st;

@@ -80,6 +80,35 @@ int fake_dma_write(void *opaque, uint64_t addr, const void *src, size_t len)
 	return 0;
 }
 
+const void *fake_buf_map(struct fake_mem *m, const struct spe_buf *buf,
+			 uint64_t off, size_t len)
+{
+	uint64_t pos, page;
+	uint8_t *p;
+	__le64 e;
+
+	if (off > buf->len || len > buf->len - off || !len)
+		return NULL;
+	if (!(buf->flags & SPATTEN_BUF_PAGE_LIST)) {
+		p = fake_ptr(m, buf->addr + off, len);
+	} else {
+		pos = buf->offset + off;
+		if (pos % SPATTEN_HW_PAGE_SIZE + len > SPATTEN_HW_PAGE_SIZE)
+			return NULL;	/* spans pages: let the engine read */
+		p = fake_ptr(m, buf->addr + pos / SPATTEN_HW_PAGE_SIZE * 8, 8);
+		if (!p)
+			return NULL;
+		memcpy(&e, p, 8);
+		page = le64toh(e);
+		if (page % SPATTEN_HW_PAGE_SIZE)
+			return NULL;
+		p = fake_ptr(m, page + pos % SPATTEN_HW_PAGE_SIZE, len);
+	}
+	if (p)
+		m->maps++;
+	return p;
+}
+
 void tbuf_contig(struct tbuf *b, struct fake_mem *m, uint32_t len)
 {
 	memset(b, 0, sizeof(*b));

@@ -21,6 +21,7 @@
  * @fail_write_at: same for writes
  * @reads: DMA read calls so far (failed ones included)
  * @writes: DMA write calls so far
+ * @maps: fake_buf_map() calls that returned a pointer
  */
 struct fake_mem {
 	uint8_t *ram;
@@ -31,6 +32,7 @@ struct fake_mem {
 	unsigned int fail_write_at;
 	unsigned int reads;
 	unsigned int writes;
+	unsigned int maps;	/* fake_buf_map() calls that gave a pointer */
 };
 
 #define FAKE_MEM_BASE	0x10000000ull
@@ -43,6 +45,14 @@ uint64_t fake_alloc(struct fake_mem *m, size_t len, size_t align);
 uint8_t *fake_ptr(struct fake_mem *m, uint64_t addr, size_t len);
 int fake_dma_read(void *opaque, uint64_t addr, void *dst, size_t len);
 int fake_dma_write(void *opaque, uint64_t addr, const void *src, size_t len);
+/*
+ * struct spe_mem's map over fake memory: host pointer of bytes [off, off +
+ * len) of the operand @buf references when they are contiguous there (a
+ * contiguous reference, or a range within one listed page), else NULL
+ * (the engine then reads them). Counts @m->maps; no fault injection.
+ */
+const void *fake_buf_map(struct fake_mem *m, const struct spe_buf *buf,
+			 uint64_t off, size_t len);
 
 /* ---- Operand buffers -------------------------------------------------- */
 
