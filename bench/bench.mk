@@ -101,7 +101,64 @@ bench-clean:
 
 -include $(KERNELS_OBJS:.o=.d) $(KERNELS_BUILD)/test_kernels.d
 -include $(BENCH_ENGINE_OBJS:.o=.d) $(BENCH_BUILD)/engine-bench.d \
-	$(BENCH_BUILD)/baseline.d
+	$(BENCH_BUILD)/baseline.d $(BENCH_BUILD)/host-bench.d
+
+# ---- the whole-stack report: docs/benchmarks.md and docs/plots/*.png ------
+#
+#   bench               every measurement at full size (host and a guest
+#                       boot), writes docs/benchmarks.md + docs/plots/*.png
+#   bench-report-quick  the same pipeline with tiny sizes, one repetition,
+#                       into $(BENCH_BUILD)/report-quick/ (never docs/):
+#                       checks that the benchmark works, not how fast
+#   bench-host-bins     the host programs; bench-guest-bin the guest one
+#
+# Host programs: host-bench (engine vs baseline, pruning, bit split, the
+# cycle model's TFLOPS), traffic-bench (sessions on the simulation
+# backend, bytes per mechanism). Guest: spatten-stack-bench (static, with
+# libspatten's guest build), run by scripts/guest-init.sh mode `bench` in
+# an initramfs of its own ($(BENCH_BUILD)/initramfs.cpio.gz).
+
+BENCH_HOST_BIN := $(BENCH_BUILD)/host-bench
+BENCH_TRAFFIC_BIN := $(BENCH_BUILD)/traffic-bench
+BENCH_GUEST_DIR := $(BENCH_BUILD)/guest-bin
+BENCH_GUEST_BIN := $(BENCH_GUEST_DIR)/spatten-stack-bench
+BENCH_INITRAMFS := $(BENCH_BUILD)/initramfs.cpio.gz
+
+.PHONY: bench bench-report-quick bench-host-bins bench-guest-bin
+
+$(BENCH_BUILD)/host-bench.o: bench/host-bench.c
+	@mkdir -p $(@D)
+	$(BENCH_CC) $(BENCH_CFLAGS) -c $< -o $@
+
+$(BENCH_HOST_BIN): $(BENCH_BUILD)/host-bench.o $(BENCH_BUILD)/baseline.o \
+		$(BENCH_ENGINE_OBJS)
+	$(BENCH_CC) -o $@ $^ $(BENCH_BLAS_LIBS) -lmvec -lm
+
+# Links the workload generator of the tools and the host library.
+$(BENCH_TRAFFIC_BIN): bench/traffic-bench.c $(TOOLS_COMMON) $(LIB_A) \
+		$(LIB_HDRS) $(TOOLS_HOST_ENGINE)
+	@mkdir -p $(@D)
+	$(CC) $(LIB_HOST_CFLAGS) -Itools -o $@ $< tools/spatten-workload.c \
+		$(TOOLS_HOST_ENGINE) $(LIB_A) -lpthread -lm
+
+$(BENCH_GUEST_BIN): bench/stack-bench.c $(GUEST_LIB_A) $(LIB_HDRS)
+	@mkdir -p $(@D)
+	$(GUEST_CC) $(GUEST_ALL_CFLAGS) -o $@ $< $(GUEST_LIB_A) -lpthread -lm
+
+bench-host-bins: $(BENCH_HOST_BIN) $(BENCH_TRAFFIC_BIN) replay
+
+bench-guest-bin: $(BENCH_GUEST_BIN)
+
+# These two need the top Makefile (qemu, module: set-up, QEMU, guest kernel
+# and the 6.1 module, which the initramfs of this boot packs with the guest
+# program).
+bench: qemu module bench-host-bins bench-guest-bin
+	scripts/mk-initramfs.sh spatten.ko $(BENCH_GUEST_DIR) $(BENCH_INITRAMFS)
+	bench/report.sh --out docs
+
+bench-report-quick: qemu module bench-host-bins bench-guest-bin
+	scripts/mk-initramfs.sh spatten.ko $(BENCH_GUEST_DIR) $(BENCH_INITRAMFS)
+	bench/report.sh --quick --out $(BENCH_BUILD)/report-quick
 
 # Including this file must not change the includer's default goal.
 .DEFAULT_GOAL := $(BENCH_SAVED_DEFAULT_GOAL)

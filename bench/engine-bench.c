@@ -25,8 +25,11 @@
  * SPATTEN_KERNELS), unless --kernels NAME picks one.
  *
  *   engine-bench [--quick] [--reps N] [--kernels NAME|all] [--shape S]
+ *                [--profile R]
  *
  * --shape S: only the shapes whose name contains S ("BERT", "GPT").
+ * --profile R: only spe_run() with keep ratio R (1: dense), --reps times,
+ * in this process (for perf record): median ms and callbacks per job.
  * --quick: small shapes, one repetition: checks that everything works.
  */
 #include <endian.h>
@@ -72,6 +75,7 @@ static const struct shape quick_shapes[] = {
 struct hmem {
 	uint8_t *plane[SPE_PLANE_COUNT];
 	size_t len[SPE_PLANE_COUNT];
+	unsigned long reads, writes;	/* callbacks, for --profile */
 };
 
 static int hmem_read(void *opaque, enum spe_plane plane, uint64_t off,
@@ -83,7 +87,20 @@ static int hmem_read(void *opaque, enum spe_plane plane, uint64_t off,
 	    len > m->len[plane] - off)
 		return SPATTEN_HW_ERR_DMA_READ;
 	memcpy(dst, m->plane[plane] + off, len);
+	m->reads++;
 	return 0;
+}
+
+/* The operands in place (struct spe_mem's map), bounds-checked. */
+static const void *hmem_map(void *opaque, enum spe_plane plane, uint64_t off,
+			    size_t len)
+{
+	struct hmem *m = opaque;
+
+	if (!m->plane[plane] || off > m->len[plane] ||
+	    len > m->len[plane] - off)
+		return NULL;
+	return m->plane[plane] + off;
 }
 
 static int hmem_write(void *opaque, enum spe_plane plane, uint64_t off,
@@ -95,6 +112,7 @@ static int hmem_write(void *opaque, enum spe_plane plane, uint64_t off,
 	    len > m->len[plane] - off)
 		return SPATTEN_HW_ERR_DMA_WRITE;
 	memcpy(m->plane[plane] + off, src, len);
+	m->writes++;
 	return 0;
 }
 
@@ -297,7 +315,10 @@ static uint32_t keep_count(const struct shape *sh, double r)
 /* One engine run; returns ms, or a negative value on a failed job. */
 static double run_engine(struct bench_case *c, const struct spe_job *job)
 {
-	struct spe_mem mem = { hmem_read, hmem_write, &c->mem };
+	/* ENGINE_BENCH_NO_MAP in the environment: read only, no map. */
+	const void *(*map)(void *, enum spe_plane, uint64_t, size_t) =
+		getenv("ENGINE_BENCH_NO_MAP") ? NULL : hmem_map;
+	struct spe_mem mem = { hmem_read, hmem_write, &c->mem, map };
 	struct spe_result res;
 	double t0, t1;
 	int rc;
@@ -487,6 +508,49 @@ out:
 	return rc;
 }
 
+/*
+ * --profile R: spe_run() alone on one shape, keep ratio R (1: dense), for
+ * perf record / callgrind; prints the median time per job and the
+ * callbacks per job (each maximal run of kept rows is one read).
+ */
+static int profile_shape(const struct shape *sh, int reps, double r)
+{
+	struct bench_case c;
+	struct spe_job job;
+	uint32_t keep = r >= 1.0 ? 0 : keep_count(sh, r);
+	double *t = xcalloc((size_t)reps, sizeof(double));
+	unsigned long reads, writes;
+	double med;
+	int i, rc = 0;
+
+	case_init(&c, sh, 0x5eed0000u + (uint64_t)sh->kv_rows);
+	if (case_job(&c, keep, &job) || run_engine(&c, &job) < 0) {
+		fprintf(stderr, "engine-bench: %s: profile job failed\n",
+			sh->name);
+		rc = 1;
+		goto out;
+	}
+	c.mem.reads = c.mem.writes = 0;
+	for (i = 0; i < reps; i++) {
+		t[i] = run_engine(&c, &job);
+		if (t[i] < 0) {
+			rc = 1;
+			goto out;
+		}
+	}
+	reads = c.mem.reads / (unsigned long)reps;
+	writes = c.mem.writes / (unsigned long)reps;
+	med = median(t, reps);	/* sorts: t[0] is the fastest */
+	printf("%-32s r %.2f keep %4u kernels %-7s %9.4f ms/job (median "
+	       "of %d; min %.4f), %lu reads, %lu writes per job\n", sh->name,
+	       r, keep, spe_kernels_get()->name, med, reps, t[0], reads,
+	       writes);
+out:
+	case_free(&c);
+	free(t);
+	return rc;
+}
+
 static double shape_gflop(const struct shape *sh)
 {
 	return 2.0 * 2.0 * sh->q_rows * sh->kv_rows * sh->d * sh->heads / 1e9;
@@ -564,7 +628,7 @@ static int child(const struct shape *shapes, int n_shapes, int reps)
 static void usage(void)
 {
 	fprintf(stderr, "usage: engine-bench [--quick] [--reps N] "
-		"[--kernels NAME|all] [--shape BERT|GPT]\n");
+		"[--kernels NAME|all] [--shape BERT|GPT] [--profile R]\n");
 	exit(2);
 }
 
@@ -574,6 +638,7 @@ int main(int argc, char **argv)
 	const char *want = "all", *only = NULL;
 	struct shape picked[2];
 	int quick = 0, reps = 15, i, rc = 0, n_shapes = 2;
+	double profile = 0.0;
 	const struct spe_kernels *list[8];
 	unsigned int n, v;
 
@@ -588,6 +653,10 @@ int main(int argc, char **argv)
 			want = argv[++i];
 		} else if (!strcmp(argv[i], "--shape") && i + 1 < argc) {
 			only = argv[++i];
+		} else if (!strcmp(argv[i], "--profile") && i + 1 < argc) {
+			profile = atof(argv[++i]);
+			if (!(profile > 0.0 && profile <= 1.0))
+				usage();
 		} else {
 			usage();
 		}
@@ -606,6 +675,14 @@ int main(int argc, char **argv)
 		if (!n_shapes)
 			usage();
 		shapes = picked;
+	}
+	if (profile > 0.0) {
+		/* In this process: the table comes from --kernels, if given. */
+		if (strcmp(want, "all"))
+			setenv("SPATTEN_KERNELS", want, 1);
+		for (i = 0; i < n_shapes; i++)
+			rc |= profile_shape(&shapes[i], reps, profile);
+		return rc;
 	}
 	if (getenv("SPATTEN_BENCH_CHILD"))
 		return child(shapes, n_shapes, reps);

@@ -608,7 +608,12 @@ static void sim_execute(struct spatten_sim *sim, const struct spatten_job *j,
 	struct spe_result res;
 	struct spe_job sj;
 	struct sim_run r;
-	struct spe_mem mem = { sim_read, sim_write, &r, sim_map };
+	struct spe_mem mem = {
+		.read = sim_read,
+		.write = sim_write,
+		.opaque = &r,
+		.map = sim_map,
+	};
 	uint64_t written = 0;
 	size_t i;
 	int st;

@@ -86,7 +86,7 @@ static double bench(uint32_t heads, uint32_t L, int generation,
 			       .out_frac = 12, .token_keep = keep,
 			       .value_keep = value_keep, .topk_seed = 1 };
 	struct bench_mem m;
-	struct spe_mem mem = { bench_read, bench_write, &m, NULL };
+	struct spe_mem mem = { .read = bench_read, .write = bench_write, .opaque = &m };
 	struct spe_caps caps;
 	uint64_t seed = 42;
 	size_t kv = (size_t)heads * L * 64 * 2;

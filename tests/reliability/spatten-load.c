@@ -299,7 +299,7 @@ static int sim_run(struct slot *s, struct spe_job *sj)
 	struct spatten_hw_desc d;
 	struct spatten_job *j = &s->j;
 	struct spe_result res;
-	struct spe_mem mem = { sim_read, sim_write, sj, NULL };
+	struct spe_mem mem = { .read = sim_read, .write = sim_write, .opaque = sj };
 	int p, st;
 
 	memset(&d, 0, sizeof(d));

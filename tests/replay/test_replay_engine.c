@@ -106,7 +106,7 @@ static void check_job(void *opaque, const struct spe_trace_replay *r,
 	struct ctx *cx = opaque;
 	struct spe_job job = *rjob;
 	struct plane_mem m = { 0 };
-	struct spe_mem mem = { mem_read, mem_write, &m, NULL };
+	struct spe_mem mem = { .read = mem_read, .write = mem_write, .opaque = &m };
 	struct spe_caps caps;
 	struct spe_result res;
 	uint32_t h = job.n_heads, d = job.head_dim, l = job.kv_rows, i;
