@@ -318,7 +318,12 @@ static double run_engine(struct bench_case *c, const struct spe_job *job)
 	/* ENGINE_BENCH_NO_MAP in the environment: read only, no map. */
 	const void *(*map)(void *, enum spe_plane, uint64_t, size_t) =
 		getenv("ENGINE_BENCH_NO_MAP") ? NULL : hmem_map;
-	struct spe_mem mem = { hmem_read, hmem_write, &c->mem, map };
+	struct spe_mem mem = {
+		.read = hmem_read,
+		.write = hmem_write,
+		.opaque = &c->mem,
+		.map = map,
+	};
 	struct spe_result res;
 	double t0, t1;
 	int rc;
