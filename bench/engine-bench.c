@@ -48,6 +48,7 @@
 #include "spe_kernels.h"
 #include "spe_kernels_impl.h"
 #include "baseline.h"
+#include "bench-util.h"
 
 #define FRAC		12	/* fractional bits of Q, K, V and output */
 #define AMP		(2 << FRAC)	/* operands uniform in [-2, 2] */
@@ -70,85 +71,7 @@ static const struct shape quick_shapes[] = {
 	{ "GPT-2-small gen step L=128", 12, 64, 1, 128, 127, 1, 1 },
 };
 
-/* ---- host memory behind struct spe_mem --------------------------------- */
-
-struct hmem {
-	uint8_t *plane[SPE_PLANE_COUNT];
-	size_t len[SPE_PLANE_COUNT];
-	unsigned long reads, writes;	/* callbacks, for --profile */
-};
-
-static int hmem_read(void *opaque, enum spe_plane plane, uint64_t off,
-		     void *dst, size_t len)
-{
-	struct hmem *m = opaque;
-
-	if (!m->plane[plane] || off > m->len[plane] ||
-	    len > m->len[plane] - off)
-		return SPATTEN_HW_ERR_DMA_READ;
-	memcpy(dst, m->plane[plane] + off, len);
-	m->reads++;
-	return 0;
-}
-
-/* The operands in place (struct spe_mem's map), bounds-checked. */
-static const void *hmem_map(void *opaque, enum spe_plane plane, uint64_t off,
-			    size_t len)
-{
-	struct hmem *m = opaque;
-
-	if (!m->plane[plane] || off > m->len[plane] ||
-	    len > m->len[plane] - off)
-		return NULL;
-	return m->plane[plane] + off;
-}
-
-static int hmem_write(void *opaque, enum spe_plane plane, uint64_t off,
-		      const void *src, size_t len)
-{
-	struct hmem *m = opaque;
-
-	if (!m->plane[plane] || off > m->len[plane] ||
-	    len > m->len[plane] - off)
-		return SPATTEN_HW_ERR_DMA_WRITE;
-	memcpy(m->plane[plane] + off, src, len);
-	m->writes++;
-	return 0;
-}
-
 /* ---- helpers ---------------------------------------------------------- */
-
-static uint64_t prng(uint64_t *s)
-{
-	uint64_t x = *s;
-
-	x ^= x >> 12;
-	x ^= x << 25;
-	x ^= x >> 27;
-	*s = x;
-	return x * 0x2545F4914F6CDD1Dull;
-}
-
-static double now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-
-	return x < y ? -1 : x > y;
-}
-
-static double median(double *v, int n)
-{
-	qsort(v, (size_t)n, sizeof(*v), cmp_double);
-	return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
-}
 
 static void *xcalloc(size_t n, size_t size)
 {
@@ -223,7 +146,7 @@ static void case_init(struct bench_case *c, const struct shape *sh,
 
 #define FILL(dst16, dstf, n)						\
 	for (i = 0; i < (n); i++) {					\
-		int32_t r = (int32_t)(prng(&seed) % (2 * AMP + 1)) - AMP; \
+		int32_t r = (int32_t)(bench_prng(&seed) % (2 * AMP + 1)) - AMP; \
 		dst16[i] = (int16_t)(r > 32767 ? 32767 : r);		\
 		dstf[i] = (float)dst16[i] / (float)(1 << FRAC);		\
 	}
@@ -233,7 +156,7 @@ static void case_init(struct bench_case *c, const struct shape *sh,
 #undef FILL
 	/* Importance as after a few layers: arbitrary, distinct-ish. */
 	for (i = 0; i < (size_t)sh->kv_rows; i++)
-		c->tok_imp0[i] = prng(&seed) % 1000000;
+		c->tok_imp0[i] = bench_prng(&seed) % 1000000;
 
 	c->mem.plane[SPE_PLANE_Q] = (uint8_t *)c->q16;
 	c->mem.len[SPE_PLANE_Q] = c->nq * 2;
@@ -329,9 +252,9 @@ static double run_engine(struct bench_case *c, const struct spe_job *job)
 	int rc;
 
 	memcpy(c->tok_imp, c->tok_imp0, (size_t)c->sh->kv_rows * 8);
-	t0 = now_ms();
+	t0 = bench_now_ms();
 	rc = spe_run(job, &c->caps, &mem, &res);
-	t1 = now_ms();
+	t1 = bench_now_ms();
 	if (rc) {
 		fprintf(stderr, "engine-bench: %s: job failed, status %d\n",
 			c->sh->name, rc);
@@ -345,10 +268,10 @@ static double run_base(struct bench_case *c)
 	const struct shape *sh = c->sh;
 	struct base_shape bs = { sh->heads, sh->d, sh->q_rows, sh->kv_rows,
 				 sh->q_start, sh->causal };
-	double t0 = now_ms();
+	double t0 = bench_now_ms();
 
 	base_attention(&bs, c->qf, c->kf, c->vf, c->outf, c->s);
-	return now_ms() - t0;
+	return bench_now_ms() - t0;
 }
 
 /*
@@ -393,7 +316,7 @@ static double run_kpath(struct bench_case *c, struct kpath *kp)
 	uint32_t kv = (uint32_t)(sh->causal ? sh->q_start + sh->q_rows :
 				 sh->kv_rows);
 	float scale = (1.0f / (float)(1u << (2 * FRAC))) / sqrtf((float)d);
-	double t0 = now_ms();
+	double t0 = bench_now_ms();
 	uint32_t h, i, j;
 
 	for (h = 0; h < (uint32_t)sh->heads; h++) {
@@ -415,7 +338,7 @@ static double run_kpath(struct bench_case *c, struct kpath *kp)
 			k->requant_row(kp->acc + (size_t)i * d, d, 15,
 				       kp->out + ((size_t)h * m + i) * d * 2);
 	}
-	return now_ms() - t0;
+	return bench_now_ms() - t0;
 }
 
 /* Engine output against the float result, in real units. */
@@ -497,12 +420,12 @@ static int bench_shape(const struct shape *sh, int reps,
 			for (k = 0; k < N_KEEP; k++)
 				tp[k * reps + i] = run_engine(&c, &pruned[k]);
 	}
-	r->base_ms = median(tb, reps);
-	r->eng_ms = median(te, reps);
-	r->kpath_ms = median(tk, reps);
+	r->base_ms = bench_median(tb, reps);
+	r->eng_ms = bench_median(te, reps);
+	r->kpath_ms = bench_median(tk, reps);
 	if (r->prune_ok)
 		for (k = 0; k < N_KEEP; k++)
-			r->prune_ms[k] = median(tp + k * reps, reps);
+			r->prune_ms[k] = bench_median(tp + k * reps, reps);
 out:
 	case_free(&c);
 	kpath_free(&kp);
@@ -545,7 +468,7 @@ static int profile_shape(const struct shape *sh, int reps, double r)
 	}
 	reads = c.mem.reads / (unsigned long)reps;
 	writes = c.mem.writes / (unsigned long)reps;
-	med = median(t, reps);	/* sorts: t[0] is the fastest */
+	med = bench_median(t, reps);	/* sorts: t[0] is the fastest */
 	printf("%-32s r %.2f keep %4u kernels %-7s %9.4f ms/job (median "
 	       "of %d; min %.4f), %lu reads, %lu writes per job\n", sh->name,
 	       r, keep, spe_kernels_get()->name, med, reps, t[0], reads,

@@ -37,6 +37,7 @@
 #include "spatten_hw.h"
 #include "spe.h"
 #include "baseline.h"
+#include "bench-util.h"
 
 #define FRAC		12
 #define AMP		(2 << FRAC)
@@ -63,97 +64,7 @@ static const struct shape engine_quick[] = {
 
 #define N_SHAPES 4
 
-/* ---- host memory behind struct spe_mem --------------------------------- */
-
-struct hmem {
-	uint8_t *plane[SPE_PLANE_COUNT];
-	size_t len[SPE_PLANE_COUNT];
-};
-
-static int hmem_read(void *opaque, enum spe_plane plane, uint64_t off,
-		     void *dst, size_t len)
-{
-	struct hmem *m = opaque;
-
-	if (!m->plane[plane] || off > m->len[plane] ||
-	    len > m->len[plane] - off)
-		return SPATTEN_HW_ERR_DMA_READ;
-	memcpy(dst, m->plane[plane] + off, len);
-	return 0;
-}
-
-/* Zero-copy: the engine reads host memory in place (as the simulation). */
-static const void *hmem_map(void *opaque, enum spe_plane plane, uint64_t off,
-			    size_t len)
-{
-	struct hmem *m = opaque;
-
-	if (!m->plane[plane] || off > m->len[plane] ||
-	    len > m->len[plane] - off)
-		return NULL;
-	return m->plane[plane] + off;
-}
-
-static int hmem_write(void *opaque, enum spe_plane plane, uint64_t off,
-		      const void *src, size_t len)
-{
-	struct hmem *m = opaque;
-
-	if (!m->plane[plane] || off > m->len[plane] ||
-	    len > m->len[plane] - off)
-		return SPATTEN_HW_ERR_DMA_WRITE;
-	memcpy(m->plane[plane] + off, src, len);
-	return 0;
-}
-
 /* ---- helpers ---------------------------------------------------------- */
-
-static uint64_t prng(uint64_t *s)
-{
-	uint64_t x = *s;
-
-	x ^= x >> 12;
-	x ^= x << 25;
-	x ^= x >> 27;
-	*s = x;
-	return x * 0x2545F4914F6CDD1Dull;
-}
-
-static double now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-
-	return x < y ? -1 : x > y;
-}
-
-/* Median, and the spread as (p90 - p10) / median in percent. */
-struct bstat {
-	double med, lo, hi;
-};
-
-static struct bstat stats_of(double *v, int n)
-{
-	struct bstat s;
-
-	qsort(v, (size_t)n, sizeof(*v), cmp_double);
-	s.med = n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
-	s.lo = v[(n - 1) / 10];
-	s.hi = v[n - 1 - (n - 1) / 10];
-	return s;
-}
-
-static double spread_pct(struct bstat s)
-{
-	return s.med > 0 ? 100.0 * (s.hi - s.lo) / s.med : 0.0;
-}
 
 static void *xcalloc(size_t n, size_t size)
 {
@@ -249,7 +160,7 @@ static void case_init(struct bcase *c, const struct shape *sh, int floats)
 	}
 #define FILL(dst16, dstf, n)						\
 	for (i = 0; i < (n); i++) {					\
-		int32_t r = (int32_t)(prng(&seed) % (2 * AMP + 1)) - AMP; \
+		int32_t r = (int32_t)(bench_prng(&seed) % (2 * AMP + 1)) - AMP; \
 		dst16[i] = (int16_t)(r > 32767 ? 32767 : r);		\
 		if (dstf)						\
 			dstf[i] = (float)dst16[i] / (float)(1 << FRAC);	\
@@ -259,11 +170,11 @@ static void case_init(struct bcase *c, const struct shape *sh, int floats)
 	FILL(c->v16, c->vf, c->nkv);
 #undef FILL
 	for (i = 0; i < c->nkv * 12 / 8; i++)
-		c->kpacked[i] = (uint8_t)prng(&seed);
+		c->kpacked[i] = (uint8_t)bench_prng(&seed);
 	for (i = 0; i < c->nkv / 2; i++)
-		c->klsb[i] = (uint8_t)prng(&seed);
+		c->klsb[i] = (uint8_t)bench_prng(&seed);
 	for (i = 0; i < (size_t)sh->kv_rows; i++)
-		c->tok_imp0[i] = prng(&seed) % 1000000;
+		c->tok_imp0[i] = bench_prng(&seed) % 1000000;
 	bench_caps(&c->caps);
 }
 
@@ -392,9 +303,9 @@ static double run_engine(struct bcase *c, const struct spe_job *job,
 					(uint8_t *)c->k16 : c->kpacked;
 	c->mem.len[SPE_PLANE_K_MSB] = job->buf[SPE_PLANE_K_MSB].len;
 	memcpy(c->tok_imp, c->tok_imp0, (size_t)c->sh->kv_rows * 8);
-	t0 = now_ms();
+	t0 = bench_now_ms();
 	rc = spe_run(job, &c->caps, &mem, res ? res : &r);
-	t1 = now_ms();
+	t1 = bench_now_ms();
 	if (rc) {
 		fprintf(stderr, "host-bench: %s: job failed, status %d\n",
 			c->sh->name, rc);
@@ -408,10 +319,10 @@ static double run_base(struct bcase *c)
 	const struct shape *sh = c->sh;
 	struct base_shape bs = { sh->heads, sh->d, sh->q_rows, sh->kv_rows,
 				 sh->q_start, sh->causal };
-	double t0 = now_ms();
+	double t0 = bench_now_ms();
 
 	base_attention(&bs, c->qf, c->kf, c->vf, c->outf, c->s);
-	return now_ms() - t0;
+	return bench_now_ms() - t0;
 }
 
 static double shape_gflop(const struct shape *sh)
@@ -439,7 +350,7 @@ static int cmd_engine(const struct shape *shapes, int reps, const char *out)
 		double *tr = xcalloc((size_t)reps, sizeof(double));
 		struct jcfg dense = { 0, 0, 16, 0, 0 };
 		struct spe_job job;
-		struct bstat sb, se, sr;
+		struct bench_stat sb, se, sr;
 		double gf = shape_gflop(sh);
 		struct bcase c;
 
@@ -455,13 +366,13 @@ static int cmd_engine(const struct shape *shapes, int reps, const char *out)
 			te[i] = run_engine(&c, &job, NULL);
 			tr[i] = tb[i] / te[i];
 		}
-		sb = stats_of(tb, reps);
-		se = stats_of(te, reps);
-		sr = stats_of(tr, reps);
+		sb = bench_stats(tb, reps);
+		se = bench_stats(te, reps);
+		sr = bench_stats(tr, reps);
 		fprintf(md, "| %s | %.3f | %.3f (%.0f%%) | %.2f | %.3f (%.0f%%) "
 			"| %.2f | **%.2f** (%.2f..%.2f) | %s |\n", sh->name, gf,
-			sb.med, spread_pct(sb), gf / sb.med * 1e3, se.med,
-			spread_pct(se), gf / se.med * 1e3, sr.med, sr.lo, sr.hi,
+			sb.med, bench_spread_pct(sb), gf / sb.med * 1e3, se.med,
+			bench_spread_pct(se), gf / se.med * 1e3, sr.med, sr.lo, sr.hi,
 			sr.med >= 1.0 ? "met" : "**missed**");
 		fprintf(dat, "\"%s\" %.3f %.3f %.4f %.4f %.4f\n", sh->name,
 			gf / sb.med * 1e3, gf / se.med * 1e3, sr.med, sr.lo,
@@ -517,7 +428,7 @@ static int cmd_prune(const struct shape *shapes, int reps, const char *out)
 		double *td = t + (size_t)reps * (2 * N_KEEP + N_SPLIT);
 		struct spe_result res;
 		double refetch[N_SPLIT];
-		struct bstat s16 = { 1, 1, 1 };
+		struct bench_stat s16 = { 1, 1, 1 };
 		uint32_t keep[N_KEEP];
 		struct bcase c;
 
@@ -574,7 +485,7 @@ static int cmd_prune(const struct shape *shapes, int reps, const char *out)
 		}
 		fprintf(dat, "# %s\n", sh->name);
 		for (k = 0; k < N_KEEP; k++) {
-			struct bstat st, sr = { 0, 0, 0 }, sv = { 0, 0, 0 };
+			struct bench_stat st, sr = { 0, 0, 0 }, sv = { 0, 0, 0 };
 			double target = 1.25 * keep_ratio[k];
 			const char *met;
 
@@ -583,18 +494,18 @@ static int cmd_prune(const struct shape *shapes, int reps, const char *out)
 					rel[i] = t[(size_t)(k * 2 + v) * reps + i] /
 						 td[i];
 				if (!v)
-					sr = stats_of(rel, reps);
+					sr = bench_stats(rel, reps);
 				else
-					sv = stats_of(rel, reps);
+					sv = bench_stats(rel, reps);
 			}
-			st = stats_of(t + (size_t)(k * 2) * reps, reps);
+			st = bench_stats(t + (size_t)(k * 2) * reps, reps);
 			met = keep_ratio[k] < 0.1 ? (sr.med <= target ?
 				"yes (r < 0.1: no target)" :
 				"no (r < 0.1: no target)") :
 				sr.med <= target ? "yes" : "**NO**";
 			fprintf(md, "| %s | %.2f | %u | %.3f (%.0f%%) | **%.3f** "
 				"(%.3f..%.3f) | %.3f | %.3f | %s |\n", sh->name,
-				keep_ratio[k], keep[k], st.med, spread_pct(st),
+				keep_ratio[k], keep[k], st.med, bench_spread_pct(st),
 				sr.med, sr.lo, sr.hi, sv.med, target, met);
 			fprintf(dat, "%.3f %.4f %.4f %.4f %.4f %.4f\n",
 				keep_ratio[k], sr.med, sr.lo, sr.hi, sv.med,
@@ -603,26 +514,26 @@ static int cmd_prune(const struct shape *shapes, int reps, const char *out)
 		fprintf(dat, "\n\n");
 		fprintf(sdat, "# %s, threshold 0.1\n", sh->name);
 		for (k = 0; k < N_SPLIT; k++) {
-			struct bstat st, sr;
+			struct bench_stat st, sr;
 			int b = split_bits[k];
 
 			for (i = 0; i < reps; i++)
 				rel[i] = t[(size_t)(2 * N_KEEP + k) * reps + i] /
 					 td[i];
-			sr = stats_of(rel, reps);
-			st = stats_of(t + (size_t)(2 * N_KEEP + k) * reps, reps);
+			sr = bench_stats(rel, reps);
+			st = bench_stats(t + (size_t)(2 * N_KEEP + k) * reps, reps);
 			if (b == 16) {
 				s16 = sr;
 				fprintf(smd, "| %s | 16 (static S16) | - | - | %.3f "
 					"(%.0f%%) | **%.3f** (%.3f..%.3f) | 1.000 |\n",
-					sh->name, st.med, spread_pct(st), sr.med,
+					sh->name, st.med, bench_spread_pct(st), sr.med,
 					sr.lo, sr.hi);
 			} else {
 				fprintf(smd, "| %s | %d+4 | %s | %.1f%% | %.3f "
 					"(%.0f%%) | **%.3f** (%.3f..%.3f) | %.3f |\n",
 					sh->name, b, k >= SPLIT_NOREF ? "0 (never)" :
 					"0.1", 100.0 * refetch[k], st.med,
-					spread_pct(st), sr.med, sr.lo, sr.hi, b / 16.0);
+					bench_spread_pct(st), sr.med, sr.lo, sr.hi, b / 16.0);
 			}
 			if (k == SPLIT_NOREF)	/* the S16 point starts it too */
 				fprintf(sdat, "\n\n# %s, threshold 0\n16 %.4f %.4f "
