@@ -83,12 +83,16 @@ $(BENCH_BUILD)/engine-bench.o: bench/engine-bench.c
 	@mkdir -p $(@D)
 	$(BENCH_CC) $(BENCH_CFLAGS) -c $< -o $@
 
+$(BENCH_BUILD)/bench-util.o: bench/bench-util.c
+	@mkdir -p $(@D)
+	$(BENCH_CC) $(BENCH_CFLAGS) -c $< -o $@
+
 $(BENCH_BUILD)/baseline.o: bench/baseline.c
 	@mkdir -p $(@D)
 	$(BENCH_CC) $(BENCH_BASE_CFLAGS) -c $< -o $@
 
-$(BENCH_BIN): $(BENCH_BUILD)/engine-bench.o $(BENCH_BUILD)/baseline.o \
-		$(BENCH_ENGINE_OBJS)
+$(BENCH_BIN): $(BENCH_BUILD)/engine-bench.o $(BENCH_BUILD)/bench-util.o \
+		$(BENCH_BUILD)/baseline.o $(BENCH_ENGINE_OBJS)
 	$(BENCH_CC) -o $@ $^ $(BENCH_BLAS_LIBS) -lmvec -lm
 
 engine-bench: $(BENCH_BIN)
@@ -101,7 +105,8 @@ bench-clean:
 
 -include $(KERNELS_OBJS:.o=.d) $(KERNELS_BUILD)/test_kernels.d
 -include $(BENCH_ENGINE_OBJS:.o=.d) $(BENCH_BUILD)/engine-bench.d \
-	$(BENCH_BUILD)/baseline.d $(BENCH_BUILD)/host-bench.d
+	$(BENCH_BUILD)/baseline.d $(BENCH_BUILD)/host-bench.d \
+	$(BENCH_BUILD)/bench-util.d
 
 # ---- the whole-stack report: docs/benchmarks.md and docs/plots/*.png ------
 #
@@ -130,8 +135,8 @@ $(BENCH_BUILD)/host-bench.o: bench/host-bench.c
 	@mkdir -p $(@D)
 	$(BENCH_CC) $(BENCH_CFLAGS) -c $< -o $@
 
-$(BENCH_HOST_BIN): $(BENCH_BUILD)/host-bench.o $(BENCH_BUILD)/baseline.o \
-		$(BENCH_ENGINE_OBJS)
+$(BENCH_HOST_BIN): $(BENCH_BUILD)/host-bench.o $(BENCH_BUILD)/bench-util.o \
+		$(BENCH_BUILD)/baseline.o $(BENCH_ENGINE_OBJS)
 	$(BENCH_CC) -o $@ $^ $(BENCH_BLAS_LIBS) -lmvec -lm
 
 # Links the workload generator of the tools and the host library.

@@ -40,7 +40,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "spatten_hw.h"
@@ -146,7 +145,8 @@ static void case_init(struct bench_case *c, const struct shape *sh,
 
 #define FILL(dst16, dstf, n)						\
 	for (i = 0; i < (n); i++) {					\
-		int32_t r = (int32_t)(bench_prng(&seed) % (2 * AMP + 1)) - AMP; \
+		int32_t r = (int32_t)(bench_prng(&seed) %		\
+				    (2 * AMP + 1)) - AMP;		\
 		dst16[i] = (int16_t)(r > 32767 ? 32767 : r);		\
 		dstf[i] = (float)dst16[i] / (float)(1 << FRAC);		\
 	}

@@ -32,7 +32,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "spatten_hw.h"
 #include "spe.h"
@@ -160,7 +159,8 @@ static void case_init(struct bcase *c, const struct shape *sh, int floats)
 	}
 #define FILL(dst16, dstf, n)						\
 	for (i = 0; i < (n); i++) {					\
-		int32_t r = (int32_t)(bench_prng(&seed) % (2 * AMP + 1)) - AMP; \
+		int32_t r = (int32_t)(bench_prng(&seed) %		\
+				    (2 * AMP + 1)) - AMP;		\
 		dst16[i] = (int16_t)(r > 32767 ? 32767 : r);		\
 		if (dstf)						\
 			dstf[i] = (float)dst16[i] / (float)(1 << FRAC);	\
@@ -371,8 +371,9 @@ static int cmd_engine(const struct shape *shapes, int reps, const char *out)
 		sr = bench_stats(tr, reps);
 		fprintf(md, "| %s | %.3f | %.3f (%.0f%%) | %.2f | %.3f (%.0f%%) "
 			"| %.2f | **%.2f** (%.2f..%.2f) | %s |\n", sh->name, gf,
-			sb.med, bench_spread_pct(sb), gf / sb.med * 1e3, se.med,
-			bench_spread_pct(se), gf / se.med * 1e3, sr.med, sr.lo, sr.hi,
+			sb.med, bench_spread_pct(sb), gf / sb.med * 1e3,
+			se.med, bench_spread_pct(se), gf / se.med * 1e3,
+			sr.med, sr.lo, sr.hi,
 			sr.med >= 1.0 ? "met" : "**missed**");
 		fprintf(dat, "\"%s\" %.3f %.3f %.4f %.4f %.4f\n", sh->name,
 			gf / sb.med * 1e3, gf / se.med * 1e3, sr.med, sr.lo,
@@ -505,8 +506,8 @@ static int cmd_prune(const struct shape *shapes, int reps, const char *out)
 				sr.med <= target ? "yes" : "**NO**";
 			fprintf(md, "| %s | %.2f | %u | %.3f (%.0f%%) | **%.3f** "
 				"(%.3f..%.3f) | %.3f | %.3f | %s |\n", sh->name,
-				keep_ratio[k], keep[k], st.med, bench_spread_pct(st),
-				sr.med, sr.lo, sr.hi, sv.med, target, met);
+				keep_ratio[k], keep[k], st.med,
+				bench_spread_pct(st), sr.med, sr.lo, sr.hi, sv.med, target, met);
 			fprintf(dat, "%.3f %.4f %.4f %.4f %.4f %.4f\n",
 				keep_ratio[k], sr.med, sr.lo, sr.hi, sv.med,
 				target);
@@ -526,14 +527,15 @@ static int cmd_prune(const struct shape *shapes, int reps, const char *out)
 				s16 = sr;
 				fprintf(smd, "| %s | 16 (static S16) | - | - | %.3f "
 					"(%.0f%%) | **%.3f** (%.3f..%.3f) | 1.000 |\n",
-					sh->name, st.med, bench_spread_pct(st), sr.med,
-					sr.lo, sr.hi);
+					sh->name, st.med, bench_spread_pct(st),
+					sr.med, sr.lo, sr.hi);
 			} else {
 				fprintf(smd, "| %s | %d+4 | %s | %.1f%% | %.3f "
 					"(%.0f%%) | **%.3f** (%.3f..%.3f) | %.3f |\n",
 					sh->name, b, k >= SPLIT_NOREF ? "0 (never)" :
 					"0.1", 100.0 * refetch[k], st.med,
-					bench_spread_pct(st), sr.med, sr.lo, sr.hi, b / 16.0);
+					bench_spread_pct(st), sr.med, sr.lo, sr.hi,
+					b / 16.0);
 			}
 			if (k == SPLIT_NOREF)	/* the S16 point starts it too */
 				fprintf(sdat, "\n\n# %s, threshold 0\n16 %.4f %.4f "
