@@ -3,6 +3,7 @@
  * bench-util: what the host benchmarks (engine-bench, host-bench) share;
  * see bench-util.h.
  */
+#include <math.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -175,4 +176,45 @@ struct bench_stat bench_stats(double *v, int n)
 double bench_spread_pct(struct bench_stat s)
 {
 	return s.med > 0 ? 100.0 * (s.hi - s.lo) / s.med : 0.0;
+}
+
+/**
+ * bench_caps() - the device the host benchmarks run the engine as
+ * @caps: filled: every format, split and feature, context 1024, 16 heads,
+ *	head_dim 16..256, 48-bit DMA, the full chip's cycle model
+ */
+void bench_caps(struct spe_caps *caps)
+{
+	memset(caps, 0, sizeof(*caps));
+	caps->max_context = 1024;
+	caps->max_heads = 16;
+	caps->head_dims = 0x1f0;	/* 16..256 */
+	caps->formats = (1u << SPATTEN_FMT_NUM) - 1;
+	caps->splits = (1u << 4) | (1u << 6) | (1u << 8) | (1u << 10) |
+		       (1u << 12);
+	caps->features = SPATTEN_FEAT_CAUSAL | SPATTEN_FEAT_GENERATION |
+			 SPATTEN_FEAT_TOKEN_PRUNE | SPATTEN_FEAT_HEAD_PRUNE |
+			 SPATTEN_FEAT_VALUE_PRUNE | SPATTEN_FEAT_PROGRESSIVE;
+	caps->dma_bits = 48;
+	caps->model = spe_model_full();
+}
+
+/**
+ * bench_keep_count() - tokens kept at keep ratio @r of @kv_rows
+ * @kv_rows: context length
+ * @generation: a generation step, whose current token is always kept
+ * @r: keep ratio
+ *
+ * Return: round(r * kv_rows), at least 1, and at least 2 in generation
+ * (the current token plus one chosen by the top-k).
+ */
+uint32_t bench_keep_count(uint32_t kv_rows, int generation, double r)
+{
+	double k = floor(r * (double)kv_rows + 0.5);
+
+	if (k < 1)
+		k = 1;
+	if (generation && k < 2 && kv_rows > 1)
+		k = 2;
+	return (uint32_t)k;
 }

@@ -53,4 +53,7 @@ struct bench_stat {
 struct bench_stat bench_stats(double *v, int n);
 double bench_spread_pct(struct bench_stat s);
 
+void bench_caps(struct spe_caps *caps);
+uint32_t bench_keep_count(uint32_t kv_rows, int generation, double r);
+
 #endif /* BENCH_UTIL_H */

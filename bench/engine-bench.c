@@ -92,22 +92,6 @@ static void set_buf(struct spatten_hw_buf *b, enum spe_plane plane,
 	b->flags = 0;
 }
 
-static void bench_caps(struct spe_caps *caps)
-{
-	memset(caps, 0, sizeof(*caps));
-	caps->max_context = 1024;
-	caps->max_heads = 16;
-	caps->head_dims = 0x1f0;	/* 16..256 */
-	caps->formats = (1u << SPATTEN_FMT_NUM) - 1;
-	caps->splits = (1u << 4) | (1u << 6) | (1u << 8) | (1u << 10) |
-		       (1u << 12);
-	caps->features = SPATTEN_FEAT_CAUSAL | SPATTEN_FEAT_GENERATION |
-			 SPATTEN_FEAT_TOKEN_PRUNE | SPATTEN_FEAT_HEAD_PRUNE |
-			 SPATTEN_FEAT_VALUE_PRUNE | SPATTEN_FEAT_PROGRESSIVE;
-	caps->dma_bits = 48;
-	caps->model = spe_model_full();
-}
-
 /* One shape: operands, the float copies, and the engine's memory. */
 struct bench_case {
 	const struct shape *sh;
@@ -222,17 +206,6 @@ static int case_job(struct bench_case *c, uint32_t keep, struct spe_job *job)
 		desc.topk_seed = htole32(0x5ba77e4);
 	}
 	return spe_desc_decode(&desc, &c->caps, job);
-}
-
-static uint32_t keep_count(const struct shape *sh, double r)
-{
-	double k = floor(r * sh->kv_rows + 0.5);
-
-	if (k < 1)
-		k = 1;
-	if (sh->generation && k < 2 && sh->kv_rows > 1)
-		k = 2;
-	return (uint32_t)k;
 }
 
 /* One engine run; returns ms, or a negative value on a failed job. */
@@ -389,7 +362,7 @@ static int bench_shape(const struct shape *sh, int reps,
 	}
 	r->prune_ok = 1;
 	for (k = 0; k < N_KEEP; k++) {
-		r->keep[k] = keep_count(sh, keep_ratio[k]);
+		r->keep[k] = bench_keep_count((uint32_t)sh->kv_rows, sh->generation, keep_ratio[k]);
 		if (case_job(&c, r->keep[k], &pruned[k]))
 			r->prune_ok = 0;
 	}
@@ -445,7 +418,7 @@ static int profile_shape(const struct shape *sh, int reps, double r)
 {
 	struct bench_case c;
 	struct spe_job job;
-	uint32_t keep = r >= 1.0 ? 0 : keep_count(sh, r);
+	uint32_t keep = r >= 1.0 ? 0 : bench_keep_count((uint32_t)sh->kv_rows, sh->generation, r);
 	double *t = xcalloc((size_t)reps, sizeof(double));
 	unsigned long reads, writes;
 	double med;

@@ -90,22 +90,6 @@ static FILE *xopen(const char *dir, const char *name)
 	return f;
 }
 
-static void bench_caps(struct spe_caps *caps)
-{
-	memset(caps, 0, sizeof(*caps));
-	caps->max_context = 1024;
-	caps->max_heads = 16;
-	caps->head_dims = 0x1f0;
-	caps->formats = (1u << SPATTEN_FMT_NUM) - 1;
-	caps->splits = (1u << 4) | (1u << 6) | (1u << 8) | (1u << 10) |
-		       (1u << 12);
-	caps->features = SPATTEN_FEAT_CAUSAL | SPATTEN_FEAT_GENERATION |
-			 SPATTEN_FEAT_TOKEN_PRUNE | SPATTEN_FEAT_HEAD_PRUNE |
-			 SPATTEN_FEAT_VALUE_PRUNE | SPATTEN_FEAT_PROGRESSIVE;
-	caps->dma_bits = 48;
-	caps->model = spe_model_full();
-}
-
 static int fmt_of_bits(int bits)
 {
 	switch (bits) {
@@ -276,17 +260,6 @@ static int case_job(struct bcase *c, const struct jcfg *j, struct spe_job *job)
 	return spe_desc_decode(&desc, &c->caps, job);
 }
 
-static uint32_t keep_count(const struct shape *sh, double r)
-{
-	double k = floor(r * sh->kv_rows + 0.5);
-
-	if (k < 1)
-		k = 1;
-	if (sh->generation && k < 2 && sh->kv_rows > 1)
-		k = 2;
-	return (uint32_t)k;
-}
-
 static double run_engine(struct bcase *c, const struct spe_job *job,
 			 struct spe_result *res)
 {
@@ -435,7 +408,7 @@ static int cmd_prune(const struct shape *shapes, int reps, const char *out)
 
 		case_init(&c, sh, 0);
 		for (k = 0; k < N_KEEP; k++) {
-			keep[k] = keep_count(sh, keep_ratio[k]);
+			keep[k] = bench_keep_count((uint32_t)sh->kv_rows, sh->generation, keep_ratio[k]);
 			for (v = 0; v < 2; v++) {
 				memset(&cfg, 0, sizeof(cfg));
 				cfg.k_bits = 16;
@@ -602,7 +575,7 @@ static int cmd_tflops(const struct shape *shapes, const char *out)
 			double fl, dense_fl = shape_gflop(sh) * 1e9;
 
 			if (p) {
-				cfg.token_keep = keep_count(sh, 0.5);
+				cfg.token_keep = bench_keep_count((uint32_t)sh->kv_rows, sh->generation, 0.5);
 				cfg.k_bits = 6;
 				if (sh->generation)
 					cfg.value_keep = (cfg.token_keep + 4) / 5;
