@@ -25,6 +25,20 @@
 #include "spatten_compat.h"
 #include "spatten_drv.h"
 
+/* Undo the device mapping of page @i of @bo. */
+static void spatten_bo_unmap_page(struct spatten_bo *bo, unsigned long i)
+{
+	struct spatten_dev *sdev = bo->sdev;
+
+	/*
+	 * Callers synced what the CPU needs; a bounce must not clobber the
+	 * pages that userspace may still have mapped.
+	 */
+	dma_unmap_page_attrs(&sdev->pdev->dev, bo->dma[i], PAGE_SIZE,
+			     DMA_BIDIRECTIONAL, DMA_ATTR_SKIP_CPU_SYNC);
+	xa_erase(&sdev->mapped_pages, page_to_pfn(bo->pages[i]));
+}
+
 /* Undo the device mappings of @bo; the pages stay (user mappings). */
 static void spatten_bo_unmap_locked(struct spatten_bo *bo)
 {
@@ -35,13 +49,8 @@ static void spatten_bo_unmap_locked(struct spatten_bo *bo)
 	if (!bo->mapped)
 		return;
 
-	/*
-	 * Callers synced what the CPU needs; a bounce must not clobber the
-	 * pages that userspace may still have mapped.
-	 */
 	for (i = 0; i < bo->npages; i++) {
-		dma_unmap_page_attrs(dev, bo->dma[i], PAGE_SIZE,
-				     DMA_BIDIRECTIONAL, DMA_ATTR_SKIP_CPU_SYNC);
+		spatten_bo_unmap_page(bo, i);
 		cond_resched();
 	}
 	dma_free_coherent(dev, bo->npages * sizeof(*bo->list), bo->list,
@@ -142,33 +151,49 @@ static void spatten_bo_free_arrays(struct spatten_bo *bo)
 	kfree(bo);
 }
 
-/* Map page @i of @bo for the device and enter it in the page list. */
+/*
+ * Map page @i of @bo for the device and enter it in the page list.
+ * A page already mapped for this board (the same user memory imported
+ * twice, or a buffer's own mmap imported) is refused with -EBUSY: two
+ * device-writable mappings of one page are undefined under the DMA API,
+ * and jobs on the two buffers would race through the caches.
+ */
 static int spatten_bo_map_page(struct spatten_bo *bo, unsigned long i)
 {
-	struct device *dev = &bo->sdev->pdev->dev;
+	struct spatten_dev *sdev = bo->sdev;
+	struct device *dev = &sdev->pdev->dev;
+	unsigned long pfn = page_to_pfn(bo->pages[i]);
 	dma_addr_t addr;
+	int ret;
 
+	ret = xa_insert(&sdev->mapped_pages, pfn, bo, GFP_KERNEL_ACCOUNT);
+	if (ret)
+		return ret;
 	addr = dma_map_page(dev, bo->pages[i], 0, PAGE_SIZE, DMA_BIDIRECTIONAL);
-	if (dma_mapping_error(dev, addr))
-		return -ENOMEM;
+	if (dma_mapping_error(dev, addr)) {
+		ret = -ENOMEM;
+		goto err_erase;
+	}
 	if (!IS_ALIGNED(addr, SPATTEN_HW_PAGE_SIZE)) {
 		dev_err_ratelimited(dev, "unaligned page mapping %pad\n",
 				    &addr);
 		dma_unmap_page(dev, addr, PAGE_SIZE, DMA_BIDIRECTIONAL);
-		return -EIO;
+		ret = -EIO;
+		goto err_erase;
 	}
 	bo->dma[i] = addr;
 	bo->list[i] = cpu_to_le64(addr);
 	return 0;
+
+err_erase:
+	xa_erase(&sdev->mapped_pages, pfn);
+	return ret;
 }
 
 static void spatten_bo_unmap_pages(struct spatten_bo *bo, unsigned long n)
 {
-	struct device *dev = &bo->sdev->pdev->dev;
-
 	while (n--)
-		dma_unmap_page_attrs(dev, bo->dma[n], PAGE_SIZE,
-				     DMA_BIDIRECTIONAL, DMA_ATTR_SKIP_CPU_SYNC);
+		spatten_bo_unmap_page(bo, n);
 }
 
 /* Make a fully mapped buffer known to the board. */
@@ -268,9 +293,11 @@ static void spatten_bo_drop_handle(struct spatten_ctx *ctx, u32 handle)
  *
  * Return: 0; -EFAULT (struct unreadable, range not mapped, or mapped
  * read-only); -EINVAL for non-zero flags or rsvd, an unaligned pointer or
- * size, a zero size or one above SPATTEN_MAX_BO_SIZE; -ENOMEM (out of
- * memory, or RLIMIT_MEMLOCK exceeded); -ENOSPC (no free handle); other
- * errors of pin_user_pages_fast().
+ * size, a zero size or one above SPATTEN_MAX_BO_SIZE; -EBUSY when a page
+ * of the range is already a buffer of this board (imported before, or a
+ * mapping of a buffer); -ENOMEM (out of memory, or RLIMIT_MEMLOCK
+ * exceeded); -ENOSPC (no free handle); other errors of
+ * pin_user_pages_fast().
  */
 int spatten_ioctl_bo_import(struct spatten_ctx *ctx, void __user *arg)
 {

@@ -172,6 +172,9 @@ struct spatten_queue {
  * @queues: the queue pairs
  * @bo_lock: protects @bo_list and every buffer's DMA mapping state
  * @bo_list: buffer objects of this board
+ * @mapped_pages: page frame number -> buffer, for every page mapped for
+ *	the device: a page is mapped once at most (two device-writable
+ *	mappings of one page are undefined under the DMA API)
  * @ctx_lock: protects @ctx_list
  * @ctx_list: open file contexts, woken when the device goes away
  * @reset_lock: serializes device resets (timeout recovery, PCI resets)
@@ -218,6 +221,7 @@ struct spatten_dev {
 
 	struct mutex bo_lock;	/* @bo_list, DMA mapping state */
 	struct list_head bo_list;
+	struct xarray mapped_pages;
 	struct mutex ctx_lock;	/* @ctx_list */
 	struct list_head ctx_list;
 

@@ -39,6 +39,8 @@ static void spatten_dev_release(struct kref *ref)
 {
 	struct spatten_dev *sdev = container_of(ref, struct spatten_dev, ref);
 
+	WARN_ON(!xa_empty(&sdev->mapped_pages));
+	xa_destroy(&sdev->mapped_pages);
 	mutex_destroy(&sdev->bo_lock);
 	mutex_destroy(&sdev->ctx_lock);
 	mutex_destroy(&sdev->reset_lock);
@@ -332,6 +334,7 @@ static int spatten_probe(struct pci_dev *pdev, const struct pci_device_id *id)
 	init_rwsem(&sdev->rwsem);
 	mutex_init(&sdev->bo_lock);
 	INIT_LIST_HEAD(&sdev->bo_list);
+	xa_init(&sdev->mapped_pages);
 	mutex_init(&sdev->ctx_lock);
 	INIT_LIST_HEAD(&sdev->ctx_list);
 	mutex_init(&sdev->reset_lock);

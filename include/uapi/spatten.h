@@ -91,7 +91,8 @@ struct spatten_bo_destroy {
  *	it completes after BO_DESTROY or close; counted against
  *	RLIMIT_MEMLOCK
  * @size: in: bytes, a non-zero multiple of the page size, at most
- *	max_bo_size
+ *	max_bo_size; no page of the range may already be a buffer of this
+ *	board (imported, or a mapping of a created buffer): -EBUSY
  * @flags: in: must be zero
  * @handle: out: buffer handle, valid in this open file only (not mmap-able:
  *	the memory is already the caller's)

@@ -1017,6 +1017,59 @@ TEST_F(drv, import_handle_cannot_be_mmapped)
 	munmap(mem, 4 * PAGE);
 }
 
+/*
+ * A page is a buffer of the board once at most (two device-writable DMA
+ * mappings of one page are undefined; the debug kernel's DMA-API checker
+ * reported them): the same memory again, an overlapping range, or the same
+ * range from another file is -EBUSY, and nothing stays pinned or charged;
+ * once the first buffer is gone the memory imports again.
+ */
+TEST_F(drv, import_same_memory_twice_ebusy)
+{
+	long lck0 = vm_locked_kb();
+	char *mem = anon(8 * PAGE);
+	uint32_t h, h2;
+	int fd2;
+
+	ASSERT_NE(NULL, mem);
+	memset(mem, 3, 8 * PAGE);
+	ASSERT_EQ(0, bo_import(self->fd, mem, 4 * PAGE, &h));
+	EXPECT_EQ(-EBUSY, bo_import(self->fd, mem, 4 * PAGE, NULL));
+	EXPECT_EQ(-EBUSY, bo_import(self->fd, mem + 2 * PAGE, 4 * PAGE, NULL));
+	EXPECT_EQ(-EBUSY, bo_import(self->fd, mem + 3 * PAGE, PAGE, NULL));
+	fd2 = open_dev();
+	ASSERT_LE(0, fd2);
+	EXPECT_EQ(-EBUSY, bo_import(fd2, mem, PAGE, NULL));
+	EXPECT_EQ(lck0 + 16, vm_locked_kb());
+	/* The pages next to it are free. */
+	ASSERT_EQ(0, bo_import(fd2, mem + 4 * PAGE, 4 * PAGE, &h2));
+	EXPECT_EQ(0, bo_destroy(self->fd, h));
+	ASSERT_EQ(0, bo_import(self->fd, mem, 4 * PAGE, &h));
+	EXPECT_EQ(0, bo_destroy(self->fd, h));
+	close(fd2);
+	EXPECT_EQ(lck0, vm_locked_kb());
+	munmap(mem, 8 * PAGE);
+}
+
+/* The mmap of a created buffer is that buffer's pages: -EBUSY too. */
+TEST_F(drv, import_mapping_of_created_buffer_ebusy)
+{
+	long lck0 = vm_locked_kb();
+	uint64_t off;
+	uint32_t h;
+	char *m;
+
+	ASSERT_EQ(0, bo_create(self->fd, 4 * PAGE, &h, &off));
+	m = mmap(NULL, 4 * PAGE, PROT_READ | PROT_WRITE, MAP_SHARED,
+		 self->fd, (off_t)off);
+	ASSERT_NE(MAP_FAILED, m);
+	EXPECT_EQ(-EBUSY, bo_import(self->fd, m, 4 * PAGE, NULL));
+	EXPECT_EQ(-EBUSY, bo_import(self->fd, m + PAGE, PAGE, NULL));
+	EXPECT_EQ(lck0, vm_locked_kb());
+	munmap(m, 4 * PAGE);
+	EXPECT_EQ(0, bo_destroy(self->fd, h));
+}
+
 /* Over RLIMIT_MEMLOCK without CAP_IPC_LOCK: -ENOMEM (or -EPERM). */
 TEST_F(drv, import_over_rlimit_memlock_fails)
 {
