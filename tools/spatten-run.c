@@ -16,8 +16,9 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "spatten-report.h"
+#include "spatten-trace.h"
 #include "spatten-workload.h"
-#include "spe_trace.h"
 
 static const char *prog = "spatten-run";
 
@@ -128,6 +129,25 @@ struct trace_ctx {
 	uint32_t last_iter;
 };
 
+static void trace_job_json(struct trace_ctx *c,
+			   const struct spe_trace_replay *r,
+			   const struct spe_job *job,
+			   const struct spe_stats *st, uint64_t read,
+			   uint64_t dense_fp32, uint64_t cf, uint64_t ce)
+{
+	if (c->first) {
+		rep_begin(stdout, prog, "trace");
+		printf(",\"per_job\":[");
+	}
+	printf("%s{\"iteration\":%u,\"layer\":%u,\"heads\":%u,"
+	       "\"kv_rows\":%u,\"tokens_kept\":%" PRIu64 ","
+	       "\"lsb_refetches\":%" PRIu64 ",\"bytes_read\":%" PRIu64 ","
+	       "\"dram_bytes_dense_fp32\":%" PRIu64 ",\"cycles_full\":%"
+	       PRIu64 ",\"cycles_eighth\":%" PRIu64 "}", c->first ? "" : ",",
+	       r->iteration, r->layer, job->n_heads, job->kv_rows,
+	       st->tokens_kept, st->refetch_rows, read, dense_fp32, cf, ce);
+}
+
 static void on_job(void *opaque, const struct spe_trace_replay *r,
 		   const struct spe_job *job, const struct spe_stats *st,
 		   uint64_t dense_fp32, uint64_t cf, uint64_t ce)
@@ -135,111 +155,78 @@ static void on_job(void *opaque, const struct spe_trace_replay *r,
 	struct trace_ctx *c = opaque;
 	uint64_t b = st->bytes[SPE_PLANE_Q] + st->bytes[SPE_PLANE_K_MSB] +
 		     st->bytes[SPE_PLANE_K_LSB] + st->bytes[SPE_PLANE_V];
+	char it[16] = "";
 
 	if (c->json) {
-		printf("%s\n    {\"iteration\": %u, \"layer\": %u, "
-		       "\"heads\": %u, \"kv_rows\": %u, \"tokens_kept\": %"
-		       PRIu64 ", \"refetch_rows\": %" PRIu64 ", \"bytes\": %"
-		       PRIu64 ", \"dense_fp32\": %" PRIu64 ", \"cycles_full\": %"
-		       PRIu64 ", \"cycles_eighth\": %" PRIu64 "}",
-		       c->first ? "" : ",", r->iteration, r->layer,
-		       job->n_heads, job->kv_rows, st->tokens_kept,
-		       st->refetch_rows, b, dense_fp32, cf, ce);
+		trace_job_json(c, r, job, st, b, dense_fp32, cf, ce);
 		c->first = 0;
 		return;
 	}
+	if (c->first)
+		printf("iteration layer heads kv_rows    kept refetch "
+		       "     bytes dense_fp32    cycles\n");
 	if (c->first || r->iteration != c->last_iter)
-		printf("%9u %5u %5u %7u %7" PRIu64 " %7" PRIu64 " %10" PRIu64
-		       " %10" PRIu64 " %9" PRIu64 "\n", r->iteration, r->layer,
-		       job->n_heads, job->kv_rows, st->tokens_kept,
-		       st->refetch_rows, b, dense_fp32, cf);
-	else
-		printf("%9s %5u %5u %7u %7" PRIu64 " %7" PRIu64 " %10" PRIu64
-		       " %10" PRIu64 " %9" PRIu64 "\n", "", r->layer,
-		       job->n_heads, job->kv_rows, st->tokens_kept,
-		       st->refetch_rows, b, dense_fp32, cf);
+		snprintf(it, sizeof(it), "%u", r->iteration);
+	printf("%9s %5u %5u %7u %7" PRIu64 " %7" PRIu64 " %10" PRIu64
+	       " %10" PRIu64 " %9" PRIu64 "\n", it, r->layer, job->n_heads,
+	       job->kv_rows, st->tokens_kept, st->refetch_rows, b, dense_fp32,
+	       cf);
 	c->first = 0;
 	c->last_iter = r->iteration;
 }
 
+static void trace_totals(const struct spe_trace_totals *t)
+{
+	printf("\ntotal: %" PRIu64 " rows in %" PRIu64 " jobs; keys "
+	       "fetched %" PRIu64 " of %" PRIu64 " (%.1f%%); LSB "
+	       "refetch %" PRIu64 " rows (%.1f%%)\n", t->rows, t->jobs,
+	       t->keys_fetched, t->keys_dense, t->keys_dense ? 100.0 *
+	       t->keys_fetched / t->keys_dense : 0.0, t->refetch_rows,
+	       t->rows ? 100.0 * t->refetch_rows / t->rows : 0.0);
+	printf("DRAM bytes %" PRIu64 " vs %" PRIu64 " dense fp32 "
+	       "(%.2fx less); cycles %" PRIu64 " (full chip), %" PRIu64
+	       " (SpAtten_1/8)\n", t->bytes_total, t->dense_fp32,
+	       t->bytes_total ? (double)t->dense_fp32 / t->bytes_total :
+	       0.0, t->cycles_full, t->cycles_eighth);
+}
+
+/*
+ * Streams the trace (tools/spatten-trace.c): jobs are printed as they
+ * finish. A JSON document cut short by an error ends with an "error"
+ * member; the exit status is 1 either way.
+ */
 static int run_trace(const char *path, int json)
 {
-	struct spe_trace_replay *r = calloc(1, sizeof(*r));
+	const char *name = strcmp(path, "-") ? path : "<stdin>";
+	struct tr_reader *t = malloc(sizeof(*t));
 	struct trace_ctx c = { .json = json, .first = 1 };
-	const struct spe_trace_totals *t;
-	size_t len = 0, cap = 1 << 20, got;
-	char *buf = malloc(cap);
-	FILE *f = fopen(path, "r");
 
-	if (!f) {
-		fprintf(stderr, "%s: %s: %s\n", prog, path, strerror(errno));
-		free(buf);
-		free(r);
-		return 1;
-	}
-	while (buf && (got = fread(buf + len, 1, cap - len, f)) > 0) {
-		len += got;
-		if (len == cap) {
-			char *nb = realloc(buf, cap * 2);
-
-			if (!nb) {
-				free(buf);
-				buf = NULL;
-				break;
-			}
-			buf = nb;
-			cap *= 2;
-		}
-	}
-	fclose(f);
-	if (!buf || !r) {
+	if (!t) {
 		fprintf(stderr, "%s: out of memory\n", prog);
-		free(buf);
-		free(r);
 		return 1;
 	}
-	spe_trace_replay_init(r);
-	r->on_job = on_job;
-	r->opaque = &c;
-	if (json)
-		printf("{\n  \"trace\": \"%s\",\n  \"jobs\": [", path);
-	else
-		printf("iteration layer heads kv_rows    kept refetch "
-		       "     bytes dense_fp32    cycles\n");
-	if (spe_trace_replay_buffer(r, buf, len) < 0) {
-		if (json)
-			printf("]\n}\n");
-		fprintf(stderr, "%s: %s:%lu: %s\n", prog, path,
-			r->parser.err_line, r->parser.err);
-		free(buf);
-		free(r);
+	tr_init(t);
+	t->r.on_job = on_job;
+	t->r.opaque = &c;
+	if (tr_read_path(t, path)) {
+		if (json && !c.first) {
+			printf("],\"error\":");
+			rep_json_string(stdout, t->err);
+			printf("}\n");
+		}
+		fflush(stdout);
+		tr_perror(t, prog, name);
+		free(t);
 		return 1;
 	}
-	t = &r->totals;
 	if (json) {
-		printf("\n  ],\n  \"totals\": {\"rows\": %" PRIu64 ", \"jobs\": %"
-		       PRIu64 ", \"bytes\": %" PRIu64 ", \"dense_fp32\": %" PRIu64
-		       ", \"keys_fetched\": %" PRIu64 ", \"keys_dense\": %" PRIu64
-		       ", \"refetch_rows\": %" PRIu64 ", \"cycles_full\": %" PRIu64
-		       ", \"cycles_eighth\": %" PRIu64 "}\n}\n", t->rows,
-		       t->jobs, t->bytes_total, t->dense_fp32, t->keys_fetched,
-		       t->keys_dense, t->refetch_rows, t->cycles_full,
-		       t->cycles_eighth);
+		printf("]");
+		rep_trace_totals(stdout, name, t, 0);
+		printf("}\n");
 	} else {
-		printf("\ntotal: %" PRIu64 " rows in %" PRIu64 " jobs; keys "
-		       "fetched %" PRIu64 " of %" PRIu64 " (%.1f%%); LSB "
-		       "refetch %" PRIu64 " rows (%.1f%%)\n", t->rows, t->jobs,
-		       t->keys_fetched, t->keys_dense, t->keys_dense ? 100.0 *
-		       t->keys_fetched / t->keys_dense : 0.0, t->refetch_rows,
-		       t->rows ? 100.0 * t->refetch_rows / t->rows : 0.0);
-		printf("DRAM bytes %" PRIu64 " vs %" PRIu64 " dense fp32 "
-		       "(%.2fx less); cycles %" PRIu64 " (full chip), %" PRIu64
-		       " (SpAtten_1/8)\n", t->bytes_total, t->dense_fp32,
-		       t->bytes_total ? (double)t->dense_fp32 / t->bytes_total :
-		       0.0, t->cycles_full, t->cycles_eighth);
+		trace_totals(&t->r.totals);
 	}
-	free(buf);
-	free(r);
+	free(t);
 	return 0;
 }
 
