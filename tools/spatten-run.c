@@ -44,7 +44,8 @@ static void usage(FILE *f)
 "  -s, --seed N          input seed (default 0x5ba77e4)\n"
 "\n"
 "Pruning and quantization:\n"
-"      --dense           no pruning (the baseline)\n"
+"      --dense           the dense baseline: no pruning, static S16 keys,\n"
+"                        S16 values (not with the options below)\n"
 "      --token-keep A:B  token keep ratio from A (first pruned layer) to B\n"
 "      --head-keep A:B   head keep ratio from A to B\n"
 "      --value-keep R    V rows kept per query, ratio of the kept tokens\n"
@@ -192,8 +193,8 @@ static void trace_totals(const struct spe_trace_totals *t)
 
 /*
  * Streams the trace (tools/spatten-trace.c): jobs are printed as they
- * finish. A JSON document cut short by an error ends with an "error"
- * member; the exit status is 1 either way.
+ * finish. On an error the JSON document ends after the jobs printed so far
+ * with "file" and "error" members (no totals); the exit status is 1.
  */
 static int run_trace(const char *path, int json)
 {
@@ -209,8 +210,14 @@ static int run_trace(const char *path, int json)
 	t->r.on_job = on_job;
 	t->r.opaque = &c;
 	if (tr_read_path(t, path)) {
-		if (json && !c.first) {
-			printf("],\"error\":");
+		if (json) {
+			if (c.first) {
+				rep_begin(stdout, prog, "trace");
+				printf(",\"per_job\":[");
+			}
+			printf("],\"file\":");
+			rep_json_string(stdout, name);
+			printf(",\"error\":");
 			rep_json_string(stdout, t->err);
 			printf("}\n");
 		}
@@ -267,7 +274,7 @@ int main(int argc, char **argv)
 	const char *trace = NULL;
 	uint32_t v, prompt = 0, steps = UINT32_MAX;
 	uint64_t seed = 0;
-	int have_seed = 0, quiet = 0, c, ret, i;
+	int have_seed = 0, quiet = 0, c, ret, i, tuned = 0;
 	char *end;
 
 	/* the model first: the other options edit its defaults */
@@ -283,6 +290,10 @@ int main(int argc, char **argv)
 	}
 	wl_opts_default(&o, m);
 	while ((c = getopt_long(argc, argv, "m:p:g:s:b:d:jqh", lo, NULL)) != -1) {
+		/* pruning and quantization: the first one given, for --dense */
+		if (!tuned && (c == O_TOK || c == O_HEAD || c == O_VAL ||
+			       c == O_KBITS || c == O_VBITS || c == O_THR))
+			tuned = c;
 		switch (c) {
 		case 'm':
 			if (!wl_model_find(optarg)) {
@@ -408,6 +419,17 @@ bad:
 	}
 	if (trace)
 		return run_trace(trace, o.json);
+	if (o.dense && tuned) {
+		fprintf(stderr, "%s: --dense is the dense baseline (no pruning, "
+			"S16 keys and values): %s cannot be combined with it\n"
+			"Try '%s --help'.\n", prog, opt_name(lo, tuned), prog);
+		return 2;
+	}
+	if (o.dense) {
+		o.progressive = 0;
+		o.k_bits = 16;
+		o.v_bits = 16;
+	}
 
 	if (prompt)
 		o.prompt = prompt;
@@ -421,7 +443,9 @@ bad:
 		return 2;
 	}
 	if ((uint64_t)o.prompt + o.steps > 65535) {
-		fprintf(stderr, "%s: prompt + steps too long\n", prog);
+		fprintf(stderr, "%s: prompt + steps = %llu tokens: more than "
+			"65535 (the largest context of a job)\n", prog,
+			(unsigned long long)o.prompt + o.steps);
 		return 2;
 	}
 	if (o.progressive && o.k_bits > 12) {

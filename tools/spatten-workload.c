@@ -27,10 +27,12 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "spatten-report.h"
 #include "spatten-workload.h"
 #include "spe.h"
 
 const char *wl_prog = "spatten";
+const char *wl_sim_flag = "--backend sim";
 
 static const struct wl_model models[] = {
 	{ "gpt2-small", 12, 12, 64, 1, 192, 8, 0.9f, 0.2f, 1.0f, 0.75f, 0.2f },
@@ -542,8 +544,8 @@ void wl_explain_open_error(const char *prog, const char *path, int err)
 		else
 			fprintf(stderr, "%s: %s: no SpAtten device (no board "
 				"found on the PCI bus either; "
-				"--backend sim runs the simulation)\n",
-				prog, path);
+				"%s runs the simulation)\n",
+				prog, path, wl_sim_flag);
 	} else if (err == -EACCES || err == -EPERM) {
 		fprintf(stderr, "%s: %s: permission denied (root, or the "
 			"udev rule's group)\n", prog, path);
@@ -559,6 +561,41 @@ void wl_explain_open_error(const char *prog, const char *path, int err)
 	} else {
 		fprintf(stderr, "%s: %s: %s\n", prog, path, strerror(-err));
 	}
+}
+
+/*
+ * The session needs more than the board has: say which limit, and what it
+ * is. Falls back to the generic hint when the capabilities cannot be read.
+ */
+static void explain_caps(struct spatten_dev *dev,
+			 const struct spatten_session_config *c)
+{
+	struct spatten_info info;
+	const char *p = wl_prog;
+
+	if (spatten_get_info(dev, &info) < 0) {
+		fprintf(stderr, "%s: cannot set up the session: the board "
+			"lacks a feature, format or size this workload needs "
+			"(see spatten-info)\n", p);
+		return;
+	}
+	if (c->max_context > info.max_context)
+		fprintf(stderr, "%s: prompt + steps = %u tokens: more than "
+			"the board's max context of %u tokens\n", p,
+			c->max_context, info.max_context);
+	else if (c->n_heads > info.max_heads)
+		fprintf(stderr, "%s: %u heads: more than the board's max of "
+			"%u heads\n", p, c->n_heads, info.max_heads);
+	else if (!(info.head_dims & c->head_dim))
+		fprintf(stderr, "%s: head dimension %u: the board supports "
+			"the dimensions of mask 0x%x\n", p, c->head_dim,
+			info.head_dims);
+	else
+		fprintf(stderr, "%s: cannot set up the session: the board "
+			"lacks a feature or format this workload needs (K %u "
+			"bits%s, V %u bits; see spatten-info)\n", p,
+			c->k_bits, c->flags & SPATTEN_SESSION_PROGRESSIVE ?
+			" progressive" : "", c->v_bits);
 }
 
 int wl_run(const struct wl_opts *o, struct wl_result *r)
@@ -589,11 +626,12 @@ int wl_run(const struct wl_opts *o, struct wl_result *r)
 	}
 	r->backend = spatten_backend(dev);
 	ret = spatten_session_create(dev, &cfg, &s);
-	if (ret < 0) {
-		fprintf(stderr, "%s: cannot set up the session: %s%s\n", wl_prog,
-			strerror(-ret), ret == -EOPNOTSUPP ?
-			" (the board lacks a feature, format or size this "
-			"workload needs: see spatten-info)" : "");
+	if (ret == -EOPNOTSUPP) {
+		explain_caps(dev, &cfg);
+		goto out;
+	} else if (ret < 0) {
+		fprintf(stderr, "%s: cannot set up the session: %s\n", wl_prog,
+			strerror(-ret));
 		goto out;
 	}
 	q = malloc(n * sizeof(float));
@@ -693,41 +731,50 @@ static void human(char *b, size_t n, double x)
 		snprintf(b, n, "%.0f", x);
 }
 
-static void report_json(FILE *f, const struct wl_opts *o,
+static void json_bytes(FILE *f, const struct spatten_layer_stats *s)
+{
+	fprintf(f, "{\"q\": %" PRIu64 ", \"k_msb\": %" PRIu64 ", \"k_lsb\": %"
+		PRIu64 ", \"v\": %" PRIu64 "}", s->bytes_q, s->bytes_k_msb,
+		s->bytes_k_lsb, s->bytes_v);
+}
+
+/* Per layer: per-pass averages (_avg) and sums over the passes (_sum). */
+static void json_layer(FILE *f, const struct wl_opts *o,
+		       const struct wl_result *r, uint32_t l)
+{
+	const struct spatten_layer_stats *s = &r->layer[l];
+	double passes = 1.0 + o->steps;
+
+	fprintf(f, "    {\"layer\": %u, \"context_avg\": %.2f, "
+		"\"tokens_alive_avg\": %.2f, \"tokens_kept_avg\": %.2f, "
+		"\"heads_avg\": %.2f, \"value_keep_avg\": %.2f,\n"
+		"     \"query_rows_sum\": %" PRIu64 ", \"lsb_refetches_sum\": %u, "
+		"\"bytes_sum\": ", l, s->kv_rows / passes,
+		s->tokens_alive / passes, s->tokens_kept / passes,
+		s->heads_alive / passes, s->value_keep / passes, s->query_rows,
+		s->lsb_refetches);
+	json_bytes(f, s);
+	fprintf(f, ",\n     \"bytes_read_sum\": %" PRIu64 ", "
+		"\"bytes_dense_s16_sum\": %" PRIu64 ", \"cycles_sum\": %"
+		PRIu64 ", \"max_err\": ", bytes_read(s), s->bytes_dense,
+		s->cycles);
+	if (o->check)
+		fprintf(f, "%.3e}", r->max_err[l]);
+	else
+		fprintf(f, "null}");
+	fprintf(f, "%s\n", l + 1 < o->m.layers ? "," : "");
+}
+
+static void json_totals(FILE *f, const struct wl_opts *o,
 			const struct wl_result *r)
 {
-	const struct wl_model *m = &o->m;
 	struct spatten_layer_stats t;
 	uint32_t l;
 
 	memset(&t, 0, sizeof(t));
-	fprintf(f, "{\n  \"model\": \"%s\", \"layers\": %u, \"heads\": %u, "
-		"\"head_dim\": %u,\n  \"prompt\": %u, \"steps\": %u, "
-		"\"seed\": %" PRIu64 ", \"backend\": \"%s\",\n"
-		"  \"pruning\": %s, \"progressive\": %s, \"k_bits\": %u, "
-		"\"v_bits\": %u, \"threshold\": %g,\n  \"per_layer\": [\n",
-		m->name, m->layers, m->heads, m->head_dim, o->prompt, o->steps,
-		o->seed, r->backend == SPATTEN_BACKEND_SIM ? "sim" : "device",
-		o->dense ? "false" : "true", o->progressive ? "true" : "false",
-		o->k_bits, o->v_bits, o->threshold);
-	for (l = 0; l < m->layers; l++) {
+	for (l = 0; l < o->m.layers; l++) {
 		const struct spatten_layer_stats *s = &r->layer[l];
 
-		fprintf(f, "    {\"layer\": %u, \"context\": %u, \"tokens_alive\": %u, "
-			"\"tokens_kept\": %u, \"heads\": %u, "
-			"\"value_keep\": %u, \"query_rows\": %" PRIu64 ", "
-			"\"lsb_refetches\": %u, \"bytes_q\": %" PRIu64 ", "
-			"\"bytes_k_msb\": %" PRIu64 ", \"bytes_k_lsb\": %"
-			PRIu64 ", \"bytes_v\": %" PRIu64 ", \"bytes_dense\": %"
-			PRIu64 ", \"cycles\": %" PRIu64 ", \"max_err\": %.3e}%s\n",
-			l, s->kv_rows, s->tokens_alive, s->tokens_kept, s->heads_alive,
-			s->value_keep, s->query_rows, s->lsb_refetches,
-			s->bytes_q, s->bytes_k_msb, s->bytes_k_lsb, s->bytes_v,
-			s->bytes_dense, s->cycles, r->max_err[l],
-			l + 1 < m->layers ? "," : "");
-		t.tokens_alive += s->tokens_alive;
-		t.tokens_kept += s->tokens_kept;
-		t.heads_alive += s->heads_alive;
 		t.query_rows += s->query_rows;
 		t.lsb_refetches += s->lsb_refetches;
 		t.bytes_q += s->bytes_q;
@@ -737,22 +784,54 @@ static void report_json(FILE *f, const struct wl_opts *o,
 		t.bytes_dense += s->bytes_dense;
 		t.cycles += s->cycles;
 	}
-	fprintf(f, "  ],\n  \"totals\": {\"tokens_alive\": %u, "
-		"\"tokens_kept\": %u, \"query_rows\": %" PRIu64 ", "
-		"\"lsb_refetches\": %u, \"refetch_rate\": %.4f, "
-		"\"bytes_read\": %" PRIu64 ", \"bytes_dense\": %" PRIu64 ", "
-		"\"traffic_reduction\": %.3f, \"cycles\": %" PRIu64 "},\n",
-		t.tokens_alive, t.tokens_kept, t.query_rows, t.lsb_refetches,
-		t.query_rows ? (double)t.lsb_refetches / t.query_rows : 0.0,
-		bytes_read(&t), t.bytes_dense,
-		bytes_read(&t) ? (double)t.bytes_dense / bytes_read(&t) : 0.0,
-		t.cycles);
-	fprintf(f, "  \"check\": {\"enabled\": %s, \"rows\": %" PRIu64 ", "
-		"\"max_err\": %.3e, \"worst_err_over_tolerance\": %.3f, "
-		"\"pass\": %s},\n  \"seconds\": %.3f\n}\n",
-		o->check ? "true" : "false", r->rows_checked, r->max_err_all,
-		r->worst_ratio, r->worst_ratio <= 1.0 ? "true" : "false",
-		r->seconds);
+	fprintf(f, "  \"totals\": {\"query_rows\": %" PRIu64 ", "
+		"\"lsb_refetches\": %u, \"lsb_refetch_rate\": %.4f, "
+		"\"bytes\": ", t.query_rows, t.lsb_refetches, t.query_rows ?
+		(double)t.lsb_refetches / t.query_rows : 0.0);
+	json_bytes(f, &t);
+	fprintf(f, ",\n    \"bytes_read\": %" PRIu64 ", \"bytes_dense_s16\": %"
+		PRIu64 ", \"reduction_s16\": %.3f, \"cycles\": %" PRIu64
+		"},\n", bytes_read(&t), t.bytes_dense, bytes_read(&t) ?
+		(double)t.bytes_dense / bytes_read(&t) : 0.0, t.cycles);
+}
+
+static void report_json(FILE *f, const struct wl_opts *o,
+			const struct wl_result *r)
+{
+	const struct wl_model *m = &o->m;
+	uint32_t l;
+
+	rep_begin(f, wl_prog, "workload");
+	fprintf(f, ",\n  \"model\": \"%s\", \"layers\": %u, \"heads\": %u, "
+		"\"head_dim\": %u, \"causal\": %s,\n  \"prompt\": %u, "
+		"\"steps\": %u, \"passes\": %u, \"seed\": %" PRIu64 ", "
+		"\"backend\": \"%s\",\n  \"dense\": %s, \"progressive\": %s, "
+		"\"k_bits\": %u, \"k_lsb_bits\": %u, \"v_bits\": %u, "
+		"\"threshold\": ", m->name, m->layers, m->heads, m->head_dim,
+		m->causal ? "true" : "false", o->prompt, o->steps,
+		1 + o->steps, o->seed, r->backend == SPATTEN_BACKEND_SIM ?
+		"sim" : "device", o->dense ? "true" : "false",
+		o->progressive ? "true" : "false", o->k_bits,
+		o->progressive ? 4 : 0, o->v_bits);
+	if (o->progressive)
+		fprintf(f, "%g,\n", o->threshold);
+	else
+		fprintf(f, "null,\n");
+	fprintf(f, "  \"per_layer\": [\n");
+	for (l = 0; l < m->layers; l++)
+		json_layer(f, o, r, l);
+	fprintf(f, "  ],\n");
+	json_totals(f, o, r);
+	fprintf(f, "  \"check\": {\"status\": \"%s\", \"rows\": %" PRIu64,
+		!o->check ? "skipped" : r->worst_ratio <= 1.0 ? "pass" :
+		"fail", r->rows_checked);
+	if (o->check)
+		fprintf(f, ", \"max_err\": %.3e, \"worst_err_over_tolerance\": "
+			"%.3f},\n", r->max_err_all, r->worst_ratio);
+	else
+		fprintf(f, ", \"max_err\": null, "
+			"\"worst_err_over_tolerance\": null},\n");
+	fprintf(f, "  \"seconds\": %.3f\n}\n", r->seconds);
 }
 
 void wl_report(FILE *f, const struct wl_opts *o, const struct wl_result *r)
@@ -774,10 +853,14 @@ void wl_report(FILE *f, const struct wl_opts *o, const struct wl_result *r)
 		fprintf(f, " + %u generated", o->steps);
 	fprintf(f, "; %s backend\n", r->backend == SPATTEN_BACKEND_SIM ?
 		"simulation" : "device");
-	fprintf(f, "pruning %s; keys %s; V S%u; sums over %u pass%s\n\n",
-		o->dense ? "off" : "tokens + heads + values (paper schedule)",
-		o->progressive ? "progressive (MSB + 4 LSB)" : "static",
-		o->v_bits, 1 + o->steps, o->steps ? "es" : "");
+	fprintf(f, "%spruning %s; keys ", o->dense ? "dense baseline: " : "",
+		o->dense ? "off" : "tokens + heads + values (paper schedule)");
+	if (o->progressive)
+		fprintf(f, "progressive (S%u MSB + 4 LSB)", o->k_bits);
+	else
+		fprintf(f, "static S%u", o->k_bits);
+	fprintf(f, "; V S%u; sums over %u pass%s\n\n", o->v_bits,
+		1 + o->steps, o->steps ? "es" : "");
 	fprintf(f, "layer  tokens kept/context   heads  V rows  LSB refetch   "
 		"bytes read / dense        cycles  max err\n");
 	for (l = 0; l < m->layers; l++) {

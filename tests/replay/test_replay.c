@@ -699,6 +699,12 @@ static void test_tool(void)
 			lines += *c == '\n';
 		ok(lines == 2 && o[0] == '{' && second && second[1] == '{',
 		   "one JSON object per file, one per line");
+		ok(!strncmp(o, "{\"schema\":\"spatten-report/1\","
+			    "\"tool\":\"spatten-replay\",\"kind\":\"trace\",",
+			    strlen("{\"schema\":\"spatten-report/1\","
+				   "\"tool\":\"spatten-replay\","
+				   "\"kind\":\"trace\",")),
+		   "each object starts with the spatten-report/1 envelope");
 		ok(json_num(o, "dram_bytes_total") == 20368 &&
 		   json_num(o, "dram_bytes_dense_fp32") == 153600 &&
 		   json_num(o, "lsb_refetches") == 1 &&
