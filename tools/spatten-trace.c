@@ -143,15 +143,17 @@ int tr_feed(struct tr_reader *t, const char *buf, size_t len)
 	while (!t->failed && len) {
 		const char *nl = memchr(buf, '\n', len);
 		size_t n = nl ? (size_t)(nl - buf) : len;
-		const char *z = memchr(buf, '\0', n);
+		/* room for TR_LINE_MAX bytes and a "\r" */
+		size_t room = TR_LINE_MAX + 1 - t->len;
+		const char *z = memchr(buf, '\0', n < room ? n : room);
 		unsigned long ln = t->r.parser.line + 1;
 
+		/* the same error whatever the chunking: NUL, then length */
 		if (z)
 			return tr_fail(t, ln, "NUL byte at byte %zu of the "
 				       "line: not a text trace",
 				       t->len + (size_t)(z - buf) + 1);
-		/* room for TR_LINE_MAX bytes and a "\r" */
-		if (t->len + n > TR_LINE_MAX + 1)
+		if (n > room)
 			return tr_fail(t, ln, "line longer than %d bytes%s",
 				       TR_LINE_MAX, t->r.parser.have_header ?
 				       "" : " (" TR_HEADER_HINT ")");

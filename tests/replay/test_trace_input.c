@@ -121,6 +121,7 @@ static void test_rejects(void)
 static void test_nul_and_long_lines(void)
 {
 	static const char nul[] = HEADER "\n0,0,0,64\0.0,100";
+	size_t hl, i;
 	char *big;
 	int ret;
 
@@ -146,6 +147,30 @@ static void test_nul_and_long_lines(void)
 			       "header line iteration_id,layer_id,"
 			       "head_id,...)"),
 	   "4098 bytes without a newline: rejected at once (%s)", rd.err);
+
+	free(big);
+
+	/*
+	 * A NUL after 4097 bytes of a row: too long, in one piece or byte
+	 * by byte (fuzz_trace compares the two readings).
+	 */
+	hl = strlen(HEADER) + 1;
+	big = malloc(hl + TR_LINE_MAX + 2);
+	if (!big)
+		return;
+	memcpy(big, HEADER "\n", hl);
+	memset(big + hl, '1', TR_LINE_MAX + 1);
+	big[hl + TR_LINE_MAX + 1] = '\0';
+	tr_init(&rd);
+	tr_feed(&rd, big, hl + TR_LINE_MAX + 2);
+	ok(err_is(2, "line longer than 4096 bytes"),
+	   "a NUL after 4097 bytes of a line, in one piece: too long (%s)",
+	   rd.err);
+	tr_init(&rd);
+	for (i = 0; i < hl + TR_LINE_MAX + 2 && !rd.err[0]; i++)
+		tr_feed(&rd, big + i, 1);
+	ok(err_is(2, "line longer than 4096 bytes"),
+	   "... and byte by byte (%s)", rd.err);
 	free(big);
 }
 
