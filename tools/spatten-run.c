@@ -109,13 +109,13 @@ static int parse_pair(const char *s, float *a, float *b)
 	return parse_ratio(buf, a) || parse_ratio(colon + 1, b) ? -1 : 0;
 }
 
-static const char *opt_name(const struct option *lo, int c)
+static const char *opt_name(const struct option *opts, int c)
 {
 	static char buf[40];
 
-	for (; lo->name; lo++)
-		if (lo->val == c) {
-			snprintf(buf, sizeof(buf), "--%s", lo->name);
+	for (; opts->name; opts++)
+		if (opts->val == c) {
+			snprintf(buf, sizeof(buf), "--%s", opts->name);
 			return buf;
 		}
 	snprintf(buf, sizeof(buf), "-%c", c);
@@ -237,47 +237,157 @@ static int run_trace(const char *path, int json)
 	return 0;
 }
 
-int main(int argc, char **argv)
-{
-	enum { O_LAYERS = 256, O_HEADS, O_HDIM, O_DENSE, O_TOK, O_HEAD,
-	       O_VAL, O_KBITS, O_VBITS, O_NOPROG, O_THR, O_ROWS, O_NOCHECK,
-	       O_TRACE };
-	static const struct option lo[] = {
-		{ "model", required_argument, NULL, 'm' },
-		{ "layers", required_argument, NULL, O_LAYERS },
-		{ "heads", required_argument, NULL, O_HEADS },
-		{ "head-dim", required_argument, NULL, O_HDIM },
-		{ "prompt", required_argument, NULL, 'p' },
-		{ "steps", required_argument, NULL, 'g' },
-		{ "seed", required_argument, NULL, 's' },
-		{ "dense", no_argument, NULL, O_DENSE },
-		{ "token-keep", required_argument, NULL, O_TOK },
-		{ "head-keep", required_argument, NULL, O_HEAD },
-		{ "value-keep", required_argument, NULL, O_VAL },
-		{ "k-bits", required_argument, NULL, O_KBITS },
-		{ "v-bits", required_argument, NULL, O_VBITS },
-		{ "no-progressive", no_argument, NULL, O_NOPROG },
-		{ "threshold", required_argument, NULL, O_THR },
-		{ "backend", required_argument, NULL, 'b' },
-		{ "device", required_argument, NULL, 'd' },
-		{ "check-rows", required_argument, NULL, O_ROWS },
-		{ "no-check", no_argument, NULL, O_NOCHECK },
-		{ "trace", required_argument, NULL, O_TRACE },
-		{ "json", no_argument, NULL, 'j' },
-		{ "quiet", no_argument, NULL, 'q' },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
-	};
-	const struct wl_model *m = wl_model_find("gpt2-small");
-	struct wl_opts o;
-	struct wl_result *r;
-	const char *trace = NULL;
-	uint32_t v, prompt = 0, steps = UINT32_MAX;
-	uint64_t seed = 0;
-	int have_seed = 0, quiet = 0, c, ret, i, tuned = 0;
-	char *end;
+enum { O_LAYERS = 256, O_HEADS, O_HDIM, O_DENSE, O_TOK, O_HEAD, O_VAL,
+       O_KBITS, O_VBITS, O_NOPROG, O_THR, O_ROWS, O_NOCHECK, O_TRACE };
 
-	/* the model first: the other options edit its defaults */
+static const struct option lo[] = {
+	{ "model", required_argument, NULL, 'm' },
+	{ "layers", required_argument, NULL, O_LAYERS },
+	{ "heads", required_argument, NULL, O_HEADS },
+	{ "head-dim", required_argument, NULL, O_HDIM },
+	{ "prompt", required_argument, NULL, 'p' },
+	{ "steps", required_argument, NULL, 'g' },
+	{ "seed", required_argument, NULL, 's' },
+	{ "dense", no_argument, NULL, O_DENSE },
+	{ "token-keep", required_argument, NULL, O_TOK },
+	{ "head-keep", required_argument, NULL, O_HEAD },
+	{ "value-keep", required_argument, NULL, O_VAL },
+	{ "k-bits", required_argument, NULL, O_KBITS },
+	{ "v-bits", required_argument, NULL, O_VBITS },
+	{ "no-progressive", no_argument, NULL, O_NOPROG },
+	{ "threshold", required_argument, NULL, O_THR },
+	{ "backend", required_argument, NULL, 'b' },
+	{ "device", required_argument, NULL, 'd' },
+	{ "check-rows", required_argument, NULL, O_ROWS },
+	{ "no-check", no_argument, NULL, O_NOCHECK },
+	{ "trace", required_argument, NULL, O_TRACE },
+	{ "json", no_argument, NULL, 'j' },
+	{ "quiet", no_argument, NULL, 'q' },
+	{ "help", no_argument, NULL, 'h' },
+	{ NULL, 0, NULL, 0 },
+};
+
+/*
+ * The command line: the workload options (in @o) and what is applied
+ * after all of them are read. @tuned: the first pruning or quantization
+ * option (for --dense); @other: the first option --trace ignores.
+ */
+struct cli {
+	struct wl_opts o;
+	const char *trace;
+	uint32_t prompt, steps;
+	uint64_t seed;
+	int have_seed, quiet, tuned, other;
+};
+
+/* Shape and pruning options. Return: 0, -1 bad value, 1 not one of them. */
+static int opt_workload(struct cli *cl, int c, const char *arg)
+{
+	struct wl_opts *o = &cl->o;
+	uint32_t v;
+
+	switch (c) {
+	case O_LAYERS:
+		if (parse_u32(arg, 1, SPATTEN_MAX_LAYERS, &v))
+			return -1;
+		o->m.layers = v;
+		return 0;
+	case O_HEADS:
+		if (parse_u32(arg, 1, 256, &v))
+			return -1;
+		o->m.heads = v;
+		return 0;
+	case O_HDIM:
+		if (parse_u32(arg, 8, 256, &v) || (v & (v - 1)))
+			return -1;
+		o->m.head_dim = v;
+		return 0;
+	case 'p':
+		return parse_u32(arg, 1, 65535, &cl->prompt);
+	case 'g':
+		return parse_u32(arg, 0, 65535, &cl->steps);
+	case O_DENSE:
+		o->dense = 1;
+		return 0;
+	case O_TOK:
+		return parse_pair(arg, &o->m.tok_start, &o->m.tok_end);
+	case O_HEAD:
+		return parse_pair(arg, &o->m.head_start, &o->m.head_end);
+	case O_VAL:
+		return parse_ratio(arg, &o->m.value_keep);
+	case O_KBITS:
+	case O_VBITS:
+		if (parse_u32(arg, 4, 16, &v) || (v & 1) || v == 14)
+			return -1;
+		*(c == O_KBITS ? &o->k_bits : &o->v_bits) = v;
+		return 0;
+	case O_NOPROG:
+		o->progressive = 0;
+		return 0;
+	default:
+		return 1;
+	}
+}
+
+/* Seed, threshold, device and output options. Return: as opt_workload(). */
+static int opt_run(struct cli *cl, int c, const char *arg)
+{
+	struct wl_opts *o = &cl->o;
+	char *end;
+	float t;
+
+	switch (c) {
+	case 's':
+		errno = 0;
+		cl->seed = strtoull(arg, &end, 0);
+		if (errno || !*arg || *end)
+			return -1;
+		cl->have_seed = 1;
+		return 0;
+	case O_THR:
+		t = strtof(arg, &end);
+		if (!*arg || *end || !(t >= 0.0f && t <= 1.0f))
+			return -1;
+		o->threshold = t;
+		return 0;
+	case 'b':
+		if (!strcmp(arg, "sim"))
+			o->backend = SPATTEN_BACKEND_SIM;
+		else if (!strcmp(arg, "device"))
+			o->backend = SPATTEN_BACKEND_DEVICE;
+		else if (!strcmp(arg, "default"))
+			o->backend = SPATTEN_BACKEND_DEFAULT;
+		else
+			return -1;
+		return 0;
+	case 'd':
+		o->path = arg;
+		return 0;
+	case O_ROWS:
+		return parse_u32(arg, 1, 65535, &o->check_rows);
+	case O_NOCHECK:
+		o->check = 0;
+		return 0;
+	case O_TRACE:
+		cl->trace = arg;
+		return 0;
+	case 'j':
+		o->json = 1;
+		return 0;
+	case 'q':
+		cl->quiet = 1;
+		return 0;
+	default:
+		return 1;
+	}
+}
+
+/* The model first: the other options edit its defaults. */
+static const struct wl_model *find_model(int argc, char **argv)
+{
+	const struct wl_model *m = wl_model_find("gpt2-small");
+	int i;
+
 	for (i = 1; i < argc; i++) {
 		const char *name = NULL;
 
@@ -288,183 +398,135 @@ int main(int argc, char **argv)
 		if (name && wl_model_find(name))
 			m = wl_model_find(name);
 	}
-	wl_opts_default(&o, m);
+	return m;
+}
+
+/* Reads every option into @cl. Return: -1 to go on, or an exit status. */
+static int parse_args(int argc, char **argv, struct cli *cl)
+{
+	int c, ret;
+
+	memset(cl, 0, sizeof(*cl));
+	cl->steps = UINT32_MAX;
+	wl_opts_default(&cl->o, find_model(argc, argv));
 	while ((c = getopt_long(argc, argv, "m:p:g:s:b:d:jqh", lo, NULL)) != -1) {
 		/* pruning and quantization: the first one given, for --dense */
-		if (!tuned && (c == O_TOK || c == O_HEAD || c == O_VAL ||
-			       c == O_KBITS || c == O_VBITS || c == O_THR))
-			tuned = c;
-		switch (c) {
-		case 'm':
-			if (!wl_model_find(optarg)) {
-				fprintf(stderr, "%s: unknown model '%s'; "
-					"known:\n", prog, optarg);
-				wl_model_list(stderr);
-				return 2;
-			}
-			break;
-		case O_LAYERS:
-			if (parse_u32(optarg, 1, SPATTEN_MAX_LAYERS, &v))
-				goto bad;
-			o.m.layers = v;
-			break;
-		case O_HEADS:
-			if (parse_u32(optarg, 1, 256, &v))
-				goto bad;
-			o.m.heads = v;
-			break;
-		case O_HDIM:
-			if (parse_u32(optarg, 8, 256, &v) || (v & (v - 1)))
-				goto bad;
-			o.m.head_dim = v;
-			break;
-		case 'p':
-			if (parse_u32(optarg, 1, 65535, &prompt))
-				goto bad;
-			break;
-		case 'g':
-			if (parse_u32(optarg, 0, 65535, &steps))
-				goto bad;
-			break;
-		case 's':
-			errno = 0;
-			seed = strtoull(optarg, &end, 0);
-			if (errno || !*optarg || *end)
-				goto bad;
-			have_seed = 1;
-			break;
-		case O_DENSE:
-			o.dense = 1;
-			break;
-		case O_TOK:
-			if (parse_pair(optarg, &o.m.tok_start, &o.m.tok_end))
-				goto bad;
-			break;
-		case O_HEAD:
-			if (parse_pair(optarg, &o.m.head_start, &o.m.head_end))
-				goto bad;
-			break;
-		case O_VAL:
-			if (parse_ratio(optarg, &o.m.value_keep))
-				goto bad;
-			break;
-		case O_KBITS:
-			if (parse_u32(optarg, 4, 16, &v) || (v & 1) || v == 14)
-				goto bad;
-			o.k_bits = v;
-			break;
-		case O_VBITS:
-			if (parse_u32(optarg, 4, 16, &v) || (v & 1) || v == 14)
-				goto bad;
-			o.v_bits = v;
-			break;
-		case O_NOPROG:
-			o.progressive = 0;
-			break;
-		case O_THR: {
-			float t = strtof(optarg, &end);
-
-			if (!*optarg || *end || !(t >= 0.0f && t <= 1.0f))
-				goto bad;
-			o.threshold = t;
-			break;
-		}
-		case 'b':
-			if (!strcmp(optarg, "sim"))
-				o.backend = SPATTEN_BACKEND_SIM;
-			else if (!strcmp(optarg, "device"))
-				o.backend = SPATTEN_BACKEND_DEVICE;
-			else if (!strcmp(optarg, "default"))
-				o.backend = SPATTEN_BACKEND_DEFAULT;
-			else
-				goto bad;
-			break;
-		case 'd':
-			o.path = optarg;
-			break;
-		case O_ROWS:
-			if (parse_u32(optarg, 1, 65535, &o.check_rows))
-				goto bad;
-			break;
-		case O_NOCHECK:
-			o.check = 0;
-			break;
-		case O_TRACE:
-			trace = optarg;
-			break;
-		case 'j':
-			o.json = 1;
-			break;
-		case 'q':
-			quiet = 1;
-			break;
-		case 'h':
+		if (!cl->tuned && (c == O_TOK || c == O_HEAD || c == O_VAL ||
+				   c == O_KBITS || c == O_VBITS || c == O_THR))
+			cl->tuned = c;
+		/* workload options, for --trace */
+		if (!cl->other && c != O_TRACE && c != 'j' && c != 'q' &&
+		    c != 'h' && c != '?')
+			cl->other = c;
+		if (c == 'h') {
 			usage(stdout);
 			return 0;
-		default:
+		}
+		if (c == 'm') {
+			if (wl_model_find(optarg))
+				continue;
+			fprintf(stderr, "%s: unknown model '%s'; known:\n", prog,
+				optarg);
+			wl_model_list(stderr);
+			return 2;
+		}
+		ret = opt_workload(cl, c, optarg);
+		if (ret > 0)
+			ret = opt_run(cl, c, optarg);
+		if (ret > 0) {
 			fprintf(stderr, "Try '%s --help'.\n", prog);
 			return 2;
 		}
-		continue;
-bad:
-		fprintf(stderr, "%s: bad value '%s' for %s\n", prog, optarg,
-			opt_name(lo, c));
-		fprintf(stderr, "Try '%s --help'.\n", prog);
-		return 2;
+		if (ret < 0) {
+			fprintf(stderr, "%s: bad value '%s' for %s\n", prog,
+				optarg, opt_name(lo, c));
+			fprintf(stderr, "Try '%s --help'.\n", prog);
+			return 2;
+		}
 	}
 	if (optind < argc) {
 		fprintf(stderr, "%s: unexpected argument '%s'\nTry '%s "
 			"--help'.\n", prog, argv[optind], prog);
 		return 2;
 	}
-	if (trace)
-		return run_trace(trace, o.json);
-	if (o.dense && tuned) {
+	return -1;
+}
+
+/*
+ * Checks that need every option: --dense and what it excludes, the shape.
+ * Return: 0, or -1 after a message (usage error).
+ */
+static int finish_opts(struct wl_opts *o, int tuned,
+		       const struct option *opts)
+{
+	if (o->dense && tuned) {
 		fprintf(stderr, "%s: --dense is the dense baseline (no pruning, "
 			"S16 keys and values): %s cannot be combined with it\n"
-			"Try '%s --help'.\n", prog, opt_name(lo, tuned), prog);
-		return 2;
+			"Try '%s --help'.\n", prog, opt_name(opts, tuned), prog);
+		return -1;
 	}
-	if (o.dense) {
-		o.progressive = 0;
-		o.k_bits = 16;
-		o.v_bits = 16;
+	if (o->dense) {
+		o->progressive = 0;
+		o->k_bits = 16;
+		o->v_bits = 16;
 	}
-
-	if (prompt)
-		o.prompt = prompt;
-	if (steps != UINT32_MAX)
-		o.steps = steps;
-	if (have_seed)
-		o.seed = seed;
-	if (!o.m.causal && o.steps) {
+	if (!o->m.causal && o->steps) {
 		fprintf(stderr, "%s: %s is an encoder: no generation steps "
-			"(--steps 0)\n", prog, o.m.name);
-		return 2;
+			"(--steps 0)\n", prog, o->m.name);
+		return -1;
 	}
-	if ((uint64_t)o.prompt + o.steps > 65535) {
+	if ((uint64_t)o->prompt + o->steps > 65535) {
 		fprintf(stderr, "%s: prompt + steps = %llu tokens: more than "
 			"65535 (the largest context of a job)\n", prog,
-			(unsigned long long)o.prompt + o.steps);
-		return 2;
+			(unsigned long long)o->prompt + o->steps);
+		return -1;
 	}
-	if (o.progressive && o.k_bits > 12) {
+	if (o->progressive && o->k_bits > 12) {
 		fprintf(stderr, "%s: progressive keys need --k-bits 4..12\n",
 			prog);
+		return -1;
+	}
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	struct cli cl;
+	struct wl_opts *o = &cl.o;
+	struct wl_result *r;
+	int ret;
+
+	ret = parse_args(argc, argv, &cl);
+	if (ret >= 0)
+		return ret;
+	if (cl.trace && cl.other) {
+		fprintf(stderr, "%s: --trace replays a trace: %s does not "
+			"apply to it\nTry '%s --help'.\n", prog,
+			opt_name(lo, cl.other), prog);
 		return 2;
 	}
-	o.progress = !quiet && !o.json && isatty(2);
+	if (cl.trace)
+		return run_trace(cl.trace, o->json);
+	if (cl.prompt)
+		o->prompt = cl.prompt;
+	if (cl.steps != UINT32_MAX)
+		o->steps = cl.steps;
+	if (cl.have_seed)
+		o->seed = cl.seed;
+	if (finish_opts(o, cl.tuned, lo))
+		return 2;
+	o->progress = !cl.quiet && !o->json && isatty(2);
 	wl_prog = prog;
 	r = calloc(1, sizeof(*r));
 	if (!r)
 		return 1;
-	ret = wl_run(&o, r);
+	ret = wl_run(o, r);
 	if (ret < 0) {
 		free(r);
 		return 1;
 	}
-	wl_report(stdout, &o, r);
-	ret = o.check && r->worst_ratio > 1.0 ? 1 : 0;
+	wl_report(stdout, o, r);
+	ret = o->check && r->worst_ratio > 1.0 ? 1 : 0;
 	free(r);
 	return ret;
 }

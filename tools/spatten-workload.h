@@ -3,7 +3,7 @@
  * Model-shaped attention workloads for spatten-run and spatten-demo: model
  * shapes, a deterministic synthetic input generator, a run through a
  * libspatten session, a float reference of the same pruned computation,
- * and the per-layer report (table or JSON).
+ * and the per-layer report (table or JSON: spatten-workload-report.c).
  */
 #ifndef SPATTEN_WORKLOAD_H
 #define SPATTEN_WORKLOAD_H
