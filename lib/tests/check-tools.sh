@@ -178,6 +178,9 @@ d["skipped_lines"] == 1 and d["dram_bytes_total"] == 20368 and
 d["dram_bytes_dense_fp32"] == 153600 and d["bytes"]["k_lsb"] == 2560 and
 d["reduction"] == 9.6 and len(d["per_job"]) == 2 and
 d["per_job"][0]["heads"] == 2 and "error" not in d'
+experr 2 "spatten-run --trace with a workload option exits 2 and names it" \
+	"spatten-run: --trace replays a trace: --dense does not apply to it
+Try 'spatten-run --help'." "$bin/spatten-run" --trace "$tmp/three.csv" --dense
 experr 1 "spatten-run --trace DIR: Is a directory" \
 	"spatten-run: $tmp: Is a directory" "$bin/spatten-run" --trace "$tmp"
 experr 1 "spatten-run --trace /dev/zero: a NUL byte, at once" \
