@@ -70,6 +70,10 @@ static void usage(FILE *f, const char *argv0)
 		"  --per-iteration   also a table (JSON: an array) per iteration\n"
 		"  -h, --help        this text\n"
 		"\n"
+		"Input is read as a stream: at most 4096 bytes a line, 16777216\n"
+		"lines, 65536 iterations (docs/tools.md). JSON: schema\n"
+		"spatten-report/1, kind \"trace\".\n"
+		"\n"
 		"Exit status: 0 ok, 1 unreadable or malformed trace, 2 usage.\n",
 		argv0);
 }

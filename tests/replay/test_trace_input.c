@@ -373,6 +373,20 @@ static int gen_junk(int fd, void *arg)
 			return -1;
 }
 
+/* Endless: "yes garbage", no header at all. */
+static int gen_garbage(int fd, void *arg)
+{
+	char buf[1 << 16];
+	size_t i;
+
+	(void)arg;
+	for (i = 0; i + 8 <= sizeof(buf); i += 8)
+		memcpy(buf + i, "garbage\n", 8);
+	for (;;)
+		if (write_all(fd, buf, i))
+			return -1;
+}
+
 static void check_child(const char *what, const char *file, gen_fn gen,
 			void *arg, const char *want)
 {
@@ -402,6 +416,10 @@ static void test_tool_endless(void)
 	check_child("300 MB of zeros through a pipe", "-", gen_zeros, NULL,
 		    "spatten-replay: <stdin>:1: NUL byte at byte 1 of the "
 		    "line: not a text trace\n");
+	check_child("endless lines without a header", "-", gen_garbage, NULL,
+		    "spatten-replay: <stdin>:1: header: no column iteration_id "
+		    "(expected a header line iteration_id,layer_id,head_id,"
+		    "...)\n");
 	check_child("endless rows, a new iteration each", "-", gen_rows, &it,
 		    "spatten-replay: <stdin>:65538: more than 65536 "
 		    "iterations\n");
