@@ -183,7 +183,7 @@ lib-check-asan: lib/tests/test_libspatten.c $(LIB_SRCS) $(LIB_ENGINE_SRCS) \
 		$(LIB_SRCS) $(LIB_ENGINE_SRCS) -lpthread -lm
 	$(CC) $(LIB_ASAN) $(LIB_STD) $(LIB_FP) $(LIB_INC) -Itools \
 		-o $(LIB_OUT)/asan/spatten-run tools/spatten-run.c \
-		tools/spatten-workload.c $(LIB_SRCS) $(LIB_ENGINE_SRCS) \
+		$(TOOLS_RUN_SRCS) $(LIB_SRCS) $(LIB_ENGINE_SRCS) \
 		-lpthread -lm
 	$(LIB_OUT)/asan/test_libspatten
 	$(LIB_OUT)/asan/spatten-run -b sim -p 48 -g 2 -q

@@ -9,9 +9,11 @@
 # Targets:
 #   replay         build/bin/spatten-replay
 #   replay-check   build it, tests/replay/test_replay (parser, traffic, the
-#                  command, the shipped traces) and test_replay_engine (the
-#                  replay's jobs through spe_run(): links the whole engine),
-#                  run both (TAP on stdout; fails if any test fails)
+#                  command, the shipped traces), test_trace_input (bad and
+#                  endless input: messages, exit codes, peak memory) and
+#                  test_replay_engine (the replay's jobs through spe_run():
+#                  links the whole engine), run all three (TAP on stdout;
+#                  fails if any test fails)
 #   replay-clean   remove what the two above built
 #
 # Variables:
@@ -50,6 +52,7 @@ REPLAY_ENGINE_ALL_OBJS := $(patsubst engine/%.c,$(REPLAY_OUT)/engine/%.o,\
 REPLAY_BIN := $(REPLAY_BIN_DIR)/spatten-replay
 REPLAY_TEST := $(REPLAY_OUT)/test_replay
 REPLAY_TEST_ENGINE := $(REPLAY_OUT)/test_replay_engine
+REPLAY_TEST_INPUT := $(REPLAY_OUT)/test_trace_input
 
 .PHONY: replay replay-check replay-clean
 
@@ -59,11 +62,16 @@ $(REPLAY_OUT)/engine/%.o: engine/%.c
 	@mkdir -p $(@D)
 	$(REPLAY_CC) $(REPLAY_CFLAGS) $(REPLAY_ENGINE_WARN) -c $< -o $@
 
-$(REPLAY_OUT)/spatten-replay.o: tools/spatten-replay.c
-	@mkdir -p $(@D)
-	$(REPLAY_CC) $(REPLAY_CFLAGS) $(REPLAY_ENGINE_WARN) -c $< -o $@
+# The command: its main, the streaming reader and the JSON report (shared
+# with spatten-run).
+REPLAY_TOOL_OBJS := $(REPLAY_OUT)/spatten-replay.o \
+	$(REPLAY_OUT)/spatten-trace.o $(REPLAY_OUT)/spatten-report.o
 
-$(REPLAY_BIN): $(REPLAY_OUT)/spatten-replay.o $(REPLAY_ENGINE_OBJS)
+$(REPLAY_OUT)/spatten-%.o: tools/spatten-%.c
+	@mkdir -p $(@D)
+	$(REPLAY_CC) $(REPLAY_CFLAGS) $(REPLAY_ENGINE_WARN) -Itools -c $< -o $@
+
+$(REPLAY_BIN): $(REPLAY_TOOL_OBJS) $(REPLAY_ENGINE_OBJS)
 	@mkdir -p $(@D)
 	$(REPLAY_CC) $(REPLAY_OPT) $^ -o $@
 
@@ -82,11 +90,23 @@ $(REPLAY_TEST_ENGINE): $(REPLAY_OUT)/test_replay_engine.o \
 		$(REPLAY_ENGINE_ALL_OBJS)
 	$(REPLAY_CC) $(REPLAY_OPT) $^ -lm -o $@
 
-# Runs both test programs even if the first fails.
-replay-check: $(REPLAY_BIN) $(REPLAY_TEST) $(REPLAY_TEST_ENGINE)
+$(REPLAY_OUT)/test_trace_input.o: tests/replay/test_trace_input.c
+	@mkdir -p $(@D)
+	$(REPLAY_CC) $(REPLAY_CFLAGS) -Itests/host -Itools -c $< -o $@
+
+$(REPLAY_TEST_INPUT): $(REPLAY_OUT)/test_trace_input.o \
+		$(REPLAY_OUT)/spatten-trace.o $(REPLAY_ENGINE_OBJS)
+	$(REPLAY_CC) $(REPLAY_OPT) $^ -o $@
+
+# Runs every test program even if one fails.
+replay-check: $(REPLAY_BIN) $(REPLAY_TEST) $(REPLAY_TEST_ENGINE) \
+		$(REPLAY_TEST_INPUT)
 	@bad=0; \
 	echo "# $(REPLAY_TEST)"; \
 	$(REPLAY_TEST) $(REPLAY_BIN) $(REPLAY_WORKLOADS) $(REPLAY_OUT)/tmp || \
+		bad=$$((bad + 1)); \
+	echo "# $(REPLAY_TEST_INPUT)"; \
+	$(REPLAY_TEST_INPUT) $(REPLAY_BIN) $(REPLAY_OUT)/tmp-input || \
 		bad=$$((bad + 1)); \
 	echo "# $(REPLAY_TEST_ENGINE)"; \
 	$(REPLAY_TEST_ENGINE) || bad=$$((bad + 1)); \
@@ -96,8 +116,9 @@ replay-check: $(REPLAY_BIN) $(REPLAY_TEST) $(REPLAY_TEST_ENGINE)
 replay-clean:
 	rm -rf $(REPLAY_OUT) $(REPLAY_BIN)
 
--include $(REPLAY_ENGINE_ALL_OBJS:.o=.d) $(REPLAY_OUT)/spatten-replay.d \
-	$(REPLAY_OUT)/test_replay.d $(REPLAY_OUT)/test_replay_engine.d
+-include $(REPLAY_ENGINE_ALL_OBJS:.o=.d) $(REPLAY_TOOL_OBJS:.o=.d) \
+	$(REPLAY_OUT)/test_replay.d $(REPLAY_OUT)/test_replay_engine.d \
+	$(REPLAY_OUT)/test_trace_input.d
 
 # Standalone, replay-check is the default; included, leave the includer's.
 ifeq ($(notdir $(firstword $(MAKEFILE_LIST))),replay.mk)

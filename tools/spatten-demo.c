@@ -48,6 +48,7 @@ int main(int argc, char **argv)
 		}
 	}
 	wl_prog = "spatten-demo";
+	wl_sim_flag = "--sim";
 	r = calloc(1, sizeof(*r));
 	if (!r)
 		return 1;

@@ -9,31 +9,16 @@
  * Exit status: 0 success, 1 a trace could not be read or is malformed,
  * 2 usage error.
  */
-#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "spatten-report.h"
+#include "spatten-trace.h"
 #include "spe.h"
-#include "spe_trace.h"
 
 #define EXIT_BAD_INPUT	1
 #define EXIT_USAGE	2
-
-static const char *const plane_names[SPE_PLANE_COUNT] = {
-	[SPE_PLANE_Q] = "q",
-	[SPE_PLANE_K_MSB] = "k_msb",
-	[SPE_PLANE_K_LSB] = "k_lsb",
-	[SPE_PLANE_V] = "v",
-	[SPE_PLANE_OUT] = "out",
-	[SPE_PLANE_TOK_IMP] = "tok_imp",
-	[SPE_PLANE_TOK_ALIVE] = "tok_alive",
-	[SPE_PLANE_TOK_KEPT] = "tok_kept",
-	[SPE_PLANE_PINNED] = "pinned",
-	[SPE_PLANE_HEAD_IMP] = "head_imp",
-	[SPE_PLANE_HEAD_ALIVE] = "head_alive",
-	[SPE_PLANE_HEAD_KEPT] = "head_kept",
-};
 
 static const char *const plane_labels[SPE_PLANE_COUNT] = {
 	[SPE_PLANE_Q] = "Q (read)",
@@ -59,6 +44,7 @@ struct iter_sum {
 struct per_iter {
 	struct iter_sum *v;
 	size_t n, cap;
+	int want;	/* --per-iteration: at most TR_ITERATIONS_MAX entries */
 	int oom;
 };
 
@@ -84,6 +70,10 @@ static void usage(FILE *f, const char *argv0)
 		"  --per-iteration   also a table (JSON: an array) per iteration\n"
 		"  -h, --help        this text\n"
 		"\n"
+		"Input is read as a stream: at most 4096 bytes a line, 16777216\n"
+		"lines, 65536 iterations (docs/tools.md). JSON: schema\n"
+		"spatten-report/1, kind \"trace\".\n"
+		"\n"
 		"Exit status: 0 ok, 1 unreadable or malformed trace, 2 usage.\n",
 		argv0);
 }
@@ -97,7 +87,7 @@ static void on_job(void *opaque, const struct spe_trace_replay *r,
 	struct iter_sum *s;
 	int p;
 
-	if (pi->oom)
+	if (!pi->want || pi->oom)
 		return;
 	if (!pi->n || pi->v[pi->n - 1].iteration != r->iteration) {
 		if (pi->n == pi->cap) {
@@ -127,110 +117,18 @@ static void on_job(void *opaque, const struct spe_trace_replay *r,
 	s->cycles_eighth += cycles_eighth;
 }
 
-/* Reads all of @f; returns a malloc'ed buffer or NULL (errno set). */
-static char *slurp(FILE *f, size_t *len)
-{
-	size_t cap = 1 << 16, n = 0, got;
-	char *buf = malloc(cap), *nb;
-
-	if (!buf)
-		return NULL;
-	for (;;) {
-		if (n == cap) {
-			cap *= 2;
-			nb = realloc(buf, cap);
-			if (!nb) {
-				free(buf);
-				return NULL;
-			}
-			buf = nb;
-		}
-		got = fread(buf + n, 1, cap - n, f);
-		n += got;
-		if (got == 0) {
-			if (ferror(f)) {
-				int e = errno ? errno : EIO;
-
-				free(buf);
-				errno = e;
-				return NULL;
-			}
-			break;
-		}
-	}
-	*len = n;
-	return buf;
-}
-
 static double ratio(uint64_t a, uint64_t b)
 {
 	return b ? (double)a / (double)b : 0.0;
 }
 
-static void json_string(const char *s)
-{
-	putchar('"');
-	for (; *s; s++) {
-		unsigned char c = (unsigned char)*s;
-
-		if (c == '"' || c == '\\')
-			printf("\\%c", c);
-		else if (c < 0x20)
-			printf("\\u%04x", c);
-		else
-			putchar(c);
-	}
-	putchar('"');
-}
-
-static void print_json(const char *name, const struct spe_trace_replay *r,
+static void print_json(const char *name, const struct tr_reader *t,
 		       const struct per_iter *pi, const struct opts *o)
 {
-	const struct spe_trace_totals *t = &r->totals;
-	uint64_t cycles = o->eighth ? t->cycles_eighth : t->cycles_full;
 	size_t i;
-	int p;
 
-	printf("{\"file\":");
-	json_string(name);
-	printf(",\"lines\":%lu,\"rows\":%llu,\"skipped_lines\":%lu,"
-	       "\"jobs\":%llu,\"iterations\":%llu",
-	       r->parser.line, (unsigned long long)t->rows, r->parser.skipped,
-	       (unsigned long long)t->jobs,
-	       (unsigned long long)t->iterations);
-	printf(",\"dram_bytes_total\":%llu,\"dram_bytes_kv\":%llu,"
-	       "\"dram_bytes_dense_fp32\":%llu,\"reduction\":%.4f,"
-	       "\"reduction_total\":%.4f",
-	       (unsigned long long)t->bytes_total,
-	       (unsigned long long)t->bytes_kv,
-	       (unsigned long long)t->dense_fp32,
-	       ratio(t->dense_fp32, t->bytes_kv),
-	       ratio(t->dense_fp32, t->bytes_total));
-	printf(",\"bytes\":{");
-	for (p = 0; p < SPE_PLANE_COUNT; p++)
-		printf("%s\"%s\":%llu", p ? "," : "", plane_names[p],
-		       (unsigned long long)t->bytes[p]);
-	printf("}");
-	printf(",\"lsb_refetches\":%llu,\"lsb_refetch_rate\":%.6f,"
-	       "\"keys_fetched\":%llu,\"values_fetched\":%llu,"
-	       "\"keys_dense\":%llu,\"token_topk_runs\":%llu,"
-	       "\"qk_scores\":%llu,\"pv_rows\":%llu,\"topk_cycles\":%llu,"
-	       "\"topk_cycles_value\":%llu",
-	       (unsigned long long)t->refetch_rows,
-	       ratio(t->refetch_rows, t->rows),
-	       (unsigned long long)t->keys_fetched,
-	       (unsigned long long)t->values_fetched,
-	       (unsigned long long)t->keys_dense,
-	       (unsigned long long)t->token_topk_runs,
-	       (unsigned long long)t->qk_scores,
-	       (unsigned long long)t->pv_rows,
-	       (unsigned long long)t->topk_cycles,
-	       (unsigned long long)t->topk_cycles_value);
-	printf(",\"model\":\"%s\",\"cycles\":%llu,\"cycles_full\":%llu,"
-	       "\"cycles_eighth\":%llu,\"time_us\":%.3f",
-	       o->eighth ? "eighth" : "full", (unsigned long long)cycles,
-	       (unsigned long long)t->cycles_full,
-	       (unsigned long long)t->cycles_eighth, (double)cycles / 1000.0);
+	rep_begin(stdout, "spatten-replay", "trace");
+	rep_trace_totals(stdout, name, t, o->eighth);
 	if (o->per_iteration) {
 		printf(",\"per_iteration\":[");
 		for (i = 0; i < pi->n; i++) {
@@ -256,9 +154,10 @@ static void print_json(const char *name, const struct spe_trace_replay *r,
 	printf("}\n");
 }
 
-static void print_human(const char *name, const struct spe_trace_replay *r,
+static void print_human(const char *name, const struct tr_reader *tr,
 			const struct per_iter *pi, const struct opts *o)
 {
+	const struct spe_trace_replay *r = &tr->r;
 	const struct spe_trace_totals *t = &r->totals;
 	size_t i;
 	int p;
@@ -331,57 +230,32 @@ static void print_human(const char *name, const struct spe_trace_replay *r,
 static int replay_file(const char *path, const struct opts *o)
 {
 	const char *name = strcmp(path, "-") ? path : "<stdin>";
-	struct spe_trace_replay r;
-	struct per_iter pi = { 0 };
-	FILE *f;
-	char *buf;
-	size_t len = 0;
-	int ret;
+	struct per_iter pi = { .want = o->per_iteration };
+	struct tr_reader *t = malloc(sizeof(*t));
+	int ret = EXIT_BAD_INPUT;
 
-	f = strcmp(path, "-") ? fopen(path, "rb") : stdin;
-	if (!f) {
-		fprintf(stderr, "spatten-replay: %s: %s\n", name,
-			strerror(errno));
-		return EXIT_BAD_INPUT;
-	}
-	buf = slurp(f, &len);
-	if (!buf) {
-		fprintf(stderr, "spatten-replay: %s: %s\n", name,
-			strerror(errno));
-		if (f != stdin)
-			fclose(f);
-		return EXIT_BAD_INPUT;
-	}
-	if (f != stdin)
-		fclose(f);
-
-	spe_trace_replay_init(&r);
-	r.on_job = on_job;
-	r.opaque = &pi;
-	ret = spe_trace_replay_buffer(&r, buf, len);
-	free(buf);
-	if (ret) {
-		if (r.parser.err_line)
-			fprintf(stderr, "spatten-replay: %s:%lu: %s\n", name,
-				r.parser.err_line, r.parser.err);
-		else
-			fprintf(stderr, "spatten-replay: %s: %s\n", name,
-				r.parser.err);
-		free(pi.v);
-		return EXIT_BAD_INPUT;
-	}
-	if (pi.oom) {
+	if (!t) {
 		fprintf(stderr, "spatten-replay: %s: out of memory\n", name);
-		free(pi.v);
 		return EXIT_BAD_INPUT;
 	}
-	if (o->json)
-		print_json(name, &r, &pi, o);
-	else
-		print_human(name, &r, &pi, o);
-	fflush(stdout);
+	tr_init(t);
+	t->r.on_job = on_job;
+	t->r.opaque = &pi;
+	if (tr_read_path(t, path)) {
+		tr_perror(t, "spatten-replay", name);
+	} else if (pi.oom) {
+		fprintf(stderr, "spatten-replay: %s: out of memory\n", name);
+	} else {
+		if (o->json)
+			print_json(name, t, &pi, o);
+		else
+			print_human(name, t, &pi, o);
+		fflush(stdout);
+		ret = 0;
+	}
 	free(pi.v);
-	return 0;
+	free(t);
+	return ret;
 }
 
 int main(int argc, char **argv)

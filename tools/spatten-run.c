@@ -16,8 +16,9 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "spatten-report.h"
+#include "spatten-trace.h"
 #include "spatten-workload.h"
-#include "spe_trace.h"
 
 static const char *prog = "spatten-run";
 
@@ -43,7 +44,8 @@ static void usage(FILE *f)
 "  -s, --seed N          input seed (default 0x5ba77e4)\n"
 "\n"
 "Pruning and quantization:\n"
-"      --dense           no pruning (the baseline)\n"
+"      --dense           the dense baseline: no pruning, static S16 keys,\n"
+"                        S16 values (not with the options below)\n"
 "      --token-keep A:B  token keep ratio from A (first pruned layer) to B\n"
 "      --head-keep A:B   head keep ratio from A to B\n"
 "      --value-keep R    V rows kept per query, ratio of the kept tokens\n"
@@ -60,8 +62,10 @@ static void usage(FILE *f)
 "                        (default 4; every generation row is checked)\n"
 "      --no-check        skip the float reference\n"
 "      --trace FILE      replay a workload trace (authors' CSV) through\n"
-"                        the traffic and cycle model instead\n"
-"  -j, --json            JSON on stdout instead of the table\n"
+"                        the traffic and cycle model instead ('-': stdin;\n"
+"                        lines of 4096 bytes at most, docs/tools.md)\n"
+"  -j, --json            JSON on stdout instead of the table (schema\n"
+"                        spatten-report/1, docs/tools.md)\n"
 "  -q, --quiet           no progress line\n"
 "  -h, --help            this text\n"
 "\n"
@@ -107,13 +111,13 @@ static int parse_pair(const char *s, float *a, float *b)
 	return parse_ratio(buf, a) || parse_ratio(colon + 1, b) ? -1 : 0;
 }
 
-static const char *opt_name(const struct option *lo, int c)
+static const char *opt_name(const struct option *opts, int c)
 {
 	static char buf[40];
 
-	for (; lo->name; lo++)
-		if (lo->val == c) {
-			snprintf(buf, sizeof(buf), "--%s", lo->name);
+	for (; opts->name; opts++)
+		if (opts->val == c) {
+			snprintf(buf, sizeof(buf), "--%s", opts->name);
 			return buf;
 		}
 	snprintf(buf, sizeof(buf), "-%c", c);
@@ -128,6 +132,25 @@ struct trace_ctx {
 	uint32_t last_iter;
 };
 
+static void trace_job_json(struct trace_ctx *c,
+			   const struct spe_trace_replay *r,
+			   const struct spe_job *job,
+			   const struct spe_stats *st, uint64_t read,
+			   uint64_t dense_fp32, uint64_t cf, uint64_t ce)
+{
+	if (c->first) {
+		rep_begin(stdout, prog, "trace");
+		printf(",\"per_job\":[");
+	}
+	printf("%s{\"iteration\":%u,\"layer\":%u,\"heads\":%u,"
+	       "\"kv_rows\":%u,\"tokens_kept\":%" PRIu64 ","
+	       "\"lsb_refetches\":%" PRIu64 ",\"bytes_read\":%" PRIu64 ","
+	       "\"dram_bytes_dense_fp32\":%" PRIu64 ",\"cycles_full\":%"
+	       PRIu64 ",\"cycles_eighth\":%" PRIu64 "}", c->first ? "" : ",",
+	       r->iteration, r->layer, job->n_heads, job->kv_rows,
+	       st->tokens_kept, st->refetch_rows, read, dense_fp32, cf, ce);
+}
+
 static void on_job(void *opaque, const struct spe_trace_replay *r,
 		   const struct spe_job *job, const struct spe_stats *st,
 		   uint64_t dense_fp32, uint64_t cf, uint64_t ce)
@@ -135,155 +158,238 @@ static void on_job(void *opaque, const struct spe_trace_replay *r,
 	struct trace_ctx *c = opaque;
 	uint64_t b = st->bytes[SPE_PLANE_Q] + st->bytes[SPE_PLANE_K_MSB] +
 		     st->bytes[SPE_PLANE_K_LSB] + st->bytes[SPE_PLANE_V];
+	char it[16] = "";
 
 	if (c->json) {
-		printf("%s\n    {\"iteration\": %u, \"layer\": %u, "
-		       "\"heads\": %u, \"kv_rows\": %u, \"tokens_kept\": %"
-		       PRIu64 ", \"refetch_rows\": %" PRIu64 ", \"bytes\": %"
-		       PRIu64 ", \"dense_fp32\": %" PRIu64 ", \"cycles_full\": %"
-		       PRIu64 ", \"cycles_eighth\": %" PRIu64 "}",
-		       c->first ? "" : ",", r->iteration, r->layer,
-		       job->n_heads, job->kv_rows, st->tokens_kept,
-		       st->refetch_rows, b, dense_fp32, cf, ce);
+		trace_job_json(c, r, job, st, b, dense_fp32, cf, ce);
 		c->first = 0;
 		return;
 	}
+	if (c->first)
+		printf("iteration layer heads kv_rows    kept refetch "
+		       "     bytes dense_fp32    cycles\n");
 	if (c->first || r->iteration != c->last_iter)
-		printf("%9u %5u %5u %7u %7" PRIu64 " %7" PRIu64 " %10" PRIu64
-		       " %10" PRIu64 " %9" PRIu64 "\n", r->iteration, r->layer,
-		       job->n_heads, job->kv_rows, st->tokens_kept,
-		       st->refetch_rows, b, dense_fp32, cf);
-	else
-		printf("%9s %5u %5u %7u %7" PRIu64 " %7" PRIu64 " %10" PRIu64
-		       " %10" PRIu64 " %9" PRIu64 "\n", "", r->layer,
-		       job->n_heads, job->kv_rows, st->tokens_kept,
-		       st->refetch_rows, b, dense_fp32, cf);
+		snprintf(it, sizeof(it), "%u", r->iteration);
+	printf("%9s %5u %5u %7u %7" PRIu64 " %7" PRIu64 " %10" PRIu64
+	       " %10" PRIu64 " %9" PRIu64 "\n", it, r->layer, job->n_heads,
+	       job->kv_rows, st->tokens_kept, st->refetch_rows, b, dense_fp32,
+	       cf);
 	c->first = 0;
 	c->last_iter = r->iteration;
 }
 
+static void trace_totals(const struct spe_trace_totals *t)
+{
+	printf("\ntotal: %" PRIu64 " rows in %" PRIu64 " jobs; keys "
+	       "fetched %" PRIu64 " of %" PRIu64 " (%.1f%%); LSB "
+	       "refetch %" PRIu64 " rows (%.1f%%)\n", t->rows, t->jobs,
+	       t->keys_fetched, t->keys_dense, t->keys_dense ? 100.0 *
+	       t->keys_fetched / t->keys_dense : 0.0, t->refetch_rows,
+	       t->rows ? 100.0 * t->refetch_rows / t->rows : 0.0);
+	printf("DRAM bytes %" PRIu64 " vs %" PRIu64 " dense fp32 "
+	       "(%.2fx less); cycles %" PRIu64 " (full chip), %" PRIu64
+	       " (SpAtten_1/8)\n", t->bytes_total, t->dense_fp32,
+	       t->bytes_total ? (double)t->dense_fp32 / t->bytes_total :
+	       0.0, t->cycles_full, t->cycles_eighth);
+}
+
+/*
+ * Streams the trace (tools/spatten-trace.c): jobs are printed as they
+ * finish. On an error the JSON document ends after the jobs printed so far
+ * with "file" and "error" members (no totals); the exit status is 1.
+ */
 static int run_trace(const char *path, int json)
 {
-	struct spe_trace_replay *r = calloc(1, sizeof(*r));
+	const char *name = strcmp(path, "-") ? path : "<stdin>";
+	struct tr_reader *t = malloc(sizeof(*t));
 	struct trace_ctx c = { .json = json, .first = 1 };
-	const struct spe_trace_totals *t;
-	size_t len = 0, cap = 1 << 20, got;
-	char *buf = malloc(cap);
-	FILE *f = fopen(path, "r");
 
-	if (!f) {
-		fprintf(stderr, "%s: %s: %s\n", prog, path, strerror(errno));
-		free(buf);
-		free(r);
-		return 1;
-	}
-	while (buf && (got = fread(buf + len, 1, cap - len, f)) > 0) {
-		len += got;
-		if (len == cap) {
-			char *nb = realloc(buf, cap * 2);
-
-			if (!nb) {
-				free(buf);
-				buf = NULL;
-				break;
-			}
-			buf = nb;
-			cap *= 2;
-		}
-	}
-	fclose(f);
-	if (!buf || !r) {
+	if (!t) {
 		fprintf(stderr, "%s: out of memory\n", prog);
-		free(buf);
-		free(r);
 		return 1;
 	}
-	spe_trace_replay_init(r);
-	r->on_job = on_job;
-	r->opaque = &c;
-	if (json)
-		printf("{\n  \"trace\": \"%s\",\n  \"jobs\": [", path);
-	else
-		printf("iteration layer heads kv_rows    kept refetch "
-		       "     bytes dense_fp32    cycles\n");
-	if (spe_trace_replay_buffer(r, buf, len) < 0) {
-		if (json)
-			printf("]\n}\n");
-		fprintf(stderr, "%s: %s:%lu: %s\n", prog, path,
-			r->parser.err_line, r->parser.err);
-		free(buf);
-		free(r);
+	tr_init(t);
+	t->r.on_job = on_job;
+	t->r.opaque = &c;
+	if (tr_read_path(t, path)) {
+		if (json) {
+			if (c.first) {
+				rep_begin(stdout, prog, "trace");
+				printf(",\"per_job\":[");
+			}
+			printf("],\"file\":");
+			rep_json_string(stdout, name);
+			printf(",\"error\":");
+			rep_json_string(stdout, t->err);
+			printf("}\n");
+		}
+		fflush(stdout);
+		tr_perror(t, prog, name);
+		free(t);
 		return 1;
 	}
-	t = &r->totals;
 	if (json) {
-		printf("\n  ],\n  \"totals\": {\"rows\": %" PRIu64 ", \"jobs\": %"
-		       PRIu64 ", \"bytes\": %" PRIu64 ", \"dense_fp32\": %" PRIu64
-		       ", \"keys_fetched\": %" PRIu64 ", \"keys_dense\": %" PRIu64
-		       ", \"refetch_rows\": %" PRIu64 ", \"cycles_full\": %" PRIu64
-		       ", \"cycles_eighth\": %" PRIu64 "}\n}\n", t->rows,
-		       t->jobs, t->bytes_total, t->dense_fp32, t->keys_fetched,
-		       t->keys_dense, t->refetch_rows, t->cycles_full,
-		       t->cycles_eighth);
+		printf("]");
+		rep_trace_totals(stdout, name, t, 0);
+		printf("}\n");
 	} else {
-		printf("\ntotal: %" PRIu64 " rows in %" PRIu64 " jobs; keys "
-		       "fetched %" PRIu64 " of %" PRIu64 " (%.1f%%); LSB "
-		       "refetch %" PRIu64 " rows (%.1f%%)\n", t->rows, t->jobs,
-		       t->keys_fetched, t->keys_dense, t->keys_dense ? 100.0 *
-		       t->keys_fetched / t->keys_dense : 0.0, t->refetch_rows,
-		       t->rows ? 100.0 * t->refetch_rows / t->rows : 0.0);
-		printf("DRAM bytes %" PRIu64 " vs %" PRIu64 " dense fp32 "
-		       "(%.2fx less); cycles %" PRIu64 " (full chip), %" PRIu64
-		       " (SpAtten_1/8)\n", t->bytes_total, t->dense_fp32,
-		       t->bytes_total ? (double)t->dense_fp32 / t->bytes_total :
-		       0.0, t->cycles_full, t->cycles_eighth);
+		trace_totals(&t->r.totals);
 	}
-	free(buf);
-	free(r);
+	free(t);
 	return 0;
 }
 
-int main(int argc, char **argv)
-{
-	enum { O_LAYERS = 256, O_HEADS, O_HDIM, O_DENSE, O_TOK, O_HEAD,
-	       O_VAL, O_KBITS, O_VBITS, O_NOPROG, O_THR, O_ROWS, O_NOCHECK,
-	       O_TRACE };
-	static const struct option lo[] = {
-		{ "model", required_argument, NULL, 'm' },
-		{ "layers", required_argument, NULL, O_LAYERS },
-		{ "heads", required_argument, NULL, O_HEADS },
-		{ "head-dim", required_argument, NULL, O_HDIM },
-		{ "prompt", required_argument, NULL, 'p' },
-		{ "steps", required_argument, NULL, 'g' },
-		{ "seed", required_argument, NULL, 's' },
-		{ "dense", no_argument, NULL, O_DENSE },
-		{ "token-keep", required_argument, NULL, O_TOK },
-		{ "head-keep", required_argument, NULL, O_HEAD },
-		{ "value-keep", required_argument, NULL, O_VAL },
-		{ "k-bits", required_argument, NULL, O_KBITS },
-		{ "v-bits", required_argument, NULL, O_VBITS },
-		{ "no-progressive", no_argument, NULL, O_NOPROG },
-		{ "threshold", required_argument, NULL, O_THR },
-		{ "backend", required_argument, NULL, 'b' },
-		{ "device", required_argument, NULL, 'd' },
-		{ "check-rows", required_argument, NULL, O_ROWS },
-		{ "no-check", no_argument, NULL, O_NOCHECK },
-		{ "trace", required_argument, NULL, O_TRACE },
-		{ "json", no_argument, NULL, 'j' },
-		{ "quiet", no_argument, NULL, 'q' },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
-	};
-	const struct wl_model *m = wl_model_find("gpt2-small");
-	struct wl_opts o;
-	struct wl_result *r;
-	const char *trace = NULL;
-	uint32_t v, prompt = 0, steps = UINT32_MAX;
-	uint64_t seed = 0;
-	int have_seed = 0, quiet = 0, c, ret, i;
-	char *end;
+enum { O_LAYERS = 256, O_HEADS, O_HDIM, O_DENSE, O_TOK, O_HEAD, O_VAL,
+       O_KBITS, O_VBITS, O_NOPROG, O_THR, O_ROWS, O_NOCHECK, O_TRACE };
 
-	/* the model first: the other options edit its defaults */
+static const struct option lo[] = {
+	{ "model", required_argument, NULL, 'm' },
+	{ "layers", required_argument, NULL, O_LAYERS },
+	{ "heads", required_argument, NULL, O_HEADS },
+	{ "head-dim", required_argument, NULL, O_HDIM },
+	{ "prompt", required_argument, NULL, 'p' },
+	{ "steps", required_argument, NULL, 'g' },
+	{ "seed", required_argument, NULL, 's' },
+	{ "dense", no_argument, NULL, O_DENSE },
+	{ "token-keep", required_argument, NULL, O_TOK },
+	{ "head-keep", required_argument, NULL, O_HEAD },
+	{ "value-keep", required_argument, NULL, O_VAL },
+	{ "k-bits", required_argument, NULL, O_KBITS },
+	{ "v-bits", required_argument, NULL, O_VBITS },
+	{ "no-progressive", no_argument, NULL, O_NOPROG },
+	{ "threshold", required_argument, NULL, O_THR },
+	{ "backend", required_argument, NULL, 'b' },
+	{ "device", required_argument, NULL, 'd' },
+	{ "check-rows", required_argument, NULL, O_ROWS },
+	{ "no-check", no_argument, NULL, O_NOCHECK },
+	{ "trace", required_argument, NULL, O_TRACE },
+	{ "json", no_argument, NULL, 'j' },
+	{ "quiet", no_argument, NULL, 'q' },
+	{ "help", no_argument, NULL, 'h' },
+	{ NULL, 0, NULL, 0 },
+};
+
+/*
+ * The command line: the workload options (in @o) and what is applied
+ * after all of them are read. @tuned: the first pruning or quantization
+ * option (for --dense); @other: the first option --trace ignores.
+ */
+struct cli {
+	struct wl_opts o;
+	const char *trace;
+	uint32_t prompt, steps;
+	uint64_t seed;
+	int have_seed, quiet, tuned, other;
+};
+
+/* Shape and pruning options. Return: 0, -1 bad value, 1 not one of them. */
+static int opt_workload(struct cli *cl, int c, const char *arg)
+{
+	struct wl_opts *o = &cl->o;
+	uint32_t v;
+
+	switch (c) {
+	case O_LAYERS:
+		if (parse_u32(arg, 1, SPATTEN_MAX_LAYERS, &v))
+			return -1;
+		o->m.layers = v;
+		return 0;
+	case O_HEADS:
+		if (parse_u32(arg, 1, 256, &v))
+			return -1;
+		o->m.heads = v;
+		return 0;
+	case O_HDIM:
+		if (parse_u32(arg, 8, 256, &v) || (v & (v - 1)))
+			return -1;
+		o->m.head_dim = v;
+		return 0;
+	case 'p':
+		return parse_u32(arg, 1, 65535, &cl->prompt);
+	case 'g':
+		return parse_u32(arg, 0, 65535, &cl->steps);
+	case O_DENSE:
+		o->dense = 1;
+		return 0;
+	case O_TOK:
+		return parse_pair(arg, &o->m.tok_start, &o->m.tok_end);
+	case O_HEAD:
+		return parse_pair(arg, &o->m.head_start, &o->m.head_end);
+	case O_VAL:
+		return parse_ratio(arg, &o->m.value_keep);
+	case O_KBITS:
+	case O_VBITS:
+		if (parse_u32(arg, 4, 16, &v) || (v & 1) || v == 14)
+			return -1;
+		*(c == O_KBITS ? &o->k_bits : &o->v_bits) = v;
+		return 0;
+	case O_NOPROG:
+		o->progressive = 0;
+		return 0;
+	default:
+		return 1;
+	}
+}
+
+/* Seed, threshold, device and output options. Return: as opt_workload(). */
+static int opt_run(struct cli *cl, int c, const char *arg)
+{
+	struct wl_opts *o = &cl->o;
+	char *end;
+	float t;
+
+	switch (c) {
+	case 's':
+		errno = 0;
+		cl->seed = strtoull(arg, &end, 0);
+		if (errno || !*arg || *end)
+			return -1;
+		cl->have_seed = 1;
+		return 0;
+	case O_THR:
+		t = strtof(arg, &end);
+		if (!*arg || *end || !(t >= 0.0f && t <= 1.0f))
+			return -1;
+		o->threshold = t;
+		return 0;
+	case 'b':
+		if (!strcmp(arg, "sim"))
+			o->backend = SPATTEN_BACKEND_SIM;
+		else if (!strcmp(arg, "device"))
+			o->backend = SPATTEN_BACKEND_DEVICE;
+		else if (!strcmp(arg, "default"))
+			o->backend = SPATTEN_BACKEND_DEFAULT;
+		else
+			return -1;
+		return 0;
+	case 'd':
+		o->path = arg;
+		return 0;
+	case O_ROWS:
+		return parse_u32(arg, 1, 65535, &o->check_rows);
+	case O_NOCHECK:
+		o->check = 0;
+		return 0;
+	case O_TRACE:
+		cl->trace = arg;
+		return 0;
+	case 'j':
+		o->json = 1;
+		return 0;
+	case 'q':
+		cl->quiet = 1;
+		return 0;
+	default:
+		return 1;
+	}
+}
+
+/* The model first: the other options edit its defaults. */
+static const struct wl_model *find_model(int argc, char **argv)
+{
+	const struct wl_model *m = wl_model_find("gpt2-small");
+	int i;
+
 	for (i = 1; i < argc; i++) {
 		const char *name = NULL;
 
@@ -294,166 +400,135 @@ int main(int argc, char **argv)
 		if (name && wl_model_find(name))
 			m = wl_model_find(name);
 	}
-	wl_opts_default(&o, m);
-	while ((c = getopt_long(argc, argv, "m:p:g:s:b:d:jqh", lo, NULL)) != -1) {
-		switch (c) {
-		case 'm':
-			if (!wl_model_find(optarg)) {
-				fprintf(stderr, "%s: unknown model '%s'; "
-					"known:\n", prog, optarg);
-				wl_model_list(stderr);
-				return 2;
-			}
-			break;
-		case O_LAYERS:
-			if (parse_u32(optarg, 1, SPATTEN_MAX_LAYERS, &v))
-				goto bad;
-			o.m.layers = v;
-			break;
-		case O_HEADS:
-			if (parse_u32(optarg, 1, 256, &v))
-				goto bad;
-			o.m.heads = v;
-			break;
-		case O_HDIM:
-			if (parse_u32(optarg, 8, 256, &v) || (v & (v - 1)))
-				goto bad;
-			o.m.head_dim = v;
-			break;
-		case 'p':
-			if (parse_u32(optarg, 1, 65535, &prompt))
-				goto bad;
-			break;
-		case 'g':
-			if (parse_u32(optarg, 0, 65535, &steps))
-				goto bad;
-			break;
-		case 's':
-			errno = 0;
-			seed = strtoull(optarg, &end, 0);
-			if (errno || !*optarg || *end)
-				goto bad;
-			have_seed = 1;
-			break;
-		case O_DENSE:
-			o.dense = 1;
-			break;
-		case O_TOK:
-			if (parse_pair(optarg, &o.m.tok_start, &o.m.tok_end))
-				goto bad;
-			break;
-		case O_HEAD:
-			if (parse_pair(optarg, &o.m.head_start, &o.m.head_end))
-				goto bad;
-			break;
-		case O_VAL:
-			if (parse_ratio(optarg, &o.m.value_keep))
-				goto bad;
-			break;
-		case O_KBITS:
-			if (parse_u32(optarg, 4, 16, &v) || (v & 1) || v == 14)
-				goto bad;
-			o.k_bits = v;
-			break;
-		case O_VBITS:
-			if (parse_u32(optarg, 4, 16, &v) || (v & 1) || v == 14)
-				goto bad;
-			o.v_bits = v;
-			break;
-		case O_NOPROG:
-			o.progressive = 0;
-			break;
-		case O_THR: {
-			float t = strtof(optarg, &end);
+	return m;
+}
 
-			if (!*optarg || *end || !(t >= 0.0f && t <= 1.0f))
-				goto bad;
-			o.threshold = t;
-			break;
-		}
-		case 'b':
-			if (!strcmp(optarg, "sim"))
-				o.backend = SPATTEN_BACKEND_SIM;
-			else if (!strcmp(optarg, "device"))
-				o.backend = SPATTEN_BACKEND_DEVICE;
-			else if (!strcmp(optarg, "default"))
-				o.backend = SPATTEN_BACKEND_DEFAULT;
-			else
-				goto bad;
-			break;
-		case 'd':
-			o.path = optarg;
-			break;
-		case O_ROWS:
-			if (parse_u32(optarg, 1, 65535, &o.check_rows))
-				goto bad;
-			break;
-		case O_NOCHECK:
-			o.check = 0;
-			break;
-		case O_TRACE:
-			trace = optarg;
-			break;
-		case 'j':
-			o.json = 1;
-			break;
-		case 'q':
-			quiet = 1;
-			break;
-		case 'h':
+/* Reads every option into @cl. Return: -1 to go on, or an exit status. */
+static int parse_args(int argc, char **argv, struct cli *cl)
+{
+	int c, ret;
+
+	memset(cl, 0, sizeof(*cl));
+	cl->steps = UINT32_MAX;
+	wl_opts_default(&cl->o, find_model(argc, argv));
+	while ((c = getopt_long(argc, argv, "m:p:g:s:b:d:jqh", lo, NULL)) != -1) {
+		/* pruning and quantization: the first one given, for --dense */
+		if (!cl->tuned && (c == O_TOK || c == O_HEAD || c == O_VAL ||
+				   c == O_KBITS || c == O_VBITS || c == O_THR))
+			cl->tuned = c;
+		/* workload options, for --trace */
+		if (!cl->other && c != O_TRACE && c != 'j' && c != 'q' &&
+		    c != 'h' && c != '?')
+			cl->other = c;
+		if (c == 'h') {
 			usage(stdout);
 			return 0;
-		default:
+		}
+		if (c == 'm') {
+			if (wl_model_find(optarg))
+				continue;
+			fprintf(stderr, "%s: unknown model '%s'; known:\n", prog,
+				optarg);
+			wl_model_list(stderr);
+			return 2;
+		}
+		ret = opt_workload(cl, c, optarg);
+		if (ret > 0)
+			ret = opt_run(cl, c, optarg);
+		if (ret > 0) {
 			fprintf(stderr, "Try '%s --help'.\n", prog);
 			return 2;
 		}
-		continue;
-bad:
-		fprintf(stderr, "%s: bad value '%s' for %s\n", prog, optarg,
-			opt_name(lo, c));
-		fprintf(stderr, "Try '%s --help'.\n", prog);
-		return 2;
+		if (ret < 0) {
+			fprintf(stderr, "%s: bad value '%s' for %s\n", prog,
+				optarg, opt_name(lo, c));
+			fprintf(stderr, "Try '%s --help'.\n", prog);
+			return 2;
+		}
 	}
 	if (optind < argc) {
 		fprintf(stderr, "%s: unexpected argument '%s'\nTry '%s "
 			"--help'.\n", prog, argv[optind], prog);
 		return 2;
 	}
-	if (trace)
-		return run_trace(trace, o.json);
+	return -1;
+}
 
-	if (prompt)
-		o.prompt = prompt;
-	if (steps != UINT32_MAX)
-		o.steps = steps;
-	if (have_seed)
-		o.seed = seed;
-	if (!o.m.causal && o.steps) {
+/*
+ * Checks that need every option: --dense and what it excludes, the shape.
+ * Return: 0, or -1 after a message (usage error).
+ */
+static int finish_opts(struct wl_opts *o, int tuned,
+		       const struct option *opts)
+{
+	if (o->dense && tuned) {
+		fprintf(stderr, "%s: --dense is the dense baseline (no pruning, "
+			"S16 keys and values): %s cannot be combined with it\n"
+			"Try '%s --help'.\n", prog, opt_name(opts, tuned), prog);
+		return -1;
+	}
+	if (o->dense) {
+		o->progressive = 0;
+		o->k_bits = 16;
+		o->v_bits = 16;
+	}
+	if (!o->m.causal && o->steps) {
 		fprintf(stderr, "%s: %s is an encoder: no generation steps "
-			"(--steps 0)\n", prog, o.m.name);
-		return 2;
+			"(--steps 0)\n", prog, o->m.name);
+		return -1;
 	}
-	if ((uint64_t)o.prompt + o.steps > 65535) {
-		fprintf(stderr, "%s: prompt + steps too long\n", prog);
-		return 2;
+	if ((uint64_t)o->prompt + o->steps > 65535) {
+		fprintf(stderr, "%s: prompt + steps = %llu tokens: more than "
+			"65535 (the largest context of a job)\n", prog,
+			(unsigned long long)o->prompt + o->steps);
+		return -1;
 	}
-	if (o.progressive && o.k_bits > 12) {
+	if (o->progressive && o->k_bits > 12) {
 		fprintf(stderr, "%s: progressive keys need --k-bits 4..12\n",
 			prog);
+		return -1;
+	}
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	struct cli cl;
+	struct wl_opts *o = &cl.o;
+	struct wl_result *r;
+	int ret;
+
+	ret = parse_args(argc, argv, &cl);
+	if (ret >= 0)
+		return ret;
+	if (cl.trace && cl.other) {
+		fprintf(stderr, "%s: --trace replays a trace: %s does not "
+			"apply to it\nTry '%s --help'.\n", prog,
+			opt_name(lo, cl.other), prog);
 		return 2;
 	}
-	o.progress = !quiet && !o.json && isatty(2);
+	if (cl.trace)
+		return run_trace(cl.trace, o->json);
+	if (cl.prompt)
+		o->prompt = cl.prompt;
+	if (cl.steps != UINT32_MAX)
+		o->steps = cl.steps;
+	if (cl.have_seed)
+		o->seed = cl.seed;
+	if (finish_opts(o, cl.tuned, lo))
+		return 2;
+	o->progress = !cl.quiet && !o->json && isatty(2);
 	wl_prog = prog;
 	r = calloc(1, sizeof(*r));
 	if (!r)
 		return 1;
-	ret = wl_run(&o, r);
+	ret = wl_run(o, r);
 	if (ret < 0) {
 		free(r);
 		return 1;
 	}
-	wl_report(stdout, &o, r);
-	ret = o.check && r->worst_ratio > 1.0 ? 1 : 0;
+	wl_report(stdout, o, r);
+	ret = o->check && r->worst_ratio > 1.0 ? 1 : 0;
 	free(r);
 	return ret;
 }

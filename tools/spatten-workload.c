@@ -31,6 +31,7 @@
 #include "spe.h"
 
 const char *wl_prog = "spatten";
+const char *wl_sim_flag = "--backend sim";
 
 static const struct wl_model models[] = {
 	{ "gpt2-small", 12, 12, 64, 1, 192, 8, 0.9f, 0.2f, 1.0f, 0.75f, 0.2f },
@@ -542,8 +543,8 @@ void wl_explain_open_error(const char *prog, const char *path, int err)
 		else
 			fprintf(stderr, "%s: %s: no SpAtten device (no board "
 				"found on the PCI bus either; "
-				"--backend sim runs the simulation)\n",
-				prog, path);
+				"%s runs the simulation)\n",
+				prog, path, wl_sim_flag);
 	} else if (err == -EACCES || err == -EPERM) {
 		fprintf(stderr, "%s: %s: permission denied (root, or the "
 			"udev rule's group)\n", prog, path);
@@ -559,6 +560,41 @@ void wl_explain_open_error(const char *prog, const char *path, int err)
 	} else {
 		fprintf(stderr, "%s: %s: %s\n", prog, path, strerror(-err));
 	}
+}
+
+/*
+ * The session needs more than the board has: say which limit, and what it
+ * is. Falls back to the generic hint when the capabilities cannot be read.
+ */
+static void explain_caps(struct spatten_dev *dev,
+			 const struct spatten_session_config *c)
+{
+	struct spatten_info info;
+	const char *p = wl_prog;
+
+	if (spatten_get_info(dev, &info) < 0) {
+		fprintf(stderr, "%s: cannot set up the session: the board "
+			"lacks a feature, format or size this workload needs "
+			"(see spatten-info)\n", p);
+		return;
+	}
+	if (c->max_context > info.max_context)
+		fprintf(stderr, "%s: prompt + steps = %u tokens: more than "
+			"the board's max context of %u tokens\n", p,
+			c->max_context, info.max_context);
+	else if (c->n_heads > info.max_heads)
+		fprintf(stderr, "%s: %u heads: more than the board's max of "
+			"%u heads\n", p, c->n_heads, info.max_heads);
+	else if (!(info.head_dims & c->head_dim))
+		fprintf(stderr, "%s: head dimension %u: the board supports "
+			"the dimensions of mask 0x%x\n", p, c->head_dim,
+			info.head_dims);
+	else
+		fprintf(stderr, "%s: cannot set up the session: the board "
+			"lacks a feature or format this workload needs (K %u "
+			"bits%s, V %u bits; see spatten-info)\n", p,
+			c->k_bits, c->flags & SPATTEN_SESSION_PROGRESSIVE ?
+			" progressive" : "", c->v_bits);
 }
 
 int wl_run(const struct wl_opts *o, struct wl_result *r)
@@ -589,11 +625,12 @@ int wl_run(const struct wl_opts *o, struct wl_result *r)
 	}
 	r->backend = spatten_backend(dev);
 	ret = spatten_session_create(dev, &cfg, &s);
-	if (ret < 0) {
-		fprintf(stderr, "%s: cannot set up the session: %s%s\n", wl_prog,
-			strerror(-ret), ret == -EOPNOTSUPP ?
-			" (the board lacks a feature, format or size this "
-			"workload needs: see spatten-info)" : "");
+	if (ret == -EOPNOTSUPP) {
+		explain_caps(dev, &cfg);
+		goto out;
+	} else if (ret < 0) {
+		fprintf(stderr, "%s: cannot set up the session: %s\n", wl_prog,
+			strerror(-ret));
 		goto out;
 	}
 	q = malloc(n * sizeof(float));
@@ -672,177 +709,4 @@ out:
 	spatten_session_destroy(s);
 	spatten_close(dev);
 	return ret;
-}
-
-/* ---- report ------------------------------------------------------------------ */
-
-static uint64_t bytes_read(const struct spatten_layer_stats *s)
-{
-	return s->bytes_q + s->bytes_k_msb + s->bytes_k_lsb + s->bytes_v;
-}
-
-static void human(char *b, size_t n, double x)
-{
-	if (x >= 1e9)
-		snprintf(b, n, "%.2fG", x / 1e9);
-	else if (x >= 1e6)
-		snprintf(b, n, "%.2fM", x / 1e6);
-	else if (x >= 1e3)
-		snprintf(b, n, "%.1fK", x / 1e3);
-	else
-		snprintf(b, n, "%.0f", x);
-}
-
-static void report_json(FILE *f, const struct wl_opts *o,
-			const struct wl_result *r)
-{
-	const struct wl_model *m = &o->m;
-	struct spatten_layer_stats t;
-	uint32_t l;
-
-	memset(&t, 0, sizeof(t));
-	fprintf(f, "{\n  \"model\": \"%s\", \"layers\": %u, \"heads\": %u, "
-		"\"head_dim\": %u,\n  \"prompt\": %u, \"steps\": %u, "
-		"\"seed\": %" PRIu64 ", \"backend\": \"%s\",\n"
-		"  \"pruning\": %s, \"progressive\": %s, \"k_bits\": %u, "
-		"\"v_bits\": %u, \"threshold\": %g,\n  \"per_layer\": [\n",
-		m->name, m->layers, m->heads, m->head_dim, o->prompt, o->steps,
-		o->seed, r->backend == SPATTEN_BACKEND_SIM ? "sim" : "device",
-		o->dense ? "false" : "true", o->progressive ? "true" : "false",
-		o->k_bits, o->v_bits, o->threshold);
-	for (l = 0; l < m->layers; l++) {
-		const struct spatten_layer_stats *s = &r->layer[l];
-
-		fprintf(f, "    {\"layer\": %u, \"context\": %u, \"tokens_alive\": %u, "
-			"\"tokens_kept\": %u, \"heads\": %u, "
-			"\"value_keep\": %u, \"query_rows\": %" PRIu64 ", "
-			"\"lsb_refetches\": %u, \"bytes_q\": %" PRIu64 ", "
-			"\"bytes_k_msb\": %" PRIu64 ", \"bytes_k_lsb\": %"
-			PRIu64 ", \"bytes_v\": %" PRIu64 ", \"bytes_dense\": %"
-			PRIu64 ", \"cycles\": %" PRIu64 ", \"max_err\": %.3e}%s\n",
-			l, s->kv_rows, s->tokens_alive, s->tokens_kept, s->heads_alive,
-			s->value_keep, s->query_rows, s->lsb_refetches,
-			s->bytes_q, s->bytes_k_msb, s->bytes_k_lsb, s->bytes_v,
-			s->bytes_dense, s->cycles, r->max_err[l],
-			l + 1 < m->layers ? "," : "");
-		t.tokens_alive += s->tokens_alive;
-		t.tokens_kept += s->tokens_kept;
-		t.heads_alive += s->heads_alive;
-		t.query_rows += s->query_rows;
-		t.lsb_refetches += s->lsb_refetches;
-		t.bytes_q += s->bytes_q;
-		t.bytes_k_msb += s->bytes_k_msb;
-		t.bytes_k_lsb += s->bytes_k_lsb;
-		t.bytes_v += s->bytes_v;
-		t.bytes_dense += s->bytes_dense;
-		t.cycles += s->cycles;
-	}
-	fprintf(f, "  ],\n  \"totals\": {\"tokens_alive\": %u, "
-		"\"tokens_kept\": %u, \"query_rows\": %" PRIu64 ", "
-		"\"lsb_refetches\": %u, \"refetch_rate\": %.4f, "
-		"\"bytes_read\": %" PRIu64 ", \"bytes_dense\": %" PRIu64 ", "
-		"\"traffic_reduction\": %.3f, \"cycles\": %" PRIu64 "},\n",
-		t.tokens_alive, t.tokens_kept, t.query_rows, t.lsb_refetches,
-		t.query_rows ? (double)t.lsb_refetches / t.query_rows : 0.0,
-		bytes_read(&t), t.bytes_dense,
-		bytes_read(&t) ? (double)t.bytes_dense / bytes_read(&t) : 0.0,
-		t.cycles);
-	fprintf(f, "  \"check\": {\"enabled\": %s, \"rows\": %" PRIu64 ", "
-		"\"max_err\": %.3e, \"worst_err_over_tolerance\": %.3f, "
-		"\"pass\": %s},\n  \"seconds\": %.3f\n}\n",
-		o->check ? "true" : "false", r->rows_checked, r->max_err_all,
-		r->worst_ratio, r->worst_ratio <= 1.0 ? "true" : "false",
-		r->seconds);
-}
-
-void wl_report(FILE *f, const struct wl_opts *o, const struct wl_result *r)
-{
-	const struct wl_model *m = &o->m;
-	struct spatten_layer_stats t;
-	char a[16], b[16], c[16], vk[16], e[16];
-	uint32_t l;
-
-	if (o->json) {
-		report_json(f, o, r);
-		return;
-	}
-	memset(&t, 0, sizeof(t));
-	fprintf(f, "%s: %u layers x %u heads, D=%u, %u-token %s", m->name,
-		m->layers, m->heads, m->head_dim, o->prompt,
-		m->causal ? "prompt" : "sequence");
-	if (m->causal)
-		fprintf(f, " + %u generated", o->steps);
-	fprintf(f, "; %s backend\n", r->backend == SPATTEN_BACKEND_SIM ?
-		"simulation" : "device");
-	fprintf(f, "pruning %s; keys %s; V S%u; sums over %u pass%s\n\n",
-		o->dense ? "off" : "tokens + heads + values (paper schedule)",
-		o->progressive ? "progressive (MSB + 4 LSB)" : "static",
-		o->v_bits, 1 + o->steps, o->steps ? "es" : "");
-	fprintf(f, "layer  tokens kept/context   heads  V rows  LSB refetch   "
-		"bytes read / dense        cycles  max err\n");
-	for (l = 0; l < m->layers; l++) {
-		const struct spatten_layer_stats *s = &r->layer[l];
-		double passes = 1.0 + o->steps;
-
-		human(a, sizeof(a), (double)bytes_read(s));
-		human(b, sizeof(b), (double)s->bytes_dense);
-		human(c, sizeof(c), (double)s->cycles);
-		if (s->value_keep)
-			snprintf(vk, sizeof(vk), "%6.1f",
-				 s->value_keep / passes);
-		else
-			snprintf(vk, sizeof(vk), "%6s", "all");
-		if (o->check)
-			snprintf(e, sizeof(e), "%.1e", r->max_err[l]);
-		else
-			snprintf(e, sizeof(e), "-");
-		fprintf(f, "%5u  %7u/%-7u %4.0f%%  %5.1f  %s  %5u %5.1f%%  "
-			"%8s / %-8s %5.2fx  %8s  %s\n", l, s->tokens_kept,
-			s->kv_rows, s->kv_rows ? 100.0 *
-			s->tokens_kept / s->kv_rows : 0.0,
-			s->heads_alive / passes, vk,
-			s->lsb_refetches, s->query_rows ? 100.0 *
-			s->lsb_refetches / s->query_rows : 0.0, a, b,
-			bytes_read(s) ? (double)s->bytes_dense /
-			bytes_read(s) : 0.0, c, e);
-		t.kv_rows += s->kv_rows;
-		t.tokens_kept += s->tokens_kept;
-		t.query_rows += s->query_rows;
-		t.lsb_refetches += s->lsb_refetches;
-		t.bytes_q += s->bytes_q;
-		t.bytes_k_msb += s->bytes_k_msb;
-		t.bytes_k_lsb += s->bytes_k_lsb;
-		t.bytes_v += s->bytes_v;
-		t.bytes_dense += s->bytes_dense;
-		t.cycles += s->cycles;
-	}
-	human(a, sizeof(a), (double)bytes_read(&t));
-	human(b, sizeof(b), (double)t.bytes_dense);
-	human(c, sizeof(c), (double)t.cycles);
-	if (o->check)
-		snprintf(e, sizeof(e), "%.1e", r->max_err_all);
-	else
-		snprintf(e, sizeof(e), "-");
-	fprintf(f, "total  %7u/%-7u %4.0f%%                 %5u %5.1f%%  "
-		"%8s / %-8s %5.2fx  %8s  %s\n\n", t.tokens_kept,
-		t.kv_rows, t.kv_rows ? 100.0 * t.tokens_kept /
-		t.kv_rows : 0.0, t.lsb_refetches, t.query_rows ? 100.0 *
-		t.lsb_refetches / t.query_rows : 0.0, a, b,
-		bytes_read(&t) ? (double)t.bytes_dense / bytes_read(&t) : 0.0,
-		c, e);
-	fprintf(f, "traffic: Q %s, K MSB ", (human(a, sizeof(a),
-		(double)t.bytes_q), a));
-	human(a, sizeof(a), (double)t.bytes_k_msb);
-	fprintf(f, "%s, K LSB ", a);
-	human(a, sizeof(a), (double)t.bytes_k_lsb);
-	fprintf(f, "%s, V ", a);
-	human(a, sizeof(a), (double)t.bytes_v);
-	fprintf(f, "%s; %.1f ms modeled at 1 GHz; run took %.2f s\n", a,
-		(double)t.cycles / 1e6, r->seconds);
-	if (o->check)
-		fprintf(f, "check: %" PRIu64 " output rows against the float "
-			"reference, max |err| %.2e, worst %.2f of the engine's "
-			"tolerance: %s\n", r->rows_checked, r->max_err_all,
-			r->worst_ratio, r->worst_ratio <= 1.0 ? "PASS" :
-			"FAIL");
 }

@@ -3,7 +3,7 @@
  * Model-shaped attention workloads for spatten-run and spatten-demo: model
  * shapes, a deterministic synthetic input generator, a run through a
  * libspatten session, a float reference of the same pruned computation,
- * and the per-layer report (table or JSON).
+ * and the per-layer report (table or JSON: spatten-workload-report.c).
  */
 #ifndef SPATTEN_WORKLOAD_H
 #define SPATTEN_WORKLOAD_H
@@ -24,6 +24,8 @@ struct wl_model {
 
 /* Program name for messages (default "spatten"). */
 extern const char *wl_prog;
+/* The option that selects the simulation, for hints (default "--backend sim"). */
+extern const char *wl_sim_flag;
 
 /* Built-in shapes: gpt2-small, gpt2-medium, bert-base, bert-large. */
 const struct wl_model *wl_model_find(const char *name);
@@ -35,7 +37,8 @@ struct wl_opts {
 	uint64_t seed;
 	int backend;			/* enum spatten_backend */
 	const char *path;		/* device node, NULL: default */
-	int dense;			/* no pruning at all */
+	int dense;			/* the dense baseline: no pruning,
+					 * static S16 keys, S16 values */
 	int progressive;		/* K as MSB + LSB planes */
 	uint32_t k_bits;		/* MSB bits (progressive) or static */
 	uint32_t v_bits;

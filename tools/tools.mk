@@ -15,7 +15,13 @@ TOOLS_HOST_BINS := $(SPATTEN_OUT)/bin/spatten-demo \
 		   $(SPATTEN_OUT)/bin/spatten-info
 TOOLS_GUEST_BINS := $(GUEST_OUT)/bin/spatten-demo $(GUEST_OUT)/bin/spatten-run \
 		    $(GUEST_OUT)/bin/spatten-info
-TOOLS_COMMON := tools/spatten-workload.c tools/spatten-workload.h
+TOOLS_COMMON := tools/spatten-workload.c tools/spatten-workload.h \
+		tools/spatten-workload-report.c \
+		tools/spatten-trace.c tools/spatten-trace.h \
+		tools/spatten-report.c tools/spatten-report.h
+# What spatten-demo and spatten-run link besides their main file.
+TOOLS_RUN_SRCS := tools/spatten-workload.c tools/spatten-workload-report.c \
+		  tools/spatten-trace.c tools/spatten-report.c
 # The tools call the engine directly (tolerance bound, trace replay): the
 # library's objects of it, linked next to libspatten.a (whose own copy is
 # local to the archive).
@@ -41,7 +47,7 @@ $(SPATTEN_OUT)/bin/spatten-demo $(SPATTEN_OUT)/bin/spatten-run: \
 		$(SPATTEN_OUT)/bin/%: tools/%.c $(TOOLS_COMMON) $(LIB_A) $(LIB_HDRS) \
 		$(TOOLS_HOST_ENGINE)
 	@mkdir -p $(@D)
-	$(CC) $(LIB_HOST_CFLAGS) -Itools -o $@ $< tools/spatten-workload.c \
+	$(CC) $(LIB_HOST_CFLAGS) -Itools -o $@ $< $(TOOLS_RUN_SRCS) \
 		$(TOOLS_HOST_ENGINE) $(LIB_A) -lpthread -lm
 
 $(SPATTEN_OUT)/bin/spatten-info: tools/spatten-info.c $(LIB_A) $(LIB_HDRS)
@@ -54,7 +60,7 @@ $(GUEST_OUT)/bin/spatten-demo $(GUEST_OUT)/bin/spatten-run: \
 		$(GUEST_LIB_A) $(LIB_HDRS) $(TOOLS_GUEST_ENGINE)
 	@mkdir -p $(@D)
 	$(GUEST_CC) $(GUEST_ALL_CFLAGS) -Itools -o $@ $< \
-		tools/spatten-workload.c $(TOOLS_GUEST_ENGINE) $(GUEST_LIB_A) \
+		$(TOOLS_RUN_SRCS) $(TOOLS_GUEST_ENGINE) $(GUEST_LIB_A) \
 		-lpthread -lm
 
 # No static libpci in Debian: the guest build enumerates through sysfs.

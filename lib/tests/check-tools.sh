@@ -2,8 +2,9 @@
 # SPDX-License-Identifier: MIT
 #
 # The tools' interface: --help, exit codes 0/1/2, the messages for a
-# missing device and bad arguments, a workload on the simulation backend
-# (table and JSON), a trace replay. Prints TAP.
+# missing device and bad arguments (exact stderr), a workload on the
+# simulation backend (table and JSON, schema spatten-report/1), the dense
+# baseline, a trace replay and bad traces. Prints TAP.
 #
 # Usage: check-tools.sh BINDIR
 set -u
@@ -30,7 +31,36 @@ expect() {	# expect STATUS NAME CMD...
 	[ "$got" = "$want" ]
 	t $? "$name"
 }
+# experr STATUS NAME WANT CMD...: exit STATUS and stderr exactly WANT
+experr() {
+	want=$1 name=$2 msg=$3
+	shift 3
+	"$@" >"$tmp/out" 2>"$tmp/err"
+	got=$?
+	printf '%s\n' "$msg" >"$tmp/want"
+	if [ "$got" = "$want" ] && cmp -s "$tmp/err" "$tmp/want"; then
+		t 0 "$name"
+	else
+		echo "# exit $got (want $want), stderr:"
+		sed 's/^/#   /' "$tmp/err" | head -5
+		echo "# wanted: $msg"
+		t 1 "$name"
+	fi
+}
+# pyjson NAME PYTHON-EXPR: assert on the JSON document in $tmp/out (d)
+pyjson() {
+	if ! command -v python3 >/dev/null; then
+		n=$((n + 1)); echo "ok $n - $1 # SKIP no python3"; return
+	fi
+	python3 -c "import json,sys
+d=json.load(sys.stdin)
+assert ($2), d" <"$tmp/out" >"$tmp/py" 2>&1
+	r=$?
+	[ $r = 0 ] || tail -3 "$tmp/py" | sed 's/^/#   /'
+	t $r "$1"
+}
 unset SPATTEN_BACKEND
+hdr=iteration_id,layer_id,head_id,embedding_length_D,sentence_length_L,key_fetch_num,quant_key_bit,quant_query_bit,auto_requant_thres,if_requant,auto_requant_incre,value_fetch_num,quant_value_bit,if_accumulate_importance,if_rescale_previous_importance,if_topk,topk
 
 for p in spatten-run spatten-demo spatten-info; do
 	expect 0 "$p --help exits 0" "$bin/$p" --help
@@ -58,13 +88,66 @@ grep -q '^total ' "$tmp/out" && grep -q 'PASS' "$tmp/out"
 t $? "... prints the totals and passes the reference check"
 expect 0 "spatten-run -m bert-base --json exits 0" \
 	"$bin/spatten-run" -b sim -m bert-base -p 64 --json
-if command -v python3 >/dev/null; then
-	python3 -c 'import json,sys; d=json.load(sys.stdin);
-assert len(d["per_layer"]) == 12 and d["check"]["pass"]' <"$tmp/out"
-	t $? "... valid JSON with 12 layers"
-fi
-expect 0 "spatten-run --dense exits 0" "$bin/spatten-run" -b sim -p 32 -g 1 \
-	--dense -q --no-progressive --k-bits 16 --v-bits 16
+pyjson "... schema spatten-report/1, 12 layers, check passed" \
+	'd["schema"] == "spatten-report/1" and d["tool"] == "spatten-run" and
+d["kind"] == "workload" and len(d["per_layer"]) == 12 and
+d["check"]["status"] == "pass"'
+# 32-token prompt + 2 steps: contexts 32, 33, 34 (average 33); layer 0
+# prunes nothing, so it computes 12 heads x 34 query rows.
+expect 0 "spatten-run --json, prompt 32 + 2 steps" \
+	"$bin/spatten-run" -b sim -p 32 -g 2 --layers 3 --json
+pyjson "... per-layer figures are per-pass averages and named sums" \
+	'd["passes"] == 3 and d["per_layer"][0]["context_avg"] == 33 and
+d["per_layer"][0]["heads_avg"] == 12 and
+d["per_layer"][0]["query_rows_sum"] == 12 * 34 and
+d["per_layer"][2]["tokens_kept_avg"] < 33 and
+"tokens_kept" not in d["per_layer"][0]'
+expect 0 "spatten-run --no-check --json" \
+	"$bin/spatten-run" -b sim -p 16 --layers 2 --no-check --json
+pyjson "... check status skipped, not pass" \
+	'd["check"]["status"] == "skipped" and d["check"]["max_err"] is None
+and d["per_layer"][0]["max_err"] is None'
+expect 0 "spatten-demo --sim --json" "$bin/spatten-demo" --sim --json
+pyjson "... the same schema (tool spatten-demo)" \
+	'd["schema"] == "spatten-report/1" and d["tool"] == "spatten-demo"
+and d["kind"] == "workload" and d["check"]["status"] == "pass"'
+
+# --dense: the baseline a user compares against. A dense S16 job reads
+# exactly bytes_dense (the library's "dense S16 job of the same shape").
+expect 0 "spatten-run --dense --json exits 0" "$bin/spatten-run" -b sim \
+	-p 32 -g 2 --layers 3 --dense --json
+pyjson "... no pruning, no progressive keys, S16 keys and values" \
+	'd["dense"] and not d["progressive"] and d["k_bits"] == 16 and
+d["v_bits"] == 16 and d["threshold"] is None and
+all(l["bytes_read_sum"] == l["bytes_dense_s16_sum"] and
+l["bytes_sum"]["k_lsb"] == 0 and l["tokens_kept_avg"] == l["context_avg"]
+and l["heads_avg"] == 12 and l["value_keep_avg"] == 0
+for l in d["per_layer"]) and d["totals"]["reduction_s16"] == 1.0'
+expect 0 "spatten-run --dense table" "$bin/spatten-run" -b sim -p 16 \
+	--layers 2 --dense -q
+grep -q '^dense baseline: pruning off; keys static S16; V S16' "$tmp/out"
+t $? "... says it is the dense baseline, S16 keys and values"
+for f in "--token-keep 0.5:0.2" "--head-keep 0.5:0.5" "--value-keep 0.5" \
+	"--k-bits 8" "--v-bits 12" "--threshold 0.2"; do
+	o=${f%% *}
+	# shellcheck disable=SC2086
+	experr 2 "spatten-run --dense $f exits 2 and names $o" \
+		"spatten-run: --dense is the dense baseline (no pruning, S16 keys and values): $o cannot be combined with it
+Try 'spatten-run --help'." "$bin/spatten-run" -b sim --dense $f
+done
+expect 0 "spatten-run --dense --no-progressive (consistent) exits 0" \
+	"$bin/spatten-run" -b sim -p 16 --layers 2 --dense --no-progressive -q
+
+# the board's limits, named
+experr 1 "spatten-run beyond the board's context says the limit" \
+	"spatten-run: prompt + steps = 2008 tokens: more than the board's max context of 1024 tokens" \
+	"$bin/spatten-run" -b sim -p 2000 -g 8 -q
+experr 2 "spatten-run beyond a job's context says the limit" \
+	"spatten-run: prompt + steps = 65800 tokens: more than 65535 (the largest context of a job)" \
+	"$bin/spatten-run" -b sim -p 65000 -g 800 -q
+experr 1 "spatten-run with more heads than the board says the limit" \
+	"spatten-run: 100 heads: more than the board's max of 64 heads" \
+	"$bin/spatten-run" -b sim --heads 100 -p 16 -q
 trace=../shared/workloads/summary-gpt2-small-wikitext2-per8.csv
 if [ -f "$trace" ]; then
 	expect 0 "spatten-run --trace replays the GPT-2 trace" \
@@ -76,10 +159,88 @@ else
 fi
 expect 1 "spatten-run --trace on a missing file exits 1" \
 	"$bin/spatten-run" --trace "$tmp/none.csv"
+
+# --trace: the JSON document of spatten-replay (hand-computed figures of
+# tests/replay/test_replay.c's three-row trace), plus per_job.
+row="64.0,100,80,6,16,0.05"
+printf '%s\n%s\n%s\n%s\n%s\n' "$hdr" \
+	"0,0,0,$row,True,4,20,6,True,False,False,-1" \
+	"0,0,1,$row,False,4,20,6,True,False,True,40" \
+	"configs/some/config.yml,,,,,,,,,,,,,,,," \
+	"0,1,0,64.0,100,40,8,-1,-1,False,-1,10,-1,False,False,False,-1" \
+	>"$tmp/three.csv"
+expect 0 "spatten-run --trace --json exits 0" \
+	"$bin/spatten-run" --trace "$tmp/three.csv" --json
+pyjson "... schema spatten-report/1, kind trace, the replay's totals" \
+	'd["schema"] == "spatten-report/1" and d["tool"] == "spatten-run" and
+d["kind"] == "trace" and d["rows"] == 3 and d["jobs"] == 2 and
+d["skipped_lines"] == 1 and d["dram_bytes_total"] == 20368 and
+d["dram_bytes_dense_fp32"] == 153600 and d["bytes"]["k_lsb"] == 2560 and
+d["reduction"] == 9.6 and len(d["per_job"]) == 2 and
+d["per_job"][0]["heads"] == 2 and "error" not in d'
+experr 2 "spatten-run --trace with a workload option exits 2 and names it" \
+	"spatten-run: --trace replays a trace: --dense does not apply to it
+Try 'spatten-run --help'." "$bin/spatten-run" --trace "$tmp/three.csv" --dense
+experr 1 "spatten-run --trace DIR: Is a directory" \
+	"spatten-run: $tmp: Is a directory" "$bin/spatten-run" --trace "$tmp"
+experr 1 "spatten-run --trace /dev/zero: a NUL byte, at once" \
+	"spatten-run: /dev/zero:1: NUL byte at byte 1 of the line: not a text trace" \
+	"$bin/spatten-run" --trace /dev/zero
+printf '%s\n0,0,0,64\0.0,100\n' "$hdr" >"$tmp/nul.csv"
+experr 1 "spatten-run --trace: a NUL in a number is a NUL byte" \
+	"spatten-run: $tmp/nul.csv:2: NUL byte at byte 9 of the line: not a text trace" \
+	"$bin/spatten-run" --trace "$tmp/nul.csv"
+printf '%s\n' "$hdr" >"$tmp/hdr.csv"
+experr 1 "spatten-run --trace: a header alone has no rows" \
+	"spatten-run: $tmp/hdr.csv: no rows (a header but no data lines)" \
+	"$bin/spatten-run" --trace "$tmp/hdr.csv"
+printf '%s\n%s\n%s\n' "$hdr" "0,0,0,$row,True,4,20,6,True,False,False,-1" \
+	"0,0,0,$row,True,4,20,6,True,False,False,-1" >"$tmp/rep.csv"
+experr 1 "spatten-run --trace: a head repeated within a layer" \
+	"spatten-run: $tmp/rep.csv:3: iteration 0 layer 0: head 0 appears twice" \
+	"$bin/spatten-run" --trace "$tmp/rep.csv"
+printf '%s\n%s\n%s\n' "$hdr" "0,1,0,$row,True,4,20,6,True,False,False,-1" \
+	"0,0,0,$row,True,4,20,6,True,False,False,-1" >"$tmp/ord.csv"
+experr 1 "spatten-run --trace: layers out of order" \
+	"spatten-run: $tmp/ord.csv:3: iteration 0: layer 0 after layer 1: layers out of order" \
+	"$bin/spatten-run" --trace "$tmp/ord.csv"
+printf '%s\n%s\n' "$hdr" "0,0,0,$row,True,4,20,6,True,False,False,-1,9" \
+	>"$tmp/extra.csv"
+experr 1 "spatten-run --trace: a row with an extra field" \
+	"spatten-run: $tmp/extra.csv:2: 18 fields, expected 17 (as many as the header)" \
+	"$bin/spatten-run" --trace "$tmp/extra.csv"
+printf '%s\n%s\n%s\n%s\n' "$hdr" "0,0,0,$row,True,4,20,6,True,False,False,-1" \
+	"0,1,0,$row,True,4,20,6,True,False,False,-1" \
+	"0,0,0,$row,True,4,20,6,True,False,False,-1" >"$tmp/late.csv"
+experr 1 "spatten-run --trace --json cut short by an error exits 1" \
+	"spatten-run: $tmp/late.csv:4: iteration 0: layer 0 after layer 1: layers out of order" \
+	"$bin/spatten-run" --trace "$tmp/late.csv" --json
+pyjson "... its document has the job before the error, then \"error\"" \
+	'd["error"] == "iteration 0: layer 0 after layer 1: layers out of order"
+and len(d["per_job"]) == 1 and "rows" not in d'
+experr 1 "spatten-run --trace --json failing on the first row exits 1" \
+	"spatten-run: $tmp/rep.csv:3: iteration 0 layer 0: head 0 appears twice" \
+	"$bin/spatten-run" --trace "$tmp/rep.csv" --json
+pyjson "... still one document, no job, the error" \
+	'd["error"] == "iteration 0 layer 0: head 0 appears twice" and
+d["per_job"] == [] and d["schema"] == "spatten-report/1"'
 expect 0 "spatten-demo --sim exits 0 (within tolerance)" \
 	"$bin/spatten-demo" --sim
 expect 1 "spatten-demo without a device exits 1" \
 	env SPATTEN_BACKEND=device "$bin/spatten-demo"
+if [ -z "$(ls /sys/bus/pci/drivers/spatten 2>/dev/null)" ] &&
+   [ ! -e /dev/spatten0 ]; then
+	experr 1 "spatten-demo without a board suggests its own flag, --sim" \
+		"spatten-demo: /dev/spatten0: no SpAtten device (no board found on the PCI bus either; --sim runs the simulation)" \
+		env SPATTEN_BACKEND=device "$bin/spatten-demo"
+	experr 1 "spatten-run without a board suggests --backend sim" \
+		"spatten-run: $tmp/spatten9: no SpAtten device (no board found on the PCI bus either; --backend sim runs the simulation)" \
+		"$bin/spatten-run" -b device -d "$tmp/spatten9"
+	"$bin/spatten-demo" --sim >/dev/null 2>&1
+	t $? "... and spatten-demo accepts --sim"
+else
+	n=$((n + 1)); echo "ok $n - spatten-demo hint # SKIP a board is here"
+fi
 if [ -z "$(ls /dev/spatten* 2>/dev/null)" ]; then
 	got=$(rc "$bin/spatten-info")
 	if grep -q "SpAtten sparse-attention accelerator" "$tmp/out"; then

@@ -568,6 +568,28 @@ static void independent_sums(const char *text, struct indep *s)
 	}
 }
 
+/*
+ * The command (the tools' streaming reader, with its order and field
+ * checks) accepts the shipped trace and counts @rows rows.
+ */
+static void shipped_tool(const char *path, const char *name,
+			 unsigned long rows)
+{
+	char out[512], err[512], args[1536];
+	size_t len;
+	char *o;
+	int st;
+
+	snprintf(out, sizeof(out), "%s/out", tmpdir);
+	snprintf(err, sizeof(err), "%s/err", tmpdir);
+	snprintf(args, sizeof(args), "--json '%s'", path);
+	st = run(args, out, err);
+	o = read_file(out, &len);
+	ok(st == 0 && o && json_num(o, "rows") == (double)rows,
+	   "spatten-replay accepts %s: exit %d, %lu rows", name, st, rows);
+	free(o);
+}
+
 static void test_shipped(void)
 {
 	static const struct {
@@ -595,7 +617,7 @@ static void test_shipped(void)
 		if (!text) {
 			int k;
 
-			for (k = 0; k < 5; k++)
+			for (k = 0; k < 6; k++)
 				ok(1, "# SKIP %s not readable", path);
 			continue;
 		}
@@ -635,6 +657,7 @@ static void test_shipped(void)
 			   "rows; 32 iterations, 384 jobs, 124 token top-k "
 			   "runs (4 per pruned step); cycles 1/8 > full",
 			   tr[i].name);
+		shipped_tool(path, tr[i].name, s.rows);
 		free(text);
 	}
 }
@@ -699,6 +722,12 @@ static void test_tool(void)
 			lines += *c == '\n';
 		ok(lines == 2 && o[0] == '{' && second && second[1] == '{',
 		   "one JSON object per file, one per line");
+		ok(!strncmp(o, "{\"schema\":\"spatten-report/1\","
+			    "\"tool\":\"spatten-replay\",\"kind\":\"trace\",",
+			    strlen("{\"schema\":\"spatten-report/1\","
+				   "\"tool\":\"spatten-replay\","
+				   "\"kind\":\"trace\",")),
+		   "each object starts with the spatten-report/1 envelope");
 		ok(json_num(o, "dram_bytes_total") == 20368 &&
 		   json_num(o, "dram_bytes_dense_fp32") == 153600 &&
 		   json_num(o, "lsb_refetches") == 1 &&
