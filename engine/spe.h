@@ -58,6 +58,13 @@ struct spe_caps {
 	uint32_t features;	/* SPATTEN_FEAT_* */
 	uint32_t dma_bits;	/* addresses at or above 1 << dma_bits fail */
 	struct spe_model model;	/* for the cycles of spe_run() */
+	/*
+	 * Largest scratch allocation of one spe_run(), in bytes; a job that
+	 * needs more fails with SPATTEN_HW_ERR_NO_MEMORY. 0: no limit. The
+	 * scratch grows with q_rows x value_keep (value pruning), so without
+	 * a cap it is quadratic in the context length.
+	 */
+	uint64_t max_scratch;
 };
 
 /* Host-endian, validated copy of a descriptor. */

@@ -66,6 +66,7 @@ struct spe_ctx {
 	int causal, progressive, generation, value_prune, has_tok_imp;
 	float scale;
 	int shift;
+	uint64_t max_scratch;		/* caps->max_scratch, 0: no limit */
 
 	void *block;
 	uint8_t *raw;		/* bytes as read: lists, rows, arrays */
@@ -275,6 +276,9 @@ static int spe_scratch_alloc(struct spe_ctx *c)
 	}
 	/* One allocation, its start rounded up to a page by hand. */
 	if (total > SIZE_MAX - SPE_ROWS_ALIGN)
+		return SPATTEN_HW_ERR_NO_MEMORY;
+	if (c->max_scratch &&
+	    (uint64_t)total + SPE_ROWS_ALIGN > c->max_scratch)
 		return SPATTEN_HW_ERR_NO_MEMORY;
 	c->block = malloc(total + SPE_ROWS_ALIGN);
 	if (!c->block)
@@ -1178,6 +1182,7 @@ static int spe_run_attention(const struct spe_job *job,
 	c.shift = SPE_PROB_FRAC + job->v_frac - job->out_frac;
 	c.topk.seed = job->topk_seed;
 	c.topk.model = caps ? &caps->model : NULL;
+	c.max_scratch = caps ? caps->max_scratch : 0;
 
 	rc = spe_scratch_alloc(&c);
 	if (rc)
