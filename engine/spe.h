@@ -118,6 +118,10 @@ struct spe_job {
  *	until spe_run() returns; the engine never writes through it and
  *	makes no assumption about its alignment. Outputs, statistics and
  *	the bytes counted are the same with or without @map.
+ * @cancelled: optional (NULL: never): polled before each block of query
+ *	rows (at most 256 Ki scores) and each head; non-zero ends
+ *	the job with SPATTEN_HW_ERR_ABORTED. Lets a caller stop a long job
+ *	within a bounded time even between reads and writes.
  */
 struct spe_mem {
 	int (*read)(void *opaque, enum spe_plane plane, uint64_t off,
@@ -127,6 +131,7 @@ struct spe_mem {
 	void *opaque;
 	const void *(*map)(void *opaque, enum spe_plane plane, uint64_t off,
 			   size_t len);
+	int (*cancelled)(void *opaque);
 };
 
 /**

@@ -1049,6 +1049,12 @@ static int spe_run_block(struct spe_ctx *c, uint32_t h, uint32_t r0,
 }
 
 /* Section 3, step 6: one head. */
+/* The caller's cancellation poll (struct spe_mem.cancelled). */
+static int spe_cancelled(const struct spe_ctx *c)
+{
+	return c->mem->cancelled && c->mem->cancelled(c->mem->opaque);
+}
+
 static int spe_run_head(struct spe_ctx *c, uint32_t h)
 {
 	const struct spe_job *job = c->job;
@@ -1079,6 +1085,8 @@ static int spe_run_head(struct spe_ctx *c, uint32_t h)
 
 	for (r0 = 0; r0 < c->n_rows; r0 = r1) {
 		r1 = c->n_rows - r0 > c->blk ? r0 + c->blk : c->n_rows;
+		if (spe_cancelled(c))
+			return SPATTEN_HW_ERR_ABORTED;
 		rc = spe_run_block(c, h, r0, r1, &lsb_loaded, &head_mag);
 		if (rc)
 			return rc;
@@ -1192,7 +1200,8 @@ static int spe_run_attention(const struct spe_job *job,
 
 	rc = spe_prepare(&c);
 	for (i = 0; i < c.n_heads && !rc; i++)
-		rc = spe_run_head(&c, c.heads[i]);
+		rc = spe_cancelled(&c) ? SPATTEN_HW_ERR_ABORTED :
+		     spe_run_head(&c, c.heads[i]);
 	if (!rc)
 		rc = spe_finish(&c);
 
