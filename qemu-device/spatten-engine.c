@@ -16,8 +16,10 @@
  * every write the engine makes is staged in a per-job host buffer,
  * bounded by max-job-bytes, that the bottom half replays once the job has
  * succeeded.  Cancellation (reset, queue disable, unplug) is checked
- * before and after every read, between RAM chunks and on every write, so
- * a join waits at most for one chunk copy or one block of engine compute.
+ * before and after every read, between RAM chunks, on every write and by
+ * the engine between blocks of query rows (struct spe_mem.cancelled), so
+ * a join waits at most for one 1 MiB copy or one block of compute (up to
+ * 256 Ki scores; a head's value-pruning pass is not split).
  */
 
 #include "qemu/osdep.h"
@@ -250,12 +252,21 @@ static int spatten_engine_write(void *opaque, enum spe_plane plane,
     return SPATTEN_HW_OK;
 }
 
+/* Polled by the engine between blocks of compute. */
+static int spatten_engine_cancelled(void *opaque)
+{
+    SpattenJob *job = opaque;
+
+    return qatomic_read(&job->cancel);
+}
+
 static void spatten_job_execute(SpattenState *s, SpattenJob *job)
 {
     struct spe_mem mem = {
         .read = spatten_engine_read,
         .write = spatten_engine_write,
         .opaque = job,
+        .cancelled = spatten_engine_cancelled,
     };
     struct spe_result res;
     int st;

@@ -8,7 +8,8 @@
  *   MMCONFIG: engine reads fail with ERR_DMA_READ (workers read RAM only),
  *   completion-side writes fail or land without harming QEMU.
  * - Unplug behind a pcie-root-port with jobs in flight, by a slot power-
- *   off from the CPU, and by the device's own output DMA landing on the
+ *   off from the CPU (also in the middle of one long head: the engine's
+ *   cancellation poll bounds the join), and by the device's own output DMA landing on the
  *   root port's slot control through MMCONFIG (unplug inside its own
  *   bottom half).
  * - A stopped VM: no fetch, no completion, no interrupt until "cont".
@@ -433,6 +434,50 @@ static void test_unplug_rp_inflight(void)
 }
 
 /*
+ * One long head: 1 head, head_dim 256, 8192 queries x 8192 keys.  The
+ * engine reads and writes only around the head; cancellation between
+ * its blocks of query rows is what bounds the unplug.
+ */
+#define LONG_CTX        8192
+static void desc_long(Sp *s, struct spatten_hw_desc *d, uint32_t tag)
+{
+    const uint32_t b = LONG_CTX * 256 * 2;
+    uint64_t buf = alloc_aligned(s, 4 * b);
+
+    desc_attn(d, tag, 1, 256, LONG_CTX, LONG_CTX);
+    set_buf(&d->q, buf, b);
+    set_buf(&d->k, buf + b, b);
+    set_buf(&d->v, buf + 2 * b, b);
+    set_buf(&d->out, buf + 3 * b, b);
+}
+
+static void test_unplug_long_job(void)
+{
+    Sp *s = sp_start(true, ",engines=1,max-context=8192");
+    struct spatten_hw_desc d;
+    gint64 t0, job_us, unplug_us;
+
+    queue_setup(s, RING);
+    desc_long(s, &d, 0x800);
+    t0 = g_get_monotonic_time();
+    g_assert_cmpuint(run(s, &d), ==, SPATTEN_HW_OK);
+    job_us = g_get_monotonic_time() - t0;
+
+    desc_long(s, &d, 0x801);
+    sq_put(s, &d, RING);
+    sq_ring(s);
+    g_usleep(job_us / 10);  /* well inside the head's compute */
+    t0 = g_get_monotonic_time();
+    rp_power_off(s);
+    qtest_qmp_eventwait(s->qts, "DEVICE_DELETED");
+    unplug_us = g_get_monotonic_time() - t0;
+    g_test_message("one long head: %" PRId64 " us; unplug during it: %"
+                   PRId64 " us", job_us, unplug_us);
+    g_assert_cmpint(unplug_us, <, MAX(job_us / 2, 200 * 1000));
+    sp_stop(s);
+}
+
+/*
  * The device unplugs itself: a job's output lands on the root port's slot
  * control through MMCONFIG and powers the slot off, inside the device's
  * own bottom half, with more jobs queued behind it.  The bottom half
@@ -622,6 +667,7 @@ int main(int argc, char **argv)
     qtest_add_func("/spatten/robust/dma-self", test_dma_self);
     qtest_add_func("/spatten/robust/unplug-rp-inflight",
                    test_unplug_rp_inflight);
+    qtest_add_func("/spatten/robust/unplug-long-job", test_unplug_long_job);
     qtest_add_func("/spatten/robust/unplug-self-dma", test_unplug_self_dma);
     qtest_add_func("/spatten/robust/pause", test_pause);
     qtest_add_func("/spatten/robust/throttle-fast", test_throttle_fast);
