@@ -296,12 +296,13 @@ static void spatten_put_cb(void *opaque)
 }
 
 /*
- * Drop the bottom half's reference.  If the device was unplugged under
- * us this may be the last one, and finalize must not run inside the
- * bottom half: aio_bh_call() still writes the device's reentrancy guard
- * after we return.  Hand it to a plain one-shot bottom half.
+ * Drop a reference taken around guest-directed DMA.  If the device was
+ * unplugged under us this may be the last one, and finalize must not run
+ * inside the bottom half: aio_bh_call() still writes the device's
+ * reentrancy guard after we return.  Hand it to a plain one-shot bottom
+ * half.
  */
-static void spatten_put(SpattenState *s)
+void spatten_put(SpattenState *s)
 {
     if (s->gone) {
         aio_bh_schedule_oneshot(qemu_get_aio_context(), spatten_put_cb, s);

@@ -166,7 +166,10 @@ uint32_t spatten_ring_used(uint32_t head, uint32_t tail, uint32_t size)
 
 /*
  * Take the new entries of SQ @qid.  Nothing is fetched while the VM is
- * stopped; the run-state handler calls this again on resume.
+ * stopped; the run-state handler calls this again on resume.  Callers
+ * keep @s alive across the SQE reads (an MMIO access through the flatview
+ * that maps BAR0, the run-state handler with a reference of its own);
+ * after each read, @s may have been unrealized or reset.
  */
 void spatten_process_sq(SpattenState *s, unsigned qid)
 {

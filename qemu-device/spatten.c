@@ -178,9 +178,15 @@ static void spatten_vm_state_change(void *opaque, bool running,
     qemu_cond_broadcast(&s->cond);
     qemu_mutex_unlock(&s->lock);
     if (running) {
-        /* doorbells rung while stopped, completions computed meanwhile */
-        spatten_process_all(s);
+        /*
+         * Doorbells rung while stopped, completions computed meanwhile.
+         * The SQ fetch is guest-directed DMA: keep the device alive
+         * across it (spatten-cq.c explains the deferred unref).
+         */
+        object_ref(OBJECT(s));
         qemu_bh_schedule(s->bh);
+        spatten_process_all(s);
+        spatten_put(s);
     }
 }
 

@@ -233,6 +233,7 @@ void spatten_engines_stop(SpattenState *s);
 
 /* spatten-cq.c */
 void spatten_bh(void *opaque);
+void spatten_put(SpattenState *s);
 void spatten_update_intx(SpattenState *s);
 bool spatten_intx_mode(PCIDevice *pdev);
 

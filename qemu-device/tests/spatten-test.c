@@ -1,5 +1,5 @@
 /*
- * QTest for the SpAtten virtual PCIe device (qemu-device/spatten.c),
+ * QTest for the SpAtten virtual PCIe device (qemu-device/spatten*.c),
  * hardware interface 1.1.
  *
  * SPDX-License-Identifier: GPL-2.0-or-later
