@@ -58,6 +58,13 @@ struct spe_caps {
 	uint32_t features;	/* SPATTEN_FEAT_* */
 	uint32_t dma_bits;	/* addresses at or above 1 << dma_bits fail */
 	struct spe_model model;	/* for the cycles of spe_run() */
+	/*
+	 * Largest scratch allocation of one spe_run(), in bytes; a job that
+	 * needs more fails with SPATTEN_HW_ERR_NO_MEMORY. 0: no limit. The
+	 * scratch grows with q_rows x value_keep (value pruning), so without
+	 * a cap it is quadratic in the context length.
+	 */
+	uint64_t max_scratch;
 };
 
 /* Host-endian, validated copy of a descriptor. */
@@ -111,6 +118,10 @@ struct spe_job {
  *	until spe_run() returns; the engine never writes through it and
  *	makes no assumption about its alignment. Outputs, statistics and
  *	the bytes counted are the same with or without @map.
+ * @cancelled: optional (NULL: never): polled before each block of query
+ *	rows (at most 256 Ki scores) and each head; non-zero ends
+ *	the job with SPATTEN_HW_ERR_ABORTED. Lets a caller stop a long job
+ *	within a bounded time even between reads and writes.
  */
 struct spe_mem {
 	int (*read)(void *opaque, enum spe_plane plane, uint64_t off,
@@ -120,6 +131,7 @@ struct spe_mem {
 	void *opaque;
 	const void *(*map)(void *opaque, enum spe_plane plane, uint64_t off,
 			   size_t len);
+	int (*cancelled)(void *opaque);
 };
 
 /**

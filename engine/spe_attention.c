@@ -66,6 +66,7 @@ struct spe_ctx {
 	int causal, progressive, generation, value_prune, has_tok_imp;
 	float scale;
 	int shift;
+	uint64_t max_scratch;		/* caps->max_scratch, 0: no limit */
 
 	void *block;
 	uint8_t *raw;		/* bytes as read: lists, rows, arrays */
@@ -275,6 +276,9 @@ static int spe_scratch_alloc(struct spe_ctx *c)
 	}
 	/* One allocation, its start rounded up to a page by hand. */
 	if (total > SIZE_MAX - SPE_ROWS_ALIGN)
+		return SPATTEN_HW_ERR_NO_MEMORY;
+	if (c->max_scratch &&
+	    (uint64_t)total + SPE_ROWS_ALIGN > c->max_scratch)
 		return SPATTEN_HW_ERR_NO_MEMORY;
 	c->block = malloc(total + SPE_ROWS_ALIGN);
 	if (!c->block)
@@ -1045,6 +1049,12 @@ static int spe_run_block(struct spe_ctx *c, uint32_t h, uint32_t r0,
 }
 
 /* Section 3, step 6: one head. */
+/* The caller's cancellation poll (struct spe_mem.cancelled). */
+static int spe_cancelled(const struct spe_ctx *c)
+{
+	return c->mem->cancelled && c->mem->cancelled(c->mem->opaque);
+}
+
 static int spe_run_head(struct spe_ctx *c, uint32_t h)
 {
 	const struct spe_job *job = c->job;
@@ -1075,6 +1085,8 @@ static int spe_run_head(struct spe_ctx *c, uint32_t h)
 
 	for (r0 = 0; r0 < c->n_rows; r0 = r1) {
 		r1 = c->n_rows - r0 > c->blk ? r0 + c->blk : c->n_rows;
+		if (spe_cancelled(c))
+			return SPATTEN_HW_ERR_ABORTED;
 		rc = spe_run_block(c, h, r0, r1, &lsb_loaded, &head_mag);
 		if (rc)
 			return rc;
@@ -1178,6 +1190,7 @@ static int spe_run_attention(const struct spe_job *job,
 	c.shift = SPE_PROB_FRAC + job->v_frac - job->out_frac;
 	c.topk.seed = job->topk_seed;
 	c.topk.model = caps ? &caps->model : NULL;
+	c.max_scratch = caps ? caps->max_scratch : 0;
 
 	rc = spe_scratch_alloc(&c);
 	if (rc)
@@ -1187,7 +1200,8 @@ static int spe_run_attention(const struct spe_job *job,
 
 	rc = spe_prepare(&c);
 	for (i = 0; i < c.n_heads && !rc; i++)
-		rc = spe_run_head(&c, c.heads[i]);
+		rc = spe_cancelled(&c) ? SPATTEN_HW_ERR_ABORTED :
+		     spe_run_head(&c, c.heads[i]);
 	if (!rc)
 		rc = spe_finish(&c);
 

@@ -16,8 +16,14 @@
 
 /* ---- PCI identity ---------------------------------------------------- */
 
-#define SPATTEN_PCI_VENDOR_ID		0x1b36	/* Red Hat, QEMU virtual devices */
-#define SPATTEN_PCI_DEVICE_ID		0x0110
+/*
+ * 1af4:10f0..10ff is the range QEMU's docs/specs/pci-ids documents as free
+ * for experimental use without registration (1b36 IDs are assigned one by
+ * one by QEMU's maintainers). A real board carries its maker's own
+ * PCI-SIG vendor ID; see docs/hardware.md.
+ */
+#define SPATTEN_PCI_VENDOR_ID		0x1af4	/* Red Hat (Qumranet) */
+#define SPATTEN_PCI_DEVICE_ID		0x10f3	/* experimental range */
 #define SPATTEN_PCI_CLASS		0x120000 /* processing accelerator */
 
 #define SPATTEN_HW_ID			0x53504154u /* "SPAT" */

@@ -65,6 +65,12 @@ if ! grep -q "'spatten-fuzz-test'" "$tree/tests/qtest/meson.build"; then
 	sed -i "s|'spatten-test'\]|'spatten-test', 'spatten-fuzz-test']|" \
 		"$tree/tests/qtest/meson.build"
 fi
+copy_if_changed "$SPATTEN_TOP/qemu-device/tests/spatten-robust-test.c" \
+	"$tree/tests/qtest/spatten-robust-test.c"
+if ! grep -q "'spatten-robust-test'" "$tree/tests/qtest/meson.build"; then
+	sed -i "s|'spatten-fuzz-test'\]|'spatten-fuzz-test', 'spatten-robust-test']|" \
+		"$tree/tests/qtest/meson.build"
+fi
 if ! grep -q '^config SPATTEN' "$tree/hw/misc/Kconfig"; then
 	cat "$SPATTEN_TOP/qemu-device/Kconfig" >> "$tree/hw/misc/Kconfig"
 fi
@@ -86,7 +92,7 @@ log=$SPATTEN_LOGS/qemu-build.log
 # ninja prints [n/total] per step: show a progress line, keep the full log.
 set +e
 ninja -C "$builddir" qemu-system-x86_64 tests/qtest/spatten-test \
-	tests/qtest/spatten-fuzz-test 2>&1 | tee "$log" |
+	tests/qtest/spatten-fuzz-test tests/qtest/spatten-robust-test 2>&1 | tee "$log" |
 	awk '/^\[[0-9]+\/[0-9]+\]/ { split($1, a, /[][\/]/);
 		if (a[2] % 100 == 0 || a[2] == a[3])
 			printf "    qemu: %s/%s steps\n", a[2], a[3] > "/dev/stderr" }'
@@ -100,4 +106,5 @@ fi
 ln -sf "$builddir/qemu-system-x86_64" "$SPATTEN_CACHE/qemu-system-x86_64"
 ln -sf "$builddir/tests/qtest/spatten-test" "$SPATTEN_CACHE/spatten-qtest"
 ln -sf "$builddir/tests/qtest/spatten-fuzz-test" "$SPATTEN_CACHE/spatten-fuzz-qtest"
+ln -sf "$builddir/tests/qtest/spatten-robust-test" "$SPATTEN_CACHE/spatten-robust-qtest"
 step "QEMU ready: $SPATTEN_CACHE/qemu-system-x86_64"

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: MIT
-# Run the device's qtest (qemu-device/tests/spatten-test.c, built inside the
-# QEMU tree) against the grafted QEMU; prints TAP.
+# Run the device's qtests (qemu-device/tests/spatten-*test.c, built inside
+# the QEMU tree) against the grafted QEMU; prints TAP.
 set -euo pipefail
 . "$(dirname "$0")/common.sh"
 
@@ -22,6 +22,13 @@ if [ "${1:-}" = fuzz ]; then
 fi
 rc=0
 "$SPATTEN_CACHE/spatten-qtest" --tap -k || rc=1
+# Lifetime, DMA targets, run state and memory bounds (spatten-robust-test.c).
+if [ -x "$SPATTEN_CACHE/spatten-robust-qtest" ]; then
+	"$SPATTEN_CACHE/spatten-robust-qtest" --tap -k || rc=1
+else
+	echo "not ok - spatten-robust-qtest not built (scripts/build-qemu.sh)"
+	rc=1
+fi
 if [ -x "$SPATTEN_CACHE/spatten-fuzz-qtest" ]; then
 	"$SPATTEN_CACHE/spatten-fuzz-qtest" --tap -k || rc=1
 else

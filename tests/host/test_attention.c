@@ -380,6 +380,29 @@ static int no_read(void *opaque, enum spe_plane plane, uint64_t off,
 	return SPATTEN_HW_ERR_DMA_READ;
 }
 
+static void test_max_scratch(void)
+{
+	struct att_case c = { .name = "scratch", .heads = 2, .d = 32,
+			      .q_rows = 8, .kv_rows = 16, REALISTIC,
+			      .seed = 91 };
+	struct att_run run;
+	int rc;
+
+	att_setup(&run, &c);
+	run.caps.max_scratch = 4096;
+	rc = att_execute(&run);
+	ok(rc == SPATTEN_HW_ERR_NO_MEMORY && run.rd.calls == 0 &&
+	   run.res.cycles == 0,
+	   "scratch above caps.max_scratch: ERR_NO_MEMORY before any read");
+	att_teardown(&run);
+
+	att_setup(&run, &c);
+	run.caps.max_scratch = 64u << 20;
+	rc = att_execute(&run);
+	ok(rc == SPATTEN_HW_OK, "the same job within max_scratch runs");
+	att_teardown(&run);
+}
+
 static void test_nop_run(void)
 {
 	struct spe_job job = { .opcode = SPATTEN_OP_NOP, .tag = 5 };
@@ -461,6 +484,7 @@ int main(void)
 	test_determinism();
 	test_read_failure_mid_job();
 	test_nop_run();
+	test_max_scratch();
 	test_hand_built_job_rejected();
 	test_tolerance_formula();
 	return done_testing();
