@@ -31,7 +31,7 @@ INITRAMFS612 := $(BUILD)/initramfs-6.12.cpio.gz
 
 .PHONY: all setup deps qemu kernel ktools module host guest initramfs \
 	demo check guest-check driver-lint clean distclean kernel-6.12 \
-	module-6.12
+	module-6.12 debug-kernel module-debug debug-check
 
 all: qemu module host guest initramfs
 
@@ -68,7 +68,21 @@ ktools: deps
 	@scripts/fetch-kernel-tools.sh >$(KSFT_FILE).tmp && \
 		mv $(KSFT_FILE).tmp $(KSFT_FILE)
 
-setup: qemu kernel ktools
+# The debug guest kernel (KASAN, lockdep, kmemleak, DMA-API debugging,
+# fault injection), built from Debian's linux-source-6.12 into the cache:
+# about 16 minutes the first time, nothing after unless an input changed.
+DKTREE_FILE := $(BUILD)/debug-kernel-tree
+DKTREE = $(shell cat $(DKTREE_FILE) 2>/dev/null)
+DKMODS = $(SPATTEN_CACHE)/debug-kernel/modroot
+KMODDBG := $(BUILD)/kmod-debug
+INITRAMFSDBG := $(BUILD)/initramfs-debug.cpio.gz
+
+debug-kernel: deps
+	@mkdir -p $(BUILD)
+	@scripts/build-debug-kernel.sh >$(DKTREE_FILE).tmp && \
+		mv $(DKTREE_FILE).tmp $(DKTREE_FILE)
+
+setup: qemu kernel ktools debug-kernel
 
 # ---- builds ------------------------------------------------------------
 
@@ -92,6 +106,14 @@ module-6.12: kernel-6.12
 	@mkdir -p $(BUILD)/module-6.12 && \
 		cp $(KMOD612)/spatten.ko $(BUILD)/module-6.12/
 
+# spatten.ko for the debug kernel, built against its tree.
+module-debug: debug-kernel
+	@echo "==> Building spatten.ko against the debug kernel"
+	@$(call KMOD_COPY,$(KMODDBG))
+	@$(MAKE) -s -C $(DKTREE) M=$(CURDIR)/$(KMODDBG) W=1 modules
+	@mkdir -p $(BUILD)/module-debug && \
+		cp $(KMODDBG)/spatten.ko $(BUILD)/module-debug/
+
 host: deps host-tests lib
 
 guest: ktools
@@ -106,7 +128,7 @@ initramfs: module guest
 demo: all
 	@scripts/vm-run.sh demo $(SPATTEN_CACHE)/kernel/$(KABI)/vmlinuz $(INITRAMFS)
 
-check: all
+check: all module-debug
 	@scripts/check.sh
 
 # ---- pieces of `make check` ------------------------------------------------
@@ -135,6 +157,34 @@ guest-check: module-6.12
 		out=$$(scripts/scan-klog.sh $(SPATTEN_CACHE)/logs/guest-console-$$tag.log) || rc=1; \
 		printf '%s\n' "$$out" | sed "s/ - guest kernel log/ - boot $$tag: guest kernel log/"; \
 	done; exit $$rc
+
+# The fifth boot: the debug kernel with the DRM stack it carries (drm and
+# its one dependency, drm_shmem_helper, gpu-sched) loaded first; the suites, the short forms
+# of the campaigns, the allocation-failure sweep, kmemleak; then the scan
+# of its log for KASAN, lockdep, kmemleak, DMA-API and WARNING reports.
+# DEBUG_CHECK_MODE=long runs the campaigns' long forms (make reliability);
+# DEBUG_CHECK_RUN=failnth the allocation-failure sweep alone.
+DEBUG_CHECK_MODE ?= short
+DEBUG_CHECK_RUN ?= debugcheck
+DKMOD_LIST = $(addprefix $(DKMODS)/lib/modules/*/kernel/drivers/gpu/drm/, \
+	drm_panel_orientation_quirks.ko drm.ko drm_shmem_helper.ko \
+	scheduler/gpu-sched.ko)
+
+debug-check: module-debug guest
+	@mods=; for m in $(DKMOD_LIST); do [ -f "$$m" ] || \
+		{ echo "debug kernel module missing: $$m" >&2; exit 1; }; \
+		mods="$$mods $$m"; done; \
+		SPATTEN_EXTRA_MODULES="$$mods" scripts/mk-initramfs.sh \
+		$(BUILD)/module-debug/spatten.ko $(BUILD)/guest/bin $(INITRAMFSDBG)
+	@echo "# guest boot debug: the debug kernel (KASAN, lockdep, kmemleak, DMA-API, fault injection)"
+	@rc=0; SPATTEN_VM_TAG=debug SPATTEN_VM_MEM=2G \
+		SPATTEN_VM_TIMEOUT=$${SPATTEN_VM_TIMEOUT:-5400} \
+		SPATTEN_VM_APPEND="spatten_expect_irq=msix spatten_rel=$(DEBUG_CHECK_MODE) $(REL_GUEST_ARGS)" \
+		scripts/vm-run.sh $(DEBUG_CHECK_RUN) $(DKTREE)/arch/x86/boot/bzImage \
+		$(INITRAMFSDBG) || rc=1; \
+	out=$$(scripts/scan-klog.sh $(SPATTEN_CACHE)/logs/guest-console-debug.log) || rc=1; \
+	printf '%s\n' "$$out" | sed "s/ - guest kernel log/ - boot debug: guest kernel log/"; \
+	exit $$rc
 
 CHECKPATCH = perl $(KSRC)/scripts/checkpatch.pl --strict --no-tree \
 	--ignore FILE_PATH_CHANGES,SPDX_LICENSE_TAG

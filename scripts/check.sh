@@ -76,6 +76,9 @@ tap_make() {
 	echo "# guest suite (QEMU, TCG): one boot per kernel and interrupt mode,"
 	echo "# each followed by a scan of its kernel log"
 	run_step "guest suite" make -s -C "$top" guest-check
+	echo "# debug kernel (KASAN, lockdep, kmemleak, DMA-API debugging, fault"
+	echo "# injection): the suites, short forms, allocation-failure sweep"
+	run_step "debug-kernel suite" make -s -C "$top" debug-check
 	echo "# benchmarks, --quick: every piece of make bench runs and the"
 	echo "# report is generated (into build/, not docs/); no speed is judged"
 	tap_make "make bench --quick: host, traffic, model and guest benchmarks and the report" \

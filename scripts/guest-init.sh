@@ -2,10 +2,14 @@
 # SPDX-License-Identifier: MIT
 # /init of the test guest. The kernel console goes to ttyS0 (a log file on
 # the host); this script's output goes to ttyS1 (the host's stdout). The
-# kernel passes spatten_run=demo|check|reliability|relquick|shell as an
-# environment variable. reliability: the long forms of the guest campaigns
-# of docs/reliability.md (sizes from rel_calls, rel_rounds, rel_procs,
-# rel_jobs on the kernel command line); relquick: their short forms only.
+# kernel passes spatten_run=demo|check|debugcheck|reliability|relquick|shell
+# as an environment variable. reliability: the long forms of the guest
+# campaigns of docs/reliability.md (sizes from rel_calls, rel_rounds,
+# rel_procs, rel_jobs on the kernel command line); relquick: their short
+# forms only. debugcheck: on the debug kernel, the driver suites, the short
+# forms, the allocation-failure sweep and a kmemleak scan (with
+# spatten_rel=long, the long forms instead of the short ones); failnth:
+# the allocation-failure sweep alone.
 # bench: bench/stack-bench.c (spatten_bench_args=--quick for the short form).
 /bin/busybox --install -s /bin
 mount -t proc proc /proc
@@ -22,6 +26,19 @@ tap() {	# tap RESULT NAME: one TAP line of the guest script's own checks
 }
 
 rc=0
+# A debug kernel's kmemleak: what boot left unreferenced is not ours.
+if [ -w /sys/kernel/debug/kmemleak ]; then
+	echo scan >/sys/kernel/debug/kmemleak
+	echo clear >/sys/kernel/debug/kmemleak
+fi
+# The kernel's own modules the image carries (the debug kernel's DRM,
+# drm_sched and GEM shmem helpers), in dependency order.
+if [ -s /lib/modules/load-order ]; then
+	while read -r m; do
+		insmod "/lib/modules/$m"
+		tap $? "insmod $m"
+	done </lib/modules/load-order
+fi
 insmod /lib/modules/spatten.ko
 r=$?
 tap $r "insmod spatten.ko"
@@ -50,6 +67,59 @@ rel_short() {
 	rel_run "faults" /bin/spatten-faults -r "${rel_rounds:-3}"
 	rel_run "load" /bin/spatten-load -p "${rel_procs:-8}" \
 		-j "${rel_jobs:-50}" -s "${rel_seed:-1}"
+}
+
+# Unload with jobs in flight: a process holds jobs on the device (the
+# driver test's --hold-jobs) and is killed with SIGKILL first.
+rmmod_busy() {
+	held=0
+	if [ -x /bin/spatten_driver_test ]; then
+		/bin/spatten_driver_test --hold-jobs >/tmp/hold.out 2>&1 &
+		pid=$!
+		i=0
+		while ! grep -q held /tmp/hold.out && [ $i -lt 100 ]; do
+			sleep 0.1; i=$((i + 1))
+		done
+		grep -q held /tmp/hold.out && held=1
+		kill -9 $pid
+		wait $pid 2>/dev/null
+	fi
+	rmmod spatten
+	r=$?
+	if [ $held = 1 ]; then
+		tap $r "rmmod spatten after the suite, with a killed process's jobs in flight"
+	else
+		tap $r "rmmod spatten after the suite"
+	fi
+	[ $r = 0 ] || rc=1
+}
+
+# The driver suites (kselftest harness) and the library on the device.
+suites() {
+	for t in /bin/*_test; do
+		[ -x "$t" ] || continue
+		"$t" || rc=1
+	done
+}
+
+# kmemleak: two scans (an object must be older than 5 s to be reported),
+# then the report, if any, as diagnostics; the console log scan sees the
+# kernel's "new suspected memory leaks" line too.
+kmemleak_scan() {
+	f=/sys/kernel/debug/kmemleak
+	if [ ! -w $f ]; then
+		echo "ok - guest: kmemleak # SKIP not in this kernel"
+		return
+	fi
+	echo scan >$f
+	sleep 6
+	echo scan >$f
+	cat $f >/tmp/kmemleak.out
+	sed 's/^/# /' /tmp/kmemleak.out | head -n 60
+	[ ! -s /tmp/kmemleak.out ]
+	r=$?
+	tap $r "kmemleak: no suspected leak after the campaigns and rmmod"
+	[ $r = 0 ] || rc=1
 }
 
 case "$spatten_run" in
@@ -87,34 +157,41 @@ check)
 	sed 's/^/# /' /tmp/demo.out
 	tap $r "demo: device output within tolerance of the float reference"
 	[ $r = 0 ] || rc=1
-	for t in /bin/*_test; do
-		[ -x "$t" ] || continue
-		"$t" || rc=1
-	done
+	suites
 	# Reliability campaigns, short forms (docs/reliability.md).
 	rel_short
-	# Unload with jobs in flight: a process holds jobs on the device
-	# (the driver test's --hold-jobs) and is killed with SIGKILL first.
-	held=0
-	if [ -x /bin/spatten_driver_test ]; then
-		/bin/spatten_driver_test --hold-jobs >/tmp/hold.out 2>&1 &
-		pid=$!
-		i=0
-		while ! grep -q held /tmp/hold.out && [ $i -lt 100 ]; do
-			sleep 0.1; i=$((i + 1))
-		done
-		grep -q held /tmp/hold.out && held=1
-		kill -9 $pid
-		wait $pid 2>/dev/null
-	fi
-	rmmod spatten
-	r=$?
-	if [ $held = 1 ]; then
-		tap $r "rmmod spatten after the suite, with a killed process's jobs in flight"
+	rmmod_busy
+	;;
+debugcheck)
+	# The debug kernel (KASAN, lockdep, kmemleak, DMA-API debugging,
+	# fault injection): the suites, the campaigns, the allocation-failure
+	# sweep, rmmod with jobs in flight, then kmemleak.
+	t0=$(date +%s)
+	suites
+	t1=$(date +%s)
+	if [ "$spatten_rel" = long ]; then
+		rel_run "ioctl fuzz" /bin/spatten-ioctl-fuzz \
+			-n "${rel_calls:-1000000}" -p 2 -t 3 -s "${rel_seed:-1}"
+		rel_run "faults" /bin/spatten-faults -r "${rel_rounds:-50}"
+		rel_run "load" /bin/spatten-load -p "${rel_procs:-8}" \
+			-j "${rel_jobs:-1000}" -s "${rel_seed:-1}"
 	else
-		tap $r "rmmod spatten after the suite"
+		rel_run "ioctl fuzz" /bin/spatten-ioctl-fuzz \
+			-n "${rel_calls:-20000}" -p 2 -t 3 -s "${rel_seed:-1}"
+		rel_run "faults" /bin/spatten-faults -r "${rel_rounds:-3}"
 	fi
-	[ $r = 0 ] || rc=1
+	t2=$(date +%s)
+	rel_run "allocation-failure sweep" /bin/spatten-failnth
+	t3=$(date +%s)
+	rmmod_busy
+	kmemleak_scan
+	echo "# guest seconds: suites $((t1 - t0)), campaigns $((t2 - t1)), failnth $((t3 - t2)), kmemleak $(($(date +%s) - t3))"
+	;;
+failnth)
+	# The allocation-failure sweep alone, then kmemleak (debug kernel).
+	rel_run "allocation-failure sweep" /bin/spatten-failnth
+	rmmod_busy
+	kmemleak_scan
 	;;
 bench)
 	/bin/spatten-stack-bench $spatten_bench_args || rc=$?

@@ -14,6 +14,7 @@ packages=(
 	clang libclang-rt-14-dev valgrind			# fuzzing, sanitizers
 	libpci-dev pciutils					# spatten-info
 	libopenblas-dev gnuplot-nox				# benchmarks
+	bc libssl-dev libelf-dev kmod			# debug guest kernel
 )
 
 src_list=/etc/apt/sources.list.d/spatten-deb-src.sources

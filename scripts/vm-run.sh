@@ -6,6 +6,7 @@
 # Usage: vm-run.sh MODE KERNEL INITRAMFS [extra -device spatten options]
 # SPATTEN_VM_TAG=name keeps this boot's logs apart (guest-console-name.log,
 # guest-MODE-name.log); SPATTEN_VM_APPEND adds kernel command-line words.
+# SPATTEN_VM_MEM sets the guest memory (default 1G).
 set -euo pipefail
 . "$(dirname "$0")/common.sh"
 
@@ -16,7 +17,7 @@ out=$SPATTEN_LOGS/guest-$mode$tag.log
 qemu=$SPATTEN_CACHE/qemu-system-x86_64
 timeout=${SPATTEN_VM_TIMEOUT:-1800}
 
-args=(-M q35 -accel tcg -cpu max -smp 2 -m 1G
+args=(-M q35 -accel tcg -cpu max -smp 2 -m "${SPATTEN_VM_MEM:-1G}"
       -nodefaults -no-reboot -display none -monitor none
       -L /usr/share/qemu -L /usr/share/seabios
       -kernel "$kernel" -initrd "$initrd"

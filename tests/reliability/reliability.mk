@@ -21,7 +21,7 @@ REL_CFLAGS = $(GUEST_CFLAGS) -std=gnu11 -D_GNU_SOURCE -Wall -Wextra \
 REL_HDRS := tests/reliability/rel_common.h include/uapi/spatten.h \
 	include/spatten_hw.h
 REL_BINS := $(REL_OUT)/spatten-ioctl-fuzz $(REL_OUT)/spatten-faults \
-	$(REL_OUT)/spatten-load
+	$(REL_OUT)/spatten-load $(REL_OUT)/spatten-failnth
 
 $(REL_OUT)/spatten-ioctl-fuzz: tests/reliability/spatten-ioctl-fuzz.c $(REL_HDRS)
 	@mkdir -p $(@D)
@@ -30,6 +30,11 @@ $(REL_OUT)/spatten-ioctl-fuzz: tests/reliability/spatten-ioctl-fuzz.c $(REL_HDRS
 $(REL_OUT)/spatten-faults: tests/reliability/spatten-faults.c $(REL_HDRS)
 	@mkdir -p $(@D)
 	$(GUEST_CC) $(REL_CFLAGS) -o $@ $< -lpthread
+
+# The allocation-failure sweep: run on the debug kernel only (fail-nth).
+$(REL_OUT)/spatten-failnth: tests/reliability/spatten-failnth.c $(REL_HDRS)
+	@mkdir -p $(@D)
+	$(GUEST_CC) $(REL_CFLAGS) -o $@ $<
 
 $(REL_OUT)/spatten-load: tests/reliability/spatten-load.c $(REL_HDRS) \
 		$(wildcard engine/*.c engine/*.h)
@@ -81,6 +86,8 @@ reliability:
 	@$(MAKE) -s reliability-qtest
 	@echo "# campaigns 1, 3, 4 in the guest"
 	@$(MAKE) -s reliability-guest
+	@echo "# campaigns 1, 3, 4 and the allocation-failure sweep on the debug kernel"
+	@$(MAKE) -s debug-check DEBUG_CHECK_MODE=long
 
 # Campaign 5: valgrind memcheck on the tools that lib-check-valgrind does
 # not cover (spatten-run is there): spatten-demo on the simulation backend,

@@ -1,0 +1,544 @@
+// SPDX-License-Identifier: MIT
+/*
+ * Allocation-failure sweep (issue #13), for the debug guest kernel: every
+ * allocation that the module makes, or causes, while serving one syscall is
+ * failed in turn. The kernel's per-task /proc/thread-self/fail-nth fails
+ * the n-th allocation of the next calls; failslab and fail_page_alloc are
+ * aimed at the module by their stack-trace filter (require-start/end = the
+ * module's memory), so only allocations with a spatten.ko frame on the
+ * stack count. For n = 1, 2, ... until the syscall no longer reaches an
+ * n-th allocation, each operation must:
+ *
+ *   - fail with an errno its documentation lists for running out of
+ *     memory (ENOMEM; EFAULT where a partial pin is reported as such), or
+ *     succeed where the driver has a fallback, and then work correctly;
+ *   - leave nothing behind: the driver's live objects (debugfs
+ *     spatten/objects) return to their level after each attempt;
+ *   - leave the device working: a job afterwards gives the fault-free
+ *     output.
+ *
+ * Leaks outside the driver's own counters are kmemleak's part: guest-init
+ * scans after this campaign. Needs CONFIG_FAULT_INJECTION_DEBUG_FS and
+ * CONFIG_FAULT_INJECTION_STACKTRACE_FILTER; elsewhere it skips.
+ *
+ * Usage: spatten-failnth [-m max_n]
+ */
+#include "rel_common.h"
+
+#define HEADS		2
+#define ROWS		16
+#define DIM		32
+#define TB		(HEADS * ROWS * DIM * 2)	/* one S16 tensor */
+#define NJOBS		4
+#define BO_SIZE		(64 * 1024)
+#define IMPORT_SIZE	(64 * 1024)
+#define BIG_BO_SIZE	(64 * 1024)	/* 16 pages: failures after the first */
+#define WAIT_NS		(60 * NSEC_PER_SEC)
+
+static const char *const fault_dirs[] = {
+	"/sys/kernel/debug/failslab",
+	"/sys/kernel/debug/fail_page_alloc",
+};
+
+/* State shared by the operations: one file with a filled buffer. */
+struct sweep {
+	int fd;			/* the prepared file */
+	uint32_t handle;	/* its buffer: K, V, then per-job Q and output */
+	uint8_t *map;
+	uint8_t golden[NJOBS][TB];
+	int tmp_fd;		/* what an operation made, undone after it */
+	uint32_t tmp_handle;
+	void *tmp_map;
+	void *import_mem;
+	uint64_t seqno;
+	uint64_t mmap_off;
+};
+
+static int max_nth = 400;
+
+/* ---- fault-injection set-up --------------------------------------------- */
+
+static int fault_knob(const char *dir, const char *name, const char *val)
+{
+	char path[256];
+
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	return write_file(path, val);
+}
+
+/* The module's memory as /proc/modules gives it: base and total size. */
+static int module_range(unsigned long *start, unsigned long *end)
+{
+	char line[512];
+	unsigned long size, base;
+	FILE *f = fopen("/proc/modules", "re");
+	int ret = -ENOENT;
+
+	if (!f)
+		return -errno;
+	while (fgets(line, sizeof(line), f)) {
+		if (sscanf(line, "spatten %lu %*d %*s %*s %lx", &size, &base) == 2) {
+			*start = base;
+			*end = base + size;
+			ret = 0;
+			break;
+		}
+	}
+	fclose(f);
+	return ret;
+}
+
+/*
+ * The text of kernel function @name: its address and the next text
+ * symbol's, from /proc/kallsyms (KASLR-proof).
+ */
+static int symbol_range(const char *name, unsigned long *start,
+			unsigned long *end)
+{
+	char line[512], sym[256], type;
+	unsigned long addr, next = ~0UL;
+	FILE *f = fopen("/proc/kallsyms", "re");
+
+	if (!f)
+		return -errno;
+	*start = 0;
+	while (fgets(line, sizeof(line), f)) {
+		if (sscanf(line, "%lx %c %255s", &addr, &type, sym) != 3)
+			continue;
+		if (!strcmp(sym, name) && (type == 'T' || type == 't'))
+			*start = addr;
+	}
+	rewind(f);
+	while (*start && fgets(line, sizeof(line), f)) {
+		if (sscanf(line, "%lx %c %255s", &addr, &type, sym) == 3 &&
+		    addr > *start && addr < next && strchr("Tt", type))
+			next = addr;
+	}
+	fclose(f);
+	*end = next;
+	return *start && next != ~0UL ? 0 : -ENOENT;
+}
+
+/*
+ * Aim failslab and fail_page_alloc at the module, fail-nth only. The
+ * DMA-API checker's own bookkeeping (its radix tree of mapped cachelines,
+ * filled under our dma_map_page()) is left alone: failing it only switches
+ * the checker off ("cacheline tracking ENOMEM, dma-debug disabled"), and
+ * its leak checks at unbind are part of what this sweep relies on.
+ */
+static int faults_aim(void)
+{
+	unsigned long start = 0, end = 0, rstart = 0, rend = 0;
+	char s[32], e[32], rs[32], re[32];
+	size_t i;
+
+	if (module_range(&start, &end))
+		return -ENOENT;
+	symbol_range("radix_tree_insert", &rstart, &rend);
+	snprintf(s, sizeof(s), "%lu", start);
+	snprintf(e, sizeof(e), "%lu", end);
+	snprintf(rs, sizeof(rs), "%lu", rstart);
+	snprintf(re, sizeof(re), "%lu", rend);
+	for (i = 0; i < sizeof(fault_dirs) / sizeof(fault_dirs[0]); i++) {
+		const char *d = fault_dirs[i];
+
+		/* Order matters: start first would be rejected as > end. */
+		if (fault_knob(d, "require-end", e) ||
+		    fault_knob(d, "require-start", s) ||
+		    fault_knob(d, "reject-end", re) ||
+		    fault_knob(d, "reject-start", rs) ||
+		    fault_knob(d, "stacktrace-depth", "32") ||
+		    fault_knob(d, "ignore-gfp-wait", "N") ||
+		    fault_knob(d, "probability", "0") ||
+		    fault_knob(d, "verbose", "0"))
+			return -EIO;
+	}
+	if (fault_knob(fault_dirs[1], "min-order", "0"))
+		return -EIO;
+	diag("failslab and fail_page_alloc aimed at spatten.ko [%#lx, %#lx), not at radix_tree_insert [%#lx, %#lx)",
+	     start, end, rstart, rend);
+	return 0;
+}
+
+static void faults_reset(void)
+{
+	size_t i;
+
+	for (i = 0; i < sizeof(fault_dirs) / sizeof(fault_dirs[0]); i++) {
+		fault_knob(fault_dirs[i], "require-start", "0");
+		fault_knob(fault_dirs[i], "require-end", "18446744073709551615");
+		fault_knob(fault_dirs[i], "reject-start", "0");
+		fault_knob(fault_dirs[i], "reject-end", "0");
+		fault_knob(fault_dirs[i], "ignore-gfp-wait", "Y");
+	}
+	fault_knob(fault_dirs[1], "min-order", "1");
+}
+
+static int failnth_fd = -1;
+
+static int fail_nth_set(unsigned int n)
+{
+	char v[16];
+	int len = snprintf(v, sizeof(v), "%u", n);
+
+	if (pwrite(failnth_fd, v, len, 0) != len)
+		return -errno;
+	return 0;
+}
+
+/* What is left of the count: 0 once the n-th allocation was failed. */
+static long fail_nth_get(void)
+{
+	char v[16] = { 0 };
+
+	if (pread(failnth_fd, v, sizeof(v) - 1, 0) < 0)
+		return -errno;
+	return strtol(v, NULL, 10);
+}
+
+/* ---- the prepared file and its jobs ------------------------------------- */
+
+static void job_i(struct sweep *s, struct spatten_job *j, int i)
+{
+	memset(j, 0, sizeof(*j));
+	j->opcode = SPATTEN_OP_ATTENTION;
+	j->version = SPATTEN_DESC_VERSION;
+	j->n_heads = HEADS;
+	j->head_dim = DIM;
+	j->q_rows = ROWS;
+	j->kv_rows = ROWS;
+	j->q_frac = j->k_frac = j->v_frac = j->out_frac = 10;
+	tensor(&j->k, s->handle, 0);
+	tensor(&j->v, s->handle, TB);
+	tensor(&j->q, s->handle, (2 + i) * TB);
+	tensor(&j->out, s->handle, (2 + NJOBS + i) * TB);
+	j->user_data = 0x2000 + i;
+}
+
+static uint8_t *out_of(struct sweep *s, int i)
+{
+	return s->map + (2 + NJOBS + i) * TB;
+}
+
+/* Wait for @n jobs from @seqno; outputs must equal the fault-free ones. */
+static int reap_check(struct sweep *s, uint64_t seqno, int n, bool golden)
+{
+	struct spatten_wait w;
+	int i, bad = 0;
+
+	for (i = 0; i < n; i++) {
+		if (wait_job(s->fd, seqno + i, WAIT_NS, &w) || w.status) {
+			diag("job %d: WAIT or status %u", i, w.status);
+			bad++;
+			continue;
+		}
+		if (golden && memcmp(out_of(s, i), s->golden[i], TB)) {
+			diag("job %d: output differs from the fault-free run", i);
+			bad++;
+		}
+	}
+	return bad;
+}
+
+static int submit_n(struct sweep *s, int n, uint64_t *seqno)
+{
+	struct spatten_job j[NJOBS];
+	int i;
+
+	for (i = 0; i < n; i++) {
+		job_i(s, &j[i], i);
+		memset(out_of(s, i), 0, TB);
+	}
+	return submit(s->fd, j, n, seqno);
+}
+
+static int sweep_prepare(struct sweep *s)
+{
+	uint32_t seed = 4242;
+	uint64_t seqno;
+	int i;
+
+	s->fd = open_dev_flags(0);
+	if (s->fd < 0 || bo_create(s->fd, BO_SIZE, &s->handle, &s->mmap_off))
+		return -1;
+	s->map = mmap(NULL, BO_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED,
+		      s->fd, (off_t)s->mmap_off);
+	if (s->map == MAP_FAILED)
+		return -1;
+	for (i = 0; i < (2 + NJOBS) * TB / 2; i++) {
+		seed = seed * 1664525u + 1013904223u;
+		((int16_t *)s->map)[i] = (int16_t)((int32_t)(seed >> 16) % 2048);
+	}
+	if (submit_n(s, NJOBS, &seqno) || reap_check(s, seqno, NJOBS, false))
+		return -1;
+	for (i = 0; i < NJOBS; i++)
+		memcpy(s->golden[i], out_of(s, i), TB);
+	return 0;
+}
+
+/* ---- the operations: act is the one syscall under injection ------------- */
+
+struct op {
+	const char *name;
+	int (*act)(struct sweep *s);		/* 0 or -errno */
+	int (*done)(struct sweep *s, int ret);	/* check a success, undo */
+	bool efault_ok;		/* a partial pin is reported as EFAULT */
+};
+
+static int act_open(struct sweep *s)
+{
+	s->tmp_fd = open_dev_flags(0);
+	return s->tmp_fd < 0 ? -errno : 0;
+}
+
+static int done_close_tmp(struct sweep *s, int ret)
+{
+	if (s->tmp_fd >= 0)
+		close(s->tmp_fd);
+	s->tmp_fd = -1;
+	return 0;
+}
+
+static int act_bo_create(struct sweep *s)
+{
+	return bo_create(s->fd, 4096, &s->tmp_handle, NULL);
+}
+
+static int act_bo_create_big(struct sweep *s)
+{
+	return bo_create(s->fd, BIG_BO_SIZE, &s->tmp_handle, NULL);
+}
+
+static int done_bo_destroy(struct sweep *s, int ret)
+{
+	if (ret)
+		return 0;
+	ret = bo_destroy(s->fd, s->tmp_handle);
+	if (ret)
+		diag("BO_DESTROY of handle %u: %d (%s)", s->tmp_handle, ret,
+		     strerror(-ret));
+	return ret ? 1 : 0;
+}
+
+static int act_bo_import(struct sweep *s)
+{
+	struct spatten_bo_import im = {
+		.user_ptr = (uintptr_t)s->import_mem, .size = IMPORT_SIZE,
+	};
+	int ret = xioctl(s->fd, SPATTEN_IOCTL_BO_IMPORT, &im);
+
+	s->tmp_handle = im.handle;
+	return ret;
+}
+
+static int act_mmap(struct sweep *s)
+{
+	s->tmp_map = mmap(NULL, BO_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED,
+			  s->fd, (off_t)s->mmap_off);
+	return s->tmp_map == MAP_FAILED ? -errno : 0;
+}
+
+static int done_munmap(struct sweep *s, int ret)
+{
+	int bad = 0;
+
+	if (ret)
+		return 0;
+	/* The second mapping sees the buffer's contents. */
+	if (memcmp(s->tmp_map, s->map, 2 * TB))
+		bad = 1;
+	munmap(s->tmp_map, BO_SIZE);
+	return bad;
+}
+
+static int act_submit_one(struct sweep *s)
+{
+	return submit_n(s, 1, &s->seqno);
+}
+
+static int act_submit_batch(struct sweep *s)
+{
+	return submit_n(s, NJOBS, &s->seqno);
+}
+
+static int done_reap_one(struct sweep *s, int ret)
+{
+	return ret ? 0 : reap_check(s, s->seqno, 1, true);
+}
+
+static int done_reap_batch(struct sweep *s, int ret)
+{
+	return ret ? 0 : reap_check(s, s->seqno, NJOBS, true);
+}
+
+static int act_info(struct sweep *s)
+{
+	struct spatten_info info;
+
+	memset(&info, 0, sizeof(info));
+	return xioctl(s->fd, SPATTEN_IOCTL_INFO, &info);
+}
+
+static int act_counters(struct sweep *s)
+{
+	struct spatten_counters c;
+
+	memset(&c, 0, sizeof(c));
+	return xioctl(s->fd, SPATTEN_IOCTL_COUNTERS, &c);
+}
+
+static int done_nothing(struct sweep *s, int ret)
+{
+	return 0;
+}
+
+/* A second file with a buffer and a job in flight, closed under faults. */
+static int act_close_busy(struct sweep *s)
+{
+	return close(s->tmp_fd) ? -errno : 0;
+}
+
+static int prep_close_busy(struct sweep *s)
+{
+	struct spatten_job j;
+	uint32_t h;
+	uint64_t seqno;
+
+	s->tmp_fd = open_dev_flags(0);
+	if (s->tmp_fd < 0 || bo_create(s->tmp_fd, BO_SIZE, &h, NULL))
+		return -1;
+	nop_job(&j, 7);
+	return submit(s->tmp_fd, &j, 1, &seqno);
+}
+
+static int done_closed(struct sweep *s, int ret)
+{
+	s->tmp_fd = -1;
+	return 0;
+}
+
+static const struct op ops[] = {
+	{ "open", act_open, done_close_tmp, false },
+	{ "BO_CREATE 4 KiB", act_bo_create, done_bo_destroy, false },
+	{ "BO_CREATE 64 KiB", act_bo_create_big, done_bo_destroy, false },
+	{ "BO_IMPORT 64 KiB", act_bo_import, done_bo_destroy, true },
+	{ "mmap", act_mmap, done_munmap, false },
+	{ "SUBMIT one job", act_submit_one, done_reap_one, false },
+	{ "SUBMIT four jobs", act_submit_batch, done_reap_batch, false },
+	{ "INFO", act_info, done_nothing, false },
+	{ "COUNTERS", act_counters, done_nothing, false },
+	{ "close with a job in flight", act_close_busy, done_closed, false },
+};
+
+/* ---- the sweep ---------------------------------------------------------- */
+
+/*
+ * One attempt with the n-th allocation failed. Returns 1 when the n-th
+ * allocation was reached (fired), 0 when the call needs fewer, -1 on a
+ * defect (diagnosed).
+ */
+static int attempt(struct sweep *s, const struct op *op, unsigned int n,
+		   const struct objects *base)
+{
+	struct objects now;
+	long left;
+	int ret, fired;
+
+	if (op->act == act_close_busy && prep_close_busy(s)) {
+		diag("%s: set-up failed", op->name);
+		return -1;
+	}
+	if (fail_nth_set(n))
+		return -1;
+	ret = op->act(s);
+	left = fail_nth_get();
+	fail_nth_set(0);
+	fired = left == 0;
+	if (ret && !(fired && (ret == -ENOMEM ||
+			       (op->efault_ok && ret == -EFAULT)))) {
+		diag("%s: allocation %u failed: returned %d (%s)%s", op->name,
+		     n, ret, strerror(-ret), fired ? "" : " without a fault");
+		op->done(s, ret);
+		return -1;
+	}
+	if (op->done(s, ret)) {
+		diag("%s: allocation %u failed: the call succeeded but its result is wrong",
+		     op->name, n);
+		return -1;
+	}
+	if (!objects_back_to(base, &now, 10 * NSEC_PER_SEC)) {
+		char b[160], c[160];
+
+		objects_str(base, b, sizeof(b));
+		objects_str(&now, c, sizeof(c));
+		diag("%s: allocation %u failed: objects %s, expected %s",
+		     op->name, n, c, b);
+		return -1;
+	}
+	return fired;
+}
+
+static void sweep_op(struct sweep *s, const struct op *op)
+{
+	struct objects base;
+	unsigned int n, errs = 0;
+	int r = 1;
+
+	objects_read(&base);
+	for (n = 1; n <= (unsigned int)max_nth && r != 0; n++) {
+		r = attempt(s, op, n, &base);
+		if (r < 0)
+			errs++;
+		if (errs >= 5)
+			break;
+	}
+	if (errs || r != 0) {
+		tap(false, "failnth: %s: every allocation failed in turn (%u points, %u defects%s)",
+		    op->name, n - 1, errs, r != 0 && !errs ? ", no end" : "");
+		return;
+	}
+	tap(true, "failnth: %s: each of its %u allocations failed in turn: a clean error, nothing left behind",
+	    op->name, n - 2);
+}
+
+int main(int argc, char **argv)
+{
+	struct sweep s = { .fd = -1, .tmp_fd = -1 };
+	struct objects before, after;
+	uint64_t seqno;
+	size_t i;
+	int opt;
+
+	while ((opt = getopt(argc, argv, "m:")) != -1) {
+		if (opt == 'm')
+			max_nth = atoi(optarg);
+		else
+			return fprintf(stderr, "usage: %s [-m max_n]\n", argv[0]), 2;
+	}
+	setvbuf(stdout, NULL, _IOLBF, 0);
+	failnth_fd = open("/proc/thread-self/fail-nth", O_RDWR | O_CLOEXEC);
+	if (failnth_fd < 0 || access("/sys/kernel/debug/failslab/require-start", W_OK)) {
+		printf("ok - failnth # SKIP no fail-nth or failslab stack filter in this kernel\n");
+		return 0;
+	}
+	if (objects_read(&before) || sweep_prepare(&s)) {
+		tap(false, "failnth: set-up (device, buffer, fault-free jobs)");
+		return 1;
+	}
+	s.import_mem = mmap(NULL, IMPORT_SIZE, PROT_READ | PROT_WRITE,
+			    MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
+	if (s.import_mem == MAP_FAILED || faults_aim()) {
+		tap(false, "failnth: aim failslab and fail_page_alloc at spatten.ko");
+		return 1;
+	}
+	for (i = 0; i < sizeof(ops) / sizeof(ops[0]); i++)
+		sweep_op(&s, &ops[i]);
+	faults_reset();
+	tap(!submit_n(&s, NJOBS, &seqno) && !reap_check(&s, seqno, NJOBS, true),
+	    "failnth: the device runs jobs correctly after the sweep");
+	munmap(s.map, BO_SIZE);
+	close(s.fd);
+	tap(objects_back_to(&before, &after, 10 * NSEC_PER_SEC),
+	    "failnth: the driver's live objects are back to their level");
+	return tap_failed;
+}
