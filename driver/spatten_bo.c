@@ -221,7 +221,7 @@ static struct spatten_bo *spatten_bo_alloc(struct spatten_dev *sdev, u64 size)
 	gfp_t gfp = GFP_KERNEL_ACCOUNT | __GFP_ZERO;
 	struct spatten_bo *bo;
 	unsigned long i;
-	int ret = -ENOMEM;
+	int ret;
 
 	/* Pages the device can reach directly need no bounce buffers. */
 	if (sdev->caps.dma_bits <= 32)
@@ -237,8 +237,10 @@ static struct spatten_bo *spatten_bo_alloc(struct spatten_dev *sdev, u64 size)
 			goto err_pages;
 		}
 		bo->pages[i] = alloc_page(gfp);
-		if (!bo->pages[i])
+		if (!bo->pages[i]) {
+			ret = -ENOMEM;
 			goto err_pages;
+		}
 		ret = spatten_bo_map_page(bo, i);
 		if (ret) {
 			__free_page(bo->pages[i]);
