@@ -135,6 +135,29 @@ static inline void tensor(struct spatten_tensor *t, uint32_t handle,
 	t->offset = off;
 }
 
+/*
+ * A small dense S16 attention job (@heads x @rows x @dim, Q10 fixed point)
+ * in one buffer: K at 0, V at @tb, Q at @q_off, the output at @out_off
+ * (@tb = bytes of one tensor).
+ */
+static inline void small_attn_job(struct spatten_job *j, uint32_t handle,
+				  int heads, int rows, int dim, uint64_t tb,
+				  uint64_t q_off, uint64_t out_off)
+{
+	memset(j, 0, sizeof(*j));
+	j->opcode = SPATTEN_OP_ATTENTION;
+	j->version = SPATTEN_DESC_VERSION;
+	j->n_heads = heads;
+	j->head_dim = dim;
+	j->q_rows = rows;
+	j->kv_rows = rows;
+	j->q_frac = j->k_frac = j->v_frac = j->out_frac = 10;
+	tensor(&j->k, handle, 0);
+	tensor(&j->v, handle, tb);
+	tensor(&j->q, handle, q_off);
+	tensor(&j->out, handle, out_off);
+}
+
 /* ---- files ------------------------------------------------------------- */
 
 static inline int read_file(const char *path, char *buf, size_t len)

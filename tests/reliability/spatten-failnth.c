@@ -214,18 +214,8 @@ static long fail_nth_get(void)
 
 static void job_i(struct sweep *s, struct spatten_job *j, int i)
 {
-	memset(j, 0, sizeof(*j));
-	j->opcode = SPATTEN_OP_ATTENTION;
-	j->version = SPATTEN_DESC_VERSION;
-	j->n_heads = HEADS;
-	j->head_dim = DIM;
-	j->q_rows = ROWS;
-	j->kv_rows = ROWS;
-	j->q_frac = j->k_frac = j->v_frac = j->out_frac = 10;
-	tensor(&j->k, s->handle, 0);
-	tensor(&j->v, s->handle, TB);
-	tensor(&j->q, s->handle, (2 + i) * TB);
-	tensor(&j->out, s->handle, (2 + NJOBS + i) * TB);
+	small_attn_job(j, s->handle, HEADS, ROWS, DIM, TB, (2 + i) * TB,
+		       (2 + NJOBS + i) * TB);
 	j->user_data = 0x2000 + i;
 }
 

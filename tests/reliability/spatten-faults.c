@@ -44,18 +44,8 @@ static long long jobs_total, jobs_ok, jobs_err;
 /* Job i: its own Q and output, shared K and V. */
 static void job_i(struct spatten_job *j, int i)
 {
-	memset(j, 0, sizeof(*j));
-	j->opcode = SPATTEN_OP_ATTENTION;
-	j->version = SPATTEN_DESC_VERSION;
-	j->n_heads = HEADS;
-	j->head_dim = DIM;
-	j->q_rows = ROWS;
-	j->kv_rows = ROWS;
-	j->q_frac = j->k_frac = j->v_frac = j->out_frac = 10;
-	tensor(&j->k, handle, 0);
-	tensor(&j->v, handle, TB);
-	tensor(&j->q, handle, (2 + i) * TB);
-	tensor(&j->out, handle, (2 + K + i) * TB);
+	small_attn_job(j, handle, HEADS, ROWS, DIM, TB, (2 + i) * TB,
+		       (2 + K + i) * TB);
 	j->user_data = 0x1000 + i;
 }
 
