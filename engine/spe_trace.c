@@ -172,14 +172,84 @@ static int spe_trace_is_number(struct spe_trace_field f)
 	return i == f.n;
 }
 
+size_t spe_trace_utf8_char(const char *s, size_t n)
+{
+	const unsigned char *u = (const unsigned char *)s;
+	size_t len, i;
+	uint32_t cp;
+
+	if (!n)
+		return 0;
+	if (u[0] < 0x80)
+		return 1;
+	if (u[0] >= 0xc2 && u[0] <= 0xdf) {
+		len = 2;
+		cp = u[0] & 0x1f;
+	} else if (u[0] >= 0xe0 && u[0] <= 0xef) {
+		len = 3;
+		cp = u[0] & 0x0f;
+	} else if (u[0] >= 0xf0 && u[0] <= 0xf4) {
+		len = 4;
+		cp = u[0] & 0x07;
+	} else {
+		return 0;
+	}
+	if (n < len)
+		return 0;
+	for (i = 1; i < len; i++) {
+		if ((u[i] & 0xc0) != 0x80)
+			return 0;
+		cp = cp << 6 | (u[i] & 0x3f);
+	}
+	/* overlong forms, surrogates, beyond U+10FFFF */
+	if ((len == 3 && cp < 0x800) || (len == 4 && cp < 0x10000) ||
+	    (cp >= 0xd800 && cp <= 0xdfff) || cp > 0x10ffff)
+		return 0;
+	return len;
+}
+
+/* Bytes of the field quoted in a message (whole characters only). */
+#define SPE_TRACE_QUOTE_MAX	24
+
+/*
+ * @f as quoted in a message: at most SPE_TRACE_QUOTE_MAX bytes of it, cut
+ * at a character boundary; control bytes and bytes that are not UTF-8 as
+ * \xNN (no escape sequence or bare CR reaches a terminal, and the message
+ * is valid UTF-8). Return: the field was cut.
+ */
+static int spe_trace_quote(char *out, size_t size, struct spe_trace_field f)
+{
+	size_t i = 0, o = 0, k;
+
+	while (i < f.n && o + 8 < size) {
+		unsigned char c = (unsigned char)f.s[i];
+
+		k = spe_trace_utf8_char(f.s + i, f.n - i);
+		if (i + (k ? k : 1) > SPE_TRACE_QUOTE_MAX)
+			break;
+		if (k == 1 && c >= 0x20 && c != 0x7f) {
+			out[o++] = (char)c;
+		} else if (k > 1) {
+			memcpy(out + o, f.s + i, k);
+			o += k;
+		} else {
+			k = 1;
+			o += (size_t)snprintf(out + o, size - o, "\\x%02x", c);
+		}
+		i += k;
+	}
+	out[o] = '\0';
+	return i < f.n;
+}
+
 static int spe_trace_colfail(struct spe_trace_parser *p, int col,
 			     struct spe_trace_field f, const char *what)
 {
-	char msg[SPE_TRACE_ERR_LEN];
-	int n = f.n > 24 ? 24 : (int)f.n;
+	char msg[SPE_TRACE_ERR_LEN], q[4 * SPE_TRACE_QUOTE_MAX + 8];
+	int cut = spe_trace_quote(q, sizeof(q), f);
 
-	snprintf(msg, sizeof(msg), "column %s: '%.*s'%s %s",
-		 spe_trace_names[col], n, f.s, f.n > 24 ? "..." : "", what);
+	snprintf(msg, sizeof(msg), "column %s: '%s'%s %s",
+		 spe_trace_names[col], q, cut ? "..." : "", what);
 	return spe_trace_fail(p, msg);
 }
 
@@ -292,6 +362,39 @@ static int spe_trace_header(struct spe_trace_parser *p,
 	return SPE_TRACE_NONE;
 }
 
+static int spe_trace_field_is(struct spe_trace_field f, const char *s)
+{
+	return f.n == strlen(s) && !memcmp(f.s, s, f.n);
+}
+
+/*
+ * The lines after the header that are not rows: the header again (every
+ * column's field is its name), and the authors' config path line (a first
+ * field, every other field empty). Anything else is a row and must parse:
+ * a bad iteration_id is an error, not a skipped line.
+ */
+static int spe_trace_not_a_row(const struct spe_trace_parser *p,
+			       const struct spe_trace_field *f, size_t nf)
+{
+	size_t i;
+	int c;
+
+	if (nf > SPE_TRACE_MAX_FIELDS)
+		nf = SPE_TRACE_MAX_FIELDS;
+	for (c = 0; c < SPE_TRACE_NCOLS; c++)
+		if ((size_t)p->col[c] >= nf ||
+		    !spe_trace_field_is(f[p->col[c]], spe_trace_names[c]))
+			break;
+	if (c == SPE_TRACE_NCOLS)
+		return 1;
+	if (nf < 2 || !f[0].n)
+		return 0;
+	for (i = 1; i < nf; i++)
+		if (f[i].n)
+			return 0;
+	return 1;
+}
+
 int spe_trace_parse_line(struct spe_trace_parser *p, const char *text,
 			 size_t len, struct spe_trace_row *row)
 {
@@ -319,8 +422,7 @@ int spe_trace_parse_line(struct spe_trace_parser *p, const char *text,
 	if (!p->have_header)
 		return spe_trace_header(p, f, nf);
 
-	/* Not a row: a config path line, a repeated header, a comment. */
-	if (!spe_trace_is_number(f[0])) {
+	if (spe_trace_not_a_row(p, f, nf)) {
 		p->skipped++;
 		return SPE_TRACE_NONE;
 	}

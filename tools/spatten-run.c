@@ -178,9 +178,13 @@ static void on_job(void *opaque, const struct spe_trace_replay *r,
 	c->last_iter = r->iteration;
 }
 
-static void trace_totals(const struct spe_trace_totals *t)
+static void trace_totals(const struct tr_reader *tr)
 {
-	printf("\ntotal: %" PRIu64 " rows in %" PRIu64 " jobs; keys "
+	const struct spe_trace_totals *t = &tr->r.totals;
+
+	printf("\n%lu lines: %" PRIu64 " rows, %lu skipped (not rows)\n",
+	       tr->r.parser.line, t->rows, tr->r.parser.skipped);
+	printf("total: %" PRIu64 " rows in %" PRIu64 " jobs; keys "
 	       "fetched %" PRIu64 " of %" PRIu64 " (%.1f%%); LSB "
 	       "refetch %" PRIu64 " rows (%.1f%%)\n", t->rows, t->jobs,
 	       t->keys_fetched, t->keys_dense, t->keys_dense ? 100.0 *
@@ -233,7 +237,7 @@ static int run_trace(const char *path, int json)
 		rep_trace_totals(stdout, name, t, 0);
 		printf("}\n");
 	} else {
-		trace_totals(&t->r.totals);
+		trace_totals(t);
 	}
 	free(t);
 	return 0;

@@ -187,6 +187,11 @@ int tr_finish(struct tr_reader *t)
 		return tr_fail(t, 0, "%s (" TR_HEADER_HINT ")",
 			       t->r.parser.line ? "no header line" :
 			       "empty: no header line");
+	if (!t->r.parser.rows && t->r.parser.skipped)
+		return tr_fail(t, 0, "no rows (a header and %lu skipped line%s: "
+			       "a repeated header or a config path line)",
+			       t->r.parser.skipped,
+			       t->r.parser.skipped == 1 ? "" : "s");
 	if (!t->r.parser.rows)
 		return tr_fail(t, 0, "no rows (a header but no data lines)");
 	spe_trace_replay_finish(&t->r);

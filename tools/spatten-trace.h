@@ -5,7 +5,8 @@
  * from chunks, in bounded memory, and rejects what the engine's parser lets
  * through: NUL bytes, over-long lines, rows with more fields than the
  * header, a head repeated within a layer, layers or iterations out of
- * order, a header without rows. docs/replay.md, "Limits", lists the bounds.
+ * order, a header without rows. docs/tools.md section 1, "Limits", lists
+ * the bounds.
  */
 #ifndef SPATTEN_TRACE_H
 #define SPATTEN_TRACE_H

@@ -178,6 +178,26 @@ d["skipped_lines"] == 1 and d["dram_bytes_total"] == 20368 and
 d["dram_bytes_dense_fp32"] == 153600 and d["bytes"]["k_lsb"] == 2560 and
 d["reduction"] == 9.6 and len(d["per_job"]) == 2 and
 d["per_job"][0]["heads"] == 2 and "error" not in d'
+expect 0 "spatten-run --trace (table) exits 0" \
+	"$bin/spatten-run" --trace "$tmp/three.csv"
+grep -qx '5 lines: 3 rows, 1 skipped (not rows)' "$tmp/out"
+t $? "... and reports the skipped line, as spatten-replay does"
+printf '%s\n%s\n%s\n' "$hdr" "0,0,0,$row,True,4,20,6,True,False,False,-1" \
+	"1O,0,1,$row,True,4,20,6,True,False,False,-1" >"$tmp/typo.csv"
+experr 1 "spatten-run --trace: a typo in iteration_id is an error, not skipped" \
+	"spatten-run: $tmp/typo.csv:3: column iteration_id: '1O' is not a number" \
+	"$bin/spatten-run" --trace "$tmp/typo.csv"
+printf 'model,%s\n%s\n%s\n' "$hdr" \
+	"gpt2,0,0,0,$row,True,4,20,6,True,False,False,-1" \
+	"gpt2,0,0,1,$row,True,4,20,6,True,False,False,-1" >"$tmp/strcol.csv"
+expect 0 "spatten-run --trace: a string first column" \
+	"$bin/spatten-run" --trace "$tmp/strcol.csv" --json
+pyjson "... every row read, none skipped" \
+	'd["rows"] == 2 and d["skipped_lines"] == 0 and d["jobs"] == 1'
+printf '%s\n%s\n' "$hdr" "configs/x.yml,,,,,,,,,,,,,,,," >"$tmp/cfg.csv"
+experr 1 "spatten-run --trace: no rows, says how many lines were skipped" \
+	"spatten-run: $tmp/cfg.csv: no rows (a header and 1 skipped line: a repeated header or a config path line)" \
+	"$bin/spatten-run" --trace "$tmp/cfg.csv"
 experr 2 "spatten-run --trace with a workload option exits 2 and names it" \
 	"spatten-run: --trace replays a trace: --dense does not apply to it
 Try 'spatten-run --help'." "$bin/spatten-run" --trace "$tmp/three.csv" --dense

@@ -191,8 +191,9 @@ static void test_parser_header(void)
 	   "header in reverse order, extra column, BOM: accepted");
 	ret = parse1(&p, "zz,-1,False,False,True,6,20,4,False,0.05,16,6,"
 		     "100,120,64.0,5,4,9", &row);
-	ok(ret == SPE_TRACE_NONE && p.skipped == 1,
-	   "a row whose first field is not a number is skipped");
+	ok(ret == SPE_TRACE_ROW && p.skipped == 0 && row.iteration == 9 &&
+	   row.layer == 4 && row.head == 5,
+	   "a row whose first column is a string is a row, not skipped");
 	ret = parse1(&p, "0,-1,False,False,True,6,20,4,False,0.05,16,6,"
 		     "100,120,64.0,5,4,9", &row);
 	ok(ret == SPE_TRACE_ROW && row.iteration == 9 && row.layer == 4 &&
@@ -271,6 +272,97 @@ static void test_parser_skip_and_errors(void)
 		   strstr(p.err, bad[i].want),
 		   "malformed row %zu: error at line 3 mentioning '%s' (%s)",
 		   i, bad[i].want, p.err);
+	}
+}
+
+/*
+ * Lines after the header that are not rows: the header again and the
+ * config path line only. A typo in iteration_id is an error naming it.
+ */
+static void test_parser_not_rows(void)
+{
+	static const struct {
+		const char *line, *err;
+	} bad[] = {
+		{ "1O,0,0,64,993,993,-1,-1,-1,False,-1,993,-1,True,False,"
+		  "False,-1", "column iteration_id: '1O' is not a number" },
+		{ ",0,1,64,993,993,-1,-1,-1,False,-1,993,-1,True,False,"
+		  "False,-1", "column iteration_id: '' is empty, expected a "
+		  "number" },
+		{ "-,0,1,64,993,993,-1,-1,-1,False,-1,993,-1,True,False,"
+		  "False,-1", "column iteration_id: '-' is not a number" },
+		{ "0x1,0,1,64,993,993,-1,-1,-1,False,-1,993,-1,True,False,"
+		  "False,-1", "column iteration_id: '0x1' is not a number" },
+		{ "# a comment", "1 fields, expected 17" },
+		{ "configs/x.yml,,,,,,,,,,,,,,,,1", "column iteration_id: "
+		  "'configs/x.yml' is not a number" },
+		{ "iteration_id,layer_id,head_id,embedding_length_D,0,0",
+		  "6 fields, expected 17" },
+	};
+	struct spe_trace_parser p;
+	struct spe_trace_row row;
+	size_t i;
+	int ret;
+
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		parser_with_header(&p);
+		ret = parse1(&p, bad[i].line, &row);
+		ok(ret == SPE_TRACE_ERROR && p.err_line == 2 &&
+		   p.skipped == 0 && !strcmp(p.err, bad[i].err),
+		   "not skipped, line 2: '%s' (got '%s')", bad[i].err, p.err);
+	}
+	parser_with_header(&p);
+	ret = parse1(&p, "configs/x.yml,,,,,,,,,,,,,,,,", &row);
+	ok(ret == SPE_TRACE_NONE && p.skipped == 1,
+	   "a first field and 16 empty ones: the config path line, skipped");
+	ret = parse1(&p, " \"configs/y.yml\" , , ,", &row);
+	ok(ret == SPE_TRACE_NONE && p.skipped == 2,
+	   "a config path line with fewer, blank fields: skipped");
+	spe_trace_parser_init(&p);
+	parse1(&p, "model," HEADER, &row);
+	ret = parse1(&p, "model," HEADER, &row);
+	ok(ret == SPE_TRACE_NONE && p.skipped == 1,
+	   "the header repeated, a string column first: skipped");
+	ret = parse1(&p, "gpt2,7,0,0,64,993,993,-1,-1,-1,False,-1,993,-1,True,"
+		     "False,False,-1", &row);
+	ok(ret == SPE_TRACE_ROW && row.iteration == 7 && p.rows == 1,
+	   "a string first column (model): the row is read");
+}
+
+/* The field in a message: control bytes and non-UTF-8 as \\xNN, whole chars. */
+static void test_parser_quote(void)
+{
+	static const struct {
+		const char *d, *err;
+	} bad[] = {
+		{ "\x1b[2J\x1b]0;t\x07" "a\rb", "column embedding_length_D: "
+		  "'\\x1b[2J\\x1b]0;t\\x07a\\x0db' is not a number" },
+		{ "\xff\xfe\x7f", "column embedding_length_D: "
+		  "'\\xff\\xfe\\x7f' is not a number" },
+		/* 1 + 15 x 2 bytes: cut after 23, not inside the 12th char */
+		{ "x\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9"
+		  "\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9"
+		  "\xc3\xa9", "column embedding_length_D: 'x\xc3\xa9\xc3\xa9"
+		  "\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9"
+		  "\xc3\xa9\xc3\xa9'... is not a number" },
+		/* an overlong '/' and a lone continuation byte */
+		{ "\xc0\xaf\x80", "column embedding_length_D: "
+		  "'\\xc0\\xaf\\x80' is not a number" },
+	};
+	struct spe_trace_parser p;
+	struct spe_trace_row row;
+	char line[256];
+	size_t i;
+	int ret;
+
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		parser_with_header(&p);
+		snprintf(line, sizeof(line), "0,0,0,%s,993,993,6,16,0.05,True,"
+			 "4,204,6,True,False,False,-1", bad[i].d);
+		ret = parse1(&p, line, &row);
+		ok(ret == SPE_TRACE_ERROR && !strcmp(p.err, bad[i].err),
+		   "field quoted safely %zu: %s (got %s)", i, bad[i].err,
+		   p.err);
 	}
 }
 
@@ -679,7 +771,7 @@ static void test_tool(void)
 	    !write_file(bad, HEADER "\n"
 			"0,0,0,64.0,100,80,6,16,0.05,True,4,20,6,True,False,"
 			"False,-1\n"
-			"junk line\n"
+			"configs/skipped.yml,,,,,,,,,,,,,,,,\n"
 			"0,0,1,64.0,100,8O,6,16,0.05,True,4,20,6,True,False,"
 			"False,-1\n")) {
 		ok(0, "write test traces into %s: %s", tmpdir,
@@ -781,6 +873,8 @@ int main(int argc, char **argv)
 	test_parser_basic();
 	test_parser_header();
 	test_parser_skip_and_errors();
+	test_parser_not_rows();
+	test_parser_quote();
 	test_replay_buffer_errors();
 	test_three_rows();
 	test_refetch_counting();
