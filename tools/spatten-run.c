@@ -227,7 +227,7 @@ static int run_trace(const char *path, int json)
 			rep_json_string(stdout, t->err);
 			printf("}\n");
 		}
-		fflush(stdout);
+		rep_flush_stdout();
 		tr_perror(t, prog, name);
 		free(t);
 		return 1;
@@ -504,7 +504,7 @@ int main(int argc, char **argv)
 
 	ret = parse_args(argc, argv, &cl);
 	if (ret >= 0)
-		return ret;
+		return rep_stdout_done(prog, ret);
 	if (cl.trace && cl.other) {
 		fprintf(stderr, "%s: --trace replays a trace: %s does not "
 			"apply to it\nTry '%s --help'.\n", prog,
@@ -512,7 +512,7 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	if (cl.trace)
-		return run_trace(cl.trace, o->json);
+		return rep_stdout_done(prog, run_trace(cl.trace, o->json));
 	if (cl.prompt)
 		o->prompt = cl.prompt;
 	if (cl.steps != UINT32_MAX)
@@ -534,5 +534,5 @@ int main(int argc, char **argv)
 	wl_report(stdout, o, r);
 	ret = o->check && r->worst_ratio > 1.0 ? 1 : 0;
 	free(r);
-	return ret;
+	return rep_stdout_done(prog, ret);
 }

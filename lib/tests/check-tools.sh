@@ -47,13 +47,14 @@ experr() {
 		t 1 "$name"
 	fi
 }
-# pyjson NAME PYTHON-EXPR: assert on the JSON document in $tmp/out (d)
+# pyjson NAME PYTHON-EXPR: assert on the JSON document in $tmp/out (d),
+# strictly: the bytes must be UTF-8 (no surrogateescape of the C locale)
 pyjson() {
 	if ! command -v python3 >/dev/null; then
 		n=$((n + 1)); echo "ok $n - $1 # SKIP no python3"; return
 	fi
 	python3 -c "import json,sys
-d=json.load(sys.stdin)
+d=json.loads(sys.stdin.buffer.read().decode('utf-8'))
 assert ($2), d" <"$tmp/out" >"$tmp/py" 2>&1
 	r=$?
 	[ $r = 0 ] || tail -3 "$tmp/py" | sed 's/^/#   /'
@@ -198,6 +199,27 @@ printf '%s\n%s\n' "$hdr" "configs/x.yml,,,,,,,,,,,,,,,," >"$tmp/cfg.csv"
 experr 1 "spatten-run --trace: no rows, says how many lines were skipped" \
 	"spatten-run: $tmp/cfg.csv: no rows (a header and 1 skipped line: a repeated header or a config path line)" \
 	"$bin/spatten-run" --trace "$tmp/cfg.csv"
+# Strings in JSON: valid UTF-8 whatever the bytes of the name or the field.
+cp "$tmp/three.csv" "$tmp/weird$(printf '\377')name.csv"
+expect 0 "spatten-run --trace --json, a file name with a \\xff byte" \
+	"$bin/spatten-run" --trace "$tmp/weird$(printf '\377')name.csv" --json
+pyjson "... is valid UTF-8 JSON, the byte as U+FFFD" \
+	'd["file"].endswith("/weird\ufffdname.csv") and d["rows"] == 3'
+e15=$(printf 'x'; for i in 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15; do printf '\303\251'; done)
+printf '%s\n0,0,0,%s,100,80,6,16,0.05,True,4,20,6,True,False,False,-1\n' \
+	"$hdr" "$e15" >"$tmp/utf.csv"
+experr 1 "spatten-run --trace: a long UTF-8 field is cut between characters" \
+	"spatten-run: $tmp/utf.csv:2: column embedding_length_D: 'x$(printf '\303\251\303\251\303\251\303\251\303\251\303\251\303\251\303\251\303\251\303\251\303\251')'... is not a number" \
+	"$bin/spatten-run" --trace "$tmp/utf.csv" --json
+pyjson "... and its JSON error is valid UTF-8" \
+	'd["error"] == "column embedding_length_D: '"'"'x" + "\u00e9" * 11 + "'"'"'... is not a number"'
+printf '%s\n0,0,0,\377\376\033[2J,100,80,6,16,0.05,True,4,20,6,True,False,False,-1\n' \
+	"$hdr" >"$tmp/bin.csv"
+experr 1 "spatten-run --trace: non-UTF-8 and escape bytes as \\xNN" \
+	"spatten-run: $tmp/bin.csv:2: column embedding_length_D: '\xff\xfe\x1b[2J' is not a number" \
+	"$bin/spatten-run" --trace "$tmp/bin.csv" --json
+pyjson "... the same message in valid JSON" \
+	'd["error"] == "column embedding_length_D: '"'"'\\xff\\xfe\\x1b[2J'"'"' is not a number"'
 experr 2 "spatten-run --trace with a workload option exits 2 and names it" \
 	"spatten-run: --trace replays a trace: --dense does not apply to it
 Try 'spatten-run --help'." "$bin/spatten-run" --trace "$tmp/three.csv" --dense
@@ -244,6 +266,34 @@ experr 1 "spatten-run --trace --json failing on the first row exits 1" \
 pyjson "... still one document, no job, the error" \
 	'd["error"] == "iteration 0 layer 0: head 0 appears twice" and
 d["per_job"] == [] and d["schema"] == "spatten-report/1"'
+# Output that cannot be written is a failure, said on stderr.
+full() {	# full NAME CMD...: stdout to /dev/full: exit 1, the message
+	name=$1
+	shift
+	"$@" >/dev/full 2>"$tmp/err"
+	got=$?
+	p=${1##*/}
+	printf '%s: stdout: No space left on device\n' "$p" >"$tmp/want"
+	if [ "$got" = 1 ] && tail -1 "$tmp/err" | cmp -s - "$tmp/want"; then
+		t 0 "$name"
+	else
+		echo "# exit $got (want 1), stderr:"
+		sed 's/^/#   /' "$tmp/err" | tail -3
+		t 1 "$name"
+	fi
+}
+full "spatten-run --trace FILE > /dev/full exits 1" \
+	"$bin/spatten-run" --trace "$tmp/three.csv"
+full "spatten-run --trace FILE --json > /dev/full exits 1" \
+	"$bin/spatten-run" --trace "$tmp/three.csv" --json
+full "spatten-run -b sim --json > /dev/full exits 1" \
+	"$bin/spatten-run" -b sim -p 16 --layers 2 --json
+full "spatten-run -b sim > /dev/full exits 1" \
+	"$bin/spatten-run" -b sim -p 16 --layers 2 -q
+full "spatten-run --help > /dev/full exits 1" "$bin/spatten-run" --help
+full "spatten-demo --sim --json > /dev/full exits 1" \
+	"$bin/spatten-demo" --sim --json
+full "spatten-demo --help > /dev/full exits 1" "$bin/spatten-demo" --help
 expect 0 "spatten-demo --sim exits 0 (within tolerance)" \
 	"$bin/spatten-demo" --sim
 expect 1 "spatten-demo without a device exits 1" \

@@ -109,6 +109,24 @@ static int run(const char *args, const char *out, const char *err)
 	return WEXITSTATUS(st);
 }
 
+/*
+ * @path holds JSON Lines that python3 decodes as strict UTF-8 and parses.
+ * Return: 1 valid, 0 not, -1 no python3.
+ */
+static int json_valid(const char *path)
+{
+	char cmd[1280];
+	int st;
+
+	if (system("command -v python3 >/dev/null 2>&1"))
+		return -1;
+	snprintf(cmd, sizeof(cmd), "python3 -c 'import json,sys\n"
+		 "for l in open(sys.argv[1], \"rb\").read().splitlines():\n"
+		 "    json.loads(l.decode(\"utf-8\"))' '%s' 2>/dev/null", path);
+	st = system(cmd);
+	return st != -1 && WIFEXITED(st) && WEXITSTATUS(st) == 0;
+}
+
 /* The unsigned number after "\"key\":" in @json, or -1. */
 static double json_num(const char *json, const char *key)
 {
@@ -120,6 +138,47 @@ static double json_num(const char *json, const char *key)
 	if (!s)
 		return -1;
 	return strtod(s + strlen(pat), NULL);
+}
+
+/*
+ * Bytes that are not UTF-8 in the file name: valid JSON (U+FFFD). Output
+ * that cannot be written: exit 1 and say so, not 0.
+ */
+static void test_command_bytes(const char *good, const char *out,
+			       const char *err)
+{
+	char weird[1100], args[2200];
+	char *o, *text;
+	size_t len;
+	int st, v;
+
+	snprintf(weird, sizeof(weird), "%s/weird\xffname.csv", tmpdir);
+	text = read_file(good, &len);
+	if (!ok(text && write_file(weird, text), "copy to %s", weird)) {
+		free(text);
+		return;
+	}
+	free(text);
+	snprintf(args, sizeof(args), "--json '%s' '%s'", weird, good);
+	st = run(args, out, err);
+	o = read_file(out, &len);
+	ok(st == 0 && o && strstr(o, "/weird\\ufffdname.csv\",") &&
+	   !strchr(o, '\xff'), "a \\xff byte in the file name: \\ufffd in JSON");
+	free(o);
+	v = json_valid(out);
+	ok(v != 0, "... both lines parse as strict UTF-8 JSON%s",
+	   v < 0 ? " # SKIP no python3" : "");
+
+	snprintf(args, sizeof(args), "'%s'", good);
+	st = run(args, "/dev/full", err);
+	o = read_file(err, &len);
+	ok(st == 1 && o && !strcmp(o, "spatten-replay: stdout: No space left "
+				   "on device\n"),
+	   "stdout to /dev/full: exit 1, says so (%d, %s)", st, o);
+	free(o);
+	snprintf(args, sizeof(args), "--json '%s'", good);
+	st = run(args, "/dev/full", err);
+	ok(st == 1, "--json to /dev/full: exit 1 (%d)", st);
 }
 
 /* ---- parser ------------------------------------------------------------- */
@@ -856,6 +915,7 @@ static void test_tool(void)
 	ok(st == 0 && o && json_num(o, "dram_bytes_total") == 20368,
 	   "'-' reads standard input");
 	free(o);
+	test_command_bytes(good, out, err);
 }
 
 int main(int argc, char **argv)
