@@ -73,6 +73,39 @@ expect 2 "spatten-run --prompt abc exits 2" "$bin/spatten-run" --prompt abc
 grep -q "bad value 'abc' for --prompt" "$tmp/out"
 t $? "... and names the option"
 expect 2 "spatten-run --model nope exits 2" "$bin/spatten-run" --model nope
+# The model as getopt reads it: every spelling it accepts selects it.
+for m in "-mbert-base" "-m bert-base" "--model=bert-base" "--mod bert-base" \
+	"--mode=bert-base" "--model gpt2-small -mbert-base"; do
+	# shellcheck disable=SC2086
+	expect 0 "spatten-run $m exits 0" \
+		"$bin/spatten-run" -b sim -p 16 --layers 1 --json $m
+	pyjson "... and runs bert-base" 'd["model"] == "bert-base"'
+done
+experr 2 "spatten-run -mnope: unknown model, exit 2" \
+	"spatten-run: unknown model 'nope'; known:
+$("$bin/spatten-run" -h | sed -n '/^  -m, --model/,/^      --layers/p' | sed '1d;$d')" \
+	"$bin/spatten-run" -mnope
+expect 0 "spatten-run -p 010 is decimal" \
+	"$bin/spatten-run" -b sim -p 010 --layers 1 --json
+pyjson "... prompt 10, not octal 8" 'd["prompt"] == 10'
+experr 2 "spatten-run -p 0x10 is not a number" \
+	"spatten-run: bad value '0x10' for --prompt
+Try 'spatten-run --help'." "$bin/spatten-run" -b sim -p 0x10
+experr 2 "spatten-run --v-bits 5 exits 2" \
+	"spatten-run: bad value '5' for --v-bits
+Try 'spatten-run --help'." "$bin/spatten-run" -b sim --v-bits 5
+"$bin/spatten-run" --help >"$tmp/out"
+grep -q '^      --v-bits N        value bits: 4, 6, 8, 10, 12 or 16 (default 12)$' \
+	"$tmp/out" && grep -A1 '^      --k-bits N' "$tmp/out" | grep -q '16$' &&
+	grep -q '^                        with --no-progressive$' "$tmp/out"
+t $? "spatten-run --help: --v-bits and --k-bits list what they accept"
+expect 0 "spatten-run --k-bits 16 --no-progressive --v-bits 16 exits 0" \
+	"$bin/spatten-run" -b sim -p 16 --layers 1 -q --k-bits 16 \
+	--no-progressive --v-bits 16
+experr 2 "spatten-run --no-progressive --threshold exits 2" \
+	"spatten-run: --threshold is the LSB refetch threshold of progressive keys: it cannot be combined with --no-progressive
+Try 'spatten-run --help'." "$bin/spatten-run" -b sim --no-progressive \
+	--threshold 0.2
 expect 2 "spatten-run: an encoder has no generation steps" \
 	"$bin/spatten-run" -m bert-base --steps 2
 expect 1 "spatten-run without a device exits 1" \
@@ -223,6 +256,10 @@ pyjson "... the same message in valid JSON" \
 experr 2 "spatten-run --trace with a workload option exits 2 and names it" \
 	"spatten-run: --trace replays a trace: --dense does not apply to it
 Try 'spatten-run --help'." "$bin/spatten-run" --trace "$tmp/three.csv" --dense
+experr 2 "spatten-run --trace --model eighth: --model does not apply (not 'unknown model')" \
+	"spatten-run: --trace replays a trace: --model does not apply to it
+Try 'spatten-run --help'." "$bin/spatten-run" --trace "$tmp/three.csv" \
+	--model eighth
 experr 1 "spatten-run --trace DIR: Is a directory" \
 	"spatten-run: $tmp: Is a directory" "$bin/spatten-run" --trace "$tmp"
 experr 1 "spatten-run --trace /dev/zero: a NUL byte, at once" \
