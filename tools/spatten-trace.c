@@ -231,12 +231,34 @@ int tr_read_path(struct tr_reader *t, const char *path)
 	return ret;
 }
 
+/* @s with control bytes and bytes that are not UTF-8 as \\xNN. */
+static void tr_put_escaped(FILE *f, const char *s)
+{
+	size_t n = strlen(s), k;
+
+	while (n) {
+		unsigned char c = (unsigned char)*s;
+
+		k = spe_trace_utf8_char(s, n);
+		if (!k || c < 0x20 || c == 0x7f) {
+			fprintf(f, "\\x%02x", c);
+			k = 1;
+		} else {
+			fwrite(s, 1, k, f);
+		}
+		s += k;
+		n -= k;
+	}
+}
+
 void tr_perror(const struct tr_reader *t, const char *prog,
 	       const char *name)
 {
+	fprintf(stderr, "%s: ", prog);
+	tr_put_escaped(stderr, name);
 	if (t->err_line)
-		fprintf(stderr, "%s: %s:%lu: %s\n", prog, name, t->err_line,
-			t->err);
-	else
-		fprintf(stderr, "%s: %s: %s\n", prog, name, t->err);
+		fprintf(stderr, ":%lu", t->err_line);
+	fprintf(stderr, ": ");
+	tr_put_escaped(stderr, t->err);
+	fputc('\n', stderr);
 }

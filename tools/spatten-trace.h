@@ -86,7 +86,11 @@ int tr_read_fd(struct tr_reader *t, int fd);
  */
 int tr_read_path(struct tr_reader *t, const char *path);
 
-/* "prog: name:line: err" or "prog: name: err" on stderr. */
+/*
+ * "prog: name:line: err" or "prog: name: err" on stderr; control bytes and
+ * bytes that are not UTF-8 in @name or the message as \xNN (a file name
+ * cannot drive the terminal either).
+ */
 void tr_perror(const struct tr_reader *t, const char *prog,
 	       const char *name);
 

@@ -260,6 +260,9 @@ experr 2 "spatten-run --trace --model eighth: --model does not apply (not 'unkno
 	"spatten-run: --trace replays a trace: --model does not apply to it
 Try 'spatten-run --help'." "$bin/spatten-run" --trace "$tmp/three.csv" \
 	--model eighth
+experr 1 "spatten-run --trace: control bytes of a file name as \\xNN" \
+	"spatten-run: $tmp/a\x1b[2J\x0db\xff.csv: No such file or directory" \
+	"$bin/spatten-run" --trace "$tmp/a$(printf '\033[2J\r')b$(printf '\377').csv"
 experr 1 "spatten-run --trace DIR: Is a directory" \
 	"spatten-run: $tmp: Is a directory" "$bin/spatten-run" --trace "$tmp"
 experr 1 "spatten-run --trace /dev/zero: a NUL byte, at once" \
