@@ -192,10 +192,13 @@ static void fuzz_one(const uint8_t *data, size_t size, int *decoded,
 		return;
 	memcpy(m.bytes, data, m.size);
 	m.job = &job;
-	mem.read = fuzz_read;
-	mem.write = fuzz_write;
-	mem.opaque = &m;
-	mem.map = (control & 8) ? NULL : fuzz_map;
+	/* Designated: members added to struct spe_mem later stay NULL. */
+	mem = (struct spe_mem){
+		.read = fuzz_read,
+		.write = fuzz_write,
+		.map = (control & 8) ? NULL : fuzz_map,
+		.opaque = &m,
+	};
 
 	memset(&res, 0, sizeof(res));
 	status = spe_run(&job, &caps, &mem, &res);

@@ -213,6 +213,24 @@ static inline long long sysfs_key(const char *file, const char *key)
 	return file_key(path, key);
 }
 
+/* The board's PCI address (for bind/unbind), from its misc device. */
+static inline int pci_addr(char *buf, size_t len)
+{
+	char link[512];
+	ssize_t n = readlink(SYSFS_DIR "/device", link, sizeof(link) - 1);
+	char *base;
+
+	if (n < 0)
+		return -errno;
+	link[n] = 0;
+	base = strrchr(link, '/');
+	base = base ? base + 1 : link;
+	if (strlen(base) >= len)
+		return -ENAMETOOLONG;
+	memcpy(buf, base, strlen(base) + 1);
+	return 0;
+}
+
 /* Jobs queued on all queues (sysfs "queues": id inflight queued depth). */
 static inline long queued_jobs(void)
 {

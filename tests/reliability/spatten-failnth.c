@@ -17,11 +17,16 @@
  *   - leave the device working: a job afterwards gives the fault-free
  *     output.
  *
+ * Then the probe path the same way: the board is unbound, and each bind
+ * (which probes in the writing task) runs with its n-th allocation
+ * failed (within a few frames of the module: see probe_depth); it must
+ * fail and leave nothing, or bind a board that works.
+ *
  * Leaks outside the driver's own counters are kmemleak's part: guest-init
  * scans after this campaign. Needs CONFIG_FAULT_INJECTION_DEBUG_FS and
  * CONFIG_FAULT_INJECTION_STACKTRACE_FILTER; elsewhere it skips.
  *
- * Usage: spatten-failnth [-m max_n]
+ * Usage: spatten-failnth [-m max_n] [-d probe_depth]
  */
 #include "rel_common.h"
 
@@ -55,6 +60,14 @@ struct sweep {
 };
 
 static int max_nth = 400;
+/*
+ * Stack frames searched for the module in the probe sweep: the module's
+ * own allocations and those of the helpers it calls (devres, IRQ
+ * vectors, DMA), not the ACPI interpreter's or procfs's deep inside the
+ * PCI and IRQ cores, whose unwinding under allocation failure is theirs
+ * (docs/reliability.md, campaign 6).
+ */
+static int probe_depth = 7;
 
 /* ---- fault-injection set-up --------------------------------------------- */
 
@@ -126,10 +139,10 @@ static int symbol_range(const char *name, unsigned long *start,
  * the checker off ("cacheline tracking ENOMEM, dma-debug disabled"), and
  * its leak checks at unbind are part of what this sweep relies on.
  */
-static int faults_aim(void)
+static int faults_aim(int depth)
 {
 	unsigned long start = 0, end = 0, rstart = 0, rend = 0;
-	char s[32], e[32], rs[32], re[32];
+	char s[32], e[32], rs[32], re[32], d[16];
 	size_t i;
 
 	if (module_range(&start, &end))
@@ -139,24 +152,25 @@ static int faults_aim(void)
 	snprintf(e, sizeof(e), "%lu", end);
 	snprintf(rs, sizeof(rs), "%lu", rstart);
 	snprintf(re, sizeof(re), "%lu", rend);
+	snprintf(d, sizeof(d), "%d", depth);
 	for (i = 0; i < sizeof(fault_dirs) / sizeof(fault_dirs[0]); i++) {
-		const char *d = fault_dirs[i];
+		const char *dir = fault_dirs[i];
 
 		/* Order matters: start first would be rejected as > end. */
-		if (fault_knob(d, "require-end", e) ||
-		    fault_knob(d, "require-start", s) ||
-		    fault_knob(d, "reject-end", re) ||
-		    fault_knob(d, "reject-start", rs) ||
-		    fault_knob(d, "stacktrace-depth", "32") ||
-		    fault_knob(d, "ignore-gfp-wait", "N") ||
-		    fault_knob(d, "probability", "0") ||
-		    fault_knob(d, "verbose", "0"))
+		if (fault_knob(dir, "require-end", e) ||
+		    fault_knob(dir, "require-start", s) ||
+		    fault_knob(dir, "reject-end", re) ||
+		    fault_knob(dir, "reject-start", rs) ||
+		    fault_knob(dir, "stacktrace-depth", d) ||
+		    fault_knob(dir, "ignore-gfp-wait", "N") ||
+		    fault_knob(dir, "probability", "0") ||
+		    fault_knob(dir, "verbose", "0"))
 			return -EIO;
 	}
 	if (fault_knob(fault_dirs[1], "min-order", "0"))
 		return -EIO;
-	diag("failslab and fail_page_alloc aimed at spatten.ko [%#lx, %#lx), not at radix_tree_insert [%#lx, %#lx)",
-	     start, end, rstart, rend);
+	diag("failslab and fail_page_alloc aimed at spatten.ko [%#lx, %#lx) within %d frames, not at radix_tree_insert [%#lx, %#lx)",
+	     start, end, depth, rstart, rend);
 	return 0;
 }
 
@@ -430,6 +444,104 @@ static const struct op ops[] = {
 	{ "close with a job in flight", act_close_busy, done_closed, false },
 };
 
+/* ---- probe: bind with the n-th allocation failed ------------------------ */
+
+#define DRV_DIR		"/sys/bus/pci/drivers/spatten"
+
+/* A freshly bound board: its node opens and runs a NOP job. */
+static bool board_works(void)
+{
+	struct spatten_job j;
+	struct spatten_wait w;
+	uint64_t seqno;
+	int fd, i, ok;
+
+	for (i = 0; i < 50 && access(dev_path(), F_OK); i++)
+		sleep_ms(20);
+	fd = open_dev_flags(0);
+	if (fd < 0)
+		return false;
+	nop_job(&j, 99);
+	ok = !submit(fd, &j, 1, &seqno) && !wait_job(fd, seqno, WAIT_NS, &w) &&
+	     w.status == 0 && w.user_data == 99;
+	close(fd);
+	return ok;
+}
+
+/*
+ * One bind with allocation @n failed: an error, or a board that works (and
+ * is unbound again). Any errno passes: the PCI core reports a failed
+ * allocation under pcim_iomap_regions() as EBUSY or EINVAL, and the driver
+ * passes on what its helpers return. Returns as attempt() does.
+ */
+static int attempt_bind(const char *addr, unsigned int n,
+			const struct objects *unbound, unsigned int *not_enomem)
+{
+	struct objects now;
+	int ret, bad = 0;
+	long left;
+
+	if (fail_nth_set(n))
+		return -1;
+	ret = write_file(DRV_DIR "/bind", addr);
+	left = fail_nth_get();
+	fail_nth_set(0);
+	if (ret && left != 0) {
+		diag("probe: bind failed with %d (%s) without an injected failure",
+		     ret, strerror(-ret));
+		bad = 1;
+	} else if (ret && ret != -ENOMEM) {
+		diag("probe: allocation %u failed: bind returned %d (%s)", n,
+		     ret, strerror(-ret));
+		(*not_enomem)++;
+	}
+	if (!ret) {
+		if (!board_works()) {
+			diag("probe: allocation %u failed: bound, but the board does not run a job",
+			     n);
+			bad = 1;
+		}
+		write_file(DRV_DIR "/unbind", addr);
+	}
+	if (!objects_back_to(unbound, &now, 10 * NSEC_PER_SEC)) {
+		diag("probe: allocation %u failed: objects not back to the unbound level",
+		     n);
+		bad = 1;
+	}
+	return bad ? -1 : left == 0;
+}
+
+/*
+ * The probe path: every allocation of a bind (PCI set-up, queues,
+ * vectors, the misc device, sysfs, debugfs) failed in turn. The bind runs
+ * in the writing task, so fail-nth reaches it. The board is bound again
+ * at the end.
+ */
+static void sweep_probe(void)
+{
+	struct objects unbound;
+	char addr[64];
+	unsigned int n, errs = 0, not_enomem = 0;
+	int r = 1;
+
+	if (pci_addr(addr, sizeof(addr)) ||
+	    write_file(DRV_DIR "/unbind", addr)) {
+		tap(false, "failnth: probe: unbind the board first");
+		return;
+	}
+	objects_read(&unbound);
+	for (n = 1; n <= (unsigned int)max_nth && r != 0 && errs < 5; n++) {
+		r = attempt_bind(addr, n, &unbound, &not_enomem);
+		if (r < 0)
+			errs++;
+	}
+	if (write_file(DRV_DIR "/bind", addr) || !board_works())
+		errs++;
+	tap(!errs && r == 0,
+	    "failnth: probe (bind): each of its %u allocations failed in turn: an error (%u not ENOMEM), nothing left behind, the board binds and works after",
+	    n - 2, not_enomem);
+}
+
 /* ---- the sweep ---------------------------------------------------------- */
 
 /*
@@ -509,11 +621,14 @@ int main(int argc, char **argv)
 	size_t i;
 	int opt;
 
-	while ((opt = getopt(argc, argv, "m:")) != -1) {
+	while ((opt = getopt(argc, argv, "m:d:")) != -1) {
 		if (opt == 'm')
 			max_nth = atoi(optarg);
+		else if (opt == 'd')
+			probe_depth = atoi(optarg);
 		else
-			return fprintf(stderr, "usage: %s [-m max_n]\n", argv[0]), 2;
+			return fprintf(stderr, "usage: %s [-m max_n] [-d probe_depth]\n",
+				       argv[0]), 2;
 	}
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	failnth_fd = open("/proc/thread-self/fail-nth", O_RDWR | O_CLOEXEC);
@@ -527,7 +642,7 @@ int main(int argc, char **argv)
 	}
 	s.import_mem = mmap(NULL, IMPORT_SIZE, PROT_READ | PROT_WRITE,
 			    MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
-	if (s.import_mem == MAP_FAILED || faults_aim()) {
+	if (s.import_mem == MAP_FAILED || faults_aim(32)) {
 		tap(false, "failnth: aim failslab and fail_page_alloc at spatten.ko");
 		return 1;
 	}
@@ -540,5 +655,8 @@ int main(int argc, char **argv)
 	close(s.fd);
 	tap(objects_back_to(&before, &after, 10 * NSEC_PER_SEC),
 	    "failnth: the driver's live objects are back to their level");
+	if (faults_aim(probe_depth) == 0)
+		sweep_probe();
+	faults_reset();
 	return tap_failed;
 }

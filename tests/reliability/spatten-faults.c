@@ -159,20 +159,6 @@ static int works(void)
 
 #define S(x)	(1u << (x))
 
-static int pci_addr(char *buf, size_t len)
-{
-	char link[512];
-	ssize_t n = readlink(SYSFS_DIR "/device", link, sizeof(link) - 1);
-	char *base;
-
-	if (n < 0)
-		return -errno;
-	link[n] = 0;
-	base = strrchr(link, '/');
-	snprintf(buf, len, "%s", base ? base + 1 : link);
-	return 0;
-}
-
 struct cw {
 	int fd;
 	uint64_t seqno;
