@@ -395,14 +395,105 @@ static int spe_trace_not_a_row(const struct spe_trace_parser *p,
 	return 1;
 }
 
+#define FIELD(c_) f[p->col[c_]]
+
+/* Position, shape and fetched keys of a row; "-1" widths resolved. */
+static int spe_trace_row_shape(struct spe_trace_parser *p,
+			       const struct spe_trace_field *f,
+			       struct spe_trace_row *r)
+{
+	if (spe_trace_int(p, SPE_TRACE_ITERATION, FIELD(SPE_TRACE_ITERATION),
+			  0, 2147483647.0, 0, &r->iteration, NULL) ||
+	    spe_trace_int(p, SPE_TRACE_LAYER, FIELD(SPE_TRACE_LAYER),
+			  0, 2147483647.0, 0, &r->layer, NULL) ||
+	    spe_trace_int(p, SPE_TRACE_HEAD, FIELD(SPE_TRACE_HEAD),
+			  0, 2147483647.0, 0, &r->head, NULL) ||
+	    spe_trace_int(p, SPE_TRACE_D, FIELD(SPE_TRACE_D),
+			  1, SPE_TRACE_U16_MAX, 0, &r->d, NULL) ||
+	    spe_trace_int(p, SPE_TRACE_L, FIELD(SPE_TRACE_L),
+			  1, SPE_TRACE_U16_MAX, 0, &r->l, NULL))
+		return SPE_TRACE_ERROR;
+	if (spe_trace_int(p, SPE_TRACE_KEY_FETCH, FIELD(SPE_TRACE_KEY_FETCH),
+			  1, r->l, 0, &r->key_fetch, NULL) ||
+	    spe_trace_int(p, SPE_TRACE_KEY_BITS, FIELD(SPE_TRACE_KEY_BITS),
+			  1, 32, 1, &r->key_bits, &r->key_dense) ||
+	    spe_trace_int(p, SPE_TRACE_QUERY_BITS,
+			  FIELD(SPE_TRACE_QUERY_BITS),
+			  1, 32, 1, &r->query_bits, &r->query_dense))
+		return SPE_TRACE_ERROR;
+	if (r->key_dense)
+		r->key_bits = SPE_TRACE_DENSE_BITS;
+	if (r->query_dense)
+		r->query_bits = SPE_TRACE_DENSE_BITS;
+	return 0;
+}
+
+/* The LSB refetch, values, importance and top-k columns of a row. */
+static int spe_trace_row_rest(struct spe_trace_parser *p,
+			      const struct spe_trace_field *f,
+			      struct spe_trace_row *r)
+{
+	struct spe_trace_field x;
+	double thr;
+	int dense;
+
+	x = FIELD(SPE_TRACE_REQUANT_THRES);
+	if (spe_trace_number(p, SPE_TRACE_REQUANT_THRES, x, &thr))
+		return SPE_TRACE_ERROR;
+	if (thr == -1)
+		thr = 0;
+	else if (thr < 0 || thr > 1)
+		return spe_trace_colfail(p, SPE_TRACE_REQUANT_THRES, x,
+					 "is out of range (0..1 or -1)");
+	r->requant_thres = thr;
+
+	if (spe_trace_bool(p, SPE_TRACE_IF_REQUANT,
+			   FIELD(SPE_TRACE_IF_REQUANT), &r->if_requant) ||
+	    spe_trace_int(p, SPE_TRACE_REQUANT_INCRE,
+			  FIELD(SPE_TRACE_REQUANT_INCRE),
+			  0, 32, 1, &r->lsb_bits, &dense) ||
+	    spe_trace_int(p, SPE_TRACE_VALUE_FETCH,
+			  FIELD(SPE_TRACE_VALUE_FETCH),
+			  1, r->key_fetch, 0, &r->value_fetch, NULL) ||
+	    spe_trace_int(p, SPE_TRACE_VALUE_BITS, FIELD(SPE_TRACE_VALUE_BITS),
+			  1, 32, 1, &r->value_bits, &r->value_dense) ||
+	    spe_trace_bool(p, SPE_TRACE_ACC_IMPORTANCE,
+			   FIELD(SPE_TRACE_ACC_IMPORTANCE),
+			   &r->acc_importance) ||
+	    spe_trace_bool(p, SPE_TRACE_RESCALE_IMPORTANCE,
+			   FIELD(SPE_TRACE_RESCALE_IMPORTANCE),
+			   &r->rescale_importance) ||
+	    spe_trace_bool(p, SPE_TRACE_IF_TOPK, FIELD(SPE_TRACE_IF_TOPK),
+			   &r->if_topk))
+		return SPE_TRACE_ERROR;
+	if (r->value_dense)
+		r->value_bits = SPE_TRACE_DENSE_BITS;
+	if (r->if_requant && !r->lsb_bits)
+		return spe_trace_colfail(p, SPE_TRACE_REQUANT_INCRE,
+					 FIELD(SPE_TRACE_REQUANT_INCRE),
+					 "gives no LSB bits but if_requant "
+					 "is True");
+
+	x = FIELD(SPE_TRACE_TOPK);
+	if (spe_trace_int(p, SPE_TRACE_TOPK, x, 0, r->l, 1, &r->topk, &dense))
+		return SPE_TRACE_ERROR;
+	if (r->if_topk && dense)
+		return spe_trace_colfail(p, SPE_TRACE_TOPK, x,
+					 "is -1 but if_topk is True");
+	if (!r->if_topk)
+		r->topk = 0;
+	return 0;
+}
+
+#undef FIELD
+
 int spe_trace_parse_line(struct spe_trace_parser *p, const char *text,
 			 size_t len, struct spe_trace_row *row)
 {
-	struct spe_trace_field f[SPE_TRACE_MAX_FIELDS], x;
+	struct spe_trace_field f[SPE_TRACE_MAX_FIELDS];
 	struct spe_trace_row r;
 	size_t nf, need = 0, i;
-	int c, dense;
-	double thr;
+	int c;
 
 	p->line++;
 	while (len && (text[len - 1] == '\n' || text[len - 1] == '\r'))
@@ -438,79 +529,10 @@ int spe_trace_parse_line(struct spe_trace_parser *p, const char *text,
 		return spe_trace_fail(p, msg);
 	}
 
-#define FIELD(c_) f[p->col[c_]]
 	memset(&r, 0, sizeof(r));
 	r.line = p->line;
-	if (spe_trace_int(p, SPE_TRACE_ITERATION, FIELD(SPE_TRACE_ITERATION),
-			  0, 2147483647.0, 0, &r.iteration, NULL) ||
-	    spe_trace_int(p, SPE_TRACE_LAYER, FIELD(SPE_TRACE_LAYER),
-			  0, 2147483647.0, 0, &r.layer, NULL) ||
-	    spe_trace_int(p, SPE_TRACE_HEAD, FIELD(SPE_TRACE_HEAD),
-			  0, 2147483647.0, 0, &r.head, NULL) ||
-	    spe_trace_int(p, SPE_TRACE_D, FIELD(SPE_TRACE_D),
-			  1, SPE_TRACE_U16_MAX, 0, &r.d, NULL) ||
-	    spe_trace_int(p, SPE_TRACE_L, FIELD(SPE_TRACE_L),
-			  1, SPE_TRACE_U16_MAX, 0, &r.l, NULL))
+	if (spe_trace_row_shape(p, f, &r) || spe_trace_row_rest(p, f, &r))
 		return SPE_TRACE_ERROR;
-	if (spe_trace_int(p, SPE_TRACE_KEY_FETCH, FIELD(SPE_TRACE_KEY_FETCH),
-			  1, r.l, 0, &r.key_fetch, NULL) ||
-	    spe_trace_int(p, SPE_TRACE_KEY_BITS, FIELD(SPE_TRACE_KEY_BITS),
-			  1, 32, 1, &r.key_bits, &r.key_dense) ||
-	    spe_trace_int(p, SPE_TRACE_QUERY_BITS,
-			  FIELD(SPE_TRACE_QUERY_BITS),
-			  1, 32, 1, &r.query_bits, &r.query_dense))
-		return SPE_TRACE_ERROR;
-	if (r.key_dense)
-		r.key_bits = SPE_TRACE_DENSE_BITS;
-	if (r.query_dense)
-		r.query_bits = SPE_TRACE_DENSE_BITS;
-
-	x = FIELD(SPE_TRACE_REQUANT_THRES);
-	if (spe_trace_number(p, SPE_TRACE_REQUANT_THRES, x, &thr))
-		return SPE_TRACE_ERROR;
-	if (thr == -1)
-		thr = 0;
-	else if (thr < 0 || thr > 1)
-		return spe_trace_colfail(p, SPE_TRACE_REQUANT_THRES, x,
-					 "is out of range (0..1 or -1)");
-	r.requant_thres = thr;
-
-	if (spe_trace_bool(p, SPE_TRACE_IF_REQUANT,
-			   FIELD(SPE_TRACE_IF_REQUANT), &r.if_requant) ||
-	    spe_trace_int(p, SPE_TRACE_REQUANT_INCRE,
-			  FIELD(SPE_TRACE_REQUANT_INCRE),
-			  0, 32, 1, &r.lsb_bits, &dense) ||
-	    spe_trace_int(p, SPE_TRACE_VALUE_FETCH,
-			  FIELD(SPE_TRACE_VALUE_FETCH),
-			  1, r.key_fetch, 0, &r.value_fetch, NULL) ||
-	    spe_trace_int(p, SPE_TRACE_VALUE_BITS, FIELD(SPE_TRACE_VALUE_BITS),
-			  1, 32, 1, &r.value_bits, &r.value_dense) ||
-	    spe_trace_bool(p, SPE_TRACE_ACC_IMPORTANCE,
-			   FIELD(SPE_TRACE_ACC_IMPORTANCE),
-			   &r.acc_importance) ||
-	    spe_trace_bool(p, SPE_TRACE_RESCALE_IMPORTANCE,
-			   FIELD(SPE_TRACE_RESCALE_IMPORTANCE),
-			   &r.rescale_importance) ||
-	    spe_trace_bool(p, SPE_TRACE_IF_TOPK, FIELD(SPE_TRACE_IF_TOPK),
-			   &r.if_topk))
-		return SPE_TRACE_ERROR;
-	if (r.value_dense)
-		r.value_bits = SPE_TRACE_DENSE_BITS;
-	if (r.if_requant && !r.lsb_bits)
-		return spe_trace_colfail(p, SPE_TRACE_REQUANT_INCRE,
-					 FIELD(SPE_TRACE_REQUANT_INCRE),
-					 "gives no LSB bits but if_requant "
-					 "is True");
-
-	x = FIELD(SPE_TRACE_TOPK);
-	if (spe_trace_int(p, SPE_TRACE_TOPK, x, 0, r.l, 1, &r.topk, &dense))
-		return SPE_TRACE_ERROR;
-	if (r.if_topk && dense)
-		return spe_trace_colfail(p, SPE_TRACE_TOPK, x,
-					 "is -1 but if_topk is True");
-	if (!r.if_topk)
-		r.topk = 0;
-#undef FIELD
 
 	p->rows++;
 	*row = r;
