@@ -172,14 +172,84 @@ static int spe_trace_is_number(struct spe_trace_field f)
 	return i == f.n;
 }
 
+size_t spe_trace_utf8_char(const char *s, size_t n)
+{
+	const unsigned char *u = (const unsigned char *)s;
+	size_t len, i;
+	uint32_t cp;
+
+	if (!n)
+		return 0;
+	if (u[0] < 0x80)
+		return 1;
+	if (u[0] >= 0xc2 && u[0] <= 0xdf) {
+		len = 2;
+		cp = u[0] & 0x1f;
+	} else if (u[0] >= 0xe0 && u[0] <= 0xef) {
+		len = 3;
+		cp = u[0] & 0x0f;
+	} else if (u[0] >= 0xf0 && u[0] <= 0xf4) {
+		len = 4;
+		cp = u[0] & 0x07;
+	} else {
+		return 0;
+	}
+	if (n < len)
+		return 0;
+	for (i = 1; i < len; i++) {
+		if ((u[i] & 0xc0) != 0x80)
+			return 0;
+		cp = cp << 6 | (u[i] & 0x3f);
+	}
+	/* overlong forms, surrogates, beyond U+10FFFF */
+	if ((len == 3 && cp < 0x800) || (len == 4 && cp < 0x10000) ||
+	    (cp >= 0xd800 && cp <= 0xdfff) || cp > 0x10ffff)
+		return 0;
+	return len;
+}
+
+/* Bytes of the field quoted in a message (whole characters only). */
+#define SPE_TRACE_QUOTE_MAX	24
+
+/*
+ * @f as quoted in a message: at most SPE_TRACE_QUOTE_MAX bytes of it, cut
+ * at a character boundary; control bytes and bytes that are not UTF-8 as
+ * \xNN (no escape sequence or bare CR reaches a terminal, and the message
+ * is valid UTF-8). Return: the field was cut.
+ */
+static int spe_trace_quote(char *out, size_t size, struct spe_trace_field f)
+{
+	size_t i = 0, o = 0, k;
+
+	while (i < f.n && o + 8 < size) {
+		unsigned char c = (unsigned char)f.s[i];
+
+		k = spe_trace_utf8_char(f.s + i, f.n - i);
+		if (i + (k ? k : 1) > SPE_TRACE_QUOTE_MAX)
+			break;
+		if (k == 1 && c >= 0x20 && c != 0x7f) {
+			out[o++] = (char)c;
+		} else if (k > 1) {
+			memcpy(out + o, f.s + i, k);
+			o += k;
+		} else {
+			k = 1;
+			o += (size_t)snprintf(out + o, size - o, "\\x%02x", c);
+		}
+		i += k;
+	}
+	out[o] = '\0';
+	return i < f.n;
+}
+
 static int spe_trace_colfail(struct spe_trace_parser *p, int col,
 			     struct spe_trace_field f, const char *what)
 {
-	char msg[SPE_TRACE_ERR_LEN];
-	int n = f.n > 24 ? 24 : (int)f.n;
+	char msg[SPE_TRACE_ERR_LEN], q[4 * SPE_TRACE_QUOTE_MAX + 8];
+	int cut = spe_trace_quote(q, sizeof(q), f);
 
-	snprintf(msg, sizeof(msg), "column %s: '%.*s'%s %s",
-		 spe_trace_names[col], n, f.s, f.n > 24 ? "..." : "", what);
+	snprintf(msg, sizeof(msg), "column %s: '%s'%s %s",
+		 spe_trace_names[col], q, cut ? "..." : "", what);
 	return spe_trace_fail(p, msg);
 }
 
@@ -292,14 +362,138 @@ static int spe_trace_header(struct spe_trace_parser *p,
 	return SPE_TRACE_NONE;
 }
 
+static int spe_trace_field_is(struct spe_trace_field f, const char *s)
+{
+	return f.n == strlen(s) && !memcmp(f.s, s, f.n);
+}
+
+/*
+ * The lines after the header that are not rows: the header again (every
+ * column's field is its name), and the authors' config path line (a first
+ * field, every other field empty). Anything else is a row and must parse:
+ * a bad iteration_id is an error, not a skipped line.
+ */
+static int spe_trace_not_a_row(const struct spe_trace_parser *p,
+			       const struct spe_trace_field *f, size_t nf)
+{
+	size_t i;
+	int c;
+
+	if (nf > SPE_TRACE_MAX_FIELDS)
+		nf = SPE_TRACE_MAX_FIELDS;
+	for (c = 0; c < SPE_TRACE_NCOLS; c++)
+		if ((size_t)p->col[c] >= nf ||
+		    !spe_trace_field_is(f[p->col[c]], spe_trace_names[c]))
+			break;
+	if (c == SPE_TRACE_NCOLS)
+		return 1;
+	if (nf < 2 || !f[0].n)
+		return 0;
+	for (i = 1; i < nf; i++)
+		if (f[i].n)
+			return 0;
+	return 1;
+}
+
+#define FIELD(c_) f[p->col[c_]]
+
+/* Position, shape and fetched keys of a row; "-1" widths resolved. */
+static int spe_trace_row_shape(struct spe_trace_parser *p,
+			       const struct spe_trace_field *f,
+			       struct spe_trace_row *r)
+{
+	if (spe_trace_int(p, SPE_TRACE_ITERATION, FIELD(SPE_TRACE_ITERATION),
+			  0, 2147483647.0, 0, &r->iteration, NULL) ||
+	    spe_trace_int(p, SPE_TRACE_LAYER, FIELD(SPE_TRACE_LAYER),
+			  0, 2147483647.0, 0, &r->layer, NULL) ||
+	    spe_trace_int(p, SPE_TRACE_HEAD, FIELD(SPE_TRACE_HEAD),
+			  0, 2147483647.0, 0, &r->head, NULL) ||
+	    spe_trace_int(p, SPE_TRACE_D, FIELD(SPE_TRACE_D),
+			  1, SPE_TRACE_U16_MAX, 0, &r->d, NULL) ||
+	    spe_trace_int(p, SPE_TRACE_L, FIELD(SPE_TRACE_L),
+			  1, SPE_TRACE_U16_MAX, 0, &r->l, NULL))
+		return SPE_TRACE_ERROR;
+	if (spe_trace_int(p, SPE_TRACE_KEY_FETCH, FIELD(SPE_TRACE_KEY_FETCH),
+			  1, r->l, 0, &r->key_fetch, NULL) ||
+	    spe_trace_int(p, SPE_TRACE_KEY_BITS, FIELD(SPE_TRACE_KEY_BITS),
+			  1, 32, 1, &r->key_bits, &r->key_dense) ||
+	    spe_trace_int(p, SPE_TRACE_QUERY_BITS,
+			  FIELD(SPE_TRACE_QUERY_BITS),
+			  1, 32, 1, &r->query_bits, &r->query_dense))
+		return SPE_TRACE_ERROR;
+	if (r->key_dense)
+		r->key_bits = SPE_TRACE_DENSE_BITS;
+	if (r->query_dense)
+		r->query_bits = SPE_TRACE_DENSE_BITS;
+	return 0;
+}
+
+/* The LSB refetch, values, importance and top-k columns of a row. */
+static int spe_trace_row_rest(struct spe_trace_parser *p,
+			      const struct spe_trace_field *f,
+			      struct spe_trace_row *r)
+{
+	struct spe_trace_field x;
+	double thr;
+	int dense;
+
+	x = FIELD(SPE_TRACE_REQUANT_THRES);
+	if (spe_trace_number(p, SPE_TRACE_REQUANT_THRES, x, &thr))
+		return SPE_TRACE_ERROR;
+	if (thr == -1)
+		thr = 0;
+	else if (thr < 0 || thr > 1)
+		return spe_trace_colfail(p, SPE_TRACE_REQUANT_THRES, x,
+					 "is out of range (0..1 or -1)");
+	r->requant_thres = thr;
+
+	if (spe_trace_bool(p, SPE_TRACE_IF_REQUANT,
+			   FIELD(SPE_TRACE_IF_REQUANT), &r->if_requant) ||
+	    spe_trace_int(p, SPE_TRACE_REQUANT_INCRE,
+			  FIELD(SPE_TRACE_REQUANT_INCRE),
+			  0, 32, 1, &r->lsb_bits, &dense) ||
+	    spe_trace_int(p, SPE_TRACE_VALUE_FETCH,
+			  FIELD(SPE_TRACE_VALUE_FETCH),
+			  1, r->key_fetch, 0, &r->value_fetch, NULL) ||
+	    spe_trace_int(p, SPE_TRACE_VALUE_BITS, FIELD(SPE_TRACE_VALUE_BITS),
+			  1, 32, 1, &r->value_bits, &r->value_dense) ||
+	    spe_trace_bool(p, SPE_TRACE_ACC_IMPORTANCE,
+			   FIELD(SPE_TRACE_ACC_IMPORTANCE),
+			   &r->acc_importance) ||
+	    spe_trace_bool(p, SPE_TRACE_RESCALE_IMPORTANCE,
+			   FIELD(SPE_TRACE_RESCALE_IMPORTANCE),
+			   &r->rescale_importance) ||
+	    spe_trace_bool(p, SPE_TRACE_IF_TOPK, FIELD(SPE_TRACE_IF_TOPK),
+			   &r->if_topk))
+		return SPE_TRACE_ERROR;
+	if (r->value_dense)
+		r->value_bits = SPE_TRACE_DENSE_BITS;
+	if (r->if_requant && !r->lsb_bits)
+		return spe_trace_colfail(p, SPE_TRACE_REQUANT_INCRE,
+					 FIELD(SPE_TRACE_REQUANT_INCRE),
+					 "gives no LSB bits but if_requant "
+					 "is True");
+
+	x = FIELD(SPE_TRACE_TOPK);
+	if (spe_trace_int(p, SPE_TRACE_TOPK, x, 0, r->l, 1, &r->topk, &dense))
+		return SPE_TRACE_ERROR;
+	if (r->if_topk && dense)
+		return spe_trace_colfail(p, SPE_TRACE_TOPK, x,
+					 "is -1 but if_topk is True");
+	if (!r->if_topk)
+		r->topk = 0;
+	return 0;
+}
+
+#undef FIELD
+
 int spe_trace_parse_line(struct spe_trace_parser *p, const char *text,
 			 size_t len, struct spe_trace_row *row)
 {
-	struct spe_trace_field f[SPE_TRACE_MAX_FIELDS], x;
+	struct spe_trace_field f[SPE_TRACE_MAX_FIELDS];
 	struct spe_trace_row r;
 	size_t nf, need = 0, i;
-	int c, dense;
-	double thr;
+	int c;
 
 	p->line++;
 	while (len && (text[len - 1] == '\n' || text[len - 1] == '\r'))
@@ -319,8 +513,7 @@ int spe_trace_parse_line(struct spe_trace_parser *p, const char *text,
 	if (!p->have_header)
 		return spe_trace_header(p, f, nf);
 
-	/* Not a row: a config path line, a repeated header, a comment. */
-	if (!spe_trace_is_number(f[0])) {
+	if (spe_trace_not_a_row(p, f, nf)) {
 		p->skipped++;
 		return SPE_TRACE_NONE;
 	}
@@ -336,79 +529,10 @@ int spe_trace_parse_line(struct spe_trace_parser *p, const char *text,
 		return spe_trace_fail(p, msg);
 	}
 
-#define FIELD(c_) f[p->col[c_]]
 	memset(&r, 0, sizeof(r));
 	r.line = p->line;
-	if (spe_trace_int(p, SPE_TRACE_ITERATION, FIELD(SPE_TRACE_ITERATION),
-			  0, 2147483647.0, 0, &r.iteration, NULL) ||
-	    spe_trace_int(p, SPE_TRACE_LAYER, FIELD(SPE_TRACE_LAYER),
-			  0, 2147483647.0, 0, &r.layer, NULL) ||
-	    spe_trace_int(p, SPE_TRACE_HEAD, FIELD(SPE_TRACE_HEAD),
-			  0, 2147483647.0, 0, &r.head, NULL) ||
-	    spe_trace_int(p, SPE_TRACE_D, FIELD(SPE_TRACE_D),
-			  1, SPE_TRACE_U16_MAX, 0, &r.d, NULL) ||
-	    spe_trace_int(p, SPE_TRACE_L, FIELD(SPE_TRACE_L),
-			  1, SPE_TRACE_U16_MAX, 0, &r.l, NULL))
+	if (spe_trace_row_shape(p, f, &r) || spe_trace_row_rest(p, f, &r))
 		return SPE_TRACE_ERROR;
-	if (spe_trace_int(p, SPE_TRACE_KEY_FETCH, FIELD(SPE_TRACE_KEY_FETCH),
-			  1, r.l, 0, &r.key_fetch, NULL) ||
-	    spe_trace_int(p, SPE_TRACE_KEY_BITS, FIELD(SPE_TRACE_KEY_BITS),
-			  1, 32, 1, &r.key_bits, &r.key_dense) ||
-	    spe_trace_int(p, SPE_TRACE_QUERY_BITS,
-			  FIELD(SPE_TRACE_QUERY_BITS),
-			  1, 32, 1, &r.query_bits, &r.query_dense))
-		return SPE_TRACE_ERROR;
-	if (r.key_dense)
-		r.key_bits = SPE_TRACE_DENSE_BITS;
-	if (r.query_dense)
-		r.query_bits = SPE_TRACE_DENSE_BITS;
-
-	x = FIELD(SPE_TRACE_REQUANT_THRES);
-	if (spe_trace_number(p, SPE_TRACE_REQUANT_THRES, x, &thr))
-		return SPE_TRACE_ERROR;
-	if (thr == -1)
-		thr = 0;
-	else if (thr < 0 || thr > 1)
-		return spe_trace_colfail(p, SPE_TRACE_REQUANT_THRES, x,
-					 "is out of range (0..1 or -1)");
-	r.requant_thres = thr;
-
-	if (spe_trace_bool(p, SPE_TRACE_IF_REQUANT,
-			   FIELD(SPE_TRACE_IF_REQUANT), &r.if_requant) ||
-	    spe_trace_int(p, SPE_TRACE_REQUANT_INCRE,
-			  FIELD(SPE_TRACE_REQUANT_INCRE),
-			  0, 32, 1, &r.lsb_bits, &dense) ||
-	    spe_trace_int(p, SPE_TRACE_VALUE_FETCH,
-			  FIELD(SPE_TRACE_VALUE_FETCH),
-			  1, r.key_fetch, 0, &r.value_fetch, NULL) ||
-	    spe_trace_int(p, SPE_TRACE_VALUE_BITS, FIELD(SPE_TRACE_VALUE_BITS),
-			  1, 32, 1, &r.value_bits, &r.value_dense) ||
-	    spe_trace_bool(p, SPE_TRACE_ACC_IMPORTANCE,
-			   FIELD(SPE_TRACE_ACC_IMPORTANCE),
-			   &r.acc_importance) ||
-	    spe_trace_bool(p, SPE_TRACE_RESCALE_IMPORTANCE,
-			   FIELD(SPE_TRACE_RESCALE_IMPORTANCE),
-			   &r.rescale_importance) ||
-	    spe_trace_bool(p, SPE_TRACE_IF_TOPK, FIELD(SPE_TRACE_IF_TOPK),
-			   &r.if_topk))
-		return SPE_TRACE_ERROR;
-	if (r.value_dense)
-		r.value_bits = SPE_TRACE_DENSE_BITS;
-	if (r.if_requant && !r.lsb_bits)
-		return spe_trace_colfail(p, SPE_TRACE_REQUANT_INCRE,
-					 FIELD(SPE_TRACE_REQUANT_INCRE),
-					 "gives no LSB bits but if_requant "
-					 "is True");
-
-	x = FIELD(SPE_TRACE_TOPK);
-	if (spe_trace_int(p, SPE_TRACE_TOPK, x, 0, r.l, 1, &r.topk, &dense))
-		return SPE_TRACE_ERROR;
-	if (r.if_topk && dense)
-		return spe_trace_colfail(p, SPE_TRACE_TOPK, x,
-					 "is -1 but if_topk is True");
-	if (!r.if_topk)
-		r.topk = 0;
-#undef FIELD
 
 	p->rows++;
 	*row = r;

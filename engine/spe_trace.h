@@ -101,8 +101,9 @@ struct spe_trace_row {
  * @have_header: the header line was seen
  * @line: lines fed so far (the number of the last one)
  * @rows: rows returned
- * @skipped: non-blank lines that are not rows (first field not a number,
- *	e.g. the config path line of the authors' files, or a repeated header)
+ * @skipped: non-blank lines that are not rows: a repeated header, or the
+ *	config path line of the authors' files (a first field, all others
+ *	empty)
  * @err_line: line of the last SPE_TRACE_ERROR (0: not tied to a line)
  * @err: its message, without the line number
  */
@@ -127,9 +128,11 @@ void spe_trace_parser_init(struct spe_trace_parser *p);
  * @row: receives the row on SPE_TRACE_ROW
  *
  * The first non-blank line must be the header; columns are matched by name
- * (any order, extra columns ignored, all SPE_TRACE_NCOLS required). A line
- * whose first field is not a number is skipped and counted. A row with a
- * malformed or out-of-range field is an error naming the line and column.
+ * (any order, extra columns ignored, all SPE_TRACE_NCOLS required). The
+ * header repeated, or a line whose fields after the first are all empty
+ * (the authors' config path line), is skipped and counted. Every other
+ * line is a row: a malformed or out-of-range field, iteration_id
+ * included, is an error naming the line and column.
  *
  * Return: SPE_TRACE_ROW, SPE_TRACE_NONE or SPE_TRACE_ERROR.
  */
@@ -264,6 +267,13 @@ void spe_trace_replay_finish(struct spe_trace_replay *r);
  */
 int spe_trace_replay_buffer(struct spe_trace_replay *r, const char *buf,
 			    size_t len);
+
+/*
+ * Bytes of the UTF-8 character at @s (1..4; @n bytes available), or 0 if
+ * they do not start a valid one (a stray continuation byte, an overlong
+ * form, a surrogate, beyond U+10FFFF, cut short) or @n is 0.
+ */
+size_t spe_trace_utf8_char(const char *s, size_t n);
 
 /* Device element format of a bit width (4,6,8,10,12,16), or -1. */
 int spe_trace_format(uint32_t bits);

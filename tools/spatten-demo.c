@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "spatten-report.h"
 #include "spatten-workload.h"
 
 int main(int argc, char **argv)
@@ -36,7 +37,7 @@ int main(int argc, char **argv)
 			       "--sim, the in-process simulation) and checks "
 			       "it against a float\nreference. Exit status: "
 			       "0 ok, 1 failure, 2 bad arguments.\n", argv[0]);
-			return 0;
+			return rep_stdout_done("spatten-demo", 0);
 		} else if (!strcmp(argv[i], "--sim")) {
 			o.backend = SPATTEN_BACKEND_SIM;
 		} else if (!strcmp(argv[i], "--json")) {
@@ -75,5 +76,5 @@ int main(int argc, char **argv)
 		printf("%s\n", ret ? "FAIL: an output row is beyond the "
 		       "tolerance" : "PASS");
 	free(r);
-	return ret;
+	return rep_stdout_done("spatten-demo", ret);
 }

@@ -250,7 +250,7 @@ static int replay_file(const char *path, const struct opts *o)
 			print_json(name, t, &pi, o);
 		else
 			print_human(name, t, &pi, o);
-		fflush(stdout);
+		rep_flush_stdout();
 		ret = 0;
 	}
 	free(pi.v);
@@ -274,7 +274,7 @@ int main(int argc, char **argv)
 			no_more_opts = 1;
 		} else if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
 			usage(stdout, argv[0]);
-			return 0;
+			return rep_stdout_done("spatten-replay", 0);
 		} else if (!strcmp(a, "--json")) {
 			o.json = 1;
 		} else if (!strcmp(a, "--per-iteration")) {
@@ -324,5 +324,5 @@ int main(int argc, char **argv)
 		else if (!o.json && i + 1 < argc)
 			putchar('\n');
 	}
-	return status;
+	return rep_stdout_done("spatten-replay", status);
 }

@@ -3,7 +3,9 @@
  * The tools' JSON report: envelope and trace document. See
  * spatten-report.h; docs/tools.md describes every member.
  */
+#include <errno.h>
 #include <stdio.h>
+#include <string.h>
 
 #include "spatten-report.h"
 
@@ -24,16 +26,26 @@ static const char *const rep_planes[SPE_PLANE_COUNT] = {
 
 void rep_json_string(FILE *f, const char *s)
 {
+	size_t n = strlen(s), k;
+
 	fputc('"', f);
-	for (; *s; s++) {
+	while (n) {
 		unsigned char c = (unsigned char)*s;
 
-		if (c == '"' || c == '\\')
+		k = spe_trace_utf8_char(s, n);
+		if (!k) {
+			/* not UTF-8: one U+FFFD per byte */
+			fputs("\\ufffd", f);
+			k = 1;
+		} else if (c == '"' || c == '\\') {
 			fprintf(f, "\\%c", c);
-		else if (c < 0x20 || c == 0x7f)
+		} else if (c < 0x20 || c == 0x7f) {
 			fprintf(f, "\\u%04x", c);
-		else
-			fputc(c, f);
+		} else {
+			fwrite(s, 1, k, f);
+		}
+		s += k;
+		n -= k;
 	}
 	fputc('"', f);
 }
@@ -95,4 +107,24 @@ void rep_trace_totals(FILE *f, const char *name, const struct tr_reader *t,
 		eighth ? "eighth" : "full", rep_ull(cycles),
 		rep_ull(s->cycles_full), rep_ull(s->cycles_eighth),
 		(double)cycles / 1000.0);
+}
+
+/* The first write error of stdout, kept across flushes (0: none). */
+static int rep_out_errno;
+
+int rep_flush_stdout(void)
+{
+	if (fflush(stdout) && !rep_out_errno)
+		rep_out_errno = errno ? errno : EIO;
+	if (ferror(stdout) && !rep_out_errno)
+		rep_out_errno = EIO;
+	return rep_out_errno ? -1 : 0;
+}
+
+int rep_stdout_done(const char *prog, int status)
+{
+	if (!rep_flush_stdout())
+		return status;
+	fprintf(stderr, "%s: stdout: %s\n", prog, strerror(rep_out_errno));
+	return status ? status : 1;
 }

@@ -13,7 +13,12 @@
 
 #define SPATTEN_REPORT_SCHEMA	"spatten-report/1"
 
-/* @s as a JSON string literal (quotes, escapes). */
+/*
+ * @s as a JSON string literal (quotes, escapes): '"', '\\' and control
+ * bytes escaped; a byte that is not part of a valid UTF-8 character (a
+ * file name in Latin-1, a field cut short) becomes \ufffd, so the output
+ * is always valid JSON in UTF-8.
+ */
 void rep_json_string(FILE *f, const char *s);
 
 /*
@@ -29,5 +34,17 @@ void rep_begin(FILE *f, const char *tool, const char *kind);
  */
 void rep_trace_totals(FILE *f, const char *name, const struct tr_reader *t,
 		      int eighth);
+
+/*
+ * fflush(stdout); remembers the first write error (ferror() included).
+ * Return: 0, or -1 if anything written to stdout so far was lost.
+ */
+int rep_flush_stdout(void);
+
+/*
+ * At exit: if output was lost (a full disk, a closed pipe), prints
+ * "prog: stdout: <strerror>" and returns 1 when @status is 0; else @status.
+ */
+int rep_stdout_done(const char *prog, int status);
 
 #endif /* SPATTEN_REPORT_H */

@@ -49,10 +49,12 @@ static void usage(FILE *f)
 "      --token-keep A:B  token keep ratio from A (first pruned layer) to B\n"
 "      --head-keep A:B   head keep ratio from A to B\n"
 "      --value-keep R    V rows kept per query, ratio of the kept tokens\n"
-"      --k-bits N        key MSB bits: 4, 6, 8, 10, 12 (default 8)\n"
-"      --v-bits N        value bits: 4..12 or 16 (default 12)\n"
+"      --k-bits N        key MSB bits: 4, 6, 8, 10, 12 (default 8); 16\n"
+"                        with --no-progressive\n"
+"      --v-bits N        value bits: 4, 6, 8, 10, 12 or 16 (default 12)\n"
 "      --no-progressive  static keys of --k-bits bits, no LSB plane\n"
-"      --threshold T     LSB refetch when max prob < T (default 0.1)\n"
+"      --threshold T     LSB refetch when max prob < T (default 0.1; not\n"
+"                        with --no-progressive)\n"
 "\n"
 "Device and output:\n"
 "  -b, --backend B       device, sim or default ($SPATTEN_BACKEND, else\n"
@@ -79,7 +81,7 @@ static int parse_u32(const char *s, uint32_t min, uint32_t max, uint32_t *v)
 	unsigned long x;
 
 	errno = 0;
-	x = strtoul(s, &end, 0);
+	x = strtoul(s, &end, 10);	/* "010" is ten, not octal eight */
 	if (errno || !*s || *end || x < min || x > max)
 		return -1;
 	*v = (uint32_t)x;
@@ -178,9 +180,13 @@ static void on_job(void *opaque, const struct spe_trace_replay *r,
 	c->last_iter = r->iteration;
 }
 
-static void trace_totals(const struct spe_trace_totals *t)
+static void trace_totals(const struct tr_reader *tr)
 {
-	printf("\ntotal: %" PRIu64 " rows in %" PRIu64 " jobs; keys "
+	const struct spe_trace_totals *t = &tr->r.totals;
+
+	printf("\n%lu lines: %" PRIu64 " rows, %lu skipped (not rows)\n",
+	       tr->r.parser.line, t->rows, tr->r.parser.skipped);
+	printf("total: %" PRIu64 " rows in %" PRIu64 " jobs; keys "
 	       "fetched %" PRIu64 " of %" PRIu64 " (%.1f%%); LSB "
 	       "refetch %" PRIu64 " rows (%.1f%%)\n", t->rows, t->jobs,
 	       t->keys_fetched, t->keys_dense, t->keys_dense ? 100.0 *
@@ -223,7 +229,7 @@ static int run_trace(const char *path, int json)
 			rep_json_string(stdout, t->err);
 			printf("}\n");
 		}
-		fflush(stdout);
+		rep_flush_stdout();
 		tr_perror(t, prog, name);
 		free(t);
 		return 1;
@@ -233,7 +239,7 @@ static int run_trace(const char *path, int json)
 		rep_trace_totals(stdout, name, t, 0);
 		printf("}\n");
 	} else {
-		trace_totals(&t->r.totals);
+		trace_totals(t);
 	}
 	free(t);
 	return 0;
@@ -272,14 +278,17 @@ static const struct option lo[] = {
 /*
  * The command line: the workload options (in @o) and what is applied
  * after all of them are read. @tuned: the first pruning or quantization
- * option (for --dense); @other: the first option --trace ignores.
+ * option (for --dense); @other: the first option --trace ignores;
+ * @bad_model: a -m NAME that is not a built-in model (reported after the
+ * --trace check); @threshold: --threshold was given.
  */
 struct cli {
 	struct wl_opts o;
 	const char *trace;
 	uint32_t prompt, steps;
 	uint64_t seed;
-	int have_seed, quiet, tuned, other;
+	const char *bad_model;
+	int have_seed, quiet, tuned, other, threshold;
 };
 
 /* Shape and pruning options. Return: 0, -1 bad value, 1 not one of them. */
@@ -384,22 +393,32 @@ static int opt_run(struct cli *cl, int c, const char *arg)
 	}
 }
 
-/* The model first: the other options edit its defaults. */
-static const struct wl_model *find_model(int argc, char **argv)
+#define OPTSTRING "m:p:g:s:b:d:jqh"
+
+/*
+ * The model first: the other options edit its defaults. getopt itself finds
+ * it (a silent first pass), so every spelling it accepts counts: -mNAME,
+ * --model=NAME, abbreviations such as --mod NAME. The last -m wins; the
+ * first unknown name goes to @bad.
+ */
+static const struct wl_model *find_model(int argc, char **argv,
+					 const char **bad)
 {
 	const struct wl_model *m = wl_model_find("gpt2-small");
-	int i;
+	int c, saved = opterr;
 
-	for (i = 1; i < argc; i++) {
-		const char *name = NULL;
-
-		if (!strcmp(argv[i], "-m") || !strcmp(argv[i], "--model"))
-			name = i + 1 < argc ? argv[i + 1] : NULL;
-		else if (!strncmp(argv[i], "--model=", 8))
-			name = argv[i] + 8;
-		if (name && wl_model_find(name))
-			m = wl_model_find(name);
+	*bad = NULL;
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, OPTSTRING, lo, NULL)) != -1) {
+		if (c != 'm')
+			continue;
+		if (wl_model_find(optarg))
+			m = wl_model_find(optarg);
+		else if (!*bad)
+			*bad = optarg;
 	}
+	opterr = saved;
+	optind = 0;	/* glibc: start again from scratch */
 	return m;
 }
 
@@ -410,8 +429,8 @@ static int parse_args(int argc, char **argv, struct cli *cl)
 
 	memset(cl, 0, sizeof(*cl));
 	cl->steps = UINT32_MAX;
-	wl_opts_default(&cl->o, find_model(argc, argv));
-	while ((c = getopt_long(argc, argv, "m:p:g:s:b:d:jqh", lo, NULL)) != -1) {
+	wl_opts_default(&cl->o, find_model(argc, argv, &cl->bad_model));
+	while ((c = getopt_long(argc, argv, OPTSTRING, lo, NULL)) != -1) {
 		/* pruning and quantization: the first one given, for --dense */
 		if (!cl->tuned && (c == O_TOK || c == O_HEAD || c == O_VAL ||
 				   c == O_KBITS || c == O_VBITS || c == O_THR))
@@ -424,14 +443,10 @@ static int parse_args(int argc, char **argv, struct cli *cl)
 			usage(stdout);
 			return 0;
 		}
-		if (c == 'm') {
-			if (wl_model_find(optarg))
-				continue;
-			fprintf(stderr, "%s: unknown model '%s'; known:\n", prog,
-				optarg);
-			wl_model_list(stderr);
-			return 2;
-		}
+		if (c == 'm')
+			continue;	/* find_model() read it */
+		if (c == O_THR)
+			cl->threshold = 1;
 		ret = opt_workload(cl, c, optarg);
 		if (ret > 0)
 			ret = opt_run(cl, c, optarg);
@@ -500,15 +515,21 @@ int main(int argc, char **argv)
 
 	ret = parse_args(argc, argv, &cl);
 	if (ret >= 0)
-		return ret;
+		return rep_stdout_done(prog, ret);
 	if (cl.trace && cl.other) {
 		fprintf(stderr, "%s: --trace replays a trace: %s does not "
 			"apply to it\nTry '%s --help'.\n", prog,
 			opt_name(lo, cl.other), prog);
 		return 2;
 	}
+	if (cl.bad_model) {
+		fprintf(stderr, "%s: unknown model '%s'; known:\n", prog,
+			cl.bad_model);
+		wl_model_list(stderr);
+		return 2;
+	}
 	if (cl.trace)
-		return run_trace(cl.trace, o->json);
+		return rep_stdout_done(prog, run_trace(cl.trace, o->json));
 	if (cl.prompt)
 		o->prompt = cl.prompt;
 	if (cl.steps != UINT32_MAX)
@@ -517,6 +538,12 @@ int main(int argc, char **argv)
 		o->seed = cl.seed;
 	if (finish_opts(o, cl.tuned, lo))
 		return 2;
+	if (cl.threshold && !o->progressive) {
+		fprintf(stderr, "%s: --threshold is the LSB refetch threshold of "
+			"progressive keys: it cannot be combined with "
+			"--no-progressive\nTry '%s --help'.\n", prog, prog);
+		return 2;
+	}
 	o->progress = !cl.quiet && !o->json && isatty(2);
 	wl_prog = prog;
 	r = calloc(1, sizeof(*r));
@@ -530,5 +557,5 @@ int main(int argc, char **argv)
 	wl_report(stdout, o, r);
 	ret = o->check && r->worst_ratio > 1.0 ? 1 : 0;
 	free(r);
-	return ret;
+	return rep_stdout_done(prog, ret);
 }

@@ -187,6 +187,11 @@ int tr_finish(struct tr_reader *t)
 		return tr_fail(t, 0, "%s (" TR_HEADER_HINT ")",
 			       t->r.parser.line ? "no header line" :
 			       "empty: no header line");
+	if (!t->r.parser.rows && t->r.parser.skipped)
+		return tr_fail(t, 0, "no rows (a header and %lu skipped line%s: "
+			       "a repeated header or a config path line)",
+			       t->r.parser.skipped,
+			       t->r.parser.skipped == 1 ? "" : "s");
 	if (!t->r.parser.rows)
 		return tr_fail(t, 0, "no rows (a header but no data lines)");
 	spe_trace_replay_finish(&t->r);
@@ -226,12 +231,34 @@ int tr_read_path(struct tr_reader *t, const char *path)
 	return ret;
 }
 
+/* @s with control bytes and bytes that are not UTF-8 as \\xNN. */
+static void tr_put_escaped(FILE *f, const char *s)
+{
+	size_t n = strlen(s), k;
+
+	while (n) {
+		unsigned char c = (unsigned char)*s;
+
+		k = spe_trace_utf8_char(s, n);
+		if (!k || c < 0x20 || c == 0x7f) {
+			fprintf(f, "\\x%02x", c);
+			k = 1;
+		} else {
+			fwrite(s, 1, k, f);
+		}
+		s += k;
+		n -= k;
+	}
+}
+
 void tr_perror(const struct tr_reader *t, const char *prog,
 	       const char *name)
 {
+	fprintf(stderr, "%s: ", prog);
+	tr_put_escaped(stderr, name);
 	if (t->err_line)
-		fprintf(stderr, "%s: %s:%lu: %s\n", prog, name, t->err_line,
-			t->err);
-	else
-		fprintf(stderr, "%s: %s: %s\n", prog, name, t->err);
+		fprintf(stderr, ":%lu", t->err_line);
+	fprintf(stderr, ": ");
+	tr_put_escaped(stderr, t->err);
+	fputc('\n', stderr);
 }

@@ -5,7 +5,8 @@
  * from chunks, in bounded memory, and rejects what the engine's parser lets
  * through: NUL bytes, over-long lines, rows with more fields than the
  * header, a head repeated within a layer, layers or iterations out of
- * order, a header without rows. docs/replay.md, "Limits", lists the bounds.
+ * order, a header without rows. docs/tools.md section 1, "Limits", lists
+ * the bounds.
  */
 #ifndef SPATTEN_TRACE_H
 #define SPATTEN_TRACE_H
@@ -85,7 +86,11 @@ int tr_read_fd(struct tr_reader *t, int fd);
  */
 int tr_read_path(struct tr_reader *t, const char *path);
 
-/* "prog: name:line: err" or "prog: name: err" on stderr. */
+/*
+ * "prog: name:line: err" or "prog: name: err" on stderr; control bytes and
+ * bytes that are not UTF-8 in @name or the message as \xNN (a file name
+ * cannot drive the terminal either).
+ */
 void tr_perror(const struct tr_reader *t, const char *prog,
 	       const char *name);
 

@@ -47,13 +47,14 @@ experr() {
 		t 1 "$name"
 	fi
 }
-# pyjson NAME PYTHON-EXPR: assert on the JSON document in $tmp/out (d)
+# pyjson NAME PYTHON-EXPR: assert on the JSON document in $tmp/out (d),
+# strictly: the bytes must be UTF-8 (no surrogateescape of the C locale)
 pyjson() {
 	if ! command -v python3 >/dev/null; then
 		n=$((n + 1)); echo "ok $n - $1 # SKIP no python3"; return
 	fi
 	python3 -c "import json,sys
-d=json.load(sys.stdin)
+d=json.loads(sys.stdin.buffer.read().decode('utf-8'))
 assert ($2), d" <"$tmp/out" >"$tmp/py" 2>&1
 	r=$?
 	[ $r = 0 ] || tail -3 "$tmp/py" | sed 's/^/#   /'
@@ -72,6 +73,39 @@ expect 2 "spatten-run --prompt abc exits 2" "$bin/spatten-run" --prompt abc
 grep -q "bad value 'abc' for --prompt" "$tmp/out"
 t $? "... and names the option"
 expect 2 "spatten-run --model nope exits 2" "$bin/spatten-run" --model nope
+# The model as getopt reads it: every spelling it accepts selects it.
+for m in "-mbert-base" "-m bert-base" "--model=bert-base" "--mod bert-base" \
+	"--mode=bert-base" "--model gpt2-small -mbert-base"; do
+	# shellcheck disable=SC2086
+	expect 0 "spatten-run $m exits 0" \
+		"$bin/spatten-run" -b sim -p 16 --layers 1 --json $m
+	pyjson "... and runs bert-base" 'd["model"] == "bert-base"'
+done
+experr 2 "spatten-run -mnope: unknown model, exit 2" \
+	"spatten-run: unknown model 'nope'; known:
+$("$bin/spatten-run" -h | sed -n '/^  -m, --model/,/^      --layers/p' | sed '1d;$d')" \
+	"$bin/spatten-run" -mnope
+expect 0 "spatten-run -p 010 is decimal" \
+	"$bin/spatten-run" -b sim -p 010 --layers 1 --json
+pyjson "... prompt 10, not octal 8" 'd["prompt"] == 10'
+experr 2 "spatten-run -p 0x10 is not a number" \
+	"spatten-run: bad value '0x10' for --prompt
+Try 'spatten-run --help'." "$bin/spatten-run" -b sim -p 0x10
+experr 2 "spatten-run --v-bits 5 exits 2" \
+	"spatten-run: bad value '5' for --v-bits
+Try 'spatten-run --help'." "$bin/spatten-run" -b sim --v-bits 5
+"$bin/spatten-run" --help >"$tmp/out"
+grep -q '^      --v-bits N        value bits: 4, 6, 8, 10, 12 or 16 (default 12)$' \
+	"$tmp/out" && grep -A1 '^      --k-bits N' "$tmp/out" | grep -q '16$' &&
+	grep -q '^                        with --no-progressive$' "$tmp/out"
+t $? "spatten-run --help: --v-bits and --k-bits list what they accept"
+expect 0 "spatten-run --k-bits 16 --no-progressive --v-bits 16 exits 0" \
+	"$bin/spatten-run" -b sim -p 16 --layers 1 -q --k-bits 16 \
+	--no-progressive --v-bits 16
+experr 2 "spatten-run --no-progressive --threshold exits 2" \
+	"spatten-run: --threshold is the LSB refetch threshold of progressive keys: it cannot be combined with --no-progressive
+Try 'spatten-run --help'." "$bin/spatten-run" -b sim --no-progressive \
+	--threshold 0.2
 expect 2 "spatten-run: an encoder has no generation steps" \
 	"$bin/spatten-run" -m bert-base --steps 2
 expect 1 "spatten-run without a device exits 1" \
@@ -178,9 +212,57 @@ d["skipped_lines"] == 1 and d["dram_bytes_total"] == 20368 and
 d["dram_bytes_dense_fp32"] == 153600 and d["bytes"]["k_lsb"] == 2560 and
 d["reduction"] == 9.6 and len(d["per_job"]) == 2 and
 d["per_job"][0]["heads"] == 2 and "error" not in d'
+expect 0 "spatten-run --trace (table) exits 0" \
+	"$bin/spatten-run" --trace "$tmp/three.csv"
+grep -qx '5 lines: 3 rows, 1 skipped (not rows)' "$tmp/out"
+t $? "... and reports the skipped line, as spatten-replay does"
+printf '%s\n%s\n%s\n' "$hdr" "0,0,0,$row,True,4,20,6,True,False,False,-1" \
+	"1O,0,1,$row,True,4,20,6,True,False,False,-1" >"$tmp/typo.csv"
+experr 1 "spatten-run --trace: a typo in iteration_id is an error, not skipped" \
+	"spatten-run: $tmp/typo.csv:3: column iteration_id: '1O' is not a number" \
+	"$bin/spatten-run" --trace "$tmp/typo.csv"
+printf 'model,%s\n%s\n%s\n' "$hdr" \
+	"gpt2,0,0,0,$row,True,4,20,6,True,False,False,-1" \
+	"gpt2,0,0,1,$row,True,4,20,6,True,False,False,-1" >"$tmp/strcol.csv"
+expect 0 "spatten-run --trace: a string first column" \
+	"$bin/spatten-run" --trace "$tmp/strcol.csv" --json
+pyjson "... every row read, none skipped" \
+	'd["rows"] == 2 and d["skipped_lines"] == 0 and d["jobs"] == 1'
+printf '%s\n%s\n' "$hdr" "configs/x.yml,,,,,,,,,,,,,,,," >"$tmp/cfg.csv"
+experr 1 "spatten-run --trace: no rows, says how many lines were skipped" \
+	"spatten-run: $tmp/cfg.csv: no rows (a header and 1 skipped line: a repeated header or a config path line)" \
+	"$bin/spatten-run" --trace "$tmp/cfg.csv"
+# Strings in JSON: valid UTF-8 whatever the bytes of the name or the field.
+cp "$tmp/three.csv" "$tmp/weird$(printf '\377')name.csv"
+expect 0 "spatten-run --trace --json, a file name with a \\xff byte" \
+	"$bin/spatten-run" --trace "$tmp/weird$(printf '\377')name.csv" --json
+pyjson "... is valid UTF-8 JSON, the byte as U+FFFD" \
+	'd["file"].endswith("/weird\ufffdname.csv") and d["rows"] == 3'
+e15=$(printf 'x'; for i in 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15; do printf '\303\251'; done)
+printf '%s\n0,0,0,%s,100,80,6,16,0.05,True,4,20,6,True,False,False,-1\n' \
+	"$hdr" "$e15" >"$tmp/utf.csv"
+experr 1 "spatten-run --trace: a long UTF-8 field is cut between characters" \
+	"spatten-run: $tmp/utf.csv:2: column embedding_length_D: 'x$(printf '\303\251\303\251\303\251\303\251\303\251\303\251\303\251\303\251\303\251\303\251\303\251')'... is not a number" \
+	"$bin/spatten-run" --trace "$tmp/utf.csv" --json
+pyjson "... and its JSON error is valid UTF-8" \
+	'd["error"] == "column embedding_length_D: '"'"'x" + "\u00e9" * 11 + "'"'"'... is not a number"'
+printf '%s\n0,0,0,\377\376\033[2J,100,80,6,16,0.05,True,4,20,6,True,False,False,-1\n' \
+	"$hdr" >"$tmp/bin.csv"
+experr 1 "spatten-run --trace: non-UTF-8 and escape bytes as \\xNN" \
+	"spatten-run: $tmp/bin.csv:2: column embedding_length_D: '\xff\xfe\x1b[2J' is not a number" \
+	"$bin/spatten-run" --trace "$tmp/bin.csv" --json
+pyjson "... the same message in valid JSON" \
+	'd["error"] == "column embedding_length_D: '"'"'\\xff\\xfe\\x1b[2J'"'"' is not a number"'
 experr 2 "spatten-run --trace with a workload option exits 2 and names it" \
 	"spatten-run: --trace replays a trace: --dense does not apply to it
 Try 'spatten-run --help'." "$bin/spatten-run" --trace "$tmp/three.csv" --dense
+experr 2 "spatten-run --trace --model eighth: --model does not apply (not 'unknown model')" \
+	"spatten-run: --trace replays a trace: --model does not apply to it
+Try 'spatten-run --help'." "$bin/spatten-run" --trace "$tmp/three.csv" \
+	--model eighth
+experr 1 "spatten-run --trace: control bytes of a file name as \\xNN" \
+	"spatten-run: $tmp/a\x1b[2J\x0db\xff.csv: No such file or directory" \
+	"$bin/spatten-run" --trace "$tmp/a$(printf '\033[2J\r')b$(printf '\377').csv"
 experr 1 "spatten-run --trace DIR: Is a directory" \
 	"spatten-run: $tmp: Is a directory" "$bin/spatten-run" --trace "$tmp"
 experr 1 "spatten-run --trace /dev/zero: a NUL byte, at once" \
@@ -224,6 +306,34 @@ experr 1 "spatten-run --trace --json failing on the first row exits 1" \
 pyjson "... still one document, no job, the error" \
 	'd["error"] == "iteration 0 layer 0: head 0 appears twice" and
 d["per_job"] == [] and d["schema"] == "spatten-report/1"'
+# Output that cannot be written is a failure, said on stderr.
+full() {	# full NAME CMD...: stdout to /dev/full: exit 1, the message
+	name=$1
+	shift
+	"$@" >/dev/full 2>"$tmp/err"
+	got=$?
+	p=${1##*/}
+	printf '%s: stdout: No space left on device\n' "$p" >"$tmp/want"
+	if [ "$got" = 1 ] && tail -1 "$tmp/err" | cmp -s - "$tmp/want"; then
+		t 0 "$name"
+	else
+		echo "# exit $got (want 1), stderr:"
+		sed 's/^/#   /' "$tmp/err" | tail -3
+		t 1 "$name"
+	fi
+}
+full "spatten-run --trace FILE > /dev/full exits 1" \
+	"$bin/spatten-run" --trace "$tmp/three.csv"
+full "spatten-run --trace FILE --json > /dev/full exits 1" \
+	"$bin/spatten-run" --trace "$tmp/three.csv" --json
+full "spatten-run -b sim --json > /dev/full exits 1" \
+	"$bin/spatten-run" -b sim -p 16 --layers 2 --json
+full "spatten-run -b sim > /dev/full exits 1" \
+	"$bin/spatten-run" -b sim -p 16 --layers 2 -q
+full "spatten-run --help > /dev/full exits 1" "$bin/spatten-run" --help
+full "spatten-demo --sim --json > /dev/full exits 1" \
+	"$bin/spatten-demo" --sim --json
+full "spatten-demo --help > /dev/full exits 1" "$bin/spatten-demo" --help
 expect 0 "spatten-demo --sim exits 0 (within tolerance)" \
 	"$bin/spatten-demo" --sim
 expect 1 "spatten-demo without a device exits 1" \

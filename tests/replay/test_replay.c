@@ -109,6 +109,24 @@ static int run(const char *args, const char *out, const char *err)
 	return WEXITSTATUS(st);
 }
 
+/*
+ * @path holds JSON Lines that python3 decodes as strict UTF-8 and parses.
+ * Return: 1 valid, 0 not, -1 no python3.
+ */
+static int json_valid(const char *path)
+{
+	char cmd[1280];
+	int st;
+
+	if (system("command -v python3 >/dev/null 2>&1"))
+		return -1;
+	snprintf(cmd, sizeof(cmd), "python3 -c 'import json,sys\n"
+		 "for l in open(sys.argv[1], \"rb\").read().splitlines():\n"
+		 "    json.loads(l.decode(\"utf-8\"))' '%s' 2>/dev/null", path);
+	st = system(cmd);
+	return st != -1 && WIFEXITED(st) && WEXITSTATUS(st) == 0;
+}
+
 /* The unsigned number after "\"key\":" in @json, or -1. */
 static double json_num(const char *json, const char *key)
 {
@@ -120,6 +138,47 @@ static double json_num(const char *json, const char *key)
 	if (!s)
 		return -1;
 	return strtod(s + strlen(pat), NULL);
+}
+
+/*
+ * Bytes that are not UTF-8 in the file name: valid JSON (U+FFFD). Output
+ * that cannot be written: exit 1 and say so, not 0.
+ */
+static void test_command_bytes(const char *good, const char *out,
+			       const char *err)
+{
+	char weird[1100], args[2200];
+	char *o, *text;
+	size_t len;
+	int st, v;
+
+	snprintf(weird, sizeof(weird), "%s/weird\xffname.csv", tmpdir);
+	text = read_file(good, &len);
+	if (!ok(text && write_file(weird, text), "copy to %s", weird)) {
+		free(text);
+		return;
+	}
+	free(text);
+	snprintf(args, sizeof(args), "--json '%s' '%s'", weird, good);
+	st = run(args, out, err);
+	o = read_file(out, &len);
+	ok(st == 0 && o && strstr(o, "/weird\\ufffdname.csv\",") &&
+	   !strchr(o, '\xff'), "a \\xff byte in the file name: \\ufffd in JSON");
+	free(o);
+	v = json_valid(out);
+	ok(v != 0, "... both lines parse as strict UTF-8 JSON%s",
+	   v < 0 ? " # SKIP no python3" : "");
+
+	snprintf(args, sizeof(args), "'%s'", good);
+	st = run(args, "/dev/full", err);
+	o = read_file(err, &len);
+	ok(st == 1 && o && !strcmp(o, "spatten-replay: stdout: No space left "
+				   "on device\n"),
+	   "stdout to /dev/full: exit 1, says so (%d, %s)", st, o);
+	free(o);
+	snprintf(args, sizeof(args), "--json '%s'", good);
+	st = run(args, "/dev/full", err);
+	ok(st == 1, "--json to /dev/full: exit 1 (%d)", st);
 }
 
 /* ---- parser ------------------------------------------------------------- */
@@ -191,8 +250,9 @@ static void test_parser_header(void)
 	   "header in reverse order, extra column, BOM: accepted");
 	ret = parse1(&p, "zz,-1,False,False,True,6,20,4,False,0.05,16,6,"
 		     "100,120,64.0,5,4,9", &row);
-	ok(ret == SPE_TRACE_NONE && p.skipped == 1,
-	   "a row whose first field is not a number is skipped");
+	ok(ret == SPE_TRACE_ROW && p.skipped == 0 && row.iteration == 9 &&
+	   row.layer == 4 && row.head == 5,
+	   "a row whose first column is a string is a row, not skipped");
 	ret = parse1(&p, "0,-1,False,False,True,6,20,4,False,0.05,16,6,"
 		     "100,120,64.0,5,4,9", &row);
 	ok(ret == SPE_TRACE_ROW && row.iteration == 9 && row.layer == 4 &&
@@ -271,6 +331,97 @@ static void test_parser_skip_and_errors(void)
 		   strstr(p.err, bad[i].want),
 		   "malformed row %zu: error at line 3 mentioning '%s' (%s)",
 		   i, bad[i].want, p.err);
+	}
+}
+
+/*
+ * Lines after the header that are not rows: the header again and the
+ * config path line only. A typo in iteration_id is an error naming it.
+ */
+static void test_parser_not_rows(void)
+{
+	static const struct {
+		const char *line, *err;
+	} bad[] = {
+		{ "1O,0,0,64,993,993,-1,-1,-1,False,-1,993,-1,True,False,"
+		  "False,-1", "column iteration_id: '1O' is not a number" },
+		{ ",0,1,64,993,993,-1,-1,-1,False,-1,993,-1,True,False,"
+		  "False,-1", "column iteration_id: '' is empty, expected a "
+		  "number" },
+		{ "-,0,1,64,993,993,-1,-1,-1,False,-1,993,-1,True,False,"
+		  "False,-1", "column iteration_id: '-' is not a number" },
+		{ "0x1,0,1,64,993,993,-1,-1,-1,False,-1,993,-1,True,False,"
+		  "False,-1", "column iteration_id: '0x1' is not a number" },
+		{ "# a comment", "1 fields, expected 17" },
+		{ "configs/x.yml,,,,,,,,,,,,,,,,1", "column iteration_id: "
+		  "'configs/x.yml' is not a number" },
+		{ "iteration_id,layer_id,head_id,embedding_length_D,0,0",
+		  "6 fields, expected 17" },
+	};
+	struct spe_trace_parser p;
+	struct spe_trace_row row;
+	size_t i;
+	int ret;
+
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		parser_with_header(&p);
+		ret = parse1(&p, bad[i].line, &row);
+		ok(ret == SPE_TRACE_ERROR && p.err_line == 2 &&
+		   p.skipped == 0 && !strcmp(p.err, bad[i].err),
+		   "not skipped, line 2: '%s' (got '%s')", bad[i].err, p.err);
+	}
+	parser_with_header(&p);
+	ret = parse1(&p, "configs/x.yml,,,,,,,,,,,,,,,,", &row);
+	ok(ret == SPE_TRACE_NONE && p.skipped == 1,
+	   "a first field and 16 empty ones: the config path line, skipped");
+	ret = parse1(&p, " \"configs/y.yml\" , , ,", &row);
+	ok(ret == SPE_TRACE_NONE && p.skipped == 2,
+	   "a config path line with fewer, blank fields: skipped");
+	spe_trace_parser_init(&p);
+	parse1(&p, "model," HEADER, &row);
+	ret = parse1(&p, "model," HEADER, &row);
+	ok(ret == SPE_TRACE_NONE && p.skipped == 1,
+	   "the header repeated, a string column first: skipped");
+	ret = parse1(&p, "gpt2,7,0,0,64,993,993,-1,-1,-1,False,-1,993,-1,True,"
+		     "False,False,-1", &row);
+	ok(ret == SPE_TRACE_ROW && row.iteration == 7 && p.rows == 1,
+	   "a string first column (model): the row is read");
+}
+
+/* The field in a message: control bytes and non-UTF-8 as \\xNN, whole chars. */
+static void test_parser_quote(void)
+{
+	static const struct {
+		const char *d, *err;
+	} bad[] = {
+		{ "\x1b[2J\x1b]0;t\x07" "a\rb", "column embedding_length_D: "
+		  "'\\x1b[2J\\x1b]0;t\\x07a\\x0db' is not a number" },
+		{ "\xff\xfe\x7f", "column embedding_length_D: "
+		  "'\\xff\\xfe\\x7f' is not a number" },
+		/* 1 + 15 x 2 bytes: cut after 23, not inside the 12th char */
+		{ "x\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9"
+		  "\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9"
+		  "\xc3\xa9", "column embedding_length_D: 'x\xc3\xa9\xc3\xa9"
+		  "\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9"
+		  "\xc3\xa9\xc3\xa9'... is not a number" },
+		/* an overlong '/' and a lone continuation byte */
+		{ "\xc0\xaf\x80", "column embedding_length_D: "
+		  "'\\xc0\\xaf\\x80' is not a number" },
+	};
+	struct spe_trace_parser p;
+	struct spe_trace_row row;
+	char line[256];
+	size_t i;
+	int ret;
+
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		parser_with_header(&p);
+		snprintf(line, sizeof(line), "0,0,0,%s,993,993,6,16,0.05,True,"
+			 "4,204,6,True,False,False,-1", bad[i].d);
+		ret = parse1(&p, line, &row);
+		ok(ret == SPE_TRACE_ERROR && !strcmp(p.err, bad[i].err),
+		   "field quoted safely %zu: %s (got %s)", i, bad[i].err,
+		   p.err);
 	}
 }
 
@@ -679,7 +830,7 @@ static void test_tool(void)
 	    !write_file(bad, HEADER "\n"
 			"0,0,0,64.0,100,80,6,16,0.05,True,4,20,6,True,False,"
 			"False,-1\n"
-			"junk line\n"
+			"configs/skipped.yml,,,,,,,,,,,,,,,,\n"
 			"0,0,1,64.0,100,8O,6,16,0.05,True,4,20,6,True,False,"
 			"False,-1\n")) {
 		ok(0, "write test traces into %s: %s", tmpdir,
@@ -764,6 +915,7 @@ static void test_tool(void)
 	ok(st == 0 && o && json_num(o, "dram_bytes_total") == 20368,
 	   "'-' reads standard input");
 	free(o);
+	test_command_bytes(good, out, err);
 }
 
 int main(int argc, char **argv)
@@ -781,6 +933,8 @@ int main(int argc, char **argv)
 	test_parser_basic();
 	test_parser_header();
 	test_parser_skip_and_errors();
+	test_parser_not_rows();
+	test_parser_quote();
 	test_replay_buffer_errors();
 	test_three_rows();
 	test_refetch_counting();

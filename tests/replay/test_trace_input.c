@@ -72,7 +72,18 @@ static void test_rejects(void)
 		  "iteration_id,layer_id,head_id,...)" },
 		{ HEADER "\n", 0, "no rows (a header but no data lines)" },
 		{ HEADER "\r\nconfigs/x.yml,,,,,,,,,,,,,,,,\n", 0,
-		  "no rows (a header but no data lines)" },
+		  "no rows (a header and 1 skipped line: a repeated header "
+		  "or a config path line)" },
+		{ HEADER "\n" HEADER "\nconfigs/x.yml,,,,,,,,,,,,,,,,\n", 0,
+		  "no rows (a header and 2 skipped lines: a repeated header "
+		  "or a config path line)" },
+		{ HEADER "\n0,0,0,64,993,993,-1,-1,-1,False,-1,993,-1,True,"
+		  "False,False,-1\n1O,0,0,64,993,993,-1,-1,-1,False,-1,993,"
+		  "-1,True,False,False,-1\n", 3,
+		  "column iteration_id: '1O' is not a number" },
+		{ HEADER "\n,0,1,64,993,993,-1,-1,-1,False,-1,993,-1,True,"
+		  "False,False,-1\n", 2,
+		  "column iteration_id: '' is empty, expected a number" },
 		{ HEADER "\n0,0,0,64.0,100,80,6,16,0.05,True,4,20,6,True,"
 		  "False,False,-1,7\n", 2,
 		  "18 fields, expected 17 (as many as the header)" },
@@ -172,6 +183,85 @@ static void test_nul_and_long_lines(void)
 	ok(err_is(2, "line longer than 4096 bytes"),
 	   "... and byte by byte (%s)", rd.err);
 	free(big);
+}
+
+/*
+ * @text is HEADER "\n" then a valid row padded with blanks to @body bytes,
+ * then @end. Returns 0 if the reader accepts it in chunks of @chunk.
+ */
+static int read_padded_row(size_t body, const char *end, size_t chunk)
+{
+	static const char row[] = "0,0,0,64.0,100,80,6,16,0.05,True,4,20,6,"
+		"True,False,False,-1";
+	size_t hl = strlen(HEADER) + 1, n = hl + body + strlen(end);
+	char *text = malloc(n + 1);
+	int ret;
+
+	if (!text)
+		return -2;
+	memcpy(text, HEADER "\n", hl);
+	memcpy(text + hl, row, sizeof(row) - 1);
+	memset(text + hl + sizeof(row) - 1, ' ', body - (sizeof(row) - 1));
+	strcpy(text + hl + body, end);
+	ret = read_str(text, chunk);
+	free(text);
+	return ret;
+}
+
+/* Lines that are rows whatever their first column holds. */
+static void test_string_first_column(void)
+{
+	/* fuzz/trace-seeds/reordered-crlf-bom.csv */
+	static const char seed[] = "\xef\xbb\xbf" "extra,topk,if_topk,"
+		"if_rescale_previous_importance,if_accumulate_importance,"
+		"quant_value_bit,value_fetch_num,auto_requant_incre,"
+		"if_requant,auto_requant_thres,quant_query_bit,quant_key_bit,"
+		"key_fetch_num,sentence_length_L,embedding_length_D,head_id,"
+		"layer_id,iteration_id\r\n"
+		"zz,-1,False,False,True,6,20,4,False,0.05,16,6,100,120,64.0,5,"
+		"4,0\r\n\r\n"
+		"\"7\", 40 ,True,false,1,8,20,4,TRUE,1e-1,-1,12,\"100\",120,64,"
+		"0,0,1\r\n";
+	static const char model[] = "model," HEADER "\n"
+		"gpt2,0,0,0,64,993,993,-1,-1,-1,False,-1,993,-1,True,False,"
+		"False,-1\n"
+		"gpt2,0,0,1,64,993,993,-1,-1,-1,False,-1,993,-1,True,False,"
+		"False,-1\n";
+
+	ok(read_str(seed, 7) == 0 && rd.r.totals.rows == 2 &&
+	   rd.r.parser.skipped == 0 && rd.r.totals.iterations == 2,
+	   "the reordered seed: its 'zz' row is read, 2 rows, 2 iterations "
+	   "(%s)", rd.err);
+	ok(read_str(model, 64) == 0 && rd.r.totals.rows == 2 &&
+	   rd.r.parser.skipped == 0 && rd.r.totals.jobs == 1,
+	   "a 'model' first column: 2 rows, none skipped (%s)", rd.err);
+}
+
+/* The line-length bound exactly: 4096 bytes in, 4097 out, any chunking. */
+static void test_line_length_boundary(void)
+{
+	static const char *const ends[] = { "\n", "\r\n", "" };
+	static const size_t chunks[] = { 1, 64, 4096 };
+	size_t c, e;
+	int ret;
+
+	for (c = 0; c < 3; c++) {
+		for (e = 0; e < 3; e++) {
+			ret = read_padded_row(TR_LINE_MAX, ends[e], chunks[c]);
+			ok(ret == 0 && rd.r.totals.rows == 1,
+			   "a %d-byte row ending '%s', chunks of %zu: "
+			   "accepted (%s)", TR_LINE_MAX, e == 0 ? "\\n" :
+			   e == 1 ? "\\r\\n" : "", chunks[c], rd.err);
+			ret = read_padded_row(TR_LINE_MAX + 1, ends[e],
+					      chunks[c]);
+			ok(ret == -1 &&
+			   err_is(2, "line longer than 4096 bytes"),
+			   "a %d-byte row ending '%s', chunks of %zu: "
+			   "rejected at line 2 (%lu: %s)", TR_LINE_MAX + 1,
+			   e == 0 ? "\\n" : e == 1 ? "\\r\\n" : "",
+			   chunks[c], rd.err_line, rd.err);
+		}
+	}
 }
 
 /* Rows of one layer of one iteration, heads 0..n-1. */
@@ -357,7 +447,7 @@ static int gen_rows(int fd, void *arg)
 	}
 }
 
-/* Endless: the header, then "junk" lines (skipped, not rows). */
+/* Endless: the header, then config path lines (skipped, not rows). */
 static int gen_junk(int fd, void *arg)
 {
 	char buf[1 << 16];
@@ -366,8 +456,8 @@ static int gen_junk(int fd, void *arg)
 	(void)arg;
 	if (write_all(fd, HEADER "\n", strlen(HEADER) + 1))
 		return -1;
-	for (i = 0; i + 5 <= sizeof(buf); i += 5)
-		memcpy(buf + i, "junk\n", 5);
+	for (i = 0; i + 18 <= sizeof(buf); i += 18)
+		memcpy(buf + i, "j,,,,,,,,,,,,,,,,\n", 18);
 	for (;;)
 		if (write_all(fd, buf, i))
 			return -1;
@@ -429,7 +519,7 @@ static void test_tool_endless(void)
 	check_child("endless rows, a new head each", "-", gen_rows, &head,
 		    "spatten-replay: <stdin>:65537: column head_id: 65535 is "
 		    "out of range (0..65534)\n");
-	check_child("endless junk lines", "-", gen_junk, NULL,
+	check_child("endless config path lines (skipped)", "-", gen_junk, NULL,
 		    "spatten-replay: <stdin>:16777217: more than 16777216 "
 		    "lines\n");
 	snprintf(want, sizeof(want), "spatten-replay: %s: Is a directory\n",
@@ -449,6 +539,8 @@ int main(int argc, char **argv)
 
 	test_rejects();
 	test_nul_and_long_lines();
+	test_line_length_boundary();
+	test_string_first_column();
 	test_limits();
 	test_chunking();
 	test_tool_endless();
