@@ -311,6 +311,26 @@ void spatten_put(SpattenState *s)
     }
 }
 
+/*
+ * timing=modeled: schedule the computed jobs on SpattenState.ordered whose
+ * turn has come.  Returns false if one was parked (budget); the caller
+ * stops there.  A job parked here, or in an earlier run, leaves the ones
+ * behind it on the list: every run drains them once the parked job is
+ * out of the way, whether or not a new job comes off `done`.
+ */
+static bool spatten_drain_ordered(SpattenState *s, SpattenBudget *b)
+{
+    SpattenJob *job;
+
+    while (!s->gone && spatten_budget_left(b) &&
+           (job = spatten_timing_next_ordered(s))) {
+        if (!spatten_finish(s, job, b)) {
+            return false;
+        }
+    }
+    return true;
+}
+
 void spatten_bh(void *opaque)
 {
     SpattenState *s = opaque;
@@ -330,6 +350,10 @@ void spatten_bh(void *opaque)
         if (!spatten_post_or_park(s, job, &b)) {
             goto out;
         }
+    }
+    /* ... then the jobs it held back in modeled order */
+    if (!spatten_drain_ordered(s, &b)) {
+        goto out;
     }
 
     while (!s->gone && spatten_budget_left(&b)) {
@@ -351,10 +375,8 @@ void spatten_bh(void *opaque)
         }
         /* modeled: hold it until every job taken before it is computed */
         spatten_timing_order(s, job);
-        while (!s->gone && (job = spatten_timing_next_ordered(s))) {
-            if (!spatten_finish(s, job, &b)) {
-                goto out;
-            }
+        if (!spatten_drain_ordered(s, &b)) {
+            goto out;
         }
     }
 

@@ -265,6 +265,21 @@ static void spatten_get_staged_max(Object *obj, Visitor *v, const char *name,
     visit_type_uint32(v, name, &val, errp);
 }
 
+static void spatten_get_running(Object *obj, Visitor *v, const char *name,
+                                void *opaque, Error **errp)
+{
+    SpattenState *s = SPATTEN(obj);
+    SpattenJob *job;
+    uint32_t val = 0;
+
+    qemu_mutex_lock(&s->lock);
+    QTAILQ_FOREACH(job, &s->running, next) {
+        val++;
+    }
+    qemu_mutex_unlock(&s->lock);
+    visit_type_uint32(v, name, &val, errp);
+}
+
 static void spatten_instance_init(Object *obj)
 {
     SpattenState *s = SPATTEN(obj);
@@ -284,6 +299,10 @@ static void spatten_instance_init(Object *obj)
                         spatten_get_staged_max, NULL, NULL, NULL);
     object_property_set_description(obj, "x-staged-jobs-max",
         "high-water mark of computed jobs holding staged writes (tests)");
+    object_property_add(obj, "x-running-jobs", "uint32",
+                        spatten_get_running, NULL, NULL, NULL);
+    object_property_set_description(obj, "x-running-jobs",
+        "jobs an engine is computing right now (tests)");
 }
 
 static void spatten_realize(PCIDevice *pdev, Error **errp)

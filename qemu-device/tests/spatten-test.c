@@ -26,6 +26,7 @@
 #include "libqtest.h"
 #include "libqos/libqos-pc.h"
 #include "libqos/pci.h"
+#include "qapi/qmp/qdict.h"
 #include "standard-headers/linux/pci_regs.h"
 
 #include "spatten_hw.h"
@@ -1239,6 +1240,86 @@ static void test_modeled_engines(void)
     spatten_stop(s);
 }
 
+/* A uint32 QOM property of the device (the x- ones are for tests). */
+static uint32_t sp_prop(Spatten *s, const char *name)
+{
+    QDict *r = qtest_qmp(s->qts, "{'execute': 'qom-get', 'arguments': "
+                         "{'path': '/machine/peripheral/sp0', "
+                         "'property': %s}}", name);
+    uint32_t v;
+
+    g_assert(qdict_haskey(r, "return"));
+    v = qdict_get_int(r, "return");
+    qobject_unref(r);
+    return v;
+}
+
+/*
+ * timing=modeled, a job whose replay outlasts one bottom-half run (its
+ * output is over SPATTEN_BH_MAX_BYTES) and a NOP taken after it.  The
+ * NOP is computed first and waits for its turn; the big job is computed
+ * after its modeled finish has passed, is posted at once and its replay
+ * is cut short by the budget.  The NOP must still be posted when the
+ * replay completes, with no further doorbell or clock step (it once
+ * stayed on the modeled-order list until the guest submitted more).
+ */
+#define PARK_HEADS      16
+#define PARK_ROWS       1024
+#define PARK_DIM        64
+#define PARK_BYTES      (PARK_HEADS * PARK_ROWS * PARK_DIM * 2)
+static void test_modeled_park(void)
+{
+    Spatten *s = spatten_start(",timing=modeled,engines=2");
+    uint64_t buf = alloc_aligned(s, 4 * PARK_BYTES);
+    struct spatten_hw_desc big, nop;
+    struct spatten_hw_cqe e;
+    unsigned round, ok = 0;
+    bool hit = false;
+
+    G_STATIC_ASSERT(PARK_BYTES > 1024 * 1024);
+    qtest_memset(s->qts, buf, 0, 4 * PARK_BYTES);
+    desc_attn(&big, 0, PARK_HEADS, PARK_DIM, PARK_ROWS, PARK_ROWS, false);
+    set_buf(&big.q, buf, PARK_BYTES);
+    set_buf(&big.k, buf + PARK_BYTES, PARK_BYTES);
+    set_buf(&big.v, buf + 2 * PARK_BYTES, PARK_BYTES);
+    set_buf(&big.out, buf + 3 * PARK_BYTES, PARK_BYTES);
+    queue_setup(s, 0, RING_ENTRIES, RING_ENTRIES);
+    wr(s, SPATTEN_REG_CTRL, SPATTEN_CTRL_ENABLE);
+
+    /*
+     * The scenario needs the big job still computing when the clock
+     * passes its modeled finish: checked after the step (nothing else
+     * can be running then), retried if the host was too slow to get
+     * there in time.
+     */
+    for (round = 0; round < 4 && !hit; round++) {
+        big.tag = cpu_to_le32(0xc0 + 2 * round);
+        desc_nop(&nop, 0xc1 + 2 * round);
+        sq_put(s, &big);
+        sq_put(s, &nop);
+        sq_ring(s, 0);
+        qtest_clock_step(s->qts, 10ll * 1000 * 1000 * 1000);
+        hit = sp_prop(s, "x-running-jobs") == 1;
+        g_test_message("round %u: big job still computing after the "
+                       "clock step: %s", round, hit ? "yes" : "no");
+
+        /* both posted, in order, without any further nudge */
+        cq_wait(s, &e);
+        g_assert_cmphex(le32_to_cpu(e.tag), ==, 0xc0 + 2 * round);
+        g_assert_cmpuint(le16_to_cpu(e.status), ==, SPATTEN_HW_OK);
+        g_assert_cmpuint(le64_to_cpu(e.bytes_written), ==, PARK_BYTES);
+        cq_pop(s, 0);
+        cq_wait(s, &e);
+        g_assert_cmphex(le32_to_cpu(e.tag), ==, 0xc1 + 2 * round);
+        g_assert_cmpuint(le16_to_cpu(e.status), ==, SPATTEN_HW_OK);
+        cq_pop(s, 0);
+        ok += 2;
+        g_assert_cmpuint(cnt(s, SPATTEN_CNT_JOBS_OK), ==, ok);
+    }
+    g_assert_true(hit);
+    spatten_stop(s);
+}
+
 /* Cycles of a memory-bound generation job on a device with @extra. */
 static uint64_t gen_job_cycles(const char *extra)
 {
@@ -1749,6 +1830,7 @@ int main(int argc, char **argv)
     qtest_add_func("/spatten/reset-inflight", test_reset_inflight);
     qtest_add_func("/spatten/modeled", test_modeled);
     qtest_add_func("/spatten/modeled-engines", test_modeled_engines);
+    qtest_add_func("/spatten/modeled-park", test_modeled_park);
     qtest_add_func("/spatten/model-eighth", test_model_eighth);
     qtest_add_func("/spatten/unplug", test_unplug);
     return g_test_run();
