@@ -12,7 +12,8 @@
  * Workers never need the BQL, so unrealize can join them with the BQL
  * held: they read guest memory only where it is plain RAM (translated and
  * copied under RCU, never dispatched to an MMIO handler; anything else
- * fails the job with ERR_DMA_READ), and they never write guest memory:
+ * fails the job with ERR_DMA_READ; no IOMMU translates it, which realize
+ * and queue enable make sure of), and they never write guest memory:
  * every write the engine makes is staged in a per-job host buffer,
  * bounded by max-job-bytes, that the bottom half replays once the job has
  * succeeded.  Cancellation (reset, queue disable, unplug) is checked

@@ -123,6 +123,8 @@ void spatten_queue_enable(SpattenState *s, unsigned qid)
         why = "ring beyond the DMA address width";
     } else if (q->vector >= s->queues) {
         why = "bad interrupt vector";
+    } else if (!spatten_dma_untranslated(s)) {
+        why = SPATTEN_VIOMMU_ERR;
     }
     if (why) {
         qemu_log_mask(LOG_GUEST_ERROR, "spatten: queue %u: %s\n", qid, why);

@@ -28,6 +28,8 @@
  *   spatten-cq.c): unrealize only stops what makes DMA or interrupts
  *   (the engines, the timer, MSI/MSI-X), and frees nothing the bottom
  *   half may still touch; instance_finalize frees the rest.
+ * - No vIOMMU: the engines translate DMA addresses without the BQL, so
+ *   realize (and queue enable) refuse a device behind one.
  * - Migration is blocked (.unmigratable): jobs in flight on host threads,
  *   their staged writes and the modeled-time backlog are not migratable.
  * - Host memory is bounded by the properties; docs/hardware.md gives the
@@ -47,6 +49,7 @@
 #include "hw/pci/msix.h"
 #include "hw/qdev-properties.h"
 #include "hw/core/qdev-prop-internal.h"
+#include "exec/address-spaces.h"
 #include "migration/vmstate.h"
 #include "sysemu/runstate.h"
 
@@ -130,6 +133,22 @@ bool spatten_dma_range_ok(uint32_t dma_bits, uint64_t addr, uint64_t len)
     }
     end = addr + len - 1;
     return dma_bits >= 64 || (end >> dma_bits) == 0;
+}
+
+/*
+ * Does the device's DMA reach guest memory untranslated?  The engine
+ * threads translate bus addresses without the BQL (spatten-engine.c); a
+ * vIOMMU's translate callback needs it (it reads its tables by DMA, which
+ * may hit MMIO, and reports faults with an MSI) and its state is not
+ * thread-safe.  So a vIOMMU in front of the device is refused: at realize,
+ * and again when a queue is enabled, for a vIOMMU created after the device
+ * (-device spatten before -device intel-iommu: the bus-master address
+ * space is set up at machine-done).
+ */
+bool spatten_dma_untranslated(SpattenState *s)
+{
+    return pci_device_iommu_address_space(PCI_DEVICE(s)) ==
+           &address_space_memory;
 }
 
 /* Device reset as seen by the guest. */
@@ -313,6 +332,10 @@ static void spatten_realize(PCIDevice *pdev, Error **errp)
     int ret;
 
     if (!spatten_check_props(s, errp)) {
+        return;
+    }
+    if (!spatten_dma_untranslated(s)) {
+        error_setg(errp, "spatten: " SPATTEN_VIOMMU_ERR);
         return;
     }
     s->caps.max_context = s->max_context;

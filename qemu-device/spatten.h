@@ -21,6 +21,14 @@
  * "lock" below and is never held across DMA or while taking the BQL.
  * Everything else is BQL-only, except what is constant after realize.
  *
+ * DMA: the engine threads read guest RAM through the device's bus-master
+ * address space without the BQL, which is only sound if no IOMMU
+ * translates it: a vIOMMU's translate callback (intel-iommu's
+ * vtd_iommu_translate) reads its tables by DMA, may raise a fault MSI and
+ * keeps unlocked state, all of which need the BQL.  So the device refuses
+ * to realize behind a vIOMMU (SPATTEN_VIOMMU_ERR), and refuses to enable a
+ * queue if one was created after it.
+ *
  * Lifetime: the device can be unplugged from inside its own bottom half
  * (a guest-directed DMA write can reach a hotplug port's slot control).
  * The bottom half holds a reference on the device, re-checks
@@ -49,6 +57,9 @@ OBJECT_DECLARE_SIMPLE_TYPE(SpattenState, SPATTEN)
 #define SPATTEN_MAX_CONTEXT     32768
 #define SPATTEN_MAX_HEADS       256
 #define SPATTEN_MAX_HEAD_DIM    256
+
+/* Realize / queue enable behind an IOMMU (see the comment at the top). */
+#define SPATTEN_VIOMMU_ERR  "a vIOMMU in front of the device is not supported"
 
 /* A job no engine took (its SQE could not be read). */
 #define SPATTEN_SEQ_NONE        UINT64_MAX
@@ -210,6 +221,7 @@ struct SpattenState {
 /* spatten.c */
 const char *spatten_status_name(unsigned st);
 bool spatten_dma_range_ok(uint32_t dma_bits, uint64_t addr, uint64_t len);
+bool spatten_dma_untranslated(SpattenState *s);
 void spatten_reset_state(SpattenState *s);
 
 /* spatten-regs.c */

@@ -16,6 +16,7 @@
  * - Staged jobs stay within 2 x engines in timing=fast.
  * - max-scratch-bytes: a job that needs more fails with ERR_NO_MEMORY.
  * - model/timing are enum properties: a bad value is refused.
+ * - A vIOMMU in front of the device is refused (device_add, queue enable).
  *
  * Build: scripts/build-qemu.sh copies this file into tests/qtest/ of the
  * QEMU tree; run with scripts/qtest-run.sh.
@@ -660,6 +661,68 @@ static void test_enum_props(void)
     sp_stop(s);
 }
 
+/* device_add of spatten on root port rp9; returns the error text or NULL. */
+static char *device_add_err(QTestState *qts, const char *id)
+{
+    QDict *r = qtest_qmp(qts, "{'execute': 'device_add', 'arguments': "
+                         "{'driver': 'spatten', 'id': %s, 'bus': 'rp9'}}",
+                         id);
+    char *err = NULL;
+
+    if (qdict_haskey(r, "error")) {
+        err = g_strdup(qdict_get_str(qdict_get_qdict(r, "error"), "desc"));
+    } else {
+        g_assert(qdict_haskey(r, "return"));
+    }
+    qobject_unref(r);
+    return err;
+}
+
+/*
+ * The engines translate DMA addresses without the BQL, which a vIOMMU's
+ * translate callback needs: the device refuses to be created behind one
+ * (device_add fails with a clear error, and the same device_add works
+ * without the vIOMMU), and when the vIOMMU was created after it on the
+ * command line (the bus-master address space is set up at machine-done),
+ * it refuses to enable a queue.
+ */
+static void test_viommu_refused(void)
+{
+    const char *rp = "-device pcie-root-port,id=rp9,chassis=9,addr=06.0";
+    QTestState *qts;
+    char *err;
+    Sp *s;
+
+    qts = qtest_initf("-M q35 %s", rp);
+    err = device_add_err(qts, "ok0");
+    g_assert_null(err);
+    qtest_quit(qts);
+
+    qts = qtest_initf("-M q35 -device intel-iommu %s", rp);
+    err = device_add_err(qts, "sp9");
+    g_assert_nonnull(err);
+    g_test_message("device_add behind intel-iommu: %s", err);
+    g_assert_nonnull(strstr(err, "spatten: a vIOMMU in front of the "
+                            "device is not supported"));
+    g_free(err);
+    qtest_quit(qts);
+
+    /* created before the vIOMMU: no queue can be enabled */
+    s = sp_start(false, " -device intel-iommu");
+    s->sq = alloc_aligned(s, RING * SPATTEN_DESC_SIZE);
+    s->cq = alloc_aligned(s, RING * SPATTEN_CQE_SIZE);
+    wr(s, SPATTEN_REG_Q(0, SPATTEN_QREG_SQ_BASE_LO), (uint32_t)s->sq);
+    wr(s, SPATTEN_REG_Q(0, SPATTEN_QREG_SQ_BASE_HI), s->sq >> 32);
+    wr(s, SPATTEN_REG_Q(0, SPATTEN_QREG_CQ_BASE_LO), (uint32_t)s->cq);
+    wr(s, SPATTEN_REG_Q(0, SPATTEN_QREG_CQ_BASE_HI), s->cq >> 32);
+    wr(s, SPATTEN_REG_Q(0, SPATTEN_QREG_SQ_SIZE), RING);
+    wr(s, SPATTEN_REG_Q(0, SPATTEN_QREG_CQ_SIZE), RING);
+    wr(s, SPATTEN_REG_Q(0, SPATTEN_QREG_CTRL), SPATTEN_QCTRL_ENABLE);
+    g_assert_cmphex(rd(s, SPATTEN_REG_Q(0, SPATTEN_QREG_STATUS)), ==,
+                    SPATTEN_QSTS_ERROR);
+    sp_stop(s);
+}
+
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
@@ -673,5 +736,6 @@ int main(int argc, char **argv)
     qtest_add_func("/spatten/robust/throttle-fast", test_throttle_fast);
     qtest_add_func("/spatten/robust/scratch-cap", test_scratch_cap);
     qtest_add_func("/spatten/robust/enum-props", test_enum_props);
+    qtest_add_func("/spatten/robust/viommu-refused", test_viommu_refused);
     return g_test_run();
 }
