@@ -292,6 +292,7 @@ static bool spatten_finish(SpattenState *s, SpattenJob *job, SpattenBudget *b)
 
 static void spatten_put_cb(void *opaque)
 {
+    trace_spatten_put_deferred_run(opaque, OBJECT(opaque)->ref);
     object_unref(OBJECT(opaque));
 }
 
@@ -305,6 +306,7 @@ static void spatten_put_cb(void *opaque)
 void spatten_put(SpattenState *s)
 {
     if (s->gone) {
+        trace_spatten_put_deferred(s);
         aio_bh_schedule_oneshot(qemu_get_aio_context(), spatten_put_cb, s);
     } else {
         object_unref(OBJECT(s));
@@ -342,6 +344,7 @@ void spatten_bh(void *opaque)
         return;     /* the run-state handler reschedules us on resume */
     }
     object_ref(OBJECT(s));
+    s->in_bh = true;
 
     /* a replay the budget cut short last time comes first */
     if (s->posting) {
@@ -390,6 +393,7 @@ void spatten_bh(void *opaque)
     done = spatten_budget_left(&b);
 
 out:
+    s->in_bh = false;
     if (!s->gone) {
         spatten_timing_rearm(s);
         if (!done) {
@@ -397,4 +401,9 @@ out:
         }
     }
     spatten_put(s);
+    /*
+     * @s may be freed by now (not with the deferred put): the pointer is
+     * only printed, so that a test can check that finalize came later.
+     */
+    trace_spatten_bh_exit(s);
 }

@@ -414,6 +414,7 @@ static void spatten_exit(PCIDevice *pdev)
 {
     SpattenState *s = SPATTEN(pdev);
 
+    trace_spatten_unrealize(s, s->in_bh);
     s->gone = true;
     qemu_del_vm_change_state_handler(s->vmstate_entry);
     s->vmstate_entry = NULL;
@@ -432,6 +433,7 @@ static void spatten_instance_finalize(Object *obj)
     SpattenState *s = SPATTEN(obj);
     unsigned i;
 
+    trace_spatten_finalize(s);
     g_free(s->eng);
     s->eng = NULL;
     if (s->bh) {

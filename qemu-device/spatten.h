@@ -187,6 +187,7 @@ struct SpattenState {
     bool vm_running;
     VMChangeStateEntry *vmstate_entry;
     SpattenJob *posting;        /* replay cut short by the BH budget */
+    bool in_bh;                 /* spatten_bh() is running (tracing) */
 
     /* job lists, protected by lock */
     QemuMutex lock;
