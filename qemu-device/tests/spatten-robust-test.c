@@ -308,6 +308,52 @@ static bool qom_exists(Sp *s, const char *path)
     return ok;
 }
 
+static uint32_t running_jobs(Sp *s)
+{
+    QDict *r = qtest_qmp(s->qts, "{'execute': 'qom-get', 'arguments': "
+                         "{'path': '/machine/peripheral/sp0', "
+                         "'property': 'x-running-jobs'}}");
+    uint32_t v;
+
+    g_assert(qdict_haskey(r, "return"));
+    v = qdict_get_int(r, "return");
+    qobject_unref(r);
+    return v;
+}
+
+/*
+ * Wait until an engine is computing a job, or until the next CQE is
+ * posted (the job was too quick to be seen running).  Returns true in
+ * the first case.
+ */
+static bool wait_running(Sp *s)
+{
+    gint64 end = g_get_monotonic_time() + POLL_US;
+    struct spatten_hw_cqe e;
+
+    for (;;) {
+        if (running_jobs(s)) {
+            return true;
+        }
+        if (cq_peek(s, &e)) {
+            return false;
+        }
+        g_assert_cmpint(g_get_monotonic_time(), <, end);
+        g_usleep(100);
+    }
+}
+
+/* Wait until no engine computes anything. */
+static void wait_idle(Sp *s)
+{
+    gint64 end = g_get_monotonic_time() + POLL_US;
+
+    while (running_jobs(s)) {
+        g_assert_cmpint(g_get_monotonic_time(), <, end);
+        g_usleep(1000);
+    }
+}
+
 /*
  * Engine reads aimed at the device's own BAR0 and at its own config space
  * (MMCONFIG) fail: workers read RAM only, they never dispatch MMIO (which
@@ -404,37 +450,6 @@ static void rp_power_off(Sp *s)
 }
 
 /*
- * Unplug behind a pcie-root-port with heavy jobs queued and running: the
- * engines stop within a bounded time (unrealize joins them with the BQL
- * held), nothing is left behind, QEMU carries on.
- */
-static void test_unplug_rp_inflight(void)
-{
-    Sp *s = sp_start(true, ",engines=3");
-    struct spatten_hw_desc d;
-    gint64 t0;
-    unsigned i;
-
-    queue_setup(s, RING);
-    for (i = 0; i < 8; i++) {
-        desc_heavy(s, &d, 0x300 + i);
-        sq_put(s, &d, RING);
-    }
-    sq_ring(s);
-    g_usleep(5000);         /* let the engines start */
-    t0 = g_get_monotonic_time();
-    rp_power_off(s);
-    qtest_qmp_eventwait(s->qts, "DEVICE_DELETED");
-    g_test_message("unplug with 3 jobs running: %" PRId64 " us",
-                   g_get_monotonic_time() - t0);
-    g_assert_cmpint(g_get_monotonic_time() - t0, <, 2 * 1000 * 1000);
-    g_assert_false(qom_exists(s, "/machine/peripheral/sp0"));
-    g_assert_cmphex(qpci_config_readw(s->dev, PCI_VENDOR_ID), ==, 0xffff);
-    g_assert_true(qom_exists(s, "/machine/peripheral/rp0"));
-    sp_stop(s);
-}
-
-/*
  * One long head: 1 head, head_dim 256, 8192 queries x 8192 keys.  The
  * engine reads and writes only around the head; cancellation between
  * its blocks of query rows is what bounds the unplug.
@@ -452,6 +467,52 @@ static void desc_long(Sp *s, struct spatten_hw_desc *d, uint32_t tag)
     set_buf(&d->out, buf + 3 * b, b);
 }
 
+/*
+ * Unplug behind a pcie-root-port with heavy jobs queued and running: the
+ * engines stop within a bounded time (unrealize joins them with the BQL
+ * held), nothing is left behind, QEMU carries on.
+ */
+static void test_unplug_rp_inflight(void)
+{
+    Sp *s = sp_start(true, ",engines=3,max-context=8192");
+    struct spatten_hw_desc d;
+    gint64 t0;
+    unsigned i, running, posted = 0;
+
+    queue_setup(s, RING);
+    /* one job of seconds: some work is left whatever the host's speed */
+    desc_long(s, &d, 0x300);
+    sq_put(s, &d, RING);
+    for (i = 1; i < 8; i++) {
+        desc_heavy(s, &d, 0x300 + i);
+        sq_put(s, &d, RING);
+    }
+    sq_ring(s);
+    /* the engines have started: the unplug has jobs to stop */
+    g_assert_true(wait_running(s));
+    running = running_jobs(s);
+    t0 = g_get_monotonic_time();
+    rp_power_off(s);
+    qtest_qmp_eventwait(s->qts, "DEVICE_DELETED");
+    g_test_message("unplug with %u jobs running: %" PRId64 " us", running,
+                   g_get_monotonic_time() - t0);
+    g_assert_cmpuint(running, >=, 1);
+    /* and some were still outstanding: not all 8 were posted */
+    for (i = 0; i < RING; i++) {
+        struct spatten_hw_cqe e;
+
+        qtest_memread(s->qts, s->cq + i * SPATTEN_CQE_SIZE, &e, sizeof(e));
+        posted += !!(le16_to_cpu(e.flags) & SPATTEN_CQE_F_PHASE);
+    }
+    g_test_message("posted before the unplug: %u of 8", posted);
+    g_assert_cmpuint(posted, <, 8);
+    g_assert_cmpint(g_get_monotonic_time() - t0, <, 2 * 1000 * 1000);
+    g_assert_false(qom_exists(s, "/machine/peripheral/sp0"));
+    g_assert_cmphex(qpci_config_readw(s->dev, PCI_VENDOR_ID), ==, 0xffff);
+    g_assert_true(qom_exists(s, "/machine/peripheral/rp0"));
+    sp_stop(s);
+}
+
 static void test_unplug_long_job(void)
 {
     Sp *s = sp_start(true, ",engines=1,max-context=8192");
@@ -467,7 +528,10 @@ static void test_unplug_long_job(void)
     desc_long(s, &d, 0x801);
     sq_put(s, &d, RING);
     sq_ring(s);
+    g_assert_true(wait_running(s));
     g_usleep(job_us / 10);  /* well inside the head's compute */
+    /* still on the engine (a 3 s job): the unplug has to cancel it */
+    g_assert_cmpuint(running_jobs(s), ==, 1);
     t0 = g_get_monotonic_time();
     rp_power_off(s);
     qtest_qmp_eventwait(s->qts, "DEVICE_DELETED");
@@ -599,38 +663,68 @@ static void qmp_ok(Sp *s, const char *cmd)
 /*
  * A stopped VM sees no DMA and no interrupt from the device: a doorbell
  * rung while stopped fetches nothing, a job computed while stopped is not
- * posted; both complete after "cont".
+ * posted; both complete after "cont", the computed job first.  The VM is
+ * stopped while the heavy job is on an engine (x-running-jobs), retried
+ * if the job was done before "stop" took effect.
  */
 static void test_pause(void)
 {
     Sp *s = sp_start(false, NULL);
     struct spatten_hw_desc d;
     struct spatten_hw_cqe e;
-    unsigned i;
+    unsigned i, attempt, seen = 0;
+    uint64_t ok = 0;
 
     queue_setup(s, RING);
-    desc_heavy(s, &d, 0x600);
-    sq_put(s, &d, RING);
-    sq_ring(s);
-    g_usleep(2000);
-    qmp_ok(s, "stop");
+    for (attempt = 0;; attempt++) {
+        g_assert_cmpuint(attempt, <, 8);
+        desc_heavy(s, &d, 0x600);
+        sq_put(s, &d, RING);
+        sq_ring(s);
+        if (wait_running(s)) {
+            qmp_ok(s, "stop");
+            if (running_jobs(s) == 1) {
+                break;      /* still computing with the VM stopped */
+            }
+            qmp_ok(s, "cont");
+        }
+        g_test_message("attempt %u: the job was done before the stop",
+                       attempt);
+        cq_wait(s, &e);
+        g_assert_cmphex(le32_to_cpu(e.tag), ==, 0x600);
+        cq_pop(s, RING);
+        ok++;
+        wr(s, SPATTEN_REG_INTX_STATUS, ~0u);
+    }
+
     for (i = 0; i < 3; i++) {
         desc_nop(&d, 0x601 + i);
         sq_put(s, &d, RING);
     }
     sq_ring(s);
-    g_usleep(500 * 1000);   /* the heavy job is computed by now */
+    wait_idle(s);           /* the heavy job is computed, VM stopped */
+    g_usleep(100 * 1000);   /* time for a (wrong) completion to show */
     g_assert_false(cq_peek(s, &e));
-    g_assert_cmpuint(cnt(s, SPATTEN_CNT_JOBS_OK), ==, 0);
+    g_assert_cmpuint(cnt(s, SPATTEN_CNT_JOBS_OK), ==, ok);
     g_assert_cmphex(rd(s, SPATTEN_REG_INTX_STATUS), ==, 0);
 
     qmp_ok(s, "cont");
-    for (i = 0; i < 4; i++) {
+    /* the job computed while stopped first, the NOPs in any order */
+    cq_wait(s, &e);
+    g_assert_cmpuint(le16_to_cpu(e.status), ==, SPATTEN_HW_OK);
+    g_assert_cmphex(le32_to_cpu(e.tag), ==, 0x600);
+    g_assert_cmpuint(le64_to_cpu(e.bytes_written), ==, HEAVY_OUT);
+    cq_pop(s, RING);
+    for (i = 0; i < 3; i++) {
         cq_wait(s, &e);
         g_assert_cmpuint(le16_to_cpu(e.status), ==, SPATTEN_HW_OK);
-        g_assert_cmphex(le32_to_cpu(e.tag), ==, 0x600 + i);
+        g_assert_cmphex(le32_to_cpu(e.tag), >=, 0x601);
+        g_assert_cmphex(le32_to_cpu(e.tag), <=, 0x603);
+        seen |= 1u << (le32_to_cpu(e.tag) - 0x601);
         cq_pop(s, RING);
     }
+    g_assert_cmphex(seen, ==, 7);
+    g_assert_cmpuint(cnt(s, SPATTEN_CNT_JOBS_OK), ==, ok + 4);
     sp_stop(s);
 }
 
