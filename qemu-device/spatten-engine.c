@@ -18,9 +18,15 @@
  * bounded by max-job-bytes, that the bottom half replays once the job has
  * succeeded.  Cancellation (reset, queue disable, unplug) is checked
  * before and after every read, between RAM chunks, on every write and by
- * the engine between blocks of query rows (struct spe_mem.cancelled), so
- * a join waits at most for one 1 MiB copy or one block of compute (up to
- * 256 Ki scores; a head's value-pruning pass is not split).
+ * the engine (struct spe_mem.cancelled) before every head, every block of
+ * query rows and every 256 Ki V rows of a value-pruning pass.  So a join
+ * waits for at most one 1 MiB copy or one stretch of compute between two
+ * polls: a block's scores (at most 256 Ki, i.e. 64 M multiply-adds at
+ * head_dim 256), their softmax, top-k and products (as many again), or
+ * 256 Ki + value_keep V rows of the value pass; plus, at a job's start,
+ * its scratch allocation (max-scratch-bytes).  That is some 10^8
+ * operations: milliseconds to tens of milliseconds on a current core,
+ * more on a slow or overloaded host; it does not grow with the job.
  */
 
 #include "qemu/osdep.h"
@@ -106,6 +112,24 @@ static int spatten_dma_read_raw(void *opaque, uint64_t addr, void *dst,
     return 0;
 }
 
+/* For the trace: the planes an engine reads. */
+static const char *spatten_plane_name(unsigned plane)
+{
+    static const char *const names[SPE_PLANE_COUNT] = {
+        [SPE_PLANE_Q] = "Q",
+        [SPE_PLANE_K_MSB] = "K_MSB",
+        [SPE_PLANE_K_LSB] = "K_LSB",
+        [SPE_PLANE_V] = "V",
+        [SPE_PLANE_TOK_IMP] = "TOK_IMP",
+        [SPE_PLANE_TOK_ALIVE] = "TOK_ALIVE",
+        [SPE_PLANE_PINNED] = "PINNED",
+        [SPE_PLANE_HEAD_IMP] = "HEAD_IMP",
+        [SPE_PLANE_HEAD_ALIVE] = "HEAD_ALIVE",
+    };
+
+    return plane < SPE_PLANE_COUNT && names[plane] ? names[plane] : "?";
+}
+
 static bool spatten_plane_readable(unsigned plane)
 {
     switch (plane) {
@@ -163,6 +187,7 @@ static int spatten_engine_read(void *opaque, enum spe_plane plane,
     if (!spatten_in_buf(buf, off, len)) {
         return SPATTEN_HW_ERR_BUFFER;
     }
+    trace_spatten_engine_read(job->qid, spatten_plane_name(plane), off, len);
     st = spe_buf_read(buf, off, dst, len, spatten_dma_read_raw, job);
     if (qatomic_read(&job->cancel)) {
         st = SPATTEN_HW_ERR_ABORTED;

@@ -542,6 +542,108 @@ static void test_unplug_long_job(void)
     sp_stop(s);
 }
 
+/* Lines of the trace file @path containing @what. */
+static unsigned trace_lines(const char *path, const char *what)
+{
+    g_autofree char *log = NULL;
+    g_auto(GStrv) lines = NULL;
+    unsigned n = 0;
+    int i;
+
+    if (!g_file_get_contents(path, &log, NULL, NULL)) {
+        return 0;
+    }
+    lines = g_strsplit(log, "\n", -1);
+    for (i = 0; lines[i]; i++) {
+        n += !!strstr(lines[i], what);
+    }
+    return n;
+}
+
+/* Wait until the trace file has more than @n lines containing @what. */
+static void trace_wait(const char *path, const char *what, unsigned n)
+{
+    gint64 end = g_get_monotonic_time() + POLL_US;
+
+    while (trace_lines(path, what) <= n) {
+        g_assert_cmpint(g_get_monotonic_time(), <, end);
+        g_usleep(1000);
+    }
+}
+
+/*
+ * Value pruning: one head ends with a pass over its rows (prob x the
+ * kept V rows) that is not split into blocks, and it can be as long as
+ * the head's scores.  The engine polls the cancellation during it too,
+ * so an unplug in the middle of it does not wait for the whole pass
+ * with the BQL held.  V is read (trace spatten_engine_read) only when
+ * that pass starts, which is how the test finds it.
+ */
+#define VP_CTX          8192
+#define VP_KEEP         8000
+static void desc_value_pass(Sp *s, struct spatten_hw_desc *d, uint32_t tag,
+                            uint64_t buf)
+{
+    const uint32_t b = VP_CTX * 256 * 2;
+
+    desc_attn(d, tag, 1, 256, VP_CTX, VP_CTX);
+    d->value_keep = cpu_to_le16(VP_KEEP);
+    set_buf(&d->q, buf, b);
+    set_buf(&d->k, buf + b, b);
+    set_buf(&d->v, buf + 2 * b, b);
+    set_buf(&d->out, buf + 3 * b, b);
+}
+
+static void test_unplug_value_pass(void)
+{
+    g_autofree char *trace = g_strdup_printf("/tmp/spatten-vpass-%d.trace",
+                                             getpid());
+    g_autofree char *extra = g_strdup_printf(
+        ",engines=1,max-context=%u,max-scratch-bytes=1G -trace "
+        "'enable=spatten_engine_read,file=%s'", VP_CTX, trace);
+    Sp *s = sp_start(true, extra);
+    const char *vread = "plane V ";
+    struct spatten_hw_desc d;
+    uint64_t buf = alloc_aligned(s, 4 * VP_CTX * 256 * 2);
+    gint64 t0, pass_us, unplug_us;
+    unsigned nv;
+
+    queue_setup(s, RING);
+    /* a full run: how long the value pass takes on this host */
+    desc_value_pass(s, &d, 0x810, buf);
+    sq_put(s, &d, RING);
+    sq_ring(s);
+    trace_wait(trace, vread, 0);
+    t0 = g_get_monotonic_time();
+    {
+        struct spatten_hw_cqe e;
+
+        cq_wait(s, &e);
+        g_assert_cmpuint(le16_to_cpu(e.status), ==, SPATTEN_HW_OK);
+        cq_pop(s, RING);
+    }
+    pass_us = g_get_monotonic_time() - t0;
+    nv = trace_lines(trace, vread);
+
+    /* the same job, unplugged right after its value pass started */
+    desc_value_pass(s, &d, 0x811, buf);
+    sq_put(s, &d, RING);
+    sq_ring(s);
+    trace_wait(trace, vread, nv);
+    g_assert_cmpuint(running_jobs(s), ==, 1);
+    t0 = g_get_monotonic_time();
+    rp_power_off(s);
+    qtest_qmp_eventwait(s->qts, "DEVICE_DELETED");
+    unplug_us = g_get_monotonic_time() - t0;
+    g_test_message("value pass: %" PRId64 " us; unplug during it: %" PRId64
+                   " us", pass_us, unplug_us);
+    sp_stop(s);
+    unlink(trace);
+    /* the pass must be long enough for the check to mean something */
+    g_assert_cmpint(pass_us, >=, 300 * 1000);
+    g_assert_cmpint(unplug_us, <, pass_us / 2);
+}
+
 /*
  * The device unplugs itself: a job's output lands on the root port's slot
  * control through MMCONFIG and powers the slot off, inside the device's
@@ -889,6 +991,8 @@ int main(int argc, char **argv)
     qtest_add_func("/spatten/robust/unplug-rp-inflight",
                    test_unplug_rp_inflight);
     qtest_add_func("/spatten/robust/unplug-long-job", test_unplug_long_job);
+    qtest_add_func("/spatten/robust/unplug-value-pass",
+                   test_unplug_value_pass);
     qtest_add_func("/spatten/robust/unplug-self-dma", test_unplug_self_dma);
     qtest_add_func("/spatten/robust/pause", test_pause);
     qtest_add_func("/spatten/robust/throttle-fast", test_throttle_fast);
