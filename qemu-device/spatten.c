@@ -20,18 +20,20 @@
  *   running and waiting jobs without posting them.  It does not wait for
  *   the engines: running jobs are cancelled and the queue generation
  *   bumped, so the bottom half discards whatever they still produce.
- * - While the VM is stopped the device makes no DMA and raises no
- *   interrupt: no SQ fetch, engines take no new job, the bottom half posts
- *   nothing.  A job already on an engine finishes computing (into host
- *   memory only).  Everything resumes with the VM.
+ * - While the VM is stopped the device writes no guest memory and raises
+ *   no interrupt: no SQ fetch, engines take no new job, the bottom half
+ *   posts nothing.  A job already on an engine finishes computing: it
+ *   still reads its operands from guest RAM, its writes are staged in
+ *   host memory.  Everything resumes with the VM.
  * - Unplug can happen inside the device's own bottom half (see
  *   spatten-cq.c): unrealize only stops what makes DMA or interrupts
  *   (the engines, the timer, MSI/MSI-X), and frees nothing the bottom
  *   half may still touch; instance_finalize frees the rest.
  * - No vIOMMU: the engines translate DMA addresses without the BQL, so
  *   realize (and queue enable) refuse a device behind one.
- * - Migration is blocked (.unmigratable): jobs in flight on host threads,
- *   their staged writes and the modeled-time backlog are not migratable.
+ * - Not migratable (.unmigratable in the VMState description, no blocker
+ *   object): jobs in flight on host threads, their staged writes and the
+ *   modeled-time backlog are not migrated.
  * - Host memory is bounded by the properties; docs/hardware.md gives the
  *   formula.
  */

@@ -8,14 +8,17 @@
  *   MMCONFIG: engine reads fail with ERR_DMA_READ (workers read RAM only),
  *   completion-side writes fail or land without harming QEMU.
  * - Unplug behind a pcie-root-port with jobs in flight, by a slot power-
- *   off from the CPU (also in the middle of one long head: the engine's
- *   cancellation poll bounds the join), and by the device's own output DMA landing on the
- *   root port's slot control through MMCONFIG (unplug inside its own
- *   bottom half).
+ *   off from the CPU (also in the middle of one long head or of a value-
+ *   pruning pass: the engine's cancellation poll bounds the join), and by
+ *   the device's own output DMA landing on the root port's slot control
+ *   through MMCONFIG (unplug inside its own bottom half; the order of
+ *   unrealize, bottom-half return, deferred put and finalize is checked
+ *   in a trace).
  * - A stopped VM: no fetch, no completion, no interrupt until "cont".
  * - Staged jobs stay within 2 x engines in timing=fast.
  * - max-scratch-bytes: a job that needs more fails with ERR_NO_MEMORY.
- * - model/timing are enum properties: a bad value is refused.
+ * - model/timing are enum properties: a bad value is refused; the device
+ *   is not migratable.
  * - A vIOMMU in front of the device is refused (device_add, queue enable).
  *
  * Build: scripts/build-qemu.sh copies this file into tests/qtest/ of the
@@ -763,11 +766,12 @@ static void qmp_ok(Sp *s, const char *cmd)
 }
 
 /*
- * A stopped VM sees no DMA and no interrupt from the device: a doorbell
- * rung while stopped fetches nothing, a job computed while stopped is not
- * posted; both complete after "cont", the computed job first.  The VM is
- * stopped while the heavy job is on an engine (x-running-jobs), retried
- * if the job was done before "stop" took effect.
+ * A stopped VM sees no DMA write and no interrupt from the device (a job
+ * already on an engine still reads its operands): a doorbell rung while
+ * stopped fetches nothing, a job computed while stopped is not posted;
+ * both complete after "cont", the computed job first.  The VM is stopped
+ * while the heavy job is on an engine (x-running-jobs), retried if the
+ * job was done before "stop" took effect.
  */
 static void test_pause(void)
 {
@@ -894,7 +898,10 @@ static void test_scratch_cap(void)
     sp_stop(s);
 }
 
-/* model and timing are enum properties: bad values are refused. */
+/*
+ * model and timing are enum properties: bad values are refused.  And the
+ * device is not migratable.
+ */
 static void test_enum_props(void)
 {
     Sp *s = sp_start(false, ",timing=modeled,model=eighth "
@@ -917,6 +924,18 @@ static void test_enum_props(void)
                   "{'path': '/machine/peripheral/sp0', "
                   "'property': 'model'}}");
     g_assert_cmpstr(qdict_get_str(r, "return"), ==, "eighth");
+    qobject_unref(r);
+
+    /* not migratable (docs/hardware.md, "Migration") */
+    r = qtest_qmp(s->qts, "{'execute': 'migrate', 'arguments': "
+                  "{'uri': 'exec:cat >/dev/null'}}");
+    g_assert(qdict_haskey(r, "error"));
+    g_test_message("migrate: %s",
+                   qdict_get_str(qdict_get_qdict(r, "error"), "desc"));
+    g_assert(strstr(qdict_get_str(qdict_get_qdict(r, "error"), "desc"),
+                    "non-migratable device"));
+    g_assert(strstr(qdict_get_str(qdict_get_qdict(r, "error"), "desc"),
+                    "spatten"));
     qobject_unref(r);
     sp_stop(s);
 }
