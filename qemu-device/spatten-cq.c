@@ -90,21 +90,30 @@ static bool spatten_job_live(SpattenState *s, SpattenJob *job)
     return !s->gone && job->gen == s->q[job->qid].gen;
 }
 
-static int spatten_bh_dma_read(void *opaque, uint64_t addr, void *dst,
-                               size_t len)
+/*
+ * Page-list entries for the replay: the copy the engine made and checked
+ * (spatten_copy_page_lists), never guest memory read again here.
+ */
+static int spatten_bh_plist_read(void *opaque, uint64_t addr, void *dst,
+                                 size_t len)
 {
     SpattenJob *job = opaque;
-    SpattenState *s = job->s;
+    unsigned p = job->replay_plane;
+    const struct spe_buf *buf = &job->job.buf[p];
+    uint64_t idx;
 
-    if (!spatten_dma_range_ok(s->dma_bits, addr, len) ||
-        pci_dma_read(&s->parent_obj, addr, dst, len) != MEMTX_OK) {
-        qemu_log_mask(LOG_GUEST_ERROR,
-                      "spatten: DMA read 0x%" PRIx64 "+%zu failed\n",
-                      addr, len);
+    if (!job->plist[p] || addr < buf->addr ||
+        (addr - buf->addr) % sizeof(uint64_t) || len % sizeof(uint64_t)) {
         return -1;
     }
-    /* the read itself may have unplugged or reset us */
-    return spatten_job_live(s, job) ? 0 : -1;
+    idx = (addr - buf->addr) / sizeof(uint64_t);
+    if (idx < job->plist_first[p] ||
+        idx - job->plist_first[p] + len / sizeof(uint64_t) >
+        job->plist_n[p]) {
+        return -1;
+    }
+    memcpy(dst, job->plist[p] + (idx - job->plist_first[p]), len);
+    return 0;
 }
 
 static int spatten_bh_dma_write(void *opaque, uint64_t addr, const void *src,
@@ -145,10 +154,11 @@ static int spatten_replay(SpattenState *s, SpattenJob *job,
         }
         memcpy(&h, job->stage + job->replay_pos, sizeof(h));
         n = MIN(h.len - job->replay_done, SPATTEN_BH_MAX_BYTES);
+        job->replay_plane = h.plane;
         st = spe_buf_write(&job->job.buf[h.plane], h.off + job->replay_done,
                            job->stage + job->replay_pos + sizeof(h) +
                            job->replay_done, n,
-                           spatten_bh_dma_read, spatten_bh_dma_write, job);
+                           spatten_bh_plist_read, spatten_bh_dma_write, job);
         b->bytes += n;
         if (!spatten_job_live(s, job)) {
             return SPATTEN_HW_ERR_ABORTED;

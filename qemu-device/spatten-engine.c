@@ -278,6 +278,66 @@ static int spatten_engine_write(void *opaque, enum spe_plane plane,
     return SPATTEN_HW_OK;
 }
 
+/*
+ * Copy and check the page-list entries the replay of a computed job will
+ * write through: for each page-list operand it wrote, the entries of the
+ * pages between its first and last staged byte.  The bottom half then
+ * uses this copy, so a misaligned entry fails the job before anything is
+ * written, and the guest changing the list after the job was computed
+ * does not change where it writes.  At most 8 bytes per page of the
+ * written range, which the job's shape bounds.
+ */
+static int spatten_copy_page_lists(SpattenJob *job)
+{
+    uint64_t lo[SPE_PLANE_COUNT], hi[SPE_PLANE_COUNT];
+    size_t pos;
+    unsigned p;
+
+    for (p = 0; p < SPE_PLANE_COUNT; p++) {
+        lo[p] = UINT64_MAX;
+        hi[p] = 0;
+    }
+    for (pos = 0; pos < job->stage_len;) {
+        SpattenStageHdr h;
+
+        memcpy(&h, job->stage + pos, sizeof(h));
+        lo[h.plane] = MIN(lo[h.plane], h.off);
+        hi[h.plane] = MAX(hi[h.plane], h.off + h.len);
+        pos += sizeof(h) + h.len;
+    }
+    for (p = 0; p < SPE_PLANE_COUNT; p++) {
+        const struct spe_buf *buf = &job->job.buf[p];
+        uint64_t first, last;
+        uint32_t i, n;
+
+        if (lo[p] >= hi[p] || !(buf->flags & SPATTEN_BUF_PAGE_LIST)) {
+            continue;
+        }
+        /* spe_desc_decode: offset < 4096, len < 4 GiB: no overflow */
+        first = (buf->offset + lo[p]) >> SPATTEN_HW_PAGE_SHIFT;
+        last = (buf->offset + hi[p] - 1) >> SPATTEN_HW_PAGE_SHIFT;
+        n = last - first + 1;
+        job->plist[p] = g_try_new(uint64_t, n);
+        if (!job->plist[p]) {
+            return SPATTEN_HW_ERR_NO_MEMORY;
+        }
+        job->plist_first[p] = first;
+        job->plist_n[p] = n;
+        if (buf->addr > UINT64_MAX - first * sizeof(uint64_t) ||
+            spatten_dma_read_raw(job, buf->addr + first * sizeof(uint64_t),
+                                 job->plist[p], n * sizeof(uint64_t))) {
+            return qatomic_read(&job->cancel) ? SPATTEN_HW_ERR_ABORTED :
+                                                SPATTEN_HW_ERR_DMA_READ;
+        }
+        for (i = 0; i < n; i++) {
+            if (le64_to_cpu(job->plist[p][i]) & (SPATTEN_HW_PAGE_SIZE - 1)) {
+                return SPATTEN_HW_ERR_PAGE_LIST;
+            }
+        }
+    }
+    return SPATTEN_HW_OK;
+}
+
 /* Polled by the engine between blocks of compute. */
 static int spatten_engine_cancelled(void *opaque)
 {
@@ -316,14 +376,15 @@ static void spatten_job_execute(SpattenState *s, SpattenJob *job)
     if (st < 0 || st > SPATTEN_HW_STATUS_MAX) {
         st = SPATTEN_HW_ERR_NO_MEMORY;  /* engine contract broken */
     }
+    if (st == SPATTEN_HW_OK && job->stage_len) {
+        st = spatten_copy_page_lists(job);
+    }
     job->status = st;
     job->cycles = st == SPATTEN_HW_OK ? res.cycles : 0;
     job->lsb_refetches = res.lsb_refetches;
     if (st != SPATTEN_HW_OK) {
         /* a failed job writes nothing: drop what was staged */
-        g_free(job->stage);
-        job->stage = NULL;
-        job->stage_len = job->stage_cap = 0;
+        spatten_job_free_stage(job);
         if (st != SPATTEN_HW_ERR_ABORTED) {
             trace_spatten_job_failed(job->qid, le32_to_cpu(job->desc.tag),
                                      st, spatten_status_name(st));

@@ -286,6 +286,18 @@ static void spatten_get_staged_max(Object *obj, Visitor *v, const char *name,
     visit_type_uint32(v, name, &val, errp);
 }
 
+static void spatten_get_staged(Object *obj, Visitor *v, const char *name,
+                               void *opaque, Error **errp)
+{
+    SpattenState *s = SPATTEN(obj);
+    uint32_t val;
+
+    qemu_mutex_lock(&s->lock);
+    val = s->nstaged;
+    qemu_mutex_unlock(&s->lock);
+    visit_type_uint32(v, name, &val, errp);
+}
+
 static void spatten_get_running(Object *obj, Visitor *v, const char *name,
                                 void *opaque, Error **errp)
 {
@@ -320,6 +332,11 @@ static void spatten_instance_init(Object *obj)
                         spatten_get_staged_max, NULL, NULL, NULL);
     object_property_set_description(obj, "x-staged-jobs-max",
         "high-water mark of computed jobs holding staged writes (tests)");
+    object_property_add(obj, "x-staged-jobs", "uint32",
+                        spatten_get_staged, NULL, NULL, NULL);
+    object_property_set_description(obj, "x-staged-jobs",
+        "jobs holding a staging slot now: running, or computed and not "
+        "yet posted (tests)");
     object_property_add(obj, "x-running-jobs", "uint32",
                         spatten_get_running, NULL, NULL, NULL);
     object_property_set_description(obj, "x-running-jobs",

@@ -119,9 +119,18 @@ typedef struct SpattenJob {
     size_t stage_len;
     size_t stage_cap;
     size_t stage_last;      /* offset of the last header; valid if len */
+    /*
+     * Page-list entries of the operands the replay writes (raw, as in
+     * guest memory), copied and checked by the engine once the job has
+     * been computed: entries [plist_first, plist_first + plist_n).
+     */
+    uint64_t *plist[SPE_PLANE_COUNT];
+    uint64_t plist_first[SPE_PLANE_COUNT];
+    uint32_t plist_n[SPE_PLANE_COUNT];
     /* replay progress (bottom half): record at replay_pos, bytes done */
     size_t replay_pos;
     uint32_t replay_done;
+    unsigned replay_plane;  /* plane of the record being replayed */
     uint64_t bytes[SPE_PLANE_COUNT];    /* read per plane */
     uint64_t bytes_written; /* written during the replay */
     uint64_t cycles;
@@ -229,6 +238,7 @@ void spatten_reset_state(SpattenState *s);
 extern const MemoryRegionOps spatten_mmio_ops;
 
 /* spatten-queue.c */
+void spatten_job_free_stage(SpattenJob *job);
 void spatten_job_free(SpattenJob *job);
 void spatten_job_release(SpattenState *s, SpattenJob *job);
 void spatten_free_list(SpattenJobList *list);

@@ -1545,6 +1545,115 @@ static void test_page_list(void)
     spatten_stop(s);
 }
 
+/*
+ * A job whose output goes through a page list of PL_PAGES entries (pages
+ * PL_PAGES apart from @oa on), 2 heads x 640 rows x head_dim 64, one key:
+ * every output row is V's, 1.0 everywhere.  Q/K/V at @in (contiguous).
+ */
+#define PL_PAGES        40
+#define PL_OUT          (2 * 640 * 64 * 2)
+static uint64_t desc_paged_out(Spatten *s, struct spatten_hw_desc *d,
+                               uint32_t tag, uint64_t in, uint64_t oa)
+{
+    uint64_t list = alloc_aligned(s, PL_PAGES * 8);
+    unsigned i;
+
+    G_STATIC_ASSERT(PL_OUT == PL_PAGES * 4096);
+    qtest_memset(s->qts, in, 0, 2 * 640 * 128 + 2 * 128);
+    fill16(s, in + 2 * 640 * 128 + 2 * 128, 2 * 64, 0x100);
+    for (i = 0; i < PL_PAGES; i++) {
+        qtest_writeq(s->qts, list + 8 * i, oa + (uint64_t)i * 4096);
+    }
+    qtest_memset(s->qts, oa, 0x55, PL_OUT);
+    desc_attn(d, tag, 2, 64, 640, 1, false);
+    set_buf(&d->q, in, 2 * 640 * 128);
+    set_buf(&d->k, in + 2 * 640 * 128, 2 * 128);
+    set_buf(&d->v, in + 2 * 640 * 128 + 2 * 128, 2 * 128);
+    set_buf(&d->out, list, PL_OUT);
+    d->out.flags = cpu_to_le16(SPATTEN_BUF_PAGE_LIST);
+    return list;
+}
+
+/*
+ * Output page lists are read and checked once, when the job has been
+ * computed, before anything is written: an entry that is not page-aligned
+ * beyond the first batch of entries (32) fails the job with nothing
+ * written (it used to leave the first 32 pages written); and changing the
+ * list while the job waits for its completion (timing=modeled) does not
+ * change where it writes.
+ */
+static void test_page_list_out(void)
+{
+    Spatten *s = spatten_start(",timing=modeled,engines=1");
+    struct spatten_hw_desc d;
+    struct spatten_hw_cqe e;
+    uint64_t in = alloc_aligned(s, 2 * 640 * 128 + 4 * 128);
+    uint64_t oa = alloc_aligned(s, PL_OUT), ob = alloc_aligned(s, PL_OUT);
+    uint64_t list;
+    gint64 end;
+    unsigned i;
+
+    queue_setup(s, 0, RING_ENTRIES, RING_ENTRIES);
+    wr(s, SPATTEN_REG_CTRL, SPATTEN_CTRL_ENABLE);
+
+    /* the job as it is: every page written */
+    desc_paged_out(s, &d, 0xb0, in, oa);
+    sq_put(s, &d);
+    sq_ring(s, 0);
+    qtest_clock_step(s->qts, 1000 * 1000 * 1000);
+    cq_wait(s, &e);
+    g_assert_cmpuint(le16_to_cpu(e.status), ==, SPATTEN_HW_OK);
+    g_assert_cmpuint(le64_to_cpu(e.bytes_written), ==, PL_OUT);
+    cq_pop(s, 0);
+    for (i = 0; i < PL_PAGES; i++) {
+        g_assert_cmphex(qtest_readw(s->qts, oa + i * 4096 + 4094), ==,
+                        0x100);
+    }
+
+    /* entry 35 misaligned: ERR_PAGE_LIST, not a byte written */
+    list = desc_paged_out(s, &d, 0xb1, in, oa);
+    qtest_writeq(s->qts, list + 8 * 35, oa + 35 * 4096 + 512);
+    sq_put(s, &d);
+    sq_ring(s, 0);
+    qtest_clock_step(s->qts, 1000 * 1000 * 1000);
+    cq_wait(s, &e);
+    g_assert_cmpuint(le16_to_cpu(e.status), ==, SPATTEN_HW_ERR_PAGE_LIST);
+    g_assert_cmpuint(le64_to_cpu(e.bytes_written), ==, 0);
+    cq_pop(s, 0);
+    g_assert_true(untouched(s, oa, PL_OUT));
+
+    /*
+     * Computed (staged, off the engine), waiting for the clock: the guest
+     * points the list elsewhere; the job still writes where the list
+     * pointed when it was computed.
+     */
+    list = desc_paged_out(s, &d, 0xb2, in, oa);
+    qtest_memset(s->qts, ob, 0x55, PL_OUT);
+    sq_put(s, &d);
+    sq_ring(s, 0);
+    end = g_get_monotonic_time() + POLL_US;
+    while (sp_prop(s, "x-staged-jobs") != 1 ||
+           sp_prop(s, "x-running-jobs") != 0) {
+        g_assert_cmpint(g_get_monotonic_time(), <, end);
+        g_usleep(1000);
+    }
+    g_usleep(100 * 1000);   /* and through the bottom half */
+    cq_expect_empty(s);
+    for (i = 0; i < PL_PAGES; i++) {
+        qtest_writeq(s->qts, list + 8 * i, ob + (uint64_t)i * 4096);
+    }
+    qtest_clock_step(s->qts, 1000 * 1000 * 1000);
+    cq_wait(s, &e);
+    g_assert_cmpuint(le16_to_cpu(e.status), ==, SPATTEN_HW_OK);
+    cq_pop(s, 0);
+    g_assert_true(untouched(s, ob, PL_OUT));
+    for (i = 0; i < PL_PAGES; i++) {
+        g_assert_cmphex(qtest_readw(s->qts, oa + i * 4096 + 4094), ==,
+                        0x100);
+    }
+    spatten_stop(s);
+}
+
 /* The device never takes an SQE whose completion would not fit. */
 static void test_flow_control(void)
 {
@@ -1877,6 +1986,7 @@ int main(int argc, char **argv)
     qtest_add_func("/spatten/no-memory", test_no_memory);
     qtest_add_func("/spatten/attention", test_attention);
     qtest_add_func("/spatten/page-list", test_page_list);
+    qtest_add_func("/spatten/page-list-out", test_page_list_out);
     qtest_add_func("/spatten/token-prune", test_token_prune);
     qtest_add_func("/spatten/head-prune", test_head_prune);
     qtest_add_func("/spatten/progressive", test_progressive);
