@@ -1320,6 +1320,77 @@ static void test_modeled_park(void)
     spatten_stop(s);
 }
 
+/*
+ * timing=modeled, one engine: an entry the device could not read (its SQ
+ * is where nothing answers: ERR_DMA_READ) never reached an engine, so it
+ * completes at once, even while a computed job waits for its modeled
+ * finish, and leaves that job's finish where it was.  It used to take a
+ * modeled engine slot: completed only when the engine was free in modeled
+ * time.
+ */
+static void test_modeled_sqe_fault(void)
+{
+    Spatten *s = spatten_start(",timing=modeled,engines=1");
+    const uint64_t nowhere = 0x4000000000ull;   /* 256 GiB: no RAM */
+    struct spatten_hw_desc d;
+    struct spatten_hw_cqe e;
+    uint64_t cycles, half;
+    gint64 end;
+    JobMem m;
+
+    jobmem_init(s, &m);
+    queue_setup(s, 0, RING_ENTRIES, RING_ENTRIES);
+    queue_setup(s, 1, RING_ENTRIES, RING_ENTRIES);
+    wr(s, SPATTEN_REG_Q(1, SPATTEN_QREG_CTRL), 0);
+    wr(s, SPATTEN_REG_Q(1, SPATTEN_QREG_SQ_BASE_LO), (uint32_t)nowhere);
+    wr(s, SPATTEN_REG_Q(1, SPATTEN_QREG_SQ_BASE_HI), nowhere >> 32);
+    wr(s, SPATTEN_REG_Q(1, SPATTEN_QREG_CTRL), SPATTEN_QCTRL_ENABLE);
+    g_assert_cmphex(rd(s, SPATTEN_REG_Q(1, SPATTEN_QREG_STATUS)), ==,
+                    SPATTEN_QSTS_ENABLED);
+    wr(s, SPATTEN_REG_CTRL, SPATTEN_CTRL_ENABLE);
+
+    /* the cycles of the job */
+    small_job(s, &m, &d, 0xd0);
+    sq_put(s, &d);
+    sq_ring(s, 0);
+    qtest_clock_step(s->qts, 1000 * 1000 * 1000);
+    cq_wait(s, &e);
+    cq_pop(s, 0);
+    cycles = le64_to_cpu(e.cycles);
+    g_assert_cmpuint(cycles, >, 2);
+    half = cycles / 2;
+
+    /* T: the job, computed, waits for T + cycles */
+    d.tag = cpu_to_le32(0xd1);
+    sq_put(s, &d);
+    sq_ring(s, 0);
+    end = g_get_monotonic_time() + POLL_US;
+    while (sp_prop(s, "x-staged-jobs") != 1 ||
+           sp_prop(s, "x-running-jobs") != 0) {
+        g_assert_cmpint(g_get_monotonic_time(), <, end);
+        g_usleep(1000);
+    }
+    qtest_clock_step(s->qts, half);
+
+    /* T + half: an unreadable entry on queue 1 completes at once */
+    s->qp[1].sq_tail = 1;
+    sq_ring(s, 1);
+    cq_wait_q(s, 1, &e);
+    g_assert_cmpuint(le16_to_cpu(e.status), ==, SPATTEN_HW_ERR_DMA_READ);
+    cq_pop(s, 1);
+    g_assert_cmpuint(cnt(s, SPATTEN_CNT_JOBS_ERR), ==, 1);
+
+    /* the job still finishes at T + cycles, not later */
+    cq_expect_empty(s);
+    qtest_clock_step(s->qts, cycles - half - 1);
+    cq_expect_empty_q(s, 0, 100);
+    qtest_clock_step(s->qts, 1);
+    cq_wait(s, &e);
+    g_assert_cmphex(le32_to_cpu(e.tag), ==, 0xd1);
+    g_assert_cmpuint(le16_to_cpu(e.status), ==, SPATTEN_HW_OK);
+    spatten_stop(s);
+}
+
 /* Cycles of a memory-bound generation job on a device with @extra. */
 static uint64_t gen_job_cycles(const char *extra)
 {
@@ -2000,6 +2071,7 @@ int main(int argc, char **argv)
     qtest_add_func("/spatten/modeled", test_modeled);
     qtest_add_func("/spatten/modeled-engines", test_modeled_engines);
     qtest_add_func("/spatten/modeled-park", test_modeled_park);
+    qtest_add_func("/spatten/modeled-sqe-fault", test_modeled_sqe_fault);
     qtest_add_func("/spatten/model-eighth", test_model_eighth);
     qtest_add_func("/spatten/unplug", test_unplug);
     return g_test_run();
