@@ -119,7 +119,8 @@ struct spe_job {
  *	makes no assumption about its alignment. Outputs, statistics and
  *	the bytes counted are the same with or without @map.
  * @cancelled: optional (NULL: never): polled before each block of query
- *	rows (at most 256 Ki scores) and each head; non-zero ends
+ *	rows (at most 256 Ki scores), each head, and every 256 Ki V rows
+ *	multiplied in the value-pruning pass; non-zero ends
  *	the job with SPATTEN_HW_ERR_ABORTED. Lets a caller stop a long job
  *	within a bounded time even between reads and writes.
  */

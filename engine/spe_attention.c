@@ -923,14 +923,23 @@ static void spe_row_values(struct spe_ctx *c, uint32_t ri, uint32_t vis,
 	c->st->pv_rows += n_sel;
 }
 
+/* The caller's cancellation poll (struct spe_mem.cancelled). */
+static int spe_cancelled(const struct spe_ctx *c)
+{
+	return c->mem->cancelled && c->mem->cancelled(c->mem->opaque);
+}
+
 /*
  * With value pruning, after every row of head @h: read the V rows some row
  * kept (each once), then prob x V for every row. Returns the head's
- * importance through *@mag.
+ * importance through *@mag. The pass is not split into blocks, and can be
+ * as long as the head's scores (q_rows x value_keep V rows): it polls the
+ * cancellation as often as the blocks do, every SPE_BLOCK_SCORES V rows.
  */
 static int spe_head_values(struct spe_ctx *c, uint32_t h, uint64_t *mag)
 {
 	uint32_t d = c->d, n_v = 0, ri, j, s;
+	uint64_t since_poll = 0;
 	int rc;
 
 	for (j = 0; j < c->n_kvis; j++) {
@@ -950,6 +959,12 @@ static int spe_head_values(struct spe_ctx *c, uint32_t h, uint64_t *mag)
 		uint32_t n = c->vp_n[ri];
 		uint32_t first = n ? c->vmap[kj[0]] : 0;
 
+		since_poll += n ? n : 1;
+		if (since_poll >= SPE_BLOCK_SCORES) {
+			since_poll = 0;
+			if (spe_cancelled(c))
+				return SPATTEN_HW_ERR_ABORTED;
+		}
 		if (!n) {
 			memset(c->acc, 0, d * sizeof(*c->acc));
 		} else if (c->vmap[kj[n - 1]] - first + 1 == n) {
@@ -1049,12 +1064,6 @@ static int spe_run_block(struct spe_ctx *c, uint32_t h, uint32_t r0,
 }
 
 /* Section 3, step 6: one head. */
-/* The caller's cancellation poll (struct spe_mem.cancelled). */
-static int spe_cancelled(const struct spe_ctx *c)
-{
-	return c->mem->cancelled && c->mem->cancelled(c->mem->opaque);
-}
-
 static int spe_run_head(struct spe_ctx *c, uint32_t h)
 {
 	const struct spe_job *job = c->job;

@@ -90,21 +90,30 @@ static bool spatten_job_live(SpattenState *s, SpattenJob *job)
     return !s->gone && job->gen == s->q[job->qid].gen;
 }
 
-static int spatten_bh_dma_read(void *opaque, uint64_t addr, void *dst,
-                               size_t len)
+/*
+ * Page-list entries for the replay: the copy the engine made and checked
+ * (spatten_copy_page_lists), never guest memory read again here.
+ */
+static int spatten_bh_plist_read(void *opaque, uint64_t addr, void *dst,
+                                 size_t len)
 {
     SpattenJob *job = opaque;
-    SpattenState *s = job->s;
+    unsigned p = job->replay_plane;
+    const struct spe_buf *buf = &job->job.buf[p];
+    uint64_t idx;
 
-    if (!spatten_dma_range_ok(s->dma_bits, addr, len) ||
-        pci_dma_read(&s->parent_obj, addr, dst, len) != MEMTX_OK) {
-        qemu_log_mask(LOG_GUEST_ERROR,
-                      "spatten: DMA read 0x%" PRIx64 "+%zu failed\n",
-                      addr, len);
+    if (!job->plist[p] || addr < buf->addr ||
+        (addr - buf->addr) % sizeof(uint64_t) || len % sizeof(uint64_t)) {
         return -1;
     }
-    /* the read itself may have unplugged or reset us */
-    return spatten_job_live(s, job) ? 0 : -1;
+    idx = (addr - buf->addr) / sizeof(uint64_t);
+    if (idx < job->plist_first[p] ||
+        idx - job->plist_first[p] + len / sizeof(uint64_t) >
+        job->plist_n[p]) {
+        return -1;
+    }
+    memcpy(dst, job->plist[p] + (idx - job->plist_first[p]), len);
+    return 0;
 }
 
 static int spatten_bh_dma_write(void *opaque, uint64_t addr, const void *src,
@@ -145,10 +154,11 @@ static int spatten_replay(SpattenState *s, SpattenJob *job,
         }
         memcpy(&h, job->stage + job->replay_pos, sizeof(h));
         n = MIN(h.len - job->replay_done, SPATTEN_BH_MAX_BYTES);
+        job->replay_plane = h.plane;
         st = spe_buf_write(&job->job.buf[h.plane], h.off + job->replay_done,
                            job->stage + job->replay_pos + sizeof(h) +
                            job->replay_done, n,
-                           spatten_bh_dma_read, spatten_bh_dma_write, job);
+                           spatten_bh_plist_read, spatten_bh_dma_write, job);
         b->bytes += n;
         if (!spatten_job_live(s, job)) {
             return SPATTEN_HW_ERR_ABORTED;
@@ -292,6 +302,7 @@ static bool spatten_finish(SpattenState *s, SpattenJob *job, SpattenBudget *b)
 
 static void spatten_put_cb(void *opaque)
 {
+    trace_spatten_put_deferred_run(opaque, OBJECT(opaque)->ref);
     object_unref(OBJECT(opaque));
 }
 
@@ -305,10 +316,31 @@ static void spatten_put_cb(void *opaque)
 void spatten_put(SpattenState *s)
 {
     if (s->gone) {
+        trace_spatten_put_deferred(s);
         aio_bh_schedule_oneshot(qemu_get_aio_context(), spatten_put_cb, s);
     } else {
         object_unref(OBJECT(s));
     }
+}
+
+/*
+ * timing=modeled: schedule the computed jobs on SpattenState.ordered whose
+ * turn has come.  Returns false if one was parked (budget); the caller
+ * stops there.  A job parked here, or in an earlier run, leaves the ones
+ * behind it on the list: every run drains them once the parked job is
+ * out of the way, whether or not a new job comes off `done`.
+ */
+static bool spatten_drain_ordered(SpattenState *s, SpattenBudget *b)
+{
+    SpattenJob *job;
+
+    while (!s->gone && spatten_budget_left(b) &&
+           (job = spatten_timing_next_ordered(s))) {
+        if (!spatten_finish(s, job, b)) {
+            return false;
+        }
+    }
+    return true;
 }
 
 void spatten_bh(void *opaque)
@@ -322,6 +354,7 @@ void spatten_bh(void *opaque)
         return;     /* the run-state handler reschedules us on resume */
     }
     object_ref(OBJECT(s));
+    s->in_bh = true;
 
     /* a replay the budget cut short last time comes first */
     if (s->posting) {
@@ -330,6 +363,10 @@ void spatten_bh(void *opaque)
         if (!spatten_post_or_park(s, job, &b)) {
             goto out;
         }
+    }
+    /* ... then the jobs it held back in modeled order */
+    if (!spatten_drain_ordered(s, &b)) {
+        goto out;
     }
 
     while (!s->gone && spatten_budget_left(&b)) {
@@ -351,10 +388,8 @@ void spatten_bh(void *opaque)
         }
         /* modeled: hold it until every job taken before it is computed */
         spatten_timing_order(s, job);
-        while (!s->gone && (job = spatten_timing_next_ordered(s))) {
-            if (!spatten_finish(s, job, &b)) {
-                goto out;
-            }
+        if (!spatten_drain_ordered(s, &b)) {
+            goto out;
         }
     }
 
@@ -368,6 +403,7 @@ void spatten_bh(void *opaque)
     done = spatten_budget_left(&b);
 
 out:
+    s->in_bh = false;
     if (!s->gone) {
         spatten_timing_rearm(s);
         if (!done) {
@@ -375,4 +411,9 @@ out:
         }
     }
     spatten_put(s);
+    /*
+     * @s may be freed by now (not with the deferred put): the pointer is
+     * only printed, so that a test can check that finalize came later.
+     */
+    trace_spatten_bh_exit(s);
 }

@@ -12,14 +12,21 @@
  * Workers never need the BQL, so unrealize can join them with the BQL
  * held: they read guest memory only where it is plain RAM (translated and
  * copied under RCU, never dispatched to an MMIO handler; anything else
- * fails the job with ERR_DMA_READ), and they never write guest memory:
+ * fails the job with ERR_DMA_READ; no IOMMU translates it, which realize
+ * and queue enable make sure of), and they never write guest memory:
  * every write the engine makes is staged in a per-job host buffer,
  * bounded by max-job-bytes, that the bottom half replays once the job has
  * succeeded.  Cancellation (reset, queue disable, unplug) is checked
  * before and after every read, between RAM chunks, on every write and by
- * the engine between blocks of query rows (struct spe_mem.cancelled), so
- * a join waits at most for one 1 MiB copy or one block of compute (up to
- * 256 Ki scores; a head's value-pruning pass is not split).
+ * the engine (struct spe_mem.cancelled) before every head, every block of
+ * query rows and every 256 Ki V rows of a value-pruning pass.  So a join
+ * waits for at most one 1 MiB copy or one stretch of compute between two
+ * polls: a block's scores (at most 256 Ki, i.e. 64 M multiply-adds at
+ * head_dim 256), their softmax, top-k and products (as many again), or
+ * 256 Ki + value_keep V rows of the value pass; plus, at a job's start,
+ * its scratch allocation (max-scratch-bytes).  That is some 10^8
+ * operations: milliseconds to tens of milliseconds on a current core,
+ * more on a slow or overloaded host; it does not grow with the job.
  */
 
 #include "qemu/osdep.h"
@@ -105,6 +112,24 @@ static int spatten_dma_read_raw(void *opaque, uint64_t addr, void *dst,
     return 0;
 }
 
+/* For the trace: the planes an engine reads. */
+static const char *spatten_plane_name(unsigned plane)
+{
+    static const char *const names[SPE_PLANE_COUNT] = {
+        [SPE_PLANE_Q] = "Q",
+        [SPE_PLANE_K_MSB] = "K_MSB",
+        [SPE_PLANE_K_LSB] = "K_LSB",
+        [SPE_PLANE_V] = "V",
+        [SPE_PLANE_TOK_IMP] = "TOK_IMP",
+        [SPE_PLANE_TOK_ALIVE] = "TOK_ALIVE",
+        [SPE_PLANE_PINNED] = "PINNED",
+        [SPE_PLANE_HEAD_IMP] = "HEAD_IMP",
+        [SPE_PLANE_HEAD_ALIVE] = "HEAD_ALIVE",
+    };
+
+    return plane < SPE_PLANE_COUNT && names[plane] ? names[plane] : "?";
+}
+
 static bool spatten_plane_readable(unsigned plane)
 {
     switch (plane) {
@@ -162,6 +187,7 @@ static int spatten_engine_read(void *opaque, enum spe_plane plane,
     if (!spatten_in_buf(buf, off, len)) {
         return SPATTEN_HW_ERR_BUFFER;
     }
+    trace_spatten_engine_read(job->qid, spatten_plane_name(plane), off, len);
     st = spe_buf_read(buf, off, dst, len, spatten_dma_read_raw, job);
     if (qatomic_read(&job->cancel)) {
         st = SPATTEN_HW_ERR_ABORTED;
@@ -252,6 +278,66 @@ static int spatten_engine_write(void *opaque, enum spe_plane plane,
     return SPATTEN_HW_OK;
 }
 
+/*
+ * Copy and check the page-list entries the replay of a computed job will
+ * write through: for each page-list operand it wrote, the entries of the
+ * pages between its first and last staged byte.  The bottom half then
+ * uses this copy, so a misaligned entry fails the job before anything is
+ * written, and the guest changing the list after the job was computed
+ * does not change where it writes.  At most 8 bytes per page of the
+ * written range, which the job's shape bounds.
+ */
+static int spatten_copy_page_lists(SpattenJob *job)
+{
+    uint64_t lo[SPE_PLANE_COUNT], hi[SPE_PLANE_COUNT];
+    size_t pos;
+    unsigned p;
+
+    for (p = 0; p < SPE_PLANE_COUNT; p++) {
+        lo[p] = UINT64_MAX;
+        hi[p] = 0;
+    }
+    for (pos = 0; pos < job->stage_len;) {
+        SpattenStageHdr h;
+
+        memcpy(&h, job->stage + pos, sizeof(h));
+        lo[h.plane] = MIN(lo[h.plane], h.off);
+        hi[h.plane] = MAX(hi[h.plane], h.off + h.len);
+        pos += sizeof(h) + h.len;
+    }
+    for (p = 0; p < SPE_PLANE_COUNT; p++) {
+        const struct spe_buf *buf = &job->job.buf[p];
+        uint64_t first, last;
+        uint32_t i, n;
+
+        if (lo[p] >= hi[p] || !(buf->flags & SPATTEN_BUF_PAGE_LIST)) {
+            continue;
+        }
+        /* spe_desc_decode: offset < 4096, len < 4 GiB: no overflow */
+        first = (buf->offset + lo[p]) >> SPATTEN_HW_PAGE_SHIFT;
+        last = (buf->offset + hi[p] - 1) >> SPATTEN_HW_PAGE_SHIFT;
+        n = last - first + 1;
+        job->plist[p] = g_try_new(uint64_t, n);
+        if (!job->plist[p]) {
+            return SPATTEN_HW_ERR_NO_MEMORY;
+        }
+        job->plist_first[p] = first;
+        job->plist_n[p] = n;
+        if (buf->addr > UINT64_MAX - first * sizeof(uint64_t) ||
+            spatten_dma_read_raw(job, buf->addr + first * sizeof(uint64_t),
+                                 job->plist[p], n * sizeof(uint64_t))) {
+            return qatomic_read(&job->cancel) ? SPATTEN_HW_ERR_ABORTED :
+                                                SPATTEN_HW_ERR_DMA_READ;
+        }
+        for (i = 0; i < n; i++) {
+            if (le64_to_cpu(job->plist[p][i]) & (SPATTEN_HW_PAGE_SIZE - 1)) {
+                return SPATTEN_HW_ERR_PAGE_LIST;
+            }
+        }
+    }
+    return SPATTEN_HW_OK;
+}
+
 /* Polled by the engine between blocks of compute. */
 static int spatten_engine_cancelled(void *opaque)
 {
@@ -290,14 +376,15 @@ static void spatten_job_execute(SpattenState *s, SpattenJob *job)
     if (st < 0 || st > SPATTEN_HW_STATUS_MAX) {
         st = SPATTEN_HW_ERR_NO_MEMORY;  /* engine contract broken */
     }
+    if (st == SPATTEN_HW_OK && job->stage_len) {
+        st = spatten_copy_page_lists(job);
+    }
     job->status = st;
     job->cycles = st == SPATTEN_HW_OK ? res.cycles : 0;
     job->lsb_refetches = res.lsb_refetches;
     if (st != SPATTEN_HW_OK) {
         /* a failed job writes nothing: drop what was staged */
-        g_free(job->stage);
-        job->stage = NULL;
-        job->stage_len = job->stage_cap = 0;
+        spatten_job_free_stage(job);
         if (st != SPATTEN_HW_ERR_ABORTED) {
             trace_spatten_job_failed(job->qid, le32_to_cpu(job->desc.tag),
                                      st, spatten_status_name(st));

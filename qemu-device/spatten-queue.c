@@ -23,9 +23,23 @@
 #include "spatten.h"
 #include "trace.h"
 
+/* The staged writes and page-list copies of @job. */
+void spatten_job_free_stage(SpattenJob *job)
+{
+    unsigned p;
+
+    g_free(job->stage);
+    job->stage = NULL;
+    job->stage_len = job->stage_cap = 0;
+    for (p = 0; p < SPE_PLANE_COUNT; p++) {
+        g_free(job->plist[p]);
+        job->plist[p] = NULL;
+    }
+}
+
 void spatten_job_free(SpattenJob *job)
 {
-    g_free(job->stage);
+    spatten_job_free_stage(job);
     g_free(job);
 }
 
@@ -123,6 +137,8 @@ void spatten_queue_enable(SpattenState *s, unsigned qid)
         why = "ring beyond the DMA address width";
     } else if (q->vector >= s->queues) {
         why = "bad interrupt vector";
+    } else if (!spatten_dma_untranslated(s)) {
+        why = SPATTEN_VIOMMU_ERR;
     }
     if (why) {
         qemu_log_mask(LOG_GUEST_ERROR, "spatten: queue %u: %s\n", qid, why);

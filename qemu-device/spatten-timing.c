@@ -105,7 +105,12 @@ bool spatten_timing_hold(SpattenState *s, SpattenJob *job)
     unsigned i, e = 0;
     int64_t start, now;
 
+    /*
+     * An entry that could not be read (SPATTEN_SEQ_NONE) never reached an
+     * engine: it takes no modeled engine time and completes at once.
+     */
     if (s->timing != SPATTEN_TIMING_MODELED ||
+        job->seq == SPATTEN_SEQ_NONE ||
         job->gen != s->q[job->qid].gen) {
         return false;
     }

@@ -20,16 +20,20 @@
  *   running and waiting jobs without posting them.  It does not wait for
  *   the engines: running jobs are cancelled and the queue generation
  *   bumped, so the bottom half discards whatever they still produce.
- * - While the VM is stopped the device makes no DMA and raises no
- *   interrupt: no SQ fetch, engines take no new job, the bottom half posts
- *   nothing.  A job already on an engine finishes computing (into host
- *   memory only).  Everything resumes with the VM.
+ * - While the VM is stopped the device writes no guest memory and raises
+ *   no interrupt: no SQ fetch, engines take no new job, the bottom half
+ *   posts nothing.  A job already on an engine finishes computing: it
+ *   still reads its operands from guest RAM, its writes are staged in
+ *   host memory.  Everything resumes with the VM.
  * - Unplug can happen inside the device's own bottom half (see
  *   spatten-cq.c): unrealize only stops what makes DMA or interrupts
  *   (the engines, the timer, MSI/MSI-X), and frees nothing the bottom
  *   half may still touch; instance_finalize frees the rest.
- * - Migration is blocked (.unmigratable): jobs in flight on host threads,
- *   their staged writes and the modeled-time backlog are not migratable.
+ * - No vIOMMU: the engines translate DMA addresses without the BQL, so
+ *   realize (and queue enable) refuse a device behind one.
+ * - Not migratable (.unmigratable in the VMState description, no blocker
+ *   object): jobs in flight on host threads, their staged writes and the
+ *   modeled-time backlog are not migrated.
  * - Host memory is bounded by the properties; docs/hardware.md gives the
  *   formula.
  */
@@ -47,6 +51,7 @@
 #include "hw/pci/msix.h"
 #include "hw/qdev-properties.h"
 #include "hw/core/qdev-prop-internal.h"
+#include "exec/address-spaces.h"
 #include "migration/vmstate.h"
 #include "sysemu/runstate.h"
 
@@ -130,6 +135,22 @@ bool spatten_dma_range_ok(uint32_t dma_bits, uint64_t addr, uint64_t len)
     }
     end = addr + len - 1;
     return dma_bits >= 64 || (end >> dma_bits) == 0;
+}
+
+/*
+ * Does the device's DMA reach guest memory untranslated?  The engine
+ * threads translate bus addresses without the BQL (spatten-engine.c); a
+ * vIOMMU's translate callback needs it (it reads its tables by DMA, which
+ * may hit MMIO, and reports faults with an MSI) and its state is not
+ * thread-safe.  So a vIOMMU in front of the device is refused: at realize,
+ * and again when a queue is enabled, for a vIOMMU created after the device
+ * (-device spatten before -device intel-iommu: the bus-master address
+ * space is set up at machine-done).
+ */
+bool spatten_dma_untranslated(SpattenState *s)
+{
+    return pci_device_iommu_address_space(PCI_DEVICE(s)) ==
+           &address_space_memory;
 }
 
 /* Device reset as seen by the guest. */
@@ -265,6 +286,33 @@ static void spatten_get_staged_max(Object *obj, Visitor *v, const char *name,
     visit_type_uint32(v, name, &val, errp);
 }
 
+static void spatten_get_staged(Object *obj, Visitor *v, const char *name,
+                               void *opaque, Error **errp)
+{
+    SpattenState *s = SPATTEN(obj);
+    uint32_t val;
+
+    qemu_mutex_lock(&s->lock);
+    val = s->nstaged;
+    qemu_mutex_unlock(&s->lock);
+    visit_type_uint32(v, name, &val, errp);
+}
+
+static void spatten_get_running(Object *obj, Visitor *v, const char *name,
+                                void *opaque, Error **errp)
+{
+    SpattenState *s = SPATTEN(obj);
+    SpattenJob *job;
+    uint32_t val = 0;
+
+    qemu_mutex_lock(&s->lock);
+    QTAILQ_FOREACH(job, &s->running, next) {
+        val++;
+    }
+    qemu_mutex_unlock(&s->lock);
+    visit_type_uint32(v, name, &val, errp);
+}
+
 static void spatten_instance_init(Object *obj)
 {
     SpattenState *s = SPATTEN(obj);
@@ -284,6 +332,15 @@ static void spatten_instance_init(Object *obj)
                         spatten_get_staged_max, NULL, NULL, NULL);
     object_property_set_description(obj, "x-staged-jobs-max",
         "high-water mark of computed jobs holding staged writes (tests)");
+    object_property_add(obj, "x-staged-jobs", "uint32",
+                        spatten_get_staged, NULL, NULL, NULL);
+    object_property_set_description(obj, "x-staged-jobs",
+        "jobs holding a staging slot now: running, or computed and not "
+        "yet posted (tests)");
+    object_property_add(obj, "x-running-jobs", "uint32",
+                        spatten_get_running, NULL, NULL, NULL);
+    object_property_set_description(obj, "x-running-jobs",
+        "jobs an engine is computing right now (tests)");
 }
 
 static void spatten_realize(PCIDevice *pdev, Error **errp)
@@ -294,6 +351,10 @@ static void spatten_realize(PCIDevice *pdev, Error **errp)
     int ret;
 
     if (!spatten_check_props(s, errp)) {
+        return;
+    }
+    if (!spatten_dma_untranslated(s)) {
+        error_setg(errp, "spatten: " SPATTEN_VIOMMU_ERR);
         return;
     }
     s->caps.max_context = s->max_context;
@@ -372,6 +433,7 @@ static void spatten_exit(PCIDevice *pdev)
 {
     SpattenState *s = SPATTEN(pdev);
 
+    trace_spatten_unrealize(s, s->in_bh);
     s->gone = true;
     qemu_del_vm_change_state_handler(s->vmstate_entry);
     s->vmstate_entry = NULL;
@@ -390,6 +452,7 @@ static void spatten_instance_finalize(Object *obj)
     SpattenState *s = SPATTEN(obj);
     unsigned i;
 
+    trace_spatten_finalize(s);
     g_free(s->eng);
     s->eng = NULL;
     if (s->bh) {

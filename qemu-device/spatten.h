@@ -21,6 +21,14 @@
  * "lock" below and is never held across DMA or while taking the BQL.
  * Everything else is BQL-only, except what is constant after realize.
  *
+ * DMA: the engine threads read guest RAM through the device's bus-master
+ * address space without the BQL, which is only sound if no IOMMU
+ * translates it: a vIOMMU's translate callback (intel-iommu's
+ * vtd_iommu_translate) reads its tables by DMA, may raise a fault MSI and
+ * keeps unlocked state, all of which need the BQL.  So the device refuses
+ * to realize behind a vIOMMU (SPATTEN_VIOMMU_ERR), and refuses to enable a
+ * queue if one was created after it.
+ *
  * Lifetime: the device can be unplugged from inside its own bottom half
  * (a guest-directed DMA write can reach a hotplug port's slot control).
  * The bottom half holds a reference on the device, re-checks
@@ -49,6 +57,9 @@ OBJECT_DECLARE_SIMPLE_TYPE(SpattenState, SPATTEN)
 #define SPATTEN_MAX_CONTEXT     32768
 #define SPATTEN_MAX_HEADS       256
 #define SPATTEN_MAX_HEAD_DIM    256
+
+/* Realize / queue enable behind an IOMMU (see the comment at the top). */
+#define SPATTEN_VIOMMU_ERR  "a vIOMMU in front of the device is not supported"
 
 /* A job no engine took (its SQE could not be read). */
 #define SPATTEN_SEQ_NONE        UINT64_MAX
@@ -108,9 +119,18 @@ typedef struct SpattenJob {
     size_t stage_len;
     size_t stage_cap;
     size_t stage_last;      /* offset of the last header; valid if len */
+    /*
+     * Page-list entries of the operands the replay writes (raw, as in
+     * guest memory), copied and checked by the engine once the job has
+     * been computed: entries [plist_first, plist_first + plist_n).
+     */
+    uint64_t *plist[SPE_PLANE_COUNT];
+    uint64_t plist_first[SPE_PLANE_COUNT];
+    uint32_t plist_n[SPE_PLANE_COUNT];
     /* replay progress (bottom half): record at replay_pos, bytes done */
     size_t replay_pos;
     uint32_t replay_done;
+    unsigned replay_plane;  /* plane of the record being replayed */
     uint64_t bytes[SPE_PLANE_COUNT];    /* read per plane */
     uint64_t bytes_written; /* written during the replay */
     uint64_t cycles;
@@ -176,6 +196,7 @@ struct SpattenState {
     bool vm_running;
     VMChangeStateEntry *vmstate_entry;
     SpattenJob *posting;        /* replay cut short by the BH budget */
+    bool in_bh;                 /* spatten_bh() is running (tracing) */
 
     /* job lists, protected by lock */
     QemuMutex lock;
@@ -210,12 +231,14 @@ struct SpattenState {
 /* spatten.c */
 const char *spatten_status_name(unsigned st);
 bool spatten_dma_range_ok(uint32_t dma_bits, uint64_t addr, uint64_t len);
+bool spatten_dma_untranslated(SpattenState *s);
 void spatten_reset_state(SpattenState *s);
 
 /* spatten-regs.c */
 extern const MemoryRegionOps spatten_mmio_ops;
 
 /* spatten-queue.c */
+void spatten_job_free_stage(SpattenJob *job);
 void spatten_job_free(SpattenJob *job);
 void spatten_job_release(SpattenState *s, SpattenJob *job);
 void spatten_free_list(SpattenJobList *list);

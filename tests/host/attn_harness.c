@@ -318,10 +318,20 @@ static void read_back_u64(struct att_run *run, enum spe_plane p,
 		dst[i] = le64toh(dst[i]);
 }
 
+static int att_cancelled(void *opaque)
+{
+	struct att_reader *rd = opaque;
+	int v_read = rd->bytes[SPE_PLANE_V] != 0;
+
+	rd->polls++;
+	rd->polls_after_v += v_read;
+	return rd->cancel_after_v && v_read;
+}
+
 int att_execute(struct att_run *run)
 {
 	struct spe_mem mem = { .read = att_read, .write = att_write,
-			       .opaque = &run->rd };
+			       .opaque = &run->rd, .cancelled = att_cancelled };
 	size_t n = att_out_elems(&run->c), i;
 	uint16_t *le;
 

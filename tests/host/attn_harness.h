@@ -47,6 +47,9 @@ struct att_case {
 /*
  * struct att_reader - the struct spe_mem the tests hand the engine
  * @fail_at: make the n-th call (read or write, 1-based) return @fail_rc
+ * @polls: calls of the cancellation poll; @polls_after_v: those after the
+ *	first read of V; @cancel_after_v: the poll says "cancelled" once V
+ *	has been read
  * @seen: per plane, how many times each byte was read
  * @bytes / @wbytes: bytes read / written per plane
  */
@@ -56,6 +59,8 @@ struct att_reader {
 	unsigned int calls, reads, writes;
 	unsigned int fail_at;
 	int fail_rc;
+	unsigned int polls, polls_after_v;
+	int cancel_after_v;
 	uint64_t bytes[SPE_PLANE_COUNT];
 	uint64_t wbytes[SPE_PLANE_COUNT];
 	uint8_t *seen[SPE_PLANE_COUNT];

@@ -304,6 +304,38 @@ static void test_value_pruning(void)
 	check_case(c, 16);
 }
 
+/*
+ * With value pruning a head ends with one pass over its rows (prob x the
+ * kept V rows) as long as its scores: it polls the cancellation like the
+ * blocks do (every 256 Ki V rows), so an unplug or reset does not wait
+ * for the whole pass. V is read only at the start of that pass.
+ */
+static void test_value_pass_cancel(void)
+{
+	struct att_case c = { .name = "value pass", .heads = 1, .d = 64,
+			      .q_rows = 1024, .kv_rows = 1024, REALISTIC,
+			      .seed = 17, .value_keep = 600 };
+	const unsigned int want = 1024 * 600 / (256 * 1024);
+	struct att_run run;
+	int rc;
+
+	att_setup(&run, &c);
+	rc = att_execute(&run);
+	ok(rc == SPATTEN_HW_OK && run.rd.polls_after_v >= want,
+	   "value pass of 1024 x 600 V rows: status %d, %u cancellation polls "
+	   "during it (want >= %u)", rc, run.rd.polls_after_v, want);
+	att_teardown(&run);
+
+	att_setup(&run, &c);
+	run.rd.cancel_after_v = 1;
+	rc = att_execute(&run);
+	ok(rc == SPATTEN_HW_ERR_ABORTED && run.rd.wbytes[SPE_PLANE_OUT] == 0,
+	   "cancelled during the value pass: status %d (want ABORTED), "
+	   "%llu output bytes written (want 0)", rc,
+	   (unsigned long long)run.rd.wbytes[SPE_PLANE_OUT]);
+	att_teardown(&run);
+}
+
 /* ---- Packed formats and progressive quantization ---------------------- */
 
 static void test_packed_formats(void)
@@ -725,6 +757,7 @@ int main(void)
 	test_token_pruning();
 	test_head_pruning();
 	test_value_pruning();
+	test_value_pass_cancel();
 	test_packed_formats();
 	test_refetch_rule();
 	test_progressive_vs_reference();
