@@ -111,7 +111,8 @@ static struct spatten_bo *spatten_bo_new(struct spatten_dev *sdev,
 	/* The device walks the list in 4 KiB pages: one entry per page. */
 	BUILD_BUG_ON(PAGE_SIZE != SPATTEN_HW_PAGE_SIZE);
 
-	bo = kzalloc(sizeof(*bo), GFP_KERNEL);
+	/* Charged to the caller's memory cgroup, like the pages. */
+	bo = kzalloc(sizeof(*bo), GFP_KERNEL_ACCOUNT);
 	if (!bo)
 		return NULL;
 	kref_init(&bo->ref);
@@ -119,8 +120,8 @@ static struct spatten_bo *spatten_bo_new(struct spatten_dev *sdev,
 	bo->size = (u64)npages << PAGE_SHIFT;
 	bo->npages = npages;
 
-	bo->pages = kvcalloc(npages, sizeof(*bo->pages), GFP_KERNEL);
-	bo->dma = kvcalloc(npages, sizeof(*bo->dma), GFP_KERNEL);
+	bo->pages = kvcalloc(npages, sizeof(*bo->pages), GFP_KERNEL_ACCOUNT);
+	bo->dma = kvcalloc(npages, sizeof(*bo->dma), GFP_KERNEL_ACCOUNT);
 	if (!bo->pages || !bo->dma)
 		goto err;
 	bo->list = dma_alloc_coherent(dev, npages * sizeof(*bo->list),

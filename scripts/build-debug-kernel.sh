@@ -38,10 +38,6 @@ if [ ! -f "$tree/.spatten-unpacked" ]; then
 		{ echo 'FAILED: step "dkernel-unpack"' >&2; exit 1; }
 	touch "$tree/.spatten-unpacked"
 fi
-# Older unpacked versions are dead weight (gigabytes each).
-for d in "$base"/linux-source-6.12_*/; do
-	[ "${d%/}" = "$base/$version" ] || rm -rf "$d"
-done
 
 inputs=$( { echo "$version"; cat "$fragment" "$0"; } | sha256sum | cut -c1-16)
 stamp=$tree/.spatten-built
@@ -65,7 +61,7 @@ while IFS= read -r line; do
 	case "$line" in
 	CONFIG_*=n) sym=${line%%=*}
 		grep -q "^$sym=" "$tree/.config" && missing+=" $line" ;;
-	CONFIG_*=*) grep -qx "$line" "$tree/.config" || missing+=" $line" ;;
+	CONFIG_*=*) grep -Fqx "$line" "$tree/.config" || missing+=" $line" ;;
 	"# CONFIG_"*" is not set") sym=${line#\# }; sym=${sym%% *}
 		grep -q "^$sym=" "$tree/.config" && missing+=" $line" ;;
 	esac
@@ -95,4 +91,9 @@ run_logged dkernel-modules make -C "$tree" modules_install \
 	INSTALL_MOD_PATH="$base/modroot" INSTALL_MOD_STRIP=1
 echo "$inputs" >"$stamp"
 ln -sfn "$tree" "$base/tree"
+# Older unpacked versions are dead weight (gigabytes each); only once the
+# new one is built, so a failed upgrade keeps the old tree usable.
+for d in "$base"/linux-source-6.12_*/; do
+	[ "${d%/}" = "$base/$version" ] || rm -rf "$d"
+done
 echo "$tree"

@@ -61,11 +61,13 @@ struct sweep {
 
 static int max_nth = 400;
 /*
- * Stack frames searched for the module in the probe sweep: the module's
- * own allocations and those of the helpers it calls (devres, IRQ
- * vectors, DMA), not the ACPI interpreter's or procfs's deep inside the
- * PCI and IRQ cores, whose unwinding under allocation failure is theirs
- * (docs/reliability.md, campaign 6).
+ * Stack frames searched for the module in the probe sweep: for slab
+ * allocations 7 (the module's own and those of the helpers it calls:
+ * devres, request_irq, the misc device), for pages 3 more (the DMA
+ * layer's frames under dmam_alloc_coherent: the rings); not the ACPI
+ * interpreter's or procfs's deep inside the PCI and IRQ cores, whose
+ * unwinding under allocation failure is theirs (docs/reliability.md,
+ * campaign 6).
  */
 static int probe_depth = 7;
 
@@ -79,25 +81,38 @@ static int fault_knob(const char *dir, const char *name, const char *val)
 	return write_file(path, val);
 }
 
-/* The module's memory as /proc/modules gives it: base and total size. */
+/*
+ * The module's memory as /proc/modules gives it: the text base and the
+ * total size of all its parts, so the range may run past its text; it
+ * must not hold another module's text (which would then count too), and
+ * a hidden address (kptr_restrict) would match nothing.
+ */
 static int module_range(unsigned long *start, unsigned long *end)
 {
-	char line[512];
-	unsigned long size, base;
+	char line[512], name[64];
+	unsigned long size, base, other[64];
 	FILE *f = fopen("/proc/modules", "re");
-	int ret = -ENOENT;
+	int i, n_other = 0, ret = -ENOENT;
 
 	if (!f)
 		return -errno;
 	while (fgets(line, sizeof(line), f)) {
-		if (sscanf(line, "spatten %lu %*d %*s %*s %lx", &size, &base) == 2) {
-			*start = base;
-			*end = base + size;
-			ret = 0;
-			break;
+		if (sscanf(line, "%63s %lu %*d %*s %*s %lx", name, &size,
+			   &base) != 3)
+			continue;
+		if (strcmp(name, "spatten")) {
+			if (n_other < 64)
+				other[n_other++] = base;
+			continue;
 		}
+		*start = base;
+		*end = base + size;
+		ret = base ? 0 : -EPERM;
 	}
 	fclose(f);
+	for (i = 0; !ret && i < n_other; i++)
+		if (other[i] >= *start && other[i] < *end)
+			ret = -EEXIST;
 	return ret;
 }
 
@@ -139,22 +154,23 @@ static int symbol_range(const char *name, unsigned long *start,
  * the checker off ("cacheline tracking ENOMEM, dma-debug disabled"), and
  * its leak checks at unbind are part of what this sweep relies on.
  */
-static int faults_aim(int depth)
+static int faults_aim(int slab_depth, int page_depth)
 {
 	unsigned long start = 0, end = 0, rstart = 0, rend = 0;
 	char s[32], e[32], rs[32], re[32], d[16];
 	size_t i;
 
-	if (module_range(&start, &end))
+	if (module_range(&start, &end) ||
+	    symbol_range("radix_tree_insert", &rstart, &rend))
 		return -ENOENT;
-	symbol_range("radix_tree_insert", &rstart, &rend);
 	snprintf(s, sizeof(s), "%lu", start);
 	snprintf(e, sizeof(e), "%lu", end);
 	snprintf(rs, sizeof(rs), "%lu", rstart);
 	snprintf(re, sizeof(re), "%lu", rend);
-	snprintf(d, sizeof(d), "%d", depth);
 	for (i = 0; i < sizeof(fault_dirs) / sizeof(fault_dirs[0]); i++) {
 		const char *dir = fault_dirs[i];
+
+		snprintf(d, sizeof(d), "%d", i ? page_depth : slab_depth);
 
 		/* Order matters: start first would be rejected as > end. */
 		if (fault_knob(dir, "require-end", e) ||
@@ -169,8 +185,8 @@ static int faults_aim(int depth)
 	}
 	if (fault_knob(fault_dirs[1], "min-order", "0"))
 		return -EIO;
-	diag("failslab and fail_page_alloc aimed at spatten.ko [%#lx, %#lx) within %d frames, not at radix_tree_insert [%#lx, %#lx)",
-	     start, end, depth, rstart, rend);
+	diag("failslab and fail_page_alloc aimed at spatten.ko [%#lx, %#lx) within %d and %d frames, not at radix_tree_insert [%#lx, %#lx)",
+	     start, end, slab_depth, page_depth, rstart, rend);
 	return 0;
 }
 
@@ -183,6 +199,8 @@ static void faults_reset(void)
 		fault_knob(fault_dirs[i], "require-end", "18446744073709551615");
 		fault_knob(fault_dirs[i], "reject-start", "0");
 		fault_knob(fault_dirs[i], "reject-end", "0");
+		fault_knob(fault_dirs[i], "stacktrace-depth", "32");
+		fault_knob(fault_dirs[i], "verbose", "2");
 		fault_knob(fault_dirs[i], "ignore-gfp-wait", "Y");
 	}
 	fault_knob(fault_dirs[1], "min-order", "1");
@@ -287,6 +305,7 @@ struct op {
 	int (*act)(struct sweep *s);		/* 0 or -errno */
 	int (*done)(struct sweep *s, int ret);	/* check a success, undo */
 	bool efault_ok;		/* a partial pin is reported as EFAULT */
+	unsigned int min_points;	/* fewer: the filter missed the module */
 };
 
 static int act_open(struct sweep *s)
@@ -422,16 +441,18 @@ static int done_closed(struct sweep *s, int ret)
 }
 
 static const struct op ops[] = {
-	{ "open", act_open, done_close_tmp, false },
-	{ "BO_CREATE 4 KiB", act_bo_create, done_bo_destroy, false },
-	{ "BO_CREATE 64 KiB", act_bo_create_big, done_bo_destroy, false },
-	{ "BO_IMPORT 64 KiB", act_bo_import, done_bo_destroy, true },
-	{ "mmap", act_mmap, done_munmap, false },
-	{ "SUBMIT one job", act_submit_one, done_reap_one, false },
-	{ "SUBMIT four jobs", act_submit_batch, done_reap_batch, false },
-	{ "INFO", act_info, done_nothing, false },
-	{ "COUNTERS", act_counters, done_nothing, false },
-	{ "close with a job in flight", act_close_busy, done_closed, false },
+	/* Minimum points: the driver's own allocations in each call. */
+	{ "open", act_open, done_close_tmp, false, 1 },
+	{ "BO_CREATE 4 KiB", act_bo_create, done_bo_destroy, false, 3 },
+	/* bo, two page arrays, the list, and a page each */
+	{ "BO_CREATE 64 KiB", act_bo_create_big, done_bo_destroy, false, 17 },
+	{ "BO_IMPORT 64 KiB", act_bo_import, done_bo_destroy, true, 3 },
+	{ "mmap", act_mmap, done_munmap, false, 0 },
+	{ "SUBMIT one job", act_submit_one, done_reap_one, false, 2 },
+	{ "SUBMIT four jobs", act_submit_batch, done_reap_batch, false, 2 },
+	{ "INFO", act_info, done_nothing, false, 0 },
+	{ "COUNTERS", act_counters, done_nothing, false, 0 },
+	{ "close with a job in flight", act_close_busy, done_closed, false, 0 },
 };
 
 /* ---- probe: bind with the n-th allocation failed ------------------------ */
@@ -527,7 +548,8 @@ static void sweep_probe(void)
 	}
 	if (write_file(DRV_DIR "/bind", addr) || !board_works())
 		errs++;
-	tap(!errs && r == 0,
+	/* At least the board, the misc device, the queues and a vector. */
+	tap(!errs && r == 0 && n - 2 >= 5,
 	    "failnth: probe (bind): each of its %u allocations failed in turn: an error (%u not ENOMEM), nothing left behind, the board binds and works after",
 	    n - 2, not_enomem);
 }
@@ -580,6 +602,22 @@ static int attempt(struct sweep *s, const struct op *op, unsigned int n,
 	return fired;
 }
 
+/* The aim holds: the first allocation of a BO_CREATE is failed. */
+static bool positive_control(struct sweep *s)
+{
+	long left;
+	int ret;
+
+	if (fail_nth_set(1))
+		return false;
+	ret = act_bo_create(s);
+	left = fail_nth_get();
+	fail_nth_set(0);
+	if (!ret)
+		bo_destroy(s->fd, s->tmp_handle);
+	return ret == -ENOMEM && left == 0;
+}
+
 static void sweep_op(struct sweep *s, const struct op *op)
 {
 	struct objects base;
@@ -597,6 +635,12 @@ static void sweep_op(struct sweep *s, const struct op *op)
 	if (errs || r != 0) {
 		tap(false, "failnth: %s: every allocation failed in turn (%u points, %u defects%s)",
 		    op->name, n - 1, errs, r != 0 && !errs ? ", no end" : "");
+		return;
+	}
+	/* A sweep that reaches nothing proves nothing. */
+	if (n - 2 < op->min_points) {
+		tap(false, "failnth: %s: %u allocation points, at least %u expected (the stack filter misses the module?)",
+		    op->name, n - 2, op->min_points);
 		return;
 	}
 	tap(true, "failnth: %s: each of its %u allocations failed in turn: a clean error, nothing left behind",
@@ -632,10 +676,12 @@ int main(int argc, char **argv)
 	}
 	s.import_mem = mmap(NULL, IMPORT_SIZE, PROT_READ | PROT_WRITE,
 			    MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
-	if (s.import_mem == MAP_FAILED || faults_aim(32)) {
+	if (s.import_mem == MAP_FAILED || faults_aim(32, 32)) {
 		tap(false, "failnth: aim failslab and fail_page_alloc at spatten.ko");
 		return 1;
 	}
+	tap(positive_control(&s),
+	    "failnth: positive control: BO_CREATE with its first allocation failed returns ENOMEM");
 	for (i = 0; i < sizeof(ops) / sizeof(ops[0]); i++)
 		sweep_op(&s, &ops[i]);
 	faults_reset();
@@ -645,7 +691,7 @@ int main(int argc, char **argv)
 	close(s.fd);
 	tap(objects_back_to(&before, &after, 10 * NSEC_PER_SEC),
 	    "failnth: the driver's live objects are back to their level");
-	if (faults_aim(probe_depth) == 0)
+	if (faults_aim(probe_depth, probe_depth + 3) == 0)
 		sweep_probe();
 	faults_reset();
 	return tap_failed;
