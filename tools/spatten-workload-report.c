@@ -18,6 +18,22 @@ static uint64_t bytes_read(const struct spatten_layer_stats *s)
 	return s->bytes_q + s->bytes_k_msb + s->bytes_k_lsb + s->bytes_v;
 }
 
+/* @t += @s, for the counters the reports total over layers. */
+static void layer_stats_add(struct spatten_layer_stats *t,
+			    const struct spatten_layer_stats *s)
+{
+	t->kv_rows += s->kv_rows;
+	t->tokens_kept += s->tokens_kept;
+	t->query_rows += s->query_rows;
+	t->lsb_refetches += s->lsb_refetches;
+	t->bytes_q += s->bytes_q;
+	t->bytes_k_msb += s->bytes_k_msb;
+	t->bytes_k_lsb += s->bytes_k_lsb;
+	t->bytes_v += s->bytes_v;
+	t->bytes_dense += s->bytes_dense;
+	t->cycles += s->cycles;
+}
+
 static void human(char *b, size_t n, double x)
 {
 	if (x >= 1e9)
@@ -71,18 +87,8 @@ static void json_totals(FILE *f, const struct wl_opts *o,
 	uint32_t l;
 
 	memset(&t, 0, sizeof(t));
-	for (l = 0; l < o->m.layers; l++) {
-		const struct spatten_layer_stats *s = &r->layer[l];
-
-		t.query_rows += s->query_rows;
-		t.lsb_refetches += s->lsb_refetches;
-		t.bytes_q += s->bytes_q;
-		t.bytes_k_msb += s->bytes_k_msb;
-		t.bytes_k_lsb += s->bytes_k_lsb;
-		t.bytes_v += s->bytes_v;
-		t.bytes_dense += s->bytes_dense;
-		t.cycles += s->cycles;
-	}
+	for (l = 0; l < o->m.layers; l++)
+		layer_stats_add(&t, &r->layer[l]);
 	fprintf(f, "  \"totals\": {\"query_rows\": %" PRIu64 ", "
 		"\"lsb_refetches\": %u, \"lsb_refetch_rate\": %.4f, "
 		"\"bytes\": ", t.query_rows, t.lsb_refetches, t.query_rows ?
@@ -187,16 +193,7 @@ void wl_report(FILE *f, const struct wl_opts *o, const struct wl_result *r)
 			s->lsb_refetches / s->query_rows : 0.0, a, b,
 			bytes_read(s) ? (double)s->bytes_dense /
 			bytes_read(s) : 0.0, c, e);
-		t.kv_rows += s->kv_rows;
-		t.tokens_kept += s->tokens_kept;
-		t.query_rows += s->query_rows;
-		t.lsb_refetches += s->lsb_refetches;
-		t.bytes_q += s->bytes_q;
-		t.bytes_k_msb += s->bytes_k_msb;
-		t.bytes_k_lsb += s->bytes_k_lsb;
-		t.bytes_v += s->bytes_v;
-		t.bytes_dense += s->bytes_dense;
-		t.cycles += s->cycles;
+		layer_stats_add(&t, s);
 	}
 	human(a, sizeof(a), (double)bytes_read(&t));
 	human(b, sizeof(b), (double)t.bytes_dense);
