@@ -57,6 +57,9 @@ copy_if_changed "$SPATTEN_TOP/qemu-device/tests/spatten-fuzz-test.c" \
 	"$tree/tests/qtest/spatten-fuzz-test.c"
 copy_if_changed "$SPATTEN_TOP/include/spatten_hw.h" \
 	"$tree/tests/qtest/spatten_hw.h"
+# The fixture helpers the three qtests share.
+copy_if_changed "$SPATTEN_TOP/qemu-device/tests/spatten-qtest.h" \
+	"$tree/tests/qtest/spatten-qtest.h"
 if ! grep -q "'spatten-test'" "$tree/tests/qtest/meson.build"; then
 	sed -i "s|^qtests_x86_64 = qtests_i386$|& + ['spatten-test']|" \
 		"$tree/tests/qtest/meson.build"

@@ -32,8 +32,6 @@
 #include "libqos/pci.h"
 #include "standard-headers/linux/pci_regs.h"
 
-#include "spatten_hw.h"
-
 #define SLOT            4
 #define RING            256             /* SQ and CQ entries */
 #define BATCH           (RING - 1)
@@ -61,6 +59,9 @@ typedef struct Fz {
     uint64_t dropped_by_reset;
 } Fz;
 
+#define SPATTEN_QTEST_STATE Fz
+#include "spatten-qtest.h"
+
 static uint64_t rnd(Fz *f)
 {
     f->rng ^= f->rng << 13;
@@ -74,37 +75,10 @@ static uint32_t rn(Fz *f, uint32_t n)
     return n ? (uint32_t)(rnd(f) % n) : 0;
 }
 
-static uint32_t rd(Fz *f, uint64_t off)
-{
-    return qpci_io_readl(f->dev, f->bar, off);
-}
-
-static void wr(Fz *f, uint64_t off, uint32_t val)
-{
-    qpci_io_writel(f->dev, f->bar, off, val);
-}
-
-static uint64_t cnt(Fz *f, unsigned n)
-{
-    return qpci_io_readq(f->dev, f->bar, SPATTEN_REG_CNT(n));
-}
-
-static uint64_t alloc_aligned(Fz *f, size_t size)
-{
-    uint64_t a = guest_alloc(&f->qs->alloc, size + 4096);
-
-    return QEMU_ALIGN_UP(a, 4096);
-}
-
 static void queue_program(Fz *f, uint64_t sq, uint64_t cq)
 {
     wr(f, SPATTEN_REG_Q(0, SPATTEN_QREG_CTRL), 0);
-    wr(f, SPATTEN_REG_Q(0, SPATTEN_QREG_SQ_BASE_LO), (uint32_t)sq);
-    wr(f, SPATTEN_REG_Q(0, SPATTEN_QREG_SQ_BASE_HI), sq >> 32);
-    wr(f, SPATTEN_REG_Q(0, SPATTEN_QREG_CQ_BASE_LO), (uint32_t)cq);
-    wr(f, SPATTEN_REG_Q(0, SPATTEN_QREG_CQ_BASE_HI), cq >> 32);
-    wr(f, SPATTEN_REG_Q(0, SPATTEN_QREG_SQ_SIZE), RING);
-    wr(f, SPATTEN_REG_Q(0, SPATTEN_QREG_CQ_SIZE), RING);
+    queue_write_rings(f, 0, sq, cq, RING, RING);
     wr(f, SPATTEN_REG_Q(0, SPATTEN_QREG_IRQ_VECTOR), 0);
     wr(f, SPATTEN_REG_Q(0, SPATTEN_QREG_CTRL), SPATTEN_QCTRL_ENABLE);
 }
@@ -130,8 +104,8 @@ static void device_reset(Fz *f)
     queue_restart(f);
 }
 
-static void set_buf(struct spatten_hw_buf *b, uint64_t addr, uint32_t len,
-                    uint16_t off, uint16_t flags)
+static void set_buf_at(struct spatten_hw_buf *b, uint64_t addr,
+                       uint32_t len, uint16_t off, uint16_t flags)
 {
     b->addr = cpu_to_le64(addr);
     b->len = cpu_to_le32(len);
@@ -180,10 +154,10 @@ static void valid_job(Fz *f, struct spatten_hw_desc *d)
 
         if (rn(f, 2)) {
             uint16_t off = rn(f, 2048) & ~1u;
-            set_buf(b, f->pl + (base / 4096) * 8, len, off,
-                    SPATTEN_BUF_PAGE_LIST);
+            set_buf_at(b, f->pl + (base / 4096) * 8, len, off,
+                       SPATTEN_BUF_PAGE_LIST);
         } else {
-            set_buf(b, f->data + base, len, 0, 0);
+            set_buf_at(b, f->data + base, len, 0, 0);
         }
     }
     /* The output lands in the data region; keep Q/K/V away from it. */
@@ -213,10 +187,10 @@ static unsigned defect(Fz *f, struct spatten_hw_desc *d)
         d->q_start = 0;
         d->n_tok_alive = cpu_to_le16(2 + rn(f, le16_to_cpu(d->kv_rows) - 1));
         d->token_keep = cpu_to_le16(1);
-        set_buf(&d->tok_imp, f->meta, 8 * le16_to_cpu(d->kv_rows), 0, 0);
-        set_buf(&d->tok_alive, f->meta + 2048,
+        set_buf_at(&d->tok_imp, f->meta, 8 * le16_to_cpu(d->kv_rows), 0, 0);
+        set_buf_at(&d->tok_alive, f->meta + 2048,
                 2 * le16_to_cpu(d->n_tok_alive), 0, 0);
-        set_buf(&d->tok_kept, f->meta + 4096, 2, 0, 0);
+        set_buf_at(&d->tok_kept, f->meta + 4096, 2, 0, 0);
         return SPATTEN_HW_ERR_LIST;
     case 0:
         d->version = 3 + rn(f, 250);
@@ -275,10 +249,10 @@ static unsigned defect(Fz *f, struct spatten_hw_desc *d)
     case 14:
         /* An operand in memory nobody answers to. */
         if (b == &d->out) {
-            set_buf(b, UNBACKED, le32_to_cpu(b->len), 0, 0);
+            set_buf_at(b, UNBACKED, le32_to_cpu(b->len), 0, 0);
             return SPATTEN_HW_ERR_DMA_WRITE;
         }
-        set_buf(b, UNBACKED, le32_to_cpu(b->len), 0, 0);
+        set_buf_at(b, UNBACKED, le32_to_cpu(b->len), 0, 0);
         return SPATTEN_HW_ERR_DMA_READ;
     default:
         /* A page list whose entries are not page-aligned (entry 1 of the
@@ -286,7 +260,7 @@ static unsigned defect(Fz *f, struct spatten_hw_desc *d)
         if (b == &d->out) {
             b = &d->q;
         }
-        set_buf(b, f->pl + PL_PAGES * 8, le32_to_cpu(b->len), 0,
+        set_buf_at(b, f->pl + PL_PAGES * 8, le32_to_cpu(b->len), 0,
                 SPATTEN_BUF_PAGE_LIST);
         return SPATTEN_HW_ERR_PAGE_LIST;
     }

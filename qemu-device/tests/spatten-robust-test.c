@@ -33,8 +33,6 @@
 #include "qapi/qmp/qdict.h"
 #include "standard-headers/linux/pci_regs.h"
 
-#include "spatten_hw.h"
-
 #define RING            16
 #define POLL_US         (20 * 1000 * 1000)
 
@@ -59,32 +57,13 @@ typedef struct Sp {
     bool phase;
 } Sp;
 
+#define SPATTEN_QTEST_STATE Sp
+#include "spatten-qtest.h"
+
 static uint64_t mmcfg(unsigned bus, unsigned devfn, unsigned off)
 {
     return MMCFG_BASE + ((uint64_t)bus << 20) + ((uint64_t)devfn << 12) +
            off;
-}
-
-static uint32_t rd(Sp *s, uint64_t off)
-{
-    return qpci_io_readl(s->dev, s->bar, off);
-}
-
-static void wr(Sp *s, uint64_t off, uint32_t val)
-{
-    qpci_io_writel(s->dev, s->bar, off, val);
-}
-
-static uint64_t cnt(Sp *s, unsigned n)
-{
-    return qpci_io_readq(s->dev, s->bar, SPATTEN_REG_CNT(n));
-}
-
-static uint64_t alloc_aligned(Sp *s, size_t size)
-{
-    uint64_t a = guest_alloc(&s->qs->alloc, size + SPATTEN_RING_ALIGN);
-
-    return QEMU_ALIGN_UP(a, SPATTEN_RING_ALIGN);
 }
 
 /* Turn on MMCONFIG (no firmware runs under qtest). */
@@ -157,21 +136,19 @@ static void sp_stop(Sp *s)
     g_free(s);
 }
 
+/* Program queue 0 on the rings at s->sq / s->cq and enable it. */
+static void queue_program(Sp *s, uint32_t entries)
+{
+    queue_write_rings(s, 0, s->sq, s->cq, entries, entries);
+    wr(s, SPATTEN_REG_Q(0, SPATTEN_QREG_CTRL), SPATTEN_QCTRL_ENABLE);
+}
+
 static void queue_setup(Sp *s, uint32_t entries)
 {
-    s->sq = alloc_aligned(s, entries * SPATTEN_DESC_SIZE);
-    s->cq = alloc_aligned(s, entries * SPATTEN_CQE_SIZE);
-    qtest_memset(s->qts, s->sq, 0, entries * SPATTEN_DESC_SIZE);
-    qtest_memset(s->qts, s->cq, 0, entries * SPATTEN_CQE_SIZE);
+    rings_alloc(s, &s->sq, &s->cq, entries, entries);
     s->sq_tail = s->cq_head = 0;
     s->phase = true;
-    wr(s, SPATTEN_REG_Q(0, SPATTEN_QREG_SQ_BASE_LO), (uint32_t)s->sq);
-    wr(s, SPATTEN_REG_Q(0, SPATTEN_QREG_SQ_BASE_HI), s->sq >> 32);
-    wr(s, SPATTEN_REG_Q(0, SPATTEN_QREG_CQ_BASE_LO), (uint32_t)s->cq);
-    wr(s, SPATTEN_REG_Q(0, SPATTEN_QREG_CQ_BASE_HI), s->cq >> 32);
-    wr(s, SPATTEN_REG_Q(0, SPATTEN_QREG_SQ_SIZE), entries);
-    wr(s, SPATTEN_REG_Q(0, SPATTEN_QREG_CQ_SIZE), entries);
-    wr(s, SPATTEN_REG_Q(0, SPATTEN_QREG_CTRL), SPATTEN_QCTRL_ENABLE);
+    queue_program(s, entries);
     g_assert_cmphex(rd(s, SPATTEN_REG_Q(0, SPATTEN_QREG_STATUS)), ==,
                     SPATTEN_QSTS_ENABLED);
     wr(s, SPATTEN_REG_CTRL, SPATTEN_CTRL_ENABLE);
@@ -215,40 +192,6 @@ static void cq_pop(Sp *s, uint32_t entries)
     wr(s, SPATTEN_REG_CQ_HEAD_DB(0), s->cq_head);
 }
 
-static void desc_nop(struct spatten_hw_desc *d, uint32_t tag)
-{
-    memset(d, 0, sizeof(*d));
-    d->opcode = cpu_to_le16(SPATTEN_OP_NOP);
-    d->desc_size = cpu_to_le16(SPATTEN_DESC_SIZE);
-    d->version = SPATTEN_DESC_VERSION;
-    d->tag = cpu_to_le32(tag);
-}
-
-static void set_buf(struct spatten_hw_buf *b, uint64_t addr, uint32_t len)
-{
-    b->addr = cpu_to_le64(addr);
-    b->len = cpu_to_le32(len);
-    b->offset = 0;
-    b->flags = 0;
-}
-
-/* S16, 8 fractional bits, no buffers yet. */
-static void desc_attn(struct spatten_hw_desc *d, uint32_t tag,
-                      unsigned heads, unsigned dim, unsigned q_rows,
-                      unsigned kv_rows)
-{
-    memset(d, 0, sizeof(*d));
-    d->opcode = cpu_to_le16(SPATTEN_OP_ATTENTION);
-    d->desc_size = cpu_to_le16(SPATTEN_DESC_SIZE);
-    d->version = SPATTEN_DESC_VERSION;
-    d->tag = cpu_to_le32(tag);
-    d->n_heads = cpu_to_le16(heads);
-    d->head_dim = cpu_to_le16(dim);
-    d->q_rows = cpu_to_le16(q_rows);
-    d->kv_rows = cpu_to_le16(kv_rows);
-    d->q_frac = d->k_frac = d->v_frac = d->out_frac = 8;
-}
-
 /*
  * 1 head, head_dim 16, one query, one key: the output row is V.  Q and K
  * are zero; V row @v (16 int16, host-endian) goes to guest memory.
@@ -266,27 +209,12 @@ static uint64_t desc_small(Sp *s, struct spatten_hw_desc *d, uint32_t tag,
     }
     qtest_memset(s->qts, buf, 0, 4096);
     qtest_memwrite(s->qts, buf + 1024, le, sizeof(le));
-    desc_attn(d, tag, 1, 16, 1, 1);
+    desc_attn(d, tag, 1, 16, 1, 1, false);
     set_buf(&d->q, buf, 32);
     set_buf(&d->k, buf + 512, 32);
     set_buf(&d->v, buf + 1024, 32);
     set_buf(&d->out, buf + 1536, 32);
     return buf;
-}
-
-/* Keeps an engine busy for tens of milliseconds. */
-#define HEAVY_Q         512
-#define HEAVY_OUT       (8 * HEAVY_Q * 64 * 2)
-static void desc_heavy(Sp *s, struct spatten_hw_desc *d, uint32_t tag)
-{
-    const uint32_t qb = HEAVY_OUT, kb = 8 * 1024 * 64 * 2;
-    uint64_t buf = alloc_aligned(s, 2 * qb + 2 * kb);
-
-    desc_attn(d, tag, 8, 64, HEAVY_Q, 1024);
-    set_buf(&d->q, buf, qb);
-    set_buf(&d->k, buf + qb, kb);
-    set_buf(&d->v, buf + qb + kb, kb);
-    set_buf(&d->out, buf + qb + 2 * kb, qb);
 }
 
 static unsigned run(Sp *s, const struct spatten_hw_desc *d)
@@ -313,15 +241,7 @@ static bool qom_exists(Sp *s, const char *path)
 
 static uint32_t running_jobs(Sp *s)
 {
-    QDict *r = qtest_qmp(s->qts, "{'execute': 'qom-get', 'arguments': "
-                         "{'path': '/machine/peripheral/sp0', "
-                         "'property': 'x-running-jobs'}}");
-    uint32_t v;
-
-    g_assert(qdict_haskey(r, "return"));
-    v = qdict_get_int(r, "return");
-    qobject_unref(r);
-    return v;
+    return sp_prop(s, "x-running-jobs");
 }
 
 /*
@@ -463,7 +383,7 @@ static void desc_long(Sp *s, struct spatten_hw_desc *d, uint32_t tag)
     const uint32_t b = LONG_CTX * 256 * 2;
     uint64_t buf = alloc_aligned(s, 4 * b);
 
-    desc_attn(d, tag, 1, 256, LONG_CTX, LONG_CTX);
+    desc_attn(d, tag, 1, 256, LONG_CTX, LONG_CTX, false);
     set_buf(&d->q, buf, b);
     set_buf(&d->k, buf + b, b);
     set_buf(&d->v, buf + 2 * b, b);
@@ -589,7 +509,7 @@ static void desc_value_pass(Sp *s, struct spatten_hw_desc *d, uint32_t tag,
 {
     const uint32_t b = VP_CTX * 256 * 2;
 
-    desc_attn(d, tag, 1, 256, VP_CTX, VP_CTX);
+    desc_attn(d, tag, 1, 256, VP_CTX, VP_CTX, false);
     d->value_keep = cpu_to_le16(VP_KEEP);
     set_buf(&d->q, buf, b);
     set_buf(&d->k, buf + b, b);
@@ -836,15 +756,7 @@ static void test_pause(void)
 
 static uint32_t staged_max(Sp *s)
 {
-    QDict *r = qtest_qmp(s->qts, "{'execute': 'qom-get', 'arguments': "
-                         "{'path': '/machine/peripheral/sp0', "
-                         "'property': 'x-staged-jobs-max'}}");
-    uint32_t v;
-
-    g_assert(qdict_haskey(r, "return"));
-    v = qdict_get_int(r, "return");
-    qobject_unref(r);
-    return v;
+    return sp_prop(s, "x-staged-jobs-max");
 }
 
 /*
@@ -990,13 +902,7 @@ static void test_viommu_refused(void)
     s = sp_start(false, " -device intel-iommu");
     s->sq = alloc_aligned(s, RING * SPATTEN_DESC_SIZE);
     s->cq = alloc_aligned(s, RING * SPATTEN_CQE_SIZE);
-    wr(s, SPATTEN_REG_Q(0, SPATTEN_QREG_SQ_BASE_LO), (uint32_t)s->sq);
-    wr(s, SPATTEN_REG_Q(0, SPATTEN_QREG_SQ_BASE_HI), s->sq >> 32);
-    wr(s, SPATTEN_REG_Q(0, SPATTEN_QREG_CQ_BASE_LO), (uint32_t)s->cq);
-    wr(s, SPATTEN_REG_Q(0, SPATTEN_QREG_CQ_BASE_HI), s->cq >> 32);
-    wr(s, SPATTEN_REG_Q(0, SPATTEN_QREG_SQ_SIZE), RING);
-    wr(s, SPATTEN_REG_Q(0, SPATTEN_QREG_CQ_SIZE), RING);
-    wr(s, SPATTEN_REG_Q(0, SPATTEN_QREG_CTRL), SPATTEN_QCTRL_ENABLE);
+    queue_program(s, RING);
     g_assert_cmphex(rd(s, SPATTEN_REG_Q(0, SPATTEN_QREG_STATUS)), ==,
                     SPATTEN_QSTS_ERROR);
     sp_stop(s);

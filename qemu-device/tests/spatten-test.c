@@ -16,9 +16,10 @@
  * timing=modeled on the virtual clock (and a reset while jobs wait for
  * it), model=eighth vs full, hot-unplug with jobs in flight.
  *
- * Build: scripts/build-qemu.sh copies this file and spatten_hw.h into
- * tests/qtest/ of the QEMU tree and adds 'spatten-test' to qtests_x86_64;
- * run with scripts/qtest-run.sh.
+ * Build: scripts/build-qemu.sh copies this file, spatten-qtest.h (the
+ * fixture helpers the qtests share) and spatten_hw.h into tests/qtest/ of
+ * the QEMU tree and adds 'spatten-test' to qtests_x86_64; run with
+ * scripts/qtest-run.sh.
  */
 
 #include "qemu/osdep.h"
@@ -28,8 +29,6 @@
 #include "libqos/pci.h"
 #include "qapi/qmp/qdict.h"
 #include "standard-headers/linux/pci_regs.h"
-
-#include "spatten_hw.h"
 
 #define SLOT            4
 #define RING_ENTRIES    8
@@ -53,27 +52,8 @@ typedef struct Spatten {
     SpQueue qp[NQ];
 } Spatten;
 
-static uint32_t rd(Spatten *s, uint64_t off)
-{
-    return qpci_io_readl(s->dev, s->bar, off);
-}
-
-static void wr(Spatten *s, uint64_t off, uint32_t val)
-{
-    qpci_io_writel(s->dev, s->bar, off, val);
-}
-
-static uint64_t cnt(Spatten *s, unsigned n)
-{
-    return qpci_io_readq(s->dev, s->bar, SPATTEN_REG_CNT(n));
-}
-
-static uint64_t alloc_aligned(Spatten *s, size_t size)
-{
-    uint64_t a = guest_alloc(&s->qs->alloc, size + SPATTEN_RING_ALIGN);
-
-    return QEMU_ALIGN_UP(a, SPATTEN_RING_ALIGN);
-}
+#define SPATTEN_QTEST_STATE Spatten
+#include "spatten-qtest.h"
 
 static void spatten_map(Spatten *s)
 {
@@ -114,19 +94,11 @@ static void queue_setup(Spatten *s, unsigned q, uint32_t sq_size,
 
     p->sq_size = sq_size;
     p->cq_size = cq_size;
-    p->sq = alloc_aligned(s, sq_size * SPATTEN_DESC_SIZE);
-    p->cq = alloc_aligned(s, cq_size * SPATTEN_CQE_SIZE);
-    qtest_memset(s->qts, p->sq, 0, sq_size * SPATTEN_DESC_SIZE);
-    qtest_memset(s->qts, p->cq, 0, cq_size * SPATTEN_CQE_SIZE);
+    rings_alloc(s, &p->sq, &p->cq, sq_size, cq_size);
     p->sq_tail = p->cq_head = 0;
     p->phase = true;
 
-    wr(s, SPATTEN_REG_Q(q, SPATTEN_QREG_SQ_BASE_LO), (uint32_t)p->sq);
-    wr(s, SPATTEN_REG_Q(q, SPATTEN_QREG_SQ_BASE_HI), p->sq >> 32);
-    wr(s, SPATTEN_REG_Q(q, SPATTEN_QREG_CQ_BASE_LO), (uint32_t)p->cq);
-    wr(s, SPATTEN_REG_Q(q, SPATTEN_QREG_CQ_BASE_HI), p->cq >> 32);
-    wr(s, SPATTEN_REG_Q(q, SPATTEN_QREG_SQ_SIZE), sq_size);
-    wr(s, SPATTEN_REG_Q(q, SPATTEN_QREG_CQ_SIZE), cq_size);
+    queue_write_rings(s, q, p->sq, p->cq, sq_size, cq_size);
     wr(s, SPATTEN_REG_Q(q, SPATTEN_QREG_IRQ_VECTOR), q);
     wr(s, SPATTEN_REG_Q(q, SPATTEN_QREG_CTRL), SPATTEN_QCTRL_ENABLE);
     g_assert_cmphex(rd(s, SPATTEN_REG_Q(q, SPATTEN_QREG_STATUS)), ==,
@@ -149,48 +121,6 @@ static void msix_setup(Spatten *s, unsigned vector)
                    e + PCI_MSIX_ENTRY_DATA, MSI_DATA + vector);
     qpci_io_writel(s->dev, s->dev->msix_table_bar,
                    e + PCI_MSIX_ENTRY_VECTOR_CTRL, 0);
-}
-
-static void desc_nop(struct spatten_hw_desc *d, uint32_t tag)
-{
-    memset(d, 0, sizeof(*d));
-    d->opcode = cpu_to_le16(SPATTEN_OP_NOP);
-    d->desc_size = cpu_to_le16(SPATTEN_DESC_SIZE);
-    d->version = SPATTEN_DESC_VERSION;
-    d->tag = cpu_to_le32(tag);
-}
-
-/*
- * An ATTENTION descriptor without buffers: S16 everywhere, 8 fractional
- * bits.  @gen: generation stage (q_rows 1, q_start kv_rows - 1, causal).
- */
-static void desc_attn(struct spatten_hw_desc *d, uint32_t tag,
-                      unsigned heads, unsigned dim, unsigned q_rows,
-                      unsigned kv_rows, bool gen)
-{
-    memset(d, 0, sizeof(*d));
-    d->opcode = cpu_to_le16(SPATTEN_OP_ATTENTION);
-    d->desc_size = cpu_to_le16(SPATTEN_DESC_SIZE);
-    d->version = SPATTEN_DESC_VERSION;
-    d->tag = cpu_to_le32(tag);
-    d->n_heads = cpu_to_le16(heads);
-    d->head_dim = cpu_to_le16(dim);
-    d->q_rows = cpu_to_le16(q_rows);
-    d->kv_rows = cpu_to_le16(kv_rows);
-    if (gen) {
-        d->stage = SPATTEN_STAGE_GENERATION;
-        d->q_start = cpu_to_le16(kv_rows - 1);
-        d->flags = cpu_to_le16(SPATTEN_DESC_F_CAUSAL);
-    }
-    d->q_frac = d->k_frac = d->v_frac = d->out_frac = 8;
-}
-
-static void set_buf(struct spatten_hw_buf *b, uint64_t addr, uint32_t len)
-{
-    b->addr = cpu_to_le64(addr);
-    b->len = cpu_to_le32(len);
-    b->offset = 0;
-    b->flags = 0;
 }
 
 /* Write @d at the SQ tail of queue @q (does not ring the doorbell). */
@@ -1014,27 +944,14 @@ static void test_progressive(void)
     spatten_stop(s);
 }
 
-/*
- * A job that keeps an engine busy for a while: 8 heads, HEAVY_Q query
- * rows, 1024 keys, head_dim 64 (operands are whatever is in guest
- * memory).  Returns the output's address; the output holds the 0x55
- * sentinel.
- */
-#define HEAVY_Q         512
-#define HEAVY_OUT       (8 * HEAVY_Q * 64 * 2)
-static uint64_t desc_heavy(Spatten *s, struct spatten_hw_desc *d,
-                           uint32_t tag)
+/* desc_heavy() with the 0x55 sentinel in its output. */
+static uint64_t desc_heavy_marked(Spatten *s, struct spatten_hw_desc *d,
+                                  uint32_t tag)
 {
-    const uint32_t qb = HEAVY_OUT, kb = 8 * 1024 * 64 * 2;
-    uint64_t buf = alloc_aligned(s, 2 * qb + 2 * kb);
+    uint64_t out = desc_heavy(s, d, tag);
 
-    desc_attn(d, tag, 8, 64, HEAVY_Q, 1024, false);
-    set_buf(&d->q, buf, qb);
-    set_buf(&d->k, buf + qb, kb);
-    set_buf(&d->v, buf + qb + kb, kb);
-    set_buf(&d->out, buf + qb + 2 * kb, qb);
-    qtest_memset(s->qts, buf + qb + 2 * kb, 0x55, qb);
-    return buf + qb + 2 * kb;
+    qtest_memset(s->qts, out, 0x55, HEAVY_OUT);
+    return out;
 }
 
 /*
@@ -1053,7 +970,7 @@ static void test_fairness(void)
     queue_setup(s, 1, RING_ENTRIES, RING_ENTRIES);
     wr(s, SPATTEN_REG_CTRL, SPATTEN_CTRL_ENABLE);
     for (i = 0; i < 6; i++) {
-        desc_heavy(s, &d, 0x700 + i);
+        desc_heavy_marked(s, &d, 0x700 + i);
         sq_put_q(s, 0, &d);
     }
     sq_ring(s, 0);
@@ -1241,19 +1158,6 @@ static void test_modeled_engines(void)
 }
 
 /* A uint32 QOM property of the device (the x- ones are for tests). */
-static uint32_t sp_prop(Spatten *s, const char *name)
-{
-    QDict *r = qtest_qmp(s->qts, "{'execute': 'qom-get', 'arguments': "
-                         "{'path': '/machine/peripheral/sp0', "
-                         "'property': %s}}", name);
-    uint32_t v;
-
-    g_assert(qdict_haskey(r, "return"));
-    v = qdict_get_int(r, "return");
-    qobject_unref(r);
-    return v;
-}
-
 /*
  * timing=modeled, a job whose replay outlasts one bottom-half run (its
  * output is over SPATTEN_BH_MAX_BYTES) and a NOP taken after it.  The
@@ -1321,6 +1225,21 @@ static void test_modeled_park(void)
 }
 
 /*
+ * Wait until one job is computed and staged (off the engine), waiting for
+ * the virtual clock.
+ */
+static void wait_staged(Spatten *s)
+{
+    gint64 end = g_get_monotonic_time() + POLL_US;
+
+    while (sp_prop(s, "x-staged-jobs") != 1 ||
+           sp_prop(s, "x-running-jobs") != 0) {
+        g_assert_cmpint(g_get_monotonic_time(), <, end);
+        g_usleep(1000);
+    }
+}
+
+/*
  * timing=modeled, one engine: an entry the device could not read (its SQ
  * is where nothing answers: ERR_DMA_READ) never reached an engine, so it
  * completes at once, even while a computed job waits for its modeled
@@ -1335,7 +1254,6 @@ static void test_modeled_sqe_fault(void)
     struct spatten_hw_desc d;
     struct spatten_hw_cqe e;
     uint64_t cycles, half;
-    gint64 end;
     JobMem m;
 
     jobmem_init(s, &m);
@@ -1364,12 +1282,7 @@ static void test_modeled_sqe_fault(void)
     d.tag = cpu_to_le32(0xd1);
     sq_put(s, &d);
     sq_ring(s, 0);
-    end = g_get_monotonic_time() + POLL_US;
-    while (sp_prop(s, "x-staged-jobs") != 1 ||
-           sp_prop(s, "x-running-jobs") != 0) {
-        g_assert_cmpint(g_get_monotonic_time(), <, end);
-        g_usleep(1000);
-    }
+    wait_staged(s);
     qtest_clock_step(s->qts, half);
 
     /* T + half: an unreadable entry on queue 1 completes at once */
@@ -1661,7 +1574,6 @@ static void test_page_list_out(void)
     uint64_t in = alloc_aligned(s, 2 * 640 * 128 + 4 * 128);
     uint64_t oa = alloc_aligned(s, PL_OUT), ob = alloc_aligned(s, PL_OUT);
     uint64_t list;
-    gint64 end;
     unsigned i;
 
     queue_setup(s, 0, RING_ENTRIES, RING_ENTRIES);
@@ -1702,12 +1614,7 @@ static void test_page_list_out(void)
     qtest_memset(s->qts, ob, 0x55, PL_OUT);
     sq_put(s, &d);
     sq_ring(s, 0);
-    end = g_get_monotonic_time() + POLL_US;
-    while (sp_prop(s, "x-staged-jobs") != 1 ||
-           sp_prop(s, "x-running-jobs") != 0) {
-        g_assert_cmpint(g_get_monotonic_time(), <, end);
-        g_usleep(1000);
-    }
+    wait_staged(s);
     g_usleep(100 * 1000);   /* and through the bottom half */
     cq_expect_empty(s);
     for (i = 0; i < PL_PAGES; i++) {
@@ -2009,7 +1916,7 @@ static void test_reset_inflight(void)
     g_assert_cmpuint(cnt(s, SPATTEN_CNT_JOBS_OK), ==, 0);
     queue_setup(s, 0, RING_ENTRIES, RING_ENTRIES);
     wr(s, SPATTEN_REG_CTRL, SPATTEN_CTRL_ENABLE);
-    desc_heavy(s, &d, 200);
+    desc_heavy_marked(s, &d, 200);
     sq_put(s, &d);
     t0 = g_get_monotonic_time();
     sq_ring(s, 0);
@@ -2037,7 +1944,7 @@ static void test_unplug(void)
     queue_setup(s, 0, RING_ENTRIES, RING_ENTRIES);
     wr(s, SPATTEN_REG_CTRL, SPATTEN_CTRL_ENABLE);
     for (i = 0; i < 6; i++) {
-        desc_heavy(s, &d, 300 + i);
+        desc_heavy_marked(s, &d, 300 + i);
         sq_put(s, &d);
     }
     sq_ring(s, 0);
