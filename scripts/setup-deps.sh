@@ -13,6 +13,7 @@ packages=(
 	sparse perl						# driver checks
 	clang libclang-rt-14-dev valgrind			# fuzzing, sanitizers
 	libpci-dev pciutils					# spatten-info
+	libdrm-dev						# drm.h for the UAPI header
 	libopenblas-dev gnuplot-nox				# benchmarks
 	bc libssl-dev libelf-dev kmod			# debug guest kernel
 )
