@@ -26,6 +26,7 @@ export KSFT_DIR
 KABI612_FILE := $(BUILD)/kernel-abi-6.12
 KABI612 = $(shell cat $(KABI612_FILE) 2>/dev/null)
 KDIR612 = /usr/src/linux-headers-$(KABI612)
+KMOD61 := $(BUILD)/kmod-6.1
 KMOD612 := $(BUILD)/kmod-6.12
 INITRAMFS612 := $(BUILD)/initramfs-6.12.cpio.gz
 
@@ -86,22 +87,27 @@ setup: qemu kernel ktools debug-kernel
 
 # ---- builds ------------------------------------------------------------
 
-# Kbuild builds in the source tree: the 6.1 module in place (spatten.ko,
-# packed by `initramfs`), the 6.12 one in a copy of the sources. Both end
-# up in $(BUILD)/module-<series>/spatten.ko.
-KMOD_COPY = mkdir -p $(1)/driver $(1)/include/uapi && \
+# Kbuild builds in a copy of the sources per kernel, after the compile
+# probes (scripts/kconftest.sh) wrote that kernel's spatten_conftest.h:
+# $(BUILD)/kmod-<series>/, the module ending up in
+# $(BUILD)/module-<series>/spatten.ko. cp -u keeps unchanged files' times,
+# so Kbuild rebuilds only what changed.
+KMOD_COPY = mkdir -p $(1)/driver $(1)/include/uapi/drm && \
 	cp -u Kbuild $(1)/ && cp -u driver/*.[ch] $(1)/driver/ && \
-	cp -u include/*.h $(1)/include/ && cp -u include/uapi/*.h $(1)/include/uapi/
+	cp -u include/*.h $(1)/include/ && \
+	cp -u include/uapi/drm/*.h $(1)/include/uapi/drm/ && \
+	scripts/kconftest.sh $(2) $(1)/driver/spatten_conftest.h
 
 module: kernel
 	@echo "==> Building spatten.ko against $(KDIR)"
-	@$(MAKE) -s -C $(KDIR) M=$(CURDIR) W=1 modules
-	@mkdir -p $(BUILD)/module-6.1 && cp spatten.ko $(BUILD)/module-6.1/
+	@$(call KMOD_COPY,$(KMOD61),$(KDIR))
+	@$(MAKE) -s -C $(KDIR) M=$(CURDIR)/$(KMOD61) W=1 modules
+	@mkdir -p $(BUILD)/module-6.1 && cp $(KMOD61)/spatten.ko $(BUILD)/module-6.1/
 	@$(MAKE) -s module-6.12
 
 module-6.12: kernel-6.12
 	@echo "==> Building spatten.ko against $(KDIR612)"
-	@$(call KMOD_COPY,$(KMOD612))
+	@$(call KMOD_COPY,$(KMOD612),$(KDIR612))
 	@$(MAKE) -s -C $(KDIR612) M=$(CURDIR)/$(KMOD612) W=1 modules
 	@mkdir -p $(BUILD)/module-6.12 && \
 		cp $(KMOD612)/spatten.ko $(BUILD)/module-6.12/
@@ -109,7 +115,7 @@ module-6.12: kernel-6.12
 # spatten.ko for the debug kernel, built against its tree.
 module-debug: debug-kernel
 	@echo "==> Building spatten.ko against the debug kernel"
-	@$(call KMOD_COPY,$(KMODDBG))
+	@$(call KMOD_COPY,$(KMODDBG),$(DKTREE))
 	@$(MAKE) -s -C $(DKTREE) M=$(CURDIR)/$(KMODDBG) W=1 modules
 	@mkdir -p $(BUILD)/module-debug && \
 		cp $(KMODDBG)/spatten.ko $(BUILD)/module-debug/
@@ -121,7 +127,8 @@ guest: ktools
 
 initramfs: module guest
 	@echo "==> Packing the guest initramfs"
-	@scripts/mk-initramfs.sh spatten.ko $(BUILD)/guest/bin $(INITRAMFS)
+	@scripts/mk-initramfs.sh $(BUILD)/module-6.1/spatten.ko \
+		$(BUILD)/guest/bin $(INITRAMFS)
 
 # ---- the two commands of README.md ---------------------------------------
 
@@ -195,7 +202,7 @@ driver-lint:
 	fi
 	@for k in 6.1:$(KDIR) 6.12:$(KDIR612); do \
 		v=$${k%%:*} kd=$${k#*:} d=$(BUILD)/lint-$${k%%:*}; \
-		rm -rf $$d; $(call KMOD_COPY,$$d); \
+		rm -rf $$d; $(call KMOD_COPY,$$d,$$kd); \
 		log=$(BUILD)/lint-$$v.log; \
 		$(MAKE) -s -C $$kd M=$(CURDIR)/$$d W=1 C=1 modules >$$log 2>&1; \
 		st=$$?; \
@@ -209,7 +216,6 @@ driver-lint:
 	done
 
 clean: host-clean lib-clean
-	-@[ -d "$(KDIR)" ] && $(MAKE) -s -C $(KDIR) M=$(CURDIR) clean
 	rm -rf $(BUILD)
 
 distclean: clean

@@ -1,12 +1,8 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
- * SpAtten driver: the few kernel API differences between the kernels the
- * driver is built for (Debian's 6.1 and 6.12). Every kernel version switch
- * of the driver lives here.
- *
- * SPATTEN_KERNEL_AT_LEAST() compares the major and minor numbers of the
- * kernel being built against (the same information as the version code;
- * the sublevel does not matter for these switches).
+ * SpAtten driver: the kernel API differences between the kernels the
+ * driver is built for. Each switch is a SPATTEN_HAVE_* result of a compile
+ * probe (driver/conftest/, scripts/kconftest.sh), never a version number.
  */
 #ifndef SPATTEN_COMPAT_H
 #define SPATTEN_COMPAT_H
@@ -14,29 +10,16 @@
 #include <linux/err.h>
 #include <linux/mm.h>
 #include <linux/pci.h>
-#include <linux/version.h>
+#include <drm/gpu_scheduler.h>
 
-#define SPATTEN_KERNEL_AT_LEAST(major, minor) \
-	(KERNEL_VERSION(LINUX_VERSION_MAJOR, LINUX_VERSION_PATCHLEVEL, 0) >= \
-	 KERNEL_VERSION(major, minor, 0))
+#include "spatten_conftest.h"
 
-/* PCI_IRQ_LEGACY was renamed PCI_IRQ_INTX in 6.8 and later removed. */
-#if SPATTEN_KERNEL_AT_LEAST(6, 8)
+/* PCI_IRQ_LEGACY was renamed PCI_IRQ_INTX (6.8) and later removed. */
+#ifdef PCI_IRQ_INTX
 #define SPATTEN_PCI_IRQ_INTX	PCI_IRQ_INTX
 #else
 #define SPATTEN_PCI_IRQ_INTX	PCI_IRQ_LEGACY
 #endif
-
-/* vma->vm_flags became read-only in 6.3: use vm_flags_set() there. */
-static inline void spatten_vm_flags_set(struct vm_area_struct *vma,
-					unsigned long flags)
-{
-#if SPATTEN_KERNEL_AT_LEAST(6, 3)
-	vm_flags_set(vma, flags);
-#else
-	vma->vm_flags |= flags;
-#endif
-}
 
 /**
  * spatten_pcim_iomap_bar() - request and map one BAR, device-managed
@@ -44,15 +27,12 @@ static inline void spatten_vm_flags_set(struct vm_area_struct *vma,
  * @bar: BAR number
  * @name: owner name for the resource tree
  *
- * 6.11 added pcim_iomap_region() and deprecated the pcim_iomap_regions() +
- * pcim_iomap_table() pair that older kernels offer.
- *
  * Return: the mapping, or an ERR_PTR() on failure.
  */
 static inline void __iomem *spatten_pcim_iomap_bar(struct pci_dev *pdev,
 						   int bar, const char *name)
 {
-#if SPATTEN_KERNEL_AT_LEAST(6, 11)
+#ifdef SPATTEN_HAVE_PCIM_IOMAP_REGION
 	return pcim_iomap_region(pdev, bar, name);
 #else
 	void __iomem *addr;
@@ -63,6 +43,41 @@ static inline void __iomem *spatten_pcim_iomap_bar(struct pci_dev *pdev,
 		return IOMEM_ERR_PTR(ret);
 	addr = pcim_iomap_table(pdev)[bar];
 	return addr ? addr : IOMEM_ERR_PTR(-ENOMEM);
+#endif
+}
+
+/* A job takes one ring entry: one scheduler credit. */
+static inline int spatten_sched_job_init(struct drm_sched_job *job,
+					 struct drm_sched_entity *entity,
+					 void *owner, u64 client_id)
+{
+#ifdef SPATTEN_HAVE_SCHED_JOB_INIT_CREDITS
+	return drm_sched_job_init(job, entity, 1, owner, client_id);
+#else
+	return drm_sched_job_init(job, entity, owner);
+#endif
+}
+
+/* Restart a stopped scheduler; jobs without a hardware fence complete. */
+static inline void spatten_sched_start(struct drm_gpu_scheduler *sched)
+{
+#ifdef SPATTEN_HAVE_SCHED_START_ONE_ARG
+	drm_sched_start(sched);
+#else
+	drm_sched_start(sched, true);
+#endif
+}
+
+/* Pin user pages with the caller holding the mmap lock for reading. */
+static inline long spatten_pin_user_pages(unsigned long start,
+					  unsigned long nr_pages,
+					  unsigned int gup_flags,
+					  struct page **pages)
+{
+#ifdef SPATTEN_HAVE_PIN_USER_PAGES_VMAS
+	return pin_user_pages(start, nr_pages, gup_flags, pages, NULL);
+#else
+	return pin_user_pages(start, nr_pages, gup_flags, pages);
 #endif
 }
 

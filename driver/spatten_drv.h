@@ -1,18 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
- * SpAtten driver: private structures shared by the driver's files.
- *
- * Object lifetimes (all kref counted):
- *  - struct spatten_dev: one per board. Held by the PCI binding (dropped at
- *    the end of remove()), by every open file context and by every buffer
- *    object, so none of them ever points at freed memory after an unbind.
- *  - struct spatten_ctx: one per open file. Held by the file and by every
- *    job of the file that the device may still run.
- *  - struct spatten_bo: held by its handle in the file's table, by every
- *    job that uses it (until the job completes) and by every VMA mapping it.
- *  - struct spatten_kjob: not counted; owned by the submitting file's job
- *    table until WAIT reaps it, or freed by the completion path when the
- *    file was closed while the job was in flight (an "orphan").
+ * SpAtten driver: the device, the open file and the helpers every file of
+ * the driver shares. Lifetimes and locks: docs/driver.md.
  */
 #ifndef SPATTEN_DRV_H
 #define SPATTEN_DRV_H
@@ -20,54 +9,41 @@
 #include <linux/atomic.h>
 #include <linux/kref.h>
 #include <linux/list.h>
-#include <linux/miscdevice.h>
 #include <linux/mutex.h>
 #include <linux/pci.h>
-#include <linux/rwsem.h>
 #include <linux/spinlock.h>
 #include <linux/types.h>
 #include <linux/wait.h>
-#include <linux/workqueue.h>
 #include <linux/xarray.h>
 
+#include <drm/drm_device.h>
+#include <drm/drm_file.h>
+#include <drm/drm_print.h>
+#include <drm/gpu_scheduler.h>
+
 #include "spatten_hw.h"
-#include "uapi/spatten.h"
+#include "uapi/drm/spatten_accel.h"
 
 #define SPATTEN_DRV_NAME		"spatten"
+#define SPATTEN_DRV_DESC		"SpAtten sparse-attention accelerator"
 
 /* Driver limits. */
-#define SPATTEN_MAX_DEPTH		256		/* entries per queue */
+#define SPATTEN_MAX_DEPTH		256		/* ring entries per queue */
 #define SPATTEN_MAX_BO_SIZE		(256ULL << 20)	/* bytes */
-#define SPATTEN_MAX_HANDLES		((1U << 20) - 1) /* per open file */
 #define SPATTEN_MAX_JOBS		4096		/* unreaped, per file */
 #define SPATTEN_READY_TIMEOUT_US	(500 * USEC_PER_MSEC)
-#define SPATTEN_BACKLOG_MAX		1024		/* queued jobs per queue */
-#define SPATTEN_WATCHDOG_MS		250		/* CQ poll + timeouts */
 
-/*
- * mmap offset of a buffer object: handle << SPATTEN_MMAP_SHIFT. Each buffer
- * gets a 4 GiB window of the file's offset space, so a mapping may start at
- * any page of the buffer.
- */
-#define SPATTEN_MMAP_SHIFT		32
-#define SPATTEN_MMAP_PGSHIFT		(SPATTEN_MMAP_SHIFT - PAGE_SHIFT)
+/* drm_dbg() categories are the DRM core's; this is the driver's own mask. */
+#define SPATTEN_DBG_JOB			BIT(0)
+#define SPATTEN_DBG_BO			BIT(1)
+#define SPATTEN_DBG_RESET		BIT(2)
+extern unsigned int spatten_debug;
 
-/* Operands of a job, in descriptor order. */
-enum spatten_tensor_idx {
-	SPATTEN_T_Q,
-	SPATTEN_T_K,
-	SPATTEN_T_V,
-	SPATTEN_T_OUT,
-	SPATTEN_T_K_LSB,
-	SPATTEN_T_TOK_IMP,
-	SPATTEN_T_TOK_ALIVE,
-	SPATTEN_T_TOK_KEPT,
-	SPATTEN_T_PINNED,
-	SPATTEN_T_HEAD_IMP,
-	SPATTEN_T_HEAD_ALIVE,
-	SPATTEN_T_HEAD_KEPT,
-	SPATTEN_T_NUM,
-};
+#define spatten_dbg(sdev, cat, fmt, ...)				\
+	do {								\
+		if (spatten_debug & SPATTEN_DBG_##cat)			\
+			drm_dbg_driver(&(sdev)->drm, fmt, ##__VA_ARGS__); \
+	} while (0)
 
 /**
  * struct spatten_caps - capability registers, read once at probe
@@ -99,17 +75,22 @@ struct spatten_caps {
 	u32 desc_size;
 };
 
-struct spatten_dev;
-struct spatten_kjob;
+struct spatten_device;
+struct spatten_job;
 
 /**
- * struct spatten_queue - one submission/completion queue pair
+ * struct spatten_queue - one hardware queue pair and its scheduler
  * @sdev: owning board
  * @id: queue index, also the upper half of every tag on this queue
  * @depth: entries of the SQ and of the CQ
  * @irq: Linux IRQ of this queue's MSI-X vector once requested, else 0
  * @irq_name: name of that interrupt
- * @lock: protects everything below; taken by SUBMIT and the IRQ thread
+ * @sched: the DRM scheduler feeding this ring (credits: @depth - 1)
+ * @fence_ctx: dma_fence context of the ring's hardware fences
+ * @fence_seqno: last hardware fence sequence number
+ * @fence_lock: lock of the ring's hardware fences
+ * @lock: protects the ring state below; taken by run_job, the IRQ thread
+ *	and the reset path
  * @sq: submission ring (coherent DMA)
  * @cq: completion ring (coherent DMA)
  * @sq_dma: bus address of @sq
@@ -117,21 +98,21 @@ struct spatten_kjob;
  * @sq_tail: next SQ entry the driver writes
  * @cq_head: next CQ entry the driver reads
  * @cq_phase: phase bit the entry at @cq_head has once the device posts it
- * @inflight: jobs on the ring (at most @depth - 1)
- * @queued: jobs on the ring plus jobs on @pending (at most
- *	SPATTEN_BACKLOG_MAX: SUBMIT waits or fails with -EAGAIN beyond)
- * @stopped: the device is being reset: jobs stay on @pending
+ * @inflight: jobs on the ring
  * @slot_hint: where the search for a free tag slot starts
  * @slots: job of each tag slot, NULL when free
- * @pending: accepted jobs waiting for room on the ring, in order
- * @space_wq: woken when @queued drops or the device goes away
  */
 struct spatten_queue {
-	struct spatten_dev *sdev;
+	struct spatten_device *sdev;
 	u16 id;
 	u32 depth;
 	int irq;
 	char irq_name[40];
+
+	struct drm_gpu_scheduler sched;
+	u64 fence_ctx;
+	u64 fence_seqno;
+	spinlock_t fence_lock;	/* hardware fences of this ring */
 
 	spinlock_t lock;	/* ring state, see above */
 	struct spatten_hw_desc *sq;
@@ -142,26 +123,15 @@ struct spatten_queue {
 	u32 cq_head;
 	u16 cq_phase;
 	u32 inflight;
-	u32 queued;
-	bool stopped;
 	u32 slot_hint;
-	struct spatten_kjob **slots;
-	struct list_head pending;
-	wait_queue_head_t space_wq;
+	struct spatten_job **slots;
 };
 
 /**
- * struct spatten_dev - one board
- * @ref: see the top of this file
- * @pdev: the PCI device (a reference is held)
- * @regs: BAR0; only touched while bound (see @dead)
- * @index: N of /dev/spattenN
- * @name: "spattenN"
- * @misc: the character device
- * @rwsem: ioctls and mmap() that touch the device hold it for reading;
- *	remove() takes it for writing to set @dead
- * @dead: the device is gone: every later ioctl fails with -ENODEV
- * @torn_down: spatten_dev_teardown() already ran
+ * struct spatten_device - one board
+ * @drm: the DRM device (accel or render node)
+ * @pdev: the PCI device
+ * @regs: BAR0; touched only inside drm_dev_enter() or before registration
  * @caps: capability registers
  * @nr_queues: queue pairs in use
  * @queue_depth: entries per queue in use
@@ -170,45 +140,34 @@ struct spatten_queue {
  * @intx: one shared legacy interrupt
  * @irq_single: Linux IRQ of the single vector when !@msix and requested
  * @queues: the queue pairs
- * @bo_lock: protects @bo_list and every buffer's DMA mapping state
- * @bo_list: buffer objects of this board
- * @mapped_pages: page frame number -> buffer, for every page mapped for
- *	the device: a page is mapped once at most (two device-writable
- *	mappings of one page are undefined under the DMA API)
- * @ctx_lock: protects @ctx_list
- * @ctx_list: open file contexts, woken when the device goes away
- * @reset_lock: serializes device resets (timeout recovery, PCI resets)
- * @broken: a reset failed: SUBMIT fails with -EIO
- * @watchdog: polls the completion queues (lost interrupts) and expires
- *	jobs older than @timeout_ms while jobs are on a ring
- * @timeout_ms: per-job timeout, from the job_timeout_ms module parameter;
- *	debugfs may change it
- * @force_timeout: debugfs knob: while non-zero, jobs are put on the rings
- *	without ringing the doorbell, so they time out; a reset clears it
- * @drop_irq: debugfs knob: number of interrupts still to ignore
- * @inject_dma: debugfs knob: number of attention jobs still to give an
- *	unbacked page-list address (the device fails them with DMA_READ)
- * @inject_dma_write: debugfs knob: number of attention jobs still to give
- *	an output page list whose pages no memory answers to (the device fails
- *	them with DMA_WRITE)
+ * @scheds: &queues[i].sched, for entities
+ * @bo_lock: protects @bo_list and every buffer's device mapping
+ * @bo_list: buffer objects with a device mapping
+ * @user_pages: pfn -> user-pointer buffer, for every pinned user page: a
+ *	page is in one user-pointer buffer of the board at most
+ * @reset_lock: serializes resets, suspend and unplug against each other
+ * @broken: a reset failed: the device is off the bus, SUBMIT fails -EIO
+ * @unplugged: remove() ran: the queues are stopped for good
+ * @timeout_ms: job timeout on an engine (module parameter, debugfs)
+ * @force_timeout: debugfs: while set, jobs go on the ring without a
+ *	doorbell, so they time out; a reset clears it
+ * @drop_irq: debugfs: interrupts still to ignore
+ * @inject_dma: debugfs, unsafe: attention jobs still to give an unbacked
+ *	page-list address
+ * @inject_dma_write: debugfs, unsafe: attention jobs still to give an
+ *	output page list of unbacked pages
  * @bad_list: page list of unbacked page addresses for @inject_dma_write
  * @bad_list_dma: bus address of @bad_list
- * @nr_resets: device resets done by the driver
+ * @nr_resets: device resets by the driver
  * @nr_timeouts: jobs that timed out
  * @nr_irqs_dropped: interrupts ignored through @drop_irq
- * @debugfs: debugfs directory of the board
+ * @coredumps: devcoredumps written
+ * @debugfs: the board's knob directory
  */
-struct spatten_dev {
-	struct kref ref;
+struct spatten_device {
+	struct drm_device drm;
 	struct pci_dev *pdev;
 	void __iomem *regs;
-	int index;
-	char name[24];
-	struct miscdevice misc;
-
-	struct rw_semaphore rwsem;
-	bool dead;
-	bool torn_down;
 
 	struct spatten_caps caps;
 	u32 nr_queues;
@@ -218,16 +177,15 @@ struct spatten_dev {
 	bool intx;
 	int irq_single;
 	struct spatten_queue queues[SPATTEN_MAX_QUEUES];
+	struct drm_gpu_scheduler *scheds[SPATTEN_MAX_QUEUES];
 
-	struct mutex bo_lock;	/* @bo_list, DMA mapping state */
+	struct mutex bo_lock;	/* @bo_list, device mappings */
 	struct list_head bo_list;
-	struct xarray mapped_pages;
-	struct mutex ctx_lock;	/* @ctx_list */
-	struct list_head ctx_list;
+	struct xarray user_pages;
 
-	struct mutex reset_lock;	/* device resets */
+	struct mutex reset_lock;	/* resets, suspend, unplug */
 	bool broken;
-	struct delayed_work watchdog;
+	bool unplugged;
 	u32 timeout_ms;
 	atomic_t force_timeout;
 	atomic_t drop_irq;
@@ -238,128 +196,56 @@ struct spatten_dev {
 	atomic_t nr_resets;
 	atomic_t nr_timeouts;
 	atomic_t nr_irqs_dropped;
+	atomic_t coredumps;
 	struct dentry *debugfs;
 };
 
 /**
- * struct spatten_ctx - one open file
- * @ref: held by the file and by each job the device may still run
- * @sdev: the board (a reference is held)
- * @node: entry in the board's @ctx_list
- * @bos: handle -> struct spatten_bo, handles from 1
- * @jobs: seqno -> struct spatten_kjob; the xarray's own lock also protects
- *	the completion state of every job and @nr_jobs / @nr_done
- * @submit_lock: serializes seqno assignment in SUBMIT
+ * struct spatten_file - one open file (drm_file.driver_priv)
+ * @ref: held by the file and by each of its jobs until freed
+ * @sdev: the board
+ * @entity: the file's scheduler entity (every queue of the board)
+ * @client_id: fdinfo drm-client-id
+ * @submit_lock: serializes SUBMIT (sequence numbers, entity pushes)
  * @next_seqno: seqno of the next job; 1 for the first
- * @nr_jobs: jobs in @jobs (accepted, not reaped)
- * @nr_done: jobs in @jobs that completed (what poll() reports)
- * @wq: woken when a job of this file completes or the device goes away
+ * @jobs: seqno -> struct spatten_job, submitted and not reaped; its lock
+ *	(xa_lock_irq) also protects @done, @nr_jobs, @nr_done and @closed
+ * @done: completed jobs not reaped, in completion order
+ * @nr_jobs: entries of @jobs
+ * @nr_done: entries of @done
+ * @closed: postclose ran: completions no longer go to @done
+ * @banned: one of the file's jobs hung the device: SUBMIT fails
+ * @wq: woken when a job completes or the board goes away
+ * @engine_ns: engine time of the file's completed jobs (fdinfo)
+ * @cycles: modeled device cycles of the file's completed jobs (fdinfo)
  */
-struct spatten_ctx {
+struct spatten_file {
 	struct kref ref;
-	struct spatten_dev *sdev;
-	struct list_head node;
-	struct xarray bos;
-	struct xarray jobs;
-	struct mutex submit_lock;	/* seqno assignment */
+	struct spatten_device *sdev;
+	struct drm_sched_entity entity;
+	u64 client_id;
+	struct mutex submit_lock;	/* seqno order of pushes */
 	u64 next_seqno;
+	struct xarray jobs;
+	struct list_head done;
 	u32 nr_jobs;
 	u32 nr_done;
+	bool closed;
+	bool banned;
 	wait_queue_head_t wq;
-};
-
-/**
- * struct spatten_bo - buffer object: pages mapped for the device, listed in
- * a page list the device walks
- * @ref: see the top of this file
- * @sdev: the board (a reference is held)
- * @node: entry in the board's @bo_list
- * @size: bytes, a multiple of PAGE_SIZE
- * @npages: pages
- * @pages: the pages
- * @dma: bus address of each page
- * @list: page list for the device (coherent DMA): @dma as __le64
- * @list_dma: bus address of @list
- * @mapped: @dma and @list are valid (false once the device went away);
- *	protected by the board's @bo_lock
- * @mm: imported buffers: the address space whose pages are pinned and
- *	whose locked_vm was charged (a reference is held); NULL otherwise
- */
-struct spatten_bo {
-	struct kref ref;
-	struct spatten_dev *sdev;
-	struct list_head node;
-	u64 size;
-	unsigned long npages;
-	struct page **pages;
-	dma_addr_t *dma;
-	__le64 *list;
-	dma_addr_t list_dma;
-	bool mapped;
-	struct mm_struct *mm;
-};
-
-/**
- * struct spatten_kjob - a job accepted by SUBMIT
- * @node: on the queue's pending list, or a local list while completing
- * @ctx: submitting file (a reference is held until the job is freed)
- * @q: queue the job was given to
- * @seqno: sequence number
- * @user_data: returned by WAIT
- * @bo: buffers used (references held until completion), NULL if unused
- * @off: byte offset of each operand in its buffer
- * @len: byte length of each operand
- * @desc: the descriptor as the device gets it (tag filled on the ring)
- * @status: enum spatten_hw_status
- * @bytes_q: completion counters from the CQE
- * @bytes_k_msb: see @bytes_q
- * @bytes_k_lsb: see @bytes_q
- * @bytes_v: see @bytes_q
- * @bytes_written: see @bytes_q
- * @cycles: see @bytes_q
- * @lsb_refetches: see @bytes_q
- * @deadline: jiffies by which the job must complete once on the ring
- * @timed_out: the watchdog expired the job
- * @done: completed (under the file's @jobs lock)
- * @orphan: the file was closed: the completion path frees the job
- * @claimed: a WAIT is copying the result out
- */
-struct spatten_kjob {
-	struct list_head node;
-	struct spatten_ctx *ctx;
-	struct spatten_queue *q;
-	u64 seqno;
-	u64 user_data;
-	struct spatten_bo *bo[SPATTEN_T_NUM];
-	u64 off[SPATTEN_T_NUM];
-	u64 len[SPATTEN_T_NUM];
-	struct spatten_hw_desc desc;
-
-	u16 status;
-	u64 bytes_q;
-	u64 bytes_k_msb;
-	u64 bytes_k_lsb;
-	u64 bytes_v;
-	u64 bytes_written;
-	u64 cycles;
-	u32 lsb_refetches;
-	unsigned long deadline;
-	bool timed_out;
-
-	bool done;
-	bool orphan;
-	bool claimed;
+	atomic64_t engine_ns;
+	atomic64_t cycles;
 };
 
 /**
  * struct spatten_live - objects of the module alive now, for the
  * reliability tests (debugfs spatten/objects): they return to their level
  * once every file is closed and every job has completed
- * @devs: struct spatten_dev
- * @ctxs: struct spatten_ctx
+ * @devs: struct spatten_device
+ * @ctxs: struct spatten_file
  * @bos: struct spatten_bo
  * @bo_pages: pages of those buffers
- * @jobs: struct spatten_kjob
+ * @jobs: struct spatten_job
  */
 struct spatten_live {
 	atomic_t devs;
@@ -371,61 +257,32 @@ struct spatten_live {
 
 extern struct spatten_live spatten_live;
 
-static inline u32 spatten_rd(struct spatten_dev *sdev, u32 reg)
+static inline struct spatten_device *to_spatten_device(struct drm_device *drm)
+{
+	return container_of(drm, struct spatten_device, drm);
+}
+
+static inline u32 spatten_rd(struct spatten_device *sdev, u32 reg)
 {
 	return readl(sdev->regs + reg);
 }
 
-static inline void spatten_wr(struct spatten_dev *sdev, u32 reg, u32 val)
+static inline void spatten_wr(struct spatten_device *sdev, u32 reg, u32 val)
 {
 	writel(val, sdev->regs + reg);
 }
 
-/* spatten_main.c, spatten_sysfs.c */
-void spatten_dev_put(struct spatten_dev *sdev);
-void spatten_ctx_put(struct spatten_ctx *ctx);
-extern const struct attribute_group *spatten_attr_groups[];
-void spatten_debugfs_init(struct spatten_dev *sdev);
-void spatten_debugfs_fini(struct spatten_dev *sdev);
+/* spatten_drv.c */
+void spatten_file_put(struct spatten_file *sfile);
+
+/* spatten_sysfs.c */
+extern const struct attribute_group *spatten_dev_groups[];
+u64 spatten_read_counter(struct spatten_device *sdev, unsigned int idx);
+
+/* spatten_debugfs.c */
+void spatten_debugfs_init(struct spatten_device *sdev);
+void spatten_debugfs_fini(struct spatten_device *sdev);
 void spatten_debugfs_root_init(void);
 void spatten_debugfs_root_fini(void);
-
-/* spatten_bench.c */
-void spatten_nop_bench_init(struct spatten_dev *sdev);
-
-/* spatten_queue.c */
-int spatten_hw_reset(struct spatten_dev *sdev);
-void spatten_hw_disable(struct spatten_dev *sdev);
-int spatten_queues_init(struct spatten_dev *sdev);
-int spatten_vectors_init(struct spatten_dev *sdev);
-int spatten_irqs_init(struct spatten_dev *sdev);
-void spatten_irqs_fini(struct spatten_dev *sdev);
-void spatten_queue_submit(struct spatten_queue *q, struct list_head *jobs);
-void spatten_queues_abort(struct spatten_dev *sdev);
-u64 spatten_read_counter(struct spatten_dev *sdev, unsigned int idx);
-int spatten_queue_reserve(struct spatten_queue *q, u32 count, bool nonblock);
-void spatten_queue_unreserve(struct spatten_queue *q, u32 count);
-void spatten_dev_quiesce(struct spatten_dev *sdev, bool touch_hw);
-int spatten_dev_restart(struct spatten_dev *sdev);
-void spatten_watchdog_fn(struct work_struct *work);
-
-/* spatten_bo.c */
-int spatten_ioctl_bo_create(struct spatten_ctx *ctx, void __user *arg);
-int spatten_ioctl_bo_destroy(struct spatten_ctx *ctx, void __user *arg);
-int spatten_ioctl_bo_import(struct spatten_ctx *ctx, void __user *arg);
-struct spatten_bo *spatten_bo_lookup(struct spatten_ctx *ctx, u32 handle);
-void spatten_bo_put(struct spatten_bo *bo);
-void spatten_bo_sync(struct spatten_bo *bo, u64 off, u64 len, bool for_cpu,
-		     enum dma_data_direction dir);
-void spatten_bos_unmap_all(struct spatten_dev *sdev);
-void spatten_ctx_destroy_bos(struct spatten_ctx *ctx);
-int spatten_mmap(struct file *file, struct vm_area_struct *vma);
-
-/* spatten_job.c */
-int spatten_ioctl_submit(struct spatten_ctx *ctx, void __user *arg,
-			 bool nonblock);
-int spatten_ioctl_wait(struct spatten_ctx *ctx, void __user *arg);
-void spatten_job_complete(struct spatten_kjob *job);
-void spatten_ctx_release_jobs(struct spatten_ctx *ctx);
 
 #endif /* SPATTEN_DRV_H */

@@ -1,758 +1,804 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * SpAtten driver: SUBMIT and WAIT.
+ * SpAtten driver: SUBMIT, WAIT and REAP.
  *
- * SUBMIT validates every job of a batch, resolves its buffer handles in the
- * submitting file only, builds the device descriptors and then accepts the
- * whole batch or none of it. Accepted jobs get consecutive sequence numbers
- * and stay in the file's job table until WAIT reaps them.
+ * SUBMIT copies and validates everything first, takes references on the
+ * buffers and sync objects, and only then pushes the jobs to the file's
+ * scheduler entity, in order. A job's finished fence moves it to the file's
+ * done list, from which WAIT (one job by seqno) and REAP (any, many) take
+ * it. docs/driver.md has the lifetimes.
  */
-#include <linux/dma-mapping.h>
+#include <linux/dma-fence-array.h>
+#include <linux/dma-fence-chain.h>
+#include <linux/dma-resv.h>
 #include <linux/hrtimer.h>
-#include <linux/ktime.h>
-#include <linux/log2.h>
+#include <linux/sched/signal.h>
 #include <linux/slab.h>
-#include <linux/smp.h>
-#include <linux/string.h>
 #include <linux/uaccess.h>
-#include <linux/wait.h>
+#include <linux/ww_mutex.h>
 
+#include <drm/drm_drv.h>
+#include <drm/drm_gem.h>
+#include <drm/drm_syncobj.h>
+
+#include "spatten_compat.h"
 #include "spatten_drv.h"
+#include "spatten_gem.h"
+#include "spatten_job.h"
+#include "spatten_queue.h"
 
-/* Largest fractional bit count of a 16-bit fixed-point element. */
-#define SPATTEN_MAX_FRAC	15
+/* Largest struct drm_spatten_job a caller may pass (job_size). */
+#define SPATTEN_MAX_JOB_SIZE	4096
 
-/* Largest lsb_threshold: a probability of 1.0 in units of 2^-15. */
-#define SPATTEN_MAX_LSB_THRESHOLD	BIT(15)
-
-static bool spatten_fmt_ok(const struct spatten_caps *caps, u8 fmt, u8 frac)
+static void spatten_job_release(struct kref *ref)
 {
-	return fmt < 32 && (caps->formats & BIT(fmt)) &&
-	       spatten_hw_fmt_bits(fmt) && frac <= SPATTEN_MAX_FRAC;
-}
-
-/* The operands of a job in enum spatten_tensor_idx order. */
-static const struct spatten_tensor *spatten_job_tensor(const struct spatten_job *uj,
-						       unsigned int idx)
-{
-	const struct spatten_tensor *t[SPATTEN_T_NUM] = {
-		&uj->q, &uj->k, &uj->v, &uj->out, &uj->k_lsb, &uj->tok_imp,
-		&uj->tok_alive, &uj->tok_kept, &uj->pinned, &uj->head_imp,
-		&uj->head_alive, &uj->head_kept,
-	};
-
-	return t[idx];
-}
-
-/* Does the job name any version 2 operand, count or field? */
-static bool spatten_job_has_v2(const struct spatten_job *uj)
-{
+	struct spatten_job *job = container_of(ref, struct spatten_job, ref);
 	unsigned int i;
 
-	for (i = SPATTEN_T_K_LSB; i < SPATTEN_T_NUM; i++) {
-		const struct spatten_tensor *t = spatten_job_tensor(uj, i);
-
-		if (t->handle || t->flags || t->offset)
-			return true;
-	}
-	return uj->n_tok_alive || uj->token_keep || uj->n_pinned ||
-	       uj->n_head_alive || uj->head_keep || uj->value_keep ||
-	       uj->lsb_threshold || uj->rsvd2 || uj->topk_seed || uj->rsvd3 ||
-	       (uj->flags & SPATTEN_DESC_F_PROGRESSIVE);
-}
-
-/* An optional operand is present exactly when @required says so. */
-static bool spatten_presence_ok(const struct spatten_tensor *t, bool required)
-{
-	return !!t->handle == required;
-}
-
-/**
- * spatten_job_check_v2() - static checks of the pruning and progressive
- * fields: features, presence of the optional operands, keep counts
- * @caps: capabilities
- * @uj: an attention job whose version 1 fields passed
- *
- * The same checks the device makes at decode (docs/hardware.md, "Checks at
- * run time"); the lists themselves are checked by the device.
- *
- * Return: 0 or -EINVAL.
- */
-static int spatten_job_check_v2(const struct spatten_caps *caps,
-				const struct spatten_job *uj)
-{
-	bool progressive = uj->flags & SPATTEN_DESC_F_PROGRESSIVE;
-	u32 tok_limit, head_limit;
-
-	if (uj->rsvd2 || uj->rsvd3)
-		return -EINVAL;
-
-	/* Features. */
-	if (progressive) {
-		u32 bits = spatten_hw_fmt_bits(uj->k_fmt);
-
-		if (!(caps->features & SPATTEN_FEAT_PROGRESSIVE) ||
-		    uj->k_fmt == SPATTEN_FMT_S16 || bits >= 32 ||
-		    !(caps->splits & BIT(bits)))
-			return -EINVAL;
-	}
-	if (uj->token_keep && !(caps->features & SPATTEN_FEAT_TOKEN_PRUNE))
-		return -EINVAL;
-	if (uj->head_keep && !(caps->features & SPATTEN_FEAT_HEAD_PRUNE))
-		return -EINVAL;
-	if (uj->value_keep && !(caps->features & SPATTEN_FEAT_VALUE_PRUNE))
-		return -EINVAL;
-
-	/* Summarization with a token list or pruning: query row i is token i. */
-	if (uj->stage == SPATTEN_STAGE_SUMMARIZATION &&
-	    (uj->n_tok_alive || uj->token_keep) &&
-	    (uj->q_rows != uj->kv_rows || uj->q_start))
-		return -EINVAL;
-
-	/* Keep counts, as the device checks them at decode. */
-	if (uj->n_tok_alive > uj->kv_rows || uj->n_pinned > uj->kv_rows ||
-	    uj->n_head_alive > uj->n_heads || uj->value_keep > uj->kv_rows ||
-	    uj->lsb_threshold > SPATTEN_MAX_LSB_THRESHOLD)
-		return -EINVAL;
-	head_limit = uj->n_head_alive ? uj->n_head_alive : uj->n_heads;
-	tok_limit = uj->n_tok_alive ? uj->n_tok_alive + 1u : uj->kv_rows;
-	if (uj->head_keep > head_limit || uj->token_keep > tok_limit)
-		return -EINVAL;
-	if (uj->n_pinned && !uj->token_keep)
-		return -EINVAL;
-
-	/* Presence: required exactly when a count or flag asks for it. */
-	if (!spatten_presence_ok(&uj->k_lsb, progressive) ||
-	    !spatten_presence_ok(&uj->tok_alive, uj->n_tok_alive) ||
-	    !spatten_presence_ok(&uj->tok_kept, uj->token_keep) ||
-	    !spatten_presence_ok(&uj->pinned, uj->n_pinned) ||
-	    !spatten_presence_ok(&uj->head_alive, uj->n_head_alive) ||
-	    !spatten_presence_ok(&uj->head_kept, uj->head_keep))
-		return -EINVAL;
-	if ((uj->token_keep && !uj->tok_imp.handle) ||
-	    (uj->head_keep && !uj->head_imp.handle))
-		return -EINVAL;
-	return 0;
-}
-
-/**
- * spatten_job_check() - validate the fields of a job that need no handle
- * @sdev: the board (capabilities)
- * @uj: the job as copied from userspace
- *
- * Return: 0 or -EINVAL.
- */
-static int spatten_job_check(const struct spatten_dev *sdev,
-			     const struct spatten_job *uj)
-{
-	const struct spatten_caps *caps = &sdev->caps;
-	bool causal = uj->flags & SPATTEN_DESC_F_CAUSAL;
-	unsigned int i;
-
-	if (uj->version < SPATTEN_DESC_VERSION_MIN ||
-	    uj->version > SPATTEN_DESC_VERSION)
-		return -EINVAL;
-	if (uj->opcode != SPATTEN_OP_NOP && uj->opcode != SPATTEN_OP_ATTENTION)
-		return -EINVAL;
-	if (uj->flags & ~SPATTEN_DESC_F_ALL)
-		return -EINVAL;
-	if (uj->stage != SPATTEN_STAGE_SUMMARIZATION &&
-	    uj->stage != SPATTEN_STAGE_GENERATION)
-		return -EINVAL;
-	if (uj->rsvd0 || uj->rsvd1 ||
-	    memchr_inv(uj->rsvd, 0, sizeof(uj->rsvd)))
-		return -EINVAL;
 	for (i = 0; i < SPATTEN_T_NUM; i++)
-		if (spatten_job_tensor(uj, i)->flags)
-			return -EINVAL;
-	/* Version 1: every version 2 field is zero. */
-	if (uj->version == 1 && spatten_job_has_v2(uj))
-		return -EINVAL;
-
-	if (uj->opcode == SPATTEN_OP_NOP) {
-		struct spatten_job rest = *uj;
-
-		/* A NOP carries nothing but its opcode and user data. */
-		rest.opcode = 0;
-		rest.version = 0;
-		rest.user_data = 0;
-		return memchr_inv(&rest, 0, sizeof(rest)) ? -EINVAL : 0;
-	}
-
-	if (causal && !(caps->features & SPATTEN_FEAT_CAUSAL))
-		return -EINVAL;
-	if (uj->stage == SPATTEN_STAGE_GENERATION &&
-	    !(caps->features & SPATTEN_FEAT_GENERATION))
-		return -EINVAL;
-
-	if (!uj->n_heads || uj->n_heads > caps->max_heads)
-		return -EINVAL;
-	if (!is_power_of_2(uj->head_dim) ||
-	    !(caps->head_dims & BIT(ilog2(uj->head_dim))))
-		return -EINVAL;
-	if (!uj->q_rows || uj->q_rows > caps->max_context ||
-	    !uj->kv_rows || uj->kv_rows > caps->max_context)
-		return -EINVAL;
-
-	/* The same position rules as the device (engine/spe_desc.c). */
-	if (causal) {
-		if ((u32)uj->q_start + uj->q_rows > uj->kv_rows)
-			return -EINVAL;
-	} else if (uj->q_start) {
-		return -EINVAL;
-	}
-	if (uj->stage == SPATTEN_STAGE_GENERATION &&
-	    (uj->q_rows != 1 || uj->q_start != uj->kv_rows - 1))
-		return -EINVAL;
-
-	if (!spatten_fmt_ok(caps, uj->q_fmt, uj->q_frac) ||
-	    !spatten_fmt_ok(caps, uj->k_fmt, uj->k_frac) ||
-	    !spatten_fmt_ok(caps, uj->v_fmt, uj->v_frac) ||
-	    !spatten_fmt_ok(caps, uj->out_fmt, uj->out_frac))
-		return -EINVAL;
-	/* Q and the output are S16; K and V may be packed. */
-	if (uj->q_fmt != SPATTEN_FMT_S16 || uj->out_fmt != SPATTEN_FMT_S16)
-		return -EINVAL;
-
-	return spatten_job_check_v2(caps, uj);
+		if (job->bo[i])
+			drm_gem_object_put(job->bo[i]);
+	if (job->done_fence)
+		dma_fence_put(job->done_fence);
+	spatten_fence_free(job->hw_fence);
+	spatten_file_put(job->sfile);
+	atomic_dec(&spatten_live.jobs);
+	kfree(job);
 }
 
 /**
- * spatten_job_bind() - resolve one operand and build its buffer reference
- * @ctx: the submitting file
- * @job: the job; receives a reference on the buffer
- * @idx: which operand
- * @t: the operand as userspace named it
- * @bytes: size of the operand
- * @align: required alignment of @t->offset in bytes
- * @hb: the descriptor's buffer reference to fill
+ * spatten_job_put() - drop a reference to a job
+ * @job: the job
  *
- * Return: 0; -ENOENT for a handle this file does not have; -EINVAL for an
- * offset that is not aligned; -ERANGE if the operand does not fit in the
- * buffer.
+ * May sleep (buffer release).
  */
-static int spatten_job_bind(struct spatten_ctx *ctx, struct spatten_kjob *job,
-			    enum spatten_tensor_idx idx,
-			    const struct spatten_tensor *t, u64 bytes,
-			    u32 align, struct spatten_hw_buf *hb)
+void spatten_job_put(struct spatten_job *job)
 {
-	struct spatten_bo *bo;
+	kref_put(&job->ref, spatten_job_release);
+}
 
-	bo = spatten_bo_lookup(ctx, t->handle);
-	if (!bo)
-		return -ENOENT;
-	job->bo[idx] = bo;
+/**
+ * spatten_job_sync_for_cpu() - give the job's buffers back to the CPU
+ * @job: a job the device finished with
+ */
+void spatten_job_sync_for_cpu(struct spatten_job *job)
+{
+	unsigned int i;
 
-	if (!IS_ALIGNED(t->offset, align))
+	for (i = 0; i < SPATTEN_T_NUM; i++)
+		if (job->bo[i])
+			spatten_gem_sync(job->bo[i], true);
+}
+
+static void spatten_job_sync_for_device(struct spatten_job *job)
+{
+	unsigned int i;
+
+	for (i = 0; i < SPATTEN_T_NUM; i++)
+		if (job->bo[i])
+			spatten_gem_sync(job->bo[i], false);
+}
+
+/* The finished fence signalled: the job is done, successfully or not. */
+static void spatten_job_done_cb(struct dma_fence *fence,
+				struct dma_fence_cb *cb)
+{
+	struct spatten_job *job = container_of(cb, struct spatten_job, done_cb);
+	struct spatten_file *sfile = job->sfile;
+	unsigned long flags;
+
+	/* Never ran: canceled by a ban, an unplug or a killed entity. */
+	if (!job->q && job->result.status == DRM_SPATTEN_STATUS_OK)
+		job->result.status = DRM_SPATTEN_STATUS_CANCELED;
+
+	atomic64_add(job->result.engine_ns, &sfile->engine_ns);
+	atomic64_add(job->result.cycles, &sfile->cycles);
+	xa_lock_irqsave(&sfile->jobs, flags);
+	if (!sfile->closed) {
+		list_add_tail(&job->done_node, &sfile->done);
+		sfile->nr_done++;
+	}
+	xa_unlock_irqrestore(&sfile->jobs, flags);
+	wake_up_all(&sfile->wq);
+}
+
+/**
+ * spatten_file_release_jobs() - drop the job table of a closing file
+ * @sfile: the file; its entity is destroyed, so no job runs for it any more
+ *	except the ones already on a ring, which hold their own references
+ */
+void spatten_file_release_jobs(struct spatten_file *sfile)
+{
+	struct spatten_job *job;
+	unsigned long seqno;
+
+	xa_lock_irq(&sfile->jobs);
+	sfile->closed = true;
+	xa_unlock_irq(&sfile->jobs);
+
+	xa_for_each(&sfile->jobs, seqno, job) {
+		xa_erase(&sfile->jobs, seqno);
+		dma_fence_remove_callback(job->done_fence, &job->done_cb);
+		spatten_job_put(job);
+	}
+	sfile->nr_jobs = 0;
+	sfile->nr_done = 0;
+	INIT_LIST_HEAD(&sfile->done);
+}
+
+/* ---- SUBMIT ----------------------------------------------------------- */
+
+/**
+ * struct spatten_submit - the state of one SUBMIT
+ * @args: the ioctl argument
+ * @ujobs: the jobs as copied in, zero-extended
+ * @jobs: the kernel jobs
+ * @in: in-fence syncs
+ * @out: out-fence syncs
+ * @out_obj: the out-fence sync objects (references)
+ * @chains: preallocated timeline points of the out-fences
+ * @objs: distinct buffers of the batch, for reservation locking
+ * @nr_objs: entries of @objs
+ */
+struct spatten_submit {
+	struct drm_spatten_submit *args;
+	struct drm_spatten_job *ujobs;
+	struct spatten_job **jobs;
+	struct drm_spatten_sync in[DRM_SPATTEN_MAX_SYNCS];
+	struct drm_spatten_sync out[DRM_SPATTEN_MAX_SYNCS];
+	struct drm_syncobj *out_obj[DRM_SPATTEN_MAX_SYNCS];
+	struct dma_fence_chain *chains[DRM_SPATTEN_MAX_SYNCS];
+	struct drm_gem_object **objs;
+	unsigned int nr_objs;
+};
+
+static int spatten_submit_check_args(const struct drm_spatten_submit *args)
+{
+	if (args->flags & ~DRM_SPATTEN_SUBMIT_NO_IMPLICIT || args->rsvd0 ||
+	    args->rsvd)
 		return -EINVAL;
-	if (t->offset > bo->size || bytes > bo->size - t->offset ||
-	    bytes > U32_MAX)
-		return -ERANGE;
-
-	job->off[idx] = t->offset;
-	job->len[idx] = bytes;
-	hb->addr = cpu_to_le64(bo->list_dma +
-			       (t->offset >> PAGE_SHIFT) * sizeof(__le64));
-	hb->len = cpu_to_le32(bytes);
-	hb->offset = cpu_to_le16(t->offset & ~PAGE_MASK);
-	hb->flags = cpu_to_le16(SPATTEN_BUF_PAGE_LIST);
+	if (!args->count || args->count > DRM_SPATTEN_MAX_SUBMIT)
+		return -EINVAL;
+	if (args->in_sync_count > DRM_SPATTEN_MAX_SYNCS ||
+	    args->out_sync_count > DRM_SPATTEN_MAX_SYNCS)
+		return -EINVAL;
+	if (!args->job_size || args->job_size > SPATTEN_MAX_JOB_SIZE ||
+	    !IS_ALIGNED(args->job_size, 8))
+		return -EINVAL;
 	return 0;
 }
 
-/* Offset alignment of a tensor of format @fmt: whole elements for S16. */
-static u32 spatten_fmt_align(u8 fmt)
+static int spatten_sync_check(const struct drm_spatten_sync *s)
 {
-	return fmt == SPATTEN_FMT_S16 ? 2 : 1;
+	if (s->flags & ~DRM_SPATTEN_SYNC_TIMELINE)
+		return -EINVAL;
+	if (!!(s->flags & DRM_SPATTEN_SYNC_TIMELINE) != !!s->point)
+		return -EINVAL;
+	return 0;
 }
 
-/**
- * spatten_job_prepare() - validate a job and build its descriptor
- * @ctx: the submitting file
- * @uj: the job as copied from userspace
- * @job: zeroed kernel job to fill; on error it may hold buffer references
- *	that spatten_job_free() drops
- *
- * A version 1 job becomes a version 1 descriptor (its version 2 fields are
- * zero), so it also runs on a 1.0 device; a version 2 job a version 2 one.
- * Absent operands (handle 0) stay zero references.
- *
- * Return: 0, -EINVAL, -ENOENT or -ERANGE (see spatten_job_check() and
- * spatten_job_bind()).
- */
-static int spatten_job_prepare(struct spatten_ctx *ctx,
-			       const struct spatten_job *uj,
-			       struct spatten_kjob *job)
+/* Copy the jobs and the syncs in; nothing is looked up yet. */
+static int spatten_submit_copy_in(struct spatten_submit *sub)
 {
-	struct spatten_hw_desc *d = &job->desc;
-	struct {
-		u64 bytes;
-		u32 align;
-		struct spatten_hw_buf *hb;
-	} op[SPATTEN_T_NUM];
-	u32 nh = uj->n_heads, dim = uj->head_dim;
+	const struct drm_spatten_submit *args = sub->args;
+	u8 __user *ujob = u64_to_user_ptr(args->jobs_ptr);
 	unsigned int i;
 	int ret;
 
-	ret = spatten_job_check(ctx->sdev, uj);
-	if (ret)
-		return ret;
-
-	job->user_data = uj->user_data;
-	d->opcode = cpu_to_le16(uj->opcode);
-	d->desc_size = cpu_to_le16(SPATTEN_DESC_SIZE);
-	d->version = uj->version;
-	d->stage = uj->stage;
-	d->flags = cpu_to_le16(uj->flags);
-	if (uj->opcode == SPATTEN_OP_NOP)
-		return 0;
-
-	d->n_heads = cpu_to_le16(uj->n_heads);
-	d->head_dim = cpu_to_le16(uj->head_dim);
-	d->q_rows = cpu_to_le16(uj->q_rows);
-	d->kv_rows = cpu_to_le16(uj->kv_rows);
-	d->q_start = cpu_to_le16(uj->q_start);
-	d->q_fmt = uj->q_fmt;
-	d->q_frac = uj->q_frac;
-	d->k_fmt = uj->k_fmt;
-	d->k_frac = uj->k_frac;
-	d->v_fmt = uj->v_fmt;
-	d->v_frac = uj->v_frac;
-	d->out_fmt = uj->out_fmt;
-	d->out_frac = uj->out_frac;
-	d->n_tok_alive = cpu_to_le16(uj->n_tok_alive);
-	d->token_keep = cpu_to_le16(uj->token_keep);
-	d->n_pinned = cpu_to_le16(uj->n_pinned);
-	d->n_head_alive = cpu_to_le16(uj->n_head_alive);
-	d->head_keep = cpu_to_le16(uj->head_keep);
-	d->value_keep = cpu_to_le16(uj->value_keep);
-	d->lsb_threshold = cpu_to_le16(uj->lsb_threshold);
-	d->topk_seed = cpu_to_le32(uj->topk_seed);
-
-	op[SPATTEN_T_Q].bytes = spatten_hw_tensor_bytes(nh, uj->q_rows, dim,
-							uj->q_fmt);
-	op[SPATTEN_T_Q].align = spatten_fmt_align(uj->q_fmt);
-	op[SPATTEN_T_Q].hb = &d->q;
-	op[SPATTEN_T_K].bytes = spatten_hw_tensor_bytes(nh, uj->kv_rows, dim,
-							uj->k_fmt);
-	op[SPATTEN_T_K].align = spatten_fmt_align(uj->k_fmt);
-	op[SPATTEN_T_K].hb = &d->k;
-	op[SPATTEN_T_V].bytes = spatten_hw_tensor_bytes(nh, uj->kv_rows, dim,
-							uj->v_fmt);
-	op[SPATTEN_T_V].align = spatten_fmt_align(uj->v_fmt);
-	op[SPATTEN_T_V].hb = &d->v;
-	op[SPATTEN_T_OUT].bytes = spatten_hw_tensor_bytes(nh, uj->q_rows, dim,
-							  uj->out_fmt);
-	op[SPATTEN_T_OUT].align = spatten_fmt_align(uj->out_fmt);
-	op[SPATTEN_T_OUT].hb = &d->out;
-	op[SPATTEN_T_K_LSB].bytes = spatten_hw_plane_bytes(nh, uj->kv_rows, dim,
-							   SPATTEN_LSB_BITS);
-	op[SPATTEN_T_K_LSB].align = 1;
-	op[SPATTEN_T_K_LSB].hb = &d->k_lsb;
-	op[SPATTEN_T_TOK_IMP].bytes = (u64)uj->kv_rows * SPATTEN_IMP_BYTES;
-	op[SPATTEN_T_TOK_IMP].align = SPATTEN_IMP_BYTES;
-	op[SPATTEN_T_TOK_IMP].hb = &d->tok_imp;
-	op[SPATTEN_T_TOK_ALIVE].bytes = (u64)uj->n_tok_alive *
-					SPATTEN_LIST_BYTES;
-	op[SPATTEN_T_TOK_ALIVE].align = SPATTEN_LIST_BYTES;
-	op[SPATTEN_T_TOK_ALIVE].hb = &d->tok_alive;
-	op[SPATTEN_T_TOK_KEPT].bytes = (u64)uj->token_keep * SPATTEN_LIST_BYTES;
-	op[SPATTEN_T_TOK_KEPT].align = SPATTEN_LIST_BYTES;
-	op[SPATTEN_T_TOK_KEPT].hb = &d->tok_kept;
-	op[SPATTEN_T_PINNED].bytes = (u64)uj->n_pinned * SPATTEN_LIST_BYTES;
-	op[SPATTEN_T_PINNED].align = SPATTEN_LIST_BYTES;
-	op[SPATTEN_T_PINNED].hb = &d->pinned;
-	op[SPATTEN_T_HEAD_IMP].bytes = (u64)nh * SPATTEN_IMP_BYTES;
-	op[SPATTEN_T_HEAD_IMP].align = SPATTEN_IMP_BYTES;
-	op[SPATTEN_T_HEAD_IMP].hb = &d->head_imp;
-	op[SPATTEN_T_HEAD_ALIVE].bytes = (u64)uj->n_head_alive *
-					 SPATTEN_LIST_BYTES;
-	op[SPATTEN_T_HEAD_ALIVE].align = SPATTEN_LIST_BYTES;
-	op[SPATTEN_T_HEAD_ALIVE].hb = &d->head_alive;
-	op[SPATTEN_T_HEAD_KEPT].bytes = (u64)uj->head_keep * SPATTEN_LIST_BYTES;
-	op[SPATTEN_T_HEAD_KEPT].align = SPATTEN_LIST_BYTES;
-	op[SPATTEN_T_HEAD_KEPT].hb = &d->head_kept;
-
-	/* q, k, v, out are always present; the others when named. */
-	for (i = 0; i < SPATTEN_T_NUM; i++) {
-		const struct spatten_tensor *t = spatten_job_tensor(uj, i);
-
-		if (i > SPATTEN_T_OUT && !t->handle)
-			continue;
-		ret = spatten_job_bind(ctx, job, i, t, op[i].bytes,
-				       op[i].align, op[i].hb);
+	sub->ujobs = kvmalloc_array(args->count, sizeof(*sub->ujobs),
+				    GFP_KERNEL_ACCOUNT);
+	if (!sub->ujobs)
+		return -ENOMEM;
+	for (i = 0; i < args->count; i++) {
+		ret = copy_struct_from_user(&sub->ujobs[i], sizeof(*sub->ujobs),
+					    ujob + (size_t)i * args->job_size,
+					    args->job_size);
+		if (ret)
+			return ret;
+	}
+	if (copy_from_user(sub->in, u64_to_user_ptr(args->in_syncs_ptr),
+			   args->in_sync_count * sizeof(sub->in[0])) ||
+	    copy_from_user(sub->out, u64_to_user_ptr(args->out_syncs_ptr),
+			   args->out_sync_count * sizeof(sub->out[0])))
+		return -EFAULT;
+	for (i = 0; i < args->in_sync_count; i++) {
+		ret = spatten_sync_check(&sub->in[i]);
+		if (ret)
+			return ret;
+	}
+	for (i = 0; i < args->out_sync_count; i++) {
+		ret = spatten_sync_check(&sub->out[i]);
 		if (ret)
 			return ret;
 	}
 	return 0;
 }
 
-/* How the device uses an operand. */
-static enum dma_data_direction spatten_tensor_dir(unsigned int idx)
+static struct spatten_job *spatten_job_alloc(struct spatten_file *sfile)
 {
-	switch (idx) {
-	case SPATTEN_T_OUT:
-	case SPATTEN_T_TOK_KEPT:
-	case SPATTEN_T_HEAD_KEPT:
-		return DMA_FROM_DEVICE;
-	case SPATTEN_T_TOK_IMP:
-	case SPATTEN_T_HEAD_IMP:
-		return DMA_BIDIRECTIONAL;
-	default:
-		return DMA_TO_DEVICE;
+	struct spatten_job *job;
+
+	job = kzalloc(sizeof(*job), GFP_KERNEL_ACCOUNT);
+	if (!job)
+		return NULL;
+	job->hw_fence = spatten_fence_alloc();
+	if (!job->hw_fence) {
+		kfree(job);
+		return NULL;
 	}
+	kref_init(&job->ref);
+	kref_get(&sfile->ref);
+	job->sfile = sfile;
+	INIT_LIST_HEAD(&job->done_node);
+	INIT_LIST_HEAD(&job->ring_node);
+	atomic_inc(&spatten_live.jobs);
+	return job;
 }
 
-static void spatten_job_put_bos(struct spatten_kjob *job)
+/* Validate every job and resolve its buffers; then init the sched jobs. */
+static int spatten_submit_prepare(struct spatten_submit *sub,
+				  struct drm_file *file)
 {
-	int i;
+	struct spatten_file *sfile = file->driver_priv;
+	struct spatten_device *sdev = sfile->sdev;
+	unsigned int i, n = sub->args->count;
+	int ret;
 
-	for (i = 0; i < SPATTEN_T_NUM; i++) {
-		if (job->bo[i]) {
-			spatten_bo_put(job->bo[i]);
-			job->bo[i] = NULL;
+	sub->jobs = kcalloc(n, sizeof(*sub->jobs), GFP_KERNEL_ACCOUNT);
+	if (!sub->jobs)
+		return -ENOMEM;
+	for (i = 0; i < n; i++) {
+		sub->jobs[i] = spatten_job_alloc(sfile);
+		if (!sub->jobs[i])
+			return -ENOMEM;
+		ret = spatten_job_prepare(sdev, file, &sub->ujobs[i],
+					  sub->jobs[i]);
+		if (ret)
+			return ret;
+	}
+	for (i = 0; i < n; i++) {
+		ret = spatten_sched_job_init(&sub->jobs[i]->base,
+					     &sfile->entity, sfile,
+					     sfile->client_id);
+		if (ret) {
+			while (i--)
+				drm_sched_job_cleanup(&sub->jobs[i]->base);
+			return ret;
 		}
 	}
-}
-
-/* Free a job that is in no queue; may sleep. */
-static void spatten_job_free(struct spatten_kjob *job)
-{
-	spatten_job_put_bos(job);
-	spatten_ctx_put(job->ctx);
-	kfree(job);
-	atomic_dec(&spatten_live.jobs);
-}
-
-/* Make a job's inputs visible to the device and claim its output range. */
-static void spatten_job_sync_for_device(struct spatten_kjob *job)
-{
-	int i;
-
-	for (i = 0; i < SPATTEN_T_NUM; i++) {
-		if (!job->bo[i])
-			continue;
-		spatten_bo_sync(job->bo[i], job->off[i], job->len[i], false,
-				spatten_tensor_dir(i));
-	}
-}
-
-/**
- * spatten_job_complete() - record that a job finished (or was aborted)
- * @job: the job, taken off its queue, @status and counters filled
- *
- * Hands the output range to the CPU, drops the buffer references and wakes
- * the file's waiters. A job whose file was closed is freed here. Runs in
- * the IRQ thread or in remove(); may sleep, never under a spinlock.
- */
-void spatten_job_complete(struct spatten_kjob *job)
-{
-	struct spatten_ctx *ctx = job->ctx;
-	unsigned int i;
-	bool orphan;
-
-	for (i = 0; i < SPATTEN_T_NUM; i++) {
-		enum dma_data_direction dir = spatten_tensor_dir(i);
-
-		if (job->bo[i] && dir != DMA_TO_DEVICE)
-			spatten_bo_sync(job->bo[i], job->off[i], job->len[i],
-					true, dir);
-	}
-	spatten_job_put_bos(job);
-
-	/* A reaper may free the job as soon as it is marked done. */
-	kref_get(&ctx->ref);
-
-	xa_lock(&ctx->jobs);
-	job->done = true;
-	orphan = job->orphan;
-	if (orphan) {
-		__xa_erase(&ctx->jobs, job->seqno);
-		ctx->nr_jobs--;
-	} else {
-		ctx->nr_done++;
-	}
-	xa_unlock(&ctx->jobs);
-
-	if (orphan)
-		spatten_job_free(job);
-	else
-		wake_up_interruptible(&ctx->wq);
-	spatten_ctx_put(ctx);
-}
-
-/**
- * spatten_ctx_release_jobs() - detach the jobs of a file being closed
- * @ctx: the file; no ioctl can run on it any more
- *
- * Completed jobs are freed; jobs still queued or running become orphans
- * that the completion path frees (they keep @ctx alive meanwhile).
- */
-void spatten_ctx_release_jobs(struct spatten_ctx *ctx)
-{
-	struct spatten_kjob *job;
-	unsigned long seqno;
-	bool done;
-
-	xa_for_each(&ctx->jobs, seqno, job) {
-		xa_lock(&ctx->jobs);
-		done = job->done;
-		if (done) {
-			__xa_erase(&ctx->jobs, seqno);
-			ctx->nr_jobs--;
-			ctx->nr_done--;
-		} else {
-			job->orphan = true;
-		}
-		xa_unlock(&ctx->jobs);
-		if (done)
-			spatten_job_free(job);
-	}
+	return 0;
 }
 
 /*
- * Accept prepared jobs: assign seqnos, publish them in the file's table,
- * report to userspace and queue them, all or nothing.
+ * In-fences gate the first job: the entity runs the others after it. The
+ * out-fence sync objects and their timeline points are taken now, so that
+ * nothing can fail once the jobs are armed.
  */
-static int spatten_jobs_commit(struct spatten_ctx *ctx,
-			       struct spatten_kjob **jobs, u32 count,
-			       struct spatten_submit *args, void __user *arg,
-			       bool nonblock)
+static int spatten_submit_syncs(struct spatten_submit *sub,
+				struct drm_file *file)
 {
-	struct spatten_dev *sdev = ctx->sdev;
-	struct spatten_queue *q;
-	LIST_HEAD(list);
-	u64 seqno;
-	u32 i;
+	const struct drm_spatten_submit *args = sub->args;
+	struct dma_fence *fence;
+	unsigned int i;
 	int ret;
 
-	/* Room on the queue first: this may sleep (without any lock). */
-	q = &sdev->queues[raw_smp_processor_id() % sdev->nr_queues];
-	ret = spatten_queue_reserve(q, count, nonblock);
+	for (i = 0; i < args->in_sync_count; i++) {
+		ret = drm_syncobj_find_fence(file, sub->in[i].handle,
+					     sub->in[i].point, 0, &fence);
+		if (ret)
+			return ret;
+		ret = drm_sched_job_add_dependency(&sub->jobs[0]->base, fence);
+		if (ret)
+			return ret;
+	}
+	for (i = 0; i < args->out_sync_count; i++) {
+		sub->out_obj[i] = drm_syncobj_find(file, sub->out[i].handle);
+		if (!sub->out_obj[i])
+			return -ENOENT;
+		if (sub->out[i].flags & DRM_SPATTEN_SYNC_TIMELINE) {
+			sub->chains[i] = dma_fence_chain_alloc();
+			if (!sub->chains[i])
+				return -ENOMEM;
+		}
+	}
+	return 0;
+}
+
+static bool spatten_tensor_written(unsigned int idx)
+{
+	return idx == SPATTEN_T_OUT || idx == SPATTEN_T_TOK_KEPT ||
+	       idx == SPATTEN_T_HEAD_KEPT || idx == SPATTEN_T_TOK_IMP ||
+	       idx == SPATTEN_T_HEAD_IMP;
+}
+
+/* The distinct buffers of the batch, for dma_resv locking. */
+static int spatten_submit_collect_objs(struct spatten_submit *sub)
+{
+	unsigned int i, j, k, n = sub->args->count;
+
+	sub->objs = kcalloc(n * SPATTEN_T_NUM, sizeof(*sub->objs),
+			    GFP_KERNEL_ACCOUNT);
+	if (!sub->objs)
+		return -ENOMEM;
+	for (i = 0; i < n; i++) {
+		for (j = 0; j < SPATTEN_T_NUM; j++) {
+			struct drm_gem_object *obj = sub->jobs[i]->bo[j];
+
+			if (!obj)
+				continue;
+			for (k = 0; k < sub->nr_objs; k++)
+				if (sub->objs[k] == obj)
+					break;
+			if (k == sub->nr_objs)
+				sub->objs[sub->nr_objs++] = obj;
+		}
+	}
+	return 0;
+}
+
+/* Lock the buffers' reservations, reserve fence slots, add dependencies. */
+static int spatten_submit_lock_resv(struct spatten_submit *sub,
+				    struct ww_acquire_ctx *ctx, bool implicit)
+{
+	unsigned int i, j, n = sub->args->count;
+	int ret;
+
+	ret = drm_gem_lock_reservations(sub->objs, sub->nr_objs, ctx);
+	if (ret)
+		return ret;
+	for (i = 0; i < sub->nr_objs; i++) {
+		ret = dma_resv_reserve_fences(sub->objs[i]->resv, n);
+		if (ret)
+			goto err_unlock;
+	}
+	for (i = 0; implicit && i < n; i++) {
+		for (j = 0; j < SPATTEN_T_NUM; j++) {
+			struct drm_gem_object *obj = sub->jobs[i]->bo[j];
+
+			if (!obj)
+				continue;
+			ret = drm_sched_job_add_implicit_dependencies(&sub->jobs[i]->base,
+								      obj,
+								      spatten_tensor_written(j));
+			if (ret)
+				goto err_unlock;
+		}
+	}
+	return 0;
+
+err_unlock:
+	drm_gem_unlock_reservations(sub->objs, sub->nr_objs, ctx);
+	return ret;
+}
+
+/* The fence the out-syncs get: every job of the batch done. */
+static struct dma_fence *spatten_submit_out_fence(struct spatten_submit *sub)
+{
+	unsigned int i, n = sub->args->count;
+	struct dma_fence_array *array;
+	struct dma_fence **fences;
+
+	if (n == 1)
+		return dma_fence_get(sub->jobs[0]->done_fence);
+	fences = kmalloc_array(n, sizeof(*fences), GFP_KERNEL);
+	if (fences) {
+		for (i = 0; i < n; i++)
+			fences[i] = dma_fence_get(sub->jobs[i]->done_fence);
+		array = dma_fence_array_create(n, fences,
+					       dma_fence_context_alloc(1), 1,
+					       false);
+		if (array)
+			return &array->base;
+		for (i = 0; i < n; i++)
+			dma_fence_put(fences[i]);
+		kfree(fences);
+	}
+	/* No memory for the array: the jobs are queued, wait for them. */
+	for (i = 0; i < n; i++)
+		dma_fence_wait(sub->jobs[i]->done_fence, false);
+	return dma_fence_get_stub();
+}
+
+static void spatten_submit_signal_out(struct spatten_submit *sub)
+{
+	struct dma_fence *fence;
+	unsigned int i;
+
+	if (!sub->args->out_sync_count)
+		return;
+	fence = spatten_submit_out_fence(sub);
+	for (i = 0; i < sub->args->out_sync_count; i++) {
+		if (sub->chains[i]) {
+			drm_syncobj_add_point(sub->out_obj[i], sub->chains[i],
+					      fence, sub->out[i].point);
+			sub->chains[i] = NULL;
+		} else {
+			drm_syncobj_replace_fence(sub->out_obj[i], fence);
+		}
+	}
+	dma_fence_put(fence);
+}
+
+/*
+ * Past the point of no return: sequence numbers, arming, fences on the
+ * buffers, table entries (reserved beforehand) and the push, in order.
+ */
+static void spatten_submit_push(struct spatten_submit *sub, u64 seqno)
+{
+	struct spatten_file *sfile = sub->jobs[0]->sfile;
+	unsigned int i, j, n = sub->args->count;
+
+	for (i = 0; i < n; i++) {
+		struct spatten_job *job = sub->jobs[i];
+
+		job->seqno = seqno + i;
+		job->result.seqno = job->seqno;
+		drm_sched_job_arm(&job->base);
+		job->done_fence = dma_fence_get(&job->base.s_fence->finished);
+		for (j = 0; j < SPATTEN_T_NUM; j++)
+			if (job->bo[j])
+				dma_resv_add_fence(job->bo[j]->resv,
+						   job->done_fence,
+						   spatten_tensor_written(j) ?
+						   DMA_RESV_USAGE_WRITE :
+						   DMA_RESV_USAGE_READ);
+		/* The table's reference. */
+		kref_get(&job->ref);
+		xa_store(&sfile->jobs, job->seqno, job, GFP_NOWAIT);
+		if (dma_fence_add_callback(job->done_fence, &job->done_cb,
+					   spatten_job_done_cb))
+			spatten_job_done_cb(job->done_fence, &job->done_cb);
+		spatten_job_sync_for_device(job);
+		/* The scheduler's reference, dropped by free_job. */
+		kref_get(&job->ref);
+		drm_sched_entity_push_job(&job->base);
+	}
+}
+
+/* Reserve @n table entries from @seqno; the push fills them. */
+static int spatten_submit_reserve(struct spatten_file *sfile, u64 seqno,
+				  unsigned int n)
+{
+	unsigned int i;
+	int ret = 0;
+
+	xa_lock_irq(&sfile->jobs);
+	if (sfile->nr_jobs + n > SPATTEN_MAX_JOBS)
+		ret = -EBUSY;
+	else
+		sfile->nr_jobs += n;
+	xa_unlock_irq(&sfile->jobs);
 	if (ret)
 		return ret;
 
-	mutex_lock(&ctx->submit_lock);
+	for (i = 0; i < n; i++) {
+		ret = xa_reserve(&sfile->jobs, seqno + i, GFP_KERNEL_ACCOUNT);
+		if (ret)
+			break;
+	}
+	if (!ret)
+		return 0;
+	while (i--)
+		xa_release(&sfile->jobs, seqno + i);
+	xa_lock_irq(&sfile->jobs);
+	sfile->nr_jobs -= n;
+	xa_unlock_irq(&sfile->jobs);
+	return ret;
+}
 
-	xa_lock(&ctx->jobs);
-	if (ctx->nr_jobs + count > SPATTEN_MAX_JOBS) {
-		xa_unlock(&ctx->jobs);
-		ret = -EBUSY;
+static void spatten_submit_unreserve(struct spatten_file *sfile, u64 seqno,
+				     unsigned int n)
+{
+	unsigned int i;
+
+	for (i = 0; i < n; i++)
+		xa_release(&sfile->jobs, seqno + i);
+	xa_lock_irq(&sfile->jobs);
+	sfile->nr_jobs -= n;
+	xa_unlock_irq(&sfile->jobs);
+}
+
+static int spatten_submit_commit(struct spatten_submit *sub,
+				 struct spatten_file *sfile)
+{
+	bool implicit = !(sub->args->flags & DRM_SPATTEN_SUBMIT_NO_IMPLICIT);
+	unsigned int n = sub->args->count;
+	struct ww_acquire_ctx ctx;
+	u64 seqno;
+	int ret;
+
+	ret = spatten_submit_collect_objs(sub);
+	if (ret)
+		return ret;
+
+	mutex_lock(&sfile->submit_lock);
+	seqno = sfile->next_seqno;
+	ret = spatten_submit_reserve(sfile, seqno, n);
+	if (ret)
+		goto out_unlock;
+	ret = spatten_submit_lock_resv(sub, &ctx, implicit);
+	if (ret) {
+		spatten_submit_unreserve(sfile, seqno, n);
 		goto out_unlock;
 	}
-	ctx->nr_jobs += count;
-	xa_unlock(&ctx->jobs);
-
-	/* Index seqnos directly: unsigned long is 64-bit where this runs. */
-	seqno = ctx->next_seqno;
-	for (i = 0; i < count; i++) {
-		jobs[i]->seqno = seqno + i;
-		ret = xa_insert(&ctx->jobs, seqno + i, jobs[i], GFP_KERNEL);
-		if (ret)
-			goto err_erase;
-	}
-
-	args->seqno = seqno;
-	args->submitted = count;
-	if (copy_to_user(arg, args, sizeof(*args))) {
-		ret = -EFAULT;
-		goto err_erase;
-	}
-	WRITE_ONCE(ctx->next_seqno, seqno + count);
-
-	for (i = 0; i < count; i++) {
-		jobs[i]->q = q;
-		list_add_tail(&jobs[i]->node, &list);
-	}
-	spatten_queue_submit(q, &list);
-	mutex_unlock(&ctx->submit_lock);
-	return 0;
-
-err_erase:
-	while (i--)
-		xa_erase(&ctx->jobs, seqno + i);
-	xa_lock(&ctx->jobs);
-	ctx->nr_jobs -= count;
-	xa_unlock(&ctx->jobs);
+	spatten_submit_push(sub, seqno);
+	sfile->next_seqno += n;
+	drm_gem_unlock_reservations(sub->objs, sub->nr_objs, &ctx);
+	spatten_submit_signal_out(sub);
+	sub->args->seqno = seqno;
+	sub->args->submitted = n;
 out_unlock:
-	mutex_unlock(&ctx->submit_lock);
-	spatten_queue_unreserve(q, count);
+	mutex_unlock(&sfile->submit_lock);
 	return ret;
 }
 
-/**
- * spatten_ioctl_submit() - SPATTEN_IOCTL_SUBMIT
- * @ctx: the file; the caller holds the board's rwsem and checked it is
- *	alive (the rwsem is dropped while waiting for room on the queue)
- * @arg: user pointer to struct spatten_submit
- * @nonblock: the file is O_NONBLOCK: a full queue is -EAGAIN
- *
- * Return: 0 with @seqno and @submitted filled; on error nothing is queued
- * and the struct is not written: -EFAULT, -EINVAL, -ENOENT, -ERANGE (the
- * first failing job in array order decides), -EAGAIN (queue full and
- * @nonblock), -ERESTARTSYS (signal while waiting for room), -ENODEV (the
- * board went away while waiting), -EBUSY (more than SPATTEN_MAX_JOBS
- * unreaped jobs would exist), -ENOMEM.
- */
-int spatten_ioctl_submit(struct spatten_ctx *ctx, void __user *arg,
-			 bool nonblock)
+static void spatten_submit_cleanup(struct spatten_submit *sub, bool pushed)
 {
-	struct spatten_submit args;
-	struct spatten_kjob **jobs;
-	struct spatten_job *ujobs;
-	u32 i, count;
-	int ret;
+	unsigned int i;
 
-	if (copy_from_user(&args, arg, sizeof(args)))
-		return -EFAULT;
-	if (args.flags || args.rsvd)
-		return -EINVAL;
-	if (!args.count || args.count > SPATTEN_MAX_SUBMIT)
-		return -EINVAL;
-	count = args.count;
-
-	ujobs = kmalloc_array(count, sizeof(*ujobs), GFP_KERNEL);
-	jobs = kcalloc(count, sizeof(*jobs), GFP_KERNEL);
-	if (!ujobs || !jobs) {
-		ret = -ENOMEM;
-		goto out_free;
+	for (i = 0; i < DRM_SPATTEN_MAX_SYNCS; i++) {
+		if (sub->out_obj[i])
+			drm_syncobj_put(sub->out_obj[i]);
+		dma_fence_chain_free(sub->chains[i]);
 	}
-	if (copy_from_user(ujobs, u64_to_user_ptr(args.jobs_ptr),
-			   count * sizeof(*ujobs))) {
-		ret = -EFAULT;
-		goto out_free;
-	}
+	for (i = 0; sub->jobs && i < sub->args->count; i++) {
+		struct spatten_job *job = sub->jobs[i];
 
-	for (i = 0; i < count; i++) {
-		jobs[i] = kzalloc(sizeof(*jobs[i]), GFP_KERNEL);
-		if (!jobs[i]) {
-			ret = -ENOMEM;
-			goto out_free;
-		}
-		atomic_inc(&spatten_live.jobs);
-		INIT_LIST_HEAD(&jobs[i]->node);
-		kref_get(&ctx->ref);
-		jobs[i]->ctx = ctx;
-		ret = spatten_job_prepare(ctx, &ujobs[i], jobs[i]);
-		if (ret)
-			goto out_free;
+		if (!job)
+			continue;
+		if (!pushed && job->base.s_fence)
+			drm_sched_job_cleanup(&job->base);
+		spatten_job_put(job);
 	}
+	kfree(sub->objs);
+	kfree(sub->jobs);
+	kvfree(sub->ujobs);
+}
 
-	for (i = 0; i < count; i++)
-		spatten_job_sync_for_device(jobs[i]);
+/**
+ * spatten_ioctl_submit() - DRM_IOCTL_SPATTEN_SUBMIT
+ * @drm: the DRM device
+ * @data: struct drm_spatten_submit
+ * @file: the caller's file
+ *
+ * Return: 0; -EINVAL, -E2BIG, -EFAULT, -ENOENT, -ERANGE for bad arguments
+ * (docs/uapi.md); -EBUSY (too many unreaped jobs); -ECANCELED (the file
+ * is banned); -EIO (the board is out of service); -ENODEV; -ENOMEM;
+ * -EINTR.
+ */
+int spatten_ioctl_submit(struct drm_device *drm, void *data,
+			 struct drm_file *file)
+{
+	struct spatten_file *sfile = file->driver_priv;
+	struct spatten_device *sdev = to_spatten_device(drm);
+	struct spatten_submit sub = { .args = data };
+	int ret, idx;
 
-	ret = spatten_jobs_commit(ctx, jobs, count, &args, arg, nonblock);
-	if (!ret) {
-		kfree(jobs);
-		kfree(ujobs);
-		return 0;
+	ret = spatten_submit_check_args(sub.args);
+	if (ret)
+		return ret;
+	sub.args->seqno = 0;
+	sub.args->submitted = 0;
+	if (READ_ONCE(sfile->banned))
+		return -ECANCELED;
+
+	/* Everything from userspace first, outside any lock of the board. */
+	ret = spatten_submit_copy_in(&sub);
+	if (ret)
+		goto out;
+
+	if (!drm_dev_enter(drm, &idx)) {
+		ret = -ENODEV;
+		goto out;
 	}
-
-out_free:
-	if (jobs) {
-		for (i = 0; i < count && jobs[i]; i++)
-			spatten_job_free(jobs[i]);
+	if (READ_ONCE(sdev->broken)) {
+		ret = -EIO;
+		goto out_exit;
 	}
-	kfree(jobs);
-	kfree(ujobs);
+	ret = spatten_submit_prepare(&sub, file);
+	if (!ret)
+		ret = spatten_submit_syncs(&sub, file);
+	if (!ret)
+		ret = spatten_submit_commit(&sub, sfile);
+	spatten_dbg(sdev, JOB, "submit %u jobs: %d, seqno %llu\n",
+		    sub.args->count, ret, sub.args->seqno);
+out_exit:
+	drm_dev_exit(idx);
+out:
+	spatten_submit_cleanup(&sub, !ret);
 	return ret;
 }
 
-/* WAIT's condition: the job completed, or is gone. */
-static bool spatten_job_settled(struct spatten_ctx *ctx, u64 seqno)
-{
-	struct spatten_kjob *job;
-	bool settled;
+/* ---- WAIT and REAP ---------------------------------------------------- */
 
-	xa_lock(&ctx->jobs);
-	job = xa_load(&ctx->jobs, seqno);
-	settled = !job || job->done;
-	xa_unlock(&ctx->jobs);
-	return settled;
+/* Take a done job off the file; the caller holds the job table lock. */
+static void spatten_job_unlink(struct spatten_file *sfile,
+			       struct spatten_job *job)
+{
+	list_del_init(&job->done_node);
+	sfile->nr_done--;
+	sfile->nr_jobs--;
+	__xa_erase(&sfile->jobs, job->seqno);
+}
+
+/*
+ * Wait on @sfile->wq until @cond or the absolute CLOCK_MONOTONIC @deadline
+ * (ns). Returns 0 when @cond holds, -ETIME, -ERESTARTSYS or -ENODEV.
+ */
+#define spatten_wait_until(sfile, cond, deadline)			\
+({									\
+	ktime_t __exp = ns_to_ktime(deadline);				\
+	long __ret = 0;							\
+									\
+	if (!(cond)) {							\
+		__ret = wait_event_interruptible_hrtimeout((sfile)->wq, \
+			(cond) || drm_dev_is_unplugged(&(sfile)->sdev->drm), \
+			ktime_sub(__exp, ktime_get()));			\
+		if (!__ret && !(cond))					\
+			__ret = -ENODEV;				\
+	}								\
+	__ret;								\
+})
+
+static bool spatten_job_is_done(struct spatten_file *sfile, u64 seqno,
+				bool *gone)
+{
+	struct spatten_job *job;
+	bool done;
+
+	xa_lock_irq(&sfile->jobs);
+	job = xa_load(&sfile->jobs, seqno);
+	*gone = !job;
+	done = job && !list_empty(&job->done_node);
+	xa_unlock_irq(&sfile->jobs);
+	return done || *gone;
 }
 
 /**
- * spatten_ioctl_wait() - SPATTEN_IOCTL_WAIT
- * @ctx: the file
- * @arg: user pointer to struct spatten_wait
+ * spatten_ioctl_wait() - DRM_IOCTL_SPATTEN_WAIT
+ * @drm: the DRM device
+ * @data: struct drm_spatten_wait
+ * @file: the caller's file
  *
- * Waits for one job until the absolute CLOCK_MONOTONIC deadline, then
- * reports and reaps it. A job that completed with a hardware error is
- * still a successful WAIT: @status carries the error.
- *
- * Return: 0; -EFAULT (the job is kept); -EINVAL for non-zero flags or
- * rsvd, seqno 0 or a seqno not yet assigned; -ENOENT for a job already
- * reaped; -ETIME if the job is not done by the deadline (it is kept);
- * -ERESTARTSYS on a signal; -ENODEV once the device is gone (after the
- * jobs it aborted were reported, with SPATTEN_HW_ERR_ABORTED).
+ * Return: 0 with the result; -EINVAL; -ENOENT (not a pending job of this
+ * file); -ETIME (not done by the deadline); -ERESTARTSYS; -ENODEV (board
+ * gone and the job not done).
  */
-int spatten_ioctl_wait(struct spatten_ctx *ctx, void __user *arg)
+int spatten_ioctl_wait(struct drm_device *drm, void *data,
+		       struct drm_file *file)
 {
-	struct spatten_wait args, out;
-	struct spatten_kjob *job;
-	ktime_t deadline, timeout;
+	struct spatten_file *sfile = file->driver_priv;
+	struct drm_spatten_wait *args = data;
+	struct spatten_job *job;
+	bool gone;
 	int ret;
 
-	if (copy_from_user(&args, arg, sizeof(args)))
-		return -EFAULT;
-	if (args.flags || args.rsvd0 ||
-	    memchr_inv(args.rsvd, 0, sizeof(args.rsvd)))
+	if (args->flags || args->rsvd)
 		return -EINVAL;
-	if (!args.seqno || args.seqno >= READ_ONCE(ctx->next_seqno))
-		return READ_ONCE(ctx->sdev->dead) ? -ENODEV : -EINVAL;
+	ret = spatten_wait_until(sfile, spatten_job_is_done(sfile, args->seqno,
+							    &gone),
+				 args->timeout_ns);
+	if (ret)
+		return ret;
 
-	deadline = ns_to_ktime(args.timeout_ns);
-	for (;;) {
-		xa_lock(&ctx->jobs);
-		job = xa_load(&ctx->jobs, args.seqno);
-		if (!job || job->claimed) {
-			xa_unlock(&ctx->jobs);
-			/* After an unbind, every job was reported already. */
-			return READ_ONCE(ctx->sdev->dead) ? -ENODEV : -ENOENT;
-		}
-		if (job->done) {
-			/* Ours to report: a concurrent WAIT gets -ENOENT. */
-			job->claimed = true;
-			xa_unlock(&ctx->jobs);
-			break;
-		}
-		xa_unlock(&ctx->jobs);
-		if (READ_ONCE(ctx->sdev->dead))
-			return -ENODEV;
-
-		timeout = ktime_sub(deadline, ktime_get());
-		if (timeout <= 0)
-			return -ETIME;
-		ret = wait_event_interruptible_hrtimeout(ctx->wq,
-							 spatten_job_settled(ctx, args.seqno),
-							 timeout);
-		if (ret == -ERESTARTSYS)
-			return ret;
+	xa_lock_irq(&sfile->jobs);
+	job = xa_load(&sfile->jobs, args->seqno);
+	if (!job || list_empty(&job->done_node)) {
+		/* Reaped meanwhile by another thread, or never submitted. */
+		xa_unlock_irq(&sfile->jobs);
+		return -ENOENT;
 	}
+	spatten_job_unlink(sfile, job);
+	xa_unlock_irq(&sfile->jobs);
 
-	memset(&out, 0, sizeof(out));
-	out.seqno = args.seqno;
-	out.timeout_ns = args.timeout_ns;
-	out.status = job->status;
-	out.user_data = job->user_data;
-	out.bytes_q = job->bytes_q;
-	out.bytes_k_msb = job->bytes_k_msb;
-	out.bytes_k_lsb = job->bytes_k_lsb;
-	out.bytes_v = job->bytes_v;
-	out.bytes_written = job->bytes_written;
-	out.cycles = job->cycles;
-	out.lsb_refetches = job->lsb_refetches;
-	if (copy_to_user(arg, &out, sizeof(out))) {
-		xa_lock(&ctx->jobs);
-		job->claimed = false;
-		xa_unlock(&ctx->jobs);
-		return -EFAULT;
-	}
-
-	xa_lock(&ctx->jobs);
-	__xa_erase(&ctx->jobs, job->seqno);
-	ctx->nr_jobs--;
-	ctx->nr_done--;
-	xa_unlock(&ctx->jobs);
-	spatten_job_free(job);
+	args->result = job->result;
+	spatten_job_put(job);
 	return 0;
+}
+
+static bool spatten_reap_ready(struct spatten_file *sfile, u32 min)
+{
+	bool ready;
+
+	xa_lock_irq(&sfile->jobs);
+	ready = sfile->nr_done >= min || sfile->nr_done == sfile->nr_jobs;
+	xa_unlock_irq(&sfile->jobs);
+	return ready;
+}
+
+/*
+ * Take up to @max done jobs off the done list, in completion order. They
+ * stay in the job table until their results reached userspace.
+ */
+static u32 spatten_reap_take(struct spatten_file *sfile,
+			     struct spatten_job **jobs, u32 max)
+{
+	struct spatten_job *job, *tmp;
+	u32 n = 0;
+
+	xa_lock_irq(&sfile->jobs);
+	list_for_each_entry_safe(job, tmp, &sfile->done, done_node) {
+		if (n == max)
+			break;
+		list_del_init(&job->done_node);
+		sfile->nr_done--;
+		jobs[n++] = job;
+	}
+	xa_unlock_irq(&sfile->jobs);
+	return n;
+}
+
+/* Retire reaped jobs, or give them back (in order) if the copy failed. */
+static void spatten_reap_finish(struct spatten_file *sfile,
+				struct spatten_job **jobs, u32 n, bool copied)
+{
+	u32 i;
+
+	xa_lock_irq(&sfile->jobs);
+	for (i = n; i--; ) {
+		if (copied) {
+			sfile->nr_jobs--;
+			__xa_erase(&sfile->jobs, jobs[i]->seqno);
+		} else {
+			list_add(&jobs[i]->done_node, &sfile->done);
+			sfile->nr_done++;
+		}
+	}
+	xa_unlock_irq(&sfile->jobs);
+	for (i = 0; copied && i < n; i++)
+		spatten_job_put(jobs[i]);
+	wake_up_all(&sfile->wq);
+}
+
+/**
+ * spatten_ioctl_reap() - DRM_IOCTL_SPATTEN_REAP
+ * @drm: the DRM device
+ * @data: struct drm_spatten_reap
+ * @file: the caller's file
+ *
+ * A fault on the result array gives the jobs back: nothing is reaped.
+ *
+ * Return: 0; -EINVAL; -EFAULT; -ETIME (nothing done by the deadline);
+ * -ERESTARTSYS; -ENODEV.
+ */
+int spatten_ioctl_reap(struct drm_device *drm, void *data,
+		       struct drm_file *file)
+{
+	struct spatten_file *sfile = file->driver_priv;
+	struct drm_spatten_result __user *out;
+	struct drm_spatten_reap *args = data;
+	struct spatten_job **jobs;
+	u32 i, n;
+	int ret;
+
+	if (args->flags || args->rsvd || !args->count ||
+	    args->count > DRM_SPATTEN_REAP_MAX || args->min_count > args->count)
+		return -EINVAL;
+	out = u64_to_user_ptr(args->results_ptr);
+	if (!access_ok(out, (size_t)args->count * sizeof(*out)))
+		return -EFAULT;
+	jobs = kmalloc_array(args->count, sizeof(*jobs), GFP_KERNEL);
+	if (!jobs)
+		return -ENOMEM;
+
+	ret = spatten_wait_until(sfile, spatten_reap_ready(sfile,
+							   args->min_count),
+				 args->timeout_ns);
+	if (ret && ret != -ETIME)
+		goto out_free;
+	n = spatten_reap_take(sfile, jobs, args->count);
+	if (!n && ret == -ETIME && args->min_count)
+		goto out_free;
+	ret = 0;
+	for (i = 0; i < n && !ret; i++)
+		if (copy_to_user(&out[i], &jobs[i]->result, sizeof(*out)))
+			ret = -EFAULT;
+	spatten_reap_finish(sfile, jobs, n, !ret);
+	args->reaped = ret ? 0 : n;
+	xa_lock_irq(&sfile->jobs);
+	args->pending = sfile->nr_jobs;
+	xa_unlock_irq(&sfile->jobs);
+out_free:
+	kfree(jobs);
+	return ret;
 }

@@ -1,37 +1,20 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * SpAtten driver: sysfs attributes of /dev/spattenN and debugfs knobs.
- *
- * sysfs (/sys/class/misc/spattenN/, mode 0444: whoever may see the node may
- * read them): the capability registers, the interrupt mode, the device
- * counters, the per-queue depths and the driver's fault counters.
- *
- * debugfs (/sys/kernel/debug/spatten/spattenN/, root only), fault
- * injection for the tests:
- *  - timeout_ms: the per-job timeout (read/write)
- *  - force_timeout: write non-zero: jobs are put on the rings without the
- *    doorbell, so they time out and the device is reset (which clears it)
- *  - drop_irq: write N: the next N interrupts are ignored; the watchdog
- *    finds the completions within SPATTEN_WATCHDOG_MS
- *  - inject_dma_write_error: write N: the next N attention jobs get an
- *    output page list of unbacked pages: the device fails them with
- *    DMA_WRITE (after reading every input).
- *  - objects (in spatten/, not per board): live objects of the module.
- *  - inject_dma_error: write N: the next N attention jobs get a Q page-list
- *    address no memory answers to; the device fails them with DMA_READ
+ * SpAtten driver: sysfs attributes of the board's PCI device (what
+ * /sys/class/accel/accelN/device/ shows): capabilities, counters, queues
+ * and fault statistics.
  */
-#include <linux/debugfs.h>
-#include <linux/seq_file.h>
 #include <linux/device.h>
+#include <linux/pci.h>
 #include <linux/sysfs.h>
+
+#include <drm/drm_drv.h>
 
 #include "spatten_drv.h"
 
-static struct spatten_dev *spatten_attr_dev(struct device *dev)
+static struct spatten_device *spatten_attr_dev(struct device *dev)
 {
-	struct miscdevice *misc = dev_get_drvdata(dev);
-
-	return container_of(misc, struct spatten_dev, misc);
+	return pci_get_drvdata(to_pci_dev(dev));
 }
 
 /* A read-only attribute printing @expr, in which sdev is the board. */
@@ -39,7 +22,7 @@ static struct spatten_dev *spatten_attr_dev(struct device *dev)
 static ssize_t name##_show(struct device *dev,				\
 			   struct device_attribute *attr, char *buf)	\
 {									\
-	struct spatten_dev *sdev = spatten_attr_dev(dev);		\
+	struct spatten_device *sdev = spatten_attr_dev(dev);		\
 									\
 	return sysfs_emit(buf, fmt "\n", (expr));			\
 }									\
@@ -61,7 +44,7 @@ SPATTEN_CAP_ATTR(job_timeout_ms, READ_ONCE(sdev->timeout_ms), "%u");
 static ssize_t irq_mode_show(struct device *dev, struct device_attribute *attr,
 			     char *buf)
 {
-	struct spatten_dev *sdev = spatten_attr_dev(dev);
+	struct spatten_device *sdev = spatten_attr_dev(dev);
 
 	return sysfs_emit(buf, "%s\n", sdev->msix ? "msix" :
 				       sdev->intx ? "intx" : "msi");
@@ -76,25 +59,31 @@ static const char *const spatten_cnt_names[SPATTEN_CNT_NUM] = {
 static ssize_t counters_show(struct device *dev, struct device_attribute *attr,
 			     char *buf)
 {
-	struct spatten_dev *sdev = spatten_attr_dev(dev);
+	struct spatten_device *sdev = spatten_attr_dev(dev);
 	ssize_t len = 0;
 	unsigned int i;
 
-	down_read(&sdev->rwsem);
-	for (i = 0; i < SPATTEN_CNT_NUM && !sdev->dead; i++)
+	int idx;
+
+	if (!drm_dev_enter(&sdev->drm, &idx))
+		return -ENODEV;
+	for (i = 0; i < SPATTEN_CNT_NUM; i++)
 		len += sysfs_emit_at(buf, len, "%s %llu\n",
 				     spatten_cnt_names[i],
 				     spatten_read_counter(sdev, i));
-	up_read(&sdev->rwsem);
+	drm_dev_exit(idx);
 	return len;
 }
 static DEVICE_ATTR_RO(counters);
 
-/* One line per queue: "<id> <on the ring> <queued in all> <depth>". */
+/*
+ * One line per queue: "<id> <on the ring> <queued> <depth>", queued being
+ * the jobs given to the queue's scheduler and not finished (ring included).
+ */
 static ssize_t queues_show(struct device *dev, struct device_attribute *attr,
 			   char *buf)
 {
-	struct spatten_dev *sdev = spatten_attr_dev(dev);
+	struct spatten_device *sdev = spatten_attr_dev(dev);
 	ssize_t len = 0;
 	u32 i;
 
@@ -104,8 +93,8 @@ static ssize_t queues_show(struct device *dev, struct device_attribute *attr,
 
 		spin_lock(&q->lock);
 		inflight = q->inflight;
-		queued = q->queued;
 		spin_unlock(&q->lock);
+		queued = atomic_read(q->sched.score);
 		len += sysfs_emit_at(buf, len, "%u %u %u %u\n", i, inflight,
 				     queued, q->depth);
 	}
@@ -116,7 +105,7 @@ static DEVICE_ATTR_RO(queues);
 static ssize_t faults_show(struct device *dev, struct device_attribute *attr,
 			   char *buf)
 {
-	struct spatten_dev *sdev = spatten_attr_dev(dev);
+	struct spatten_device *sdev = spatten_attr_dev(dev);
 
 	return sysfs_emit(buf, "resets %d\ntimeouts %d\nirqs_dropped %d\nbroken %d\n",
 			  atomic_read(&sdev->nr_resets),
@@ -150,73 +139,31 @@ static const struct attribute_group spatten_attr_group = {
 	.attrs = spatten_attrs,
 };
 
-const struct attribute_group *spatten_attr_groups[] = {
+const struct attribute_group *spatten_dev_groups[] = {
 	&spatten_attr_group,
 	NULL,
 };
 
-static struct dentry *spatten_debugfs_root;
-
-struct spatten_live spatten_live;
-
-static int spatten_objects_show(struct seq_file *m, void *unused)
-{
-	seq_printf(m, "devs %d\nctxs %d\nbos %d\nbo_pages %ld\njobs %d\n",
-		   atomic_read(&spatten_live.devs),
-		   atomic_read(&spatten_live.ctxs),
-		   atomic_read(&spatten_live.bos),
-		   atomic_long_read(&spatten_live.bo_pages),
-		   atomic_read(&spatten_live.jobs));
-	return 0;
-}
-DEFINE_SHOW_ATTRIBUTE(spatten_objects);
-
 /**
- * spatten_debugfs_root_init() - create /sys/kernel/debug/spatten and its
- * "objects" file (live objects of the module, see struct spatten_live)
- */
-void spatten_debugfs_root_init(void)
-{
-	spatten_debugfs_root = debugfs_create_dir(SPATTEN_DRV_NAME, NULL);
-	debugfs_create_file("objects", 0400, spatten_debugfs_root, NULL,
-			    &spatten_objects_fops);
-}
-
-/** spatten_debugfs_root_fini() - remove /sys/kernel/debug/spatten */
-void spatten_debugfs_root_fini(void)
-{
-	debugfs_remove_recursive(spatten_debugfs_root);
-	spatten_debugfs_root = NULL;
-}
-
-/**
- * spatten_debugfs_init() - create the fault-injection knobs of a board
+ * spatten_read_counter() - read one 64-bit device counter
  * @sdev: the board
+ * @idx: SPATTEN_CNT_*
  *
- * debugfs failures are not errors: the knobs are for tests only.
+ * Two 32-bit reads, high half read again to catch a carry in between.
+ *
+ * Return: the counter.
  */
-void spatten_debugfs_init(struct spatten_dev *sdev)
+u64 spatten_read_counter(struct spatten_device *sdev, unsigned int idx)
 {
-	struct dentry *dir;
+	u32 reg = SPATTEN_REG_CNT(idx);
+	u32 hi, lo, hi2;
+	int tries = 3;
 
-	dir = debugfs_create_dir(sdev->name, spatten_debugfs_root);
-	sdev->debugfs = dir;
-	debugfs_create_u32("timeout_ms", 0600, dir, &sdev->timeout_ms);
-	debugfs_create_atomic_t("force_timeout", 0600, dir,
-				&sdev->force_timeout);
-	debugfs_create_atomic_t("drop_irq", 0600, dir, &sdev->drop_irq);
-	debugfs_create_atomic_t("inject_dma_error", 0600, dir,
-				&sdev->inject_dma);
-	debugfs_create_atomic_t("inject_dma_write_error", 0600, dir,
-				&sdev->inject_dma_write);
-}
-
-/**
- * spatten_debugfs_fini() - remove the knobs of a board
- * @sdev: the board
- */
-void spatten_debugfs_fini(struct spatten_dev *sdev)
-{
-	debugfs_remove_recursive(sdev->debugfs);
-	sdev->debugfs = NULL;
+	hi = spatten_rd(sdev, reg + 4);
+	do {
+		hi2 = hi;
+		lo = spatten_rd(sdev, reg);
+		hi = spatten_rd(sdev, reg + 4);
+	} while (hi != hi2 && --tries);
+	return (u64)hi << 32 | lo;
 }

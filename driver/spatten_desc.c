@@ -1,0 +1,402 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * SpAtten driver: job validation and descriptor building. A job is checked
+ * as the device would check it at decode (docs/hardware.md), so a job that
+ * passes never faults the device on its fields; its operands are resolved
+ * to buffer page lists of the submitting file.
+ */
+#include <linux/log2.h>
+#include <linux/string.h>
+
+#include <drm/drm_gem.h>
+
+#include "spatten_drv.h"
+#include "spatten_gem.h"
+#include "spatten_job.h"
+
+/* Largest fractional bit count of a 16-bit fixed-point element. */
+#define SPATTEN_MAX_FRAC	15
+
+/* Largest lsb_threshold: a probability of 1.0 in units of 2^-15. */
+#define SPATTEN_MAX_LSB_THRESHOLD	BIT(15)
+
+/* The UAPI names the hardware's own values (tests/host pins both). */
+static_assert(DRM_SPATTEN_OP_NOP == SPATTEN_OP_NOP);
+static_assert(DRM_SPATTEN_OP_ATTENTION == SPATTEN_OP_ATTENTION);
+static_assert(DRM_SPATTEN_STAGE_GENERATION == SPATTEN_STAGE_GENERATION);
+static_assert(DRM_SPATTEN_JOB_CAUSAL == SPATTEN_DESC_F_CAUSAL);
+static_assert(DRM_SPATTEN_JOB_PROGRESSIVE == SPATTEN_DESC_F_PROGRESSIVE);
+static_assert(DRM_SPATTEN_FMT_S12 == SPATTEN_FMT_S12);
+static_assert(DRM_SPATTEN_DESC_V2 == SPATTEN_DESC_VERSION);
+static_assert(DRM_SPATTEN_STATUS_ERR_LIST == SPATTEN_HW_ERR_LIST);
+static_assert(DRM_SPATTEN_STATUS_ABORTED == SPATTEN_HW_ERR_ABORTED);
+static_assert(DRM_SPATTEN_FEAT_PROGRESSIVE == SPATTEN_FEAT_PROGRESSIVE);
+static_assert(DRM_SPATTEN_CNT_HW_NUM == SPATTEN_CNT_NUM);
+
+static bool spatten_fmt_ok(const struct spatten_caps *caps, u8 fmt, u8 frac)
+{
+	return fmt < 32 && (caps->formats & BIT(fmt)) &&
+	       spatten_hw_fmt_bits(fmt) && frac <= SPATTEN_MAX_FRAC;
+}
+
+/* The operands of a job in enum spatten_tensor_idx order. */
+static const struct drm_spatten_tensor *spatten_job_tensor(const struct drm_spatten_job *uj,
+						       unsigned int idx)
+{
+	const struct drm_spatten_tensor *t[SPATTEN_T_NUM] = {
+		&uj->q, &uj->k, &uj->v, &uj->out, &uj->k_lsb, &uj->tok_imp,
+		&uj->tok_alive, &uj->tok_kept, &uj->pinned, &uj->head_imp,
+		&uj->head_alive, &uj->head_kept,
+	};
+
+	return t[idx];
+}
+
+/* Does the job name any version 2 operand, count or field? */
+static bool spatten_job_has_v2(const struct drm_spatten_job *uj)
+{
+	unsigned int i;
+
+	for (i = SPATTEN_T_K_LSB; i < SPATTEN_T_NUM; i++) {
+		const struct drm_spatten_tensor *t = spatten_job_tensor(uj, i);
+
+		if (t->handle || t->flags || t->offset)
+			return true;
+	}
+	return uj->n_tok_alive || uj->token_keep || uj->n_pinned ||
+	       uj->n_head_alive || uj->head_keep || uj->value_keep ||
+	       uj->lsb_threshold || uj->rsvd2 || uj->topk_seed || uj->rsvd3 ||
+	       (uj->flags & SPATTEN_DESC_F_PROGRESSIVE);
+}
+
+/* An optional operand is present exactly when @required says so. */
+static bool spatten_presence_ok(const struct drm_spatten_tensor *t, bool required)
+{
+	return !!t->handle == required;
+}
+
+/**
+ * spatten_job_check_v2() - static checks of the pruning and progressive
+ * fields: features, presence of the optional operands, keep counts
+ * @caps: capabilities
+ * @uj: an attention job whose version 1 fields passed
+ *
+ * The same checks the device makes at decode (docs/hardware.md, "Checks at
+ * run time"); the lists themselves are checked by the device.
+ *
+ * Return: 0 or -EINVAL.
+ */
+static int spatten_job_check_v2(const struct spatten_caps *caps,
+				const struct drm_spatten_job *uj)
+{
+	bool progressive = uj->flags & SPATTEN_DESC_F_PROGRESSIVE;
+	u32 tok_limit, head_limit;
+
+	if (uj->rsvd2 || uj->rsvd3)
+		return -EINVAL;
+
+	/* Features. */
+	if (progressive) {
+		u32 bits = spatten_hw_fmt_bits(uj->k_fmt);
+
+		if (!(caps->features & SPATTEN_FEAT_PROGRESSIVE) ||
+		    uj->k_fmt == SPATTEN_FMT_S16 || bits >= 32 ||
+		    !(caps->splits & BIT(bits)))
+			return -EINVAL;
+	}
+	if (uj->token_keep && !(caps->features & SPATTEN_FEAT_TOKEN_PRUNE))
+		return -EINVAL;
+	if (uj->head_keep && !(caps->features & SPATTEN_FEAT_HEAD_PRUNE))
+		return -EINVAL;
+	if (uj->value_keep && !(caps->features & SPATTEN_FEAT_VALUE_PRUNE))
+		return -EINVAL;
+
+	/* Summarization with a token list or pruning: query row i is token i. */
+	if (uj->stage == SPATTEN_STAGE_SUMMARIZATION &&
+	    (uj->n_tok_alive || uj->token_keep) &&
+	    (uj->q_rows != uj->kv_rows || uj->q_start))
+		return -EINVAL;
+
+	/* Keep counts, as the device checks them at decode. */
+	if (uj->n_tok_alive > uj->kv_rows || uj->n_pinned > uj->kv_rows ||
+	    uj->n_head_alive > uj->n_heads || uj->value_keep > uj->kv_rows ||
+	    uj->lsb_threshold > SPATTEN_MAX_LSB_THRESHOLD)
+		return -EINVAL;
+	head_limit = uj->n_head_alive ? uj->n_head_alive : uj->n_heads;
+	tok_limit = uj->n_tok_alive ? uj->n_tok_alive + 1u : uj->kv_rows;
+	if (uj->head_keep > head_limit || uj->token_keep > tok_limit)
+		return -EINVAL;
+	if (uj->n_pinned && !uj->token_keep)
+		return -EINVAL;
+
+	/* Presence: required exactly when a count or flag asks for it. */
+	if (!spatten_presence_ok(&uj->k_lsb, progressive) ||
+	    !spatten_presence_ok(&uj->tok_alive, uj->n_tok_alive) ||
+	    !spatten_presence_ok(&uj->tok_kept, uj->token_keep) ||
+	    !spatten_presence_ok(&uj->pinned, uj->n_pinned) ||
+	    !spatten_presence_ok(&uj->head_alive, uj->n_head_alive) ||
+	    !spatten_presence_ok(&uj->head_kept, uj->head_keep))
+		return -EINVAL;
+	if ((uj->token_keep && !uj->tok_imp.handle) ||
+	    (uj->head_keep && !uj->head_imp.handle))
+		return -EINVAL;
+	return 0;
+}
+
+/**
+ * spatten_job_check() - validate the fields of a job that need no handle
+ * @sdev: the board (capabilities)
+ * @uj: the job as copied from userspace
+ *
+ * Return: 0 or -EINVAL.
+ */
+static int spatten_job_check(const struct spatten_device *sdev,
+			     const struct drm_spatten_job *uj)
+{
+	const struct spatten_caps *caps = &sdev->caps;
+	bool causal = uj->flags & SPATTEN_DESC_F_CAUSAL;
+	unsigned int i;
+
+	if (uj->version < SPATTEN_DESC_VERSION_MIN ||
+	    uj->version > SPATTEN_DESC_VERSION)
+		return -EINVAL;
+	if (uj->opcode != SPATTEN_OP_NOP && uj->opcode != SPATTEN_OP_ATTENTION)
+		return -EINVAL;
+	if (uj->flags & ~SPATTEN_DESC_F_ALL)
+		return -EINVAL;
+	if (uj->stage != SPATTEN_STAGE_SUMMARIZATION &&
+	    uj->stage != SPATTEN_STAGE_GENERATION)
+		return -EINVAL;
+	if (uj->rsvd0 || uj->rsvd1 ||
+	    memchr_inv(uj->rsvd, 0, sizeof(uj->rsvd)))
+		return -EINVAL;
+	for (i = 0; i < SPATTEN_T_NUM; i++)
+		if (spatten_job_tensor(uj, i)->flags)
+			return -EINVAL;
+	/* Version 1: every version 2 field is zero. */
+	if (uj->version == 1 && spatten_job_has_v2(uj))
+		return -EINVAL;
+
+	if (uj->opcode == SPATTEN_OP_NOP) {
+		struct drm_spatten_job rest = *uj;
+
+		/* A NOP carries nothing but its opcode and user data. */
+		rest.opcode = 0;
+		rest.version = 0;
+		rest.user_data = 0;
+		return memchr_inv(&rest, 0, sizeof(rest)) ? -EINVAL : 0;
+	}
+
+	if (causal && !(caps->features & SPATTEN_FEAT_CAUSAL))
+		return -EINVAL;
+	if (uj->stage == SPATTEN_STAGE_GENERATION &&
+	    !(caps->features & SPATTEN_FEAT_GENERATION))
+		return -EINVAL;
+
+	if (!uj->n_heads || uj->n_heads > caps->max_heads)
+		return -EINVAL;
+	if (!is_power_of_2(uj->head_dim) ||
+	    !(caps->head_dims & BIT(ilog2(uj->head_dim))))
+		return -EINVAL;
+	if (!uj->q_rows || uj->q_rows > caps->max_context ||
+	    !uj->kv_rows || uj->kv_rows > caps->max_context)
+		return -EINVAL;
+
+	/* The same position rules as the device (engine/spe_desc.c). */
+	if (causal) {
+		if ((u32)uj->q_start + uj->q_rows > uj->kv_rows)
+			return -EINVAL;
+	} else if (uj->q_start) {
+		return -EINVAL;
+	}
+	if (uj->stage == SPATTEN_STAGE_GENERATION &&
+	    (uj->q_rows != 1 || uj->q_start != uj->kv_rows - 1))
+		return -EINVAL;
+
+	if (!spatten_fmt_ok(caps, uj->q_fmt, uj->q_frac) ||
+	    !spatten_fmt_ok(caps, uj->k_fmt, uj->k_frac) ||
+	    !spatten_fmt_ok(caps, uj->v_fmt, uj->v_frac) ||
+	    !spatten_fmt_ok(caps, uj->out_fmt, uj->out_frac))
+		return -EINVAL;
+	/* Q and the output are S16; K and V may be packed. */
+	if (uj->q_fmt != SPATTEN_FMT_S16 || uj->out_fmt != SPATTEN_FMT_S16)
+		return -EINVAL;
+
+	return spatten_job_check_v2(caps, uj);
+}
+
+/**
+ * spatten_job_bind() - resolve one operand and build its buffer reference
+ * @file: the submitting file
+ * @job: the job; receives a reference on the buffer
+ * @idx: which operand
+ * @t: the operand as userspace named it
+ * @bytes: size of the operand
+ * @align: required alignment of @t->offset in bytes
+ * @hb: the descriptor's buffer reference to fill
+ *
+ * Return: 0; -ENOENT for a handle this file does not have; -EINVAL for an
+ * offset that is not aligned or a buffer of another device; -ERANGE if the
+ * operand does not fit in the buffer; -ENODEV after an unplug.
+ */
+static int spatten_job_bind(struct drm_file *file, struct spatten_job *job,
+			    enum spatten_tensor_idx idx,
+			    const struct drm_spatten_tensor *t, u64 bytes,
+			    u32 align, struct spatten_hw_buf *hb)
+{
+	struct spatten_devmap *map;
+	struct drm_gem_object *obj;
+	int ret;
+
+	obj = drm_gem_object_lookup(file, t->handle);
+	if (!obj)
+		return -ENOENT;
+	job->bo[idx] = obj;
+
+	if (!IS_ALIGNED(t->offset, align))
+		return -EINVAL;
+	if (t->offset > obj->size || bytes > obj->size - t->offset ||
+	    bytes > U32_MAX)
+		return -ERANGE;
+	ret = spatten_gem_map_for_device(obj);
+	if (ret)
+		return ret;
+	map = spatten_gem_devmap(obj);
+
+	hb->addr = cpu_to_le64(map->list_dma +
+			       (t->offset >> PAGE_SHIFT) * sizeof(__le64));
+	hb->len = cpu_to_le32(bytes);
+	hb->offset = cpu_to_le16(t->offset & ~PAGE_MASK);
+	hb->flags = cpu_to_le16(SPATTEN_BUF_PAGE_LIST);
+	return 0;
+}
+
+/* Offset alignment of a tensor of format @fmt: whole elements for S16. */
+static u32 spatten_fmt_align(u8 fmt)
+{
+	return fmt == SPATTEN_FMT_S16 ? 2 : 1;
+}
+
+/**
+ * spatten_job_prepare() - validate a job and build its descriptor
+ * @sdev: the board
+ * @file: the submitting file
+ * @uj: the job as copied from userspace
+ * @job: zeroed kernel job to fill; on error it may hold buffer references
+ *	that spatten_job_put() drops
+ *
+ * A version 1 job becomes a version 1 descriptor (its version 2 fields are
+ * zero), so it also runs on a 1.0 device; a version 2 job a version 2 one.
+ * Absent operands (handle 0) stay zero references.
+ *
+ * Return: 0, -EINVAL, -ENOENT or -ERANGE (see spatten_job_check() and
+ * spatten_job_bind()).
+ */
+int spatten_job_prepare(struct spatten_device *sdev,
+			       struct drm_file *file,
+			       const struct drm_spatten_job *uj,
+			       struct spatten_job *job)
+{
+	struct spatten_hw_desc *d = &job->desc;
+	struct {
+		u64 bytes;
+		u32 align;
+		struct spatten_hw_buf *hb;
+	} op[SPATTEN_T_NUM];
+	u32 nh = uj->n_heads, dim = uj->head_dim;
+	unsigned int i;
+	int ret;
+
+	ret = spatten_job_check(sdev, uj);
+	if (ret)
+		return ret;
+
+	job->result.user_data = uj->user_data;
+	d->opcode = cpu_to_le16(uj->opcode);
+	d->desc_size = cpu_to_le16(SPATTEN_DESC_SIZE);
+	d->version = uj->version;
+	d->stage = uj->stage;
+	d->flags = cpu_to_le16(uj->flags);
+	if (uj->opcode == SPATTEN_OP_NOP)
+		return 0;
+
+	d->n_heads = cpu_to_le16(uj->n_heads);
+	d->head_dim = cpu_to_le16(uj->head_dim);
+	d->q_rows = cpu_to_le16(uj->q_rows);
+	d->kv_rows = cpu_to_le16(uj->kv_rows);
+	d->q_start = cpu_to_le16(uj->q_start);
+	d->q_fmt = uj->q_fmt;
+	d->q_frac = uj->q_frac;
+	d->k_fmt = uj->k_fmt;
+	d->k_frac = uj->k_frac;
+	d->v_fmt = uj->v_fmt;
+	d->v_frac = uj->v_frac;
+	d->out_fmt = uj->out_fmt;
+	d->out_frac = uj->out_frac;
+	d->n_tok_alive = cpu_to_le16(uj->n_tok_alive);
+	d->token_keep = cpu_to_le16(uj->token_keep);
+	d->n_pinned = cpu_to_le16(uj->n_pinned);
+	d->n_head_alive = cpu_to_le16(uj->n_head_alive);
+	d->head_keep = cpu_to_le16(uj->head_keep);
+	d->value_keep = cpu_to_le16(uj->value_keep);
+	d->lsb_threshold = cpu_to_le16(uj->lsb_threshold);
+	d->topk_seed = cpu_to_le32(uj->topk_seed);
+
+	op[SPATTEN_T_Q].bytes = spatten_hw_tensor_bytes(nh, uj->q_rows, dim,
+							uj->q_fmt);
+	op[SPATTEN_T_Q].align = spatten_fmt_align(uj->q_fmt);
+	op[SPATTEN_T_Q].hb = &d->q;
+	op[SPATTEN_T_K].bytes = spatten_hw_tensor_bytes(nh, uj->kv_rows, dim,
+							uj->k_fmt);
+	op[SPATTEN_T_K].align = spatten_fmt_align(uj->k_fmt);
+	op[SPATTEN_T_K].hb = &d->k;
+	op[SPATTEN_T_V].bytes = spatten_hw_tensor_bytes(nh, uj->kv_rows, dim,
+							uj->v_fmt);
+	op[SPATTEN_T_V].align = spatten_fmt_align(uj->v_fmt);
+	op[SPATTEN_T_V].hb = &d->v;
+	op[SPATTEN_T_OUT].bytes = spatten_hw_tensor_bytes(nh, uj->q_rows, dim,
+							  uj->out_fmt);
+	op[SPATTEN_T_OUT].align = spatten_fmt_align(uj->out_fmt);
+	op[SPATTEN_T_OUT].hb = &d->out;
+	op[SPATTEN_T_K_LSB].bytes = spatten_hw_plane_bytes(nh, uj->kv_rows, dim,
+							   SPATTEN_LSB_BITS);
+	op[SPATTEN_T_K_LSB].align = 1;
+	op[SPATTEN_T_K_LSB].hb = &d->k_lsb;
+	op[SPATTEN_T_TOK_IMP].bytes = (u64)uj->kv_rows * SPATTEN_IMP_BYTES;
+	op[SPATTEN_T_TOK_IMP].align = SPATTEN_IMP_BYTES;
+	op[SPATTEN_T_TOK_IMP].hb = &d->tok_imp;
+	op[SPATTEN_T_TOK_ALIVE].bytes = (u64)uj->n_tok_alive *
+					SPATTEN_LIST_BYTES;
+	op[SPATTEN_T_TOK_ALIVE].align = SPATTEN_LIST_BYTES;
+	op[SPATTEN_T_TOK_ALIVE].hb = &d->tok_alive;
+	op[SPATTEN_T_TOK_KEPT].bytes = (u64)uj->token_keep * SPATTEN_LIST_BYTES;
+	op[SPATTEN_T_TOK_KEPT].align = SPATTEN_LIST_BYTES;
+	op[SPATTEN_T_TOK_KEPT].hb = &d->tok_kept;
+	op[SPATTEN_T_PINNED].bytes = (u64)uj->n_pinned * SPATTEN_LIST_BYTES;
+	op[SPATTEN_T_PINNED].align = SPATTEN_LIST_BYTES;
+	op[SPATTEN_T_PINNED].hb = &d->pinned;
+	op[SPATTEN_T_HEAD_IMP].bytes = (u64)nh * SPATTEN_IMP_BYTES;
+	op[SPATTEN_T_HEAD_IMP].align = SPATTEN_IMP_BYTES;
+	op[SPATTEN_T_HEAD_IMP].hb = &d->head_imp;
+	op[SPATTEN_T_HEAD_ALIVE].bytes = (u64)uj->n_head_alive *
+					 SPATTEN_LIST_BYTES;
+	op[SPATTEN_T_HEAD_ALIVE].align = SPATTEN_LIST_BYTES;
+	op[SPATTEN_T_HEAD_ALIVE].hb = &d->head_alive;
+	op[SPATTEN_T_HEAD_KEPT].bytes = (u64)uj->head_keep * SPATTEN_LIST_BYTES;
+	op[SPATTEN_T_HEAD_KEPT].align = SPATTEN_LIST_BYTES;
+	op[SPATTEN_T_HEAD_KEPT].hb = &d->head_kept;
+
+	/* q, k, v, out are always present; the others when named. */
+	for (i = 0; i < SPATTEN_T_NUM; i++) {
+		const struct drm_spatten_tensor *t = spatten_job_tensor(uj, i);
+
+		if (i > SPATTEN_T_OUT && !t->handle)
+			continue;
+		ret = spatten_job_bind(file, job, i, t, op[i].bytes,
+				       op[i].align, op[i].hb);
+		if (ret)
+			return ret;
+	}
+	return 0;
+}
+

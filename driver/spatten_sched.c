@@ -1,0 +1,263 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * SpAtten driver: the drm_sched backend (run, free, timeout) and device
+ * recovery after a hang.
+ *
+ * One scheduler per hardware queue, all sharing one ordered timeout
+ * workqueue, so that a reset, which touches every queue, never runs twice
+ * at once. The scheduler's job timeout restarts at every completion on the
+ * ring, so it measures a job's time on the engine, not its wait behind
+ * others. docs/driver.md describes the recovery policy.
+ */
+#include <linux/dma-fence.h>
+#include <linux/ktime.h>
+#include <linux/pci.h>
+#include <linux/workqueue.h>
+
+#include <drm/drm_drv.h>
+#include <drm/drm_managed.h>
+
+#include "spatten_compat.h"
+#include "spatten_coredump.h"
+#include "spatten_drv.h"
+#include "spatten_job.h"
+#include "spatten_queue.h"
+
+static struct dma_fence *spatten_run_job(struct drm_sched_job *sched_job)
+{
+	struct spatten_job *job = to_spatten_job(sched_job);
+	struct spatten_queue *q = container_of(sched_job->sched,
+					       struct spatten_queue, sched);
+	struct spatten_device *sdev = q->sdev;
+	struct dma_fence *fence;
+	int idx;
+
+	/* Killed with its entity, or behind a failed dependency. */
+	if (unlikely(sched_job->s_fence->finished.error))
+		return NULL;
+	if (READ_ONCE(job->sfile->banned))
+		return ERR_PTR(-ECANCELED);
+	if (!drm_dev_enter(&sdev->drm, &idx))
+		return ERR_PTR(-ENODEV);
+	if (READ_ONCE(sdev->broken)) {
+		drm_dev_exit(idx);
+		return ERR_PTR(-EIO);
+	}
+	fence = spatten_queue_push(q, job);
+	drm_dev_exit(idx);
+	return fence;
+}
+
+static void spatten_free_job(struct drm_sched_job *sched_job)
+{
+	struct spatten_job *job = to_spatten_job(sched_job);
+
+	drm_sched_job_cleanup(sched_job);
+	spatten_job_put(job);
+}
+
+/**
+ * spatten_scheds_stop() - park every scheduler of the board
+ * @sdev: the board; the caller holds @reset_lock
+ * @bad: the job whose timeout triggered this, or NULL
+ */
+void spatten_scheds_stop(struct spatten_device *sdev, struct drm_sched_job *bad)
+{
+	u32 i;
+
+	lockdep_assert_held(&sdev->reset_lock);
+	for (i = 0; i < sdev->nr_queues; i++) {
+		struct drm_gpu_scheduler *sched = &sdev->queues[i].sched;
+
+		drm_sched_stop(sched, bad && bad->sched == sched ? bad : NULL);
+	}
+}
+
+/**
+ * spatten_scheds_start() - restart every scheduler of the board
+ * @sdev: the board; the caller holds @reset_lock
+ *
+ * Jobs that were on a ring when the schedulers stopped have completed
+ * (spatten_queues_fail_ring()) and are retired now; queued jobs run.
+ */
+void spatten_scheds_start(struct spatten_device *sdev)
+{
+	u32 i;
+
+	lockdep_assert_held(&sdev->reset_lock);
+	for (i = 0; i < sdev->nr_queues; i++)
+		spatten_sched_start(&sdev->queues[i].sched);
+}
+
+/*
+ * Stop the device and take it off the bus if it does not stop: from then
+ * on it cannot touch a buffer, so the jobs' buffers may be released.
+ */
+static void spatten_dev_stop(struct spatten_device *sdev)
+{
+	if (spatten_hw_disable(sdev)) {
+		drm_err(&sdev->drm, "device does not reset: bus mastering off\n");
+		WRITE_ONCE(sdev->broken, true);
+		pci_clear_master(sdev->pdev);
+	}
+	spatten_irqs_sync(sdev);
+}
+
+/**
+ * spatten_dev_recover() - reset the device and program its queues again
+ * @sdev: the board, stopped; the caller holds @reset_lock
+ *
+ * If the device does not come back it is taken off the bus (bus mastering
+ * off) and marked broken: jobs fail, SUBMIT returns -EIO.
+ *
+ * Return: 0 or a negative errno.
+ */
+int spatten_dev_recover(struct spatten_device *sdev)
+{
+	int ret = -EIO;
+
+	lockdep_assert_held(&sdev->reset_lock);
+	atomic_set(&sdev->force_timeout, 0);
+	if (!READ_ONCE(sdev->broken)) {
+		ret = spatten_hw_reset(sdev);
+		if (!ret)
+			ret = spatten_queues_hw_init(sdev);
+	}
+	if (ret) {
+		drm_err(&sdev->drm, "device did not come back after a reset (%d)\n",
+			ret);
+		WRITE_ONCE(sdev->broken, true);
+		spatten_hw_disable(sdev);
+		pci_clear_master(sdev->pdev);
+	}
+	return ret;
+}
+
+/* The job finished after all (a lost interrupt): retire it normally. */
+static void spatten_timeout_spurious(struct spatten_device *sdev,
+				     struct drm_sched_job *sched_job)
+{
+	drm_sched_stop(sched_job->sched, sched_job);
+	spatten_sched_start(sched_job->sched);
+}
+
+static enum drm_gpu_sched_stat
+spatten_timedout_job(struct drm_sched_job *sched_job)
+{
+	struct spatten_job *job = to_spatten_job(sched_job);
+	struct spatten_queue *q = container_of(sched_job->sched,
+					       struct spatten_queue, sched);
+	struct spatten_device *sdev = q->sdev;
+	int idx;
+
+	mutex_lock(&sdev->reset_lock);
+	if (!drm_dev_enter(&sdev->drm, &idx)) {
+		spatten_timeout_spurious(sdev, sched_job);
+		goto out_unlock;
+	}
+	spatten_queue_process(q);
+	if (dma_fence_is_signaled(job->hw_fence) || READ_ONCE(sdev->broken)) {
+		spatten_timeout_spurious(sdev, sched_job);
+		goto out_exit;
+	}
+
+	drm_warn(&sdev->drm, "job %llu of client %llu timed out after %u ms: resetting the device\n",
+		 job->seqno, job->sfile->client_id, READ_ONCE(sdev->timeout_ms));
+	atomic_inc(&sdev->nr_timeouts);
+	atomic_inc(&sdev->nr_resets);
+	WRITE_ONCE(job->sfile->banned, true);
+	job->timed_out = true;
+
+	spatten_scheds_stop(sdev, sched_job);
+	spatten_coredump(sdev, job);
+	spatten_dev_stop(sdev);
+	spatten_queues_fail_ring(sdev, job);
+	spatten_dev_recover(sdev);
+	spatten_scheds_start(sdev);
+out_exit:
+	drm_dev_exit(idx);
+out_unlock:
+	mutex_unlock(&sdev->reset_lock);
+	return DRM_GPU_SCHED_STAT_NOMINAL;
+}
+
+const struct drm_sched_backend_ops spatten_sched_ops = {
+	.run_job = spatten_run_job,
+	.timedout_job = spatten_timedout_job,
+	.free_job = spatten_free_job,
+};
+
+static void spatten_scheds_release(struct drm_device *drm, void *res)
+{
+	struct spatten_device *sdev = to_spatten_device(drm);
+	struct workqueue_struct *wq = res;
+	u32 i;
+
+	for (i = 0; i < sdev->nr_queues; i++)
+		if (sdev->scheds[i])
+			drm_sched_fini(sdev->scheds[i]);
+	destroy_workqueue(wq);
+}
+
+/**
+ * spatten_scheds_init() - one scheduler per queue
+ * @sdev: the board, queues initialized
+ *
+ * The schedulers live as long as the DRM device (files may hold entities
+ * on them after an unbind); drm_sched_fini() runs at its release.
+ *
+ * Return: 0 or a negative errno.
+ */
+int spatten_scheds_init(struct spatten_device *sdev)
+{
+	struct workqueue_struct *tdr_wq;
+	u32 i;
+	int ret;
+
+	tdr_wq = alloc_ordered_workqueue("spatten-tdr-%s", 0,
+					 pci_name(sdev->pdev));
+	if (!tdr_wq)
+		return -ENOMEM;
+	ret = drmm_add_action_or_reset(&sdev->drm, spatten_scheds_release,
+				       tdr_wq);
+	if (ret)
+		return ret;
+
+	for (i = 0; i < sdev->nr_queues; i++) {
+		struct spatten_queue *q = &sdev->queues[i];
+		const struct drm_sched_init_args args = {
+			.ops = &spatten_sched_ops,
+#ifdef SPATTEN_HAVE_SCHED_ARGS_NUM_RQS
+			.num_rqs = DRM_SCHED_PRIORITY_COUNT,
+#endif
+			.credit_limit = q->depth - 1,
+			.timeout = msecs_to_jiffies(sdev->timeout_ms),
+			.timeout_wq = tdr_wq,
+			.name = q->irq_name,
+			.dev = sdev->drm.dev,
+		};
+
+		ret = drm_sched_init(&q->sched, &args);
+		if (ret) {
+			drm_err(&sdev->drm, "queue %u: scheduler init failed (%d)\n",
+				i, ret);
+			return ret;
+		}
+		sdev->scheds[i] = &q->sched;
+	}
+	return 0;
+}
+
+/**
+ * spatten_scheds_set_timeout() - change the job timeout (debugfs)
+ * @sdev: the board
+ * @ms: milliseconds, 100..3600000
+ */
+void spatten_scheds_set_timeout(struct spatten_device *sdev, u32 ms)
+{
+	u32 i;
+
+	WRITE_ONCE(sdev->timeout_ms, ms);
+	for (i = 0; i < sdev->nr_queues; i++)
+		WRITE_ONCE(sdev->queues[i].sched.timeout, msecs_to_jiffies(ms));
+}
