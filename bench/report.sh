@@ -342,8 +342,9 @@ $(cat "$work/fullsplit.md")
 ## 3. Stack overhead (guest)
 
 Minimal round trip of a job in the same guest, three ways, interleaved in
-every round (order rotated): the kernel's own NOP (debugfs
-\`/sys/kernel/debug/spatten/spatten0/nop_bench\`: a kernel job handed to the
+every round (order rotated): the kernel's own NOP (debugfs \`nop_bench\`
+of the board's DRM minor, \`/sys/kernel/debug/dri/128/\` on 6.1 or
+\`/sys/kernel/debug/accel/0/\` on 6.12: a kernel job handed to the
 queue, descriptor on the ring and SQ doorbell, completion through the
 interrupt and the IRQ thread, timed with ktime until the waiting writer sees
 it), the raw ioctls (SUBMIT + WAIT of one NOP, no library) and the library

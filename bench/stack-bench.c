@@ -2,8 +2,10 @@
 /*
  * spatten-stack-bench: the guest half of docs/benchmarks.md (bench/report.sh
  * boots the guest in mode `bench`, scripts/guest-init.sh runs this). Static,
- * linked with libspatten's guest build; needs /dev/spatten0 and, for the
- * minimal device round trip, the driver's debugfs nop_bench (root).
+ * linked with libspatten's guest build; needs a SpAtten board with the
+ * driver (the first one found: /dev/accel/accel<N> or /dev/dri/renderD<N>)
+ * and, for the minimal device round trip, the driver's debugfs nop_bench
+ * of that node (root).
  *
  *   spatten-stack-bench [--quick]
  *
@@ -15,8 +17,8 @@
  *    min..max of the round medians):
  *    - kernel: nop_bench, N NOPs from the kernel on a queue, depth 1: the
  *      minimal device round trip (doorbell to completion interrupt, ktime);
- *    - ioctl: SPATTEN_IOCTL_SUBMIT + SPATTEN_IOCTL_WAIT of one NOP on a
- *      file of its own, no library;
+ *    - ioctl: DRM_IOCTL_SPATTEN_SUBMIT + DRM_IOCTL_SPATTEN_WAIT of one NOP
+ *      on a file of its own, no library;
  *    - library: spatten_nop_prep() + spatten_run();
  *    then jobs/s at queue depth 1, 4, 16, 64: the library keeping QD jobs
  *    in flight (one spatten_submit() per job, spatten_wait() on the oldest)
@@ -47,9 +49,15 @@
 #include <unistd.h>
 
 #include "libspatten.h"
+#include "uapi/drm/spatten_accel.h"
 
-#define NOP_BENCH	"/sys/kernel/debug/spatten/spatten0/nop_bench"
 #define MAXR		32
+
+/*
+ * The debugfs nop_bench of the board's DRM minor: accel/<N>/ for
+ * /dev/accel/accel<N>, dri/<N>/ for /dev/dri/renderD<N>.
+ */
+static char nop_bench[128];
 
 static int quick;
 /* Many short rounds: the methods compared share the machine's noise. */
@@ -122,7 +130,7 @@ static int kernel_nops(int n, int depth, struct kres *r)
 	unsigned int rn, rd;
 	int fd, len;
 
-	fd = open(NOP_BENCH, O_RDWR);
+	fd = open(nop_bench, O_RDWR);
 	if (fd < 0)
 		return -errno;
 	len = snprintf(buf, sizeof(buf), "%d %d", n, depth);
@@ -188,25 +196,27 @@ static void ioctl_nops(int fd, int n, struct kres *r)
 
 	t0 = now_s();
 	for (i = 0; i < n; i++) {
-		struct spatten_job j;
-		struct spatten_submit s;
-		struct spatten_wait w;
+		struct drm_spatten_job j;
+		struct drm_spatten_submit s;
+		struct drm_spatten_wait w;
 
 		t = now_s();
 		memset(&j, 0, sizeof(j));
-		j.opcode = SPATTEN_OP_NOP;
-		j.version = SPATTEN_DESC_VERSION;
+		j.opcode = DRM_SPATTEN_OP_NOP;
+		j.version = DRM_SPATTEN_DESC_V2;
 		memset(&s, 0, sizeof(s));
 		s.jobs_ptr = (uintptr_t)&j;
+		s.job_size = sizeof(j);
 		s.count = 1;
-		if (ioctl(fd, SPATTEN_IOCTL_SUBMIT, &s))
-			die("SPATTEN_IOCTL_SUBMIT", errno);
+		while (ioctl(fd, DRM_IOCTL_SPATTEN_SUBMIT, &s))
+			if (errno != EINTR)
+				die("DRM_IOCTL_SPATTEN_SUBMIT", errno);
 		memset(&w, 0, sizeof(w));
 		w.seqno = s.seqno;
 		w.timeout_ns = INT64_MAX;
-		while (ioctl(fd, SPATTEN_IOCTL_WAIT, &w))
+		while (ioctl(fd, DRM_IOCTL_SPATTEN_WAIT, &w))
 			if (errno != EINTR)
-				die("SPATTEN_IOCTL_WAIT", errno);
+				die("DRM_IOCTL_SPATTEN_WAIT", errno);
 		lat[i] = (now_s() - t) * 1e9;
 	}
 	lat_stats(lat, n, r, now_s() - t0);
@@ -621,7 +631,7 @@ static void memory(struct spatten_dev *dev, FILE *md)
 	slab1 = meminfo_kb("Slab");
 	fprintf(md, "| driver memory per pending job | %.0f bytes (slab %.0f) "
 		"| free pages (/proc/zoneinfo) and Slab before/after %d NOPs submitted and not yet "
-		"reaped (struct spatten_kjob, job table entry) |\n",
+		"reaped (the driver's job, its scheduler fence, the result) |\n",
 		(double)(free0 - free1) * 1024.0 / njobs,
 		(double)(slab1 - slab0) * 1024.0 / njobs, njobs);
 	for (i = 0; i < njobs; i++)
@@ -685,7 +695,9 @@ int main(int argc, char **argv)
 	double qd_k[4][MAXR], qd_l[4][MAXR], qd_b[4][MAXR], qd_r[4][MAXR];
 	double qd_rb[4][MAXR], pr[2][4][MAXR];
 	struct kres kr, kp[MAXR], lp[MAXR], ip[MAXR];
+	struct spatten_board board;
 	struct spatten_dev *dev;
+	unsigned int minor;
 	char *buf = NULL;
 	size_t len;
 	FILE *f, *f2, *f3, *f4;
@@ -701,14 +713,25 @@ int main(int argc, char **argv)
 		n_qd = 128;
 		n_proc = 64;
 	}
-	ret = spatten_open_backend(NULL, SPATTEN_BACKEND_DEVICE, &dev);
+	if (spatten_list_boards(&board, 1) < 1)
+		die("no SpAtten board with the driver", ENODEV);
+	ret = spatten_open_backend(board.path, SPATTEN_BACKEND_DEVICE, &dev);
 	if (ret)
-		die("spatten_open", ret);
-	fd = open(SPATTEN_DEFAULT_PATH, O_RDWR | O_CLOEXEC);
+		die(board.path, ret);
+	fd = open(board.path, O_RDWR | O_CLOEXEC);
 	if (fd < 0)
-		die(SPATTEN_DEFAULT_PATH, errno);
-	if (kernel_nops(10, 1, &kr))
-		die(NOP_BENCH " (root, debugfs, a driver with nop_bench)", EIO);
+		die(board.path, errno);
+	if (sscanf(board.path, "/dev/accel/accel%u", &minor) == 1)
+		snprintf(nop_bench, sizeof(nop_bench),
+			 "/sys/kernel/debug/accel/%u/nop_bench", minor);
+	else if (sscanf(board.path, "/dev/dri/renderD%u", &minor) == 1)
+		snprintf(nop_bench, sizeof(nop_bench),
+			 "/sys/kernel/debug/dri/%u/nop_bench", minor);
+	if (kernel_nops(10, 1, &kr)) {
+		fprintf(stderr, "stack-bench: %s (root, debugfs, a driver "
+			"with nop_bench): %s\n", nop_bench, strerror(EIO));
+		exit(1);
+	}
 
 	/* Round trips: the three methods in every round, order rotated. */
 	for (r = 0; r < rounds; r++) {

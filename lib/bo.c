@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MIT
 /*
- * libspatten: buffer objects (driver-allocated memory, mapped; or, on the
+ * libspatten: buffer objects (GEM objects of the driver, mapped; or, on the
  * simulation backend, page-aligned process memory).
  */
 #include <errno.h>
@@ -10,20 +10,21 @@
 #include <unistd.h>
 
 #include "spatten_private.h"
+#include "spatten_drm.h"
 
 static int bo_destroy(int fd, uint32_t handle)
 {
-	struct spatten_bo_destroy req = { .handle = handle };
+	struct drm_gem_close req = { .handle = handle };
 
-	return spatten__ioctl(fd, SPATTEN_IOCTL_BO_DESTROY, &req);
+	return spatten__ioctl(fd, DRM_IOCTL_GEM_CLOSE, &req);
 }
 
 static int bo_create(int fd, size_t size, uint32_t *handle, uint64_t *offset)
 {
-	struct spatten_bo_create req = { .size = size };
+	struct drm_spatten_bo_create req = { .size = size };
 	int ret;
 
-	ret = spatten__ioctl(fd, SPATTEN_IOCTL_BO_CREATE, &req);
+	ret = spatten__ioctl(fd, DRM_IOCTL_SPATTEN_BO_CREATE, &req);
 	if (ret < 0)
 		return ret;
 	*handle = req.handle;
@@ -122,14 +123,15 @@ SPATTEN_API int spatten_bo_import(struct spatten_dev *dev, void *ptr,
 		      spatten__sim_bo_add(dev, ptr, size, &bo->handle) :
 		      -EINVAL;
 	} else {
-		struct spatten_bo_import req = {
+		struct drm_spatten_bo_userptr req = {
 			.user_ptr = (uint64_t)(uintptr_t)ptr,
 			.size = size,
 		};
 
-		ret = spatten__ioctl(dev->fd, SPATTEN_IOCTL_BO_IMPORT, &req);
+		ret = spatten__ioctl(dev->fd, DRM_IOCTL_SPATTEN_BO_USERPTR,
+				     &req);
 		if (ret == -ENOTTY)
-			ret = -EOPNOTSUPP;	/* a driver without import */
+			ret = -EOPNOTSUPP;	/* no such ioctl here */
 		bo->handle = req.handle;
 	}
 	if (ret < 0) {

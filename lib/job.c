@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "spatten_private.h"
+#include "spatten_drm.h"
 
 #define TENSOR_ALIGN	64u
 
@@ -310,7 +311,7 @@ SPATTEN_API int spatten_submit(struct spatten_dev *dev,
 			       const struct spatten_job *jobs, unsigned int n,
 			       uint64_t *seqno)
 {
-	struct spatten_submit req;
+	struct drm_spatten_submit req;
 	int ret;
 
 	if (!dev || !jobs || !n)
@@ -319,10 +320,12 @@ SPATTEN_API int spatten_submit(struct spatten_dev *dev,
 	if (dev->backend == SPATTEN_BACKEND_SIM)
 		return spatten__sim_submit(dev, jobs, n, seqno);
 
+	/* the jobs as they are: struct drm_spatten_job (spatten_drm.h) */
 	memset(&req, 0, sizeof(req));
 	req.jobs_ptr = (uint64_t)(uintptr_t)jobs;
+	req.job_size = sizeof(struct drm_spatten_job);
 	req.count = n;
-	ret = spatten__ioctl(dev->fd, SPATTEN_IOCTL_SUBMIT, &req);
+	ret = spatten__ioctl(dev->fd, DRM_IOCTL_SPATTEN_SUBMIT, &req);
 	if (ret < 0)
 		return ret;
 	if (seqno)
@@ -345,6 +348,21 @@ static void fill_result(struct spatten_result *res,
 	res->cycles = w->cycles;
 }
 
+static int device_wait(struct spatten_dev *dev, struct spatten_wait *w)
+{
+	struct drm_spatten_wait req;
+	int ret;
+
+	memset(&req, 0, sizeof(req));
+	req.seqno = w->seqno;
+	req.timeout_ns = w->timeout_ns;
+	ret = spatten__ioctl(dev->fd, DRM_IOCTL_SPATTEN_WAIT, &req);
+	if (ret < 0)
+		return ret;
+	spatten__result_to_wait(w, &req.result);
+	return 0;
+}
+
 SPATTEN_API int spatten_wait_deadline(struct spatten_dev *dev, uint64_t seqno,
 				      int64_t deadline_ns,
 				      struct spatten_result *res)
@@ -362,12 +380,46 @@ SPATTEN_API int spatten_wait_deadline(struct spatten_dev *dev, uint64_t seqno,
 	if (dev->backend == SPATTEN_BACKEND_SIM)
 		ret = spatten__sim_wait(dev, &req);
 	else
-		ret = spatten__ioctl(dev->fd, SPATTEN_IOCTL_WAIT, &req);
+		ret = device_wait(dev, &req);
 	if (ret < 0)
 		return ret;
 	if (res)
 		fill_result(res, &req);
 	return 0;
+}
+
+SPATTEN_API int spatten_reap(struct spatten_dev *dev, struct spatten_wait *res,
+			     unsigned int max, unsigned int min,
+			     int64_t deadline_ns)
+{
+	struct drm_spatten_reap req;
+	unsigned int i;
+	int ret;
+
+	if (!dev || !res || !max || max > SPATTEN_REAP_MAX || min > max)
+		return -EINVAL;
+	if (dev->backend == SPATTEN_BACKEND_SIM)
+		return spatten__sim_reap(dev, res, max, min);
+
+	/*
+	 * The driver writes struct drm_spatten_result into @res (the same
+	 * size); an absolute deadline, so EINTR retries do not extend it.
+	 */
+	memset(&req, 0, sizeof(req));
+	req.results_ptr = (uint64_t)(uintptr_t)res;
+	req.count = max;
+	req.min_count = min;
+	req.timeout_ns = deadline_ns;
+	ret = spatten__ioctl(dev->fd, DRM_IOCTL_SPATTEN_REAP, &req);
+	if (ret < 0)
+		return ret;
+	if (req.reaped > max)
+		return -EPROTO;
+	for (i = 0; i < req.reaped; i++)
+		spatten__result_to_wait(&res[i],
+					(const struct drm_spatten_result *)
+					(const void *)&res[i]);
+	return (int)req.reaped;
 }
 
 SPATTEN_API int spatten_wait(struct spatten_dev *dev, uint64_t seqno,

@@ -5,7 +5,7 @@
 # relative to the repository top, where make runs.
 #
 # Targets
-#   lib          build/lib/libspatten.a and build/lib/libspatten.so.1.1.0
+#   lib          build/lib/libspatten.a and build/lib/libspatten.so.1.2.0
 #                (host): -fPIC -fvisibility=hidden, the engine compiled in
 #                with its symbols hidden (localized in the archive too),
 #                only the public API exported, versioned by
@@ -37,6 +37,9 @@
 #   KSFT_DIR       kernel tools/testing/selftests directory holding
 #                  kselftest_harness.h (GPL-2.0, never committed)
 #   PREFIX, DESTDIR, LIBDIR, INCLUDEDIR, BINDIR   install locations
+#   DRM_CFLAGS     where drm.h is, for the driver's UAPI header
+#                  (default: -I/usr/include/libdrm, Debian's libdrm-dev;
+#                  only the header: no libdrm library is linked)
 
 # Including this file must not change the including Makefile's default goal.
 LIB_SAVED_GOAL := $(.DEFAULT_GOAL)
@@ -52,13 +55,15 @@ LIBDIR ?= $(PREFIX)/lib
 INCLUDEDIR ?= $(PREFIX)/include
 BINDIR ?= $(PREFIX)/bin
 
-LIB_VERSION := 1.1.0
+LIB_VERSION := 1.2.0
 LIB_SRCS := lib/device.c lib/bo.c lib/fixed.c lib/job.c lib/sim.c \
 	    lib/session.c
 LIB_ENGINE_SRCS := $(wildcard engine/*.c)
-LIB_HDRS := lib/libspatten.h lib/spatten_private.h include/uapi/spatten.h \
+LIB_HDRS := lib/libspatten.h lib/spatten_types.h lib/spatten_private.h \
+	    lib/spatten_drm.h include/uapi/drm/spatten_accel.h \
 	    include/spatten_hw.h $(wildcard engine/*.h)
-LIB_INC := -Iinclude -Ilib -Iengine
+DRM_CFLAGS ?= -I/usr/include/libdrm
+LIB_INC := -Iinclude -Ilib -Iengine $(DRM_CFLAGS)
 LIB_STD := -std=gnu11 -D_GNU_SOURCE
 # The engine is built as the device builds it: no contraction of float ops.
 LIB_FP := -ffp-contract=off
@@ -136,7 +141,8 @@ $(LIB_TEST_BIN): lib/tests/test_libspatten.c $(LIB_A) $(LIB_HDRS)
 	$(CC) $(LIB_HOST_CFLAGS) -o $@ $< $(LIB_A) -lpthread -lm
 
 # The example links the shared library, as an installed application would.
-$(LIB_EXAMPLE_BIN): lib/examples/gpt2_session.c $(LIB_SO) lib/libspatten.h
+$(LIB_EXAMPLE_BIN): lib/examples/gpt2_session.c $(LIB_SO) lib/libspatten.h \
+		    lib/spatten_types.h
 	@mkdir -p $(@D)
 	$(CC) $(LIB_HOST_CFLAGS) -o $@ $< -L$(LIB_OUT) -lspatten \
 		-Wl,-rpath,'$$ORIGIN/..' -lm
@@ -215,7 +221,7 @@ $(GUEST_OUT)/bin/spatten_lib_test: lib/tests/test_libspatten.c \
 	$(GUEST_CC) $(GUEST_ALL_CFLAGS) -o $@ $< $(GUEST_LIB_A) -lpthread -lm
 
 $(GUEST_OUT)/bin/gpt2_session: lib/examples/gpt2_session.c $(GUEST_LIB_A) \
-			       lib/libspatten.h
+			       lib/libspatten.h lib/spatten_types.h
 	@mkdir -p $(@D)
 	$(GUEST_CC) $(GUEST_ALL_CFLAGS) -o $@ $< $(GUEST_LIB_A) -lpthread -lm
 
@@ -226,8 +232,7 @@ guest-bins: $(GUEST_OUT)/bin/spatten_test $(GUEST_OUT)/bin/spatten_lib_test \
 
 install: lib $(TOOLS_HOST_BINS)
 	install -d $(DESTDIR)$(LIBDIR) $(DESTDIR)$(LIBDIR)/pkgconfig \
-		$(DESTDIR)$(INCLUDEDIR) $(DESTDIR)$(INCLUDEDIR)/uapi \
-		$(DESTDIR)$(BINDIR)
+		$(DESTDIR)$(INCLUDEDIR) $(DESTDIR)$(BINDIR)
 	install -m 644 $(LIB_A) $(DESTDIR)$(LIBDIR)/
 	install -m 755 $(LIB_SO_REAL) $(DESTDIR)$(LIBDIR)/
 	ln -sf libspatten.so.$(LIB_VERSION) $(DESTDIR)$(LIBDIR)/$(LIB_SO_NAME)
@@ -236,9 +241,8 @@ install: lib $(TOOLS_HOST_BINS)
 	    -e 's|@INCLUDEDIR@|$(INCLUDEDIR)|g' \
 	    -e 's|@VERSION@|$(LIB_VERSION)|g' lib/libspatten.pc.in \
 	    >$(DESTDIR)$(LIBDIR)/pkgconfig/libspatten.pc
-	install -m 644 lib/libspatten.h include/spatten_hw.h \
-		$(DESTDIR)$(INCLUDEDIR)/
-	install -m 644 include/uapi/spatten.h $(DESTDIR)$(INCLUDEDIR)/uapi/
+	install -m 644 lib/libspatten.h lib/spatten_types.h \
+		include/spatten_hw.h $(DESTDIR)$(INCLUDEDIR)/
 	install -m 755 $(TOOLS_HOST_BINS) $(DESTDIR)$(BINDIR)/
 
 lib-clean: tools-clean

@@ -12,7 +12,9 @@
  *    EINTR.
  *
  * Two backends behind one API, chosen at open time: the kernel device
- * (/dev/spatten<N>, driver spatten.ko) and an in-process simulation that
+ * (driver spatten.ko, a DRM accel device: /dev/accel/accel<N>, or a DRM
+ * render node /dev/dri/renderD<N> on kernels without the accel subsystem)
+ * and an in-process simulation that
  * runs the same engine as the device, with the driver's validation, so an
  * application and most tests run without a board and get bit-identical
  * results. SPATTEN_BACKEND=sim|device picks it for SPATTEN_BACKEND_DEFAULT.
@@ -24,8 +26,8 @@
  *  - jobs: struct spatten_attn_desc covers every knob of the hardware
  *    (stage, causal, formats, progressive keys, token/head/value keep
  *    counts, pinned tokens, LSB threshold, top-k seed); spatten_attn_prep()
- *    encodes it, spatten_submit()/spatten_wait() queue and reap, spatten_run()
- *    does both;
+ *    encodes it, spatten_submit() queues, spatten_wait() (one job) and
+ *    spatten_reap() (whichever are done) reap, spatten_run() does both;
  *  - sessions: the cascade state of one sequence across layers and
  *    generation steps, one call per layer.
  *
@@ -40,7 +42,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "uapi/spatten.h"
+#include "spatten_types.h"
 #include "spatten_hw.h"
 
 #ifdef __cplusplus
@@ -54,16 +56,29 @@ extern "C" {
 #endif
 
 #define SPATTEN_LIB_VERSION_MAJOR	1
-#define SPATTEN_LIB_VERSION_MINOR	1
+#define SPATTEN_LIB_VERSION_MINOR	2
 
-/* Default device node of spatten_open() when @path is NULL. */
-#define SPATTEN_DEFAULT_PATH		"/dev/spatten0"
+/*
+ * Device "paths" that name a board by its number instead of its node:
+ * "spatten:<N>" is the N-th SpAtten board in discovery order (see
+ * spatten_list_boards()), whatever its node is called on this kernel.
+ * SPATTEN_DEFAULT_PATH, the first board, is what a NULL @path means.
+ */
+#define SPATTEN_BOARD_PREFIX		"spatten:"
+#define SPATTEN_DEFAULT_PATH		"spatten:0"
 
 /* Timeout of spatten_wait() that never expires. */
 #define SPATTEN_WAIT_FOREVER		(-1)
 
 /* Environment variable read by SPATTEN_BACKEND_DEFAULT: "sim" or "device". */
 #define SPATTEN_BACKEND_ENV		"SPATTEN_BACKEND"
+
+/*
+ * Environment variable for tests: a directory that stands in for /sys in
+ * board discovery (its class/accel and class/drm). Ignored in setuid and
+ * setgid programs.
+ */
+#define SPATTEN_SYSFS_ENV		"SPATTEN_SYSFS_ROOT"
 
 struct spatten_dev;
 struct spatten_bo;
@@ -75,7 +90,7 @@ struct spatten_session;
  * enum spatten_backend - what executes the jobs of a device handle
  * @SPATTEN_BACKEND_DEFAULT: $SPATTEN_BACKEND ("sim" or "device"), else the
  *	kernel device
- * @SPATTEN_BACKEND_DEVICE: the kernel driver's /dev/spatten<N>
+ * @SPATTEN_BACKEND_DEVICE: the kernel driver's DRM node of a board
  * @SPATTEN_BACKEND_SIM: in-process simulation: the device's engine and the
  *	driver's checks, buffers in ordinary page-aligned memory
  */
@@ -87,8 +102,9 @@ enum spatten_backend {
 
 /**
  * spatten_open() - open an accelerator with the default backend
- * @path: device node, or NULL for SPATTEN_DEFAULT_PATH (ignored by the
- *	simulation backend)
+ * @path: device node (/dev/accel/accel<N>, /dev/dri/renderD<N>),
+ *	"spatten:<N>" for the N-th board, or NULL for the first board
+ *	(SPATTEN_DEFAULT_PATH); ignored by the simulation backend
  * @devp: receives the device handle on success
  *
  * Same as spatten_open_backend(@path, SPATTEN_BACKEND_DEFAULT, @devp).
@@ -99,32 +115,41 @@ SPATTEN_API int spatten_open(const char *path, struct spatten_dev **devp);
 
 /**
  * spatten_open_backend() - open an accelerator with a chosen backend
- * @path: device node, or NULL for SPATTEN_DEFAULT_PATH (ignored by the
- *	simulation backend)
+ * @path: device node (/dev/accel/accel<N>, /dev/dri/renderD<N>),
+ *	"spatten:<N>" for the N-th board, or NULL for the first board
+ *	(SPATTEN_DEFAULT_PATH); ignored by the simulation backend
  * @backend: enum spatten_backend
  * @devp: receives the device handle on success
  *
- * The device node is opened read-write with O_CLOEXEC and its UAPI version
- * is checked against SPATTEN_API_VERSION. The simulation backend models a
- * board with the QEMU device's default capabilities, every feature and
- * every format.
+ * A board named by number is found as spatten_list_boards() finds it. The
+ * node is opened read-write with O_CLOEXEC; it must be a DRM device of
+ * the driver "spatten" (DRM_IOCTL_VERSION) whose interface version
+ * (struct spatten_info @api_version) is SPATTEN_API_VERSION. The
+ * simulation backend models a board with the QEMU device's default
+ * capabilities, every feature and every format.
  *
- * Return: 0, or -errno: -EINVAL (NULL @devp, unknown @backend, or
- * $SPATTEN_BACKEND neither "sim" nor "device"), -ENOMEM, the open() error
- * (-ENOENT: no such node, i.e. no board or no driver), -EPROTO if the
- * driver speaks another API version, or the SPATTEN_IOCTL_INFO error
- * (-ENOTTY: not a SpAtten device).
+ * Return: 0, or -errno: -EINVAL (NULL @devp, unknown @backend,
+ * $SPATTEN_BACKEND neither "sim" nor "device", or a malformed
+ * "spatten:<N>"), -ENOMEM, -ENOENT (no such node, or no N-th board: no
+ * board or no driver), another open() error (-EACCES: permission),
+ * -ENOTTY (not a SpAtten device: not a DRM node, or the node of another
+ * DRM driver), -EPROTO (the driver speaks another interface version: also
+ * a /dev/spatten<N> node of the first, misc-device driver), or the error
+ * of the driver's INFO ioctl (-ENODEV: the board went away).
  */
 SPATTEN_API int spatten_open_backend(const char *path,
 				     enum spatten_backend backend,
 				     struct spatten_dev **devp);
 
 /**
- * spatten_open_index() - open /dev/spatten<@index> with the default backend
- * @index: board number
+ * spatten_open_index() - open the @index-th board with the default backend
+ * @index: board number: its position in discovery order
+ *	(spatten_list_boards()), 0 for the first
  * @devp: receives the device handle on success
  *
- * Return: as spatten_open().
+ * With the simulation backend @index is ignored, as a path is.
+ *
+ * Return: as spatten_open(); -ENOENT when there are not @index + 1 boards.
  */
 SPATTEN_API int spatten_open_index(unsigned int index,
 				   struct spatten_dev **devp);
@@ -139,8 +164,9 @@ SPATTEN_API int spatten_backend(const struct spatten_dev *dev);
 
 /**
  * struct spatten_board - one board found by spatten_list_boards()
- * @index: N of /dev/spatten<N>
- * @path: device node
+ * @index: board number: position in discovery order (what
+ *	spatten_open_index() and "spatten:<N>" take)
+ * @path: device node: /dev/accel/accel<M> or /dev/dri/renderD<M>
  * @pci_addr: PCI address (domain:bus:dev.fn) from sysfs, "" if unknown
  */
 struct spatten_board {
@@ -151,16 +177,21 @@ struct spatten_board {
 
 /**
  * spatten_list_boards() - enumerate the boards the driver exposes
- * @boards: receives up to @max entries, sorted by index (may be NULL if
- *	@max is 0)
+ * @boards: receives up to @max entries, in discovery order (may be NULL
+ *	if @max is 0)
  * @max: capacity of @boards
  *
- * Lists the /dev/spatten<N> nodes (boards bound to spatten.ko). Boards
- * without the driver are found by tools/spatten-info through libpci.
+ * Discovery: the entries accel<M> of /sys/class/accel, in numeric order of
+ * M, whose device/driver link names the driver "spatten"; if there is none,
+ * the render nodes renderD<M> of /sys/class/drm likewise (kernels without
+ * the accel subsystem). The n-th board found has index n. The node is
+ * /dev/accel/accel<M> or /dev/dri/renderD<M>, the PCI address the name of
+ * the device link. Boards without the driver are found by
+ * tools/spatten-info through libpci.
  *
  * Return: the number of boards found (may exceed @max: only @max are
- * stored), -EINVAL for a NULL @boards with @max > 0, or the opendir()
- * error.
+ * stored; 0 when neither sysfs directory exists), -EINVAL for a NULL
+ * @boards with @max > 0, or -ENOMEM.
  */
 SPATTEN_API int spatten_list_boards(struct spatten_board *boards,
 				    unsigned int max);
@@ -179,9 +210,11 @@ SPATTEN_API void spatten_close(struct spatten_dev *dev);
  * spatten_fd() - pollable file descriptor of a device
  * @dev: device handle
  *
- * For poll()/epoll: readable (POLLIN) while a completed job is waiting to
- * be reaped with spatten_wait(). The device node for the device backend,
- * an eventfd for the simulation backend. Do not close it or read it.
+ * For poll()/epoll: readable (POLLIN) while a completed job of this handle
+ * is waiting to be reaped with spatten_wait() or spatten_reap(). The DRM
+ * node for the device backend (POLLERR | POLLHUP once the board is gone),
+ * an eventfd kept in step with the completions for the simulation
+ * backend. Do not close it, read it or write it.
  *
  * Return: the descriptor, or -EINVAL for a NULL @dev.
  */
@@ -190,9 +223,10 @@ SPATTEN_API int spatten_fd(const struct spatten_dev *dev);
 /**
  * spatten_get_info() - what the board is and can do
  * @dev: device handle
- * @info: receives the capabilities (struct spatten_info of the UAPI)
+ * @info: receives the capabilities
  *
- * Return: 0, or -errno from SPATTEN_IOCTL_INFO (-EINVAL for NULL args).
+ * Return: 0, or -errno from the driver's INFO ioctl (-EINVAL for NULL
+ * args, -ENODEV once the board is gone).
  */
 SPATTEN_API int spatten_get_info(struct spatten_dev *dev,
 				 struct spatten_info *info);
@@ -204,7 +238,7 @@ SPATTEN_API int spatten_get_info(struct spatten_dev *dev,
  * @dev: device handle
  * @features: SPATTEN_FEAT_* bits, all of which must be present
  *
- * Reads the capability registers (through SPATTEN_IOCTL_INFO).
+ * Reads the capability registers (through spatten_get_info()).
  *
  * Return: 1 if every bit of @features is supported, 0 if one is not,
  * -errno from spatten_get_info().
@@ -215,9 +249,10 @@ SPATTEN_API int spatten_probe(struct spatten_dev *dev, uint32_t features);
  * spatten_get_counters() - read the device-wide counters
  * @dev: device handle
  * @cnt: receives the counters; @cnt->value[SPATTEN_CNT_*] for the first
- *	@cnt->num entries
+ *	@cnt->num entries (the device's, then the driver's)
  *
- * Return: 0, or -errno from SPATTEN_IOCTL_COUNTERS (-EINVAL for NULL args).
+ * Return: 0, or -errno from the driver's COUNTERS ioctl (-EINVAL for NULL
+ * args).
  */
 SPATTEN_API int spatten_get_counters(struct spatten_dev *dev,
 				     struct spatten_counters *cnt);
@@ -233,8 +268,9 @@ SPATTEN_API int spatten_get_counters(struct spatten_dev *dev,
  * The buffer is zero-filled, mapped read-write into the process and can be
  * named by jobs through a struct spatten_tensor_ref.
  *
- * Return: 0, or -errno: -EINVAL (zero size, NULL args), -ENOMEM, or the
- * SPATTEN_IOCTL_BO_CREATE or mmap() error.
+ * Return: 0, or -errno: -EINVAL (zero size, NULL args, above
+ * max_bo_size), -ENOMEM, or the error of the driver's BO_CREATE ioctl or
+ * of mmap().
  */
 SPATTEN_API int spatten_bo_alloc(struct spatten_dev *dev, size_t size,
 				 struct spatten_bo **bop);
@@ -249,13 +285,17 @@ SPATTEN_API int spatten_bo_alloc(struct spatten_dev *dev, size_t size,
  * The memory stays the caller's: it must be writable (the device writes
  * outputs into it) and outlive the buffer, and spatten_bo_free() does not
  * free it. spatten_bo_map() returns @ptr. On the device backend the driver
- * pins the pages (SPATTEN_IOCTL_BO_IMPORT) until the last job using them
- * completes, charged to RLIMIT_MEMLOCK.
+ * pins the pages (its BO_USERPTR ioctl) until the buffer is freed and the
+ * last job using them is done, charged to RLIMIT_MEMLOCK. The memory must
+ * be anonymous, shmem (memfd, /dev/shm) or hugetlb, or a private file
+ * mapping.
  *
  * Return: 0, or -errno: -EINVAL (NULL args, zero size, misaligned @ptr or
  * @size, above max_bo_size), -ENOMEM (also RLIMIT_MEMLOCK), -EFAULT
- * (memory not mapped or read-only), -EOPNOTSUPP (a driver without
- * import), or another SPATTEN_IOCTL_BO_IMPORT error.
+ * (memory not mapped or read-only), -EOPNOTSUPP (a shared mapping of a
+ * regular file, or a driver without user-pointer buffers), -EBUSY (a page
+ * is already in another imported buffer of the board), or another error
+ * of the driver's BO_USERPTR ioctl.
  */
 SPATTEN_API int spatten_bo_import(struct spatten_dev *dev, void *ptr,
 				  size_t size, struct spatten_bo **bop);
@@ -663,7 +703,8 @@ SPATTEN_API void spatten_nop_prep(struct spatten_job *job, uint64_t user_data);
 
 /**
  * struct spatten_result - what a completed job did
- * @status: enum spatten_hw_status, SPATTEN_HW_OK on success
+ * @status: enum spatten_hw_status, SPATTEN_HW_OK on success, or
+ *	SPATTEN_STATUS_TIMEOUT / SPATTEN_STATUS_CANCELED from the driver
  * @lsb_refetches: (head, query) rows recomputed with the K LSBs
  * @user_data: the job's user_data
  * @bytes_q: bytes the device read from Q
@@ -694,13 +735,18 @@ struct spatten_result {
  * @seqno: receives the sequence number of @jobs[0]; job i is @seqno + i
  *	(may be NULL)
  *
- * All or nothing: on error no job is queued. The simulation backend runs
- * the jobs before returning; their results wait to be reaped as on the
- * device.
+ * All or nothing: on error no job is queued. The first job of a handle
+ * has sequence number 1. The driver queues the jobs without blocking; they
+ * run in submission order and may complete out of order. The simulation
+ * backend runs the jobs before returning; their results wait to be reaped
+ * as on the device.
  *
- * Return: 0, or -errno from SPATTEN_IOCTL_SUBMIT (-EINVAL: a malformed job
- * or count, -ENOENT: unknown buffer handle, -ERANGE: tensor outside its
- * buffer, -EBUSY: too many unreaped jobs, ...).
+ * Return: 0, or -errno from the driver's SUBMIT ioctl (-EINVAL: a
+ * malformed job or count, -ENOENT: unknown buffer handle, -ERANGE: tensor
+ * outside its buffer, -EBUSY: 4096 jobs of this handle not reaped yet,
+ * -ECANCELED: a job of this handle hung and the handle is banned (open
+ * the device again), -EIO: the board is out of service, -ENODEV: the
+ * board went away, ...).
  */
 SPATTEN_API int spatten_submit(struct spatten_dev *dev,
 			       const struct spatten_job *jobs, unsigned int n,
@@ -717,13 +763,15 @@ SPATTEN_API int spatten_submit(struct spatten_dev *dev,
  *
  * The relative timeout is turned into the absolute CLOCK_MONOTONIC deadline
  * the driver wants once, so retries after EINTR do not extend it. A job is
- * reaped exactly once: a second wait on it fails with -ENOENT. (The
- * simulation backend completes jobs inside spatten_submit(), so its waits
- * never time out.)
+ * reaped exactly once, by spatten_wait() or spatten_reap(): a second wait
+ * on it fails with -ENOENT. (The simulation backend completes jobs inside
+ * spatten_submit(), so its waits never time out.)
  *
  * Return: 0 when the job completed (check @res->status: the job itself may
- * have failed), -ETIME if it did not complete in time (it stays queued),
- * -EINVAL for a seqno never issued, -ENOENT for one already reaped.
+ * have failed, been canceled or timed out), -ETIME if it did not complete
+ * in time (it stays queued), -ENOENT for a seqno never issued on this
+ * handle or already reaped, -ENODEV once the board is gone and every job
+ * in flight has been reported.
  */
 SPATTEN_API int spatten_wait(struct spatten_dev *dev, uint64_t seqno,
 			     int64_t timeout_ns, struct spatten_result *res);
@@ -741,6 +789,41 @@ SPATTEN_API int spatten_wait(struct spatten_dev *dev, uint64_t seqno,
 SPATTEN_API int spatten_wait_deadline(struct spatten_dev *dev, uint64_t seqno,
 				      int64_t deadline_ns,
 				      struct spatten_result *res);
+
+/* Most results one spatten_reap() returns. */
+#define SPATTEN_REAP_MAX		256
+
+/**
+ * spatten_reap() - reap whichever jobs are done
+ * @dev: device handle
+ * @res: receives up to @max completions (struct spatten_wait: @seqno,
+ *	@status, @user_data and the figures; @timeout_ns, @flags and the
+ *	reserved fields zero), in completion order
+ * @max: room at @res, 1..SPATTEN_REAP_MAX
+ * @min: wait until this many jobs of the handle are done (at most @max and
+ *	the jobs pending: submitted, not yet reaped); 0 never waits
+ * @deadline_ns: absolute CLOCK_MONOTONIC time of the wait (see
+ *	spatten_now_ns()); a passed deadline polls; INT64_MAX never expires
+ *
+ * The completion-queue counterpart of spatten_wait(): reaps any completed
+ * jobs of this handle, whichever they are, each exactly once, without
+ * naming them. Combined with spatten_fd() under poll() it serves an event
+ * loop: when the descriptor is readable, spatten_reap(dev, res, max, 0, 0)
+ * takes what is there. With no job pending it returns 0 at once. Jobs not
+ * reaped stay pending; a job reaped here is gone for spatten_wait()
+ * (-ENOENT) and the other way round. The simulation backend completes
+ * jobs in submission order inside spatten_submit(), so its reaps never
+ * wait.
+ *
+ * Return: the number of completions stored (0..@max), or -errno: -EINVAL
+ * (NULL @dev, NULL @res, @max 0 or above SPATTEN_REAP_MAX, @min above
+ * @max), -ETIME (@min > 0, jobs pending, and none done by the deadline),
+ * -ENODEV once the board is gone and every job in flight has been
+ * reported, or another error of the driver's REAP ioctl.
+ */
+SPATTEN_API int spatten_reap(struct spatten_dev *dev, struct spatten_wait *res,
+			     unsigned int max, unsigned int min,
+			     int64_t deadline_ns);
 
 /**
  * spatten_run() - submit one job and wait for it

@@ -8,8 +8,9 @@
  * builds the hardware descriptor with contiguous buffer references whose
  * addresses are process pointers, decodes it with spe_desc_decode() and
  * runs it with spe_run(); writes are staged and applied only when the job
- * succeeds, as the device does. Completions wait to be reaped by WAIT; an
- * eventfd is readable while one does, like poll() on the device node.
+ * succeeds, as the device does. Completions wait, in completion order, to
+ * be reaped by WAIT (one, by seqno) or REAP (the oldest ones); an eventfd
+ * is readable exactly while one waits, like poll() on the device node.
  *
  * Jobs run synchronously inside spatten_submit(), so a wait never times
  * out and completions come in submission order.
@@ -25,6 +26,8 @@
 #include "spe.h"
 
 #define SIM_MAX_UNREAPED	4096
+/* the device's counters, then the driver's resets, timeouts, dropped IRQs */
+#define SIM_CNT_NUM		(SPATTEN_CNT_IRQS_DROPPED + 1)
 #define SIM_MAX_BO_SIZE		(256ull << 20)
 #define SIM_MAX_CONTEXT		1024
 #define SIM_MAX_HEADS		64
@@ -48,9 +51,9 @@ struct spatten_sim {
 	struct sim_bo *bos;		/* index = handle - 1; ptr NULL = free */
 	uint32_t n_bos;
 	uint64_t next_seqno;
-	struct spatten_wait *done;	/* completed, not yet reaped */
-	size_t n_done, cap_done;
-	uint64_t cnt[SPATTEN_CNT_NUM];
+	struct spatten_wait *done;	/* completed, not yet reaped: */
+	size_t head_done, n_done, cap_done; /* done[head .. head + n) */
+	uint64_t cnt[SIM_CNT_NUM];
 };
 
 int spatten__sim_open(struct spatten_dev *dev)
@@ -125,7 +128,7 @@ int spatten__sim_counters(struct spatten_dev *dev,
 	if (cnt->flags)
 		return -EINVAL;
 	pthread_mutex_lock(&sim->lock);
-	cnt->num = SPATTEN_CNT_NUM;
+	cnt->num = SIM_CNT_NUM;
 	memcpy(cnt->value, sim->cnt, sizeof(sim->cnt));
 	pthread_mutex_unlock(&sim->lock);
 	return 0;
@@ -689,13 +692,19 @@ int spatten__sim_submit(struct spatten_dev *dev,
 	}
 	if (!ret && sim->n_done + n > SIM_MAX_UNREAPED)
 		ret = -EBUSY;
-	if (!ret && sim->n_done + n > sim->cap_done) {
+	if (!ret && sim->head_done + sim->n_done + n > sim->cap_done) {
 		size_t cap = sim->cap_done ? sim->cap_done : 64;
 		struct spatten_wait *d;
 
+		/* reaping from the front leaves room there: reuse it */
+		if (sim->head_done)
+			memmove(sim->done, sim->done + sim->head_done,
+				sim->n_done * sizeof(*sim->done));
+		sim->head_done = 0;
 		while (cap < sim->n_done + n)
 			cap *= 2;
-		d = realloc(sim->done, cap * sizeof(*d));
+		d = cap == sim->cap_done ? sim->done :
+		    realloc(sim->done, cap * sizeof(*d));
 		if (!d)
 			ret = -ENOMEM;
 		else {
@@ -711,12 +720,25 @@ int spatten__sim_submit(struct spatten_dev *dev,
 		*seqno = sim->next_seqno;
 	for (i = 0; i < n; i++)
 		sim_execute(sim, &jobs[i], sim->next_seqno++,
-			    &sim->done[sim->n_done++]);
-	pthread_mutex_unlock(&sim->lock);
+			    &sim->done[sim->head_done + sim->n_done++]);
+	/* under the lock: a concurrent reap drains it only when empty */
 	if (write(dev->fd, &one, sizeof(one)) < 0) {
 		/* counter saturated: already readable */
 	}
+	pthread_mutex_unlock(&sim->lock);
 	return 0;
+}
+
+/* Called with the lock held after a reap: unreadable once none waits. */
+static void sim_drain_if_empty(struct spatten_dev *dev)
+{
+	uint64_t v;
+
+	if (dev->sim->n_done)
+		return;
+	if (read(dev->fd, &v, sizeof(v)) < 0) {
+		/* already drained */
+	}
 }
 
 int spatten__sim_wait(struct spatten_dev *dev, struct spatten_wait *w)
@@ -732,29 +754,55 @@ int spatten__sim_wait(struct spatten_dev *dev, struct spatten_wait *w)
 		if (w->rsvd[i])
 			return -EINVAL;
 	pthread_mutex_lock(&sim->lock);
-	if (!w->seqno || w->seqno >= sim->next_seqno) {
-		ret = -EINVAL;
-		goto out;
-	}
+	/* never issued or already reaped: -ENOENT, as the driver */
 	for (k = 0; k < sim->n_done; k++) {
+		struct spatten_wait *d = sim->done + sim->head_done;
 		int64_t timeout = w->timeout_ns;
 
-		if (sim->done[k].seqno != w->seqno)
+		if (d[k].seqno != w->seqno)
 			continue;
-		*w = sim->done[k];
+		*w = d[k];
 		w->timeout_ns = timeout;
-		sim->done[k] = sim->done[--sim->n_done];
+		/* keep the rest in completion order for REAP */
+		if (k)
+			memmove(&d[k], &d[k + 1],
+				(sim->n_done - k - 1) * sizeof(*d));
+		else
+			sim->head_done++;
+		if (!--sim->n_done)
+			sim->head_done = 0;
 		ret = 0;
 		break;
 	}
-	if (!ret && !sim->n_done) {
-		uint64_t v;
-
-		if (read(dev->fd, &v, sizeof(v)) < 0) {
-			/* already drained */
-		}
-	}
-out:
+	if (!ret)
+		sim_drain_if_empty(dev);
 	pthread_mutex_unlock(&sim->lock);
 	return ret;
+}
+
+/*
+ * REAP: every job is done once submitted, so @min (at most the jobs
+ * pending) is always met at once: the oldest min(@max, pending)
+ * completions, in completion order.
+ */
+int spatten__sim_reap(struct spatten_dev *dev, struct spatten_wait *res,
+		      unsigned int max, unsigned int min)
+{
+	struct spatten_sim *sim = dev->sim;
+	size_t k, n;
+
+	(void)min;
+	pthread_mutex_lock(&sim->lock);
+	n = sim->n_done < max ? sim->n_done : max;
+	for (k = 0; k < n; k++) {
+		res[k] = sim->done[sim->head_done + k];
+		res[k].timeout_ns = 0;
+	}
+	sim->head_done += n;
+	sim->n_done -= n;
+	if (!sim->n_done)
+		sim->head_done = 0;
+	sim_drain_if_empty(dev);
+	pthread_mutex_unlock(&sim->lock);
+	return (int)n;
 }

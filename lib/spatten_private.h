@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * libspatten internals: object layouts, the ioctl wrapper and the
- * simulation backend. Not installed.
+ * simulation backend. Not installed. The device backend's view of the
+ * driver's UAPI is in spatten_drm.h.
  */
 #ifndef SPATTEN_PRIVATE_H
 #define SPATTEN_PRIVATE_H
@@ -13,7 +14,7 @@ struct spatten_sim;
 /**
  * struct spatten_dev - an open accelerator
  * @backend: SPATTEN_BACKEND_DEVICE or SPATTEN_BACKEND_SIM
- * @fd: the device node, O_CLOEXEC (device backend), or the sim's eventfd
+ * @fd: the DRM node, O_CLOEXEC (device backend), or the sim's eventfd
  * @refs: one for the caller's handle plus one per live buffer or session
  * @sim: simulation state (sim backend only)
  */
@@ -61,5 +62,7 @@ int spatten__sim_submit(struct spatten_dev *dev,
 			const struct spatten_job *jobs, unsigned int n,
 			uint64_t *seqno);
 int spatten__sim_wait(struct spatten_dev *dev, struct spatten_wait *w);
+int spatten__sim_reap(struct spatten_dev *dev, struct spatten_wait *res,
+		      unsigned int max, unsigned int min);
 
 #endif /* SPATTEN_PRIVATE_H */

@@ -3,8 +3,9 @@
  * spatten-info: find SpAtten boards with libpci, bound to a driver or not,
  * and show what they are: PCI address, IDs, bound driver, BARs, the
  * capability registers (read from BAR0 through sysfs when no driver is
- * bound; from the driver otherwise) and, with spatten.ko, the device node
- * and its counters.
+ * bound; from the driver otherwise) and, with spatten.ko, the DRM device
+ * node (/dev/accel/accel<N>, or /dev/dri/renderD<N> on kernels without the
+ * accel subsystem), its counters and the DRM fdinfo of the open node.
  *
  * Exit status: 0 at least one board found, 1 none (or an error), 2 usage.
  *
@@ -50,7 +51,8 @@ static void usage(FILE *f)
 "Usage: %s [-a] [-h]\n"
 "List SpAtten boards (PCI %04x:%04x) found with libpci, whether or not a\n"
 "driver is bound: address, IDs, driver, BARs, capabilities and, with the\n"
-"spatten driver, the device node and its counters.\n"
+"spatten driver, the device node (/dev/accel/accelN or /dev/dri/renderDN),\n"
+"its counters and the drm- lines of its fdinfo.\n"
 "\n"
 "  -a, --all-vendors  also list devices of class 0x1200 (accelerators)\n"
 "                     of other vendors\n"
@@ -183,10 +185,52 @@ static int caps_from_bar(const struct board *d)
 	return 0;
 }
 
-static const char *counter_names[SPATTEN_CNT_NUM] = {
+/* The device's counters, then the driver's. */
+static const char *counter_names[] = {
 	"jobs ok", "jobs failed", "bytes Q", "bytes K MSB", "bytes K LSB",
 	"bytes V", "bytes written", "LSB refetches", "cycles", "bytes meta",
+	"resets", "timeouts", "irqs dropped",
 };
+#define N_COUNTER_NAMES	(sizeof(counter_names) / sizeof(counter_names[0]))
+
+/*
+ * The DRM fdinfo of our own open node (/proc/self/fdinfo/<fd>): its
+ * "drm-" keys (driver, client id, memory, engine time), if the kernel
+ * gives any. Nothing is printed otherwise.
+ */
+static void show_fdinfo(int fd)
+{
+	char path[64], line[256];
+	int header = 0;
+	FILE *f;
+
+	if (fd < 0)
+		return;
+	snprintf(path, sizeof(path), "/proc/self/fdinfo/%d", fd);
+	f = fopen(path, "re");
+	if (!f)
+		return;
+	while (fgets(line, sizeof(line), f)) {
+		char *key = line, *val;
+		size_t l = strlen(line);
+
+		if (strncmp(line, "drm-", 4))
+			continue;
+		if (l && line[l - 1] == '\n')
+			line[--l] = 0;
+		val = strchr(line, ':');
+		if (!val)
+			continue;
+		*val++ = 0;
+		val += strspn(val, " \t");
+		if (!header) {
+			printf("  fdinfo (this open file):\n");
+			header = 1;
+		}
+		printf("    %-22s %s\n", key, val);
+	}
+	fclose(f);
+}
 
 static int show_driver(const char *addr)
 {
@@ -201,7 +245,8 @@ static int show_driver(const char *addr)
 	for (i = 0; i < n && i < 16; i++) {
 		if (strcmp(boards[i].pci_addr, addr))
 			continue;
-		printf("  device node     %s\n", boards[i].path);
+		printf("  device node     %s (" SPATTEN_BOARD_PREFIX "%u)\n",
+		       boards[i].path, boards[i].index);
 		ret = spatten_open_backend(boards[i].path,
 					   SPATTEN_BACKEND_DEVICE, &dev);
 		if (ret < 0) {
@@ -221,10 +266,11 @@ static int show_driver(const char *addr)
 		}
 		if (!spatten_get_counters(dev, &cnt)) {
 			printf("  counters:\n");
-			for (k = 0; k < cnt.num && k < SPATTEN_CNT_NUM; k++)
+			for (k = 0; k < cnt.num && k < N_COUNTER_NAMES; k++)
 				printf("    %-14s%" PRIu64 "\n",
 				       counter_names[k], (uint64_t)cnt.value[k]);
 		}
+		show_fdinfo(spatten_fd(dev));
 		spatten_close(dev);
 		return 1;
 	}

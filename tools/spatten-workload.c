@@ -530,35 +530,48 @@ static int pci_board_present(char *addr, size_t len)
 
 void wl_explain_open_error(const char *prog, const char *path, int err)
 {
-	char addr[64];
+	char addr[64], where[4096];
+	int boards = spatten_list_boards(NULL, 0);
 
-	if (!path)
-		path = SPATTEN_DEFAULT_PATH;
-	if (err == -ENOENT || err == -ENODEV || err == -ENXIO) {
+	/* "PATH: " when one was given; the first board otherwise */
+	snprintf(where, sizeof(where), "%s%s", path ? path : "",
+		 path ? ": " : "");
+	if (err == -ENOENT && boards > 0 && path &&
+	    !strncmp(path, SPATTEN_BOARD_PREFIX, strlen(SPATTEN_BOARD_PREFIX))) {
+		fprintf(stderr, "%s: %sno such board (%d SpAtten board%s, "
+			"numbered from 0)\n", prog, where, boards,
+			boards == 1 ? "" : "s");
+	} else if (err == -ENOENT || err == -ENODEV || err == -ENXIO) {
 		if (pci_board_present(addr, sizeof(addr)))
-			fprintf(stderr, "%s: %s: no such device node, but a "
+			fprintf(stderr, "%s: %sno SpAtten device node, but a "
 				"SpAtten board is at PCI %s: is the driver "
 				"loaded? (modprobe spatten / insmod "
-				"spatten.ko)\n", prog, path, addr);
+				"spatten.ko)\n", prog, where, addr);
 		else
-			fprintf(stderr, "%s: %s: no SpAtten device (no board "
+			fprintf(stderr, "%s: %sno SpAtten device (no board "
 				"found on the PCI bus either; "
 				"%s runs the simulation)\n",
-				prog, path, wl_sim_flag);
+				prog, where, wl_sim_flag);
 	} else if (err == -EACCES || err == -EPERM) {
-		fprintf(stderr, "%s: %s: permission denied (root, or the "
-			"udev rule's group)\n", prog, path);
+		fprintf(stderr, "%s: %spermission denied (root, or the "
+			"udev rule's group)\n", prog, where);
 	} else if (err == -EPROTO) {
-		fprintf(stderr, "%s: %s: the driver speaks another API "
-			"version than this library (%d)\n", prog, path,
+		fprintf(stderr, "%s: %sthe driver speaks another API "
+			"version than this library (%d)\n", prog, where,
 			SPATTEN_API_VERSION);
 	} else if (err == -ENOTTY) {
-		fprintf(stderr, "%s: %s: not a SpAtten device\n", prog, path);
+		fprintf(stderr, "%s: %snot a SpAtten device\n", prog, where);
 	} else if (err == -EINVAL && getenv(SPATTEN_BACKEND_ENV)) {
 		fprintf(stderr, "%s: %s=%s: expected \"sim\" or \"device\"\n",
 			prog, SPATTEN_BACKEND_ENV, getenv(SPATTEN_BACKEND_ENV));
+	} else if (err == -EINVAL && path &&
+		   !strncmp(path, SPATTEN_BOARD_PREFIX,
+			    strlen(SPATTEN_BOARD_PREFIX))) {
+		fprintf(stderr, "%s: %sexpected " SPATTEN_BOARD_PREFIX
+			"N, N the board number (0 for the first)\n", prog,
+			where);
 	} else {
-		fprintf(stderr, "%s: %s: %s\n", prog, path, strerror(-err));
+		fprintf(stderr, "%s: %s%s\n", prog, where, strerror(-err));
 	}
 }
 

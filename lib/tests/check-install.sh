@@ -22,12 +22,18 @@ r=$?
 [ $r = 0 ] || sed 's/^/# /' "$tmp/log"
 t $r "make install DESTDIR=... PREFIX=/opt/spatten"
 lib=$tmp/root/opt/spatten/lib
-for f in include/libspatten.h include/uapi/spatten.h include/spatten_hw.h \
+for f in include/libspatten.h include/spatten_types.h include/spatten_hw.h \
 	lib/libspatten.a lib/libspatten.so.1 lib/pkgconfig/libspatten.pc \
 	bin/spatten-run bin/spatten-demo; do
 	[ -e "$tmp/root/opt/spatten/$f" ]
 	t $? "installed $f"
 done
+! grep -E '^#[[:space:]]*include.*(uapi/|drm)' \
+	"$tmp/root/opt/spatten/include/libspatten.h" \
+	"$tmp/root/opt/spatten/include/spatten_types.h"
+t $? "the library's headers include no driver UAPI (nor drm.h)"
+[ ! -e "$tmp/root/opt/spatten/include/uapi" ]
+t $? "no uapi/ directory is installed"
 grep -q '^prefix=/opt/spatten$' "$lib/pkgconfig/libspatten.pc"
 t $? "pkg-config file names the prefix"
 flags=$(PKG_CONFIG_SYSROOT_DIR="$tmp/root" \

@@ -338,20 +338,42 @@ expect 0 "spatten-demo --sim exits 0 (within tolerance)" \
 	"$bin/spatten-demo" --sim
 expect 1 "spatten-demo without a device exits 1" \
 	env SPATTEN_BACKEND=device "$bin/spatten-demo"
-if [ -z "$(ls /sys/bus/pci/drivers/spatten 2>/dev/null)" ] &&
-   [ ! -e /dev/spatten0 ]; then
+# A SpAtten board on the PCI bus, with or without the driver.
+has_board() {
+	for d in /sys/bus/pci/devices/*; do
+		[ "$(cat "$d/vendor" 2>/dev/null)" = 0x1af4 ] &&
+		[ "$(cat "$d/device" 2>/dev/null)" = 0x10f3 ] && return 0
+	done
+	return 1
+}
+if ! has_board; then
 	experr 1 "spatten-demo without a board suggests its own flag, --sim" \
-		"spatten-demo: /dev/spatten0: no SpAtten device (no board found on the PCI bus either; --sim runs the simulation)" \
+		"spatten-demo: no SpAtten device (no board found on the PCI bus either; --sim runs the simulation)" \
 		env SPATTEN_BACKEND=device "$bin/spatten-demo"
 	experr 1 "spatten-run without a board suggests --backend sim" \
-		"spatten-run: $tmp/spatten9: no SpAtten device (no board found on the PCI bus either; --backend sim runs the simulation)" \
-		"$bin/spatten-run" -b device -d "$tmp/spatten9"
+		"spatten-run: $tmp/accel9: no SpAtten device (no board found on the PCI bus either; --backend sim runs the simulation)" \
+		"$bin/spatten-run" -b device -d "$tmp/accel9"
+	experr 1 "spatten-run -d spatten:1 without a board: the same" \
+		"spatten-run: spatten:1: no SpAtten device (no board found on the PCI bus either; --backend sim runs the simulation)" \
+		"$bin/spatten-run" -b device -d spatten:1
 	"$bin/spatten-demo" --sim >/dev/null 2>&1
 	t $? "... and spatten-demo accepts --sim"
 else
 	n=$((n + 1)); echo "ok $n - spatten-demo hint # SKIP a board is here"
 fi
-if [ -z "$(ls /dev/spatten* 2>/dev/null)" ]; then
+experr 1 "spatten-run -d spatten:x names the form it expects" \
+	"spatten-run: spatten:x: expected spatten:N, N the board number (0 for the first)" \
+	"$bin/spatten-run" -b device -d spatten:x
+experr 1 "spatten-run -d /dev/null: not a SpAtten device" \
+	"spatten-run: /dev/null: not a SpAtten device" \
+	"$bin/spatten-run" -b device -d /dev/null
+"$bin/spatten-run" --help >"$tmp/out"
+grep -q '^  -d, --device PATH     device node (/dev/accel/accelN, /dev/dri/renderDN)$' \
+	"$tmp/out" &&
+	grep -q '^                        or spatten:N, the N-th board (default: the first)$' \
+	"$tmp/out"
+t $? "spatten-run --help: -d takes a node or spatten:N"
+if ! has_board; then
 	got=$(rc "$bin/spatten-info")
 	if grep -q "SpAtten sparse-attention accelerator" "$tmp/out"; then
 		n=$((n + 1)); echo "ok $n - spatten-info # SKIP a board is here"

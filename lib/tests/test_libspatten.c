@@ -2,9 +2,10 @@
 /*
  * Tests of libspatten: fixed point and packing, the job builder and
  * argument checking (no device), the whole API on the simulation backend
- * with its error returns, sessions, and, where /dev/spatten0 exists (in
- * the guest), the same session on the device and on the simulation
- * compared byte for byte. Prints TAP; exits 1 if any check failed.
+ * with its error returns, reaping and poll(), board discovery on a fake
+ * sysfs, sessions, and, where a board is bound to the driver (in the
+ * guest), the same session on the device and on the simulation compared
+ * byte for byte. Prints TAP; exits 1 if any check failed.
  *
  * White box where it must be: the builder needs buffer objects, so the
  * tests fabricate them from the private layouts (spatten_private.h).
@@ -17,7 +18,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <poll.h>
+#include <pthread.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -488,6 +491,13 @@ static void open_reports_errno(void)
 	CHECK_EQ(spatten_open("/dev/null", &dev), -ENOTTY);
 	CHECK(dev == NULL);
 	CHECK_EQ(spatten_open_index(4000000000u, &dev), -ENOENT);
+	CHECK_EQ(spatten_open("spatten:4000000000", &dev), -ENOENT);
+	CHECK_EQ(spatten_open("spatten:", &dev), -EINVAL);
+	CHECK_EQ(spatten_open("spatten:x", &dev), -EINVAL);
+	CHECK_EQ(spatten_open("spatten:-1", &dev), -EINVAL);
+	CHECK_EQ(spatten_open("spatten:1x", &dev), -EINVAL);
+	CHECK_EQ(spatten_open("spatten:99999999999", &dev), -EINVAL);
+	CHECK(dev == NULL);
 }
 
 static void null_handles_are_rejected(void)
@@ -495,11 +505,14 @@ static void null_handles_are_rejected(void)
 	struct spatten_info info;
 	struct spatten_counters cnt;
 	struct spatten_result res;
+	struct spatten_wait w[2];
 	struct spatten_bo *bo = &fake_bo;
 	struct spatten_job j;
 
 	spatten_nop_prep(&j, 0);
 	CHECK_EQ(spatten_fd(NULL), -EINVAL);
+	CHECK_EQ(spatten_reap(NULL, w, 2, 0, 0), -EINVAL);
+	CHECK_EQ(spatten_reap(&fake_dev, NULL, 2, 0, 0), -EINVAL);
 	CHECK_EQ(spatten_get_info(NULL, &info), -EINVAL);
 	CHECK_EQ(spatten_get_info(&fake_dev, NULL), -EINVAL);
 	CHECK_EQ(spatten_get_counters(NULL, &cnt), -EINVAL);
@@ -525,6 +538,9 @@ static void ioctl_errors_come_back_as_negative_errno(void)
 {
 	struct spatten_dev dev = { .refs = 1 };
 	struct spatten_result res;
+	struct spatten_wait w[4];
+	struct spatten_counters cnt;
+	struct spatten_info info;
 	struct spatten_job j;
 	uint64_t seqno = 77;
 
@@ -536,6 +552,10 @@ static void ioctl_errors_come_back_as_negative_errno(void)
 	CHECK_EQ(spatten_wait(&dev, 1, 0, &res), -ENOTTY);
 	CHECK_EQ(spatten_wait(&dev, 1, SPATTEN_WAIT_FOREVER, &res), -ENOTTY);
 	CHECK_EQ(spatten_run(&dev, &j, &res), -ENOTTY);
+	CHECK_EQ(spatten_reap(&dev, w, 4, 1, INT64_MAX), -ENOTTY);
+	CHECK_EQ(spatten_reap(&dev, w, 4, 0, 0), -ENOTTY);
+	CHECK_EQ(spatten_get_info(&dev, &info), -ENOTTY);
+	CHECK_EQ(spatten_get_counters(&dev, &cnt), -ENOTTY);
 	CHECK_EQ(spatten_fd(&dev), dev.fd);
 	close(dev.fd);
 	dev.fd = -1;
@@ -548,6 +568,11 @@ static void status_strings(void)
 	CHECK(strcmp(spatten_status_str(SPATTEN_HW_ERR_SHAPE), "bad shape") == 0);
 	CHECK(strcmp(spatten_status_str(SPATTEN_HW_STATUS_MAX + 1),
 		     "unknown status") == 0);
+	CHECK_EQ(SPATTEN_STATUS_TIMEOUT, 256);
+	CHECK_EQ(SPATTEN_STATUS_CANCELED, 257);
+	CHECK(strcmp(spatten_status_str(256), "timed out (device reset)") == 0);
+	CHECK(strcmp(spatten_status_str(257), "canceled") == 0);
+	CHECK(strcmp(spatten_status_str(258), "unknown status") == 0);
 	CHECK(strcmp(spatten_status_str(~0u), "unknown status") == 0);
 }
 
@@ -701,6 +726,7 @@ static void sim_open_info_probe(void)
 	CHECK_EQ(fcntl(spatten_fd(dev), F_GETFD) & FD_CLOEXEC, FD_CLOEXEC);
 	CHECK_EQ(spatten_get_info(dev, &info), 0);
 	CHECK_EQ(info.api_version, SPATTEN_API_VERSION);
+	CHECK_EQ(info.api_version, 3);	/* the DRM driver's */
 	CHECK_EQ(info.vendor_id, SPATTEN_PCI_VENDOR_ID);
 	CHECK_EQ(info.device_id, SPATTEN_PCI_DEVICE_ID);
 	CHECK(info.max_context >= 1024 && info.max_heads >= 16);
@@ -714,8 +740,12 @@ static void sim_open_info_probe(void)
 	CHECK_EQ(spatten_probe(dev, 1u << 31), 0);
 	CHECK_EQ(spatten_probe(NULL, 0), -EINVAL);
 	CHECK_EQ(spatten_get_counters(dev, &cnt), 0);
-	CHECK_EQ(cnt.num, SPATTEN_CNT_NUM);
+	/* the device's 10, then resets, timeouts, dropped IRQs: as the driver */
+	CHECK_EQ(cnt.num, 13);
+	CHECK_EQ(SPATTEN_CNT_NUM + 3, 13);
 	CHECK_EQ(cnt.value[SPATTEN_CNT_JOBS_OK], 0);
+	CHECK_EQ(cnt.value[SPATTEN_CNT_RESETS] + cnt.value[SPATTEN_CNT_TIMEOUTS] +
+		 cnt.value[SPATTEN_CNT_IRQS_DROPPED], 0);
 	CHECK_EQ(spatten_backend(NULL), -EINVAL);
 	spatten_close(dev);
 	CHECK_EQ(spatten_open_backend(NULL, 7, &dev), -EINVAL);
@@ -744,6 +774,7 @@ static void env_selects_backend(void)
 	CHECK_EQ(spatten_open("/nonexistent", &dev), -ENOENT);
 }
 
+/* The boards of this machine's sysfs (none on a build host). */
 static void list_boards_counts_nodes(void)
 {
 	struct spatten_board b[4];
@@ -753,12 +784,162 @@ static void list_boards_counts_nodes(void)
 	CHECK_EQ(spatten_list_boards(NULL, 0), n);
 	CHECK_EQ(spatten_list_boards(NULL, 1), -EINVAL);
 	for (i = 0; i < n && i < 4; i++) {
-		CHECK(!strncmp(b[i].path, "/dev/spatten", 12));
-		if (i)
-			CHECK(b[i].index > b[i - 1].index);
+		CHECK(!strncmp(b[i].path, "/dev/accel/accel", 16) ||
+		      !strncmp(b[i].path, "/dev/dri/renderD", 16));
+		CHECK_EQ(b[i].index, i);
 	}
 	if (!n)
-		cur_skip = "no /dev/spatten* here";
+		cur_skip = "no SpAtten board here";
+}
+
+/* ---- discovery on a fake sysfs (SPATTEN_SYSFS_ROOT) ------------------------ */
+
+static char fake_sys[64];
+
+static int mkdirs(const char *fmt, ...)
+{
+	char path[512], *p;
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(path, sizeof(path), fmt, ap);
+	va_end(ap);
+	for (p = path + 1; *p; p++) {
+		if (*p != '/')
+			continue;
+		*p = 0;
+		if (mkdir(path, 0755) && errno != EEXIST)
+			return -1;
+		*p = '/';
+	}
+	return mkdir(path, 0755) && errno != EEXIST ? -1 : 0;
+}
+
+/*
+ * <class>/<node>/device -> the PCI function's directory, whose driver
+ * link names @drv (NULL: no driver bound).
+ */
+static void fake_node(const char *class, const char *node, const char *pci,
+		      const char *drv)
+{
+	char a[512], b[512];
+
+	CHECK_EQ(mkdirs("%s/devices/pci0000:00/%s", fake_sys, pci), 0);
+	CHECK_EQ(mkdirs("%s/bus/pci/drivers/%s", fake_sys,
+			drv ? drv : "none"), 0);
+	CHECK_EQ(mkdirs("%s/class/%s/%s", fake_sys, class, node), 0);
+	snprintf(a, sizeof(a), "../../../devices/pci0000:00/%s", pci);
+	snprintf(b, sizeof(b), "%s/class/%s/%s/device", fake_sys, class, node);
+	CHECK_EQ(symlink(a, b), 0);
+	if (drv) {
+		snprintf(a, sizeof(a), "../../../bus/pci/drivers/%s", drv);
+		snprintf(b, sizeof(b), "%s/devices/pci0000:00/%s/driver",
+			 fake_sys, pci);
+		if (access(b, F_OK))
+			CHECK_EQ(symlink(a, b), 0);
+	}
+}
+
+static void fake_sys_rm(void)
+{
+	char cmd[128];
+
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", fake_sys);
+	CHECK_EQ(system(cmd), 0);
+	unsetenv(SPATTEN_SYSFS_ENV);
+}
+
+static int fake_sys_new(void)
+{
+	snprintf(fake_sys, sizeof(fake_sys), "/tmp/spatten-sys.XXXXXX");
+	if (!mkdtemp(fake_sys)) {
+		CHECK(0);
+		return -1;
+	}
+	setenv(SPATTEN_SYSFS_ENV, fake_sys, 1);
+	return 0;
+}
+
+static void discovery_accel_nodes(void)
+{
+	struct spatten_board b[8];
+	struct spatten_dev *dev = NULL;
+	int n;
+
+	if (fake_sys_new())
+		return;
+	/* nothing at all: no board, not an error */
+	CHECK_EQ(spatten_list_boards(b, 8), 0);
+	CHECK_EQ(spatten_open_backend(NULL, SPATTEN_BACKEND_DEVICE, &dev),
+		 -ENOENT);
+	CHECK_EQ(spatten_open_index(0, &dev), -ENOENT);
+	CHECK(dev == NULL);
+
+	/* accel10 comes after accel2 (numeric order) */
+	fake_node("accel", "accel10", "0000:00:0a.0", "spatten");
+	fake_node("accel", "accel2", "0000:00:05.0", "spatten");
+	fake_node("accel", "accel0", "0000:00:03.0", "spatten");
+	fake_node("accel", "accel1", "0000:00:04.0", "other_npu");
+	fake_node("accel", "accel3", "0000:00:06.0", NULL);
+	fake_node("accel", "accelx", "0000:00:07.0", "spatten");
+	fake_node("accel", "accel4-foo", "0000:00:08.0", "spatten");
+	/* a render node too: ignored while the accel class has boards */
+	fake_node("drm", "renderD128", "0000:00:09.0", "spatten");
+
+	n = spatten_list_boards(b, 8);
+	CHECK_EQ(n, 3);
+	CHECK_EQ(spatten_list_boards(NULL, 0), 3);
+	if (n == 3) {
+		CHECK_EQ(b[0].index, 0);
+		CHECK(!strcmp(b[0].path, "/dev/accel/accel0"));
+		CHECK(!strcmp(b[0].pci_addr, "0000:00:03.0"));
+		CHECK_EQ(b[1].index, 1);
+		CHECK(!strcmp(b[1].path, "/dev/accel/accel2"));
+		CHECK(!strcmp(b[1].pci_addr, "0000:00:05.0"));
+		CHECK_EQ(b[2].index, 2);
+		CHECK(!strcmp(b[2].path, "/dev/accel/accel10"));
+		CHECK(!strcmp(b[2].pci_addr, "0000:00:0a.0"));
+	}
+	/* fewer slots than boards: the first ones, and the count */
+	memset(b, 0xa5, sizeof(b));
+	CHECK_EQ(spatten_list_boards(b, 2), 3);
+	CHECK(!strcmp(b[1].path, "/dev/accel/accel2"));
+	CHECK_EQ(b[2].index, 0xa5a5a5a5u);
+	/* a board number past the last: -ENOENT before any open() */
+	CHECK_EQ(spatten_open("spatten:3", &dev), -ENOENT);
+	CHECK_EQ(spatten_open_index(3, &dev), -ENOENT);
+	/* the simulation ignores the board number, as it ignores paths */
+	CHECK_EQ(spatten_open_backend("spatten:3", SPATTEN_BACKEND_SIM, &dev),
+		 0);
+	spatten_close(dev);
+	setenv(SPATTEN_BACKEND_ENV, "sim", 1);
+	dev = NULL;
+	CHECK_EQ(spatten_open_index(9, &dev), 0);
+	CHECK_EQ(spatten_backend(dev), SPATTEN_BACKEND_SIM);
+	spatten_close(dev);
+	unsetenv(SPATTEN_BACKEND_ENV);
+	fake_sys_rm();
+}
+
+static void discovery_render_nodes(void)
+{
+	struct spatten_board b[4];
+
+	if (fake_sys_new())
+		return;
+	/* an accel class without SpAtten nodes: the drm class is used */
+	fake_node("accel", "accel0", "0000:00:02.0", "other_npu");
+	fake_node("drm", "card0", "0000:00:03.0", "spatten");
+	fake_node("drm", "card1", "0000:00:01.0", "bochs-drm");
+	fake_node("drm", "renderD128", "0000:00:01.0", "bochs-drm");
+	fake_node("drm", "renderD129", "0000:00:03.0", "spatten");
+	CHECK_EQ(spatten_list_boards(b, 4), 1);
+	CHECK_EQ(b[0].index, 0);
+	CHECK(!strcmp(b[0].path, "/dev/dri/renderD129"));
+	CHECK(!strcmp(b[0].pci_addr, "0000:00:03.0"));
+	CHECK_EQ(spatten_open_index(1, &(struct spatten_dev *){ NULL }),
+		 -ENOENT);
+	fake_sys_rm();
 }
 
 static void sim_buffers(void)
@@ -856,8 +1037,9 @@ static void sim_nop_submit_wait_poll(void)
 	CHECK_EQ(res.user_data, 101);
 	CHECK_EQ(res.status, SPATTEN_HW_OK);
 	CHECK_EQ(spatten_wait(dev, seq + 1, 0, &res), -ENOENT);
-	CHECK_EQ(spatten_wait(dev, 0, 0, &res), -EINVAL);
-	CHECK_EQ(spatten_wait(dev, 99, 0, &res), -EINVAL);
+	/* never issued: -ENOENT as well (the DRM driver's WAIT) */
+	CHECK_EQ(spatten_wait(dev, 0, 0, &res), -ENOENT);
+	CHECK_EQ(spatten_wait(dev, 99, 0, &res), -ENOENT);
 	CHECK_EQ(spatten_wait(dev, seq, SPATTEN_WAIT_FOREVER, &res), 0);
 	CHECK_EQ(res.user_data, 100);
 	CHECK(fd_readable(spatten_fd(dev)));
@@ -879,6 +1061,219 @@ static void sim_nop_submit_wait_poll(void)
 			 0);
 		CHECK_EQ(seq, 5);
 	}
+	spatten_close(dev);
+}
+
+/* ---- reaping ---------------------------------------------------------------- */
+
+static void sim_reap_rejects_bad_args(void)
+{
+	struct spatten_dev *dev = open_sim();
+	struct spatten_wait w[SPATTEN_REAP_MAX + 1];
+	struct spatten_job j;
+
+	if (!dev)
+		return;
+	CHECK_EQ(SPATTEN_REAP_MAX, 256);
+	CHECK_EQ(spatten_reap(dev, w, 0, 0, 0), -EINVAL);
+	CHECK_EQ(spatten_reap(dev, w, 257, 0, 0), -EINVAL);
+	CHECK_EQ(spatten_reap(dev, w, 4, 5, 0), -EINVAL);
+	CHECK_EQ(spatten_reap(dev, NULL, 4, 0, 0), -EINVAL);
+	/* nothing pending: 0 at once, whatever min and the deadline */
+	CHECK_EQ(spatten_reap(dev, w, 4, 0, 0), 0);
+	CHECK_EQ(spatten_reap(dev, w, 4, 4, INT64_MAX), 0);
+	CHECK_EQ(spatten_reap(dev, w, 256, 1, 0), 0);
+	/* the errors leave the pending jobs alone */
+	spatten_nop_prep(&j, 9);
+	CHECK_EQ(spatten_submit(dev, &j, 1, NULL), 0);
+	CHECK_EQ(spatten_reap(dev, w, 257, 1, 0), -EINVAL);
+	CHECK_EQ(spatten_reap(dev, w, 1, 2, 0), -EINVAL);
+	memset(w, 0xa5, sizeof(w));
+	CHECK_EQ(spatten_reap(dev, w, 1, 1, 0), 1);
+	CHECK_EQ(w[0].seqno, 1);
+	CHECK_EQ(w[0].user_data, 9);
+	CHECK_EQ(w[0].status, SPATTEN_HW_OK);
+	CHECK_EQ(w[0].timeout_ns, 0);
+	CHECK_EQ(w[0].flags, 0);
+	CHECK_EQ(w[0].rsvd0, 0);
+	CHECK_EQ(w[0].rsvd[0], 0);
+	CHECK_EQ(w[1].seqno, 0xa5a5a5a5a5a5a5a5ull);	/* untouched */
+	spatten_close(dev);
+}
+
+/*
+ * 150 NOPs in batches of 1..64, reaped 7 at a time with different @min:
+ * every seqno comes back exactly once, with its job's user data, in
+ * completion (here: submission) order; the descriptor is readable exactly
+ * while one is unreaped.
+ */
+static void sim_reap_batches_each_job_once(void)
+{
+	enum { N = 150 };
+	static const unsigned int batch[] = { 1, 64, 3, 50, 32 };
+	struct spatten_dev *dev = open_sim();
+	struct spatten_job j[SPATTEN_MAX_SUBMIT];
+	struct spatten_wait w[8];
+	unsigned char seen[N + 1];
+	uint64_t seq, expect = 1;
+	unsigned int i, b, sent = 0, got = 0, rounds = 0;
+	int fd, n;
+
+	if (!dev)
+		return;
+	fd = spatten_fd(dev);
+	CHECK(!fd_readable(fd));
+	for (b = 0; sent < N; b++) {
+		unsigned int k = batch[b % 5];
+
+		if (k > N - sent)
+			k = N - sent;
+		for (i = 0; i < k; i++)
+			spatten_nop_prep(&j[i], 1000 + sent + i);
+		CHECK_EQ(spatten_submit(dev, j, k, &seq), 0);
+		CHECK_EQ(seq, sent + 1);
+		sent += k;
+		CHECK(fd_readable(fd));
+	}
+	memset(seen, 0, sizeof(seen));
+	while (got < N && rounds++ < 100) {
+		unsigned int min = rounds % 3 == 0 ? 0 : rounds % 8;
+
+		n = spatten_reap(dev, w, 7, min, spatten_now_ns() + 1000000);
+		CHECK(n == 7 || (n == (int)(N - got) && n < 7));
+		if (n <= 0)
+			break;
+		for (i = 0; i < (unsigned int)n; i++) {
+			uint64_t s = w[i].seqno;
+
+			CHECK(s >= 1 && s <= N);
+			if (s < 1 || s > N)
+				continue;
+			CHECK_EQ(seen[s], 0);
+			seen[s]++;
+			CHECK_EQ(s, expect);
+			expect++;
+			CHECK_EQ(w[i].user_data, 1000 + s - 1);
+			CHECK_EQ(w[i].status, SPATTEN_HW_OK);
+		}
+		got += (unsigned int)n;
+		/* readable exactly while jobs wait */
+		CHECK_EQ(fd_readable(fd), got < N);
+	}
+	CHECK_EQ(got, N);
+	for (i = 1; i <= N; i++)
+		CHECK_EQ(seen[i], 1);
+	CHECK(!fd_readable(fd));
+	CHECK_EQ(spatten_reap(dev, w, 8, 1, 0), 0);
+	CHECK_EQ(spatten_wait(dev, 1, 0, NULL), -ENOENT);
+	CHECK_EQ(spatten_wait(dev, N, 0, NULL), -ENOENT);
+	spatten_close(dev);
+}
+
+/* A job waited for is not reaped, and the other way round. */
+static void sim_reap_and_wait_share_the_jobs(void)
+{
+	struct spatten_dev *dev = open_sim();
+	struct spatten_job j[5];
+	struct spatten_wait w[8];
+	struct spatten_result r;
+	int i, fd;
+
+	if (!dev)
+		return;
+	fd = spatten_fd(dev);
+	for (i = 0; i < 5; i++)
+		spatten_nop_prep(&j[i], 50 + i);
+	CHECK_EQ(spatten_submit(dev, j, 5, NULL), 0);	/* seqnos 1..5 */
+	CHECK_EQ(spatten_wait(dev, 3, 0, &r), 0);
+	CHECK_EQ(r.user_data, 52);
+	CHECK_EQ(spatten_reap(dev, w, 2, 2, 0), 2);
+	CHECK_EQ(w[0].seqno, 1);
+	CHECK_EQ(w[1].seqno, 2);
+	CHECK_EQ(spatten_wait(dev, 2, 0, NULL), -ENOENT);
+	CHECK(fd_readable(fd));
+	CHECK_EQ(spatten_wait(dev, 5, 0, &r), 0);
+	CHECK_EQ(r.user_data, 54);
+	CHECK(fd_readable(fd));			/* 4 is still there */
+	CHECK_EQ(spatten_reap(dev, w, 8, 1, INT64_MAX), 1);
+	CHECK_EQ(w[0].seqno, 4);
+	CHECK_EQ(w[0].user_data, 53);
+	CHECK(!fd_readable(fd));
+	/* the last one reaped by wait: not readable either */
+	CHECK_EQ(spatten_submit(dev, j, 1, NULL), 0);	/* seqno 6 */
+	CHECK(fd_readable(fd));
+	CHECK_EQ(spatten_wait(dev, 6, 0, NULL), 0);
+	CHECK(!fd_readable(fd));
+	/* a refused submit completes nothing */
+	j[0].opcode = SPATTEN_OP_ATTENTION;	/* no operands: -EINVAL */
+	CHECK_EQ(spatten_submit(dev, j, 1, NULL), -EINVAL);
+	CHECK(!fd_readable(fd));
+	CHECK_EQ(spatten_reap(dev, w, 8, 0, 0), 0);
+	spatten_close(dev);
+}
+
+struct reap_thread {
+	struct spatten_dev *dev;
+	unsigned int n;
+	unsigned int got;
+	unsigned char seen[2001];
+	int bad;
+};
+
+/* Poll the descriptor and reap whatever is there until @n jobs came. */
+static void *reaper(void *arg)
+{
+	struct reap_thread *t = arg;
+	struct spatten_wait w[16];
+	int fd = spatten_fd(t->dev), i, n;
+
+	while (t->got < t->n) {
+		struct pollfd p = { .fd = fd, .events = POLLIN };
+
+		if (poll(&p, 1, 5000) != 1) {
+			t->bad++;	/* no wake-up for a pending job */
+			break;
+		}
+		n = spatten_reap(t->dev, w, 16, 0, 0);
+		if (n < 0) {
+			t->bad++;
+			break;
+		}
+		for (i = 0; i < n; i++) {
+			if (w[i].seqno < 1 || w[i].seqno > t->n ||
+			    t->seen[w[i].seqno]++ ||
+			    w[i].user_data != w[i].seqno * 3)
+				t->bad++;
+		}
+		t->got += (unsigned int)n;
+	}
+	return NULL;
+}
+
+/* One thread submits, another polls and reaps: nothing lost or doubled. */
+static void sim_reap_from_another_thread(void)
+{
+	static struct reap_thread t;
+	struct spatten_dev *dev = open_sim();
+	struct spatten_job j[10];
+	pthread_t th;
+	unsigned int s, i;
+
+	if (!dev)
+		return;
+	memset(&t, 0, sizeof(t));
+	t.dev = dev;
+	t.n = 2000;
+	CHECK_EQ(pthread_create(&th, NULL, reaper, &t), 0);
+	for (s = 0; s < t.n; s += 10) {
+		for (i = 0; i < 10; i++)
+			spatten_nop_prep(&j[i], (uint64_t)(s + i + 1) * 3);
+		CHECK_EQ(spatten_submit(dev, j, 10, NULL), 0);
+	}
+	pthread_join(th, NULL);
+	CHECK_EQ(t.bad, 0);
+	CHECK_EQ(t.got, t.n);
+	CHECK(!fd_readable(spatten_fd(dev)));
 	spatten_close(dev);
 }
 
@@ -1639,7 +2034,7 @@ static void device_and_sim_agree_byte_for_byte(void)
 
 	ret = spatten_open_backend(NULL, SPATTEN_BACKEND_DEVICE, &hw);
 	if (ret) {
-		cur_skip = "no device (/dev/spatten0)";
+		cur_skip = "no device (no SpAtten board with the driver)";
 		spatten_close(sim);
 		return;
 	}
@@ -1737,8 +2132,8 @@ static void info_with_and_without_driver(void)
 	static char out[8192];
 	int i, ret;
 
-	if (access(info[0], X_OK) || access("/dev/spatten0", F_OK) ||
-	    spatten_list_boards(&b, 1) < 1 || !b.pci_addr[0]) {
+	if (access(info[0], X_OK) || spatten_list_boards(&b, 1) < 1 ||
+	    !b.pci_addr[0]) {
 		cur_skip = "not in the guest";
 		return;
 	}
@@ -1749,7 +2144,8 @@ static void info_with_and_without_driver(void)
 	CHECK_EQ(run_prog_out(info, out, sizeof(out)), 0);
 	CHECK(strstr(out, b.pci_addr) != NULL);
 	CHECK(strstr(out, "driver          spatten") != NULL);
-	CHECK(strstr(out, "device node     /dev/spatten") != NULL);
+	CHECK(strstr(out, "device node     ") != NULL);
+	CHECK(strstr(out, b.path) != NULL);
 	CHECK(strstr(out, "counters:") != NULL);
 	CHECK(strstr(out, "progressive") != NULL);
 
@@ -1764,12 +2160,18 @@ static void info_with_and_without_driver(void)
 	CHECK(strstr(out, "max context") != NULL);
 	CHECK_EQ(spatten_open_backend(b.path, SPATTEN_BACKEND_DEVICE, &dev),
 		 -ENOENT);
+	CHECK_EQ(spatten_list_boards(NULL, 0), 0);
+	CHECK_EQ(spatten_open_backend(NULL, SPATTEN_BACKEND_DEVICE, &dev),
+		 -ENOENT);
 
 	CHECK_EQ(write_file("/sys/bus/pci/drivers/spatten/bind", b.pci_addr),
 		 0);
-	for (i = 0; i < 100 && access(b.path, F_OK); i++)
+	/* the node may come back under another minor: find it again */
+	for (i = 0; i < 100 && (spatten_list_boards(&b, 1) < 1 ||
+				access(b.path, F_OK)); i++)
 		usleep(50000);
-	CHECK_EQ(spatten_open_backend(b.path, SPATTEN_BACKEND_DEVICE, &dev), 0);
+	CHECK_EQ(spatten_open_backend(SPATTEN_DEFAULT_PATH,
+				      SPATTEN_BACKEND_DEVICE, &dev), 0);
 	if (dev) {
 		struct spatten_job j;
 		struct spatten_result r;
@@ -1845,7 +2247,7 @@ static void example_runs(void)
 {
 	char *argv[] = { "/bin/gpt2_session", NULL };
 
-	if (access(argv[0], X_OK) || access("/dev/spatten0", F_OK)) {
+	if (access(argv[0], X_OK) || spatten_list_boards(NULL, 0) < 1) {
 		cur_skip = "not in the guest (lib-check runs the example)";
 		return;
 	}
@@ -1860,16 +2262,22 @@ static void tools_run_on_device(void)
 	char *json[] = { "/bin/spatten-run", "-b", "device", "-p", "32",
 			 "-g", "2", "--layers", "3", "--json", NULL };
 	char *nodev[] = { "/bin/spatten-run", "-b", "device", "-d",
-			  "/dev/spatten77", NULL };
+			  "/dev/accel/accel77", NULL };
+	char *noboard[] = { "/bin/spatten-run", "-b", "device", "-d",
+			    "spatten:77", NULL };
+	char *board0[] = { "/bin/spatten-run", "-b", "device", "-d",
+			   "spatten:0", "-p", "16", "--layers", "1", "-q", NULL };
 	char *usage[] = { "/bin/spatten-run", "--steps", "x", NULL };
 
-	if (access(ok[0], X_OK) || access("/dev/spatten0", F_OK)) {
+	if (access(ok[0], X_OK) || spatten_list_boards(NULL, 0) < 1) {
 		cur_skip = "not in the guest (lib-check runs the tools)";
 		return;
 	}
 	CHECK_EQ(run_prog(ok), 0);
 	CHECK_EQ(run_prog(json), 0);
 	CHECK_EQ(run_prog(nodev), 1);
+	CHECK_EQ(run_prog(noboard), 1);
+	CHECK_EQ(run_prog(board0), 0);
 	CHECK_EQ(run_prog(usage), 2);
 }
 
@@ -1913,8 +2321,14 @@ int main(void)
 	RUN(sim_open_info_probe);
 	RUN(env_selects_backend);
 	RUN(list_boards_counts_nodes);
+	RUN(discovery_accel_nodes);
+	RUN(discovery_render_nodes);
 	RUN(sim_buffers);
 	RUN(sim_nop_submit_wait_poll);
+	RUN(sim_reap_rejects_bad_args);
+	RUN(sim_reap_batches_each_job_once);
+	RUN(sim_reap_and_wait_share_the_jobs);
+	RUN(sim_reap_from_another_thread);
 	RUN(sim_dense_attention_matches_float);
 	RUN(sim_submit_checks_like_the_driver);
 	RUN(sim_unreaped_limit);

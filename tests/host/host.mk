@@ -29,6 +29,8 @@ HOST_RUNNER ?=
 
 HOST_CFLAGS := $(HOST_OPT) -Wall -Wextra -Werror -std=gnu11 \
 	-ffp-contract=off -Iinclude -Iengine -MMD -MP
+# drm.h, which the driver's UAPI header includes (Debian's libdrm-dev)
+HOST_DRM_CFLAGS ?= -I/usr/include/libdrm
 # The warnings QEMU builds the engine with, so a host build catches them.
 HOST_ENGINE_WARN := -Wstrict-prototypes -Wmissing-prototypes \
 	-Wold-style-definition -Wundef -Wwrite-strings -Wredundant-decls \
@@ -86,6 +88,8 @@ $(HOST_BUILD)/tests/%.o: tests/host/%.c
 	@mkdir -p $(@D)
 	$(HOST_CC) $(HOST_CFLAGS) -c $< -o $@
 
+$(HOST_BUILD)/tests/test_layout.o: HOST_CFLAGS += $(HOST_DRM_CFLAGS)
+
 $(HOST_BUILD)/test_layout: $(HOST_BUILD)/tests/test_layout.o
 	$(HOST_CC) $(HOST_OPT) $(HOST_LDFLAGS) $^ -o $@
 
@@ -105,7 +109,7 @@ echo "# $(HOST_BUILD)/layout-m32 (gcc -m32 -fsyntax-only)"; \
 if [ -n "$(HOST_MULTIARCH)" ] && \
     $(HOST_CC) -m32 -fsyntax-only -x c /dev/null 2>/dev/null; then \
 	if $(HOST_CC) -m32 -fsyntax-only -std=gnu11 -Wall -Werror \
-	    -DLAYOUT_STATIC_ONLY -Iinclude \
+	    -DLAYOUT_STATIC_ONLY -Iinclude $(HOST_DRM_CFLAGS) \
 	    -idirafter /usr/include/$(HOST_MULTIARCH) \
 	    tests/host/test_layout.c; then \
 		echo "ok 1 - $(HOST_M32_NAME)"; echo 1..1; true; \
