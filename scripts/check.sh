@@ -56,6 +56,7 @@ tap_make() {
 {
 	echo "# host unit tests"
 	run_step "host tests" make -s -C "$top" host-check
+	run_step "UAPI header" make -s -C "$top" uapi-header-check
 	run_step "kernel variants" make -s -C "$top" kernels-check
 	run_step "trace replay" make -s -C "$top" replay-check
 	run_step "library tests" make -s -C "$top" lib-check

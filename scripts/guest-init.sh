@@ -49,11 +49,18 @@ insmod /lib/modules/spatten.ko
 r=$?
 tap $r "insmod spatten.ko"
 [ $r = 0 ] || rc=1
+# The DRM accel node (6.12) or render node (6.1) of the board.
+node_up() {
+	for f in /dev/accel/accel* /dev/dri/renderD*; do
+		[ -c "$f" ] && return 0
+	done
+	return 1
+}
 i=0
-while [ ! -c /dev/spatten0 ] && [ $i -lt 50 ]; do sleep 0.1; i=$((i + 1)); done
-[ -c /dev/spatten0 ]
+while ! node_up && [ $i -lt 50 ]; do sleep 0.1; i=$((i + 1)); done
+node_up
 r=$?
-tap $r "/dev/spatten0 appears"
+tap $r "an accel or render node appears"
 [ $r = 0 ] || rc=1
 
 # rel_run NAME CMD...: one reliability campaign; its TAP lines pass through.
@@ -121,6 +128,7 @@ checkers_alive() {
 
 # The driver suites (kselftest harness) and the library on the device.
 suites() {
+	[ -x /bin/spatten_uapi32 ] && { /bin/spatten_uapi32 || rc=1; }
 	for t in /bin/*_test; do
 		[ -x "$t" ] || continue
 		"$t" || rc=1

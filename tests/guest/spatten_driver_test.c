@@ -1,24 +1,36 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * In-guest tests of the driver's own behaviour (driver/): the UAPI v2 job
- * checks, BO_IMPORT, WAIT deadlines, poll/epoll, isolation between
- * processes, back-pressure (O_NONBLOCK), sysfs, and the fault paths driven
- * through the debugfs knobs: job timeout -> device reset, lost interrupts,
- * DMA errors, PCI function reset, a process killed with jobs in flight.
+ * In-guest tests of the driver's own behaviour (driver/) through the DRM
+ * accel UAPI (include/uapi/drm/spatten_accel.h): the version 2 job checks,
+ * BO_USERPTR (which memory it takes), PRIME sharing between open files, sync
+ * objects, SUBMIT/WAIT/REAP and poll(), the job_size and ioctl size rules,
+ * fdinfo and memory-cgroup accounting, isolation between processes, the
+ * per-file job limit, sysfs, and the fault paths driven through the debugfs
+ * knobs: a hung job bans its file and resets the device (devcoredump),
+ * lost interrupts, DMA errors, PCI function reset, a process killed with
+ * jobs in flight, unbind with jobs in flight or with a submitter blocked in
+ * a userfaultfd page.
  *
  * Built with the kernel's kselftest harness (GPL-2.0). Every ioctl is issued
- * raw; no library is used. Environment: SPATTEN_DEV overrides the node
- * (default /dev/spatten0); spatten_expect_irq=msix|msi|intx (from the
- * kernel command line) pins the interrupt mode the driver must report.
+ * raw; neither libspatten nor libdrm is used. The board is the first
+ * /sys/class/accel/accel* (or /sys/class/drm/renderD*) whose device is bound
+ * to "spatten"; SPATTEN_DEV=/dev/accel/accelN (or /dev/dri/renderDN)
+ * overrides it. spatten_expect_irq=msix|msi|intx (from the kernel command
+ * line) pins the interrupt mode the driver must report.
  */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
 #endif
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <poll.h>
+#include <pthread.h>
 #include <sched.h>
+#include <setjmp.h>
 #include <signal.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -26,21 +38,27 @@
 #include <sys/epoll.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <sys/mount.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
+#include <sys/syscall.h>
 #include <sys/types.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
+#include <linux/magic.h>
+#include <linux/userfaultfd.h>
 
 #include "kselftest_harness.h"
 
-#include "spatten_hw.h"
-#include "uapi/spatten.h"
+#include "uapi/drm/spatten_accel.h"
 
 #define NSEC_PER_SEC		1000000000LL
+#define NSEC_PER_MSEC		1000000LL
 #define PAGE			4096u
 #define MIB			(1024u * 1024u)
+#define N_ELEM(a)		(sizeof(a) / sizeof((a)[0]))
 
 /* The small job: 4 heads x 16 rows x D = 64, S16, in one 64 KiB buffer. */
 #define SM_HEADS		4
@@ -64,20 +82,147 @@
 
 #define T_SHORT			60
 #define T_LONG			240
+#define T_HUGE			900
 #define WAIT_NS			(30 * NSEC_PER_SEC)
 
-#define SYSFS_DIR		"/sys/class/misc/spatten0"
-#define DEBUGFS_DIR		"/sys/kernel/debug/spatten/spatten0"
-#define DEFAULT_TIMEOUT_MS	10000
+#define OBJECTS_FILE		"/sys/kernel/debug/spatten/objects"
+#define DEVCD_DIR		"/sys/class/devcoredump"
+#define PCI_DRV_DIR		"/sys/bus/pci/drivers/spatten"
+#define FALLBACK_TIMEOUT_MS	10000
 
-/* ---- raw UAPI helpers: -errno returns ------------------------------------ */
+#define JOB_SIZE		((uint32_t)sizeof(struct drm_spatten_job))
+
+/* ---- the board: its node, sysfs and debugfs directories ----------------- */
+
+/*
+ * node: /dev/accel/accelN (6.12) or /dev/dri/renderDN (6.1); sys: its class
+ * directory (device/ is the PCI function, with the driver's attributes);
+ * dbg: the DRM minor's debugfs directory with the driver's knobs.
+ */
+struct board {
+	char name[32];
+	char node[64];
+	char sys[96];
+	char dbg[96];
+};
+
+static struct board g_board;
+static bool g_board_known;
+
+/* The debugfs timeout_ms before any test ran (main() reads it). */
+static long g_default_timeout_ms = FALLBACK_TIMEOUT_MS;
+
+static bool sysdir_is_spatten(const char *sysdir)
+{
+	char path[PATH_MAX], link[512];
+	const char *base;
+	ssize_t n;
+
+	snprintf(path, sizeof(path), "%s/device/driver", sysdir);
+	n = readlink(path, link, sizeof(link) - 1);
+	if (n < 0)
+		return false;
+	link[n] = 0;
+	base = strrchr(link, '/');
+	return !strcmp(base ? base + 1 : link, "spatten");
+}
+
+/* accelN -> /dev/accel, /sys/class/accel, debugfs accel/N; renderDN alike. */
+static void board_paths(const char *name, struct board *b)
+{
+	bool accel = !strncmp(name, "accel", 5);
+	const char *num = name + (accel ? 5 : strlen("renderD"));
+
+	snprintf(b->name, sizeof(b->name), "%s", name);
+	snprintf(b->node, sizeof(b->node), "/dev/%s/%s",
+		 accel ? "accel" : "dri", name);
+	snprintf(b->sys, sizeof(b->sys), "/sys/class/%s/%s",
+		 accel ? "accel" : "drm", name);
+	snprintf(b->dbg, sizeof(b->dbg), "/sys/kernel/debug/%s/%s",
+		 accel ? "accel" : "dri", num);
+}
+
+static int prefix_filter_accel(const struct dirent *d)
+{
+	return !strncmp(d->d_name, "accel", 5) &&
+	       d->d_name[5] >= '0' && d->d_name[5] <= '9';
+}
+
+static int prefix_filter_render(const struct dirent *d)
+{
+	return !strncmp(d->d_name, "renderD", 7) &&
+	       d->d_name[7] >= '0' && d->d_name[7] <= '9';
+}
+
+/* The first node of @cls (name order) bound to spatten, into @b. */
+static bool scan_class(const char *cls,
+		       int (*filter)(const struct dirent *), struct board *b)
+{
+	struct dirent **ents;
+	bool found = false;
+	int n, i;
+
+	n = scandir(cls, &ents, filter, alphasort);
+	if (n < 0)
+		return false;
+	for (i = 0; i < n; i++) {
+		char sysdir[320];
+
+		snprintf(sysdir, sizeof(sysdir), "%s/%s", cls, ents[i]->d_name);
+		if (!found && sysdir_is_spatten(sysdir)) {
+			board_paths(ents[i]->d_name, b);
+			found = true;
+		}
+		free(ents[i]);
+	}
+	free(ents);
+	return found;
+}
+
+/* Find board 0 again (after a rebind its minor may have changed). */
+static bool board_find(void)
+{
+	const char *env = getenv("SPATTEN_DEV");
+
+	g_board_known = true;
+	if (env && *env) {
+		const char *base = strrchr(env, '/');
+
+		board_paths(base ? base + 1 : env, &g_board);
+		snprintf(g_board.node, sizeof(g_board.node), "%s", env);
+		return true;
+	}
+	if (scan_class("/sys/class/accel", prefix_filter_accel, &g_board) ||
+	    scan_class("/sys/class/drm", prefix_filter_render, &g_board))
+		return true;
+	board_paths("accel0", &g_board);	/* for the messages */
+	return false;
+}
+
+static const struct board *bd(void)
+{
+	if (!g_board_known)
+		board_find();
+	return &g_board;
+}
 
 static const char *dev_path(void)
 {
-	const char *p = getenv("SPATTEN_DEV");
-
-	return p && *p ? p : "/dev/spatten0";
+	return bd()->node;
 }
+
+/* <node>/device/<attr>: the driver's sysfs attributes on the PCI device. */
+static void sys_attr(char *buf, size_t len, const char *attr)
+{
+	snprintf(buf, len, "%s/device/%s", bd()->sys, attr);
+}
+
+static void dbg_file(char *buf, size_t len, const char *name)
+{
+	snprintf(buf, len, "%s/%s", bd()->dbg, name);
+}
+
+/* ---- raw UAPI helpers: -errno returns ------------------------------------ */
 
 static int open_dev_flags(int flags)
 {
@@ -115,10 +260,16 @@ static void sleep_ms(unsigned int ms)
 		;
 }
 
+static int get_info(int fd, struct drm_spatten_info *info)
+{
+	memset(info, 0, sizeof(*info));
+	return xioctl(fd, DRM_IOCTL_SPATTEN_INFO, info);
+}
+
 static int bo_create(int fd, uint64_t size, uint32_t *handle, uint64_t *off)
 {
-	struct spatten_bo_create c = { .size = size };
-	int ret = xioctl(fd, SPATTEN_IOCTL_BO_CREATE, &c);
+	struct drm_spatten_bo_create c = { .size = size };
+	int ret = xioctl(fd, DRM_IOCTL_SPATTEN_BO_CREATE, &c);
 
 	if (!ret) {
 		if (handle)
@@ -129,100 +280,281 @@ static int bo_create(int fd, uint64_t size, uint32_t *handle, uint64_t *off)
 	return ret;
 }
 
-static int bo_import(int fd, void *ptr, uint64_t size, uint32_t *handle)
+static int bo_userptr(int fd, void *ptr, uint64_t size, uint32_t *handle)
 {
-	struct spatten_bo_import im = {
+	struct drm_spatten_bo_userptr u = {
 		.user_ptr = (uintptr_t)ptr,
 		.size = size,
 	};
-	int ret = xioctl(fd, SPATTEN_IOCTL_BO_IMPORT, &im);
+	int ret = xioctl(fd, DRM_IOCTL_SPATTEN_BO_USERPTR, &u);
 
 	if (!ret && handle)
-		*handle = im.handle;
+		*handle = u.handle;
 	return ret;
 }
 
-static int bo_destroy(int fd, uint32_t handle)
+static int bo_info(int fd, uint32_t handle, struct drm_spatten_bo_info *out)
 {
-	struct spatten_bo_destroy d = { .handle = handle };
+	struct drm_spatten_bo_info i = { .handle = handle };
+	int ret = xioctl(fd, DRM_IOCTL_SPATTEN_BO_INFO, &i);
 
-	return xioctl(fd, SPATTEN_IOCTL_BO_DESTROY, &d);
+	if (out)
+		*out = i;
+	return ret;
 }
 
-static int submit(int fd, const struct spatten_job *jobs, uint32_t n,
-		  uint64_t *seqno)
+static int gem_close(int fd, uint32_t handle)
 {
-	struct spatten_submit s = {
-		.jobs_ptr = (uintptr_t)jobs,
-		.count = n,
-	};
-	int ret = xioctl(fd, SPATTEN_IOCTL_SUBMIT, &s);
+	struct drm_gem_close c = { .handle = handle };
 
+	return xioctl(fd, DRM_IOCTL_GEM_CLOSE, &c);
+}
+
+static int prime_export(int fd, uint32_t handle, int *dmabuf)
+{
+	struct drm_prime_handle p = {
+		.handle = handle,
+		.flags = DRM_CLOEXEC | DRM_RDWR,
+		.fd = -1,
+	};
+	int ret = xioctl(fd, DRM_IOCTL_PRIME_HANDLE_TO_FD, &p);
+
+	if (!ret)
+		*dmabuf = p.fd;
+	return ret;
+}
+
+static int prime_import(int fd, int dmabuf, uint32_t *handle)
+{
+	struct drm_prime_handle p = { .fd = dmabuf };
+	int ret = xioctl(fd, DRM_IOCTL_PRIME_FD_TO_HANDLE, &p);
+
+	if (!ret)
+		*handle = p.handle;
+	return ret;
+}
+
+static int submit_full(int fd, const void *jobs, uint32_t job_size,
+		       uint32_t n, uint32_t flags,
+		       const struct drm_spatten_sync *in, uint32_t n_in,
+		       const struct drm_spatten_sync *out, uint32_t n_out,
+		       uint64_t *seqno)
+{
+	struct drm_spatten_submit s = {
+		.jobs_ptr = (uintptr_t)jobs,
+		.job_size = job_size,
+		.count = n,
+		.flags = flags,
+		.in_syncs_ptr = (uintptr_t)in,
+		.out_syncs_ptr = (uintptr_t)out,
+		.in_sync_count = n_in,
+		.out_sync_count = n_out,
+	};
+	int ret = xioctl(fd, DRM_IOCTL_SPATTEN_SUBMIT, &s);
+
+	if (!ret && s.submitted != n)
+		return -EPROTO;		/* all or nothing */
 	if (!ret && seqno)
 		*seqno = s.seqno;
 	return ret;
 }
 
-/* SUBMIT without the EINTR retry: the blocking tests want to see EINTR. */
-static int submit_once(int fd, const struct spatten_job *jobs, uint32_t n)
+static int submit(int fd, const struct drm_spatten_job *jobs, uint32_t n,
+		  uint64_t *seqno)
 {
-	struct spatten_submit s = {
-		.jobs_ptr = (uintptr_t)jobs,
-		.count = n,
-	};
-
-	return ioctl(fd, SPATTEN_IOCTL_SUBMIT, &s) < 0 ? -errno : 0;
+	return submit_full(fd, jobs, JOB_SIZE, n, 0, NULL, 0, NULL, 0, seqno);
 }
 
 static int wait_abs(int fd, uint64_t seqno, int64_t deadline,
-		    struct spatten_wait *out)
+		    struct drm_spatten_result *out)
 {
-	struct spatten_wait w = { .seqno = seqno, .timeout_ns = deadline };
-	int ret = xioctl(fd, SPATTEN_IOCTL_WAIT, &w);
+	struct drm_spatten_wait w = { .seqno = seqno, .timeout_ns = deadline };
+	int ret = xioctl(fd, DRM_IOCTL_SPATTEN_WAIT, &w);
 
 	if (out)
-		*out = w;
+		*out = w.result;
 	return ret;
 }
 
 static int wait_job(int fd, uint64_t seqno, int64_t rel_ns,
-		    struct spatten_wait *out)
+		    struct drm_spatten_result *out)
 {
 	return wait_abs(fd, seqno, now_ns() + rel_ns, out);
 }
 
-static void nop_job(struct spatten_job *j, uint64_t user_data)
+static int reap(int fd, struct drm_spatten_result *res, uint32_t count,
+		uint32_t min_count, int64_t deadline, uint32_t *reaped,
+		uint32_t *pending)
+{
+	struct drm_spatten_reap r = {
+		.results_ptr = (uintptr_t)res,
+		.count = count,
+		.min_count = min_count,
+		.timeout_ns = deadline,
+	};
+	int ret = xioctl(fd, DRM_IOCTL_SPATTEN_REAP, &r);
+
+	if (reaped)
+		*reaped = r.reaped;
+	if (pending)
+		*pending = r.pending;
+	return ret;
+}
+
+static int get_counters(int fd, struct drm_spatten_counters *c)
+{
+	memset(c, 0, sizeof(*c));
+	return xioctl(fd, DRM_IOCTL_SPATTEN_COUNTERS, c);
+}
+
+/* ---- sync objects (core DRM ioctls) ------------------------------------- */
+
+static int syncobj_create(int fd, uint32_t flags, uint32_t *handle)
+{
+	struct drm_syncobj_create c = { .flags = flags };
+	int ret = xioctl(fd, DRM_IOCTL_SYNCOBJ_CREATE, &c);
+
+	if (!ret)
+		*handle = c.handle;
+	return ret;
+}
+
+static int syncobj_destroy(int fd, uint32_t handle)
+{
+	struct drm_syncobj_destroy d = { .handle = handle };
+
+	return xioctl(fd, DRM_IOCTL_SYNCOBJ_DESTROY, &d);
+}
+
+static int syncobj_wait(int fd, uint32_t *handles, uint32_t n,
+			int64_t deadline, uint32_t flags)
+{
+	struct drm_syncobj_wait w = {
+		.handles = (uintptr_t)handles,
+		.timeout_nsec = deadline,
+		.count_handles = n,
+		.flags = flags,
+	};
+
+	return xioctl(fd, DRM_IOCTL_SYNCOBJ_WAIT, &w);
+}
+
+static int syncobj_timeline_wait(int fd, uint32_t *handles, uint64_t *points,
+				 uint32_t n, int64_t deadline, uint32_t flags)
+{
+	struct drm_syncobj_timeline_wait w = {
+		.handles = (uintptr_t)handles,
+		.points = (uintptr_t)points,
+		.timeout_nsec = deadline,
+		.count_handles = n,
+		.flags = flags,
+	};
+
+	return xioctl(fd, DRM_IOCTL_SYNCOBJ_TIMELINE_WAIT, &w);
+}
+
+static int syncobj_query(int fd, uint32_t handle, uint64_t *point)
+{
+	struct drm_syncobj_timeline_array a = {
+		.handles = (uintptr_t)&handle,
+		.points = (uintptr_t)point,
+		.count_handles = 1,
+	};
+
+	return xioctl(fd, DRM_IOCTL_SYNCOBJ_QUERY, &a);
+}
+
+static int syncobj_to_fd(int fd, uint32_t handle, int *out)
+{
+	struct drm_syncobj_handle h = { .handle = handle, .fd = -1 };
+	int ret = xioctl(fd, DRM_IOCTL_SYNCOBJ_HANDLE_TO_FD, &h);
+
+	if (!ret)
+		*out = h.fd;
+	return ret;
+}
+
+static int syncobj_from_fd(int fd, int sfd, uint32_t *handle)
+{
+	struct drm_syncobj_handle h = { .fd = sfd };
+	int ret = xioctl(fd, DRM_IOCTL_SYNCOBJ_FD_TO_HANDLE, &h);
+
+	if (!ret)
+		*handle = h.handle;
+	return ret;
+}
+
+static struct drm_spatten_sync sync_bin(uint32_t handle)
+{
+	struct drm_spatten_sync s = { .handle = handle };
+
+	return s;
+}
+
+static struct drm_spatten_sync sync_tl(uint32_t handle, uint64_t point)
+{
+	struct drm_spatten_sync s = {
+		.handle = handle,
+		.flags = DRM_SPATTEN_SYNC_TIMELINE,
+		.point = point,
+	};
+
+	return s;
+}
+
+/* ---- jobs ----------------------------------------------------------------- */
+
+static void nop_job(struct drm_spatten_job *j, uint64_t user_data)
 {
 	memset(j, 0, sizeof(*j));
-	j->opcode = SPATTEN_OP_NOP;
-	j->version = SPATTEN_DESC_VERSION;
+	j->opcode = DRM_SPATTEN_OP_NOP;
+	j->version = DRM_SPATTEN_DESC_V2;
 	j->user_data = user_data;
 }
 
-static void tensor(struct spatten_tensor *t, uint32_t handle, uint64_t off)
+static int nops(struct drm_spatten_job *j, int n)
+{
+	int i;
+
+	for (i = 0; i < n; i++)
+		nop_job(&j[i], (uint64_t)i);
+	return n;
+}
+
+static void tensor(struct drm_spatten_tensor *t, uint32_t handle,
+		   uint64_t off)
 {
 	t->handle = handle;
 	t->flags = 0;
 	t->offset = off;
 }
 
-/* A valid version 2 summarization job over the small layout. */
-static void small_job(struct spatten_job *j, uint32_t handle)
+/* An attention job of @heads x @rows x D = 64, S16, Q K V out at 0..3 t. */
+static void attn_job(struct drm_spatten_job *j, uint32_t h, uint32_t heads,
+		     uint32_t rows)
 {
+	uint64_t t = (uint64_t)heads * rows * 64 * 2;
+
 	memset(j, 0, sizeof(*j));
-	j->opcode = SPATTEN_OP_ATTENTION;
-	j->stage = SPATTEN_STAGE_SUMMARIZATION;
-	j->version = SPATTEN_DESC_VERSION;
-	j->n_heads = SM_HEADS;
-	j->head_dim = SM_DIM;
-	j->q_rows = SM_ROWS;
-	j->kv_rows = SM_ROWS;
-	j->q_fmt = j->k_fmt = j->v_fmt = j->out_fmt = SPATTEN_FMT_S16;
+	j->opcode = DRM_SPATTEN_OP_ATTENTION;
+	j->stage = DRM_SPATTEN_STAGE_SUMMARIZATION;
+	j->version = DRM_SPATTEN_DESC_V2;
+	j->n_heads = (uint16_t)heads;
+	j->head_dim = 64;
+	j->q_rows = (uint16_t)rows;
+	j->kv_rows = (uint16_t)rows;
+	j->q_fmt = j->k_fmt = j->v_fmt = j->out_fmt = DRM_SPATTEN_FMT_S16;
 	j->q_frac = j->k_frac = j->v_frac = j->out_frac = SM_FRAC;
-	tensor(&j->q, handle, OFF_Q);
-	tensor(&j->k, handle, OFF_K);
-	tensor(&j->v, handle, OFF_V);
-	tensor(&j->out, handle, OFF_OUT);
+	tensor(&j->q, h, 0);
+	tensor(&j->k, h, t);
+	tensor(&j->v, h, 2 * t);
+	tensor(&j->out, h, 3 * t);
+}
+
+/* A valid version 2 summarization job over the small layout. */
+static void small_job(struct drm_spatten_job *j, uint32_t handle)
+{
+	attn_job(j, handle, SM_HEADS, SM_ROWS);
 	j->user_data = 0xd00d;
 }
 
@@ -246,6 +578,95 @@ static void small_inputs(void *base, uint32_t seed)
 	fill_s16(b + OFF_K, SM_BYTES / 2, seed * 7 + 1);
 	fill_s16(b + OFF_V, SM_BYTES / 2, seed * 13 + 2);
 	memset(b + OFF_OUT, 0, SM_BYTES);
+}
+
+static bool any_nonzero(const void *p, size_t n)
+{
+	const unsigned char *c = p;
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		if (c[i])
+			return true;
+	return false;
+}
+
+/*
+ * The small job with every operand in @h, whose memory is @mem (BO_SIZE
+ * bytes): 0 if it completes OK and its output landed in @mem; else -errno
+ * of SUBMIT/WAIT, 1000 + the job's status, or 999 for an all-zero output.
+ */
+static int small_job_in(int fd, uint32_t h, char *mem)
+{
+	struct drm_spatten_result r;
+	struct drm_spatten_job j;
+	uint64_t seqno;
+	int ret;
+
+	small_inputs(mem, 17);
+	small_job(&j, h);
+	ret = submit(fd, &j, 1, &seqno);
+	if (ret)
+		return ret;
+	ret = wait_job(fd, seqno, WAIT_NS, &r);
+	if (ret)
+		return ret;
+	if (r.status != DRM_SPATTEN_STATUS_OK)
+		return 1000 + (int)r.status;
+	return any_nonzero(mem + OFF_OUT, SM_BYTES) ? 0 : 999;
+}
+
+/*
+ * Reap every pending job of @fd, expecting @n with seqnos @first.. each
+ * exactly once, every one with status @want.
+ */
+struct reap_stats {
+	uint32_t seen;		/* distinct expected seqnos */
+	uint32_t dup;		/* seen twice */
+	uint32_t stray;		/* not in first..first + n - 1 */
+	uint32_t other;		/* status != want */
+	uint32_t timeouts;	/* status TIMEOUT */
+	uint32_t last_other;	/* the last unexpected status */
+	int err;		/* REAP's -errno */
+};
+
+static void reap_all(int fd, uint64_t first, uint32_t n, uint32_t want,
+		     int64_t rel_ns, struct reap_stats *st)
+{
+	static struct drm_spatten_result res[DRM_SPATTEN_REAP_MAX];
+	unsigned char *seen = calloc(n ? n : 1, 1);
+	int64_t end = now_ns() + rel_ns;
+
+	memset(st, 0, sizeof(*st));
+	for (;;) {
+		uint32_t got = 0, pending = 0, i;
+		int ret = reap(fd, res, DRM_SPATTEN_REAP_MAX, 1, end, &got,
+			       &pending);
+
+		if (ret) {
+			st->err = ret;
+			break;
+		}
+		for (i = 0; i < got; i++) {
+			uint64_t k = res[i].seqno - first;
+
+			if (res[i].seqno < first || k >= n)
+				st->stray++;
+			else if (seen[k]++)
+				st->dup++;
+			else
+				st->seen++;
+			if (res[i].status == DRM_SPATTEN_STATUS_TIMEOUT)
+				st->timeouts++;
+			if (res[i].status != want) {
+				st->other++;
+				st->last_other = res[i].status;
+			}
+		}
+		if (!pending)
+			break;
+	}
+	free(seen);
 }
 
 /* ---- sysfs / debugfs ------------------------------------------------------ */
@@ -281,7 +702,7 @@ static int knob_set(const char *name, long val)
 {
 	char path[256], v[32];
 
-	snprintf(path, sizeof(path), DEBUGFS_DIR "/%s", name);
+	dbg_file(path, sizeof(path), name);
 	snprintf(v, sizeof(v), "%ld", val);
 	return write_file(path, v);
 }
@@ -290,7 +711,7 @@ static long knob_get(const char *name)
 {
 	char path[256], buf[64];
 
-	snprintf(path, sizeof(path), DEBUGFS_DIR "/%s", name);
+	dbg_file(path, sizeof(path), name);
 	if (read_file(path, buf, sizeof(buf)) < 0)
 		return -1;
 	return strtol(buf, NULL, 0);
@@ -298,29 +719,16 @@ static long knob_get(const char *name)
 
 static bool have_debugfs(void)
 {
-	return access(DEBUGFS_DIR "/force_timeout", W_OK) == 0;
+	char path[256];
+
+	dbg_file(path, sizeof(path), "force_timeout");
+	return access(path, W_OK) == 0;
 }
 
-/* A "key value" line of a sysfs file; -1 if absent. */
-static long long sysfs_key(const char *file, const char *key)
+/* A "key value" line of a file; -1 if absent. */
+static long long file_key(const char *path, const char *key)
 {
-	char path[256], buf[4096], *p;
-	size_t klen = strlen(key);
-
-	snprintf(path, sizeof(path), SYSFS_DIR "/%s", file);
-	if (read_file(path, buf, sizeof(buf)) < 0)
-		return -1;
-	for (p = buf; p && *p; p = strchr(p, '\n'), p = p ? p + 1 : NULL) {
-		if (!strncmp(p, key, klen) && p[klen] == ' ')
-			return strtoll(p + klen + 1, NULL, 0);
-	}
-	return -1;
-}
-
-/* A "key value" line of a debugfs file; -1 if absent. */
-static long long objects_key(const char *path, const char *key)
-{
-	char buf[512], *p;
+	char buf[4096], *p;
 	size_t klen = strlen(key);
 
 	if (read_file(path, buf, sizeof(buf)) < 0)
@@ -330,17 +738,32 @@ static long long objects_key(const char *path, const char *key)
 			return strtoll(p + klen + 1, NULL, 0);
 	}
 	return -1;
+}
+
+/* A "key value" line of a sysfs attribute of the board; -1 if absent. */
+static long long sysfs_key(const char *attr, const char *key)
+{
+	char path[256];
+
+	sys_attr(path, sizeof(path), attr);
+	return file_key(path, key);
+}
+
+static long long objects_key(const char *key)
+{
+	return file_key(OBJECTS_FILE, key);
 }
 
 /* Jobs queued on all queues (sysfs "queues": id inflight queued depth). */
 static long queued_jobs(void)
 {
-	char buf[4096], *p = buf;
+	char path[256], buf[4096], *p = buf;
 	unsigned int id, inflight, queued, depth;
 	long total = 0;
 	int n;
 
-	if (read_file(SYSFS_DIR "/queues", buf, sizeof(buf)) < 0)
+	sys_attr(path, sizeof(path), "queues");
+	if (read_file(path, buf, sizeof(buf)) < 0)
 		return -1;
 	while (sscanf(p, "%u %u %u %u%n", &id, &inflight, &queued, &depth,
 		      &n) == 4) {
@@ -363,31 +786,108 @@ static bool wait_idle(int64_t rel_ns)
 	return queued_jobs() == 0;
 }
 
+/* Dismiss every pending devcoredump (one pending dump blocks the next). */
+static void devcd_dismiss_all(void)
+{
+	struct dirent **ents;
+	int n, i;
+
+	n = scandir(DEVCD_DIR, &ents, NULL, alphasort);
+	if (n < 0)
+		return;
+	for (i = 0; i < n; i++) {
+		char path[300];
+
+		if (!strncmp(ents[i]->d_name, "devcd", 5)) {
+			snprintf(path, sizeof(path), DEVCD_DIR "/%s/data",
+				 ents[i]->d_name);
+			write_file(path, "1");
+		}
+		free(ents[i]);
+	}
+	free(ents);
+}
+
 static void knobs_default(void)
 {
+	char path[256];
+
 	if (!have_debugfs())
 		return;
 	knob_set("force_timeout", 0);
 	knob_set("drop_irq", 0);
-	knob_set("inject_dma_error", 0);
-	knob_set("timeout_ms", DEFAULT_TIMEOUT_MS);
+	dbg_file(path, sizeof(path), "inject_dma_error");
+	if (!access(path, W_OK))
+		knob_set("inject_dma_error", 0);
+	dbg_file(path, sizeof(path), "inject_dma_write_error");
+	if (!access(path, W_OK))
+		knob_set("inject_dma_write_error", 0);
+	knob_set("timeout_ms", g_default_timeout_ms);
+	devcd_dismiss_all();
 }
 
-/* Run on CPU 0 only, so every submit goes to the same queue. */
-static void pin_cpu0(void)
+/* VmLck + VmPin of this process in KiB: pinned user memory, either way. */
+static long pinned_kb(void)
 {
-	cpu_set_t set;
+	char buf[8192], *p;
+	long kb = 0;
 
-	CPU_ZERO(&set);
-	CPU_SET(0, &set);
-	sched_setaffinity(0, sizeof(set), &set);
+	if (read_file("/proc/self/status", buf, sizeof(buf)) < 0)
+		return -1;
+	p = strstr(buf, "VmLck:");
+	if (p)
+		kb += strtol(p + 6, NULL, 10);
+	p = strstr(buf, "VmPin:");
+	if (p)
+		kb += strtol(p + 6, NULL, 10);
+	return kb;
+}
+
+static void *anon(size_t size)
+{
+	void *p = mmap(NULL, size, PROT_READ | PROT_WRITE,
+		       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+
+	return p == MAP_FAILED ? NULL : p;
+}
+
+/* The PCI address of the board, e.g. "0000:00:01.0". */
+static int pci_addr(char *buf, size_t len)
+{
+	char path[256], link[256];
+	const char *base;
+	ssize_t n;
+
+	snprintf(path, sizeof(path), "%s/device", bd()->sys);
+	n = readlink(path, link, sizeof(link) - 1);
+	if (n < 0)
+		return -errno;
+	link[n] = 0;
+	base = strrchr(link, '/');
+	snprintf(buf, len, "%s", base ? base + 1 : link);
+	return 0;
+}
+
+/* After a bind: wait until the board's node is back; false after @ms. */
+static bool board_back(unsigned int ms)
+{
+	unsigned int waited = 0;
+
+	for (;;) {
+		if (board_find() && !access(dev_path(), R_OK | W_OK))
+			return true;
+		if (waited >= ms)
+			return false;
+		sleep_ms(50);
+		waited += 50;
+	}
 }
 
 /* ---- fixtures: an open device with one mapped 64 KiB buffer -------------- */
 
 struct dev_ctx {
 	int fd;
-	struct spatten_info info;
+	struct drm_spatten_info info;
 	uint32_t handle;
 	uint64_t mmap_off;
 	void *map;
@@ -396,11 +896,12 @@ struct dev_ctx {
 static int ctx_open(struct dev_ctx *c)
 {
 	c->map = MAP_FAILED;
+	board_find();
 	knobs_default();
 	c->fd = open_dev();
 	if (c->fd < 0)
 		return -errno;
-	if (xioctl(c->fd, SPATTEN_IOCTL_INFO, &c->info) ||
+	if (get_info(c->fd, &c->info) ||
 	    bo_create(c->fd, BO_SIZE, &c->handle, &c->mmap_off))
 		return -EIO;
 	c->map = mmap(NULL, BO_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED,
@@ -417,59 +918,37 @@ static void ctx_close(struct dev_ctx *c)
 		close(c->fd);
 }
 
-FIXTURE(drv) {
-	struct dev_ctx c;
-	int fd;
-	struct spatten_info info;
-	uint32_t handle;
-	void *map;
-};
-
-FIXTURE_SETUP(drv)
-{
-	ASSERT_EQ(0, ctx_open(&self->c)) {
-		TH_LOG("open %s: %s", dev_path(), strerror(errno));
+#define DEV_FIXTURE(name)						\
+	FIXTURE(name) {							\
+		struct dev_ctx c;					\
+		int fd;							\
+		struct drm_spatten_info info;				\
+		uint32_t handle;					\
+		void *map;						\
+	};								\
+	FIXTURE_SETUP(name)						\
+	{								\
+		ASSERT_EQ(0, ctx_open(&self->c)) {			\
+			TH_LOG("open %s: %s", dev_path(),		\
+			       strerror(errno));			\
+		}							\
+		self->fd = self->c.fd;					\
+		self->info = self->c.info;				\
+		self->handle = self->c.handle;				\
+		self->map = self->c.map;				\
+	}								\
+	FIXTURE_TEARDOWN(name)						\
+	{								\
+		ctx_close(&self->c);					\
 	}
-	self->fd = self->c.fd;
-	self->info = self->c.info;
-	self->handle = self->c.handle;
-	self->map = self->c.map;
-}
 
-FIXTURE_TEARDOWN(drv)
-{
-	ctx_close(&self->c);
-}
+DEV_FIXTURE(drv)
+DEV_FIXTURE(v2)
 
-FIXTURE(v2) {
-	struct dev_ctx c;
-	int fd;
-	struct spatten_info info;
-	uint32_t handle;
-	void *map;
-};
-
-FIXTURE_SETUP(v2)
-{
-	ASSERT_EQ(0, ctx_open(&self->c)) {
-		TH_LOG("open %s: %s", dev_path(), strerror(errno));
-	}
-	self->fd = self->c.fd;
-	self->info = self->c.info;
-	self->handle = self->c.handle;
-	self->map = self->c.map;
-}
-
-FIXTURE_TEARDOWN(v2)
-{
-	ctx_close(&self->c);
-}
-
-static bool hw_is_1_1(const struct spatten_info *in)
+static bool hw_is_1_1(const struct drm_spatten_info *in)
 {
 	return (in->hw_version >> 16) == 1 && (in->hw_version & 0xffff) >= 1;
 }
-
 /* ---- SUBMIT: the version 2 fields ----------------------------------------- */
 
 /*
@@ -493,19 +972,19 @@ static uint32_t base_features(enum v2_base b)
 	switch (b) {
 	case BASE_TOKEN:
 	case BASE_PINNED:
-		return SPATTEN_FEAT_TOKEN_PRUNE;
+		return DRM_SPATTEN_FEAT_TOKEN_PRUNE;
 	case BASE_HEAD:
-		return SPATTEN_FEAT_HEAD_PRUNE;
+		return DRM_SPATTEN_FEAT_HEAD_PRUNE;
 	case BASE_VALUE:
-		return SPATTEN_FEAT_VALUE_PRUNE;
+		return DRM_SPATTEN_FEAT_VALUE_PRUNE;
 	case BASE_PROGRESSIVE:
-		return SPATTEN_FEAT_PROGRESSIVE;
+		return DRM_SPATTEN_FEAT_PROGRESSIVE;
 	default:
 		return 0;
 	}
 }
 
-static void v2_base_job(struct spatten_job *j, uint32_t h, enum v2_base b)
+static void v2_base_job(struct drm_spatten_job *j, uint32_t h, enum v2_base b)
 {
 	small_job(j, h);
 	switch (b) {
@@ -535,8 +1014,8 @@ static void v2_base_job(struct spatten_job *j, uint32_t h, enum v2_base b)
 		j->value_keep = 4;
 		break;
 	case BASE_PROGRESSIVE:
-		j->flags |= SPATTEN_DESC_F_PROGRESSIVE;
-		j->k_fmt = SPATTEN_FMT_S8;
+		j->flags |= DRM_SPATTEN_JOB_PROGRESSIVE;
+		j->k_fmt = DRM_SPATTEN_FMT_S8;
 		j->k_frac = 8;
 		tensor(&j->k_lsb, h, OFF_K_LSB);
 		j->lsb_threshold = 1u << 14;
@@ -567,7 +1046,7 @@ static void v2_lists(void *map)
 	memset((char *)map + OFF_HEAD_IMP, 0, SM_HEADS * 8);
 }
 
-typedef void (*mutate_fn)(struct spatten_job *j, uint32_t h);
+typedef void (*mutate_fn)(struct drm_spatten_job *j, uint32_t h);
 
 FIXTURE_VARIANT(v2) {
 	enum v2_base base;
@@ -576,7 +1055,7 @@ FIXTURE_VARIANT(v2) {
 };
 
 #define MUT(name, body) \
-	static void mut_##name(struct spatten_job *j, uint32_t h) { body; }
+	static void mut_##name(struct drm_spatten_job *j, uint32_t h) { body; }
 
 MUT(none, (void)h)
 MUT(version0, j->version = 0)
@@ -593,7 +1072,7 @@ MUT(k_lsb_flags, tensor(&j->k_lsb, h, OFF_K_LSB); j->k_lsb.flags = 1)
 MUT(head_kept_flags, j->head_kept.flags = 2)
 MUT(k_lsb_without_progressive, tensor(&j->k_lsb, h, OFF_K_LSB))
 MUT(progressive_without_k_lsb, j->k_lsb.handle = 0)
-MUT(progressive_s16_key, j->k_fmt = SPATTEN_FMT_S16)
+MUT(progressive_s16_key, j->k_fmt = DRM_SPATTEN_FMT_S16)
 MUT(lsb_threshold_over_one, j->lsb_threshold = (1u << 15) + 1)
 MUT(lsb_threshold_one, j->lsb_threshold = 1u << 15)
 MUT(k_lsb_odd_offset_ok, j->k_lsb.offset = OFF_K_LSB + 1)
@@ -639,18 +1118,18 @@ MUT(head_imp_past_end, j->head_imp.offset = BO_SIZE - 24)
 MUT(head_imp_unknown_handle, j->head_imp.handle = 0xfffff)
 MUT(value_keep_over_kv_rows, j->value_keep = SM_ROWS + 1)
 MUT(value_keep_all_ok, j->value_keep = SM_ROWS)
-MUT(packed_k_odd_offset_ok, j->k_fmt = SPATTEN_FMT_S4; j->k_frac = 3;
+MUT(packed_k_odd_offset_ok, j->k_fmt = DRM_SPATTEN_FMT_S4; j->k_frac = 3;
     j->k.offset = BO_SIZE - SM_BYTES / 4 - 1)
-MUT(packed_k_short_by_one, j->k_fmt = SPATTEN_FMT_S4; j->k_frac = 3;
+MUT(packed_k_short_by_one, j->k_fmt = DRM_SPATTEN_FMT_S4; j->k_frac = 3;
     j->k.offset = BO_SIZE - SM_BYTES / 4 + 1)
-MUT(packed_v_s12_exact, j->v_fmt = SPATTEN_FMT_S12; j->v_frac = 8;
+MUT(packed_v_s12_exact, j->v_fmt = DRM_SPATTEN_FMT_S12; j->v_frac = 8;
     j->v.offset = BO_SIZE - SM_BYTES * 3 / 4)
-MUT(packed_v_s12_short, j->v_fmt = SPATTEN_FMT_S12; j->v_frac = 8;
+MUT(packed_v_s12_short, j->v_fmt = DRM_SPATTEN_FMT_S12; j->v_frac = 8;
     j->v.offset = BO_SIZE - SM_BYTES * 3 / 4 + 1)
 MUT(s16_q_odd_offset, j->q.offset = 1)
-MUT(packed_q, j->q_fmt = SPATTEN_FMT_S8)
-MUT(packed_out, j->out_fmt = SPATTEN_FMT_S8)
-MUT(nop_with_count, j->opcode = SPATTEN_OP_NOP; memset(j, 0, sizeof(*j));
+MUT(packed_q, j->q_fmt = DRM_SPATTEN_FMT_S8)
+MUT(packed_out, j->out_fmt = DRM_SPATTEN_FMT_S8)
+MUT(nop_with_count, j->opcode = DRM_SPATTEN_OP_NOP; memset(j, 0, sizeof(*j));
     j->version = 2; j->token_keep = 1)
 MUT(nop_with_seed, memset(j, 0, sizeof(*j)); j->version = 2;
     j->topk_seed = 5)
@@ -736,8 +1215,8 @@ V(nop_with_seed, BASE_PLAIN, -EINVAL);
 TEST_F_TIMEOUT(v2, submit, T_SHORT)
 {
 	uint32_t need = base_features(variant->base);
-	struct spatten_job j;
-	struct spatten_wait w;
+	struct drm_spatten_job j;
+	struct drm_spatten_result w;
 	uint64_t seqno;
 	int ret;
 
@@ -748,12 +1227,12 @@ TEST_F_TIMEOUT(v2, submit, T_SHORT)
 		SKIP(return, "device lacks the 8+4 split");
 	if (variant->mutate == mut_packed_k_odd_offset_ok ||
 	    variant->mutate == mut_packed_k_short_by_one) {
-		if (!(self->info.formats & (1u << SPATTEN_FMT_S4)))
+		if (!(self->info.formats & (1u << DRM_SPATTEN_FMT_S4)))
 			SKIP(return, "device lacks S4");
 	}
 	if (variant->mutate == mut_packed_v_s12_exact ||
 	    variant->mutate == mut_packed_v_s12_short) {
-		if (!(self->info.formats & (1u << SPATTEN_FMT_S12)))
+		if (!(self->info.formats & (1u << DRM_SPATTEN_FMT_S12)))
 			SKIP(return, "device lacks S12");
 	}
 
@@ -771,12 +1250,12 @@ TEST_F_TIMEOUT(v2, submit, T_SHORT)
 	if (ret)
 		return;
 	ASSERT_EQ(0, wait_job(self->fd, seqno, WAIT_NS, &w));
-	if (j.opcode != SPATTEN_OP_ATTENTION)
+	if (j.opcode != DRM_SPATTEN_OP_ATTENTION)
 		return;
 	if (hw_is_1_1(&self->info) || j.version == 1) {
-		EXPECT_EQ(SPATTEN_HW_OK, w.status);
+		EXPECT_EQ(DRM_SPATTEN_STATUS_OK, w.status);
 	} else {
-		EXPECT_EQ(SPATTEN_HW_ERR_VERSION, w.status);
+		EXPECT_EQ(DRM_SPATTEN_STATUS_ERR_VERSION, w.status);
 	}
 	EXPECT_EQ(0xd00d, w.user_data);
 }
@@ -784,11 +1263,11 @@ TEST_F_TIMEOUT(v2, submit, T_SHORT)
 /* WAIT reports lsb_refetches (zero unless progressive refetched) */
 TEST_F_TIMEOUT(drv, wait_reports_lsb_refetches, T_SHORT)
 {
-	struct spatten_job j;
-	struct spatten_wait w;
+	struct drm_spatten_result w;
+	struct drm_spatten_job j;
 	uint64_t seqno;
 
-	if (!(self->info.features & SPATTEN_FEAT_PROGRESSIVE) ||
+	if (!(self->info.features & DRM_SPATTEN_FEAT_PROGRESSIVE) ||
 	    !(self->info.splits & (1u << 8)))
 		SKIP(return, "device lacks progressive quantization");
 	small_inputs(self->map, 3);
@@ -796,15 +1275,355 @@ TEST_F_TIMEOUT(drv, wait_reports_lsb_refetches, T_SHORT)
 	j.lsb_threshold = 1u << 15;	/* every row refetches */
 	ASSERT_EQ(0, submit(self->fd, &j, 1, &seqno));
 	ASSERT_EQ(0, wait_job(self->fd, seqno, WAIT_NS, &w));
-	EXPECT_EQ(SPATTEN_HW_OK, w.status);
+	EXPECT_EQ(DRM_SPATTEN_STATUS_OK, w.status);
 	EXPECT_EQ(SM_HEADS * SM_ROWS, w.lsb_refetches);
 	EXPECT_LT(0, w.bytes_k_lsb);
 }
 
-TEST_F_TIMEOUT(drv, wait_rsvd0_einval, T_SHORT)
+/* ---- INFO, VERSION, the ioctl numbers and sizes ------------------------- */
+
+TEST_F(drv, info_reports_the_drm_uapi_limits)
 {
-	struct spatten_job j;
-	struct spatten_wait w;
+	struct drm_spatten_info info;
+	char name[64] = "";
+	struct drm_version v = {
+		.name_len = sizeof(name) - 1,
+		.name = name,
+	};
+
+	EXPECT_EQ(DRM_SPATTEN_API_VERSION, self->info.api_version);
+	EXPECT_EQ(3, self->info.api_version);
+	EXPECT_EQ(DRM_SPATTEN_MAX_SUBMIT, self->info.max_submit);
+	EXPECT_EQ(4096, self->info.max_jobs);
+	EXPECT_EQ(256ull * MIB, self->info.max_bo_size);
+	EXPECT_LT(0, self->info.job_timeout_ms);
+	EXPECT_LT(0, self->info.num_queues);
+	EXPECT_LT(0, self->info.num_engines);
+	EXPECT_EQ(0, self->info.rsvd0);
+	EXPECT_EQ(0, self->info.rsvd[0] | self->info.rsvd[1] |
+		     self->info.rsvd[2]);
+	TH_LOG("%s: hw %#x, %u engines, %u queues x %u, timeout %u ms",
+	       bd()->name, self->info.hw_version, self->info.num_engines,
+	       self->info.num_queues, self->info.queue_depth,
+	       self->info.job_timeout_ms);
+
+	memset(&info, 0, sizeof(info));
+	info.flags = 1;
+	EXPECT_EQ(-EINVAL, xioctl(self->fd, DRM_IOCTL_SPATTEN_INFO, &info));
+	EXPECT_EQ(-EFAULT, xioctl(self->fd, DRM_IOCTL_SPATTEN_INFO, NULL));
+
+	ASSERT_EQ(0, xioctl(self->fd, DRM_IOCTL_VERSION, &v));
+	EXPECT_STREQ("spatten", name);
+}
+
+/*
+ * The DRM core zero-extends a struct shorter than the kernel's (an older
+ * userspace) and copies back only as many bytes as the ioctl number says:
+ * INFO with a short struct works and writes nothing beyond it.
+ */
+TEST_F(drv, info_with_a_shorter_struct_works)
+{
+	const size_t short_size = offsetof(struct drm_spatten_info, max_bo_size);
+	const unsigned long req =
+		_IOC(_IOC_READ | _IOC_WRITE, DRM_IOCTL_BASE,
+		     DRM_COMMAND_BASE + DRM_SPATTEN_INFO, short_size);
+	union {
+		struct drm_spatten_info info;
+		unsigned char raw[sizeof(struct drm_spatten_info) + 16];
+	} u;
+	size_t i, bad = 0;
+
+	memset(&u, 0xa5, sizeof(u));
+	memset(&u, 0, short_size);
+	ASSERT_EQ(0, xioctl(self->fd, req, &u));
+	EXPECT_EQ(DRM_SPATTEN_API_VERSION, u.info.api_version);
+	EXPECT_EQ(self->info.hw_version, u.info.hw_version);
+	EXPECT_EQ(self->info.features, u.info.features);
+	EXPECT_EQ(self->info.max_submit, u.info.max_submit);
+	for (i = short_size; i < sizeof(u.raw); i++)
+		bad += u.raw[i] != 0xa5;
+	EXPECT_EQ(0, bad) TH_LOG("bytes written beyond the short struct");
+}
+
+/* A longer struct (a newer userspace) with a zero tail works too. */
+TEST_F(drv, info_with_a_longer_struct_works)
+{
+	const unsigned long req =
+		_IOC(_IOC_READ | _IOC_WRITE, DRM_IOCTL_BASE,
+		     DRM_COMMAND_BASE + DRM_SPATTEN_INFO,
+		     sizeof(struct drm_spatten_info) + 16);
+	union {
+		struct drm_spatten_info info;
+		unsigned char raw[sizeof(struct drm_spatten_info) + 16];
+	} u;
+
+	memset(&u, 0, sizeof(u));
+	ASSERT_EQ(0, xioctl(self->fd, req, &u));
+	EXPECT_EQ(DRM_SPATTEN_API_VERSION, u.info.api_version);
+	EXPECT_EQ(self->info.max_bo_size, u.info.max_bo_size);
+}
+
+/* A driver ioctl number the driver does not have: -EINVAL (DRM core). */
+TEST_F(drv, unknown_driver_ioctl_einval)
+{
+	struct drm_spatten_info info;
+
+	memset(&info, 0, sizeof(info));
+	EXPECT_EQ(-EINVAL, xioctl(self->fd,
+				  DRM_IOWR(DRM_COMMAND_BASE + 0x08,
+					   struct drm_spatten_info), &info));
+	EXPECT_EQ(-EINVAL, xioctl(self->fd,
+				  DRM_IOWR(DRM_COMMAND_BASE + 0x3f,
+					   struct drm_spatten_info), &info));
+	EXPECT_EQ(-EINVAL, xioctl(self->fd,
+				  DRM_IO(DRM_COMMAND_BASE + 0x20), NULL));
+}
+
+/* ---- COUNTERS --------------------------------------------------------- */
+
+TEST_F_TIMEOUT(drv, counters_num_13_and_flags_einval, T_SHORT)
+{
+	struct drm_spatten_counters c0, c1;
+	struct drm_spatten_result w;
+	struct drm_spatten_job j;
+	uint64_t seqno;
+
+	ASSERT_EQ(0, get_counters(self->fd, &c0));
+	EXPECT_EQ(DRM_SPATTEN_CNT_NUM, c0.num);
+	EXPECT_EQ(13, c0.num);
+	EXPECT_EQ(sysfs_key("faults", "resets"),
+		  (long long)c0.value[DRM_SPATTEN_CNT_RESETS]);
+	EXPECT_EQ(sysfs_key("faults", "timeouts"),
+		  (long long)c0.value[DRM_SPATTEN_CNT_TIMEOUTS]);
+	EXPECT_EQ(sysfs_key("faults", "irqs_dropped"),
+		  (long long)c0.value[DRM_SPATTEN_CNT_IRQS_DROPPED]);
+	EXPECT_EQ(0, c0.value[13] | c0.value[14] | c0.value[15]);
+
+	small_inputs(self->map, 6);
+	small_job(&j, self->handle);
+	ASSERT_EQ(0, submit(self->fd, &j, 1, &seqno));
+	ASSERT_EQ(0, wait_job(self->fd, seqno, WAIT_NS, &w));
+	ASSERT_EQ(DRM_SPATTEN_STATUS_OK, w.status);
+	ASSERT_EQ(0, get_counters(self->fd, &c1));
+	EXPECT_LE(c0.value[DRM_SPATTEN_CNT_JOBS_OK] + 1,
+		  c1.value[DRM_SPATTEN_CNT_JOBS_OK]);
+	EXPECT_LE(c0.value[DRM_SPATTEN_CNT_BYTES_Q] + SM_BYTES,
+		  c1.value[DRM_SPATTEN_CNT_BYTES_Q]);
+
+	memset(&c1, 0, sizeof(c1));
+	c1.flags = 1;
+	EXPECT_EQ(-EINVAL, xioctl(self->fd, DRM_IOCTL_SPATTEN_COUNTERS, &c1));
+}
+
+/* ---- BO_CREATE, BO_INFO, GEM_CLOSE ------------------------------------ */
+
+TEST_F(drv, bo_create_and_bo_info)
+{
+	struct drm_spatten_bo_create c;
+	struct drm_spatten_bo_info bi;
+	uint64_t off;
+	uint32_t h;
+	char *m;
+
+	memset(&c, 0, sizeof(c));
+	c.size = PAGE;
+	c.flags = 1;
+	EXPECT_EQ(-EINVAL, xioctl(self->fd, DRM_IOCTL_SPATTEN_BO_CREATE, &c));
+	EXPECT_EQ(-EINVAL, bo_create(self->fd, 0, NULL, NULL));
+	EXPECT_EQ(-EINVAL, bo_create(self->fd, self->info.max_bo_size + PAGE,
+				     NULL, NULL));
+
+	ASSERT_EQ(0, bo_create(self->fd, 3 * PAGE + 5, &h, &off));
+	EXPECT_NE(0, h);
+	EXPECT_NE(0, off);
+	ASSERT_EQ(0, bo_info(self->fd, h, &bi));
+	EXPECT_EQ(4 * PAGE, bi.size);
+	EXPECT_EQ(off, bi.mmap_offset);
+	EXPECT_EQ(DRM_SPATTEN_BO_SHMEM, bi.kind);
+	EXPECT_EQ(0, bi.rsvd);
+	m = mmap(NULL, 4 * PAGE, PROT_READ | PROT_WRITE, MAP_SHARED,
+		 self->fd, (off_t)off);
+	ASSERT_NE(MAP_FAILED, m);
+	EXPECT_FALSE(any_nonzero(m, 4 * PAGE));
+	memset(m, 0x11, 4 * PAGE);
+	munmap(m, 4 * PAGE);
+
+	memset(&bi, 0, sizeof(bi));
+	bi.handle = h;
+	bi.flags = 1;
+	EXPECT_EQ(-EINVAL, xioctl(self->fd, DRM_IOCTL_SPATTEN_BO_INFO, &bi));
+	EXPECT_EQ(-ENOENT, bo_info(self->fd, h + 1000, NULL));
+	EXPECT_EQ(-ENOENT, bo_info(self->fd, 0, NULL));
+
+	EXPECT_EQ(0, gem_close(self->fd, h));
+	EXPECT_EQ(-EINVAL, gem_close(self->fd, h));
+	EXPECT_EQ(-ENOENT, bo_info(self->fd, h, NULL));
+	EXPECT_EQ(-EINVAL, gem_close(self->fd, 0xfffff));
+}
+
+/* ---- SUBMIT: the header, job_size, seqnos ------------------------------ */
+
+TEST_F_TIMEOUT(drv, submit_header_errors_queue_nothing, T_SHORT)
+{
+	struct drm_spatten_job j[DRM_SPATTEN_MAX_SUBMIT + 1];
+	struct drm_spatten_sync syncs[DRM_SPATTEN_MAX_SYNCS + 1];
+	struct drm_spatten_submit s;
+	struct drm_spatten_result w;
+	struct reap_stats st;
+	uint64_t seqno, s2;
+	uint32_t so;
+	char *m;
+	int ret, fd = open_dev();
+
+	ASSERT_LE(0, fd);
+	nops(j, DRM_SPATTEN_MAX_SUBMIT + 1);
+	/* The first job of a file is seqno 1. */
+	ASSERT_EQ(0, submit(fd, j, 1, &seqno));
+	EXPECT_EQ(1, seqno);
+	ASSERT_EQ(0, wait_job(fd, seqno, WAIT_NS, &w));
+	ASSERT_EQ(0, syncobj_create(fd, DRM_SYNCOBJ_CREATE_SIGNALED, &so));
+	memset(syncs, 0, sizeof(syncs));
+	syncs[0] = sync_bin(so);
+
+#define BAD_SUBMIT(err, field, val) do {				\
+		memset(&s, 0, sizeof(s));				\
+		s.jobs_ptr = (uintptr_t)j;				\
+		s.job_size = JOB_SIZE;					\
+		s.count = 1;						\
+		s.in_syncs_ptr = (uintptr_t)syncs;			\
+		s.out_syncs_ptr = (uintptr_t)syncs;			\
+		s.field = val;						\
+		ret = xioctl(fd, DRM_IOCTL_SPATTEN_SUBMIT, &s);		\
+		EXPECT_EQ(err, ret);					\
+		if (ret != err)						\
+			TH_LOG("%s = %#llx", #field,			\
+			       (unsigned long long)(val));		\
+		EXPECT_EQ(0, s.submitted);				\
+	} while (0)
+
+	BAD_SUBMIT(-EINVAL, flags, 1u << 1);
+	BAD_SUBMIT(-EINVAL, flags, 1u << 31);
+	BAD_SUBMIT(-EINVAL, rsvd0, 1);
+	BAD_SUBMIT(-EINVAL, rsvd, 1);
+	BAD_SUBMIT(-EINVAL, count, 0);
+	BAD_SUBMIT(-EINVAL, count, DRM_SPATTEN_MAX_SUBMIT + 1);
+	BAD_SUBMIT(-EINVAL, in_sync_count, DRM_SPATTEN_MAX_SYNCS + 1);
+	BAD_SUBMIT(-EINVAL, out_sync_count, DRM_SPATTEN_MAX_SYNCS + 1);
+	BAD_SUBMIT(-EINVAL, job_size, 0);
+	BAD_SUBMIT(-EINVAL, job_size, 4096 + 8);
+	BAD_SUBMIT(-EINVAL, job_size, JOB_SIZE - 4);
+	BAD_SUBMIT(-EFAULT, jobs_ptr, 16);
+	BAD_SUBMIT(-EFAULT, jobs_ptr, 0);
+	memset(&s, 0, sizeof(s));
+	s.jobs_ptr = (uintptr_t)j;
+	s.job_size = JOB_SIZE;
+	s.count = 1;
+	s.in_sync_count = 1;
+	s.in_syncs_ptr = 16;
+	EXPECT_EQ(-EFAULT, xioctl(fd, DRM_IOCTL_SPATTEN_SUBMIT, &s));
+	s.in_sync_count = 0;
+	s.out_sync_count = 1;
+	s.out_syncs_ptr = 16;
+	EXPECT_EQ(-EFAULT, xioctl(fd, DRM_IOCTL_SPATTEN_SUBMIT, &s));
+	/* The jobs array ends in unmapped memory: -EFAULT, nothing queued. */
+	m = anon(2 * PAGE);
+	ASSERT_NE(NULL, m);
+	munmap(m + PAGE, PAGE);
+	memcpy(m + PAGE - JOB_SIZE, &j[0], JOB_SIZE);
+	EXPECT_EQ(-EFAULT, submit_full(fd, m + PAGE - JOB_SIZE, JOB_SIZE, 2, 0,
+				       NULL, 0, NULL, 0, NULL));
+	munmap(m, PAGE);
+	EXPECT_EQ(-EFAULT, xioctl(fd, DRM_IOCTL_SPATTEN_SUBMIT, NULL));
+#undef BAD_SUBMIT
+
+	/* Nothing was queued: the next job is seqno 2, and it is alone. */
+	ASSERT_EQ(0, submit(fd, j, DRM_SPATTEN_MAX_SUBMIT, &s2));
+	EXPECT_EQ(seqno + 1, s2);
+	reap_all(fd, s2, DRM_SPATTEN_MAX_SUBMIT, DRM_SPATTEN_STATUS_OK, WAIT_NS,
+		 &st);
+	EXPECT_EQ(0, st.err);
+	EXPECT_EQ(DRM_SPATTEN_MAX_SUBMIT, st.seen);
+	EXPECT_EQ(0, st.dup + st.stray + st.other);
+	syncobj_destroy(fd, so);
+	close(fd);
+}
+
+/*
+ * job_size: a shorter job (an older userspace) is zero-extended, a longer
+ * one must have zeros beyond the kernel's struct; 8-byte multiples only.
+ */
+TEST_F_TIMEOUT(drv, submit_job_size_shorter_longer_and_odd, T_SHORT)
+{
+	const uint32_t shorter = offsetof(struct drm_spatten_job, user_data);
+	const uint32_t longer = JOB_SIZE + 32;
+	unsigned char buf[2 * (sizeof(struct drm_spatten_job) + 32)];
+	uint32_t got = 1, pending = 1;
+	struct drm_spatten_result w;
+	struct drm_spatten_job j;
+	uint64_t seqno;
+	int i;
+
+	ASSERT_EQ(0, shorter % 8);
+	/* Two NOP jobs packed @shorter bytes apart: both run, user_data 0. */
+	memset(buf, 0, sizeof(buf));
+	for (i = 0; i < 2; i++) {
+		nop_job(&j, 0);
+		memcpy(buf + i * shorter, &j, shorter);
+	}
+	ASSERT_EQ(0, submit_full(self->fd, buf, shorter, 2, 0, NULL, 0, NULL,
+				 0, &seqno));
+	for (i = 0; i < 2; i++) {
+		ASSERT_EQ(0, wait_job(self->fd, seqno + i, WAIT_NS, &w));
+		EXPECT_EQ(DRM_SPATTEN_STATUS_OK, w.status);
+		EXPECT_EQ(0, w.user_data);
+	}
+
+	/* Two attention jobs @longer bytes apart, zero tails: both run. */
+	small_inputs(self->map, 12);
+	memset(buf, 0, sizeof(buf));
+	for (i = 0; i < 2; i++) {
+		small_job(&j, self->handle);
+		j.user_data = 500 + i;
+		memcpy(buf + i * longer, &j, JOB_SIZE);
+	}
+	ASSERT_EQ(0, submit_full(self->fd, buf, longer, 2, 0, NULL, 0, NULL,
+				 0, &seqno));
+	for (i = 0; i < 2; i++) {
+		ASSERT_EQ(0, wait_job(self->fd, seqno + i, WAIT_NS, &w));
+		EXPECT_EQ(DRM_SPATTEN_STATUS_OK, w.status);
+		EXPECT_EQ(500 + i, w.user_data);
+	}
+
+	/* A non-zero byte beyond the kernel's struct (second job): -E2BIG. */
+	buf[longer + JOB_SIZE + 31] = 1;
+	EXPECT_EQ(-E2BIG, submit_full(self->fd, buf, longer, 2, 0, NULL, 0,
+				      NULL, 0, NULL));
+	buf[longer + JOB_SIZE + 31] = 0;
+	buf[JOB_SIZE] = 0x80;
+	EXPECT_EQ(-E2BIG, submit_full(self->fd, buf, longer, 2, 0, NULL, 0,
+				      NULL, 0, NULL));
+	buf[JOB_SIZE] = 0;
+
+	/* Not a multiple of 8: -EINVAL, shorter or longer. */
+	EXPECT_EQ(-EINVAL, submit_full(self->fd, buf, shorter + 4, 1, 0, NULL,
+				       0, NULL, 0, NULL));
+	EXPECT_EQ(-EINVAL, submit_full(self->fd, buf, JOB_SIZE + 4, 1, 0,
+				       NULL, 0, NULL, 0, NULL));
+	EXPECT_EQ(-EINVAL, submit_full(self->fd, buf, 12, 1, 0, NULL, 0, NULL,
+				       0, NULL));
+	/* Nothing of those is pending. */
+	EXPECT_EQ(0, reap(self->fd, &w, 1, 0, 0, &got, &pending));
+	EXPECT_EQ(0, got);
+	EXPECT_EQ(0, pending);
+}
+
+/* ---- WAIT ----------------------------------------------------------------- */
+
+TEST_F_TIMEOUT(drv, wait_flags_rsvd_and_unknown_seqno, T_SHORT)
+{
+	struct drm_spatten_job j;
+	struct drm_spatten_wait w;
+	struct drm_spatten_result r;
 	uint64_t seqno;
 
 	nop_job(&j, 0);
@@ -812,384 +1631,152 @@ TEST_F_TIMEOUT(drv, wait_rsvd0_einval, T_SHORT)
 	memset(&w, 0, sizeof(w));
 	w.seqno = seqno;
 	w.timeout_ns = now_ns() + WAIT_NS;
-	w.rsvd0 = 1;
-	EXPECT_EQ(-EINVAL, xioctl(self->fd, SPATTEN_IOCTL_WAIT, &w));
-	ASSERT_EQ(0, wait_job(self->fd, seqno, WAIT_NS, &w));
-	EXPECT_EQ(0, w.lsb_refetches);
-	EXPECT_EQ(0, w.rsvd0);
+	w.flags = 1;
+	EXPECT_EQ(-EINVAL, xioctl(self->fd, DRM_IOCTL_SPATTEN_WAIT, &w));
+	w.flags = 0;
+	w.rsvd = 1;
+	EXPECT_EQ(-EINVAL, xioctl(self->fd, DRM_IOCTL_SPATTEN_WAIT, &w));
+	/* Never issued: -ENOENT. */
+	EXPECT_EQ(-ENOENT, wait_job(self->fd, seqno + 1000, 0, NULL));
+	EXPECT_EQ(-ENOENT, wait_job(self->fd, 0, 0, NULL));
+	ASSERT_EQ(0, wait_job(self->fd, seqno, WAIT_NS, &r));
+	EXPECT_EQ(DRM_SPATTEN_STATUS_OK, r.status);
+	EXPECT_EQ(0, r.lsb_refetches);
+	EXPECT_EQ(seqno, r.seqno);
+	EXPECT_EQ(0, r.rsvd[0] | r.rsvd[1]);
+	/* Reaped: -ENOENT. */
+	EXPECT_EQ(-ENOENT, wait_job(self->fd, seqno, 0, NULL));
 }
+/* ---- REAP and poll() ------------------------------------------------------ */
 
-/* ---- BO_IMPORT ------------------------------------------------------------ */
-
-static long vm_locked_kb(void)
+TEST_F_TIMEOUT(drv, reap_returns_every_job_exactly_once, T_LONG)
 {
-	char buf[8192], *p;
-
-	if (read_file("/proc/self/status", buf, sizeof(buf)) < 0)
-		return -1;
-	p = strstr(buf, "VmLck:");
-	return p ? strtol(p + 6, NULL, 10) : -1;
-}
-
-static void *anon(size_t size)
-{
-	void *p = mmap(NULL, size, PROT_READ | PROT_WRITE,
-		       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-
-	return p == MAP_FAILED ? NULL : p;
-}
-
-TEST_F_TIMEOUT(drv, import_runs_a_job_in_user_memory, T_SHORT)
-{
-	struct spatten_job j;
-	struct spatten_wait w;
-	uint32_t h;
+	enum { N = 64, C = 16 };
+	struct drm_spatten_job j[N];
+	struct drm_spatten_result res[C];
+	unsigned char seen[N];
+	uint32_t got, pending, total = 0, last_pending = N;
 	uint64_t seqno;
-	char *mem = anon(BO_SIZE);
+	int i, rounds = 0;
 
-	ASSERT_NE(NULL, mem);
-	small_inputs(mem, 11);
-	small_inputs(self->map, 11);
-	ASSERT_EQ(0, bo_import(self->fd, mem, BO_SIZE, &h));
-	EXPECT_NE(0, h);
-	EXPECT_NE(self->handle, h);
+	for (i = 0; i < N; i++)
+		nop_job(&j[i], 7000 + i);
+	ASSERT_EQ(0, submit(self->fd, j, N, &seqno));
+	memset(seen, 0, sizeof(seen));
+	while (total < N && rounds++ < 4 * N) {
+		ASSERT_EQ(0, reap(self->fd, res, C, C, now_ns() + WAIT_NS,
+				  &got, &pending));
+		ASSERT_LE(1, got);
+		ASSERT_GE(C, got);
+		for (i = 0; i < (int)got; i++) {
+			uint64_t k = res[i].seqno - seqno;
 
-	/* The same job in driver memory and in imported user memory. */
-	small_job(&j, self->handle);
-	ASSERT_EQ(0, submit(self->fd, &j, 1, &seqno));
-	ASSERT_EQ(0, wait_job(self->fd, seqno, WAIT_NS, &w));
-	ASSERT_EQ(SPATTEN_HW_OK, w.status);
-	small_job(&j, h);
-	ASSERT_EQ(0, submit(self->fd, &j, 1, &seqno));
-	ASSERT_EQ(0, wait_job(self->fd, seqno, WAIT_NS, &w));
-	ASSERT_EQ(SPATTEN_HW_OK, w.status);
-	EXPECT_EQ(0, memcmp((char *)self->map + OFF_OUT, mem + OFF_OUT,
-			    SM_BYTES));
-	/* The device wrote the output into user memory: not all zero. */
-	{
-		int i, nz = 0;
-
-		for (i = 0; i < SM_BYTES; i++)
-			nz |= mem[OFF_OUT + i];
-		EXPECT_NE(0, nz);
+			ASSERT_GT(N, k) TH_LOG("stray seqno %llu",
+					       (unsigned long long)res[i].seqno);
+			EXPECT_EQ(0, seen[k]) TH_LOG("seqno %llu twice",
+					      (unsigned long long)res[i].seqno);
+			seen[k] = 1;
+			EXPECT_EQ(7000 + k, res[i].user_data);
+			EXPECT_EQ(DRM_SPATTEN_STATUS_OK, res[i].status);
+		}
+		total += got;
+		EXPECT_EQ(N - total, pending);
+		EXPECT_GT(last_pending, pending);
+		last_pending = pending;
 	}
-	EXPECT_EQ(0, bo_destroy(self->fd, h));
-	munmap(mem, BO_SIZE);
+	EXPECT_EQ(N, total);
+	EXPECT_EQ(0, last_pending);
+	/* Reaped jobs are gone for WAIT too. */
+	EXPECT_EQ(-ENOENT, wait_job(self->fd, seqno, 0, NULL));
+	EXPECT_EQ(-ENOENT, wait_job(self->fd, seqno + N - 1, 0, NULL));
 }
 
-TEST_F_TIMEOUT(drv, import_64mib_buffer_used_by_a_job, T_LONG)
+TEST_F_TIMEOUT(drv, reap_argument_errors, T_SHORT)
 {
-	const size_t size = 64 * MIB;
-	struct spatten_job j;
-	struct spatten_wait w;
-	long lck0, lck1;
-	uint32_t h;
-	uint64_t seqno;
-	char *mem = anon(size);
-
-	ASSERT_NE(NULL, mem);
-	ASSERT_LE((uint64_t)size, self->info.max_bo_size);
-	lck0 = vm_locked_kb();
-	ASSERT_EQ(0, bo_import(self->fd, mem, size, &h));
-	lck1 = vm_locked_kb();
-	EXPECT_EQ(lck0 + (long)(size / 1024), lck1);
-
-	/* Q at the start, K and V in the middle, the output at the very end. */
-	small_inputs(self->map, 5);
-	memcpy(mem, (char *)self->map + OFF_Q, SM_BYTES);
-	memcpy(mem + 32 * MIB + 100, (char *)self->map + OFF_K, SM_BYTES);
-	memcpy(mem + 48 * MIB + 4094, (char *)self->map + OFF_V, SM_BYTES);
-	memset(mem + size - SM_BYTES, 0, SM_BYTES);
-	small_job(&j, h);
-	j.q.offset = 0;
-	j.k.offset = 32 * MIB + 100;
-	j.v.offset = 48 * MIB + 4094;
-	j.out.offset = size - SM_BYTES;
-	ASSERT_EQ(0, submit(self->fd, &j, 1, &seqno));
-	ASSERT_EQ(0, wait_job(self->fd, seqno, WAIT_NS, &w));
-	ASSERT_EQ(SPATTEN_HW_OK, w.status);
-
-	small_job(&j, self->handle);
-	ASSERT_EQ(0, submit(self->fd, &j, 1, &seqno));
-	ASSERT_EQ(0, wait_job(self->fd, seqno, WAIT_NS, &w));
-	ASSERT_EQ(SPATTEN_HW_OK, w.status);
-	EXPECT_EQ(0, memcmp((char *)self->map + OFF_OUT, mem + size - SM_BYTES,
-			    SM_BYTES));
-
-	/* One byte past the end: -ERANGE. */
-	small_job(&j, h);
-	j.out.offset = size - SM_BYTES + 2;
-	EXPECT_EQ(-ERANGE, submit(self->fd, &j, 1, &seqno));
-
-	EXPECT_EQ(0, bo_destroy(self->fd, h));
-	EXPECT_EQ(lck0, vm_locked_kb());
-	munmap(mem, size);
-}
-
-TEST_F(drv, import_bad_arguments_einval)
-{
-	struct spatten_bo_import im;
-	char *mem = anon(4 * PAGE);
-
-	ASSERT_NE(NULL, mem);
-	memset(&im, 0, sizeof(im));
-	im.user_ptr = (uintptr_t)mem + 8;	/* unaligned pointer */
-	im.size = PAGE;
-	EXPECT_EQ(-EINVAL, xioctl(self->fd, SPATTEN_IOCTL_BO_IMPORT, &im));
-	im.user_ptr = (uintptr_t)mem;
-	im.size = PAGE + 1;			/* unaligned size */
-	EXPECT_EQ(-EINVAL, xioctl(self->fd, SPATTEN_IOCTL_BO_IMPORT, &im));
-	im.size = 0;
-	EXPECT_EQ(-EINVAL, xioctl(self->fd, SPATTEN_IOCTL_BO_IMPORT, &im));
-	im.size = self->info.max_bo_size + PAGE;
-	EXPECT_EQ(-EINVAL, xioctl(self->fd, SPATTEN_IOCTL_BO_IMPORT, &im));
-	im.size = PAGE;
-	im.flags = 1;
-	EXPECT_EQ(-EINVAL, xioctl(self->fd, SPATTEN_IOCTL_BO_IMPORT, &im));
-	im.flags = 0;
-	im.rsvd = 1;
-	EXPECT_EQ(-EINVAL, xioctl(self->fd, SPATTEN_IOCTL_BO_IMPORT, &im));
-	im.rsvd = 0;
-	EXPECT_EQ(0, xioctl(self->fd, SPATTEN_IOCTL_BO_IMPORT, &im));
-	EXPECT_NE(0, im.handle);
-	EXPECT_EQ(-EFAULT, xioctl(self->fd, SPATTEN_IOCTL_BO_IMPORT,
-				  (void *)16));
-	munmap(mem, 4 * PAGE);
-}
-
-TEST_F(drv, import_unmapped_memory_efault)
-{
-	long lck0 = vm_locked_kb();
-	char *mem = anon(4 * PAGE);
-
-	ASSERT_NE(NULL, mem);
-	munmap(mem, 4 * PAGE);
-	EXPECT_EQ(-EFAULT, bo_import(self->fd, mem, 4 * PAGE, NULL));
-	/* A kernel address is never user memory. */
-	EXPECT_EQ(-EFAULT, bo_import(self->fd, (void *)0xffff888000000000ull,
-				     PAGE, NULL));
-	EXPECT_EQ(lck0, vm_locked_kb());
-}
-
-TEST_F(drv, import_partially_mapped_range_unwinds)
-{
-	long lck0 = vm_locked_kb();
-	char *mem = anon(8 * PAGE);
-	uint32_t h;
-
-	ASSERT_NE(NULL, mem);
-	memset(mem, 1, 8 * PAGE);
-	munmap(mem + 4 * PAGE, 4 * PAGE);	/* a hole in the second half */
-	EXPECT_EQ(-EFAULT, bo_import(self->fd, mem, 8 * PAGE, NULL));
-	/* Nothing stays charged or pinned: the first half imports fine. */
-	EXPECT_EQ(lck0, vm_locked_kb());
-	ASSERT_EQ(0, bo_import(self->fd, mem, 4 * PAGE, &h));
-	EXPECT_EQ(lck0 + 16, vm_locked_kb());
-	EXPECT_EQ(0, bo_destroy(self->fd, h));
-	EXPECT_EQ(lck0, vm_locked_kb());
-	munmap(mem, 4 * PAGE);
-}
-
-TEST_F(drv, import_read_only_mapping_efault)
-{
-	char *mem = mmap(NULL, 4 * PAGE, PROT_READ,
-			 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	long lck0 = vm_locked_kb();
-
-	ASSERT_NE(MAP_FAILED, mem);
-	EXPECT_EQ(-EFAULT, bo_import(self->fd, mem, 4 * PAGE, NULL));
-	EXPECT_EQ(lck0, vm_locked_kb());
-	munmap(mem, 4 * PAGE);
-}
-
-TEST_F(drv, import_handle_cannot_be_mmapped)
-{
-	char *mem = anon(4 * PAGE);
-	uint32_t h;
-	void *m;
-
-	ASSERT_NE(NULL, mem);
-	ASSERT_EQ(0, bo_import(self->fd, mem, 4 * PAGE, &h));
-	m = mmap(NULL, PAGE, PROT_READ, MAP_SHARED, self->fd,
-		 (off_t)((uint64_t)h << 32));
-	EXPECT_EQ(MAP_FAILED, m);
-	EXPECT_EQ(EINVAL, errno);
-	munmap(mem, 4 * PAGE);
-}
-
-/*
- * A page is a buffer of the board once at most (two device-writable DMA
- * mappings of one page are undefined; the debug kernel's DMA-API checker
- * reported them): the same memory again, an overlapping range, or the same
- * range from another file is -EBUSY, and nothing stays pinned or charged;
- * once the first buffer is gone the memory imports again.
- */
-TEST_F(drv, import_same_memory_twice_ebusy)
-{
-	long lck0 = vm_locked_kb();
-	char *mem = anon(8 * PAGE);
-	uint32_t h, h2;
-	int fd2;
-
-	ASSERT_NE(NULL, mem);
-	memset(mem, 3, 8 * PAGE);
-	ASSERT_EQ(0, bo_import(self->fd, mem, 4 * PAGE, &h));
-	EXPECT_EQ(-EBUSY, bo_import(self->fd, mem, 4 * PAGE, NULL));
-	EXPECT_EQ(-EBUSY, bo_import(self->fd, mem + 2 * PAGE, 4 * PAGE, NULL));
-	EXPECT_EQ(-EBUSY, bo_import(self->fd, mem + 3 * PAGE, PAGE, NULL));
-	fd2 = open_dev();
-	ASSERT_LE(0, fd2);
-	EXPECT_EQ(-EBUSY, bo_import(fd2, mem, PAGE, NULL));
-	EXPECT_EQ(lck0 + 16, vm_locked_kb());
-	/* The pages next to it are free. */
-	ASSERT_EQ(0, bo_import(fd2, mem + 4 * PAGE, 4 * PAGE, &h2));
-	EXPECT_EQ(0, bo_destroy(self->fd, h));
-	ASSERT_EQ(0, bo_import(self->fd, mem, 4 * PAGE, &h));
-	EXPECT_EQ(0, bo_destroy(self->fd, h));
-	close(fd2);
-	EXPECT_EQ(lck0, vm_locked_kb());
-	munmap(mem, 8 * PAGE);
-}
-
-/* The mmap of a created buffer is that buffer's pages: -EBUSY too. */
-TEST_F(drv, import_mapping_of_created_buffer_ebusy)
-{
-	long lck0 = vm_locked_kb();
-	uint64_t off;
-	uint32_t h;
-	char *m;
-
-	ASSERT_EQ(0, bo_create(self->fd, 4 * PAGE, &h, &off));
-	m = mmap(NULL, 4 * PAGE, PROT_READ | PROT_WRITE, MAP_SHARED,
-		 self->fd, (off_t)off);
-	ASSERT_NE(MAP_FAILED, m);
-	EXPECT_EQ(-EBUSY, bo_import(self->fd, m, 4 * PAGE, NULL));
-	EXPECT_EQ(-EBUSY, bo_import(self->fd, m + PAGE, PAGE, NULL));
-	EXPECT_EQ(lck0, vm_locked_kb());
-	munmap(m, 4 * PAGE);
-	EXPECT_EQ(0, bo_destroy(self->fd, h));
-}
-
-/* Over RLIMIT_MEMLOCK without CAP_IPC_LOCK: -ENOMEM (or -EPERM). */
-TEST_F(drv, import_over_rlimit_memlock_fails)
-{
-	pid_t pid = fork();
-	int status;
-
-	ASSERT_LE(0, pid);
-	if (pid == 0) {
-		struct rlimit rl = { 64 * 1024, 64 * 1024 };
-		char *mem = anon(MIB);
-		uint32_t h;
-		int ret;
-
-		if (!mem || setrlimit(RLIMIT_MEMLOCK, &rl))
-			_exit(10);
-		/* An unprivileged user has no CAP_IPC_LOCK. */
-		if (getuid() == 0 && (setgid(65534) || setuid(65534)))
-			_exit(11);
-		ret = bo_import(self->fd, mem, MIB, NULL);
-		if (ret != -ENOMEM && ret != -EPERM)
-			_exit(12);
-		if (bo_import(self->fd, mem, 8 * PAGE, &h))
-			_exit(13);
-		/* The limit counts what is pinned already. */
-		ret = bo_import(self->fd, mem + 8 * PAGE, 16 * PAGE, NULL);
-		if (ret != -ENOMEM && ret != -EPERM)
-			_exit(14);
-		if (bo_destroy(self->fd, h))
-			_exit(15);
-		if (bo_import(self->fd, mem + 8 * PAGE, 16 * PAGE, NULL))
-			_exit(16);
-		_exit(0);
-	}
-	ASSERT_EQ(pid, waitpid(pid, &status, 0));
-	ASSERT_TRUE(WIFEXITED(status));
-	EXPECT_EQ(0, WEXITSTATUS(status));
-}
-
-/* The buffer outlives its handle and the munmap of its memory. */
-TEST_F_TIMEOUT(drv, import_destroyed_while_job_in_flight, T_SHORT)
-{
-	struct spatten_job j;
-	struct spatten_wait w;
-	uint64_t seqno;
-	uint32_t h;
-	char *mem = anon(BO_SIZE);
-
-	ASSERT_NE(NULL, mem);
-	small_inputs(mem, 1);
-	ASSERT_EQ(0, bo_import(self->fd, mem, BO_SIZE, &h));
-	small_job(&j, h);
-	ASSERT_EQ(0, submit(self->fd, &j, 1, &seqno));
-	EXPECT_EQ(0, bo_destroy(self->fd, h));
-	munmap(mem, BO_SIZE);
-	ASSERT_EQ(0, wait_job(self->fd, seqno, WAIT_NS, &w));
-	EXPECT_EQ(SPATTEN_HW_OK, w.status);
-}
-
-/* ---- WAIT deadlines, poll, epoll ------------------------------------------ */
-
-TEST_F_TIMEOUT(drv, wait_already_completed_with_past_deadline, T_SHORT)
-{
-	struct pollfd p = { .fd = self->fd, .events = POLLIN };
-	struct spatten_job j;
-	struct spatten_wait w;
-	uint64_t seqno;
-
-	nop_job(&j, 77);
-	ASSERT_EQ(0, submit(self->fd, &j, 1, &seqno));
-	ASSERT_EQ(1, poll(&p, 1, 30000));
-	/* Done already: a deadline in the past still reaps it. */
-	ASSERT_EQ(0, wait_abs(self->fd, seqno, 0, &w));
-	EXPECT_EQ(SPATTEN_HW_OK, w.status);
-	EXPECT_EQ(77, w.user_data);
-	EXPECT_EQ(-ENOENT, wait_abs(self->fd, seqno, 0, NULL));
-}
-
-TEST_F_TIMEOUT(drv, wait_succeeds_before_deadline, T_SHORT)
-{
-	struct spatten_job j;
-	struct spatten_wait w;
-	uint64_t seqno;
-
-	small_inputs(self->map, 2);
-	small_job(&j, self->handle);
-	ASSERT_EQ(0, submit(self->fd, &j, 1, &seqno));
-	ASSERT_EQ(0, wait_abs(self->fd, seqno, INT64_MAX, &w));
-	EXPECT_EQ(SPATTEN_HW_OK, w.status);
-	EXPECT_LT(0, w.cycles);
-}
-
-TEST_F_TIMEOUT(drv, wait_times_out_and_job_stays, T_SHORT)
-{
-	struct spatten_job j;
-	struct spatten_wait w;
+	struct drm_spatten_result res[4];
+	struct drm_spatten_reap r;
+	struct drm_spatten_job j;
+	uint32_t got = 7, pending = 7;
 	uint64_t seqno;
 	int64_t t0;
+	int ret;
 
-	if (!have_debugfs())
-		SKIP(return, "no debugfs");
-	/* Hold the job back from the device: it cannot complete. */
-	ASSERT_EQ(0, knob_set("timeout_ms", 3000));
-	ASSERT_EQ(0, knob_set("force_timeout", 1));
+#define BAD_REAP(field, val) do {					\
+		memset(&r, 0, sizeof(r));				\
+		r.results_ptr = (uintptr_t)res;				\
+		r.count = 4;						\
+		r.min_count = 1;					\
+		r.timeout_ns = 0;					\
+		r.field = val;						\
+		ret = xioctl(self->fd, DRM_IOCTL_SPATTEN_REAP, &r);	\
+		EXPECT_EQ(-EINVAL, ret);				\
+		if (ret != -EINVAL)					\
+			TH_LOG("%s = %lld", #field, (long long)(val));	\
+	} while (0)
+
+	BAD_REAP(min_count, 5);
+	BAD_REAP(count, 0);
+	BAD_REAP(count, DRM_SPATTEN_REAP_MAX + 1);
+	BAD_REAP(flags, 1);
+	BAD_REAP(rsvd, 1);
+#undef BAD_REAP
+
+	/* Nothing pending, min 1, a deadline in the past: -ETIME at once. */
+	t0 = now_ns();
+	EXPECT_EQ(-ETIME, reap(self->fd, res, 4, 1, t0 - NSEC_PER_SEC, &got,
+			       &pending));
+	EXPECT_GT(2 * NSEC_PER_SEC, now_ns() - t0);
+	/* min 0 never waits and is no error. */
+	EXPECT_EQ(0, reap(self->fd, res, 4, 0, 0, &got, &pending));
+	EXPECT_EQ(0, got);
+	EXPECT_EQ(0, pending);
+
+	/* An unwritable results array: -EFAULT. */
 	nop_job(&j, 1);
 	ASSERT_EQ(0, submit(self->fd, &j, 1, &seqno));
-	t0 = now_ns();
-	EXPECT_EQ(-ETIME, wait_job(self->fd, seqno, 200000000LL, NULL));
-	EXPECT_LE(200000000LL, now_ns() - t0);
-	EXPECT_EQ(-ETIME, wait_abs(self->fd, seqno, 0, NULL));
-	/* Still there: the timeout fails it, exactly once. */
-	ASSERT_EQ(0, wait_job(self->fd, seqno, WAIT_NS, &w));
-	EXPECT_TRUE(w.status == SPATTEN_STATUS_TIMEOUT ||
-		    w.status == SPATTEN_HW_ERR_ABORTED);
-	EXPECT_EQ(-ENOENT, wait_job(self->fd, seqno, 0, NULL));
+	sleep_ms(100);
+	memset(&r, 0, sizeof(r));
+	r.results_ptr = 16;
+	r.count = 1;
+	r.min_count = 1;
+	r.timeout_ns = now_ns() + WAIT_NS;
+	EXPECT_EQ(-EFAULT, xioctl(self->fd, DRM_IOCTL_SPATTEN_REAP, &r));
+	EXPECT_EQ(-EFAULT, xioctl(self->fd, DRM_IOCTL_SPATTEN_REAP, NULL));
+}
+
+TEST_F_TIMEOUT(drv, poll_readable_while_a_done_job_is_unreaped, T_SHORT)
+{
+	struct pollfd p = { .fd = self->fd, .events = POLLIN | POLLRDNORM };
+	struct drm_spatten_result res[4];
+	struct drm_spatten_job j[2];
+	uint32_t got, pending;
+	uint64_t seqno;
+
+	EXPECT_EQ(0, poll(&p, 1, 0));
+	nops(j, 2);
+	ASSERT_EQ(0, submit(self->fd, j, 2, &seqno));
+	ASSERT_EQ(1, poll(&p, 1, 30000));
+	EXPECT_TRUE(p.revents & POLLIN);
+	EXPECT_TRUE(p.revents & POLLRDNORM);
+	EXPECT_FALSE(p.revents & (POLLERR | POLLHUP));
+	/* Reap both: not readable any more. */
+	ASSERT_EQ(0, reap(self->fd, res, 4, 2, now_ns() + WAIT_NS, &got,
+			  &pending));
+	EXPECT_EQ(2, got);
+	EXPECT_EQ(0, pending);
+	p.revents = 0;
+	EXPECT_EQ(0, poll(&p, 1, 0));
+	/* And readable again after the next one, until WAIT reaps it. */
+	ASSERT_EQ(0, submit(self->fd, j, 1, &seqno));
+	ASSERT_EQ(1, poll(&p, 1, 30000));
+	ASSERT_EQ(0, wait_job(self->fd, seqno, 0, NULL));
+	EXPECT_EQ(0, poll(&p, 1, 0));
 }
 
 TEST_F_TIMEOUT(drv, epoll_reports_completion, T_SHORT)
 {
 	struct epoll_event ev = { .events = EPOLLIN }, out;
-	struct spatten_job j;
+	struct drm_spatten_job j;
 	uint64_t seqno;
 	int ep = epoll_create1(EPOLL_CLOEXEC);
 
@@ -1205,6 +1792,1051 @@ TEST_F_TIMEOUT(drv, epoll_reports_completion, T_SHORT)
 	close(ep);
 }
 
+TEST_F_TIMEOUT(drv, wait_already_completed_with_past_deadline, T_SHORT)
+{
+	struct pollfd p = { .fd = self->fd, .events = POLLIN };
+	struct drm_spatten_result w;
+	struct drm_spatten_job j;
+	uint64_t seqno;
+
+	nop_job(&j, 77);
+	ASSERT_EQ(0, submit(self->fd, &j, 1, &seqno));
+	ASSERT_EQ(1, poll(&p, 1, 30000));
+	/* Done already: a deadline in the past still reaps it. */
+	ASSERT_EQ(0, wait_abs(self->fd, seqno, 0, &w));
+	EXPECT_EQ(DRM_SPATTEN_STATUS_OK, w.status);
+	EXPECT_EQ(77, w.user_data);
+	EXPECT_EQ(-ENOENT, wait_abs(self->fd, seqno, 0, NULL));
+}
+
+TEST_F_TIMEOUT(drv, wait_succeeds_before_deadline, T_SHORT)
+{
+	struct drm_spatten_result w;
+	struct drm_spatten_job j;
+	uint64_t seqno;
+
+	small_inputs(self->map, 2);
+	small_job(&j, self->handle);
+	ASSERT_EQ(0, submit(self->fd, &j, 1, &seqno));
+	ASSERT_EQ(0, wait_abs(self->fd, seqno, INT64_MAX, &w));
+	EXPECT_EQ(DRM_SPATTEN_STATUS_OK, w.status);
+	EXPECT_LT(0, w.cycles);
+	EXPECT_LT(0, w.engine_ns);
+}
+
+/* Held back by force_timeout: WAIT's deadline passes, the job stays. */
+TEST_F_TIMEOUT(drv, wait_times_out_and_job_stays, T_SHORT)
+{
+	struct drm_spatten_result w;
+	struct drm_spatten_job j;
+	uint64_t seqno;
+	int64_t t0;
+
+	if (!have_debugfs())
+		SKIP(return, "no debugfs");
+	ASSERT_EQ(0, knob_set("timeout_ms", 3000));
+	ASSERT_EQ(0, knob_set("force_timeout", 1));
+	nop_job(&j, 1);
+	ASSERT_EQ(0, submit(self->fd, &j, 1, &seqno));
+	t0 = now_ns();
+	EXPECT_EQ(-ETIME, wait_job(self->fd, seqno, 200000000LL, NULL));
+	EXPECT_LE(200000000LL, now_ns() - t0);
+	EXPECT_EQ(-ETIME, wait_abs(self->fd, seqno, 0, NULL));
+	/* Still there: the timeout fails it, exactly once. */
+	ASSERT_EQ(0, wait_job(self->fd, seqno, WAIT_NS, &w));
+	EXPECT_EQ(DRM_SPATTEN_STATUS_TIMEOUT, w.status);
+	EXPECT_EQ(-ENOENT, wait_job(self->fd, seqno, 0, NULL));
+}
+
+/* ---- the per-file job limit (no back-pressure any more) -------------- */
+
+/* 1000 jobs in batches of 64, none reaped until all are queued. */
+TEST_F_TIMEOUT(drv, thousand_unreaped_jobs_all_complete, T_LONG)
+{
+	enum { N = 1000 };
+	struct drm_spatten_job j[DRM_SPATTEN_MAX_SUBMIT];
+	struct reap_stats st;
+	uint64_t first = 0, seqno;
+	uint32_t done = 0;
+
+	nops(j, DRM_SPATTEN_MAX_SUBMIT);
+	while (done < N) {
+		uint32_t n = N - done < DRM_SPATTEN_MAX_SUBMIT ?
+			     N - done : DRM_SPATTEN_MAX_SUBMIT;
+
+		ASSERT_EQ(0, submit(self->fd, j, n, &seqno)) {
+			TH_LOG("after %u jobs", done);
+		}
+		if (!done)
+			first = seqno;
+		ASSERT_EQ(first + done, seqno);
+		done += n;
+	}
+	reap_all(self->fd, first, N, DRM_SPATTEN_STATUS_OK, 120 * NSEC_PER_SEC,
+		 &st);
+	EXPECT_EQ(0, st.err);
+	EXPECT_EQ(N, st.seen);
+	EXPECT_EQ(0, st.dup);
+	EXPECT_EQ(0, st.stray);
+	EXPECT_EQ(0, st.other) TH_LOG("last status %u", st.last_other);
+}
+
+/* More than max_jobs (4096) unreaped jobs in one file: -EBUSY. */
+TEST_F_TIMEOUT(drv, over_max_jobs_unreaped_ebusy, T_LONG)
+{
+	struct drm_spatten_job j[DRM_SPATTEN_MAX_SUBMIT];
+	struct drm_spatten_result res[DRM_SPATTEN_MAX_SUBMIT];
+	struct reap_stats st;
+	uint32_t max = self->info.max_jobs, done = 0, got, pending;
+	uint64_t first = 0, seqno;
+	int fd2;
+
+	ASSERT_EQ(4096, max);
+	nops(j, DRM_SPATTEN_MAX_SUBMIT);
+	while (done < max) {
+		ASSERT_EQ(0, submit(self->fd, j, DRM_SPATTEN_MAX_SUBMIT,
+				    &seqno)) {
+			TH_LOG("after %u jobs", done);
+		}
+		if (!done)
+			first = seqno;
+		done += DRM_SPATTEN_MAX_SUBMIT;
+	}
+	EXPECT_EQ(-EBUSY, submit(self->fd, j, 1, NULL));
+	/* The limit is per file: another one submits. */
+	fd2 = open_dev();
+	ASSERT_LE(0, fd2);
+	ASSERT_EQ(0, submit(fd2, j, 1, &seqno));
+	ASSERT_EQ(0, wait_job(fd2, seqno, WAIT_NS, NULL));
+	close(fd2);
+	/* Room for 63 after reaping 63: 64 is still all or nothing. */
+	ASSERT_EQ(0, reap(self->fd, res, 63, 63, now_ns() + 60 * NSEC_PER_SEC,
+			  &got, &pending));
+	EXPECT_EQ(63, got);
+	EXPECT_EQ(max - 63, pending);
+	EXPECT_EQ(-EBUSY, submit(self->fd, j, DRM_SPATTEN_MAX_SUBMIT, NULL));
+	ASSERT_EQ(0, submit(self->fd, j, 63, NULL));
+	EXPECT_EQ(-EBUSY, submit(self->fd, j, 1, NULL));
+	reap_all(self->fd, first, max + 63, DRM_SPATTEN_STATUS_OK,
+		 120 * NSEC_PER_SEC, &st);
+	EXPECT_EQ(0, st.err);
+	EXPECT_EQ(max, st.seen);	/* + the 63 reaped before */
+	EXPECT_EQ(0, st.dup + st.stray + st.other);
+	ASSERT_EQ(0, submit(self->fd, j, DRM_SPATTEN_MAX_SUBMIT, &seqno));
+	reap_all(self->fd, seqno, DRM_SPATTEN_MAX_SUBMIT,
+		 DRM_SPATTEN_STATUS_OK, WAIT_NS, &st);
+	EXPECT_EQ(DRM_SPATTEN_MAX_SUBMIT, st.seen);
+}
+/* ---- BO_USERPTR ----------------------------------------------------------- */
+
+TEST_F_TIMEOUT(drv, userptr_runs_a_job_in_user_memory, T_SHORT)
+{
+	struct drm_spatten_result w;
+	struct drm_spatten_bo_info bi;
+	struct drm_spatten_job j;
+	uint32_t h;
+	uint64_t seqno;
+	char *mem = anon(BO_SIZE);
+
+	ASSERT_NE(NULL, mem);
+	small_inputs(mem, 11);
+	small_inputs(self->map, 11);
+	ASSERT_EQ(0, bo_userptr(self->fd, mem, BO_SIZE, &h));
+	EXPECT_NE(0, h);
+	EXPECT_NE(self->handle, h);
+	ASSERT_EQ(0, bo_info(self->fd, h, &bi));
+	EXPECT_EQ(DRM_SPATTEN_BO_USER, bi.kind);
+	EXPECT_EQ(BO_SIZE, bi.size);
+	EXPECT_EQ(0, bi.mmap_offset);
+
+	/* The same job in driver memory and in user memory. */
+	small_job(&j, self->handle);
+	ASSERT_EQ(0, submit(self->fd, &j, 1, &seqno));
+	ASSERT_EQ(0, wait_job(self->fd, seqno, WAIT_NS, &w));
+	ASSERT_EQ(DRM_SPATTEN_STATUS_OK, w.status);
+	small_job(&j, h);
+	ASSERT_EQ(0, submit(self->fd, &j, 1, &seqno));
+	ASSERT_EQ(0, wait_job(self->fd, seqno, WAIT_NS, &w));
+	ASSERT_EQ(DRM_SPATTEN_STATUS_OK, w.status);
+	EXPECT_EQ(0, memcmp((char *)self->map + OFF_OUT, mem + OFF_OUT,
+			    SM_BYTES));
+	/* The device wrote the output into user memory: not all zero. */
+	EXPECT_TRUE(any_nonzero(mem + OFF_OUT, SM_BYTES));
+	EXPECT_EQ(0, gem_close(self->fd, h));
+	munmap(mem, BO_SIZE);
+}
+
+TEST_F_TIMEOUT(drv, userptr_64mib_buffer_used_by_a_job, T_LONG)
+{
+	const size_t size = 64 * MIB;
+	struct drm_spatten_result w;
+	struct drm_spatten_job j;
+	long lck0, lck1;
+	uint32_t h;
+	uint64_t seqno;
+	char *mem = anon(size);
+
+	ASSERT_NE(NULL, mem);
+	ASSERT_LE((uint64_t)size, self->info.max_bo_size);
+	lck0 = pinned_kb();
+	ASSERT_EQ(0, bo_userptr(self->fd, mem, size, &h));
+	lck1 = pinned_kb();
+	EXPECT_EQ(lck0 + (long)(size / 1024), lck1);
+
+	/* Q at the start, K and V in the middle, the output at the very end. */
+	small_inputs(self->map, 5);
+	memcpy(mem, (char *)self->map + OFF_Q, SM_BYTES);
+	memcpy(mem + 32 * MIB + 100, (char *)self->map + OFF_K, SM_BYTES);
+	memcpy(mem + 48 * MIB + 4094, (char *)self->map + OFF_V, SM_BYTES);
+	memset(mem + size - SM_BYTES, 0, SM_BYTES);
+	small_job(&j, h);
+	j.q.offset = 0;
+	j.k.offset = 32 * MIB + 100;
+	j.v.offset = 48 * MIB + 4094;
+	j.out.offset = size - SM_BYTES;
+	ASSERT_EQ(0, submit(self->fd, &j, 1, &seqno));
+	ASSERT_EQ(0, wait_job(self->fd, seqno, WAIT_NS, &w));
+	ASSERT_EQ(DRM_SPATTEN_STATUS_OK, w.status);
+
+	small_job(&j, self->handle);
+	ASSERT_EQ(0, submit(self->fd, &j, 1, &seqno));
+	ASSERT_EQ(0, wait_job(self->fd, seqno, WAIT_NS, &w));
+	ASSERT_EQ(DRM_SPATTEN_STATUS_OK, w.status);
+	EXPECT_EQ(0, memcmp((char *)self->map + OFF_OUT, mem + size - SM_BYTES,
+			    SM_BYTES));
+
+	/* One byte past the end: -ERANGE. */
+	small_job(&j, h);
+	j.out.offset = size - SM_BYTES + 2;
+	EXPECT_EQ(-ERANGE, submit(self->fd, &j, 1, &seqno));
+
+	EXPECT_EQ(0, gem_close(self->fd, h));
+	EXPECT_EQ(lck0, pinned_kb());
+	munmap(mem, size);
+}
+
+TEST_F(drv, userptr_bad_arguments_einval)
+{
+	struct drm_spatten_bo_userptr u;
+	char *mem = anon(4 * PAGE);
+
+	ASSERT_NE(NULL, mem);
+	memset(&u, 0, sizeof(u));
+	u.user_ptr = (uintptr_t)mem + 8;	/* unaligned pointer */
+	u.size = PAGE;
+	EXPECT_EQ(-EINVAL, xioctl(self->fd, DRM_IOCTL_SPATTEN_BO_USERPTR, &u));
+	u.user_ptr = (uintptr_t)mem;
+	u.size = PAGE + 1;			/* unaligned size */
+	EXPECT_EQ(-EINVAL, xioctl(self->fd, DRM_IOCTL_SPATTEN_BO_USERPTR, &u));
+	u.size = 0;
+	EXPECT_EQ(-EINVAL, xioctl(self->fd, DRM_IOCTL_SPATTEN_BO_USERPTR, &u));
+	u.size = self->info.max_bo_size + PAGE;
+	EXPECT_EQ(-EINVAL, xioctl(self->fd, DRM_IOCTL_SPATTEN_BO_USERPTR, &u));
+	u.size = PAGE;
+	u.flags = 1;
+	EXPECT_EQ(-EINVAL, xioctl(self->fd, DRM_IOCTL_SPATTEN_BO_USERPTR, &u));
+	u.flags = 0;
+	EXPECT_EQ(0, xioctl(self->fd, DRM_IOCTL_SPATTEN_BO_USERPTR, &u));
+	EXPECT_NE(0, u.handle);
+	EXPECT_EQ(-EFAULT, xioctl(self->fd, DRM_IOCTL_SPATTEN_BO_USERPTR,
+				  (void *)16));
+	munmap(mem, 4 * PAGE);
+}
+
+TEST_F(drv, userptr_unmapped_memory_efault)
+{
+	long lck0 = pinned_kb();
+	char *mem = anon(4 * PAGE);
+
+	ASSERT_NE(NULL, mem);
+	munmap(mem, 4 * PAGE);
+	EXPECT_EQ(-EFAULT, bo_userptr(self->fd, mem, 4 * PAGE, NULL));
+	/* A kernel address is never user memory. */
+	EXPECT_EQ(-EFAULT, bo_userptr(self->fd, (void *)0xffff888000000000ull,
+				      PAGE, NULL));
+	EXPECT_EQ(lck0, pinned_kb());
+}
+
+TEST_F(drv, userptr_partially_mapped_range_unwinds)
+{
+	long lck0 = pinned_kb();
+	char *mem = anon(8 * PAGE);
+	uint32_t h;
+
+	ASSERT_NE(NULL, mem);
+	memset(mem, 1, 8 * PAGE);
+	munmap(mem + 4 * PAGE, 4 * PAGE);	/* a hole in the second half */
+	EXPECT_EQ(-EFAULT, bo_userptr(self->fd, mem, 8 * PAGE, NULL));
+	/* Nothing stays charged or pinned: the first half works. */
+	EXPECT_EQ(lck0, pinned_kb());
+	ASSERT_EQ(0, bo_userptr(self->fd, mem, 4 * PAGE, &h));
+	EXPECT_EQ(lck0 + 16, pinned_kb());
+	EXPECT_EQ(0, gem_close(self->fd, h));
+	EXPECT_EQ(lck0, pinned_kb());
+	munmap(mem, 4 * PAGE);
+}
+
+TEST_F(drv, userptr_read_only_mapping_efault)
+{
+	char *mem = mmap(NULL, 4 * PAGE, PROT_READ,
+			 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	long lck0 = pinned_kb();
+
+	ASSERT_NE(MAP_FAILED, mem);
+	EXPECT_EQ(-EFAULT, bo_userptr(self->fd, mem, 4 * PAGE, NULL));
+	EXPECT_EQ(lck0, pinned_kb());
+	munmap(mem, 4 * PAGE);
+}
+
+/* Not mappable through the device (offset 0), not exportable. */
+TEST_F(drv, userptr_handle_cannot_be_mmapped_or_exported)
+{
+	struct drm_spatten_bo_info bi;
+	char *mem = anon(4 * PAGE);
+	int dmabuf = -1;
+	uint32_t h;
+	void *m;
+
+	ASSERT_NE(NULL, mem);
+	ASSERT_EQ(0, bo_userptr(self->fd, mem, 4 * PAGE, &h));
+	ASSERT_EQ(0, bo_info(self->fd, h, &bi));
+	EXPECT_EQ(0, bi.mmap_offset);
+	m = mmap(NULL, PAGE, PROT_READ, MAP_SHARED, self->fd, 0);
+	EXPECT_EQ(MAP_FAILED, m);
+	EXPECT_NE(0, prime_export(self->fd, h, &dmabuf));
+	if (dmabuf >= 0)
+		close(dmabuf);
+	munmap(mem, 4 * PAGE);
+}
+
+/*
+ * A page is in one user-pointer buffer of the board at most: the same
+ * memory again, an overlapping range, or the same range from another file
+ * is -EBUSY, and nothing stays pinned or charged; once the first buffer is
+ * gone the memory works again.
+ */
+TEST_F(drv, userptr_same_memory_twice_ebusy)
+{
+	long lck0 = pinned_kb();
+	char *mem = anon(8 * PAGE);
+	uint32_t h, h2;
+	int fd2;
+
+	ASSERT_NE(NULL, mem);
+	memset(mem, 3, 8 * PAGE);
+	ASSERT_EQ(0, bo_userptr(self->fd, mem, 4 * PAGE, &h));
+	EXPECT_EQ(-EBUSY, bo_userptr(self->fd, mem, 4 * PAGE, NULL));
+	EXPECT_EQ(-EBUSY, bo_userptr(self->fd, mem + 2 * PAGE, 4 * PAGE, NULL));
+	EXPECT_EQ(-EBUSY, bo_userptr(self->fd, mem + 3 * PAGE, PAGE, NULL));
+	fd2 = open_dev();
+	ASSERT_LE(0, fd2);
+	EXPECT_EQ(-EBUSY, bo_userptr(fd2, mem, PAGE, NULL));
+	EXPECT_EQ(lck0 + 16, pinned_kb());
+	/* The pages next to it are free. */
+	ASSERT_EQ(0, bo_userptr(fd2, mem + 4 * PAGE, 4 * PAGE, &h2));
+	EXPECT_EQ(0, gem_close(self->fd, h));
+	ASSERT_EQ(0, bo_userptr(self->fd, mem, 4 * PAGE, &h));
+	EXPECT_EQ(0, gem_close(self->fd, h));
+	close(fd2);
+	EXPECT_EQ(lck0, pinned_kb());
+	munmap(mem, 8 * PAGE);
+}
+
+/*
+ * The mmap of a created buffer is no user memory (device pages, a shared
+ * mapping of the device file): refused, -EFAULT or -EOPNOTSUPP, and
+ * nothing pinned.
+ */
+TEST_F(drv, userptr_of_a_bo_mapping_refused)
+{
+	long lck0 = pinned_kb();
+	uint64_t off;
+	uint32_t h;
+	char *m;
+	int ret;
+
+	ASSERT_EQ(0, bo_create(self->fd, 4 * PAGE, &h, &off));
+	m = mmap(NULL, 4 * PAGE, PROT_READ | PROT_WRITE, MAP_SHARED,
+		 self->fd, (off_t)off);
+	ASSERT_NE(MAP_FAILED, m);
+	memset(m, 1, 4 * PAGE);
+	ret = bo_userptr(self->fd, m, 4 * PAGE, NULL);
+	EXPECT_TRUE(ret == -EFAULT || ret == -EOPNOTSUPP) {
+		TH_LOG("BO_USERPTR of a BO's mapping: %d (%s)", ret,
+		       strerror(-ret));
+	}
+	EXPECT_EQ(lck0, pinned_kb());
+	munmap(m, 4 * PAGE);
+	EXPECT_EQ(0, gem_close(self->fd, h));
+}
+
+/* Over RLIMIT_MEMLOCK without CAP_IPC_LOCK: -ENOMEM. */
+TEST_F(drv, userptr_over_rlimit_memlock_enomem)
+{
+	pid_t pid = fork();
+	int status;
+
+	ASSERT_LE(0, pid);
+	if (pid == 0) {
+		struct rlimit rl = { 64 * 1024, 64 * 1024 };
+		char *mem = anon(MIB);
+		uint32_t h;
+
+		if (!mem || setrlimit(RLIMIT_MEMLOCK, &rl))
+			_exit(10);
+		/* An unprivileged user has no CAP_IPC_LOCK. */
+		if (getuid() == 0 && (setgid(65534) || setuid(65534)))
+			_exit(11);
+		if (bo_userptr(self->fd, mem, MIB, NULL) != -ENOMEM)
+			_exit(12);
+		if (bo_userptr(self->fd, mem, 8 * PAGE, &h))
+			_exit(13);
+		/* The limit counts what is pinned already. */
+		if (bo_userptr(self->fd, mem + 8 * PAGE, 16 * PAGE, NULL) !=
+		    -ENOMEM)
+			_exit(14);
+		if (gem_close(self->fd, h))
+			_exit(15);
+		if (bo_userptr(self->fd, mem + 8 * PAGE, 16 * PAGE, NULL))
+			_exit(16);
+		_exit(0);
+	}
+	ASSERT_EQ(pid, waitpid(pid, &status, 0));
+	ASSERT_TRUE(WIFEXITED(status));
+	EXPECT_EQ(0, WEXITSTATUS(status));
+}
+
+/* The buffer outlives its handle and the munmap of its memory. */
+TEST_F_TIMEOUT(drv, userptr_closed_while_job_in_flight, T_SHORT)
+{
+	struct drm_spatten_result w;
+	struct drm_spatten_job j;
+	uint64_t seqno;
+	uint32_t h;
+	char *mem = anon(BO_SIZE);
+
+	ASSERT_NE(NULL, mem);
+	small_inputs(mem, 1);
+	ASSERT_EQ(0, bo_userptr(self->fd, mem, BO_SIZE, &h));
+	small_job(&j, h);
+	ASSERT_EQ(0, submit(self->fd, &j, 1, &seqno));
+	EXPECT_EQ(0, gem_close(self->fd, h));
+	munmap(mem, BO_SIZE);
+	ASSERT_EQ(0, wait_job(self->fd, seqno, WAIT_NS, &w));
+	EXPECT_EQ(DRM_SPATTEN_STATUS_OK, w.status);
+}
+
+/* ---- BO_USERPTR: which memory it takes -------------------------------- */
+
+/*
+ * A writable directory whose files are not shmem (tmpfs) nor hugetlbfs:
+ * SPATTEN_TEST_FILE_DIR, else the first of a few usual places, else a
+ * ramfs mounted for the test (*mounted: unmount and remove it after).
+ */
+static bool nonshmem_dir(char *dir, size_t len, bool *mounted)
+{
+	static const char *const cands[] = {
+		NULL, "/var/tmp", "/tmp", "/root", "/mnt", "/",
+	};
+	char tmpl[] = "/tmp/spatten-ramfs-XXXXXX";
+	unsigned int i;
+
+	*mounted = false;
+	for (i = 0; i < N_ELEM(cands); i++) {
+		const char *d = i ? cands[i] : getenv("SPATTEN_TEST_FILE_DIR");
+		char probe[PATH_MAX];
+		struct statfs sf;
+		int fd;
+
+		if (!d || !*d || statfs(d, &sf))
+			continue;
+		if (sf.f_type == TMPFS_MAGIC || sf.f_type == HUGETLBFS_MAGIC ||
+		    sf.f_type == PROC_SUPER_MAGIC || sf.f_type == SYSFS_MAGIC)
+			continue;
+		snprintf(probe, sizeof(probe), "%s/.spatten-probe-XXXXXX", d);
+		fd = mkstemp(probe);
+		if (fd < 0)
+			continue;
+		close(fd);
+		unlink(probe);
+		snprintf(dir, len, "%s", d);
+		return true;
+	}
+	/* ramfs keeps its pages in the page cache, not in shmem. */
+	if (!mkdtemp(tmpl))
+		return false;
+	if (mount("ramfs", tmpl, "ramfs", 0, NULL)) {
+		rmdir(tmpl);
+		return false;
+	}
+	*mounted = true;
+	snprintf(dir, len, "%s", tmpl);
+	return true;
+}
+
+static void nonshmem_dir_done(const char *dir, bool mounted)
+{
+	if (mounted) {
+		umount2(dir, MNT_DETACH);
+		rmdir(dir);
+	}
+}
+
+/* A BO_SIZE file in @dir filled with a pattern; unlinked; -1 on error. */
+static int pattern_file(const char *dir)
+{
+	char path[PATH_MAX], buf[PAGE];
+	int fd, i;
+
+	snprintf(path, sizeof(path), "%s/spatten-userptr-XXXXXX", dir);
+	fd = mkstemp(path);
+	if (fd < 0)
+		return -1;
+	unlink(path);
+	memset(buf, 0x3c, sizeof(buf));
+	for (i = 0; i < BO_SIZE / PAGE; i++)
+		if (write(fd, buf, sizeof(buf)) != sizeof(buf)) {
+			close(fd);
+			return -1;
+		}
+	return fd;
+}
+
+TEST_F(drv, userptr_shared_file_mapping_eopnotsupp)
+{
+	char dir[PATH_MAX];
+	struct statfs sf;
+	bool mounted;
+	long lck0 = pinned_kb();
+	char *m;
+	int fd, ret;
+
+	if (!nonshmem_dir(dir, sizeof(dir), &mounted))
+		SKIP(return, "no writable non-shmem filesystem (and no ramfs)");
+	statfs(dir, &sf);
+	TH_LOG("file on %s (f_type %#lx%s)", dir, (unsigned long)sf.f_type,
+	       mounted ? ", ramfs mounted for the test" : "");
+	fd = pattern_file(dir);
+	ASSERT_LE(0, fd);
+	m = mmap(NULL, BO_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	ASSERT_NE(MAP_FAILED, m);
+	m[0] = 1;
+	ret = bo_userptr(self->fd, m, BO_SIZE, NULL);
+	EXPECT_EQ(-EOPNOTSUPP, ret) TH_LOG("got %d (%s)", ret, strerror(-ret));
+	EXPECT_EQ(lck0, pinned_kb());
+	munmap(m, BO_SIZE);
+	close(fd);
+	nonshmem_dir_done(dir, mounted);
+}
+
+/* A private file mapping: pinned for write it becomes anonymous COW pages. */
+TEST_F_TIMEOUT(drv, userptr_private_file_mapping_ok, T_SHORT)
+{
+	char dir[PATH_MAX], buf[PAGE];
+	bool mounted = false;
+	uint32_t h;
+	char *m;
+	int fd, i, changed = 0;
+
+	if (!nonshmem_dir(dir, sizeof(dir), &mounted))
+		snprintf(dir, sizeof(dir), "/tmp");
+	fd = pattern_file(dir);
+	ASSERT_LE(0, fd);
+	m = mmap(NULL, BO_SIZE, PROT_READ | PROT_WRITE, MAP_PRIVATE, fd, 0);
+	ASSERT_NE(MAP_FAILED, m);
+	ASSERT_EQ(0, bo_userptr(self->fd, m, BO_SIZE, &h));
+	EXPECT_EQ(0, small_job_in(self->fd, h, m));
+	/* The file itself is untouched. */
+	for (i = 0; i < BO_SIZE / PAGE; i++) {
+		ASSERT_EQ(PAGE, pread(fd, buf, PAGE, (off_t)i * PAGE));
+		changed += buf[0] != 0x3c || buf[PAGE - 1] != 0x3c;
+	}
+	EXPECT_EQ(0, changed);
+	EXPECT_EQ(0, gem_close(self->fd, h));
+	munmap(m, BO_SIZE);
+	close(fd);
+	nonshmem_dir_done(dir, mounted);
+}
+
+/* memfd is shmem: a shared mapping of it is fine, and shared. */
+TEST_F_TIMEOUT(drv, userptr_memfd_shared_mapping_ok, T_SHORT)
+{
+	char *out = malloc(SM_BYTES);
+	uint32_t h;
+	char *m;
+	int fd = memfd_create("spatten-userptr", MFD_CLOEXEC);
+
+	ASSERT_NE(NULL, out);
+	ASSERT_LE(0, fd);
+	ASSERT_EQ(0, ftruncate(fd, BO_SIZE));
+	m = mmap(NULL, BO_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	ASSERT_NE(MAP_FAILED, m);
+	ASSERT_EQ(0, bo_userptr(self->fd, m, BO_SIZE, &h));
+	EXPECT_EQ(0, small_job_in(self->fd, h, m));
+	/* The output is in the file. */
+	ASSERT_EQ(SM_BYTES, pread(fd, out, SM_BYTES, OFF_OUT));
+	EXPECT_EQ(0, memcmp(out, m + OFF_OUT, SM_BYTES));
+	EXPECT_EQ(0, gem_close(self->fd, h));
+	munmap(m, BO_SIZE);
+	close(fd);
+	free(out);
+}
+
+TEST_F_TIMEOUT(drv, userptr_anonymous_mapping_ok, T_SHORT)
+{
+	char *m = mmap(NULL, BO_SIZE, PROT_READ | PROT_WRITE,
+		       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	uint32_t h;
+
+	ASSERT_NE(MAP_FAILED, m);
+	/* Never touched before: the pin faults the pages in. */
+	ASSERT_EQ(0, bo_userptr(self->fd, m, BO_SIZE, &h));
+	EXPECT_EQ(0, small_job_in(self->fd, h, m));
+	EXPECT_EQ(0, gem_close(self->fd, h));
+	munmap(m, BO_SIZE);
+}
+
+/* hugetlb memory (a 2 MiB page, reserved for the test if need be). */
+TEST_F_TIMEOUT(drv, userptr_hugetlb_mapping_ok, T_SHORT)
+{
+	const size_t huge = 2 * MIB;
+	const char *nr = "/proc/sys/vm/nr_hugepages";
+	struct drm_spatten_result w;
+	struct drm_spatten_job j;
+	char buf[32] = "";
+	long before = -1;
+	uint64_t seqno;
+	uint32_t h;
+	char *m;
+
+	m = mmap(NULL, huge, PROT_READ | PROT_WRITE,
+		 MAP_PRIVATE | MAP_ANONYMOUS | MAP_HUGETLB, -1, 0);
+	if (m == MAP_FAILED && read_file(nr, buf, sizeof(buf)) > 0) {
+		char v[32];
+
+		before = strtol(buf, NULL, 10);
+		snprintf(v, sizeof(v), "%ld", before + 1);
+		if (!write_file(nr, v))
+			m = mmap(NULL, huge, PROT_READ | PROT_WRITE,
+				 MAP_PRIVATE | MAP_ANONYMOUS | MAP_HUGETLB,
+				 -1, 0);
+	}
+	if (m == MAP_FAILED) {
+		if (before >= 0) {
+			snprintf(buf, sizeof(buf), "%ld", before);
+			write_file(nr, buf);
+		}
+		SKIP(return, "no huge page available (%s)", strerror(errno));
+	}
+	ASSERT_EQ(0, bo_userptr(self->fd, m, huge, &h));
+	EXPECT_EQ(0, small_job_in(self->fd, h, m));
+	/* Operands in the second half of the huge page. */
+	small_inputs(m + MIB, 19);
+	small_job(&j, h);
+	j.q.offset += MIB;
+	j.k.offset += MIB;
+	j.v.offset += MIB;
+	j.out.offset += MIB;
+	ASSERT_EQ(0, submit(self->fd, &j, 1, &seqno));
+	ASSERT_EQ(0, wait_job(self->fd, seqno, WAIT_NS, &w));
+	EXPECT_EQ(DRM_SPATTEN_STATUS_OK, w.status);
+	EXPECT_TRUE(any_nonzero(m + MIB + OFF_OUT, SM_BYTES));
+	EXPECT_EQ(0, gem_close(self->fd, h));
+	munmap(m, huge);
+	if (before >= 0) {
+		snprintf(buf, sizeof(buf), "%ld", before);
+		write_file(nr, buf);
+	}
+}
+/* ---- PRIME between open files ------------------------------------------- */
+
+/*
+ * Export a buffer from file A, import it into file B, write it through A's
+ * mapping, run a job in B with it, read the result through A's mapping;
+ * then export B's handle and import it into A: A's own handle comes back.
+ */
+TEST_F_TIMEOUT(drv, prime_share_between_files_runs_a_job, T_SHORT)
+{
+	struct drm_spatten_result w;
+	struct drm_spatten_bo_info bi;
+	struct drm_spatten_job j;
+	char *out_b = malloc(SM_BYTES);
+	int fdb, dmabuf, dmabuf2;
+	uint32_t hb, ha2;
+	uint64_t seqno;
+
+	ASSERT_NE(NULL, out_b);
+	fdb = open_dev();
+	ASSERT_LE(0, fdb);
+	ASSERT_EQ(0, prime_export(self->fd, self->handle, &dmabuf));
+	ASSERT_EQ(0, prime_import(fdb, dmabuf, &hb));
+	ASSERT_EQ(0, bo_info(fdb, hb, &bi));
+	EXPECT_EQ(BO_SIZE, bi.size);
+	/* The same device's own buffer: the same object, not a foreign one. */
+	EXPECT_EQ(DRM_SPATTEN_BO_SHMEM, bi.kind);
+	EXPECT_NE(0, bi.mmap_offset);
+
+	small_inputs(self->map, 21);
+	small_job(&j, hb);
+	j.user_data = 0xb0b;
+	ASSERT_EQ(0, submit(fdb, &j, 1, &seqno));
+	ASSERT_EQ(0, wait_job(fdb, seqno, WAIT_NS, &w));
+	ASSERT_EQ(DRM_SPATTEN_STATUS_OK, w.status);
+	EXPECT_EQ(0xb0b, w.user_data);
+	memcpy(out_b, (char *)self->map + OFF_OUT, SM_BYTES);
+	EXPECT_TRUE(any_nonzero(out_b, SM_BYTES));
+
+	/* The same job in A gives the same bytes. */
+	memset((char *)self->map + OFF_OUT, 0, SM_BYTES);
+	small_job(&j, self->handle);
+	ASSERT_EQ(0, submit(self->fd, &j, 1, &seqno));
+	ASSERT_EQ(0, wait_job(self->fd, seqno, WAIT_NS, &w));
+	ASSERT_EQ(DRM_SPATTEN_STATUS_OK, w.status);
+	EXPECT_EQ(0, memcmp(out_b, (char *)self->map + OFF_OUT, SM_BYTES));
+
+	/* And back: B's export imported into A is A's handle. */
+	ASSERT_EQ(0, prime_export(fdb, hb, &dmabuf2));
+	ASSERT_EQ(0, prime_import(self->fd, dmabuf2, &ha2));
+	EXPECT_EQ(self->handle, ha2);
+	/* Importing again into B gives B's handle again. */
+	ASSERT_EQ(0, prime_import(fdb, dmabuf2, &ha2));
+	EXPECT_EQ(hb, ha2);
+
+	EXPECT_EQ(0, gem_close(fdb, hb));
+	EXPECT_EQ(-ENOENT, bo_info(fdb, hb, NULL));
+	/* A's buffer and mapping are unaffected. */
+	EXPECT_EQ(0, memcmp(out_b, (char *)self->map + OFF_OUT, SM_BYTES));
+	EXPECT_EQ(0, bo_info(self->fd, self->handle, NULL));
+	close(dmabuf);
+	close(dmabuf2);
+	close(fdb);
+	free(out_b);
+}
+
+/*
+ * mmap of a PRIME-imported handle racing its GEM_CLOSE from another
+ * thread, 10000 rounds: no hang, nothing leaks (debugfs objects counts
+ * back to where they were).
+ */
+struct mmap_race {
+	pthread_barrier_t start, end;
+	int fdb;
+	uint32_t handle;
+	uint64_t off;
+	bool stop;
+	unsigned long mapped, refused, bad_data, close_err;
+};
+
+#define RACE_MAGIC	0x5eed1234u
+
+static void *race_mapper(void *arg)
+{
+	struct mmap_race *r = arg;
+
+	for (;;) {
+		volatile uint32_t *p;
+
+		pthread_barrier_wait(&r->start);
+		if (r->stop)
+			break;
+		p = mmap(NULL, PAGE, PROT_READ | PROT_WRITE, MAP_SHARED,
+			 r->fdb, (off_t)r->off);
+		if (p == MAP_FAILED) {
+			r->refused++;
+		} else {
+			/* The mapping holds the object: the page stays. */
+			if (p[0] != RACE_MAGIC)
+				r->bad_data++;
+			munmap((void *)p, PAGE);
+			r->mapped++;
+		}
+		pthread_barrier_wait(&r->end);
+	}
+	return NULL;
+}
+
+static void *race_closer(void *arg)
+{
+	struct mmap_race *r = arg;
+
+	for (;;) {
+		pthread_barrier_wait(&r->start);
+		if (r->stop)
+			break;
+		if (gem_close(r->fdb, r->handle))
+			r->close_err++;
+		pthread_barrier_wait(&r->end);
+	}
+	return NULL;
+}
+
+TEST_F_TIMEOUT(drv, prime_import_mmap_races_gem_close, T_HUGE)
+{
+	enum { ROUNDS = 10000 };
+	long long bos0 = objects_key("bos"), ctxs0 = objects_key("ctxs");
+	struct mmap_race r;
+	pthread_t t1, t2;
+	int fda, dmabuf, i, errs = 0;
+	uint32_t ha;
+	uint64_t offa;
+	uint32_t *ma;
+	int64_t t0 = now_ns(), end;
+
+	memset(&r, 0, sizeof(r));
+	fda = open_dev();
+	ASSERT_LE(0, fda);
+	r.fdb = open_dev();
+	ASSERT_LE(0, r.fdb);
+	ASSERT_EQ(0, bo_create(fda, 2 * PAGE, &ha, &offa));
+	ma = mmap(NULL, 2 * PAGE, PROT_READ | PROT_WRITE, MAP_SHARED, fda,
+		  (off_t)offa);
+	ASSERT_NE(MAP_FAILED, ma);
+	ma[0] = RACE_MAGIC;
+	ASSERT_EQ(0, prime_export(fda, ha, &dmabuf));
+	ASSERT_EQ(0, pthread_barrier_init(&r.start, NULL, 3));
+	ASSERT_EQ(0, pthread_barrier_init(&r.end, NULL, 3));
+	ASSERT_EQ(0, pthread_create(&t1, NULL, race_mapper, &r));
+	ASSERT_EQ(0, pthread_create(&t2, NULL, race_closer, &r));
+	for (i = 0; i < ROUNDS; i++) {
+		struct drm_spatten_bo_info bi;
+
+		if (prime_import(r.fdb, dmabuf, &r.handle) ||
+		    bo_info(r.fdb, r.handle, &bi)) {
+			errs++;
+			break;
+		}
+		r.off = bi.mmap_offset;
+		pthread_barrier_wait(&r.start);
+		pthread_barrier_wait(&r.end);
+	}
+	r.stop = true;
+	pthread_barrier_wait(&r.start);
+	pthread_join(t1, NULL);
+	pthread_join(t2, NULL);
+	TH_LOG("%d rounds in %.1f s: %lu mapped, %lu refused", i,
+	       (now_ns() - t0) / 1e9, r.mapped, r.refused);
+	EXPECT_EQ(0, errs) TH_LOG("import or BO_INFO failed in round %d", i);
+	EXPECT_EQ(ROUNDS, i);
+	EXPECT_EQ(0, r.close_err);
+	EXPECT_EQ(0, r.bad_data);
+	EXPECT_EQ(ROUNDS, r.mapped + r.refused);
+	/* B holds no handle of it any more. */
+	EXPECT_EQ(-ENOENT, bo_info(r.fdb, r.handle, NULL));
+	EXPECT_EQ(RACE_MAGIC, ma[0]);
+
+	munmap(ma, 2 * PAGE);
+	close(dmabuf);
+	close(r.fdb);
+	close(fda);
+	pthread_barrier_destroy(&r.start);
+	pthread_barrier_destroy(&r.end);
+	if (bos0 < 0) {
+		TH_LOG("no %s: leak check skipped", OBJECTS_FILE);
+		return;
+	}
+	/* Freed objects may go a little later (deferred work). */
+	end = now_ns() + 10 * NSEC_PER_SEC;
+	while ((objects_key("bos") != bos0 || objects_key("ctxs") != ctxs0) &&
+	       now_ns() < end)
+		sleep_ms(50);
+	EXPECT_EQ(bos0, objects_key("bos"));
+	EXPECT_EQ(ctxs0, objects_key("ctxs"));
+}
+
+/* ---- sync objects ----------------------------------------------------- */
+
+/* Job 2 waits for job 1 (S1) and signals S2; SYNCOBJ_WAIT on S2. */
+TEST_F_TIMEOUT(drv, syncobj_binary_in_and_out_fences, T_SHORT)
+{
+	struct drm_spatten_sync out1, in2, out2;
+	struct drm_spatten_result w;
+	struct drm_spatten_job j;
+	uint64_t seq1, seq2;
+	uint32_t s1, s2;
+
+	ASSERT_EQ(0, syncobj_create(self->fd, 0, &s1));
+	ASSERT_EQ(0, syncobj_create(self->fd, 0, &s2));
+	out1 = sync_bin(s1);
+	in2 = sync_bin(s1);
+	out2 = sync_bin(s2);
+	small_inputs(self->map, 31);
+	small_job(&j, self->handle);
+	j.user_data = 1;
+	ASSERT_EQ(0, submit_full(self->fd, &j, JOB_SIZE, 1, 0, NULL, 0,
+				 &out1, 1, &seq1));
+	j.user_data = 2;
+	ASSERT_EQ(0, submit_full(self->fd, &j, JOB_SIZE, 1, 0, &in2, 1,
+				 &out2, 1, &seq2));
+	EXPECT_EQ(seq1 + 1, seq2);
+	EXPECT_EQ(0, syncobj_wait(self->fd, &s2, 1, now_ns() + WAIT_NS,
+				  DRM_SYNCOBJ_WAIT_FLAGS_WAIT_ALL));
+	EXPECT_EQ(0, syncobj_wait(self->fd, &s1, 1, now_ns() + WAIT_NS,
+				  DRM_SYNCOBJ_WAIT_FLAGS_WAIT_ALL));
+	ASSERT_EQ(0, wait_job(self->fd, seq1, WAIT_NS, &w));
+	EXPECT_EQ(DRM_SPATTEN_STATUS_OK, w.status);
+	EXPECT_EQ(1, w.user_data);
+	ASSERT_EQ(0, wait_job(self->fd, seq2, WAIT_NS, &w));
+	EXPECT_EQ(DRM_SPATTEN_STATUS_OK, w.status);
+	EXPECT_EQ(2, w.user_data);
+	EXPECT_EQ(0, syncobj_destroy(self->fd, s1));
+	EXPECT_EQ(0, syncobj_destroy(self->fd, s2));
+}
+
+/* Points 1 and 2 of one timeline syncobj; TIMELINE_WAIT on point 2. */
+TEST_F_TIMEOUT(drv, syncobj_timeline_points, T_SHORT)
+{
+	struct drm_spatten_sync out1, in2, out2;
+	struct drm_spatten_result w;
+	struct drm_spatten_job j;
+	uint64_t seq1, seq2, point = 2, signalled = 0;
+	uint32_t tl;
+
+	ASSERT_EQ(0, syncobj_create(self->fd, 0, &tl));
+	out1 = sync_tl(tl, 1);
+	in2 = sync_tl(tl, 1);
+	out2 = sync_tl(tl, 2);
+	small_inputs(self->map, 32);
+	small_job(&j, self->handle);
+	ASSERT_EQ(0, submit_full(self->fd, &j, JOB_SIZE, 1, 0, NULL, 0,
+				 &out1, 1, &seq1));
+	ASSERT_EQ(0, submit_full(self->fd, &j, JOB_SIZE, 1, 0, &in2, 1,
+				 &out2, 1, &seq2));
+	EXPECT_EQ(0, syncobj_timeline_wait(self->fd, &tl, &point, 1,
+					   now_ns() + WAIT_NS,
+					   DRM_SYNCOBJ_WAIT_FLAGS_WAIT_ALL));
+	ASSERT_EQ(0, syncobj_query(self->fd, tl, &signalled));
+	EXPECT_LE(2, signalled);
+	ASSERT_EQ(0, wait_job(self->fd, seq1, WAIT_NS, &w));
+	EXPECT_EQ(DRM_SPATTEN_STATUS_OK, w.status);
+	ASSERT_EQ(0, wait_job(self->fd, seq2, WAIT_NS, &w));
+	EXPECT_EQ(DRM_SPATTEN_STATUS_OK, w.status);
+	EXPECT_EQ(0, syncobj_destroy(self->fd, tl));
+}
+
+/*
+ * S2 exported as a file descriptor before the jobs exist; a child process
+ * imports it into its own open file and waits (WAIT_FOR_SUBMIT) while the
+ * parent submits.
+ */
+TEST_F_TIMEOUT(drv, syncobj_fd_waited_in_another_process, T_SHORT)
+{
+	struct drm_spatten_sync out1, in2, out2;
+	struct drm_spatten_result w;
+	struct drm_spatten_job j;
+	uint64_t seq1, seq2;
+	uint32_t s1, s2;
+	int sfd, status;
+	pid_t pid;
+
+	ASSERT_EQ(0, syncobj_create(self->fd, 0, &s1));
+	ASSERT_EQ(0, syncobj_create(self->fd, 0, &s2));
+	ASSERT_EQ(0, syncobj_to_fd(self->fd, s2, &sfd));
+	ASSERT_LE(0, sfd);
+	pid = fork();
+	ASSERT_LE(0, pid);
+	if (pid == 0) {
+		int fd = open_dev();
+		uint32_t h;
+
+		close(self->fd);
+		if (fd < 0)
+			_exit(10);
+		if (syncobj_from_fd(fd, sfd, &h))
+			_exit(11);
+		if (syncobj_wait(fd, &h, 1, now_ns() + WAIT_NS,
+				 DRM_SYNCOBJ_WAIT_FLAGS_WAIT_ALL |
+				 DRM_SYNCOBJ_WAIT_FLAGS_WAIT_FOR_SUBMIT))
+			_exit(12);
+		_exit(0);
+	}
+	close(sfd);
+	sleep_ms(100);
+	out1 = sync_bin(s1);
+	in2 = sync_bin(s1);
+	out2 = sync_bin(s2);
+	small_inputs(self->map, 33);
+	small_job(&j, self->handle);
+	ASSERT_EQ(0, submit_full(self->fd, &j, JOB_SIZE, 1, 0, NULL, 0,
+				 &out1, 1, &seq1));
+	ASSERT_EQ(0, submit_full(self->fd, &j, JOB_SIZE, 1, 0, &in2, 1,
+				 &out2, 1, &seq2));
+	ASSERT_EQ(pid, waitpid(pid, &status, 0));
+	ASSERT_TRUE(WIFEXITED(status));
+	EXPECT_EQ(0, WEXITSTATUS(status));
+	ASSERT_EQ(0, wait_job(self->fd, seq1, WAIT_NS, &w));
+	EXPECT_EQ(DRM_SPATTEN_STATUS_OK, w.status);
+	ASSERT_EQ(0, wait_job(self->fd, seq2, WAIT_NS, &w));
+	EXPECT_EQ(DRM_SPATTEN_STATUS_OK, w.status);
+}
+
+TEST_F_TIMEOUT(drv, syncobj_bad_syncs_rejected, T_SHORT)
+{
+	struct drm_spatten_sync s[DRM_SPATTEN_MAX_SYNCS + 1];
+	struct drm_spatten_result w;
+	struct drm_spatten_job j;
+	uint32_t sig, empty, tl;
+	uint64_t seqno, s2;
+	unsigned int i;
+
+	ASSERT_EQ(0, syncobj_create(self->fd, DRM_SYNCOBJ_CREATE_SIGNALED,
+				    &sig));
+	ASSERT_EQ(0, syncobj_create(self->fd, 0, &empty));
+	ASSERT_EQ(0, syncobj_create(self->fd, 0, &tl));
+	nop_job(&j, 3);
+	/* A signalled binary in-fence is fine. */
+	s[0] = sync_bin(sig);
+	ASSERT_EQ(0, submit_full(self->fd, &j, JOB_SIZE, 1, 0, s, 1, NULL, 0,
+				 &seqno));
+	ASSERT_EQ(0, wait_job(self->fd, seqno, WAIT_NS, &w));
+	EXPECT_EQ(DRM_SPATTEN_STATUS_OK, w.status);
+
+	/* Unknown handle: -ENOENT, in or out. */
+	s[0] = sync_bin(sig + 1000);
+	EXPECT_EQ(-ENOENT, submit_full(self->fd, &j, JOB_SIZE, 1, 0, s, 1,
+				       NULL, 0, NULL));
+	EXPECT_EQ(-ENOENT, submit_full(self->fd, &j, JOB_SIZE, 1, 0, NULL, 0,
+				       s, 1, NULL));
+	/* Binary with a point: -EINVAL. */
+	s[0] = sync_bin(sig);
+	s[0].point = 5;
+	EXPECT_EQ(-EINVAL, submit_full(self->fd, &j, JOB_SIZE, 1, 0, s, 1,
+				       NULL, 0, NULL));
+	EXPECT_EQ(-EINVAL, submit_full(self->fd, &j, JOB_SIZE, 1, 0, NULL, 0,
+				       s, 1, NULL));
+	/* Timeline with point 0: -EINVAL. */
+	s[0] = sync_tl(tl, 0);
+	EXPECT_EQ(-EINVAL, submit_full(self->fd, &j, JOB_SIZE, 1, 0, s, 1,
+				       NULL, 0, NULL));
+	EXPECT_EQ(-EINVAL, submit_full(self->fd, &j, JOB_SIZE, 1, 0, NULL, 0,
+				       s, 1, NULL));
+	/* Unknown sync flags: -EINVAL. */
+	s[0] = sync_bin(sig);
+	s[0].flags = 1u << 1;
+	EXPECT_EQ(-EINVAL, submit_full(self->fd, &j, JOB_SIZE, 1, 0, s, 1,
+				       NULL, 0, NULL));
+	/* A binary in-fence with no fence: -EINVAL. */
+	s[0] = sync_bin(empty);
+	EXPECT_EQ(-EINVAL, submit_full(self->fd, &j, JOB_SIZE, 1, 0, s, 1,
+				       NULL, 0, NULL));
+	/* Too many: -EINVAL. */
+	for (i = 0; i < N_ELEM(s); i++)
+		s[i] = sync_bin(sig);
+	EXPECT_EQ(-EINVAL, submit_full(self->fd, &j, JOB_SIZE, 1, 0, s,
+				       DRM_SPATTEN_MAX_SYNCS + 1, NULL, 0,
+				       NULL));
+	EXPECT_EQ(-EINVAL, submit_full(self->fd, &j, JOB_SIZE, 1, 0, NULL, 0,
+				       s, DRM_SPATTEN_MAX_SYNCS + 1, NULL));
+	/* The maximum is fine. */
+	ASSERT_EQ(0, submit_full(self->fd, &j, JOB_SIZE, 1, 0, s,
+				 DRM_SPATTEN_MAX_SYNCS, NULL, 0, &s2));
+	/* None of the failures was queued. */
+	EXPECT_EQ(seqno + 1, s2);
+	ASSERT_EQ(0, wait_job(self->fd, s2, WAIT_NS, &w));
+	EXPECT_EQ(DRM_SPATTEN_STATUS_OK, w.status);
+	syncobj_destroy(self->fd, sig);
+	syncobj_destroy(self->fd, empty);
+	syncobj_destroy(self->fd, tl);
+}
 /* ---- isolation between processes ------------------------------------------ */
 
 TEST_F_TIMEOUT(drv, two_processes_cannot_see_each_others_buffers, T_SHORT)
@@ -1242,16 +2874,18 @@ TEST_F_TIMEOUT(drv, two_processes_cannot_see_each_others_buffers, T_SHORT)
 
 	/* Their handle is nothing here, even if ours has the same number. */
 	{
-		struct spatten_job j;
+		struct drm_spatten_job j;
 		uint32_t bogus = theirs == self->handle ? theirs + 1 : theirs;
 		void *m;
 
 		small_job(&j, self->handle);
 		j.out.handle = bogus;
 		EXPECT_EQ(-ENOENT, submit(self->fd, &j, 1, NULL));
-		EXPECT_EQ(-ENOENT, bo_destroy(self->fd, bogus));
+		EXPECT_EQ(-ENOENT, bo_info(self->fd, bogus, NULL));
+		EXPECT_EQ(-EINVAL, gem_close(self->fd, bogus));
+		/* Their buffer's mmap offset is not ours to map. */
 		m = mmap(NULL, PAGE, PROT_READ, MAP_SHARED, self->fd,
-			 (off_t)((uint64_t)bogus << 32));
+			 (off_t)their_off);
 		EXPECT_EQ(MAP_FAILED, m);
 	}
 	ASSERT_EQ(1, write(to_child[1], "x", 1));
@@ -1263,84 +2897,11 @@ TEST_F_TIMEOUT(drv, two_processes_cannot_see_each_others_buffers, T_SHORT)
 	close(to_parent[1]);
 }
 
-/* ---- back-pressure -------------------------------------------------------- */
-
-static void on_signal(int sig)
-{
-	(void)sig;
-}
-
-static int nops(struct spatten_job *j, int n)
-{
-	int i;
-
-	for (i = 0; i < n; i++)
-		nop_job(&j[i], (uint64_t)i);
-	return n;
-}
-
-TEST_F_TIMEOUT(drv, queue_full_nonblock_eagain_blocking_waits, T_LONG)
-{
-	struct spatten_job j[SPATTEN_MAX_SUBMIT];
-	int nb, i, ret = 0, status;
-	long submitted = 0;
-	pid_t pid;
-
-	if (!have_debugfs())
-		SKIP(return, "no debugfs");
-	pin_cpu0();
-	nops(j, SPATTEN_MAX_SUBMIT);
-	/* Long enough to fill the queue before the held jobs time out. */
-	ASSERT_EQ(0, knob_set("timeout_ms", 6000));
-	ASSERT_EQ(0, knob_set("force_timeout", 1));
-	nb = open_dev_flags(O_NONBLOCK);
-	ASSERT_LE(0, nb);
-	for (i = 0; i < 64; i++) {
-		ret = submit(nb, j, SPATTEN_MAX_SUBMIT, NULL);
-		if (ret)
-			break;
-		submitted += SPATTEN_MAX_SUBMIT;
-	}
-	EXPECT_EQ(-EAGAIN, ret);
-	TH_LOG("queue full after %ld jobs", submitted);
-	EXPECT_LE(256, submitted);
-
-	/* A blocking submitter sleeps, interruptibly... */
-	pid = fork();
-	ASSERT_LE(0, pid);
-	if (pid == 0) {
-		struct sigaction sa = { .sa_handler = on_signal };
-		int fd = open_dev();
-
-		/* No SA_RESTART: the interrupted SUBMIT returns EINTR. */
-		sigaction(SIGUSR1, &sa, NULL);
-		pin_cpu0();
-		if (fd < 0)
-			_exit(1);
-		/* A signal with a handler interrupts the wait. */
-		if (submit_once(fd, j, 1) != -EINTR)
-			_exit(2);
-		/* Then it waits until the reset frees room. */
-		if (submit(fd, j, 1, NULL))
-			_exit(3);
-		_exit(0);
-	}
-	sleep_ms(500);
-	EXPECT_EQ(0, waitpid(pid, &status, WNOHANG));	/* still blocked */
-	kill(pid, SIGUSR1);
-	/* The timeout resets the device; the backlog drains. */
-	ASSERT_EQ(pid, waitpid(pid, &status, 0));
-	EXPECT_TRUE(WIFEXITED(status));
-	EXPECT_EQ(0, WEXITSTATUS(status));
-	close(nb);
-	EXPECT_TRUE(wait_idle(60 * NSEC_PER_SEC));
-}
-
 /* ---- sysfs ---------------------------------------------------------------- */
 
 TEST_F(drv, sysfs_attributes_match_info_and_are_world_readable)
 {
-	char buf[4096];
+	char buf[4096], path[256];
 	struct stat st;
 	static const char *const names[] = {
 		"hw_version", "num_engines", "num_queues", "queue_depth",
@@ -1353,32 +2914,50 @@ TEST_F(drv, sysfs_attributes_match_info_and_are_world_readable)
 	int status;
 	pid_t pid;
 
-	for (i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
-		char path[256];
-
-		snprintf(path, sizeof(path), SYSFS_DIR "/%s", names[i]);
+	TH_LOG("board %s: node %s, attributes in %s/device/, debugfs %s",
+	       bd()->name, bd()->node, bd()->sys, bd()->dbg);
+	for (i = 0; i < N_ELEM(names); i++) {
+		sys_attr(path, sizeof(path), names[i]);
 		ASSERT_EQ(0, stat(path, &st)) TH_LOG("%s", path);
 		EXPECT_EQ(0444, st.st_mode & 0777) TH_LOG("%s", path);
 		EXPECT_LT(0, read_file(path, buf, sizeof(buf)));
 	}
-	ASSERT_LT(0, read_file(SYSFS_DIR "/num_queues", buf, sizeof(buf)));
+	sys_attr(path, sizeof(path), "num_queues");
+	ASSERT_LT(0, read_file(path, buf, sizeof(buf)));
 	EXPECT_EQ(self->info.num_queues, strtoul(buf, NULL, 0));
-	ASSERT_LT(0, read_file(SYSFS_DIR "/features", buf, sizeof(buf)));
+	sys_attr(path, sizeof(path), "features");
+	ASSERT_LT(0, read_file(path, buf, sizeof(buf)));
 	EXPECT_EQ(self->info.features, strtoul(buf, NULL, 0));
-	ASSERT_LT(0, read_file(SYSFS_DIR "/splits", buf, sizeof(buf)));
+	sys_attr(path, sizeof(path), "splits");
+	ASSERT_LT(0, read_file(path, buf, sizeof(buf)));
 	EXPECT_EQ(self->info.splits, strtoul(buf, NULL, 0));
 	EXPECT_LE(0, sysfs_key("counters", "jobs_ok"));
 	EXPECT_LE(0, sysfs_key("counters", "bytes_meta"));
 	EXPECT_LE(0, sysfs_key("faults", "resets"));
-	ASSERT_LT(0, read_file(SYSFS_DIR "/irq_mode", buf, sizeof(buf)));
+	sys_attr(path, sizeof(path), "irq_mode");
+	ASSERT_LT(0, read_file(path, buf, sizeof(buf)));
 	TH_LOG("interrupt mode: %s", buf);
 	if (expect && *expect)
 		EXPECT_EQ(0, strncmp(buf, expect, strlen(expect)));
 	EXPECT_EQ(0, queued_jobs()) {
 		TH_LOG("jobs queued while idle");
 	}
+	/* The debugfs knobs of the board are where the contract says. */
+	if (!access("/sys/kernel/debug", R_OK) &&
+	    !access("/sys/kernel/debug/spatten", F_OK)) {
+		static const char *const knobs[] = {
+			"timeout_ms", "force_timeout", "drop_irq", "nop_bench",
+		};
+
+		for (i = 0; i < N_ELEM(knobs); i++) {
+			dbg_file(path, sizeof(path), knobs[i]);
+			EXPECT_EQ(0, access(path, F_OK)) TH_LOG("%s", path);
+		}
+		EXPECT_EQ(0, access(OBJECTS_FILE, R_OK));
+	}
 
 	/* Readable by an unprivileged user too. */
+	sys_attr(path, sizeof(path), "counters");
 	pid = fork();
 	ASSERT_LE(0, pid);
 	if (pid == 0) {
@@ -1387,7 +2966,7 @@ TEST_F(drv, sysfs_attributes_match_info_and_are_world_readable)
 
 		if (setgid(65534) || setuid(65534))
 			_exit(1);
-		r = read_file(SYSFS_DIR "/counters", b, sizeof(b));
+		r = read_file(path, b, sizeof(b));
 		_exit(r < 0 ? 100 - r : 0);
 	}
 	ASSERT_EQ(pid, waitpid(pid, &status, 0));
@@ -1397,17 +2976,229 @@ TEST_F(drv, sysfs_attributes_match_info_and_are_world_readable)
 	}
 }
 
+/* ---- fdinfo --------------------------------------------------------------- */
+
+/* The value of "key:" in an fdinfo text, into @val; false if absent. */
+static bool fdinfo_get(const char *text, const char *key, char *val,
+		       size_t len)
+{
+	size_t klen = strlen(key);
+	const char *p;
+
+	for (p = text; p && *p; p = strchr(p, '\n'), p = p ? p + 1 : NULL) {
+		if (!strncmp(p, key, klen) && p[klen] == ':') {
+			const char *v = p + klen + 1;
+			size_t n;
+
+			while (*v == ' ' || *v == '\t')
+				v++;
+			n = strcspn(v, "\n");
+			if (n >= len)
+				n = len - 1;
+			memcpy(val, v, n);
+			val[n] = 0;
+			return true;
+		}
+	}
+	return false;
+}
+
+/* Sum of the drm-engine-<name>: <n> ns lines; -1 if there is none. */
+static long long fdinfo_engine_ns(const char *text, char *names, size_t len)
+{
+	long long total = -1;
+	const char *p;
+
+	if (names && len)
+		names[0] = 0;
+	for (p = text; p && *p; p = strchr(p, '\n'), p = p ? p + 1 : NULL) {
+		const char *colon = strchr(p, ':');
+		unsigned long long v;
+		char unit[8];
+
+		if (strncmp(p, "drm-engine-", 11) ||
+		    !strncmp(p, "drm-engine-capacity-", 20) || !colon)
+			continue;
+		if (sscanf(colon + 1, "%llu %7s", &v, unit) != 2 ||
+		    strcmp(unit, "ns"))
+			continue;
+		total = (total < 0 ? 0 : total) + (long long)v;
+		if (names && strlen(names) + (size_t)(colon - p) + 2 < len)
+			strncat(names, p, (size_t)(colon - p)),
+			strcat(names, " ");
+	}
+	return total;
+}
+
+static int read_fdinfo(int fd, char *buf, size_t len)
+{
+	char path[64];
+
+	snprintf(path, sizeof(path), "/proc/self/fdinfo/%d", fd);
+	return read_file(path, buf, len);
+}
+
+TEST_F_TIMEOUT(drv, fdinfo_reports_driver_client_engine_time_and_memory,
+	       T_SHORT)
+{
+	static char text[16384], text2[16384];
+	char val[128], id2[128], names[256];
+	struct drm_spatten_result w;
+	struct drm_spatten_job j;
+	long long e0, e1 = -1;
+	uint64_t seqno;
+	int64_t end;
+	int fd2, i;
+	const char *p;
+
+	ASSERT_LT(0, read_fdinfo(self->fd, text, sizeof(text)));
+	ASSERT_TRUE(fdinfo_get(text, "drm-driver", val, sizeof(val))) {
+		TH_LOG("no drm-driver key in:\n%s", text);
+	}
+	EXPECT_STREQ("spatten", val);
+	ASSERT_TRUE(fdinfo_get(text, "drm-client-id", val, sizeof(val)));
+	/* Each open file is its own client. */
+	fd2 = open_dev();
+	ASSERT_LE(0, fd2);
+	ASSERT_LT(0, read_fdinfo(fd2, text2, sizeof(text2)));
+	ASSERT_TRUE(fdinfo_get(text2, "drm-client-id", id2, sizeof(id2)));
+	EXPECT_STRNE(val, id2);
+	close(fd2);
+
+	e0 = fdinfo_engine_ns(text, names, sizeof(names));
+	ASSERT_LE(0, e0) TH_LOG("no drm-engine-<name>: <n> ns line in:\n%s",
+				text);
+	TH_LOG("engines: %s(%lld ns)", names, e0);
+	/* Memory: drm-total-memory (DRM core's helper) or drm-memory-*. */
+	p = strstr(text, "drm-total-memory:");
+	if (!p)
+		p = strstr(text, "drm-memory-");
+	EXPECT_NE(NULL, p) TH_LOG("no memory line in:\n%s", text);
+
+	small_inputs(self->map, 41);
+	small_job(&j, self->handle);
+	for (i = 0; i < 4; i++) {
+		ASSERT_EQ(0, submit(self->fd, &j, 1, &seqno));
+		ASSERT_EQ(0, wait_job(self->fd, seqno, WAIT_NS, &w));
+		ASSERT_EQ(DRM_SPATTEN_STATUS_OK, w.status);
+	}
+	/* Accounted at completion; allow the driver a moment. */
+	end = now_ns() + 3 * NSEC_PER_SEC;
+	do {
+		ASSERT_LT(0, read_fdinfo(self->fd, text, sizeof(text)));
+		e1 = fdinfo_engine_ns(text, NULL, 0);
+		if (e1 > e0)
+			break;
+		sleep_ms(50);
+	} while (now_ns() < end);
+	EXPECT_LT(e0, e1) TH_LOG("engine time did not grow:\n%s", text);
+}
+
+/* ---- memory accounting (cgroup v2) -------------------------------------- */
+
+#define CG_ROOT		"/sys/fs/cgroup"
+
+static long long cg_read_ll(const char *dir, const char *file)
+{
+	char path[PATH_MAX], buf[64];
+
+	snprintf(path, sizeof(path), "%s/%s", dir, file);
+	if (read_file(path, buf, sizeof(buf)) < 0)
+		return -1;
+	return strtoll(buf, NULL, 10);
+}
+
+/*
+ * 64 MiB of buffers created and touched through their mappings by a process
+ * in a child memory cgroup are charged to it (>= 48 MiB of memory.current).
+ */
+TEST_F_TIMEOUT(drv, bo_memory_is_charged_to_the_memory_cgroup, T_LONG)
+{
+	char buf[512], cg[128], path[PATH_MAX];
+	long long vals[2] = { -1, -1 };
+	bool mounted = false;
+	struct statfs sf;
+	int pfd[2], status, i;
+	pid_t pid;
+
+	if (statfs(CG_ROOT, &sf))
+		SKIP(return, "no %s", CG_ROOT);
+	if (sf.f_type != CGROUP2_SUPER_MAGIC) {
+		if (mount("cgroup2", CG_ROOT, "cgroup2", 0, NULL))
+			SKIP(return, "cannot mount cgroup2 on %s: %s", CG_ROOT,
+			     strerror(errno));
+		mounted = true;
+	}
+	if (read_file(CG_ROOT "/cgroup.controllers", buf, sizeof(buf)) < 0 ||
+	    !strstr(buf, "memory") ||
+	    (write_file(CG_ROOT "/cgroup.subtree_control", "+memory") &&
+	     (read_file(CG_ROOT "/cgroup.subtree_control", buf,
+			sizeof(buf)) < 0 || !strstr(buf, "memory")))) {
+		if (mounted)
+			umount2(CG_ROOT, MNT_DETACH);
+		SKIP(return, "no memory controller in cgroup2");
+	}
+	snprintf(cg, sizeof(cg), CG_ROOT "/spatten-test-%d", (int)getpid());
+	ASSERT_EQ(0, mkdir(cg, 0755));
+	ASSERT_LE(0, cg_read_ll(cg, "memory.current"));
+	ASSERT_EQ(0, pipe(pfd));
+	pid = fork();
+	ASSERT_LE(0, pid);
+	if (pid == 0) {
+		long long v[2];
+		uint32_t h;
+		uint64_t off;
+		char *m;
+		int fd;
+
+		close(self->fd);
+		snprintf(path, sizeof(path), "%s/cgroup.procs", cg);
+		if (write_file(path, "0"))
+			_exit(10);
+		fd = open_dev();
+		if (fd < 0)
+			_exit(11);
+		v[0] = cg_read_ll(cg, "memory.current");
+		for (i = 0; i < 4; i++) {
+			if (bo_create(fd, 16 * MIB, &h, &off))
+				_exit(12);
+			m = mmap(NULL, 16 * MIB, PROT_READ | PROT_WRITE,
+				 MAP_SHARED, fd, (off_t)off);
+			if (m == MAP_FAILED)
+				_exit(13);
+			memset(m, 0x42, 16 * MIB);
+		}
+		v[1] = cg_read_ll(cg, "memory.current");
+		if (write(pfd[1], v, sizeof(v)) != sizeof(v))
+			_exit(14);
+		_exit(0);
+	}
+	close(pfd[1]);
+	EXPECT_EQ(sizeof(vals), read(pfd[0], vals, sizeof(vals)));
+	close(pfd[0]);
+	ASSERT_EQ(pid, waitpid(pid, &status, 0));
+	EXPECT_TRUE(WIFEXITED(status));
+	EXPECT_EQ(0, WEXITSTATUS(status));
+	TH_LOG("memory.current of the cgroup: %lld -> %lld (+%lld KiB)",
+	       vals[0], vals[1], (vals[1] - vals[0]) / 1024);
+	EXPECT_LE(48ll * MIB, vals[1] - vals[0]);
+	for (i = 0; i < 50 && rmdir(cg); i++)
+		sleep_ms(100);
+	if (mounted)
+		umount2(CG_ROOT, MNT_DETACH);
+}
+
 /* ---- faults --------------------------------------------------------------- */
 
 /* Forced timeout with several jobs on the device: each fails exactly once. */
 TEST_F_TIMEOUT(drv, forced_timeout_resets_and_fails_every_job_once, T_LONG)
 {
 	enum { N = 12 };
-	struct spatten_job j[N];
-	struct spatten_wait w;
+	struct drm_spatten_job j[N];
+	struct drm_spatten_result w;
 	long long resets0, timeouts0;
 	uint64_t seqno, s2;
-	int i, n_timeout = 0, n_abort = 0;
+	int i, n_timeout = 0, n_abort = 0, n_cancel = 0, fd2;
 
 	if (!have_debugfs())
 		SKIP(return, "no debugfs");
@@ -1432,35 +3223,200 @@ TEST_F_TIMEOUT(drv, forced_timeout_resets_and_fails_every_job_once, T_LONG)
 	for (i = 0; i < N; i++) {
 		ASSERT_EQ(0, wait_job(self->fd, seqno + i, WAIT_NS, &w));
 		EXPECT_EQ(1000 + i, w.user_data);
-		if (w.status == SPATTEN_STATUS_TIMEOUT)
+		if (w.status == DRM_SPATTEN_STATUS_TIMEOUT)
 			n_timeout++;
-		else if (w.status == SPATTEN_HW_ERR_ABORTED)
+		else if (w.status == DRM_SPATTEN_STATUS_ABORTED)
 			n_abort++;
+		else if (w.status == DRM_SPATTEN_STATUS_CANCELED)
+			n_cancel++;
 		else
 			TH_LOG("job %d: status %u", i, w.status);
 	}
 	for (i = 0; i < N; i++)
 		EXPECT_EQ(-ENOENT, wait_job(self->fd, seqno + i, 0, NULL));
-	TH_LOG("%d timed out, %d aborted", n_timeout, n_abort);
-	EXPECT_EQ(N, n_timeout + n_abort);
+	TH_LOG("%d timed out, %d aborted, %d canceled", n_timeout, n_abort,
+	       n_cancel);
+	EXPECT_EQ(N, n_timeout + n_abort + n_cancel);
 	EXPECT_LE(1, n_timeout);
-	EXPECT_LE(1, n_abort);
 	EXPECT_EQ(resets0 + 1, sysfs_key("faults", "resets"));
 	EXPECT_EQ(timeouts0 + n_timeout, sysfs_key("faults", "timeouts"));
 	EXPECT_EQ(0, knob_get("force_timeout"));
 
-	/* The device works again. */
-	small_job(&j[0], self->handle);
-	ASSERT_EQ(0, submit(self->fd, j, 1, &s2));
-	ASSERT_EQ(0, wait_job(self->fd, s2, WAIT_NS, &w));
-	EXPECT_EQ(SPATTEN_HW_OK, w.status);
+	/* This file is banned; a new one works. */
+	EXPECT_EQ(-ECANCELED, submit(self->fd, j, 1, NULL));
+	fd2 = open_dev();
+	ASSERT_LE(0, fd2);
+	nop_job(&j[0], 1);
+	ASSERT_EQ(0, submit(fd2, j, 1, &s2));
+	ASSERT_EQ(0, wait_job(fd2, s2, WAIT_NS, &w));
+	EXPECT_EQ(DRM_SPATTEN_STATUS_OK, w.status);
+	close(fd2);
 	EXPECT_EQ(0, queued_jobs());
+}
+
+/*
+ * A hang bans the guilty file only: its job TIMEOUT, later SUBMITs
+ * -ECANCELED; a job of another file that was on the device at the reset is
+ * ABORTED (or had completed OK before), and that file keeps working.
+ */
+TEST_F_TIMEOUT(drv, hang_bans_the_guilty_file_only, T_LONG)
+{
+	struct drm_spatten_result w;
+	struct drm_spatten_job j;
+	long long resets0;
+	uint64_t sa, sb, off_b;
+	uint32_t hb;
+	char *map_b;
+	int fdb;
+
+	if (!have_debugfs())
+		SKIP(return, "no debugfs");
+	resets0 = sysfs_key("faults", "resets");
+	fdb = open_dev();
+	ASSERT_LE(0, fdb);
+	ASSERT_EQ(0, bo_create(fdb, BO_SIZE, &hb, &off_b));
+	map_b = mmap(NULL, BO_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED, fdb,
+		     (off_t)off_b);
+	ASSERT_NE(MAP_FAILED, map_b);
+	small_inputs(map_b, 51);
+
+	ASSERT_EQ(0, knob_set("timeout_ms", 2000));
+	ASSERT_EQ(0, knob_set("force_timeout", 1));
+	/* A's job hangs... */
+	nop_job(&j, 0xa);
+	ASSERT_EQ(0, submit(self->fd, &j, 1, &sa));
+	/* ...B's is on the device 1 s later, well before its own timeout. */
+	sleep_ms(1000);
+	small_job(&j, hb);
+	j.user_data = 0xb;
+	ASSERT_EQ(0, submit(fdb, &j, 1, &sb));
+
+	ASSERT_EQ(0, wait_job(self->fd, sa, WAIT_NS, &w));
+	EXPECT_EQ(DRM_SPATTEN_STATUS_TIMEOUT, w.status);
+	EXPECT_EQ(0xa, w.user_data);
+	ASSERT_EQ(0, wait_job(fdb, sb, WAIT_NS, &w));
+	EXPECT_TRUE(w.status == DRM_SPATTEN_STATUS_ABORTED ||
+		    w.status == DRM_SPATTEN_STATUS_OK) {
+		TH_LOG("innocent job: status %u", w.status);
+	}
+	TH_LOG("innocent job: status %u", w.status);
+	EXPECT_EQ(resets0 + 1, sysfs_key("faults", "resets"));
+
+	/* A is banned for good; B is not. */
+	nop_job(&j, 1);
+	EXPECT_EQ(-ECANCELED, submit(self->fd, &j, 1, NULL));
+	EXPECT_EQ(-ECANCELED, submit(self->fd, &j, 1, NULL));
+	small_job(&j, hb);
+	ASSERT_EQ(0, submit(fdb, &j, 1, &sb));
+	ASSERT_EQ(0, wait_job(fdb, sb, WAIT_NS, &w));
+	EXPECT_EQ(DRM_SPATTEN_STATUS_OK, w.status);
+	EXPECT_TRUE(any_nonzero(map_b + OFF_OUT, SM_BYTES));
+	munmap(map_b, BO_SIZE);
+	close(fdb);
+}
+
+/* The jobs of a banned file still queued when it was banned: CANCELED. */
+TEST_F_TIMEOUT(drv, hang_cancels_the_guilty_files_queued_jobs, T_LONG)
+{
+	enum { N = 8 };
+	struct drm_spatten_job j[N];
+	struct drm_spatten_result w;
+	uint64_t seqno;
+	int i, n_timeout = 0, n_other = 0;
+
+	if (!have_debugfs())
+		SKIP(return, "no debugfs");
+	ASSERT_EQ(0, knob_set("timeout_ms", 1000));
+	ASSERT_EQ(0, knob_set("force_timeout", 1));
+	nops(j, N);
+	ASSERT_EQ(0, submit(self->fd, j, N, &seqno));
+	for (i = 0; i < N; i++) {
+		ASSERT_EQ(0, wait_job(self->fd, seqno + i, WAIT_NS, &w));
+		if (w.status == DRM_SPATTEN_STATUS_TIMEOUT)
+			n_timeout++;
+		else if (w.status != DRM_SPATTEN_STATUS_CANCELED &&
+			 w.status != DRM_SPATTEN_STATUS_ABORTED)
+			n_other++;
+	}
+	EXPECT_LE(1, n_timeout);
+	EXPECT_EQ(0, n_other);
+	EXPECT_EQ(-ECANCELED, submit(self->fd, j, 1, NULL));
+}
+
+/* A hang leaves a devcoredump; writing to its data dismisses it. */
+TEST_F_TIMEOUT(drv, hang_writes_a_devcoredump, T_LONG)
+{
+	static char chunk[65536];
+	char buf[256], path[PATH_MAX], found[300] = "";
+	struct drm_spatten_result w;
+	struct drm_spatten_job j;
+	struct dirent **ents;
+	long long total = 0;
+	uint64_t seqno;
+	int64_t end;
+	int n, i, fd;
+	ssize_t r;
+
+	if (!have_debugfs())
+		SKIP(return, "no debugfs");
+	if (access(DEVCD_DIR, F_OK))
+		SKIP(return, "%s does not exist (no CONFIG_DEV_COREDUMP)",
+		     DEVCD_DIR);
+	if (read_file(DEVCD_DIR "/disabled", buf, sizeof(buf)) > 0 &&
+	    buf[0] == '1')
+		SKIP(return, "devcoredumps are disabled");
+	devcd_dismiss_all();
+	sleep_ms(200);
+	ASSERT_EQ(0, knob_set("timeout_ms", 1000));
+	ASSERT_EQ(0, knob_set("force_timeout", 1));
+	nop_job(&j, 0);
+	ASSERT_EQ(0, submit(self->fd, &j, 1, &seqno));
+	ASSERT_EQ(0, wait_job(self->fd, seqno, WAIT_NS, &w));
+	EXPECT_EQ(DRM_SPATTEN_STATUS_TIMEOUT, w.status);
+
+	end = now_ns() + 10 * NSEC_PER_SEC;
+	while (!found[0] && now_ns() < end) {
+		n = scandir(DEVCD_DIR, &ents, NULL, alphasort);
+		for (i = 0; i < n; i++) {
+			if (!found[0] && !strncmp(ents[i]->d_name, "devcd", 5))
+				snprintf(found, sizeof(found), "%s",
+					 ents[i]->d_name);
+			free(ents[i]);
+		}
+		if (n >= 0)
+			free(ents);
+		if (!found[0])
+			sleep_ms(100);
+	}
+	ASSERT_NE(0, found[0]) TH_LOG("no devcd* under %s", DEVCD_DIR);
+	snprintf(path, sizeof(path), DEVCD_DIR "/%s/failing_device", found);
+	r = readlink(path, buf, sizeof(buf) - 1);
+	if (r > 0) {
+		buf[r] = 0;
+		TH_LOG("%s: failing device %s", found, buf);
+	}
+	snprintf(path, sizeof(path), DEVCD_DIR "/%s/data", found);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	ASSERT_LE(0, fd);
+	while ((r = read(fd, chunk, sizeof(chunk))) > 0 && total < 256ll * MIB)
+		total += r;
+	EXPECT_LE(0, r);
+	close(fd);
+	TH_LOG("%s: %lld bytes", found, total);
+	EXPECT_LT(0, total);
+	/* Writing anything dismisses it. */
+	ASSERT_EQ(0, write_file(path, "1"));
+	snprintf(path, sizeof(path), DEVCD_DIR "/%s", found);
+	end = now_ns() + 5 * NSEC_PER_SEC;
+	while (!access(path, F_OK) && now_ns() < end)
+		sleep_ms(50);
+	EXPECT_NE(0, access(path, F_OK)) TH_LOG("%s still there", path);
 }
 
 TEST_F_TIMEOUT(drv, dropped_interrupt_is_recovered_by_the_watchdog, T_SHORT)
 {
-	struct spatten_job j;
-	struct spatten_wait w;
+	struct drm_spatten_result w;
+	struct drm_spatten_job j;
 	long long dropped0;
 	uint64_t seqno;
 
@@ -1471,57 +3427,60 @@ TEST_F_TIMEOUT(drv, dropped_interrupt_is_recovered_by_the_watchdog, T_SHORT)
 	nop_job(&j, 5);
 	ASSERT_EQ(0, submit(self->fd, &j, 1, &seqno));
 	ASSERT_EQ(0, wait_job(self->fd, seqno, WAIT_NS, &w));
-	EXPECT_EQ(SPATTEN_HW_OK, w.status);
+	EXPECT_EQ(DRM_SPATTEN_STATUS_OK, w.status);
 	EXPECT_EQ(dropped0 + 1, sysfs_key("faults", "irqs_dropped"));
 	EXPECT_EQ(0, knob_get("drop_irq"));
 }
 
 TEST_F_TIMEOUT(drv, injected_dma_error_fails_one_job, T_SHORT)
 {
-	struct spatten_job j;
-	struct spatten_wait w;
+	struct drm_spatten_result w;
+	struct drm_spatten_job j;
+	char path[256];
 	uint64_t seqno;
 
-	if (!have_debugfs())
-		SKIP(return, "no debugfs");
+	dbg_file(path, sizeof(path), "inject_dma_error");
+	if (access(path, W_OK))
+		SKIP(return, "no inject_dma_error knob");
 	small_inputs(self->map, 4);
 	ASSERT_EQ(0, knob_set("inject_dma_error", 1));
 	small_job(&j, self->handle);
 	ASSERT_EQ(0, submit(self->fd, &j, 1, &seqno));
 	ASSERT_EQ(0, wait_job(self->fd, seqno, WAIT_NS, &w));
 	TH_LOG("injected DMA error: status %u", w.status);
-	EXPECT_EQ(SPATTEN_HW_ERR_DMA_READ, w.status);
+	EXPECT_EQ(DRM_SPATTEN_STATUS_ERR_DMA_READ, w.status);
 	EXPECT_EQ(0, knob_get("inject_dma_error"));
 	/* The next one is fine. */
 	ASSERT_EQ(0, submit(self->fd, &j, 1, &seqno));
 	ASSERT_EQ(0, wait_job(self->fd, seqno, WAIT_NS, &w));
-	EXPECT_EQ(SPATTEN_HW_OK, w.status);
+	EXPECT_EQ(DRM_SPATTEN_STATUS_OK, w.status);
 }
 
 /*
- * inject_dma_write_error (added for the reliability campaigns, issue #7):
- * the job reads every input, then its output write fails: DMA_WRITE, and
- * the next job is fine.
+ * inject_dma_write_error: the job reads every input, then its output write
+ * fails: DMA_WRITE, and the next job is fine.
  */
 TEST_F_TIMEOUT(drv, injected_dma_write_error_fails_one_job, T_SHORT)
 {
-	struct spatten_job j;
-	struct spatten_wait w;
+	struct drm_spatten_result w;
+	struct drm_spatten_job j;
+	char path[256];
 	uint64_t seqno;
 
-	if (access(DEBUGFS_DIR "/inject_dma_write_error", W_OK))
+	dbg_file(path, sizeof(path), "inject_dma_write_error");
+	if (access(path, W_OK))
 		SKIP(return, "no inject_dma_write_error knob");
 	small_inputs(self->map, 5);
 	ASSERT_EQ(0, knob_set("inject_dma_write_error", 1));
 	small_job(&j, self->handle);
 	ASSERT_EQ(0, submit(self->fd, &j, 1, &seqno));
 	ASSERT_EQ(0, wait_job(self->fd, seqno, WAIT_NS, &w));
-	EXPECT_EQ(SPATTEN_HW_ERR_DMA_WRITE, w.status);
+	EXPECT_EQ(DRM_SPATTEN_STATUS_ERR_DMA_WRITE, w.status);
 	EXPECT_EQ(SM_BYTES, w.bytes_q);
 	EXPECT_EQ(0, knob_get("inject_dma_write_error"));
 	ASSERT_EQ(0, submit(self->fd, &j, 1, &seqno));
 	ASSERT_EQ(0, wait_job(self->fd, seqno, WAIT_NS, &w));
-	EXPECT_EQ(SPATTEN_HW_OK, w.status);
+	EXPECT_EQ(DRM_SPATTEN_STATUS_OK, w.status);
 }
 
 /*
@@ -1530,68 +3489,77 @@ TEST_F_TIMEOUT(drv, injected_dma_write_error_fails_one_job, T_SHORT)
  */
 TEST_F_TIMEOUT(drv, debugfs_objects_count_live_objects, T_SHORT)
 {
-	const char *f = "/sys/kernel/debug/spatten/objects";
-	char buf[512];
+	char buf[512], path[256];
 	long long bos0, jobs0, ctxs0;
-	struct spatten_job j;
+	struct drm_spatten_job j;
 	uint64_t seqno;
+	int64_t end;
 	uint32_t h;
 	int fd2;
 
-	if (read_file(f, buf, sizeof(buf)) < 0)
+	if (read_file(OBJECTS_FILE, buf, sizeof(buf)) < 0 || !have_debugfs())
 		SKIP(return, "no debugfs objects file");
 	ASSERT_EQ(0, knob_set("timeout_ms", 2000));
-	ctxs0 = objects_key(f, "ctxs");
-	bos0 = objects_key(f, "bos");
-	jobs0 = objects_key(f, "jobs");
+	ctxs0 = objects_key("ctxs");
+	bos0 = objects_key("bos");
+	jobs0 = objects_key("jobs");
 	fd2 = open_dev();
 	ASSERT_LE(0, fd2);
-	EXPECT_EQ(ctxs0 + 1, objects_key(f, "ctxs"));
+	EXPECT_EQ(ctxs0 + 1, objects_key("ctxs"));
 	ASSERT_EQ(0, bo_create(fd2, 3 * PAGE, &h, NULL));
-	EXPECT_EQ(bos0 + 1, objects_key(f, "bos"));
+	EXPECT_EQ(bos0 + 1, objects_key("bos"));
 	ASSERT_EQ(0, knob_set("force_timeout", 1));
 	nop_job(&j, 1);
 	ASSERT_EQ(0, submit(fd2, &j, 1, &seqno));
-	EXPECT_EQ(jobs0 + 1, objects_key(f, "jobs"));
+	EXPECT_EQ(jobs0 + 1, objects_key("jobs"));
 	/* Closed with the job held on the ring: the job keeps the file's
 	 * context; a reset (or its 2 s timeout) ends it and everything goes. */
 	close(fd2);
-	EXPECT_EQ(jobs0 + 1, objects_key(f, "jobs"));
-	if (!access(SYSFS_DIR "/device/reset", W_OK))
-		EXPECT_EQ(0, write_file(SYSFS_DIR "/device/reset", "1"));
+	EXPECT_EQ(jobs0 + 1, objects_key("jobs"));
+	sys_attr(path, sizeof(path), "reset");
+	if (!access(path, W_OK))
+		EXPECT_EQ(0, write_file(path, "1"));
 	EXPECT_TRUE(wait_idle(30 * NSEC_PER_SEC));
-	EXPECT_EQ(jobs0, objects_key(f, "jobs"));
-	EXPECT_EQ(bos0, objects_key(f, "bos"));
-	EXPECT_EQ(ctxs0, objects_key(f, "ctxs"));
+	end = now_ns() + 10 * NSEC_PER_SEC;
+	while (objects_key("jobs") != jobs0 && now_ns() < end)
+		sleep_ms(50);
+	EXPECT_EQ(jobs0, objects_key("jobs"));
+	EXPECT_EQ(bos0, objects_key("bos"));
+	EXPECT_EQ(ctxs0, objects_key("ctxs"));
 }
 
 /* A PCI function reset through sysfs: reset_prepare / reset_done. */
 TEST_F_TIMEOUT(drv, pci_function_reset_aborts_jobs_then_works, T_LONG)
 {
-	struct spatten_job j[4];
-	struct spatten_wait w;
+	struct drm_spatten_job j[4];
+	struct drm_spatten_result w;
+	char path[256];
 	uint64_t seqno;
 	int i;
 
 	if (!have_debugfs())
 		SKIP(return, "no debugfs");
-	if (access(SYSFS_DIR "/device/reset", W_OK))
+	sys_attr(path, sizeof(path), "reset");
+	if (access(path, W_OK))
 		SKIP(return, "no PCI reset method");
 	ASSERT_EQ(0, knob_set("timeout_ms", 60000));
 	ASSERT_EQ(0, knob_set("force_timeout", 1));
 	nops(j, 4);
 	ASSERT_EQ(0, submit(self->fd, j, 4, &seqno));
-	ASSERT_EQ(0, write_file(SYSFS_DIR "/device/reset", "1"));
+	/* On the device (the scheduler pushes them asynchronously). */
+	sleep_ms(500);
+	ASSERT_EQ(0, write_file(path, "1"));
 	for (i = 0; i < 4; i++) {
 		ASSERT_EQ(0, wait_job(self->fd, seqno + i, WAIT_NS, &w));
-		EXPECT_EQ(SPATTEN_HW_ERR_ABORTED, w.status);
+		EXPECT_EQ(DRM_SPATTEN_STATUS_ABORTED, w.status);
 	}
 	EXPECT_EQ(0, knob_get("force_timeout"));
+	/* Nobody hung: this file is not banned. */
 	small_inputs(self->map, 8);
 	small_job(&j[0], self->handle);
 	ASSERT_EQ(0, submit(self->fd, j, 1, &seqno));
 	ASSERT_EQ(0, wait_job(self->fd, seqno, WAIT_NS, &w));
-	EXPECT_EQ(SPATTEN_HW_OK, w.status);
+	EXPECT_EQ(DRM_SPATTEN_STATUS_OK, w.status);
 }
 
 /*
@@ -1615,30 +3583,19 @@ TEST_F_TIMEOUT(drv, kill9_with_jobs_in_flight_then_device_goes_idle, T_LONG)
 		uint32_t rows = self->info.max_context < 1024 ?
 				self->info.max_context : 1024;
 		uint64_t t = (uint64_t)heads * rows * 64 * 2;
-		struct spatten_job j[4];
+		struct drm_spatten_job j[4];
 		int fd = open_dev(), i;
 		uint32_t h;
 
 		close(self->fd);
 		if (fd < 0 || bo_create(fd, 4 * t, &h, NULL))
 			_exit(1);
-		for (i = 0; i < 4; i++) {
-			memset(&j[i], 0, sizeof(j[i]));
-			j[i].opcode = SPATTEN_OP_ATTENTION;
-			j[i].version = SPATTEN_DESC_VERSION;
-			j[i].n_heads = (uint16_t)heads;
-			j[i].head_dim = 64;
-			j[i].q_rows = (uint16_t)rows;
-			j[i].kv_rows = (uint16_t)rows;
-			tensor(&j[i].q, h, 0);
-			tensor(&j[i].k, h, t);
-			tensor(&j[i].v, h, 2 * t);
-			tensor(&j[i].out, h, 3 * t);
-		}
+		for (i = 0; i < 4; i++)
+			attn_job(&j[i], h, heads, rows);
 		if (submit(fd, j, 4, NULL))
 			_exit(2);
 		/* The handle goes: only the jobs hold the buffer now. */
-		bo_destroy(fd, h);
+		gem_close(fd, h);
 		if (write(sync_pipe[1], "x", 1) != 1)
 			_exit(3);
 		for (;;)
@@ -1659,7 +3616,7 @@ TEST_F_TIMEOUT(drv, kill9_with_jobs_in_flight_then_device_goes_idle, T_LONG)
 		pid = fork();
 		ASSERT_LE(0, pid);
 		if (pid == 0) {
-			struct spatten_job j[8];
+			struct drm_spatten_job j[8];
 			int fd = open_dev();
 
 			nops(j, 8);
@@ -1678,33 +3635,174 @@ TEST_F_TIMEOUT(drv, kill9_with_jobs_in_flight_then_device_goes_idle, T_LONG)
 	close(sync_pipe[0]);
 	close(sync_pipe[1]);
 }
+/* ---- a backlog of long jobs must not time out ----------------------------- */
 
-/* The PCI address of spatten0, e.g. "0000:00:01.0". */
-static int pci_addr(char *buf, size_t len)
+/* Wall time of one job alone (the longer of two runs); -1 on an error. */
+static int64_t time_one_job(int fd, const struct drm_spatten_job *j,
+			    uint64_t *engine_ns)
 {
-	char link[512];
-	ssize_t n = readlink(SYSFS_DIR "/device", link, sizeof(link) - 1);
-	char *base;
+	struct drm_spatten_result w;
+	int64_t best = 0, t0, t;
+	uint64_t seqno;
+	int k;
 
-	if (n < 0)
-		return -errno;
-	link[n] = 0;
-	base = strrchr(link, '/');
-	snprintf(buf, len, "%s", base ? base + 1 : link);
-	return 0;
+	*engine_ns = 0;
+	for (k = 0; k < 2; k++) {
+		t0 = now_ns();
+		if (submit(fd, j, 1, &seqno) ||
+		    wait_job(fd, seqno, WAIT_NS, &w) ||
+		    w.status != DRM_SPATTEN_STATUS_OK)
+			return -1;
+		t = now_ns() - t0;
+		if (t > best)
+			best = t;
+		if (w.engine_ns > *engine_ns)
+			*engine_ns = w.engine_ns;
+	}
+	return best;
 }
 
 /*
- * Unbind with jobs in flight, a mapping and an open file; then bind again.
- * Runs last: the board comes back as spatten0 for the other suites.
+ * The job timeout is per job on the engine, not per job since it was
+ * queued: with the timeout lowered to 500 ms, queue jobs that each take
+ * well under it (a tenth to a quarter, measured first) but together
+ * several timeouts per engine; all complete OK, no reset.
  */
-TEST_F_TIMEOUT(drv, zz_unbind_with_jobs_in_flight_then_rebind, T_LONG)
+TEST_F_TIMEOUT(drv, backlog_of_long_jobs_does_not_time_out, T_HUGE)
+{
+	const int64_t t_ns = 500 * NSEC_PER_MSEC;
+	uint32_t max_heads = self->info.max_heads < 16 ? self->info.max_heads : 16;
+	uint32_t max_rows = self->info.max_context < 1024 ?
+			    self->info.max_context : 1024;
+	uint64_t bo_bytes = 4ull * max_heads * max_rows * 64 * 2;
+	struct drm_spatten_job j[DRM_SPATTEN_MAX_SUBMIT];
+	struct drm_spatten_counters c0, c1;
+	struct drm_spatten_info info;
+	uint32_t heads = 1, rows = 64, best_heads = 0, best_rows = 0;
+	uint32_t n, done = 0, engines, i;
+	int64_t t1 = 0, best_t = 0, t0, wall;
+	uint64_t off, first = 0, seqno, eng_ns = 0;
+	struct reap_stats st;
+	uint32_t h;
+	char *m;
+
+	if (!have_debugfs())
+		SKIP(return, "no debugfs (timeout_ms)");
+	ASSERT_EQ(0, knob_set("timeout_ms", t_ns / NSEC_PER_MSEC));
+	ASSERT_EQ(0, get_info(self->fd, &info));
+	TH_LOG("job timeout: debugfs %ld ms, INFO %u ms (default %ld ms)",
+	       knob_get("timeout_ms"), info.job_timeout_ms,
+	       g_default_timeout_ms);
+	ASSERT_EQ(0, bo_create(self->fd, bo_bytes, &h, &off));
+	m = mmap(NULL, bo_bytes, PROT_READ | PROT_WRITE, MAP_SHARED, self->fd,
+		 (off_t)off);
+	ASSERT_NE(MAP_FAILED, m);
+	fill_s16(m, bo_bytes / 2, 77);
+	ASSERT_EQ(0, get_counters(self->fd, &c0));
+
+	/* The largest shape up to T/10 whose job stays under T/4. */
+	if (rows > max_rows)
+		rows = max_rows;
+	for (;;) {
+		attn_job(&j[0], h, heads, rows);
+		t1 = time_one_job(self->fd, &j[0], &eng_ns);
+		ASSERT_LT(0, t1) TH_LOG("%u x %u job failed", heads, rows);
+		if (t1 > t_ns / 4)
+			break;
+		best_heads = heads;
+		best_rows = rows;
+		best_t = t1;
+		if (t1 >= t_ns / 10)
+			break;
+		if (rows * 2 <= max_rows)
+			rows *= 2;
+		else if (heads * 2 <= max_heads)
+			heads *= 2;
+		else
+			break;
+	}
+	if (!best_heads)
+		SKIP(return, "the smallest job (%u x %u) takes %lld ms alone",
+		     heads, rows, (long long)(t1 / NSEC_PER_MSEC));
+	engines = self->info.num_engines ? self->info.num_engines : 1;
+	n = (uint32_t)((6 * t_ns) / best_t + 1) * engines;
+	if (n < 8)
+		n = 8;
+	if (n > 2048)
+		n = 2048;
+	TH_LOG("%u jobs of %u heads x %u rows, %.1f ms each alone (engine %.1f ms), %u engines",
+	       n, best_heads, best_rows, best_t / 1e6, eng_ns / 1e6, engines);
+
+	for (i = 0; i < DRM_SPATTEN_MAX_SUBMIT; i++)
+		attn_job(&j[i], h, best_heads, best_rows);
+	t0 = now_ns();
+	while (done < n) {
+		uint32_t k = n - done < DRM_SPATTEN_MAX_SUBMIT ?
+			     n - done : DRM_SPATTEN_MAX_SUBMIT;
+
+		/* No implicit sync: the jobs reach the rings back to back. */
+		ASSERT_EQ(0, submit_full(self->fd, j, JOB_SIZE, k,
+					 DRM_SPATTEN_SUBMIT_NO_IMPLICIT, NULL, 0,
+					 NULL, 0, &seqno));
+		if (!done)
+			first = seqno;
+		done += k;
+	}
+	reap_all(self->fd, first, n, DRM_SPATTEN_STATUS_OK, 600 * NSEC_PER_SEC,
+		 &st);
+	wall = now_ns() - t0;
+	TH_LOG("backlog done in %.2f s (%.1f timeouts)", wall / 1e9,
+	       (double)wall / (double)t_ns);
+	if (wall < 2 * t_ns)
+		TH_LOG("warning: the backlog took under two timeouts");
+	EXPECT_EQ(0, st.err);
+	EXPECT_EQ(n, st.seen);
+	EXPECT_EQ(0, st.timeouts);
+	EXPECT_EQ(0, st.other) TH_LOG("last status %u", st.last_other);
+	ASSERT_EQ(0, get_counters(self->fd, &c1));
+	EXPECT_EQ(c0.value[DRM_SPATTEN_CNT_RESETS],
+		  c1.value[DRM_SPATTEN_CNT_RESETS]);
+	EXPECT_EQ(c0.value[DRM_SPATTEN_CNT_TIMEOUTS],
+		  c1.value[DRM_SPATTEN_CNT_TIMEOUTS]);
+	munmap(m, bo_bytes);
+	gem_close(self->fd, h);
+}
+
+/* ---- unbind: runs last, then binds the board again ------------------------ */
+
+DEV_FIXTURE(zz_unbind)
+
+static sigjmp_buf g_sigbus_env;
+
+static void on_sigbus(int sig)
+{
+	(void)sig;
+	siglongjmp(g_sigbus_env, 1);
+}
+
+/* Bind the board again unless it is bound; wait for its node. */
+static bool rebind(const char *addr)
+{
+	char path[256];
+
+	snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/driver", addr);
+	if (access(path, F_OK) && write_file(PCI_DRV_DIR "/bind", addr))
+		return false;
+	return board_back(10000);
+}
+
+/*
+ * Unbind with jobs in flight, a mapping and an open file; then bind again
+ * so that the board is there for the other suites.
+ */
+TEST_F_TIMEOUT(zz_unbind, zz_unbind_with_jobs_in_flight_then_rebind, T_LONG)
 {
 	struct pollfd p = { .fd = self->fd, .events = POLLIN };
-	struct spatten_info info;
-	struct spatten_job j[4];
-	struct spatten_wait w;
-	char addr[512];
+	struct sigaction sa = { .sa_handler = on_sigbus }, old;
+	struct drm_spatten_result w;
+	struct drm_spatten_info info;
+	struct drm_spatten_job j[4];
+	char addr[256];
 	uint64_t seqno;
 	int i, fd2;
 
@@ -1716,30 +3814,196 @@ TEST_F_TIMEOUT(drv, zz_unbind_with_jobs_in_flight_then_rebind, T_LONG)
 	nops(j, 4);
 	ASSERT_EQ(0, submit(self->fd, j, 4, &seqno));
 	memset(self->map, 0x5a, PAGE);
+	sleep_ms(300);
 
-	ASSERT_EQ(0, write_file("/sys/bus/pci/drivers/spatten/unbind", addr));
+	ASSERT_EQ(0, write_file(PCI_DRV_DIR "/unbind", addr));
 	/* Each job in flight is reported once, aborted; then -ENODEV. */
 	for (i = 0; i < 4; i++) {
 		ASSERT_EQ(0, wait_job(self->fd, seqno + i, WAIT_NS, &w));
-		EXPECT_EQ(SPATTEN_HW_ERR_ABORTED, w.status);
+		EXPECT_TRUE(w.status == DRM_SPATTEN_STATUS_ABORTED ||
+			    w.status == DRM_SPATTEN_STATUS_CANCELED) {
+			TH_LOG("job %d: status %u", i, w.status);
+		}
 	}
 	EXPECT_EQ(-ENODEV, wait_job(self->fd, seqno, 0, NULL));
-	EXPECT_EQ(-ENODEV, xioctl(self->fd, SPATTEN_IOCTL_INFO, &info));
+	EXPECT_EQ(-ENODEV, get_info(self->fd, &info));
 	EXPECT_EQ(-ENODEV, submit(self->fd, j, 1, NULL));
+	EXPECT_EQ(-ENODEV, bo_create(self->fd, PAGE, NULL, NULL));
 	EXPECT_EQ(1, poll(&p, 1, 0));
 	EXPECT_TRUE(p.revents & (POLLERR | POLLHUP));
 	/* The mapping still works: the pages belong to the buffer. */
-	EXPECT_EQ(0x5a, ((unsigned char *)self->map)[PAGE - 1]);
+	sigaction(SIGBUS, &sa, &old);
+	if (!sigsetjmp(g_sigbus_env, 1)) {
+		EXPECT_EQ(0x5a, ((volatile unsigned char *)self->map)[PAGE - 1]);
+	} else {
+		EXPECT_TRUE(false) TH_LOG("SIGBUS reading the mapping after unbind");
+	}
+	sigaction(SIGBUS, &old, NULL);
 
-	ASSERT_EQ(0, write_file("/sys/bus/pci/drivers/spatten/bind", addr));
-	for (i = 0; i < 100 && access(dev_path(), F_OK); i++)
-		sleep_ms(50);
+	ASSERT_TRUE(rebind(addr)) TH_LOG("bind %s", addr);
 	fd2 = open_dev();
 	ASSERT_LE(0, fd2);
 	nop_job(&j[0], 9);
 	ASSERT_EQ(0, submit(fd2, j, 1, &seqno));
 	ASSERT_EQ(0, wait_job(fd2, seqno, WAIT_NS, &w));
-	EXPECT_EQ(SPATTEN_HW_OK, w.status);
+	EXPECT_EQ(DRM_SPATTEN_STATUS_OK, w.status);
+	close(fd2);
+}
+
+struct uffd_call {
+	int fd;
+	void *mem;
+	bool userptr;
+	int ret;
+	int done;
+};
+
+static void *uffd_caller(void *arg)
+{
+	struct uffd_call *c = arg;
+
+	if (c->userptr)
+		c->ret = bo_userptr(c->fd, c->mem, 4 * PAGE, NULL);
+	else
+		c->ret = submit_full(c->fd, c->mem, JOB_SIZE, 1, 0, NULL, 0,
+				     NULL, 0, NULL);
+	__atomic_store_n(&c->done, 1, __ATOMIC_RELEASE);
+	return NULL;
+}
+
+struct unbind_call {
+	char addr[256];
+	int ret;
+	int done;
+};
+
+static void *unbinder(void *arg)
+{
+	struct unbind_call *u = arg;
+
+	u->ret = write_file(PCI_DRV_DIR "/unbind", u->addr);
+	__atomic_store_n(&u->done, 1, __ATOMIC_RELEASE);
+	return NULL;
+}
+
+static bool wait_flag(int *flag, int64_t rel_ns)
+{
+	int64_t end = now_ns() + rel_ns;
+
+	while (!__atomic_load_n(flag, __ATOMIC_ACQUIRE) && now_ns() < end)
+		sleep_ms(10);
+	return __atomic_load_n(flag, __ATOMIC_ACQUIRE);
+}
+
+static int join_within(pthread_t t, int seconds)
+{
+	struct timespec abs;
+
+	clock_gettime(CLOCK_REALTIME, &abs);
+	abs.tv_sec += seconds;
+	return pthread_timedjoin_np(t, NULL, &abs);
+}
+
+/*
+ * One thread SUBMITs a job array, another BO_USERPTRs memory, both in
+ * pages registered with userfaultfd whose faults nobody serves: the
+ * ioctls sleep in the fault. Unbinding the device meanwhile must not wait
+ * for them (done within 5 s). Then the faults are released (the uffd
+ * closed: the pages fill with zeros), the ioctls return, SUBMIT with an
+ * error, and the board is bound again.
+ */
+TEST_F_TIMEOUT(zz_unbind, zz_unbind_while_an_ioctl_sleeps_in_userfaultfd, T_LONG)
+{
+	struct uffdio_api api = { .api = UFFD_API };
+	struct uffdio_register reg;
+	struct uffd_call sub, up;
+	struct unbind_call ub;
+	struct drm_spatten_info info;
+	struct drm_spatten_result w;
+	struct drm_spatten_job j;
+	pthread_t ts, tu, tb;
+	bool in_time, sub_blocked, up_blocked;
+	int uffd, faults = 0, fd2;
+	int64_t t0, took;
+	uint64_t seqno;
+	char *mem;
+
+	uffd = (int)syscall(__NR_userfaultfd, O_CLOEXEC | O_NONBLOCK);
+	if (uffd < 0 && (errno == ENOSYS || errno == EPERM ||
+			 errno == EACCES))
+		SKIP(return, "userfaultfd: %s", strerror(errno));
+	ASSERT_LE(0, uffd);
+	if (ioctl(uffd, UFFDIO_API, &api)) {
+		close(uffd);
+		SKIP(return, "UFFDIO_API: %s", strerror(errno));
+	}
+	mem = mmap(NULL, 8 * PAGE, PROT_READ | PROT_WRITE,
+		   MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	ASSERT_NE(MAP_FAILED, mem);
+	memset(&reg, 0, sizeof(reg));
+	reg.range.start = (uintptr_t)mem;
+	reg.range.len = 8 * PAGE;
+	reg.mode = UFFDIO_REGISTER_MODE_MISSING;
+	ASSERT_EQ(0, ioctl(uffd, UFFDIO_REGISTER, &reg));
+	memset(&ub, 0, sizeof(ub));
+	ASSERT_EQ(0, pci_addr(ub.addr, sizeof(ub.addr)));
+
+	memset(&sub, 0, sizeof(sub));
+	memset(&up, 0, sizeof(up));
+	sub.fd = up.fd = self->fd;
+	sub.mem = mem;
+	up.mem = mem + 4 * PAGE;
+	up.userptr = true;
+	ASSERT_EQ(0, pthread_create(&ts, NULL, uffd_caller, &sub));
+	ASSERT_EQ(0, pthread_create(&tu, NULL, uffd_caller, &up));
+	/* Wait for their faults (BO_USERPTR may fail at once instead). */
+	t0 = now_ns();
+	while (faults < 2 && now_ns() - t0 < 5 * NSEC_PER_SEC) {
+		struct pollfd p = { .fd = uffd, .events = POLLIN };
+		struct uffd_msg msg;
+
+		if (poll(&p, 1, 100) == 1 &&
+		    read(uffd, &msg, sizeof(msg)) == sizeof(msg) &&
+		    msg.event == UFFD_EVENT_PAGEFAULT)
+			faults++;
+		if (faults >= 1 && __atomic_load_n(&up.done, __ATOMIC_ACQUIRE))
+			break;
+	}
+	sub_blocked = !__atomic_load_n(&sub.done, __ATOMIC_ACQUIRE);
+	up_blocked = !__atomic_load_n(&up.done, __ATOMIC_ACQUIRE);
+	TH_LOG("%d faults pending; SUBMIT %s (%d), BO_USERPTR %s (%d)", faults,
+	       sub_blocked ? "sleeping" : "returned", sub.ret,
+	       up_blocked ? "sleeping" : "returned", up.ret);
+	EXPECT_TRUE(sub_blocked) TH_LOG("SUBMIT did not sleep in the fault");
+
+	t0 = now_ns();
+	ASSERT_EQ(0, pthread_create(&tb, NULL, unbinder, &ub));
+	in_time = wait_flag(&ub.done, 5 * NSEC_PER_SEC);
+	took = now_ns() - t0;
+	/* Release the faults: the pages fill with zeros, the ioctls go on. */
+	close(uffd);
+	EXPECT_EQ(0, join_within(ts, 30)) TH_LOG("SUBMIT did not return");
+	EXPECT_EQ(0, join_within(tu, 30)) TH_LOG("BO_USERPTR did not return");
+	if (!in_time)
+		wait_flag(&ub.done, 60 * NSEC_PER_SEC);
+	EXPECT_TRUE(in_time) {
+		TH_LOG("unbind took over 5 s with an ioctl asleep in a userfaultfd page");
+	}
+	ASSERT_EQ(0, join_within(tb, 1));
+	TH_LOG("unbind took %.2f s; then SUBMIT %d, BO_USERPTR %d",
+	       took / 1e9, sub.ret, up.ret);
+	EXPECT_EQ(0, ub.ret);
+	EXPECT_NE(0, sub.ret);
+	EXPECT_EQ(-ENODEV, get_info(self->fd, &info));
+	munmap(mem, 8 * PAGE);
+
+	ASSERT_TRUE(rebind(ub.addr)) TH_LOG("bind %s", ub.addr);
+	fd2 = open_dev();
+	ASSERT_LE(0, fd2);
+	nop_job(&j, 9);
+	ASSERT_EQ(0, submit(fd2, &j, 1, &seqno));
+	ASSERT_EQ(0, wait_job(fd2, seqno, WAIT_NS, &w));
+	EXPECT_EQ(DRM_SPATTEN_STATUS_OK, w.status);
 	close(fd2);
 }
 
@@ -1750,9 +4014,11 @@ TEST_F_TIMEOUT(drv, zz_unbind_with_jobs_in_flight_then_rebind, T_LONG)
  */
 static int hold_jobs(void)
 {
-	struct spatten_job j[16];
-	int fd = open_dev();
+	struct drm_spatten_job j[16];
+	int fd;
 
+	board_find();
+	fd = open_dev();
 	if (fd < 0 || knob_set("timeout_ms", 60000) ||
 	    knob_set("force_timeout", 1))
 		return 1;
@@ -1769,5 +4035,15 @@ int main(int argc, char **argv)
 {
 	if (argc > 1 && !strcmp(argv[1], "--hold-jobs"))
 		return hold_jobs();
+	/* The job timeout the tests restore after changing it. */
+	if (board_find()) {
+		long v = knob_get("timeout_ms");
+
+		if (v > 0)
+			g_default_timeout_ms = v;
+	} else {
+		printf("# no accel or render node bound to spatten found\n");
+	}
+	g_board_known = false;	/* each test finds the board itself */
 	return test_harness_run(argc, argv);
 }
