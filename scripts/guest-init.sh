@@ -48,7 +48,8 @@ if [ -s /lib/modules/load-order ]; then
 		[ $r = 0 ] || rc=1
 	done </lib/modules/load-order
 fi
-insmod /lib/modules/spatten.ko
+# unsafe_fault_injection=1: the DMA error knobs of debugfs (campaign 3).
+insmod /lib/modules/spatten.ko unsafe_fault_injection=1
 r=$?
 tap $r "insmod spatten.ko"
 [ $r = 0 ] || rc=1
