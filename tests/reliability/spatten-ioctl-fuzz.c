@@ -1017,6 +1017,11 @@ static void one_call(struct tstate *t)
 	int fd, ret, i, op = rndn(r, 22);
 	struct fobj *f = file_get(&fd);
 
+	if (fd < 0) {	/* out of descriptors: nothing to call on */
+		count(-EBADF);
+		file_put(f, fd);
+		return;
+	}
 	atomic_store(&sh->op[my_tid], op);
 	switch (op) {
 	case 0: {	/* INFO */
