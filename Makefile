@@ -125,10 +125,22 @@ host: deps host-tests lib
 guest: ktools
 	@$(MAKE) -s guest-bins
 
+# Every guest image carries the DRM stack spatten.ko builds on (drm, the
+# GEM shmem helpers, gpu-sched), taken from the guest kernel's own module
+# tree with what they depend on, and loads it first, in dependency order
+# (scripts/kmod-deps.sh reads the tree's modules.dep, or depmod -n).
+DRM_MODULES := drm drm_shmem_helper gpu-sched
+KMODDIR61 = $(SPATTEN_CACHE)/kernel/$(KABI)/root/lib/modules/$(KABI)
+KMODDIR612 = $(SPATTEN_CACHE)/kernel/$(KABI612)/root/lib/modules/$(KABI612)
+DKMODDIR = $(firstword $(wildcard $(DKMODS)/lib/modules/*))
+# $(call PACK_INITRAMFS,spatten.ko,module tree,output)
+PACK_INITRAMFS = mods=$$(scripts/kmod-deps.sh $(2) $(DRM_MODULES)) && \
+	SPATTEN_EXTRA_MODULES="$$mods" scripts/mk-initramfs.sh $(1) \
+	$(BUILD)/guest/bin $(3)
+
 initramfs: module guest
 	@echo "==> Packing the guest initramfs"
-	@scripts/mk-initramfs.sh $(BUILD)/module-6.1/spatten.ko \
-		$(BUILD)/guest/bin $(INITRAMFS)
+	@$(call PACK_INITRAMFS,$(BUILD)/module-6.1/spatten.ko,$(KMODDIR61),$(INITRAMFS))
 
 # ---- the two commands of README.md ---------------------------------------
 
@@ -150,8 +162,7 @@ GUEST_BOOTS := 6.1:$(KABI):$(INITRAMFS)::msix \
 	6.12-intx:$(KABI612):$(INITRAMFS612)::intx
 
 guest-check: module-6.12
-	@scripts/mk-initramfs.sh $(BUILD)/module-6.12/spatten.ko \
-		$(BUILD)/guest/bin $(INITRAMFS612)
+	@$(call PACK_INITRAMFS,$(BUILD)/module-6.12/spatten.ko,$(KMODDIR612),$(INITRAMFS612))
 	@rc=0; for b in $(GUEST_BOOTS); do \
 		IFS=:; set -- $$b; unset IFS; \
 		tag=$$1 abi=$$2 initrd=$$3 devopts=$$4 irq=$$5; \
@@ -165,24 +176,18 @@ guest-check: module-6.12
 		printf '%s\n' "$$out" | sed "s/ - guest kernel log/ - boot $$tag: guest kernel log/"; \
 	done; exit $$rc
 
-# The fifth boot: the debug kernel with the DRM stack it carries (drm and
-# its one dependency, drm_shmem_helper, gpu-sched) loaded first; the suites, the short forms
-# of the campaigns, the allocation-failure sweep, kmemleak; then the scan
-# of its log for KASAN, lockdep, kmemleak, DMA-API and WARNING reports.
+# The fifth boot: the debug kernel with the DRM stack it carries (drm,
+# drm_shmem_helper, gpu-sched and what they depend on) loaded first; the
+# suites, the short forms of the campaigns, the allocation-failure sweep,
+# kmemleak; then the scan of its log for KASAN, lockdep, kmemleak, DMA-API
+# and WARNING reports.
 # DEBUG_CHECK_MODE=long runs the campaigns' long forms (make reliability);
 # DEBUG_CHECK_RUN=failnth the allocation-failure sweep alone.
 DEBUG_CHECK_MODE ?= short
 DEBUG_CHECK_RUN ?= debugcheck
-DKMOD_LIST = $(addprefix $(DKMODS)/lib/modules/*/kernel/drivers/gpu/drm/, \
-	drm_panel_orientation_quirks.ko drm.ko drm_shmem_helper.ko \
-	scheduler/gpu-sched.ko)
 
 debug-check: module-debug guest
-	@mods=; for m in $(DKMOD_LIST); do [ -f "$$m" ] || \
-		{ echo "debug kernel module missing: $$m" >&2; exit 1; }; \
-		mods="$$mods $$m"; done; \
-		SPATTEN_EXTRA_MODULES="$$mods" scripts/mk-initramfs.sh \
-		$(BUILD)/module-debug/spatten.ko $(BUILD)/guest/bin $(INITRAMFSDBG)
+	@$(call PACK_INITRAMFS,$(BUILD)/module-debug/spatten.ko,$(DKMODDIR),$(INITRAMFSDBG))
 	@echo "# guest boot debug: the debug kernel (KASAN, lockdep, kmemleak, DMA-API, fault injection)"
 	@scripts/debug-boot.sh $(DEBUG_CHECK_RUN) $(DKTREE)/arch/x86/boot/bzImage \
 		$(INITRAMFSDBG) \

@@ -207,12 +207,15 @@ $(GUEST_OUT)/obj/lib/engine/%.o: engine/%.c $(LIB_HDRS)
 $(GUEST_LIB_A): $(GUEST_LIB_OBJS)
 	$(LIB_MK_ARCHIVE)
 
+# spatten_test issues the driver's DRM ioctls raw (include/uapi/drm/,
+# drm.h of Debian libdrm-dev).
 $(GUEST_OUT)/bin/spatten_test: tests/guest/spatten_test.c $(GUEST_LIB_A) \
-			       $(LIB_HDRS)
+			       $(LIB_HDRS) include/uapi/drm/spatten_accel.h
 	@test -f $(KSFT_DIR)/kselftest_harness.h || \
 		{ echo "kselftest_harness.h not found in KSFT_DIR=$(KSFT_DIR)" >&2; exit 1; }
 	@mkdir -p $(@D)
 	$(GUEST_CC) $(GUEST_ALL_CFLAGS) -Wno-sign-compare -I$(KSFT_DIR) \
+		-I/usr/include/libdrm \
 		-o $@ $< $(GUEST_LIB_A) -lpthread -lm
 
 $(GUEST_OUT)/bin/spatten_lib_test: lib/tests/test_libspatten.c \

@@ -37,30 +37,43 @@ if [ -w /sys/kernel/debug/kmemleak ]; then
 fi
 # The kernel log up to here is the kernel's own (scripts/debug-boot.sh).
 echo "SPATTEN-MARK: modules load" >/dev/kmsg
-# The kernel's own modules the image carries (the debug kernel's DRM,
-# drm_sched and GEM shmem helpers), in dependency order.
+# The kernel's own modules the image carries (DRM, drm_sched, the GEM
+# shmem helpers and their dependencies), in dependency order
+# (scripts/kmod-deps.sh).
 if [ -s /lib/modules/load-order ]; then
 	while read -r m; do
 		insmod "/lib/modules/$m"
-		tap $? "insmod $m"
+		r=$?
+		tap $r "insmod $m"
+		[ $r = 0 ] || rc=1
 	done </lib/modules/load-order
 fi
-insmod /lib/modules/spatten.ko
+# unsafe_fault_injection=1: the DMA error knobs of debugfs (campaign 3).
+insmod /lib/modules/spatten.ko unsafe_fault_injection=1
 r=$?
 tap $r "insmod spatten.ko"
 [ $r = 0 ] || rc=1
-# The DRM accel node (6.12) or render node (6.1) of the board.
-node_up() {
-	for f in /dev/accel/accel* /dev/dri/renderD*; do
-		[ -c "$f" ] && return 0
+echo "# modules loaded: $(cut -d' ' -f1 /proc/modules | tr '\n' ' ')"
+
+# The board's node: /dev/accel/accelN (6.2+) or /dev/dri/renderDN (6.1)
+# whose device is bound to spatten.
+spatten_node() {
+	for s in /sys/class/accel/accel* /sys/class/drm/renderD*; do
+		[ "$(basename "$(readlink "$s/device/driver" 2>/dev/null)")" = spatten ] ||
+			continue
+		case $s in
+		*/accel/*) echo "/dev/accel/${s##*/}" ;;
+		*) echo "/dev/dri/${s##*/}" ;;
+		esac
+		return 0
 	done
-	return 1
 }
 i=0
-while ! node_up && [ $i -lt 50 ]; do sleep 0.1; i=$((i + 1)); done
-node_up
+while [ -z "$(spatten_node)" ] && [ $i -lt 50 ]; do sleep 0.1; i=$((i + 1)); done
+node=$(spatten_node)
+[ -n "$node" ] && [ -c "$node" ]
 r=$?
-tap $r "an accel or render node appears"
+tap $r "the board's node appears (${node:-none})"
 [ $r = 0 ] || rc=1
 
 # rel_run NAME CMD...: one reliability campaign; its TAP lines pass through.

@@ -127,19 +127,28 @@ static bool sysdir_is_spatten(const char *sysdir)
 	return !strcmp(base ? base + 1 : link, "spatten");
 }
 
-/* accelN -> /dev/accel, /sys/class/accel, debugfs accel/N; renderDN alike. */
+/*
+ * accelN -> /dev/accel, /sys/class/accel; renderDN alike. The knobs are in
+ * debugfs spatten/<PCI address>, the same on every kernel.
+ */
 static void board_paths(const char *name, struct board *b)
 {
 	bool accel = !strncmp(name, "accel", 5);
-	const char *num = name + (accel ? 5 : strlen("renderD"));
+	char path[160], link[256];
+	const char *pci;
+	ssize_t n;
 
 	snprintf(b->name, sizeof(b->name), "%s", name);
 	snprintf(b->node, sizeof(b->node), "/dev/%s/%s",
 		 accel ? "accel" : "dri", name);
 	snprintf(b->sys, sizeof(b->sys), "/sys/class/%s/%s",
 		 accel ? "accel" : "drm", name);
-	snprintf(b->dbg, sizeof(b->dbg), "/sys/kernel/debug/%s/%s",
-		 accel ? "accel" : "dri", num);
+	snprintf(path, sizeof(path), "%s/device", b->sys);
+	n = readlink(path, link, sizeof(link) - 1);
+	link[n > 0 ? n : 0] = 0;
+	pci = strrchr(link, '/');
+	snprintf(b->dbg, sizeof(b->dbg), "/sys/kernel/debug/spatten/%s",
+		 pci ? pci + 1 : link);
 }
 
 static int prefix_filter_accel(const struct dirent *d)
@@ -2946,7 +2955,7 @@ TEST_F(drv, sysfs_attributes_match_info_and_are_world_readable)
 	if (!access("/sys/kernel/debug", R_OK) &&
 	    !access("/sys/kernel/debug/spatten", F_OK)) {
 		static const char *const knobs[] = {
-			"timeout_ms", "force_timeout", "drop_irq", "nop_bench",
+			"timeout_ms", "force_timeout", "drop_irq",
 		};
 
 		for (i = 0; i < N_ELEM(knobs); i++) {

@@ -1,15 +1,17 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * In-guest tests of /dev/spatten<N>: the success and error path of every
- * ioctl, mmap, poll(), isolation between open files and jobs that outlive
- * their buffers or their file.
+ * In-guest tests of the board's DRM node (/dev/accel/accel<N>, or a render
+ * node on 6.1): the success and error path of every driver ioctl and of
+ * the DRM core ioctls the driver relies on (GEM_CLOSE, PRIME, SYNCOBJ),
+ * mmap, poll(), isolation between open files and jobs that outlive their
+ * buffers or their file.
  *
  * Built with the kernel's kselftest harness (GPL-2.0). The ioctl under test
  * is always issued raw, so each check pins the UAPI contract itself; the
  * library is used only for fixed-point conversion.
  *
- * Environment: SPATTEN_DEV overrides the device node (default
- * /dev/spatten0).
+ * Environment: SPATTEN_DEV overrides the device node (default: the first
+ * accel node, else render node, whose device is bound to spatten).
  */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
@@ -31,9 +33,13 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <dirent.h>
+#include <limits.h>
+
 #include "kselftest_harness.h"
 
 #include "libspatten.h"
+#include "uapi/drm/spatten_accel.h"
 
 #define NSEC_PER_SEC		1000000000LL
 #define PAGE			4096u
@@ -57,11 +63,59 @@
 
 /* ---- raw UAPI helpers: -errno returns ------------------------------------ */
 
+/* "<dir>/<name>/device/driver" is the driver spatten. */
+static int bound_to_spatten(const char *dir, const char *name)
+{
+	char path[PATH_MAX], link[PATH_MAX];
+	const char *base;
+	ssize_t n;
+
+	snprintf(path, sizeof(path), "%s/%s/device/driver", dir, name);
+	n = readlink(path, link, sizeof(link) - 1);
+	if (n < 0)
+		return 0;
+	link[n] = 0;
+	base = strrchr(link, '/');
+	return !strcmp(base ? base + 1 : link, "spatten");
+}
+
+static int accel_filter(const struct dirent *d)
+{
+	return !strncmp(d->d_name, "accel", 5);
+}
+
+static int render_filter(const struct dirent *d)
+{
+	return !strncmp(d->d_name, "renderD", 7);
+}
+
+/* The first accel node, else render node, of a board bound to spatten. */
 static const char *dev_path(void)
 {
+	static char buf[PATH_MAX];
 	const char *p = getenv("SPATTEN_DEV");
+	struct dirent **e;
+	int k, i, n;
 
-	return p && *p ? p : "/dev/spatten0";
+	if (p && *p)
+		return p;
+	if (buf[0])
+		return buf;
+	for (k = 0; k < 2 && !buf[0]; k++) {
+		const char *dir = k ? "/sys/class/drm" : "/sys/class/accel";
+
+		n = scandir(dir, &e, k ? render_filter : accel_filter,
+			    alphasort);
+		for (i = 0; i < n; i++) {
+			if (!buf[0] && bound_to_spatten(dir, e[i]->d_name))
+				snprintf(buf, sizeof(buf), "/dev/%s/%s",
+					 k ? "dri" : "accel", e[i]->d_name);
+			free(e[i]);
+		}
+		if (n >= 0)
+			free(e);
+	}
+	return buf[0] ? buf : "/dev/accel/accel0";
 }
 
 static int open_dev(void)
@@ -89,8 +143,8 @@ static int64_t now_ns(void)
 
 static int bo_create(int fd, uint64_t size, uint32_t *handle, uint64_t *off)
 {
-	struct spatten_bo_create c = { .size = size };
-	int ret = xioctl(fd, SPATTEN_IOCTL_BO_CREATE, &c);
+	struct drm_spatten_bo_create c = { .size = size };
+	int ret = xioctl(fd, DRM_IOCTL_SPATTEN_BO_CREATE, &c);
 
 	if (!ret) {
 		if (handle)
@@ -101,57 +155,126 @@ static int bo_create(int fd, uint64_t size, uint32_t *handle, uint64_t *off)
 	return ret;
 }
 
+/* Drop a GEM handle: DRM_IOCTL_GEM_CLOSE. */
 static int bo_destroy(int fd, uint32_t handle)
 {
-	struct spatten_bo_destroy d = { .handle = handle };
+	struct drm_gem_close c = { .handle = handle };
 
-	return xioctl(fd, SPATTEN_IOCTL_BO_DESTROY, &d);
+	return xioctl(fd, DRM_IOCTL_GEM_CLOSE, &c);
 }
 
-static int submit(int fd, const struct spatten_job *jobs, uint32_t n,
-		  uint64_t *seqno)
+static int bo_info(int fd, uint32_t handle, struct drm_spatten_bo_info *bi)
 {
-	struct spatten_submit s = {
+	memset(bi, 0, sizeof(*bi));
+	bi->handle = handle;
+	return xioctl(fd, DRM_IOCTL_SPATTEN_BO_INFO, bi);
+}
+
+static int submit_syncs(int fd, const struct drm_spatten_job *jobs,
+			uint32_t n, const struct drm_spatten_sync *in,
+			uint32_t n_in, const struct drm_spatten_sync *out,
+			uint32_t n_out, uint64_t *seqno)
+{
+	struct drm_spatten_submit s = {
 		.jobs_ptr = (uintptr_t)jobs,
+		.job_size = sizeof(struct drm_spatten_job),
 		.count = n,
+		.in_syncs_ptr = (uintptr_t)in,
+		.out_syncs_ptr = (uintptr_t)out,
+		.in_sync_count = n_in,
+		.out_sync_count = n_out,
 	};
-	int ret = xioctl(fd, SPATTEN_IOCTL_SUBMIT, &s);
+	int ret = xioctl(fd, DRM_IOCTL_SPATTEN_SUBMIT, &s);
 
 	if (!ret && seqno)
 		*seqno = s.seqno;
 	return ret;
 }
 
+static int submit(int fd, const struct drm_spatten_job *jobs, uint32_t n,
+		  uint64_t *seqno)
+{
+	return submit_syncs(fd, jobs, n, NULL, 0, NULL, 0, seqno);
+}
+
 /* WAIT with a timeout relative to now (the ioctl takes a deadline). */
 static int wait_job(int fd, uint64_t seqno, int64_t rel_ns,
-		    struct spatten_wait *out)
+		    struct drm_spatten_result *out)
 {
-	struct spatten_wait w = {
+	struct drm_spatten_wait w = {
 		.seqno = seqno,
 		.timeout_ns = now_ns() + rel_ns,
 	};
-	int ret = xioctl(fd, SPATTEN_IOCTL_WAIT, &w);
+	int ret = xioctl(fd, DRM_IOCTL_SPATTEN_WAIT, &w);
 
 	if (out)
-		*out = w;
+		*out = w.result;
 	return ret;
 }
 
-static int get_counters(int fd, struct spatten_counters *c)
+/* REAP, timeout relative to now; returns the number reaped or -errno. */
+static int reap(int fd, struct drm_spatten_result *res, uint32_t count,
+		uint32_t min_count, int64_t rel_ns, uint32_t *pending)
 {
-	memset(c, 0, sizeof(*c));
-	return xioctl(fd, SPATTEN_IOCTL_COUNTERS, c);
+	struct drm_spatten_reap r = {
+		.results_ptr = (uintptr_t)res,
+		.count = count,
+		.min_count = min_count,
+		.timeout_ns = now_ns() + rel_ns,
+	};
+	int ret = xioctl(fd, DRM_IOCTL_SPATTEN_REAP, &r);
+
+	if (pending)
+		*pending = r.pending;
+	return ret ? ret : (int)r.reaped;
 }
 
-static void nop_job(struct spatten_job *j, uint64_t user_data)
+static int syncobj_create(int fd, uint32_t flags, uint32_t *handle)
+{
+	struct drm_syncobj_create c = { .flags = flags };
+	int ret = xioctl(fd, DRM_IOCTL_SYNCOBJ_CREATE, &c);
+
+	if (!ret)
+		*handle = c.handle;
+	return ret;
+}
+
+static int syncobj_destroy(int fd, uint32_t handle)
+{
+	struct drm_syncobj_destroy d = { .handle = handle };
+
+	return xioctl(fd, DRM_IOCTL_SYNCOBJ_DESTROY, &d);
+}
+
+/* Wait for a binary syncobj's fence, @rel_ns from now. */
+static int syncobj_wait(int fd, uint32_t handle, uint32_t flags,
+			int64_t rel_ns)
+{
+	struct drm_syncobj_wait w = {
+		.handles = (uintptr_t)&handle,
+		.count_handles = 1,
+		.flags = flags,
+		.timeout_nsec = now_ns() + rel_ns,
+	};
+
+	return xioctl(fd, DRM_IOCTL_SYNCOBJ_WAIT, &w);
+}
+
+static int get_counters(int fd, struct drm_spatten_counters *c)
+{
+	memset(c, 0, sizeof(*c));
+	return xioctl(fd, DRM_IOCTL_SPATTEN_COUNTERS, c);
+}
+
+static void nop_job(struct drm_spatten_job *j, uint64_t user_data)
 {
 	memset(j, 0, sizeof(*j));
-	j->opcode = SPATTEN_OP_NOP;
-	j->version = SPATTEN_DESC_VERSION;
+	j->opcode = DRM_SPATTEN_OP_NOP;
+	j->version = DRM_SPATTEN_DESC_V2;
 	j->user_data = user_data;
 }
 
-static void tensor(struct spatten_tensor *t, uint32_t handle, uint64_t off)
+static void tensor(struct drm_spatten_tensor *t, uint32_t handle, uint64_t off)
 {
 	t->handle = handle;
 	t->flags = 0;
@@ -159,17 +282,17 @@ static void tensor(struct spatten_tensor *t, uint32_t handle, uint64_t off)
 }
 
 /* A valid non-causal summarization job over the small layout of @handle. */
-static void small_job(struct spatten_job *j, uint32_t handle)
+static void small_job(struct drm_spatten_job *j, uint32_t handle)
 {
 	memset(j, 0, sizeof(*j));
-	j->opcode = SPATTEN_OP_ATTENTION;
-	j->stage = SPATTEN_STAGE_SUMMARIZATION;
-	j->version = SPATTEN_DESC_VERSION;
+	j->opcode = DRM_SPATTEN_OP_ATTENTION;
+	j->stage = DRM_SPATTEN_STAGE_SUMMARIZATION;
+	j->version = DRM_SPATTEN_DESC_V2;
 	j->n_heads = SMALL_HEADS;
 	j->head_dim = SMALL_DIM;
 	j->q_rows = SMALL_ROWS;
 	j->kv_rows = SMALL_ROWS;
-	j->q_fmt = j->k_fmt = j->v_fmt = j->out_fmt = SPATTEN_FMT_S16;
+	j->q_fmt = j->k_fmt = j->v_fmt = j->out_fmt = DRM_SPATTEN_FMT_S16;
 	j->q_frac = j->k_frac = j->v_frac = j->out_frac = SMALL_FRAC;
 	tensor(&j->q, handle, OFF_Q);
 	tensor(&j->k, handle, OFF_K);
@@ -203,7 +326,7 @@ static double s16_at(const void *base, uint64_t off, size_t i, unsigned frac)
  * reference of softmax(QK^T / sqrt(D)) V. Returns max |err| and the
  * documented tolerance (docs/engine.md, spe_out_tolerance()).
  */
-static void check_attention(const struct spatten_job *j, const void *base,
+static void check_attention(const struct drm_spatten_job *j, const void *base,
 			    double *max_err, double *tol)
 {
 	unsigned int D = j->head_dim, h, i, n, d;
@@ -220,7 +343,7 @@ static void check_attention(const struct spatten_job *j, const void *base,
 			unsigned int keys = j->kv_rows;
 			double m = -INFINITY, sum = 0;
 
-			if (j->flags & SPATTEN_DESC_F_CAUSAL &&
+			if (j->flags & DRM_SPATTEN_JOB_CAUSAL &&
 			    j->q_start + i + 1u < keys)
 				keys = j->q_start + i + 1;
 			for (n = 0; n < keys; n++) {
@@ -257,11 +380,33 @@ static void check_attention(const struct spatten_job *j, const void *base,
 	       ldexp(1, -(j->out_frac + 1));
 }
 
+/*
+ * The fields check_attention() reads, from a job of the library's own type
+ * (whatever its UAPI: the names are the same).
+ */
+#define job_shape(dst, src) do {					\
+	memset((dst), 0, sizeof(*(dst)));				\
+	(dst)->n_heads = (src)->n_heads;				\
+	(dst)->head_dim = (src)->head_dim;				\
+	(dst)->q_rows = (src)->q_rows;					\
+	(dst)->kv_rows = (src)->kv_rows;				\
+	(dst)->q_start = (src)->q_start;				\
+	(dst)->flags = (src)->flags;					\
+	(dst)->q_frac = (src)->q_frac;					\
+	(dst)->k_frac = (src)->k_frac;					\
+	(dst)->v_frac = (src)->v_frac;					\
+	(dst)->out_frac = (src)->out_frac;				\
+	(dst)->q.offset = (src)->q.offset;				\
+	(dst)->k.offset = (src)->k.offset;				\
+	(dst)->v.offset = (src)->v.offset;				\
+	(dst)->out.offset = (src)->out.offset;				\
+} while (0)
+
 /* ---- fixture: an open device with one mapped buffer ---------------------- */
 
 FIXTURE(spatten) {
 	int fd;
-	struct spatten_info info;
+	struct drm_spatten_info info;
 	uint32_t handle;
 	uint64_t mmap_off;
 	void *map;
@@ -275,7 +420,7 @@ FIXTURE_SETUP(spatten)
 		TH_LOG("open %s: %s (is spatten.ko loaded?)", dev_path(),
 		       strerror(errno));
 	}
-	ASSERT_EQ(0, xioctl(self->fd, SPATTEN_IOCTL_INFO, &self->info));
+	ASSERT_EQ(0, xioctl(self->fd, DRM_IOCTL_SPATTEN_INFO, &self->info));
 	ASSERT_EQ(0, bo_create(self->fd, BO_SIZE, &self->handle,
 			       &self->mmap_off));
 	self->map = mmap(NULL, BO_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED,
@@ -303,7 +448,7 @@ static void small_inputs(FIXTURE_DATA(spatten) *self, uint32_t seed)
 }
 
 /* Submit one job that must be rejected with @err; reap it if accepted. */
-static int submit_err(int fd, const struct spatten_job *j)
+static int submit_err(int fd, const struct drm_spatten_job *j)
 {
 	uint64_t seqno;
 	int ret = submit(fd, j, 1, &seqno);
@@ -320,10 +465,10 @@ static int submit_err(int fd, const struct spatten_job *j)
 struct big {
 	uint32_t handle;
 	uint64_t size;
-	struct spatten_job job;
+	struct drm_spatten_job job;
 };
 
-static int big_job(int fd, const struct spatten_info *info, struct big *b)
+static int big_job(int fd, const struct drm_spatten_info *info, struct big *b)
 {
 	uint32_t heads = info->max_heads < 12 ? info->max_heads : 12;
 	uint32_t rows = info->max_context < 512 ? info->max_context : 512;
@@ -339,8 +484,8 @@ static int big_job(int fd, const struct spatten_info *info, struct big *b)
 	if (ret)
 		return ret;
 	memset(&b->job, 0, sizeof(b->job));
-	b->job.opcode = SPATTEN_OP_ATTENTION;
-	b->job.version = SPATTEN_DESC_VERSION;
+	b->job.opcode = DRM_SPATTEN_OP_ATTENTION;
+	b->job.version = DRM_SPATTEN_DESC_V2;
 	b->job.n_heads = (uint16_t)heads;
 	b->job.head_dim = 64;
 	b->job.q_rows = (uint16_t)rows;
@@ -357,10 +502,10 @@ static int big_job(int fd, const struct spatten_info *info, struct big *b)
 
 TEST_F(spatten, info_reports_sane_capabilities)
 {
-	struct spatten_info *in = &self->info;
+	struct drm_spatten_info *in = &self->info;
 	unsigned int i;
 
-	EXPECT_EQ(SPATTEN_API_VERSION, in->api_version);
+	EXPECT_EQ(DRM_SPATTEN_API_VERSION, in->api_version);
 	EXPECT_EQ(SPATTEN_HW_VERSION_MAJOR, in->hw_version >> 16);
 	EXPECT_EQ(SPATTEN_PCI_VENDOR_ID, in->vendor_id);
 	EXPECT_EQ(SPATTEN_PCI_DEVICE_ID, in->device_id);
@@ -371,25 +516,49 @@ TEST_F(spatten, info_reports_sane_capabilities)
 	EXPECT_LE(128, in->max_context);
 	EXPECT_LE(SMALL_HEADS, in->max_heads);
 	EXPECT_TRUE(in->head_dims & SMALL_DIM);
-	EXPECT_TRUE(in->formats & (1u << SPATTEN_FMT_S16));
+	EXPECT_TRUE(in->formats & (1u << DRM_SPATTEN_FMT_S16));
 	/* progressive splits: n MSBs + 4 LSBs, n in {4, 6, 8, 10, 12} */
 	EXPECT_EQ(0, in->splits & ~0x1550u);
-	EXPECT_EQ(!!in->splits, !!(in->features & SPATTEN_FEAT_PROGRESSIVE));
+	EXPECT_EQ(!!in->splits, !!(in->features & DRM_SPATTEN_FEAT_PROGRESSIVE));
 	EXPECT_EQ(0, in->formats & ~((1u << SPATTEN_FMT_NUM) - 1));
-	EXPECT_TRUE(in->features & SPATTEN_FEAT_CAUSAL);
-	EXPECT_TRUE(in->features & SPATTEN_FEAT_GENERATION);
+	EXPECT_TRUE(in->features & DRM_SPATTEN_FEAT_CAUSAL);
+	EXPECT_TRUE(in->features & DRM_SPATTEN_FEAT_GENERATION);
 	EXPECT_LE(32, in->dma_bits);
 	EXPECT_GE(64, in->dma_bits);
 	EXPECT_LE(1u << 20, in->max_bo_size);
+	EXPECT_EQ(DRM_SPATTEN_MAX_SUBMIT, in->max_submit);
+	EXPECT_EQ(4096, in->max_jobs);
+	EXPECT_LT(0, in->job_timeout_ms);
+	EXPECT_EQ(0, in->flags);
 	EXPECT_EQ(0, in->rsvd0);
-	for (i = 0; i < 4; i++)
+	for (i = 0; i < 3; i++)
 		EXPECT_EQ(0, in->rsvd[i]);
+}
+
+TEST_F(spatten, info_flags_einval)
+{
+	struct drm_spatten_info in;
+
+	memset(&in, 0, sizeof(in));
+	in.flags = 1;
+	EXPECT_EQ(-EINVAL, xioctl(self->fd, DRM_IOCTL_SPATTEN_INFO, &in));
+	in.flags = 0x80000000u;
+	EXPECT_EQ(-EINVAL, xioctl(self->fd, DRM_IOCTL_SPATTEN_INFO, &in));
+}
+
+TEST_F(spatten, drm_version_names_the_driver)
+{
+	char name[32] = { 0 };
+	struct drm_version v = { .name = name, .name_len = sizeof(name) - 1 };
+
+	ASSERT_EQ(0, xioctl(self->fd, DRM_IOCTL_VERSION, &v));
+	EXPECT_STREQ("spatten", name);
 }
 
 TEST_F(spatten, info_bad_pointer_efault)
 {
-	EXPECT_EQ(-EFAULT, xioctl(self->fd, SPATTEN_IOCTL_INFO, NULL));
-	EXPECT_EQ(-EFAULT, xioctl(self->fd, SPATTEN_IOCTL_INFO,
+	EXPECT_EQ(-EFAULT, xioctl(self->fd, DRM_IOCTL_SPATTEN_INFO, NULL));
+	EXPECT_EQ(-EFAULT, xioctl(self->fd, DRM_IOCTL_SPATTEN_INFO,
 				  (void *)16));
 }
 
@@ -420,18 +589,202 @@ TEST_F(spatten, bo_create_size_zero_einval)
 
 TEST_F(spatten, bo_create_flags_einval)
 {
-	struct spatten_bo_create c = { .size = PAGE, .flags = 1 };
+	struct drm_spatten_bo_create c = { .size = PAGE, .flags = 1 };
 
-	EXPECT_EQ(-EINVAL, xioctl(self->fd, SPATTEN_IOCTL_BO_CREATE, &c));
+	EXPECT_EQ(-EINVAL, xioctl(self->fd, DRM_IOCTL_SPATTEN_BO_CREATE, &c));
 	c.flags = 0x80000000u;
-	EXPECT_EQ(-EINVAL, xioctl(self->fd, SPATTEN_IOCTL_BO_CREATE, &c));
+	EXPECT_EQ(-EINVAL, xioctl(self->fd, DRM_IOCTL_SPATTEN_BO_CREATE, &c));
 }
 
-TEST_F(spatten, bo_create_rsvd_einval)
+TEST_F(spatten, bo_create_over_max_bo_size_einval)
 {
-	struct spatten_bo_create c = { .size = PAGE, .rsvd = 1 };
+	EXPECT_EQ(-EINVAL, bo_create(self->fd, self->info.max_bo_size + 1,
+				     NULL, NULL));
+}
 
-	EXPECT_EQ(-EINVAL, xioctl(self->fd, SPATTEN_IOCTL_BO_CREATE, &c));
+TEST_F(spatten, bo_info_describes_created_buffer)
+{
+	struct drm_spatten_bo_info bi;
+
+	ASSERT_EQ(0, bo_info(self->fd, self->handle, &bi));
+	EXPECT_EQ(BO_SIZE, bi.size);
+	EXPECT_EQ(self->mmap_off, bi.mmap_offset);
+	EXPECT_EQ(DRM_SPATTEN_BO_SHMEM, bi.kind);
+	EXPECT_EQ(0, bi.rsvd);
+}
+
+TEST_F(spatten, bo_info_errors)
+{
+	struct drm_spatten_bo_info bi;
+
+	EXPECT_EQ(-ENOENT, bo_info(self->fd, 0, &bi));
+	EXPECT_EQ(-ENOENT, bo_info(self->fd, self->handle + 1000, &bi));
+	memset(&bi, 0, sizeof(bi));
+	bi.handle = self->handle;
+	bi.flags = 1;
+	EXPECT_EQ(-EINVAL, xioctl(self->fd, DRM_IOCTL_SPATTEN_BO_INFO, &bi));
+}
+
+/* ---- BO_USERPTR -------------------------------------------------------------- */
+
+static int userptr(int fd, void *p, uint64_t size, uint32_t *handle)
+{
+	struct drm_spatten_bo_userptr u = {
+		.user_ptr = (uintptr_t)p, .size = size,
+	};
+	int ret = xioctl(fd, DRM_IOCTL_SPATTEN_BO_USERPTR, &u);
+
+	if (!ret && handle)
+		*handle = u.handle;
+	return ret;
+}
+
+TEST_F_TIMEOUT(spatten, userptr_runs_jobs_in_place, T_SHORT)
+{
+	struct drm_prime_handle p = { .flags = DRM_CLOEXEC };
+	struct drm_spatten_bo_info bi;
+	struct drm_spatten_result w;
+	struct drm_spatten_job j;
+	uint64_t seqno;
+	uint32_t h;
+	double err, tol;
+	void *m;
+
+	m = mmap(NULL, BO_SIZE, PROT_READ | PROT_WRITE,
+		 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	ASSERT_NE(MAP_FAILED, m);
+	fill_s16((char *)m + OFF_Q, SMALL_BYTES / 2, 11);
+	fill_s16((char *)m + OFF_K, SMALL_BYTES / 2, 12);
+	fill_s16((char *)m + OFF_V, SMALL_BYTES / 2, 13);
+	ASSERT_EQ(0, userptr(self->fd, m, BO_SIZE, &h));
+	ASSERT_EQ(0, bo_info(self->fd, h, &bi));
+	EXPECT_EQ(DRM_SPATTEN_BO_USER, bi.kind);
+	EXPECT_EQ(BO_SIZE, bi.size);
+	EXPECT_EQ(0, bi.mmap_offset);
+	small_job(&j, h);
+	ASSERT_EQ(0, submit(self->fd, &j, 1, &seqno));
+	ASSERT_EQ(0, wait_job(self->fd, seqno, WAIT_NS, &w));
+	ASSERT_EQ(DRM_SPATTEN_STATUS_OK, w.status);
+	check_attention(&j, m, &err, &tol);
+	EXPECT_LE(err, tol) {
+		TH_LOG("max |err| %g > tolerance %g", err, tol);
+	}
+	/* Not exportable: the memory is the caller's already. */
+	p.handle = h;
+	EXPECT_GT(0, xioctl(self->fd, DRM_IOCTL_PRIME_HANDLE_TO_FD, &p));
+	EXPECT_EQ(0, bo_destroy(self->fd, h));
+	munmap(m, BO_SIZE);
+}
+
+TEST_F(spatten, userptr_errors)
+{
+	char *m = mmap(NULL, 4 * PAGE, PROT_READ | PROT_WRITE,
+		       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	struct drm_spatten_bo_userptr u;
+	uint32_t h;
+	void *ro;
+
+	ASSERT_NE(MAP_FAILED, m);
+	EXPECT_EQ(-EINVAL, userptr(self->fd, m + 1, PAGE, NULL));
+	EXPECT_EQ(-EINVAL, userptr(self->fd, m, PAGE + 1, NULL));
+	EXPECT_EQ(-EINVAL, userptr(self->fd, m, 0, NULL));
+	EXPECT_EQ(-EINVAL, userptr(self->fd, m,
+				   (self->info.max_bo_size + 2 * PAGE) &
+				   ~(uint64_t)(PAGE - 1), NULL));
+	memset(&u, 0, sizeof(u));
+	u.user_ptr = (uintptr_t)m;
+	u.size = PAGE;
+	u.flags = 1;
+	EXPECT_EQ(-EINVAL, xioctl(self->fd, DRM_IOCTL_SPATTEN_BO_USERPTR, &u));
+	/* Not fully mapped. */
+	ASSERT_EQ(0, munmap(m + 3 * PAGE, PAGE));
+	EXPECT_EQ(-EFAULT, userptr(self->fd, m, 4 * PAGE, NULL));
+	/* Read-only. */
+	ro = mmap(NULL, PAGE, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	ASSERT_NE(MAP_FAILED, ro);
+	EXPECT_EQ(-EFAULT, userptr(self->fd, ro, PAGE, NULL));
+	munmap(ro, PAGE);
+	/* A page already in a user BO of the board: -EBUSY. */
+	ASSERT_EQ(0, userptr(self->fd, m, 2 * PAGE, &h));
+	EXPECT_EQ(-EBUSY, userptr(self->fd, m + PAGE, 2 * PAGE, NULL));
+	EXPECT_EQ(0, bo_destroy(self->fd, h));
+	/* Freed: its pages may be used again. */
+	ASSERT_EQ(0, userptr(self->fd, m + PAGE, 2 * PAGE, &h));
+	EXPECT_EQ(0, bo_destroy(self->fd, h));
+	munmap(m, 3 * PAGE);
+}
+
+TEST_F(spatten, userptr_shmem_ok)
+{
+	int mfd = memfd_create("spatten-test", MFD_CLOEXEC);
+	uint32_t h = 0;
+	void *m;
+
+	ASSERT_LE(0, mfd);
+	ASSERT_EQ(0, ftruncate(mfd, 2 * PAGE));
+	m = mmap(NULL, 2 * PAGE, PROT_READ | PROT_WRITE, MAP_SHARED, mfd, 0);
+	ASSERT_NE(MAP_FAILED, m);
+	EXPECT_EQ(0, userptr(self->fd, m, 2 * PAGE, &h));
+	EXPECT_EQ(0, bo_destroy(self->fd, h));
+	munmap(m, 2 * PAGE);
+	close(mfd);
+}
+
+/* ---- PRIME ------------------------------------------------------------------- */
+
+TEST_F_TIMEOUT(spatten, prime_export_and_import_in_another_file, T_SHORT)
+{
+	struct drm_prime_handle p = { .handle = 0,
+				      .flags = DRM_CLOEXEC | DRM_RDWR };
+	struct drm_prime_handle q = { 0 };
+	struct drm_spatten_bo_info bi;
+	struct drm_spatten_result w;
+	struct drm_spatten_job j;
+	uint64_t seqno;
+	double err, tol;
+	int fd2;
+
+	p.handle = self->handle;
+	ASSERT_EQ(0, xioctl(self->fd, DRM_IOCTL_PRIME_HANDLE_TO_FD, &p));
+	ASSERT_LE(0, p.fd);
+	/* Back into the same file: the same handle. */
+	q.fd = p.fd;
+	ASSERT_EQ(0, xioctl(self->fd, DRM_IOCTL_PRIME_FD_TO_HANDLE, &q));
+	EXPECT_EQ(self->handle, q.handle);
+	/* Into another file: a handle there that runs jobs on our memory. */
+	fd2 = open_dev();
+	ASSERT_LE(0, fd2);
+	q.handle = 0;
+	ASSERT_EQ(0, xioctl(fd2, DRM_IOCTL_PRIME_FD_TO_HANDLE, &q));
+	close(p.fd);
+	ASSERT_EQ(0, bo_info(fd2, q.handle, &bi));
+	EXPECT_EQ(BO_SIZE, bi.size);
+	small_inputs(self, 21);
+	small_job(&j, q.handle);
+	ASSERT_EQ(0, submit(fd2, &j, 1, &seqno));
+	ASSERT_EQ(0, wait_job(fd2, seqno, WAIT_NS, &w));
+	ASSERT_EQ(DRM_SPATTEN_STATUS_OK, w.status);
+	check_attention(&j, self->map, &err, &tol);
+	EXPECT_LE(err, tol);
+	EXPECT_EQ(0, bo_destroy(fd2, q.handle));
+	close(fd2);
+}
+
+TEST_F(spatten, prime_errors)
+{
+	struct drm_prime_handle p = { .flags = DRM_CLOEXEC };
+
+	p.handle = self->handle + 1000;
+	EXPECT_EQ(-ENOENT, xioctl(self->fd, DRM_IOCTL_PRIME_HANDLE_TO_FD, &p));
+	p.handle = self->handle;
+	p.flags = 1u << 30;
+	EXPECT_EQ(-EINVAL, xioctl(self->fd, DRM_IOCTL_PRIME_HANDLE_TO_FD, &p));
+	/* Not a dma-buf. */
+	memset(&p, 0, sizeof(p));
+	p.fd = self->fd;
+	EXPECT_EQ(-EINVAL, xioctl(self->fd, DRM_IOCTL_PRIME_FD_TO_HANDLE, &p));
+	p.fd = -1;
+	EXPECT_EQ(-EBADF, xioctl(self->fd, DRM_IOCTL_PRIME_FD_TO_HANDLE, &p));
 }
 
 TEST_F(spatten, bo_create_huge_size_fails)
@@ -527,31 +880,22 @@ TEST_F(spatten, bo_mmap_offset_of_other_file_fails)
 	close(fd2);
 }
 
-TEST_F(spatten, bo_destroy_ok_then_twice_enoent)
+TEST_F(spatten, bo_destroy_ok_then_twice_einval)
 {
 	uint32_t h;
 
 	ASSERT_EQ(0, bo_create(self->fd, PAGE, &h, NULL));
 	EXPECT_EQ(0, bo_destroy(self->fd, h));
-	EXPECT_EQ(-ENOENT, bo_destroy(self->fd, h));
+	EXPECT_EQ(-EINVAL, bo_destroy(self->fd, h));
 }
 
-TEST_F(spatten, bo_destroy_handle_zero_enoent)
+TEST_F(spatten, bo_destroy_handle_zero_einval)
 {
-	EXPECT_EQ(-ENOENT, bo_destroy(self->fd, 0));
-	EXPECT_EQ(-ENOENT, bo_destroy(self->fd, 0xfffffff0u));
+	EXPECT_EQ(-EINVAL, bo_destroy(self->fd, 0));
+	EXPECT_EQ(-EINVAL, bo_destroy(self->fd, 0xfffffff0u));
 }
 
-TEST_F(spatten, bo_destroy_flags_einval)
-{
-	struct spatten_bo_destroy d = { .handle = self->handle, .flags = 1 };
-
-	EXPECT_EQ(-EINVAL, xioctl(self->fd, SPATTEN_IOCTL_BO_DESTROY, &d));
-	/* The handle survived the bad call. */
-	EXPECT_EQ(0, bo_destroy(self->fd, self->handle));
-}
-
-TEST_F(spatten, bo_destroy_other_files_handle_enoent)
+TEST_F(spatten, bo_destroy_other_files_handle_einval)
 {
 	int fd2 = open_dev();
 	uint32_t h2;
@@ -560,10 +904,10 @@ TEST_F(spatten, bo_destroy_other_files_handle_enoent)
 	ASSERT_EQ(0, bo_create(fd2, PAGE, &h2, NULL));
 	/* Whatever the numbers, fd2's handle is not ours to destroy... */
 	if (h2 != self->handle)
-		EXPECT_EQ(-ENOENT, bo_destroy(self->fd, h2));
+		EXPECT_EQ(-EINVAL, bo_destroy(self->fd, h2));
 	/* ...and ours is not fd2's. */
 	if (self->handle != h2)
-		EXPECT_EQ(-ENOENT, bo_destroy(fd2, self->handle));
+		EXPECT_EQ(-EINVAL, bo_destroy(fd2, self->handle));
 	EXPECT_EQ(0, bo_destroy(fd2, h2));
 	close(fd2);
 }
@@ -583,27 +927,28 @@ TEST_F(spatten, bo_mapping_survives_destroy)
 
 TEST_F_TIMEOUT(spatten, nop_completes_and_echoes_user_data, T_SHORT)
 {
-	struct spatten_job j;
-	struct spatten_wait w;
+	struct drm_spatten_job j;
+	struct drm_spatten_result w;
 	uint64_t seqno;
 
 	nop_job(&j, 0xfeedfacecafebeefull);
 	ASSERT_EQ(0, submit(self->fd, &j, 1, &seqno));
 	EXPECT_NE(0, seqno);
 	ASSERT_EQ(0, wait_job(self->fd, seqno, WAIT_NS, &w));
-	EXPECT_EQ(SPATTEN_HW_OK, w.status);
+	EXPECT_EQ(DRM_SPATTEN_STATUS_OK, w.status);
 	EXPECT_EQ(0xfeedfacecafebeefull, w.user_data);
 	EXPECT_EQ(0, w.bytes_q + w.bytes_k_msb + w.bytes_k_lsb + w.bytes_v +
 		     w.bytes_written);
 	EXPECT_EQ(0, w.lsb_refetches);
-	EXPECT_EQ(0, w.rsvd0);
+	EXPECT_EQ(seqno, w.seqno);
 	EXPECT_EQ(0, w.rsvd[0]);
+	EXPECT_EQ(0, w.rsvd[1]);
 }
 
 TEST_F_TIMEOUT(spatten, attention_small_matches_reference, T_SHORT)
 {
-	struct spatten_job j;
-	struct spatten_wait w;
+	struct drm_spatten_job j;
+	struct drm_spatten_result w;
 	uint64_t seqno;
 	double err, tol;
 
@@ -611,7 +956,7 @@ TEST_F_TIMEOUT(spatten, attention_small_matches_reference, T_SHORT)
 	small_job(&j, self->handle);
 	ASSERT_EQ(0, submit(self->fd, &j, 1, &seqno));
 	ASSERT_EQ(0, wait_job(self->fd, seqno, WAIT_NS, &w));
-	ASSERT_EQ(SPATTEN_HW_OK, w.status);
+	ASSERT_EQ(DRM_SPATTEN_STATUS_OK, w.status);
 	EXPECT_EQ(j.user_data, w.user_data);
 	check_attention(&j, self->map, &err, &tol);
 	EXPECT_LE(err, tol) {
@@ -621,15 +966,15 @@ TEST_F_TIMEOUT(spatten, attention_small_matches_reference, T_SHORT)
 
 TEST_F_TIMEOUT(spatten, attention_reports_traffic_and_cycles, T_SHORT)
 {
-	struct spatten_job j;
-	struct spatten_wait w;
+	struct drm_spatten_job j;
+	struct drm_spatten_result w;
 	uint64_t seqno;
 
 	small_inputs(self, 2);
 	small_job(&j, self->handle);
 	ASSERT_EQ(0, submit(self->fd, &j, 1, &seqno));
 	ASSERT_EQ(0, wait_job(self->fd, seqno, WAIT_NS, &w));
-	ASSERT_EQ(SPATTEN_HW_OK, w.status);
+	ASSERT_EQ(DRM_SPATTEN_STATUS_OK, w.status);
 	/* Dense v1: every operand read once, the output written once. */
 	EXPECT_EQ(SMALL_BYTES, w.bytes_q);
 	EXPECT_EQ(SMALL_BYTES, w.bytes_k_msb);
@@ -641,21 +986,21 @@ TEST_F_TIMEOUT(spatten, attention_reports_traffic_and_cycles, T_SHORT)
 
 TEST_F_TIMEOUT(spatten, attention_causal_offset_matches_reference, T_SHORT)
 {
-	struct spatten_job j;
-	struct spatten_wait w;
+	struct drm_spatten_job j;
+	struct drm_spatten_result w;
 	uint64_t seqno;
 	double err, tol;
 
 	small_inputs(self, 3);
 	small_job(&j, self->handle);
 	/* 8 queries at positions 8..15 of 16 keys. */
-	j.flags = SPATTEN_DESC_F_CAUSAL;
+	j.flags = DRM_SPATTEN_JOB_CAUSAL;
 	j.q_rows = 8;
 	j.q_start = 8;
 	j.out_frac = 11;
 	ASSERT_EQ(0, submit(self->fd, &j, 1, &seqno));
 	ASSERT_EQ(0, wait_job(self->fd, seqno, WAIT_NS, &w));
-	ASSERT_EQ(SPATTEN_HW_OK, w.status);
+	ASSERT_EQ(DRM_SPATTEN_STATUS_OK, w.status);
 	check_attention(&j, self->map, &err, &tol);
 	EXPECT_LE(err, tol) {
 		TH_LOG("max |err| %g > tolerance %g", err, tol);
@@ -664,20 +1009,20 @@ TEST_F_TIMEOUT(spatten, attention_causal_offset_matches_reference, T_SHORT)
 
 TEST_F_TIMEOUT(spatten, attention_generation_matches_reference, T_SHORT)
 {
-	struct spatten_job j;
-	struct spatten_wait w;
+	struct drm_spatten_job j;
+	struct drm_spatten_result w;
 	uint64_t seqno;
 	double err, tol;
 
 	small_inputs(self, 4);
 	small_job(&j, self->handle);
-	j.stage = SPATTEN_STAGE_GENERATION;
-	j.flags = SPATTEN_DESC_F_CAUSAL;
+	j.stage = DRM_SPATTEN_STAGE_GENERATION;
+	j.flags = DRM_SPATTEN_JOB_CAUSAL;
 	j.q_rows = 1;
 	j.q_start = SMALL_ROWS - 1;
 	ASSERT_EQ(0, submit(self->fd, &j, 1, &seqno));
 	ASSERT_EQ(0, wait_job(self->fd, seqno, WAIT_NS, &w));
-	ASSERT_EQ(SPATTEN_HW_OK, w.status);
+	ASSERT_EQ(DRM_SPATTEN_STATUS_OK, w.status);
 	check_attention(&j, self->map, &err, &tol);
 	EXPECT_LE(err, tol) {
 		TH_LOG("max |err| %g > tolerance %g", err, tol);
@@ -689,6 +1034,7 @@ TEST_F_TIMEOUT(spatten, library_run_matches_reference, T_SHORT)
 	struct spatten_attn_desc d;
 	struct spatten_result res;
 	struct spatten_job j;
+	struct drm_spatten_job dj;
 	struct spatten_dev *dev;
 	struct spatten_bo *bo;
 	float x[SMALL_BYTES / 2];
@@ -714,7 +1060,8 @@ TEST_F_TIMEOUT(spatten, library_run_matches_reference, T_SHORT)
 	ASSERT_EQ(0, spatten_attn_prep(&j, &d));
 	ASSERT_EQ(0, spatten_run(dev, &j, &res));
 	EXPECT_EQ(SPATTEN_HW_OK, res.status);
-	check_attention(&j, spatten_bo_map(bo), &err, &tol);
+	job_shape(&dj, &j);
+	check_attention(&dj, spatten_bo_map(bo), &err, &tol);
 	EXPECT_LE(err, tol) {
 		TH_LOG("max |err| %g > tolerance %g", err, tol);
 	}
@@ -762,8 +1109,8 @@ TEST_F_TIMEOUT(spatten, library_wait_polls_reaps_once_and_keeps_freed_bo,
 
 TEST_F_TIMEOUT(spatten, batch_gets_consecutive_seqnos_and_completes, T_SHORT)
 {
-	struct spatten_job j[8];
-	struct spatten_wait w;
+	struct drm_spatten_job j[8];
+	struct drm_spatten_result w;
 	uint64_t seqno, seqno2;
 	unsigned int i;
 
@@ -781,7 +1128,7 @@ TEST_F_TIMEOUT(spatten, batch_gets_consecutive_seqnos_and_completes, T_SHORT)
 	/* Reap out of order. */
 	for (i = 8; i-- > 0;) {
 		ASSERT_EQ(0, wait_job(self->fd, seqno + i, WAIT_NS, &w));
-		EXPECT_EQ(SPATTEN_HW_OK, w.status);
+		EXPECT_EQ(DRM_SPATTEN_STATUS_OK, w.status);
 		EXPECT_EQ(100 + i, w.user_data);
 	}
 	ASSERT_EQ(0, wait_job(self->fd, seqno2, WAIT_NS, &w));
@@ -789,21 +1136,21 @@ TEST_F_TIMEOUT(spatten, batch_gets_consecutive_seqnos_and_completes, T_SHORT)
 
 TEST_F_TIMEOUT(spatten, batch_of_max_submit_completes, T_SHORT)
 {
-	struct spatten_job j[SPATTEN_MAX_SUBMIT];
+	struct drm_spatten_job j[DRM_SPATTEN_MAX_SUBMIT];
 	uint64_t seqno;
 	unsigned int i;
 
-	for (i = 0; i < SPATTEN_MAX_SUBMIT; i++)
+	for (i = 0; i < DRM_SPATTEN_MAX_SUBMIT; i++)
 		nop_job(&j[i], i);
-	ASSERT_EQ(0, submit(self->fd, j, SPATTEN_MAX_SUBMIT, &seqno));
-	for (i = 0; i < SPATTEN_MAX_SUBMIT; i++)
+	ASSERT_EQ(0, submit(self->fd, j, DRM_SPATTEN_MAX_SUBMIT, &seqno));
+	for (i = 0; i < DRM_SPATTEN_MAX_SUBMIT; i++)
 		EXPECT_EQ(0, wait_job(self->fd, seqno + i, WAIT_NS, NULL));
 }
 
 TEST_F_TIMEOUT(spatten, batch_with_one_bad_job_queues_nothing, T_SHORT)
 {
-	struct spatten_job j[3];
-	struct spatten_wait w;
+	struct drm_spatten_job j[3];
+	struct drm_spatten_result w;
 	uint64_t seqno, after;
 
 	nop_job(&j[0], 1);
@@ -816,7 +1163,7 @@ TEST_F_TIMEOUT(spatten, batch_with_one_bad_job_queues_nothing, T_SHORT)
 	j[2].version = 0;		/* the last job is bad */
 	EXPECT_EQ(-EINVAL, submit(self->fd, j, 3, NULL));
 	/* Nothing got seqno + 1... */
-	EXPECT_EQ(-EINVAL, wait_job(self->fd, seqno + 1, 0, &w));
+	EXPECT_EQ(-ENOENT, wait_job(self->fd, seqno + 1, 0, &w));
 	/* ...so the next accepted job does. */
 	ASSERT_EQ(0, submit(self->fd, j, 1, &after));
 	EXPECT_EQ(seqno + 1, after);
@@ -827,7 +1174,7 @@ TEST_F_TIMEOUT(spatten, batch_with_one_bad_job_queues_nothing, T_SHORT)
 
 TEST_F(spatten, submit_count_zero_einval)
 {
-	struct spatten_job j;
+	struct drm_spatten_job j;
 
 	nop_job(&j, 0);
 	EXPECT_EQ(-EINVAL, submit(self->fd, &j, 0, NULL));
@@ -835,38 +1182,276 @@ TEST_F(spatten, submit_count_zero_einval)
 
 TEST_F(spatten, submit_count_over_max_einval)
 {
-	struct spatten_job j[SPATTEN_MAX_SUBMIT + 1];
+	struct drm_spatten_job j[DRM_SPATTEN_MAX_SUBMIT + 1];
 	unsigned int i;
 
-	for (i = 0; i <= SPATTEN_MAX_SUBMIT; i++)
+	for (i = 0; i <= DRM_SPATTEN_MAX_SUBMIT; i++)
 		nop_job(&j[i], i);
-	EXPECT_EQ(-EINVAL, submit(self->fd, j, SPATTEN_MAX_SUBMIT + 1, NULL));
+	EXPECT_EQ(-EINVAL, submit(self->fd, j, DRM_SPATTEN_MAX_SUBMIT + 1, NULL));
 	EXPECT_EQ(-EINVAL, submit(self->fd, j, UINT32_MAX, NULL));
+}
+
+static void one_nop_submit(struct drm_spatten_submit *s,
+			   struct drm_spatten_job *j)
+{
+	nop_job(j, 0);
+	memset(s, 0, sizeof(*s));
+	s->jobs_ptr = (uintptr_t)j;
+	s->job_size = sizeof(*j);
+	s->count = 1;
 }
 
 TEST_F(spatten, submit_flags_einval)
 {
-	struct spatten_job j;
-	struct spatten_submit s = { .count = 1, .flags = 1 };
+	struct drm_spatten_submit s;
+	struct drm_spatten_job j;
+	unsigned int b;
 
-	nop_job(&j, 0);
-	s.jobs_ptr = (uintptr_t)&j;
-	EXPECT_EQ(-EINVAL, xioctl(self->fd, SPATTEN_IOCTL_SUBMIT, &s));
+	for (b = 1; b < 32; b++) {
+		one_nop_submit(&s, &j);
+		s.flags = 1u << b;
+		EXPECT_EQ(-EINVAL, xioctl(self->fd, DRM_IOCTL_SPATTEN_SUBMIT,
+					  &s)) {
+			TH_LOG("SUBMIT flag bit %u accepted", b);
+		}
+	}
+}
+
+TEST_F_TIMEOUT(spatten, submit_no_implicit_accepted, T_SHORT)
+{
+	struct drm_spatten_submit s;
+	struct drm_spatten_job j;
+
+	one_nop_submit(&s, &j);
+	s.flags = DRM_SPATTEN_SUBMIT_NO_IMPLICIT;
+	ASSERT_EQ(0, xioctl(self->fd, DRM_IOCTL_SPATTEN_SUBMIT, &s));
+	EXPECT_EQ(1, s.submitted);
+	EXPECT_EQ(0, wait_job(self->fd, s.seqno, WAIT_NS, NULL));
 }
 
 TEST_F(spatten, submit_rsvd_einval)
 {
-	struct spatten_job j;
-	struct spatten_submit s = { .count = 1, .rsvd = 1 };
+	struct drm_spatten_submit s;
+	struct drm_spatten_job j;
 
+	one_nop_submit(&s, &j);
+	s.rsvd = 1;
+	EXPECT_EQ(-EINVAL, xioctl(self->fd, DRM_IOCTL_SPATTEN_SUBMIT, &s));
+	one_nop_submit(&s, &j);
+	s.rsvd0 = 0x80000000u;
+	EXPECT_EQ(-EINVAL, xioctl(self->fd, DRM_IOCTL_SPATTEN_SUBMIT, &s));
+}
+
+TEST_F(spatten, submit_job_size_einval)
+{
+	struct drm_spatten_submit s;
+	struct drm_spatten_job j[2];
+	uint32_t sizes[] = { 0, 4, sizeof(j[0]) - 4, sizeof(j[0]) + 1,
+			     4096 + 8, UINT32_MAX - 7 };
+	unsigned int i;
+
+	for (i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++) {
+		one_nop_submit(&s, j);
+		s.job_size = sizes[i];
+		EXPECT_EQ(-EINVAL, xioctl(self->fd, DRM_IOCTL_SPATTEN_SUBMIT,
+					  &s)) {
+			TH_LOG("job_size %u accepted", sizes[i]);
+		}
+	}
+}
+
+/* An older caller's shorter job is zero-extended. */
+TEST_F_TIMEOUT(spatten, submit_shorter_job_size_zero_extended, T_SHORT)
+{
+	struct drm_spatten_result w;
+	struct drm_spatten_submit s;
+	struct drm_spatten_job j[2];
+	uint32_t size = offsetof(struct drm_spatten_job, rsvd);
+	char *buf = calloc(2, size);
+
+	ASSERT_NE(NULL, buf);
+	nop_job(&j[0], 0x1111);
+	nop_job(&j[1], 0x2222);
+	memcpy(buf, &j[0], size);
+	memcpy(buf + size, &j[1], size);
+	one_nop_submit(&s, j);
+	s.jobs_ptr = (uintptr_t)buf;
+	s.job_size = size;
+	s.count = 2;
+	ASSERT_EQ(0, xioctl(self->fd, DRM_IOCTL_SPATTEN_SUBMIT, &s));
+	ASSERT_EQ(0, wait_job(self->fd, s.seqno + 1, WAIT_NS, &w));
+	EXPECT_EQ(0x2222, w.user_data);
+	ASSERT_EQ(0, wait_job(self->fd, s.seqno, WAIT_NS, &w));
+	EXPECT_EQ(0x1111, w.user_data);
+	free(buf);
+}
+
+/* A newer caller's longer job: zeros beyond are fine, anything else E2BIG. */
+TEST_F_TIMEOUT(spatten, submit_longer_job_size_tail, T_SHORT)
+{
+	uint32_t size = sizeof(struct drm_spatten_job) + 16;
+	struct drm_spatten_result w;
+	struct drm_spatten_submit s;
+	struct drm_spatten_job j;
+	char *buf = calloc(2, size);
+
+	ASSERT_NE(NULL, buf);
+	nop_job(&j, 0x3333);
+	memcpy(buf, &j, sizeof(j));
+	memcpy(buf + size, &j, sizeof(j));
+	one_nop_submit(&s, &j);
+	s.jobs_ptr = (uintptr_t)buf;
+	s.job_size = size;
+	s.count = 2;
+	ASSERT_EQ(0, xioctl(self->fd, DRM_IOCTL_SPATTEN_SUBMIT, &s));
+	EXPECT_EQ(0, wait_job(self->fd, s.seqno, WAIT_NS, &w));
+	EXPECT_EQ(0x3333, w.user_data);
+	EXPECT_EQ(0, wait_job(self->fd, s.seqno + 1, WAIT_NS, NULL));
+	buf[size + sizeof(j) + 15] = 1;		/* the second job's tail */
+	EXPECT_EQ(-E2BIG, xioctl(self->fd, DRM_IOCTL_SPATTEN_SUBMIT, &s));
+	free(buf);
+}
+
+/* ---- SUBMIT: sync objects ---------------------------------------------------- */
+
+TEST_F_TIMEOUT(spatten, submit_out_sync_signals_when_done, T_SHORT)
+{
+	struct drm_spatten_sync out = { 0 };
+	struct drm_spatten_job j;
+	uint64_t seqno;
+	uint32_t so;
+
+	ASSERT_EQ(0, syncobj_create(self->fd, 0, &so));
+	out.handle = so;
+	small_inputs(self, 31);
+	small_job(&j, self->handle);
+	ASSERT_EQ(0, submit_syncs(self->fd, &j, 1, NULL, 0, &out, 1, &seqno));
+	EXPECT_EQ(0, syncobj_wait(self->fd, so, 0, WAIT_NS));
+	/* The fence signals when the job is done: WAIT does not block. */
+	EXPECT_EQ(0, wait_job(self->fd, seqno, 0, NULL));
+	EXPECT_EQ(0, syncobj_destroy(self->fd, so));
+}
+
+TEST_F_TIMEOUT(spatten, submit_in_sync_orders_jobs_across_files, T_SHORT)
+{
+	struct drm_spatten_sync sy = { 0 };
+	struct drm_spatten_job j;
+	uint64_t s1, s2;
+	uint32_t so, h2;
+	int fd2 = open_dev(), sfd;
+	struct drm_syncobj_handle x = { 0 };
+
+	ASSERT_LE(0, fd2);
+	/* Job 1 on our file signals a syncobj... */
+	ASSERT_EQ(0, syncobj_create(self->fd, 0, &so));
+	sy.handle = so;
+	small_inputs(self, 32);
+	small_job(&j, self->handle);
+	ASSERT_EQ(0, submit_syncs(self->fd, &j, 1, NULL, 0, &sy, 1, &s1));
+	/* ...shared with fd2 as an fd, whose job waits for it. */
+	x.handle = so;
+	ASSERT_EQ(0, xioctl(self->fd, DRM_IOCTL_SYNCOBJ_HANDLE_TO_FD, &x));
+	sfd = x.fd;
+	memset(&x, 0, sizeof(x));
+	x.fd = sfd;
+	ASSERT_EQ(0, xioctl(fd2, DRM_IOCTL_SYNCOBJ_FD_TO_HANDLE, &x));
+	close(sfd);
+	h2 = x.handle;
+	sy.handle = h2;
+	nop_job(&j, 2);
+	ASSERT_EQ(0, submit_syncs(fd2, &j, 1, &sy, 1, NULL, 0, &s2));
+	ASSERT_EQ(0, wait_job(fd2, s2, WAIT_NS, NULL));
+	/* It ran after job 1: job 1 is done now. */
+	EXPECT_EQ(0, wait_job(self->fd, s1, 0, NULL));
+	close(fd2);
+	EXPECT_EQ(0, syncobj_destroy(self->fd, so));
+}
+
+TEST_F_TIMEOUT(spatten, submit_timeline_out_sync_adds_the_point, T_SHORT)
+{
+	struct drm_spatten_sync out = { .flags = DRM_SPATTEN_SYNC_TIMELINE,
+					.point = 5 };
+	struct drm_syncobj_timeline_wait tw = { 0 };
+	struct drm_spatten_job j;
+	uint64_t seqno, point = 5;
+	uint32_t so;
+
+	ASSERT_EQ(0, syncobj_create(self->fd, 0, &so));
+	out.handle = so;
 	nop_job(&j, 0);
-	s.jobs_ptr = (uintptr_t)&j;
-	EXPECT_EQ(-EINVAL, xioctl(self->fd, SPATTEN_IOCTL_SUBMIT, &s));
+	ASSERT_EQ(0, submit_syncs(self->fd, &j, 1, NULL, 0, &out, 1, &seqno));
+	tw.handles = (uintptr_t)&so;
+	tw.points = (uintptr_t)&point;
+	tw.count_handles = 1;
+	tw.timeout_nsec = now_ns() + WAIT_NS;
+	tw.flags = DRM_SYNCOBJ_WAIT_FLAGS_WAIT_FOR_SUBMIT;
+	EXPECT_EQ(0, xioctl(self->fd, DRM_IOCTL_SYNCOBJ_TIMELINE_WAIT, &tw));
+	EXPECT_EQ(0, wait_job(self->fd, seqno, WAIT_NS, NULL));
+	EXPECT_EQ(0, syncobj_destroy(self->fd, so));
+}
+
+TEST_F_TIMEOUT(spatten, submit_sync_errors, T_SHORT)
+{
+	struct drm_spatten_sync sy[DRM_SPATTEN_MAX_SYNCS + 1];
+	struct drm_spatten_job j;
+	uint32_t so, sig;
+	uint64_t seqno;
+	unsigned int i;
+
+	memset(sy, 0, sizeof(sy));
+	ASSERT_EQ(0, syncobj_create(self->fd, 0, &so));
+	ASSERT_EQ(0, syncobj_create(self->fd, DRM_SYNCOBJ_CREATE_SIGNALED,
+				    &sig));
+	nop_job(&j, 0);
+	/* A binary in-fence with no fence yet. */
+	sy[0].handle = so;
+	EXPECT_EQ(-EINVAL, submit_syncs(self->fd, &j, 1, sy, 1, NULL, 0,
+					NULL));
+	/* An unknown syncobj, in and out. */
+	sy[0].handle = sig + so + 100;
+	EXPECT_EQ(-ENOENT, submit_syncs(self->fd, &j, 1, sy, 1, NULL, 0,
+					NULL));
+	EXPECT_EQ(-ENOENT, submit_syncs(self->fd, &j, 1, NULL, 0, sy, 1,
+					NULL));
+	/* Unknown flags; binary with a point; timeline at point 0. */
+	sy[0].handle = sig;
+	sy[0].flags = 2;
+	EXPECT_EQ(-EINVAL, submit_syncs(self->fd, &j, 1, sy, 1, NULL, 0,
+					NULL));
+	sy[0].flags = 0;
+	sy[0].point = 1;
+	EXPECT_EQ(-EINVAL, submit_syncs(self->fd, &j, 1, sy, 1, NULL, 0,
+					NULL));
+	sy[0].flags = DRM_SPATTEN_SYNC_TIMELINE;
+	sy[0].point = 0;
+	EXPECT_EQ(-EINVAL, submit_syncs(self->fd, &j, 1, NULL, 0, sy, 1,
+					NULL));
+	/* Too many. */
+	for (i = 0; i <= DRM_SPATTEN_MAX_SYNCS; i++) {
+		sy[i].handle = sig;
+		sy[i].flags = 0;
+		sy[i].point = 0;
+	}
+	EXPECT_EQ(-EINVAL, submit_syncs(self->fd, &j, 1, sy,
+					DRM_SPATTEN_MAX_SYNCS + 1, NULL, 0,
+					NULL));
+	EXPECT_EQ(-EINVAL, submit_syncs(self->fd, &j, 1, NULL, 0, sy,
+					DRM_SPATTEN_MAX_SYNCS + 1, NULL));
+	/* Unreadable arrays. */
+	EXPECT_EQ(-EFAULT, submit_syncs(self->fd, &j, 1, (void *)8, 1, NULL,
+					0, NULL));
+	/* The signalled one is a fine in-fence; nothing else was queued. */
+	ASSERT_EQ(0, submit_syncs(self->fd, &j, 1, sy, DRM_SPATTEN_MAX_SYNCS,
+				  NULL, 0, &seqno));
+	EXPECT_EQ(0, wait_job(self->fd, seqno, WAIT_NS, NULL));
+	EXPECT_EQ(-ENOENT, wait_job(self->fd, seqno + 1, 0, NULL));
+	EXPECT_EQ(0, syncobj_destroy(self->fd, so));
+	EXPECT_EQ(0, syncobj_destroy(self->fd, sig));
 }
 
 TEST_F(spatten, submit_bad_jobs_ptr_efault)
 {
-	struct spatten_job *j;
+	struct drm_spatten_job *j;
 	char *two;
 
 	EXPECT_EQ(-EFAULT, submit(self->fd, NULL, 1, NULL));
@@ -878,7 +1463,7 @@ TEST_F(spatten, submit_bad_jobs_ptr_efault)
 		   MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	ASSERT_NE(MAP_FAILED, two);
 	ASSERT_EQ(0, munmap(two + PAGE, PAGE));
-	j = (struct spatten_job *)(two + PAGE) - 1;
+	j = (struct drm_spatten_job *)(two + PAGE) - 1;
 	nop_job(j, 0);
 	EXPECT_EQ(-EFAULT, submit(self->fd, j, 2, NULL));
 	/* The first job alone is fine, and nothing else was queued. */
@@ -888,23 +1473,27 @@ TEST_F(spatten, submit_bad_jobs_ptr_efault)
 
 TEST_F(spatten, submit_bad_arg_pointer_efault)
 {
-	EXPECT_EQ(-EFAULT, xioctl(self->fd, SPATTEN_IOCTL_SUBMIT, NULL));
-	EXPECT_EQ(-EFAULT, xioctl(self->fd, SPATTEN_IOCTL_WAIT, NULL));
-	EXPECT_EQ(-EFAULT, xioctl(self->fd, SPATTEN_IOCTL_BO_CREATE, NULL));
-	EXPECT_EQ(-EFAULT, xioctl(self->fd, SPATTEN_IOCTL_BO_DESTROY, NULL));
-	EXPECT_EQ(-EFAULT, xioctl(self->fd, SPATTEN_IOCTL_COUNTERS, NULL));
+	EXPECT_EQ(-EFAULT, xioctl(self->fd, DRM_IOCTL_SPATTEN_SUBMIT, NULL));
+	EXPECT_EQ(-EFAULT, xioctl(self->fd, DRM_IOCTL_SPATTEN_WAIT, NULL));
+	EXPECT_EQ(-EFAULT, xioctl(self->fd, DRM_IOCTL_SPATTEN_BO_CREATE, NULL));
+	EXPECT_EQ(-EFAULT, xioctl(self->fd, DRM_IOCTL_GEM_CLOSE, NULL));
+	EXPECT_EQ(-EFAULT, xioctl(self->fd, DRM_IOCTL_SPATTEN_COUNTERS, NULL));
+	EXPECT_EQ(-EFAULT, xioctl(self->fd, DRM_IOCTL_SPATTEN_REAP, NULL));
+	EXPECT_EQ(-EFAULT, xioctl(self->fd, DRM_IOCTL_SPATTEN_BO_INFO, NULL));
+	EXPECT_EQ(-EFAULT, xioctl(self->fd, DRM_IOCTL_SPATTEN_BO_USERPTR,
+				  NULL));
 }
 
 /* ---- SUBMIT: job header errors --------------------------------------------- */
 
 TEST_F(spatten, job_bad_version_einval)
 {
-	struct spatten_job j;
+	struct drm_spatten_job j;
 
 	small_job(&j, self->handle);
 	j.version = 0;
 	EXPECT_EQ(-EINVAL, submit_err(self->fd, &j));
-	j.version = SPATTEN_DESC_VERSION + 1;
+	j.version = DRM_SPATTEN_DESC_V2 + 1;
 	EXPECT_EQ(-EINVAL, submit_err(self->fd, &j));
 	nop_job(&j, 0);
 	j.version = 0xff;
@@ -922,7 +1511,7 @@ TEST_F(spatten, job_bad_version_einval)
 
 TEST_F(spatten, job_bad_opcode_einval)
 {
-	struct spatten_job j;
+	struct drm_spatten_job j;
 
 	small_job(&j, self->handle);
 	j.opcode = 2;
@@ -933,7 +1522,7 @@ TEST_F(spatten, job_bad_opcode_einval)
 
 TEST_F(spatten, job_bad_stage_einval)
 {
-	struct spatten_job j;
+	struct drm_spatten_job j;
 
 	small_job(&j, self->handle);
 	j.stage = 2;
@@ -944,7 +1533,7 @@ TEST_F(spatten, job_bad_stage_einval)
 
 TEST_F(spatten, job_unknown_flags_einval)
 {
-	struct spatten_job j;
+	struct drm_spatten_job j;
 	unsigned int b;
 
 	for (b = 1; b < 32; b++) {
@@ -958,7 +1547,7 @@ TEST_F(spatten, job_unknown_flags_einval)
 
 TEST_F(spatten, job_rsvd0_einval)
 {
-	struct spatten_job j;
+	struct drm_spatten_job j;
 
 	small_job(&j, self->handle);
 	j.rsvd0 = 1;
@@ -967,7 +1556,7 @@ TEST_F(spatten, job_rsvd0_einval)
 
 TEST_F(spatten, job_rsvd1_einval)
 {
-	struct spatten_job j;
+	struct drm_spatten_job j;
 
 	small_job(&j, self->handle);
 	j.rsvd1 = 0x80000000u;
@@ -983,7 +1572,7 @@ TEST_F(spatten, job_rsvd1_einval)
 
 TEST_F(spatten, job_each_tail_rsvd_word_einval)
 {
-	struct spatten_job j;
+	struct drm_spatten_job j;
 	unsigned int i;
 
 	for (i = 0; i < sizeof(j.rsvd) / sizeof(j.rsvd[0]); i++) {
@@ -997,11 +1586,11 @@ TEST_F(spatten, job_each_tail_rsvd_word_einval)
 
 TEST_F(spatten, job_each_tensor_flags_einval)
 {
-	struct spatten_job j;
+	struct drm_spatten_job j;
 	unsigned int i;
 
 	for (i = 0; i < 12; i++) {
-		struct spatten_tensor *t[12] = {
+		struct drm_spatten_tensor *t[12] = {
 			&j.q, &j.k, &j.v, &j.out, &j.k_lsb, &j.tok_imp,
 			&j.tok_alive, &j.tok_kept, &j.pinned, &j.head_imp,
 			&j.head_alive, &j.head_kept,
@@ -1017,7 +1606,7 @@ TEST_F(spatten, job_each_tensor_flags_einval)
 
 TEST_F(spatten, nop_with_stray_field_einval)
 {
-	struct spatten_job j;
+	struct drm_spatten_job j;
 	unsigned int i;
 
 	for (i = 0; i < 14; i++) {
@@ -1048,7 +1637,7 @@ TEST_F(spatten, nop_with_stray_field_einval)
 
 TEST_F(spatten, job_n_heads_zero_or_over_max_einval)
 {
-	struct spatten_job j;
+	struct drm_spatten_job j;
 
 	small_job(&j, self->handle);
 	j.n_heads = 0;
@@ -1064,7 +1653,7 @@ TEST_F(spatten, job_n_heads_zero_or_over_max_einval)
 
 TEST_F(spatten, job_head_dim_unsupported_einval)
 {
-	struct spatten_job j;
+	struct drm_spatten_job j;
 	unsigned int b;
 
 	small_job(&j, self->handle);
@@ -1090,7 +1679,7 @@ TEST_F(spatten, job_head_dim_unsupported_einval)
 
 TEST_F(spatten, job_q_rows_zero_einval)
 {
-	struct spatten_job j;
+	struct drm_spatten_job j;
 
 	small_job(&j, self->handle);
 	j.q_rows = 0;
@@ -1100,7 +1689,7 @@ TEST_F(spatten, job_q_rows_zero_einval)
 TEST_F(spatten, job_kv_rows_zero_or_over_max_context_einval)
 {
 	uint64_t kv_bytes, size;
-	struct spatten_job j;
+	struct drm_spatten_job j;
 	uint32_t h;
 
 	small_job(&j, self->handle);
@@ -1115,10 +1704,10 @@ TEST_F(spatten, job_kv_rows_zero_or_over_max_context_einval)
 	size = (2 * kv_bytes + 2 * PAGE + PAGE - 1) / PAGE * PAGE;
 	ASSERT_EQ(0, bo_create(self->fd, size, &h, NULL));
 	memset(&j, 0, sizeof(j));
-	j.opcode = SPATTEN_OP_ATTENTION;
-	j.version = SPATTEN_DESC_VERSION;
-	j.stage = SPATTEN_STAGE_GENERATION;
-	j.flags = SPATTEN_DESC_F_CAUSAL;
+	j.opcode = DRM_SPATTEN_OP_ATTENTION;
+	j.version = DRM_SPATTEN_DESC_V2;
+	j.stage = DRM_SPATTEN_STAGE_GENERATION;
+	j.flags = DRM_SPATTEN_JOB_CAUSAL;
 	j.n_heads = 1;
 	j.head_dim = 64;
 	j.q_rows = 1;
@@ -1138,10 +1727,10 @@ TEST_F(spatten, job_kv_rows_zero_or_over_max_context_einval)
 
 TEST_F(spatten, job_causal_window_past_last_key_einval)
 {
-	struct spatten_job j;
+	struct drm_spatten_job j;
 
 	small_job(&j, self->handle);
-	j.flags = SPATTEN_DESC_F_CAUSAL;
+	j.flags = DRM_SPATTEN_JOB_CAUSAL;
 	j.q_rows = 8;
 	j.q_start = 9;			/* 9 + 8 > 16 */
 	EXPECT_EQ(-EINVAL, submit_err(self->fd, &j));
@@ -1151,7 +1740,7 @@ TEST_F(spatten, job_causal_window_past_last_key_einval)
 
 TEST_F(spatten, job_noncausal_q_start_nonzero_einval)
 {
-	struct spatten_job j;
+	struct drm_spatten_job j;
 
 	small_job(&j, self->handle);
 	j.q_rows = 8;
@@ -1161,11 +1750,11 @@ TEST_F(spatten, job_noncausal_q_start_nonzero_einval)
 
 TEST_F(spatten, job_generation_q_rows_not_one_einval)
 {
-	struct spatten_job j;
+	struct drm_spatten_job j;
 
 	small_job(&j, self->handle);
-	j.stage = SPATTEN_STAGE_GENERATION;
-	j.flags = SPATTEN_DESC_F_CAUSAL;
+	j.stage = DRM_SPATTEN_STAGE_GENERATION;
+	j.flags = DRM_SPATTEN_JOB_CAUSAL;
 	j.q_rows = 2;
 	j.q_start = SMALL_ROWS - 2;
 	EXPECT_EQ(-EINVAL, submit_err(self->fd, &j));
@@ -1173,11 +1762,11 @@ TEST_F(spatten, job_generation_q_rows_not_one_einval)
 
 TEST_F(spatten, job_generation_not_at_last_position_einval)
 {
-	struct spatten_job j;
+	struct drm_spatten_job j;
 
 	small_job(&j, self->handle);
-	j.stage = SPATTEN_STAGE_GENERATION;
-	j.flags = SPATTEN_DESC_F_CAUSAL;
+	j.stage = DRM_SPATTEN_STAGE_GENERATION;
+	j.flags = DRM_SPATTEN_JOB_CAUSAL;
 	j.q_rows = 1;
 	j.q_start = SMALL_ROWS - 2;
 	EXPECT_EQ(-EINVAL, submit_err(self->fd, &j));
@@ -1185,7 +1774,7 @@ TEST_F(spatten, job_generation_not_at_last_position_einval)
 
 TEST_F(spatten, job_bad_format_einval)
 {
-	struct spatten_job j;
+	struct drm_spatten_job j;
 	unsigned int i;
 
 	for (i = 0; i < 4; i++) {
@@ -1204,7 +1793,7 @@ TEST_F(spatten, job_bad_format_einval)
 
 TEST_F(spatten, job_frac_over_15_einval)
 {
-	struct spatten_job j;
+	struct drm_spatten_job j;
 	unsigned int i;
 
 	for (i = 0; i < 4; i++) {
@@ -1225,7 +1814,7 @@ TEST_F(spatten, job_frac_over_15_einval)
 
 TEST_F(spatten, job_unknown_handle_enoent)
 {
-	struct spatten_job j;
+	struct drm_spatten_job j;
 
 	small_job(&j, self->handle);
 	j.v.handle = self->handle + 1000;
@@ -1237,7 +1826,7 @@ TEST_F(spatten, job_unknown_handle_enoent)
 
 TEST_F(spatten, job_destroyed_handle_enoent)
 {
-	struct spatten_job j;
+	struct drm_spatten_job j;
 	uint32_t h;
 
 	ASSERT_EQ(0, bo_create(self->fd, BO_SIZE, &h, NULL));
@@ -1248,7 +1837,7 @@ TEST_F(spatten, job_destroyed_handle_enoent)
 
 TEST_F(spatten, job_handle_of_other_file_enoent)
 {
-	struct spatten_job j;
+	struct drm_spatten_job j;
 	uint32_t h2 = 0, extra[4];
 	unsigned int i;
 	int fd2 = open_dev();
@@ -1274,7 +1863,7 @@ TEST_F(spatten, job_handle_of_other_file_enoent)
 
 TEST_F(spatten, job_offset_beyond_buffer_erange)
 {
-	struct spatten_job j;
+	struct drm_spatten_job j;
 
 	small_job(&j, self->handle);
 	j.out.offset = BO_SIZE;
@@ -1288,7 +1877,7 @@ TEST_F(spatten, job_offset_beyond_buffer_erange)
 
 TEST_F(spatten, job_tensor_short_by_one_element_erange)
 {
-	struct spatten_job j;
+	struct drm_spatten_job j;
 
 	small_job(&j, self->handle);
 	j.v.offset = BO_SIZE - SMALL_BYTES + 2;
@@ -1299,7 +1888,7 @@ TEST_F(spatten, job_tensor_short_by_one_element_erange)
 
 TEST_F(spatten, job_misaligned_offset_einval)
 {
-	struct spatten_job j;
+	struct drm_spatten_job j;
 
 	small_job(&j, self->handle);
 	j.k.offset = OFF_K + 1;
@@ -1308,27 +1897,28 @@ TEST_F(spatten, job_misaligned_offset_einval)
 
 /* ---- WAIT ----------------------------------------------------------------- */
 
-TEST_F(spatten, wait_seqno_zero_einval)
+TEST_F(spatten, wait_seqno_zero_enoent)
 {
-	EXPECT_EQ(-EINVAL, wait_job(self->fd, 0, 0, NULL));
+	EXPECT_EQ(-ENOENT, wait_job(self->fd, 0, 0, NULL));
 }
 
-TEST_F_TIMEOUT(spatten, wait_future_seqno_einval, T_SHORT)
+TEST_F_TIMEOUT(spatten, wait_never_issued_seqno_enoent, T_SHORT)
 {
-	struct spatten_job j;
+	struct drm_spatten_job j;
 	uint64_t seqno;
 
-	EXPECT_EQ(-EINVAL, wait_job(self->fd, 1, 0, NULL));
+	EXPECT_EQ(-ENOENT, wait_job(self->fd, 1, 0, NULL));
 	nop_job(&j, 0);
 	ASSERT_EQ(0, submit(self->fd, &j, 1, &seqno));
-	EXPECT_EQ(-EINVAL, wait_job(self->fd, seqno + 1, 0, NULL));
-	EXPECT_EQ(-EINVAL, wait_job(self->fd, UINT64_MAX, 0, NULL));
+	EXPECT_EQ(1, seqno);		/* a file's first job */
+	EXPECT_EQ(-ENOENT, wait_job(self->fd, seqno + 1, 0, NULL));
+	EXPECT_EQ(-ENOENT, wait_job(self->fd, UINT64_MAX, 0, NULL));
 	EXPECT_EQ(0, wait_job(self->fd, seqno, WAIT_NS, NULL));
 }
 
 TEST_F_TIMEOUT(spatten, wait_reaped_twice_enoent, T_SHORT)
 {
-	struct spatten_job j;
+	struct drm_spatten_job j;
 	uint64_t seqno;
 
 	nop_job(&j, 0);
@@ -1340,44 +1930,39 @@ TEST_F_TIMEOUT(spatten, wait_reaped_twice_enoent, T_SHORT)
 
 TEST_F_TIMEOUT(spatten, wait_flags_einval, T_SHORT)
 {
-	struct spatten_job j;
-	struct spatten_wait w = { .flags = 1 };
+	struct drm_spatten_job j;
+	struct drm_spatten_wait w = { .flags = 1 };
 	uint64_t seqno;
 
 	nop_job(&j, 0);
 	ASSERT_EQ(0, submit(self->fd, &j, 1, &seqno));
 	w.seqno = seqno;
 	w.timeout_ns = now_ns() + WAIT_NS;
-	EXPECT_EQ(-EINVAL, xioctl(self->fd, SPATTEN_IOCTL_WAIT, &w));
+	EXPECT_EQ(-EINVAL, xioctl(self->fd, DRM_IOCTL_SPATTEN_WAIT, &w));
 	/* The bad call did not reap it. */
 	EXPECT_EQ(0, wait_job(self->fd, seqno, WAIT_NS, NULL));
 }
 
 TEST_F_TIMEOUT(spatten, wait_rsvd_einval, T_SHORT)
 {
-	struct spatten_job j;
-	struct spatten_wait w;
+	struct drm_spatten_job j;
+	struct drm_spatten_wait w;
 	uint64_t seqno;
-	unsigned int i;
 
 	nop_job(&j, 0);
 	ASSERT_EQ(0, submit(self->fd, &j, 1, &seqno));
-	for (i = 0; i < 2; i++) {
-		memset(&w, 0, sizeof(w));
-		w.seqno = seqno;
-		w.timeout_ns = now_ns() + WAIT_NS;
-		if (i)
-			w.rsvd[0] = 1;
-		else
-			w.rsvd0 = 1;
-		EXPECT_EQ(-EINVAL, xioctl(self->fd, SPATTEN_IOCTL_WAIT, &w));
-	}
+	memset(&w, 0, sizeof(w));
+	w.seqno = seqno;
+	w.timeout_ns = now_ns() + WAIT_NS;
+	w.rsvd = 1;
+	EXPECT_EQ(-EINVAL, xioctl(self->fd, DRM_IOCTL_SPATTEN_WAIT, &w));
 	EXPECT_EQ(0, wait_job(self->fd, seqno, WAIT_NS, NULL));
 }
 
 TEST_F_TIMEOUT(spatten, wait_past_deadline_polls_long_job, T_LONG)
 {
-	struct spatten_wait w;
+	struct drm_spatten_wait w;
+	struct drm_spatten_result res;
 	struct big b;
 	uint64_t seqno;
 	int64_t t0;
@@ -1389,24 +1974,25 @@ TEST_F_TIMEOUT(spatten, wait_past_deadline_polls_long_job, T_LONG)
 	memset(&w, 0, sizeof(w));
 	w.seqno = seqno;
 	w.timeout_ns = 1;		/* long past */
-	ret = xioctl(self->fd, SPATTEN_IOCTL_WAIT, &w);
+	ret = xioctl(self->fd, DRM_IOCTL_SPATTEN_WAIT, &w);
 	EXPECT_TRUE(ret == -ETIME || ret == 0) {
 		TH_LOG("past deadline: %d", ret);
 	}
 	/* A poll returns at once, whatever the job does. */
 	EXPECT_GT(2 * NSEC_PER_SEC, now_ns() - t0);
+	res = w.result;
 	if (ret == -ETIME) {
 		ASSERT_EQ(0, wait_job(self->fd, seqno, 120 * NSEC_PER_SEC,
-				      &w));
+				      &res));
 	}
-	EXPECT_EQ(SPATTEN_HW_OK, w.status);
-	EXPECT_EQ(0xb16, w.user_data);
+	EXPECT_EQ(DRM_SPATTEN_STATUS_OK, res.status);
+	EXPECT_EQ(0xb16, res.user_data);
 	EXPECT_EQ(0, bo_destroy(self->fd, b.handle));
 }
 
 TEST_F_TIMEOUT(spatten, wait_other_files_seqno_fails, T_SHORT)
 {
-	struct spatten_job j;
+	struct drm_spatten_job j;
 	uint64_t seqno;
 	int fd2 = open_dev(), ret;
 
@@ -1415,11 +2001,109 @@ TEST_F_TIMEOUT(spatten, wait_other_files_seqno_fails, T_SHORT)
 	ASSERT_EQ(0, submit(self->fd, &j, 1, &seqno));
 	/* fd2 never issued a seqno: whatever ours is, it cannot reap it. */
 	ret = wait_job(fd2, seqno, 0, NULL);
-	EXPECT_TRUE(ret == -EINVAL || ret == -ENOENT) {
+	EXPECT_EQ(-ENOENT, ret) {
 		TH_LOG("wait on another file's seqno: %d", ret);
 	}
 	EXPECT_EQ(0, wait_job(self->fd, seqno, WAIT_NS, NULL));
 	close(fd2);
+}
+
+/* ---- REAP ------------------------------------------------------------------ */
+
+TEST_F_TIMEOUT(spatten, reap_returns_each_job_once, T_SHORT)
+{
+	struct drm_spatten_result res[16];
+	struct drm_spatten_job j[12];
+	unsigned int seen = 0, i;
+	uint32_t pending = 99;
+	uint64_t seqno;
+	int n, got = 0;
+
+	for (i = 0; i < 12; i++)
+		nop_job(&j[i], 500 + i);
+	ASSERT_EQ(0, submit(self->fd, j, 12, &seqno));
+	/* 5 at most per call; wait for at least 3 each time. */
+	while (got < 12) {
+		n = reap(self->fd, res, 5, 3, WAIT_NS, &pending);
+		ASSERT_LT(0, n);
+		ASSERT_GE(5, n);
+		for (i = 0; i < (unsigned int)n; i++) {
+			uint64_t k = res[i].seqno - seqno;
+
+			ASSERT_GT(12, k);
+			EXPECT_FALSE(seen & (1u << k));
+			seen |= 1u << k;
+			EXPECT_EQ(500 + k, res[i].user_data);
+			EXPECT_EQ(DRM_SPATTEN_STATUS_OK, res[i].status);
+		}
+		got += n;
+		EXPECT_EQ(12 - got, pending);
+	}
+	EXPECT_EQ(0xfff, seen);
+	/* Reaped: WAIT does not find them, REAP has nothing. */
+	EXPECT_EQ(-ENOENT, wait_job(self->fd, seqno + 4, 0, NULL));
+	EXPECT_EQ(0, reap(self->fd, res, 16, 0, 0, &pending));
+	EXPECT_EQ(0, pending);
+}
+
+TEST_F_TIMEOUT(spatten, reap_min_count_zero_never_waits, T_LONG)
+{
+	struct drm_spatten_result res[4];
+	uint32_t pending = 0;
+	struct big b;
+	uint64_t seqno;
+	int64_t t0;
+	int n;
+
+	ASSERT_EQ(0, big_job(self->fd, &self->info, &b));
+	ASSERT_EQ(0, submit(self->fd, &b.job, 1, &seqno));
+	t0 = now_ns();
+	n = reap(self->fd, res, 4, 0, 60 * NSEC_PER_SEC, &pending);
+	EXPECT_GT(2 * NSEC_PER_SEC, now_ns() - t0);
+	EXPECT_LE(0, n);
+	if (n == 0) {
+		EXPECT_EQ(1, pending);
+		n = reap(self->fd, res, 4, 1, 120 * NSEC_PER_SEC, &pending);
+	}
+	ASSERT_EQ(1, n);
+	EXPECT_EQ(seqno, res[0].seqno);
+	EXPECT_EQ(0xb16, res[0].user_data);
+	EXPECT_EQ(0, pending);
+	EXPECT_EQ(0, bo_destroy(self->fd, b.handle));
+}
+
+TEST_F(spatten, reap_errors)
+{
+	struct drm_spatten_result res[4];
+	struct drm_spatten_reap r;
+
+	EXPECT_EQ(-EINVAL, reap(self->fd, res, 0, 0, 0, NULL));
+	EXPECT_EQ(-EINVAL, reap(self->fd, res, DRM_SPATTEN_REAP_MAX + 1, 0, 0,
+				NULL));
+	EXPECT_EQ(-EINVAL, reap(self->fd, res, 2, 3, 0, NULL));
+	memset(&r, 0, sizeof(r));
+	r.results_ptr = (uintptr_t)res;
+	r.count = 4;
+	r.flags = 1;
+	EXPECT_EQ(-EINVAL, xioctl(self->fd, DRM_IOCTL_SPATTEN_REAP, &r));
+	r.flags = 0;
+	r.rsvd = 1;
+	EXPECT_EQ(-EINVAL, xioctl(self->fd, DRM_IOCTL_SPATTEN_REAP, &r));
+}
+
+TEST_F_TIMEOUT(spatten, reap_bad_results_pointer_efault, T_SHORT)
+{
+	struct drm_spatten_result res[1];
+	struct drm_spatten_job j;
+	uint64_t seqno;
+
+	nop_job(&j, 0);
+	ASSERT_EQ(0, submit(self->fd, &j, 1, &seqno));
+	EXPECT_EQ(-EFAULT, reap(self->fd, (void *)8, 1, 1, WAIT_NS, NULL));
+	/* The job is either still there or was reaped: not pending forever
+	 * (whether a faulting REAP consumes results is not specified). */
+	EXPECT_LE(0, reap(self->fd, res, 1, 0, 0, NULL));
+	EXPECT_EQ(-ENOENT, wait_job(self->fd, seqno, 0, NULL));
 }
 
 /* ---- poll() -------------------------------------------------------------- */
@@ -1427,7 +2111,7 @@ TEST_F_TIMEOUT(spatten, wait_other_files_seqno_fails, T_SHORT)
 TEST_F_TIMEOUT(spatten, poll_reports_completed_jobs, T_SHORT)
 {
 	struct pollfd p = { .fd = self->fd, .events = POLLIN };
-	struct spatten_job j;
+	struct drm_spatten_job j;
 	uint64_t seqno;
 
 	EXPECT_EQ(0, poll(&p, 1, 0));		/* nothing to reap */
@@ -1448,8 +2132,8 @@ TEST_F_TIMEOUT(spatten, poll_reports_completed_jobs, T_SHORT)
 
 TEST_F_TIMEOUT(spatten, counters_count_exactly_the_jobs_run, T_SHORT)
 {
-	struct spatten_counters a, b;
-	struct spatten_job j[3];
+	struct drm_spatten_counters a, b;
+	struct drm_spatten_job j[3];
 	uint64_t seqno;
 	unsigned int i;
 
@@ -1458,63 +2142,69 @@ TEST_F_TIMEOUT(spatten, counters_count_exactly_the_jobs_run, T_SHORT)
 	small_job(&j[1], self->handle);
 	nop_job(&j[2], 0);
 	ASSERT_EQ(0, get_counters(self->fd, &a));
-	ASSERT_LE(SPATTEN_CNT_NUM, a.num);
+	ASSERT_LE(DRM_SPATTEN_CNT_NUM, a.num);
 	ASSERT_EQ(0, submit(self->fd, j, 3, &seqno));
 	for (i = 0; i < 3; i++)
 		ASSERT_EQ(0, wait_job(self->fd, seqno + i, WAIT_NS, NULL));
 	ASSERT_EQ(0, get_counters(self->fd, &b));
-	EXPECT_EQ(3, b.value[SPATTEN_CNT_JOBS_OK] -
-		     a.value[SPATTEN_CNT_JOBS_OK]);
-	EXPECT_EQ(0, b.value[SPATTEN_CNT_JOBS_ERR] -
-		     a.value[SPATTEN_CNT_JOBS_ERR]);
-	EXPECT_EQ(2 * SMALL_BYTES, b.value[SPATTEN_CNT_BYTES_Q] -
-				   a.value[SPATTEN_CNT_BYTES_Q]);
-	EXPECT_EQ(2 * SMALL_BYTES, b.value[SPATTEN_CNT_BYTES_WRITTEN] -
-				   a.value[SPATTEN_CNT_BYTES_WRITTEN]);
-	EXPECT_LT(a.value[SPATTEN_CNT_CYCLES], b.value[SPATTEN_CNT_CYCLES]);
+	EXPECT_EQ(3, b.value[DRM_SPATTEN_CNT_JOBS_OK] -
+		     a.value[DRM_SPATTEN_CNT_JOBS_OK]);
+	EXPECT_EQ(0, b.value[DRM_SPATTEN_CNT_JOBS_ERR] -
+		     a.value[DRM_SPATTEN_CNT_JOBS_ERR]);
+	EXPECT_EQ(2 * SMALL_BYTES, b.value[DRM_SPATTEN_CNT_BYTES_Q] -
+				   a.value[DRM_SPATTEN_CNT_BYTES_Q]);
+	EXPECT_EQ(2 * SMALL_BYTES, b.value[DRM_SPATTEN_CNT_BYTES_WRITTEN] -
+				   a.value[DRM_SPATTEN_CNT_BYTES_WRITTEN]);
+	EXPECT_LT(a.value[DRM_SPATTEN_CNT_CYCLES], b.value[DRM_SPATTEN_CNT_CYCLES]);
 }
 
 TEST_F(spatten, counters_flags_einval)
 {
-	struct spatten_counters c = { .flags = 1 };
+	struct drm_spatten_counters c = { .flags = 1 };
 
-	EXPECT_EQ(-EINVAL, xioctl(self->fd, SPATTEN_IOCTL_COUNTERS, &c));
+	EXPECT_EQ(-EINVAL, xioctl(self->fd, DRM_IOCTL_SPATTEN_COUNTERS, &c));
 }
 
 /* ---- ioctl numbers -------------------------------------------------------- */
 
-TEST_F(spatten, unknown_ioctl_enotty)
+/* Unknown driver ioctl numbers: -EINVAL from the DRM core. */
+TEST_F(spatten, unknown_driver_ioctl_einval)
 {
 	char buf[256] = { 0 };
 
-	EXPECT_EQ(-ENOTTY, xioctl(self->fd, _IO(SPATTEN_IOCTL_MAGIC, 0x3f),
+	EXPECT_EQ(-EINVAL, xioctl(self->fd, DRM_IO(DRM_COMMAND_BASE + 0x3f),
 				  NULL));
-	EXPECT_EQ(-ENOTTY, xioctl(self->fd,
-				  _IOWR(SPATTEN_IOCTL_MAGIC, 0x06, buf), buf));
-	EXPECT_EQ(-ENOTTY, xioctl(self->fd, _IOR('X', 0x00,
-						 struct spatten_info), buf));
+	EXPECT_EQ(-EINVAL, xioctl(self->fd,
+				  DRM_IOWR(DRM_COMMAND_BASE +
+					   DRM_SPATTEN_COUNTERS + 1, buf),
+				  buf));
 }
 
-TEST_F(spatten, wrong_size_ioctl_enotty)
+/*
+ * A struct shorter or longer than the kernel's: the DRM core zero-extends
+ * what comes in and copies out only what the caller's size says.
+ */
+TEST_F(spatten, ioctl_size_mismatch_extends_or_truncates)
 {
-	char buf[512] = { 0 };
+	unsigned char buf[sizeof(struct drm_spatten_info) + 64];
+	struct drm_spatten_info *in = (void *)buf;
+	size_t i, k = sizeof(struct drm_spatten_info);
 
-	/* Same type and number, different size or direction. */
-	EXPECT_EQ(-ENOTTY, xioctl(self->fd,
-		_IOC(_IOC_READ, SPATTEN_IOCTL_MAGIC, 0x00,
-		     sizeof(struct spatten_info) - 8), buf));
-	EXPECT_EQ(-ENOTTY, xioctl(self->fd,
-		_IOC(_IOC_READ, SPATTEN_IOCTL_MAGIC, 0x00,
-		     sizeof(struct spatten_info) + 8), buf));
-	EXPECT_EQ(-ENOTTY, xioctl(self->fd,
-		_IOC(_IOC_READ | _IOC_WRITE, SPATTEN_IOCTL_MAGIC, 0x04,
-		     sizeof(struct spatten_wait) + 8), buf));
-	EXPECT_EQ(-ENOTTY, xioctl(self->fd,
-		_IOC(_IOC_READ | _IOC_WRITE, SPATTEN_IOCTL_MAGIC, 0x03,
-		     sizeof(struct spatten_submit) - 8), buf));
-	EXPECT_EQ(-ENOTTY, xioctl(self->fd,
-		_IOC(_IOC_WRITE, SPATTEN_IOCTL_MAGIC, 0x01,
-		     sizeof(struct spatten_bo_create)), buf));
+	/* Shorter, read only: 8 bytes come back, the rest is untouched. */
+	memset(buf, 0xee, sizeof(buf));
+	ASSERT_EQ(0, xioctl(self->fd, _IOC(_IOC_READ, DRM_IOCTL_BASE,
+		DRM_COMMAND_BASE + DRM_SPATTEN_INFO, 8), buf));
+	EXPECT_EQ(DRM_SPATTEN_API_VERSION, in->api_version);
+	for (i = 8; i < sizeof(buf); i++)
+		ASSERT_EQ(0xee, buf[i]);
+	/* Longer, read only: the kernel's struct, then zeros. */
+	memset(buf, 0xee, sizeof(buf));
+	ASSERT_EQ(0, xioctl(self->fd, _IOC(_IOC_READ,
+		DRM_IOCTL_BASE, DRM_COMMAND_BASE + DRM_SPATTEN_INFO, k + 64),
+		buf));
+	EXPECT_EQ(DRM_SPATTEN_API_VERSION, in->api_version);
+	for (i = k; i < sizeof(buf); i++)
+		ASSERT_EQ(0, buf[i]);
 }
 
 /* ---- lifetimes --------------------------------------------------------------- */
@@ -1522,7 +2212,7 @@ TEST_F(spatten, wrong_size_ioctl_enotty)
 TEST_F_TIMEOUT(spatten, buffer_freed_while_job_in_flight_still_completes,
 	       T_LONG)
 {
-	struct spatten_wait w;
+	struct drm_spatten_result w;
 	struct big b;
 	uint64_t seqno;
 
@@ -1533,13 +2223,13 @@ TEST_F_TIMEOUT(spatten, buffer_freed_while_job_in_flight_still_completes,
 	EXPECT_EQ(-ENOENT, submit_err(self->fd, &b.job));
 	/* ...but the job that holds it finishes normally. */
 	ASSERT_EQ(0, wait_job(self->fd, seqno, 120 * NSEC_PER_SEC, &w));
-	EXPECT_EQ(SPATTEN_HW_OK, w.status);
+	EXPECT_EQ(DRM_SPATTEN_STATUS_OK, w.status);
 	EXPECT_EQ(0xb16, w.user_data);
 }
 
 TEST_F_TIMEOUT(spatten, close_with_jobs_in_flight_does_not_hang, T_LONG)
 {
-	struct spatten_job nop;
+	struct drm_spatten_job nop;
 	int64_t deadline;
 	int status = -1;
 	uint64_t seqno;
@@ -1583,7 +2273,7 @@ TEST_F_TIMEOUT(spatten, close_with_jobs_in_flight_does_not_hang, T_LONG)
 
 TEST_F_TIMEOUT(spatten, close_fd_with_unreaped_jobs_then_reopen, T_SHORT)
 {
-	struct spatten_job j[4];
+	struct drm_spatten_job j[4];
 	uint64_t seqno;
 	unsigned int i;
 	int fd2 = open_dev();

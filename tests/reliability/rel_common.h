@@ -1,8 +1,15 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * Shared helpers of the in-guest reliability campaigns (issue #7): the raw
- * UAPI (include/uapi/spatten.h, no library), sysfs/debugfs access, the
- * driver's live-object counters (debugfs spatten/objects) and TAP output.
+ * UAPI (include/uapi/drm/spatten_accel.h plus the DRM core ioctls of
+ * drm.h, no library), node discovery, sysfs/debugfs access, the driver's
+ * live-object counters (debugfs spatten/objects) and TAP output.
+ *
+ * The board: SPATTEN_DEV names its node; otherwise the first of
+ * /sys/class/accel/accel* (6.2+) then /sys/class/drm/renderD* (6.1), in
+ * name order, whose device is bound to the driver "spatten". Its sysfs
+ * attributes are those of the PCI device (<class dir>/device/), its
+ * debugfs knobs in /sys/kernel/debug/spatten/<PCI address>/.
  */
 #ifndef REL_COMMON_H
 #define REL_COMMON_H
@@ -10,8 +17,10 @@
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
 #endif
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <sched.h>
 #include <stdarg.h>
 #include <stdbool.h>
@@ -21,24 +30,149 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <sys/types.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "spatten_hw.h"
-#include "uapi/spatten.h"
+#include "uapi/drm/spatten_accel.h"
 
 #define NSEC_PER_SEC	1000000000LL
-#define SYSFS_DIR	"/sys/class/misc/spatten0"
-#define DEBUGFS_ROOT	"/sys/kernel/debug/spatten"
-#define DEBUGFS_DIR	DEBUGFS_ROOT "/spatten0"
+#define DEBUGFS_ROOT	"/sys/kernel/debug/spatten"	/* module-wide */
+#define DRV_DIR		"/sys/bus/pci/drivers/spatten"
+#define JOB_SIZE	((uint32_t)sizeof(struct drm_spatten_job))
 
+/* ---- the board's node ---------------------------------------------------- */
+
+/* "<dir>/<name>/device/driver" links to a driver called spatten. */
+static inline bool bound_to_spatten(const char *dir, const char *name)
+{
+	char path[PATH_MAX], link[PATH_MAX];
+	ssize_t n;
+	const char *base;
+
+	snprintf(path, sizeof(path), "%s/%s/device/driver", dir, name);
+	n = readlink(path, link, sizeof(link) - 1);
+	if (n < 0)
+		return false;
+	link[n] = 0;
+	base = strrchr(link, '/');
+	return !strcmp(base ? base + 1 : link, "spatten");
+}
+
+static inline int node_filter_accel(const struct dirent *d)
+{
+	return !strncmp(d->d_name, "accel", 5);
+}
+
+static inline int node_filter_render(const struct dirent *d)
+{
+	return !strncmp(d->d_name, "renderD", 7);
+}
+
+/*
+ * The class directory name (accelN, renderDN) of board @board, or -ENODEV.
+ * @cls gets "accel" or "drm".
+ */
+static inline int node_find(int board, char *name, size_t len,
+			    const char **cls)
+{
+	static const char *const dirs[] = { "/sys/class/accel",
+					    "/sys/class/drm" };
+	int k, i, n, found = 0, ret = -ENODEV;
+
+	for (k = 0; k < 2 && ret; k++) {
+		struct dirent **ents;
+
+		n = scandir(dirs[k], &ents, k ? node_filter_render :
+			    node_filter_accel, alphasort);
+		for (i = 0; i < n; i++) {
+			if (ret && bound_to_spatten(dirs[k], ents[i]->d_name) &&
+			    found++ == board) {
+				snprintf(name, len, "%s", ents[i]->d_name);
+				*cls = k ? "drm" : "accel";
+				ret = 0;
+			}
+			free(ents[i]);
+		}
+		if (n >= 0)
+			free(ents);
+	}
+	return ret;
+}
+
+/*
+ * The node of board 0 (SPATTEN_DEV overrides), found again on each call:
+ * an unbind and bind may give the board another minor.
+ */
 static inline const char *dev_path(void)
 {
-	const char *p = getenv("SPATTEN_DEV");
+	static __thread char buf[PATH_MAX];
+	const char *p = getenv("SPATTEN_DEV"), *cls;
+	char name[256];
 
-	return p && *p ? p : "/dev/spatten0";
+	if (p && *p)
+		return p;
+	if (node_find(0, name, sizeof(name), &cls))
+		return "/dev/accel/accel0";	/* absent: open() says so */
+	snprintf(buf, sizeof(buf), "/dev/%s/%s", strcmp(cls, "drm") ? "accel" :
+		 "dri", name);
+	return buf;
+}
+
+/* The node's sysfs class directory (/sys/class/accel/accel0, ...). */
+static inline int node_sysdir(char *buf, size_t len)
+{
+	char path[64], real[PATH_MAX];
+	struct stat st;
+
+	if (stat(dev_path(), &st))
+		return -errno;
+	if (!S_ISCHR(st.st_mode))
+		return -ENOTTY;
+	snprintf(path, sizeof(path), "/sys/dev/char/%u:%u", major(st.st_rdev),
+		 minor(st.st_rdev));
+	if (!realpath(path, real))
+		return -errno;
+	if (strlen(real) >= len)
+		return -ENAMETOOLONG;
+	memcpy(buf, real, strlen(real) + 1);
+	return 0;
+}
+
+/* A sysfs attribute of the board (of its PCI device): <class>/device/@attr. */
+static inline int dev_attr(char *buf, size_t len, const char *attr)
+{
+	char dir[PATH_MAX];
+	int ret = node_sysdir(dir, sizeof(dir));
+
+	if (ret)
+		return ret;
+	snprintf(buf, len, "%s/device/%s", dir, attr);
+	return 0;
+}
+
+/* The board's debugfs directory: spatten/<PCI address>. */
+static inline int dev_debugfs(char *buf, size_t len)
+{
+	char dir[PATH_MAX], link[PATH_MAX];
+	const char *pci;
+	ssize_t n;
+	int ret = node_sysdir(dir, sizeof(dir));
+
+	if (ret)
+		return ret;
+	strncat(dir, "/device", sizeof(dir) - strlen(dir) - 1);
+	n = readlink(dir, link, sizeof(link) - 1);
+	if (n <= 0)
+		return -ENODEV;
+	link[n] = 0;
+	pci = strrchr(link, '/');
+	snprintf(buf, len, "/sys/kernel/debug/spatten/%s", pci ? pci + 1 : link);
+	return 0;
 }
 
 static inline int open_dev_flags(int flags)
@@ -75,8 +209,8 @@ static inline void sleep_ms(unsigned int ms)
 static inline int bo_create(int fd, uint64_t size, uint32_t *handle,
 			    uint64_t *off)
 {
-	struct spatten_bo_create c = { .size = size };
-	int ret = xioctl(fd, SPATTEN_IOCTL_BO_CREATE, &c);
+	struct drm_spatten_bo_create c = { .size = size };
+	int ret = xioctl(fd, DRM_IOCTL_SPATTEN_BO_CREATE, &c);
 
 	if (!ret) {
 		if (handle)
@@ -87,47 +221,110 @@ static inline int bo_create(int fd, uint64_t size, uint32_t *handle,
 	return ret;
 }
 
+/* Drop a GEM handle (DRM_IOCTL_GEM_CLOSE): what BO_DESTROY was. */
 static inline int bo_destroy(int fd, uint32_t handle)
 {
-	struct spatten_bo_destroy d = { .handle = handle };
+	struct drm_gem_close c = { .handle = handle };
 
-	return xioctl(fd, SPATTEN_IOCTL_BO_DESTROY, &d);
+	return xioctl(fd, DRM_IOCTL_GEM_CLOSE, &c);
 }
 
-static inline int submit(int fd, const struct spatten_job *jobs, uint32_t n,
-			 uint64_t *seqno)
+static inline int bo_userptr(int fd, void *p, uint64_t size, uint32_t *handle)
 {
-	struct spatten_submit s = { .jobs_ptr = (uintptr_t)jobs, .count = n };
-	int ret = xioctl(fd, SPATTEN_IOCTL_SUBMIT, &s);
+	struct drm_spatten_bo_userptr u = {
+		.user_ptr = (uintptr_t)p, .size = size,
+	};
+	int ret = xioctl(fd, DRM_IOCTL_SPATTEN_BO_USERPTR, &u);
+
+	if (!ret && handle)
+		*handle = u.handle;
+	return ret;
+}
+
+static inline int submit_syncs(int fd, const struct drm_spatten_job *jobs,
+			       uint32_t n, const struct drm_spatten_sync *in,
+			       uint32_t n_in, const struct drm_spatten_sync *out,
+			       uint32_t n_out, uint64_t *seqno)
+{
+	struct drm_spatten_submit s = {
+		.jobs_ptr = (uintptr_t)jobs, .job_size = JOB_SIZE, .count = n,
+		.in_syncs_ptr = (uintptr_t)in, .in_sync_count = n_in,
+		.out_syncs_ptr = (uintptr_t)out, .out_sync_count = n_out,
+	};
+	int ret = xioctl(fd, DRM_IOCTL_SPATTEN_SUBMIT, &s);
 
 	if (!ret && seqno)
 		*seqno = s.seqno;
 	return ret;
 }
 
-static inline int wait_job(int fd, uint64_t seqno, int64_t rel_ns,
-			   struct spatten_wait *out)
+static inline int submit(int fd, const struct drm_spatten_job *jobs,
+			 uint32_t n, uint64_t *seqno)
 {
-	struct spatten_wait w = {
+	return submit_syncs(fd, jobs, n, NULL, 0, NULL, 0, seqno);
+}
+
+/* WAIT for one job, @rel_ns from now (INT64_MAX: no deadline). */
+static inline int wait_job(int fd, uint64_t seqno, int64_t rel_ns,
+			   struct drm_spatten_result *out)
+{
+	struct drm_spatten_wait w = {
 		.seqno = seqno,
 		.timeout_ns = rel_ns == INT64_MAX ? INT64_MAX : now_ns() + rel_ns,
 	};
-	int ret = xioctl(fd, SPATTEN_IOCTL_WAIT, &w);
+	int ret = xioctl(fd, DRM_IOCTL_SPATTEN_WAIT, &w);
 
 	if (out)
-		*out = w;
+		*out = w.result;
 	return ret;
 }
 
-static inline void nop_job(struct spatten_job *j, uint64_t user_data)
+/*
+ * REAP up to @count results (at most DRM_SPATTEN_REAP_MAX), waiting up to
+ * @rel_ns for @min_count of them. Returns the number reaped or -errno;
+ * @pending (if not NULL) gets the jobs of the file still unreaped.
+ */
+static inline int reap(int fd, struct drm_spatten_result *res, uint32_t count,
+		       uint32_t min_count, int64_t rel_ns, uint32_t *pending)
+{
+	struct drm_spatten_reap r = {
+		.results_ptr = (uintptr_t)res, .count = count,
+		.min_count = min_count,
+		.timeout_ns = rel_ns == INT64_MAX ? INT64_MAX : now_ns() + rel_ns,
+	};
+	int ret = xioctl(fd, DRM_IOCTL_SPATTEN_REAP, &r);
+
+	if (pending)
+		*pending = r.pending;
+	return ret ? ret : (int)r.reaped;
+}
+
+static inline int syncobj_create(int fd, uint32_t flags, uint32_t *handle)
+{
+	struct drm_syncobj_create c = { .flags = flags };
+	int ret = xioctl(fd, DRM_IOCTL_SYNCOBJ_CREATE, &c);
+
+	if (!ret && handle)
+		*handle = c.handle;
+	return ret;
+}
+
+static inline int syncobj_destroy(int fd, uint32_t handle)
+{
+	struct drm_syncobj_destroy d = { .handle = handle };
+
+	return xioctl(fd, DRM_IOCTL_SYNCOBJ_DESTROY, &d);
+}
+
+static inline void nop_job(struct drm_spatten_job *j, uint64_t user_data)
 {
 	memset(j, 0, sizeof(*j));
-	j->opcode = SPATTEN_OP_NOP;
-	j->version = SPATTEN_DESC_VERSION;
+	j->opcode = DRM_SPATTEN_OP_NOP;
+	j->version = DRM_SPATTEN_DESC_V2;
 	j->user_data = user_data;
 }
 
-static inline void tensor(struct spatten_tensor *t, uint32_t handle,
+static inline void tensor(struct drm_spatten_tensor *t, uint32_t handle,
 			  uint64_t off)
 {
 	t->handle = handle;
@@ -140,13 +337,13 @@ static inline void tensor(struct spatten_tensor *t, uint32_t handle,
  * in one buffer: K at 0, V at @tb, Q at @q_off, the output at @out_off
  * (@tb = bytes of one tensor).
  */
-static inline void small_attn_job(struct spatten_job *j, uint32_t handle,
+static inline void small_attn_job(struct drm_spatten_job *j, uint32_t handle,
 				  int heads, int rows, int dim, uint64_t tb,
 				  uint64_t q_off, uint64_t out_off)
 {
 	memset(j, 0, sizeof(*j));
-	j->opcode = SPATTEN_OP_ATTENTION;
-	j->version = SPATTEN_DESC_VERSION;
+	j->opcode = DRM_SPATTEN_OP_ATTENTION;
+	j->version = DRM_SPATTEN_DESC_V2;
 	j->n_heads = heads;
 	j->head_dim = dim;
 	j->q_rows = rows;
@@ -187,29 +384,45 @@ static inline int write_file(const char *path, const char *val)
 	return n < 0 ? -errno : 0;
 }
 
+/* A debugfs knob of the board: <debugfs dir>/@name. */
+static inline int knob_path(char *path, size_t len, const char *name)
+{
+	char dir[256];
+	int ret = dev_debugfs(dir, sizeof(dir));
+
+	if (ret)
+		return ret;
+	snprintf(path, len, "%s/%s", dir, name);
+	return 0;
+}
+
 static inline int knob_set(const char *name, long val)
 {
-	char path[256], v[32];
+	char path[PATH_MAX], v[32];
+	int ret = knob_path(path, sizeof(path), name);
 
-	snprintf(path, sizeof(path), DEBUGFS_DIR "/%s", name);
+	if (ret)
+		return ret;
 	snprintf(v, sizeof(v), "%ld", val);
 	return write_file(path, v);
 }
 
 static inline bool have_knob(const char *name)
 {
-	char path[256];
+	char path[PATH_MAX];
 
-	snprintf(path, sizeof(path), DEBUGFS_DIR "/%s", name);
-	return access(path, W_OK) == 0;
+	return !knob_path(path, sizeof(path), name) &&
+	       access(path, W_OK) == 0;
 }
 
 static inline void knobs_default(void)
 {
 	knob_set("force_timeout", 0);
 	knob_set("drop_irq", 0);
-	knob_set("inject_dma_error", 0);
-	knob_set("inject_dma_write_error", 0);
+	if (have_knob("inject_dma_error"))
+		knob_set("inject_dma_error", 0);
+	if (have_knob("inject_dma_write_error"))
+		knob_set("inject_dma_write_error", 0);
 	knob_set("timeout_ms", 10000);
 }
 
@@ -228,21 +441,45 @@ static inline long long file_key(const char *path, const char *key)
 	return -1;
 }
 
+/* "key value" of a sysfs attribute of the board; -1 if absent. */
 static inline long long sysfs_key(const char *file, const char *key)
 {
-	char path[256];
+	char path[PATH_MAX];
 
-	snprintf(path, sizeof(path), SYSFS_DIR "/%s", file);
+	if (dev_attr(path, sizeof(path), file))
+		return -1;
 	return file_key(path, key);
 }
 
-/* The board's PCI address (for bind/unbind), from its misc device. */
+/* Read a sysfs attribute of the board into @buf. */
+static inline int sysfs_read(const char *file, char *buf, size_t len)
+{
+	char path[PATH_MAX];
+	int ret = dev_attr(path, sizeof(path), file);
+
+	return ret ? ret : read_file(path, buf, len);
+}
+
+static inline int sysfs_write(const char *file, const char *val)
+{
+	char path[PATH_MAX];
+	int ret = dev_attr(path, sizeof(path), file);
+
+	return ret ? ret : write_file(path, val);
+}
+
+/* The board's PCI address (for bind/unbind): its node's device link. */
 static inline int pci_addr(char *buf, size_t len)
 {
-	char link[512];
-	ssize_t n = readlink(SYSFS_DIR "/device", link, sizeof(link) - 1);
+	char link[PATH_MAX], path[PATH_MAX];
+	ssize_t n;
 	char *base;
+	int ret = node_sysdir(path, sizeof(path) - 8);
 
+	if (ret)
+		return ret;
+	strcat(path, "/device");
+	n = readlink(path, link, sizeof(link) - 1);
 	if (n < 0)
 		return -errno;
 	link[n] = 0;
@@ -254,6 +491,22 @@ static inline int pci_addr(char *buf, size_t len)
 	return 0;
 }
 
+/*
+ * Wait up to @rel_ns for the board's node to appear (after a bind); 0 or
+ * -ENODEV.
+ */
+static inline int wait_node(int64_t rel_ns)
+{
+	int64_t end = now_ns() + rel_ns;
+
+	do {
+		if (!access(dev_path(), F_OK))
+			return 0;
+		sleep_ms(20);
+	} while (now_ns() < end);
+	return access(dev_path(), F_OK) ? -ENODEV : 0;
+}
+
 /* Jobs queued on all queues (sysfs "queues": id inflight queued depth). */
 static inline long queued_jobs(void)
 {
@@ -262,7 +515,7 @@ static inline long queued_jobs(void)
 	long total = 0;
 	int n;
 
-	if (read_file(SYSFS_DIR "/queues", buf, sizeof(buf)) < 0)
+	if (sysfs_read("queues", buf, sizeof(buf)) < 0)
 		return -1;
 	while (sscanf(p, "%u %u %u %u%n", &id, &inflight, &queued, &depth,
 		      &n) == 4) {

@@ -5,8 +5,11 @@
 # SPATTEN_OUT and guest-bins of lib/lib.mk, FUZZ_* of fuzz/fuzz.mk).
 #
 #   guest-bins        + spatten-ioctl-fuzz, spatten-faults, spatten-load
-#                       (static, baseline x86-64, raw UAPI; the load test
-#                       links the engine for its bit-exact reference)
+#                       (static, baseline x86-64, raw UAPI: the driver's
+#                       include/uapi/drm/spatten_accel.h and the DRM core
+#                       ioctls of Debian libdrm-dev's drm.h, no libdrm;
+#                       the load test links the engine for its bit-exact
+#                       reference)
 #   make reliability  every campaign's long form, figures in
 #                     $(BUILD)/reliability/
 #
@@ -17,9 +20,9 @@
 REL_OUT := $(SPATTEN_OUT)/guest/bin
 REL_CFLAGS = $(GUEST_CFLAGS) -std=gnu11 -D_GNU_SOURCE -Wall -Wextra \
 	-Wno-unused-parameter -Wno-sign-compare -Iinclude -Iengine \
-	-ffp-contract=off -pthread
-REL_HDRS := tests/reliability/rel_common.h include/uapi/spatten.h \
-	include/spatten_hw.h
+	-I/usr/include/libdrm -ffp-contract=off -pthread
+REL_HDRS := tests/reliability/rel_common.h \
+	include/uapi/drm/spatten_accel.h include/spatten_hw.h
 REL_BINS := $(REL_OUT)/spatten-ioctl-fuzz $(REL_OUT)/spatten-faults \
 	$(REL_OUT)/spatten-load $(REL_OUT)/spatten-failnth
 

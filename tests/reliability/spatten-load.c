@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: MIT
 /*
  * Campaign 4 (issue #7): load. P processes (-p, 8) each run J verified
- * jobs (-j, 1000) of mixed shapes through /dev/spatten0, several in flight
+ * jobs (-j, 1000) of mixed shapes through the board's node, several in flight
  * per process, most with pruning on: token pruning (kept lists, pinned
  * tokens, alive lists, importance write-back), head pruning, value
  * pruning, progressive quantization, packed K/V formats, summarization and
@@ -13,8 +13,13 @@
  * bit-exact), and the dense S16 jobs also against a double-precision
  * attention within the engine's documented bound (spe_out_tolerance).
  *
- * Pass: zero mismatches, zero lost jobs (each WAIT succeeds once, the
- * user_data matches), all processes exit cleanly, objects back to level.
+ * Jobs go in batches of the slots REAP freed (no back-pressure: SUBMIT
+ * queues up to max_jobs unreaped jobs per file), and REAP returns them in
+ * completion order.
+ *
+ * Pass: zero mismatches, zero lost jobs (REAP returns each once, a WAIT
+ * after it is -ENOENT, the user_data matches), all processes exit cleanly,
+ * objects back to level.
  *
  * Usage: spatten-load [-p procs] [-j jobs] [-s seed]
  */
@@ -23,7 +28,7 @@
 #include "rel_common.h"
 #include "spe.h"
 
-#define SLOTS		4		/* jobs in flight per process */
+#define SLOTS		8		/* jobs in flight per process */
 #define PLANE_SZ	(32 * 1024)
 #define SLOT_SZ		(SPE_PLANE_COUNT * PLANE_SZ)
 #define MAX_KV		48
@@ -31,7 +36,7 @@
 
 static int nprocs = 8, njobs = 1000;
 static uint64_t seed0 = 1;
-static struct spatten_info info;
+static struct drm_spatten_info info;
 static struct spe_caps caps;
 
 struct result {			/* per process, shared */
@@ -42,7 +47,7 @@ struct result {			/* per process, shared */
 };
 
 struct slot {
-	struct spatten_job j;
+	struct drm_spatten_job j;
 	uint8_t *dev;		/* the slot's region in the mapped BO */
 	uint8_t *sim;		/* same layout, for the engine */
 	uint64_t seqno;
@@ -80,8 +85,8 @@ static int sim_write(void *opaque, enum spe_plane plane, uint64_t off,
 			     sim_dma_write, NULL);
 }
 
-/* Plane p of the job <-> tensor field of struct spatten_job. */
-static struct spatten_tensor *jt(struct spatten_job *j, int p)
+/* Plane p of the job <-> tensor field of struct drm_spatten_job. */
+static struct drm_spatten_tensor *jt(struct drm_spatten_job *j, int p)
 {
 	switch (p) {
 	case SPE_PLANE_Q: return &j->q;
@@ -146,7 +151,7 @@ static void fill_rand(uint64_t *r, uint8_t *p, size_t n, int bits)
 /* Build a random job in @s (handle @h, slot region at byte @base of it). */
 static void make_job(uint64_t *r, struct slot *s, uint32_t h, uint64_t base)
 {
-	struct spatten_job *j = &s->j;
+	struct drm_spatten_job *j = &s->j;
 	uint8_t *d = s->dev;
 	unsigned heads = 1 + rndn(r, MAX_H), dim = 16u << rndn(r, 3);
 	unsigned kv = 1 + rndn(r, MAX_KV), qr;
@@ -159,42 +164,42 @@ static void make_job(uint64_t *r, struct slot *s, uint32_t h, uint64_t base)
 		heads = info.max_heads;
 	memset(j, 0, sizeof(*j));
 	memset(d, 0, SLOT_SZ);
-	j->opcode = SPATTEN_OP_ATTENTION;
-	j->version = SPATTEN_DESC_VERSION;
+	j->opcode = DRM_SPATTEN_OP_ATTENTION;
+	j->version = DRM_SPATTEN_DESC_V2;
 	j->n_heads = heads;
 	j->head_dim = dim;
 	j->kv_rows = kv;
 	if (gen) {
-		j->stage = SPATTEN_STAGE_GENERATION;
+		j->stage = DRM_SPATTEN_STAGE_GENERATION;
 		qr = 1;
 		j->q_start = kv - 1;
-		j->flags = SPATTEN_DESC_F_CAUSAL;
+		j->flags = DRM_SPATTEN_JOB_CAUSAL;
 	} else {
 		qr = kv;
 		if (!prune && rndn(r, 2)) {
 			qr = 1 + rndn(r, kv);
-			j->flags = SPATTEN_DESC_F_CAUSAL;
+			j->flags = DRM_SPATTEN_JOB_CAUSAL;
 			j->q_start = rndn(r, kv - qr + 1);
 		} else if (rndn(r, 2)) {
-			j->flags = SPATTEN_DESC_F_CAUSAL;
+			j->flags = DRM_SPATTEN_JOB_CAUSAL;
 		}
 	}
 	j->q_rows = qr;
-	j->q_fmt = j->out_fmt = SPATTEN_FMT_S16;
+	j->q_fmt = j->out_fmt = DRM_SPATTEN_FMT_S16;
 	j->q_frac = 10 + rndn(r, 4);
 	j->k_frac = 10 + rndn(r, 4);
 	j->v_frac = 10 + rndn(r, 4);
 	j->out_frac = 10 + rndn(r, 4);
-	j->k_fmt = j->v_fmt = SPATTEN_FMT_S16;
+	j->k_fmt = j->v_fmt = DRM_SPATTEN_FMT_S16;
 	s->dense = !prune;
 	if (prune) {
 		if (rndn(r, 2))
 			j->k_fmt = 1 + rndn(r, 5);
 		if (rndn(r, 2))
 			j->v_fmt = 1 + rndn(r, 5);
-		if (j->k_fmt != SPATTEN_FMT_S16 && rndn(r, 2) &&
-		    (info.features & SPATTEN_FEAT_PROGRESSIVE)) {
-			j->flags |= SPATTEN_DESC_F_PROGRESSIVE;
+		if (j->k_fmt != DRM_SPATTEN_FMT_S16 && rndn(r, 2) &&
+		    (info.features & DRM_SPATTEN_FEAT_PROGRESSIVE)) {
+			j->flags |= DRM_SPATTEN_JOB_PROGRESSIVE;
 			j->lsb_threshold = rndn(r, 32769);
 		}
 	}
@@ -205,7 +210,7 @@ static void make_job(uint64_t *r, struct slot *s, uint32_t h, uint64_t base)
 		  kbits);
 	fill_rand(r, d + SPE_PLANE_V * PLANE_SZ, heads * kv * dim * vbits / 8,
 		  vbits);
-	if (j->flags & SPATTEN_DESC_F_PROGRESSIVE)
+	if (j->flags & DRM_SPATTEN_JOB_PROGRESSIVE)
 		fill_rand(r, d + SPE_PLANE_K_LSB * PLANE_SZ,
 			  heads * kv * dim / 2, 8);
 	if (prune) {
@@ -241,7 +246,7 @@ static void make_job(uint64_t *r, struct slot *s, uint32_t h, uint64_t base)
 			}
 		}
 		if (heads > 1 && rndn(r, 2) &&
-		    (info.features & SPATTEN_FEAT_HEAD_PRUNE)) {
+		    (info.features & DRM_SPATTEN_FEAT_HEAD_PRUNE)) {
 			unsigned n = heads;
 
 			tensor(&j->head_imp, h, 0);
@@ -261,7 +266,7 @@ static void make_job(uint64_t *r, struct slot *s, uint32_t h, uint64_t base)
 
 		switch (p) {
 		case SPE_PLANE_K_LSB:
-			present = j->flags & SPATTEN_DESC_F_PROGRESSIVE;
+			present = j->flags & DRM_SPATTEN_JOB_PROGRESSIVE;
 			break;
 		case SPE_PLANE_TOK_IMP:
 			present = j->tok_imp.handle;
@@ -297,7 +302,7 @@ static void make_job(uint64_t *r, struct slot *s, uint32_t h, uint64_t base)
 static int sim_run(struct slot *s, struct spe_job *sj)
 {
 	struct spatten_hw_desc d;
-	struct spatten_job *j = &s->j;
+	struct drm_spatten_job *j = &s->j;
 	struct spe_result res;
 	struct spe_mem mem = { .read = sim_read, .write = sim_write, .opaque = sj };
 	int p, st;
@@ -345,7 +350,7 @@ static int sim_run(struct slot *s, struct spe_job *sj)
 /* Dense S16 job: double attention vs the device, within the bound. */
 static double dense_check(struct slot *s, const struct spe_job *sj)
 {
-	struct spatten_job *j = &s->j;
+	struct drm_spatten_job *j = &s->j;
 	const int16_t *q = (int16_t *)(s->dev + SPE_PLANE_Q * PLANE_SZ);
 	const int16_t *k = (int16_t *)(s->dev + SPE_PLANE_K_MSB * PLANE_SZ);
 	const int16_t *v = (int16_t *)(s->dev + SPE_PLANE_V * PLANE_SZ);
@@ -362,7 +367,7 @@ static double dense_check(struct slot *s, const struct spe_job *sj)
 	tol = spe_out_tolerance(sj, maxv);
 	for (m = 0; m < H; m++) {
 		for (i = 0; i < L0; i++) {
-			unsigned vis = (j->flags & SPATTEN_DESC_F_CAUSAL) ?
+			unsigned vis = (j->flags & DRM_SPATTEN_JOB_CAUSAL) ?
 				       j->q_start + i + 1 : L1;
 			double mx = -INFINITY, sum = 0;
 
@@ -410,15 +415,79 @@ static void fail(struct result *res, const char *fmt, ...)
 	}
 }
 
+/* Submit the slots listed in @idx (n of them) in one SUBMIT. */
+static int submit_slots(int fd, struct slot *sl, const int *idx, int n)
+{
+	struct drm_spatten_job j[SLOTS];
+	uint64_t seqno;
+	int i, ret;
+
+	for (i = 0; i < n; i++)
+		j[i] = sl[idx[i]].j;
+	ret = submit(fd, j, n, &seqno);
+	if (ret)
+		return ret;
+	for (i = 0; i < n; i++)
+		sl[idx[i]].seqno = seqno + i;
+	return 0;
+}
+
+/* Check one result against the engine; refill its slot if jobs are left. */
+static void check_result(struct slot *s, const struct drm_spatten_result *w,
+			 struct result *res)
+{
+	struct spe_job sj;
+	int st;
+
+	res->jobs++;
+	if (w->user_data != s->j.user_data)
+		fail(res, "user_data %llu, expected %llu",
+		     (unsigned long long)w->user_data,
+		     (unsigned long long)s->j.user_data);
+	st = sim_run(s, &sj);
+	if (st != (int)w->status)
+		fail(res, "status %u, engine %d (heads %u dim %u kv %u "
+		     "tk %u hk %u vk %u prog %u)", w->status, st,
+		     s->j.n_heads, s->j.head_dim, s->j.kv_rows,
+		     s->j.token_keep, s->j.head_keep, s->j.value_keep,
+		     !!(s->j.flags & DRM_SPATTEN_JOB_PROGRESSIVE));
+	else if (memcmp(s->dev, s->sim, SLOT_SZ))
+		fail(res, "written bytes differ from the engine "
+		     "(heads %u dim %u kv %u tk %u hk %u vk %u)",
+		     s->j.n_heads, s->j.head_dim, s->j.kv_rows,
+		     s->j.token_keep, s->j.head_keep, s->j.value_keep);
+	if (w->status)
+		res->status_err++;
+	if (s->j.token_keep || s->j.head_keep || s->j.value_keep)
+		res->pruned++;
+	if (s->j.flags & DRM_SPATTEN_JOB_PROGRESSIVE)
+		res->progressive++;
+	if (s->dense && !w->status) {
+		double e = dense_check(s, &sj);
+
+		res->dense_checked++;
+		if (e > res->max_err_ratio)
+			res->max_err_ratio = e;
+		if (e > 1)
+			fail(res, "dense job beyond the tolerance (%.2f x)", e);
+	}
+}
+
+/*
+ * SLOTS jobs in flight, submitted together when several slots are free;
+ * REAP takes whatever completed (in completion order), each result is
+ * matched to its slot by seqno and checked, the slot refilled.
+ */
 static int proc_main(int idx, struct result *res)
 {
 	uint64_t r = seed0 * 0x9e3779b97f4a7c15ull + idx * 7919u + 1;
+	struct drm_spatten_result rr[SLOTS];
 	struct slot sl[SLOTS];
 	uint64_t off;
-	uint32_t h;
+	uint32_t h, pending = 0;
 	uint8_t *map;
 	long done = 0, issued = 0;
-	int fd = open_dev_flags(0), i, k;
+	int fd = open_dev_flags(0), i, k, n, fill[SLOTS], nfill = 0;
 
 	if (fd < 0 || bo_create(fd, SLOTS * SLOT_SZ, &h, &off))
 		return 1;
@@ -429,75 +498,55 @@ static int proc_main(int idx, struct result *res)
 	for (i = 0; i < SLOTS; i++) {
 		sl[i].dev = map + (size_t)i * SLOT_SZ;
 		sl[i].sim = malloc(SLOT_SZ);
+		sl[i].seqno = 0;
+		if (issued < njobs) {
+			make_job(&r, &sl[i], h, (uint64_t)i * SLOT_SZ);
+			sl[i].j.user_data = issued++;
+			fill[nfill++] = i;
+		}
 	}
-	for (i = 0; i < SLOTS && issued < njobs; i++, issued++) {
-		make_job(&r, &sl[i], h, (uint64_t)i * SLOT_SZ);
-		sl[i].j.user_data = issued;
-		if (submit(fd, &sl[i].j, 1, &sl[i].seqno))
-			return 1;
-	}
-	for (k = 0; done < njobs; k = (k + 1) % SLOTS) {
-		struct slot *s = &sl[k];
-		struct spatten_wait w;
-		struct spe_job sj;
-		int st, ret;
+	while (done < njobs) {
+		if (nfill) {
+			int ret = submit_slots(fd, sl, fill, nfill);
 
-		if (!s->seqno)
-			continue;
-		ret = wait_job(fd, s->seqno, 120 * NSEC_PER_SEC, &w);
-		if (ret) {
+			if (ret) {
+				res->lost++;
+				snprintf(res->first, sizeof(res->first),
+					 "SUBMIT of %d jobs: %d", nfill, ret);
+				return 1;
+			}
+			nfill = 0;
+		}
+		n = reap(fd, rr, SLOTS, 1, 120 * NSEC_PER_SEC, &pending);
+		if (n <= 0) {
 			res->lost++;
 			snprintf(res->first, sizeof(res->first),
-				 "job %llu: WAIT %d", (unsigned long long)
-				 s->seqno, ret);
+				 "REAP: %d after %ld jobs", n, done);
 			return 1;
 		}
-		done++;
-		res->jobs++;
-		if (wait_job(fd, s->seqno, 0, NULL) != -ENOENT)
-			fail(res, "job reaped twice");
-		if (w.user_data != s->j.user_data)
-			fail(res, "user_data %llu, expected %llu",
-			     (unsigned long long)w.user_data,
-			     (unsigned long long)s->j.user_data);
-		st = sim_run(s, &sj);
-		if (st != (int)w.status)
-			fail(res, "status %u, engine %d (heads %u dim %u kv %u "
-			     "tk %u hk %u vk %u prog %u)", w.status, st,
-			     s->j.n_heads, s->j.head_dim, s->j.kv_rows,
-			     s->j.token_keep, s->j.head_keep, s->j.value_keep,
-			     !!(s->j.flags & SPATTEN_DESC_F_PROGRESSIVE));
-		else if (memcmp(s->dev, s->sim, SLOT_SZ))
-			fail(res, "written bytes differ from the engine "
-			     "(heads %u dim %u kv %u tk %u hk %u vk %u)",
-			     s->j.n_heads, s->j.head_dim, s->j.kv_rows,
-			     s->j.token_keep, s->j.head_keep, s->j.value_keep);
-		if (w.status)
-			res->status_err++;
-		if (s->j.token_keep || s->j.head_keep || s->j.value_keep)
-			res->pruned++;
-		if (s->j.flags & SPATTEN_DESC_F_PROGRESSIVE)
-			res->progressive++;
-		if (s->dense && !w.status) {
-			double e = dense_check(s, &sj);
-
-			res->dense_checked++;
-			if (e > res->max_err_ratio)
-				res->max_err_ratio = e;
-			if (e > 1)
-				fail(res, "dense job beyond the tolerance "
-				     "(%.2f x)", e);
-		}
-		s->seqno = 0;
-		if (issued < njobs) {
-			make_job(&r, s, h, (uint64_t)k * SLOT_SZ);
-			s->j.user_data = issued++;
-			if (submit(fd, &s->j, 1, &s->seqno)) {
-				res->lost++;
-				return 1;
+		for (i = 0; i < n; i++) {
+			for (k = 0; k < SLOTS; k++)
+				if (sl[k].seqno && sl[k].seqno == rr[i].seqno)
+					break;
+			if (k == SLOTS) {
+				fail(res, "REAP returned seqno %llu: none in "
+				     "flight", (unsigned long long)rr[i].seqno);
+				continue;
+			}
+			done++;
+			check_result(&sl[k], &rr[i], res);
+			if (wait_job(fd, sl[k].seqno, 0, NULL) != -ENOENT)
+				fail(res, "job reaped twice");
+			sl[k].seqno = 0;
+			if (issued < njobs) {
+				make_job(&r, &sl[k], h, (uint64_t)k * SLOT_SZ);
+				sl[k].j.user_data = issued++;
+				fill[nfill++] = k;
 			}
 		}
 	}
+	if (pending)
+		fail(res, "%u jobs pending after the last one", pending);
 	munmap(map, SLOTS * SLOT_SZ);
 	close(fd);
 	return 0;
@@ -524,7 +573,7 @@ int main(int argc, char **argv)
 	}
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	i = open_dev_flags(0);
-	if (i < 0 || xioctl(i, SPATTEN_IOCTL_INFO, &info)) {
+	if (i < 0 || xioctl(i, DRM_IOCTL_SPATTEN_INFO, &info)) {
 		tap(false, "load: open %s", dev_path());
 		return 1;
 	}
