@@ -8,6 +8,7 @@
 #define SPATTEN_COMPAT_H
 
 #include <linux/err.h>
+#include <linux/kthread.h>
 #include <linux/mm.h>
 #include <linux/pci.h>
 #include <drm/gpu_scheduler.h>
@@ -65,6 +66,25 @@ static inline void spatten_sched_start(struct drm_gpu_scheduler *sched)
 	drm_sched_start(sched);
 #else
 	drm_sched_start(sched, true);
+#endif
+}
+
+/* Hold a scheduler's job submission (run_job) without touching its jobs. */
+static inline void spatten_sched_pause(struct drm_gpu_scheduler *sched)
+{
+#ifdef SPATTEN_HAVE_SCHED_WQUEUE_STOP
+	drm_sched_wqueue_stop(sched);
+#else
+	kthread_park(sched->thread);
+#endif
+}
+
+static inline void spatten_sched_resume(struct drm_gpu_scheduler *sched)
+{
+#ifdef SPATTEN_HAVE_SCHED_WQUEUE_STOP
+	drm_sched_wqueue_start(sched);
+#else
+	kthread_unpark(sched->thread);
 #endif
 }
 

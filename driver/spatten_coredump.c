@@ -51,20 +51,22 @@ static void spatten_dump_regs(struct spatten_dump *d,
 	u32 i;
 
 	spatten_dump_printf(d, "registers:\n");
-	spatten_dump_printf(d, "  ID %#010x VERSION %#010x CTRL %#010x STATUS %#010x INTX_STATUS %#010x\n",
+	spatten_dump_printf(d, "  ID %#010x VERSION %#010x CTRL %#010x\n",
 			    spatten_rd(sdev, SPATTEN_REG_ID),
 			    spatten_rd(sdev, SPATTEN_REG_VERSION),
-			    spatten_rd(sdev, SPATTEN_REG_CTRL),
+			    spatten_rd(sdev, SPATTEN_REG_CTRL));
+	spatten_dump_printf(d, "  STATUS %#010x INTX_STATUS %#010x\n",
 			    spatten_rd(sdev, SPATTEN_REG_STATUS),
 			    spatten_rd(sdev, SPATTEN_REG_INTX_STATUS));
-	for (i = 0; i < sdev->nr_queues; i++)
-		spatten_dump_printf(d, "  queue %u: CTRL %#x STATUS %#x SQ_SIZE %u CQ_SIZE %u VECTOR %u\n",
-				    i,
+	for (i = 0; i < sdev->nr_queues; i++) {
+		spatten_dump_printf(d, "  queue %u: CTRL %#x STATUS %#x", i,
 				    spatten_rd(sdev, SPATTEN_REG_Q(i, SPATTEN_QREG_CTRL)),
-				    spatten_rd(sdev, SPATTEN_REG_Q(i, SPATTEN_QREG_STATUS)),
+				    spatten_rd(sdev, SPATTEN_REG_Q(i, SPATTEN_QREG_STATUS)));
+		spatten_dump_printf(d, " SQ_SIZE %u CQ_SIZE %u VECTOR %u\n",
 				    spatten_rd(sdev, SPATTEN_REG_Q(i, SPATTEN_QREG_SQ_SIZE)),
 				    spatten_rd(sdev, SPATTEN_REG_Q(i, SPATTEN_QREG_CQ_SIZE)),
 				    spatten_rd(sdev, SPATTEN_REG_Q(i, SPATTEN_QREG_IRQ_VECTOR)));
+	}
 	for (i = 0; i < SPATTEN_CNT_NUM; i++)
 		spatten_dump_printf(d, "  counter %u: %llu\n", i,
 				    spatten_read_counter(sdev, i));
@@ -79,19 +81,22 @@ static void spatten_dump_rings(struct spatten_dump *d,
 		struct spatten_queue *q = &sdev->queues[i];
 
 		spin_lock(&q->lock);
-		spatten_dump_printf(d, "ring %u: depth %u sq_tail %u cq_head %u cq_phase %u inflight %u\n",
-				    i, q->depth, q->sq_tail, q->cq_head,
+		spatten_dump_printf(d, "ring %u: depth %u sq_tail %u cq_head %u",
+				    i, q->depth, q->sq_tail, q->cq_head);
+		spatten_dump_printf(d, " cq_phase %u inflight %u\n",
 				    q->cq_phase, q->inflight);
 		for (slot = 0; slot < q->depth; slot++) {
 			struct spatten_job *job = q->slots[slot];
 
-			if (job)
-				spatten_dump_printf(d, "  tag %#x: client %llu seqno %llu on the engine %lld us\n",
-						    slot | (u32)i << 16,
-						    job->sfile->client_id,
-						    job->seqno,
-						    ktime_us_delta(ktime_get(),
-								   job->start));
+			if (!job)
+				continue;
+			spatten_dump_printf(d, "  tag %#x: client %llu seqno %llu",
+					    slot | (u32)i << 16,
+					    job->sfile ? job->sfile->client_id : 0,
+					    job->seqno);
+			spatten_dump_printf(d, " on the engine %lld us\n",
+					    ktime_us_delta(ktime_get(),
+							   job->start));
 		}
 		spin_unlock(&q->lock);
 	}
@@ -138,7 +143,6 @@ void spatten_coredump(struct spatten_device *sdev, struct spatten_job *job)
 	spatten_dump_hex(&d, &job->desc, sizeof(job->desc));
 
 	/* The devcoredump owns the buffer from here on. */
-	atomic_inc(&sdev->coredumps);
 	dev_coredumpm(sdev->drm.dev, THIS_MODULE, d.buf, d.len, GFP_NOWAIT,
 		      spatten_dump_read, spatten_dump_free);
 }

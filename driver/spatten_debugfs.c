@@ -12,8 +12,6 @@
 #include "spatten_drv.h"
 #include "spatten_queue.h"
 
-extern bool spatten_unsafe_fault_injection;
-
 static struct dentry *spatten_debugfs_root;
 
 static int spatten_objects_show(struct seq_file *m, void *unused)
@@ -66,7 +64,8 @@ DEFINE_DEBUGFS_ATTRIBUTE(spatten_timeout_fops, spatten_timeout_get,
  * @sdev: the board
  *
  * timeout_ms (job timeout), force_timeout (jobs go on the ring without a
- * doorbell), drop_irq (interrupts to ignore); with the module parameter
+ * doorbell), drop_irq (interrupts to ignore), nop_bench (the minimal
+ * device round trip, spatten_bench.c); with the module parameter
  * unsafe_fault_injection also inject_dma_error and inject_dma_write_error,
  * which make the device DMA to an address no memory should answer to.
  * debugfs failures are not errors: the knobs are for tests only.
@@ -82,6 +81,7 @@ void spatten_debugfs_init(struct spatten_device *sdev)
 	debugfs_create_atomic_t("force_timeout", 0600, dir,
 				&sdev->force_timeout);
 	debugfs_create_atomic_t("drop_irq", 0600, dir, &sdev->drop_irq);
+	spatten_nop_bench_init(sdev);
 	if (!spatten_unsafe_fault_injection)
 		return;
 	debugfs_create_atomic_t("inject_dma_error", 0600, dir,

@@ -40,8 +40,8 @@ static bool spatten_fmt_ok(const struct spatten_caps *caps, u8 fmt, u8 frac)
 }
 
 /* The operands of a job in enum spatten_tensor_idx order. */
-static const struct drm_spatten_tensor *spatten_job_tensor(const struct drm_spatten_job *uj,
-						       unsigned int idx)
+static const struct drm_spatten_tensor *
+spatten_job_tensor(const struct drm_spatten_job *uj, unsigned int idx)
 {
 	const struct drm_spatten_tensor *t[SPATTEN_T_NUM] = {
 		&uj->q, &uj->k, &uj->v, &uj->out, &uj->k_lsb, &uj->tok_imp,
@@ -292,10 +292,9 @@ static u32 spatten_fmt_align(u8 fmt)
  * Return: 0, -EINVAL, -ENOENT or -ERANGE (see spatten_job_check() and
  * spatten_job_bind()).
  */
-int spatten_job_prepare(struct spatten_device *sdev,
-			       struct drm_file *file,
-			       const struct drm_spatten_job *uj,
-			       struct spatten_job *job)
+int spatten_job_prepare(struct spatten_device *sdev, struct drm_file *file,
+			const struct drm_spatten_job *uj,
+			struct spatten_job *job)
 {
 	struct spatten_hw_desc *d = &job->desc;
 	struct {

@@ -32,7 +32,7 @@ MODULE_PARM_DESC(job_timeout_ms, "time a job may run on an engine before the dev
 
 unsigned int spatten_debug;
 module_param_named(debug, spatten_debug, uint, 0644);
-MODULE_PARM_DESC(debug, "debug messages: bit 0 jobs, bit 1 buffers, bit 2 resets");
+MODULE_PARM_DESC(debug, "debug messages (with drm.debug bit 1, DRIVER): bit 0 jobs, bit 1 buffers");
 
 bool spatten_unsafe_fault_injection;
 module_param_named(unsafe_fault_injection, spatten_unsafe_fault_injection,
@@ -245,8 +245,8 @@ static int spatten_ioctl_counters(struct drm_device *drm, void *data,
 /*
  * INFO, BO_CREATE and BO_INFO run inside drm_dev_enter(). SUBMIT and
  * BO_USERPTR enter only once they are done with user memory (a page fault
- * may never resolve); WAIT and REAP read the file's own state and must
- * report jobs that were in flight at an unplug.
+ * may never resolve); WAIT and REAP read the file's own state only (the
+ * DRM core refuses every ioctl once the device is unplugged).
  */
 #define SPATTEN_IOCTL_ENTERED(name)					\
 static int spatten_ioctl_##name##_entered(struct drm_device *drm,	\
@@ -298,7 +298,7 @@ static const struct file_operations spatten_fops = {
 	.llseek = noop_llseek,
 	.mmap = drm_gem_mmap,
 #ifdef FOP_UNSIGNED_OFFSET
-	/* GEM mmap offsets are above 2^63 on 32-bit userspace too. */
+	/* GEM mmap offsets do not fit a signed 32-bit off_t. */
 	.fop_flags = FOP_UNSIGNED_OFFSET,
 #endif
 #ifdef SPATTEN_HAVE_DRM_SHOW_FDINFO
@@ -515,26 +515,29 @@ static void spatten_shutdown(struct pci_dev *pdev)
 		spatten_hw_disable(sdev);
 }
 
-/* Around a PCI function reset: stop, fail the jobs on the device, restart. */
+/*
+ * Around a PCI function reset: stop, fail the jobs on the device, restart.
+ * The PCI core calls both from one task; @reset_lock is held from one to
+ * the other so that no timeout handler restarts a scheduler in between.
+ */
 static void spatten_reset_prepare(struct pci_dev *pdev)
 {
 	struct spatten_device *sdev = pci_get_drvdata(pdev);
 
 	mutex_lock(&sdev->reset_lock);
-	if (!sdev->unplugged) {
-		spatten_scheds_stop(sdev, NULL);
-		spatten_hw_disable(sdev);
-		spatten_irqs_sync(sdev);
-		spatten_queues_fail_ring(sdev, NULL);
-	}
-	mutex_unlock(&sdev->reset_lock);
+	if (sdev->unplugged)
+		return;
+	spatten_scheds_stop(sdev, NULL);
+	spatten_hw_disable(sdev);
+	spatten_irqs_sync(sdev);
+	spatten_queues_fail_ring(sdev, NULL);
 }
 
 static void spatten_reset_done(struct pci_dev *pdev)
 {
 	struct spatten_device *sdev = pci_get_drvdata(pdev);
 
-	mutex_lock(&sdev->reset_lock);
+	lockdep_assert_held(&sdev->reset_lock);
 	if (!sdev->unplugged) {
 		atomic_inc(&sdev->nr_resets);
 		spatten_dev_recover(sdev);
@@ -561,22 +564,17 @@ static struct pci_driver spatten_pci_driver = {
 	.remove = spatten_remove,
 	.shutdown = spatten_shutdown,
 	.err_handler = &spatten_err_handlers,
-	.driver.dev_groups = spatten_dev_groups,
+	.dev_groups = spatten_dev_groups,
 };
 
 static int __init spatten_init(void)
 {
 	int ret;
 
-	ret = spatten_gem_init();
-	if (ret)
-		return ret;
 	spatten_debugfs_root_init();
 	ret = pci_register_driver(&spatten_pci_driver);
-	if (ret) {
+	if (ret)
 		spatten_debugfs_root_fini();
-		spatten_gem_fini();
-	}
 	return ret;
 }
 module_init(spatten_init);
@@ -585,7 +583,6 @@ static void __exit spatten_exit(void)
 {
 	pci_unregister_driver(&spatten_pci_driver);
 	spatten_debugfs_root_fini();
-	spatten_gem_fini();
 }
 module_exit(spatten_exit);
 

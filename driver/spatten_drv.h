@@ -36,8 +36,8 @@
 /* drm_dbg() categories are the DRM core's; this is the driver's own mask. */
 #define SPATTEN_DBG_JOB			BIT(0)
 #define SPATTEN_DBG_BO			BIT(1)
-#define SPATTEN_DBG_RESET		BIT(2)
 extern unsigned int spatten_debug;
+extern bool spatten_unsafe_fault_injection;
 
 #define spatten_dbg(sdev, cat, fmt, ...)				\
 	do {								\
@@ -86,6 +86,7 @@ struct spatten_job;
  * @irq: Linux IRQ of this queue's MSI-X vector once requested, else 0
  * @irq_name: name of that interrupt
  * @sched: the DRM scheduler feeding this ring (credits: @depth - 1)
+ * @queued: jobs given to @sched and not freed by it yet, ring included
  * @fence_ctx: dma_fence context of the ring's hardware fences
  * @fence_seqno: last hardware fence sequence number
  * @fence_lock: lock of the ring's hardware fences
@@ -110,6 +111,7 @@ struct spatten_queue {
 	char irq_name[40];
 
 	struct drm_gpu_scheduler sched;
+	atomic_t queued;
 	u64 fence_ctx;
 	u64 fence_seqno;
 	spinlock_t fence_lock;	/* hardware fences of this ring */
@@ -145,7 +147,7 @@ struct spatten_queue {
  * @bo_list: buffer objects with a device mapping
  * @user_pages: pfn -> user-pointer buffer, for every pinned user page: a
  *	page is in one user-pointer buffer of the board at most
- * @reset_lock: serializes resets, suspend and unplug against each other
+ * @reset_lock: serializes resets, unplug and nop_bench against each other
  * @broken: a reset failed: the device is off the bus, SUBMIT fails -EIO
  * @unplugged: remove() ran: the queues are stopped for good
  * @timeout_ms: job timeout on an engine (module parameter, debugfs)
@@ -161,7 +163,6 @@ struct spatten_queue {
  * @nr_resets: device resets by the driver
  * @nr_timeouts: jobs that timed out
  * @nr_irqs_dropped: interrupts ignored through @drop_irq
- * @coredumps: devcoredumps written
  * @debugfs: the board's knob directory
  */
 struct spatten_device {
@@ -183,7 +184,7 @@ struct spatten_device {
 	struct list_head bo_list;
 	struct xarray user_pages;
 
-	struct mutex reset_lock;	/* resets, suspend, unplug */
+	struct mutex reset_lock;	/* resets, unplug, nop_bench */
 	bool broken;
 	bool unplugged;
 	u32 timeout_ms;
@@ -196,7 +197,6 @@ struct spatten_device {
 	atomic_t nr_resets;
 	atomic_t nr_timeouts;
 	atomic_t nr_irqs_dropped;
-	atomic_t coredumps;
 	struct dentry *debugfs;
 };
 
@@ -284,5 +284,8 @@ void spatten_debugfs_init(struct spatten_device *sdev);
 void spatten_debugfs_fini(struct spatten_device *sdev);
 void spatten_debugfs_root_init(void);
 void spatten_debugfs_root_fini(void);
+
+/* spatten_bench.c */
+void spatten_nop_bench_init(struct spatten_device *sdev);
 
 #endif /* SPATTEN_DRV_H */

@@ -23,8 +23,6 @@
 #include "spatten_drv.h"
 #include "spatten_gem.h"
 
-static struct workqueue_struct *spatten_release_wq;
-
 static void spatten_devmap_unmap_locked(struct spatten_device *sdev,
 					struct spatten_devmap *map)
 {
@@ -198,23 +196,28 @@ err_unpin:
 
 /* ---- user pointers ---------------------------------------------------- */
 
-static void spatten_userptr_release_fn(struct work_struct *work)
+/*
+ * Long-term pins are charged to the owner's pinned_vm (VmPin), against
+ * RLIMIT_MEMLOCK, as RDMA and io_uring do: an atomic counter, so the charge
+ * can be given back from any path that drops the last reference (a job's
+ * free_job, a file close) without the owner's mmap lock, which
+ * account_locked_vm() would take.
+ */
+static int spatten_pin_charge(struct mm_struct *mm, unsigned long npages)
 {
-	struct spatten_userptr *ubo = container_of(work, struct spatten_userptr,
-						   release_work);
-	unsigned long npages = ubo->base.size >> PAGE_SHIFT;
-	struct mm_struct *mm = ubo->mm;
+	unsigned long limit = rlimit(RLIMIT_MEMLOCK) >> PAGE_SHIFT;
 
-	/* The device may have written any page. */
-	unpin_user_pages_dirty_lock(ubo->pages, npages, true);
-	if (mmget_not_zero(mm)) {
-		account_locked_vm(mm, npages, false);
-		mmput(mm);
+	if ((u64)atomic64_add_return(npages, &mm->pinned_vm) > limit &&
+	    !capable(CAP_IPC_LOCK)) {
+		atomic64_sub(npages, &mm->pinned_vm);
+		return -ENOMEM;
 	}
-	mmdrop(mm);
-	kvfree(ubo->pages);
-	atomic_dec(&spatten_live.bos);
-	kfree(ubo);
+	return 0;
+}
+
+static void spatten_pin_uncharge(struct mm_struct *mm, unsigned long npages)
+{
+	atomic64_sub(npages, &mm->pinned_vm);
 }
 
 static void spatten_userptr_forget_pages(struct spatten_device *sdev,
@@ -234,19 +237,30 @@ static void spatten_userptr_free(struct drm_gem_object *obj)
 						   base);
 	struct spatten_device *sdev = to_spatten_device(obj->dev);
 
+	unsigned long npages = obj->size >> PAGE_SHIFT;
+
 	spatten_devmap_unmap(sdev, &ubo->map);
-	spatten_userptr_forget_pages(sdev, ubo, obj->size >> PAGE_SHIFT);
+	spatten_userptr_forget_pages(sdev, ubo, npages);
 	drm_gem_object_release(obj);
-	/*
-	 * The last reference can go in a job's free path or under the
-	 * owner's mmap lock: unpin and uncharge (which takes that lock) in a
-	 * worker instead.
-	 */
-	queue_work(spatten_release_wq, &ubo->release_work);
+	/* The device may have written any page. */
+	unpin_user_pages_dirty_lock(ubo->pages, npages, true);
+	spatten_pin_uncharge(ubo->mm, npages);
+	mmdrop(ubo->mm);
+	kvfree(ubo->pages);
+	atomic_dec(&spatten_live.bos);
+	kfree(ubo);
+}
+
+/* The memory is the caller's already: share it with the other device directly. */
+static struct dma_buf *spatten_userptr_export(struct drm_gem_object *obj,
+					      int flags)
+{
+	return ERR_PTR(-EOPNOTSUPP);
 }
 
 static const struct drm_gem_object_funcs spatten_userptr_funcs = {
 	.free = spatten_userptr_free,
+	.export = spatten_userptr_export,
 };
 
 /*
@@ -366,13 +380,12 @@ static struct spatten_userptr *spatten_userptr_pin_range(u64 start, u64 size)
 	if (!ubo)
 		return ERR_PTR(-ENOMEM);
 	INIT_LIST_HEAD(&ubo->map.node);
-	INIT_WORK(&ubo->release_work, spatten_userptr_release_fn);
 	ubo->pages = kvcalloc(npages, sizeof(*ubo->pages), GFP_KERNEL_ACCOUNT);
 	if (!ubo->pages) {
 		ret = -ENOMEM;
 		goto err_free;
 	}
-	ret = account_locked_vm(mm, npages, true);
+	ret = spatten_pin_charge(mm, npages);
 	if (ret)
 		goto err_free;
 	ret = spatten_userptr_pin(ubo, start, npages);
@@ -383,7 +396,7 @@ static struct spatten_userptr *spatten_userptr_pin_range(u64 start, u64 size)
 	return ubo;
 
 err_uncharge:
-	account_locked_vm(mm, npages, false);
+	spatten_pin_uncharge(mm, npages);
 err_free:
 	kvfree(ubo->pages);
 	kfree(ubo);
@@ -395,7 +408,7 @@ static void spatten_userptr_unpin_range(struct spatten_userptr *ubo,
 					unsigned long npages)
 {
 	unpin_user_pages(ubo->pages, npages);
-	account_locked_vm(ubo->mm, npages, false);
+	spatten_pin_uncharge(ubo->mm, npages);
 	mmdrop(ubo->mm);
 	kvfree(ubo->pages);
 	kfree(ubo);
@@ -634,19 +647,3 @@ int spatten_ioctl_bo_info(struct drm_device *drm, void *data,
 	return ret;
 }
 
-/**
- * spatten_gem_init() - module init: the user-pointer release workqueue
- *
- * Return: 0 or -ENOMEM.
- */
-int spatten_gem_init(void)
-{
-	spatten_release_wq = alloc_workqueue("spatten_release", WQ_UNBOUND, 0);
-	return spatten_release_wq ? 0 : -ENOMEM;
-}
-
-/** spatten_gem_fini() - module exit: finish pending releases */
-void spatten_gem_fini(void)
-{
-	destroy_workqueue(spatten_release_wq);
-}

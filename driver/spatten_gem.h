@@ -8,7 +8,6 @@
 #include <linux/dma-direction.h>
 #include <linux/mm_types.h>
 #include <linux/scatterlist.h>
-#include <linux/workqueue.h>
 
 #include <drm/drm_gem.h>
 #include <drm/drm_gem_shmem_helper.h>
@@ -54,16 +53,13 @@ struct spatten_bo {
  * @base: the GEM object (no backing store of its own)
  * @map: its device mapping
  * @pages: the pinned pages
- * @mm: the address space that was charged (a reference is held)
- * @release_work: unpins and uncharges outside the freeing context, which
- *	may hold (or be unable to take) the owner's mmap lock
+ * @mm: the address space whose pinned_vm was charged (a reference is held)
  */
 struct spatten_userptr {
 	struct drm_gem_object base;
 	struct spatten_devmap map;
 	struct page **pages;
 	struct mm_struct *mm;
-	struct work_struct release_work;
 };
 
 struct drm_gem_object *spatten_gem_create_object(struct drm_device *drm,
@@ -72,8 +68,6 @@ struct spatten_devmap *spatten_gem_devmap(struct drm_gem_object *obj);
 int spatten_gem_map_for_device(struct drm_gem_object *obj);
 void spatten_gem_sync(struct drm_gem_object *obj, bool for_cpu);
 void spatten_gem_unmap_all(struct spatten_device *sdev);
-int spatten_gem_init(void);
-void spatten_gem_fini(void);
 
 int spatten_ioctl_bo_create(struct drm_device *drm, void *data,
 			    struct drm_file *file);

@@ -435,6 +435,9 @@ static void spatten_submit_push(struct spatten_submit *sub, u64 seqno)
 		job->result.seqno = job->seqno;
 		drm_sched_job_arm(&job->base);
 		job->done_fence = dma_fence_get(&job->base.s_fence->finished);
+		job->sched_q = container_of(job->base.sched,
+					    struct spatten_queue, sched);
+		atomic_inc(&job->sched_q->queued);
 		for (j = 0; j < SPATTEN_T_NUM; j++)
 			if (job->bo[j])
 				dma_resv_add_fence(job->bo[j]->resv,
@@ -621,37 +624,50 @@ static void spatten_job_unlink(struct spatten_file *sfile,
 	__xa_erase(&sfile->jobs, job->seqno);
 }
 
-/*
- * Wait on @sfile->wq until @cond or the absolute CLOCK_MONOTONIC @deadline
- * (ns). Returns 0 when @cond holds, -ETIME, -ERESTARTSYS or -ENODEV.
- */
-#define spatten_wait_until(sfile, cond, deadline)			\
-({									\
-	ktime_t __exp = ns_to_ktime(deadline);				\
-	long __ret = 0;							\
-									\
-	if (!(cond)) {							\
-		__ret = wait_event_interruptible_hrtimeout((sfile)->wq, \
-			(cond) || drm_dev_is_unplugged(&(sfile)->sdev->drm), \
-			ktime_sub(__exp, ktime_get()));			\
-		if (!__ret && !(cond))					\
-			__ret = -ENODEV;				\
-	}								\
-	__ret;								\
-})
-
-static bool spatten_job_is_done(struct spatten_file *sfile, u64 seqno,
-				bool *gone)
+/* Is job @seqno done, or not a pending job of the file at all? */
+static bool spatten_job_settled(struct spatten_file *sfile, u64 seqno)
 {
 	struct spatten_job *job;
-	bool done;
+	bool settled;
 
 	xa_lock_irq(&sfile->jobs);
 	job = xa_load(&sfile->jobs, seqno);
-	*gone = !job;
-	done = job && !list_empty(&job->done_node);
+	settled = !job || !list_empty(&job->done_node);
 	xa_unlock_irq(&sfile->jobs);
-	return done || *gone;
+	return settled;
+}
+
+/* Are @min jobs done, or every pending one? */
+static bool spatten_reap_ready(struct spatten_file *sfile, u64 min)
+{
+	bool ready;
+
+	xa_lock_irq(&sfile->jobs);
+	ready = sfile->nr_done >= min || sfile->nr_done == sfile->nr_jobs;
+	xa_unlock_irq(&sfile->jobs);
+	return ready;
+}
+
+/*
+ * Sleep until @ready(@sfile, @arg) or the absolute CLOCK_MONOTONIC
+ * @deadline_ns. Every job completes, even after an unplug (the ring is
+ * failed, queued jobs are canceled), so this needs no unplug case.
+ * Return: 0 when ready, -ETIME, -ERESTARTSYS.
+ */
+static int spatten_file_wait(struct spatten_file *sfile,
+			     bool (*ready)(struct spatten_file *, u64), u64 arg,
+			     s64 deadline_ns)
+{
+	ktime_t left;
+
+	if (ready(sfile, arg))
+		return 0;
+	/* A passed deadline polls (a negative relative hrtimer never fires). */
+	left = ktime_sub(ns_to_ktime(deadline_ns), ktime_get());
+	if (ktime_to_ns(left) <= 0)
+		return -ETIME;
+	return wait_event_interruptible_hrtimeout(sfile->wq, ready(sfile, arg),
+						  left);
 }
 
 /**
@@ -661,8 +677,7 @@ static bool spatten_job_is_done(struct spatten_file *sfile, u64 seqno,
  * @file: the caller's file
  *
  * Return: 0 with the result; -EINVAL; -ENOENT (not a pending job of this
- * file); -ETIME (not done by the deadline); -ERESTARTSYS; -ENODEV (board
- * gone and the job not done).
+ * file); -ETIME (not done by the deadline); -ERESTARTSYS.
  */
 int spatten_ioctl_wait(struct drm_device *drm, void *data,
 		       struct drm_file *file)
@@ -670,14 +685,12 @@ int spatten_ioctl_wait(struct drm_device *drm, void *data,
 	struct spatten_file *sfile = file->driver_priv;
 	struct drm_spatten_wait *args = data;
 	struct spatten_job *job;
-	bool gone;
 	int ret;
 
 	if (args->flags || args->rsvd)
 		return -EINVAL;
-	ret = spatten_wait_until(sfile, spatten_job_is_done(sfile, args->seqno,
-							    &gone),
-				 args->timeout_ns);
+	ret = spatten_file_wait(sfile, spatten_job_settled, args->seqno,
+				args->timeout_ns);
 	if (ret)
 		return ret;
 
@@ -694,16 +707,6 @@ int spatten_ioctl_wait(struct drm_device *drm, void *data,
 	args->result = job->result;
 	spatten_job_put(job);
 	return 0;
-}
-
-static bool spatten_reap_ready(struct spatten_file *sfile, u32 min)
-{
-	bool ready;
-
-	xa_lock_irq(&sfile->jobs);
-	ready = sfile->nr_done >= min || sfile->nr_done == sfile->nr_jobs;
-	xa_unlock_irq(&sfile->jobs);
-	return ready;
 }
 
 /*
@@ -759,7 +762,7 @@ static void spatten_reap_finish(struct spatten_file *sfile,
  * A fault on the result array gives the jobs back: nothing is reaped.
  *
  * Return: 0; -EINVAL; -EFAULT; -ETIME (nothing done by the deadline);
- * -ERESTARTSYS; -ENODEV.
+ * -ERESTARTSYS.
  */
 int spatten_ioctl_reap(struct drm_device *drm, void *data,
 		       struct drm_file *file)
@@ -781,9 +784,8 @@ int spatten_ioctl_reap(struct drm_device *drm, void *data,
 	if (!jobs)
 		return -ENOMEM;
 
-	ret = spatten_wait_until(sfile, spatten_reap_ready(sfile,
-							   args->min_count),
-				 args->timeout_ns);
+	ret = spatten_file_wait(sfile, spatten_reap_ready, args->min_count,
+				args->timeout_ns);
 	if (ret && ret != -ETIME)
 		goto out_free;
 	n = spatten_reap_take(sfile, jobs, args->count);

@@ -37,7 +37,8 @@ enum spatten_tensor_idx {
  * @ref: held by the file's job table until reaped and by the scheduler
  *	until free_job
  * @sfile: the submitting file (a reference is held)
- * @q: the queue that ran it, once run_job chose it
+ * @q: the queue that ran it, once run_job put it on the ring
+ * @sched_q: the queue whose scheduler took it (at SUBMIT)
  * @seqno: sequence number in the file
  * @bo: buffers used (references held until free_job), NULL if absent
  * @desc: the descriptor as the device gets it (tag filled on the ring)
@@ -48,7 +49,6 @@ enum spatten_tensor_idx {
  * @done_node: on the file's done list
  * @ring_node: on a local list while the completion path finishes it
  * @start: when run_job rang the doorbell
- * @timed_out: the job hung the device
  * @on_ring: run_job put it on a ring and it has not completed yet
  * @result: what WAIT and REAP report
  */
@@ -57,6 +57,7 @@ struct spatten_job {
 	struct kref ref;
 	struct spatten_file *sfile;
 	struct spatten_queue *q;
+	struct spatten_queue *sched_q;
 	u64 seqno;
 	struct drm_gem_object *bo[SPATTEN_T_NUM];
 	struct spatten_hw_desc desc;
@@ -66,7 +67,6 @@ struct spatten_job {
 	struct list_head done_node;
 	struct list_head ring_node;
 	ktime_t start;
-	bool timed_out;
 	bool on_ring;
 	struct drm_spatten_result result;
 };

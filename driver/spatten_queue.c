@@ -427,9 +427,11 @@ void spatten_queues_fail_ring(struct spatten_device *sdev,
 					     DRM_SPATTEN_STATUS_ABORTED;
 			job->result.engine_ns =
 				ktime_to_ns(ktime_sub(ktime_get(), job->start));
-			dma_fence_set_error(&job->base.s_fence->finished,
-					    job == guilty ? -ETIMEDOUT :
-							    -ECANCELED);
+			/* Kernel NOPs (nop_bench) have no scheduler fence. */
+			if (job->base.s_fence)
+				dma_fence_set_error(&job->base.s_fence->finished,
+						    job == guilty ? -ETIMEDOUT :
+								    -ECANCELED);
 			list_add_tail(&job->ring_node, &failed);
 		}
 		q->inflight = 0;

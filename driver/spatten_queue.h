@@ -36,6 +36,8 @@ void spatten_scheds_stop(struct spatten_device *sdev,
 			 struct drm_sched_job *bad);
 void spatten_scheds_start(struct spatten_device *sdev);
 int spatten_dev_recover(struct spatten_device *sdev);
+void spatten_dev_reset_locked(struct spatten_device *sdev,
+			      struct spatten_job *job);
 void spatten_scheds_set_timeout(struct spatten_device *sdev, u32 ms);
 
 #endif /* SPATTEN_QUEUE_H */

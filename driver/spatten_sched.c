@@ -52,6 +52,7 @@ static void spatten_free_job(struct drm_sched_job *sched_job)
 {
 	struct spatten_job *job = to_spatten_job(sched_job);
 
+	atomic_dec(&job->sched_q->queued);
 	drm_sched_job_cleanup(sched_job);
 	spatten_job_put(job);
 }
@@ -73,12 +74,40 @@ void spatten_scheds_stop(struct spatten_device *sdev, struct drm_sched_job *bad)
 	}
 }
 
+/*
+ * drm_sched_stop() detaches every running job from its hardware fence and
+ * drm_sched_start() completes the detached ones at once: give the jobs
+ * still on the ring their fence back first, so that only the ones that
+ * really finished (or were failed) complete.
+ */
+static void spatten_sched_reattach(struct spatten_queue *q)
+{
+	u32 slot;
+
+	spin_lock(&q->lock);
+	for (slot = 0; slot < q->depth; slot++) {
+		struct spatten_job *job = q->slots[slot];
+
+		/* Kernel NOPs (nop_bench) have no scheduler fence. */
+		if (job && job->base.s_fence && !job->base.s_fence->parent)
+			job->base.s_fence->parent = dma_fence_get(job->hw_fence);
+	}
+	spin_unlock(&q->lock);
+}
+
+static void spatten_queue_sched_start(struct spatten_queue *q)
+{
+	if (!q->sdev->unplugged)
+		spatten_sched_reattach(q);
+	spatten_sched_start(&q->sched);
+}
+
 /**
  * spatten_scheds_start() - restart every scheduler of the board
  * @sdev: the board; the caller holds @reset_lock
  *
- * Jobs that were on a ring when the schedulers stopped have completed
- * (spatten_queues_fail_ring()) and are retired now; queued jobs run.
+ * Jobs still on a ring keep running; the ones that completed or were
+ * failed (spatten_queues_fail_ring()) are retired now; queued jobs run.
  */
 void spatten_scheds_start(struct spatten_device *sdev)
 {
@@ -86,7 +115,7 @@ void spatten_scheds_start(struct spatten_device *sdev)
 
 	lockdep_assert_held(&sdev->reset_lock);
 	for (i = 0; i < sdev->nr_queues; i++)
-		spatten_sched_start(&sdev->queues[i].sched);
+		spatten_queue_sched_start(&sdev->queues[i]);
 }
 
 /*
@@ -133,12 +162,45 @@ int spatten_dev_recover(struct spatten_device *sdev)
 	return ret;
 }
 
-/* The job finished after all (a lost interrupt): retire it normally. */
+/*
+ * The job finished after all (a lost interrupt), or was failed by a reset
+ * that ran first: give it back to its scheduler, which retires it; the
+ * other jobs on the ring keep running.
+ */
 static void spatten_timeout_spurious(struct spatten_device *sdev,
 				     struct drm_sched_job *sched_job)
 {
+	struct spatten_queue *q = container_of(sched_job->sched,
+					       struct spatten_queue, sched);
+
 	drm_sched_stop(sched_job->sched, sched_job);
-	spatten_sched_start(sched_job->sched);
+	spatten_queue_sched_start(q);
+}
+
+/**
+ * spatten_dev_reset_locked() - reset a board whose device stopped
+ *	answering: stop the schedulers, dump, stop the device, fail the jobs
+ *	on the rings, bring the device back (or take it off the bus), restart
+ * @sdev: the board; the caller holds @reset_lock and is inside
+ *	drm_dev_enter(); no scheduler of the board is paused
+ * @job: the job that hung (it gets TIMEOUT, its file is banned), or NULL
+ *	(every job on a ring gets ABORTED)
+ */
+void spatten_dev_reset_locked(struct spatten_device *sdev,
+			      struct spatten_job *job)
+{
+	lockdep_assert_held(&sdev->reset_lock);
+	atomic_inc(&sdev->nr_resets);
+	spatten_scheds_stop(sdev, job ? &job->base : NULL);
+	if (job) {
+		atomic_inc(&sdev->nr_timeouts);
+		WRITE_ONCE(job->sfile->banned, true);
+		spatten_coredump(sdev, job);
+	}
+	spatten_dev_stop(sdev);
+	spatten_queues_fail_ring(sdev, job);
+	spatten_dev_recover(sdev);
+	spatten_scheds_start(sdev);
 }
 
 static enum drm_gpu_sched_stat
@@ -163,17 +225,7 @@ spatten_timedout_job(struct drm_sched_job *sched_job)
 
 	drm_warn(&sdev->drm, "job %llu of client %llu timed out after %u ms: resetting the device\n",
 		 job->seqno, job->sfile->client_id, READ_ONCE(sdev->timeout_ms));
-	atomic_inc(&sdev->nr_timeouts);
-	atomic_inc(&sdev->nr_resets);
-	WRITE_ONCE(job->sfile->banned, true);
-	job->timed_out = true;
-
-	spatten_scheds_stop(sdev, sched_job);
-	spatten_coredump(sdev, job);
-	spatten_dev_stop(sdev);
-	spatten_queues_fail_ring(sdev, job);
-	spatten_dev_recover(sdev);
-	spatten_scheds_start(sdev);
+	spatten_dev_reset_locked(sdev, job);
 out_exit:
 	drm_dev_exit(idx);
 out_unlock:

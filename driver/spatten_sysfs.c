@@ -94,7 +94,7 @@ static ssize_t queues_show(struct device *dev, struct device_attribute *attr,
 		spin_lock(&q->lock);
 		inflight = q->inflight;
 		spin_unlock(&q->lock);
-		queued = atomic_read(q->sched.score);
+		queued = atomic_read(&q->queued);
 		len += sysfs_emit_at(buf, len, "%u %u %u %u\n", i, inflight,
 				     queued, q->depth);
 	}

@@ -97,6 +97,13 @@ rel_short() {
 
 # Unload with jobs in flight: a process holds jobs on the device (the
 # driver test's --hold-jobs) and is killed with SIGKILL first.
+# A pending devcoredump of a hang holds the module: dismiss them all.
+devcd_dismiss() {
+	for d in /sys/class/devcoredump/devcd*/data; do
+		[ -e "$d" ] && echo 1 >"$d"
+	done
+}
+
 rmmod_busy() {
 	held=0
 	if [ -x /bin/spatten_driver_test ]; then
@@ -110,6 +117,7 @@ rmmod_busy() {
 		kill -9 $pid
 		wait $pid 2>/dev/null
 	fi
+	devcd_dismiss
 	rmmod spatten
 	r=$?
 	if [ $held = 1 ]; then
@@ -179,6 +187,7 @@ reliability)
 		-j "${rel_jobs:-1000}" -s "${rel_seed:-1}"
 	t3=$(date +%s)
 	echo "# guest seconds: ioctl fuzz $((t1 - t0)), faults $((t2 - t1)), load $((t3 - t2))"
+	devcd_dismiss
 	rmmod spatten
 	r=$?
 	tap $r "rmmod spatten after the reliability campaigns"
@@ -188,6 +197,7 @@ relquick)
 	t0=$(date +%s)
 	rel_short
 	echo "# guest seconds: reliability short forms $(($(date +%s) - t0))"
+	devcd_dismiss
 	rmmod spatten
 	r=$?
 	tap $r "rmmod spatten after the reliability short forms"

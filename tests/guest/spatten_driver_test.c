@@ -147,7 +147,7 @@ static void board_paths(const char *name, struct board *b)
 	n = readlink(path, link, sizeof(link) - 1);
 	link[n > 0 ? n : 0] = 0;
 	pci = strrchr(link, '/');
-	snprintf(b->dbg, sizeof(b->dbg), "/sys/kernel/debug/spatten/%s",
+	snprintf(b->dbg, sizeof(b->dbg), "/sys/kernel/debug/spatten/%.32s",
 		 pci ? pci + 1 : link);
 }
 
@@ -849,6 +849,23 @@ static long pinned_kb(void)
 	p = strstr(buf, "VmPin:");
 	if (p)
 		kb += strtol(p + 6, NULL, 10);
+	return kb;
+}
+
+/*
+ * Pinned memory once released buffers are gone: the driver unpins and
+ * uncharges in a worker (never under the owner's mmap lock), so allow it
+ * two seconds to get back to @want.
+ */
+static long pinned_kb_after_release(long want)
+{
+	long kb = pinned_kb();
+	int i;
+
+	for (i = 0; kb != want && i < 200; i++) {
+		usleep(10000);
+		kb = pinned_kb();
+	}
 	return kb;
 }
 
@@ -1730,10 +1747,14 @@ TEST_F_TIMEOUT(drv, reap_argument_errors, T_SHORT)
 	BAD_REAP(rsvd, 1);
 #undef BAD_REAP
 
-	/* Nothing pending, min 1, a deadline in the past: -ETIME at once. */
+	/*
+	 * Nothing pending: min_count is capped at the jobs pending, so even
+	 * min 1 returns at once with nothing, whatever the deadline.
+	 */
 	t0 = now_ns();
-	EXPECT_EQ(-ETIME, reap(self->fd, res, 4, 1, t0 - NSEC_PER_SEC, &got,
-			       &pending));
+	EXPECT_EQ(0, reap(self->fd, res, 4, 1, t0 + 10 * NSEC_PER_SEC, &got,
+			  &pending));
+	EXPECT_EQ(0, got);
 	EXPECT_GT(2 * NSEC_PER_SEC, now_ns() - t0);
 	/* min 0 never waits and is no error. */
 	EXPECT_EQ(0, reap(self->fd, res, 4, 0, 0, &got, &pending));
@@ -2020,7 +2041,7 @@ TEST_F_TIMEOUT(drv, userptr_64mib_buffer_used_by_a_job, T_LONG)
 	EXPECT_EQ(-ERANGE, submit(self->fd, &j, 1, &seqno));
 
 	EXPECT_EQ(0, gem_close(self->fd, h));
-	EXPECT_EQ(lck0, pinned_kb());
+	EXPECT_EQ(lck0, pinned_kb_after_release(lck0));
 	munmap(mem, size);
 }
 
@@ -2063,7 +2084,7 @@ TEST_F(drv, userptr_unmapped_memory_efault)
 	/* A kernel address is never user memory. */
 	EXPECT_EQ(-EFAULT, bo_userptr(self->fd, (void *)0xffff888000000000ull,
 				      PAGE, NULL));
-	EXPECT_EQ(lck0, pinned_kb());
+	EXPECT_EQ(lck0, pinned_kb_after_release(lck0));
 }
 
 TEST_F(drv, userptr_partially_mapped_range_unwinds)
@@ -2077,11 +2098,11 @@ TEST_F(drv, userptr_partially_mapped_range_unwinds)
 	munmap(mem + 4 * PAGE, 4 * PAGE);	/* a hole in the second half */
 	EXPECT_EQ(-EFAULT, bo_userptr(self->fd, mem, 8 * PAGE, NULL));
 	/* Nothing stays charged or pinned: the first half works. */
-	EXPECT_EQ(lck0, pinned_kb());
+	EXPECT_EQ(lck0, pinned_kb_after_release(lck0));
 	ASSERT_EQ(0, bo_userptr(self->fd, mem, 4 * PAGE, &h));
 	EXPECT_EQ(lck0 + 16, pinned_kb());
 	EXPECT_EQ(0, gem_close(self->fd, h));
-	EXPECT_EQ(lck0, pinned_kb());
+	EXPECT_EQ(lck0, pinned_kb_after_release(lck0));
 	munmap(mem, 4 * PAGE);
 }
 
@@ -2093,7 +2114,7 @@ TEST_F(drv, userptr_read_only_mapping_efault)
 
 	ASSERT_NE(MAP_FAILED, mem);
 	EXPECT_EQ(-EFAULT, bo_userptr(self->fd, mem, 4 * PAGE, NULL));
-	EXPECT_EQ(lck0, pinned_kb());
+	EXPECT_EQ(lck0, pinned_kb_after_release(lck0));
 	munmap(mem, 4 * PAGE);
 }
 
@@ -2147,7 +2168,7 @@ TEST_F(drv, userptr_same_memory_twice_ebusy)
 	ASSERT_EQ(0, bo_userptr(self->fd, mem, 4 * PAGE, &h));
 	EXPECT_EQ(0, gem_close(self->fd, h));
 	close(fd2);
-	EXPECT_EQ(lck0, pinned_kb());
+	EXPECT_EQ(lck0, pinned_kb_after_release(lck0));
 	munmap(mem, 8 * PAGE);
 }
 
@@ -2174,7 +2195,7 @@ TEST_F(drv, userptr_of_a_bo_mapping_refused)
 		TH_LOG("BO_USERPTR of a BO's mapping: %d (%s)", ret,
 		       strerror(-ret));
 	}
-	EXPECT_EQ(lck0, pinned_kb());
+	EXPECT_EQ(lck0, pinned_kb_after_release(lck0));
 	munmap(m, 4 * PAGE);
 	EXPECT_EQ(0, gem_close(self->fd, h));
 }
@@ -2332,7 +2353,7 @@ TEST_F(drv, userptr_shared_file_mapping_eopnotsupp)
 	m[0] = 1;
 	ret = bo_userptr(self->fd, m, BO_SIZE, NULL);
 	EXPECT_EQ(-EOPNOTSUPP, ret) TH_LOG("got %d (%s)", ret, strerror(-ret));
-	EXPECT_EQ(lck0, pinned_kb());
+	EXPECT_EQ(lck0, pinned_kb_after_release(lck0));
 	munmap(m, BO_SIZE);
 	close(fd);
 	nonshmem_dir_done(dir, mounted);
@@ -2955,7 +2976,7 @@ TEST_F(drv, sysfs_attributes_match_info_and_are_world_readable)
 	if (!access("/sys/kernel/debug", R_OK) &&
 	    !access("/sys/kernel/debug/spatten", F_OK)) {
 		static const char *const knobs[] = {
-			"timeout_ms", "force_timeout", "drop_irq",
+			"timeout_ms", "force_timeout", "drop_irq", "nop_bench",
 		};
 
 		for (i = 0; i < N_ELEM(knobs); i++) {
@@ -3826,15 +3847,12 @@ TEST_F_TIMEOUT(zz_unbind, zz_unbind_with_jobs_in_flight_then_rebind, T_LONG)
 	sleep_ms(300);
 
 	ASSERT_EQ(0, write_file(PCI_DRV_DIR "/unbind", addr));
-	/* Each job in flight is reported once, aborted; then -ENODEV. */
-	for (i = 0; i < 4; i++) {
-		ASSERT_EQ(0, wait_job(self->fd, seqno + i, WAIT_NS, &w));
-		EXPECT_TRUE(w.status == DRM_SPATTEN_STATUS_ABORTED ||
-			    w.status == DRM_SPATTEN_STATUS_CANCELED) {
-			TH_LOG("job %d: status %u", i, w.status);
-		}
-	}
-	EXPECT_EQ(-ENODEV, wait_job(self->fd, seqno, 0, NULL));
+	/*
+	 * The DRM core fails every ioctl of an unplugged device with -ENODEV
+	 * (the jobs in flight were completed by the driver: objects go).
+	 */
+	for (i = 0; i < 4; i++)
+		EXPECT_EQ(-ENODEV, wait_job(self->fd, seqno + i, WAIT_NS, &w));
 	EXPECT_EQ(-ENODEV, get_info(self->fd, &info));
 	EXPECT_EQ(-ENODEV, submit(self->fd, j, 1, NULL));
 	EXPECT_EQ(-ENODEV, bo_create(self->fd, PAGE, NULL, NULL));

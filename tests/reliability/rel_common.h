@@ -171,7 +171,10 @@ static inline int dev_debugfs(char *buf, size_t len)
 		return -ENODEV;
 	link[n] = 0;
 	pci = strrchr(link, '/');
-	snprintf(buf, len, "/sys/kernel/debug/spatten/%s", pci ? pci + 1 : link);
+	pci = pci ? pci + 1 : link;
+	if (strlen(pci) + 27 > len)
+		return -ENAMETOOLONG;
+	snprintf(buf, len, "/sys/kernel/debug/spatten/%.32s", pci);
 	return 0;
 }
 
