@@ -53,10 +53,7 @@
 
 #define MAXR		32
 
-/*
- * The debugfs nop_bench of the board's DRM minor: accel/<N>/ for
- * /dev/accel/accel<N>, dri/<N>/ for /dev/dri/renderD<N>.
- */
+/* The board's debugfs nop_bench: spatten/<PCI address>/nop_bench. */
 static char nop_bench[128];
 
 static int quick;
@@ -697,7 +694,6 @@ int main(int argc, char **argv)
 	struct kres kr, kp[MAXR], lp[MAXR], ip[MAXR];
 	struct spatten_board board;
 	struct spatten_dev *dev;
-	unsigned int minor;
 	char *buf = NULL;
 	size_t len;
 	FILE *f, *f2, *f3, *f4;
@@ -721,12 +717,8 @@ int main(int argc, char **argv)
 	fd = open(board.path, O_RDWR | O_CLOEXEC);
 	if (fd < 0)
 		die(board.path, errno);
-	if (sscanf(board.path, "/dev/accel/accel%u", &minor) == 1)
-		snprintf(nop_bench, sizeof(nop_bench),
-			 "/sys/kernel/debug/accel/%u/nop_bench", minor);
-	else if (sscanf(board.path, "/dev/dri/renderD%u", &minor) == 1)
-		snprintf(nop_bench, sizeof(nop_bench),
-			 "/sys/kernel/debug/dri/%u/nop_bench", minor);
+	snprintf(nop_bench, sizeof(nop_bench),
+		 "/sys/kernel/debug/spatten/%s/nop_bench", board.pci_addr);
 	if (kernel_nops(10, 1, &kr)) {
 		fprintf(stderr, "stack-bench: %s (root, debugfs, a driver "
 			"with nop_bench): %s\n", nop_bench, strerror(EIO));
