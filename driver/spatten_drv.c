@@ -319,7 +319,7 @@ static const struct drm_driver spatten_drm_driver = {
 	.open = spatten_open,
 	.postclose = spatten_postclose,
 	.gem_create_object = spatten_gem_create_object,
-	.gem_prime_import_sg_table = drm_gem_shmem_prime_import_sg_table,
+	.gem_prime_import_sg_table = spatten_gem_prime_import_sg_table,
 #ifdef SPATTEN_HAVE_DRM_DRIVER_PRIME_CALLBACKS
 	.prime_handle_to_fd = drm_gem_prime_handle_to_fd,
 	.prime_fd_to_handle = drm_gem_prime_fd_to_handle,
@@ -399,13 +399,20 @@ static int spatten_hw_init(struct spatten_device *sdev)
 		return -ENODEV;
 	sdev->regs = spatten_pcim_iomap_bar(pdev, SPATTEN_BAR_REGS,
 					    SPATTEN_DRV_NAME);
-	if (IS_ERR(sdev->regs))
-		return PTR_ERR(sdev->regs);
+	if (IS_ERR(sdev->regs)) {
+		ret = PTR_ERR(sdev->regs);
+		sdev->regs = NULL;
+		return ret;
+	}
 	ret = spatten_read_caps(sdev);
 	if (ret)
 		return ret;
 	ret = dma_set_mask_and_coherent(&pdev->dev,
 					DMA_BIT_MASK(sdev->caps.dma_bits));
+	if (ret)
+		return ret;
+	/* The device walks page lists: a mapped segment may be any length. */
+	ret = dma_set_max_seg_size(&pdev->dev, UINT_MAX);
 	if (ret)
 		return ret;
 	pci_set_master(pdev);

@@ -160,7 +160,6 @@ struct drm_gem_object *spatten_gem_create_object(struct drm_device *drm,
 		return ERR_PTR(-ENOMEM);
 	bo->shmem.base.funcs = &spatten_bo_funcs;
 	INIT_LIST_HEAD(&bo->map.node);
-	atomic_inc(&spatten_live.bos);
 	return &bo->shmem.base;
 }
 
@@ -192,6 +191,27 @@ err_free_sgt:
 err_unpin:
 	drm_gem_shmem_unpin(shmem);
 	return ret;
+}
+
+/**
+ * spatten_gem_prime_import_sg_table() - drm_driver.gem_prime_import_sg_table
+ * @drm: the DRM device
+ * @attach: the attachment to another device's dma-buf
+ * @sgt: its DMA mapping for this device
+ *
+ * Return: a shmem GEM object over the import, or an ERR_PTR().
+ */
+struct drm_gem_object *
+spatten_gem_prime_import_sg_table(struct drm_device *drm,
+				  struct dma_buf_attachment *attach,
+				  struct sg_table *sgt)
+{
+	struct drm_gem_object *obj;
+
+	obj = drm_gem_shmem_prime_import_sg_table(drm, attach, sgt);
+	if (!IS_ERR(obj))
+		atomic_inc(&spatten_live.bos);
+	return obj;
 }
 
 /* ---- user pointers ---------------------------------------------------- */
@@ -549,6 +569,8 @@ int spatten_ioctl_bo_create(struct drm_device *drm, void *data,
 	shmem = drm_gem_shmem_create(drm, PAGE_ALIGN(args->size));
 	if (IS_ERR(shmem))
 		return PTR_ERR(shmem);
+	/* Counted once created: a failed create frees it without .free. */
+	atomic_inc(&spatten_live.bos);
 	bo = container_of(shmem, struct spatten_bo, shmem);
 
 	ret = spatten_bo_map_shmem(sdev, bo);

@@ -64,6 +64,10 @@ struct spatten_userptr {
 
 struct drm_gem_object *spatten_gem_create_object(struct drm_device *drm,
 						 size_t size);
+struct drm_gem_object *
+spatten_gem_prime_import_sg_table(struct drm_device *drm,
+				  struct dma_buf_attachment *attach,
+				  struct sg_table *sgt);
 struct spatten_devmap *spatten_gem_devmap(struct drm_gem_object *obj);
 int spatten_gem_map_for_device(struct drm_gem_object *obj);
 void spatten_gem_sync(struct drm_gem_object *obj, bool for_cpu);

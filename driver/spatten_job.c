@@ -117,7 +117,7 @@ void spatten_file_release_jobs(struct spatten_file *sfile)
 	xa_unlock_irq(&sfile->jobs);
 
 	xa_for_each(&sfile->jobs, seqno, job) {
-		xa_erase(&sfile->jobs, seqno);
+		xa_erase_irq(&sfile->jobs, seqno);
 		dma_fence_remove_callback(job->done_fence, &job->done_cb);
 		spatten_job_put(job);
 	}
@@ -447,7 +447,7 @@ static void spatten_submit_push(struct spatten_submit *sub, u64 seqno)
 						   DMA_RESV_USAGE_READ);
 		/* The table's reference. */
 		kref_get(&job->ref);
-		xa_store(&sfile->jobs, job->seqno, job, GFP_NOWAIT);
+		xa_store_irq(&sfile->jobs, job->seqno, job, GFP_NOWAIT);
 		if (dma_fence_add_callback(job->done_fence, &job->done_cb,
 					   spatten_job_done_cb))
 			spatten_job_done_cb(job->done_fence, &job->done_cb);
@@ -456,6 +456,15 @@ static void spatten_submit_push(struct spatten_submit *sub, u64 seqno)
 		kref_get(&job->ref);
 		drm_sched_entity_push_job(&job->base);
 	}
+}
+
+/*
+ * Give back a reserved, unused table entry. The table's lock is taken with
+ * interrupts off (completions use it): the _irq forms of every call.
+ */
+static void spatten_table_release(struct spatten_file *sfile, u64 seqno)
+{
+	xa_cmpxchg_irq(&sfile->jobs, seqno, XA_ZERO_ENTRY, NULL, 0);
 }
 
 /* Reserve @n table entries from @seqno; the push fills them. */
@@ -475,14 +484,15 @@ static int spatten_submit_reserve(struct spatten_file *sfile, u64 seqno,
 		return ret;
 
 	for (i = 0; i < n; i++) {
-		ret = xa_reserve(&sfile->jobs, seqno + i, GFP_KERNEL_ACCOUNT);
+		ret = xa_reserve_irq(&sfile->jobs, seqno + i,
+				     GFP_KERNEL_ACCOUNT);
 		if (ret)
 			break;
 	}
 	if (!ret)
 		return 0;
 	while (i--)
-		xa_release(&sfile->jobs, seqno + i);
+		spatten_table_release(sfile, seqno + i);
 	xa_lock_irq(&sfile->jobs);
 	sfile->nr_jobs -= n;
 	xa_unlock_irq(&sfile->jobs);
@@ -495,7 +505,7 @@ static void spatten_submit_unreserve(struct spatten_file *sfile, u64 seqno,
 	unsigned int i;
 
 	for (i = 0; i < n; i++)
-		xa_release(&sfile->jobs, seqno + i);
+		spatten_table_release(sfile, seqno + i);
 	xa_lock_irq(&sfile->jobs);
 	sfile->nr_jobs -= n;
 	xa_unlock_irq(&sfile->jobs);

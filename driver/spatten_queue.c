@@ -120,7 +120,7 @@ int spatten_hw_reset(struct spatten_device *sdev)
  * @sdev: the board
  *
  * Resets the device, which also disables it and all its queues. A device
- * that no longer answers (surprise removal) is left alone.
+ * never mapped or that no longer answers (surprise removal) is left alone.
  *
  * Return: 0, or -ETIMEDOUT if the reset does not complete (the device may
  * still be doing DMA).
@@ -129,7 +129,8 @@ int spatten_hw_disable(struct spatten_device *sdev)
 {
 	u32 val;
 
-	if (spatten_rd(sdev, SPATTEN_REG_ID) != SPATTEN_HW_ID)
+	/* Not mapped (a probe that failed early) or gone (surprise removal). */
+	if (!sdev->regs || spatten_rd(sdev, SPATTEN_REG_ID) != SPATTEN_HW_ID)
 		return 0;
 	spatten_wr(sdev, SPATTEN_REG_CTRL, SPATTEN_CTRL_RESET);
 	if (readl_poll_timeout(sdev->regs + SPATTEN_REG_CTRL, val,

@@ -853,9 +853,9 @@ static long pinned_kb(void)
 }
 
 /*
- * Pinned memory once released buffers are gone: the driver unpins and
- * uncharges in a worker (never under the owner's mmap lock), so allow it
- * two seconds to get back to @want.
+ * Pinned memory once released buffers are gone: a job's reference on its
+ * buffers goes when the scheduler frees the job, shortly after WAIT
+ * returned, so allow two seconds to get back to @want.
  */
 static long pinned_kb_after_release(long want)
 {
