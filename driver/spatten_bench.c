@@ -30,6 +30,7 @@
 #include "spatten_compat.h"
 #include "spatten_drv.h"
 #include "spatten_job.h"
+#include "spatten_pm.h"
 #include "spatten_queue.h"
 
 #define SPATTEN_NOP_BENCH_MAX		1000000
@@ -189,8 +190,19 @@ static int spatten_nop_run(struct spatten_device *sdev, u32 n, u32 depth)
 		kvfree(lat);
 		return -ENODEV;
 	}
+	/* The device running throughout, as for the jobs of a SUBMIT. */
+	ret = spatten_pm_get(sdev);
+	if (ret) {
+		drm_dev_exit(idx);
+		kvfree(lat);
+		return ret;
+	}
 	/* No reset, suspend or unplug while the scheduler is paused. */
 	mutex_lock(&sdev->reset_lock);
+	if (sdev->pm_paused) {
+		ret = -EBUSY;
+		goto out_unlock;
+	}
 	q = &sdev->queues[raw_smp_processor_id() % sdev->nr_queues];
 	spatten_sched_pause(&q->sched);
 	ret = READ_ONCE(sdev->broken) ? -EIO :
@@ -205,7 +217,9 @@ static int spatten_nop_run(struct spatten_device *sdev, u32 n, u32 depth)
 	if (ret == -ETIMEDOUT)
 		spatten_dev_reset_locked(sdev, NULL);
 	spatten_nop_jobs_free(jobs, depth);
+out_unlock:
 	mutex_unlock(&sdev->reset_lock);
+	spatten_pm_put(sdev);
 	drm_dev_exit(idx);
 
 	if (!ret && done)

@@ -24,7 +24,9 @@
 #include "spatten_drv.h"
 #include "spatten_gem.h"
 #include "spatten_job.h"
+#include "spatten_pm.h"
 #include "spatten_queue.h"
+#include "spatten_trace.h"
 
 static unsigned int job_timeout_ms = 5000;
 module_param(job_timeout_ms, uint, 0444);
@@ -456,6 +458,7 @@ static int spatten_probe(struct pci_dev *pdev, const struct pci_device_id *id)
 	if (ret)
 		return ret;
 	INIT_LIST_HEAD(&sdev->bo_list);
+	spin_lock_init(&sdev->cnt_lock);
 	xa_init_flags(&sdev->user_pages, XA_FLAGS_ACCOUNT);
 	sdev->timeout_ms = clamp_val(job_timeout_ms, 100, 3600 * MSEC_PER_SEC);
 
@@ -474,6 +477,7 @@ static int spatten_probe(struct pci_dev *pdev, const struct pci_device_id *id)
 	}
 	spatten_debugfs_init(sdev);
 	atomic_inc(&spatten_live.devs);
+	spatten_pm_init(sdev);
 	drm_info(&sdev->drm, "hw %u.%u, %u engines, %u queues x %u, %s\n",
 		 sdev->caps.version >> 16, sdev->caps.version & 0xffff,
 		 sdev->caps.engines, sdev->nr_queues, sdev->queue_depth,
@@ -492,6 +496,7 @@ static void spatten_unplug(struct spatten_device *sdev)
 
 	mutex_lock(&sdev->reset_lock);
 	sdev->unplugged = true;
+	spatten_pm_unpause(sdev);
 	spatten_scheds_stop(sdev, NULL);
 	if (spatten_hw_disable(sdev))
 		pci_clear_master(sdev->pdev);
@@ -509,6 +514,7 @@ static void spatten_remove(struct pci_dev *pdev)
 {
 	struct spatten_device *sdev = pci_get_drvdata(pdev);
 
+	spatten_pm_fini(sdev);
 	spatten_debugfs_fini(sdev);
 	spatten_unplug(sdev);
 	atomic_dec(&spatten_live.devs);
@@ -532,7 +538,8 @@ static void spatten_reset_prepare(struct pci_dev *pdev)
 	struct spatten_device *sdev = pci_get_drvdata(pdev);
 
 	mutex_lock(&sdev->reset_lock);
-	if (sdev->unplugged)
+	/* Suspended for system sleep: its resume resets the device. */
+	if (sdev->unplugged || sdev->pm_paused)
 		return;
 	spatten_scheds_stop(sdev, NULL);
 	spatten_hw_disable(sdev);
@@ -545,9 +552,10 @@ static void spatten_reset_done(struct pci_dev *pdev)
 	struct spatten_device *sdev = pci_get_drvdata(pdev);
 
 	lockdep_assert_held(&sdev->reset_lock);
-	if (!sdev->unplugged) {
+	if (!sdev->unplugged && !sdev->pm_paused) {
 		atomic_inc(&sdev->nr_resets);
-		spatten_dev_recover(sdev);
+		trace_spatten_reset(SPATTEN_RESET_PCI,
+				    spatten_dev_recover(sdev));
 		spatten_scheds_start(sdev);
 	}
 	mutex_unlock(&sdev->reset_lock);
@@ -572,6 +580,7 @@ static struct pci_driver spatten_pci_driver = {
 	.shutdown = spatten_shutdown,
 	.err_handler = &spatten_err_handlers,
 	.dev_groups = spatten_dev_groups,
+	.driver.pm = pm_ptr(&spatten_pm_ops),
 };
 
 static int __init spatten_init(void)

@@ -150,6 +150,13 @@ struct spatten_queue {
  * @reset_lock: serializes resets, unplug and nop_bench against each other
  * @broken: a reset failed: the device is off the bus, SUBMIT fails -EIO
  * @unplugged: remove() ran: the queues are stopped for good
+ * @hw_off: the device is stopped by a suspend (runtime or system): its
+ *	registers are not read; written under @reset_lock and @cnt_lock
+ * @pm_paused: system sleep: the schedulers are paused (@reset_lock)
+ * @pm_sys_off: system sleep stopped the device; its resume restarts it
+ * @cnt_lock: protects @cnt_base and @hw_off for counter readers
+ * @cnt_base: device counters accumulated before each suspend (a suspend
+ *	resets the device, which zeroes its counters)
  * @timeout_ms: job timeout on an engine (module parameter, debugfs)
  * @force_timeout: debugfs: while set, jobs go on the ring without a
  *	doorbell, so they time out; a reset clears it
@@ -163,6 +170,10 @@ struct spatten_queue {
  * @nr_resets: device resets by the driver
  * @nr_timeouts: jobs that timed out
  * @nr_irqs_dropped: interrupts ignored through @drop_irq
+ * @nr_suspends: system suspends (and hibernation freezes)
+ * @nr_resumes: system resumes
+ * @nr_rt_suspends: runtime suspends (the device idle)
+ * @nr_rt_resumes: runtime resumes
  * @debugfs: the board's knob directory
  */
 struct spatten_device {
@@ -187,6 +198,11 @@ struct spatten_device {
 	struct mutex reset_lock;	/* resets, unplug, nop_bench */
 	bool broken;
 	bool unplugged;
+	bool hw_off;
+	bool pm_paused;
+	bool pm_sys_off;
+	spinlock_t cnt_lock;	/* @cnt_base, @hw_off */
+	u64 cnt_base[SPATTEN_CNT_NUM];
 	u32 timeout_ms;
 	atomic_t force_timeout;
 	atomic_t drop_irq;
@@ -197,6 +213,10 @@ struct spatten_device {
 	atomic_t nr_resets;
 	atomic_t nr_timeouts;
 	atomic_t nr_irqs_dropped;
+	atomic_t nr_suspends;
+	atomic_t nr_resumes;
+	atomic_t nr_rt_suspends;
+	atomic_t nr_rt_resumes;
 	struct dentry *debugfs;
 };
 
@@ -278,6 +298,7 @@ void spatten_file_put(struct spatten_file *sfile);
 /* spatten_sysfs.c */
 extern const struct attribute_group *spatten_dev_groups[];
 u64 spatten_read_counter(struct spatten_device *sdev, unsigned int idx);
+u64 spatten_read_counter_hw(struct spatten_device *sdev, unsigned int idx);
 
 /* spatten_debugfs.c */
 void spatten_debugfs_init(struct spatten_device *sdev);

@@ -25,7 +25,9 @@
 #include "spatten_drv.h"
 #include "spatten_gem.h"
 #include "spatten_job.h"
+#include "spatten_pm.h"
 #include "spatten_queue.h"
+#include "spatten_trace.h"
 
 /* Largest struct drm_spatten_job a caller may pass (job_size). */
 #define SPATTEN_MAX_JOB_SIZE	4096
@@ -438,6 +440,9 @@ static void spatten_submit_push(struct spatten_submit *sub, u64 seqno)
 		job->sched_q = container_of(job->base.sched,
 					    struct spatten_queue, sched);
 		atomic_inc(&job->sched_q->queued);
+		trace_spatten_job_submit(sfile->client_id, job->seqno,
+					 le16_to_cpu(job->desc.opcode),
+					 job->sched_q->id);
 		for (j = 0; j < SPATTEN_T_NUM; j++)
 			if (job->bo[j])
 				dma_resv_add_fence(job->bo[j]->resv,
@@ -452,8 +457,9 @@ static void spatten_submit_push(struct spatten_submit *sub, u64 seqno)
 					   spatten_job_done_cb))
 			spatten_job_done_cb(job->done_fence, &job->done_cb);
 		spatten_job_sync_for_device(job);
-		/* The scheduler's reference, dropped by free_job. */
+		/* The scheduler's references, dropped by free_job. */
 		kref_get(&job->ref);
+		spatten_pm_get_noresume(sfile->sdev);
 		drm_sched_entity_push_job(&job->base);
 	}
 }
@@ -604,9 +610,17 @@ int spatten_ioctl_submit(struct drm_device *drm, void *data,
 		ret = -ENODEV;
 		goto out;
 	}
+	/*
+	 * The device is resumed here, in process context: each job pushed
+	 * holds a reference of its own until free_job, so run_job (in the
+	 * fence signalling path) always finds the device running.
+	 */
+	ret = spatten_pm_get(sdev);
+	if (ret)
+		goto out_exit;
 	if (READ_ONCE(sdev->broken)) {
 		ret = -EIO;
-		goto out_exit;
+		goto out_put;
 	}
 	ret = spatten_submit_prepare(&sub, file);
 	if (!ret)
@@ -615,6 +629,8 @@ int spatten_ioctl_submit(struct drm_device *drm, void *data,
 		ret = spatten_submit_commit(&sub, sfile);
 	spatten_dbg(sdev, JOB, "submit %u jobs: %d, seqno %llu\n",
 		    sub.args->count, ret, sub.args->seqno);
+out_put:
+	spatten_pm_put(sdev);
 out_exit:
 	drm_dev_exit(idx);
 out:

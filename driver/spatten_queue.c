@@ -22,6 +22,7 @@
 #include "spatten_drv.h"
 #include "spatten_job.h"
 #include "spatten_queue.h"
+#include "spatten_trace.h"
 
 #define SPATTEN_TAG_QUEUE_SHIFT		16
 #define SPATTEN_TAG_SLOT_MASK		0xffffu
@@ -339,6 +340,9 @@ static void spatten_jobs_signal(struct list_head *done)
 
 	list_for_each_entry_safe(job, tmp, done, ring_node) {
 		list_del_init(&job->ring_node);
+		trace_spatten_job_complete(job->q->id, le32_to_cpu(job->desc.tag),
+					   job->seqno, job->result.status,
+					   job->result.engine_ns);
 		spatten_job_sync_for_cpu(job);
 		if (job->result.status != DRM_SPATTEN_STATUS_OK)
 			dma_fence_set_error(job->hw_fence, -EIO);
@@ -466,6 +470,7 @@ struct dma_fence *spatten_queue_push(struct spatten_queue *q,
 	job->q = q;
 	job->on_ring = true;
 	job->desc.tag = cpu_to_le32(slot | (u32)q->id << SPATTEN_TAG_QUEUE_SHIFT);
+	trace_spatten_job_run(q->id, le32_to_cpu(job->desc.tag), job->seqno);
 	d = &q->sq[q->sq_tail];
 	memcpy(d, &job->desc, sizeof(job->desc));
 	if (job->desc.opcode == cpu_to_le16(SPATTEN_OP_ATTENTION) &&

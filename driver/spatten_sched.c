@@ -21,7 +21,9 @@
 #include "spatten_coredump.h"
 #include "spatten_drv.h"
 #include "spatten_job.h"
+#include "spatten_pm.h"
 #include "spatten_queue.h"
+#include "spatten_trace.h"
 
 static struct dma_fence *spatten_run_job(struct drm_sched_job *sched_job)
 {
@@ -51,10 +53,13 @@ static struct dma_fence *spatten_run_job(struct drm_sched_job *sched_job)
 static void spatten_free_job(struct drm_sched_job *sched_job)
 {
 	struct spatten_job *job = to_spatten_job(sched_job);
+	struct spatten_device *sdev = job->sfile->sdev;
 
 	atomic_dec(&job->sched_q->queued);
 	drm_sched_job_cleanup(sched_job);
 	spatten_job_put(job);
+	/* The runtime PM reference SUBMIT took for the job. */
+	spatten_pm_put(sdev);
 }
 
 /**
@@ -152,6 +157,10 @@ int spatten_dev_recover(struct spatten_device *sdev)
 		if (!ret)
 			ret = spatten_queues_hw_init(sdev);
 	}
+	/* The device runs (or is off the bus): its registers may be read. */
+	spin_lock(&sdev->cnt_lock);
+	sdev->hw_off = false;
+	spin_unlock(&sdev->cnt_lock);
 	if (ret) {
 		drm_err(&sdev->drm, "device did not come back after a reset (%d)\n",
 			ret);
@@ -199,8 +208,26 @@ void spatten_dev_reset_locked(struct spatten_device *sdev,
 	}
 	spatten_dev_stop(sdev);
 	spatten_queues_fail_ring(sdev, job);
-	spatten_dev_recover(sdev);
+	trace_spatten_reset(job ? SPATTEN_RESET_TIMEOUT : SPATTEN_RESET_HANG,
+			    spatten_dev_recover(sdev));
 	spatten_scheds_start(sdev);
+}
+
+/*
+ * A timeout that fired while the board was suspended for system sleep: the
+ * job has left the ring (completed, or failed by the suspend). drm_sched
+ * took it off its pending list for this handler; put it back at the head,
+ * as drm_sched_stop() does with the bad job, for the scheduler to retire
+ * once the resume lets it run. drm_sched_stop() itself is not for a
+ * paused scheduler.
+ */
+static void spatten_timeout_suspended(struct drm_sched_job *sched_job)
+{
+	struct drm_gpu_scheduler *sched = sched_job->sched;
+
+	spin_lock(&sched->job_list_lock);
+	list_add(&sched_job->list, &sched->pending_list);
+	spin_unlock(&sched->job_list_lock);
 }
 
 static enum drm_gpu_sched_stat
@@ -213,6 +240,10 @@ spatten_timedout_job(struct drm_sched_job *sched_job)
 	int idx;
 
 	mutex_lock(&sdev->reset_lock);
+	if (sdev->pm_paused) {
+		spatten_timeout_suspended(sched_job);
+		goto out_unlock;
+	}
 	if (!drm_dev_enter(&sdev->drm, &idx)) {
 		spatten_timeout_spurious(sdev, sched_job);
 		goto out_unlock;
@@ -225,6 +256,7 @@ spatten_timedout_job(struct drm_sched_job *sched_job)
 
 	drm_warn(&sdev->drm, "job %llu of client %llu timed out after %u ms: resetting the device\n",
 		 job->seqno, job->sfile->client_id, READ_ONCE(sdev->timeout_ms));
+	trace_spatten_job_timeout(job->sfile->client_id, job->seqno, q->id);
 	spatten_dev_reset_locked(sdev, job);
 out_exit:
 	drm_dev_exit(idx);

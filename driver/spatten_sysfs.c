@@ -107,11 +107,18 @@ static ssize_t faults_show(struct device *dev, struct device_attribute *attr,
 {
 	struct spatten_device *sdev = spatten_attr_dev(dev);
 
-	return sysfs_emit(buf, "resets %d\ntimeouts %d\nirqs_dropped %d\nbroken %d\n",
+	return sysfs_emit(buf,
+			  "resets %d\ntimeouts %d\nirqs_dropped %d\nbroken %d\n"
+			  "suspends %d\nresumes %d\n"
+			  "runtime_suspends %d\nruntime_resumes %d\n",
 			  atomic_read(&sdev->nr_resets),
 			  atomic_read(&sdev->nr_timeouts),
 			  atomic_read(&sdev->nr_irqs_dropped),
-			  READ_ONCE(sdev->broken));
+			  READ_ONCE(sdev->broken),
+			  atomic_read(&sdev->nr_suspends),
+			  atomic_read(&sdev->nr_resumes),
+			  atomic_read(&sdev->nr_rt_suspends),
+			  atomic_read(&sdev->nr_rt_resumes));
 }
 static DEVICE_ATTR_RO(faults);
 
@@ -145,15 +152,15 @@ const struct attribute_group *spatten_dev_groups[] = {
 };
 
 /**
- * spatten_read_counter() - read one 64-bit device counter
- * @sdev: the board
+ * spatten_read_counter_hw() - read one 64-bit counter register
+ * @sdev: the board, running
  * @idx: SPATTEN_CNT_*
  *
  * Two 32-bit reads, high half read again to catch a carry in between.
  *
- * Return: the counter.
+ * Return: the register's value.
  */
-u64 spatten_read_counter(struct spatten_device *sdev, unsigned int idx)
+u64 spatten_read_counter_hw(struct spatten_device *sdev, unsigned int idx)
 {
 	u32 reg = SPATTEN_REG_CNT(idx);
 	u32 hi, lo, hi2;
@@ -166,4 +173,26 @@ u64 spatten_read_counter(struct spatten_device *sdev, unsigned int idx)
 		hi = spatten_rd(sdev, reg + 4);
 	} while (hi != hi2 && --tries);
 	return (u64)hi << 32 | lo;
+}
+
+/**
+ * spatten_read_counter() - one device counter since probe
+ * @sdev: the board
+ * @idx: SPATTEN_CNT_*
+ *
+ * What the device counted before its suspends, plus the register unless
+ * the device is stopped by a suspend now.
+ *
+ * Return: the counter.
+ */
+u64 spatten_read_counter(struct spatten_device *sdev, unsigned int idx)
+{
+	u64 val;
+
+	spin_lock(&sdev->cnt_lock);
+	val = sdev->cnt_base[idx];
+	if (!sdev->hw_off)
+		val += spatten_read_counter_hw(sdev, idx);
+	spin_unlock(&sdev->cnt_lock);
+	return val;
 }

@@ -3798,6 +3798,193 @@ TEST_F_TIMEOUT(drv, backlog_of_long_jobs_does_not_time_out, T_HUGE)
 	gem_close(self->fd, h);
 }
 
+/* ---- power management ---------------------------------------------------- */
+
+#define PM_TEST_FILE		"/sys/power/pm_test"
+#define PM_STATE_FILE		"/sys/power/state"
+
+/* The PCI function's runtime PM status ("active", "suspended"...). */
+static int runtime_status(char *buf, size_t len)
+{
+	char path[256];
+	int n;
+
+	sys_attr(path, sizeof(path), "power/runtime_status");
+	n = read_file(path, buf, len);
+	if (n < 0)
+		return n;
+	buf[strcspn(buf, "\n")] = 0;
+	return 0;
+}
+
+/* Wait until the runtime PM status is @want; false after @ms. */
+static bool runtime_status_becomes(const char *want, unsigned int ms)
+{
+	unsigned int waited = 0;
+	char st[32];
+
+	for (;;) {
+		if (!runtime_status(st, sizeof(st)) && !strcmp(st, want))
+			return true;
+		if (waited >= ms)
+			return false;
+		sleep_ms(50);
+		waited += 50;
+	}
+}
+
+/*
+ * System sleep at the PM core's "devices" test level: every driver's
+ * suspend and resume callbacks run, the machine does not sleep. A job runs
+ * before; NOPs submitted right before the suspend all complete OK (drained
+ * from the rings or run after the resume); jobs run after it.
+ */
+TEST_F_TIMEOUT(drv, system_suspend_resume_with_jobs_before_and_after, T_LONG)
+{
+	enum { N = 32 };
+	struct drm_spatten_job j[N];
+	struct drm_spatten_result w;
+	long long sus0, res0;
+	uint64_t seqno;
+	int i, ret;
+
+	if (access(PM_TEST_FILE, W_OK) || access(PM_STATE_FILE, W_OK))
+		SKIP(return, "no %s (CONFIG_PM_DEBUG)", PM_TEST_FILE);
+	sus0 = sysfs_key("faults", "suspends");
+	res0 = sysfs_key("faults", "resumes");
+	ASSERT_LE(0, sus0);
+	ASSERT_LE(0, res0);
+	ASSERT_EQ(0, small_job_in(self->fd, self->handle, self->map));
+
+	ret = write_file(PM_TEST_FILE, "devices");
+	if (ret)
+		SKIP(return, "%s: %s", PM_TEST_FILE, strerror(-ret));
+	nops(j, N);
+	ASSERT_EQ(0, submit(self->fd, j, N, &seqno));
+	ret = write_file(PM_STATE_FILE, "mem");
+	write_file(PM_TEST_FILE, "none");
+	if (ret == -EINVAL || ret == -ENOSYS || ret == -EPERM ||
+	    ret == -ENODEV) {
+		for (i = 0; i < N; i++)
+			wait_job(self->fd, seqno + i, WAIT_NS, NULL);
+		SKIP(return, "suspend to RAM refused: %s", strerror(-ret));
+	}
+	ASSERT_EQ(0, ret) TH_LOG("echo mem > %s: %s", PM_STATE_FILE,
+				 strerror(-ret));
+	EXPECT_EQ(sus0 + 1, sysfs_key("faults", "suspends"));
+	EXPECT_EQ(res0 + 1, sysfs_key("faults", "resumes"));
+	for (i = 0; i < N; i++) {
+		ASSERT_EQ(0, wait_job(self->fd, seqno + i, WAIT_NS, &w));
+		EXPECT_EQ(DRM_SPATTEN_STATUS_OK, w.status);
+		EXPECT_EQ((uint64_t)i, w.user_data);
+	}
+	/* After the resume: buffers, queues and interrupts work. */
+	memset((char *)self->map + OFF_OUT, 0, SM_BYTES);
+	EXPECT_EQ(0, small_job_in(self->fd, self->handle, self->map));
+	nops(j, N);
+	ASSERT_EQ(0, submit(self->fd, j, N, &seqno));
+	for (i = 0; i < N; i++) {
+		ASSERT_EQ(0, wait_job(self->fd, seqno + i, WAIT_NS, &w));
+		EXPECT_EQ(DRM_SPATTEN_STATUS_OK, w.status);
+	}
+	EXPECT_EQ(0, sysfs_key("faults", "broken"));
+	EXPECT_TRUE(wait_idle(30 * NSEC_PER_SEC));
+}
+
+/*
+ * Runtime PM: idle, the board stops itself after its autosuspend delay
+ * (1 s); a SUBMIT resumes it and the job completes OK; idle again, it
+ * suspends again. The device counters survive the suspends.
+ */
+TEST_F_TIMEOUT(drv, runtime_pm_autosuspends_when_idle, T_SHORT)
+{
+	struct drm_spatten_counters c0, c1;
+	struct drm_spatten_job j[2];
+	struct drm_spatten_result w;
+	long long rs0, rr0;
+	uint64_t seqno;
+	char st[32];
+	int i;
+
+	if (runtime_status(st, sizeof(st)))
+		SKIP(return, "no power/runtime_status (CONFIG_PM)");
+	ASSERT_TRUE(wait_idle(30 * NSEC_PER_SEC));
+	sleep_ms(2000);
+	ASSERT_TRUE(runtime_status_becomes("suspended", 5000)) {
+		runtime_status(st, sizeof(st));
+		TH_LOG("runtime_status %s after 7 s idle", st);
+	}
+	rs0 = sysfs_key("faults", "runtime_suspends");
+	rr0 = sysfs_key("faults", "runtime_resumes");
+	EXPECT_LT(0, rs0);
+	ASSERT_EQ(0, get_counters(self->fd, &c0));
+
+	nop_job(&j[0], 7);
+	small_inputs(self->map, 4);
+	small_job(&j[1], self->handle);
+	ASSERT_EQ(0, submit(self->fd, j, 2, &seqno));
+	for (i = 0; i < 2; i++) {
+		ASSERT_EQ(0, wait_job(self->fd, seqno + i, WAIT_NS, &w));
+		EXPECT_EQ(DRM_SPATTEN_STATUS_OK, w.status);
+	}
+	ASSERT_EQ(0, runtime_status(st, sizeof(st)));
+	TH_LOG("runtime_status right after the jobs: %s", st);
+	EXPECT_TRUE(!strcmp(st, "active") || !strcmp(st, "suspended"));
+	EXPECT_EQ(rr0 + 1, sysfs_key("faults", "runtime_resumes"));
+	EXPECT_TRUE(runtime_status_becomes("suspended", 5000));
+	EXPECT_EQ(rs0 + 1, sysfs_key("faults", "runtime_suspends"));
+	ASSERT_EQ(0, get_counters(self->fd, &c1));
+	EXPECT_EQ(c0.value[DRM_SPATTEN_CNT_JOBS_OK] + 2,
+		  c1.value[DRM_SPATTEN_CNT_JOBS_OK]);
+	EXPECT_LT(c0.value[DRM_SPATTEN_CNT_CYCLES],
+		  c1.value[DRM_SPATTEN_CNT_CYCLES]);
+}
+
+/* ---- tracepoints --------------------------------------------------------- */
+
+#define TRACEFS			"/sys/kernel/tracing"
+
+/*
+ * events/spatten: a job leaves submit, run and complete events with its
+ * seqno and the client id fdinfo reports.
+ */
+TEST_F_TIMEOUT(drv, tracepoints_record_submit_run_complete, T_SHORT)
+{
+	static char buf[1 << 16];
+	char fdi[4096], want[64], client[32] = "";
+	struct drm_spatten_result w;
+	struct drm_spatten_job j;
+	uint64_t seqno;
+	int n;
+
+	if (access(TRACEFS "/trace", W_OK))
+		mount("tracefs", TRACEFS, "tracefs", 0, NULL);
+	if (access(TRACEFS "/events/spatten/enable", W_OK))
+		SKIP(return, "no %s/events/spatten", TRACEFS);
+	ASSERT_EQ(0, write_file(TRACEFS "/trace", ""));
+	ASSERT_EQ(0, write_file(TRACEFS "/events/spatten/enable", "1"));
+	nop_job(&j, 5);
+	ASSERT_EQ(0, submit(self->fd, &j, 1, &seqno));
+	ASSERT_EQ(0, wait_job(self->fd, seqno, WAIT_NS, &w));
+	EXPECT_EQ(DRM_SPATTEN_STATUS_OK, w.status);
+	write_file(TRACEFS "/events/spatten/enable", "0");
+	n = read_file(TRACEFS "/trace", buf, sizeof(buf));
+	ASSERT_LT(0, n);
+	if (read_fdinfo(self->fd, fdi, sizeof(fdi)) > 0)
+		fdinfo_get(fdi, "drm-client-id", client, sizeof(client));
+	snprintf(want, sizeof(want), "client=%s seqno=%llu", client,
+		 (unsigned long long)seqno);
+	EXPECT_NE(NULL, strstr(buf, "spatten_job_submit:"));
+	if (client[0])
+		EXPECT_NE(NULL, strstr(buf, want)) TH_LOG("no \"%s\"", want);
+	snprintf(want, sizeof(want), "seqno=%llu", (unsigned long long)seqno);
+	EXPECT_NE(NULL, strstr(buf, "spatten_job_run:"));
+	EXPECT_NE(NULL, strstr(buf, "spatten_job_complete:"));
+	EXPECT_NE(NULL, strstr(buf, "status=0"));
+	EXPECT_NE(NULL, strstr(buf, want));
+	write_file(TRACEFS "/trace", "");
+}
+
 /* ---- unbind: runs last, then binds the board again ------------------------ */
 
 DEV_FIXTURE(zz_unbind)
