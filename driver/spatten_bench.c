@@ -148,8 +148,12 @@ static int spatten_nop_loop(struct spatten_queue *q, u32 n, u32 depth,
 		ret = -ENOMEM;
 		goto out;
 	}
-	for (i = 0; i < depth && sent < n && !ret; i++, sent++)
+	for (i = 0; i < depth && sent < n; i++) {
 		ret = spatten_nop_send(q, &jobs[i], &t0[i]);
+		if (ret)
+			break;
+		sent++;
+	}
 	/* In submission order: the oldest NOP is the next to wait for. */
 	for (i = 0; done < sent; i = (i + 1) % depth) {
 		if (!jobs[i] || !jobs[i]->hw_fence->ops)

@@ -100,8 +100,12 @@ static void spatten_job_done_cb(struct dma_fence *fence,
 		list_add_tail(&job->done_node, &sfile->done);
 		sfile->nr_done++;
 	}
-	xa_unlock_irqrestore(&sfile->jobs, flags);
+	/*
+	 * Under the lock: once it is released a REAP may take the job and
+	 * its free path drop the last reference to @sfile.
+	 */
 	wake_up_all(&sfile->wq);
+	xa_unlock_irqrestore(&sfile->jobs, flags);
 }
 
 /**
@@ -313,7 +317,37 @@ static bool spatten_tensor_written(unsigned int idx)
 	       idx == SPATTEN_T_HEAD_IMP;
 }
 
-/* The distinct buffers of the batch, for dma_resv locking. */
+/* Is operand @idx the job's first use of its buffer? */
+static bool spatten_job_first_use(const struct spatten_job *job,
+				  unsigned int idx)
+{
+	unsigned int k;
+
+	if (!job->bo[idx])
+		return false;
+	for (k = 0; k < idx; k++)
+		if (job->bo[k] == job->bo[idx])
+			return false;
+	return true;
+}
+
+/* Does the job write the buffer of operand @idx through any operand? */
+static bool spatten_job_writes(const struct spatten_job *job,
+			       unsigned int idx)
+{
+	unsigned int k;
+
+	for (k = 0; k < SPATTEN_T_NUM; k++)
+		if (job->bo[k] == job->bo[idx] && spatten_tensor_written(k))
+			return true;
+	return false;
+}
+
+/*
+ * The distinct buffers of the batch, for dma_resv locking. Each job adds
+ * one fence per distinct buffer (spatten_submit_push()), so a buffer needs
+ * at most one fence slot per job of the batch.
+ */
 static int spatten_submit_collect_objs(struct spatten_submit *sub)
 {
 	unsigned int i, j, k, n = sub->args->count;
@@ -355,13 +389,13 @@ static int spatten_submit_lock_resv(struct spatten_submit *sub,
 	}
 	for (i = 0; implicit && i < n; i++) {
 		for (j = 0; j < SPATTEN_T_NUM; j++) {
-			struct drm_gem_object *obj = sub->jobs[i]->bo[j];
+			struct spatten_job *job = sub->jobs[i];
 
-			if (!obj)
+			if (!spatten_job_first_use(job, j))
 				continue;
-			ret = drm_sched_job_add_implicit_dependencies(&sub->jobs[i]->base,
-								      obj,
-								      spatten_tensor_written(j));
+			ret = drm_sched_job_add_implicit_dependencies(&job->base,
+								      job->bo[j],
+								      spatten_job_writes(job, j));
 			if (ret)
 				goto err_unlock;
 		}
@@ -444,10 +478,10 @@ static void spatten_submit_push(struct spatten_submit *sub, u64 seqno)
 					 le16_to_cpu(job->desc.opcode),
 					 job->sched_q->id);
 		for (j = 0; j < SPATTEN_T_NUM; j++)
-			if (job->bo[j])
+			if (spatten_job_first_use(job, j))
 				dma_resv_add_fence(job->bo[j]->resv,
 						   job->done_fence,
-						   spatten_tensor_written(j) ?
+						   spatten_job_writes(job, j) ?
 						   DMA_RESV_USAGE_WRITE :
 						   DMA_RESV_USAGE_READ);
 		/* The table's reference. */

@@ -249,7 +249,9 @@ spatten_timedout_job(struct drm_sched_job *sched_job)
 		goto out_unlock;
 	}
 	spatten_queue_process(q);
-	if (dma_fence_is_signaled(job->hw_fence) || READ_ONCE(sdev->broken)) {
+	/* Never on a ring (canceled, banned), done after all, or no device. */
+	if (!job->q || dma_fence_is_signaled(job->hw_fence) ||
+	    READ_ONCE(sdev->broken)) {
 		spatten_timeout_spurious(sdev, sched_job);
 		goto out_exit;
 	}
