@@ -60,6 +60,7 @@ static struct spatten_job *spatten_nop_new(void)
 	}
 	INIT_LIST_HEAD(&job->done_node);
 	INIT_LIST_HEAD(&job->ring_node);
+	INIT_LIST_HEAD(&job->order_node);
 	job->desc.opcode = cpu_to_le16(SPATTEN_OP_NOP);
 	job->desc.desc_size = cpu_to_le16(SPATTEN_DESC_SIZE);
 	job->desc.version = SPATTEN_DESC_VERSION;

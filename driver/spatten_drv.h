@@ -102,6 +102,8 @@ struct spatten_job;
  * @inflight: jobs on the ring
  * @slot_hint: where the search for a free tag slot starts
  * @slots: job of each tag slot, NULL when free
+ * @order: jobs given to the ring whose fence has not signalled, in the
+ *	order they went on it (fences signal in that order)
  */
 struct spatten_queue {
 	struct spatten_device *sdev;
@@ -127,6 +129,7 @@ struct spatten_queue {
 	u32 inflight;
 	u32 slot_hint;
 	struct spatten_job **slots;
+	struct list_head order;
 };
 
 /**

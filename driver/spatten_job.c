@@ -237,6 +237,7 @@ static struct spatten_job *spatten_job_alloc(struct spatten_file *sfile)
 	job->sfile = sfile;
 	INIT_LIST_HEAD(&job->done_node);
 	INIT_LIST_HEAD(&job->ring_node);
+	INIT_LIST_HEAD(&job->order_node);
 	atomic_inc(&spatten_live.jobs);
 	return job;
 }
@@ -276,6 +277,64 @@ static int spatten_submit_prepare(struct spatten_submit *sub,
 }
 
 /*
+ * drm_sched ignores a dependency on a fence of the job's own entity, and
+ * waits for another entity's job on the same ring only until it was put on
+ * the ring: both assume a ring runs its jobs one after the other. This
+ * device's engines run the jobs of a ring side by side, so a dependency on
+ * the file's own earlier job is handed over wrapped in a fence of another
+ * context (and every finished fence is marked DONT_PIPELINE at push).
+ */
+static struct dma_fence *spatten_fence_unpipeline(struct spatten_file *sfile,
+						  struct dma_fence *fence)
+{
+	struct dma_fence_array *array;
+	struct dma_fence **fences;
+	u64 ctx = sfile->entity.fence_context;
+
+	if (fence->context != ctx && fence->context != ctx + 1)
+		return fence;
+	fences = kmalloc_array(1, sizeof(*fences), GFP_KERNEL);
+	if (!fences)
+		goto err;
+	fences[0] = fence;
+	array = dma_fence_array_create(1, fences, dma_fence_context_alloc(1), 1,
+				       false);
+	if (array)
+		return &array->base;
+	kfree(fences);
+err:
+	dma_fence_put(fence);
+	return ERR_PTR(-ENOMEM);
+}
+
+/* Add a dependency (the reference is consumed, on error too). */
+static int spatten_job_add_dep(struct spatten_job *job, struct dma_fence *fence)
+{
+	fence = spatten_fence_unpipeline(job->sfile, fence);
+	if (IS_ERR(fence))
+		return PTR_ERR(fence);
+	return drm_sched_job_add_dependency(&job->base, fence);
+}
+
+/* Implicit sync: the fences of earlier work on @obj that @job must await. */
+static int spatten_job_add_implicit(struct spatten_job *job,
+				    struct drm_gem_object *obj, bool write)
+{
+	struct dma_resv_iter cursor;
+	struct dma_fence *fence;
+	int ret;
+
+	dma_resv_assert_held(obj->resv);
+	dma_resv_for_each_fence(&cursor, obj->resv, dma_resv_usage_rw(write),
+				fence) {
+		ret = spatten_job_add_dep(job, dma_fence_get(fence));
+		if (ret)
+			return ret;
+	}
+	return 0;
+}
+
+/*
  * In-fences gate the first job: the entity runs the others after it. The
  * out-fence sync objects and their timeline points are taken now, so that
  * nothing can fail once the jobs are armed.
@@ -293,7 +352,7 @@ static int spatten_submit_syncs(struct spatten_submit *sub,
 					     sub->in[i].point, 0, &fence);
 		if (ret)
 			return ret;
-		ret = drm_sched_job_add_dependency(&sub->jobs[0]->base, fence);
+		ret = spatten_job_add_dep(sub->jobs[0], fence);
 		if (ret)
 			return ret;
 	}
@@ -393,9 +452,8 @@ static int spatten_submit_lock_resv(struct spatten_submit *sub,
 
 			if (!spatten_job_first_use(job, j))
 				continue;
-			ret = drm_sched_job_add_implicit_dependencies(&job->base,
-								      job->bo[j],
-								      spatten_job_writes(job, j));
+			ret = spatten_job_add_implicit(job, job->bo[j],
+						       spatten_job_writes(job, j));
 			if (ret)
 				goto err_unlock;
 		}
@@ -471,6 +529,8 @@ static void spatten_submit_push(struct spatten_submit *sub, u64 seqno)
 		job->result.seqno = job->seqno;
 		drm_sched_job_arm(&job->base);
 		job->done_fence = dma_fence_get(&job->base.s_fence->finished);
+		/* Another job waits for this one's end, not its start. */
+		set_bit(DRM_SCHED_FENCE_DONT_PIPELINE, &job->done_fence->flags);
 		job->sched_q = container_of(job->base.sched,
 					    struct spatten_queue, sched);
 		atomic_inc(&job->sched_q->queued);

@@ -47,9 +47,11 @@ enum spatten_tensor_idx {
  * @done_fence: the scheduler's finished fence (a reference is held)
  * @done_cb: moves the job to the file's done list
  * @done_node: on the file's done list
+ * @order_node: on its queue's @order list from run_job until its fence
+ *	signals
  * @ring_node: on a local list while the completion path finishes it
  * @start: when run_job rang the doorbell
- * @on_ring: run_job put it on a ring and it has not completed yet
+ * @on_ring: run_job put it on a ring and the device has not finished it
  * @result: what WAIT and REAP report
  */
 struct spatten_job {
@@ -65,6 +67,7 @@ struct spatten_job {
 	struct dma_fence *done_fence;
 	struct dma_fence_cb done_cb;
 	struct list_head done_node;
+	struct list_head order_node;
 	struct list_head ring_node;
 	ktime_t start;
 	bool on_ring;

@@ -241,6 +241,7 @@ int spatten_queues_init(struct spatten_device *sdev)
 		q->depth = sdev->queue_depth;
 		spin_lock_init(&q->lock);
 		spin_lock_init(&q->fence_lock);
+		INIT_LIST_HEAD(&q->order);
 		q->fence_ctx = dma_fence_context_alloc(1);
 		snprintf(q->irq_name, sizeof(q->irq_name), "spatten-%s-q%u",
 			 pci_name(sdev->pdev), i);
@@ -333,6 +334,27 @@ static struct spatten_job *spatten_queue_take(struct spatten_queue *q, u32 tag)
 	return job;
 }
 
+/*
+ * Move the jobs at the head of the ring's push order that the device
+ * finished onto @done, stopping at the first one still running: fences of
+ * one ring signal in the order the jobs went on it (the dma_fence rule for
+ * one context, which drm_sched and dma_resv rely on), although the device's
+ * engines finish them in any order.
+ */
+static void spatten_queue_retire(struct spatten_queue *q,
+				 struct list_head *done)
+{
+	struct spatten_job *job, *tmp;
+
+	lockdep_assert_held(&q->lock);
+	list_for_each_entry_safe(job, tmp, &q->order, order_node) {
+		if (job->on_ring)
+			break;
+		list_del_init(&job->order_node);
+		list_add_tail(&job->ring_node, done);
+	}
+}
+
 /* Complete jobs taken off a ring: results are set, fences signal. */
 static void spatten_jobs_signal(struct list_head *done)
 {
@@ -356,8 +378,9 @@ static void spatten_jobs_signal(struct list_head *done)
  * @q: the queue
  *
  * Walks the entries the device posted (phase bit), matches each to its job
- * by tag, releases the CQ entries with the head doorbell and signals the
- * jobs' fences outside the queue lock.
+ * by tag and records its result, releases the CQ entries with the head
+ * doorbell, and signals, outside the queue lock, the fences of the jobs
+ * that spatten_queue_retire() releases in ring order.
  */
 void spatten_queue_process(struct spatten_queue *q)
 {
@@ -390,10 +413,10 @@ void spatten_queue_process(struct spatten_queue *q)
 		if (!job)
 			continue;
 		spatten_job_set_result(job, cqe);
-		list_add_tail(&job->ring_node, &done);
 	}
 	if (consumed)
 		spatten_wr(q->sdev, SPATTEN_REG_CQ_HEAD_DB(q->id), q->cq_head);
+	spatten_queue_retire(q, &done);
 	spin_unlock(&q->lock);
 
 	spatten_jobs_signal(&done);
@@ -437,9 +460,9 @@ void spatten_queues_fail_ring(struct spatten_device *sdev,
 				dma_fence_set_error(&job->base.s_fence->finished,
 						    job == guilty ? -ETIMEDOUT :
 								    -ECANCELED);
-			list_add_tail(&job->ring_node, &failed);
 		}
 		q->inflight = 0;
+		spatten_queue_retire(q, &failed);
 		spin_unlock(&q->lock);
 		spatten_jobs_signal(&failed);
 	}
@@ -467,6 +490,7 @@ struct dma_fence *spatten_queue_push(struct spatten_queue *q,
 	slot = spatten_queue_get_slot(q);
 	q->slots[slot] = job;
 	q->inflight++;
+	list_add_tail(&job->order_node, &q->order);
 	job->q = q;
 	job->on_ring = true;
 	job->desc.tag = cpu_to_le32(slot | (u32)q->id << SPATTEN_TAG_QUEUE_SHIFT);

@@ -82,19 +82,17 @@ void spatten_scheds_stop(struct spatten_device *sdev, struct drm_sched_job *bad)
 /*
  * drm_sched_stop() detaches every running job from its hardware fence and
  * drm_sched_start() completes the detached ones at once: give the jobs
- * still on the ring their fence back first, so that only the ones that
- * really finished (or were failed) complete.
+ * whose fence has not signalled their fence back first, so that only the
+ * ones that really finished (or were failed) complete.
  */
 static void spatten_sched_reattach(struct spatten_queue *q)
 {
-	u32 slot;
+	struct spatten_job *job;
 
 	spin_lock(&q->lock);
-	for (slot = 0; slot < q->depth; slot++) {
-		struct spatten_job *job = q->slots[slot];
-
+	list_for_each_entry(job, &q->order, order_node) {
 		/* Kernel NOPs (nop_bench) have no scheduler fence. */
-		if (job && job->base.s_fence && !job->base.s_fence->parent)
+		if (job->base.s_fence && !job->base.s_fence->parent)
 			job->base.s_fence->parent = dma_fence_get(job->hw_fence);
 	}
 	spin_unlock(&q->lock);

@@ -2675,6 +2675,67 @@ TEST_F_TIMEOUT(drv, prime_import_mmap_races_gem_close, T_HUGE)
 
 /* ---- sync objects ----------------------------------------------------- */
 
+/*
+ * A job that reads another's output waits for that job's end, not its
+ * start: the device's engines run the jobs of one ring side by side. Job 2
+ * takes job 1's output as its Q, in the same file, ordered once through a
+ * syncobj and once through the buffer's implicit fences only; its output
+ * must equal that of the same job run alone afterwards. (Before the fix,
+ * drm_sched ignored the file's own fence and job 2 read a stale Q.)
+ */
+TEST_F_TIMEOUT(drv, dependent_jobs_see_the_finished_output, T_LONG)
+{
+	uint32_t heads = self->info.max_heads < 8 ? self->info.max_heads : 8;
+	uint32_t rows = self->info.max_context < 512 ?
+			self->info.max_context : 512;
+	uint64_t t = (uint64_t)heads * rows * 64 * 2, off, s1, s2;
+	struct drm_spatten_job a, b;
+	struct drm_spatten_result w;
+	struct drm_spatten_sync out = { 0 }, in = { 0 };
+	unsigned char *m, *y1;
+	uint32_t h, sync;
+	int mode;
+
+	ASSERT_EQ(0, bo_create(self->fd, 5 * t, &h, &off));
+	m = mmap(NULL, 5 * t, PROT_READ | PROT_WRITE, MAP_SHARED, self->fd,
+		 (off_t)off);
+	ASSERT_NE(MAP_FAILED, m);
+	y1 = malloc(t);
+	ASSERT_NE(NULL, y1);
+	fill_s16(m, 3 * t / 2, 77);
+	attn_job(&a, h, heads, rows);
+	attn_job(&b, h, heads, rows);
+	tensor(&b.q, h, 3 * t);
+	tensor(&b.out, h, 4 * t);
+	ASSERT_EQ(0, syncobj_create(self->fd, 0, &sync));
+	out.handle = sync;
+	in.handle = sync;
+	for (mode = 0; mode < 2; mode++) {
+		memset(m + 3 * t, 0, 2 * t);
+		ASSERT_EQ(0, submit_full(self->fd, &a, JOB_SIZE, 1, 0, NULL, 0,
+					 &out, 1, &s1));
+		ASSERT_EQ(0, submit_full(self->fd, &b, JOB_SIZE, 1, 0,
+					 mode ? NULL : &in, mode ? 0 : 1,
+					 NULL, 0, &s2));
+		ASSERT_EQ(0, wait_job(self->fd, s1, WAIT_NS, &w));
+		ASSERT_EQ(DRM_SPATTEN_STATUS_OK, w.status);
+		ASSERT_EQ(0, wait_job(self->fd, s2, WAIT_NS, &w));
+		ASSERT_EQ(DRM_SPATTEN_STATUS_OK, w.status);
+		memcpy(y1, m + 4 * t, t);
+		/* The reference: job 2 alone, job 1's output long written. */
+		memset(m + 4 * t, 0, t);
+		ASSERT_EQ(0, submit(self->fd, &b, 1, &s2));
+		ASSERT_EQ(0, wait_job(self->fd, s2, WAIT_NS, &w));
+		EXPECT_EQ(0, memcmp(y1, m + 4 * t, t)) {
+			TH_LOG("%s: job 2 did not see job 1's output",
+			       mode ? "implicit fences" : "syncobj");
+		}
+	}
+	free(y1);
+	munmap(m, 5 * t);
+	EXPECT_EQ(0, gem_close(self->fd, h));
+}
+
 /* Job 2 waits for job 1 (S1) and signals S2; SYNCOBJ_WAIT on S2. */
 TEST_F_TIMEOUT(drv, syncobj_binary_in_and_out_fences, T_SHORT)
 {
