@@ -157,12 +157,17 @@ bench-guest-bin: $(BENCH_GUEST_BIN)
 # These two need the top Makefile (qemu, module: set-up, QEMU, guest kernel
 # and the 6.1 module, which the initramfs of this boot packs with the guest
 # program).
+# The guest image carries the 6.1 module and the DRM stack it loads first.
+BENCH_PACK = mods=$$(scripts/kmod-deps.sh $(KMODDIR61) $(DRM_MODULES)) && \
+	SPATTEN_EXTRA_MODULES="$$mods" scripts/mk-initramfs.sh \
+	$(BUILD)/module-6.1/spatten.ko $(BENCH_GUEST_DIR) $(BENCH_INITRAMFS)
+
 bench: qemu module bench-host-bins bench-guest-bin
-	scripts/mk-initramfs.sh spatten.ko $(BENCH_GUEST_DIR) $(BENCH_INITRAMFS)
+	@$(BENCH_PACK)
 	bench/report.sh --out docs
 
 bench-report-quick: qemu module bench-host-bins bench-guest-bin
-	scripts/mk-initramfs.sh spatten.ko $(BENCH_GUEST_DIR) $(BENCH_INITRAMFS)
+	@$(BENCH_PACK)
 	bench/report.sh --quick --out $(BENCH_BUILD)/report-quick
 
 # Including this file must not change the includer's default goal.
