@@ -47,6 +47,8 @@ static atomic64_t spatten_next_client_id = ATOMIC64_INIT(0);
 
 struct spatten_live spatten_live;
 
+static struct lock_class_key spatten_jobs_lock_key;
+
 /* ---- files ------------------------------------------------------------ */
 
 static void spatten_file_release(struct kref *ref)
@@ -93,6 +95,12 @@ static int spatten_open(struct drm_device *drm, struct drm_file *file)
 	mutex_init(&sfile->submit_lock);
 	sfile->next_seqno = 1;
 	xa_init_flags(&sfile->jobs, XA_FLAGS_ACCOUNT | XA_FLAGS_LOCK_IRQ);
+	/*
+	 * Its own lockdep class: it is taken in fence callbacks (IRQ-safe),
+	 * the board's user_pages xarray, initialized by the same inline, is
+	 * not.
+	 */
+	lockdep_set_class(&sfile->jobs.xa_lock, &spatten_jobs_lock_key);
 	INIT_LIST_HEAD(&sfile->done);
 	init_waitqueue_head(&sfile->wq);
 #ifdef SPATTEN_HAVE_DRM_CLIENT_ID
