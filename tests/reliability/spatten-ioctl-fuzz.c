@@ -783,6 +783,11 @@ static void op_prime(uint64_t *r, struct fobj *f, int fd)
 		close(p.fd);
 		return;
 	}
+	/*
+	 * The handle may even name another buffer by now (closed and reused
+	 * by a sibling thread): the dma-buf's own size is the reference.
+	 */
+	bi.size = (uint64_t)lseek(p.fd, 0, SEEK_END);
 	/* Back into the same file: the same object. */
 	if (rndn(r, 2)) {
 		struct drm_prime_handle q = { .fd = p.fd };
