@@ -342,10 +342,9 @@ $(cat "$work/fullsplit.md")
 ## 3. Stack overhead (guest)
 
 Minimal round trip of a job in the same guest, three ways, interleaved in
-every round (order rotated): the kernel's own NOP (debugfs \`nop_bench\`
-of the board's DRM minor, \`/sys/kernel/debug/dri/128/\` on 6.1 or
-\`/sys/kernel/debug/accel/0/\` on 6.12: a kernel job handed to the
-queue, descriptor on the ring and SQ doorbell, completion through the
+every round (order rotated): the kernel's own NOP (debugfs
+\`spatten/<PCI address>/nop_bench\`, the queue's scheduler paused: a kernel
+job put straight on the ring, SQ doorbell, completion through the
 interrupt and the IRQ thread, timed with ktime until the waiting writer sees
 it), the raw ioctls (SUBMIT + WAIT of one NOP, no library) and the library
 (\`spatten_nop_prep()\` + \`spatten_run()\`). Each figure: median over rounds
