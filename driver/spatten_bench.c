@@ -49,18 +49,10 @@ static int spatten_nop_cmp(const void *a, const void *b)
 /* One kernel NOP: a job without a file, scheduler or buffer. */
 static struct spatten_job *spatten_nop_new(void)
 {
-	struct spatten_job *job = kzalloc(sizeof(*job), GFP_KERNEL);
+	struct spatten_job *job = spatten_job_new();
 
 	if (!job)
 		return NULL;
-	job->hw_fence = spatten_fence_alloc();
-	if (!job->hw_fence) {
-		kfree(job);
-		return NULL;
-	}
-	INIT_LIST_HEAD(&job->done_node);
-	INIT_LIST_HEAD(&job->ring_node);
-	INIT_LIST_HEAD(&job->order_node);
 	job->desc.opcode = cpu_to_le16(SPATTEN_OP_NOP);
 	job->desc.desc_size = cpu_to_le16(SPATTEN_DESC_SIZE);
 	job->desc.version = SPATTEN_DESC_VERSION;
@@ -203,7 +195,7 @@ static int spatten_nop_run(struct spatten_device *sdev, u32 n, u32 depth)
 		return ret;
 	}
 	/* No reset, suspend or unplug while the scheduler is paused. */
-	mutex_lock(&sdev->reset_lock);
+	spatten_reset_lock(sdev);
 	if (sdev->pm_paused) {
 		ret = -EBUSY;
 		goto out_unlock;
@@ -223,7 +215,7 @@ static int spatten_nop_run(struct spatten_device *sdev, u32 n, u32 depth)
 		spatten_dev_reset_locked(sdev, NULL);
 	spatten_nop_jobs_free(jobs, depth);
 out_unlock:
-	mutex_unlock(&sdev->reset_lock);
+	spatten_reset_unlock(sdev);
 	spatten_pm_put(sdev);
 	drm_dev_exit(idx);
 

@@ -11,6 +11,7 @@
 #include <linux/ktime.h>
 #include <linux/slab.h>
 #include <linux/string.h>
+#include <linux/workqueue.h>
 
 #include "spatten_coredump.h"
 #include "spatten_drv.h"
@@ -18,9 +19,13 @@
 
 #define SPATTEN_COREDUMP_SIZE		(32 * 1024)
 
+/*
+ * What devcoredump holds: the text and its length, one allocation of
+ * SPATTEN_COREDUMP_SIZE (an order-3 block, not order 4).
+ */
 struct spatten_dump {
-	char *buf;
 	size_t len;
+	char text[SPATTEN_COREDUMP_SIZE - sizeof(size_t)];
 };
 
 static __printf(2, 3) void spatten_dump_printf(struct spatten_dump *d,
@@ -28,10 +33,10 @@ static __printf(2, 3) void spatten_dump_printf(struct spatten_dump *d,
 {
 	va_list args;
 
-	if (d->len >= SPATTEN_COREDUMP_SIZE)
+	if (d->len >= sizeof(d->text))
 		return;
 	va_start(args, fmt);
-	d->len += vscnprintf(d->buf + d->len, SPATTEN_COREDUMP_SIZE - d->len,
+	d->len += vscnprintf(d->text + d->len, sizeof(d->text) - d->len,
 			     fmt, args);
 	va_end(args);
 }
@@ -105,7 +110,9 @@ static void spatten_dump_rings(struct spatten_dump *d,
 static ssize_t spatten_dump_read(char *buffer, loff_t offset, size_t count,
 				 void *data, size_t datalen)
 {
-	return memory_read_from_buffer(buffer, count, &offset, data, datalen);
+	struct spatten_dump *d = data;
+
+	return memory_read_from_buffer(buffer, count, &offset, d->text, d->len);
 }
 
 static void spatten_dump_free(void *data)
@@ -113,36 +120,77 @@ static void spatten_dump_free(void *data)
 	kfree(data);
 }
 
+/*
+ * devcoredump registers a device (allocations that may enter reclaim):
+ * not in the timeout handler, which is in the fence signalling path.
+ */
+static void spatten_coredump_work(struct work_struct *work)
+{
+	struct spatten_device *sdev = container_of(work, struct spatten_device,
+						   coredump_work);
+	struct spatten_dump *d = xchg(&sdev->coredump, NULL);
+
+	/* The devcoredump owns the dump from here on. */
+	if (d)
+		dev_coredumpm(sdev->drm.dev, THIS_MODULE, d, d->len, GFP_KERNEL,
+			      spatten_dump_read, spatten_dump_free);
+}
+
 /**
- * spatten_coredump() - write a devcoredump for a hung job
+ * spatten_coredump_init() - set up the board's dump hand-off
+ * @sdev: the board, at probe
+ */
+void spatten_coredump_init(struct spatten_device *sdev)
+{
+	INIT_WORK(&sdev->coredump_work, spatten_coredump_work);
+}
+
+/**
+ * spatten_coredump_fini() - drop a dump not handed over yet
+ * @sdev: the board, unplugged (no timeout handler can capture any more)
+ */
+void spatten_coredump_fini(struct spatten_device *sdev)
+{
+	cancel_work_sync(&sdev->coredump_work);
+	kfree(xchg(&sdev->coredump, NULL));
+}
+
+/**
+ * spatten_coredump() - capture a devcoredump of a hung job
  * @sdev: the board, its schedulers stopped, before the reset
  * @job: the job that timed out
  *
- * Allocation failures are not errors: the reset goes on without a dump.
+ * Captures into a buffer taken without reclaim, then a work item hands it
+ * to devcoredump. Allocation failures are not errors, and a dump still
+ * waiting for its hand-off is kept: the reset goes on without a new one.
  */
 void spatten_coredump(struct spatten_device *sdev, struct spatten_job *job)
 {
-	struct spatten_dump d = { };
+	struct spatten_dump *d;
 
+	if (READ_ONCE(sdev->coredump))
+		return;
 	/* In the timeout path: no reclaim that could wait for our fences. */
-	d.buf = kzalloc(SPATTEN_COREDUMP_SIZE, GFP_NOWAIT | __GFP_NOWARN);
-	if (!d.buf)
+	d = kzalloc(sizeof(*d), GFP_NOWAIT | __GFP_NOWARN);
+	if (!d)
 		return;
 
-	spatten_dump_printf(&d, "SpAtten devcoredump\ndriver: %s\ndevice: %s\n",
+	spatten_dump_printf(d, "SpAtten devcoredump\ndriver: %s\ndevice: %s\n",
 			    SPATTEN_DRV_NAME, pci_name(sdev->pdev));
-	spatten_dump_printf(&d, "reason: job timeout (%u ms)\n",
+	spatten_dump_printf(d, "reason: job timeout (%u ms)\n",
 			    READ_ONCE(sdev->timeout_ms));
-	spatten_dump_printf(&d, "time_ns: %lld\n", ktime_get_ns());
-	spatten_dump_printf(&d, "guilty: client %llu seqno %llu queue %u\n",
+	spatten_dump_printf(d, "time_ns: %lld\n", ktime_get_ns());
+	spatten_dump_printf(d, "guilty: client %llu seqno %llu queue %u\n",
 			    job->sfile->client_id, job->seqno,
 			    job->q ? job->q->id : 0);
-	spatten_dump_regs(&d, sdev);
-	spatten_dump_rings(&d, sdev);
-	spatten_dump_printf(&d, "descriptor (%zu bytes):\n", sizeof(job->desc));
-	spatten_dump_hex(&d, &job->desc, sizeof(job->desc));
+	spatten_dump_regs(d, sdev);
+	spatten_dump_rings(d, sdev);
+	spatten_dump_printf(d, "descriptor (%zu bytes):\n", sizeof(job->desc));
+	spatten_dump_hex(d, &job->desc, sizeof(job->desc));
 
-	/* The devcoredump owns the buffer from here on. */
-	dev_coredumpm(sdev->drm.dev, THIS_MODULE, d.buf, d.len, GFP_NOWAIT,
-		      spatten_dump_read, spatten_dump_free);
+	if (cmpxchg(&sdev->coredump, NULL, d)) {
+		kfree(d);
+		return;
+	}
+	schedule_work(&sdev->coredump_work);
 }

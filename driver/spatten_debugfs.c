@@ -16,12 +16,13 @@ static struct dentry *spatten_debugfs_root;
 
 static int spatten_objects_show(struct seq_file *m, void *unused)
 {
-	seq_printf(m, "devs %d\nctxs %d\nbos %d\nbo_pages %ld\njobs %d\n",
+	seq_printf(m, "devs %d\nctxs %d\nbos %d\nbo_pages %ld\njobs %d\nfences %d\n",
 		   atomic_read(&spatten_live.devs),
 		   atomic_read(&spatten_live.ctxs),
 		   atomic_read(&spatten_live.bos),
 		   atomic_long_read(&spatten_live.bo_pages),
-		   atomic_read(&spatten_live.jobs));
+		   atomic_read(&spatten_live.jobs),
+		   atomic_read(&spatten_live.fences));
 	return 0;
 }
 DEFINE_SHOW_ATTRIBUTE(spatten_objects);

@@ -277,48 +277,84 @@ static u32 spatten_fmt_align(u8 fmt)
 	return fmt == SPATTEN_FMT_S16 ? 2 : 1;
 }
 
-/**
- * spatten_job_prepare() - validate a job and build its descriptor
- * @sdev: the board
- * @file: the submitting file
- * @uj: the job as copied from userspace
- * @job: zeroed kernel job to fill; on error it may hold buffer references
- *	that spatten_job_put() drops
- *
- * A version 1 job becomes a version 1 descriptor (its version 2 fields are
- * zero), so it also runs on a 1.0 device; a version 2 job a version 2 one.
- * Absent operands (handle 0) stay zero references.
- *
- * Return: 0, -EINVAL, -ENOENT or -ERANGE (see spatten_job_check() and
- * spatten_job_bind()).
- */
-int spatten_job_prepare(struct spatten_device *sdev, struct drm_file *file,
-			const struct drm_spatten_job *uj,
-			struct spatten_job *job)
+/* Where each operand's buffer reference goes in the descriptor. */
+static const size_t spatten_operand_field[SPATTEN_T_NUM] = {
+	[SPATTEN_T_Q] = offsetof(struct spatten_hw_desc, q),
+	[SPATTEN_T_K] = offsetof(struct spatten_hw_desc, k),
+	[SPATTEN_T_V] = offsetof(struct spatten_hw_desc, v),
+	[SPATTEN_T_OUT] = offsetof(struct spatten_hw_desc, out),
+	[SPATTEN_T_K_LSB] = offsetof(struct spatten_hw_desc, k_lsb),
+	[SPATTEN_T_TOK_IMP] = offsetof(struct spatten_hw_desc, tok_imp),
+	[SPATTEN_T_TOK_ALIVE] = offsetof(struct spatten_hw_desc, tok_alive),
+	[SPATTEN_T_TOK_KEPT] = offsetof(struct spatten_hw_desc, tok_kept),
+	[SPATTEN_T_PINNED] = offsetof(struct spatten_hw_desc, pinned),
+	[SPATTEN_T_HEAD_IMP] = offsetof(struct spatten_hw_desc, head_imp),
+	[SPATTEN_T_HEAD_ALIVE] = offsetof(struct spatten_hw_desc, head_alive),
+	[SPATTEN_T_HEAD_KEPT] = offsetof(struct spatten_hw_desc, head_kept),
+};
+
+/* Bytes the device reads or writes through operand @idx of a valid job. */
+static u64 spatten_operand_bytes(const struct drm_spatten_job *uj,
+				 unsigned int idx)
 {
-	struct spatten_hw_desc *d = &job->desc;
-	struct {
-		u64 bytes;
-		u32 align;
-		struct spatten_hw_buf *hb;
-	} op[SPATTEN_T_NUM];
 	u32 nh = uj->n_heads, dim = uj->head_dim;
-	unsigned int i;
-	int ret;
 
-	ret = spatten_job_check(sdev, uj);
-	if (ret)
-		return ret;
+	switch (idx) {
+	case SPATTEN_T_Q:
+		return spatten_hw_tensor_bytes(nh, uj->q_rows, dim, uj->q_fmt);
+	case SPATTEN_T_K:
+		return spatten_hw_tensor_bytes(nh, uj->kv_rows, dim, uj->k_fmt);
+	case SPATTEN_T_V:
+		return spatten_hw_tensor_bytes(nh, uj->kv_rows, dim, uj->v_fmt);
+	case SPATTEN_T_OUT:
+		return spatten_hw_tensor_bytes(nh, uj->q_rows, dim, uj->out_fmt);
+	case SPATTEN_T_K_LSB:
+		return spatten_hw_plane_bytes(nh, uj->kv_rows, dim,
+					      SPATTEN_LSB_BITS);
+	case SPATTEN_T_TOK_IMP:
+		return (u64)uj->kv_rows * SPATTEN_IMP_BYTES;
+	case SPATTEN_T_TOK_ALIVE:
+		return (u64)uj->n_tok_alive * SPATTEN_LIST_BYTES;
+	case SPATTEN_T_TOK_KEPT:
+		return (u64)uj->token_keep * SPATTEN_LIST_BYTES;
+	case SPATTEN_T_PINNED:
+		return (u64)uj->n_pinned * SPATTEN_LIST_BYTES;
+	case SPATTEN_T_HEAD_IMP:
+		return (u64)nh * SPATTEN_IMP_BYTES;
+	case SPATTEN_T_HEAD_ALIVE:
+		return (u64)uj->n_head_alive * SPATTEN_LIST_BYTES;
+	default:
+		return (u64)uj->head_keep * SPATTEN_LIST_BYTES;
+	}
+}
 
-	job->result.user_data = uj->user_data;
-	d->opcode = cpu_to_le16(uj->opcode);
-	d->desc_size = cpu_to_le16(SPATTEN_DESC_SIZE);
-	d->version = uj->version;
-	d->stage = uj->stage;
-	d->flags = cpu_to_le16(uj->flags);
-	if (uj->opcode == SPATTEN_OP_NOP)
-		return 0;
+/* Offset alignment of operand @idx: whole elements. */
+static u32 spatten_operand_align(const struct drm_spatten_job *uj,
+				 unsigned int idx)
+{
+	switch (idx) {
+	case SPATTEN_T_Q:
+		return spatten_fmt_align(uj->q_fmt);
+	case SPATTEN_T_K:
+		return spatten_fmt_align(uj->k_fmt);
+	case SPATTEN_T_V:
+		return spatten_fmt_align(uj->v_fmt);
+	case SPATTEN_T_OUT:
+		return spatten_fmt_align(uj->out_fmt);
+	case SPATTEN_T_K_LSB:
+		return 1;
+	case SPATTEN_T_TOK_IMP:
+	case SPATTEN_T_HEAD_IMP:
+		return SPATTEN_IMP_BYTES;
+	default:
+		return SPATTEN_LIST_BYTES;
+	}
+}
 
+/* The descriptor's shape and keep fields, from a valid attention job. */
+static void spatten_desc_fill(struct spatten_hw_desc *d,
+			      const struct drm_spatten_job *uj)
+{
 	d->n_heads = cpu_to_le16(uj->n_heads);
 	d->head_dim = cpu_to_le16(uj->head_dim);
 	d->q_rows = cpu_to_le16(uj->q_rows);
@@ -340,50 +376,44 @@ int spatten_job_prepare(struct spatten_device *sdev, struct drm_file *file,
 	d->value_keep = cpu_to_le16(uj->value_keep);
 	d->lsb_threshold = cpu_to_le16(uj->lsb_threshold);
 	d->topk_seed = cpu_to_le32(uj->topk_seed);
+}
 
-	op[SPATTEN_T_Q].bytes = spatten_hw_tensor_bytes(nh, uj->q_rows, dim,
-							uj->q_fmt);
-	op[SPATTEN_T_Q].align = spatten_fmt_align(uj->q_fmt);
-	op[SPATTEN_T_Q].hb = &d->q;
-	op[SPATTEN_T_K].bytes = spatten_hw_tensor_bytes(nh, uj->kv_rows, dim,
-							uj->k_fmt);
-	op[SPATTEN_T_K].align = spatten_fmt_align(uj->k_fmt);
-	op[SPATTEN_T_K].hb = &d->k;
-	op[SPATTEN_T_V].bytes = spatten_hw_tensor_bytes(nh, uj->kv_rows, dim,
-							uj->v_fmt);
-	op[SPATTEN_T_V].align = spatten_fmt_align(uj->v_fmt);
-	op[SPATTEN_T_V].hb = &d->v;
-	op[SPATTEN_T_OUT].bytes = spatten_hw_tensor_bytes(nh, uj->q_rows, dim,
-							  uj->out_fmt);
-	op[SPATTEN_T_OUT].align = spatten_fmt_align(uj->out_fmt);
-	op[SPATTEN_T_OUT].hb = &d->out;
-	op[SPATTEN_T_K_LSB].bytes = spatten_hw_plane_bytes(nh, uj->kv_rows, dim,
-							   SPATTEN_LSB_BITS);
-	op[SPATTEN_T_K_LSB].align = 1;
-	op[SPATTEN_T_K_LSB].hb = &d->k_lsb;
-	op[SPATTEN_T_TOK_IMP].bytes = (u64)uj->kv_rows * SPATTEN_IMP_BYTES;
-	op[SPATTEN_T_TOK_IMP].align = SPATTEN_IMP_BYTES;
-	op[SPATTEN_T_TOK_IMP].hb = &d->tok_imp;
-	op[SPATTEN_T_TOK_ALIVE].bytes = (u64)uj->n_tok_alive *
-					SPATTEN_LIST_BYTES;
-	op[SPATTEN_T_TOK_ALIVE].align = SPATTEN_LIST_BYTES;
-	op[SPATTEN_T_TOK_ALIVE].hb = &d->tok_alive;
-	op[SPATTEN_T_TOK_KEPT].bytes = (u64)uj->token_keep * SPATTEN_LIST_BYTES;
-	op[SPATTEN_T_TOK_KEPT].align = SPATTEN_LIST_BYTES;
-	op[SPATTEN_T_TOK_KEPT].hb = &d->tok_kept;
-	op[SPATTEN_T_PINNED].bytes = (u64)uj->n_pinned * SPATTEN_LIST_BYTES;
-	op[SPATTEN_T_PINNED].align = SPATTEN_LIST_BYTES;
-	op[SPATTEN_T_PINNED].hb = &d->pinned;
-	op[SPATTEN_T_HEAD_IMP].bytes = (u64)nh * SPATTEN_IMP_BYTES;
-	op[SPATTEN_T_HEAD_IMP].align = SPATTEN_IMP_BYTES;
-	op[SPATTEN_T_HEAD_IMP].hb = &d->head_imp;
-	op[SPATTEN_T_HEAD_ALIVE].bytes = (u64)uj->n_head_alive *
-					 SPATTEN_LIST_BYTES;
-	op[SPATTEN_T_HEAD_ALIVE].align = SPATTEN_LIST_BYTES;
-	op[SPATTEN_T_HEAD_ALIVE].hb = &d->head_alive;
-	op[SPATTEN_T_HEAD_KEPT].bytes = (u64)uj->head_keep * SPATTEN_LIST_BYTES;
-	op[SPATTEN_T_HEAD_KEPT].align = SPATTEN_LIST_BYTES;
-	op[SPATTEN_T_HEAD_KEPT].hb = &d->head_kept;
+/**
+ * spatten_job_prepare() - validate a job and build its descriptor
+ * @sdev: the board
+ * @file: the submitting file
+ * @uj: the job as copied from userspace
+ * @job: zeroed kernel job to fill; on error it may hold buffer references
+ *	that spatten_job_put() drops
+ *
+ * A version 1 job becomes a version 1 descriptor (its version 2 fields are
+ * zero), so it also runs on a 1.0 device; a version 2 job a version 2 one.
+ * Absent operands (handle 0) stay zero references.
+ *
+ * Return: 0, -EINVAL, -ENOENT or -ERANGE (see spatten_job_check() and
+ * spatten_job_bind()).
+ */
+int spatten_job_prepare(struct spatten_device *sdev, struct drm_file *file,
+			const struct drm_spatten_job *uj,
+			struct spatten_job *job)
+{
+	struct spatten_hw_desc *d = &job->desc;
+	unsigned int i;
+	int ret;
+
+	ret = spatten_job_check(sdev, uj);
+	if (ret)
+		return ret;
+
+	job->result.user_data = uj->user_data;
+	d->opcode = cpu_to_le16(uj->opcode);
+	d->desc_size = cpu_to_le16(SPATTEN_DESC_SIZE);
+	d->version = uj->version;
+	d->stage = uj->stage;
+	d->flags = cpu_to_le16(uj->flags);
+	if (uj->opcode == SPATTEN_OP_NOP)
+		return 0;
+	spatten_desc_fill(d, uj);
 
 	/* q, k, v, out are always present; the others when named. */
 	for (i = 0; i < SPATTEN_T_NUM; i++) {
@@ -391,11 +421,12 @@ int spatten_job_prepare(struct spatten_device *sdev, struct drm_file *file,
 
 		if (i > SPATTEN_T_OUT && !t->handle)
 			continue;
-		ret = spatten_job_bind(file, job, i, t, op[i].bytes,
-				       op[i].align, op[i].hb);
+		ret = spatten_job_bind(file, job, i, t,
+				       spatten_operand_bytes(uj, i),
+				       spatten_operand_align(uj, i),
+				       (void *)d + spatten_operand_field[i]);
 		if (ret)
 			return ret;
 	}
 	return 0;
 }
-

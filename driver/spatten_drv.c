@@ -9,6 +9,8 @@
 #include <linux/pci.h>
 #include <linux/poll.h>
 #include <linux/slab.h>
+#include <linux/wait_bit.h>
+#include <linux/workqueue.h>
 
 #include <drm/drm_drv.h>
 #include <drm/drm_file.h>
@@ -18,6 +20,7 @@
 #include <drm/drm_prime.h>
 
 #include "spatten_compat.h"
+#include "spatten_coredump.h"
 #ifdef SPATTEN_HAVE_DRM_ACCEL
 #include <drm/drm_accel.h>
 #endif
@@ -51,15 +54,41 @@ static struct lock_class_key spatten_jobs_lock_key;
 
 /* ---- files ------------------------------------------------------------ */
 
+/*
+ * Files closed with jobs still queued or running are freed by their last
+ * job's free_job, in the scheduler's work; the file's DRM device reference
+ * may be the last one there, whose release (drm_sched_fini()) waits for
+ * that very work. So files are freed here, in a work item of their own,
+ * which module exit flushes once no file is left.
+ */
+static LLIST_HEAD(spatten_files_to_free);
+
+static void spatten_files_free_work(struct work_struct *work)
+{
+	struct llist_node *list = llist_del_all(&spatten_files_to_free);
+	struct spatten_file *sfile, *next;
+
+	llist_for_each_entry_safe(sfile, next, list, free_node) {
+		struct spatten_device *sdev = sfile->sdev;
+
+		xa_destroy(&sfile->jobs);
+		mutex_destroy(&sfile->submit_lock);
+		kfree(sfile);
+		drm_dev_put(&sdev->drm);
+		if (atomic_dec_and_test(&spatten_live.ctxs))
+			wake_up_var(&spatten_live.ctxs);
+	}
+}
+
+static DECLARE_WORK(spatten_files_free_worker, spatten_files_free_work);
+
 static void spatten_file_release(struct kref *ref)
 {
 	struct spatten_file *sfile = container_of(ref, struct spatten_file,
 						  ref);
 
-	xa_destroy(&sfile->jobs);
-	mutex_destroy(&sfile->submit_lock);
-	atomic_dec(&spatten_live.ctxs);
-	kfree(sfile);
+	llist_add(&sfile->free_node, &spatten_files_to_free);
+	schedule_work(&spatten_files_free_worker);
 }
 
 /**
@@ -91,6 +120,7 @@ static int spatten_open(struct drm_device *drm, struct drm_file *file)
 		goto out_exit;
 	}
 	kref_init(&sfile->ref);
+	drm_dev_get(drm);
 	sfile->sdev = sdev;
 	mutex_init(&sfile->submit_lock);
 	sfile->next_seqno = 1;
@@ -468,6 +498,8 @@ static int spatten_probe(struct pci_dev *pdev, const struct pci_device_id *id)
 		return ret;
 	INIT_LIST_HEAD(&sdev->bo_list);
 	spin_lock_init(&sdev->cnt_lock);
+	INIT_LIST_HEAD(&sdev->reset_freed);
+	spatten_coredump_init(sdev);
 	xa_init_flags(&sdev->user_pages, XA_FLAGS_ACCOUNT);
 	sdev->timeout_ms = clamp_val(job_timeout_ms, 100, 3600 * MSEC_PER_SEC);
 
@@ -503,7 +535,7 @@ static void spatten_unplug(struct spatten_device *sdev)
 {
 	drm_dev_unplug(&sdev->drm);
 
-	mutex_lock(&sdev->reset_lock);
+	spatten_reset_lock(sdev);
 	sdev->unplugged = true;
 	spatten_pm_unpause(sdev);
 	spatten_scheds_stop(sdev, NULL);
@@ -512,7 +544,7 @@ static void spatten_unplug(struct spatten_device *sdev)
 	spatten_irqs_fini(sdev);
 	spatten_queues_fail_ring(sdev, NULL);
 	spatten_scheds_start(sdev);
-	mutex_unlock(&sdev->reset_lock);
+	spatten_reset_unlock(sdev);
 
 	spatten_gem_unmap_all(sdev);
 	xa_destroy(&sdev->user_pages);
@@ -526,6 +558,7 @@ static void spatten_remove(struct pci_dev *pdev)
 	spatten_pm_fini(sdev);
 	spatten_debugfs_fini(sdev);
 	spatten_unplug(sdev);
+	spatten_coredump_fini(sdev);
 	atomic_dec(&spatten_live.devs);
 }
 
@@ -546,7 +579,7 @@ static void spatten_reset_prepare(struct pci_dev *pdev)
 {
 	struct spatten_device *sdev = pci_get_drvdata(pdev);
 
-	mutex_lock(&sdev->reset_lock);
+	spatten_reset_lock(sdev);
 	/* Suspended for system sleep: its resume resets the device. */
 	if (sdev->unplugged || sdev->pm_paused)
 		return;
@@ -567,7 +600,7 @@ static void spatten_reset_done(struct pci_dev *pdev)
 				    spatten_dev_recover(sdev));
 		spatten_scheds_start(sdev);
 	}
-	mutex_unlock(&sdev->reset_lock);
+	spatten_reset_unlock(sdev);
 }
 
 static const struct pci_error_handlers spatten_err_handlers = {
@@ -604,9 +637,28 @@ static int __init spatten_init(void)
 }
 module_init(spatten_init);
 
+static void __exit spatten_exit_wait(atomic_t *live)
+{
+	while (!wait_var_event_timeout(live, !atomic_read(live), 10 * HZ))
+		pr_warn("spatten: unloading: waiting for %d file contexts, %d jobs, %d fences (a sync file or sync object still holds them)\n",
+			atomic_read(&spatten_live.ctxs),
+			atomic_read(&spatten_live.jobs),
+			atomic_read(&spatten_live.fences));
+}
+
 static void __exit spatten_exit(void)
 {
 	pci_unregister_driver(&spatten_pci_driver);
+	/*
+	 * Jobs of closed files finish after their board's unbind (which
+	 * failed the rings), in the schedulers' work; their fences go when
+	 * the last holder lets go, which may be another process (a sync
+	 * file). Wait for both, then for the work that frees them.
+	 */
+	spatten_exit_wait(&spatten_live.ctxs);
+	spatten_exit_wait(&spatten_live.fences);
+	flush_work(&spatten_files_free_worker);
+	spatten_fences_flush();
 	spatten_debugfs_root_fini();
 }
 module_exit(spatten_exit);

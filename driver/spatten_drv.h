@@ -8,12 +8,15 @@
 
 #include <linux/atomic.h>
 #include <linux/kref.h>
+#include <linux/ktime.h>
+#include <linux/llist.h>
 #include <linux/list.h>
 #include <linux/mutex.h>
 #include <linux/pci.h>
 #include <linux/spinlock.h>
 #include <linux/types.h>
 #include <linux/wait.h>
+#include <linux/workqueue.h>
 #include <linux/xarray.h>
 
 #include <drm/drm_device.h>
@@ -86,6 +89,8 @@ struct spatten_job;
  * @irq: Linux IRQ of this queue's MSI-X vector once requested, else 0
  * @irq_name: name of that interrupt
  * @sched: the DRM scheduler feeding this ring (credits: @depth - 1)
+ * @tdr_left: what was left of @sched's job timeout when a system suspend
+ *	paused it (under the board's @reset_lock)
  * @queued: jobs given to @sched and not freed by it yet, ring included
  * @fence_ctx: dma_fence context of the ring's hardware fences
  * @fence_seqno: last hardware fence sequence number
@@ -104,6 +109,7 @@ struct spatten_job;
  * @slots: job of each tag slot, NULL when free
  * @order: jobs given to the ring whose fence has not signalled, in the
  *	order they went on it (fences signal in that order)
+ * @last_retire: when a job of @order last retired
  */
 struct spatten_queue {
 	struct spatten_device *sdev;
@@ -113,6 +119,7 @@ struct spatten_queue {
 	char irq_name[40];
 
 	struct drm_gpu_scheduler sched;
+	unsigned long tdr_left;
 	atomic_t queued;
 	u64 fence_ctx;
 	u64 fence_seqno;
@@ -130,7 +137,10 @@ struct spatten_queue {
 	u32 slot_hint;
 	struct spatten_job **slots;
 	struct list_head order;
+	ktime_t last_retire;
 };
+
+struct spatten_dump;
 
 /**
  * struct spatten_device - one board
@@ -178,6 +188,13 @@ struct spatten_queue {
  * @nr_rt_suspends: runtime suspends (the device idle)
  * @nr_rt_resumes: runtime resumes
  * @debugfs: the board's knob directory
+ * @reset_owner: the task holding @reset_lock for a scheduler stop
+ *	(spatten_reset_lock()), whose free_job calls are deferred
+ * @reset_freed: jobs drm_sched_stop() freed under @reset_lock, put by
+ *	spatten_reset_unlock()
+ * @coredump: a hang's dump captured by the timeout handler, not yet handed
+ *	to devcoredump (taken with xchg())
+ * @coredump_work: hands @coredump to devcoredump, out of the timeout path
  */
 struct spatten_device {
 	struct drm_device drm;
@@ -199,6 +216,8 @@ struct spatten_device {
 	struct xarray user_pages;
 
 	struct mutex reset_lock;	/* resets, unplug, nop_bench */
+	struct task_struct *reset_owner;
+	struct list_head reset_freed;	/* under @reset_lock */
 	bool broken;
 	bool unplugged;
 	bool hw_off;
@@ -221,12 +240,15 @@ struct spatten_device {
 	atomic_t nr_rt_suspends;
 	atomic_t nr_rt_resumes;
 	struct dentry *debugfs;
+	struct spatten_dump *coredump;
+	struct work_struct coredump_work;
 };
 
 /**
  * struct spatten_file - one open file (drm_file.driver_priv)
  * @ref: held by the file and by each of its jobs until freed
- * @sdev: the board
+ * @sdev: the board (a reference to its DRM device is held until freed)
+ * @free_node: on the list of files to free (spatten_file_release())
  * @entity: the file's scheduler entity (every queue of the board)
  * @client_id: fdinfo drm-client-id
  * @submit_lock: serializes SUBMIT (sequence numbers, entity pushes)
@@ -245,6 +267,7 @@ struct spatten_device {
 struct spatten_file {
 	struct kref ref;
 	struct spatten_device *sdev;
+	struct llist_node free_node;
 	struct drm_sched_entity entity;
 	u64 client_id;
 	struct mutex submit_lock;	/* seqno order of pushes */
@@ -269,6 +292,8 @@ struct spatten_file {
  * @bos: struct spatten_bo
  * @bo_pages: pages of those buffers
  * @jobs: struct spatten_job
+ * @fences: hardware fences of jobs that went on a ring, not freed yet (they
+ *	may be kept anywhere: module exit waits for them)
  */
 struct spatten_live {
 	atomic_t devs;
@@ -276,6 +301,7 @@ struct spatten_live {
 	atomic_t bos;
 	atomic_long_t bo_pages;
 	atomic_t jobs;
+	atomic_t fences;
 };
 
 extern struct spatten_live spatten_live;

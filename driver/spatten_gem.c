@@ -53,6 +53,19 @@ static void spatten_devmap_unmap(struct spatten_device *sdev,
 	mutex_unlock(&sdev->bo_lock);
 }
 
+/* Whether any page of a mapped table needs explicit syncs. */
+static bool spatten_sgt_need_sync(struct spatten_device *sdev,
+				  struct sg_table *sgt)
+{
+	struct scatterlist *sg;
+	unsigned int i;
+
+	for_each_sgtable_dma_sg(sgt, sg, i)
+		if (dma_need_sync(sdev->drm.dev, sg_dma_address(sg)))
+			return true;
+	return false;
+}
+
 /*
  * Build the page list of @sgt (already DMA-mapped) and publish the map.
  * Called with the board's @bo_lock held.
@@ -90,6 +103,7 @@ static int spatten_devmap_publish(struct spatten_device *sdev,
 	}
 	map->sgt = sgt;
 	map->own_sgt = own_sgt;
+	map->need_sync = own_sgt && spatten_sgt_need_sync(sdev, sgt);
 	map->mapped = true;
 	list_add_tail(&map->node, &sdev->bo_list);
 	atomic_long_add(map->npages, &spatten_live.bo_pages);
@@ -520,7 +534,7 @@ void spatten_gem_sync(struct drm_gem_object *obj, bool for_cpu)
 	struct spatten_devmap *map = spatten_gem_devmap(obj);
 	struct device *dev = obj->dev->dev;
 
-	if (!map || !map->own_sgt || !READ_ONCE(map->mapped))
+	if (!map || !map->need_sync || !READ_ONCE(map->mapped))
 		return;
 	if (for_cpu)
 		dma_sync_sgtable_for_cpu(dev, map->sgt, DMA_BIDIRECTIONAL);

@@ -20,6 +20,8 @@ struct spatten_device;
  * @node: on the board's @bo_list while @mapped
  * @sgt: the DMA-mapped pages (owned unless the buffer is a PRIME import)
  * @own_sgt: @sgt was mapped by this driver and is unmapped by it
+ * @need_sync: @own_sgt and the DMA layer needs syncs for some page of it
+ *	(bounce buffers, a non-coherent device); else jobs skip them
  * @list: page list, one __le64 bus address per page (coherent DMA)
  * @list_dma: bus address of @list
  * @npages: pages of the buffer
@@ -29,6 +31,7 @@ struct spatten_devmap {
 	struct list_head node;
 	struct sg_table *sgt;
 	bool own_sgt;
+	bool need_sync;
 	__le64 *list;
 	dma_addr_t list_dma;
 	unsigned long npages;

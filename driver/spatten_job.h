@@ -50,6 +50,7 @@ enum spatten_tensor_idx {
  * @order_node: on its queue's @order list from run_job until its fence
  *	signals
  * @ring_node: on a local list while the completion path finishes it
+ * @reset_node: on the board's @reset_freed list (spatten_free_job())
  * @start: when run_job rang the doorbell
  * @on_ring: run_job put it on a ring and the device has not finished it
  * @result: what WAIT and REAP report
@@ -69,6 +70,7 @@ struct spatten_job {
 	struct list_head done_node;
 	struct list_head order_node;
 	struct list_head ring_node;
+	struct list_head reset_node;
 	ktime_t start;
 	bool on_ring;
 	struct drm_spatten_result result;
@@ -79,11 +81,14 @@ static inline struct spatten_job *to_spatten_job(struct drm_sched_job *sched_job
 	return container_of(sched_job, struct spatten_job, base);
 }
 
+struct spatten_job *spatten_job_new(void);
+void spatten_job_done_cb(struct dma_fence *fence, struct dma_fence_cb *cb);
 int spatten_job_prepare(struct spatten_device *sdev, struct drm_file *file,
 			const struct drm_spatten_job *uj,
 			struct spatten_job *job);
 void spatten_job_put(struct spatten_job *job);
 void spatten_job_sync_for_cpu(struct spatten_job *job);
+void spatten_job_sync_for_device(struct spatten_job *job);
 void spatten_file_release_jobs(struct spatten_file *sfile);
 
 int spatten_ioctl_submit(struct drm_device *drm, void *data,

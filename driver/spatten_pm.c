@@ -186,8 +186,17 @@ static int spatten_pm_suspend(struct device *dev)
 	mutex_lock(&sdev->reset_lock);
 	if (sdev->unplugged || sdev->pm_paused)
 		goto out_unlock;
-	for (i = 0; i < sdev->nr_queues; i++)
-		spatten_sched_pause(&sdev->queues[i].sched);
+	/*
+	 * The job timeouts wait with the schedulers: the drain below bounds
+	 * the jobs on the device. A handler that fired already waits for
+	 * @reset_lock and sees @pm_paused (spatten_timedout_job()).
+	 */
+	for (i = 0; i < sdev->nr_queues; i++) {
+		struct spatten_queue *q = &sdev->queues[i];
+
+		spatten_sched_pause(&q->sched);
+		q->tdr_left = drm_sched_suspend_timeout(&q->sched);
+	}
 	sdev->pm_paused = true;
 	if (!sdev->hw_off && !READ_ONCE(sdev->broken)) {
 		ret = spatten_pm_drain(sdev, READ_ONCE(sdev->timeout_ms));
@@ -235,8 +244,12 @@ void spatten_pm_unpause(struct spatten_device *sdev)
 	lockdep_assert_held(&sdev->reset_lock);
 	if (!sdev->pm_paused)
 		return;
-	for (i = 0; i < sdev->nr_queues; i++)
-		spatten_sched_resume(&sdev->queues[i].sched);
+	for (i = 0; i < sdev->nr_queues; i++) {
+		struct spatten_queue *q = &sdev->queues[i];
+
+		drm_sched_resume_timeout(&q->sched, q->tdr_left);
+		spatten_sched_resume(&q->sched);
+	}
 	sdev->pm_paused = false;
 }
 

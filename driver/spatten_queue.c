@@ -14,9 +14,13 @@
 #include <linux/iopoll.h>
 #include <linux/ktime.h>
 #include <linux/list.h>
+#include <linux/llist.h>
 #include <linux/nospec.h>
 #include <linux/slab.h>
 #include <linux/string.h>
+#include <linux/workqueue.h>
+
+#include <drm/drm_drv.h>
 
 #include "spatten_compat.h"
 #include "spatten_drv.h"
@@ -30,10 +34,40 @@
 /**
  * struct spatten_fence - the hardware fence of a job on a ring
  * @base: the fence
+ * @sdev: the board, from dma_fence_init() to the fence's release: a
+ *	reference to its DRM device (the fence's lock lives there, and the
+ *	scheduler fences that point to it name their timeline after it)
+ * @put_node: on spatten_fence_puts from its release to its freeing
+ *
+ * A fence can outlive its job, its file, the device's unbind and the last
+ * close: it stays in sync objects, sync files and the reservation objects
+ * of exported buffers, in any process. So it pins the DRM device, and
+ * module exit waits for it (its ops are module code).
  */
 struct spatten_fence {
 	struct dma_fence base;
+	struct spatten_device *sdev;
+	struct llist_node put_node;
 };
+
+static LLIST_HEAD(spatten_fence_puts);
+
+static void spatten_fence_put_work(struct work_struct *work)
+{
+	struct llist_node *list = llist_del_all(&spatten_fence_puts);
+	struct spatten_fence *f, *next;
+
+	llist_for_each_entry_safe(f, next, list, put_node) {
+		struct spatten_device *sdev = f->sdev;
+
+		dma_fence_free(&f->base);
+		drm_dev_put(&sdev->drm);
+		if (atomic_dec_and_test(&spatten_live.fences))
+			wake_up_var(&spatten_live.fences);
+	}
+}
+
+static DECLARE_WORK(spatten_fence_put_worker, spatten_fence_put_work);
 
 static const char *spatten_fence_driver_name(struct dma_fence *fence)
 {
@@ -45,10 +79,36 @@ static const char *spatten_fence_timeline_name(struct dma_fence *fence)
 	return "spatten-ring";
 }
 
+/*
+ * Any context, IRQ included. The DRM device reference may be the last one,
+ * whose release (drm_sched_fini()) sleeps and waits for the scheduler's
+ * own work, where fences are often released: it goes from a work item,
+ * which module exit waits for; one run of it frees every fence released
+ * meanwhile.
+ */
+static void spatten_fence_release(struct dma_fence *fence)
+{
+	struct spatten_fence *f = container_of(fence, struct spatten_fence,
+					       base);
+
+	if (llist_add(&f->put_node, &spatten_fence_puts))
+		schedule_work(&spatten_fence_put_worker);
+}
+
 static const struct dma_fence_ops spatten_fence_ops = {
 	.get_driver_name = spatten_fence_driver_name,
 	.get_timeline_name = spatten_fence_timeline_name,
+	.release = spatten_fence_release,
 };
+
+/**
+ * spatten_fences_flush() - wait for the deferred fence releases (module
+ * exit, once no fence is left: the last release may still be running)
+ */
+void spatten_fences_flush(void)
+{
+	flush_work(&spatten_fence_put_worker);
+}
 
 /**
  * spatten_fence_alloc() - allocate a job's hardware fence at SUBMIT, so
@@ -76,6 +136,19 @@ void spatten_fence_free(struct dma_fence *fence)
 		dma_fence_put(fence);
 	else
 		kfree(container_of(fence, struct spatten_fence, base));
+}
+
+/* Under the queue's lock: the fence pins the device, and the module. */
+static void spatten_fence_init(struct spatten_queue *q, struct dma_fence *fence)
+{
+	struct spatten_fence *f = container_of(fence, struct spatten_fence,
+					       base);
+
+	atomic_inc(&spatten_live.fences);
+	drm_dev_get(&q->sdev->drm);
+	f->sdev = q->sdev;
+	dma_fence_init(fence, &spatten_fence_ops, &q->fence_lock, q->fence_ctx,
+		       ++q->fence_seqno);
 }
 
 /**
@@ -352,13 +425,34 @@ static void spatten_queue_retire(struct spatten_queue *q,
 			break;
 		list_del_init(&job->order_node);
 		list_add_tail(&job->ring_node, done);
+		q->last_retire = ktime_get();
 	}
 }
 
-/* Complete jobs taken off a ring: results are set, fences signal. */
+/* The error a job's fences carry: what sync file users see of its end. */
+static int spatten_job_fence_error(const struct spatten_job *job)
+{
+	switch (job->result.status) {
+	case DRM_SPATTEN_STATUS_OK:
+		return 0;
+	case DRM_SPATTEN_STATUS_TIMEOUT:
+		return -ETIMEDOUT;
+	case DRM_SPATTEN_STATUS_ABORTED:
+		return -ECANCELED;
+	default:
+		return -EIO;
+	}
+}
+
+/*
+ * Complete jobs taken off a ring: results are set, fences signal. The
+ * error goes on the scheduler's fence too: some kernels (6.1) do not
+ * pass it on from the hardware fence, others (6.12) do, with this value.
+ */
 static void spatten_jobs_signal(struct list_head *done)
 {
 	struct spatten_job *job, *tmp;
+	int err;
 
 	list_for_each_entry_safe(job, tmp, done, ring_node) {
 		list_del_init(&job->ring_node);
@@ -366,8 +460,14 @@ static void spatten_jobs_signal(struct list_head *done)
 					   job->seqno, job->result.status,
 					   job->result.engine_ns);
 		spatten_job_sync_for_cpu(job);
-		if (job->result.status != DRM_SPATTEN_STATUS_OK)
-			dma_fence_set_error(job->hw_fence, -EIO);
+		err = spatten_job_fence_error(job);
+		if (err) {
+			dma_fence_set_error(job->hw_fence, err);
+			/* Kernel NOPs (nop_bench) have no scheduler fence. */
+			if (job->base.s_fence)
+				dma_fence_set_error(&job->base.s_fence->finished,
+						    err);
+		}
 		/* The job may be freed as soon as this returns. */
 		dma_fence_signal(job->hw_fence);
 	}
@@ -455,17 +555,36 @@ void spatten_queues_fail_ring(struct spatten_device *sdev,
 					     DRM_SPATTEN_STATUS_ABORTED;
 			job->result.engine_ns =
 				ktime_to_ns(ktime_sub(ktime_get(), job->start));
-			/* Kernel NOPs (nop_bench) have no scheduler fence. */
-			if (job->base.s_fence)
-				dma_fence_set_error(&job->base.s_fence->finished,
-						    job == guilty ? -ETIMEDOUT :
-								    -ECANCELED);
 		}
 		q->inflight = 0;
 		spatten_queue_retire(q, &failed);
 		spin_unlock(&q->lock);
 		spatten_jobs_signal(&failed);
 	}
+}
+
+/*
+ * drm_sched re-arms a scheduler's timeout at every run_job on some kernels
+ * (6.12), so a job stuck at the head of a ring while others keep coming
+ * would never time out: when the ring has made no progress for the
+ * timeout, fire the handler now. Progress is what the timer measures on
+ * 6.1: the oldest job (they retire in order) went on the ring, or a job
+ * retired; so a long backlog of jobs that all finish never fires it.
+ */
+static void spatten_queue_check_head(struct spatten_queue *q)
+{
+	struct spatten_job *head;
+	ktime_t since;
+
+	lockdep_assert_held(&q->lock);
+	head = list_first_entry_or_null(&q->order, struct spatten_job,
+					order_node);
+	if (!head)
+		return;
+	since = ktime_after(head->start, q->last_retire) ? head->start :
+							     q->last_retire;
+	if (ktime_ms_delta(ktime_get(), since) > READ_ONCE(q->sdev->timeout_ms))
+		drm_sched_fault(&q->sched);
 }
 
 /**
@@ -484,8 +603,8 @@ struct dma_fence *spatten_queue_push(struct spatten_queue *q,
 	u32 slot;
 
 	spin_lock(&q->lock);
-	dma_fence_init(job->hw_fence, &spatten_fence_ops, &q->fence_lock,
-		       q->fence_ctx, ++q->fence_seqno);
+	spatten_queue_check_head(q);
+	spatten_fence_init(q, job->hw_fence);
 	dma_fence_get(job->hw_fence);
 	slot = spatten_queue_get_slot(q);
 	q->slots[slot] = job;

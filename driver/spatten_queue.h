@@ -13,6 +13,7 @@ struct spatten_job;
 
 struct dma_fence *spatten_fence_alloc(void);
 void spatten_fence_free(struct dma_fence *fence);
+void spatten_fences_flush(void);
 
 int spatten_hw_reset(struct spatten_device *sdev);
 int spatten_hw_disable(struct spatten_device *sdev);
@@ -32,6 +33,8 @@ void spatten_queues_fail_ring(struct spatten_device *sdev,
 
 /* spatten_sched.c */
 extern const struct drm_sched_backend_ops spatten_sched_ops;
+void spatten_reset_lock(struct spatten_device *sdev);
+void spatten_reset_unlock(struct spatten_device *sdev);
 void spatten_scheds_stop(struct spatten_device *sdev,
 			 struct drm_sched_job *bad);
 void spatten_scheds_start(struct spatten_device *sdev);

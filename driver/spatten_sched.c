@@ -45,6 +45,7 @@ static struct dma_fence *spatten_run_job(struct drm_sched_job *sched_job)
 		drm_dev_exit(idx);
 		return ERR_PTR(-EIO);
 	}
+	spatten_job_sync_for_device(job);
 	fence = spatten_queue_push(q, job);
 	drm_dev_exit(idx);
 	return fence;
@@ -57,9 +58,55 @@ static void spatten_free_job(struct drm_sched_job *sched_job)
 
 	atomic_dec(&job->sched_q->queued);
 	drm_sched_job_cleanup(sched_job);
-	spatten_job_put(job);
+	/*
+	 * drm_sched_stop() frees finished jobs in the reset path: their
+	 * buffers (reservation locks, page unpinning) go after it.
+	 */
+	if (READ_ONCE(sdev->reset_owner) == current) {
+		lockdep_assert_held(&sdev->reset_lock);
+		list_add_tail(&job->reset_node, &sdev->reset_freed);
+		return;
+	}
 	/* The runtime PM reference SUBMIT took for the job. */
 	spatten_pm_put(sdev);
+	/*
+	 * Last: this may drop the file's last reference, and with it the
+	 * board (free_job also runs from drm_sched's entity-kill work).
+	 */
+	spatten_job_put(job);
+}
+
+/**
+ * spatten_reset_lock() - take @reset_lock to stop schedulers
+ * @sdev: the board
+ *
+ * The jobs drm_sched_stop() frees meanwhile are released by
+ * spatten_reset_unlock(), outside the lock and the reset.
+ */
+void spatten_reset_lock(struct spatten_device *sdev)
+{
+	mutex_lock(&sdev->reset_lock);
+	WRITE_ONCE(sdev->reset_owner, current);
+}
+
+/**
+ * spatten_reset_unlock() - release @reset_lock, then the jobs freed under it
+ * @sdev: the board, locked by spatten_reset_lock()
+ */
+void spatten_reset_unlock(struct spatten_device *sdev)
+{
+	struct spatten_job *job, *next;
+	LIST_HEAD(freed);
+
+	list_splice_init(&sdev->reset_freed, &freed);
+	WRITE_ONCE(sdev->reset_owner, NULL);
+	mutex_unlock(&sdev->reset_lock);
+
+	/* Callers hold the board (a scheduler's timeout work, remove()...). */
+	list_for_each_entry_safe(job, next, &freed, reset_node) {
+		spatten_pm_put(sdev);
+		spatten_job_put(job);
+	}
 }
 
 /**
@@ -81,27 +128,30 @@ void spatten_scheds_stop(struct spatten_device *sdev, struct drm_sched_job *bad)
 
 /*
  * drm_sched_stop() detaches every running job from its hardware fence and
- * drm_sched_start() completes the detached ones at once: give the jobs
- * whose fence has not signalled their fence back first, so that only the
- * ones that really finished (or were failed) complete.
+ * drm_sched_start() completes the detached ones at once, with -ECANCELED
+ * on 6.12 whatever happened to them. Give every job that went on a ring
+ * its hardware fence back first: drm_sched_start() then waits for it, or,
+ * if it signalled (finished, or failed by a reset), completes the job
+ * with its error. Only jobs that never reached a ring stay detached.
  */
-static void spatten_sched_reattach(struct spatten_queue *q)
+static void spatten_sched_reattach(struct drm_gpu_scheduler *sched)
 {
-	struct spatten_job *job;
+	struct drm_sched_job *s_job;
 
-	spin_lock(&q->lock);
-	list_for_each_entry(job, &q->order, order_node) {
-		/* Kernel NOPs (nop_bench) have no scheduler fence. */
-		if (job->base.s_fence && !job->base.s_fence->parent)
-			job->base.s_fence->parent = dma_fence_get(job->hw_fence);
+	spin_lock(&sched->job_list_lock);
+	list_for_each_entry(s_job, &sched->pending_list, list) {
+		struct spatten_job *job = to_spatten_job(s_job);
+
+		/* run_job put it on a ring: its hardware fence is set up. */
+		if (job->q && !s_job->s_fence->parent)
+			s_job->s_fence->parent = dma_fence_get(job->hw_fence);
 	}
-	spin_unlock(&q->lock);
+	spin_unlock(&sched->job_list_lock);
 }
 
 static void spatten_queue_sched_start(struct spatten_queue *q)
 {
-	if (!q->sdev->unplugged)
-		spatten_sched_reattach(q);
+	spatten_sched_reattach(&q->sched);
 	spatten_sched_start(&q->sched);
 }
 
@@ -212,7 +262,8 @@ void spatten_dev_reset_locked(struct spatten_device *sdev,
 }
 
 /*
- * A timeout that fired while the board was suspended for system sleep: the
+ * A timeout that fired just before a system suspend suspended the timers
+ * and ran once it released @reset_lock, with the board suspended: the
  * job has left the ring (completed, or failed by the suspend). drm_sched
  * took it off its pending list for this handler; put it back at the head,
  * as drm_sched_stop() does with the bad job, for the scheduler to retire
@@ -237,10 +288,12 @@ spatten_timedout_job(struct drm_sched_job *sched_job)
 	struct spatten_device *sdev = q->sdev;
 	int idx;
 
-	mutex_lock(&sdev->reset_lock);
+	spatten_reset_lock(sdev);
 	if (sdev->pm_paused) {
 		spatten_timeout_suspended(sched_job);
-		goto out_unlock;
+		spatten_reset_unlock(sdev);
+		/* ENODEV: drm_sched must not re-arm the suspended timeout. */
+		return DRM_GPU_SCHED_STAT_ENODEV;
 	}
 	if (!drm_dev_enter(&sdev->drm, &idx)) {
 		spatten_timeout_spurious(sdev, sched_job);
@@ -261,7 +314,7 @@ spatten_timedout_job(struct drm_sched_job *sched_job)
 out_exit:
 	drm_dev_exit(idx);
 out_unlock:
-	mutex_unlock(&sdev->reset_lock);
+	spatten_reset_unlock(sdev);
 	return DRM_GPU_SCHED_STAT_NOMINAL;
 }
 

@@ -410,6 +410,7 @@ SPATTEN_API int spatten_reap(struct spatten_dev *dev, struct spatten_wait *res,
 	req.count = max;
 	req.min_count = min;
 	req.timeout_ns = deadline_ns;
+	req.result_size = sizeof(struct drm_spatten_result);
 	ret = spatten__ioctl(dev->fd, DRM_IOCTL_SPATTEN_REAP, &req);
 	if (ret < 0)
 		return ret;

@@ -28,7 +28,7 @@ extern "C" {
  * @api_version of the device (the driver's DRM_SPATTEN_API_VERSION) and of
  * the simulation. spatten_open() refuses a driver with another one.
  */
-#define SPATTEN_API_VERSION		3
+#define SPATTEN_API_VERSION		4
 
 /**
  * struct spatten_info - what the board is and can do (spatten_get_info())

@@ -48,6 +48,7 @@
 #include <time.h>
 #include <unistd.h>
 #include <linux/magic.h>
+#include <linux/sync_file.h>
 #include <linux/userfaultfd.h>
 
 #include "kselftest_harness.h"
@@ -1318,7 +1319,7 @@ TEST_F(drv, info_reports_the_drm_uapi_limits)
 	};
 
 	EXPECT_EQ(DRM_SPATTEN_API_VERSION, self->info.api_version);
-	EXPECT_EQ(3, self->info.api_version);
+	EXPECT_EQ(4, self->info.api_version);
 	EXPECT_EQ(DRM_SPATTEN_MAX_SUBMIT, self->info.max_submit);
 	EXPECT_EQ(4096, self->info.max_jobs);
 	EXPECT_EQ(256ull * MIB, self->info.max_bo_size);
@@ -1717,6 +1718,58 @@ TEST_F_TIMEOUT(drv, reap_returns_every_job_exactly_once, T_LONG)
 	EXPECT_EQ(-ENOENT, wait_job(self->fd, seqno + N - 1, 0, NULL));
 }
 
+/*
+ * result_size is the stride: a smaller struct gets its prefix (here only
+ * seqno), a larger one the whole result and zeros after it.
+ */
+TEST_F_TIMEOUT(drv, reap_result_size_sets_the_stride, T_SHORT)
+{
+	enum { N = 3, BIG = sizeof(struct drm_spatten_result) + 32 };
+	unsigned char big[N][BIG];
+	struct drm_spatten_job j[N];
+	struct drm_spatten_reap r;
+	uint64_t small[N + 1], seqno;
+	int i, k;
+
+	for (i = 0; i < N; i++)
+		nop_job(&j[i], 500 + i);
+	ASSERT_EQ(0, submit(self->fd, j, N, &seqno));
+	memset(small, 0xa5, sizeof(small));
+	memset(&r, 0, sizeof(r));
+	r.results_ptr = (uintptr_t)small;
+	r.count = N;
+	r.min_count = N;
+	r.timeout_ns = now_ns() + WAIT_NS;
+	r.result_size = sizeof(uint64_t);
+	ASSERT_EQ(0, xioctl(self->fd, DRM_IOCTL_SPATTEN_REAP, &r));
+	ASSERT_EQ(N, r.reaped);
+	/* Completion order: the seqnos of the batch, each once. */
+	EXPECT_EQ(3 * seqno + 3, small[0] + small[1] + small[2]);
+	for (i = 0; i < N; i++) {
+		EXPECT_LE(seqno, small[i]);
+		EXPECT_GT(seqno + N, small[i]);
+	}
+	EXPECT_EQ(0xa5a5a5a5a5a5a5a5ull, small[N]);
+
+	ASSERT_EQ(0, submit(self->fd, j, N, &seqno));
+	memset(big, 0xa5, sizeof(big));
+	r.results_ptr = (uintptr_t)big;
+	r.timeout_ns = now_ns() + WAIT_NS;
+	r.result_size = BIG;
+	ASSERT_EQ(0, xioctl(self->fd, DRM_IOCTL_SPATTEN_REAP, &r));
+	ASSERT_EQ(N, r.reaped);
+	for (i = 0; i < N; i++) {
+		struct drm_spatten_result res;
+
+		memcpy(&res, big[i], sizeof(res));
+		EXPECT_LE(seqno, res.seqno);
+		EXPECT_EQ(500 + res.seqno - seqno, res.user_data);
+		EXPECT_EQ(DRM_SPATTEN_STATUS_OK, res.status);
+		for (k = sizeof(res); k < BIG; k++)
+			EXPECT_EQ(0, big[i][k]) TH_LOG("result %d byte %d", i, k);
+	}
+}
+
 TEST_F_TIMEOUT(drv, reap_argument_errors, T_SHORT)
 {
 	struct drm_spatten_result res[4];
@@ -1744,7 +1797,9 @@ TEST_F_TIMEOUT(drv, reap_argument_errors, T_SHORT)
 	BAD_REAP(count, 0);
 	BAD_REAP(count, DRM_SPATTEN_REAP_MAX + 1);
 	BAD_REAP(flags, 1);
-	BAD_REAP(rsvd, 1);
+	BAD_REAP(result_size, 4);
+	BAD_REAP(result_size, 100);
+	BAD_REAP(result_size, DRM_SPATTEN_RESULT_SIZE_MAX + 8);
 #undef BAD_REAP
 
 	/*
@@ -3407,6 +3462,116 @@ TEST_F_TIMEOUT(drv, hang_bans_the_guilty_file_only, T_LONG)
 	close(fdb);
 }
 
+/*
+ * Other jobs keep reaching the rings while one hangs: the hang is still
+ * found one timeout after it went on the ring. (drm_sched on 6.12 restarts
+ * a scheduler's timer at every job it runs; before the driver checked the
+ * head of the ring at each push, a stream of jobs kept the hang alive
+ * until the stream stopped.) Each job of the stream comes from a new file,
+ * so drm_sched spreads them over the rings by load (a file whose last job
+ * has not finished stays on its ring). They get no doorbell either, so
+ * whichever job is found first is the guilty one: the hung job ends with
+ * TIMEOUT or ABORTED.
+ */
+TEST_F_TIMEOUT(drv, hang_times_out_under_steady_traffic, T_LONG)
+{
+	enum { TIMEOUT_MS = 1000, STREAM_MS = 5000, EVERY_MS = 200 };
+	struct drm_spatten_result w;
+	struct drm_spatten_job j;
+	int64_t t0, t_done = 0;
+	uint64_t sa;
+	int fdb, ret;
+
+	if (!have_debugfs())
+		SKIP(return, "no debugfs");
+	ASSERT_EQ(0, knob_set("timeout_ms", TIMEOUT_MS));
+	ASSERT_EQ(0, knob_set("force_timeout", 1));
+	nop_job(&j, 0xa);
+	t0 = now_ns();
+	ASSERT_EQ(0, submit(self->fd, &j, 1, &sa));
+	while (now_ns() - t0 < STREAM_MS * NSEC_PER_MSEC) {
+		fdb = open_dev();
+		ASSERT_LE(0, fdb);
+		nop_job(&j, 0xb);
+		ret = submit(fdb, &j, 1, NULL);
+		close(fdb);
+		ASSERT_EQ(0, ret);
+		sleep_ms(EVERY_MS);
+		if (!t_done && !wait_abs(self->fd, sa, 0, &w))
+			t_done = now_ns();
+	}
+	if (!t_done) {
+		ret = wait_job(self->fd, sa, WAIT_NS, &w);
+		ASSERT_EQ(0, ret);
+		t_done = now_ns();
+	}
+	EXPECT_TRUE(w.status == DRM_SPATTEN_STATUS_TIMEOUT ||
+		    w.status == DRM_SPATTEN_STATUS_ABORTED) {
+		TH_LOG("status %u", w.status);
+	}
+	TH_LOG("hung job done after %lld ms (timeout %d ms, jobs every %d ms)",
+	       (long long)((t_done - t0) / NSEC_PER_MSEC), TIMEOUT_MS,
+	       EVERY_MS);
+	EXPECT_GT(3 * TIMEOUT_MS * NSEC_PER_MSEC, t_done - t0);
+}
+
+/* A sync file's status of a job's out-fence: 1, or the job's error. */
+static int out_fence_status(int fd, uint32_t syncobj)
+{
+	struct drm_syncobj_handle h = {
+		.handle = syncobj,
+		.flags = DRM_SYNCOBJ_HANDLE_TO_FD_FLAGS_EXPORT_SYNC_FILE,
+		.fd = -1,
+	};
+	struct sync_fence_info fi = { 0 };
+	struct sync_file_info info = { 0 };
+	int ret;
+
+	if (xioctl(fd, DRM_IOCTL_SYNCOBJ_HANDLE_TO_FD, &h))
+		return INT_MIN;
+	info.num_fences = 1;
+	info.sync_fence_info = (uintptr_t)&fi;
+	ret = ioctl(h.fd, SYNC_IOC_FILE_INFO, &info);
+	close(h.fd);
+	return ret ? INT_MIN : fi.status;
+}
+
+/*
+ * What other drivers and processes see of a job's end through its
+ * out-fence: signalled with no error, or -ETIMEDOUT for the job that hung
+ * (-ECANCELED for innocent jobs aborted by a reset, -EIO for device
+ * errors). Before, the hardware fence said -EIO for all, which 6.12
+ * copied over the scheduler's fence.
+ */
+TEST_F_TIMEOUT(drv, out_fences_carry_how_the_job_ended, T_LONG)
+{
+	struct drm_spatten_result w;
+	struct drm_spatten_sync out;
+	struct drm_spatten_job j;
+	uint32_t ok_so, hung_so;
+	uint64_t s_ok, s_hung;
+
+	if (!have_debugfs())
+		SKIP(return, "no debugfs");
+	ASSERT_EQ(0, syncobj_create(self->fd, 0, &ok_so));
+	ASSERT_EQ(0, syncobj_create(self->fd, 0, &hung_so));
+	nop_job(&j, 1);
+	out = sync_bin(ok_so);
+	ASSERT_EQ(0, submit_full(self->fd, &j, JOB_SIZE, 1, 0, NULL, 0, &out,
+				 1, &s_ok));
+	ASSERT_EQ(0, wait_job(self->fd, s_ok, WAIT_NS, &w));
+	EXPECT_EQ(1, out_fence_status(self->fd, ok_so));
+
+	ASSERT_EQ(0, knob_set("timeout_ms", 1000));
+	ASSERT_EQ(0, knob_set("force_timeout", 1));
+	out = sync_bin(hung_so);
+	ASSERT_EQ(0, submit_full(self->fd, &j, JOB_SIZE, 1, 0, NULL, 0, &out,
+				 1, &s_hung));
+	ASSERT_EQ(0, wait_job(self->fd, s_hung, WAIT_NS, &w));
+	EXPECT_EQ(DRM_SPATTEN_STATUS_TIMEOUT, w.status);
+	EXPECT_EQ(-ETIMEDOUT, out_fence_status(self->fd, hung_so));
+}
+
 /* The jobs of a banned file still queued when it was banned: CANCELED. */
 TEST_F_TIMEOUT(drv, hang_cancels_the_guilty_files_queued_jobs, T_LONG)
 {
@@ -4124,6 +4289,130 @@ TEST_F_TIMEOUT(zz_unbind, zz_unbind_with_jobs_in_flight_then_rebind, T_LONG)
 	ASSERT_EQ(0, wait_job(fd2, seqno, WAIT_NS, &w));
 	EXPECT_EQ(DRM_SPATTEN_STATUS_OK, w.status);
 	close(fd2);
+}
+
+/* Poll @key of the objects file until it is at most @level; its value. */
+static long long objects_settle(const char *key, long long level,
+				unsigned int ms)
+{
+	long long v = objects_key(key);
+	unsigned int waited = 0;
+
+	while (v > level && waited < ms) {
+		sleep_ms(50);
+		waited += 50;
+		v = objects_key(key);
+	}
+	return v;
+}
+
+/*
+ * A file closed with jobs on the ring, then the board unbound at once: the
+ * jobs are freed by the scheduler after the unbind, when no file holds the
+ * DRM device any more. They must still be freed, each once, from memory
+ * that is still there (the debug kernel's KASAN watches), and every object
+ * must go. Before the fix, the device was released at the unbind with the
+ * jobs on its schedulers' lists: they leaked (or were freed after it).
+ */
+TEST_F_TIMEOUT(zz_unbind, zz_jobs_of_a_closed_file_freed_after_unbind, T_LONG)
+{
+	enum { ROUNDS = 8, N = 16 };
+	struct drm_spatten_job j[N];
+	struct drm_spatten_result w;
+	long long jobs0, ctxs0;
+	uint64_t seqno;
+	char addr[256];
+	int r, fd;
+
+	if (!have_debugfs() || access(OBJECTS_FILE, R_OK))
+		SKIP(return, "no debugfs objects file");
+	ASSERT_EQ(0, pci_addr(addr, sizeof(addr)));
+	munmap(self->map, BO_SIZE);
+	self->c.map = MAP_FAILED;
+	close(self->c.fd);
+	self->c.fd = -1;
+	jobs0 = objects_settle("jobs", 0, 10000);
+	ctxs0 = objects_settle("ctxs", 0, 10000);
+	nops(j, N);
+	for (r = 0; r < ROUNDS; r++) {
+		fd = open_dev();
+		ASSERT_LE(0, fd);
+		ASSERT_EQ(0, knob_set("timeout_ms", 60000));
+		/* On the ring without a doorbell: still there at the unbind. */
+		ASSERT_EQ(0, knob_set("force_timeout", 1));
+		ASSERT_EQ(0, submit(fd, j, N, NULL));
+		sleep_ms(50);
+		close(fd);
+		ASSERT_EQ(0, write_file(PCI_DRV_DIR "/unbind", addr));
+		ASSERT_TRUE(rebind(addr)) TH_LOG("bind %s", addr);
+	}
+	EXPECT_EQ(jobs0, objects_settle("jobs", jobs0, 10000));
+	EXPECT_EQ(ctxs0, objects_settle("ctxs", ctxs0, 10000));
+	fd = open_dev();
+	ASSERT_LE(0, fd);
+	ASSERT_EQ(0, submit(fd, j, 1, &seqno));
+	EXPECT_EQ(0, wait_job(fd, seqno, WAIT_NS, &w));
+	EXPECT_EQ(DRM_SPATTEN_STATUS_OK, w.status);
+	close(fd);
+}
+
+/*
+ * A job's fence outlives its file and its device: exported as a sync file,
+ * it is read after the unbind (its names come from the scheduler that ran
+ * it, inside the device's memory, which it keeps), and the driver counts
+ * it until the sync file is closed (module exit waits for that count).
+ * Before, nothing kept the device's memory, and nothing kept rmmod from
+ * unloading the fence's code.
+ */
+TEST_F_TIMEOUT(zz_unbind, zz_a_sync_file_outlives_its_device, T_LONG)
+{
+	struct drm_syncobj_handle h = { .fd = -1 };
+	struct sync_fence_info fi;
+	struct sync_file_info info;
+	struct drm_spatten_sync out;
+	struct drm_spatten_result w;
+	struct drm_spatten_job j;
+	long long fences0;
+	uint32_t so;
+	uint64_t seqno;
+	char addr[256];
+
+	if (!have_debugfs() || access(OBJECTS_FILE, R_OK))
+		SKIP(return, "no debugfs objects file");
+	ASSERT_EQ(0, pci_addr(addr, sizeof(addr)));
+	fences0 = objects_settle("fences", 0, 5000);
+	ASSERT_LE(0, fences0);
+	ASSERT_EQ(0, syncobj_create(self->fd, 0, &so));
+	out = sync_bin(so);
+	nop_job(&j, 1);
+	ASSERT_EQ(0, submit_full(self->fd, &j, JOB_SIZE, 1, 0, NULL, 0, &out,
+				 1, &seqno));
+	ASSERT_EQ(0, wait_job(self->fd, seqno, WAIT_NS, &w));
+	EXPECT_EQ(DRM_SPATTEN_STATUS_OK, w.status);
+	h.handle = so;
+	h.flags = DRM_SYNCOBJ_HANDLE_TO_FD_FLAGS_EXPORT_SYNC_FILE;
+	ASSERT_EQ(0, xioctl(self->fd, DRM_IOCTL_SYNCOBJ_HANDLE_TO_FD, &h));
+	munmap(self->map, BO_SIZE);
+	self->c.map = MAP_FAILED;
+	close(self->c.fd);
+	self->c.fd = -1;
+
+	/* The file is gone, the job and its buffers too: not the fence. */
+	EXPECT_EQ(fences0 + 1, objects_settle("fences", fences0 + 1, 5000));
+	ASSERT_EQ(0, write_file(PCI_DRV_DIR "/unbind", addr));
+	memset(&fi, 0, sizeof(fi));
+	memset(&info, 0, sizeof(info));
+	info.num_fences = 1;
+	info.sync_fence_info = (uintptr_t)&fi;
+	EXPECT_EQ(0, ioctl(h.fd, SYNC_IOC_FILE_INFO, &info));
+	EXPECT_EQ(1, info.status);
+	EXPECT_EQ(1, fi.status);
+	EXPECT_NE(0, fi.obj_name[0]);
+	TH_LOG("after unbind: %s / %s", fi.driver_name, fi.obj_name);
+	EXPECT_EQ(fences0 + 1, objects_key("fences"));
+	close(h.fd);
+	EXPECT_EQ(fences0, objects_settle("fences", fences0, 5000));
+	ASSERT_TRUE(rebind(addr)) TH_LOG("bind %s", addr);
 }
 
 struct uffd_call {

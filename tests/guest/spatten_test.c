@@ -2088,7 +2088,7 @@ TEST_F(spatten, reap_errors)
 	r.flags = 1;
 	EXPECT_EQ(-EINVAL, xioctl(self->fd, DRM_IOCTL_SPATTEN_REAP, &r));
 	r.flags = 0;
-	r.rsvd = 1;
+	r.result_size = 12;
 	EXPECT_EQ(-EINVAL, xioctl(self->fd, DRM_IOCTL_SPATTEN_REAP, &r));
 }
 

@@ -219,7 +219,7 @@
 	X(struct drm_spatten_reap, flags, 24)				\
 	X(struct drm_spatten_reap, reaped, 28)				\
 	X(struct drm_spatten_reap, pending, 32)				\
-	X(struct drm_spatten_reap, rsvd, 36)				\
+	X(struct drm_spatten_reap, result_size, 36)				\
 	S(struct drm_spatten_counters, 136)				\
 	X(struct drm_spatten_counters, flags, 0)			\
 	X(struct drm_spatten_counters, num, 4)				\
@@ -296,7 +296,8 @@
 
 /* V(constant, value): the driver's own numbers, pinned. */
 #define VALUES(V)							\
-	V(DRM_SPATTEN_API_VERSION, 3)					\
+	V(DRM_SPATTEN_API_VERSION, 4)					\
+	V(DRM_SPATTEN_RESULT_SIZE_V3, 96)				\
 	V(DRM_SPATTEN_MAX_SUBMIT, 64)					\
 	V(DRM_SPATTEN_MAX_SYNCS, 16)					\
 	V(DRM_SPATTEN_REAP_MAX, 256)					\

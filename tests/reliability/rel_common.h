@@ -543,7 +543,7 @@ static inline bool wait_idle(int64_t rel_ns)
 /* ---- live objects of the module ---------------------------------------- */
 
 struct objects {
-	long long devs, ctxs, bos, bo_pages, jobs;
+	long long devs, ctxs, bos, bo_pages, jobs, fences;
 };
 
 static inline int objects_read(struct objects *o)
@@ -555,6 +555,7 @@ static inline int objects_read(struct objects *o)
 	o->bos = file_key(f, "bos");
 	o->bo_pages = file_key(f, "bo_pages");
 	o->jobs = file_key(f, "jobs");
+	o->fences = file_key(f, "fences");
 	return o->devs < 0 ? -1 : 0;
 }
 
@@ -562,13 +563,15 @@ static inline bool objects_equal(const struct objects *a,
 				 const struct objects *b)
 {
 	return a->devs == b->devs && a->ctxs == b->ctxs && a->bos == b->bos &&
-	       a->bo_pages == b->bo_pages && a->jobs == b->jobs;
+	       a->bo_pages == b->bo_pages && a->jobs == b->jobs &&
+	       a->fences == b->fences;
 }
 
 static inline void objects_str(const struct objects *o, char *buf, size_t n)
 {
-	snprintf(buf, n, "devs %lld ctxs %lld bos %lld bo_pages %lld jobs %lld",
-		 o->devs, o->ctxs, o->bos, o->bo_pages, o->jobs);
+	snprintf(buf, n,
+		 "devs %lld ctxs %lld bos %lld bo_pages %lld jobs %lld fences %lld",
+		 o->devs, o->ctxs, o->bos, o->bo_pages, o->jobs, o->fences);
 }
 
 /*

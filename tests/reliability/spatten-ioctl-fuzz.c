@@ -623,7 +623,7 @@ static void op_reap(uint64_t *r, struct tstate *t, struct fobj *f, int fd)
 		rp.flags = 1u << rndn(r, 32);
 		break;
 	case 3:
-		rp.rsvd = 1;
+		rp.result_size = rndn(r, 2) ? 1 + 8 * rndn(r, 8) : 4104;
 		break;
 	case 4:		/* results nowhere: -EFAULT if any is reaped */
 		rp.results_ptr = rndn(r, 2) ? 0 : 0x10;

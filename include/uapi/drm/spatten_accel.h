@@ -16,7 +16,7 @@
 extern "C" {
 #endif
 
-#define DRM_SPATTEN_API_VERSION		3
+#define DRM_SPATTEN_API_VERSION		4
 
 #define DRM_SPATTEN_INFO		0x00
 #define DRM_SPATTEN_BO_CREATE		0x01
@@ -452,7 +452,11 @@ struct drm_spatten_wait {
  * @flags: in: must be zero
  * @reaped: out: results written
  * @pending: out: jobs of this file submitted and not reaped after this call
- * @rsvd: in: must be zero
+ * @result_size: in: bytes of one element at @results_ptr (the stride):
+ *	sizeof(struct drm_spatten_result) of the caller's header, or 0 for
+ *	DRM_SPATTEN_RESULT_SIZE_V3 (API version 3); a multiple of 8, at most
+ *	DRM_SPATTEN_RESULT_SIZE_MAX. Fields past the driver's struct are
+ *	zeroed, fields past @result_size are not written (API version 4)
  */
 struct drm_spatten_reap {
 	__u64 results_ptr;
@@ -462,10 +466,12 @@ struct drm_spatten_reap {
 	__u32 flags;
 	__u32 reaped;
 	__u32 pending;
-	__u32 rsvd;
+	__u32 result_size;
 };
 
 #define DRM_SPATTEN_REAP_MAX		256
+#define DRM_SPATTEN_RESULT_SIZE_MAX	4096
+#define DRM_SPATTEN_RESULT_SIZE_V3	96	/* what result_size 0 means */
 
 /* Device-wide counters (struct drm_spatten_counters @value). */
 #define DRM_SPATTEN_CNT_JOBS_OK		0
