@@ -4338,6 +4338,54 @@ TEST_F_TIMEOUT(zz_unbind, zz_unbind_with_jobs_in_flight_then_rebind, T_LONG)
 	close(fd2);
 }
 
+/*
+ * A board out of service because its device stays in reset
+ * (inject_reset_stuck) unbinds (its jobs done, its mapping still readable),
+ * and binds again: the probe resets the function (FLR) when the device
+ * does not come out of reset, so the board works again.
+ */
+TEST_F_TIMEOUT(zz_unbind, zz_unbind_a_board_stuck_in_reset_then_bind, T_LONG)
+{
+	struct drm_spatten_result w;
+	struct drm_spatten_job j[2];
+	char addr[256], path[256];
+	uint64_t seqno;
+	int fd2;
+
+	if (!have_debugfs())
+		SKIP(return, "no debugfs");
+	dbg_file(path, sizeof(path), "inject_reset_stuck");
+	if (access(path, W_OK))
+		SKIP(return, "no inject_reset_stuck (unsafe_fault_injection=0)");
+	ASSERT_EQ(0, pci_addr(addr, sizeof(addr)));
+	ASSERT_EQ(0, knob_set("timeout_ms", 1000));
+	ASSERT_EQ(0, knob_set("force_timeout", 1));
+	nops(j, 2);
+	ASSERT_EQ(0, submit(self->fd, j, 2, &seqno));
+	ASSERT_EQ(0, knob_set("inject_reset_stuck", 1));
+	memset(self->map, 0x6b, PAGE);
+	ASSERT_EQ(0, wait_job(self->fd, seqno, WAIT_NS, &w));
+	EXPECT_EQ(DRM_SPATTEN_STATUS_TIMEOUT, w.status);
+	ASSERT_EQ(0, wait_job(self->fd, seqno + 1, WAIT_NS, &w));
+	EXPECT_NE(DRM_SPATTEN_STATUS_OK, w.status);
+	ASSERT_EQ(1, sysfs_key("faults", "broken"));
+
+	ASSERT_EQ(0, write_file(PCI_DRV_DIR "/unbind", addr));
+	EXPECT_EQ(-ENODEV, submit(self->fd, j, 1, NULL));
+	EXPECT_EQ(0x6b, ((volatile unsigned char *)self->map)[PAGE - 1]);
+
+	ASSERT_TRUE(rebind(addr)) TH_LOG("bind %s", addr);
+	EXPECT_EQ(0, sysfs_key("faults", "broken"));
+	EXPECT_EQ(1, pci_bus_master(addr));
+	fd2 = open_dev();
+	ASSERT_LE(0, fd2);
+	nop_job(&j[0], 9);
+	ASSERT_EQ(0, submit(fd2, j, 1, &seqno));
+	ASSERT_EQ(0, wait_job(fd2, seqno, WAIT_NS, &w));
+	EXPECT_EQ(DRM_SPATTEN_STATUS_OK, w.status);
+	close(fd2);
+}
+
 struct uffd_call {
 	int fd;
 	void *mem;
