@@ -396,7 +396,6 @@ static void spatten_irqs_release(void *data)
 	spatten_irqs_fini(data);
 }
 
-/* The BAR, the capabilities and a reset device with its queues and IRQs. */
 /*
  * Reset the device at probe. One that does not come out of reset (a board
  * left out of service by a failed recovery, then unbound) gets a
@@ -417,6 +416,7 @@ static int spatten_hw_reset_probe(struct spatten_device *sdev)
 	return ret ? ret : spatten_hw_reset(sdev);
 }
 
+/* The BAR, the capabilities and a reset device with its queues and IRQs. */
 static int spatten_hw_init(struct spatten_device *sdev)
 {
 	struct pci_dev *pdev = sdev->pdev;
