@@ -3541,6 +3541,23 @@ TEST_F_TIMEOUT(drv, hang_writes_a_devcoredump, T_LONG)
 	EXPECT_NE(0, access(path, F_OK)) TH_LOG("%s still there", path);
 }
 
+/*
+ * debugfs inject_reset_stuck exists (unsafe_fault_injection=1) and the
+ * device has the FAULT register (arming it reads back; disarmed again).
+ */
+static bool have_reset_stuck(void)
+{
+	char path[256];
+	bool ok;
+
+	dbg_file(path, sizeof(path), "inject_reset_stuck");
+	if (access(path, W_OK) || knob_set("inject_reset_stuck", 1))
+		return false;
+	ok = knob_get("inject_reset_stuck") == 1;
+	knob_set("inject_reset_stuck", 0);
+	return ok;
+}
+
 /* A thread blocked in WAIT (no deadline) or poll() (no timeout). */
 struct blocked_call {
 	int fd;
@@ -3597,9 +3614,8 @@ TEST_F_TIMEOUT(drv, hang_with_reset_stuck_goes_out_of_service_then_pci_reset,
 
 	if (!have_debugfs())
 		SKIP(return, "no debugfs");
-	dbg_file(path, sizeof(path), "inject_reset_stuck");
-	if (access(path, W_OK))
-		SKIP(return, "no inject_reset_stuck (unsafe_fault_injection=0)");
+	if (!have_reset_stuck())
+		SKIP(return, "no inject_reset_stuck, or a device without FAULT");
 	sys_attr(path, sizeof(path), "reset");
 	if (access(path, W_OK))
 		SKIP(return, "no PCI reset method");
@@ -4348,15 +4364,14 @@ TEST_F_TIMEOUT(zz_unbind, zz_unbind_a_board_stuck_in_reset_then_bind, T_LONG)
 {
 	struct drm_spatten_result w;
 	struct drm_spatten_job j[2];
-	char addr[256], path[256];
+	char addr[256];
 	uint64_t seqno;
 	int fd2;
 
 	if (!have_debugfs())
 		SKIP(return, "no debugfs");
-	dbg_file(path, sizeof(path), "inject_reset_stuck");
-	if (access(path, W_OK))
-		SKIP(return, "no inject_reset_stuck (unsafe_fault_injection=0)");
+	if (!have_reset_stuck())
+		SKIP(return, "no inject_reset_stuck, or a device without FAULT");
 	ASSERT_EQ(0, pci_addr(addr, sizeof(addr)));
 	ASSERT_EQ(0, knob_set("timeout_ms", 1000));
 	ASSERT_EQ(0, knob_set("force_timeout", 1));
