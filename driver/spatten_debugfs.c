@@ -9,7 +9,10 @@
 #include <linux/kstrtox.h>
 #include <linux/seq_file.h>
 
+#include <drm/drm_drv.h>
+
 #include "spatten_drv.h"
+#include "spatten_pm.h"
 #include "spatten_queue.h"
 
 static struct dentry *spatten_debugfs_root;
@@ -60,6 +63,51 @@ static int spatten_timeout_set(void *data, u64 val)
 DEFINE_DEBUGFS_ATTRIBUTE(spatten_timeout_fops, spatten_timeout_get,
 			 spatten_timeout_set, "%llu\n");
 
+/*
+ * inject_reset_stuck: the device's FAULT register. Non-zero arms
+ * RESET_STUCK: the next device reset (hang recovery, PCI function reset,
+ * suspend, unbind) never completes, until an FLR clears it.
+ */
+static int spatten_reset_stuck_get(void *data, u64 *val)
+{
+	struct spatten_device *sdev = data;
+	int idx;
+
+	if (!drm_dev_enter(&sdev->drm, &idx))
+		return -ENODEV;
+	mutex_lock(&sdev->reset_lock);
+	*val = sdev->hw_off ? 0 : spatten_rd(sdev, SPATTEN_REG_FAULT) &
+				   SPATTEN_FAULT_RESET_STUCK;
+	mutex_unlock(&sdev->reset_lock);
+	drm_dev_exit(idx);
+	return 0;
+}
+
+static int spatten_reset_stuck_set(void *data, u64 val)
+{
+	struct spatten_device *sdev = data;
+	int idx, ret;
+
+	if (!drm_dev_enter(&sdev->drm, &idx))
+		return -ENODEV;
+	/* Armed on a running device: the resume's reset is not the next. */
+	ret = spatten_pm_get(sdev);
+	if (!ret) {
+		mutex_lock(&sdev->reset_lock);
+		if (sdev->hw_off || READ_ONCE(sdev->broken))
+			ret = -EIO;
+		else
+			spatten_wr(sdev, SPATTEN_REG_FAULT,
+				   val ? SPATTEN_FAULT_RESET_STUCK : 0);
+		mutex_unlock(&sdev->reset_lock);
+		spatten_pm_put(sdev);
+	}
+	drm_dev_exit(idx);
+	return ret;
+}
+DEFINE_DEBUGFS_ATTRIBUTE(spatten_reset_stuck_fops, spatten_reset_stuck_get,
+			 spatten_reset_stuck_set, "%llu\n");
+
 /**
  * spatten_debugfs_init() - create the knobs of a board
  * @sdev: the board
@@ -68,7 +116,8 @@ DEFINE_DEBUGFS_ATTRIBUTE(spatten_timeout_fops, spatten_timeout_get,
  * doorbell), drop_irq (interrupts to ignore), nop_bench (the minimal
  * device round trip, spatten_bench.c); with the module parameter
  * unsafe_fault_injection also inject_dma_error and inject_dma_write_error,
- * which make the device DMA to an address no memory should answer to.
+ * which make the device DMA to an address no memory should answer to, and
+ * inject_reset_stuck, which arms the device's FAULT.RESET_STUCK.
  * debugfs failures are not errors: the knobs are for tests only.
  */
 void spatten_debugfs_init(struct spatten_device *sdev)
@@ -89,6 +138,8 @@ void spatten_debugfs_init(struct spatten_device *sdev)
 				&sdev->inject_dma);
 	debugfs_create_atomic_t("inject_dma_write_error", 0600, dir,
 				&sdev->inject_dma_write);
+	debugfs_create_file_unsafe("inject_reset_stuck", 0600, dir, sdev,
+				   &spatten_reset_stuck_fops);
 }
 
 /**

@@ -426,6 +426,26 @@ static void spatten_irqs_release(void *data)
 	spatten_irqs_fini(data);
 }
 
+/*
+ * Reset the device at probe. One that does not come out of reset (a board
+ * left out of service by a failed recovery, then unbound) gets a
+ * function-level reset, if it has one, and a second chance.
+ */
+static int spatten_hw_reset_probe(struct spatten_device *sdev)
+{
+	struct pci_dev *pdev = sdev->pdev;
+	int ret;
+
+	ret = spatten_hw_reset(sdev);
+	if (ret != -ETIMEDOUT || pcie_reset_flr(pdev, PCI_RESET_PROBE))
+		return ret;
+	dev_warn(&pdev->dev, "device stuck in reset: function-level reset\n");
+	pci_save_state(pdev);
+	ret = pcie_flr(pdev);
+	pci_restore_state(pdev);
+	return ret ? ret : spatten_hw_reset(sdev);
+}
+
 /* The BAR, the capabilities and a reset device with its queues and IRQs. */
 static int spatten_hw_init(struct spatten_device *sdev)
 {
@@ -458,7 +478,7 @@ static int spatten_hw_init(struct spatten_device *sdev)
 	dma_set_max_seg_size(&pdev->dev, UINT_MAX);
 	pci_set_master(pdev);
 
-	ret = spatten_hw_reset(sdev);
+	ret = spatten_hw_reset_probe(sdev);
 	if (ret)
 		return ret;
 	ret = spatten_vectors_init(sdev);
@@ -539,7 +559,8 @@ static void spatten_unplug(struct spatten_device *sdev)
 	sdev->unplugged = true;
 	spatten_pm_unpause(sdev);
 	spatten_scheds_stop(sdev, NULL);
-	if (spatten_hw_disable(sdev))
+	/* A broken board is off the bus already: its reset would time out. */
+	if (READ_ONCE(sdev->broken) || spatten_hw_disable(sdev))
 		pci_clear_master(sdev->pdev);
 	spatten_irqs_fini(sdev);
 	spatten_queues_fail_ring(sdev, NULL);
@@ -572,7 +593,9 @@ static void spatten_shutdown(struct pci_dev *pdev)
 
 /*
  * Around a PCI function reset: stop, fail the jobs on the device, restart.
- * The PCI core calls both from one task; @reset_lock is held from one to
+ * It is also the way back for a board out of service (a device that did
+ * not come out of reset): reset_done puts it back in service. The PCI
+ * core calls both from one task; @reset_lock is held from one to
  * the other so that no timeout handler restarts a scheduler in between.
  */
 static void spatten_reset_prepare(struct pci_dev *pdev)
@@ -584,7 +607,8 @@ static void spatten_reset_prepare(struct pci_dev *pdev)
 	if (sdev->unplugged || sdev->pm_paused)
 		return;
 	spatten_scheds_stop(sdev, NULL);
-	spatten_hw_disable(sdev);
+	if (!READ_ONCE(sdev->broken))
+		spatten_hw_disable(sdev);
 	spatten_irqs_sync(sdev);
 	spatten_queues_fail_ring(sdev, NULL);
 }
@@ -595,6 +619,16 @@ static void spatten_reset_done(struct pci_dev *pdev)
 
 	lockdep_assert_held(&sdev->reset_lock);
 	if (!sdev->unplugged && !sdev->pm_paused) {
+		/*
+		 * The function was reset: a device that did not stop before
+		 * may work again. The PCI core restored the command register
+		 * as it was at reset_prepare (bus mastering off if broken).
+		 */
+		if (READ_ONCE(sdev->broken)) {
+			drm_info(&sdev->drm, "PCI function reset: bringing the device back into service\n");
+			WRITE_ONCE(sdev->broken, false);
+			pci_set_master(pdev);
+		}
 		atomic_inc(&sdev->nr_resets);
 		trace_spatten_reset(SPATTEN_RESET_PCI,
 				    spatten_dev_recover(sdev));

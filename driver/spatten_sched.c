@@ -190,7 +190,9 @@ static void spatten_dev_stop(struct spatten_device *sdev)
  * @sdev: the board, stopped; the caller holds @reset_lock
  *
  * If the device does not come back it is taken off the bus (bus mastering
- * off) and marked broken: jobs fail, SUBMIT returns -EIO.
+ * off) and marked broken: jobs fail, SUBMIT returns -EIO. A board already
+ * broken (its device did not stop) stays so, off the bus, until a PCI
+ * function reset (spatten_reset_done()) or a new probe.
  *
  * Return: 0 or a negative errno.
  */
@@ -204,18 +206,18 @@ int spatten_dev_recover(struct spatten_device *sdev)
 		ret = spatten_hw_reset(sdev);
 		if (!ret)
 			ret = spatten_queues_hw_init(sdev);
+		if (ret) {
+			drm_err(&sdev->drm, "device did not come back after a reset (%d)\n",
+				ret);
+			WRITE_ONCE(sdev->broken, true);
+			spatten_hw_disable(sdev);
+			pci_clear_master(sdev->pdev);
+		}
 	}
 	/* The device runs (or is off the bus): its registers may be read. */
 	spin_lock(&sdev->cnt_lock);
 	sdev->hw_off = false;
 	spin_unlock(&sdev->cnt_lock);
-	if (ret) {
-		drm_err(&sdev->drm, "device did not come back after a reset (%d)\n",
-			ret);
-		WRITE_ONCE(sdev->broken, true);
-		spatten_hw_disable(sdev);
-		pci_clear_master(sdev->pdev);
-	}
 	return ret;
 }
 

@@ -55,6 +55,7 @@
 #define SPATTEN_REG_CTRL		0x040	/* RW SPATTEN_CTRL_* */
 #define SPATTEN_REG_STATUS		0x044	/* RO SPATTEN_STATUS_* */
 #define SPATTEN_REG_INTX_STATUS		0x048	/* RW1C bit q: CQ q posted */
+#define SPATTEN_REG_FAULT		0x080	/* RW SPATTEN_FAULT_*: test hooks */
 
 #define SPATTEN_FEAT_CAUSAL		(1u << 0)
 #define SPATTEN_FEAT_GENERATION		(1u << 1)
@@ -69,6 +70,15 @@
 #define SPATTEN_CTRL_RESET		(1u << 1)	/* write 1: reset, self-clears */
 
 #define SPATTEN_STS_READY		(1u << 0)	/* enabled and idle-capable */
+
+/*
+ * FAULT: fault injection for tests of the host's recovery paths. Only FLR
+ * or a PCI (system) reset clears it; CTRL.RESET does not.
+ * RESET_STUCK: the next CTRL.RESET never completes: CTRL.RESET stays set,
+ * STATUS.READY stays clear and every register write is ignored.
+ */
+#define SPATTEN_FAULT_RESET_STUCK	(1u << 0)
+#define SPATTEN_FAULT_ALL		SPATTEN_FAULT_RESET_STUCK
 
 /* 64-bit counters, readable as one 8-byte or two 4-byte accesses. */
 #define SPATTEN_REG_CNT_BASE		0x100

@@ -15,6 +15,11 @@
  * entries the device has posted); a bad value sets QSTS.ERROR and is
  * ignored.  Doorbells of an enabled pair are recorded while CTRL.ENABLE is
  * clear (or the VM is stopped) and acted upon once it is set.
+ *
+ * FAULT (test hook): with RESET_STUCK armed, a CTRL.RESET resets the
+ * device but never completes: CTRL reads RESET, STATUS.READY stays clear
+ * and every BAR0 write is ignored until an FLR or a system reset
+ * (spatten_reset() in spatten.c) clears the condition.
  */
 
 #include "qemu/osdep.h"
@@ -186,6 +191,12 @@ static void spatten_ctrl_write(SpattenState *s, uint32_t val)
     }
     if (val & SPATTEN_CTRL_RESET) {
         spatten_reset_state(s);
+        if (s->fault & SPATTEN_FAULT_RESET_STUCK) {
+            /* The reset started (nothing runs) and never completes. */
+            s->reset_stuck = true;
+            s->ctrl = SPATTEN_CTRL_RESET;
+            trace_spatten_reset_stuck();
+        }
         return;
     }
     if ((val & SPATTEN_CTRL_ENABLE) && !(s->ctrl & SPATTEN_CTRL_ENABLE)) {
@@ -195,6 +206,16 @@ static void spatten_ctrl_write(SpattenState *s, uint32_t val)
         /* stop taking new entries; jobs in flight still complete */
         s->ctrl = 0;
     }
+}
+
+static void spatten_fault_write(SpattenState *s, uint32_t val)
+{
+    if (val & ~SPATTEN_FAULT_ALL) {
+        qemu_log_mask(LOG_GUEST_ERROR, "spatten: unknown FAULT bits 0x%x\n",
+                      val & ~SPATTEN_FAULT_ALL);
+    }
+    s->fault = val & SPATTEN_FAULT_ALL;
+    trace_spatten_fault(s->fault);
 }
 
 static bool spatten_reg_read(SpattenState *s, hwaddr addr, uint64_t *val)
@@ -247,6 +268,9 @@ static bool spatten_reg_read(SpattenState *s, hwaddr addr, uint64_t *val)
         return true;
     case SPATTEN_REG_INTX_STATUS:
         *val = s->intx_status;
+        return true;
+    case SPATTEN_REG_FAULT:
+        *val = s->fault;
         return true;
     }
 
@@ -318,6 +342,11 @@ static uint64_t spatten_mmio_read_reg(void *opaque, hwaddr addr,
 
 static void spatten_reg_write(SpattenState *s, hwaddr addr, uint32_t val)
 {
+    if (s->reset_stuck) {
+        /* Wedged in reset (FAULT.RESET_STUCK): only FLR gets it out. */
+        trace_spatten_reset_stuck_write(addr, val);
+        return;
+    }
     switch (addr) {
     case SPATTEN_REG_CTRL:
         spatten_ctrl_write(s, val);
@@ -325,6 +354,9 @@ static void spatten_reg_write(SpattenState *s, hwaddr addr, uint32_t val)
     case SPATTEN_REG_INTX_STATUS:
         s->intx_status &= ~val;
         spatten_update_intx(s);
+        return;
+    case SPATTEN_REG_FAULT:
+        spatten_fault_write(s, val);
         return;
     case SPATTEN_REG_ID ... SPATTEN_REG_CAP_DESC_SIZE:
     case SPATTEN_REG_STATUS:

@@ -20,6 +20,8 @@
  *   running and waiting jobs without posting them.  It does not wait for
  *   the engines: running jobs are cancelled and the queue generation
  *   bumped, so the bottom half discards whatever they still produce.
+ *   FLR and system reset also clear the FAULT register and a reset stuck
+ *   under FAULT.RESET_STUCK (spatten-regs.c); CTRL.RESET does neither.
  * - While the VM is stopped the device writes no guest memory and raises
  *   no interrupt: no SQ fetch, engines take no new job, the bottom half
  *   posts nothing.  A job already on an engine finishes computing: it
@@ -478,9 +480,14 @@ static void spatten_instance_finalize(Object *obj)
     qemu_mutex_destroy(&s->lock);
 }
 
+/* FLR (pci_device_reset()) and system reset. */
 static void spatten_reset(DeviceState *dev)
 {
-    spatten_reset_state(SPATTEN(dev));
+    SpattenState *s = SPATTEN(dev);
+
+    s->fault = 0;
+    s->reset_stuck = false;
+    spatten_reset_state(s);
 }
 
 static const VMStateDescription vmstate_spatten = {

@@ -187,6 +187,8 @@ struct SpattenState {
 
     /* guest-visible state, BQL */
     uint32_t ctrl;
+    uint32_t fault;             /* FAULT register: SPATTEN_FAULT_* armed */
+    bool reset_stuck;           /* a CTRL.RESET under RESET_STUCK: wedged */
     uint32_t intx_status;
     uint64_t cnt[SPATTEN_CNT_NUM];
     SpattenQueue q[SPATTEN_MAX_QUEUES];

@@ -565,11 +565,11 @@ static void abuse(Fz *f)
         f->dropped_by_reset += n;
         f->descs += n;
         break;
-    case 6:     /* random writes anywhere in BAR0 (reset bit excluded) */
+    case 6:     /* random writes anywhere in BAR0 (CTRL, FAULT excluded) */
         n = 1 + rn(f, 64);
         for (i = 0; i < n; i++) {
             a = rn(f, 0x3000) & ~3u;
-            if (a == SPATTEN_REG_CTRL) {
+            if (a == SPATTEN_REG_CTRL || a == SPATTEN_REG_FAULT) {
                 continue;
             }
             wr(f, a, rn(f, 3) ? rn(f, 1024) : (uint32_t)rnd(f));

@@ -12,7 +12,8 @@
  * write-back, pruned K/V rows not read), head pruning, progressive
  * quantization (LSB refetch always / never) and value pruning, CQ flow
  * control, round-robin fairness between queues, doorbells while disabled,
- * bus mastering off (DMA errors, no crash), CTRL.RESET and FLR,
+ * bus mastering off (DMA errors, no crash), CTRL.RESET and FLR, the
+ * FAULT.RESET_STUCK test hook (cleared by FLR and by system reset),
  * timing=modeled on the virtual clock (and a reset while jobs wait for
  * it), model=eighth vs full, hot-unplug with jobs in flight.
  *
@@ -1749,6 +1750,90 @@ static void test_flr(void)
     spatten_stop(s);
 }
 
+/* The device stays in reset: CTRL.RESET set, READY clear, writes ignored. */
+static void assert_reset_stuck(Spatten *s)
+{
+    int i;
+
+    for (i = 0; i < 20; i++) {
+        g_assert_cmphex(rd(s, SPATTEN_REG_CTRL), ==, SPATTEN_CTRL_RESET);
+        g_assert_cmphex(rd(s, SPATTEN_REG_STATUS), ==, 0);
+        g_usleep(1000);
+    }
+    g_assert_cmphex(rd(s, SPATTEN_REG_ID), ==, SPATTEN_HW_ID);
+    g_assert_cmphex(rd(s, SPATTEN_REG_FAULT), ==, SPATTEN_FAULT_RESET_STUCK);
+    g_assert_cmphex(rd(s, SPATTEN_REG_Q(0, SPATTEN_QREG_STATUS)), ==, 0);
+    g_assert_cmpuint(cnt(s, SPATTEN_CNT_JOBS_OK), ==, 0);
+    /* neither enable, another reset, disarming nor queue set-up helps */
+    wr(s, SPATTEN_REG_CTRL, SPATTEN_CTRL_ENABLE);
+    wr(s, SPATTEN_REG_CTRL, SPATTEN_CTRL_RESET);
+    wr(s, SPATTEN_REG_CTRL, 0);
+    wr(s, SPATTEN_REG_FAULT, 0);
+    wr(s, SPATTEN_REG_Q(0, SPATTEN_QREG_SQ_SIZE), RING_ENTRIES);
+    g_assert_cmphex(rd(s, SPATTEN_REG_CTRL), ==, SPATTEN_CTRL_RESET);
+    g_assert_cmphex(rd(s, SPATTEN_REG_STATUS), ==, 0);
+    g_assert_cmphex(rd(s, SPATTEN_REG_FAULT), ==, SPATTEN_FAULT_RESET_STUCK);
+    g_assert_cmpuint(rd(s, SPATTEN_REG_Q(0, SPATTEN_QREG_SQ_SIZE)), ==, 0);
+}
+
+/* Out of reset, FAULT clear: a reset completes and a NOP runs. */
+static void assert_usable(Spatten *s, uint32_t tag)
+{
+    struct spatten_hw_desc d;
+
+    g_assert_cmphex(rd(s, SPATTEN_REG_FAULT), ==, 0);
+    g_assert_cmphex(rd(s, SPATTEN_REG_CTRL), ==, 0);
+    wr(s, SPATTEN_REG_CTRL, SPATTEN_CTRL_RESET);
+    g_assert_cmphex(rd(s, SPATTEN_REG_CTRL), ==, 0);
+    queue_setup(s, 0, RING_ENTRIES, RING_ENTRIES);
+    wr(s, SPATTEN_REG_CTRL, SPATTEN_CTRL_ENABLE);
+    g_assert_cmphex(rd(s, SPATTEN_REG_STATUS), ==, SPATTEN_STS_READY);
+    desc_nop(&d, tag);
+    run_job(s, &d, SPATTEN_HW_OK, NULL);
+}
+
+/*
+ * FAULT.RESET_STUCK: the device works while it is armed; the next
+ * CTRL.RESET never completes; FLR clears it, and so does a system reset.
+ */
+static void test_reset_stuck(void)
+{
+    Spatten *s = spatten_start(NULL);
+    uint8_t exp = qpci_find_capability(s->dev, PCI_CAP_ID_EXP, 0);
+    struct spatten_hw_desc d;
+
+    /* unknown bits dropped; disarmed by writing 0 before it fires */
+    g_assert_cmphex(rd(s, SPATTEN_REG_FAULT), ==, 0);
+    wr(s, SPATTEN_REG_FAULT, 0xffffffff);
+    g_assert_cmphex(rd(s, SPATTEN_REG_FAULT), ==, SPATTEN_FAULT_RESET_STUCK);
+    wr(s, SPATTEN_REG_FAULT, 0);
+    assert_usable(s, 1);
+
+    wr(s, SPATTEN_REG_FAULT, SPATTEN_FAULT_RESET_STUCK);
+    desc_nop(&d, 2);
+    expect_error(s, &d, SPATTEN_HW_OK);
+    g_assert_cmpuint(cnt(s, SPATTEN_CNT_JOBS_OK), ==, 2);
+    wr(s, SPATTEN_REG_CTRL, SPATTEN_CTRL_RESET);
+    assert_reset_stuck(s);
+
+    /* FLR */
+    qpci_config_writew(s->dev, exp + PCI_EXP_DEVCTL,
+                       qpci_config_readw(s->dev, exp + PCI_EXP_DEVCTL) |
+                       PCI_EXP_DEVCTL_BCR_FLR);
+    spatten_map(s);
+    assert_usable(s, 3);
+
+    /* system reset */
+    wr(s, SPATTEN_REG_FAULT, SPATTEN_FAULT_RESET_STUCK);
+    wr(s, SPATTEN_REG_CTRL, SPATTEN_CTRL_RESET);
+    assert_reset_stuck(s);
+    qtest_qmp_assert_success(s->qts, "{'execute': 'system_reset'}");
+    qtest_qmp_eventwait(s->qts, "RESET");
+    spatten_map(s);
+    assert_usable(s, 4);
+    spatten_stop(s);
+}
+
 /*
  * msix=off: no MSI-X capability; INTX_STATUS reports completions in INTx
  * mode, is cleared when the guest enables MSI and stays clear under MSI.
@@ -1973,6 +2058,7 @@ int main(int argc, char **argv)
     qtest_add_func("/spatten/enable-gate", test_enable_gate);
     qtest_add_func("/spatten/no-bus-master", test_no_bus_master);
     qtest_add_func("/spatten/flr", test_flr);
+    qtest_add_func("/spatten/reset-stuck", test_reset_stuck);
     qtest_add_func("/spatten/no-msix", test_no_msix);
     qtest_add_func("/spatten/reset-inflight", test_reset_inflight);
     qtest_add_func("/spatten/modeled", test_modeled);

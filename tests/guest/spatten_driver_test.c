@@ -6,7 +6,8 @@
  * objects, SUBMIT/WAIT/REAP and poll(), the job_size and ioctl size rules,
  * fdinfo and memory-cgroup accounting, isolation between processes, the
  * per-file job limit, sysfs, and the fault paths driven through the debugfs
- * knobs: a hung job bans its file and resets the device (devcoredump),
+ * knobs: a hung job bans its file and resets the device (devcoredump), a
+ * device that stays in reset takes the board out of service until a PCI reset,
  * lost interrupts, DMA errors, PCI function reset, a process killed with
  * jobs in flight, unbind with jobs in flight or with a submitter blocked in
  * a userfaultfd page.
@@ -818,12 +819,20 @@ static void devcd_dismiss_all(void)
 	free(ents);
 }
 
+static bool board_reset_pci(void);
+
 static void knobs_default(void)
 {
 	char path[256];
 
 	if (!have_debugfs())
 		return;
+	/* A test that failed half-way left the board out of service. */
+	if (sysfs_key("faults", "broken") == 1)
+		board_reset_pci();
+	dbg_file(path, sizeof(path), "inject_reset_stuck");
+	if (!access(path, W_OK))
+		knob_set("inject_reset_stuck", 0);
 	knob_set("force_timeout", 0);
 	knob_set("drop_irq", 0);
 	dbg_file(path, sizeof(path), "inject_dma_error");
@@ -893,6 +902,33 @@ static int pci_addr(char *buf, size_t len)
 	base = strrchr(link, '/');
 	snprintf(buf, len, "%s", base ? base + 1 : link);
 	return 0;
+}
+
+/* The bus-master bit of the board's PCI command register; -errno. */
+static int pci_bus_master(const char *addr)
+{
+	char path[256];
+	uint8_t cmd[2];
+	int fd, n;
+
+	snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/config", addr);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	n = pread(fd, cmd, sizeof(cmd), 4);	/* PCI_COMMAND */
+	close(fd);
+	if (n != sizeof(cmd))
+		return -EIO;
+	return !!(cmd[0] & 0x4);		/* PCI_COMMAND_MASTER */
+}
+
+/* The documented way back for a board out of service: a PCI reset. */
+static bool board_reset_pci(void)
+{
+	char path[256];
+
+	sys_attr(path, sizeof(path), "reset");
+	return !write_file(path, "1") && sysfs_key("faults", "broken") == 0;
 }
 
 /* After a bind: wait until the board's node is back; false after @ms. */
@@ -3670,6 +3706,198 @@ TEST_F_TIMEOUT(drv, hang_writes_a_devcoredump, T_LONG)
 	EXPECT_NE(0, access(path, F_OK)) TH_LOG("%s still there", path);
 }
 
+/*
+ * debugfs inject_reset_stuck exists (unsafe_fault_injection=1) and the
+ * device has the FAULT register (arming it reads back; disarmed again).
+ */
+static bool have_reset_stuck(void)
+{
+	char path[256];
+	bool ok;
+
+	dbg_file(path, sizeof(path), "inject_reset_stuck");
+	if (access(path, W_OK) || knob_set("inject_reset_stuck", 1))
+		return false;
+	ok = knob_get("inject_reset_stuck") == 1;
+	knob_set("inject_reset_stuck", 0);
+	return ok;
+}
+
+/* A thread blocked in WAIT (no deadline) or poll() (no timeout). */
+struct blocked_call {
+	int fd;
+	uint64_t seqno;		/* WAIT; 0: poll() */
+	struct drm_spatten_result res;
+	short revents;
+	int ret;
+	int done;
+};
+
+static void *blocked_caller(void *arg)
+{
+	struct blocked_call *c = arg;
+	struct pollfd p = { .fd = c->fd, .events = POLLIN };
+
+	if (c->seqno) {
+		c->ret = wait_abs(c->fd, c->seqno, INT64_MAX, &c->res);
+	} else {
+		c->ret = poll(&p, 1, -1);
+		c->revents = p.revents;
+	}
+	__atomic_store_n(&c->done, 1, __ATOMIC_RELEASE);
+	return NULL;
+}
+
+static bool wait_flag(int *flag, int64_t rel_ns);
+
+/*
+ * A hang whose recovery fails: the device stays in reset (the device's
+ * FAULT.RESET_STUCK, debugfs inject_reset_stuck). Two files hold buffers
+ * (a shmem BO in A, a user-pointer BO in B) with jobs in flight, and
+ * waiters: a thread in WAIT without a deadline, one in poll() without a
+ * timeout, sync-object waits on the out-fences. The board goes out of
+ * service: bus mastering off, every job completes once with an error,
+ * every waiter returns, the buffers keep their data, SUBMIT fails -EIO.
+ * A PCI function reset brings the board back (docs/driver.md).
+ */
+TEST_F_TIMEOUT(drv, hang_with_reset_stuck_goes_out_of_service_then_pci_reset,
+	       T_LONG)
+{
+	enum { N = 3 };
+	struct blocked_call wt = { 0 }, pt = { 0 };
+	struct drm_spatten_result w;
+	struct drm_spatten_job ja[N], jb[N];
+	struct drm_spatten_sync oa, ob;
+	struct reap_stats st;
+	char addr[64], path[256];
+	char *ub, *copy_a, *copy_b;
+	uint32_t hub, sa, sb, both[2];
+	uint64_t seq_a, seq_b, s2;
+	long long resets0;
+	pthread_t tw, tp;
+	int i, fdb, fd2;
+
+	if (!have_debugfs())
+		SKIP(return, "no debugfs");
+	if (!have_reset_stuck())
+		SKIP(return, "no inject_reset_stuck, or a device without FAULT");
+	sys_attr(path, sizeof(path), "reset");
+	if (access(path, W_OK))
+		SKIP(return, "no PCI reset method");
+	ASSERT_EQ(0, pci_addr(addr, sizeof(addr)));
+	ASSERT_EQ(1, pci_bus_master(addr));
+	resets0 = sysfs_key("faults", "resets");
+
+	/* A: the fixture's shmem BO. B: a user-pointer BO. */
+	fdb = open_dev();
+	ASSERT_LE(0, fdb);
+	ub = anon(BO_SIZE);
+	ASSERT_NE(NULL, ub);
+	small_inputs(self->map, 61);
+	small_inputs(ub, 62);
+	ASSERT_EQ(0, bo_userptr(fdb, ub, BO_SIZE, &hub));
+	copy_a = malloc(BO_SIZE);
+	copy_b = malloc(BO_SIZE);
+	ASSERT_NE(NULL, copy_a);
+	ASSERT_NE(NULL, copy_b);
+	memcpy(copy_a, self->map, BO_SIZE);
+	memcpy(copy_b, ub, BO_SIZE);
+	ASSERT_EQ(0, syncobj_create(self->fd, 0, &sa));
+	ASSERT_EQ(0, syncobj_create(fdb, 0, &sb));
+	oa = sync_bin(sa);
+	ob = sync_bin(sb);
+
+	ASSERT_EQ(0, knob_set("timeout_ms", 3000));
+	ASSERT_EQ(0, knob_set("force_timeout", 1));
+	for (i = 0; i < N; i++) {
+		small_job(&ja[i], self->handle);
+		ja[i].user_data = 0xa0 + i;
+		small_job(&jb[i], hub);
+		jb[i].user_data = 0xb0 + i;
+	}
+	ASSERT_EQ(0, submit_full(self->fd, ja, JOB_SIZE, N, 0, NULL, 0, &oa, 1,
+				 &seq_a));
+	/* Armed with jobs in flight (the device cannot autosuspend). */
+	ASSERT_EQ(0, knob_set("inject_reset_stuck", 1));
+	EXPECT_EQ(1, knob_get("inject_reset_stuck"));
+	/* A's jobs hang first: A is the guilty file. */
+	sleep_ms(1000);
+	ASSERT_EQ(0, submit_full(fdb, jb, JOB_SIZE, N, 0, NULL, 0, &ob, 1,
+				 &seq_b));
+
+	wt.fd = self->fd;
+	wt.seqno = seq_a + N - 1;
+	pt.fd = fdb;
+	ASSERT_EQ(0, pthread_create(&tw, NULL, blocked_caller, &wt));
+	ASSERT_EQ(0, pthread_create(&tp, NULL, blocked_caller, &pt));
+
+	/* A: WAIT (the thread has the last job); B: REAP. */
+	for (i = 0; i < N - 1; i++) {
+		ASSERT_EQ(0, wait_job(self->fd, seq_a + i, WAIT_NS, &w));
+		EXPECT_EQ(0xa0 + i, w.user_data);
+		EXPECT_NE(DRM_SPATTEN_STATUS_OK, w.status);
+		TH_LOG("A job %d: status %u", i, w.status);
+	}
+	ASSERT_TRUE(wait_flag(&wt.done, WAIT_NS)) TH_LOG("WAIT still blocked");
+	ASSERT_EQ(0, pthread_join(tw, NULL));
+	EXPECT_EQ(0, wt.ret);
+	EXPECT_EQ(0xa0 + N - 1, wt.res.user_data);
+	EXPECT_NE(DRM_SPATTEN_STATUS_OK, wt.res.status);
+	ASSERT_TRUE(wait_flag(&pt.done, WAIT_NS)) TH_LOG("poll still blocked");
+	ASSERT_EQ(0, pthread_join(tp, NULL));
+	EXPECT_EQ(1, pt.ret);
+	EXPECT_TRUE(pt.revents & POLLIN);
+	reap_all(fdb, seq_b, N, DRM_SPATTEN_STATUS_OK, WAIT_NS, &st);
+	EXPECT_EQ(0, st.err);
+	EXPECT_EQ(N, st.seen);
+	EXPECT_EQ(0, st.dup);
+	EXPECT_EQ(0, st.stray);
+	EXPECT_EQ(N, st.other) TH_LOG("B: a job completed OK");
+	/* Exactly once. */
+	for (i = 0; i < N; i++) {
+		EXPECT_EQ(-ENOENT, wait_job(self->fd, seq_a + i, 0, NULL));
+		EXPECT_EQ(-ENOENT, wait_job(fdb, seq_b + i, 0, NULL));
+	}
+	/* The out-fences signalled (with an error). */
+	both[0] = sa;
+	EXPECT_EQ(0, syncobj_wait(self->fd, both, 1, now_ns() + WAIT_NS, 0));
+	both[0] = sb;
+	EXPECT_EQ(0, syncobj_wait(fdb, both, 1, now_ns() + WAIT_NS, 0));
+
+	/* Out of service, off the bus; the buffers kept their data. */
+	EXPECT_EQ(1, sysfs_key("faults", "broken"));
+	EXPECT_EQ(resets0 + 1, sysfs_key("faults", "resets"));
+	EXPECT_EQ(0, pci_bus_master(addr));
+	EXPECT_EQ(0, memcmp(copy_a, self->map, BO_SIZE));
+	EXPECT_EQ(0, memcmp(copy_b, ub, BO_SIZE));
+	nop_job(&jb[0], 1);
+	EXPECT_EQ(-EIO, submit(fdb, jb, 1, NULL));
+	fd2 = open_dev();
+	ASSERT_LE(0, fd2);
+	EXPECT_EQ(-EIO, submit(fd2, jb, 1, NULL));
+	/* Closing a file with a pinned user-pointer BO works. */
+	EXPECT_EQ(0, gem_close(fdb, hub));
+	close(fdb);
+	EXPECT_EQ(0, munmap(ub, BO_SIZE));
+
+	/* The way back: a PCI function reset. */
+	ASSERT_EQ(0, write_file(path, "1"));
+	EXPECT_EQ(0, sysfs_key("faults", "broken"));
+	EXPECT_EQ(1, pci_bus_master(addr));
+	EXPECT_EQ(0, knob_get("inject_reset_stuck"));
+	nop_job(&jb[0], 2);
+	ASSERT_EQ(0, submit(fd2, jb, 1, &s2));
+	ASSERT_EQ(0, wait_job(fd2, s2, WAIT_NS, &w));
+	EXPECT_EQ(DRM_SPATTEN_STATUS_OK, w.status);
+	close(fd2);
+	/* A hung: it stays banned. */
+	EXPECT_EQ(-ECANCELED, submit(self->fd, jb, 1, NULL));
+	syncobj_destroy(self->fd, sa);
+	free(copy_a);
+	free(copy_b);
+	EXPECT_TRUE(wait_idle(10 * NSEC_PER_SEC));
+}
+
 TEST_F_TIMEOUT(drv, dropped_interrupt_is_recovered_by_the_watchdog, T_SHORT)
 {
 	struct drm_spatten_result w;
@@ -4415,6 +4643,53 @@ TEST_F_TIMEOUT(zz_unbind, zz_a_sync_file_outlives_its_device, T_LONG)
 	ASSERT_TRUE(rebind(addr)) TH_LOG("bind %s", addr);
 }
 
+/*
+ * A board out of service because its device stays in reset
+ * (inject_reset_stuck) unbinds (its jobs done, its mapping still readable),
+ * and binds again: the probe resets the function (FLR) when the device
+ * does not come out of reset, so the board works again.
+ */
+TEST_F_TIMEOUT(zz_unbind, zz_unbind_a_board_stuck_in_reset_then_bind, T_LONG)
+{
+	struct drm_spatten_result w;
+	struct drm_spatten_job j[2];
+	char addr[256];
+	uint64_t seqno;
+	int fd2;
+
+	if (!have_debugfs())
+		SKIP(return, "no debugfs");
+	if (!have_reset_stuck())
+		SKIP(return, "no inject_reset_stuck, or a device without FAULT");
+	ASSERT_EQ(0, pci_addr(addr, sizeof(addr)));
+	ASSERT_EQ(0, knob_set("timeout_ms", 1000));
+	ASSERT_EQ(0, knob_set("force_timeout", 1));
+	nops(j, 2);
+	ASSERT_EQ(0, submit(self->fd, j, 2, &seqno));
+	ASSERT_EQ(0, knob_set("inject_reset_stuck", 1));
+	memset(self->map, 0x6b, PAGE);
+	ASSERT_EQ(0, wait_job(self->fd, seqno, WAIT_NS, &w));
+	EXPECT_EQ(DRM_SPATTEN_STATUS_TIMEOUT, w.status);
+	ASSERT_EQ(0, wait_job(self->fd, seqno + 1, WAIT_NS, &w));
+	EXPECT_NE(DRM_SPATTEN_STATUS_OK, w.status);
+	ASSERT_EQ(1, sysfs_key("faults", "broken"));
+
+	ASSERT_EQ(0, write_file(PCI_DRV_DIR "/unbind", addr));
+	EXPECT_EQ(-ENODEV, submit(self->fd, j, 1, NULL));
+	EXPECT_EQ(0x6b, ((volatile unsigned char *)self->map)[PAGE - 1]);
+
+	ASSERT_TRUE(rebind(addr)) TH_LOG("bind %s", addr);
+	EXPECT_EQ(0, sysfs_key("faults", "broken"));
+	EXPECT_EQ(1, pci_bus_master(addr));
+	fd2 = open_dev();
+	ASSERT_LE(0, fd2);
+	nop_job(&j[0], 9);
+	ASSERT_EQ(0, submit(fd2, j, 1, &seqno));
+	ASSERT_EQ(0, wait_job(fd2, seqno, WAIT_NS, &w));
+	EXPECT_EQ(DRM_SPATTEN_STATUS_OK, w.status);
+	close(fd2);
+}
+
 struct uffd_call {
 	int fd;
 	void *mem;
@@ -4596,10 +4871,36 @@ static int hold_jobs(void)
 		pause();
 }
 
+/*
+ * --only SUBSTR: run only the tests whose name contains SUBSTR (the 6.1
+ * harness has no filter options), for single-test boots.
+ */
+static void only_tests(const char *sub)
+{
+	struct __fixture_metadata *f;
+	struct __test_metadata *t, **link;
+
+	for (f = __fixture_list; f; f = f->next) {
+		link = &f->tests;
+		for (t = f->tests; t; t = t->next) {
+			if (strstr(t->name, sub)) {
+				*link = t;
+				link = &t->next;
+			}
+		}
+		*link = NULL;
+	}
+}
+
 int main(int argc, char **argv)
 {
 	if (argc > 1 && !strcmp(argv[1], "--hold-jobs"))
 		return hold_jobs();
+	if (argc > 2 && !strcmp(argv[1], "--only")) {
+		only_tests(argv[2]);
+		argc -= 2;
+		argv += 2;
+	}
 	/* The job timeout the tests restore after changing it. */
 	if (board_find()) {
 		long v = knob_get("timeout_ms");
