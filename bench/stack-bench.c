@@ -37,6 +37,7 @@
  *    per pending (unreaped) job (free pages of /proc/zoneinfo and Slab around
  *    many of them).
  */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -222,6 +223,9 @@ static void ioctl_nops(int fd, int n, struct kres *r)
 	free(lat);
 }
 
+/* Library calls (each one ioctl) made by the loops below. */
+static unsigned long lib_calls;
+
 /*
  * QD jobs in flight, one spatten_submit() per job; whenever QD are in
  * flight, reap whatever is done (at least one) and submit as many again:
@@ -246,6 +250,7 @@ static double lib_qd(struct spatten_dev *dev, int n, int qd)
 		if (ret < 0)
 			die("spatten_reap", ret);
 		done += ret;
+		lib_calls += (unsigned long)ret + 1;
 	}
 	return n / (now_s() - t0);
 }
@@ -290,11 +295,13 @@ static double lib_batch(struct spatten_dev *dev, int n, int qd)
 		ret = spatten_submit(dev, jobs, (unsigned int)qd, NULL);
 		if (ret)
 			die("spatten_submit", ret);
+		lib_calls++;
 		for (i = 0; i < qd; i += ret) {
 			ret = spatten_reap(dev, res, (unsigned int)(qd - i),
 					   (unsigned int)(qd - i), INT64_MAX);
 			if (ret <= 0)
 				die("spatten_reap", ret ? ret : -EIO);
+			lib_calls++;
 		}
 		done += qd;
 	}
@@ -341,6 +348,251 @@ static double procs(int p, int qd, int n)
 			die("child", EIO);
 	}
 	return (double)p * n / (now_s() - t0);
+}
+
+
+/* ---- where the time of a job goes ---------------------------------------- */
+
+/*
+ * CPU time of every thread of the guest (schedstat: ns on a CPU, user and
+ * kernel), by class, around a measurement: the calling process (the
+ * library and its ioctls, or nop_bench's writer), the drm_sched threads
+ * (6.1: one kthread per queue, named after it; 6.12 runs run_job and
+ * free_job as work items: kworkers), the IRQ threads, the rest. Plus
+ * context switches (/proc/stat ctxt) and the board's interrupts.
+ */
+enum { C_CALLER, C_SCHED, C_KWORKER, C_IRQ, C_OTHER, C_NUM };
+
+#define MAXTH	1024
+
+struct thr {
+	int tid;
+	int cls;
+	unsigned long long ns;
+};
+
+struct snap {
+	struct thr t[MAXTH];
+	int n;
+	unsigned long long ctxt, irqs, self;
+	double t0;
+};
+
+static int read_line(const char *path, char *buf, int len)
+{
+	FILE *f = fopen(path, "r");
+	int ok;
+
+	if (!f)
+		return -1;
+	ok = fgets(buf, len, f) != NULL;
+	fclose(f);
+	return ok ? 0 : -1;
+}
+
+static int thread_class(const char *comm, int tid)
+{
+	if (tid == getpid())
+		return C_CALLER;
+	if (!strncmp(comm, "irq/", 4))
+		return strstr(comm, "spatten") ? C_IRQ : C_OTHER;
+	if (!strncmp(comm, "spatten", 7))
+		return C_SCHED;
+	if (!strncmp(comm, "kworker", 7))
+		return C_KWORKER;
+	return C_OTHER;
+}
+
+static unsigned long long self_ns(void)
+{
+	unsigned long long ns = 0;
+	char buf[128];
+
+	if (!read_line("/proc/thread-self/schedstat", buf, sizeof(buf)))
+		sscanf(buf, "%llu", &ns);
+	return ns;
+}
+
+static void snap_take(struct snap *sn)
+{
+	char path[600], buf[512];
+	struct dirent *e, *e2;
+	DIR *d = opendir("/proc"), *d2;
+	FILE *f;
+
+	sn->n = 0;
+	while (d && (e = readdir(d))) {
+		if (e->d_name[0] < '1' || e->d_name[0] > '9')
+			continue;
+		snprintf(path, sizeof(path), "/proc/%s/task", e->d_name);
+		d2 = opendir(path);
+		while (d2 && (e2 = readdir(d2)) && sn->n < MAXTH) {
+			struct thr *t = &sn->t[sn->n];
+
+			if (e2->d_name[0] < '1' || e2->d_name[0] > '9')
+				continue;
+			snprintf(path, sizeof(path), "/proc/%s/task/%s/comm",
+				 e->d_name, e2->d_name);
+			if (read_line(path, buf, sizeof(buf)))
+				continue;
+			t->tid = atoi(e2->d_name);
+			t->cls = thread_class(buf, t->tid);
+			snprintf(path, sizeof(path), "/proc/%s/task/%s/schedstat",
+				 e->d_name, e2->d_name);
+			if (read_line(path, buf, sizeof(buf)) ||
+			    sscanf(buf, "%llu", &t->ns) != 1)
+				continue;
+			sn->n++;
+		}
+		if (d2)
+			closedir(d2);
+	}
+	if (d)
+		closedir(d);
+	sn->ctxt = 0;
+	f = fopen("/proc/stat", "r");
+	while (f && fgets(buf, sizeof(buf), f))
+		if (!strncmp(buf, "ctxt ", 5))
+			sn->ctxt = strtoull(buf + 5, NULL, 10);
+	if (f)
+		fclose(f);
+	sn->irqs = 0;
+	f = fopen("/proc/interrupts", "r");
+	while (f && fgets(buf, sizeof(buf), f)) {
+		char *p = strchr(buf, ':');
+
+		if (!p || !strstr(buf, "spatten"))
+			continue;
+		for (p++;;) {
+			char *end;
+			unsigned long long v = strtoull(p, &end, 10);
+
+			if (end == p)
+				break;
+			sn->irqs += v;
+			p = end;
+		}
+	}
+	if (f)
+		fclose(f);
+	sn->t0 = now_s();
+}
+
+#define COST_METHODS	5
+#define COST_COLS	(C_NUM + 4)	/* classes, wall, ctxt, irqs, calls */
+
+/* Per job: CPU us by class, wall us, switches, interrupts, library calls. */
+static void snap_diff(const struct snap *a, const struct snap *b, int jobs,
+		      unsigned long calls, double *out)
+{
+	int i, j;
+
+	for (i = 0; i < COST_COLS; i++)
+		out[i] = 0;
+	for (i = 0; i < b->n; i++) {
+		unsigned long long ns0 = 0;
+
+		for (j = 0; j < a->n; j++)
+			if (a->t[j].tid == b->t[i].tid) {
+				ns0 = a->t[j].ns;
+				break;
+			}
+		if (b->t[i].cls != C_CALLER)
+			out[b->t[i].cls] += (double)(b->t[i].ns - ns0) / 1e3 / jobs;
+	}
+	/* The caller's own, read next to the measurement, not the walks. */
+	out[C_CALLER] = (double)(b->self - a->self) / 1e3 / jobs;
+	out[C_NUM] = (b->t0 - a->t0) * 1e6 / jobs;
+	out[C_NUM + 1] = (double)(b->ctxt - a->ctxt) / jobs;
+	out[C_NUM + 2] = (double)(b->irqs - a->irqs) / jobs;
+	out[C_NUM + 3] = (double)calls / jobs;
+}
+
+static const char *const cost_names[COST_METHODS] = {
+	"minimal round trip: kernel NOP, depth 1 (nop_bench)",
+	"library: spatten_run(NOP), depth 1",
+	"device side: kernel NOPs, depth 16 (nop_bench)",
+	"library: one submit per job + reap, depth 16",
+	"library: batched submits of 16 + reap",
+};
+
+/* One measurement of method @m, @n jobs; per-job figures into @out. */
+static void cost_one(struct spatten_dev *dev, int m, int n, double *out)
+{
+	static struct snap a, b;
+	struct kres kr;
+	int ret = 0;
+
+	snap_take(&a);
+	lib_calls = 0;
+	a.self = self_ns();
+	a.t0 = now_s();
+	switch (m) {
+	case 0:
+		ret = kernel_nops(n, 1, &kr);
+		break;
+	case 1:
+		lib_nops(dev, n, &kr);
+		lib_calls = 2 * (unsigned long)n;
+		break;
+	case 2:
+		ret = kernel_nops(n, 16, &kr);
+		break;
+	case 3:
+		lib_qd(dev, n, 16);
+		break;
+	default:
+		lib_batch(dev, n, 16);
+		break;
+	}
+	b.t0 = now_s();
+	b.self = self_ns();
+	if (ret)
+		die("nop_bench", ret);
+	{
+		double t1 = b.t0;
+		unsigned long long s1 = b.self;
+
+		snap_take(&b);
+		b.t0 = t1;
+		b.self = s1;
+	}
+	snap_diff(&a, &b, n, lib_calls, out);
+}
+
+static void cost(struct spatten_dev *dev, FILE *md)
+{
+	static double v[COST_METHODS][COST_COLS][MAXR];
+	int reps = quick ? 1 : 5, r, m, c;
+
+	for (r = 0; r < reps; r++)
+		for (m = 0; m < COST_METHODS; m++) {
+			double out[COST_COLS];
+			int mm = (m + r) % COST_METHODS;
+
+			cost_one(dev, mm, mm < 2 ? n_rt * 2 : n_qd * 2, out);
+			for (c = 0; c < COST_COLS; c++)
+				v[mm][c][r] = out[c];
+		}
+	fprintf(md, "| method | wall us/job | caller (library + its "
+		"ioctls, or nop_bench's writer) | drm_sched threads (6.1 "
+		"kthreads) | kworkers (6.12: drm_sched work items) | IRQ threads "
+		"| other | CPU us/job, all | context switches/job | "
+		"interrupts/job | library calls (ioctls)/job |\n"
+		"|---|---|---|---|---|---|---|---|---|---|---|\n");
+	for (m = 0; m < COST_METHODS; m++) {
+		double med[COST_COLS], all = 0;
+
+		for (c = 0; c < COST_COLS; c++)
+			med[c] = st_of(v[m][c], reps).med;
+		for (c = 0; c < C_NUM; c++)
+			all += med[c];
+		fprintf(md, "| %s | %.1f | %.1f | %.1f | %.1f | %.1f | %.1f | "
+			"**%.1f** | %.2f | %.2f | %.2f |\n", cost_names[m],
+			med[C_NUM], med[C_CALLER], med[C_SCHED], med[C_KWORKER],
+			med[C_IRQ], med[C_OTHER], all, med[C_NUM + 1],
+			med[C_NUM + 2], med[C_NUM + 3]);
+	}
 }
 
 /* ---- attention jobs through the whole stack ---------------------------- */
@@ -914,6 +1166,11 @@ int main(int argc, char **argv)
 	}
 	emit("procs.md", f, &buf);
 	emit("procs.dat", f2, &b2);
+
+	f = mem_open(&buf, &len);
+	cost(dev, f);
+	emit("cost.md", f, &buf);
+	fprintf(stderr, "stack-bench: cost breakdown done\n");
 
 	f = mem_open(&buf, &len);
 	f2 = mem_open(&b2, &l2);
