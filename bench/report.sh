@@ -380,7 +380,8 @@ each measured around with the CPU time of every guest thread
 (\`/proc/PID/task/TID/schedstat\`: time on a CPU, user and kernel), the
 context switches (\`/proc/stat\` ctxt) and the board's interrupts
 (\`/proc/interrupts\`), per job; medians of 5 interleaved repetitions (1 with
---quick) of $((2 * 150)) jobs (depth 1) or $((2 * 400)) jobs (depth 16).
+--quick) of 2 n_rt jobs at depth 1 and 2 n_qd jobs at depth 16
+(${params:-?}).
 "caller" is the calling process: the library and its ioctls, or
 \`nop_bench\`'s writer, which allocates each NOP, puts it on the ring and
 waits for it inside one \`write()\`. The guest has 2 vCPUs, so a wall time
