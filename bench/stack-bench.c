@@ -21,8 +21,10 @@
  *      on a file of its own, no library;
  *    - library: spatten_nop_prep() + spatten_run();
  *    then jobs/s at queue depth 1, 4, 16, 64: the library keeping QD jobs
- *    in flight (one spatten_submit() per job, spatten_wait() on the oldest)
- *    and in batches (QD jobs per spatten_submit(), then QD waits), against
+ *    in flight with one spatten_submit() per job, reaping whatever is done
+ *    (spatten_reap(), at least one) whenever QD are in flight (and, for
+ *    reference, the same waiting on the oldest job, one spatten_wait() per
+ *    job), and in batches (QD jobs per spatten_submit(), then reaped), against
  *    nop_bench at the same depth (the device-side job rate); and 1-4
  *    processes, each at depth 1 and 16, aggregate jobs/s.
  * 2. Full-stack time vs keep ratio and vs bit split: one attention job
@@ -35,6 +37,7 @@
  *    per pending (unreaped) job (free pages of /proc/zoneinfo and Slab around
  *    many of them).
  */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -220,8 +223,40 @@ static void ioctl_nops(int fd, int n, struct kres *r)
 	free(lat);
 }
 
-/* QD jobs in flight, one submit per job, wait on the oldest. */
+/* Library calls (each one ioctl) made by the loops below. */
+static unsigned long lib_calls;
+
+/*
+ * QD jobs in flight, one spatten_submit() per job; whenever QD are in
+ * flight, reap whatever is done (at least one) and submit as many again:
+ * the loop an application keeping a queue full writes.
+ */
 static double lib_qd(struct spatten_dev *dev, int n, int qd)
+{
+	struct spatten_wait res[SPATTEN_REAP_MAX];
+	struct spatten_job job;
+	int sent = 0, done = 0, ret;
+	double t0 = now_s();
+
+	spatten_nop_prep(&job, 0);
+	while (done < n) {
+		while (sent < n && sent - done < qd) {
+			ret = spatten_submit(dev, &job, 1, NULL);
+			if (ret)
+				die("spatten_submit", ret);
+			sent++;
+		}
+		ret = spatten_reap(dev, res, (unsigned int)qd, 1, INT64_MAX);
+		if (ret < 0)
+			die("spatten_reap", ret);
+		done += ret;
+		lib_calls += (unsigned long)ret + 1;
+	}
+	return n / (now_s() - t0);
+}
+
+/* The same, but waiting on the oldest job with one spatten_wait() per job. */
+static double lib_qd_oldest(struct spatten_dev *dev, int n, int qd)
 {
 	uint64_t *seq = calloc((size_t)qd, sizeof(*seq));
 	struct spatten_job job;
@@ -246,25 +281,27 @@ static double lib_qd(struct spatten_dev *dev, int n, int qd)
 	return n / (now_s() - t0);
 }
 
-/* QD jobs per spatten_submit(), then QD waits. */
+/* QD jobs per spatten_submit(), then reap all QD (as many calls as it takes). */
 static double lib_batch(struct spatten_dev *dev, int n, int qd)
 {
 	struct spatten_job jobs[SPATTEN_MAX_SUBMIT];
+	struct spatten_wait res[SPATTEN_REAP_MAX];
 	int done = 0, i, ret;
 	double t0 = now_s();
-	uint64_t seq;
 
 	for (i = 0; i < qd; i++)
 		spatten_nop_prep(&jobs[i], (uint64_t)i);
 	while (done < n) {
-		ret = spatten_submit(dev, jobs, (unsigned int)qd, &seq);
+		ret = spatten_submit(dev, jobs, (unsigned int)qd, NULL);
 		if (ret)
 			die("spatten_submit", ret);
-		for (i = 0; i < qd; i++) {
-			ret = spatten_wait(dev, seq + (uint64_t)i,
-					   SPATTEN_WAIT_FOREVER, NULL);
-			if (ret)
-				die("spatten_wait", ret);
+		lib_calls++;
+		for (i = 0; i < qd; i += ret) {
+			ret = spatten_reap(dev, res, (unsigned int)(qd - i),
+					   (unsigned int)(qd - i), INT64_MAX);
+			if (ret <= 0)
+				die("spatten_reap", ret ? ret : -EIO);
+			lib_calls++;
 		}
 		done += qd;
 	}
@@ -311,6 +348,251 @@ static double procs(int p, int qd, int n)
 			die("child", EIO);
 	}
 	return (double)p * n / (now_s() - t0);
+}
+
+
+/* ---- where the time of a job goes ---------------------------------------- */
+
+/*
+ * CPU time of every thread of the guest (schedstat: ns on a CPU, user and
+ * kernel), by class, around a measurement: the calling process (the
+ * library and its ioctls, or nop_bench's writer), the drm_sched threads
+ * (6.1: one kthread per queue, named after it; 6.12 runs run_job and
+ * free_job as work items: kworkers), the IRQ threads, the rest. Plus
+ * context switches (/proc/stat ctxt) and the board's interrupts.
+ */
+enum { C_CALLER, C_SCHED, C_KWORKER, C_IRQ, C_OTHER, C_NUM };
+
+#define MAXTH	1024
+
+struct thr {
+	int tid;
+	int cls;
+	unsigned long long ns;
+};
+
+struct snap {
+	struct thr t[MAXTH];
+	int n;
+	unsigned long long ctxt, irqs, self;
+	double t0;
+};
+
+static int read_line(const char *path, char *buf, int len)
+{
+	FILE *f = fopen(path, "r");
+	int ok;
+
+	if (!f)
+		return -1;
+	ok = fgets(buf, len, f) != NULL;
+	fclose(f);
+	return ok ? 0 : -1;
+}
+
+static int thread_class(const char *comm, int tid)
+{
+	if (tid == getpid())
+		return C_CALLER;
+	if (!strncmp(comm, "irq/", 4))
+		return strstr(comm, "spatten") ? C_IRQ : C_OTHER;
+	if (!strncmp(comm, "spatten", 7))
+		return C_SCHED;
+	if (!strncmp(comm, "kworker", 7))
+		return C_KWORKER;
+	return C_OTHER;
+}
+
+static unsigned long long self_ns(void)
+{
+	unsigned long long ns = 0;
+	char buf[128];
+
+	if (!read_line("/proc/thread-self/schedstat", buf, sizeof(buf)))
+		sscanf(buf, "%llu", &ns);
+	return ns;
+}
+
+static void snap_take(struct snap *sn)
+{
+	char path[600], buf[512];
+	struct dirent *e, *e2;
+	DIR *d = opendir("/proc"), *d2;
+	FILE *f;
+
+	sn->n = 0;
+	while (d && (e = readdir(d))) {
+		if (e->d_name[0] < '1' || e->d_name[0] > '9')
+			continue;
+		snprintf(path, sizeof(path), "/proc/%s/task", e->d_name);
+		d2 = opendir(path);
+		while (d2 && (e2 = readdir(d2)) && sn->n < MAXTH) {
+			struct thr *t = &sn->t[sn->n];
+
+			if (e2->d_name[0] < '1' || e2->d_name[0] > '9')
+				continue;
+			snprintf(path, sizeof(path), "/proc/%s/task/%s/comm",
+				 e->d_name, e2->d_name);
+			if (read_line(path, buf, sizeof(buf)))
+				continue;
+			t->tid = atoi(e2->d_name);
+			t->cls = thread_class(buf, t->tid);
+			snprintf(path, sizeof(path), "/proc/%s/task/%s/schedstat",
+				 e->d_name, e2->d_name);
+			if (read_line(path, buf, sizeof(buf)) ||
+			    sscanf(buf, "%llu", &t->ns) != 1)
+				continue;
+			sn->n++;
+		}
+		if (d2)
+			closedir(d2);
+	}
+	if (d)
+		closedir(d);
+	sn->ctxt = 0;
+	f = fopen("/proc/stat", "r");
+	while (f && fgets(buf, sizeof(buf), f))
+		if (!strncmp(buf, "ctxt ", 5))
+			sn->ctxt = strtoull(buf + 5, NULL, 10);
+	if (f)
+		fclose(f);
+	sn->irqs = 0;
+	f = fopen("/proc/interrupts", "r");
+	while (f && fgets(buf, sizeof(buf), f)) {
+		char *p = strchr(buf, ':');
+
+		if (!p || !strstr(buf, "spatten"))
+			continue;
+		for (p++;;) {
+			char *end;
+			unsigned long long v = strtoull(p, &end, 10);
+
+			if (end == p)
+				break;
+			sn->irqs += v;
+			p = end;
+		}
+	}
+	if (f)
+		fclose(f);
+	sn->t0 = now_s();
+}
+
+#define COST_METHODS	5
+#define COST_COLS	(C_NUM + 4)	/* classes, wall, ctxt, irqs, calls */
+
+/* Per job: CPU us by class, wall us, switches, interrupts, library calls. */
+static void snap_diff(const struct snap *a, const struct snap *b, int jobs,
+		      unsigned long calls, double *out)
+{
+	int i, j;
+
+	for (i = 0; i < COST_COLS; i++)
+		out[i] = 0;
+	for (i = 0; i < b->n; i++) {
+		unsigned long long ns0 = 0;
+
+		for (j = 0; j < a->n; j++)
+			if (a->t[j].tid == b->t[i].tid) {
+				ns0 = a->t[j].ns;
+				break;
+			}
+		if (b->t[i].cls != C_CALLER)
+			out[b->t[i].cls] += (double)(b->t[i].ns - ns0) / 1e3 / jobs;
+	}
+	/* The caller's own, read next to the measurement, not the walks. */
+	out[C_CALLER] = (double)(b->self - a->self) / 1e3 / jobs;
+	out[C_NUM] = (b->t0 - a->t0) * 1e6 / jobs;
+	out[C_NUM + 1] = (double)(b->ctxt - a->ctxt) / jobs;
+	out[C_NUM + 2] = (double)(b->irqs - a->irqs) / jobs;
+	out[C_NUM + 3] = (double)calls / jobs;
+}
+
+static const char *const cost_names[COST_METHODS] = {
+	"minimal round trip: kernel NOP, depth 1 (nop_bench)",
+	"library: spatten_run(NOP), depth 1",
+	"device side: kernel NOPs, depth 16 (nop_bench)",
+	"library: one submit per job + reap, depth 16",
+	"library: batched submits of 16 + reap",
+};
+
+/* One measurement of method @m, @n jobs; per-job figures into @out. */
+static void cost_one(struct spatten_dev *dev, int m, int n, double *out)
+{
+	static struct snap a, b;
+	struct kres kr;
+	int ret = 0;
+
+	snap_take(&a);
+	lib_calls = 0;
+	a.self = self_ns();
+	a.t0 = now_s();
+	switch (m) {
+	case 0:
+		ret = kernel_nops(n, 1, &kr);
+		break;
+	case 1:
+		lib_nops(dev, n, &kr);
+		lib_calls = 2 * (unsigned long)n;
+		break;
+	case 2:
+		ret = kernel_nops(n, 16, &kr);
+		break;
+	case 3:
+		lib_qd(dev, n, 16);
+		break;
+	default:
+		lib_batch(dev, n, 16);
+		break;
+	}
+	b.t0 = now_s();
+	b.self = self_ns();
+	if (ret)
+		die("nop_bench", ret);
+	{
+		double t1 = b.t0;
+		unsigned long long s1 = b.self;
+
+		snap_take(&b);
+		b.t0 = t1;
+		b.self = s1;
+	}
+	snap_diff(&a, &b, n, lib_calls, out);
+}
+
+static void cost(struct spatten_dev *dev, FILE *md)
+{
+	static double v[COST_METHODS][COST_COLS][MAXR];
+	int reps = quick ? 1 : 5, r, m, c;
+
+	for (r = 0; r < reps; r++)
+		for (m = 0; m < COST_METHODS; m++) {
+			double out[COST_COLS];
+			int mm = (m + r) % COST_METHODS;
+
+			cost_one(dev, mm, mm < 2 ? n_rt * 2 : n_qd * 2, out);
+			for (c = 0; c < COST_COLS; c++)
+				v[mm][c][r] = out[c];
+		}
+	fprintf(md, "| method | wall us/job | caller (library + its "
+		"ioctls, or nop_bench's writer) | drm_sched threads (6.1 "
+		"kthreads) | kworkers (6.12: drm_sched work items) | IRQ threads "
+		"| other | CPU us/job, all | context switches/job | "
+		"interrupts/job | library calls (ioctls)/job |\n"
+		"|---|---|---|---|---|---|---|---|---|---|---|\n");
+	for (m = 0; m < COST_METHODS; m++) {
+		double med[COST_COLS], all = 0;
+
+		for (c = 0; c < COST_COLS; c++)
+			med[c] = st_of(v[m][c], reps).med;
+		for (c = 0; c < C_NUM; c++)
+			all += med[c];
+		fprintf(md, "| %s | %.1f | %.1f | %.1f | %.1f | %.1f | %.1f | "
+			"**%.1f** | %.2f | %.2f | %.2f |\n", cost_names[m],
+			med[C_NUM], med[C_CALLER], med[C_SCHED], med[C_KWORKER],
+			med[C_IRQ], med[C_OTHER], all, med[C_NUM + 1],
+			med[C_NUM + 2], med[C_NUM + 3]);
+	}
 }
 
 /* ---- attention jobs through the whole stack ---------------------------- */
@@ -690,7 +972,7 @@ int main(int argc, char **argv)
 	static const int qds[4] = { 1, 4, 16, 64 };
 	double k_rt[3][MAXR], rt_ratio[2][MAXR];
 	double qd_k[4][MAXR], qd_l[4][MAXR], qd_b[4][MAXR], qd_r[4][MAXR];
-	double qd_rb[4][MAXR], pr[2][4][MAXR];
+	double qd_o[4][MAXR], qd_ro[4][MAXR], qd_rb[4][MAXR], pr[2][4][MAXR];
 	struct kres kr, kp[MAXR], lp[MAXR], ip[MAXR];
 	struct spatten_board board;
 	struct spatten_dev *dev;
@@ -759,8 +1041,10 @@ int main(int argc, char **argv)
 				die("nop_bench", ret);
 			qd_k[q][r] = kr.jobs_s;
 			qd_l[q][r] = lib_qd(dev, n_qd, qds[q]);
+			qd_o[q][r] = lib_qd_oldest(dev, n_qd, qds[q]);
 			qd_b[q][r] = lib_batch(dev, n_qd, qds[q]);
 			qd_r[q][r] = qd_l[q][r] / qd_k[q][r];
+			qd_ro[q][r] = qd_o[q][r] / qd_k[q][r];
 			qd_rb[q][r] = qd_b[q][r] / qd_k[q][r];
 		}
 		for (p = 0; p < 4; p++) {
@@ -842,24 +1126,28 @@ int main(int argc, char **argv)
 	f = mem_open(&buf, &len);
 	f2 = mem_open(&b2, &l2);
 	fprintf(f, "| queue depth | device-side rate: kernel NOPs/s (nop_bench) "
-		"| library, one submit per job: jobs/s | / device | library, "
-		"batched submits: jobs/s | / device | target (QD >= 16) |\n"
-		"|---|---|---|---|---|---|---|\n");
-	fprintf(f2, "# qd kernel lib lib_batch\n");
+		"| library, one submit per job, reap: jobs/s | / device | "
+		"one submit per job, wait on the oldest: jobs/s | / device | "
+		"library, batched submits: jobs/s | / device | target (QD >= 16) |\n"
+		"|---|---|---|---|---|---|---|---|---|\n");
+	fprintf(f2, "# qd kernel lib lib_batch lib_oldest\n");
 	for (q = 0; q < 4; q++) {
 		struct st sk = st_of(qd_k[q], qd_rounds), sl = st_of(qd_l[q], qd_rounds);
 		struct st sb = st_of(qd_b[q], qd_rounds), sr = st_of(qd_r[q], qd_rounds);
+		struct st so = st_of(qd_o[q], qd_rounds), sro = st_of(qd_ro[q], qd_rounds);
 		struct st srb = st_of(qd_rb[q], qd_rounds);
 
 		fprintf(f, "| %d | %.0f (%.0f..%.0f) | %.0f (%.0f..%.0f) | "
-			"**%.2f** (%.2f..%.2f) | %.0f (%.0f..%.0f) | **%.2f** "
+			"**%.2f** (%.2f..%.2f) | %.0f (%.0f..%.0f) | %.2f "
+			"(%.2f..%.2f) | %.0f (%.0f..%.0f) | **%.2f** "
 			"(%.2f..%.2f) | %s |\n", qds[q], sk.med, sk.lo, sk.hi,
-			sl.med, sl.lo, sl.hi, sr.med, sr.lo, sr.hi, sb.med,
+			sl.med, sl.lo, sl.hi, sr.med, sr.lo, sr.hi, so.med,
+			so.lo, so.hi, sro.med, sro.lo, sro.hi, sb.med,
 			sb.lo, sb.hi, srb.med, srb.lo, srb.hi, qds[q] < 16 ? "-" :
 			sr.med >= 0.9 ? "met (>= 0.90)" : srb.med >= 0.9 ?
 			"met batched only; **missed** per-job" : "**missed**");
-		fprintf(f2, "%d %.1f %.1f %.1f\n", qds[q], sk.med, sl.med,
-			sb.med);
+		fprintf(f2, "%d %.1f %.1f %.1f %.1f\n", qds[q], sk.med, sl.med,
+			sb.med, so.med);
 	}
 	emit("qd.md", f, &buf);
 	emit("qd.dat", f2, &b2);
@@ -878,6 +1166,11 @@ int main(int argc, char **argv)
 	}
 	emit("procs.md", f, &buf);
 	emit("procs.dat", f2, &b2);
+
+	f = mem_open(&buf, &len);
+	cost(dev, f);
+	emit("cost.md", f, &buf);
+	fprintf(stderr, "stack-bench: cost breakdown done\n");
 
 	f = mem_open(&buf, &len);
 	f2 = mem_open(&b2, &l2);
