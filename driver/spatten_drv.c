@@ -194,6 +194,9 @@ static void spatten_show_fdinfo_engine(struct drm_printer *p,
 		   (u64)atomic64_read(&sfile->engine_ns));
 	drm_printf(p, "drm-cycles-attention:\t%llu\n",
 		   (u64)atomic64_read(&sfile->cycles));
+	/* The engines run jobs side by side: utilisation is out of this. */
+	drm_printf(p, "drm-engine-capacity-attention:\t%u\n",
+		   sfile->sdev->caps.engines);
 }
 
 #ifdef SPATTEN_HAVE_DRM_SHOW_FDINFO

@@ -138,8 +138,9 @@ void spatten_fence_free(struct dma_fence *fence)
 		kfree(container_of(fence, struct spatten_fence, base));
 }
 
-/* Under the queue's lock: the fence pins the device, and the module. */
-static void spatten_fence_init(struct spatten_queue *q, struct dma_fence *fence)
+/* The fence pins the device, and the module (spatten_exit()). */
+static void spatten_fence_init(struct spatten_queue *q, struct dma_fence *fence,
+			       u64 context, u64 seqno)
 {
 	struct spatten_fence *f = container_of(fence, struct spatten_fence,
 					       base);
@@ -147,8 +148,33 @@ static void spatten_fence_init(struct spatten_queue *q, struct dma_fence *fence)
 	atomic_inc(&spatten_live.fences);
 	drm_dev_get(&q->sdev->drm);
 	f->sdev = q->sdev;
-	dma_fence_init(fence, &spatten_fence_ops, &q->fence_lock, q->fence_ctx,
-		       ++q->fence_seqno);
+	dma_fence_init(fence, &spatten_fence_ops, &q->fence_lock, context,
+		       seqno);
+}
+
+/**
+ * spatten_queue_refuse() - end a job that will not go on the ring (banned
+ *	file, failed dependency, board gone or out of service)
+ * @q: the queue whose scheduler ran it
+ * @job: the job
+ * @err: its error
+ *
+ * The job's hardware fence is signalled at once with @err, in a fence
+ * context of its own (the ring's fences signal in ring order), and
+ * becomes the scheduler fence's parent, as for the jobs that ran: so
+ * every finished fence keeps the board, whose scheduler names it.
+ *
+ * Return: a reference to the fence, for the scheduler.
+ */
+struct dma_fence *spatten_queue_refuse(struct spatten_queue *q,
+				       struct spatten_job *job, int err)
+{
+	spatten_fence_init(q, job->hw_fence, dma_fence_context_alloc(1), 1);
+	dma_fence_set_error(job->hw_fence, err);
+	/* 6.1 does not pass the hardware fence's error on. */
+	dma_fence_set_error(&job->base.s_fence->finished, err);
+	dma_fence_signal(job->hw_fence);
+	return dma_fence_get(job->hw_fence);
 }
 
 /**
@@ -604,7 +630,7 @@ struct dma_fence *spatten_queue_push(struct spatten_queue *q,
 
 	spin_lock(&q->lock);
 	spatten_queue_check_head(q);
-	spatten_fence_init(q, job->hw_fence);
+	spatten_fence_init(q, job->hw_fence, q->fence_ctx, ++q->fence_seqno);
 	dma_fence_get(job->hw_fence);
 	slot = spatten_queue_get_slot(q);
 	q->slots[slot] = job;

@@ -34,16 +34,17 @@ static struct dma_fence *spatten_run_job(struct drm_sched_job *sched_job)
 	struct dma_fence *fence;
 	int idx;
 
-	/* Killed with its entity, or behind a failed dependency. */
+	/* Behind a failed dependency. */
 	if (unlikely(sched_job->s_fence->finished.error))
-		return NULL;
+		return spatten_queue_refuse(q, job,
+					    sched_job->s_fence->finished.error);
 	if (READ_ONCE(job->sfile->banned))
-		return ERR_PTR(-ECANCELED);
+		return spatten_queue_refuse(q, job, -ECANCELED);
 	if (!drm_dev_enter(&sdev->drm, &idx))
-		return ERR_PTR(-ENODEV);
+		return spatten_queue_refuse(q, job, -ENODEV);
 	if (READ_ONCE(sdev->broken)) {
 		drm_dev_exit(idx);
-		return ERR_PTR(-EIO);
+		return spatten_queue_refuse(q, job, -EIO);
 	}
 	spatten_job_sync_for_device(job);
 	fence = spatten_queue_push(q, job);

@@ -96,7 +96,8 @@ static int check_device(int fd)
 	ret = spatten__ioctl(fd, DRM_IOCTL_SPATTEN_INFO, &info);
 	if (ret < 0)
 		return ret;
-	return info.api_version == DRM_SPATTEN_API_VERSION ? 0 : -EPROTO;
+	/* Newer drivers keep what this version uses (structs only grow). */
+	return info.api_version >= DRM_SPATTEN_API_VERSION ? 0 : -EPROTO;
 }
 
 /* "spatten:<N>": 1 and the board number, 0 for a node path, -EINVAL. */

@@ -124,7 +124,7 @@ SPATTEN_API int spatten_open(const char *path, struct spatten_dev **devp);
  * A board named by number is found as spatten_list_boards() finds it. The
  * node is opened read-write with O_CLOEXEC; it must be a DRM device of
  * the driver "spatten" (DRM_IOCTL_VERSION) whose interface version
- * (struct spatten_info @api_version) is SPATTEN_API_VERSION. The
+ * (struct spatten_info @api_version) is SPATTEN_API_VERSION or later. The
  * simulation backend models a board with the QEMU device's default
  * capabilities, every feature and every format.
  *
@@ -133,9 +133,9 @@ SPATTEN_API int spatten_open(const char *path, struct spatten_dev **devp);
  * "spatten:<N>"), -ENOMEM, -ENOENT (no such node, or no N-th board: no
  * board or no driver), another open() error (-EACCES: permission),
  * -ENOTTY (not a SpAtten device: not a DRM node, or the node of another
- * DRM driver), -EPROTO (the driver speaks another interface version: also
- * a /dev/spatten<N> node of the first, misc-device driver), or the error
- * of the driver's INFO ioctl (-ENODEV: the board went away).
+ * DRM driver), -EPROTO (the driver's interface version is older than
+ * SPATTEN_API_VERSION), or the error of the driver's INFO ioctl (-ENODEV:
+ * the board went away).
  */
 SPATTEN_API int spatten_open_backend(const char *path,
 				     enum spatten_backend backend,

@@ -232,6 +232,54 @@ static void show_fdinfo(int fd)
 	fclose(f);
 }
 
+/*
+ * A devcoredump of this board (a hang: /sys/class/devcoredump/devcd<N>,
+ * whose failing_device is the PCI function): where it is and its summary
+ * lines. Reading it does not dismiss it (writing to data does).
+ */
+static void show_devcoredump(const char *addr)
+{
+	const char *dir = "/sys/class/devcoredump";
+	char path[512], link[512], line[256];
+	struct dirent *e;
+	int found = 0;
+	ssize_t n;
+	DIR *d;
+	FILE *f;
+
+	d = opendir(dir);
+	while (d && (e = readdir(d))) {
+		if (strncmp(e->d_name, "devcd", 5))
+			continue;
+		snprintf(path, sizeof(path), "%s/%s/failing_device", dir,
+			 e->d_name);
+		n = readlink(path, link, sizeof(link) - 1);
+		if (n <= 0)
+			continue;
+		link[n] = 0;
+		if (strcmp(strrchr(link, '/') ? strrchr(link, '/') + 1 : link,
+			   addr))
+			continue;
+		snprintf(path, sizeof(path), "%s/%s/data", dir, e->d_name);
+		printf("  devcoredump     %s (write to it to dismiss)\n", path);
+		found = 1;
+		f = fopen(path, "r");
+		while (f && fgets(line, sizeof(line), f)) {
+			if (!strncmp(line, "reason:", 7) ||
+			    !strncmp(line, "guilty:", 7))
+				printf("    %s", line);
+			if (!strncmp(line, "registers:", 10))
+				break;
+		}
+		if (f)
+			fclose(f);
+	}
+	if (d)
+		closedir(d);
+	if (!found)
+		printf("  devcoredump     none\n");
+}
+
 static int show_driver(const char *addr)
 {
 	struct spatten_board boards[16];
@@ -272,6 +320,7 @@ static int show_driver(const char *addr)
 		}
 		show_fdinfo(spatten_fd(dev));
 		spatten_close(dev);
+		show_devcoredump(addr);
 		return 1;
 	}
 	return 0;

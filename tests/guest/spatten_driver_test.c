@@ -3251,6 +3251,10 @@ TEST_F_TIMEOUT(drv, fdinfo_reports_driver_client_engine_time_and_memory,
 	ASSERT_LE(0, e0) TH_LOG("no drm-engine-<name>: <n> ns line in:\n%s",
 				text);
 	TH_LOG("engines: %s(%lld ns)", names, e0);
+	/* Its capacity: the board's engines, which run side by side. */
+	ASSERT_TRUE(fdinfo_get(text, "drm-engine-capacity-attention", val,
+			       sizeof(val)));
+	EXPECT_EQ(self->info.num_engines, strtoul(val, NULL, 10));
 	/* Memory: drm-total-memory (DRM core's helper) or drm-memory-*. */
 	p = strstr(text, "drm-total-memory:");
 	if (!p)
@@ -3697,6 +3701,21 @@ TEST_F_TIMEOUT(drv, hang_writes_a_devcoredump, T_LONG)
 	close(fd);
 	TH_LOG("%s: %lld bytes", found, total);
 	EXPECT_LT(0, total);
+	/* spatten-info shows it with the board (when the image has it). */
+	if (!access("/bin/spatten-info", X_OK)) {
+		char out[16384];
+		FILE *pf = popen("/bin/spatten-info 2>&1", "r");
+		size_t got = 0;
+
+		ASSERT_NE(NULL, pf);
+		while (got < sizeof(out) - 1 &&
+		       (r = fread(out + got, 1, sizeof(out) - 1 - got, pf)) > 0)
+			got += r;
+		out[got] = 0;
+		pclose(pf);
+		EXPECT_NE(NULL, strstr(out, path)) TH_LOG("spatten-info:\n%s", out);
+		EXPECT_NE(NULL, strstr(out, "reason: job timeout"));
+	}
 	/* Writing anything dismisses it. */
 	ASSERT_EQ(0, write_file(path, "1"));
 	snprintf(path, sizeof(path), DEVCD_DIR "/%s", found);

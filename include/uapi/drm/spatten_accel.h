@@ -81,6 +81,7 @@ extern "C" {
  * @max_jobs: out: most unreaped jobs per open file
  * @job_timeout_ms: out: how long a job may run on an engine
  * @flags: in: must be zero
+ * @rsvd0: out: zero
  * @rsvd: out: zero
  */
 struct drm_spatten_info {
@@ -349,6 +350,7 @@ struct drm_spatten_sync {
  * @out_sync_count: in: 0..DRM_SPATTEN_MAX_SYNCS
  * @seqno: out: sequence number of the first job; job i has @seqno + i
  * @submitted: out: jobs accepted: all, or none on error
+ * @rsvd0: in: must be zero
  * @rsvd: in: must be zero
  */
 struct drm_spatten_submit {
