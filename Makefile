@@ -155,8 +155,9 @@ check: all module-debug
 # Four boots, each followed by a scan of its kernel log: 6.1 with MSI-X,
 # 6.1 with the device's MSI-X off (MSI), 6.12 with MSI-X, 6.12 with
 # pci=nomsi (INTx). spatten_expect_irq tells the driver test which mode the
-# driver must report. The demo (half a minute of TCG) runs on the MSI-X
-# boot of each kernel only.
+# driver must report. The demo (half a minute of TCG) runs on the first
+# boot only: the library suite checks the device against the engine on
+# every boot.
 GUEST_BOOTS := 6.1:$(KABI):$(INITRAMFS)::msix \
 	6.1-msix-off:$(KABI):$(INITRAMFS):msix=off:msi \
 	6.12:$(KABI612):$(INITRAMFS612)::msix \
@@ -169,7 +170,7 @@ guest-check: module-6.12
 		tag=$$1 abi=$$2 initrd=$$3 devopts=$$4 irq=$$5; \
 		echo "# guest boot $$tag: kernel $$abi, -device spatten$${devopts:+,$$devopts}"; \
 		append="spatten_expect_irq=$$irq"; \
-		[ "$$irq" = msix ] || append="$$append spatten_demo=skip"; \
+		[ "$$tag" = 6.1 ] || append="$$append spatten_demo=skip"; \
 		[ "$$irq" = intx ] && append="$$append pci=nomsi"; \
 		SPATTEN_VM_TAG=$$tag SPATTEN_VM_APPEND="$$append" \
 			scripts/vm-run.sh check $(SPATTEN_CACHE)/kernel/$$abi/vmlinuz \

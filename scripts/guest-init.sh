@@ -11,8 +11,8 @@
 # spatten_rel=long, the long forms instead of the short ones); failnth:
 # the allocation-failure sweep alone.
 # bench: bench/stack-bench.c (spatten_bench_args=--quick for the short form).
-# check with spatten_demo=skip: without the demo (make check runs it on the
-# MSI-X boot of each kernel; the other boots test interrupt modes).
+# check with spatten_demo=skip: without the demo (make check runs it on its
+# first boot only).
 /bin/busybox --install -s /bin
 mount -t proc proc /proc
 mount -t sysfs sysfs /sys
