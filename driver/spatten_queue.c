@@ -101,6 +101,16 @@ static const struct dma_fence_ops spatten_fence_ops = {
 	.release = spatten_fence_release,
 };
 
+/*
+ * The fences of the kernel's own NOPs (nop_bench): they never leave the
+ * driver (no scheduler fence, no file), which frees them before it leaves
+ * the device, so they pin nothing and free as plain dma_fences.
+ */
+static const struct dma_fence_ops spatten_nop_fence_ops = {
+	.get_driver_name = spatten_fence_driver_name,
+	.get_timeline_name = spatten_fence_timeline_name,
+};
+
 /**
  * spatten_fences_flush() - wait for the deferred fence releases (module
  * exit, once no fence is left: the last release may still be running)
@@ -630,7 +640,12 @@ struct dma_fence *spatten_queue_push(struct spatten_queue *q,
 
 	spin_lock(&q->lock);
 	spatten_queue_check_head(q);
-	spatten_fence_init(q, job->hw_fence, q->fence_ctx, ++q->fence_seqno);
+	if (job->base.s_fence)
+		spatten_fence_init(q, job->hw_fence, q->fence_ctx,
+				   ++q->fence_seqno);
+	else
+		dma_fence_init(job->hw_fence, &spatten_nop_fence_ops,
+			       &q->fence_lock, q->fence_ctx, ++q->fence_seqno);
 	dma_fence_get(job->hw_fence);
 	slot = spatten_queue_get_slot(q);
 	q->slots[slot] = job;
