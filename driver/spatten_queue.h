@@ -11,11 +11,7 @@
 
 struct spatten_job;
 
-struct dma_fence *spatten_fence_alloc(void);
-void spatten_fence_free(struct dma_fence *fence);
-void spatten_fences_flush(void);
-struct dma_fence *spatten_queue_refuse(struct spatten_queue *q,
-				       struct spatten_job *job, int err);
+#include "spatten_fence.h"
 
 int spatten_hw_reset(struct spatten_device *sdev);
 int spatten_hw_disable(struct spatten_device *sdev);
