@@ -34,7 +34,10 @@ enum spe_plane {
 	SPE_PLANE_HEAD_IMP,	/* read and written */
 	SPE_PLANE_HEAD_ALIVE,
 	SPE_PLANE_HEAD_KEPT,	/* written */
+	SPE_PLANE_BLOCK_TABLE,	/* v3: paged KV cache */
+	SPE_PLANE_POSITIONS,	/* v3: key positions for RoPE */
 	SPE_PLANE_COUNT,
+	SPE_PLANE_COUNT_V2 = SPE_PLANE_BLOCK_TABLE,	/* planes of v1 and v2 */
 };
 
 /*
@@ -67,13 +70,18 @@ struct spe_caps {
 	uint64_t max_scratch;
 };
 
-/* Host-endian, validated copy of a descriptor. */
+/*
+ * Host-endian, validated copy of a descriptor of any version. Versions 1
+ * and 2 decode to n_kv_heads == n_heads, the packed KV layout (strides
+ * 0), list_bytes 2 and no RoPE.
+ */
 struct spe_job {
 	uint16_t opcode;
 	uint8_t stage;
 	uint16_t flags;
 	uint32_t tag;
 	uint32_t n_heads;
+	uint32_t n_kv_heads;
 	uint32_t head_dim;
 	uint32_t q_rows;
 	uint32_t kv_rows;
@@ -89,6 +97,12 @@ struct spe_job {
 	uint32_t value_keep;
 	uint32_t lsb_threshold;
 	uint32_t topk_seed;
+	uint32_t score_scale;	/* binary32 bits, 0: 1 / sqrt(head_dim) */
+	uint32_t rope_base;
+	/* KV layout in rows (spatten_hw.h); all 0: packed */
+	uint32_t kv_head_stride, kv_row_stride, kv_block_stride;
+	uint32_t kv_block_rows;	/* 0: not paged */
+	uint32_t list_bytes;	/* bytes per list entry: 2 or 4 */
 	/* Buffer references, host-endian, by plane; len 0 = absent. */
 	struct spe_buf {
 		uint64_t addr;
@@ -193,7 +207,9 @@ uint64_t spe_cycles(const struct spe_job *job, const struct spe_stats *st,
 
 /**
  * spe_desc_decode() - copy out, byte-swap and validate a descriptor
- * @desc: descriptor exactly as read from the submission queue
+ * @desc: submission-queue entry exactly as read from the queue
+ * @entry_size: bytes of @desc: the queue's entry size, 256 or 512; a
+ *	descriptor whose desc_size is larger fails with ERR_VERSION
  * @caps: what the device supports
  * @job: receives every decoded field, host-endian, even on failure
  *	(@job->tag is needed for the completion); run it only on success
@@ -206,7 +222,7 @@ uint64_t spe_cycles(const struct spe_job *job, const struct spe_stats *st,
  * Return: SPATTEN_HW_OK or the specific SPATTEN_HW_ERR_* of the first
  * failing check.
  */
-int spe_desc_decode(const struct spatten_hw_desc *desc,
+int spe_desc_decode(const void *desc, size_t entry_size,
 		    const struct spe_caps *caps, struct spe_job *job);
 
 /**

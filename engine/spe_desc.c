@@ -27,7 +27,7 @@ static void spe_decode_buf(struct spe_buf *dst, const struct spatten_hw_buf *src
 	dst->flags = le16toh(src->flags);
 }
 
-/* Every field, host-endian; no judgement yet. */
+/* Every field of a version 1 or 2 descriptor, host-endian; no judgement. */
 static void spe_decode_fields(const struct spatten_hw_desc *d,
 			      struct spe_job *job)
 {
@@ -37,6 +37,8 @@ static void spe_decode_fields(const struct spatten_hw_desc *d,
 	job->flags = le16toh(d->flags);
 	job->tag = le32toh(d->tag);
 	job->n_heads = le16toh(d->n_heads);
+	job->n_kv_heads = job->n_heads;
+	job->list_bytes = SPATTEN_LIST_BYTES;
 	job->head_dim = le16toh(d->head_dim);
 	job->q_rows = le16toh(d->q_rows);
 	job->kv_rows = le16toh(d->kv_rows);
@@ -72,21 +74,95 @@ static void spe_decode_fields(const struct spatten_hw_desc *d,
 	job->topk_seed = le32toh(d->topk_seed);
 }
 
-/* Checks 1-3: what kind of descriptor this is. */
-static int spe_check_header(const struct spatten_hw_desc *d,
-			    const struct spe_job *job)
+/* The same for version 3. */
+static void spe_decode_fields_v3(const struct spatten_hw_desc_v3 *d,
+				 struct spe_job *job)
 {
-	uint16_t known = d->version >= 2 ? SPATTEN_DESC_F_ALL :
-					   SPATTEN_DESC_F_CAUSAL;
+	memset(job, 0, sizeof(*job));
+	job->opcode = le16toh(d->opcode);
+	job->stage = d->stage;
+	job->flags = le16toh(d->flags);
+	job->tag = le32toh(d->tag);
+	job->version = d->version;
+	job->n_heads = le16toh(d->n_heads);
+	job->n_kv_heads = le16toh(d->n_kv_heads);
+	job->head_dim = le16toh(d->head_dim);
+	job->q_rows = le32toh(d->q_rows);
+	job->kv_rows = le32toh(d->kv_rows);
+	job->q_start = le32toh(d->q_start);
+	job->q_fmt = d->q_fmt;
+	job->q_frac = d->q_frac;
+	job->k_fmt = d->k_fmt;
+	job->k_frac = d->k_frac;
+	job->v_fmt = d->v_fmt;
+	job->v_frac = d->v_frac;
+	job->out_fmt = d->out_fmt;
+	job->out_frac = d->out_frac;
+	job->n_tok_alive = le32toh(d->n_tok_alive);
+	job->token_keep = le32toh(d->token_keep);
+	job->n_pinned = le32toh(d->n_pinned);
+	job->value_keep = le32toh(d->value_keep);
+	job->n_head_alive = le16toh(d->n_head_alive);
+	job->head_keep = le16toh(d->head_keep);
+	job->lsb_threshold = le16toh(d->lsb_threshold);
+	job->topk_seed = le32toh(d->topk_seed);
+	job->score_scale = le32toh(d->score_scale);
+	job->rope_base = le32toh(d->rope_base);
+	job->kv_block_rows = le32toh(d->kv_block_rows);
+	job->kv_head_stride = le32toh(d->kv_head_stride);
+	job->kv_row_stride = le32toh(d->kv_row_stride);
+	job->kv_block_stride = le32toh(d->kv_block_stride);
+	job->list_bytes = SPATTEN_LIST_BYTES_V3;
+	spe_decode_buf(&job->buf[SPE_PLANE_Q], &d->q);
+	spe_decode_buf(&job->buf[SPE_PLANE_K_MSB], &d->k);
+	spe_decode_buf(&job->buf[SPE_PLANE_V], &d->v);
+	spe_decode_buf(&job->buf[SPE_PLANE_OUT], &d->out);
+	spe_decode_buf(&job->buf[SPE_PLANE_K_LSB], &d->k_lsb);
+	spe_decode_buf(&job->buf[SPE_PLANE_TOK_IMP], &d->tok_imp);
+	spe_decode_buf(&job->buf[SPE_PLANE_TOK_ALIVE], &d->tok_alive);
+	spe_decode_buf(&job->buf[SPE_PLANE_TOK_KEPT], &d->tok_kept);
+	spe_decode_buf(&job->buf[SPE_PLANE_PINNED], &d->pinned);
+	spe_decode_buf(&job->buf[SPE_PLANE_HEAD_IMP], &d->head_imp);
+	spe_decode_buf(&job->buf[SPE_PLANE_HEAD_ALIVE], &d->head_alive);
+	spe_decode_buf(&job->buf[SPE_PLANE_HEAD_KEPT], &d->head_kept);
+	spe_decode_buf(&job->buf[SPE_PLANE_BLOCK_TABLE], &d->block_table);
+	spe_decode_buf(&job->buf[SPE_PLANE_POSITIONS], &d->positions);
+}
 
-	if (le16toh(d->desc_size) != SPATTEN_DESC_SIZE ||
-	    d->version < SPATTEN_DESC_VERSION_MIN ||
-	    d->version > SPATTEN_DESC_VERSION)
+/* Flags a descriptor version knows. */
+static uint16_t spe_known_flags(uint8_t version)
+{
+	if (version >= SPATTEN_DESC_VERSION_V3)
+		return SPATTEN_DESC_F_ALL_V3;
+	return version >= 2 ? SPATTEN_DESC_F_ALL : SPATTEN_DESC_F_CAUSAL;
+}
+
+/*
+ * Check 1: version and size: versions 1 and 2 are SPATTEN_DESC_SIZE
+ * bytes, version 3 SPATTEN_DESC_V3_SIZE and only where the device has it
+ * and the SQ entry holds it.
+ */
+static int spe_check_version(uint8_t version, uint16_t desc_size,
+			     size_t entry_size, const struct spe_caps *caps)
+{
+	if (version >= SPATTEN_DESC_VERSION_MIN &&
+	    version <= SPATTEN_DESC_VERSION)
+		return desc_size == SPATTEN_DESC_SIZE ? SPATTEN_HW_OK :
+							SPATTEN_HW_ERR_VERSION;
+	if (version != SPATTEN_DESC_VERSION_V3 ||
+	    desc_size != SPATTEN_DESC_V3_SIZE || entry_size < desc_size ||
+	    !(caps->features & SPATTEN_FEAT_DESC_V3))
 		return SPATTEN_HW_ERR_VERSION;
+	return SPATTEN_HW_OK;
+}
+
+/* Checks 2-3: what kind of job this is. */
+static int spe_check_header(const struct spe_job *job)
+{
 	if (job->opcode != SPATTEN_OP_NOP && job->opcode != SPATTEN_OP_ATTENTION)
 		return SPATTEN_HW_ERR_OPCODE;
-	/* PROGRESSIVE is a version-2 flag: unknown to version 1. */
-	if (job->flags & ~known)
+	/* PROGRESSIVE is a version-2 flag: unknown to version 1, etc. */
+	if (job->flags & ~spe_known_flags(job->version))
 		return SPATTEN_HW_ERR_FLAGS;
 	if (job->stage != SPATTEN_STAGE_SUMMARIZATION &&
 	    job->stage != SPATTEN_STAGE_GENERATION)
@@ -109,6 +185,15 @@ static int spe_bytes_zero(const void *p, size_t from, size_t to)
  * Check 4: reserved fields, compared raw (zero in any byte order); a
  * version-1 descriptor has every byte from 0x68 on zero.
  */
+static int spe_check_reserved_v3(const struct spatten_hw_desc_v3 *d)
+{
+	if (d->rsvd0 || d->rsvd1 || d->rsvd2 || d->rsvd3 ||
+	    !spe_bytes_zero(d->rsvd4, 0, sizeof(d->rsvd4)) ||
+	    !spe_bytes_zero(d->rsvd5, 0, sizeof(d->rsvd5)))
+		return SPATTEN_HW_ERR_RESERVED;
+	return SPATTEN_HW_OK;
+}
+
 static int spe_check_reserved(const struct spatten_hw_desc *d)
 {
 	if (d->rsvd0 || d->rsvd1 || d->rsvd2 || d->rsvd3 || d->rsvd4)
@@ -126,12 +211,12 @@ static int spe_buf_is_zero(const struct spe_buf *b)
 
 /*
  * Check 5: a NOP carries no shape, format, buffer or pruning field: every
- * byte after rsvd0 is zero (tag, flags and stage are allowed).
+ * byte after rsvd0 is zero (tag, flags and stage are allowed). Both
+ * layouts put n_heads at 0x10.
  */
-static int spe_check_nop(const struct spatten_hw_desc *d)
+static int spe_check_nop(const void *d, size_t size)
 {
-	if (!spe_bytes_zero(d, offsetof(struct spatten_hw_desc, n_heads),
-			    sizeof(*d)))
+	if (!spe_bytes_zero(d, offsetof(struct spatten_hw_desc, n_heads), size))
 		return SPATTEN_HW_ERR_RESERVED;
 	return SPATTEN_HW_OK;
 }
@@ -156,6 +241,9 @@ static int spe_check_shape(const struct spe_job *job,
 	int causal = !!(job->flags & SPATTEN_DESC_F_CAUSAL);
 
 	if (job->n_heads < 1 || job->n_heads > caps->max_heads)
+		return SPATTEN_HW_ERR_SHAPE;
+	if (job->n_kv_heads < 1 || job->n_kv_heads > job->n_heads ||
+	    job->n_heads % job->n_kv_heads)
 		return SPATTEN_HW_ERR_SHAPE;
 	/* head_dim is 16 bits, so "bit n set" is simply head_dim & mask. */
 	if (!spe_is_pow2(job->head_dim) || !(caps->head_dims & job->head_dim))
@@ -183,18 +271,40 @@ static int spe_check_shape(const struct spe_job *job,
 		return SPATTEN_HW_ERR_FLAGS;
 	if (job->value_keep && !(caps->features & SPATTEN_FEAT_VALUE_PRUNE))
 		return SPATTEN_HW_ERR_FLAGS;
+	if (job->n_kv_heads != job->n_heads &&
+	    !(caps->features & SPATTEN_FEAT_GQA))
+		return SPATTEN_HW_ERR_FLAGS;
+	if ((job->kv_head_stride || job->kv_row_stride ||
+	     job->kv_block_stride || job->kv_block_rows) &&
+	    !(caps->features & SPATTEN_FEAT_KV_LAYOUT))
+		return SPATTEN_HW_ERR_FLAGS;
+	if ((job->flags & SPATTEN_DESC_F_ROPE) &&
+	    !(caps->features & SPATTEN_FEAT_ROPE))
+		return SPATTEN_HW_ERR_FLAGS;
+	/* A position list is only read for RoPE. */
+	if ((job->flags & SPATTEN_DESC_F_ROPE_POSITIONS) &&
+	    !(job->flags & SPATTEN_DESC_F_ROPE))
+		return SPATTEN_HW_ERR_FLAGS;
 	return SPATTEN_HW_OK;
 }
 
-/* Check 7: where the query rows sit among the keys (32-bit sums of u16). */
+/*
+ * Check 7: where the query rows sit among the keys (64-bit sums of
+ * 32-bit fields). With RoPE a query row takes the position of its slot,
+ * so the query rows must be slots.
+ */
 static int spe_check_position(const struct spe_job *job)
 {
+	uint64_t q_end = (uint64_t)job->q_start + job->q_rows;
+
 	if (job->flags & SPATTEN_DESC_F_CAUSAL) {
-		if (job->q_start + job->q_rows > job->kv_rows)
+		if (q_end > job->kv_rows)
 			return SPATTEN_HW_ERR_POSITION;
 	} else if (job->q_start != 0) {
 		return SPATTEN_HW_ERR_POSITION;
 	}
+	if ((job->flags & SPATTEN_DESC_F_ROPE_POSITIONS) && q_end > job->kv_rows)
+		return SPATTEN_HW_ERR_POSITION;
 	if (job->stage == SPATTEN_STAGE_GENERATION &&
 	    job->q_start != job->kv_rows - 1)
 		return SPATTEN_HW_ERR_POSITION;
@@ -244,7 +354,7 @@ static int spe_check_formats(const struct spe_job *job,
 static int spe_check_keep(const struct spe_job *job)
 {
 	uint32_t heads = job->n_head_alive ? job->n_head_alive : job->n_heads;
-	uint32_t cands = job->n_tok_alive ? job->n_tok_alive + 1 :
+	uint64_t cands = job->n_tok_alive ? (uint64_t)job->n_tok_alive + 1 :
 					    job->kv_rows;
 
 	if (job->n_tok_alive > job->kv_rows || job->n_pinned > job->kv_rows ||
@@ -255,6 +365,64 @@ static int spe_check_keep(const struct spe_job *job)
 	if (job->n_pinned && !job->token_keep)
 		return SPATTEN_HW_ERR_KEEP;
 	return SPATTEN_HW_OK;
+}
+
+/*
+ * Check 10 (version 3): the KV layout. All zero is packed. Otherwise the
+ * row stride is at least 1, the head stride too when there are several KV
+ * heads, and paging (kv_block_rows, a power of two) comes with a block
+ * stride of at least one block's rows and nothing else.
+ */
+static int spe_check_layout(const struct spe_job *job)
+{
+	if (!job->kv_head_stride && !job->kv_row_stride &&
+	    !job->kv_block_stride && !job->kv_block_rows)
+		return SPATTEN_HW_OK;
+	if (!job->kv_row_stride || (job->n_kv_heads > 1 && !job->kv_head_stride))
+		return SPATTEN_HW_ERR_LAYOUT;
+	if (!job->kv_block_rows)
+		return job->kv_block_stride ? SPATTEN_HW_ERR_LAYOUT :
+					      SPATTEN_HW_OK;
+	if (!spe_is_pow2(job->kv_block_rows) || !job->kv_block_stride)
+		return SPATTEN_HW_ERR_LAYOUT;
+	return SPATTEN_HW_OK;
+}
+
+/*
+ * Check 11 (version 3): the numeric parameters. The score scale is 0 or a
+ * positive normal binary32; rope_base is 2..2^31 with ROPE and 0 without.
+ */
+static int spe_check_params(const struct spe_job *job)
+{
+	uint32_t exp = job->score_scale >> 23 & 0xff;
+
+	if (job->score_scale &&
+	    ((job->score_scale >> 31) || !exp || exp == 0xff))
+		return SPATTEN_HW_ERR_PARAM;
+	if (job->flags & SPATTEN_DESC_F_ROPE) {
+		if (job->rope_base < 2 || job->rope_base > 0x80000000u)
+			return SPATTEN_HW_ERR_PARAM;
+	} else if (job->rope_base) {
+		return SPATTEN_HW_ERR_PARAM;
+	}
+	return SPATTEN_HW_OK;
+}
+
+/*
+ * Rows of a K, K-LSB or V plane the layout reaches: the highest row index
+ * plus one. Paged: of block number 0 only (each listed block is checked
+ * when the table is read: SPATTEN_HW_ERR_BLOCK).
+ */
+uint64_t spe_kv_plane_rows(const struct spe_job *job)
+{
+	uint64_t rows = job->kv_rows;
+
+	if (!job->kv_row_stride)	/* packed */
+		return (uint64_t)job->n_kv_heads * job->kv_rows;
+	if (job->kv_block_rows && rows > job->kv_block_rows)
+		rows = job->kv_block_rows;
+	return (uint64_t)(job->n_kv_heads - 1) * job->kv_head_stride +
+	       (rows - 1) * job->kv_row_stride + 1;
 }
 
 /*
@@ -329,14 +497,20 @@ static int spe_buf_wanted(const struct spe_job *job, enum spe_plane p)
 		return !!job->n_head_alive;
 	case SPE_PLANE_HEAD_KEPT:
 		return !!job->head_keep;
+	case SPE_PLANE_BLOCK_TABLE:
+		return !!job->kv_block_rows;
+	case SPE_PLANE_POSITIONS:
+		return !!(job->flags & SPATTEN_DESC_F_ROPE_POSITIONS);
 	default:
 		return 1;
 	}
 }
 
 /*
- * Check 10: the buffers in descriptor order (q, k, v, out, k_lsb, tok_imp,
- * tok_alive, tok_kept, pinned, head_imp, head_alive, head_kept). An absent
+ * Check 12: the buffers in descriptor order (q, k, v, out, k_lsb, tok_imp,
+ * tok_alive, tok_kept, pinned, head_imp, head_alive, head_kept and, in
+ * version 3, block_table, positions). K, K-LSB and V must hold every row
+ * the KV layout reaches (spe_kv_plane_rows()). An absent
  * reference (len 0) must be all zero; presence must match the counts and
  * flags; a present one is checked as in version 1 against its size.
  */
@@ -348,38 +522,40 @@ static int spe_check_buffers(const struct spe_job *job,
 		SPE_PLANE_K_LSB, SPE_PLANE_TOK_IMP, SPE_PLANE_TOK_ALIVE,
 		SPE_PLANE_TOK_KEPT, SPE_PLANE_PINNED, SPE_PLANE_HEAD_IMP,
 		SPE_PLANE_HEAD_ALIVE, SPE_PLANE_HEAD_KEPT,
+		SPE_PLANE_BLOCK_TABLE, SPE_PLANE_POSITIONS,
 	};
-	uint64_t q_bytes = spatten_hw_tensor_bytes(job->n_heads, job->q_rows,
-						   job->head_dim, job->q_fmt);
+	uint64_t kv_rows = spe_kv_plane_rows(job);
+	uint64_t lb = job->list_bytes;
+	uint64_t blocks = job->kv_block_rows ?
+			  ((uint64_t)job->kv_rows + job->kv_block_rows - 1) /
+			  job->kv_block_rows : 0;
 	uint64_t need[SPE_PLANE_COUNT] = {
-		[SPE_PLANE_Q] = q_bytes,
-		[SPE_PLANE_K_MSB] = spatten_hw_tensor_bytes(job->n_heads,
-							    job->kv_rows,
-							    job->head_dim,
-							    job->k_fmt),
-		[SPE_PLANE_V] = spatten_hw_tensor_bytes(job->n_heads,
-							job->kv_rows,
+		[SPE_PLANE_Q] = spatten_hw_tensor_bytes(job->n_heads,
+							job->q_rows,
 							job->head_dim,
-							job->v_fmt),
+							job->q_fmt),
+		[SPE_PLANE_K_MSB] = kv_rows *
+				    spe_row_bytes(job->head_dim,
+						  spatten_hw_fmt_bits(job->k_fmt)),
+		[SPE_PLANE_V] = kv_rows *
+				spe_row_bytes(job->head_dim,
+					      spatten_hw_fmt_bits(job->v_fmt)),
 		[SPE_PLANE_OUT] = spatten_hw_tensor_bytes(job->n_heads,
 							  job->q_rows,
 							  job->head_dim,
 							  job->out_fmt),
-		[SPE_PLANE_K_LSB] = spatten_hw_plane_bytes(job->n_heads,
-							   job->kv_rows,
-							   job->head_dim,
-							   SPATTEN_LSB_BITS),
+		[SPE_PLANE_K_LSB] = kv_rows * spe_row_bytes(job->head_dim,
+							    SPATTEN_LSB_BITS),
 		[SPE_PLANE_TOK_IMP] = (uint64_t)job->kv_rows * SPATTEN_IMP_BYTES,
-		[SPE_PLANE_TOK_ALIVE] = (uint64_t)job->n_tok_alive *
-					SPATTEN_LIST_BYTES,
-		[SPE_PLANE_TOK_KEPT] = (uint64_t)job->token_keep *
-				       SPATTEN_LIST_BYTES,
-		[SPE_PLANE_PINNED] = (uint64_t)job->n_pinned * SPATTEN_LIST_BYTES,
+		[SPE_PLANE_TOK_ALIVE] = job->n_tok_alive * lb,
+		[SPE_PLANE_TOK_KEPT] = job->token_keep * lb,
+		[SPE_PLANE_PINNED] = job->n_pinned * lb,
 		[SPE_PLANE_HEAD_IMP] = (uint64_t)job->n_heads * SPATTEN_IMP_BYTES,
-		[SPE_PLANE_HEAD_ALIVE] = (uint64_t)job->n_head_alive *
-					 SPATTEN_LIST_BYTES,
-		[SPE_PLANE_HEAD_KEPT] = (uint64_t)job->head_keep *
-					SPATTEN_LIST_BYTES,
+		[SPE_PLANE_HEAD_ALIVE] = job->n_head_alive * lb,
+		[SPE_PLANE_HEAD_KEPT] = job->head_keep * lb,
+		[SPE_PLANE_BLOCK_TABLE] = blocks * SPATTEN_BLOCK_ENTRY_BYTES,
+		[SPE_PLANE_POSITIONS] = (uint64_t)job->kv_rows *
+					SPATTEN_POSITION_BYTES,
 	};
 	size_t i;
 	int rc;
@@ -403,23 +579,10 @@ static int spe_check_buffers(const struct spe_job *job,
 	return SPATTEN_HW_OK;
 }
 
-int spe_desc_decode(const struct spatten_hw_desc *desc,
-		    const struct spe_caps *caps, struct spe_job *job)
+/* Checks 6-12 of an ATTENTION job, whatever its version. */
+static int spe_check_job(const struct spe_job *job, const struct spe_caps *caps)
 {
-	struct spatten_hw_desc d;
 	int rc;
-
-	/* One snapshot: every check and the job see the same bytes. */
-	memcpy(&d, desc, sizeof(d));
-	spe_decode_fields(&d, job);
-
-	rc = spe_check_header(&d, job);
-	if (!rc)
-		rc = spe_check_reserved(&d);
-	if (rc)
-		return rc;
-	if (job->opcode == SPATTEN_OP_NOP)
-		return spe_check_nop(&d);
 
 	rc = spe_check_shape(job, caps);
 	if (!rc)
@@ -429,6 +592,43 @@ int spe_desc_decode(const struct spatten_hw_desc *desc,
 	if (!rc)
 		rc = spe_check_keep(job);
 	if (!rc)
+		rc = spe_check_layout(job);
+	if (!rc)
+		rc = spe_check_params(job);
+	if (!rc)
 		rc = spe_check_buffers(job, caps);
 	return rc;
+}
+
+int spe_desc_decode(const void *desc, size_t entry_size,
+		    const struct spe_caps *caps, struct spe_job *job)
+{
+	union {
+		struct spatten_hw_desc v2;
+		struct spatten_hw_desc_v3 v3;
+	} d;
+	size_t size = entry_size < sizeof(d) ? entry_size : sizeof(d);
+	int rc;
+
+	/* One snapshot: every check and the job see the same bytes. */
+	memset(&d, 0, sizeof(d));
+	memcpy(&d, desc, size < sizeof(d.v2) ? 0 : size);
+	if (d.v2.version == SPATTEN_DESC_VERSION_V3)
+		spe_decode_fields_v3(&d.v3, job);
+	else
+		spe_decode_fields(&d.v2, job);
+
+	rc = spe_check_version(d.v2.version, le16toh(d.v2.desc_size),
+			       entry_size, caps);
+	if (!rc)
+		rc = spe_check_header(job);
+	if (!rc)
+		rc = job->version == SPATTEN_DESC_VERSION_V3 ?
+		     spe_check_reserved_v3(&d.v3) : spe_check_reserved(&d.v2);
+	if (rc)
+		return rc;
+	if (job->opcode == SPATTEN_OP_NOP)
+		return spe_check_nop(&d, job->version == SPATTEN_DESC_VERSION_V3 ?
+					 sizeof(d.v3) : sizeof(d.v2));
+	return spe_check_job(job, caps);
 }

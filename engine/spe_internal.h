@@ -51,6 +51,9 @@ float spe_softmax_row(const int64_t *score, uint32_t n, float scale,
 		      float *e, int32_t *pq);
 int16_t spe_requantise(int64_t acc, int shift);
 
+/* spe_desc.c: rows a K, K-LSB or V plane must hold for @job's layout */
+uint64_t spe_kv_plane_rows(const struct spe_job *job);
+
 /* spe_cycles.c */
 uint64_t spe_mac_cycles(uint64_t n_rows, uint32_t head_dim,
 			uint32_t multipliers);

@@ -178,7 +178,7 @@ static void fuzz_one(const uint8_t *data, size_t size, int *decoded,
 	fuzz_repair(&desc, control);
 
 	fuzz_caps(&caps);
-	status = spe_desc_decode(&desc, &caps, &job);
+	status = spe_desc_decode(&desc, sizeof(desc), &caps, &job);
 	*decoded = status;
 	*ran = -1;
 	if (status < 0 || status > SPATTEN_HW_STATUS_MAX)

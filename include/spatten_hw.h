@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: (GPL-2.0 OR MIT) */
 /*
- * SpAtten accelerator: hardware interface, version 1.1.
+ * SpAtten accelerator: hardware interface, version 1.2.
  *
  * The one definition of the register map, the submission-queue entry (job
  * descriptor) and the completion-queue entry. Shared by the Linux driver
@@ -28,7 +28,7 @@
 
 #define SPATTEN_HW_ID			0x53504154u /* "SPAT" */
 #define SPATTEN_HW_VERSION_MAJOR	1
-#define SPATTEN_HW_VERSION_MINOR	1
+#define SPATTEN_HW_VERSION_MINOR	2
 #define SPATTEN_HW_VERSION \
 	((SPATTEN_HW_VERSION_MAJOR << 16) | SPATTEN_HW_VERSION_MINOR)
 
@@ -51,7 +51,8 @@
 #define SPATTEN_REG_CAP_SPLITS		0x024	/* RO bit n: K split n+4 */
 #define SPATTEN_REG_CAP_FEATURES	0x028	/* RO SPATTEN_FEAT_* */
 #define SPATTEN_REG_CAP_DMA_BITS	0x02c	/* RO DMA address width */
-#define SPATTEN_REG_CAP_DESC_SIZE	0x030	/* RO submission entry bytes */
+#define SPATTEN_REG_CAP_DESC_SIZE	0x030	/* RO SQ entry bytes at reset: 256 */
+#define SPATTEN_REG_CAP_DESC_SIZE_MAX	0x034	/* RO largest SQ entry: 512 (1.2) */
 #define SPATTEN_REG_CTRL		0x040	/* RW SPATTEN_CTRL_* */
 #define SPATTEN_REG_STATUS		0x044	/* RO SPATTEN_STATUS_* */
 #define SPATTEN_REG_INTX_STATUS		0x048	/* RW1C bit q: CQ q posted */
@@ -65,6 +66,11 @@
 #define SPATTEN_FEAT_HEAD_PRUNE		(1u << 5)	/* cascade head pruning */
 #define SPATTEN_FEAT_VALUE_PRUNE	(1u << 6)	/* local value pruning */
 #define SPATTEN_FEAT_PROGRESSIVE	(1u << 7)	/* MSB/LSB key refetch */
+/* 1.2: descriptor version 3 in 512-byte SQ entries (QREG_SQ_ENTRY_SIZE) */
+#define SPATTEN_FEAT_DESC_V3		(1u << 8)
+#define SPATTEN_FEAT_GQA		(1u << 9)	/* n_kv_heads < n_heads */
+#define SPATTEN_FEAT_KV_LAYOUT		(1u << 10)	/* strided, paged KV */
+#define SPATTEN_FEAT_ROPE		(1u << 11)	/* rotary positions */
 
 #define SPATTEN_CTRL_ENABLE		(1u << 0)	/* process doorbells */
 #define SPATTEN_CTRL_RESET		(1u << 1)	/* write 1: reset, self-clears */
@@ -111,6 +117,13 @@
 #define SPATTEN_QREG_CTRL		0x18	/* SPATTEN_QCTRL_* */
 #define SPATTEN_QREG_STATUS		0x1c	/* SPATTEN_QSTS_* */
 #define SPATTEN_QREG_IRQ_VECTOR		0x20	/* MSI-X vector of the CQ */
+/*
+ * 1.2: bytes per SQ entry, 256 (reset value; 0 reads and works as 256) or
+ * 512 (needed by descriptor version 3). Latched when QCTRL.ENABLE is set;
+ * any other value fails the enable (QSTS.ERROR). A descriptor whose
+ * desc_size exceeds the entry size completes with ERR_VERSION.
+ */
+#define SPATTEN_QREG_SQ_ENTRY_SIZE	0x24
 
 #define SPATTEN_QCTRL_ENABLE		(1u << 0)
 #define SPATTEN_QSTS_ENABLED		(1u << 0)
@@ -242,6 +255,107 @@ struct spatten_hw_desc {
 	__le32 rsvd4;			/* 0xfc must be zero */
 };
 
+/*
+ * Descriptor version 3 (hardware 1.2): long contexts, grouped-query heads,
+ * caller-owned and paged KV caches, rotary positions. 512 bytes, so it
+ * needs 512-byte SQ entries (SPATTEN_QREG_SQ_ENTRY_SIZE). Versions 1 and 2
+ * keep their 256-byte layout above and work in either entry size.
+ *
+ * Rows, positions and token counts are 32-bit; every list (tok_alive,
+ * tok_kept, pinned, head_alive, head_kept) has __le32 entries.
+ *
+ * Grouped-query attention: @n_kv_heads divides @n_heads; query head h
+ * reads KV head h / (n_heads / n_kv_heads). Importance, keep counts and
+ * head lists are per query head; K and V rows of a KV head are fetched
+ * once for all of its alive query heads (docs/hardware.md).
+ *
+ * KV layout: row r (a token slot, 0..kv_rows-1) of KV head g of the K,
+ * K-LSB and V planes starts at row index
+ *	g * kv_head_stride + r * kv_row_stride		(not paged)
+ *	table[r / kv_block_rows] * kv_block_stride + g * kv_head_stride +
+ *	(r % kv_block_rows) * kv_row_stride		(paged)
+ * of its buffer, in rows of that plane (head_dim * bits / 8 bytes). All
+ * of kv_head_stride, kv_row_stride, kv_block_stride and kv_block_rows 0
+ * is the packed [n_kv_heads][kv_rows][head_dim] layout. Paged:
+ * kv_block_rows a power of two, @block_table __le32[ceil(kv_rows /
+ * kv_block_rows)] block numbers.
+ *
+ * Rotary positions (SPATTEN_DESC_F_ROPE): Q and K rows are rotated by
+ * their position before the scores (rotate-half pairing: element i with
+ * i + head_dim / 2), with base @rope_base. A key's position is its slot r,
+ * or @positions[r] (__le32[kv_rows]) with SPATTEN_DESC_F_ROPE_POSITIONS; a
+ * query row i has the position of slot q_start + i.
+ *
+ * @score_scale: IEEE binary32 bits of the softmax scale applied to the
+ * real-valued scores, 0 = 1 / sqrt(head_dim).
+ */
+#define SPATTEN_DESC_VERSION_V3		3
+#define SPATTEN_DESC_V3_SIZE		512
+#define SPATTEN_SQE_SIZE_MAX		512
+
+#define SPATTEN_DESC_F_ROPE		(1u << 2)	/* v3: rotate Q and K */
+#define SPATTEN_DESC_F_ROPE_POSITIONS	(1u << 3)	/* v3: key position list */
+#define SPATTEN_DESC_F_ALL_V3 \
+	(SPATTEN_DESC_F_ALL | SPATTEN_DESC_F_ROPE | \
+	 SPATTEN_DESC_F_ROPE_POSITIONS)
+
+struct spatten_hw_desc_v3 {
+	__le16 opcode;			/* 0x000 enum spatten_opcode */
+	__le16 desc_size;		/* 0x002 SPATTEN_DESC_V3_SIZE */
+	__u8 version;			/* 0x004 SPATTEN_DESC_VERSION_V3 */
+	__u8 stage;			/* 0x005 enum spatten_stage */
+	__le16 flags;			/* 0x006 SPATTEN_DESC_F_* */
+	__le32 tag;			/* 0x008 echoed in the completion */
+	__le32 rsvd0;			/* 0x00c must be zero */
+	__le16 n_heads;			/* 0x010 query heads */
+	__le16 n_kv_heads;		/* 0x012 K/V heads, divides n_heads */
+	__le16 head_dim;		/* 0x014 */
+	__le16 rsvd1;			/* 0x016 must be zero */
+	__le32 q_rows;			/* 0x018 */
+	__le32 kv_rows;			/* 0x01c */
+	__le32 q_start;			/* 0x020 slot of query row 0 */
+	__le32 rsvd2;			/* 0x024 must be zero */
+	__u8 q_fmt;			/* 0x028 enum spatten_format */
+	__u8 q_frac;			/* 0x029 */
+	__u8 k_fmt;			/* 0x02a */
+	__u8 k_frac;			/* 0x02b */
+	__u8 v_fmt;			/* 0x02c */
+	__u8 v_frac;			/* 0x02d */
+	__u8 out_fmt;			/* 0x02e */
+	__u8 out_frac;			/* 0x02f */
+	__le32 n_tok_alive;		/* 0x030 0: every token is alive */
+	__le32 token_keep;		/* 0x034 0: no token pruning */
+	__le32 n_pinned;		/* 0x038 */
+	__le32 value_keep;		/* 0x03c 0: no value pruning */
+	__le16 n_head_alive;		/* 0x040 0: every head is alive */
+	__le16 head_keep;		/* 0x042 0: no head pruning */
+	__le16 lsb_threshold;		/* 0x044 refetch if max prob < thr/2^15 */
+	__le16 rsvd3;			/* 0x046 must be zero */
+	__le32 topk_seed;		/* 0x048 seed of the pivot sequence */
+	__le32 score_scale;		/* 0x04c binary32 bits, 0: 1/sqrt(D) */
+	__le32 rope_base;		/* 0x050 with F_ROPE: 2..2^31, else 0 */
+	__le32 kv_block_rows;		/* 0x054 tokens per block, 0: not paged */
+	__le32 kv_head_stride;		/* 0x058 rows between KV heads */
+	__le32 kv_row_stride;		/* 0x05c rows between token slots */
+	__le32 kv_block_stride;		/* 0x060 rows per block number */
+	__le32 rsvd4[7];		/* 0x064 must be zero */
+	struct spatten_hw_buf q;	/* 0x080 [n_heads][q_rows][head_dim] */
+	struct spatten_hw_buf k;	/* 0x090 KV layout above */
+	struct spatten_hw_buf v;	/* 0x0a0 KV layout above */
+	struct spatten_hw_buf out;	/* 0x0b0 [n_heads][q_rows][head_dim] */
+	struct spatten_hw_buf k_lsb;	/* 0x0c0 KV layout above */
+	struct spatten_hw_buf tok_imp;	/* 0x0d0 u64[kv_rows] */
+	struct spatten_hw_buf tok_alive; /* 0x0e0 u32[n_tok_alive] */
+	struct spatten_hw_buf tok_kept;	/* 0x0f0 u32[token_keep], written */
+	struct spatten_hw_buf pinned;	/* 0x100 u32[n_pinned] */
+	struct spatten_hw_buf head_imp;	/* 0x110 u64[n_heads] */
+	struct spatten_hw_buf head_alive; /* 0x120 u32[n_head_alive] */
+	struct spatten_hw_buf head_kept; /* 0x130 u32[head_keep], written */
+	struct spatten_hw_buf block_table; /* 0x140 u32 block numbers */
+	struct spatten_hw_buf positions; /* 0x150 u32[kv_rows] */
+	__u8 rsvd5[0x200 - 0x160];	/* 0x160 must be zero */
+};
+
 /* ---- Completion-queue entry ------------------------------------------- */
 
 enum spatten_hw_status {
@@ -261,7 +375,11 @@ enum spatten_hw_status {
 	SPATTEN_HW_ERR_ABORTED = 13,	/* reset while queued */
 	SPATTEN_HW_ERR_KEEP = 14,	/* keep counts inconsistent */
 	SPATTEN_HW_ERR_LIST = 15,	/* alive/pinned list not ascending */
-	SPATTEN_HW_STATUS_MAX = 15,
+	/* 1.2 (descriptor version 3) */
+	SPATTEN_HW_ERR_LAYOUT = 16,	/* KV strides or block size */
+	SPATTEN_HW_ERR_BLOCK = 17,	/* block-table entry out of the buffer */
+	SPATTEN_HW_ERR_PARAM = 18,	/* rope_base, score_scale */
+	SPATTEN_HW_STATUS_MAX = 18,
 };
 
 #define SPATTEN_CQE_F_PHASE		(1u << 0)
@@ -314,8 +432,15 @@ static inline __u64 spatten_hw_tensor_bytes(__u32 n_heads, __u32 rows,
 				      spatten_hw_fmt_bits(fmt));
 }
 
-/* Importance arrays are u64 per token or head; lists are u16 per entry. */
+/*
+ * Importance arrays are u64 per token or head; lists are u16 per entry in
+ * descriptor versions 1 and 2, u32 in version 3; block tables and
+ * position lists u32.
+ */
 #define SPATTEN_IMP_BYTES		8
 #define SPATTEN_LIST_BYTES		2
+#define SPATTEN_LIST_BYTES_V3		4
+#define SPATTEN_BLOCK_ENTRY_BYTES	4
+#define SPATTEN_POSITION_BYTES		4
 
 #endif /* SPATTEN_HW_H */

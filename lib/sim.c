@@ -213,7 +213,7 @@ static const struct spatten_tensor *job_tensor(const struct spatten_job *j,
 }
 
 /* The UAPI's operand order: q, k, v, out, then the v2 operands. */
-static const enum spe_plane uapi_order[SPE_PLANE_COUNT] = {
+static const enum spe_plane uapi_order[SPE_PLANE_COUNT_V2] = {
 	SPE_PLANE_Q, SPE_PLANE_K_MSB, SPE_PLANE_V, SPE_PLANE_OUT,
 	SPE_PLANE_K_LSB, SPE_PLANE_TOK_IMP, SPE_PLANE_TOK_ALIVE,
 	SPE_PLANE_TOK_KEPT, SPE_PLANE_PINNED, SPE_PLANE_HEAD_IMP,
@@ -281,7 +281,7 @@ static int v2_fields_zero(const struct spatten_job *j)
 {
 	int p;
 
-	for (p = SPE_PLANE_K_LSB; p < SPE_PLANE_COUNT; p++) {
+	for (p = SPE_PLANE_K_LSB; p < SPE_PLANE_COUNT_V2; p++) {
 		const struct spatten_tensor *t = job_tensor(j, p);
 
 		if (p == SPE_PLANE_V || p == SPE_PLANE_OUT)
@@ -379,7 +379,7 @@ static int check_fields(const struct spe_caps *c, const struct spatten_job *j)
 	for (i = 0; i < sizeof(j->rsvd) / sizeof(j->rsvd[0]); i++)
 		if (j->rsvd[i])
 			return -EINVAL;
-	for (p = 0; p < SPE_PLANE_COUNT; p++)
+	for (p = 0; p < SPE_PLANE_COUNT_V2; p++)
 		if (job_tensor(j, p)->flags)
 			return -EINVAL;
 	if (j->opcode == SPATTEN_OP_NOP)
@@ -427,7 +427,7 @@ static int check_operands(const struct spatten_sim *sim,
 
 	if (j->opcode == SPATTEN_OP_NOP)
 		return 0;
-	for (i = 0; i < SPE_PLANE_COUNT; i++) {
+	for (i = 0; i < SPE_PLANE_COUNT_V2; i++) {
 		enum spe_plane p = uapi_order[i];
 		const struct spatten_tensor *t = job_tensor(j, p);
 		const struct sim_bo *bo;
@@ -504,7 +504,7 @@ static void build_desc(const struct spatten_sim *sim,
 	d->v_frac = j->v_frac;
 	d->out_fmt = j->out_fmt;
 	d->out_frac = j->out_frac;
-	for (p = 0; p < SPE_PLANE_COUNT; p++) {
+	for (p = 0; p < SPE_PLANE_COUNT_V2; p++) {
 		const struct spatten_tensor *t = job_tensor(j, p);
 		uint64_t need;
 		unsigned int align;
@@ -628,7 +628,7 @@ static void sim_execute(struct spatten_sim *sim, const struct spatten_job *j,
 	w->user_data = j->user_data;
 
 	build_desc(sim, j, (uint32_t)seqno, &desc);
-	st = spe_desc_decode(&desc, &sim->caps, &sj);
+	st = spe_desc_decode(&desc, sizeof(desc), &sim->caps, &sj);
 	if (st == SPATTEN_HW_OK && sj.opcode == SPATTEN_OP_ATTENTION) {
 		r.job = &sj;
 		st = spe_run(&sj, &sim->caps, &mem, &res);

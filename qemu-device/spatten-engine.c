@@ -361,7 +361,7 @@ static void spatten_job_execute(SpattenState *s, SpattenJob *job)
         job->status = SPATTEN_HW_ERR_ABORTED;
         return;
     }
-    st = spe_desc_decode(&job->desc, &s->caps, &job->job);
+    st = spe_desc_decode(&job->desc, sizeof(job->desc), &s->caps, &job->job);
     if (st != SPATTEN_HW_OK) {
         if (st < 0 || st > SPATTEN_HW_STATUS_MAX) {
             st = SPATTEN_HW_ERR_RESERVED;   /* engine contract broken */

@@ -33,6 +33,8 @@ static const char *const plane_labels[SPE_PLANE_COUNT] = {
 	[SPE_PLANE_HEAD_IMP] = "head importance (r+w)",
 	[SPE_PLANE_HEAD_ALIVE] = "head alive list (read)",
 	[SPE_PLANE_HEAD_KEPT] = "head kept list (written)",
+	[SPE_PLANE_BLOCK_TABLE] = "KV block table (read)",
+	[SPE_PLANE_POSITIONS] = "key positions (read)",
 };
 
 struct iter_sum {

@@ -22,6 +22,8 @@ static const char *const rep_planes[SPE_PLANE_COUNT] = {
 	[SPE_PLANE_HEAD_IMP] = "head_imp",
 	[SPE_PLANE_HEAD_ALIVE] = "head_alive",
 	[SPE_PLANE_HEAD_KEPT] = "head_kept",
+	[SPE_PLANE_BLOCK_TABLE] = "block_table",
+	[SPE_PLANE_POSITIONS] = "positions",
 };
 
 void rep_json_string(FILE *f, const char *s)

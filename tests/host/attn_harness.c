@@ -283,7 +283,7 @@ void att_setup(struct att_run *run, const struct att_case *c)
 
 	att_build_desc(run, &desc);
 	test_caps(&run->caps);
-	run->decode_rc = spe_desc_decode(&desc, &run->caps, &run->job);
+	run->decode_rc = spe_desc_decode(&desc, sizeof(desc), &run->caps, &run->job);
 
 	run->rd.job = &run->job;
 	run->rd.mem = &run->mem;

@@ -61,7 +61,7 @@ static int decode(const struct spatten_hw_desc *d)
 {
 	struct spe_job job;
 
-	return spe_desc_decode(d, &caps, &job);
+	return spe_desc_decode(d, sizeof(*d), &caps, &job);
 }
 
 /* Report which of several broken variants did not give @want. */
@@ -87,7 +87,7 @@ static void test_valid_decodes_host_endian(void)
 
 	base_desc(&d);
 	memset(&job, 0xa5, sizeof(job));
-	rc = spe_desc_decode(&d, &caps, &job);
+	rc = spe_desc_decode(&d, sizeof(d), &caps, &job);
 	ok(rc == SPATTEN_HW_OK, "valid descriptor decodes (status %d)", rc);
 	ok(job.opcode == SPATTEN_OP_ATTENTION &&
 	   job.stage == SPATTEN_STAGE_SUMMARIZATION &&
@@ -238,7 +238,7 @@ static void test_nop(void)
 	size_t off;
 
 	nop_desc(&d);
-	ok(spe_desc_decode(&d, &caps, &job) == SPATTEN_HW_OK &&
+	ok(spe_desc_decode(&d, sizeof(d), &caps, &job) == SPATTEN_HW_OK &&
 	   job.opcode == SPATTEN_OP_NOP && job.tag == 77,
 	   "clean NOP decodes and keeps its tag");
 
@@ -591,7 +591,7 @@ static void v2_desc(struct spatten_hw_desc *d)
 	d->k_fmt = SPATTEN_FMT_S8;
 	d->v_fmt = SPATTEN_FMT_S12;
 	d->q_frac = d->k_frac = d->v_frac = d->out_frac = 12;
-	for (p = 0; p < SPE_PLANE_COUNT; p++) {
+	for (p = 0; p < SPE_PLANE_COUNT_V2; p++) {
 		struct spe_buf b = { 0x1000000ull * (p + 1), v2_len[p], 0, 0 };
 
 		desc_set_buf(v2_ref(d, p), &b);
@@ -613,10 +613,10 @@ static void test_v2_valid(void)
 	int rc, p, good = 1;
 
 	v2_desc(&d);
-	rc = spe_desc_decode(&d, &caps, &job);
+	rc = spe_desc_decode(&d, sizeof(d), &caps, &job);
 	ok(rc == SPATTEN_HW_OK, "valid v2 descriptor using every field "
 	   "decodes (status %d)", rc);
-	for (p = 0; p < SPE_PLANE_COUNT; p++)
+	for (p = 0; p < SPE_PLANE_COUNT_V2; p++)
 		good &= buf_eq(&job.buf[p], 0x1000000ull * (p + 1), v2_len[p],
 			       0, 0);
 	ok(good && job.version == 2 && job.n_tok_alive == 40 &&
@@ -687,7 +687,7 @@ static void test_v2_references(void)
 	struct spatten_hw_desc d;
 	int p, good;
 
-	for (p = 0; p < SPE_PLANE_COUNT; p++) {
+	for (p = 0; p < SPE_PLANE_COUNT_V2; p++) {
 		good = 1;
 		v2_desc(&d);
 		v2_ref(&d, p)->len = htole32(v2_len[p] - 1);
@@ -820,7 +820,7 @@ static void test_failed_decode_keeps_tag(void)
 
 	base_desc(&d);
 	d.kv_rows = 0;
-	ok(spe_desc_decode(&d, &caps, &job) == SPATTEN_HW_ERR_SHAPE &&
+	ok(spe_desc_decode(&d, sizeof(d), &caps, &job) == SPATTEN_HW_ERR_SHAPE &&
 	   job.tag == 0xa1b2c3d4,
 	   "a rejected descriptor still yields its tag for the completion");
 }

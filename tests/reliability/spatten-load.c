@@ -261,7 +261,7 @@ static void make_job(uint64_t *r, struct slot *s, uint32_t h, uint64_t base)
 			j->value_keep = 1 + rndn(r, kv);
 		j->topk_seed = (uint32_t)rnd64(r);
 	}
-	for (p = 0; p < SPE_PLANE_COUNT; p++) {
+	for (p = 0; p < SPE_PLANE_COUNT_V2; p++) {
 		bool present;
 
 		switch (p) {
@@ -334,13 +334,13 @@ static int sim_run(struct slot *s, struct spe_job *sj)
 	d.value_keep = j->value_keep;
 	d.lsb_threshold = j->lsb_threshold;
 	d.topk_seed = j->topk_seed;
-	for (p = 0; p < SPE_PLANE_COUNT; p++) {
+	for (p = 0; p < SPE_PLANE_COUNT_V2; p++) {
 		if (!jt(j, p)->handle)
 			continue;
 		hb(&d, p)->addr = (uintptr_t)(s->sim + p * PLANE_SZ);
 		hb(&d, p)->len = PLANE_SZ;
 	}
-	st = spe_desc_decode(&d, &caps, sj);
+	st = spe_desc_decode(&d, sizeof(d), &caps, sj);
 	if (st)
 		return st;
 	memset(&res, 0, sizeof(res));
