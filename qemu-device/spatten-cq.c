@@ -76,12 +76,19 @@ static void spatten_raise_irq(SpattenState *s, unsigned qid)
     }
 }
 
-/* Bytes of cascade state read: counter BYTES_META. */
+/*
+ * Bytes read that are not tensor data: counter BYTES_META.  The cascade
+ * state (importance arrays, alive and pinned lists) and, in descriptor
+ * version 3, the KV block table and the key position list.  Page-list
+ * entries are not counted anywhere.
+ */
 static uint64_t spatten_job_meta_bytes(const SpattenJob *job)
 {
     return job->bytes[SPE_PLANE_TOK_IMP] + job->bytes[SPE_PLANE_TOK_ALIVE] +
            job->bytes[SPE_PLANE_PINNED] + job->bytes[SPE_PLANE_HEAD_IMP] +
-           job->bytes[SPE_PLANE_HEAD_ALIVE];
+           job->bytes[SPE_PLANE_HEAD_ALIVE] +
+           job->bytes[SPE_PLANE_BLOCK_TABLE] +
+           job->bytes[SPE_PLANE_POSITIONS];
 }
 
 /* Is @job still wanted: device present, queue not reset or disabled? */
@@ -167,7 +174,7 @@ static int spatten_replay(SpattenState *s, SpattenJob *job,
             if (st < 0 || st > SPATTEN_HW_STATUS_MAX) {
                 st = SPATTEN_HW_ERR_DMA_WRITE;
             }
-            trace_spatten_job_failed(job->qid, le32_to_cpu(job->desc.tag),
+            trace_spatten_job_failed(job->qid, spatten_job_tag(job),
                                      st, spatten_status_name(st));
             return st;
         }
@@ -197,7 +204,7 @@ static bool spatten_post(SpattenState *s, SpattenJob *job, SpattenBudget *b)
 
     if (!spatten_job_live(s, job)) {
         /* reset, disabled or unplugged since submission: discard */
-        trace_spatten_discard(job->qid, le32_to_cpu(job->desc.tag));
+        trace_spatten_discard(job->qid, spatten_job_tag(job));
         return true;
     }
     if (status == SPATTEN_HW_OK && job->stage_len) {
@@ -205,7 +212,7 @@ static bool spatten_post(SpattenState *s, SpattenJob *job, SpattenBudget *b)
 
         status = spatten_replay(s, job, b, &more);
         if (!spatten_job_live(s, job)) {
-            trace_spatten_discard(job->qid, le32_to_cpu(job->desc.tag));
+            trace_spatten_discard(job->qid, spatten_job_tag(job));
             return true;
         }
         if (more) {
@@ -224,14 +231,14 @@ static bool spatten_post(SpattenState *s, SpattenJob *job, SpattenBudget *b)
     cqe.bytes_written = cpu_to_le64(job->bytes_written);
     cqe.cycles = cpu_to_le64(job->cycles);
     cqe.lsb_refetches = cpu_to_le32(MIN(job->lsb_refetches, UINT32_MAX));
-    cqe.tag = job->desc.tag;    /* already little-endian */
+    cqe.tag = job->sqe.v2.tag;  /* already little-endian */
     cqe.sq_head = cpu_to_le16(job->sq_head);
     cqe.sq_id = cpu_to_le16(job->qid);
     cqe.status = cpu_to_le16(status);
     cqe.flags = cpu_to_le16(q->cq_phase ? SPATTEN_CQE_F_PHASE : 0);
 
     addr = q->cq_base + (uint64_t)q->cq_tail * SPATTEN_CQE_SIZE;
-    trace_spatten_complete(job->qid, le32_to_cpu(job->desc.tag), status,
+    trace_spatten_complete(job->qid, spatten_job_tag(job), status,
                            q->cq_tail, q->cq_phase);
     r = pci_dma_write(pdev, addr, &cqe, SPATTEN_CQE_LAST_DW);
     if (!spatten_job_live(s, job)) {

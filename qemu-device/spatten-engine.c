@@ -6,8 +6,8 @@
  * The only code of the device that runs without the BQL.  `engines`
  * threads serve all queue pairs: an idle engine takes the next job
  * round-robin across the queues that have work (one job per queue per
- * turn), decodes and validates its copy of the SQE (spe_desc_decode) and
- * runs it (spe_run).
+ * turn), decodes and validates its copy of the SQE (spe_desc_decode, with
+ * the entry size of its queue) and runs it (spe_run).
  *
  * Workers never need the BQL, so unrealize can join them with the BQL
  * held: they read guest memory only where it is plain RAM (translated and
@@ -125,6 +125,8 @@ static const char *spatten_plane_name(unsigned plane)
         [SPE_PLANE_PINNED] = "PINNED",
         [SPE_PLANE_HEAD_IMP] = "HEAD_IMP",
         [SPE_PLANE_HEAD_ALIVE] = "HEAD_ALIVE",
+        [SPE_PLANE_BLOCK_TABLE] = "BLOCK_TABLE",
+        [SPE_PLANE_POSITIONS] = "POSITIONS",
     };
 
     return plane < SPE_PLANE_COUNT && names[plane] ? names[plane] : "?";
@@ -142,6 +144,8 @@ static bool spatten_plane_readable(unsigned plane)
     case SPE_PLANE_PINNED:
     case SPE_PLANE_HEAD_IMP:
     case SPE_PLANE_HEAD_ALIVE:
+    case SPE_PLANE_BLOCK_TABLE:     /* v3: read-only */
+    case SPE_PLANE_POSITIONS:       /* v3: read-only */
         return true;
     }
     return false;
@@ -361,12 +365,13 @@ static void spatten_job_execute(SpattenState *s, SpattenJob *job)
         job->status = SPATTEN_HW_ERR_ABORTED;
         return;
     }
-    st = spe_desc_decode(&job->desc, sizeof(job->desc), &s->caps, &job->job);
+    /* entry size 256: a version-3 descriptor completes ERR_VERSION */
+    st = spe_desc_decode(job->sqe.raw, job->sqe_size, &s->caps, &job->job);
     if (st != SPATTEN_HW_OK) {
         if (st < 0 || st > SPATTEN_HW_STATUS_MAX) {
             st = SPATTEN_HW_ERR_RESERVED;   /* engine contract broken */
         }
-        trace_spatten_desc_invalid(job->qid, le32_to_cpu(job->desc.tag), st,
+        trace_spatten_desc_invalid(job->qid, spatten_job_tag(job), st,
                                    spatten_status_name(st));
         job->status = st;
         return;
@@ -386,7 +391,7 @@ static void spatten_job_execute(SpattenState *s, SpattenJob *job)
         /* a failed job writes nothing: drop what was staged */
         spatten_job_free_stage(job);
         if (st != SPATTEN_HW_ERR_ABORTED) {
-            trace_spatten_job_failed(job->qid, le32_to_cpu(job->desc.tag),
+            trace_spatten_job_failed(job->qid, spatten_job_tag(job),
                                      st, spatten_status_name(st));
         }
     }
@@ -450,9 +455,9 @@ static void *spatten_worker(void *opaque)
         qemu_mutex_unlock(&s->lock);
 
         trace_spatten_job_start(eng->idx, job->qid,
-                                le32_to_cpu(job->desc.tag));
+                                spatten_job_tag(job));
         spatten_job_execute(s, job);
-        trace_spatten_job_done(job->qid, le32_to_cpu(job->desc.tag),
+        trace_spatten_job_done(job->qid, spatten_job_tag(job),
                                job->status, job->cycles);
 
         qemu_mutex_lock(&s->lock);

@@ -6,13 +6,14 @@
  * BQL held throughout (vCPU register writes, reset, the bottom half); the
  * job lists shared with the engines are changed under SpattenState.lock.
  *
- * On an SQ doorbell each new 256-byte submission entry is copied out of
- * guest memory exactly once into a job and queued on its queue pair's
- * work list.  An entry is only taken if the CQ has room for its
- * completion, counting jobs in flight, so a completion never overwrites
- * an entry the host has not released.  Disabling a pair or resetting the
- * device bumps the queue generation: jobs of an older generation are
- * dropped where they are found and never posted.
+ * On an SQ doorbell each new submission entry (SQ_ENTRY_SIZE bytes, 256 or
+ * 512, latched when the pair was enabled) is copied out of guest memory
+ * exactly once into a job and queued on its queue pair's work list.  An
+ * entry is only taken if the CQ has room for its completion, counting
+ * jobs in flight, so a completion never overwrites an entry the host has
+ * not released.  Disabling a pair or resetting the device bumps the queue
+ * generation: jobs of an older generation are dropped where they are
+ * found and never posted.
  */
 
 #include "qemu/osdep.h"
@@ -116,6 +117,14 @@ void spatten_queue_clear(SpattenState *s, unsigned qid)
     memset(q, 0, sizeof(*q));
     q->gen = gen;
     q->vector = qid;
+    q->sq_entry_size = SPATTEN_DESC_SIZE;
+    q->sq_esize = SPATTEN_DESC_SIZE;
+}
+
+/* SQ_ENTRY_SIZE values an enable accepts: 256 and 512 bytes. */
+static bool spatten_sq_entry_size_ok(uint32_t size)
+{
+    return size == SPATTEN_DESC_SIZE || size == SPATTEN_SQE_SIZE_MAX;
 }
 
 void spatten_queue_enable(SpattenState *s, unsigned qid)
@@ -128,9 +137,11 @@ void spatten_queue_enable(SpattenState *s, unsigned qid)
     } else if (q->sq_size < 2 || q->sq_size > s->queue_depth ||
                q->cq_size < 2 || q->cq_size > s->queue_depth) {
         why = "ring size out of range";
+    } else if (!spatten_sq_entry_size_ok(q->sq_entry_size)) {
+        why = "SQ entry size not 256 or 512";
     } else if (!spatten_dma_range_ok(s->dma_bits, q->sq_base,
                                      (uint64_t)q->sq_size *
-                                     SPATTEN_DESC_SIZE) ||
+                                     q->sq_entry_size) ||
                !spatten_dma_range_ok(s->dma_bits, q->cq_base,
                                      (uint64_t)q->cq_size *
                                      SPATTEN_CQE_SIZE)) {
@@ -146,8 +157,9 @@ void spatten_queue_enable(SpattenState *s, unsigned qid)
         q->status = SPATTEN_QSTS_ERROR;
         return;
     }
-    trace_spatten_queue_enable(qid, q->sq_base, q->sq_size, q->cq_base,
-                               q->cq_size);
+    trace_spatten_queue_enable(qid, q->sq_base, q->sq_size,
+                               q->sq_entry_size, q->cq_base, q->cq_size);
+    q->sq_esize = q->sq_entry_size;
     q->sq_head = q->sq_tail = 0;
     q->cq_head = q->cq_tail = 0;
     q->cq_phase = true;
@@ -217,9 +229,10 @@ void spatten_process_sq(SpattenState *s, unsigned qid)
         job->gen = gen;
         job->submit_ns = qemu_clock_get_ns(QEMU_CLOCK_VIRTUAL);
         job->seq = SPATTEN_SEQ_NONE;
+        job->sqe_size = q->sq_esize;
         r = pci_dma_read(pdev, q->sq_base +
-                         (uint64_t)q->sq_head * SPATTEN_DESC_SIZE,
-                         &job->desc, SPATTEN_DESC_SIZE);
+                         (uint64_t)q->sq_head * q->sq_esize,
+                         job->sqe.raw, q->sq_esize);
         if (s->gone || q->gen != gen ||
             !(q->status & SPATTEN_QSTS_ENABLED)) {
             /* the read reached something that unplugged or reset us */
@@ -234,7 +247,7 @@ void spatten_process_sq(SpattenState *s, unsigned qid)
         if (r != MEMTX_OK) {
             qemu_log_mask(LOG_GUEST_ERROR,
                           "spatten: queue %u: SQE read failed\n", qid);
-            memset(&job->desc, 0, sizeof(job->desc));
+            memset(&job->sqe, 0, sizeof(job->sqe));
             job->status = SPATTEN_HW_ERR_DMA_READ;
             trace_spatten_job_failed(qid, 0, job->status,
                                      spatten_status_name(job->status));
@@ -242,7 +255,7 @@ void spatten_process_sq(SpattenState *s, unsigned qid)
             qemu_bh_schedule(s->bh);
         } else {
             trace_spatten_submit(qid, job->sq_head,
-                                 le32_to_cpu(job->desc.tag));
+                                 spatten_job_tag(job));
             QTAILQ_INSERT_TAIL(&s->work[qid], job, next);
             s->nwork++;
             qemu_cond_signal(&s->cond);

@@ -4,17 +4,20 @@
  * SPDX-License-Identifier: GPL-2.0-or-later
  *
  * vCPU threads (or qtest), BQL held.  BAR0 is little-endian MMIO:
- * identity, version and capability words, CTRL/STATUS/INTX_STATUS, 64-bit
- * counters (one 8-byte or two 4-byte reads), per-queue-pair configuration
- * registers and NVMe-style doorbells.  Other registers are 4-byte; 8-byte
- * accesses are accepted for the counters and the SQ/CQ base register
- * pairs only.  Unknown offsets read 0 and ignore writes (LOG_GUEST_ERROR).
+ * identity, version (1.2) and capability words, CTRL/STATUS/INTX_STATUS,
+ * 64-bit counters (one 8-byte or two 4-byte reads), per-queue-pair
+ * configuration registers and NVMe-style doorbells.  Other registers are
+ * 4-byte; 8-byte accesses are accepted for the counters and the SQ/CQ
+ * base register pairs only.  Unknown offsets read 0 and ignore writes
+ * (LOG_GUEST_ERROR).
  *
- * The configuration of an enabled pair is read-only.  Doorbells: SQ tail
- * (value < SQ size) and CQ head (value < CQ size and not beyond the
- * entries the device has posted); a bad value sets QSTS.ERROR and is
- * ignored.  Doorbells of an enabled pair are recorded while CTRL.ENABLE is
- * clear (or the VM is stopped) and acted upon once it is set.
+ * The configuration of an enabled pair is read-only.  SQ_ENTRY_SIZE (a
+ * write of 0 is stored as 256) is checked and latched by the enable, like
+ * the ring sizes: 256 or 512, else QSTS.ERROR.  Doorbells: SQ tail (value
+ * < SQ size) and CQ head (value < CQ size and not beyond the entries the
+ * device has posted); a bad value sets QSTS.ERROR and is ignored.
+ * Doorbells of an enabled pair are recorded while CTRL.ENABLE is clear (or
+ * the VM is stopped) and acted upon once it is set.
  *
  * FAULT (test hook): with RESET_STUCK armed, a CTRL.RESET resets the
  * device but never completes: CTRL reads RESET, STATUS.READY stays clear
@@ -62,6 +65,9 @@ static bool spatten_queue_read(SpattenState *s, unsigned qid, hwaddr reg,
     case SPATTEN_QREG_IRQ_VECTOR:
         *val = q->vector;
         break;
+    case SPATTEN_QREG_SQ_ENTRY_SIZE:
+        *val = q->sq_entry_size;
+        break;
     default:
         return false;
     }
@@ -82,6 +88,7 @@ static bool spatten_queue_write(SpattenState *s, unsigned qid, hwaddr reg,
     case SPATTEN_QREG_SQ_SIZE:
     case SPATTEN_QREG_CQ_SIZE:
     case SPATTEN_QREG_IRQ_VECTOR:
+    case SPATTEN_QREG_SQ_ENTRY_SIZE:
         if (enabled) {
             qemu_log_mask(LOG_GUEST_ERROR,
                           "spatten: queue %u: config register 0x%02x "
@@ -115,6 +122,10 @@ static bool spatten_queue_write(SpattenState *s, unsigned qid, hwaddr reg,
         break;
     case SPATTEN_QREG_CQ_SIZE:
         q->cq_size = val;
+        break;
+    case SPATTEN_QREG_SQ_ENTRY_SIZE:
+        /* 0 means 256; other values are checked by the enable */
+        q->sq_entry_size = val ? val : SPATTEN_DESC_SIZE;
         break;
     case SPATTEN_QREG_IRQ_VECTOR:
         if (val >= s->queues) {
@@ -260,6 +271,9 @@ static bool spatten_reg_read(SpattenState *s, hwaddr addr, uint64_t *val)
     case SPATTEN_REG_CAP_DESC_SIZE:
         *val = SPATTEN_DESC_SIZE;
         return true;
+    case SPATTEN_REG_CAP_DESC_SIZE_MAX:
+        *val = SPATTEN_SQE_SIZE_MAX;
+        return true;
     case SPATTEN_REG_CTRL:
         *val = s->ctrl;
         return true;
@@ -358,7 +372,7 @@ static void spatten_reg_write(SpattenState *s, hwaddr addr, uint32_t val)
     case SPATTEN_REG_FAULT:
         spatten_fault_write(s, val);
         return;
-    case SPATTEN_REG_ID ... SPATTEN_REG_CAP_DESC_SIZE:
+    case SPATTEN_REG_ID ... SPATTEN_REG_CAP_DESC_SIZE_MAX:
     case SPATTEN_REG_STATUS:
         qemu_log_mask(LOG_GUEST_ERROR,
                       "spatten: write to read-only register 0x%"

@@ -128,7 +128,7 @@ bool spatten_timing_hold(SpattenState *s, SpattenJob *job)
     if (job->due_ns <= now) {
         return false;
     }
-    trace_spatten_job_wait(job->qid, le32_to_cpu(job->desc.tag),
+    trace_spatten_job_wait(job->qid, spatten_job_tag(job),
                            job->due_ns, now);
     spatten_pending_insert(s, job);
     return true;

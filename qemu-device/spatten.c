@@ -5,7 +5,7 @@
  *
  * This file: the PCI/QOM glue (realize, unrealize, finalize, properties),
  * device reset and the VM run-state handler; BQL held throughout.  The
- * hardware interface (1.1) is include/spatten_hw.h and docs/hardware.md;
+ * hardware interface (1.2) is include/spatten_hw.h and docs/hardware.md;
  * spatten.h says which file owns which part of the device and its
  * locking.
  *
@@ -71,20 +71,41 @@
 /* progressive K: 4, 6, 8, 10 or 12 MSBs (+ 4 LSBs) */
 #define SPATTEN_SPLITS \
     ((1u << 4) | (1u << 6) | (1u << 8) | (1u << 10) | (1u << 12))
+/* 1.2: descriptor version 3 and what it brings */
 #define SPATTEN_FEATURES \
     (SPATTEN_FEAT_CAUSAL | SPATTEN_FEAT_GENERATION | \
      SPATTEN_FEAT_PAGE_LIST | SPATTEN_FEAT_INTX | \
      SPATTEN_FEAT_TOKEN_PRUNE | SPATTEN_FEAT_HEAD_PRUNE | \
-     SPATTEN_FEAT_VALUE_PRUNE | SPATTEN_FEAT_PROGRESSIVE)
+     SPATTEN_FEAT_VALUE_PRUNE | SPATTEN_FEAT_PROGRESSIVE | \
+     SPATTEN_FEAT_DESC_V3 | SPATTEN_FEAT_GQA | SPATTEN_FEAT_KV_LAYOUT | \
+     SPATTEN_FEAT_ROPE)
 
 /*
- * Default engine scratch cap per job: far above what the default limits
- * need (about 15 MiB at max-context 1024), far below the quadratic worst
- * case of max-context 32768 with value pruning (8 GiB).
+ * Default engine scratch cap per job.  The scratch grows with the context
+ * (one head's K and V rows and a block of scores at a time): a generation
+ * step over the default max-context of 128 Ki keys at head_dim 128 fits
+ * (about 100 MiB).  The cap bounds host memory per engine whatever the
+ * guest asks for; jobs beyond it fail with ERR_NO_MEMORY (raise
+ * max-scratch-bytes for them).
  */
 #define SPATTEN_DEFAULT_MAX_SCRATCH     (256 * MiB)
 
+/*
+ * Ceiling of the derived default of max-job-bytes.  At the default
+ * max-context and max-heads the largest job writes 4 GiB (64 heads x
+ * 128 Ki rows x 512 bytes); 2 x engines jobs may hold staged writes at a
+ * time, so a guest could make the device hold 16 GiB.  Jobs that write
+ * more than this fail with ERR_NO_MEMORY unless max-job-bytes is set.
+ */
+#define SPATTEN_DEFAULT_MAX_JOB_BYTES   (256 * MiB)
+
 QEMU_BUILD_BUG_ON(sizeof(struct spatten_hw_desc) != SPATTEN_DESC_SIZE);
+QEMU_BUILD_BUG_ON(sizeof(struct spatten_hw_desc_v3) != SPATTEN_DESC_V3_SIZE);
+QEMU_BUILD_BUG_ON(sizeof_field(SpattenJob, sqe) != SPATTEN_SQE_SIZE_MAX);
+QEMU_BUILD_BUG_ON(offsetof(struct spatten_hw_desc, tag) !=
+                  offsetof(struct spatten_hw_desc_v3, tag));
+QEMU_BUILD_BUG_ON(SPATTEN_REG_CAP_DESC_SIZE_MAX >= SPATTEN_REG_CTRL);
+QEMU_BUILD_BUG_ON(SPATTEN_QREG_SQ_ENTRY_SIZE >= SPATTEN_REG_QUEUE_STRIDE);
 QEMU_BUILD_BUG_ON(sizeof(struct spatten_hw_cqe) != SPATTEN_CQE_SIZE);
 QEMU_BUILD_BUG_ON(offsetof(struct spatten_hw_cqe, lsb_refetches) != 0x30);
 QEMU_BUILD_BUG_ON(SPATTEN_REG_Q(SPATTEN_MAX_QUEUES, 0) > SPATTEN_REG_DB_BASE);
@@ -119,7 +140,12 @@ const char *spatten_status_name(unsigned st)
         [SPATTEN_HW_ERR_ABORTED] = "ERR_ABORTED",
         [SPATTEN_HW_ERR_KEEP] = "ERR_KEEP",
         [SPATTEN_HW_ERR_LIST] = "ERR_LIST",
+        [SPATTEN_HW_ERR_LAYOUT] = "ERR_LAYOUT",
+        [SPATTEN_HW_ERR_BLOCK] = "ERR_BLOCK",
+        [SPATTEN_HW_ERR_PARAM] = "ERR_PARAM",
     };
+
+    QEMU_BUILD_BUG_ON(ARRAY_SIZE(names) != SPATTEN_HW_STATUS_MAX + 1);
 
     return st < ARRAY_SIZE(names) && names[st] ? names[st] : "?";
 }
@@ -215,20 +241,23 @@ static void spatten_vm_state_change(void *opaque, bool running,
 
 /*
  * Default of max-job-bytes: everything the largest valid job can write
- * (output, token and head importance, kept lists) plus a header for every
- * output row (rows of pruned queries or heads are not contiguous) and
- * slack.
+ * (output, token and head importance, kept lists of 32-bit entries) plus
+ * a header for every output row (rows of pruned queries or heads are not
+ * contiguous) and slack, but at most SPATTEN_DEFAULT_MAX_JOB_BYTES.  Only
+ * a bound: a job's staging buffer grows with what it really writes, and
+ * nothing is allocated at realize.
  */
 static uint64_t spatten_default_stage_limit(const SpattenState *s)
 {
     uint64_t rows = (uint64_t)s->max_heads * s->max_context;
     uint64_t data = rows * SPATTEN_MAX_HEAD_DIM * 2 +
                     (uint64_t)s->max_context *
-                    (SPATTEN_IMP_BYTES + SPATTEN_LIST_BYTES) +
+                    (SPATTEN_IMP_BYTES + SPATTEN_LIST_BYTES_V3) +
                     (uint64_t)s->max_heads *
-                    (SPATTEN_IMP_BYTES + SPATTEN_LIST_BYTES);
+                    (SPATTEN_IMP_BYTES + SPATTEN_LIST_BYTES_V3);
+    uint64_t need = data + (rows + 16) * sizeof(SpattenStageHdr) + 65536;
 
-    return data + (rows + 16) * sizeof(SpattenStageHdr) + 65536;
+    return MIN(need, SPATTEN_DEFAULT_MAX_JOB_BYTES);
 }
 
 static bool spatten_check_props(SpattenState *s, Error **errp)
@@ -543,7 +572,8 @@ static Property spatten_properties[] = {
     DEFINE_PROP_UINT32("engines", SpattenState, engines, 2),
     DEFINE_PROP_UINT32("queues", SpattenState, queues, 4),
     DEFINE_PROP_UINT32("queue-depth", SpattenState, queue_depth, 1024),
-    DEFINE_PROP_UINT32("max-context", SpattenState, max_context, 1024),
+    DEFINE_PROP_UINT32("max-context", SpattenState, max_context,
+                       SPATTEN_DEFAULT_CONTEXT),
     DEFINE_PROP_UINT32("max-heads", SpattenState, max_heads, 64),
     DEFINE_PROP_UINT32("dma-bits", SpattenState, dma_bits, 48),
     DEFINE_PROP_SIZE("max-job-bytes", SpattenState, max_job_bytes, 0),
@@ -583,7 +613,8 @@ static void spatten_class_init(ObjectClass *klass, void *data)
     object_class_property_set_description(klass, "queue-depth",
         "maximum entries per queue, 2..65536");
     object_class_property_set_description(klass, "max-context",
-        "maximum kv_rows and q_rows per job, 1..32768");
+        "maximum kv_rows and q_rows per job, 1..262144 (descriptor "
+        "versions 1 and 2 stop at 65535)");
     object_class_property_set_description(klass, "max-heads",
         "maximum attention heads per job, 1..256");
     object_class_property_set_description(klass, "dma-bits",
@@ -591,7 +622,7 @@ static void spatten_class_init(ObjectClass *klass, void *data)
     object_class_property_set_description(klass, "max-job-bytes",
         "bound on the host memory staging one job's writes; a job that "
         "needs more fails with ERR_NO_MEMORY; 0: enough for the largest "
-        "job the other limits allow");
+        "job the other limits allow, at most 256 MiB");
     object_class_property_set_description(klass, "max-scratch-bytes",
         "bound on the engine scratch memory of one job (at least 1 MiB); "
         "a job that needs more fails with ERR_NO_MEMORY");

@@ -38,6 +38,7 @@
 #ifndef HW_MISC_SPATTEN_H
 #define HW_MISC_SPATTEN_H
 
+#include "qemu/bswap.h"
 #include "qemu/queue.h"
 #include "qemu/thread.h"
 #include "qemu/timer.h"
@@ -54,7 +55,13 @@ OBJECT_DECLARE_SIMPLE_TYPE(SpattenState, SPATTEN)
 
 #define SPATTEN_MAX_ENGINES     16
 #define SPATTEN_MAX_DEPTH       65536
-#define SPATTEN_MAX_CONTEXT     32768
+/*
+ * max-context: at most 256 Ki rows, so that one query row's scores stay
+ * within the engine's block of SPE_BLOCK_SCORES (256 Ki): the bound on
+ * the compute between two cancellation polls (spatten-engine.c) holds.
+ */
+#define SPATTEN_MAX_CONTEXT     (256 * 1024)
+#define SPATTEN_DEFAULT_CONTEXT (128 * 1024)
 #define SPATTEN_MAX_HEADS       256
 #define SPATTEN_MAX_HEAD_DIM    256
 
@@ -112,7 +119,17 @@ typedef struct SpattenJob {
     int64_t due_ns;         /* timing=modeled: modeled finish */
     uint64_t seq;           /* order engines took it; SPATTEN_SEQ_NONE */
     bool staged;            /* counted in SpattenState.nstaged */
-    struct spatten_hw_desc desc;    /* the one copy of the SQE */
+    /*
+     * The one copy of the SQE: sqe_size bytes (the queue's entry size
+     * when it was fetched, 256 or 512), the rest zero.  The tag is at
+     * the same offset in every descriptor version.
+     */
+    union {
+        struct spatten_hw_desc v2;
+        struct spatten_hw_desc_v3 v3;
+        uint8_t raw[SPATTEN_SQE_SIZE_MAX];
+    } sqe;
+    uint32_t sqe_size;
     struct spe_job job;
     /* staged writes: SpattenStageHdr + data, repeated */
     uint8_t *stage;
@@ -139,6 +156,12 @@ typedef struct SpattenJob {
 
 typedef QTAILQ_HEAD(, SpattenJob) SpattenJobList;
 
+/* The descriptor's tag, host-endian (offset 0x08 in every version). */
+static inline uint32_t spatten_job_tag(const SpattenJob *job)
+{
+    return le32_to_cpu(job->sqe.v2.tag);
+}
+
 typedef struct SpattenQueue {
     /* configuration (guest registers) */
     uint64_t sq_base;
@@ -148,6 +171,8 @@ typedef struct SpattenQueue {
     uint32_t ctrl;
     uint32_t status;
     uint32_t vector;
+    uint32_t sq_entry_size; /* SQ_ENTRY_SIZE as written (0 stored as 256) */
+    uint32_t sq_esize;      /* SQ entry bytes latched by the enable */
     /* ring state */
     uint32_t sq_head;
     uint32_t sq_tail;

@@ -43,6 +43,13 @@ done
 		[ -e "$f" ] && printf "  '%s',\n" "$(basename "$f")"
 	done
 	printf "))\n"
+	# The engine alone: spatten-test links it to compute, in-process,
+	# what the device must produce (tests/qtest/meson.build below).
+	printf "spatten_engine_files = files(\n"
+	for f in "$SPATTEN_TOP"/engine/*.c; do
+		[ -e "$f" ] && printf "  '%s',\n" "$(basename "$f")"
+	done
+	printf ")\n"
 } > "$dst/meson.build.new"
 copy_if_changed "$dst/meson.build.new" "$dst/meson.build"
 rm -f "$dst/meson.build.new"
@@ -57,6 +64,13 @@ copy_if_changed "$SPATTEN_TOP/qemu-device/tests/spatten-fuzz-test.c" \
 	"$tree/tests/qtest/spatten-fuzz-test.c"
 copy_if_changed "$SPATTEN_TOP/include/spatten_hw.h" \
 	"$tree/tests/qtest/spatten_hw.h"
+# spatten-test runs the engine in-process as the reference: its header,
+# and its sources (spatten_engine_files, from hw/misc/spatten/) linked in.
+copy_if_changed "$SPATTEN_TOP/engine/spe.h" "$tree/tests/qtest/spe.h"
+if ! grep -q "spatten_engine_files" "$tree/tests/qtest/meson.build"; then
+	sed -i "s|^qtest_executables = {}$|qtests += {'spatten-test': spatten_engine_files}\n&|" \
+		"$tree/tests/qtest/meson.build"
+fi
 # The fixture helpers the three qtests share.
 copy_if_changed "$SPATTEN_TOP/qemu-device/tests/spatten-qtest.h" \
 	"$tree/tests/qtest/spatten-qtest.h"

@@ -56,15 +56,26 @@ static inline uint64_t alloc_aligned(SpattenQTestState *s, size_t size)
     return QEMU_ALIGN_UP(a, SPATTEN_RING_ALIGN);
 }
 
-/* Zeroed rings: an SQ of @sq_size entries and a CQ of @cq_size. */
+/*
+ * Zeroed rings: an SQ of @sq_size entries of @esize bytes (256 or 512,
+ * SPATTEN_QREG_SQ_ENTRY_SIZE) and a CQ of @cq_size.
+ */
+static inline void rings_alloc_esize(SpattenQTestState *s, uint64_t *sq,
+                                     uint64_t *cq, uint32_t sq_size,
+                                     uint32_t cq_size, uint32_t esize)
+{
+    *sq = alloc_aligned(s, sq_size * esize);
+    *cq = alloc_aligned(s, cq_size * SPATTEN_CQE_SIZE);
+    qtest_memset(s->qts, *sq, 0, sq_size * esize);
+    qtest_memset(s->qts, *cq, 0, cq_size * SPATTEN_CQE_SIZE);
+}
+
+/* The same with 256-byte SQ entries (the reset value). */
 static inline void rings_alloc(SpattenQTestState *s, uint64_t *sq,
                                uint64_t *cq, uint32_t sq_size,
                                uint32_t cq_size)
 {
-    *sq = alloc_aligned(s, sq_size * SPATTEN_DESC_SIZE);
-    *cq = alloc_aligned(s, cq_size * SPATTEN_CQE_SIZE);
-    qtest_memset(s->qts, *sq, 0, sq_size * SPATTEN_DESC_SIZE);
-    qtest_memset(s->qts, *cq, 0, cq_size * SPATTEN_CQE_SIZE);
+    rings_alloc_esize(s, sq, cq, sq_size, cq_size, SPATTEN_DESC_SIZE);
 }
 
 /* Queue @q's ring bases and sizes (not its vector, not its CTRL). */
@@ -136,6 +147,43 @@ static inline void set_buf(struct spatten_hw_buf *b, uint64_t addr,
     b->len = cpu_to_le32(len);
     b->offset = 0;
     b->flags = 0;
+}
+
+static inline void desc_nop_v3(struct spatten_hw_desc_v3 *d, uint32_t tag)
+{
+    memset(d, 0, sizeof(*d));
+    d->opcode = cpu_to_le16(SPATTEN_OP_NOP);
+    d->desc_size = cpu_to_le16(SPATTEN_DESC_V3_SIZE);
+    d->version = SPATTEN_DESC_VERSION_V3;
+    d->tag = cpu_to_le32(tag);
+}
+
+/*
+ * A version-3 ATTENTION descriptor without buffers: @heads query heads,
+ * @kv_heads K/V heads, packed KV layout, S16 everywhere, 8 fractional
+ * bits.  @gen: generation stage (q_rows 1, q_start kv_rows - 1, causal).
+ */
+static inline void desc_attn_v3(struct spatten_hw_desc_v3 *d, uint32_t tag,
+                                unsigned heads, unsigned kv_heads,
+                                unsigned dim, uint32_t q_rows,
+                                uint32_t kv_rows, bool gen)
+{
+    memset(d, 0, sizeof(*d));
+    d->opcode = cpu_to_le16(SPATTEN_OP_ATTENTION);
+    d->desc_size = cpu_to_le16(SPATTEN_DESC_V3_SIZE);
+    d->version = SPATTEN_DESC_VERSION_V3;
+    d->tag = cpu_to_le32(tag);
+    d->n_heads = cpu_to_le16(heads);
+    d->n_kv_heads = cpu_to_le16(kv_heads);
+    d->head_dim = cpu_to_le16(dim);
+    d->q_rows = cpu_to_le32(q_rows);
+    d->kv_rows = cpu_to_le32(kv_rows);
+    if (gen) {
+        d->stage = SPATTEN_STAGE_GENERATION;
+        d->q_start = cpu_to_le32(kv_rows - 1);
+        d->flags = cpu_to_le16(SPATTEN_DESC_F_CAUSAL);
+    }
+    d->q_frac = d->k_frac = d->v_frac = d->out_frac = 8;
 }
 
 /*
