@@ -2206,6 +2206,33 @@ static void cq_expect(Spatten *s, unsigned q, uint32_t tag, unsigned status,
 }
 
 /*
+ * The @n completions of jobs @tag0..@tag0 + @n - 1, submitted together on
+ * queue @q from SQ slot @slot0 on: in any order (jobs of a queue may
+ * complete out of order), each once, job i with @status[i] and the SQ head
+ * one past its own slot.
+ */
+static void cq_expect_set(Spatten *s, unsigned q, uint32_t tag0, unsigned n,
+                          const unsigned *status, uint32_t slot0)
+{
+    g_autofree bool *seen = g_new0(bool, n);
+    struct spatten_hw_cqe e;
+    unsigned k, i;
+
+    for (k = 0; k < n; k++) {
+        cq_wait_q(s, q, &e);
+        i = le32_to_cpu(e.tag) - tag0;
+        g_assert_cmpuint(i, <, n);
+        g_assert_false(seen[i]);
+        seen[i] = true;
+        g_assert_cmpuint(le16_to_cpu(e.status), ==, status[i]);
+        g_assert_cmpuint(le16_to_cpu(e.sq_head), ==,
+                         (slot0 + i + 1) % s->qp[q].sq_size);
+        g_assert_cmpuint(le16_to_cpu(e.sq_id), ==, q);
+        cq_pop(s, q);
+    }
+}
+
+/*
  * 512-byte entries: version-3 and version-2 NOPs, over more than one lap
  * of the ring (the stride and the wrap).  A version-2 entry's upper 256
  * bytes are not part of its descriptor: garbage there is ignored.  The
@@ -2248,10 +2275,9 @@ static void test_v3_nop(void)
     d3.kv_block_rows = cpu_to_le32(16);     /* a NOP carries no field */
     sq_put_raw(s, 1, &d3, sizeof(d3));
     sq_ring(s, 1);
-    for (i = 0; i < 3; i++) {
-        cq_expect(s, 1, 0x3100 + i, SPATTEN_HW_ERR_RESERVED,
-                  (2 * RING_ENTRIES + 3 + i + 1) % RING_ENTRIES);
-    }
+    cq_expect_set(s, 1, 0x3100, 3, (const unsigned[]){
+                      SPATTEN_HW_ERR_RESERVED, SPATTEN_HW_ERR_RESERVED,
+                      SPATTEN_HW_ERR_RESERVED }, 2 * RING_ENTRIES + 3);
     g_assert_cmpuint(cnt(s, SPATTEN_CNT_JOBS_OK), ==, 2 * RING_ENTRIES + 3);
     g_assert_cmpuint(cnt(s, SPATTEN_CNT_JOBS_ERR), ==, 3);
     spatten_stop(s);
@@ -2267,6 +2293,7 @@ static void test_v3_in_256(void)
     Spatten *s = spatten_start(NULL);
     struct spatten_hw_desc_v3 d3;
     struct spatten_hw_desc d;
+    unsigned st[RING_ENTRIES - 1];
     unsigned i, lap;
 
     queue_setup(s, 0, RING_ENTRIES, RING_ENTRIES);
@@ -2290,10 +2317,10 @@ static void test_v3_in_256(void)
         }
         sq_ring(s, 0);
         for (i = 0; i < RING_ENTRIES - 1; i++) {
-            cq_expect(s, 0, 0x3200 + 16 * lap + i,
-                      i % 3 == 2 ? SPATTEN_HW_OK : SPATTEN_HW_ERR_VERSION,
-                      ((RING_ENTRIES - 1) * lap + i + 1) % RING_ENTRIES);
+            st[i] = i % 3 == 2 ? SPATTEN_HW_OK : SPATTEN_HW_ERR_VERSION;
         }
+        cq_expect_set(s, 0, 0x3200 + 16 * lap, RING_ENTRIES - 1, st,
+                      (RING_ENTRIES - 1) * lap);
     }
     spatten_stop(s);
 }
