@@ -16,7 +16,8 @@
  *    grouped-query heads, strided or paged KV, RoPE (with a position
  *    list) and a score scale: those must complete OK only with
  *    SPATTEN_FUZZ_V3_EXT=strict (the engine's version-3 execution),
- *    otherwise with any status;
+ *    otherwise with any status (so must a paged job whose K or V buffer
+ *    is too short for its block table: ERR_BLOCK when strict);
  *  - valid with one targeted defect whose status the hardware spec fixes
  *    (docs/hardware.md, "Status codes"), the run-time ERR_LIST of a
  *    token list out of order included: must complete with that status;
@@ -367,9 +368,10 @@ static uint32_t rnd_scale(Fz *f)
  * with 32-bit fields and lists. @ext: also grouped-query heads, a strided
  * or paged KV layout (block table in the metadata region, entries below
  * TABLE_BLOCKS), RoPE with or without the position list (0, 2, 4, ...)
- * and a score scale, each at random.
+ * and a score scale, each at random; @paged: the paged layout if it fits.
  */
-static void valid_job_v3(Fz *f, struct spatten_hw_desc_v3 *d, bool ext)
+static void valid_job_v3(Fz *f, struct spatten_hw_desc_v3 *d, bool ext,
+                         bool paged)
 {
     unsigned heads = 1 + rn(f, MAX_HEADS);
     unsigned dim = 16u << rn(f, 3);
@@ -390,7 +392,7 @@ static void valid_job_v3(Fz *f, struct spatten_hw_desc_v3 *d, bool ext)
         unsigned g = 1u << rn(f, 3);
 
         kvh = heads % g ? heads : heads / g;
-        switch (rn(f, 3)) {
+        switch (paged ? 2 : rn(f, 3)) {
         case 1:     /* strided: token slots apart, heads further apart */
             d->kv_row_stride = cpu_to_le32(1 + rn(f, 3));
             d->kv_head_stride = cpu_to_le32(kv * (1 + rn(f, 3)) + rn(f, 5));
@@ -637,16 +639,33 @@ static int make_desc_v3(Fz *f, struct spatten_hw_desc_v3 *d, enum kind k,
     switch (k) {
     case K_VALID:
         ext = rn(f, 2);
-        valid_job_v3(f, d, ext);
+        valid_job_v3(f, d, ext, false);
         f->descs_v3_ext += ext;
         expect = !ext || f->v3_ext_strict ? SPATTEN_HW_OK : -1;
         break;
     case K_DEFECT:
-        valid_job_v3(f, d, false);
+        if (rn(f, 16) == 0) {
+            /*
+             * A paged job whose K or V buffer holds block 0 only (all the
+             * decode asks for): table entry 0 is block 1, ERR_BLOCK when
+             * the engine reads the table.
+             */
+            valid_job_v3(f, d, true, true);
+            if (d->kv_block_rows) {
+                struct spatten_hw_buf *b = rn(f, 2) ? &d->k : &d->v;
+
+                b->len = cpu_to_le32(le32_to_cpu(d->kv_block_stride) *
+                                     le16_to_cpu(d->head_dim) * 2);
+                f->descs_v3_ext++;
+                expect = f->v3_ext_strict ? SPATTEN_HW_ERR_BLOCK : -1;
+                break;
+            }
+        }
+        valid_job_v3(f, d, false, false);
         expect = defect_v3(f, d);
         break;
     case K_FLIPS:
-        valid_job_v3(f, d, rn(f, 2));
+        valid_job_v3(f, d, rn(f, 2), false);
         n = 1 + rn(f, 8);
         for (i = 0; i < n; i++) {
             /* mostly where the fields are, not the reserved tail */
@@ -705,7 +724,7 @@ static int make_desc(Fz *f, uint8_t *e, enum kind k, uint32_t tag)
         struct spatten_hw_desc_v3 d3;
 
         f->descs_v3++;
-        valid_job_v3(f, &d3, rn(f, 2));
+        valid_job_v3(f, &d3, rn(f, 2), false);
         d3.tag = cpu_to_le32(tag);
         memcpy(e, &d3, SPATTEN_DESC_SIZE);
         return SPATTEN_HW_ERR_VERSION;
@@ -1064,9 +1083,10 @@ static void test_fuzz(void)
            f->by_kind[K_RANDOM], f->sqe_fail, f->cqe_fail,
            f->dropped_by_reset, f->ring_abuse, f->reg_writes, f->resets);
     printf("# fuzz: %" PRIu64 " in 512-byte SQ entries; %" PRIu64
-           " version 3 (%" PRIu64 " valid ones with GQA/KV layout/RoPE, "
-           "expected %s)\n", f->descs_512, f->descs_v3, f->descs_v3_ext,
-           f->v3_ext_strict ? "OK" : "to complete");
+           " version 3 (%" PRIu64 " valid ones with GQA/KV layout/RoPE "
+           "or paged with a short K/V buffer, expected %s)\n",
+           f->descs_512, f->descs_v3, f->descs_v3_ext,
+           f->v3_ext_strict ? "OK or ERR_BLOCK" : "to complete");
     printf("# fuzz: statuses");
     for (i = 0; i < NSTATUS; i++) {
         printf(" %u:%" PRIu64, i, f->by_status[i]);
