@@ -373,7 +373,7 @@ static int spe_check_keep(const struct spe_job *job)
  * heads, and paging (kv_block_rows, a power of two) comes with a block
  * stride of at least one block's rows and nothing else.
  */
-static int spe_check_layout(const struct spe_job *job)
+int spe_check_layout(const struct spe_job *job)
 {
 	if (!job->kv_head_stride && !job->kv_row_stride &&
 	    !job->kv_block_stride && !job->kv_block_rows)
@@ -392,7 +392,7 @@ static int spe_check_layout(const struct spe_job *job)
  * Check 11 (version 3): the numeric parameters. The score scale is 0 or a
  * positive normal binary32; rope_base is 2..2^31 with ROPE and 0 without.
  */
-static int spe_check_params(const struct spe_job *job)
+int spe_check_params(const struct spe_job *job)
 {
 	uint32_t exp = job->score_scale >> 23 & 0xff;
 
