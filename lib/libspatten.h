@@ -56,7 +56,7 @@ extern "C" {
 #endif
 
 #define SPATTEN_LIB_VERSION_MAJOR	1
-#define SPATTEN_LIB_VERSION_MINOR	2
+#define SPATTEN_LIB_VERSION_MINOR	3
 
 /*
  * Device "paths" that name a board by its number instead of its node:
@@ -549,6 +549,12 @@ struct spatten_tensor_ref {
 #define SPATTEN_ATTN_PROGRESSIVE	(1u << 1)	/* K as MSB + LSB planes */
 #define SPATTEN_ATTN_FLAGS_ALL \
 	(SPATTEN_ATTN_CAUSAL | SPATTEN_ATTN_PROGRESSIVE)
+/* spatten_attn_prep3() only (descriptor version 3) */
+#define SPATTEN_ATTN_ROPE		(1u << 2)	/* rotate Q and K */
+#define SPATTEN_ATTN_ROPE_POSITIONS	(1u << 3)	/* key position list */
+#define SPATTEN_ATTN_FLAGS_ALL_V3 \
+	(SPATTEN_ATTN_FLAGS_ALL | SPATTEN_ATTN_ROPE | \
+	 SPATTEN_ATTN_ROPE_POSITIONS)
 
 /**
  * struct spatten_attn_desc - one attention job: every knob of the hardware
@@ -690,6 +696,67 @@ SPATTEN_API uint64_t spatten_attn_desc_bytes(uint32_t n_heads,
  */
 SPATTEN_API int spatten_attn_prep(struct spatten_job *job,
 				  const struct spatten_attn_desc *desc);
+
+/**
+ * struct spatten_attn_ext - what descriptor version 3 adds to a job
+ * (docs/hardware.md, "Descriptor version 3")
+ * @n_kv_heads: K/V heads (0: as many as query heads); must divide n_heads.
+ *	Query head h reads KV head h / (n_heads / n_kv_heads) (GQA; MQA with
+ *	1). K, V and K's LSB plane hold @n_kv_heads heads
+ * @kv_head_stride: rows between KV heads in K, V and the K LSB plane
+ * @kv_row_stride: rows between token slots; all four layout fields 0 is
+ *	the packed [n_kv_heads][kv_rows][head_dim] layout. A cache allocated
+ *	at capacity C, [n_kv_heads][C][head_dim], is head stride C, row
+ *	stride 1; [C][n_kv_heads][head_dim] (token-major) is head stride 1,
+ *	row stride n_kv_heads
+ * @kv_block_stride: paged: rows of the buffer per block number
+ * @kv_block_rows: paged: token slots per block, a power of two; slot r is
+ *	in block @block_table[r / kv_block_rows]; 0: not paged
+ * @rope_base: with SPATTEN_ATTN_ROPE: the RoPE base (10000, 500000, ...)
+ * @score_scale: softmax scale of the real-valued scores; 0: 1/sqrt(D)
+ * @rsvd0: must be zero
+ * @block_table: paged: uint32_t block numbers, one per @kv_block_rows slots
+ * @positions: with SPATTEN_ATTN_ROPE_POSITIONS: uint32_t[kv_rows] key
+ *	positions (query row i has the position of slot q_start + i);
+ *	without, a key's position is its slot
+ * @rsvd: must be zero
+ *
+ * Zero it before filling it in: zero means
+ * "as many KV heads as query heads, packed, no RoPE, 1/sqrt(D)".
+ */
+struct spatten_attn_ext {
+	uint32_t n_kv_heads;
+	uint32_t kv_head_stride;
+	uint32_t kv_row_stride;
+	uint32_t kv_block_stride;
+	uint32_t kv_block_rows;
+	uint32_t rope_base;
+	float score_scale;
+	uint32_t rsvd0;
+	struct spatten_tensor_ref block_table;
+	struct spatten_tensor_ref positions;
+	uint64_t rsvd[4];
+};
+
+/**
+ * spatten_attn_prep3() - encode an attention job as descriptor version 3
+ * @job: receives the job (fully overwritten)
+ * @desc: what to compute; rows and counts up to 2^32 - 1; @desc->flags
+ *	may add SPATTEN_ATTN_ROPE and SPATTEN_ATTN_ROPE_POSITIONS; every list
+ *	(tok_alive, tok_kept, pinned, head_alive, head_kept) holds uint32_t
+ *	entries; K, V and K's LSB plane follow the KV layout of @ext
+ * @ext: the version-3 fields, or NULL for all zero
+ *
+ * Needs a board with SPATTEN_FEAT_DESC_V3 (and SPATTEN_FEAT_GQA,
+ * SPATTEN_FEAT_KV_LAYOUT, SPATTEN_FEAT_ROPE for what it uses):
+ * spatten_submit3() fails with -EINVAL otherwise.
+ *
+ * Return: 0, -EINVAL (a malformed field, the same rules as the device's),
+ * -ERANGE (an operand outside its buffer).
+ */
+SPATTEN_API int spatten_attn_prep3(struct spatten_job3 *job,
+				   const struct spatten_attn_desc *desc,
+				   const struct spatten_attn_ext *ext);
 
 /**
  * spatten_nop_prep() - encode a NOP job
@@ -841,6 +908,33 @@ SPATTEN_API int spatten_reap(struct spatten_dev *dev, struct spatten_wait *res,
 SPATTEN_API int spatten_run(struct spatten_dev *dev,
 			    const struct spatten_job *job,
 			    struct spatten_result *res);
+
+/**
+ * spatten_submit3() - queue version-3 jobs: spatten_submit() for struct
+ * spatten_job3
+ * @dev: device handle
+ * @jobs: @n jobs from spatten_attn_prep3() (or a version 1/2 job in
+ *	@jobs[i].job with the rest zero)
+ * @n: 1..SPATTEN_MAX_SUBMIT
+ * @seqno: as spatten_submit()
+ *
+ * Return: as spatten_submit().
+ */
+SPATTEN_API int spatten_submit3(struct spatten_dev *dev,
+				const struct spatten_job3 *jobs,
+				unsigned int n, uint64_t *seqno);
+
+/**
+ * spatten_run3() - submit one version-3 job and wait for it
+ * @dev: device handle
+ * @job: from spatten_attn_prep3()
+ * @res: receives what the job did (may be NULL)
+ *
+ * Return: as spatten_run().
+ */
+SPATTEN_API int spatten_run3(struct spatten_dev *dev,
+			     const struct spatten_job3 *job,
+			     struct spatten_result *res);
 
 /* ---- Sessions: cascade pruning across layers and steps --------------------- */
 

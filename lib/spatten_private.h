@@ -61,6 +61,9 @@ void spatten__sim_bo_del(struct spatten_dev *dev, uint32_t handle);
 int spatten__sim_submit(struct spatten_dev *dev,
 			const struct spatten_job *jobs, unsigned int n,
 			uint64_t *seqno);
+int spatten__sim_submit3(struct spatten_dev *dev,
+			 const struct spatten_job3 *jobs, unsigned int n,
+			 uint64_t *seqno);
 int spatten__sim_wait(struct spatten_dev *dev, struct spatten_wait *w);
 int spatten__sim_reap(struct spatten_dev *dev, struct spatten_wait *res,
 		      unsigned int max, unsigned int min);

@@ -726,10 +726,10 @@ static void sim_open_info_probe(void)
 	CHECK_EQ(fcntl(spatten_fd(dev), F_GETFD) & FD_CLOEXEC, FD_CLOEXEC);
 	CHECK_EQ(spatten_get_info(dev, &info), 0);
 	CHECK_EQ(info.api_version, SPATTEN_API_VERSION);
-	CHECK_EQ(info.api_version, 4);	/* the DRM driver's */
+	CHECK_EQ(info.api_version, 5);	/* the DRM driver's */
 	CHECK_EQ(info.vendor_id, SPATTEN_PCI_VENDOR_ID);
 	CHECK_EQ(info.device_id, SPATTEN_PCI_DEVICE_ID);
-	CHECK(info.max_context >= 1024 && info.max_heads >= 16);
+	CHECK(info.max_context >= 131072 && info.max_heads >= 16);
 	CHECK(info.head_dims & 64);
 	CHECK_EQ(info.formats, (1u << SPATTEN_FMT_NUM) - 1);
 	CHECK_EQ(info.splits, 0x1550);
@@ -1440,7 +1440,7 @@ static void sim_submit_checks_like_the_driver(void)
 	SUBMIT_ERR(-EINVAL, j->n_heads = 65);
 	SUBMIT_ERR(-EINVAL, j->head_dim = 48);
 	SUBMIT_ERR(-EINVAL, j->head_dim = 8);
-	SUBMIT_ERR(-EINVAL, j->kv_rows = 2000);
+	SUBMIT_ERR(-ERANGE, j->kv_rows = 2000);	/* K and V too short */
 	SUBMIT_ERR(-EINVAL, j->q_start = 1);
 	SUBMIT_ERR(-EINVAL, j->q_frac = 16);
 	SUBMIT_ERR(-EINVAL, j->v_fmt = 9);
@@ -1754,7 +1754,7 @@ static void session_config_errors(void)
 	CFG_ERR(-EINVAL, (e.n_pinned = 2, e.pinned[0] = 3, e.pinned[1] = 3));
 	CFG_ERR(-EINVAL, e.schedule.tok_keep[1] = 0);
 	CFG_ERR(-EINVAL, e.schedule.value_keep[0] = 2);
-	CFG_ERR(-EOPNOTSUPP, e.max_context = 2000);
+	CFG_ERR(-EINVAL, e.max_context = 70000);	/* a session's limit */
 	CFG_ERR(-EOPNOTSUPP, e.n_heads = 100);
 	CFG_ERR(-EOPNOTSUPP, e.head_dim = 512);
 	CHECK_EQ(spatten_session_create(NULL, &c, &s), -EINVAL);
