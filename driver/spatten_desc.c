@@ -348,6 +348,8 @@ static int spatten_job_check(const struct spatten_device *sdev,
  * @t: the operand as userspace named it
  * @bytes: size of the operand
  * @align: required alignment of @t->offset in bytes
+ * @to_end: the reference covers the buffer from @t->offset to its end
+ *	(capped at 4 GiB - 1): a paged KV plane, whose blocks may be anywhere
  * @hb: the descriptor's buffer reference to fill
  *
  * Return: 0; -ENOENT for a handle this file does not have; -EINVAL for an
@@ -357,7 +359,7 @@ static int spatten_job_check(const struct spatten_device *sdev,
 static int spatten_job_bind(struct drm_file *file, struct spatten_job *job,
 			    enum spatten_tensor_idx idx,
 			    const struct drm_spatten_tensor *t, u64 bytes,
-			    u32 align, struct spatten_hw_buf *hb)
+			    u32 align, bool to_end, struct spatten_hw_buf *hb)
 {
 	struct spatten_devmap *map;
 	struct drm_gem_object *obj;
@@ -377,6 +379,8 @@ static int spatten_job_bind(struct drm_file *file, struct spatten_job *job,
 	if (ret)
 		return ret;
 	map = spatten_gem_devmap(obj);
+	if (to_end)
+		bytes = min_t(u64, obj->size - t->offset, U32_MAX);
 
 	hb->addr = cpu_to_le64(map->list_dma +
 			       (t->offset >> PAGE_SHIFT) * sizeof(__le64));
@@ -503,6 +507,13 @@ static u32 spatten_operand_align(const struct drm_spatten_job *uj,
 	default:
 		return dm->list_bytes;
 	}
+}
+
+/* K, V and K's LSB plane: the planes the KV layout addresses. */
+static bool spatten_operand_is_kv(unsigned int idx)
+{
+	return idx == SPATTEN_T_K || idx == SPATTEN_T_V ||
+	       idx == SPATTEN_T_K_LSB;
 }
 
 /* The shape and keep fields of a version 1/2 descriptor. */
@@ -647,7 +658,8 @@ int spatten_job_prepare(struct spatten_device *sdev, struct drm_file *file,
 		ret = spatten_job_bind(file, job, i, t,
 				       spatten_operand_bytes(uj, &dm, i),
 				       spatten_operand_align(uj, &dm, i),
-				       field);
+				       uj->kv_block_rows &&
+				       spatten_operand_is_kv(i), field);
 		if (ret)
 			return ret;
 	}

@@ -61,6 +61,7 @@ LIB_SRCS := lib/device.c lib/bo.c lib/fixed.c lib/job.c lib/sim.c \
 	    lib/session.c
 LIB_ENGINE_SRCS := $(wildcard engine/*.c)
 LIB_HDRS := lib/libspatten.h lib/spatten_types.h lib/spatten_private.h \
+	    lib/sim.h lib/tests/lib_tap.h \
 	    lib/spatten_drm.h include/uapi/drm/spatten_accel.h \
 	    include/spatten_hw.h $(wildcard engine/*.h)
 DRM_CFLAGS ?= -I/usr/include/libdrm
@@ -135,9 +136,14 @@ $(LIB_PC): lib/libspatten.pc.in lib/lib.mk
 # ---- host tests ------------------------------------------------------------
 
 LIB_TEST_BIN := $(LIB_OUT)/tests/test_libspatten
+LIB_TEST3_BIN := $(LIB_OUT)/tests/test_jobs3
 LIB_EXAMPLE_BIN := $(LIB_OUT)/examples/gpt2_session
 
 $(LIB_TEST_BIN): lib/tests/test_libspatten.c $(LIB_A) $(LIB_HDRS)
+	@mkdir -p $(@D)
+	$(CC) $(LIB_HOST_CFLAGS) -o $@ $< $(LIB_A) -lpthread -lm
+
+$(LIB_TEST3_BIN): lib/tests/test_jobs3.c $(LIB_A) $(LIB_HDRS)
 	@mkdir -p $(@D)
 	$(CC) $(LIB_HOST_CFLAGS) -o $@ $< $(LIB_A) -lpthread -lm
 
@@ -148,10 +154,14 @@ $(LIB_EXAMPLE_BIN): lib/examples/gpt2_session.c $(LIB_SO) lib/libspatten.h \
 	$(CC) $(LIB_HOST_CFLAGS) -o $@ $< -L$(LIB_OUT) -lspatten \
 		-Wl,-rpath,'$$ORIGIN/..' -lm
 
-lib-check: $(LIB_TEST_BIN) $(LIB_EXAMPLE_BIN) $(LIB_SO) $(TOOLS_HOST_BINS)
+lib-check: $(LIB_TEST_BIN) $(LIB_TEST3_BIN) $(LIB_EXAMPLE_BIN) $(LIB_SO) \
+	   $(TOOLS_HOST_BINS)
 	@pass=0; bad=0; \
 	echo "# $(LIB_TEST_BIN) (SPATTEN_BACKEND=sim)"; \
 	if SPATTEN_BACKEND=sim $(LIB_TEST_BIN); then pass=$$((pass+1)); \
+	else bad=$$((bad+1)); fi; \
+	echo "# $(LIB_TEST3_BIN) (SPATTEN_BACKEND=sim)"; \
+	if SPATTEN_BACKEND=sim $(LIB_TEST3_BIN); then pass=$$((pass+1)); \
 	else bad=$$((bad+1)); fi; \
 	echo "# $(LIB_EXAMPLE_BIN) (SPATTEN_BACKEND=sim)"; \
 	if SPATTEN_BACKEND=sim $(LIB_EXAMPLE_BIN); then pass=$$((pass+1)); \
@@ -224,12 +234,18 @@ $(GUEST_OUT)/bin/spatten_lib_test: lib/tests/test_libspatten.c \
 	@mkdir -p $(@D)
 	$(GUEST_CC) $(GUEST_ALL_CFLAGS) -o $@ $< $(GUEST_LIB_A) -lpthread -lm
 
+$(GUEST_OUT)/bin/spatten_jobs3_test: lib/tests/test_jobs3.c \
+				     $(GUEST_LIB_A) $(LIB_HDRS)
+	@mkdir -p $(@D)
+	$(GUEST_CC) $(GUEST_ALL_CFLAGS) -o $@ $< $(GUEST_LIB_A) -lpthread -lm
+
 $(GUEST_OUT)/bin/gpt2_session: lib/examples/gpt2_session.c $(GUEST_LIB_A) \
 			       lib/libspatten.h lib/spatten_types.h
 	@mkdir -p $(@D)
 	$(GUEST_CC) $(GUEST_ALL_CFLAGS) -o $@ $< $(GUEST_LIB_A) -lpthread -lm
 
 guest-bins: $(GUEST_OUT)/bin/spatten_test $(GUEST_OUT)/bin/spatten_lib_test \
+	    $(GUEST_OUT)/bin/spatten_jobs3_test \
 	    $(GUEST_OUT)/bin/gpt2_session $(TOOLS_GUEST_BINS)
 
 # ---- install ---------------------------------------------------------------
@@ -252,6 +268,7 @@ install: lib $(TOOLS_HOST_BINS)
 lib-clean: tools-clean
 	rm -rf $(LIB_OUT) $(GUEST_OUT)/obj/lib $(GUEST_LIB_A) \
 		$(GUEST_OUT)/bin/spatten_test $(GUEST_OUT)/bin/spatten_lib_test \
+		$(GUEST_OUT)/bin/spatten_jobs3_test \
 		$(GUEST_OUT)/bin/gpt2_session
 
 .DEFAULT_GOAL := $(LIB_SAVED_GOAL)

@@ -553,13 +553,22 @@ void spatten__sim_build_desc(const struct spatten_sim *sim,
 	sim_dims(j3, &dm);
 	for (p = 0; p < plane_count(j3); p++) {
 		const struct spatten_tensor *t = job_tensor(j3, p);
-		uint64_t need;
+		const struct sim_bo *bo;
 		unsigned int align;
+		uint64_t need;
 
 		if (!t->handle)
 			continue;
+		bo = sim_lookup(sim, t->handle);
 		operand_need(j3, &dm, p, &need, &align);
-		put_buf(desc_buf(d, v3, p), sim_lookup(sim, t->handle),
-			t->offset, need);
+		/* a paged plane's blocks may be anywhere after its offset */
+		if (j3->kv_block_rows && (p == SPE_PLANE_K_MSB ||
+					  p == SPE_PLANE_V ||
+					  p == SPE_PLANE_K_LSB)) {
+			need = bo->size - t->offset;
+			if (need > UINT32_MAX)
+				need = UINT32_MAX;
+		}
+		put_buf(desc_buf(d, v3, p), bo, t->offset, need);
 	}
 }
