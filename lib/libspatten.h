@@ -886,7 +886,9 @@ SPATTEN_API void spatten_schedule_dense(struct spatten_schedule *s);
  * Tokens: layers l < ceil(0.15 * @n_layers) are not pruned; from there to
  * the last layer the ratio goes linearly from @tok_start to @tok_end.
  * Heads likewise with the first ceil(0.30 * @n_layers) layers unpruned.
- * Value pruning applies where token pruning does.
+ * Value pruning applies where token pruning does. The ramp is computed in
+ * double and rounded once to float: its ends are the given ratios and its
+ * values lie between them.
  *
  * Return: 0, -EINVAL (NULL @s, @n_layers out of range, a ratio outside
  * (0, 1]).

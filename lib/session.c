@@ -76,15 +76,21 @@ static unsigned int first_pruned(unsigned int n, unsigned int pct)
 	return f >= n ? n - 1 : f;
 }
 
+/*
+ * Layers first..n-1 go linearly from @a to @b. In double, as
+ * (a (m - k) + b k) / m, then rounded once to float: the ends are @a and
+ * @b exactly, every value lies between them (never above 1, which a float
+ * a + (b - a) t could reach) and within 2^-23 of the exact ramp of the
+ * decimals the user meant.
+ */
 static void ramp(float *r, unsigned int n, unsigned int first, float a,
 		 float b)
 {
-	unsigned int l;
+	unsigned int m = n - 1 - first, k;
 
-	for (l = first; l < n; l++)
-		r[l] = n - 1 > first ?
-		       a + (b - a) * (float)(l - first) / (float)(n - 1 - first) :
-		       a;
+	for (k = 0; first + k < n; k++)
+		r[first + k] = m ? (float)(((double)a * (m - k) +
+					    (double)b * k) / m) : a;
 }
 
 SPATTEN_API int spatten_schedule_paper(struct spatten_schedule *s,
