@@ -954,6 +954,17 @@ SPATTEN_API int spatten_run3(struct spatten_dev *dev,
  *
  * Ratios are in (0, 1]. spatten_schedule_paper() fills one with the
  * paper's rule; any per-layer values may be written directly.
+ *
+ * A ratio stands for a decimal (0.2f is 0.200000003, a ramp's 0.7 may be
+ * 0.700000048f), and the counts are those of the decimal: a product n * r
+ * (n = L, n_heads or kept; exact in double) within n * r * 2^-23 of an
+ * integer counts as that integer, otherwise it is floored or ceiled. So 0.2
+ * of 10 tokens is 2 and 0.7 of 10 heads is 7. The slack covers a float's
+ * own rounding (2^-24, relative) and a ramp's (2^-23). For a decimal ratio
+ * p / q the counts are exactly floor(n p / q) (tokens) and ceil(n p / q)
+ * (heads, V rows) whenever n * p < 2^22: any ratio of three decimals for
+ * n < 4194, a ramp between ratios of two decimals over m + 1 layers for
+ * n * m < 41943. Both rules are monotone in n and in r.
  */
 struct spatten_schedule {
 	float tok_keep[SPATTEN_MAX_LAYERS];
@@ -980,7 +991,12 @@ SPATTEN_API void spatten_schedule_dense(struct spatten_schedule *s);
  * Tokens: layers l < ceil(0.15 * @n_layers) are not pruned; from there to
  * the last layer the ratio goes linearly from @tok_start to @tok_end.
  * Heads likewise with the first ceil(0.30 * @n_layers) layers unpruned.
- * Value pruning applies where token pruning does.
+ * Value pruning applies where token pruning does. The ramp is computed in
+ * double and rounded once to float: its ends are the given ratios, its
+ * values lie between them, and the counts follow the exact ramp of the
+ * decimals (struct spatten_schedule): 3 layers, tokens 0.9 to 0.2, keep 2
+ * of 10 tokens at the last layer; 6 layers, 0.6 to 0.2, keep 20 of 100;
+ * 5 layers, heads 0.8 to 0.6, compute 7 of 10 heads at layer 3.
  *
  * Return: 0, -EINVAL (NULL @s, @n_layers out of range, a ratio outside
  * (0, 1]).

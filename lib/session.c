@@ -76,15 +76,21 @@ static unsigned int first_pruned(unsigned int n, unsigned int pct)
 	return f >= n ? n - 1 : f;
 }
 
+/*
+ * Layers first..n-1 go linearly from @a to @b. In double, as
+ * (a (m - k) + b k) / m, then rounded once to float: the ends are @a and
+ * @b exactly, every value lies between them (never above 1, which a float
+ * a + (b - a) t could reach) and within 2^-23 of the exact ramp of the
+ * decimals the user meant, which keep_floor() and keep_ceil() allow for.
+ */
 static void ramp(float *r, unsigned int n, unsigned int first, float a,
 		 float b)
 {
-	unsigned int l;
+	unsigned int m = n - 1 - first, k;
 
-	for (l = first; l < n; l++)
-		r[l] = n - 1 > first ?
-		       a + (b - a) * (float)(l - first) / (float)(n - 1 - first) :
-		       a;
+	for (k = 0; first + k < n; k++)
+		r[first + k] = m ? (float)(((double)a * (m - k) +
+					    (double)b * k) / m) : a;
 }
 
 SPATTEN_API int spatten_schedule_paper(struct spatten_schedule *s,
@@ -557,12 +563,45 @@ static int begin_pass(struct spatten_session *s, unsigned int n_new)
 	return 0;
 }
 
-static uint32_t ceil_ratio(uint32_t n, float r)
-{
-	float x = (float)n * r;
-	uint32_t k = (uint32_t)x;
+/*
+ * Keep counts of a ratio r: floor(n r) tokens, ceil(n r) heads and V rows,
+ * of the decimal r stands for. A float is within 2^-24 of its decimal
+ * (relative), a ramp value within 2^-23 (its ends, then its own rounding),
+ * so a product within n r 2^-23 of an integer is taken as that integer:
+ * 10 * 0.199999988f keeps 2 tokens, 10 * 0.700000048f (a ramp's 0.7)
+ * computes 7 heads. n r, its distance to the nearest integer and the slack
+ * are exact in double (n < 2^16, r has 24 bits), so the counts are exactly
+ * floor(n r (1 + 2^-23)) and ceil(n r (1 - 2^-23)): monotone in n and r.
+ */
+#define KEEP_SLACK	0x1p-23
 
-	return (float)k < x ? k + 1 : k;
+/* The integer nearest to x >= 0 in *k: is x within the slack of it? */
+static int keep_snap(double x, uint32_t *k)
+{
+	double d;
+
+	*k = (uint32_t)(x + 0.5);
+	d = x - *k;
+	return d <= x * KEEP_SLACK && -d <= x * KEEP_SLACK;
+}
+
+static uint32_t keep_floor(uint32_t n, float r)
+{
+	double x = (double)n * r;
+	uint32_t k;
+
+	return keep_snap(x, &k) ? k : (uint32_t)x;
+}
+
+static uint32_t keep_ceil(uint32_t n, float r)
+{
+	double x = (double)n * r;
+	uint32_t k;
+
+	if (keep_snap(x, &k))
+		return k;
+	k = (uint32_t)x;
+	return k < x ? k + 1 : k;
 }
 
 SPATTEN_API int spatten_session_layer(struct spatten_session *s,
@@ -635,7 +674,7 @@ SPATTEN_API int spatten_session_layer(struct spatten_session *s,
 	}
 	r = c->schedule.tok_keep[layer];
 	if (r < 1.0f) {
-		tk = (uint32_t)((float)L * r);
+		tk = keep_floor(L, r);
 		if (tk < uncond)
 			tk = uncond;
 		if (!tk)
@@ -645,7 +684,7 @@ SPATTEN_API int spatten_session_layer(struct spatten_session *s,
 	}
 	r = c->schedule.value_keep[layer];
 	if (r < 1.0f) {
-		vk = ceil_ratio(tk ? tk : ncand, r);
+		vk = keep_ceil(tk ? tk : ncand, r);
 		if (!vk)
 			vk = 1;
 		if (vk > L)
@@ -653,7 +692,7 @@ SPATTEN_API int spatten_session_layer(struct spatten_session *s,
 	}
 	/* heads: how many the next layer computes */
 	if (layer + 1 < c->n_layers) {
-		uint32_t t = ceil_ratio(H, c->schedule.head_keep[layer + 1]);
+		uint32_t t = keep_ceil(H, c->schedule.head_keep[layer + 1]);
 
 		if (!t)
 			t = 1;
