@@ -143,7 +143,7 @@ static int spe_reserve(size_t *total, size_t n, size_t elem, size_t align,
 #define SPE_BLOCK_ROWS_CAUSAL	64
 
 enum {
-	S_RAW, S_HEADS, S_CAND, S_PINNED, S_TOK, S_ROWS, S_QSPAN,
+	S_RAW, S_HEADS, S_CAND, S_PINNED, S_TOK, S_ROWS, S_QSPAN, S_KVSPAN,
 	S_IDX, S_SEL, S_KEY, S_TOKIMP, S_HEADIMP, S_IMP, S_IMP32, S_TABLE,
 	S_POS, S_INVF, S_Q16, S_K16, S_KROT, S_KFULL, S_V16, S_VTMP, S_RVIS,
 	S_SCORE, S_E, S_PQ, S_ACC, S_VPIDX, S_VPN, S_VPW, S_VSTATE, S_OUT,
@@ -219,6 +219,7 @@ static void spe_scratch_sizes(struct spe_ctx *c, size_t *n, size_t *sz)
 	SLOT(S_TOK, kv + 1, uint32_t);
 	SLOT(S_ROWS, nq, uint32_t);
 	SLOT(S_QSPAN, nq, struct spe_span);
+	SLOT(S_KVSPAN, kv + 1, struct spe_span);
 	SLOT(S_IDX, nk, uint32_t);
 	SLOT(S_SEL, nk, uint32_t);
 	SLOT(S_KEY, nk, uint64_t);
@@ -286,6 +287,7 @@ static int spe_scratch_alloc(struct spe_ctx *c)
 	c->tok = AT(S_TOK);
 	c->rows = AT(S_ROWS);
 	c->q_span = AT(S_QSPAN);
+	c->kv_span = AT(S_KVSPAN);
 	c->idx = AT(S_IDX);
 	c->sel = AT(S_SEL);
 	c->key = AT(S_KEY);
@@ -504,6 +506,7 @@ static int spe_prepare(struct spe_ctx *c)
 
 	/* The same rows are read for every head: their runs, once. */
 	c->n_q_span = spe_spans(c->rows, c->n_rows, c->q_span);
+	c->n_kv_span = c->n_kvis ? spe_spans(c->tok, c->n_kvis, c->kv_span) : 0;
 	if (c->has_tok_imp)
 		memset(c->imp, 0, (size_t)c->n_tok * sizeof(*c->imp));
 	return SPATTEN_HW_OK;
@@ -535,11 +538,10 @@ static int spe_load_kv_head(struct spe_ctx *c, uint32_t g)
 	c->lsb_loaded = 0;
 	c->kp = c->k16;
 	c->vp = c->v16;
-	rc = spe_load_kv(c, SPE_PLANE_K_MSB, g, 0, c->n_kvis, c->k16,
-			 c->progressive || c->rope ? NULL : &c->kp);
+	rc = spe_load_kv_all(c, SPE_PLANE_K_MSB, g, c->k16,
+			     c->progressive || c->rope ? NULL : &c->kp);
 	if (!rc && !c->value_prune)
-		rc = spe_load_kv(c, SPE_PLANE_V, g, 0, c->n_kvis, c->v16,
-				 &c->vp);
+		rc = spe_load_kv_all(c, SPE_PLANE_V, g, c->v16, &c->vp);
 	if (rc)
 		return rc;
 	if (c->progressive)

@@ -395,6 +395,78 @@ int spe_load_kv(struct spe_ctx *c, enum spe_plane plane, uint32_t kv_head,
 	return SPATTEN_HW_OK;
 }
 
+/*
+ * Host int16 rows through mem->map, gathered run by run into @dst (the
+ * runs of c->kv_span, @base the KV head's first row): the tight loop of a
+ * pruned generation step, everything loop-invariant hoisted out. A run
+ * the map declines is read instead.
+ */
+static int spe_map_kv_runs(struct spe_ctx *c, enum spe_plane plane,
+			   uint64_t base, int16_t *dst)
+{
+	const void *(*map)(void *, enum spe_plane, uint64_t, size_t) =
+		c->mem->map;
+	void *opaque = c->mem->opaque;
+	size_t row_bytes = (size_t)c->d * 2, moved = 0;
+	uint32_t k;
+	int rc;
+
+	for (k = 0; k < c->n_kv_span; k++) {
+		const struct spe_span *sp = &c->kv_span[k];
+		size_t len = (size_t)sp->len * row_bytes;
+		uint64_t off = (base + c->tok[sp->at]) * row_bytes;
+		int16_t *to = dst + (size_t)sp->at * c->d;
+		const void *p = map(opaque, plane, off, len);
+
+		if (!p) {
+			rc = spe_read(c, plane, off, to, len);
+			if (rc) {
+				c->st->bytes[plane] += moved;
+				return rc;
+			}
+			continue;
+		}
+		moved += len;
+		memcpy(to, p, len);
+	}
+	c->st->bytes[plane] += moved;
+	return SPATTEN_HW_OK;
+}
+
+/*
+ * All gathered rows [0, n_kvis) of KV head @kv_head of @plane into @dst:
+ * spe_load_kv() with the runs of the kept tokens found once per job
+ * (c->kv_span), which a layout with unit row stride and no blocks reads
+ * as they are: the loop a pruned generation step spends its time in, per
+ * plane and KV head.
+ */
+int spe_load_kv_all(struct spe_ctx *c, enum spe_plane plane,
+		    uint32_t kv_head, int16_t *dst, const int16_t **direct)
+{
+	uint32_t bits = plane == SPE_PLANE_V ? c->v_bits : c->k_bits;
+	uint64_t base = (uint64_t)kv_head * c->kv.head_stride;
+	uint32_t row_bytes = spe_row_bytes(c->d, bits), k;
+	int rc;
+
+	if (c->kv.row_stride != 1 || c->kv.block_rows)
+		return spe_load_kv(c, plane, kv_head, 0, c->n_kvis, dst,
+				   direct);
+	if (bits == 16 && SPE_HOST_LE && c->mem->map && c->n_kv_span > 1)
+		return spe_map_kv_runs(c, plane, base, dst);
+	for (k = 0; k < c->n_kv_span; k++) {
+		const struct spe_span *sp = &c->kv_span[k];
+
+		rc = spe_load_piece(c, plane,
+				    (base + c->tok[sp->at]) * row_bytes,
+				    sp->len, bits, 0,
+				    dst + (size_t)sp->at * c->d,
+				    direct && c->n_kv_span == 1 ? direct : NULL);
+		if (rc)
+			return rc;
+	}
+	return SPATTEN_HW_OK;
+}
+
 /* The output rows of query head @head: one write per run (as Q's). */
 int spe_write_out(struct spe_ctx *c, uint32_t head)
 {

@@ -64,6 +64,8 @@ struct spe_ctx {
 	uint32_t n_kvis;		/* prefix of T any computed row sees */
 	struct spe_span *q_span;	/* runs of rows[] */
 	uint32_t n_q_span;
+	struct spe_span *kv_span;	/* runs of tok[0..n_kvis) */
+	uint32_t n_kv_span;
 	uint32_t *idx;			/* [kv + 1] top-k input -> candidate */
 	uint32_t *sel;			/* [kv + 1] top-k survivors */
 	uint64_t *key;			/* [kv + 1] top-k keys */
@@ -126,6 +128,8 @@ int spe_load_q(struct spe_ctx *c, uint32_t head, int in_place);
 int spe_load_kv(struct spe_ctx *c, enum spe_plane plane, uint32_t kv_head,
 		uint32_t j0, uint32_t j1, int16_t *dst,
 		const int16_t **direct);
+int spe_load_kv_all(struct spe_ctx *c, enum spe_plane plane,
+		    uint32_t kv_head, int16_t *dst, const int16_t **direct);
 int spe_write_out(struct spe_ctx *c, uint32_t head);
 
 /* spe_rope.c: rotary positions */
