@@ -1018,7 +1018,9 @@ SPATTEN_API int spatten_schedule_paper(struct spatten_schedule *s,
  * @n_layers: layers, 1..SPATTEN_MAX_LAYERS
  * @n_heads: heads per layer
  * @head_dim: D
- * @max_context: largest sequence length (prompt + generated tokens)
+ * @max_context: largest sequence length (prompt + generated tokens): the
+ *	KV cache's capacity, allocated at creation (up to the board's
+ *	max_context); each step writes only its new tokens' rows
  * @flags: SPATTEN_SESSION_*
  * @k_bits: bits of K in memory: 16 (S16), 4..12 static Sn, or with
  *	SPATTEN_SESSION_PROGRESSIVE the MSB bits (4..12; keys are k_bits + 4
@@ -1214,7 +1216,9 @@ SPATTEN_API int spatten_session_layer_stats(const struct spatten_session *s,
  * After a pass: the tokens @layer kept (those deeper layers and the next
  * step may still use).
  *
- * Return: the number of alive tokens (may exceed @max), -EINVAL.
+ * Return: the number of alive tokens (may exceed @max), -EINVAL, or
+ * -EOVERFLOW if a position to copy is above 65535 (a context longer than
+ * the 16-bit list holds).
  */
 SPATTEN_API int spatten_session_tokens(const struct spatten_session *s,
 				       unsigned int layer, uint16_t *list,

@@ -1759,7 +1759,8 @@ static void session_config_errors(void)
 	CFG_ERR(-EINVAL, (e.n_pinned = 2, e.pinned[0] = 3, e.pinned[1] = 3));
 	CFG_ERR(-EINVAL, e.schedule.tok_keep[1] = 0);
 	CFG_ERR(-EINVAL, e.schedule.value_keep[0] = 2);
-	CFG_ERR(-EINVAL, e.max_context = 70000);	/* a session's limit */
+	CFG_ERR(-EINVAL, e.max_context = 1u << 31);	/* a session's limit */
+	CFG_ERR(-EOPNOTSUPP, e.max_context = 200000);	/* the board's */
 	CFG_ERR(-EOPNOTSUPP, e.n_heads = 100);
 	CFG_ERR(-EOPNOTSUPP, e.head_dim = 512);
 	CHECK_EQ(spatten_session_create(NULL, &c, &s), -EINVAL);
