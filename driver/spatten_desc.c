@@ -436,10 +436,10 @@ static const size_t spatten_operand_field_v3[SPATTEN_T_NUM] = {
 static u64 spatten_kv_bytes(const struct drm_spatten_job *uj,
 			    const struct spatten_job_dims *dm, u32 bits)
 {
-	return spatten_hw_kv_plane_rows(dm->n_kv_heads, dm->kv_rows,
-					uj->kv_head_stride, uj->kv_row_stride,
-					uj->kv_block_rows) *
-	       (uj->head_dim * bits / 8);
+	return spatten_hw_kv_plane_bytes(dm->n_kv_heads, dm->kv_rows,
+					 uj->kv_head_stride, uj->kv_row_stride,
+					 uj->kv_block_rows,
+					 uj->head_dim * bits / 8);
 }
 
 /* Bytes the device reads or writes through operand @idx of a valid job. */

@@ -385,13 +385,14 @@ int spe_check_params(const struct spe_job *job)
 	return SPATTEN_HW_OK;
 }
 
-/* Rows of a K, K-LSB or V plane the layout reaches. */
-uint64_t spe_kv_plane_rows(const struct spe_job *job)
+/* Bytes a K, K-LSB or V buffer of @bits-bit elements must hold. */
+uint64_t spe_kv_plane_bytes(const struct spe_job *job, uint32_t bits)
 {
-	return spatten_hw_kv_plane_rows(job->n_kv_heads, job->kv_rows,
-					job->kv_head_stride,
-					job->kv_row_stride,
-					job->kv_block_rows);
+	return spatten_hw_kv_plane_bytes(job->n_kv_heads, job->kv_rows,
+					 job->kv_head_stride,
+					 job->kv_row_stride,
+					 job->kv_block_rows,
+					 spe_row_bytes(job->head_dim, bits));
 }
 
 /*
@@ -479,7 +480,7 @@ static int spe_buf_wanted(const struct spe_job *job, enum spe_plane p)
  * Check 12: the buffers in descriptor order (q, k, v, out, k_lsb, tok_imp,
  * tok_alive, tok_kept, pinned, head_imp, head_alive, head_kept and, in
  * version 3, block_table, positions). K, K-LSB and V must hold every row
- * the KV layout reaches (spe_kv_plane_rows()). An absent
+ * the KV layout reaches (spe_kv_plane_bytes()). An absent
  * reference (len 0) must be all zero; presence must match the counts and
  * flags; a present one is checked as in version 1 against its size.
  */
@@ -493,7 +494,6 @@ static int spe_check_buffers(const struct spe_job *job,
 		SPE_PLANE_HEAD_ALIVE, SPE_PLANE_HEAD_KEPT,
 		SPE_PLANE_BLOCK_TABLE, SPE_PLANE_POSITIONS,
 	};
-	uint64_t kv_rows = spe_kv_plane_rows(job);
 	uint64_t lb = job->list_bytes;
 	uint64_t blocks = spatten_hw_kv_blocks(job->kv_rows,
 					       job->kv_block_rows);
@@ -502,18 +502,15 @@ static int spe_check_buffers(const struct spe_job *job,
 							job->q_rows,
 							job->head_dim,
 							job->q_fmt),
-		[SPE_PLANE_K_MSB] = kv_rows *
-				    spe_row_bytes(job->head_dim,
-						  spatten_hw_fmt_bits(job->k_fmt)),
-		[SPE_PLANE_V] = kv_rows *
-				spe_row_bytes(job->head_dim,
-					      spatten_hw_fmt_bits(job->v_fmt)),
+		[SPE_PLANE_K_MSB] = spe_kv_plane_bytes(job,
+						spatten_hw_fmt_bits(job->k_fmt)),
+		[SPE_PLANE_V] = spe_kv_plane_bytes(job,
+					spatten_hw_fmt_bits(job->v_fmt)),
 		[SPE_PLANE_OUT] = spatten_hw_tensor_bytes(job->n_heads,
 							  job->q_rows,
 							  job->head_dim,
 							  job->out_fmt),
-		[SPE_PLANE_K_LSB] = kv_rows * spe_row_bytes(job->head_dim,
-							    SPATTEN_LSB_BITS),
+		[SPE_PLANE_K_LSB] = spe_kv_plane_bytes(job, SPATTEN_LSB_BITS),
 		[SPE_PLANE_TOK_IMP] = (uint64_t)job->kv_rows * SPATTEN_IMP_BYTES,
 		[SPE_PLANE_TOK_ALIVE] = job->n_tok_alive * lb,
 		[SPE_PLANE_TOK_KEPT] = job->token_keep * lb,

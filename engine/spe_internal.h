@@ -52,11 +52,11 @@ float spe_softmax_row(const int64_t *score, uint32_t n, float scale,
 int16_t spe_requantise(int64_t acc, int shift);
 
 /*
- * spe_desc.c: rows a K, K-LSB or V plane must hold for @job's layout; the
+ * spe_desc.c: bytes a K, K-LSB or V plane must hold for @job's layout; the
  * layout (SPATTEN_HW_ERR_LAYOUT) and parameter (ERR_PARAM) checks, which
  * spe_run() repeats for jobs that were not decoded.
  */
-uint64_t spe_kv_plane_rows(const struct spe_job *job);
+uint64_t spe_kv_plane_bytes(const struct spe_job *job, uint32_t bits);
 int spe_check_layout(const struct spe_job *job);
 int spe_check_params(const struct spe_job *job);
 

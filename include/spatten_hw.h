@@ -491,22 +491,41 @@ static inline int spatten_hw_params_ok(__u16 flags, __u32 score_scale,
 /*
  * Rows a K, K-LSB or V buffer must hold (in rows of its plane, head_dim *
  * bits / 8 bytes) for a valid layout: the highest row the layout reaches
- * plus one. Paged: for block number 0; the device checks each listed
- * block (SPATTEN_HW_ERR_BLOCK), a whole block of every KV head.
+ * plus one, saturated at 2^64 - 1. Paged: a whole block number 0 (every
+ * listed block must hold a whole block of every KV head; the device
+ * checks each when it reads the table: SPATTEN_HW_ERR_BLOCK).
  */
 static inline __u64 spatten_hw_kv_plane_rows(__u32 n_kv_heads, __u32 kv_rows,
 					     __u32 head_stride,
 					     __u32 row_stride,
 					     __u32 block_rows)
 {
-	__u64 rows = kv_rows;
+	__u64 heads, rows = block_rows ? block_rows : kv_rows;
 
 	if (!row_stride)	/* packed */
 		return (__u64)n_kv_heads * kv_rows;
-	if (block_rows && rows > block_rows)
-		rows = block_rows;
-	return (__u64)(n_kv_heads - 1) * head_stride +
-	       (rows - 1) * row_stride + 1;
+	/* < 2^48 and < 2^64 - 2^33 + 1: only their sum can overflow */
+	heads = (__u64)(n_kv_heads - 1) * head_stride;
+	rows = (rows - 1) * row_stride + 1;
+	return heads > ~(__u64)0 - rows ? ~(__u64)0 : heads + rows;
+}
+
+/*
+ * Bytes of such a buffer with rows of @row_bytes, saturated at 2^64 - 1
+ * (a reference's length is 32-bit, so a saturated need always fails).
+ */
+static inline __u64 spatten_hw_kv_plane_bytes(__u32 n_kv_heads, __u32 kv_rows,
+					      __u32 head_stride,
+					      __u32 row_stride,
+					      __u32 block_rows,
+					      __u32 row_bytes)
+{
+	__u64 rows = spatten_hw_kv_plane_rows(n_kv_heads, kv_rows, head_stride,
+					      row_stride, block_rows);
+
+	if (row_bytes && rows > ~(__u64)0 / row_bytes)
+		return ~(__u64)0;
+	return rows * row_bytes;
 }
 
 /* Entries of a paged job's block table. */

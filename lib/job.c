@@ -540,9 +540,9 @@ static uint64_t kv_bytes3(const struct spatten_attn_desc *d,
 			  const struct spatten_attn_ext *e, uint32_t n_kv,
 			  uint32_t bits)
 {
-	return spatten_hw_kv_plane_rows(n_kv, d->kv_rows, e->kv_head_stride,
-					e->kv_row_stride, e->kv_block_rows) *
-	       (d->head_dim * bits / 8);
+	return spatten_hw_kv_plane_bytes(n_kv, d->kv_rows, e->kv_head_stride,
+					 e->kv_row_stride, e->kv_block_rows,
+					 d->head_dim * bits / 8);
 }
 
 static int encode_tensors3(struct spatten_job3 *j3,

@@ -92,10 +92,10 @@ static unsigned int plane_count(const struct spatten_job3 *j3)
 static uint64_t kv_need(const struct spatten_job3 *j3,
 			const struct sim_dims *dm, uint32_t bits)
 {
-	return spatten_hw_kv_plane_rows(dm->n_kv_heads, dm->kv_rows,
-					j3->kv_head_stride, j3->kv_row_stride,
-					j3->kv_block_rows) *
-	       (j3->job.head_dim * bits / 8);
+	return spatten_hw_kv_plane_bytes(dm->n_kv_heads, dm->kv_rows,
+					 j3->kv_head_stride, j3->kv_row_stride,
+					 j3->kv_block_rows,
+					 j3->job.head_dim * bits / 8);
 }
 
 /* Bytes and alignment an operand needs. */

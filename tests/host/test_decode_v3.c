@@ -94,12 +94,11 @@ static uint64_t kv_plane_rows(const struct spatten_hw_desc_v3 *d)
 	uint64_t rs = le32toh(d->kv_row_stride);
 	uint64_t bs = le32toh(d->kv_block_stride);
 	uint64_t br = le32toh(d->kv_block_rows);
-	uint64_t rows = kv;
+	/* paged: a whole block, even when the slots end inside it */
+	uint64_t rows = br ? br : kv;
 
 	if (!hs && !rs && !bs && !br)
 		return g * kv;
-	if (br && rows > br)
-		rows = br;
 	return (g - 1) * hs + (rows - 1) * rs + 1;
 }
 
@@ -1083,7 +1082,9 @@ static void test_err_layout(void)
 {
 	static const uint32_t bad_rows[] = { 3, 100, 257, 0x80000001u,
 					     0xffffffffu };
-	static const uint32_t good_rows[] = { 1, 2, 0x80000000u };
+	/* 2^31 is a power of two too, but a whole block of 2^31 rows does
+	 * not fit a 32-bit buffer length: ERR_BUFFER, not ERR_LAYOUT */
+	static const uint32_t good_rows[] = { 1, 2, 4096 };
 	struct spatten_hw_desc_v3 d;
 	int good;
 	size_t i;
@@ -1133,7 +1134,7 @@ static void test_err_layout(void)
 		good &= expect(decode(&d), SPATTEN_HW_OK, "block rows pow2");
 	}
 	ok(good, "ERR_LAYOUT: block rows 3, 100, 257, 2^31 + 1, 0xffffffff "
-	   "(not powers of two; 1, 2, 2^31 decode)");
+	   "(not powers of two; 1, 2, 4096 decode)");
 
 	v3_desc(&d);
 	d.kv_block_stride = 0;
@@ -1260,13 +1261,34 @@ static void test_err_buffer_kv(void)
 	kv_planes_short("paged: block 0", V3_HS, V3_RS, V3_BS, V3_BLK, V3_KV,
 			(V3_G - 1) * V3_HS + (V3_BLK - 1) * V3_RS + 1);
 	/*
-	 * Decode asks for the rows reached (spatten_hw_kv_plane_rows());
-	 * the device's block check (ERR_BLOCK, at run time) wants a whole
-	 * block, so such a buffer decodes and then fails there.
+	 * Every listed block must hold a whole block (ERR_BLOCK at run
+	 * time), so decode asks for a whole block 0 even when the job's
+	 * slots end inside it.
 	 */
 	kv_planes_short("paged, kv_rows < block rows",
 			V3_HS, V3_RS, V3_BS, 0x40000, V3_KV,
-			(V3_G - 1) * V3_HS + (uint64_t)(V3_KV - 1) * V3_RS + 1);
+			(V3_G - 1) * V3_HS + (uint64_t)(0x40000 - 1) * V3_RS + 1);
+}
+
+/*
+ * A layout whose buffer size does not fit in 64 bits must not wrap to a
+ * small need (which a 32-bit length would then pass): the shared helper
+ * saturates, in its sum and in its product.
+ */
+static void test_kv_size_saturates(void)
+{
+	const uint64_t max = ~(uint64_t)0;
+
+	ok(spatten_hw_kv_plane_bytes(2, 0x80000000u, 0x80000000u,
+				     0x80000000u, 0, 256) == max &&
+	   spatten_hw_kv_plane_bytes(65535, 0xffffffffu, 0xffffffffu,
+				     0xffffffffu, 0, 1) == max &&
+	   spatten_hw_kv_plane_rows(65535, 0xffffffffu, 0xffffffffu,
+				    0xffffffffu, 0) == max &&
+	   spatten_hw_kv_plane_bytes(2, 1u << 25, 1, 1u << 31, 0, 64) ==
+	   (((uint64_t)(1u << 25) - 1) * (1u << 31) + 2) * 64,
+	   "KV buffer sizes saturate at 2^64 - 1 instead of wrapping "
+	   "(and are exact below)");
 }
 
 static void test_err_buffer_block_table(void)
@@ -1840,6 +1862,7 @@ int main(void)
 	test_err_layout();
 	test_err_param();
 	test_err_buffer_kv();
+	test_kv_size_saturates();
 	test_err_buffer_block_table();
 	test_err_buffer_positions();
 	test_err_buffer_lists();
