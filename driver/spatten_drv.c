@@ -383,7 +383,6 @@ static const struct drm_driver spatten_drm_driver = {
 
 /* ---- PCI -------------------------------------------------------------- */
 
-/* Read and check the identity and capability registers. */
 /*
  * Descriptor version 3 needs 512-byte SQ entries, which 1.2 boards offer
  * (CAP_DESC_SIZE_MAX); without them the features that need version 3 are
@@ -404,6 +403,7 @@ static void spatten_caps_sqe(struct spatten_device *sdev)
 				 SPATTEN_FEAT_KV_LAYOUT | SPATTEN_FEAT_ROPE);
 }
 
+/* Read and check the identity and capability registers. */
 static int spatten_read_caps(struct spatten_device *sdev)
 {
 	struct spatten_caps *c = &sdev->caps;

@@ -55,7 +55,7 @@ LIBDIR ?= $(PREFIX)/lib
 INCLUDEDIR ?= $(PREFIX)/include
 BINDIR ?= $(PREFIX)/bin
 
-LIB_VERSION := 1.2.0
+LIB_VERSION := 1.3.0
 LIB_SRCS := lib/device.c lib/bo.c lib/fixed.c lib/job.c lib/sim.c \
 	lib/sim_job.c \
 	    lib/session.c

@@ -26,7 +26,8 @@ extern "C" {
 /*
  * Version of the driver interface the library speaks: struct spatten_info
  * @api_version of the device (the driver's DRM_SPATTEN_API_VERSION) and of
- * the simulation. spatten_open() refuses a driver with another one.
+ * the simulation. spatten_open() refuses a driver with an older one
+ * (library 1.3's sessions run version-3 jobs, which need API 5).
  */
 #define SPATTEN_API_VERSION		5
 

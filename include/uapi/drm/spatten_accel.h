@@ -213,7 +213,8 @@ struct drm_spatten_bo_info {
  * @handle: GEM handle of this file; 0 = operand absent
  * @flags: must be zero
  * @offset: byte offset in the buffer: 8-aligned for importance arrays,
- *	2-aligned for S16 tensors and u16 lists, any for packed formats
+ *	2-aligned for S16 tensors and u16 lists, 4-aligned for version 3's
+ *	u32 lists, block tables and position lists, any for packed formats
  */
 struct drm_spatten_tensor {
 	__u32 handle;
@@ -230,7 +231,8 @@ struct drm_spatten_tensor {
  *
  * @opcode: DRM_SPATTEN_OP_*
  * @stage: DRM_SPATTEN_STAGE_*
- * @version: DRM_SPATTEN_DESC_V2 (V1 with every V2 field zero)
+ * @version: DRM_SPATTEN_DESC_V2 (V1 with every V2 field zero), or
+ *	DRM_SPATTEN_DESC_V3 on boards with DRM_SPATTEN_FEAT_DESC_V3
  * @flags: DRM_SPATTEN_JOB_*
  * @n_heads: heads
  * @head_dim: D
