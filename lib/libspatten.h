@@ -1263,6 +1263,110 @@ SPATTEN_API int64_t spatten_now_ns(void);
  */
 SPATTEN_API const char *spatten_status_str(unsigned int status);
 
+/* ---- Element types: float32, fp16, bfloat16 (1.3) ----------------------- */
+
+/*
+ * Host arrays of float32, IEEE 754 binary16 (fp16: 1 sign, 5 exponent, 10
+ * mantissa bits) or bfloat16 (bf16: the top half of a float32: 1, 8, 7),
+ * one element after another in host byte order, as the compilers' float,
+ * _Float16 and __bf16 arrays; fp16 and bf16 values are uint16_t bit
+ * patterns. Arrays need no alignment.
+ *
+ * Widening (fp16 or bf16 to float) is exact. Narrowing (float to fp16 or
+ * bf16) follows IEEE 754 roundTiesToEven whatever the CPU's rounding mode:
+ *  - the nearest representable value, the one with an even mantissa on a
+ *    tie, into the target's subnormals included (float subnormals too);
+ *  - overflow to infinity: fp16 from 65520 up (65504, the largest fp16,
+ *    plus half its ulp), bf16 from 0x1.ffp127 up (likewise);
+ *  - infinities and zeros keep their sign (-0 stays -0), as does
+ *    everything that rounds to 0.
+ * NaN stays NaN, made quiet, with its sign: widening keeps the whole
+ * payload (fp16's 9 bits below the quiet bit become the top of float's 22,
+ * bf16's 6 likewise); narrowing keeps the leading 9 (fp16) or 6 (bf16) of
+ * float's 22 payload bits and drops the rest. A NaN never becomes an
+ * infinity. No floating-point exception flags are raised.
+ */
+
+/**
+ * enum spatten_dtype - element type of a host array
+ * @SPATTEN_DTYPE_F32: IEEE 754 binary32, 4 bytes
+ * @SPATTEN_DTYPE_F16: IEEE 754 binary16, 2 bytes
+ * @SPATTEN_DTYPE_BF16: bfloat16 (the top 16 bits of a binary32), 2 bytes
+ */
+enum spatten_dtype {
+	SPATTEN_DTYPE_F32 = 0,
+	SPATTEN_DTYPE_F16 = 1,
+	SPATTEN_DTYPE_BF16 = 2,
+};
+
+/**
+ * spatten_dtype_size() - bytes of one element
+ * @t: enum spatten_dtype
+ *
+ * Return: 4, 2 or 2; 0 for a value that is not an enum spatten_dtype.
+ */
+SPATTEN_API size_t spatten_dtype_size(enum spatten_dtype t);
+
+/**
+ * spatten_f16_to_float() - widen an fp16 value
+ * @h: binary16 bit pattern
+ *
+ * Return: the same value as a float, exactly (NaN: quiet, sign and payload
+ * kept).
+ */
+SPATTEN_API float spatten_f16_to_float(uint16_t h);
+
+/**
+ * spatten_float_to_f16() - narrow a float to fp16
+ * @x: value
+ *
+ * Rounds to nearest, ties to even; |@x| >= 65520 gives infinity; NaN a
+ * quiet NaN with @x's sign and the leading 9 payload bits.
+ *
+ * Return: the binary16 bit pattern.
+ */
+SPATTEN_API uint16_t spatten_float_to_f16(float x);
+
+/**
+ * spatten_bf16_to_float() - widen a bf16 value
+ * @b: bfloat16 bit pattern
+ *
+ * Return: the same value as a float, exactly (NaN: quiet, sign and payload
+ * kept).
+ */
+SPATTEN_API float spatten_bf16_to_float(uint16_t b);
+
+/**
+ * spatten_float_to_bf16() - narrow a float to bf16
+ * @x: value
+ *
+ * Rounds to nearest, ties to even (float subnormals included); |@x| >=
+ * 0x1.ffp127 gives infinity; NaN a quiet NaN with @x's sign and the
+ * leading 6 payload bits.
+ *
+ * Return: the bfloat16 bit pattern.
+ */
+SPATTEN_API uint16_t spatten_float_to_bf16(float x);
+
+/**
+ * spatten_convert() - convert an array between element types
+ * @dst: @n elements of @dst_type
+ * @dst_type: enum spatten_dtype
+ * @src: @n elements of @src_type
+ * @src_type: enum spatten_dtype
+ * @n: elements
+ *
+ * Each element as the scalar conversions above; fp16 <-> bf16 goes through
+ * float (exact, then one rounding); equal types copy the bits. The arrays
+ * must not overlap, except that @dst may equal @src when the two element
+ * sizes are equal (fp16 <-> bf16 in place, or a copy onto itself).
+ *
+ * Return: 0, or -EINVAL for an unknown type or a NULL array with @n > 0.
+ */
+SPATTEN_API int spatten_convert(void *dst, enum spatten_dtype dst_type,
+				const void *src, enum spatten_dtype src_type,
+				size_t n);
+
 #ifdef __cplusplus
 }
 #endif
