@@ -205,7 +205,7 @@ static int case_job(struct bench_case *c, uint32_t keep, struct spe_job *job)
 		desc.token_keep = htole16((uint16_t)keep);
 		desc.topk_seed = htole32(0x5ba77e4);
 	}
-	return spe_desc_decode(&desc, &c->caps, job);
+	return spe_desc_decode(&desc, sizeof(desc), &c->caps, job);
 }
 
 /* One engine run; returns ms, or a negative value on a failed job. */

@@ -257,7 +257,7 @@ static int case_job(struct bcase *c, const struct jcfg *j, struct spe_job *job)
 	if (j->value_keep)
 		desc.value_keep = htole16((uint16_t)j->value_keep);
 	desc.topk_seed = htole32(0x5ba77e4);
-	return spe_desc_decode(&desc, &c->caps, job);
+	return spe_desc_decode(&desc, sizeof(desc), &c->caps, job);
 }
 
 static double run_engine(struct bcase *c, const struct spe_job *job,

@@ -53,9 +53,9 @@ static struct spatten_job *spatten_nop_new(void)
 
 	if (!job)
 		return NULL;
-	job->desc.opcode = cpu_to_le16(SPATTEN_OP_NOP);
-	job->desc.desc_size = cpu_to_le16(SPATTEN_DESC_SIZE);
-	job->desc.version = SPATTEN_DESC_VERSION;
+	job->desc.v2.opcode = cpu_to_le16(SPATTEN_OP_NOP);
+	job->desc.v2.desc_size = cpu_to_le16(SPATTEN_DESC_SIZE);
+	job->desc.v2.version = SPATTEN_DESC_VERSION;
 	return job;
 }
 

@@ -185,8 +185,9 @@ void spatten_coredump(struct spatten_device *sdev, struct spatten_job *job)
 			    job->q ? job->q->id : 0);
 	spatten_dump_regs(d, sdev);
 	spatten_dump_rings(d, sdev);
-	spatten_dump_printf(d, "descriptor (%zu bytes):\n", sizeof(job->desc));
-	spatten_dump_hex(d, &job->desc, sizeof(job->desc));
+	spatten_dump_printf(d, "descriptor (%u bytes):\n",
+			    le16_to_cpu(job->desc.v2.desc_size));
+	spatten_dump_hex(d, &job->desc, le16_to_cpu(job->desc.v2.desc_size));
 
 	if (cmpxchg(&sdev->coredump, NULL, d)) {
 		kfree(d);

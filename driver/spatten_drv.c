@@ -383,6 +383,26 @@ static const struct drm_driver spatten_drm_driver = {
 
 /* ---- PCI -------------------------------------------------------------- */
 
+/*
+ * Descriptor version 3 needs 512-byte SQ entries, which 1.2 boards offer
+ * (CAP_DESC_SIZE_MAX); without them the features that need version 3 are
+ * not offered to userspace.
+ */
+static void spatten_caps_sqe(struct spatten_device *sdev)
+{
+	struct spatten_caps *c = &sdev->caps;
+	u32 max = 0;
+
+	c->sqe_size = SPATTEN_DESC_SIZE;
+	if ((c->version & 0xffff) >= 2)
+		max = spatten_rd(sdev, SPATTEN_REG_CAP_DESC_SIZE_MAX);
+	if (max >= SPATTEN_DESC_V3_SIZE && (c->features & SPATTEN_FEAT_DESC_V3))
+		c->sqe_size = SPATTEN_DESC_V3_SIZE;
+	else
+		c->features &= ~(SPATTEN_FEAT_DESC_V3 | SPATTEN_FEAT_GQA |
+				 SPATTEN_FEAT_KV_LAYOUT | SPATTEN_FEAT_ROPE);
+}
+
 /* Read and check the identity and capability registers. */
 static int spatten_read_caps(struct spatten_device *sdev)
 {
@@ -420,6 +440,7 @@ static int spatten_read_caps(struct spatten_device *sdev)
 			c->features);
 		return -ENODEV;
 	}
+	spatten_caps_sqe(sdev);
 	sdev->queue_depth = min_t(u32, c->queue_depth, SPATTEN_MAX_DEPTH);
 	return 0;
 }
@@ -505,6 +526,7 @@ static int spatten_probe(struct pci_dev *pdev, const struct pci_device_id *id)
 	int ret;
 
 	BUILD_BUG_ON(sizeof(struct spatten_hw_desc) != SPATTEN_DESC_SIZE);
+	BUILD_BUG_ON(sizeof(struct spatten_hw_desc_v3) != SPATTEN_DESC_V3_SIZE);
 	BUILD_BUG_ON(sizeof(struct spatten_hw_cqe) != SPATTEN_CQE_SIZE);
 	BUILD_BUG_ON(SPATTEN_MAX_DEPTH - 1 > 0xffff);
 

@@ -62,6 +62,8 @@ extern bool spatten_unsafe_fault_injection;
  * @features: CAP_FEATURES
  * @dma_bits: CAP_DMA_BITS
  * @desc_size: CAP_DESC_SIZE
+ * @sqe_size: bytes per SQ entry the driver uses: 512 on a board with
+ *	descriptor version 3 (QREG_SQ_ENTRY_SIZE), else SPATTEN_DESC_SIZE
  */
 struct spatten_caps {
 	u32 version;
@@ -76,6 +78,7 @@ struct spatten_caps {
 	u32 features;
 	u32 dma_bits;
 	u32 desc_size;
+	u32 sqe_size;
 };
 
 struct spatten_device;
@@ -126,7 +129,7 @@ struct spatten_queue {
 	spinlock_t fence_lock;	/* hardware fences of this ring */
 
 	spinlock_t lock;	/* ring state, see above */
-	struct spatten_hw_desc *sq;
+	u8 *sq;			/* depth entries of caps.sqe_size */
 	struct spatten_hw_cqe *cq;
 	dma_addr_t sq_dma;
 	dma_addr_t cq_dma;

@@ -28,7 +28,10 @@ enum spatten_tensor_idx {
 	SPATTEN_T_HEAD_IMP,
 	SPATTEN_T_HEAD_ALIVE,
 	SPATTEN_T_HEAD_KEPT,
+	SPATTEN_T_BLOCK_TABLE,		/* version 3 */
+	SPATTEN_T_POSITIONS,		/* version 3 */
 	SPATTEN_T_NUM,
+	SPATTEN_T_NUM_V2 = SPATTEN_T_BLOCK_TABLE,
 };
 
 /**
@@ -63,7 +66,7 @@ struct spatten_job {
 	struct spatten_queue *sched_q;
 	u64 seqno;
 	struct drm_gem_object *bo[SPATTEN_T_NUM];
-	struct spatten_hw_desc desc;
+	union spatten_hw_sqe desc;
 	struct dma_fence *hw_fence;
 	struct dma_fence *done_fence;
 	struct dma_fence_cb done_cb;
@@ -83,6 +86,8 @@ static inline struct spatten_job *to_spatten_job(struct drm_sched_job *sched_job
 
 struct spatten_job *spatten_job_new(void);
 void spatten_job_done_cb(struct dma_fence *fence, struct dma_fence_cb *cb);
+struct spatten_hw_buf *spatten_desc_q(union spatten_hw_sqe *d);
+struct spatten_hw_buf *spatten_desc_out(union spatten_hw_sqe *d);
 int spatten_job_prepare(struct spatten_device *sdev, struct drm_file *file,
 			const struct drm_spatten_job *uj,
 			struct spatten_job *job);

@@ -122,6 +122,9 @@ static int spatten_queue_hw_init(struct spatten_queue *q, u32 vector)
 	spatten_wr(sdev, SPATTEN_REG_Q(q->id, SPATTEN_QREG_SQ_SIZE), q->depth);
 	spatten_wr(sdev, SPATTEN_REG_Q(q->id, SPATTEN_QREG_CQ_SIZE), q->depth);
 	spatten_wr(sdev, SPATTEN_REG_Q(q->id, SPATTEN_QREG_IRQ_VECTOR), vector);
+	if (sdev->caps.sqe_size != SPATTEN_DESC_SIZE)
+		spatten_wr(sdev, SPATTEN_REG_Q(q->id, SPATTEN_QREG_SQ_ENTRY_SIZE),
+			   sdev->caps.sqe_size);
 	spatten_wr(sdev, SPATTEN_REG_Q(q->id, SPATTEN_QREG_CTRL),
 		   SPATTEN_QCTRL_ENABLE);
 
@@ -197,7 +200,7 @@ int spatten_queues_init(struct spatten_device *sdev)
 			 pci_name(sdev->pdev), i);
 
 		/* Coherent allocations are page aligned (SPATTEN_RING_ALIGN). */
-		q->sq = dmam_alloc_coherent(dev, q->depth * sizeof(*q->sq),
+		q->sq = dmam_alloc_coherent(dev, q->depth * sdev->caps.sqe_size,
 					    &q->sq_dma, GFP_KERNEL);
 		q->cq = dmam_alloc_coherent(dev, q->depth * sizeof(*q->cq),
 					    &q->cq_dma, GFP_KERNEL);
@@ -333,7 +336,7 @@ static void spatten_jobs_signal(struct list_head *done)
 
 	list_for_each_entry_safe(job, tmp, done, ring_node) {
 		list_del_init(&job->ring_node);
-		trace_spatten_job_complete(job->q->id, le32_to_cpu(job->desc.tag),
+		trace_spatten_job_complete(job->q->id, le32_to_cpu(job->desc.v2.tag),
 					   job->seqno, job->result.status,
 					   job->result.engine_ns);
 		spatten_job_sync_for_cpu(job);
@@ -476,7 +479,8 @@ struct dma_fence *spatten_queue_push(struct spatten_queue *q,
 				     struct spatten_job *job)
 {
 	struct spatten_device *sdev = q->sdev;
-	struct spatten_hw_desc *d;
+	union spatten_hw_sqe *d;
+	bool attention;
 	u32 slot;
 
 	spin_lock(&q->lock);
@@ -493,16 +497,18 @@ struct dma_fence *spatten_queue_push(struct spatten_queue *q,
 	list_add_tail(&job->order_node, &q->order);
 	job->q = q;
 	job->on_ring = true;
-	job->desc.tag = cpu_to_le32(slot | (u32)q->id << SPATTEN_TAG_QUEUE_SHIFT);
-	trace_spatten_job_run(q->id, le32_to_cpu(job->desc.tag), job->seqno);
-	d = &q->sq[q->sq_tail];
-	memcpy(d, &job->desc, sizeof(job->desc));
-	if (job->desc.opcode == cpu_to_le16(SPATTEN_OP_ATTENTION) &&
-	    atomic_add_unless(&sdev->inject_dma, -1, 0))
-		d->q.addr = cpu_to_le64(spatten_bad_dma_addr(sdev));
-	if (job->desc.opcode == cpu_to_le16(SPATTEN_OP_ATTENTION) &&
-	    sdev->bad_list && atomic_add_unless(&sdev->inject_dma_write, -1, 0))
-		d->out.addr = cpu_to_le64(sdev->bad_list_dma);
+	job->desc.v2.tag = cpu_to_le32(slot |
+				       (u32)q->id << SPATTEN_TAG_QUEUE_SHIFT);
+	trace_spatten_job_run(q->id, le32_to_cpu(job->desc.v2.tag), job->seqno);
+	d = (union spatten_hw_sqe *)(q->sq +
+				     (size_t)q->sq_tail * sdev->caps.sqe_size);
+	memcpy(d, &job->desc, sdev->caps.sqe_size);
+	attention = job->desc.v2.opcode == cpu_to_le16(SPATTEN_OP_ATTENTION);
+	if (attention && atomic_add_unless(&sdev->inject_dma, -1, 0))
+		spatten_desc_q(d)->addr = cpu_to_le64(spatten_bad_dma_addr(sdev));
+	if (attention && sdev->bad_list &&
+	    atomic_add_unless(&sdev->inject_dma_write, -1, 0))
+		spatten_desc_out(d)->addr = cpu_to_le64(sdev->bad_list_dma);
 	if (++q->sq_tail == q->depth)
 		q->sq_tail = 0;
 	job->start = ktime_get();

@@ -440,7 +440,7 @@ static void spatten_submit_push(struct spatten_submit *sub, u64 seqno)
 					    struct spatten_queue, sched);
 		atomic_inc(&job->sched_q->queued);
 		trace_spatten_job_submit(sfile->client_id, job->seqno,
-					 le16_to_cpu(job->desc.opcode),
+					 le16_to_cpu(job->desc.v2.opcode),
 					 job->sched_q->id);
 		for (j = 0; j < SPATTEN_T_NUM; j++)
 			if (spatten_job_first_use(job, j))

@@ -73,7 +73,8 @@ struct spe_caps {
 /*
  * Host-endian, validated copy of a descriptor of any version. Versions 1
  * and 2 decode to n_kv_heads == n_heads, the packed KV layout (strides
- * 0), list_bytes 2 and no RoPE.
+ * 0), list_bytes 2 and no RoPE. A job built by hand for spe_run() may
+ * leave n_kv_heads and list_bytes 0 for those same meanings.
  */
 struct spe_job {
 	uint16_t opcode;

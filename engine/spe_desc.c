@@ -367,62 +367,32 @@ static int spe_check_keep(const struct spe_job *job)
 	return SPATTEN_HW_OK;
 }
 
-/*
- * Check 10 (version 3): the KV layout. All zero is packed. Otherwise the
- * row stride is at least 1, the head stride too when there are several KV
- * heads, and paging (kv_block_rows, a power of two) comes with a block
- * stride of at least one block's rows and nothing else.
- */
-static int spe_check_layout(const struct spe_job *job)
+/* Check 10 (version 3): the KV layout (spatten_hw_kv_layout_ok()). */
+int spe_check_layout(const struct spe_job *job)
 {
-	if (!job->kv_head_stride && !job->kv_row_stride &&
-	    !job->kv_block_stride && !job->kv_block_rows)
-		return SPATTEN_HW_OK;
-	if (!job->kv_row_stride || (job->n_kv_heads > 1 && !job->kv_head_stride))
-		return SPATTEN_HW_ERR_LAYOUT;
-	if (!job->kv_block_rows)
-		return job->kv_block_stride ? SPATTEN_HW_ERR_LAYOUT :
-					      SPATTEN_HW_OK;
-	if (!spe_is_pow2(job->kv_block_rows) || !job->kv_block_stride)
+	if (!spatten_hw_kv_layout_ok(job->n_kv_heads, job->kv_head_stride,
+				     job->kv_row_stride, job->kv_block_stride,
+				     job->kv_block_rows))
 		return SPATTEN_HW_ERR_LAYOUT;
 	return SPATTEN_HW_OK;
 }
 
-/*
- * Check 11 (version 3): the numeric parameters. The score scale is 0 or a
- * positive normal binary32; rope_base is 2..2^31 with ROPE and 0 without.
- */
-static int spe_check_params(const struct spe_job *job)
+/* Check 11 (version 3): score_scale and rope_base (spatten_hw_params_ok()). */
+int spe_check_params(const struct spe_job *job)
 {
-	uint32_t exp = job->score_scale >> 23 & 0xff;
-
-	if (job->score_scale &&
-	    ((job->score_scale >> 31) || !exp || exp == 0xff))
+	if (!spatten_hw_params_ok(job->flags, job->score_scale, job->rope_base))
 		return SPATTEN_HW_ERR_PARAM;
-	if (job->flags & SPATTEN_DESC_F_ROPE) {
-		if (job->rope_base < 2 || job->rope_base > 0x80000000u)
-			return SPATTEN_HW_ERR_PARAM;
-	} else if (job->rope_base) {
-		return SPATTEN_HW_ERR_PARAM;
-	}
 	return SPATTEN_HW_OK;
 }
 
-/*
- * Rows of a K, K-LSB or V plane the layout reaches: the highest row index
- * plus one. Paged: of block number 0 only (each listed block is checked
- * when the table is read: SPATTEN_HW_ERR_BLOCK).
- */
-uint64_t spe_kv_plane_rows(const struct spe_job *job)
+/* Bytes a K, K-LSB or V buffer of @bits-bit elements must hold. */
+uint64_t spe_kv_plane_bytes(const struct spe_job *job, uint32_t bits)
 {
-	uint64_t rows = job->kv_rows;
-
-	if (!job->kv_row_stride)	/* packed */
-		return (uint64_t)job->n_kv_heads * job->kv_rows;
-	if (job->kv_block_rows && rows > job->kv_block_rows)
-		rows = job->kv_block_rows;
-	return (uint64_t)(job->n_kv_heads - 1) * job->kv_head_stride +
-	       (rows - 1) * job->kv_row_stride + 1;
+	return spatten_hw_kv_plane_bytes(job->n_kv_heads, job->kv_rows,
+					 job->kv_head_stride,
+					 job->kv_row_stride,
+					 job->kv_block_rows,
+					 spe_row_bytes(job->head_dim, bits));
 }
 
 /*
@@ -510,7 +480,7 @@ static int spe_buf_wanted(const struct spe_job *job, enum spe_plane p)
  * Check 12: the buffers in descriptor order (q, k, v, out, k_lsb, tok_imp,
  * tok_alive, tok_kept, pinned, head_imp, head_alive, head_kept and, in
  * version 3, block_table, positions). K, K-LSB and V must hold every row
- * the KV layout reaches (spe_kv_plane_rows()). An absent
+ * the KV layout reaches (spe_kv_plane_bytes()). An absent
  * reference (len 0) must be all zero; presence must match the counts and
  * flags; a present one is checked as in version 1 against its size.
  */
@@ -524,28 +494,23 @@ static int spe_check_buffers(const struct spe_job *job,
 		SPE_PLANE_HEAD_ALIVE, SPE_PLANE_HEAD_KEPT,
 		SPE_PLANE_BLOCK_TABLE, SPE_PLANE_POSITIONS,
 	};
-	uint64_t kv_rows = spe_kv_plane_rows(job);
 	uint64_t lb = job->list_bytes;
-	uint64_t blocks = job->kv_block_rows ?
-			  ((uint64_t)job->kv_rows + job->kv_block_rows - 1) /
-			  job->kv_block_rows : 0;
+	uint64_t blocks = spatten_hw_kv_blocks(job->kv_rows,
+					       job->kv_block_rows);
 	uint64_t need[SPE_PLANE_COUNT] = {
 		[SPE_PLANE_Q] = spatten_hw_tensor_bytes(job->n_heads,
 							job->q_rows,
 							job->head_dim,
 							job->q_fmt),
-		[SPE_PLANE_K_MSB] = kv_rows *
-				    spe_row_bytes(job->head_dim,
-						  spatten_hw_fmt_bits(job->k_fmt)),
-		[SPE_PLANE_V] = kv_rows *
-				spe_row_bytes(job->head_dim,
-					      spatten_hw_fmt_bits(job->v_fmt)),
+		[SPE_PLANE_K_MSB] = spe_kv_plane_bytes(job,
+						spatten_hw_fmt_bits(job->k_fmt)),
+		[SPE_PLANE_V] = spe_kv_plane_bytes(job,
+					spatten_hw_fmt_bits(job->v_fmt)),
 		[SPE_PLANE_OUT] = spatten_hw_tensor_bytes(job->n_heads,
 							  job->q_rows,
 							  job->head_dim,
 							  job->out_fmt),
-		[SPE_PLANE_K_LSB] = kv_rows * spe_row_bytes(job->head_dim,
-							    SPATTEN_LSB_BITS),
+		[SPE_PLANE_K_LSB] = spe_kv_plane_bytes(job, SPATTEN_LSB_BITS),
 		[SPE_PLANE_TOK_IMP] = (uint64_t)job->kv_rows * SPATTEN_IMP_BYTES,
 		[SPE_PLANE_TOK_ALIVE] = job->n_tok_alive * lb,
 		[SPE_PLANE_TOK_KEPT] = job->token_keep * lb,

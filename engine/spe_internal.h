@@ -51,8 +51,14 @@ float spe_softmax_row(const int64_t *score, uint32_t n, float scale,
 		      float *e, int32_t *pq);
 int16_t spe_requantise(int64_t acc, int shift);
 
-/* spe_desc.c: rows a K, K-LSB or V plane must hold for @job's layout */
-uint64_t spe_kv_plane_rows(const struct spe_job *job);
+/*
+ * spe_desc.c: bytes a K, K-LSB or V plane must hold for @job's layout; the
+ * layout (SPATTEN_HW_ERR_LAYOUT) and parameter (ERR_PARAM) checks, which
+ * spe_run() repeats for jobs that were not decoded.
+ */
+uint64_t spe_kv_plane_bytes(const struct spe_job *job, uint32_t bits);
+int spe_check_layout(const struct spe_job *job);
+int spe_check_params(const struct spe_job *job);
 
 /* spe_cycles.c */
 uint64_t spe_mac_cycles(uint64_t n_rows, uint32_t head_dim,

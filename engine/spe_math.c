@@ -10,6 +10,7 @@
  *  - no libm except sqrtf (correctly rounded by IEEE 754).
  */
 #include <math.h>
+#include <string.h>
 
 /*
  * Belt and braces for builds that forget -ffp-contract=off: a fused
@@ -53,13 +54,18 @@ float spe_expf(float x)
  * Float factor from integer score units to natural-log units:
  * 2^-(q_frac + k_frac) / sqrt(head_dim), computed once per job. The power
  * of two is exact (q_frac + k_frac <= 30); sqrtf and the division round
- * once each.
+ * once each. A version-3 score_scale s replaces 1 / sqrt(head_dim):
+ * 2^-(q_frac + k_frac) * s, exact unless it leaves the normal range.
  */
 float spe_score_scale(const struct spe_job *job)
 {
 	float unit = 1.0f / (float)(1u << (job->q_frac + job->k_frac));
+	float scale;
 
-	return unit / sqrtf((float)job->head_dim);
+	if (!job->score_scale)
+		return unit / sqrtf((float)job->head_dim);
+	memcpy(&scale, &job->score_scale, sizeof(scale));
+	return unit * scale;
 }
 
 /**

@@ -3,7 +3,8 @@
  * libFuzzer target: the device's descriptor validation and the engine, fed
  * with whatever a guest could put in a submission entry and in memory.
  *
- * Input: a 256-byte descriptor (zero-padded if shorter) followed by a
+ * Input: a 256-byte descriptor (512 bytes, a version-3 SQ entry, when bit
+ * 4 of the control byte is set; zero-padded if shorter) followed by a
  * guest memory image mapped at FUZZ_MEM_BASE. A control byte in front of
  * the descriptor can repair the fields that gate everything else (size,
  * version, opcode) so the search spends its time past the first checks;
@@ -129,9 +130,31 @@ static void fuzz_caps(struct spe_caps *caps)
 	caps->features = SPATTEN_FEAT_CAUSAL | SPATTEN_FEAT_GENERATION |
 			 SPATTEN_FEAT_PAGE_LIST | SPATTEN_FEAT_TOKEN_PRUNE |
 			 SPATTEN_FEAT_HEAD_PRUNE | SPATTEN_FEAT_VALUE_PRUNE |
-			 SPATTEN_FEAT_PROGRESSIVE;
+			 SPATTEN_FEAT_PROGRESSIVE | SPATTEN_FEAT_DESC_V3 |
+			 SPATTEN_FEAT_GQA | SPATTEN_FEAT_KV_LAYOUT |
+			 SPATTEN_FEAT_ROPE;
 	caps->dma_bits = 48;
 	caps->model = spe_model_full();
+}
+
+#define FUZZ_CTL_V3	0x10	/* a 512-byte entry, repaired as version 3 */
+
+static void fuzz_repair_v3(struct spatten_hw_desc_v3 *desc, uint8_t control)
+{
+	if (control & 1) {
+		desc->desc_size = htole16(SPATTEN_DESC_V3_SIZE);
+		desc->version = SPATTEN_DESC_VERSION_V3;
+	}
+	if (control & 2)
+		desc->opcode = htole16(SPATTEN_OP_ATTENTION);
+	if (control & 4) {
+		desc->rsvd0 = 0;
+		desc->rsvd1 = 0;
+		desc->rsvd2 = 0;
+		desc->rsvd3 = 0;
+		memset(desc->rsvd4, 0, sizeof(desc->rsvd4));
+		memset(desc->rsvd5, 0, sizeof(desc->rsvd5));
+	}
 }
 
 static void fuzz_repair(struct spatten_hw_desc *desc, uint8_t control)
@@ -155,7 +178,8 @@ static void fuzz_repair(struct spatten_hw_desc *desc, uint8_t control)
 static void fuzz_one(const uint8_t *data, size_t size, int *decoded,
 		     int *ran)
 {
-	struct spatten_hw_desc desc;
+	union spatten_hw_sqe desc;
+	size_t entry;
 	struct spe_caps caps;
 	struct spe_job job;
 	struct spe_result res;
@@ -171,14 +195,18 @@ static void fuzz_one(const uint8_t *data, size_t size, int *decoded,
 		size--;
 	}
 	memset(&desc, 0, sizeof(desc));
-	n = size < sizeof(desc) ? size : sizeof(desc);
+	entry = control & FUZZ_CTL_V3 ? sizeof(desc.v3) : sizeof(desc.v2);
+	n = size < entry ? size : entry;
 	memcpy(&desc, data, n);
 	data += n;
 	size -= n;
-	fuzz_repair(&desc, control);
+	if (control & FUZZ_CTL_V3)
+		fuzz_repair_v3(&desc.v3, control);
+	else
+		fuzz_repair(&desc.v2, control);
 
 	fuzz_caps(&caps);
-	status = spe_desc_decode(&desc, sizeof(desc), &caps, &job);
+	status = spe_desc_decode(&desc, entry, &caps, &job);
 	*decoded = status;
 	*ran = -1;
 	if (status < 0 || status > SPATTEN_HW_STATUS_MAX)
@@ -206,12 +234,21 @@ static void fuzz_one(const uint8_t *data, size_t size, int *decoded,
 	if (status != res.status || status < 0 ||
 	    status > SPATTEN_HW_STATUS_MAX)
 		__builtin_trap();
-	/* Each byte moves at most once (importance: read, then written). */
+	/*
+	 * Each byte moves at most once (importance: read, then written); a
+	 * version-3 KV layout may alias rows (a guest's choice), so there
+	 * each logical row at most once.
+	 */
 	for (n = 0; n < SPE_PLANE_COUNT; n++) {
 		uint64_t limit = job.buf[n].len;
 
 		if (n == SPE_PLANE_TOK_IMP || n == SPE_PLANE_HEAD_IMP)
 			limit *= 2;
+		if (job.kv_row_stride && (n == SPE_PLANE_K_MSB ||
+					  n == SPE_PLANE_K_LSB ||
+					  n == SPE_PLANE_V))
+			limit += (uint64_t)job.n_kv_heads * job.kv_rows *
+				 job.head_dim * 2;
 		if (res.stats.bytes[n] > limit)
 			__builtin_trap();
 	}

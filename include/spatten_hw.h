@@ -356,6 +356,13 @@ struct spatten_hw_desc_v3 {
 	__u8 rsvd5[0x200 - 0x160];	/* 0x160 must be zero */
 };
 
+/* A submission-queue entry of either size; the common header is v2's. */
+union spatten_hw_sqe {
+	struct spatten_hw_desc v2;
+	struct spatten_hw_desc_v3 v3;
+	__u8 bytes[SPATTEN_SQE_SIZE_MAX];
+};
+
 /* ---- Completion-queue entry ------------------------------------------- */
 
 enum spatten_hw_status {
@@ -442,5 +449,89 @@ static inline __u64 spatten_hw_tensor_bytes(__u32 n_heads, __u32 rows,
 #define SPATTEN_LIST_BYTES_V3		4
 #define SPATTEN_BLOCK_ENTRY_BYTES	4
 #define SPATTEN_POSITION_BYTES		4
+
+/* ---- Version 3 rules: one formula for driver, device and library ----- */
+
+/*
+ * Is a KV layout valid (else SPATTEN_HW_ERR_LAYOUT)? All zero is packed.
+ * Otherwise a row stride of at least 1, a head stride of at least 1 when
+ * there are several KV heads, and paging (@block_rows, a power of two)
+ * with a block stride of at least 1 and none without paging.
+ */
+static inline int spatten_hw_kv_layout_ok(__u32 n_kv_heads, __u32 head_stride,
+					  __u32 row_stride, __u32 block_stride,
+					  __u32 block_rows)
+{
+	if (!head_stride && !row_stride && !block_stride && !block_rows)
+		return 1;
+	if (!row_stride || (n_kv_heads > 1 && !head_stride))
+		return 0;
+	if (!block_rows)
+		return !block_stride;
+	return !(block_rows & (block_rows - 1)) && block_stride;
+}
+
+/*
+ * Are the numeric parameters valid (else SPATTEN_HW_ERR_PARAM)? The score
+ * scale is 0 or the bits of a positive normal binary32; rope_base is
+ * 2..2^31 with SPATTEN_DESC_F_ROPE and 0 without.
+ */
+static inline int spatten_hw_params_ok(__u16 flags, __u32 score_scale,
+				       __u32 rope_base)
+{
+	__u32 exp = score_scale >> 23 & 0xff;
+
+	if (score_scale && ((score_scale >> 31) || !exp || exp == 0xff))
+		return 0;
+	if (flags & SPATTEN_DESC_F_ROPE)
+		return rope_base >= 2 && rope_base <= 0x80000000u;
+	return !rope_base;
+}
+
+/*
+ * Rows a K, K-LSB or V buffer must hold (in rows of its plane, head_dim *
+ * bits / 8 bytes) for a valid layout: the highest row the layout reaches
+ * plus one, saturated at 2^64 - 1. Paged: a whole block number 0 (every
+ * listed block must hold a whole block of every KV head; the device
+ * checks each when it reads the table: SPATTEN_HW_ERR_BLOCK).
+ */
+static inline __u64 spatten_hw_kv_plane_rows(__u32 n_kv_heads, __u32 kv_rows,
+					     __u32 head_stride,
+					     __u32 row_stride,
+					     __u32 block_rows)
+{
+	__u64 heads, rows = block_rows ? block_rows : kv_rows;
+
+	if (!row_stride)	/* packed */
+		return (__u64)n_kv_heads * kv_rows;
+	/* < 2^48 and < 2^64 - 2^33 + 1: only their sum can overflow */
+	heads = (__u64)(n_kv_heads - 1) * head_stride;
+	rows = (rows - 1) * row_stride + 1;
+	return heads > ~(__u64)0 - rows ? ~(__u64)0 : heads + rows;
+}
+
+/*
+ * Bytes of such a buffer with rows of @row_bytes, saturated at 2^64 - 1
+ * (a reference's length is 32-bit, so a saturated need always fails).
+ */
+static inline __u64 spatten_hw_kv_plane_bytes(__u32 n_kv_heads, __u32 kv_rows,
+					      __u32 head_stride,
+					      __u32 row_stride,
+					      __u32 block_rows,
+					      __u32 row_bytes)
+{
+	__u64 rows = spatten_hw_kv_plane_rows(n_kv_heads, kv_rows, head_stride,
+					      row_stride, block_rows);
+
+	if (row_bytes && rows > ~(__u64)0 / row_bytes)
+		return ~(__u64)0;
+	return rows * row_bytes;
+}
+
+/* Entries of a paged job's block table. */
+static inline __u64 spatten_hw_kv_blocks(__u32 kv_rows, __u32 block_rows)
+{
+	return block_rows ? ((__u64)kv_rows + block_rows - 1) / block_rows : 0;
+}
 
 #endif /* SPATTEN_HW_H */

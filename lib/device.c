@@ -460,6 +460,9 @@ static const char *const status_names[] = {
 	[SPATTEN_HW_ERR_ABORTED] = "aborted by reset",
 	[SPATTEN_HW_ERR_KEEP] = "inconsistent keep counts",
 	[SPATTEN_HW_ERR_LIST] = "bad alive or pinned list",
+	[SPATTEN_HW_ERR_LAYOUT] = "bad KV cache layout",
+	[SPATTEN_HW_ERR_BLOCK] = "KV block outside its buffer",
+	[SPATTEN_HW_ERR_PARAM] = "bad RoPE base or score scale",
 };
 
 SPATTEN_API const char *spatten_status_str(unsigned int status)

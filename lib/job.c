@@ -323,7 +323,7 @@ SPATTEN_API int spatten_submit(struct spatten_dev *dev,
 	/* the jobs as they are: struct drm_spatten_job (spatten_drm.h) */
 	memset(&req, 0, sizeof(req));
 	req.jobs_ptr = (uint64_t)(uintptr_t)jobs;
-	req.job_size = sizeof(struct drm_spatten_job);
+	req.job_size = sizeof(struct spatten_job);	/* API 4's */
 	req.count = n;
 	ret = spatten__ioctl(dev->fd, DRM_IOCTL_SPATTEN_SUBMIT, &req);
 	if (ret < 0)
@@ -455,3 +455,286 @@ SPATTEN_API int spatten_run(struct spatten_dev *dev,
 		*res = r;
 	return r.status == SPATTEN_HW_OK ? 0 : -EIO;
 }
+
+/* ---- Descriptor version 3 --------------------------------------------- */
+
+/* The rules of version 3's shape and positions (64-bit sums). */
+static int check_shape3(const struct spatten_attn_desc *d, uint32_t n_kv)
+{
+	uint64_t q_end = (uint64_t)d->q_start + d->q_rows;
+
+	if (check_u16(d->n_heads, 1) || check_u16(d->head_dim, 1) ||
+	    !d->q_rows || !d->kv_rows || (d->head_dim & (d->head_dim - 1)))
+		return -EINVAL;
+	if (!n_kv || n_kv > d->n_heads || d->n_heads % n_kv)
+		return -EINVAL;
+	if (d->flags & ~SPATTEN_ATTN_FLAGS_ALL_V3)
+		return -EINVAL;
+	if (d->stage != SPATTEN_STAGE_SUMMARIZATION &&
+	    d->stage != SPATTEN_STAGE_GENERATION)
+		return -EINVAL;
+	if (!(d->flags & SPATTEN_ATTN_CAUSAL) && d->q_start)
+		return -EINVAL;
+	if (((d->flags & SPATTEN_ATTN_CAUSAL) ||
+	     (d->flags & SPATTEN_ATTN_ROPE_POSITIONS)) && q_end > d->kv_rows)
+		return -EINVAL;
+	if (d->stage == SPATTEN_STAGE_GENERATION &&
+	    (d->q_rows != 1 || d->q_start != d->kv_rows - 1))
+		return -EINVAL;
+	if ((d->flags & SPATTEN_ATTN_ROPE_POSITIONS) &&
+	    !(d->flags & SPATTEN_ATTN_ROPE))
+		return -EINVAL;
+	return 0;
+}
+
+/* The keep-count rules (64-bit, as the device's decode). */
+static int check_keep3(const struct spatten_attn_desc *d)
+{
+	uint64_t tok_cand = d->n_tok_alive ? d->n_tok_alive + 1ull : d->kv_rows;
+	uint32_t head_cand = d->n_head_alive ? d->n_head_alive : d->n_heads;
+
+	if (d->n_tok_alive > d->kv_rows || d->n_pinned > d->kv_rows ||
+	    d->n_head_alive > d->n_heads || d->head_keep > head_cand ||
+	    d->token_keep > tok_cand || d->value_keep > d->kv_rows ||
+	    d->n_head_alive > UINT16_MAX || d->head_keep > UINT16_MAX)
+		return -EINVAL;
+	if (d->n_pinned && !d->token_keep)
+		return -EINVAL;
+	if (d->stage == SPATTEN_STAGE_SUMMARIZATION &&
+	    (d->n_tok_alive || d->token_keep) &&
+	    (d->q_rows != d->kv_rows || d->q_start))
+		return -EINVAL;
+	return 0;
+}
+
+static uint32_t float_bits(float f)
+{
+	uint32_t u;
+
+	memcpy(&u, &f, sizeof(u));
+	return u;
+}
+
+/* The version-3 fields: layout, RoPE, scale (spatten_hw.h's rules). */
+static int check_ext(const struct spatten_attn_desc *d,
+		     const struct spatten_attn_ext *e, uint32_t n_kv)
+{
+	uint16_t flags = d->flags & SPATTEN_ATTN_ROPE ? SPATTEN_DESC_F_ROPE : 0;
+	unsigned int i;
+
+	if (e->rsvd0)
+		return -EINVAL;
+	for (i = 0; i < sizeof(e->rsvd) / sizeof(e->rsvd[0]); i++)
+		if (e->rsvd[i])
+			return -EINVAL;
+	if (!spatten_hw_kv_layout_ok(n_kv, e->kv_head_stride, e->kv_row_stride,
+				     e->kv_block_stride, e->kv_block_rows) ||
+	    !spatten_hw_params_ok(flags, float_bits(e->score_scale),
+				  e->rope_base))
+		return -EINVAL;
+	return 0;
+}
+
+/* Bytes of a K, K-LSB or V operand of @bits-bit elements. */
+static uint64_t kv_bytes3(const struct spatten_attn_desc *d,
+			  const struct spatten_attn_ext *e, uint32_t n_kv,
+			  uint32_t bits)
+{
+	return spatten_hw_kv_plane_bytes(n_kv, d->kv_rows, e->kv_head_stride,
+					 e->kv_row_stride, e->kv_block_rows,
+					 d->head_dim * bits / 8);
+}
+
+static int encode_tensors3(struct spatten_job3 *j3,
+			   const struct spatten_attn_desc *d,
+			   const struct spatten_attn_ext *e, uint32_t n_kv)
+{
+	struct spatten_job *job = &j3->job;
+	uint64_t qb = spatten_tensor_bytes(d->n_heads, d->q_rows, d->head_dim);
+	const struct spatten_dev *dev = d->q.bo ? d->q.bo->dev : NULL;
+	uint32_t H = d->n_heads, L = d->kv_rows, lb = SPATTEN_LIST_BYTES_V3;
+	int prog = !!(d->flags & SPATTEN_ATTN_PROGRESSIVE);
+	int ret;
+
+	ret = encode_tensor(&job->q, &d->q, dev, qb, 2);
+	if (!ret)
+		ret = encode_tensor(&job->k, &d->k, dev,
+				    kv_bytes3(d, e, n_kv,
+					      spatten_hw_fmt_bits(d->k_fmt)),
+				    fmt_align(d->k_fmt));
+	if (!ret)
+		ret = encode_tensor(&job->v, &d->v, dev,
+				    kv_bytes3(d, e, n_kv,
+					      spatten_hw_fmt_bits(d->v_fmt)),
+				    fmt_align(d->v_fmt));
+	if (!ret)
+		ret = encode_tensor(&job->out, &d->out, dev, qb, 2);
+	if (!ret)
+		ret = encode_opt(&job->k_lsb, &d->k_lsb, dev,
+				 kv_bytes3(d, e, n_kv, SPATTEN_LSB_BITS), 1,
+				 prog, 0);
+	if (!ret)
+		ret = encode_opt(&job->tok_imp, &d->tok_imp, dev,
+				 (uint64_t)L * SPATTEN_IMP_BYTES, 8,
+				 !!d->token_keep, 1);
+	if (!ret)
+		ret = encode_opt(&job->tok_alive, &d->tok_alive, dev,
+				 (uint64_t)d->n_tok_alive * lb, lb,
+				 !!d->n_tok_alive, 0);
+	if (!ret)
+		ret = encode_opt(&job->tok_kept, &d->tok_kept, dev,
+				 (uint64_t)d->token_keep * lb, lb,
+				 !!d->token_keep, 0);
+	if (!ret)
+		ret = encode_opt(&job->pinned, &d->pinned, dev,
+				 (uint64_t)d->n_pinned * lb, lb, !!d->n_pinned, 0);
+	if (!ret)
+		ret = encode_opt(&job->head_imp, &d->head_imp, dev,
+				 (uint64_t)H * SPATTEN_IMP_BYTES, 8,
+				 !!d->head_keep, 1);
+	if (!ret)
+		ret = encode_opt(&job->head_alive, &d->head_alive, dev,
+				 (uint64_t)d->n_head_alive * lb, lb,
+				 !!d->n_head_alive, 0);
+	if (!ret)
+		ret = encode_opt(&job->head_kept, &d->head_kept, dev,
+				 (uint64_t)d->head_keep * lb, lb,
+				 !!d->head_keep, 0);
+	if (!ret)
+		ret = encode_opt(&j3->block_table, &e->block_table, dev,
+				 spatten_hw_kv_blocks(L, e->kv_block_rows) *
+				 SPATTEN_BLOCK_ENTRY_BYTES,
+				 SPATTEN_BLOCK_ENTRY_BYTES, !!e->kv_block_rows, 0);
+	if (!ret)
+		ret = encode_opt(&j3->positions, &e->positions, dev,
+				 (uint64_t)L * SPATTEN_POSITION_BYTES,
+				 SPATTEN_POSITION_BYTES,
+				 !!(d->flags & SPATTEN_ATTN_ROPE_POSITIONS), 0);
+	return ret;
+}
+
+/* The fields of a checked job (its tensors are encoded already). */
+static void fill_job3(struct spatten_job3 *j3,
+		      const struct spatten_attn_desc *d,
+		      const struct spatten_attn_ext *e, uint32_t n_kv)
+{
+	struct spatten_job *job = &j3->job;
+
+	job->opcode = SPATTEN_OP_ATTENTION;
+	job->stage = (uint8_t)d->stage;
+	job->version = SPATTEN_DESC_VERSION_V3;
+	job->flags = (d->flags & SPATTEN_ATTN_CAUSAL ? SPATTEN_DESC_F_CAUSAL : 0) |
+		     (d->flags & SPATTEN_ATTN_PROGRESSIVE ?
+		      SPATTEN_DESC_F_PROGRESSIVE : 0) |
+		     (d->flags & SPATTEN_ATTN_ROPE ? SPATTEN_DESC_F_ROPE : 0) |
+		     (d->flags & SPATTEN_ATTN_ROPE_POSITIONS ?
+		      SPATTEN_DESC_F_ROPE_POSITIONS : 0);
+	job->n_heads = (uint16_t)d->n_heads;
+	job->head_dim = (uint16_t)d->head_dim;
+	job->q_fmt = SPATTEN_FMT_S16;
+	job->k_fmt = d->k_fmt;
+	job->v_fmt = d->v_fmt;
+	job->out_fmt = SPATTEN_FMT_S16;
+	job->q_frac = d->q_frac;
+	job->k_frac = d->k_frac;
+	job->v_frac = d->v_frac;
+	job->out_frac = d->out_frac;
+	job->n_head_alive = (uint16_t)d->n_head_alive;
+	job->head_keep = (uint16_t)d->head_keep;
+	job->lsb_threshold = d->lsb_threshold;
+	job->topk_seed = d->topk_seed;
+	job->user_data = d->user_data;
+	j3->q_rows32 = d->q_rows;
+	j3->kv_rows32 = d->kv_rows;
+	j3->q_start32 = d->q_start;
+	j3->n_tok_alive32 = d->n_tok_alive;
+	j3->token_keep32 = d->token_keep;
+	j3->n_pinned32 = d->n_pinned;
+	j3->value_keep32 = d->value_keep;
+	j3->n_kv_heads = (uint16_t)n_kv;
+	j3->score_scale = float_bits(e->score_scale);
+	j3->rope_base = e->rope_base;
+	j3->kv_head_stride = e->kv_head_stride;
+	j3->kv_row_stride = e->kv_row_stride;
+	j3->kv_block_stride = e->kv_block_stride;
+	j3->kv_block_rows = e->kv_block_rows;
+}
+
+SPATTEN_API int spatten_attn_prep3(struct spatten_job3 *job,
+				   const struct spatten_attn_desc *desc,
+				   const struct spatten_attn_ext *ext)
+{
+	static const struct spatten_attn_ext none;
+	uint32_t n_kv;
+	int ret;
+
+	if (!job || !desc)
+		return -EINVAL;
+	memset(job, 0, sizeof(*job));
+	if (!ext)
+		ext = &none;
+	n_kv = ext->n_kv_heads ? ext->n_kv_heads : desc->n_heads;
+
+	ret = check_shape3(desc, n_kv);
+	if (!ret)
+		ret = check_frac(desc);
+	if (!ret)
+		ret = check_formats(desc);
+	if (!ret)
+		ret = check_keep3(desc);
+	if (!ret)
+		ret = check_ext(desc, ext, n_kv);
+	if (!ret)
+		ret = encode_tensors3(job, desc, ext, n_kv);
+	if (ret) {
+		memset(job, 0, sizeof(*job));
+		return ret;
+	}
+	fill_job3(job, desc, ext, n_kv);
+	return 0;
+}
+
+SPATTEN_API int spatten_submit3(struct spatten_dev *dev,
+				const struct spatten_job3 *jobs,
+				unsigned int n, uint64_t *seqno)
+{
+	struct drm_spatten_submit req;
+	int ret;
+
+	if (!dev || !jobs || !n)
+		return -EINVAL;
+
+	if (dev->backend == SPATTEN_BACKEND_SIM)
+		return spatten__sim_submit3(dev, jobs, n, seqno);
+
+	memset(&req, 0, sizeof(req));
+	req.jobs_ptr = (uint64_t)(uintptr_t)jobs;
+	req.job_size = sizeof(struct spatten_job3);
+	req.count = n;
+	ret = spatten__ioctl(dev->fd, DRM_IOCTL_SPATTEN_SUBMIT, &req);
+	if (ret < 0)
+		return ret;
+	if (seqno)
+		*seqno = req.seqno;
+	return 0;
+}
+
+SPATTEN_API int spatten_run3(struct spatten_dev *dev,
+			     const struct spatten_job3 *job,
+			     struct spatten_result *res)
+{
+	struct spatten_result r;
+	uint64_t seqno;
+	int ret;
+
+	ret = spatten_submit3(dev, job, 1, &seqno);
+	if (ret < 0)
+		return ret;
+	ret = spatten_wait(dev, seqno, SPATTEN_WAIT_FOREVER, &r);
+	if (ret < 0)
+		return ret;
+	if (res)
+		*res = r;
+	return r.status == SPATTEN_HW_OK ? 0 : -EIO;
+}
+

@@ -5,14 +5,15 @@
 # relative to the repository top, where make runs.
 #
 # Targets
-#   lib          build/lib/libspatten.a and build/lib/libspatten.so.1.2.0
+#   lib          build/lib/libspatten.a and build/lib/libspatten.so.1.4.0
 #                (host): -fPIC -fvisibility=hidden, the engine compiled in
 #                with its symbols hidden (localized in the archive too),
 #                only the public API exported, versioned by
 #                lib/libspatten.map; soname libspatten.so.1; plus
 #                build/lib/libspatten.pc
 #   lib-check    host tests on the simulation backend (TAP): the whole API
-#                with its error returns, the example, the check that the
+#                with its error returns, the fp16/bf16 conversions
+#                (test_dtype), the example, the check that the
 #                shared library exports exactly the documented symbols,
 #                make install + pkg-config, and the tools' exit codes
 #   lib-check-valgrind  the unit tests and a short workload under valgrind
@@ -55,11 +56,13 @@ LIBDIR ?= $(PREFIX)/lib
 INCLUDEDIR ?= $(PREFIX)/include
 BINDIR ?= $(PREFIX)/bin
 
-LIB_VERSION := 1.2.0
+LIB_VERSION := 1.3.0
 LIB_SRCS := lib/device.c lib/bo.c lib/fixed.c lib/job.c lib/sim.c \
-	    lib/session.c
+	lib/sim_job.c \
+	    lib/session.c lib/dtype.c
 LIB_ENGINE_SRCS := $(wildcard engine/*.c)
 LIB_HDRS := lib/libspatten.h lib/spatten_types.h lib/spatten_private.h \
+	    lib/sim.h lib/tests/lib_tap.h \
 	    lib/spatten_drm.h include/uapi/drm/spatten_accel.h \
 	    include/spatten_hw.h $(wildcard engine/*.h)
 DRM_CFLAGS ?= -I/usr/include/libdrm
@@ -134,11 +137,24 @@ $(LIB_PC): lib/libspatten.pc.in lib/lib.mk
 # ---- host tests ------------------------------------------------------------
 
 LIB_TEST_BIN := $(LIB_OUT)/tests/test_libspatten
+LIB_TEST3_BIN := $(LIB_OUT)/tests/test_jobs3
 LIB_EXAMPLE_BIN := $(LIB_OUT)/examples/gpt2_session
 
 $(LIB_TEST_BIN): lib/tests/test_libspatten.c $(LIB_A) $(LIB_HDRS)
 	@mkdir -p $(@D)
 	$(CC) $(LIB_HOST_CFLAGS) -o $@ $< $(LIB_A) -lpthread -lm
+
+$(LIB_TEST3_BIN): lib/tests/test_jobs3.c $(LIB_A) $(LIB_HDRS)
+	@mkdir -p $(@D)
+	$(CC) $(LIB_HOST_CFLAGS) -o $@ $< $(LIB_A) -lpthread -lm
+
+# The element-type tests link the library's object (they test an internal
+# function too); --quick for the sanitizer build.
+LIB_DTYPE_TEST_BIN := $(LIB_OUT)/tests/test_dtype
+
+$(LIB_DTYPE_TEST_BIN): lib/tests/test_dtype.c $(LIB_OUT)/obj/dtype.o $(LIB_HDRS)
+	@mkdir -p $(@D)
+	$(CC) $(LIB_HOST_CFLAGS) -o $@ $< $(LIB_OUT)/obj/dtype.o -lm
 
 # The example links the shared library, as an installed application would.
 $(LIB_EXAMPLE_BIN): lib/examples/gpt2_session.c $(LIB_SO) lib/libspatten.h \
@@ -147,10 +163,17 @@ $(LIB_EXAMPLE_BIN): lib/examples/gpt2_session.c $(LIB_SO) lib/libspatten.h \
 	$(CC) $(LIB_HOST_CFLAGS) -o $@ $< -L$(LIB_OUT) -lspatten \
 		-Wl,-rpath,'$$ORIGIN/..' -lm
 
-lib-check: $(LIB_TEST_BIN) $(LIB_EXAMPLE_BIN) $(LIB_SO) $(TOOLS_HOST_BINS)
+lib-check: $(LIB_TEST_BIN) $(LIB_TEST3_BIN) $(LIB_DTYPE_TEST_BIN) \
+	   $(LIB_EXAMPLE_BIN) $(LIB_SO) $(TOOLS_HOST_BINS)
 	@pass=0; bad=0; \
 	echo "# $(LIB_TEST_BIN) (SPATTEN_BACKEND=sim)"; \
 	if SPATTEN_BACKEND=sim $(LIB_TEST_BIN); then pass=$$((pass+1)); \
+	else bad=$$((bad+1)); fi; \
+	echo "# $(LIB_TEST3_BIN) (SPATTEN_BACKEND=sim)"; \
+	if SPATTEN_BACKEND=sim $(LIB_TEST3_BIN); then pass=$$((pass+1)); \
+	else bad=$$((bad+1)); fi; \
+	echo "# $(LIB_DTYPE_TEST_BIN)"; \
+	if $(LIB_DTYPE_TEST_BIN); then pass=$$((pass+1)); \
 	else bad=$$((bad+1)); fi; \
 	echo "# $(LIB_EXAMPLE_BIN) (SPATTEN_BACKEND=sim)"; \
 	if SPATTEN_BACKEND=sim $(LIB_EXAMPLE_BIN); then pass=$$((pass+1)); \
@@ -181,17 +204,22 @@ lib-check-valgrind: $(LIB_TEST_BIN) $(SPATTEN_OUT)/bin/spatten-run
 # together, the engine included).
 LIB_ASAN := -O1 -g -fsanitize=address,undefined -fno-sanitize-recover=all \
 	    -fno-omit-frame-pointer
-lib-check-asan: lib/tests/test_libspatten.c $(LIB_SRCS) $(LIB_ENGINE_SRCS) \
+lib-check-asan: lib/tests/test_libspatten.c lib/tests/test_dtype.c \
+		$(LIB_SRCS) $(LIB_ENGINE_SRCS) \
 		$(TOOLS_COMMON) tools/spatten-run.c $(LIB_HDRS)
 	@mkdir -p $(LIB_OUT)/asan
 	$(CC) $(LIB_ASAN) $(LIB_STD) $(LIB_FP) $(LIB_INC) \
 		-o $(LIB_OUT)/asan/test_libspatten lib/tests/test_libspatten.c \
 		$(LIB_SRCS) $(LIB_ENGINE_SRCS) -lpthread -lm
+	$(CC) $(LIB_ASAN) $(LIB_STD) $(LIB_FP) $(LIB_INC) \
+		-o $(LIB_OUT)/asan/test_dtype lib/tests/test_dtype.c \
+		lib/dtype.c -lm
 	$(CC) $(LIB_ASAN) $(LIB_STD) $(LIB_FP) $(LIB_INC) -Itools \
 		-o $(LIB_OUT)/asan/spatten-run tools/spatten-run.c \
 		$(TOOLS_RUN_SRCS) $(LIB_SRCS) $(LIB_ENGINE_SRCS) \
 		-lpthread -lm
 	$(LIB_OUT)/asan/test_libspatten
+	$(LIB_OUT)/asan/test_dtype --quick
 	$(LIB_OUT)/asan/spatten-run -b sim -p 48 -g 2 -q
 
 # ---- guest (static) --------------------------------------------------------
@@ -223,12 +251,18 @@ $(GUEST_OUT)/bin/spatten_lib_test: lib/tests/test_libspatten.c \
 	@mkdir -p $(@D)
 	$(GUEST_CC) $(GUEST_ALL_CFLAGS) -o $@ $< $(GUEST_LIB_A) -lpthread -lm
 
+$(GUEST_OUT)/bin/spatten_jobs3_test: lib/tests/test_jobs3.c \
+				     $(GUEST_LIB_A) $(LIB_HDRS)
+	@mkdir -p $(@D)
+	$(GUEST_CC) $(GUEST_ALL_CFLAGS) -o $@ $< $(GUEST_LIB_A) -lpthread -lm
+
 $(GUEST_OUT)/bin/gpt2_session: lib/examples/gpt2_session.c $(GUEST_LIB_A) \
 			       lib/libspatten.h lib/spatten_types.h
 	@mkdir -p $(@D)
 	$(GUEST_CC) $(GUEST_ALL_CFLAGS) -o $@ $< $(GUEST_LIB_A) -lpthread -lm
 
 guest-bins: $(GUEST_OUT)/bin/spatten_test $(GUEST_OUT)/bin/spatten_lib_test \
+	    $(GUEST_OUT)/bin/spatten_jobs3_test \
 	    $(GUEST_OUT)/bin/gpt2_session $(TOOLS_GUEST_BINS)
 
 # ---- install ---------------------------------------------------------------
@@ -251,6 +285,7 @@ install: lib $(TOOLS_HOST_BINS)
 lib-clean: tools-clean
 	rm -rf $(LIB_OUT) $(GUEST_OUT)/obj/lib $(GUEST_LIB_A) \
 		$(GUEST_OUT)/bin/spatten_test $(GUEST_OUT)/bin/spatten_lib_test \
+		$(GUEST_OUT)/bin/spatten_jobs3_test \
 		$(GUEST_OUT)/bin/gpt2_session
 
 .DEFAULT_GOAL := $(LIB_SAVED_GOAL)

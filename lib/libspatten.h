@@ -56,7 +56,7 @@ extern "C" {
 #endif
 
 #define SPATTEN_LIB_VERSION_MAJOR	1
-#define SPATTEN_LIB_VERSION_MINOR	2
+#define SPATTEN_LIB_VERSION_MINOR	3
 
 /*
  * Device "paths" that name a board by its number instead of its node:
@@ -549,6 +549,12 @@ struct spatten_tensor_ref {
 #define SPATTEN_ATTN_PROGRESSIVE	(1u << 1)	/* K as MSB + LSB planes */
 #define SPATTEN_ATTN_FLAGS_ALL \
 	(SPATTEN_ATTN_CAUSAL | SPATTEN_ATTN_PROGRESSIVE)
+/* spatten_attn_prep3() only (descriptor version 3) */
+#define SPATTEN_ATTN_ROPE		(1u << 2)	/* rotate Q and K */
+#define SPATTEN_ATTN_ROPE_POSITIONS	(1u << 3)	/* key position list */
+#define SPATTEN_ATTN_FLAGS_ALL_V3 \
+	(SPATTEN_ATTN_FLAGS_ALL | SPATTEN_ATTN_ROPE | \
+	 SPATTEN_ATTN_ROPE_POSITIONS)
 
 /**
  * struct spatten_attn_desc - one attention job: every knob of the hardware
@@ -690,6 +696,67 @@ SPATTEN_API uint64_t spatten_attn_desc_bytes(uint32_t n_heads,
  */
 SPATTEN_API int spatten_attn_prep(struct spatten_job *job,
 				  const struct spatten_attn_desc *desc);
+
+/**
+ * struct spatten_attn_ext - what descriptor version 3 adds to a job
+ * (docs/hardware.md, "Descriptor version 3")
+ * @n_kv_heads: K/V heads (0: as many as query heads); must divide n_heads.
+ *	Query head h reads KV head h / (n_heads / n_kv_heads) (GQA; MQA with
+ *	1). K, V and K's LSB plane hold @n_kv_heads heads
+ * @kv_head_stride: rows between KV heads in K, V and the K LSB plane
+ * @kv_row_stride: rows between token slots; all four layout fields 0 is
+ *	the packed [n_kv_heads][kv_rows][head_dim] layout. A cache allocated
+ *	at capacity C, [n_kv_heads][C][head_dim], is head stride C, row
+ *	stride 1; [C][n_kv_heads][head_dim] (token-major) is head stride 1,
+ *	row stride n_kv_heads
+ * @kv_block_stride: paged: rows of the buffer per block number
+ * @kv_block_rows: paged: token slots per block, a power of two; slot r is
+ *	in block @block_table[r / kv_block_rows]; 0: not paged
+ * @rope_base: with SPATTEN_ATTN_ROPE: the RoPE base (10000, 500000, ...)
+ * @score_scale: softmax scale of the real-valued scores; 0: 1/sqrt(D)
+ * @rsvd0: must be zero
+ * @block_table: paged: uint32_t block numbers, one per @kv_block_rows slots
+ * @positions: with SPATTEN_ATTN_ROPE_POSITIONS: uint32_t[kv_rows] key
+ *	positions (query row i has the position of slot q_start + i);
+ *	without, a key's position is its slot
+ * @rsvd: must be zero
+ *
+ * Zero it before filling it in: zero means
+ * "as many KV heads as query heads, packed, no RoPE, 1/sqrt(D)".
+ */
+struct spatten_attn_ext {
+	uint32_t n_kv_heads;
+	uint32_t kv_head_stride;
+	uint32_t kv_row_stride;
+	uint32_t kv_block_stride;
+	uint32_t kv_block_rows;
+	uint32_t rope_base;
+	float score_scale;
+	uint32_t rsvd0;
+	struct spatten_tensor_ref block_table;
+	struct spatten_tensor_ref positions;
+	uint64_t rsvd[4];
+};
+
+/**
+ * spatten_attn_prep3() - encode an attention job as descriptor version 3
+ * @job: receives the job (fully overwritten)
+ * @desc: what to compute; rows and counts up to 2^32 - 1; @desc->flags
+ *	may add SPATTEN_ATTN_ROPE and SPATTEN_ATTN_ROPE_POSITIONS; every list
+ *	(tok_alive, tok_kept, pinned, head_alive, head_kept) holds uint32_t
+ *	entries; K, V and K's LSB plane follow the KV layout of @ext
+ * @ext: the version-3 fields, or NULL for all zero
+ *
+ * Needs a board with SPATTEN_FEAT_DESC_V3 (and SPATTEN_FEAT_GQA,
+ * SPATTEN_FEAT_KV_LAYOUT, SPATTEN_FEAT_ROPE for what it uses):
+ * spatten_submit3() fails with -EINVAL otherwise.
+ *
+ * Return: 0, -EINVAL (a malformed field, the same rules as the device's),
+ * -ERANGE (an operand outside its buffer).
+ */
+SPATTEN_API int spatten_attn_prep3(struct spatten_job3 *job,
+				   const struct spatten_attn_desc *desc,
+				   const struct spatten_attn_ext *ext);
 
 /**
  * spatten_nop_prep() - encode a NOP job
@@ -842,6 +909,33 @@ SPATTEN_API int spatten_run(struct spatten_dev *dev,
 			    const struct spatten_job *job,
 			    struct spatten_result *res);
 
+/**
+ * spatten_submit3() - queue version-3 jobs: spatten_submit() for struct
+ * spatten_job3
+ * @dev: device handle
+ * @jobs: @n jobs from spatten_attn_prep3() (or a version 1/2 job in
+ *	@jobs[i].job with the rest zero)
+ * @n: 1..SPATTEN_MAX_SUBMIT
+ * @seqno: as spatten_submit()
+ *
+ * Return: as spatten_submit().
+ */
+SPATTEN_API int spatten_submit3(struct spatten_dev *dev,
+				const struct spatten_job3 *jobs,
+				unsigned int n, uint64_t *seqno);
+
+/**
+ * spatten_run3() - submit one version-3 job and wait for it
+ * @dev: device handle
+ * @job: from spatten_attn_prep3()
+ * @res: receives what the job did (may be NULL)
+ *
+ * Return: as spatten_run().
+ */
+SPATTEN_API int spatten_run3(struct spatten_dev *dev,
+			     const struct spatten_job3 *job,
+			     struct spatten_result *res);
+
 /* ---- Sessions: cascade pruning across layers and steps --------------------- */
 
 /* Largest number of layers of a session. */
@@ -860,6 +954,17 @@ SPATTEN_API int spatten_run(struct spatten_dev *dev,
  *
  * Ratios are in (0, 1]. spatten_schedule_paper() fills one with the
  * paper's rule; any per-layer values may be written directly.
+ *
+ * A ratio stands for a decimal (0.2f is 0.200000003, a ramp's 0.7 may be
+ * 0.700000048f), and the counts are those of the decimal: a product n * r
+ * (n = L, n_heads or kept; exact in double) within n * r * 2^-23 of an
+ * integer counts as that integer, otherwise it is floored or ceiled. So 0.2
+ * of 10 tokens is 2 and 0.7 of 10 heads is 7. The slack covers a float's
+ * own rounding (2^-24, relative) and a ramp's (2^-23). For a decimal ratio
+ * p / q the counts are exactly floor(n p / q) (tokens) and ceil(n p / q)
+ * (heads, V rows) whenever n * p < 2^22: any ratio of three decimals for
+ * n < 4194, a ramp between ratios of two decimals over m + 1 layers for
+ * n * m < 41943. Both rules are monotone in n and in r.
  */
 struct spatten_schedule {
 	float tok_keep[SPATTEN_MAX_LAYERS];
@@ -886,7 +991,12 @@ SPATTEN_API void spatten_schedule_dense(struct spatten_schedule *s);
  * Tokens: layers l < ceil(0.15 * @n_layers) are not pruned; from there to
  * the last layer the ratio goes linearly from @tok_start to @tok_end.
  * Heads likewise with the first ceil(0.30 * @n_layers) layers unpruned.
- * Value pruning applies where token pruning does.
+ * Value pruning applies where token pruning does. The ramp is computed in
+ * double and rounded once to float: its ends are the given ratios, its
+ * values lie between them, and the counts follow the exact ramp of the
+ * decimals (struct spatten_schedule): 3 layers, tokens 0.9 to 0.2, keep 2
+ * of 10 tokens at the last layer; 6 layers, 0.6 to 0.2, keep 20 of 100;
+ * 5 layers, heads 0.8 to 0.6, compute 7 of 10 heads at layer 3.
  *
  * Return: 0, -EINVAL (NULL @s, @n_layers out of range, a ratio outside
  * (0, 1]).
@@ -908,7 +1018,9 @@ SPATTEN_API int spatten_schedule_paper(struct spatten_schedule *s,
  * @n_layers: layers, 1..SPATTEN_MAX_LAYERS
  * @n_heads: heads per layer
  * @head_dim: D
- * @max_context: largest sequence length (prompt + generated tokens)
+ * @max_context: largest sequence length (prompt + generated tokens): the
+ *	KV cache's capacity, allocated at creation (up to the board's
+ *	max_context); each step writes only its new tokens' rows
  * @flags: SPATTEN_SESSION_*
  * @k_bits: bits of K in memory: 16 (S16), 4..12 static Sn, or with
  *	SPATTEN_SESSION_PROGRESSIVE the MSB bits (4..12; keys are k_bits + 4
@@ -1104,7 +1216,9 @@ SPATTEN_API int spatten_session_layer_stats(const struct spatten_session *s,
  * After a pass: the tokens @layer kept (those deeper layers and the next
  * step may still use).
  *
- * Return: the number of alive tokens (may exceed @max), -EINVAL.
+ * Return: the number of alive tokens (may exceed @max), -EINVAL, or
+ * -EOVERFLOW if a position to copy is above 65535 (a context longer than
+ * the 16-bit list holds).
  */
 SPATTEN_API int spatten_session_tokens(const struct spatten_session *s,
 				       unsigned int layer, uint16_t *list,
@@ -1148,6 +1262,110 @@ SPATTEN_API int64_t spatten_now_ns(void);
  * for values the library does not know.
  */
 SPATTEN_API const char *spatten_status_str(unsigned int status);
+
+/* ---- Element types: float32, fp16, bfloat16 (1.3) ----------------------- */
+
+/*
+ * Host arrays of float32, IEEE 754 binary16 (fp16: 1 sign, 5 exponent, 10
+ * mantissa bits) or bfloat16 (bf16: the top half of a float32: 1, 8, 7),
+ * one element after another in host byte order, as the compilers' float,
+ * _Float16 and __bf16 arrays; fp16 and bf16 values are uint16_t bit
+ * patterns. Arrays need no alignment.
+ *
+ * Widening (fp16 or bf16 to float) is exact. Narrowing (float to fp16 or
+ * bf16) follows IEEE 754 roundTiesToEven whatever the CPU's rounding mode:
+ *  - the nearest representable value, the one with an even mantissa on a
+ *    tie, into the target's subnormals included (float subnormals too);
+ *  - overflow to infinity: fp16 from 65520 up (65504, the largest fp16,
+ *    plus half its ulp), bf16 from 0x1.ffp127 up (likewise);
+ *  - infinities and zeros keep their sign (-0 stays -0), as does
+ *    everything that rounds to 0.
+ * NaN stays NaN, made quiet, with its sign: widening keeps the whole
+ * payload (fp16's 9 bits below the quiet bit become the top of float's 22,
+ * bf16's 6 likewise); narrowing keeps the leading 9 (fp16) or 6 (bf16) of
+ * float's 22 payload bits and drops the rest. A NaN never becomes an
+ * infinity. No floating-point exception flags are raised.
+ */
+
+/**
+ * enum spatten_dtype - element type of a host array
+ * @SPATTEN_DTYPE_F32: IEEE 754 binary32, 4 bytes
+ * @SPATTEN_DTYPE_F16: IEEE 754 binary16, 2 bytes
+ * @SPATTEN_DTYPE_BF16: bfloat16 (the top 16 bits of a binary32), 2 bytes
+ */
+enum spatten_dtype {
+	SPATTEN_DTYPE_F32 = 0,
+	SPATTEN_DTYPE_F16 = 1,
+	SPATTEN_DTYPE_BF16 = 2,
+};
+
+/**
+ * spatten_dtype_size() - bytes of one element
+ * @t: enum spatten_dtype
+ *
+ * Return: 4, 2 or 2; 0 for a value that is not an enum spatten_dtype.
+ */
+SPATTEN_API size_t spatten_dtype_size(enum spatten_dtype t);
+
+/**
+ * spatten_f16_to_float() - widen an fp16 value
+ * @h: binary16 bit pattern
+ *
+ * Return: the same value as a float, exactly (NaN: quiet, sign and payload
+ * kept).
+ */
+SPATTEN_API float spatten_f16_to_float(uint16_t h);
+
+/**
+ * spatten_float_to_f16() - narrow a float to fp16
+ * @x: value
+ *
+ * Rounds to nearest, ties to even; |@x| >= 65520 gives infinity; NaN a
+ * quiet NaN with @x's sign and the leading 9 payload bits.
+ *
+ * Return: the binary16 bit pattern.
+ */
+SPATTEN_API uint16_t spatten_float_to_f16(float x);
+
+/**
+ * spatten_bf16_to_float() - widen a bf16 value
+ * @b: bfloat16 bit pattern
+ *
+ * Return: the same value as a float, exactly (NaN: quiet, sign and payload
+ * kept).
+ */
+SPATTEN_API float spatten_bf16_to_float(uint16_t b);
+
+/**
+ * spatten_float_to_bf16() - narrow a float to bf16
+ * @x: value
+ *
+ * Rounds to nearest, ties to even (float subnormals included); |@x| >=
+ * 0x1.ffp127 gives infinity; NaN a quiet NaN with @x's sign and the
+ * leading 6 payload bits.
+ *
+ * Return: the bfloat16 bit pattern.
+ */
+SPATTEN_API uint16_t spatten_float_to_bf16(float x);
+
+/**
+ * spatten_convert() - convert an array between element types
+ * @dst: @n elements of @dst_type
+ * @dst_type: enum spatten_dtype
+ * @src: @n elements of @src_type
+ * @src_type: enum spatten_dtype
+ * @n: elements
+ *
+ * Each element as the scalar conversions above; fp16 <-> bf16 goes through
+ * float (exact, then one rounding); equal types copy the bits. The arrays
+ * must not overlap, except that @dst may equal @src when the two element
+ * sizes are equal (fp16 <-> bf16 in place, or a copy onto itself).
+ *
+ * Return: 0, or -EINVAL for an unknown type or a NULL array with @n > 0.
+ */
+SPATTEN_API int spatten_convert(void *dst, enum spatten_dtype dst_type,
+				const void *src, enum spatten_dtype src_type,
+				size_t n);
 
 #ifdef __cplusplus
 }

@@ -6,10 +6,10 @@
  * call per layer builds the job, runs it and takes its kept lists.
  *
  * KV cache layout: per layer one buffer holding K (MSB plane), the K LSB
- * plane (progressive) and V, each [n_heads][len][row] for the current
- * length len, which is what the device reads. A generation step grows len
- * by one, so each head's block moves up by the rows of the heads below it
- * (memmove from the last head down) and the new row goes at its end.
+ * plane (progressive) and V, each [n_heads][max_context][row]: allocated
+ * once at capacity and read in place by version-3 jobs (head stride
+ * max_context, row stride 1); a step writes only its new tokens' rows, at
+ * slots len..len+n-1, so its cost does not grow with the context.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -18,6 +18,11 @@
 #include "spatten_private.h"
 
 #define WORK_ALIGN	64u
+/* Rows are 32-bit in version-3 jobs; the board's own limit is lower. */
+#define SESSION_MAX_CONTEXT	(1u << 30)
+#define SESSION_MAX_PINNED \
+	(sizeof(((struct spatten_session_config *)0)->pinned) / \
+	 sizeof(((struct spatten_session_config *)0)->pinned[0]))
 
 struct spatten_session {
 	struct spatten_dev *dev;
@@ -34,13 +39,14 @@ struct spatten_session {
 	/* pass state */
 	int in_pass, broken;
 	uint32_t pass_L, pass_new, next_layer;
-	uint16_t *alive;			/* [n_layers][max_context] */
+	uint32_t *alive;			/* [n_layers][max_context] */
 	uint32_t *n_alive;
-	uint16_t *cand, *kept;			/* [max_context] */
+	uint32_t *cand, *kept;			/* [max_context] */
 	uint32_t n_kept;
-	uint16_t *pass_heads;			/* [n_heads] alive now */
+	uint32_t *pass_heads;			/* [n_heads] alive now */
 	uint32_t n_pass_heads;
-	uint16_t *layer_heads;			/* [n_layers][n_heads] */
+	uint32_t *layer_heads;			/* [n_layers][n_heads] */
+	uint32_t pinned[SESSION_MAX_PINNED];	/* cfg.pinned, 32-bit */
 	uint32_t *n_layer_heads;
 	struct spatten_layer_stats *last, *total;
 };
@@ -76,15 +82,21 @@ static unsigned int first_pruned(unsigned int n, unsigned int pct)
 	return f >= n ? n - 1 : f;
 }
 
+/*
+ * Layers first..n-1 go linearly from @a to @b. In double, as
+ * (a (m - k) + b k) / m, then rounded once to float: the ends are @a and
+ * @b exactly, every value lies between them (never above 1, which a float
+ * a + (b - a) t could reach) and within 2^-23 of the exact ramp of the
+ * decimals the user meant, which keep_floor() and keep_ceil() allow for.
+ */
 static void ramp(float *r, unsigned int n, unsigned int first, float a,
 		 float b)
 {
-	unsigned int l;
+	unsigned int m = n - 1 - first, k;
 
-	for (l = first; l < n; l++)
-		r[l] = n - 1 > first ?
-		       a + (b - a) * (float)(l - first) / (float)(n - 1 - first) :
-		       a;
+	for (k = 0; first + k < n; k++)
+		r[first + k] = m ? (float)(((double)a * (m - k) +
+					    (double)b * k) / m) : a;
 }
 
 SPATTEN_API int spatten_schedule_paper(struct spatten_schedule *s,
@@ -147,7 +159,7 @@ static int check_config(const struct spatten_session_config *c)
 	    c->n_heads > UINT16_MAX || !c->head_dim ||
 	    (c->head_dim & (c->head_dim - 1)) || c->head_dim < 8 ||
 	    c->head_dim > UINT16_MAX || !c->max_context ||
-	    c->max_context > UINT16_MAX)
+	    c->max_context > SESSION_MAX_CONTEXT)
 		return -EINVAL;
 	if (c->flags & ~SPATTEN_SESSION_FLAGS_ALL)
 		return -EINVAL;
@@ -190,6 +202,8 @@ static int check_board(struct spatten_dev *dev,
 		if (c->schedule.value_keep[l] < 1.0f)
 			need |= SPATTEN_FEAT_VALUE_PRUNE;
 	}
+	/* the cache is read in place: version-3 jobs with a KV layout */
+	need |= SPATTEN_FEAT_DESC_V3 | SPATTEN_FEAT_KV_LAYOUT;
 	if (c->flags & SPATTEN_SESSION_CAUSAL)
 		need |= SPATTEN_FEAT_CAUSAL | SPATTEN_FEAT_GENERATION;
 	if (c->flags & SPATTEN_SESSION_PROGRESSIVE) {
@@ -213,12 +227,12 @@ static int alloc_state(struct spatten_session *s)
 	const struct spatten_session_config *c = &s->cfg;
 	size_t L = c->max_context, H = c->n_heads, N = c->n_layers;
 
-	s->alive = calloc(N * L, sizeof(uint16_t));
+	s->alive = calloc(N * L, sizeof(uint32_t));
 	s->n_alive = calloc(N, sizeof(uint32_t));
-	s->cand = calloc(L, sizeof(uint16_t));
-	s->kept = calloc(L, sizeof(uint16_t));
-	s->pass_heads = calloc(H, sizeof(uint16_t));
-	s->layer_heads = calloc(N * H, sizeof(uint16_t));
+	s->cand = calloc(L, sizeof(uint32_t));
+	s->kept = calloc(L, sizeof(uint32_t));
+	s->pass_heads = calloc(H, sizeof(uint32_t));
+	s->layer_heads = calloc(N * H, sizeof(uint32_t));
 	s->n_layer_heads = calloc(N, sizeof(uint32_t));
 	s->last = calloc(N, sizeof(*s->last));
 	s->total = calloc(N, sizeof(*s->total));
@@ -258,15 +272,15 @@ static int alloc_buffers(struct spatten_session *s)
 	s->off_himp = o;
 	o += up(H * SPATTEN_IMP_BYTES);
 	s->off_talive = o;
-	o += up(L * 2);
+	o += up(L * SPATTEN_LIST_BYTES_V3);
 	s->off_tkept = o;
-	o += up(L * 2);
+	o += up(L * SPATTEN_LIST_BYTES_V3);
 	s->off_pinned = o;
-	o += up(sizeof(c->pinned));
+	o += up(SESSION_MAX_PINNED * SPATTEN_LIST_BYTES_V3);
 	s->off_halive = o;
-	o += up(H * 2);
+	o += up(H * SPATTEN_LIST_BYTES_V3);
 	s->off_hkept = o;
-	o += up(H * 2);
+	o += up(H * SPATTEN_LIST_BYTES_V3);
 	return spatten_bo_alloc(s->dev, o, &s->work);
 }
 
@@ -299,6 +313,7 @@ SPATTEN_API int spatten_session_create(struct spatten_dev *dev,
 				       struct spatten_session **sp)
 {
 	struct spatten_session *s;
+	unsigned int i;
 	int ret;
 
 	if (!sp)
@@ -319,6 +334,8 @@ SPATTEN_API int spatten_session_create(struct spatten_dev *dev,
 	s->dev = dev;
 	spatten__dev_get(dev);
 	s->cfg = *cfg;
+	for (i = 0; i < cfg->n_pinned; i++)
+		s->pinned[i] = cfg->pinned[i];
 	s->prog = !!(cfg->flags & SPATTEN_SESSION_PROGRESSIVE);
 	s->k_fmt = (uint8_t)spatten_fmt_of_bits(cfg->k_bits);
 	s->v_fmt = (uint8_t)spatten_fmt_of_bits(cfg->v_bits);
@@ -363,34 +380,22 @@ SPATTEN_API int spatten_session_context(const struct spatten_session *s)
 /* ---- One layer ----------------------------------------------------------- */
 
 /*
- * Grow each head's block of a [H][len][row] plane to [H][len + n][row]
- * (from the last head down, so nothing is overwritten before it moves).
+ * Pack the @n new rows of every head into slots len..len+n-1 of a plane
+ * of capacity max_context: nothing else in the cache moves.
  */
-static void grow_plane(unsigned char *base, uint32_t H, uint32_t len,
-		       uint32_t n, uint32_t row)
-{
-	uint32_t h;
-
-	if (!len || !row)
-		return;
-	for (h = H - 1; h > 0; h--)
-		memmove(base + (uint64_t)h * (len + n) * row,
-			base + (uint64_t)h * len * row, (uint64_t)len * row);
-}
-
-/* Pack the @n new rows of every head at rows len..len+n-1 of a plane. */
 static int put_rows(struct spatten_session *s, unsigned char *base,
 		    unsigned char *lsb, const float *src, uint8_t fmt,
 		    uint32_t row, uint32_t frac, uint32_t len, uint32_t n)
 {
 	const struct spatten_session_config *c = &s->cfg;
-	uint32_t H = c->n_heads, D = c->head_dim, L = len + n, h;
+	uint32_t H = c->n_heads, D = c->head_dim, h;
+	uint64_t C = c->max_context;
 	size_t cnt = (size_t)n * D;
 	long r;
 
 	for (h = 0; h < H; h++) {
 		const float *x = src + (size_t)h * cnt;
-		uint64_t at = ((uint64_t)h * L + len);
+		uint64_t at = (uint64_t)h * C + len;
 
 		if (lsb)
 			r = spatten_pack_split(base + at * row,
@@ -413,10 +418,6 @@ static int append_kv(struct spatten_session *s, unsigned int layer,
 	unsigned char *lsb = s->prog ? b + s->off_lsb : NULL;
 	int ret;
 
-	grow_plane(b, c->n_heads, len, n, s->k_row);
-	if (lsb)
-		grow_plane(lsb, c->n_heads, len, n, s->lsb_row);
-	grow_plane(b + s->off_v, c->n_heads, len, n, s->v_row);
 	ret = put_rows(s, b, lsb, k, s->k_fmt, s->k_row, c->k_frac, len, n);
 	if (!ret)
 		ret = put_rows(s, b + s->off_v, NULL, v, s->v_fmt, s->v_row,
@@ -424,26 +425,27 @@ static int append_kv(struct spatten_session *s, unsigned int layer,
 	return ret;
 }
 
-static void put_list(unsigned char *dst, const uint16_t *l, uint32_t n)
+/* Lists of version-3 jobs: little-endian u32 entries. */
+static void put_list(unsigned char *dst, const uint32_t *l, uint32_t n)
 {
 	uint32_t i;
 
 	for (i = 0; i < n; i++) {
-		uint16_t le = htole16(l[i]);
+		uint32_t le = htole32(l[i]);
 
-		memcpy(dst + 2 * i, &le, 2);
+		memcpy(dst + 4 * i, &le, 4);
 	}
 }
 
-static void get_list(uint16_t *l, const unsigned char *src, uint32_t n)
+static void get_list(uint32_t *l, const unsigned char *src, uint32_t n)
 {
 	uint32_t i;
 
 	for (i = 0; i < n; i++) {
-		uint16_t le;
+		uint32_t le;
 
-		memcpy(&le, src + 2 * i, 2);
-		l[i] = le16toh(le);
+		memcpy(&le, src + 4 * i, 4);
+		l[i] = le32toh(le);
 	}
 }
 
@@ -451,22 +453,22 @@ static void get_list(uint16_t *l, const unsigned char *src, uint32_t n)
 static uint32_t candidates(struct spatten_session *s, unsigned int layer,
 			   int gen, uint32_t L)
 {
-	const uint16_t *prev = s->alive + (size_t)layer * s->cfg.max_context;
+	const uint32_t *prev = s->alive + (size_t)layer * s->cfg.max_context;
 	uint32_t np = s->n_alive[layer], n = 0, i, j;
 
 	if (!gen) {
 		if (!layer) {
 			for (i = 0; i < L; i++)
-				s->cand[i] = (uint16_t)i;
+				s->cand[i] = i;
 			return L;
 		}
-		memcpy(s->cand, s->kept, s->n_kept * sizeof(uint16_t));
+		memcpy(s->cand, s->kept, s->n_kept * sizeof(uint32_t));
 		return s->n_kept;
 	}
 	/* generation: alive at this layer last step, plus the new token,
 	 * restricted to what the layer above kept in this step */
 	if (!layer) {
-		memcpy(s->cand, prev, np * sizeof(uint16_t));
+		memcpy(s->cand, prev, np * sizeof(uint32_t));
 		n = np;
 	} else {
 		for (i = 0, j = 0; i < np && j < s->n_kept;) {
@@ -481,7 +483,7 @@ static uint32_t candidates(struct spatten_session *s, unsigned int layer,
 			}
 		}
 	}
-	s->cand[n++] = (uint16_t)(L - 1);
+	s->cand[n++] = L - 1;
 	return n;
 }
 
@@ -551,18 +553,51 @@ static int begin_pass(struct spatten_session *s, unsigned int n_new)
 	s->next_layer = 0;
 	s->in_pass = 1;
 	for (h = 0; h < c->n_heads; h++)
-		s->pass_heads[h] = (uint16_t)h;
+		s->pass_heads[h] = h;
 	s->n_pass_heads = c->n_heads;
 	s->n_kept = 0;
 	return 0;
 }
 
-static uint32_t ceil_ratio(uint32_t n, float r)
-{
-	float x = (float)n * r;
-	uint32_t k = (uint32_t)x;
+/*
+ * Keep counts of a ratio r: floor(n r) tokens, ceil(n r) heads and V rows,
+ * of the decimal r stands for. A float is within 2^-24 of its decimal
+ * (relative), a ramp value within 2^-23 (its ends, then its own rounding),
+ * so a product within n r 2^-23 of an integer is taken as that integer:
+ * 10 * 0.199999988f keeps 2 tokens, 10 * 0.700000048f (a ramp's 0.7)
+ * computes 7 heads. n r, its distance to the nearest integer and the slack
+ * are exact in double (n < 2^16, r has 24 bits), so the counts are exactly
+ * floor(n r (1 + 2^-23)) and ceil(n r (1 - 2^-23)): monotone in n and r.
+ */
+#define KEEP_SLACK	0x1p-23
 
-	return (float)k < x ? k + 1 : k;
+/* The integer nearest to x >= 0 in *k: is x within the slack of it? */
+static int keep_snap(double x, uint32_t *k)
+{
+	double d;
+
+	*k = (uint32_t)(x + 0.5);
+	d = x - *k;
+	return d <= x * KEEP_SLACK && -d <= x * KEEP_SLACK;
+}
+
+static uint32_t keep_floor(uint32_t n, float r)
+{
+	double x = (double)n * r;
+	uint32_t k;
+
+	return keep_snap(x, &k) ? k : (uint32_t)x;
+}
+
+static uint32_t keep_ceil(uint32_t n, float r)
+{
+	double x = (double)n * r;
+	uint32_t k;
+
+	if (keep_snap(x, &k))
+		return k;
+	k = (uint32_t)x;
+	return k < x ? k + 1 : k;
 }
 
 SPATTEN_API int spatten_session_layer(struct spatten_session *s,
@@ -573,8 +608,9 @@ SPATTEN_API int spatten_session_layer(struct spatten_session *s,
 	const struct spatten_session_config *c;
 	struct spatten_layer_stats st;
 	struct spatten_attn_desc d;
+	struct spatten_attn_ext e;
 	struct spatten_result res;
-	struct spatten_job job;
+	struct spatten_job3 job;
 	unsigned char *w;
 	uint32_t L, ncand, uncond, tk = 0, hk = 0, vk = 0, np = 0, i, H, D;
 	uint64_t kv_used;
@@ -635,7 +671,7 @@ SPATTEN_API int spatten_session_layer(struct spatten_session *s,
 	}
 	r = c->schedule.tok_keep[layer];
 	if (r < 1.0f) {
-		tk = (uint32_t)((float)L * r);
+		tk = keep_floor(L, r);
 		if (tk < uncond)
 			tk = uncond;
 		if (!tk)
@@ -645,7 +681,7 @@ SPATTEN_API int spatten_session_layer(struct spatten_session *s,
 	}
 	r = c->schedule.value_keep[layer];
 	if (r < 1.0f) {
-		vk = ceil_ratio(tk ? tk : ncand, r);
+		vk = keep_ceil(tk ? tk : ncand, r);
 		if (!vk)
 			vk = 1;
 		if (vk > L)
@@ -653,7 +689,7 @@ SPATTEN_API int spatten_session_layer(struct spatten_session *s,
 	}
 	/* heads: how many the next layer computes */
 	if (layer + 1 < c->n_layers) {
-		uint32_t t = ceil_ratio(H, c->schedule.head_keep[layer + 1]);
+		uint32_t t = keep_ceil(H, c->schedule.head_keep[layer + 1]);
 
 		if (!t)
 			t = 1;
@@ -696,7 +732,7 @@ SPATTEN_API int spatten_session_layer(struct spatten_session *s,
 		d.tok_kept = (struct spatten_tensor_ref){ s->work,
 							  s->off_tkept };
 		if (np) {
-			put_list(w + s->off_pinned, c->pinned, np);
+			put_list(w + s->off_pinned, s->pinned, np);
 			d.pinned = (struct spatten_tensor_ref){
 				s->work, s->off_pinned };
 			d.n_pinned = np;
@@ -716,11 +752,16 @@ SPATTEN_API int spatten_session_layer(struct spatten_session *s,
 	d.value_keep = vk;
 	d.user_data = layer;
 
-	ret = spatten_attn_prep(&job, &d);
+	/* the cache at capacity, read in place */
+	memset(&e, 0, sizeof(e));
+	e.n_kv_heads = H;
+	e.kv_head_stride = c->max_context;
+	e.kv_row_stride = 1;
+	ret = spatten_attn_prep3(&job, &d, &e);
 	if (ret < 0)
 		return ret;
 	memset(&res, 0, sizeof(res));
-	ret = spatten_run(s->dev, &job, &res);
+	ret = spatten_run3(s->dev, &job, &res);
 
 	memset(&st, 0, sizeof(st));
 	st.status = res.status;
@@ -754,14 +795,14 @@ SPATTEN_API int spatten_session_layer(struct spatten_session *s,
 		get_list(s->kept, w + s->off_tkept, tk);
 		s->n_kept = tk;
 	} else {
-		memcpy(s->kept, s->cand, ncand * sizeof(uint16_t));
+		memcpy(s->kept, s->cand, ncand * sizeof(uint32_t));
 		s->n_kept = ncand;
 	}
 	memcpy(s->alive + (size_t)layer * c->max_context, s->kept,
-	       s->n_kept * sizeof(uint16_t));
+	       s->n_kept * sizeof(uint32_t));
 	s->n_alive[layer] = s->n_kept;
 	memcpy(s->layer_heads + (size_t)layer * H, s->pass_heads,
-	       s->n_pass_heads * sizeof(uint16_t));
+	       s->n_pass_heads * sizeof(uint32_t));
 	s->n_layer_heads[layer] = s->n_pass_heads;
 	if (out)
 		dequant_out(s, out, gen, n_new, tk || ncand != L);
@@ -793,13 +834,19 @@ SPATTEN_API int spatten_session_layer_stats(const struct spatten_session *s,
 	return 0;
 }
 
-static int copy_list(const uint16_t *src, uint32_t n, uint16_t *list,
+/* A 32-bit list to the API's 16-bit one: -EOVERFLOW past 65535. */
+static int copy_list(const uint32_t *src, uint32_t n, uint16_t *list,
 		     unsigned int max)
 {
+	uint32_t i;
+
 	if (max && !list)
 		return -EINVAL;
-	if (max)
-		memcpy(list, src, (n < max ? n : max) * sizeof(uint16_t));
+	for (i = 0; i < n && i < max; i++) {
+		if (src[i] > UINT16_MAX)
+			return -EOVERFLOW;
+		list[i] = (uint16_t)src[i];
+	}
 	return (int)n;
 }
 

@@ -35,8 +35,9 @@ SPATTEN_SAME_FIELD(spatten_tensor, drm_spatten_tensor, handle);
 SPATTEN_SAME_FIELD(spatten_tensor, drm_spatten_tensor, flags);
 SPATTEN_SAME_FIELD(spatten_tensor, drm_spatten_tensor, offset);
 
-_Static_assert(sizeof(struct spatten_job) == sizeof(struct drm_spatten_job),
-	       "job size");
+/* struct spatten_job is the API 4 job: the first part of API 5's. */
+_Static_assert(sizeof(struct spatten_job) ==
+	       offsetof(struct drm_spatten_job, q_rows32), "job size");
 SPATTEN_SAME_FIELD(spatten_job, drm_spatten_job, opcode);
 SPATTEN_SAME_FIELD(spatten_job, drm_spatten_job, stage);
 SPATTEN_SAME_FIELD(spatten_job, drm_spatten_job, version);
@@ -82,6 +83,30 @@ SPATTEN_SAME_FIELD(spatten_job, drm_spatten_job, user_data);
 SPATTEN_SAME_FIELD(spatten_job, drm_spatten_job, rsvd);
 
 /* The library's constants are the driver's. */
+/* struct spatten_job3 is the API 5 job: struct spatten_job, then the tail. */
+_Static_assert(sizeof(struct spatten_job3) == sizeof(struct drm_spatten_job),
+	       "job3 size");
+_Static_assert(offsetof(struct drm_spatten_job, q_rows32) ==
+	       sizeof(struct spatten_job), "job3 tail");
+SPATTEN_SAME_FIELD(spatten_job3, drm_spatten_job, q_rows32);
+SPATTEN_SAME_FIELD(spatten_job3, drm_spatten_job, kv_rows32);
+SPATTEN_SAME_FIELD(spatten_job3, drm_spatten_job, q_start32);
+SPATTEN_SAME_FIELD(spatten_job3, drm_spatten_job, n_tok_alive32);
+SPATTEN_SAME_FIELD(spatten_job3, drm_spatten_job, token_keep32);
+SPATTEN_SAME_FIELD(spatten_job3, drm_spatten_job, n_pinned32);
+SPATTEN_SAME_FIELD(spatten_job3, drm_spatten_job, value_keep32);
+SPATTEN_SAME_FIELD(spatten_job3, drm_spatten_job, n_kv_heads);
+SPATTEN_SAME_FIELD(spatten_job3, drm_spatten_job, rsvd4);
+SPATTEN_SAME_FIELD(spatten_job3, drm_spatten_job, score_scale);
+SPATTEN_SAME_FIELD(spatten_job3, drm_spatten_job, rope_base);
+SPATTEN_SAME_FIELD(spatten_job3, drm_spatten_job, kv_head_stride);
+SPATTEN_SAME_FIELD(spatten_job3, drm_spatten_job, kv_row_stride);
+SPATTEN_SAME_FIELD(spatten_job3, drm_spatten_job, kv_block_stride);
+SPATTEN_SAME_FIELD(spatten_job3, drm_spatten_job, kv_block_rows);
+SPATTEN_SAME_FIELD(spatten_job3, drm_spatten_job, block_table);
+SPATTEN_SAME_FIELD(spatten_job3, drm_spatten_job, positions);
+SPATTEN_SAME_FIELD(spatten_job3, drm_spatten_job, rsvd5);
+
 _Static_assert(SPATTEN_API_VERSION == DRM_SPATTEN_API_VERSION, "api");
 _Static_assert(SPATTEN_MAX_SUBMIT == DRM_SPATTEN_MAX_SUBMIT, "max submit");
 _Static_assert(SPATTEN_REAP_MAX == DRM_SPATTEN_REAP_MAX, "reap max");

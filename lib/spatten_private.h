@@ -61,8 +61,19 @@ void spatten__sim_bo_del(struct spatten_dev *dev, uint32_t handle);
 int spatten__sim_submit(struct spatten_dev *dev,
 			const struct spatten_job *jobs, unsigned int n,
 			uint64_t *seqno);
+int spatten__sim_submit3(struct spatten_dev *dev,
+			 const struct spatten_job3 *jobs, unsigned int n,
+			 uint64_t *seqno);
 int spatten__sim_wait(struct spatten_dev *dev, struct spatten_wait *w);
 int spatten__sim_reap(struct spatten_dev *dev, struct spatten_wait *res,
 		      unsigned int max, unsigned int min);
+
+/*
+ * Element types (dtype.c): @n elements of type @t at @src (any alignment)
+ * as floats at @dst (must not overlap @src). 0, or -EINVAL as
+ * spatten_convert().
+ */
+int spatten__load_f32(float *dst, const void *src, enum spatten_dtype t,
+		      size_t n);
 
 #endif /* SPATTEN_PRIVATE_H */

@@ -26,9 +26,10 @@ extern "C" {
 /*
  * Version of the driver interface the library speaks: struct spatten_info
  * @api_version of the device (the driver's DRM_SPATTEN_API_VERSION) and of
- * the simulation. spatten_open() refuses a driver with another one.
+ * the simulation. spatten_open() refuses a driver with an older one
+ * (library 1.3's sessions run version-3 jobs, which need API 5).
  */
-#define SPATTEN_API_VERSION		4
+#define SPATTEN_API_VERSION		5
 
 /**
  * struct spatten_info - what the board is and can do (spatten_get_info())
@@ -178,6 +179,58 @@ struct spatten_job {
 	uint32_t rsvd3;
 	uint64_t user_data;
 	uint64_t rsvd[4];
+};
+
+/**
+ * struct spatten_job3 - a job of descriptor version 3 (API 5: LLM shapes):
+ * struct spatten_job followed by the fields version 3 adds, exactly the
+ * layout of struct drm_spatten_job of API 5. spatten_attn_prep3() fills it.
+ *
+ * In @job, @version is SPATTEN_DESC_VERSION_V3 and the 16-bit q_rows,
+ * kv_rows, q_start, n_tok_alive, token_keep, n_pinned and value_keep are
+ * zero: the 32-bit fields below replace them; every list holds uint32_t
+ * entries.
+ * @job: the version 1/2 part
+ * @q_rows32: query rows
+ * @kv_rows32: key/value rows (token slots)
+ * @q_start32: slot of query row 0
+ * @n_tok_alive32: entries of @job.tok_alive
+ * @token_keep32: tokens to keep
+ * @n_pinned32: entries of @job.pinned
+ * @value_keep32: V rows kept per head and query
+ * @n_kv_heads: K/V heads, dividing @job.n_heads
+ * @rsvd4: must be zero
+ * @score_scale: IEEE binary32 bits of the softmax scale, 0 = 1/sqrt(D)
+ * @rope_base: with SPATTEN_DESC_F_ROPE, the RoPE base; else 0
+ * @kv_head_stride: rows between KV heads in K, K-LSB and V
+ * @kv_row_stride: rows between token slots (all four layout fields 0:
+ *	packed)
+ * @kv_block_stride: paged: rows per block number
+ * @kv_block_rows: paged: slots per block (a power of two); 0: not paged
+ * @block_table: paged: uint32_t block numbers
+ * @positions: with SPATTEN_DESC_F_ROPE_POSITIONS: uint32_t[kv_rows32]
+ * @rsvd5: must be zero
+ */
+struct spatten_job3 {
+	struct spatten_job job;
+	uint32_t q_rows32;
+	uint32_t kv_rows32;
+	uint32_t q_start32;
+	uint32_t n_tok_alive32;
+	uint32_t token_keep32;
+	uint32_t n_pinned32;
+	uint32_t value_keep32;
+	uint16_t n_kv_heads;
+	uint16_t rsvd4;
+	uint32_t score_scale;
+	uint32_t rope_base;
+	uint32_t kv_head_stride;
+	uint32_t kv_row_stride;
+	uint32_t kv_block_stride;
+	uint32_t kv_block_rows;
+	struct spatten_tensor block_table;
+	struct spatten_tensor positions;
+	uint64_t rsvd5[2];
 };
 
 /* Most jobs one spatten_submit() takes. */

@@ -85,7 +85,8 @@ static void sysfs_driver(const struct board *d, char *buf, size_t len)
 
 static const char *feature_names[] = {
 	"causal", "generation", "page-lists", "intx", "token-pruning",
-	"head-pruning", "value-pruning", "progressive",
+	"head-pruning", "value-pruning", "progressive", "descriptor-v3",
+	"gqa", "kv-layouts", "rope",
 };
 
 static void print_bits(const char *label, uint32_t v, const char *fmt_unit,
@@ -139,7 +140,7 @@ static void print_caps(uint32_t ver, uint32_t engines, uint32_t queues,
 	printf("%s\n", first ? "(none)" : "");
 	printf("    %-14s", "features");
 	first = 1;
-	for (i = 0; i < 8; i++)
+	for (i = 0; i < sizeof(feature_names) / sizeof(feature_names[0]); i++)
 		if (feats & (1u << i)) {
 			printf("%s%s", first ? "" : ", ", feature_names[i]);
 			first = 0;

@@ -726,10 +726,10 @@ static void sim_open_info_probe(void)
 	CHECK_EQ(fcntl(spatten_fd(dev), F_GETFD) & FD_CLOEXEC, FD_CLOEXEC);
 	CHECK_EQ(spatten_get_info(dev, &info), 0);
 	CHECK_EQ(info.api_version, SPATTEN_API_VERSION);
-	CHECK_EQ(info.api_version, 4);	/* the DRM driver's */
+	CHECK_EQ(info.api_version, 5);	/* the DRM driver's */
 	CHECK_EQ(info.vendor_id, SPATTEN_PCI_VENDOR_ID);
 	CHECK_EQ(info.device_id, SPATTEN_PCI_DEVICE_ID);
-	CHECK(info.max_context >= 1024 && info.max_heads >= 16);
+	CHECK(info.max_context >= 131072 && info.max_heads >= 16);
 	CHECK(info.head_dims & 64);
 	CHECK_EQ(info.formats, (1u << SPATTEN_FMT_NUM) - 1);
 	CHECK_EQ(info.splits, 0x1550);
@@ -1440,7 +1440,7 @@ static void sim_submit_checks_like_the_driver(void)
 	SUBMIT_ERR(-EINVAL, j->n_heads = 65);
 	SUBMIT_ERR(-EINVAL, j->head_dim = 48);
 	SUBMIT_ERR(-EINVAL, j->head_dim = 8);
-	SUBMIT_ERR(-EINVAL, j->kv_rows = 2000);
+	SUBMIT_ERR(-ERANGE, j->kv_rows = 2000);	/* K and V too short */
 	SUBMIT_ERR(-EINVAL, j->q_start = 1);
 	SUBMIT_ERR(-EINVAL, j->q_frac = 16);
 	SUBMIT_ERR(-EINVAL, j->v_fmt = 9);
@@ -1707,6 +1707,11 @@ static void schedule_paper_rule(void)
 	CHECK(fabsf(s.head_keep[11] - 0.5f) < 1e-6f);
 	CHECK(s.value_keep[1] == 1.0f && fabsf(s.value_keep[2] - 0.2f) < 1e-6f);
 	CHECK(s.tok_keep[12] == 1.0f);
+	/* the ends exactly, between them nothing above 1 (a float ramp of
+	 * 0.15 to 1 ended at 1.0000001, which sessions refused) */
+	CHECK_EQ(spatten_schedule_paper(&s, 5, 0.15f, 1, 0.15f, 1, 1), 0);
+	CHECK(s.tok_keep[1] == 0.15f && s.tok_keep[4] == 1.0f);
+	CHECK(s.head_keep[2] == 0.15f && s.head_keep[4] == 1.0f);
 	CHECK_EQ(spatten_schedule_paper(&s, 1, 0.5f, 0.5f, 1, 1, 1), 0);
 	CHECK(s.tok_keep[0] == 1.0f);
 	CHECK_EQ(spatten_schedule_paper(NULL, 12, 1, 1, 1, 1, 1), -EINVAL);
@@ -1754,7 +1759,8 @@ static void session_config_errors(void)
 	CFG_ERR(-EINVAL, (e.n_pinned = 2, e.pinned[0] = 3, e.pinned[1] = 3));
 	CFG_ERR(-EINVAL, e.schedule.tok_keep[1] = 0);
 	CFG_ERR(-EINVAL, e.schedule.value_keep[0] = 2);
-	CFG_ERR(-EOPNOTSUPP, e.max_context = 2000);
+	CFG_ERR(-EINVAL, e.max_context = 1u << 31);	/* a session's limit */
+	CFG_ERR(-EOPNOTSUPP, e.max_context = 200000);	/* the board's */
 	CFG_ERR(-EOPNOTSUPP, e.n_heads = 100);
 	CFG_ERR(-EOPNOTSUPP, e.head_dim = 512);
 	CHECK_EQ(spatten_session_create(NULL, &c, &s), -EINVAL);
@@ -2022,6 +2028,263 @@ static void session_prunes_in_cascade(void)
 		 -EINVAL);
 	free(a.bytes);
 	free(b.bytes);
+	spatten_close(dev);
+}
+
+/*
+ * Schedule arithmetic against the decimal rules. The ratios a user gives
+ * are decimals; here they are integers in thousandths, and the reference
+ * answers with integer arithmetic only, from the documented rules (none of
+ * the library's float arithmetic): tokens unpruned in the first ceil(0.15
+ * n) layers, heads in the first ceil(0.30 n) (at most n - 1, none of a
+ * single layer), then the exact linear ramp; floor(L r) tokens, ceil(H r)
+ * heads, ceil(kept v) V rows, as the cascade allows.
+ */
+struct dec_sched {
+	unsigned int n_layers;
+	unsigned int tok[2], head[2], value;	/* thousandths */
+};
+
+struct sched_counts {
+	uint32_t tokens[SPATTEN_MAX_LAYERS];	/* kept */
+	uint32_t heads[SPATTEN_MAX_LAYERS];	/* computed */
+	uint32_t values[SPATTEN_MAX_LAYERS];	/* V rows kept, 0: none */
+};
+
+static unsigned int dec_first(unsigned int n, unsigned int pct)
+{
+	unsigned int f = (n * pct + 99) / 100;
+
+	return n == 1 ? 1 : f < n ? f : n - 1;
+}
+
+/* Ratio of layer @l of a ramp from ab[0] to ab[1] as *num / *den. */
+static void dec_ratio(unsigned int n, unsigned int pct,
+		      const unsigned int ab[2], unsigned int l, uint64_t *num,
+		      uint64_t *den)
+{
+	unsigned int f = dec_first(n, pct), m = n - 1 - f, k = l - f;
+
+	*num = 1;
+	*den = 1;
+	if (l < f)
+		return;
+	*num = m ? (uint64_t)ab[0] * (m - k) + (uint64_t)ab[1] * k : ab[0];
+	*den = 1000ull * (m ? m : 1);
+}
+
+/* What a first pass of @L tokens over @H heads keeps, by the rules. */
+static void dec_counts(const struct dec_sched *d, uint32_t L, uint32_t H,
+		       struct sched_counts *o)
+{
+	unsigned int n = d->n_layers, l;
+	uint32_t cand = L, heads = H, t;
+	uint64_t num, den;
+
+	for (l = 0; l < n; l++) {
+		dec_ratio(n, 15, d->tok, l, &num, &den);
+		t = (uint32_t)(L * num / den);
+		t = t ? t : 1;
+		o->tokens[l] = cand = t < cand ? t : cand;
+		o->heads[l] = heads;
+		o->values[l] = 0;
+		if (l >= dec_first(n, 15) && d->value < 1000) {
+			t = (cand * d->value + 999) / 1000;
+			t = t ? t : 1;
+			o->values[l] = t < L ? t : L;
+		}
+		if (l + 1 < n) {
+			dec_ratio(n, 30, d->head, l + 1, &num, &den);
+			t = (uint32_t)((H * num + den - 1) / den);
+			t = t ? t : 1;
+			heads = t < heads ? t : heads;
+		}
+	}
+}
+
+/*
+ * What a session really kept: first passes of @Ls[i] tokens over @H heads
+ * into @o[i] (the schedule from spatten_schedule_paper()).
+ */
+static int sess_counts(struct spatten_dev *dev, const struct dec_sched *d,
+		       uint32_t H, const uint32_t *Ls, unsigned int nL,
+		       struct sched_counts *o)
+{
+	struct spatten_session_config c;
+	struct spatten_session *s = NULL;
+	struct spatten_layer_stats st;
+	struct sess_data x;
+	uint32_t maxL = 0;
+	unsigned int i, l;
+	int ret;
+
+	for (i = 0; i < nL; i++)
+		maxL = Ls[i] > maxL ? Ls[i] : maxL;
+	spatten_session_config_init(&c, d->n_layers, H, 16, maxL);
+	ret = spatten_schedule_paper(&c.schedule, d->n_layers,
+				     d->tok[0] / 1000.0f, d->tok[1] / 1000.0f,
+				     d->head[0] / 1000.0f,
+				     d->head[1] / 1000.0f, d->value / 1000.0f);
+	if (!ret)
+		ret = spatten_session_create(dev, &c, &s);
+	if (ret)
+		return ret;
+	sess_data_init(&x, H, maxL, 16, 77);
+	for (i = 0; i < nL && !ret; i++) {
+		spatten_session_reset(s);
+		for (l = 0; l < d->n_layers && !ret; l++) {
+			ret = spatten_session_layer(s, l, Ls[i], x.q, x.k, x.v,
+						    NULL);
+			spatten_session_layer_stats(s, l, &st, NULL);
+			o[i].tokens[l] = st.tokens_kept;
+			o[i].heads[l] = st.heads_alive;
+			o[i].values[l] = st.value_keep;
+		}
+	}
+	sess_data_fini(&x);
+	spatten_session_destroy(s);
+	return ret;
+}
+
+/* Layers whose counts differ (printing the first few of the test). */
+static unsigned int counts_differ(const struct dec_sched *d, uint32_t L,
+				  uint32_t H, const struct sched_counts *got,
+				  const struct sched_counts *want)
+{
+	static unsigned int shown;
+	unsigned int l, bad = 0;
+
+	for (l = 0; l < d->n_layers; l++) {
+		if (got->tokens[l] == want->tokens[l] &&
+		    got->heads[l] == want->heads[l] &&
+		    got->values[l] == want->values[l])
+			continue;
+		if (!bad++ && shown++ < 8)
+			printf("#   %u layers, tokens %u->%u, heads %u->%u, "
+			       "values %u (thousandths), L %u, H %u: layer %u "
+			       "keeps %u tokens, %u heads, %u values, not "
+			       "%u, %u, %u\n", d->n_layers, d->tok[0],
+			       d->tok[1], d->head[0], d->head[1], d->value, L,
+			       H, l, got->tokens[l], got->heads[l],
+			       got->values[l], want->tokens[l], want->heads[l],
+			       want->values[l]);
+	}
+	return bad;
+}
+
+/*
+ * The three cases of issue 11 and one of V rows (what the float ramp and
+ * float products kept, in the comments), through a session on the
+ * simulation.
+ */
+static void schedule_counts_issue_cases(void)
+{
+	static const struct {
+		struct dec_sched d;
+		uint32_t L, H, layer, tokens, heads, values;
+	} t[] = {
+		/* 3 layers, tokens 0.9 to 0.2: 1 of 10 tokens at the last */
+		{ { 3, { 900, 200 }, { 1000, 1000 }, 1000 }, 10, 1, 2, 2, 1,
+		  0 },
+		/* 6 layers, tokens 0.6 to 0.2: 19 of 100 at the last */
+		{ { 6, { 600, 200 }, { 1000, 1000 }, 1000 }, 100, 1, 5, 20, 1,
+		  0 },
+		/* 5 layers, heads 0.8 to 0.6: 8 of 10 heads at layer 3 */
+		{ { 5, { 1000, 1000 }, { 800, 600 }, 1000 }, 1, 10, 3, 1, 7,
+		  0 },
+		/* 2 layers, V rows 0.3: 31 of 100 at layer 1 */
+		{ { 2, { 1000, 1000 }, { 1000, 1000 }, 300 }, 100, 1, 1, 100, 1,
+		  30 },
+	};
+	struct spatten_dev *dev = open_sim();
+	struct sched_counts got, want;
+	unsigned int i;
+
+	if (!dev)
+		return;
+	for (i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
+		CHECK_EQ(sess_counts(dev, &t[i].d, t[i].H, &t[i].L, 1, &got),
+			 0);
+		CHECK_EQ(got.tokens[t[i].layer], t[i].tokens);
+		CHECK_EQ(got.heads[t[i].layer], t[i].heads);
+		CHECK_EQ(got.values[t[i].layer], t[i].values);
+		dec_counts(&t[i].d, t[i].L, t[i].H, &want);
+		CHECK_EQ(counts_differ(&t[i].d, t[i].L, t[i].H, &got, &want),
+			 0);
+	}
+	spatten_close(dev);
+}
+
+struct sweep {
+	unsigned long combos, counts, bad_combos, bad, rejected;
+};
+
+/* Passes of @nL prompt lengths @Ls over @H heads, against the rules. */
+static void sweep_one(struct spatten_dev *dev, const struct dec_sched *d,
+		      uint32_t H, const uint32_t *Ls, unsigned int nL,
+		      struct sweep *w)
+{
+	struct sched_counts got[32], want;
+	unsigned int i, b;
+
+	w->combos += nL;
+	if (nL > 32 || sess_counts(dev, d, H, Ls, nL, got)) {
+		w->rejected += nL;
+		return;
+	}
+	for (i = 0; i < nL; i++) {
+		dec_counts(d, Ls[i], H, &want);
+		b = counts_differ(d, Ls[i], H, &got[i], &want);
+		w->counts += d->n_layers;
+		w->bad_combos += !!b;
+		w->bad += b;
+	}
+}
+
+/*
+ * Every (layers, start, end) of a grid, with prompts of 1 to 30 tokens
+ * (one head) and 1 to 12 heads (one token): the counts a session used,
+ * layer by layer, against the decimal rules. Each schedule takes two of
+ * the prompt lengths and one head count, in turn, as a pass costs a job
+ * per layer (the suite also runs under valgrind and in the guest). The
+ * head ramp is the token ramp's, over its own layers.
+ */
+static void schedule_counts_match_decimal_rules(void)
+{
+	static const unsigned int N[] = { 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12,
+					  24 };
+	static const unsigned int R[] = { 1000, 900, 800, 700, 600, 500, 400,
+					  333, 300, 200, 150, 100, 10 };
+	static const unsigned int V[] = { 1000, 900, 700, 500, 300, 200, 100 };
+	static const uint32_t Ls[] = { 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 12, 15,
+				       20, 25, 30 };
+	enum { NN = sizeof(N) / sizeof(N[0]), NR = sizeof(R) / sizeof(R[0]),
+	       NL = sizeof(Ls) / sizeof(Ls[0]) };
+	struct spatten_dev *dev = open_sim();
+	unsigned int a, i, j, c = 0;
+	struct sweep w = { 0 };
+	struct dec_sched d;
+	uint32_t L[2], H, one = 1;
+
+	if (!dev)
+		return;
+	for (a = 0; a < NN; a++)
+		for (i = 0; i < NR; i++)
+			for (j = 0; j < NR; j++, c++) {
+				d = (struct dec_sched){ N[a], { R[i], R[j] },
+							{ R[i], R[j] },
+							V[c % 7] };
+				L[0] = Ls[c % NL];
+				L[1] = Ls[(c + 7) % NL];
+				sweep_one(dev, &d, 1, L, 2, &w);
+				H = 1 + c % 12;
+				sweep_one(dev, &d, H, &one, 1, &w);
+			}
+	printf("# %lu combinations, %lu layers: %lu combinations (%lu layers) "
+	       "differ from the decimal rules, %lu rejected\n",
+	       w.combos, w.counts, w.bad_combos, w.bad, w.rejected);
+	CHECK_EQ(w.bad, 0);
+	CHECK_EQ(w.rejected, 0);
 	spatten_close(dev);
 }
 
@@ -2339,6 +2602,8 @@ int main(void)
 	RUN(session_dense_matches_single_job);
 	RUN(session_order_and_capacity);
 	RUN(session_prunes_in_cascade);
+	RUN(schedule_counts_issue_cases);
+	RUN(schedule_counts_match_decimal_rules);
 	RUN(device_and_sim_agree_byte_for_byte);
 	RUN(import_runs_jobs_in_user_memory);
 	RUN(example_runs);

@@ -1494,7 +1494,7 @@ TEST_F(spatten, job_bad_version_einval)
 	small_job(&j, self->handle);
 	j.version = 0;
 	EXPECT_EQ(-EINVAL, submit_err(self->fd, &j));
-	j.version = DRM_SPATTEN_DESC_V2 + 1;
+	j.version = DRM_SPATTEN_DESC_V3 + 1;
 	EXPECT_EQ(-EINVAL, submit_err(self->fd, &j));
 	nop_job(&j, 0);
 	j.version = 0xff;
@@ -2290,6 +2290,202 @@ TEST_F_TIMEOUT(spatten, close_fd_with_unreaped_jobs_then_reopen, T_SHORT)
 	ASSERT_EQ(0, submit(fd2, j, 1, &seqno));
 	EXPECT_EQ(0, wait_job(fd2, seqno, WAIT_NS, NULL));
 	close(fd2);
+}
+
+/* ---- descriptor version 3 (API 5) ---------------------------------------- */
+
+#define V3_FEATURES	(DRM_SPATTEN_FEAT_DESC_V3 | DRM_SPATTEN_FEAT_GQA | \
+			 DRM_SPATTEN_FEAT_KV_LAYOUT | DRM_SPATTEN_FEAT_ROPE)
+
+/*
+ * The small job as version 3 with @kv_heads KV heads: K and V hold the
+ * first @kv_heads heads of the small layout.
+ */
+static void small_job_v3(struct drm_spatten_job *j, uint32_t handle,
+			 uint16_t kv_heads)
+{
+	small_job(j, handle);
+	j->version = DRM_SPATTEN_DESC_V3;
+	j->q_rows = 0;
+	j->kv_rows = 0;
+	j->q_rows32 = SMALL_ROWS;
+	j->kv_rows32 = SMALL_ROWS;
+	j->n_kv_heads = kv_heads;
+}
+
+TEST_F(spatten, v3_info_reports_api5_and_features)
+{
+	EXPECT_EQ(5, self->info.api_version);
+	if ((self->info.hw_version & 0xffff) < 2)
+		SKIP(return, "hardware %#x has no descriptor version 3",
+		     self->info.hw_version);
+	EXPECT_EQ(V3_FEATURES, self->info.features & V3_FEATURES);
+	EXPECT_LE(131072, self->info.max_context);
+}
+
+/*
+ * Grouped-query attention is repeat-KV attention: a version 3 job with 2
+ * KV heads gives the bytes of a version 2 job whose 4 heads of K and V are
+ * copies of those 2 (head h of group h / 2).
+ */
+TEST_F(spatten, v3_gqa_is_repeat_kv_bit_for_bit)
+{
+	const size_t head = SMALL_ROWS * SMALL_DIM * 2;
+	char *b = self->map, *gqa_out;
+	struct drm_spatten_job j;
+	uint64_t seqno;
+	unsigned int h;
+
+	if (!(self->info.features & DRM_SPATTEN_FEAT_GQA))
+		SKIP(return, "no grouped-query attention on this board");
+	small_inputs(self, 7);
+	/* v3: K and V heads 0 and 1 of the small layout */
+	small_job_v3(&j, self->handle, 2);
+	ASSERT_EQ(0, submit(self->fd, &j, 1, &seqno));
+	ASSERT_EQ(0, wait_job(self->fd, seqno, WAIT_NS, NULL));
+	gqa_out = malloc(SMALL_BYTES);
+	ASSERT_NE(NULL, gqa_out);
+	memcpy(gqa_out, b + OFF_OUT, SMALL_BYTES);
+	/* v2: heads 3, 2 copy heads 1, 1 and 1 copies 0 (back to front) */
+	for (h = SMALL_HEADS; h-- > 0;) {
+		memmove(b + OFF_K + h * head, b + OFF_K + h / 2 * head, head);
+		memmove(b + OFF_V + h * head, b + OFF_V + h / 2 * head, head);
+	}
+	memset(b + OFF_OUT, 0, SMALL_BYTES);
+	small_job(&j, self->handle);
+	ASSERT_EQ(0, submit(self->fd, &j, 1, &seqno));
+	ASSERT_EQ(0, wait_job(self->fd, seqno, WAIT_NS, NULL));
+	EXPECT_EQ(0, memcmp(gqa_out, b + OFF_OUT, SMALL_BYTES));
+	free(gqa_out);
+}
+
+/* Every field of a version 3 job that the driver refuses: -EINVAL. */
+TEST_F(spatten, v3_bad_fields_einval)
+{
+	struct drm_spatten_job j;
+
+	if (!(self->info.features & DRM_SPATTEN_FEAT_DESC_V3))
+		SKIP(return, "no descriptor version 3 on this board");
+#define V3_BAD(stmt) do {						\
+	small_job_v3(&j, self->handle, 2);				\
+	stmt;								\
+	EXPECT_EQ(-EINVAL, submit_err(self->fd, &j)) {			\
+		TH_LOG("accepted: %s", #stmt);				\
+	}								\
+} while (0)
+	small_job_v3(&j, self->handle, 2);
+	EXPECT_EQ(0, submit_err(self->fd, &j));
+	V3_BAD(j.n_kv_heads = 0);
+	V3_BAD(j.n_kv_heads = 3);
+	V3_BAD(j.n_kv_heads = SMALL_HEADS * 2);
+	V3_BAD(j.q_rows = SMALL_ROWS);		/* the 16-bit fields */
+	V3_BAD(j.kv_rows = 1);
+	V3_BAD(j.value_keep = 1);
+	V3_BAD(j.rsvd4 = 1);
+	V3_BAD(j.rsvd5[1] = 1);
+	V3_BAD(j.kv_rows32 = self->info.max_context + 1);
+	V3_BAD((j.flags = DRM_SPATTEN_JOB_CAUSAL, j.q_start32 = 0xffffffff));
+	V3_BAD(j.flags = 1u << 4);
+	V3_BAD(j.kv_row_stride = 1);		/* head stride 0, 2 heads */
+	V3_BAD(j.kv_block_stride = 64);		/* not paged */
+	V3_BAD((j.kv_row_stride = 1, j.kv_head_stride = SMALL_ROWS,
+		j.kv_block_rows = 12, j.kv_block_stride = 12));
+	V3_BAD((j.kv_row_stride = 1, j.kv_head_stride = SMALL_ROWS,
+		j.kv_block_rows = 8, j.kv_block_stride = 8));	/* no table */
+	V3_BAD(j.rope_base = 10000);		/* without ROPE */
+	V3_BAD(j.flags = DRM_SPATTEN_JOB_ROPE);	/* base 0 */
+	V3_BAD((j.flags = DRM_SPATTEN_JOB_ROPE, j.rope_base = 1));
+	V3_BAD((j.flags = DRM_SPATTEN_JOB_ROPE_POSITIONS,
+		tensor(&j.positions, self->handle, OFF_OUT)));
+	V3_BAD(tensor(&j.positions, self->handle, OFF_OUT));	/* no flag */
+	V3_BAD(j.score_scale = 0x7fc00000);	/* NaN */
+	V3_BAD(j.score_scale = 0xbf800000);	/* -1 */
+	V3_BAD(j.score_scale = 0x00000001);	/* subnormal */
+	/* a version 2 job leaves the version 3 fields zero */
+	V3_BAD((small_job(&j, self->handle), j.n_kv_heads = SMALL_HEADS));
+	V3_BAD((small_job(&j, self->handle), j.kv_rows32 = 1));
+	V3_BAD((small_job(&j, self->handle), j.score_scale = 0x3f800000));
+#undef V3_BAD
+}
+
+/* The KV planes must hold every row the layout reaches: -ERANGE. */
+TEST_F(spatten, v3_layout_beyond_the_buffer_erange)
+{
+	struct drm_spatten_job j;
+
+	if (!(self->info.features & DRM_SPATTEN_FEAT_KV_LAYOUT))
+		SKIP(return, "no KV layouts on this board");
+	/* head-major with capacity: 2 KV heads of 40 rows from OFF_V */
+	small_job_v3(&j, self->handle, 2);
+	j.kv_head_stride = 40;
+	j.kv_row_stride = 1;
+	EXPECT_EQ(0, submit_err(self->fd, &j));
+	tensor(&j.v, self->handle, BO_SIZE - (40 + SMALL_ROWS) * SMALL_DIM * 2);
+	EXPECT_EQ(0, submit_err(self->fd, &j));
+	j.v.offset += 2;
+	EXPECT_EQ(-ERANGE, submit_err(self->fd, &j));
+	/* a block table one entry short */
+	small_job_v3(&j, self->handle, 2);
+	j.kv_head_stride = 1;
+	j.kv_row_stride = 2;
+	j.kv_block_rows = 8;
+	j.kv_block_stride = 16;
+	tensor(&j.block_table, self->handle, BO_SIZE - 8);
+	EXPECT_EQ(0, submit_err(self->fd, &j));
+	j.block_table.offset += 4;
+	EXPECT_EQ(-ERANGE, submit_err(self->fd, &j));
+	j.block_table.offset -= 2;
+	EXPECT_EQ(-EINVAL, submit_err(self->fd, &j));	/* misaligned */
+}
+
+/* A block number past the buffer: the device fails the job, ERR_BLOCK. */
+TEST_F(spatten, v3_block_outside_the_buffer_err_block)
+{
+	struct drm_spatten_result res;
+	struct drm_spatten_job j;
+	char *b = self->map;
+	uint32_t table[2] = { 1, 0 };
+	uint64_t seqno;
+
+	if (!(self->info.features & DRM_SPATTEN_FEAT_KV_LAYOUT))
+		SKIP(return, "no KV layouts on this board");
+	small_inputs(self, 9);
+	small_job_v3(&j, self->handle, 2);
+	j.kv_head_stride = 1;
+	j.kv_row_stride = 2;
+	j.kv_block_rows = 8;
+	j.kv_block_stride = 16;
+	memcpy(b + BO_SIZE - 8, table, sizeof(table));
+	tensor(&j.block_table, self->handle, BO_SIZE - 8);
+	ASSERT_EQ(0, submit(self->fd, &j, 1, &seqno));
+	ASSERT_EQ(0, wait_job(self->fd, seqno, WAIT_NS, &res));
+	EXPECT_EQ(DRM_SPATTEN_STATUS_OK, res.status);
+	/* block 1000 of 16 rows is far past the 64 KiB buffer */
+	table[1] = 1000;
+	memcpy(b + BO_SIZE - 8, table, sizeof(table));
+	memset(b + OFF_OUT, 0x5a, SMALL_BYTES);
+	ASSERT_EQ(0, submit(self->fd, &j, 1, &seqno));
+	ASSERT_EQ(0, wait_job(self->fd, seqno, WAIT_NS, &res));
+	EXPECT_EQ(DRM_SPATTEN_STATUS_ERR_BLOCK, res.status);
+	EXPECT_EQ(0x5a, (unsigned char)b[OFF_OUT]);
+}
+
+/* Callers built against API 4 pass the shorter job: still accepted. */
+TEST_F(spatten, api4_job_size_still_accepted)
+{
+	struct drm_spatten_job j;
+	struct drm_spatten_submit s = {
+		.jobs_ptr = (uintptr_t)&j,
+		.job_size = offsetof(struct drm_spatten_job, q_rows32),
+		.count = 1,
+	};
+
+	small_job(&j, self->handle);
+	ASSERT_EQ(0, xioctl(self->fd, DRM_IOCTL_SPATTEN_SUBMIT, &s));
+	EXPECT_EQ(0, wait_job(self->fd, s.seqno, WAIT_NS, NULL));
+	/* a version 3 job cut to API 4's size has no rows: -EINVAL */
+	small_job_v3(&j, self->handle, 2);
+	EXPECT_EQ(-EINVAL, xioctl(self->fd, DRM_IOCTL_SPATTEN_SUBMIT, &s));
 }
 
 TEST_HARNESS_MAIN

@@ -50,8 +50,8 @@ HOST_ENGINE_O0_LIB := $(HOST_BUILD)/libspe-O0.a
 HOST_UTIL_OBJS := $(HOST_BUILD)/tests/testutil.o \
 	$(HOST_BUILD)/tests/attn_harness.o $(HOST_BUILD)/tests/prune_ref.o
 
-HOST_TEST_NAMES := test_layout test_expf test_decode test_buf test_topk test_pack \
-	test_attention test_prune test_cycles test_golden test_rows test_map
+HOST_TEST_NAMES := test_layout test_expf test_decode test_decode_v3 test_buf test_topk \
+	test_pack test_attention test_prune test_cycles test_golden test_rows test_map
 HOST_TEST_BINS := $(HOST_TEST_NAMES:%=$(HOST_BUILD)/%) \
 	$(HOST_BUILD)/test_golden_O0
 

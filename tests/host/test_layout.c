@@ -74,6 +74,63 @@
 	X(struct spatten_hw_desc, rsvd3, 0xf6)				\
 	X(struct spatten_hw_desc, topk_seed, 0xf8)			\
 	X(struct spatten_hw_desc, rsvd4, 0xfc)				\
+	S(struct spatten_hw_desc_v3, SPATTEN_DESC_V3_SIZE)		\
+	S(struct spatten_hw_desc_v3, 512)				\
+	S(union spatten_hw_sqe, SPATTEN_SQE_SIZE_MAX)			\
+	X(struct spatten_hw_desc_v3, opcode, 0x000)			\
+	X(struct spatten_hw_desc_v3, desc_size, 0x002)			\
+	X(struct spatten_hw_desc_v3, version, 0x004)			\
+	X(struct spatten_hw_desc_v3, stage, 0x005)			\
+	X(struct spatten_hw_desc_v3, flags, 0x006)			\
+	X(struct spatten_hw_desc_v3, tag, 0x008)			\
+	X(struct spatten_hw_desc_v3, rsvd0, 0x00c)			\
+	X(struct spatten_hw_desc_v3, n_heads, 0x010)			\
+	X(struct spatten_hw_desc_v3, n_kv_heads, 0x012)			\
+	X(struct spatten_hw_desc_v3, head_dim, 0x014)			\
+	X(struct spatten_hw_desc_v3, rsvd1, 0x016)			\
+	X(struct spatten_hw_desc_v3, q_rows, 0x018)			\
+	X(struct spatten_hw_desc_v3, kv_rows, 0x01c)			\
+	X(struct spatten_hw_desc_v3, q_start, 0x020)			\
+	X(struct spatten_hw_desc_v3, rsvd2, 0x024)			\
+	X(struct spatten_hw_desc_v3, q_fmt, 0x028)			\
+	X(struct spatten_hw_desc_v3, q_frac, 0x029)			\
+	X(struct spatten_hw_desc_v3, k_fmt, 0x02a)			\
+	X(struct spatten_hw_desc_v3, k_frac, 0x02b)			\
+	X(struct spatten_hw_desc_v3, v_fmt, 0x02c)			\
+	X(struct spatten_hw_desc_v3, v_frac, 0x02d)			\
+	X(struct spatten_hw_desc_v3, out_fmt, 0x02e)			\
+	X(struct spatten_hw_desc_v3, out_frac, 0x02f)			\
+	X(struct spatten_hw_desc_v3, n_tok_alive, 0x030)		\
+	X(struct spatten_hw_desc_v3, token_keep, 0x034)			\
+	X(struct spatten_hw_desc_v3, n_pinned, 0x038)			\
+	X(struct spatten_hw_desc_v3, value_keep, 0x03c)			\
+	X(struct spatten_hw_desc_v3, n_head_alive, 0x040)		\
+	X(struct spatten_hw_desc_v3, head_keep, 0x042)			\
+	X(struct spatten_hw_desc_v3, lsb_threshold, 0x044)		\
+	X(struct spatten_hw_desc_v3, rsvd3, 0x046)			\
+	X(struct spatten_hw_desc_v3, topk_seed, 0x048)			\
+	X(struct spatten_hw_desc_v3, score_scale, 0x04c)		\
+	X(struct spatten_hw_desc_v3, rope_base, 0x050)			\
+	X(struct spatten_hw_desc_v3, kv_block_rows, 0x054)		\
+	X(struct spatten_hw_desc_v3, kv_head_stride, 0x058)		\
+	X(struct spatten_hw_desc_v3, kv_row_stride, 0x05c)		\
+	X(struct spatten_hw_desc_v3, kv_block_stride, 0x060)		\
+	X(struct spatten_hw_desc_v3, rsvd4, 0x064)			\
+	X(struct spatten_hw_desc_v3, q, 0x080)				\
+	X(struct spatten_hw_desc_v3, k, 0x090)				\
+	X(struct spatten_hw_desc_v3, v, 0x0a0)				\
+	X(struct spatten_hw_desc_v3, out, 0x0b0)			\
+	X(struct spatten_hw_desc_v3, k_lsb, 0x0c0)			\
+	X(struct spatten_hw_desc_v3, tok_imp, 0x0d0)			\
+	X(struct spatten_hw_desc_v3, tok_alive, 0x0e0)			\
+	X(struct spatten_hw_desc_v3, tok_kept, 0x0f0)			\
+	X(struct spatten_hw_desc_v3, pinned, 0x100)			\
+	X(struct spatten_hw_desc_v3, head_imp, 0x110)			\
+	X(struct spatten_hw_desc_v3, head_alive, 0x120)			\
+	X(struct spatten_hw_desc_v3, head_kept, 0x130)			\
+	X(struct spatten_hw_desc_v3, block_table, 0x140)		\
+	X(struct spatten_hw_desc_v3, positions, 0x150)			\
+	X(struct spatten_hw_desc_v3, rsvd5, 0x160)			\
 	S(struct spatten_hw_cqe, SPATTEN_CQE_SIZE)			\
 	S(struct spatten_hw_cqe, 64)					\
 	X(struct spatten_hw_cqe, bytes_q, 0x00)				\
@@ -131,7 +188,7 @@
 	X(struct drm_spatten_tensor, handle, 0)				\
 	X(struct drm_spatten_tensor, flags, 4)				\
 	X(struct drm_spatten_tensor, offset, 8)				\
-	S(struct drm_spatten_job, 288)					\
+	S(struct drm_spatten_job, 392)					\
 	X(struct drm_spatten_job, opcode, 0)				\
 	X(struct drm_spatten_job, stage, 2)				\
 	X(struct drm_spatten_job, version, 3)				\
@@ -175,6 +232,24 @@
 	X(struct drm_spatten_job, rsvd3, 244)				\
 	X(struct drm_spatten_job, user_data, 248)			\
 	X(struct drm_spatten_job, rsvd, 256)				\
+	X(struct drm_spatten_job, q_rows32, 288)			\
+	X(struct drm_spatten_job, kv_rows32, 292)			\
+	X(struct drm_spatten_job, q_start32, 296)			\
+	X(struct drm_spatten_job, n_tok_alive32, 300)			\
+	X(struct drm_spatten_job, token_keep32, 304)			\
+	X(struct drm_spatten_job, n_pinned32, 308)			\
+	X(struct drm_spatten_job, value_keep32, 312)			\
+	X(struct drm_spatten_job, n_kv_heads, 316)			\
+	X(struct drm_spatten_job, rsvd4, 318)				\
+	X(struct drm_spatten_job, score_scale, 320)			\
+	X(struct drm_spatten_job, rope_base, 324)			\
+	X(struct drm_spatten_job, kv_head_stride, 328)			\
+	X(struct drm_spatten_job, kv_row_stride, 332)			\
+	X(struct drm_spatten_job, kv_block_stride, 336)			\
+	X(struct drm_spatten_job, kv_block_rows, 340)			\
+	X(struct drm_spatten_job, block_table, 344)			\
+	X(struct drm_spatten_job, positions, 360)			\
+	X(struct drm_spatten_job, rsvd5, 376)				\
 	S(struct drm_spatten_sync, 16)					\
 	X(struct drm_spatten_sync, handle, 0)				\
 	X(struct drm_spatten_sync, flags, 4)				\
@@ -252,6 +327,9 @@
 	E(DRM_SPATTEN_JOB_PROGRESSIVE, SPATTEN_DESC_F_PROGRESSIVE)	\
 	E(DRM_SPATTEN_DESC_V1, SPATTEN_DESC_VERSION_MIN)		\
 	E(DRM_SPATTEN_DESC_V2, SPATTEN_DESC_VERSION)			\
+	E(DRM_SPATTEN_DESC_V3, SPATTEN_DESC_VERSION_V3)			\
+	E(DRM_SPATTEN_JOB_ROPE, SPATTEN_DESC_F_ROPE)			\
+	E(DRM_SPATTEN_JOB_ROPE_POSITIONS, SPATTEN_DESC_F_ROPE_POSITIONS)	\
 	E(DRM_SPATTEN_FMT_S16, SPATTEN_FMT_S16)				\
 	E(DRM_SPATTEN_FMT_S4, SPATTEN_FMT_S4)				\
 	E(DRM_SPATTEN_FMT_S6, SPATTEN_FMT_S6)				\
@@ -274,6 +352,9 @@
 	E(DRM_SPATTEN_STATUS_ABORTED, SPATTEN_HW_ERR_ABORTED)		\
 	E(DRM_SPATTEN_STATUS_ERR_KEEP, SPATTEN_HW_ERR_KEEP)		\
 	E(DRM_SPATTEN_STATUS_ERR_LIST, SPATTEN_HW_ERR_LIST)		\
+	E(DRM_SPATTEN_STATUS_ERR_LAYOUT, SPATTEN_HW_ERR_LAYOUT)		\
+	E(DRM_SPATTEN_STATUS_ERR_BLOCK, SPATTEN_HW_ERR_BLOCK)		\
+	E(DRM_SPATTEN_STATUS_ERR_PARAM, SPATTEN_HW_ERR_PARAM)		\
 	E(DRM_SPATTEN_FEAT_CAUSAL, SPATTEN_FEAT_CAUSAL)			\
 	E(DRM_SPATTEN_FEAT_GENERATION, SPATTEN_FEAT_GENERATION)		\
 	E(DRM_SPATTEN_FEAT_PAGE_LIST, SPATTEN_FEAT_PAGE_LIST)		\
@@ -282,6 +363,10 @@
 	E(DRM_SPATTEN_FEAT_HEAD_PRUNE, SPATTEN_FEAT_HEAD_PRUNE)		\
 	E(DRM_SPATTEN_FEAT_VALUE_PRUNE, SPATTEN_FEAT_VALUE_PRUNE)	\
 	E(DRM_SPATTEN_FEAT_PROGRESSIVE, SPATTEN_FEAT_PROGRESSIVE)	\
+	E(DRM_SPATTEN_FEAT_DESC_V3, SPATTEN_FEAT_DESC_V3)		\
+	E(DRM_SPATTEN_FEAT_GQA, SPATTEN_FEAT_GQA)			\
+	E(DRM_SPATTEN_FEAT_KV_LAYOUT, SPATTEN_FEAT_KV_LAYOUT)		\
+	E(DRM_SPATTEN_FEAT_ROPE, SPATTEN_FEAT_ROPE)			\
 	E(DRM_SPATTEN_CNT_JOBS_OK, SPATTEN_CNT_JOBS_OK)			\
 	E(DRM_SPATTEN_CNT_JOBS_ERR, SPATTEN_CNT_JOBS_ERR)		\
 	E(DRM_SPATTEN_CNT_BYTES_Q, SPATTEN_CNT_BYTES_Q)			\
@@ -296,7 +381,7 @@
 
 /* V(constant, value): the driver's own numbers, pinned. */
 #define VALUES(V)							\
-	V(DRM_SPATTEN_API_VERSION, 4)					\
+	V(DRM_SPATTEN_API_VERSION, 5)					\
 	V(DRM_SPATTEN_RESULT_SIZE_V3, 96)				\
 	V(DRM_SPATTEN_MAX_SUBMIT, 64)					\
 	V(DRM_SPATTEN_MAX_SYNCS, 16)					\
@@ -379,8 +464,9 @@ static void test_array_lengths(void)
 	struct drm_spatten_info in;
 	struct drm_spatten_job j;
 
-	ok(sizeof(j.rsvd) / sizeof(j.rsvd[0]) == 4,
-	   "drm_spatten_job.rsvd has 4 words");
+	ok(sizeof(j.rsvd) / sizeof(j.rsvd[0]) == 4 &&
+	   sizeof(j.rsvd5) / sizeof(j.rsvd5[0]) == 2,
+	   "drm_spatten_job.rsvd has 4 words, rsvd5 2");
 	ok(sizeof(in.rsvd) / sizeof(in.rsvd[0]) == 3,
 	   "drm_spatten_info.rsvd has 3 words");
 	ok(sizeof(r.rsvd) / sizeof(r.rsvd[0]) == 2,

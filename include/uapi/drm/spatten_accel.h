@@ -16,7 +16,7 @@
 extern "C" {
 #endif
 
-#define DRM_SPATTEN_API_VERSION		4
+#define DRM_SPATTEN_API_VERSION		5
 
 #define DRM_SPATTEN_INFO		0x00
 #define DRM_SPATTEN_BO_CREATE		0x01
@@ -58,6 +58,11 @@ extern "C" {
 #define DRM_SPATTEN_FEAT_HEAD_PRUNE	(1u << 5)
 #define DRM_SPATTEN_FEAT_VALUE_PRUNE	(1u << 6)
 #define DRM_SPATTEN_FEAT_PROGRESSIVE	(1u << 7)
+/* API 5, hardware 1.2: descriptor version 3 and what it carries */
+#define DRM_SPATTEN_FEAT_DESC_V3	(1u << 8)
+#define DRM_SPATTEN_FEAT_GQA		(1u << 9)	/* n_kv_heads */
+#define DRM_SPATTEN_FEAT_KV_LAYOUT	(1u << 10)	/* strided, paged */
+#define DRM_SPATTEN_FEAT_ROPE		(1u << 11)	/* rotary positions */
 
 /**
  * struct drm_spatten_info - DRM_IOCTL_SPATTEN_INFO: what the board can do
@@ -182,6 +187,8 @@ struct drm_spatten_bo_info {
 /* Job flags (struct drm_spatten_job @flags). */
 #define DRM_SPATTEN_JOB_CAUSAL		(1u << 0)
 #define DRM_SPATTEN_JOB_PROGRESSIVE	(1u << 1)	/* K has an LSB plane */
+#define DRM_SPATTEN_JOB_ROPE		(1u << 2)	/* v3: rotate Q and K */
+#define DRM_SPATTEN_JOB_ROPE_POSITIONS	(1u << 3)	/* v3: @positions */
 
 /*
  * Element formats: signed fixed point with @*_frac fractional bits. S16 is
@@ -198,13 +205,16 @@ struct drm_spatten_bo_info {
 /* Descriptor versions (struct drm_spatten_job @version). */
 #define DRM_SPATTEN_DESC_V1		1	/* no pruning fields */
 #define DRM_SPATTEN_DESC_V2		2	/* pruning, progressive keys */
+#define DRM_SPATTEN_DESC_V3		3	/* LLM shapes: 32-bit rows, GQA,
+						 * KV layouts, RoPE (API 5) */
 
 /**
  * struct drm_spatten_tensor - an operand: buffer plus byte offset
  * @handle: GEM handle of this file; 0 = operand absent
  * @flags: must be zero
  * @offset: byte offset in the buffer: 8-aligned for importance arrays,
- *	2-aligned for S16 tensors and u16 lists, any for packed formats
+ *	2-aligned for S16 tensors and u16 lists, 4-aligned for version 3's
+ *	u32 lists, block tables and position lists, any for packed formats
  */
 struct drm_spatten_tensor {
 	__u32 handle;
@@ -221,7 +231,8 @@ struct drm_spatten_tensor {
  *
  * @opcode: DRM_SPATTEN_OP_*
  * @stage: DRM_SPATTEN_STAGE_*
- * @version: DRM_SPATTEN_DESC_V2 (V1 with every V2 field zero)
+ * @version: DRM_SPATTEN_DESC_V2 (V1 with every V2 field zero), or
+ *	DRM_SPATTEN_DESC_V3 on boards with DRM_SPATTEN_FEAT_DESC_V3
  * @flags: DRM_SPATTEN_JOB_*
  * @n_heads: heads
  * @head_dim: D
@@ -263,6 +274,36 @@ struct drm_spatten_tensor {
  * @rsvd3: must be zero
  * @user_data: opaque, returned in struct drm_spatten_result
  * @rsvd: must be zero
+ *
+ * Version 3 (DRM_SPATTEN_DESC_V3, boards with DRM_SPATTEN_FEAT_DESC_V3;
+ * docs/uapi.md, docs/hardware.md): rows, positions and token counts are
+ * 32-bit and live in the fields below (the 16-bit @q_rows, @kv_rows,
+ * @q_start, @n_tok_alive, @token_keep, @n_pinned and @value_keep must be
+ * zero), lists hold __u32 entries, and K, K-LSB and V follow the KV
+ * layout. Versions 1 and 2 leave every field below zero (and callers that
+ * know only the API 4 struct pass the shorter @job_size).
+ * @q_rows32: query rows
+ * @kv_rows32: key/value rows (token slots)
+ * @q_start32: slot of query row 0
+ * @n_tok_alive32: entries of @tok_alive
+ * @token_keep32: tokens to keep
+ * @n_pinned32: entries of @pinned
+ * @value_keep32: V rows kept per head and query
+ * @n_kv_heads: K/V heads, dividing @n_heads (query head h reads KV head
+ *	h / (@n_heads / @n_kv_heads)); DRM_SPATTEN_FEAT_GQA when smaller
+ * @rsvd4: must be zero
+ * @score_scale: IEEE binary32 bits of the softmax scale, 0 = 1/sqrt(D)
+ * @rope_base: with DRM_SPATTEN_JOB_ROPE: the RoPE base (2..2^31), else 0
+ * @kv_head_stride: rows between KV heads in K, K-LSB and V
+ * @kv_row_stride: rows between token slots; 0 with every other layout
+ *	field 0: packed [n_kv_heads][kv_rows][head_dim]
+ * @kv_block_stride: paged: rows per block number
+ * @kv_block_rows: paged: token slots per block, a power of two; 0: not
+ *	paged
+ * @block_table: paged: __u32 block numbers, one per @kv_block_rows slots
+ * @positions: with DRM_SPATTEN_JOB_ROPE_POSITIONS: __u32[kv_rows32] key
+ *	positions (query row i: the position of slot @q_start32 + i)
+ * @rsvd5: must be zero
  */
 struct drm_spatten_job {
 	__u16 opcode;
@@ -308,6 +349,25 @@ struct drm_spatten_job {
 	__u32 rsvd3;
 	__u64 user_data;
 	__u64 rsvd[4];
+	/* API 5: descriptor version 3 */
+	__u32 q_rows32;
+	__u32 kv_rows32;
+	__u32 q_start32;
+	__u32 n_tok_alive32;
+	__u32 token_keep32;
+	__u32 n_pinned32;
+	__u32 value_keep32;
+	__u16 n_kv_heads;
+	__u16 rsvd4;
+	__u32 score_scale;
+	__u32 rope_base;
+	__u32 kv_head_stride;
+	__u32 kv_row_stride;
+	__u32 kv_block_stride;
+	__u32 kv_block_rows;
+	struct drm_spatten_tensor block_table;
+	struct drm_spatten_tensor positions;
+	__u64 rsvd5[2];
 };
 
 /* Sync object flags (struct drm_spatten_sync @flags). */
@@ -369,7 +429,7 @@ struct drm_spatten_submit {
 };
 
 /*
- * Job status (struct drm_spatten_result @status): 0..15 are the device's
+ * Job status (struct drm_spatten_result @status): 0..18 are the device's
  * completion codes (docs/hardware.md), the rest the driver's.
  */
 #define DRM_SPATTEN_STATUS_OK		0
@@ -388,6 +448,9 @@ struct drm_spatten_submit {
 #define DRM_SPATTEN_STATUS_ABORTED	13	/* on the device during a reset */
 #define DRM_SPATTEN_STATUS_ERR_KEEP	14	/* keep counts inconsistent */
 #define DRM_SPATTEN_STATUS_ERR_LIST	15	/* list not ascending */
+#define DRM_SPATTEN_STATUS_ERR_LAYOUT	16	/* v3: KV layout fields */
+#define DRM_SPATTEN_STATUS_ERR_BLOCK	17	/* v3: block outside a buffer */
+#define DRM_SPATTEN_STATUS_ERR_PARAM	18	/* v3: rope_base, score_scale */
 #define DRM_SPATTEN_STATUS_TIMEOUT	256	/* ran too long: device reset */
 #define DRM_SPATTEN_STATUS_CANCELED	257	/* never ran: context banned or
 						 * device gone */

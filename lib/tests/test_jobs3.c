@@ -1,0 +1,698 @@
+// SPDX-License-Identifier: MIT
+/*
+ * libspatten: version-3 jobs (spatten_attn_prep3(), spatten_run3()) on
+ * the default backend: the simulation on the host (make lib-check), the
+ * board in the guest (every boot), where each job also runs on the
+ * simulation and the two must agree byte for byte.
+ *
+ * Outputs are checked against a double-precision reference written here
+ * (repeat-KV attention for grouped-query heads, RoPE from cos/sin of the
+ * exact angles), and the KV layouts against the packed one bit for bit.
+ */
+#include <errno.h>
+#include <math.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "libspatten.h"
+#include "lib_tap.h"
+
+enum layout { PACKED, HEAD_CAPACITY, TOKEN_MAJOR, PAGED };
+
+struct j3case {
+	uint32_t H, Hkv, D, q_rows, kv_rows, q_start;
+	int generation, causal;
+	enum layout layout;
+	uint32_t rope_base;
+	int positions;		/* a position list: slot + pos_shift */
+	uint32_t pos_shift;
+	float score_scale;
+	uint8_t kv_fmt;		/* S16 or S8 */
+	uint32_t value_keep;
+	uint64_t seed;
+};
+
+struct j3run {
+	struct spatten_bo *q, *k, *v, *out, *table, *pos;
+	int16_t *qd, *kd, *vd;	/* logical [H][q][D], [Hkv][kv][D] */
+	int16_t *outd;
+	uint32_t *tbl, n_blocks, *posd;
+	struct spatten_attn_desc d;
+	struct spatten_attn_ext e;
+	struct spatten_result res;
+	int ret;
+};
+
+#define QF	10
+#define KF	10
+#define VF	10
+#define OF	10
+#define PAGE_ROWS	16
+
+static uint64_t rng(uint64_t *s)
+{
+	*s ^= *s << 13;
+	*s ^= *s >> 7;
+	*s ^= *s << 17;
+	return *s;
+}
+
+static int16_t rnd16(uint64_t *s, int amp)
+{
+	return (int16_t)((int)(rng(s) % (2 * (uint64_t)amp + 1)) - amp);
+}
+
+static struct spatten_dev *dev_main;
+
+/* A buffer of @bytes (at least a page), zeroed. */
+static struct spatten_bo *bo_new(struct spatten_dev *dev, size_t bytes)
+{
+	struct spatten_bo *bo = NULL;
+
+	if (spatten_bo_alloc(dev, bytes ? bytes : 1, &bo))
+		return NULL;
+	memset(spatten_bo_map(bo), 0, spatten_bo_size(bo));
+	return bo;
+}
+
+/* Row index of (KV head g, slot r) in the buffer, and the layout fields. */
+static uint64_t kv_row(const struct j3case *c, const struct j3run *r,
+		       uint32_t g, uint32_t slot)
+{
+	switch (c->layout) {
+	case HEAD_CAPACITY:
+		return (uint64_t)g * (c->kv_rows + 37) + slot;
+	case TOKEN_MAJOR:
+		return (uint64_t)slot * c->Hkv + g;
+	case PAGED:
+		return ((uint64_t)r->tbl[slot / PAGE_ROWS] * PAGE_ROWS +
+			slot % PAGE_ROWS) * c->Hkv + g;
+	default:
+		return (uint64_t)g * c->kv_rows + slot;
+	}
+}
+
+static uint64_t kv_buffer_rows(const struct j3case *c, const struct j3run *r)
+{
+	switch (c->layout) {
+	case HEAD_CAPACITY:
+		return (uint64_t)c->Hkv * (c->kv_rows + 37);
+	case TOKEN_MAJOR:
+		return (uint64_t)(c->kv_rows + 5) * c->Hkv;
+	case PAGED:
+		return (uint64_t)(r->n_blocks + 3) * PAGE_ROWS * c->Hkv;
+	default:
+		return (uint64_t)c->Hkv * c->kv_rows;
+	}
+}
+
+static void set_layout(const struct j3case *c, struct j3run *r)
+{
+	struct spatten_attn_ext *e = &r->e;
+
+	switch (c->layout) {
+	case HEAD_CAPACITY:
+		e->kv_head_stride = c->kv_rows + 37;
+		e->kv_row_stride = 1;
+		break;
+	case TOKEN_MAJOR:
+		e->kv_head_stride = 1;
+		e->kv_row_stride = c->Hkv;
+		break;
+	case PAGED:
+		e->kv_head_stride = 1;
+		e->kv_row_stride = c->Hkv;
+		e->kv_block_stride = PAGE_ROWS * c->Hkv;
+		e->kv_block_rows = PAGE_ROWS;
+		e->block_table = (struct spatten_tensor_ref){ r->table, 0 };
+		break;
+	default:
+		break;
+	}
+}
+
+/* The logical operands, the same for every layout of one seed. */
+static int make_data(const struct j3case *c, struct j3run *r)
+{
+	size_t nq = (size_t)c->H * c->q_rows * c->D;
+	size_t nkv = (size_t)c->Hkv * c->kv_rows * c->D, i;
+	uint64_t s = c->seed | 1;
+	int kv_amp = c->kv_fmt == SPATTEN_FMT_S8 ? 127 : 1500;
+
+	r->qd = malloc(nq * 2);
+	r->kd = malloc(nkv * 2);
+	r->vd = malloc(nkv * 2);
+	r->outd = malloc(nq * 2);
+	if (!r->qd || !r->kd || !r->vd || !r->outd)
+		return -ENOMEM;
+	for (i = 0; i < nq; i++)
+		r->qd[i] = rnd16(&s, 1500);
+	for (i = 0; i < nkv; i++)
+		r->kd[i] = rnd16(&s, kv_amp);
+	for (i = 0; i < nkv; i++)
+		r->vd[i] = rnd16(&s, kv_amp);
+	return 0;
+}
+
+/* A random block table: distinct blocks of a pool 3 blocks larger. */
+static int make_table(const struct j3case *c, struct j3run *r)
+{
+	uint32_t pool, i, j, t;
+	uint64_t s = c->seed * 7 + 3;
+
+	r->n_blocks = (c->kv_rows + PAGE_ROWS - 1) / PAGE_ROWS;
+	pool = r->n_blocks + 3;
+	r->tbl = malloc(pool * sizeof(*r->tbl));
+	if (!r->tbl)
+		return -ENOMEM;
+	for (i = 0; i < pool; i++)
+		r->tbl[i] = i;
+	for (i = pool - 1; i > 0; i--) {
+		j = (uint32_t)(rng(&s) % (i + 1));
+		t = r->tbl[i];
+		r->tbl[i] = r->tbl[j];
+		r->tbl[j] = t;
+	}
+	return 0;
+}
+
+/* Store a row of D elements in the format of the K/V planes. */
+static void put_row(uint8_t *base, uint64_t row, uint32_t D, uint8_t fmt,
+		    const int16_t *src)
+{
+	uint32_t x;
+
+	if (fmt == SPATTEN_FMT_S8) {
+		for (x = 0; x < D; x++)
+			base[row * D + x] = (uint8_t)(int8_t)src[x];
+		return;
+	}
+	for (x = 0; x < D; x++) {
+		base[(row * D + x) * 2] = (uint8_t)src[x];
+		base[(row * D + x) * 2 + 1] = (uint8_t)((uint16_t)src[x] >> 8);
+	}
+}
+
+static int fill_buffers(struct spatten_dev *dev, const struct j3case *c,
+			struct j3run *r)
+{
+	uint32_t eb = c->kv_fmt == SPATTEN_FMT_S8 ? 1 : 2, g, slot, i;
+	size_t nq = (size_t)c->H * c->q_rows * c->D;
+	uint64_t kvb = kv_buffer_rows(c, r) * c->D * eb;
+	uint8_t *kb, *vb;
+
+	r->q = bo_new(dev, nq * 2);
+	r->out = bo_new(dev, nq * 2);
+	r->k = bo_new(dev, kvb);
+	r->v = bo_new(dev, kvb);
+	if (!r->q || !r->out || !r->k || !r->v)
+		return -ENOMEM;
+	memcpy(spatten_bo_map(r->q), r->qd, nq * 2);	/* x86: LE */
+	kb = spatten_bo_map(r->k);
+	vb = spatten_bo_map(r->v);
+	for (g = 0; g < c->Hkv; g++)
+		for (slot = 0; slot < c->kv_rows; slot++) {
+			size_t at = ((size_t)g * c->kv_rows + slot) * c->D;
+			uint64_t row = kv_row(c, r, g, slot);
+
+			put_row(kb, row, c->D, c->kv_fmt, r->kd + at);
+			put_row(vb, row, c->D, c->kv_fmt, r->vd + at);
+		}
+	if (c->layout == PAGED) {
+		r->table = bo_new(dev, r->n_blocks * 4);
+		if (!r->table)
+			return -ENOMEM;
+		memcpy(spatten_bo_map(r->table), r->tbl, r->n_blocks * 4);
+	}
+	if (c->positions) {
+		r->posd = malloc(c->kv_rows * sizeof(*r->posd));
+		r->pos = bo_new(dev, c->kv_rows * 4);
+		if (!r->posd || !r->pos)
+			return -ENOMEM;
+		for (i = 0; i < c->kv_rows; i++)
+			r->posd[i] = i + c->pos_shift;
+		memcpy(spatten_bo_map(r->pos), r->posd, c->kv_rows * 4);
+	}
+	return 0;
+}
+
+static void make_desc(const struct j3case *c, struct j3run *r)
+{
+	struct spatten_attn_desc *d = &r->d;
+
+	memset(d, 0, sizeof(*d));
+	memset(&r->e, 0, sizeof(r->e));
+	d->n_heads = c->H;
+	d->head_dim = c->D;
+	d->q_rows = c->q_rows;
+	d->kv_rows = c->kv_rows;
+	d->q_start = c->q_start;
+	d->stage = c->generation ? SPATTEN_STAGE_GENERATION :
+				   SPATTEN_STAGE_SUMMARIZATION;
+	d->flags = (c->causal ? SPATTEN_ATTN_CAUSAL : 0) |
+		   (c->rope_base ? SPATTEN_ATTN_ROPE : 0) |
+		   (c->positions ? SPATTEN_ATTN_ROPE_POSITIONS : 0);
+	d->q_frac = QF;
+	d->k_frac = KF;
+	d->v_frac = VF;
+	d->out_frac = OF;
+	d->k_fmt = c->kv_fmt;
+	d->v_fmt = c->kv_fmt;
+	d->value_keep = c->value_keep;
+	d->q = (struct spatten_tensor_ref){ r->q, 0 };
+	d->k = (struct spatten_tensor_ref){ r->k, 0 };
+	d->v = (struct spatten_tensor_ref){ r->v, 0 };
+	d->out = (struct spatten_tensor_ref){ r->out, 0 };
+	r->e.n_kv_heads = c->Hkv;
+	r->e.rope_base = c->rope_base;
+	r->e.score_scale = c->score_scale;
+	if (c->positions)
+		r->e.positions = (struct spatten_tensor_ref){ r->pos, 0 };
+	set_layout(c, r);
+}
+
+static void run_free(struct j3run *r)
+{
+	spatten_bo_free(r->q);
+	spatten_bo_free(r->k);
+	spatten_bo_free(r->v);
+	spatten_bo_free(r->out);
+	spatten_bo_free(r->table);
+	spatten_bo_free(r->pos);
+	free(r->qd);
+	free(r->kd);
+	free(r->vd);
+	free(r->outd);
+	free(r->tbl);
+	free(r->posd);
+	memset(r, 0, sizeof(*r));
+}
+
+/* Build and run case @c on @dev; r->ret is spatten_run3()'s return. */
+static int run_case(struct spatten_dev *dev, const struct j3case *c,
+		    struct j3run *r)
+{
+	struct spatten_job3 job;
+	int ret;
+
+	memset(r, 0, sizeof(*r));
+	ret = make_data(c, r);
+	if (!ret && c->layout == PAGED)
+		ret = make_table(c, r);
+	if (!ret)
+		ret = fill_buffers(dev, c, r);
+	if (ret)
+		return ret;
+	make_desc(c, r);
+	ret = spatten_attn_prep3(&job, &r->d, &r->e);
+	if (ret)
+		return ret;
+	r->ret = spatten_run3(dev, &job, &r->res);
+	memcpy(r->outd, spatten_bo_map(r->out),
+	       (size_t)c->H * c->q_rows * c->D * 2);
+	return 0;
+}
+
+/* ---- The reference ------------------------------------------------------ */
+
+static void rope_double(double *x, uint32_t D, uint32_t base, double pos)
+{
+	uint32_t i, half = D / 2;
+
+	for (i = 0; i < half; i++) {
+		double a = pos * pow((double)base, -2.0 * i / D);
+		double x0 = x[i], x1 = x[i + half];
+
+		x[i] = x0 * cos(a) - x1 * sin(a);
+		x[i + half] = x1 * cos(a) + x0 * sin(a);
+	}
+}
+
+/*
+ * Largest |engine - reference| over the output, in real units, of repeat-
+ * KV attention in double; *@max_v receives max |V| (real).
+ */
+static double ref_error(const struct j3case *c, const struct j3run *r,
+			double *max_v)
+{
+	uint32_t D = c->D, group = c->H / c->Hkv, h, i, j, x;
+	double scale = c->score_scale ? c->score_scale : 1.0 / sqrt(D);
+	double *q = malloc(D * sizeof(double)), *k = malloc(D * sizeof(double));
+	double *p = malloc(c->kv_rows * sizeof(double)), worst = 0;
+	double *acc = malloc(D * sizeof(double));
+	size_t n;
+
+	*max_v = 0;
+	for (n = 0; n < (size_t)c->Hkv * c->kv_rows * D; n++)
+		if (fabs(r->vd[n] / (double)(1 << VF)) > *max_v)
+			*max_v = fabs(r->vd[n] / (double)(1 << VF));
+	for (h = 0; h < c->H; h++) {
+		uint32_t g = h / group;
+
+		for (i = 0; i < c->q_rows; i++) {
+			uint32_t slot = c->q_start + i;
+			uint32_t vis = c->causal ? slot + 1 : c->kv_rows;
+			double m = -INFINITY, sum = 0;
+
+			for (x = 0; x < D; x++)
+				q[x] = r->qd[((size_t)h * c->q_rows + i) * D + x] /
+				       (double)(1 << QF);
+			if (c->rope_base)
+				rope_double(q, D, c->rope_base,
+					    (double)slot + (c->positions ?
+							    c->pos_shift : 0));
+			for (j = 0; j < vis; j++) {
+				const int16_t *kr = r->kd +
+					((size_t)g * c->kv_rows + j) * D;
+				double s = 0;
+
+				for (x = 0; x < D; x++)
+					k[x] = kr[x] / (double)(1 << KF);
+				if (c->rope_base)
+					rope_double(k, D, c->rope_base,
+						    (double)j + (c->positions ?
+								 c->pos_shift : 0));
+				for (x = 0; x < D; x++)
+					s += q[x] * k[x];
+				p[j] = s * scale;
+				if (p[j] > m)
+					m = p[j];
+			}
+			for (j = 0; j < vis; j++)
+				sum += (p[j] = exp(p[j] - m));
+			memset(acc, 0, D * sizeof(double));
+			for (j = 0; j < vis; j++) {
+				const int16_t *vr = r->vd +
+					((size_t)g * c->kv_rows + j) * D;
+
+				for (x = 0; x < D; x++)
+					acc[x] += p[j] / sum * vr[x] /
+						  (double)(1 << VF);
+			}
+			for (x = 0; x < D; x++) {
+				double got = r->outd[((size_t)h * c->q_rows +
+						      i) * D + x] /
+					     (double)(1 << OF);
+
+				if (fabs(got - acc[x]) > worst)
+					worst = fabs(got - acc[x]);
+			}
+		}
+	}
+	free(q);
+	free(k);
+	free(p);
+	free(acc);
+	return worst;
+}
+
+/*
+ * The engine's bound (docs/engine.md: probability quantisation and float
+ * softmax per visible key, half an output LSB), plus, with RoPE, the
+ * rotation's rounding: each rotated element within 1.5 LSB, so a score
+ * moves by at most @dscore and each probability by a factor e^(2 dscore).
+ */
+static double bound(const struct j3case *c, double max_v)
+{
+	double b = (c->kv_rows * (1.0 / 65536 + 4e-7) + 1e-6) * max_v +
+		   0.5 / (1 << OF);
+
+	if (c->rope_base) {
+		double scale = c->score_scale ? c->score_scale :
+			       1.0 / sqrt(c->D);
+		double dscore = scale * c->D * 1.5 *
+				(1500.0 / (1 << QF) / (1 << KF) +
+				 1500.0 / (1 << KF) / (1 << QF));
+
+		b += max_v * (exp(2 * dscore) - 1);
+	}
+	return b;
+}
+
+/* ---- Tests ----------------------------------------------------------------- */
+
+static struct spatten_dev *sim_dev;
+
+/* On the board: the same case on the simulation gives the same bytes. */
+static void check_sim_agrees(const struct j3case *c, const struct j3run *r)
+{
+	struct j3run s;
+
+	if (spatten_backend(dev_main) == SPATTEN_BACKEND_SIM || !sim_dev)
+		return;
+	CHECK_EQ(run_case(sim_dev, c, &s), 0);
+	CHECK_EQ(s.ret, r->ret);
+	CHECK_EQ(s.res.status, r->res.status);
+	CHECK_EQ(s.res.cycles, r->res.cycles);
+	CHECK_EQ(s.res.bytes_k_msb, r->res.bytes_k_msb);
+	CHECK_EQ(s.res.bytes_v, r->res.bytes_v);
+	CHECK(!memcmp(s.outd, r->outd, (size_t)c->H * c->q_rows * c->D * 2));
+	run_free(&s);
+}
+
+/* Run @c, check it against the reference and (on a board) the sim. */
+static void check_case(const struct j3case *c, const char *what)
+{
+	struct j3run r;
+	double err, max_v;
+
+	CHECK_EQ(run_case(dev_main, c, &r), 0);
+	CHECK_EQ(r.ret, 0);
+	CHECK_EQ(r.res.status, SPATTEN_HW_OK);
+	if (!r.ret) {
+		err = ref_error(c, &r, &max_v);
+		printf("# %s: max error %.3g of bound %.3g\n", what, err,
+		       bound(c, max_v));
+		CHECK(err <= bound(c, max_v));
+		/* K and V of each KV head once, whatever its query heads */
+		if (!c->value_keep && c->kv_fmt == SPATTEN_FMT_S16)
+			CHECK_EQ(r.res.bytes_k_msb,
+				 (uint64_t)c->Hkv * c->kv_rows * c->D * 2);
+	}
+	check_sim_agrees(c, &r);
+	run_free(&r);
+}
+
+static void gqa_matches_repeat_kv_reference(void)
+{
+	struct j3case c = { .H = 8, .Hkv = 2, .D = 128, .q_rows = 40,
+			    .kv_rows = 40, .causal = 1, .seed = 11 };
+
+	check_case(&c, "GQA 8/2 causal summarization");
+	c = (struct j3case){ .H = 32, .Hkv = 8, .D = 128, .q_rows = 1,
+			     .kv_rows = 300, .q_start = 299, .generation = 1,
+			     .causal = 1, .seed = 12 };
+	check_case(&c, "GQA 32/8 generation step");
+	c = (struct j3case){ .H = 4, .Hkv = 1, .D = 64, .q_rows = 24,
+			     .kv_rows = 50, .seed = 13 };
+	check_case(&c, "MQA 4/1 encoder");
+	c.score_scale = 0.05f;
+	check_case(&c, "MQA 4/1 encoder, score scale 0.05");
+}
+
+/* Every layout gives the packed layout's bytes, statistics and cycles. */
+static void layouts_give_the_packed_bits(void)
+{
+	static const enum layout lay[] = { HEAD_CAPACITY, TOKEN_MAJOR, PAGED };
+	static const uint8_t fmts[] = { SPATTEN_FMT_S16, SPATTEN_FMT_S8 };
+	struct j3case c = { .H = 8, .Hkv = 4, .D = 64, .q_rows = 1,
+			    .kv_rows = 77, .q_start = 76, .generation = 1,
+			    .causal = 1, .seed = 21 };
+	struct j3run ref, r;
+	unsigned int i, f;
+
+	for (f = 0; f < 2; f++) {
+		c.kv_fmt = fmts[f];
+		c.layout = PACKED;
+		CHECK_EQ(run_case(dev_main, &c, &ref), 0);
+		CHECK_EQ(ref.ret, 0);
+		for (i = 0; i < 3; i++) {
+			c.layout = lay[i];
+			CHECK_EQ(run_case(dev_main, &c, &r), 0);
+			CHECK_EQ(r.ret, 0);
+			CHECK(!memcmp(r.outd, ref.outd,
+				      (size_t)c.H * c.D * 2));
+			/* the block table is read too: its bytes, no more */
+			if (c.layout == PAGED)
+				CHECK(r.res.cycles >= ref.res.cycles &&
+				      r.res.cycles <= ref.res.cycles + 1 +
+				      r.n_blocks * 4 / 512);
+			else
+				CHECK_EQ(r.res.cycles, ref.res.cycles);
+			CHECK_EQ(r.res.bytes_k_msb, ref.res.bytes_k_msb);
+			check_sim_agrees(&c, &r);
+			run_free(&r);
+		}
+		run_free(&ref);
+	}
+}
+
+static void rope_matches_float_reference(void)
+{
+	struct j3case c = { .H = 4, .Hkv = 2, .D = 64, .q_rows = 32,
+			    .kv_rows = 32, .causal = 1, .rope_base = 10000,
+			    .seed = 31 };
+	struct j3run a, b;
+
+	check_case(&c, "RoPE base 10000, slot positions");
+	c.rope_base = 500000;
+	c.layout = PAGED;
+	check_case(&c, "RoPE base 500000, paged");
+	/* A position list equal to the slots is the slots, bit for bit. */
+	c.layout = PACKED;
+	CHECK_EQ(run_case(dev_main, &c, &a), 0);
+	c.positions = 1;
+	CHECK_EQ(run_case(dev_main, &c, &b), 0);
+	CHECK(a.ret == 0 && b.ret == 0 &&
+	      !memcmp(a.outd, b.outd, (size_t)c.H * c.q_rows * c.D * 2));
+	run_free(&a);
+	run_free(&b);
+	/* Shifted positions (a cache that evicted 1000 tokens before). */
+	c.pos_shift = 1000;
+	check_case(&c, "RoPE with a position list (shift 1000)");
+}
+
+static void value_pruning_with_groups_runs(void)
+{
+	struct j3case c = { .H = 8, .Hkv = 2, .D = 64, .q_rows = 1,
+			    .kv_rows = 200, .q_start = 199, .generation = 1,
+			    .causal = 1, .value_keep = 200, .seed = 41 };
+	struct j3run r;
+
+	/* value_keep = every row: the dense result through the V engine */
+	check_case(&c, "value pruning keeping every row");
+	c.value_keep = 20;
+	CHECK_EQ(run_case(dev_main, &c, &r), 0);
+	CHECK_EQ(r.ret, 0);
+	CHECK(r.res.bytes_v < (uint64_t)c.Hkv * c.kv_rows * c.D * 2);
+	check_sim_agrees(&c, &r);
+	run_free(&r);
+}
+
+/* A decode step at the longest context the board takes (128K on the sim). */
+static void long_context_decode_step(void)
+{
+	struct spatten_info info;
+	struct j3case c = { .H = 32, .Hkv = 8, .D = 128, .q_rows = 1,
+			    .generation = 1, .causal = 1,
+			    .kv_fmt = SPATTEN_FMT_S8, .seed = 51 };
+
+	CHECK_EQ(spatten_get_info(dev_main, &info), 0);
+	if (spatten_backend(dev_main) == SPATTEN_BACKEND_SIM) {
+		c.kv_rows = 131072;
+	} else {
+		/* the guest's memory and TCG's speed: 32K, 8 query heads */
+		c.kv_rows = 32768;
+		c.H = 8;
+		c.Hkv = 2;
+	}
+	if (info.max_context < c.kv_rows) {
+		cur_skip = "the board's context is shorter";
+		return;
+	}
+	c.q_start = c.kv_rows - 1;
+	check_case(&c, c.kv_rows == 131072 ? "decode at 131072 tokens" :
+					     "decode at 32768 tokens");
+}
+
+static void prep3_rejects_bad_fields(void)
+{
+	struct j3case c = { .H = 8, .Hkv = 2, .D = 64, .q_rows = 1,
+			    .kv_rows = 33, .q_start = 32, .generation = 1,
+			    .causal = 1, .layout = PAGED, .seed = 61 };
+	struct spatten_job3 job;
+	struct j3run r;
+
+#define BAD(err, stmt) do { \
+	struct spatten_attn_desc d_ = r.d; \
+	struct spatten_attn_ext e_ = r.e; \
+	(void)d_; \
+	stmt; \
+	CHECK_EQ(spatten_attn_prep3(&job, &d_, &e_), err); \
+} while (0)
+
+	CHECK_EQ(run_case(dev_main, &c, &r), 0);
+	CHECK_EQ(r.ret, 0);
+	CHECK_EQ(spatten_attn_prep3(&job, &r.d, &r.e), 0);
+	CHECK_EQ(job.job.version, SPATTEN_DESC_VERSION_V3);
+	CHECK_EQ(job.kv_rows32, 33);
+	CHECK_EQ(job.job.kv_rows, 0);
+	BAD(-EINVAL, e_.n_kv_heads = 3);
+	BAD(-EINVAL, e_.n_kv_heads = 16);
+	BAD(-EINVAL, e_.kv_row_stride = 0);
+	BAD(-EINVAL, e_.kv_block_rows = 12);
+	BAD(-EINVAL, e_.kv_block_stride = 0);
+	BAD(-EINVAL, e_.block_table.bo = NULL);
+	BAD(-EINVAL, e_.rope_base = 10000);		/* without ROPE */
+	BAD(-EINVAL, d_.flags |= SPATTEN_ATTN_ROPE);	/* base 0 */
+	BAD(-EINVAL, d_.flags |= SPATTEN_ATTN_ROPE_POSITIONS);
+	BAD(-EINVAL, e_.score_scale = -1.0f);
+	BAD(-EINVAL, e_.score_scale = INFINITY);
+	BAD(-EINVAL, e_.score_scale = 1e-40f);	/* subnormal */
+	BAD(-EINVAL, e_.rsvd0 = 1);
+	BAD(-EINVAL, e_.rsvd[2] = 1);
+	BAD(-EINVAL, d_.flags = 1u << 7);
+	BAD(-EINVAL, d_.q_start = 31);		/* generation: the last slot */
+	BAD(-ERANGE, e_.kv_head_stride = 1u << 20);	/* K too short */
+	BAD(-EINVAL, d_.n_head_alive = 70000);
+	CHECK_EQ(spatten_attn_prep3(NULL, &r.d, &r.e), -EINVAL);
+	CHECK_EQ(spatten_attn_prep3(&job, NULL, &r.e), -EINVAL);
+	CHECK_EQ(spatten_attn_prep3(&job, &r.d, NULL), -ERANGE);	/* packed K */
+	run_free(&r);
+#undef BAD
+}
+
+/* A block number whose block lies outside K: the device says ERR_BLOCK. */
+static void block_outside_the_cache_fails_the_job(void)
+{
+	struct j3case c = { .H = 2, .Hkv = 1, .D = 64, .q_rows = 1,
+			    .kv_rows = 40, .q_start = 39, .generation = 1,
+			    .causal = 1, .layout = PAGED, .seed = 71 };
+	struct spatten_job3 job;
+	struct j3run r;
+	uint32_t *t;
+
+	CHECK_EQ(run_case(dev_main, &c, &r), 0);
+	CHECK_EQ(r.ret, 0);
+	t = spatten_bo_map(r.table);
+	t[1] = r.n_blocks + 3;		/* one past the pool */
+	memset(spatten_bo_map(r.out), 0x5a, spatten_bo_size(r.out));
+	CHECK_EQ(spatten_attn_prep3(&job, &r.d, &r.e), 0);
+	CHECK_EQ(spatten_run3(dev_main, &job, &r.res), -EIO);
+	CHECK_EQ(r.res.status, SPATTEN_HW_ERR_BLOCK);
+	CHECK_EQ(((uint8_t *)spatten_bo_map(r.out))[0], 0x5a);	/* untouched */
+	run_free(&r);
+}
+
+int main(void)
+{
+	struct spatten_info info;
+	int ret;
+
+	ret = spatten_open(NULL, &dev_main);
+	if (ret) {
+		printf("1..0 # SKIP cannot open the default backend (%d)\n",
+		       ret);
+		return 0;
+	}
+	if (spatten_get_info(dev_main, &info) ||
+	    !(info.features & SPATTEN_FEAT_DESC_V3)) {
+		printf("1..0 # SKIP the board has no descriptor version 3\n");
+		spatten_close(dev_main);
+		return 0;
+	}
+	if (spatten_backend(dev_main) != SPATTEN_BACKEND_SIM &&
+	    spatten_open_backend(NULL, SPATTEN_BACKEND_SIM, &sim_dev))
+		sim_dev = NULL;
+	RUN(prep3_rejects_bad_fields);
+	RUN(gqa_matches_repeat_kv_reference);
+	RUN(layouts_give_the_packed_bits);
+	RUN(rope_matches_float_reference);
+	RUN(value_pruning_with_groups_runs);
+	RUN(block_outside_the_cache_fails_the_job);
+	RUN(long_context_decode_step);
+	spatten_close(sim_dev);
+	spatten_close(dev_main);
+	return tap_done();
+}
