@@ -145,6 +145,8 @@ static uint16_t spe_known_flags(uint8_t version)
 static int spe_check_version(uint8_t version, uint16_t desc_size,
 			     size_t entry_size, const struct spe_caps *caps)
 {
+	if (entry_size < SPATTEN_DESC_SIZE)
+		return SPATTEN_HW_ERR_VERSION;
 	if (version >= SPATTEN_DESC_VERSION_MIN &&
 	    version <= SPATTEN_DESC_VERSION)
 		return desc_size == SPATTEN_DESC_SIZE ? SPATTEN_HW_OK :
@@ -577,7 +579,7 @@ int spe_desc_decode(const void *desc, size_t entry_size,
 
 	/* One snapshot: every check and the job see the same bytes. */
 	memset(&d, 0, sizeof(d));
-	memcpy(&d, desc, size < sizeof(d.v2) ? 0 : size);
+	memcpy(&d, desc, size);
 	if (d.v2.version == SPATTEN_DESC_VERSION_V3)
 		spe_decode_fields_v3(&d.v3, job);
 	else

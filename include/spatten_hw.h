@@ -118,10 +118,11 @@
 #define SPATTEN_QREG_STATUS		0x1c	/* SPATTEN_QSTS_* */
 #define SPATTEN_QREG_IRQ_VECTOR		0x20	/* MSI-X vector of the CQ */
 /*
- * 1.2: bytes per SQ entry, 256 (reset value; 0 reads and works as 256) or
- * 512 (needed by descriptor version 3). Latched when QCTRL.ENABLE is set;
- * any other value fails the enable (QSTS.ERROR). A descriptor whose
- * desc_size exceeds the entry size completes with ERR_VERSION.
+ * 1.2: bytes per SQ entry: 256 (the reset value; a write of 0 is stored,
+ * and reads back, as 256) or 512 (needed by descriptor version 3).
+ * Latched when QCTRL.ENABLE is set; any other value fails the enable
+ * (QSTS.ERROR). A descriptor whose desc_size exceeds the entry size
+ * completes with ERR_VERSION.
  */
 #define SPATTEN_QREG_SQ_ENTRY_SIZE	0x24
 

@@ -26,10 +26,7 @@
  * job in both entry sizes, version-3 jobs (packed, 32-bit rows, the
  * default max-context), the version-3 decode statuses, a paged KV cache
  * with a bad block-table entry (ERR_BLOCK), grouped-query heads with RoPE
- * and 32-bit lists.  Where the specified status needs the engine's
- * version-3 execution and the engine does not give it yet, the test is
- * marked incomplete (TAP "# TODO"), never passed silently: the device
- * must agree with the engine either way.
+ * and 32-bit lists.
  *
  * The engine's sources are linked in (spatten_engine_files in
  * tests/qtest/meson.build, see scripts/build-qemu.sh).
@@ -2621,27 +2618,19 @@ static void test_v2_in_512(void)
 }
 
 /*
- * The status the specification gives a job, where it depends on the
- * engine's version-3 execution (grouped-query heads, KV layouts, paging,
- * RoPE, 32-bit lists): the device agrees with the engine in any case
- * (run_vs_engine); if the engine does not give @want yet, the test is
- * marked incomplete (TAP "# TODO") rather than failed.
+ * The status the specification gives a job that needs the engine's
+ * version-3 execution (grouped-query heads, KV layouts, paging, RoPE,
+ * 32-bit lists); the device agrees with the engine in any case
+ * (run_vs_engine).
  */
 static bool engine_gives(unsigned got, unsigned want, const char *what)
 {
-    /* g_test_incomplete() keeps the last reason: each in the log too */
-    g_autofree char *msg = g_strdup_printf("%s: the engine (engine/) "
-                                           "gives status %u, the "
-                                           "specification %u: version-3 "
-                                           "execution not in the engine "
-                                           "yet?", what, got, want);
-
-    if (got == want) {
-        return true;
+    if (got != want) {
+        g_test_message("%s: status %u, the specification says %u", what,
+                       got, want);
     }
-    g_test_message("TODO: %s", msg);
-    g_test_incomplete(msg);
-    return false;
+    g_assert_cmpuint(got, ==, want);
+    return true;
 }
 
 /*
