@@ -50,8 +50,13 @@ HOST_ENGINE_O0_LIB := $(HOST_BUILD)/libspe-O0.a
 HOST_UTIL_OBJS := $(HOST_BUILD)/tests/testutil.o \
 	$(HOST_BUILD)/tests/attn_harness.o $(HOST_BUILD)/tests/prune_ref.o
 
-HOST_TEST_NAMES := test_layout test_expf test_decode test_decode_v3 test_buf test_topk \
-	test_pack test_attention test_prune test_cycles test_golden test_rows test_map
+# Helpers of the version-3 tests only (test_llm*).
+HOST_LLM_OBJS := $(HOST_BUILD)/tests/llm_job.o $(HOST_BUILD)/tests/llm_ref.o
+HOST_LLM_TESTS := test_llm test_llm_layout test_llm_rope
+
+HOST_TEST_NAMES := test_layout test_expf test_decode test_decode_v3 test_buf \
+	test_topk test_pack test_attention test_prune test_cycles test_golden \
+	test_rows test_map $(HOST_LLM_TESTS)
 HOST_TEST_BINS := $(HOST_TEST_NAMES:%=$(HOST_BUILD)/%) \
 	$(HOST_BUILD)/test_golden_O0
 
@@ -100,6 +105,9 @@ $(HOST_BUILD)/test_golden_O0: $(HOST_BUILD)/tests/test_golden.o \
 $(HOST_BUILD)/test_%: $(HOST_BUILD)/tests/test_%.o $(HOST_UTIL_OBJS) \
 		$(HOST_ENGINE_LIB)
 	$(HOST_CC) $(HOST_OPT) $(HOST_LDFLAGS) $^ -lm -o $@
+
+# An extra prerequisite: in $^ of the pattern rule's link, before libspe.a.
+$(HOST_LLM_TESTS:%=$(HOST_BUILD)/%): $(HOST_LLM_OBJS)
 
 # The i386 layout check as one TAP stream; a skip if the compiler cannot
 # target i386 at all.
@@ -159,7 +167,8 @@ host-clean:
 	rm -rf $(HOST_BUILD)
 
 -include $(HOST_ENGINE_OBJS:.o=.d) $(HOST_ENGINE_O0_OBJS:.o=.d) \
-	$(HOST_TEST_NAMES:%=$(HOST_BUILD)/tests/%.d) $(HOST_UTIL_OBJS:.o=.d)
+	$(HOST_TEST_NAMES:%=$(HOST_BUILD)/tests/%.d) $(HOST_UTIL_OBJS:.o=.d) \
+	$(HOST_LLM_OBJS:.o=.d)
 
 # Standalone, host-check is the default; included, leave the includer's.
 ifeq ($(notdir $(firstword $(MAKEFILE_LIST))),host.mk)
