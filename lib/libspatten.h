@@ -1094,6 +1094,104 @@ SPATTEN_API int spatten_session_create(struct spatten_dev *dev,
 				       const struct spatten_session_config *cfg,
 				       struct spatten_session **sp);
 
+/* Kinds of attention (struct spatten_session_opts @kind): no default. */
+#define SPATTEN_SESSION_ENCODER		1	/* every token sees all (BERT) */
+#define SPATTEN_SESSION_DECODER		2	/* causal, then generation */
+
+/**
+ * struct spatten_session_opts - a session's shape, precision and schedule,
+ * extensible: @size says how much of it the caller knows (as openat2()'s
+ * struct open_how), so fields added later at the end keep older callers
+ * working
+ * @size: sizeof(struct spatten_session_opts) as the caller was built;
+ *	spatten_session_opts_init() sets it
+ * @kind: SPATTEN_SESSION_ENCODER or SPATTEN_SESSION_DECODER (required:
+ *	there is no default, so an encoder never runs masked by accident)
+ * @n_layers: layers, 1..SPATTEN_MAX_LAYERS
+ * @n_heads: query heads per layer
+ * @n_kv_heads: key/value heads, dividing @n_heads (grouped-query
+ *	attention; 1 is multi-query): query head h reads KV head
+ *	h / (n_heads / n_kv_heads), and spatten_session_layer()'s @k and @v
+ *	hold @n_kv_heads heads
+ * @head_dim: D
+ * @max_context: tokens the KV cache holds (its capacity, allocated once)
+ * @flags: SPATTEN_SESSION_PROGRESSIVE
+ * @k_bits: as struct spatten_session_config
+ * @v_bits: as struct spatten_session_config
+ * @q_frac: fractional bits of Q
+ * @k_frac: fractional bits of K
+ * @v_frac: fractional bits of V
+ * @out_frac: fractional bits of the output
+ * @lsb_threshold: as struct spatten_session_config
+ * @topk_seed: seed of the top-k pivots
+ * @score_scale: the softmax scale of the real-valued scores; 0 is
+ *	1/sqrt(head_dim)
+ * @rope_base: 0: queries and keys are used as given (already rotated);
+ *	else the board rotates them at attention time (RoPE, this base) by
+ *	their slot in the cache (the authors' "position shift")
+ * @n_pinned: entries of @pinned
+ * @pinned: tokens never pruned, strictly ascending
+ * @schedule: per-layer keep ratios
+ */
+struct spatten_session_opts {
+	uint32_t size;
+	uint32_t kind;
+	uint32_t n_layers;
+	uint32_t n_heads;
+	uint32_t n_kv_heads;
+	uint32_t head_dim;
+	uint32_t max_context;
+	uint32_t flags;
+	uint8_t k_bits;
+	uint8_t v_bits;
+	uint8_t q_frac;
+	uint8_t k_frac;
+	uint8_t v_frac;
+	uint8_t out_frac;
+	uint16_t lsb_threshold;
+	uint32_t topk_seed;
+	float score_scale;
+	uint32_t rope_base;
+	uint32_t n_pinned;
+	uint32_t pinned[64];
+	struct spatten_schedule schedule;
+};
+
+/**
+ * spatten_session_opts_init() - defaults for a model shape and kind
+ * @o: options to fill (fully overwritten; @o->size set)
+ * @kind: SPATTEN_SESSION_ENCODER or SPATTEN_SESSION_DECODER
+ * @n_layers: layers
+ * @n_heads: query heads
+ * @n_kv_heads: key/value heads (@n_heads without grouped-query attention)
+ * @head_dim: D
+ * @max_context: KV cache capacity in tokens
+ *
+ * The defaults of spatten_session_config_init() (dense schedule, S16,
+ * 11 fractional bits, threshold 3277), the softmax scale 1/sqrt(D), no
+ * RoPE. Nothing is checked here: spatten_session_open() does.
+ */
+SPATTEN_API void spatten_session_opts_init(struct spatten_session_opts *o,
+					   uint32_t kind, uint32_t n_layers,
+					   uint32_t n_heads,
+					   uint32_t n_kv_heads,
+					   uint32_t head_dim,
+					   uint32_t max_context);
+
+/**
+ * spatten_session_open() - a session on a device, from options
+ * @dev: device handle (the session holds a reference until destroyed)
+ * @o: options (copied); @o->size at least the size of this version's
+ *	first release of the struct, and any bytes past what this library
+ *	knows must be zero (-E2BIG otherwise)
+ * @sp: receives the session
+ *
+ * Return: as spatten_session_create(), and -E2BIG.
+ */
+SPATTEN_API int spatten_session_open(struct spatten_dev *dev,
+				     const struct spatten_session_opts *o,
+				     struct spatten_session **sp);
+
 /**
  * spatten_session_destroy() - free a session and its buffers
  * @s: session, or NULL (no-op)
@@ -1118,9 +1216,10 @@ SPATTEN_API int spatten_session_reset(struct spatten_session *s);
  *	(summarization, empty context), 1 for each generation step
  *	(causal sessions only); the same for every layer of a pass
  * @q: floats [n_heads][@n_new][head_dim]: the queries of the new tokens
- * @k: floats [n_heads][@n_new][head_dim]: their keys, appended to this
- *	layer's KV cache
- * @v: floats [n_heads][@n_new][head_dim]: their values, likewise
+ * @k: floats [n_kv_heads][@n_new][head_dim]: their keys, appended to this
+ *	layer's KV cache (n_kv_heads: n_heads unless the session was opened
+ *	with fewer)
+ * @v: floats [n_kv_heads][@n_new][head_dim]: their values, likewise
  * @out: floats [n_heads][@n_new][head_dim], or NULL: the attention output;
  *	rows of pruned heads and (summarization) pruned tokens are 0
  *

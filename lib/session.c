@@ -12,6 +12,8 @@
  * slots len..len+n-1, so its cost does not grow with the context.
  */
 #include <errno.h>
+#include <float.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -21,12 +23,14 @@
 /* Rows are 32-bit in version-3 jobs; the board's own limit is lower. */
 #define SESSION_MAX_CONTEXT	(1u << 30)
 #define SESSION_MAX_PINNED \
-	(sizeof(((struct spatten_session_config *)0)->pinned) / \
-	 sizeof(((struct spatten_session_config *)0)->pinned[0]))
+	(sizeof(((struct spatten_session_opts *)0)->pinned) / \
+	 sizeof(((struct spatten_session_opts *)0)->pinned[0]))
+/* The first release of struct spatten_session_opts, up to @schedule. */
+#define SESSION_OPTS_SIZE0	sizeof(struct spatten_session_opts)
 
 struct spatten_session {
 	struct spatten_dev *dev;
-	struct spatten_session_config cfg;
+	struct spatten_session_opts cfg;
 	uint8_t k_fmt, v_fmt;
 	int prog;
 	uint32_t k_row, lsb_row, v_row;		/* bytes per row */
@@ -46,7 +50,6 @@ struct spatten_session {
 	uint32_t *pass_heads;			/* [n_heads] alive now */
 	uint32_t n_pass_heads;
 	uint32_t *layer_heads;			/* [n_layers][n_heads] */
-	uint32_t pinned[SESSION_MAX_PINNED];	/* cfg.pinned, 32-bit */
 	uint32_t *n_layer_heads;
 	struct spatten_layer_stats *last, *total;
 };
@@ -146,22 +149,90 @@ SPATTEN_API void spatten_session_config_init(
 	spatten_schedule_dense(&cfg->schedule);
 }
 
+SPATTEN_API void spatten_session_opts_init(struct spatten_session_opts *o,
+					   uint32_t kind, uint32_t n_layers,
+					   uint32_t n_heads,
+					   uint32_t n_kv_heads,
+					   uint32_t head_dim,
+					   uint32_t max_context)
+{
+	if (!o)
+		return;
+	memset(o, 0, sizeof(*o));
+	o->size = sizeof(*o);
+	o->kind = kind;
+	o->n_layers = n_layers;
+	o->n_heads = n_heads;
+	o->n_kv_heads = n_kv_heads;
+	o->head_dim = head_dim;
+	o->max_context = max_context;
+	o->k_bits = 16;
+	o->v_bits = 16;
+	o->q_frac = 11;
+	o->k_frac = 11;
+	o->v_frac = 11;
+	o->out_frac = 11;
+	o->lsb_threshold = 3277;
+	spatten_schedule_dense(&o->schedule);
+}
+
+/* The options a version-1.1 configuration stands for. */
+static void opts_of_config(struct spatten_session_opts *o,
+			   const struct spatten_session_config *c)
+{
+	unsigned int i;
+
+	spatten_session_opts_init(o, c->flags & SPATTEN_SESSION_CAUSAL ?
+				  SPATTEN_SESSION_DECODER :
+				  SPATTEN_SESSION_ENCODER, c->n_layers,
+				  c->n_heads, c->n_heads, c->head_dim,
+				  c->max_context);
+	o->flags = c->flags & ~SPATTEN_SESSION_CAUSAL;
+	o->k_bits = c->k_bits;
+	o->v_bits = c->v_bits;
+	o->q_frac = c->q_frac;
+	o->k_frac = c->k_frac;
+	o->v_frac = c->v_frac;
+	o->out_frac = c->out_frac;
+	o->lsb_threshold = c->lsb_threshold;
+	o->topk_seed = c->topk_seed;
+	o->n_pinned = c->n_pinned;
+	for (i = 0; i < c->n_pinned && i < SESSION_MAX_PINNED; i++)
+		o->pinned[i] = c->pinned[i];
+	o->schedule = c->schedule;
+}
+
+static int causal(const struct spatten_session_opts *c)
+{
+	return c->kind == SPATTEN_SESSION_DECODER;
+}
+
 static int bits_ok(unsigned int b)
 {
 	return b == 16 || (b >= 4 && b <= 12 && !(b & 1));
 }
 
-static int check_config(const struct spatten_session_config *c)
+static int check_config(const struct spatten_session_opts *c)
 {
 	unsigned int l, i;
 
+	if (c->kind != SPATTEN_SESSION_ENCODER &&
+	    c->kind != SPATTEN_SESSION_DECODER)
+		return -EINVAL;
+	if (!c->n_kv_heads || c->n_kv_heads > c->n_heads ||
+	    c->n_heads % c->n_kv_heads)
+		return -EINVAL;
+	if (!(c->score_scale >= 0.0f && c->score_scale < INFINITY) ||
+	    (c->score_scale > 0.0f && c->score_scale < FLT_MIN) ||
+	    c->rope_base == 1 || c->rope_base > 0x80000000u)
+		return -EINVAL;
 	if (!c->n_layers || c->n_layers > SPATTEN_MAX_LAYERS || !c->n_heads ||
 	    c->n_heads > UINT16_MAX || !c->head_dim ||
 	    (c->head_dim & (c->head_dim - 1)) || c->head_dim < 8 ||
 	    c->head_dim > UINT16_MAX || !c->max_context ||
 	    c->max_context > SESSION_MAX_CONTEXT)
 		return -EINVAL;
-	if (c->flags & ~SPATTEN_SESSION_FLAGS_ALL)
+	if (c->flags & ~SPATTEN_SESSION_PROGRESSIVE)
 		return -EINVAL;
 	if (!bits_ok(c->k_bits) || !bits_ok(c->v_bits))
 		return -EINVAL;
@@ -184,7 +255,7 @@ static int check_config(const struct spatten_session_config *c)
 }
 
 static int check_board(struct spatten_dev *dev,
-		       const struct spatten_session_config *c)
+		       const struct spatten_session_opts *c)
 {
 	struct spatten_info info;
 	uint32_t need = 0;
@@ -204,8 +275,12 @@ static int check_board(struct spatten_dev *dev,
 	}
 	/* the cache is read in place: version-3 jobs with a KV layout */
 	need |= SPATTEN_FEAT_DESC_V3 | SPATTEN_FEAT_KV_LAYOUT;
-	if (c->flags & SPATTEN_SESSION_CAUSAL)
+	if (causal(c))
 		need |= SPATTEN_FEAT_CAUSAL | SPATTEN_FEAT_GENERATION;
+	if (c->n_kv_heads != c->n_heads)
+		need |= SPATTEN_FEAT_GQA;
+	if (c->rope_base)
+		need |= SPATTEN_FEAT_ROPE;
 	if (c->flags & SPATTEN_SESSION_PROGRESSIVE) {
 		need |= SPATTEN_FEAT_PROGRESSIVE;
 		if (!(info.splits & (1u << c->k_bits)))
@@ -224,7 +299,7 @@ static int check_board(struct spatten_dev *dev,
 
 static int alloc_state(struct spatten_session *s)
 {
-	const struct spatten_session_config *c = &s->cfg;
+	const struct spatten_session_opts *c = &s->cfg;
 	size_t L = c->max_context, H = c->n_heads, N = c->n_layers;
 
 	s->alive = calloc(N * L, sizeof(uint32_t));
@@ -246,18 +321,18 @@ static int alloc_state(struct spatten_session *s)
 
 static int alloc_buffers(struct spatten_session *s)
 {
-	const struct spatten_session_config *c = &s->cfg;
+	const struct spatten_session_opts *c = &s->cfg;
 	uint64_t H = c->n_heads, L = c->max_context, D = c->head_dim;
-	uint64_t kvb, o = 0;
+	uint64_t G = c->n_kv_heads, kvb, o = 0;
 	unsigned int l;
 	int ret;
 
 	s->k_row = (uint32_t)(D * spatten_fmt_bits(s->k_fmt) / 8);
 	s->lsb_row = s->prog ? (uint32_t)(D * SPATTEN_LSB_BITS / 8) : 0;
 	s->v_row = (uint32_t)(D * spatten_fmt_bits(s->v_fmt) / 8);
-	s->off_lsb = up(H * L * s->k_row);
-	s->off_v = s->off_lsb + up(H * L * s->lsb_row);
-	kvb = s->off_v + up(H * L * s->v_row);
+	s->off_lsb = up(G * L * s->k_row);
+	s->off_v = s->off_lsb + up(G * L * s->lsb_row);
+	kvb = s->off_v + up(G * L * s->v_row);
 	for (l = 0; l < c->n_layers; l++) {
 		ret = spatten_bo_alloc(s->dev, kvb, &s->kv[l]);
 		if (ret < 0)
@@ -308,19 +383,34 @@ SPATTEN_API void spatten_session_destroy(struct spatten_session *s)
 	free(s);
 }
 
-SPATTEN_API int spatten_session_create(struct spatten_dev *dev,
-				       const struct spatten_session_config *cfg,
-				       struct spatten_session **sp)
+/*
+ * The caller's options in this library's struct: a shorter struct (an
+ * older caller) is zero-extended, a longer one must be zero beyond.
+ */
+static int copy_opts(struct spatten_session_opts *o,
+		     const struct spatten_session_opts *user)
+{
+	const unsigned char *tail = (const unsigned char *)user + sizeof(*o);
+	size_t i;
+
+	if (user->size < SESSION_OPTS_SIZE0)
+		return -EINVAL;
+	for (i = sizeof(*o); i < user->size; i++)
+		if (tail[i - sizeof(*o)])
+			return -E2BIG;
+	memset(o, 0, sizeof(*o));
+	memcpy(o, user, user->size < sizeof(*o) ? user->size : sizeof(*o));
+	o->size = sizeof(*o);
+	return 0;
+}
+
+static int session_open(struct spatten_dev *dev,
+			const struct spatten_session_opts *cfg,
+			struct spatten_session **sp)
 {
 	struct spatten_session *s;
-	unsigned int i;
 	int ret;
 
-	if (!sp)
-		return -EINVAL;
-	*sp = NULL;
-	if (!dev || !cfg)
-		return -EINVAL;
 	ret = check_config(cfg);
 	if (ret < 0)
 		return ret;
@@ -334,8 +424,6 @@ SPATTEN_API int spatten_session_create(struct spatten_dev *dev,
 	s->dev = dev;
 	spatten__dev_get(dev);
 	s->cfg = *cfg;
-	for (i = 0; i < cfg->n_pinned; i++)
-		s->pinned[i] = cfg->pinned[i];
 	s->prog = !!(cfg->flags & SPATTEN_SESSION_PROGRESSIVE);
 	s->k_fmt = (uint8_t)spatten_fmt_of_bits(cfg->k_bits);
 	s->v_fmt = (uint8_t)spatten_fmt_of_bits(cfg->v_bits);
@@ -350,9 +438,44 @@ SPATTEN_API int spatten_session_create(struct spatten_dev *dev,
 	return 0;
 }
 
+SPATTEN_API int spatten_session_open(struct spatten_dev *dev,
+				     const struct spatten_session_opts *o,
+				     struct spatten_session **sp)
+{
+	struct spatten_session_opts opts;
+	int ret;
+
+	if (!sp)
+		return -EINVAL;
+	*sp = NULL;
+	if (!dev || !o)
+		return -EINVAL;
+	ret = copy_opts(&opts, o);
+	return ret ? ret : session_open(dev, &opts, sp);
+}
+
+SPATTEN_API int spatten_session_create(struct spatten_dev *dev,
+				       const struct spatten_session_config *cfg,
+				       struct spatten_session **sp)
+{
+	struct spatten_session_opts opts;
+
+	if (!sp)
+		return -EINVAL;
+	*sp = NULL;
+	if (!dev || !cfg)
+		return -EINVAL;
+	/* the 1.1 rules the options no longer have (16-bit pinned list) */
+	if (cfg->flags & ~SPATTEN_SESSION_FLAGS_ALL ||
+	    cfg->n_pinned > sizeof(cfg->pinned) / sizeof(cfg->pinned[0]))
+		return -EINVAL;
+	opts_of_config(&opts, cfg);
+	return session_open(dev, &opts, sp);
+}
+
 SPATTEN_API int spatten_session_reset(struct spatten_session *s)
 {
-	const struct spatten_session_config *c;
+	const struct spatten_session_opts *c;
 	unsigned char *w;
 
 	if (!s)
@@ -387,8 +510,8 @@ static int put_rows(struct spatten_session *s, unsigned char *base,
 		    unsigned char *lsb, const float *src, uint8_t fmt,
 		    uint32_t row, uint32_t frac, uint32_t len, uint32_t n)
 {
-	const struct spatten_session_config *c = &s->cfg;
-	uint32_t H = c->n_heads, D = c->head_dim, h;
+	const struct spatten_session_opts *c = &s->cfg;
+	uint32_t H = c->n_kv_heads, D = c->head_dim, h;
 	uint64_t C = c->max_context;
 	size_t cnt = (size_t)n * D;
 	long r;
@@ -413,7 +536,7 @@ static int put_rows(struct spatten_session *s, unsigned char *base,
 static int append_kv(struct spatten_session *s, unsigned int layer,
 		     const float *k, const float *v, uint32_t len, uint32_t n)
 {
-	const struct spatten_session_config *c = &s->cfg;
+	const struct spatten_session_opts *c = &s->cfg;
 	unsigned char *b = spatten_bo_map(s->kv[layer]);
 	unsigned char *lsb = s->prog ? b + s->off_lsb : NULL;
 	int ret;
@@ -490,7 +613,7 @@ static uint32_t candidates(struct spatten_session *s, unsigned int layer,
 static void dequant_out(struct spatten_session *s, float *out, int gen,
 			uint32_t n_new, int rows_listed)
 {
-	const struct spatten_session_config *c = &s->cfg;
+	const struct spatten_session_opts *c = &s->cfg;
 	const unsigned char *o = (unsigned char *)spatten_bo_map(s->work) +
 				 s->off_out;
 	uint32_t D = c->head_dim, h, i;
@@ -539,12 +662,12 @@ static void add_stats(struct spatten_layer_stats *t,
 
 static int begin_pass(struct spatten_session *s, unsigned int n_new)
 {
-	const struct spatten_session_config *c = &s->cfg;
+	const struct spatten_session_opts *c = &s->cfg;
 	uint32_t h;
 
 	if (!n_new)
 		return -EINVAL;
-	if (s->len && (n_new != 1 || !(c->flags & SPATTEN_SESSION_CAUSAL)))
+	if (s->len && (n_new != 1 || !causal(c)))
 		return -EINVAL;
 	if ((uint64_t)s->len + n_new > c->max_context)
 		return -ENOSPC;
@@ -605,7 +728,7 @@ SPATTEN_API int spatten_session_layer(struct spatten_session *s,
 				      const float *q, const float *k,
 				      const float *v, float *out)
 {
-	const struct spatten_session_config *c;
+	const struct spatten_session_opts *c;
 	struct spatten_layer_stats st;
 	struct spatten_attn_desc d;
 	struct spatten_attn_ext e;
@@ -699,7 +822,8 @@ SPATTEN_API int spatten_session_layer(struct spatten_session *s,
 
 	spatten_attn_desc_init(&d, NULL, H, D, n_new, L);
 	d.stage = gen ? SPATTEN_STAGE_GENERATION : SPATTEN_STAGE_SUMMARIZATION;
-	d.flags = (c->flags & SPATTEN_SESSION_CAUSAL ? SPATTEN_ATTN_CAUSAL : 0) |
+	d.flags = (causal(c) ? SPATTEN_ATTN_CAUSAL : 0) |
+		  (c->rope_base ? SPATTEN_ATTN_ROPE : 0) |
 		  (s->prog ? SPATTEN_ATTN_PROGRESSIVE : 0);
 	d.q_start = gen ? L - 1 : 0;
 	d.q_frac = c->q_frac;
@@ -732,7 +856,7 @@ SPATTEN_API int spatten_session_layer(struct spatten_session *s,
 		d.tok_kept = (struct spatten_tensor_ref){ s->work,
 							  s->off_tkept };
 		if (np) {
-			put_list(w + s->off_pinned, s->pinned, np);
+			put_list(w + s->off_pinned, c->pinned, np);
 			d.pinned = (struct spatten_tensor_ref){
 				s->work, s->off_pinned };
 			d.n_pinned = np;
@@ -754,9 +878,11 @@ SPATTEN_API int spatten_session_layer(struct spatten_session *s,
 
 	/* the cache at capacity, read in place */
 	memset(&e, 0, sizeof(e));
-	e.n_kv_heads = H;
+	e.n_kv_heads = c->n_kv_heads;
 	e.kv_head_stride = c->max_context;
 	e.kv_row_stride = 1;
+	e.rope_base = c->rope_base;
+	e.score_scale = c->score_scale;
 	ret = spatten_attn_prep3(&job, &d, &e);
 	if (ret < 0)
 		return ret;
@@ -782,7 +908,8 @@ SPATTEN_API int spatten_session_layer(struct spatten_session *s,
 	st.cycles = res.cycles;
 	kv_used = L;	/* causal or not, the last query sees every key */
 	st.bytes_dense = spatten_tensor_bytes(H, n_new, D) +
-			 2 * spatten_tensor_bytes(H, (uint32_t)kv_used, D);
+			 2 * spatten_tensor_bytes(c->n_kv_heads,
+						  (uint32_t)kv_used, D);
 	st.query_rows = (uint64_t)s->n_pass_heads *
 			(gen ? 1 : (tk || ncand != L ? st.tokens_kept : n_new));
 	s->last[layer] = st;

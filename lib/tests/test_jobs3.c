@@ -665,6 +665,344 @@ static void block_outside_the_cache_fails_the_job(void)
 	run_free(&r);
 }
 
+/* ---- Sessions with options (LLM shapes) ----------------------------------- */
+
+static void fill_floats(float *x, size_t n, uint64_t seed)
+{
+	uint64_t st = seed | 1;
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		x[i] = (float)((int)(rng(&st) % 4001) - 2000) / 1000.0f;
+}
+
+static void session_opts_refused(void)
+{
+	struct spatten_session_opts o, bad;
+	struct spatten_session *s = NULL;
+	unsigned char big[sizeof(o) + 16];
+
+#define OPT_ERR(err, stmt) do { \
+	bad = o; \
+	stmt; \
+	CHECK_EQ(spatten_session_open(dev_main, &bad, &s), err); \
+	CHECK(s == NULL); \
+} while (0)
+	spatten_session_opts_init(&o, SPATTEN_SESSION_DECODER, 2, 8, 2, 64,
+				  256);
+	CHECK_EQ(o.size, sizeof(o));
+	CHECK_EQ(spatten_session_open(dev_main, &o, &s), 0);
+	spatten_session_destroy(s);
+	s = NULL;
+	OPT_ERR(-EINVAL, bad.kind = 0);
+	OPT_ERR(-EINVAL, bad.kind = 3);
+	OPT_ERR(-EINVAL, bad.n_kv_heads = 3);
+	OPT_ERR(-EINVAL, bad.n_kv_heads = 0);
+	OPT_ERR(-EINVAL, bad.n_kv_heads = 16);
+	OPT_ERR(-EINVAL, bad.flags = 1u << 0);	/* the kind says causal */
+	OPT_ERR(-EINVAL, bad.score_scale = -1.0f);
+	OPT_ERR(-EINVAL, bad.score_scale = INFINITY);
+	OPT_ERR(-EINVAL, bad.score_scale = NAN);
+	OPT_ERR(-EINVAL, bad.score_scale = 1e-40f);
+	OPT_ERR(-EINVAL, bad.rope_base = 1);
+	OPT_ERR(-EINVAL, bad.size = 8);
+	OPT_ERR(-EINVAL, bad.n_pinned = 65);
+	OPT_ERR(-EOPNOTSUPP, bad.max_context = 1u << 29);
+	/* a longer struct (a newer caller): zeros beyond are fine */
+	memset(big, 0, sizeof(big));
+	memcpy(big, &o, sizeof(o));
+	((struct spatten_session_opts *)(void *)big)->size = sizeof(big);
+	CHECK_EQ(spatten_session_open(dev_main, (void *)big, &s), 0);
+	spatten_session_destroy(s);
+	s = NULL;
+	big[sizeof(o) + 3] = 1;
+	CHECK_EQ(spatten_session_open(dev_main, (void *)big, &s), -E2BIG);
+	CHECK_EQ(spatten_session_open(NULL, &o, &s), -EINVAL);
+	CHECK_EQ(spatten_session_open(dev_main, NULL, &s), -EINVAL);
+	CHECK_EQ(spatten_session_open(dev_main, &o, NULL), -EINVAL);
+#undef OPT_ERR
+}
+
+/*
+ * Run a prompt of @n tokens then @steps generation steps through every
+ * layer of @s, K and V of @kvh heads taken from @k / @v (laid out for 8
+ * query heads: KV head g of @kvh uses the rows of query head g * 8 / kvh),
+ * outputs appended to @out.
+ */
+static int run_session(struct spatten_session *s, unsigned int layers,
+		       unsigned int n, unsigned int steps, unsigned int kvh,
+		       const float *q, const float *k, const float *v,
+		       float *out)
+{
+	const unsigned int H = 8, D = 64, T = n + steps;
+	unsigned int t0, len, l, h, g;
+	float *qb = malloc((size_t)H * n * D * sizeof(float));
+	float *kb = malloc((size_t)H * n * D * sizeof(float));
+	float *vb = malloc((size_t)H * n * D * sizeof(float));
+	float *ob = malloc((size_t)H * n * D * sizeof(float));
+	int ret = -ENOMEM;
+
+	if (!qb || !kb || !vb || !ob)
+		goto out;
+	for (t0 = 0; t0 < T; t0 += len) {
+		len = t0 ? 1 : n;
+		for (l = 0; l < layers; l++) {
+			for (h = 0; h < H; h++) {
+				size_t src = ((size_t)(l * H + h) * T + t0) * D;
+
+				memcpy(qb + (size_t)h * len * D, q + src,
+				       (size_t)len * D * sizeof(float));
+			}
+			for (g = 0; g < kvh; g++) {
+				size_t src = ((size_t)(l * H + g * H / kvh) * T +
+					      t0) * D;
+
+				memcpy(kb + (size_t)g * len * D, k + src,
+				       (size_t)len * D * sizeof(float));
+				memcpy(vb + (size_t)g * len * D, v + src,
+				       (size_t)len * D * sizeof(float));
+			}
+			ret = spatten_session_layer(s, l, len, qb, kb, vb, ob);
+			if (ret)
+				goto out;
+			memcpy(out, ob, (size_t)H * len * D * sizeof(float));
+			out += (size_t)H * len * D;
+		}
+	}
+	ret = 0;
+out:
+	free(qb);
+	free(kb);
+	free(vb);
+	free(ob);
+	return ret;
+}
+
+/*
+ * A grouped-query session is repeat-KV: its outputs equal, bit for bit,
+ * those of a session with 8 KV heads holding copies of the 2 (pruning on:
+ * token importance, head and value pruning all see the same
+ * probabilities), and it reads a quarter of the K bytes.
+ */
+static void gqa_session_is_repeat_kv(void)
+{
+	const unsigned int L = 2, H = 8, D = 64, n = 24, steps = 3;
+	const unsigned int T = n + steps;
+	size_t all = (size_t)L * H * T * D, outs = (size_t)L * H * T * D;
+	float *q = malloc(all * 4), *k = malloc(all * 4), *v = malloc(all * 4);
+	float *oa = calloc(outs, 4), *ob = calloc(outs, 4);
+	struct spatten_layer_stats ta, tb;
+	struct spatten_session *sa = NULL, *sb = NULL;
+	struct spatten_session_opts o;
+	unsigned int l, h, t;
+
+	CHECK(q && k && v && oa && ob);
+	if (!q || !k || !v || !oa || !ob)
+		goto out;
+	fill_floats(q, all, 71);
+	fill_floats(k, all, 72);
+	fill_floats(v, all, 73);
+	/* the MHA session sees query head h's group's K and V */
+	for (l = 0; l < L; l++)
+		for (h = 0; h < H; h++)
+			for (t = 0; t < T; t++) {
+				size_t dst = ((size_t)(l * H + h) * T + t) * D;
+				size_t src = ((size_t)(l * H + h / 4 * 4) * T +
+					      t) * D;
+
+				memcpy(k + dst, k + src, D * sizeof(float));
+				memcpy(v + dst, v + src, D * sizeof(float));
+			}
+	spatten_session_opts_init(&o, SPATTEN_SESSION_DECODER, L, H, 2, D, 64);
+	spatten_schedule_paper(&o.schedule, L, 0.6f, 0.6f, 0.75f, 0.75f,
+			       0.5f);
+	CHECK_EQ(spatten_session_open(dev_main, &o, &sa), 0);
+	o.n_kv_heads = H;
+	CHECK_EQ(spatten_session_open(dev_main, &o, &sb), 0);
+	if (!sa || !sb)
+		goto out;
+	CHECK_EQ(run_session(sa, L, n, steps, 2, q, k, v, oa), 0);
+	CHECK_EQ(run_session(sb, L, n, steps, H, q, k, v, ob), 0);
+	CHECK(!memcmp(oa, ob, outs * sizeof(float)));
+	for (l = 0; l < L; l++) {
+		CHECK_EQ(spatten_session_layer_stats(sa, l, NULL, &ta), 0);
+		CHECK_EQ(spatten_session_layer_stats(sb, l, NULL, &tb), 0);
+		CHECK_EQ(ta.tokens_kept, tb.tokens_kept);
+		CHECK_EQ(ta.heads_kept, tb.heads_kept);
+		CHECK(ta.bytes_k_msb * 2 < tb.bytes_k_msb);
+		printf("# layer %u: K bytes %llu (GQA 8/2) vs %llu (8/8)\n", l,
+		       (unsigned long long)ta.bytes_k_msb,
+		       (unsigned long long)tb.bytes_k_msb);
+	}
+out:
+	spatten_session_destroy(sa);
+	spatten_session_destroy(sb);
+	free(q);
+	free(k);
+	free(v);
+	free(oa);
+	free(ob);
+}
+
+/*
+ * The kind and the scale are explicit now: an ENCODER session is the
+ * version-1.1 configuration without SPATTEN_SESSION_CAUSAL, a DECODER one
+ * the default configuration, and the score scale 1/sqrt(D) written out is
+ * the default, bit for bit; a different scale changes the output.
+ */
+static void session_kind_and_scale(void)
+{
+	const unsigned int H = 8, D = 64, n = 20;
+	size_t all = (size_t)H * n * D;
+	float *q = malloc(all * 4), *k = malloc(all * 4), *v = malloc(all * 4);
+	float *o1 = malloc(all * 4), *o2 = malloc(all * 4);
+	struct spatten_session_config cfg;
+	struct spatten_session_opts o;
+	struct spatten_session *s;
+	unsigned int kind;
+
+	CHECK(q && k && v && o1 && o2);
+	if (!q || !k || !v || !o1 || !o2)
+		goto out;
+	fill_floats(q, all, 81);
+	fill_floats(k, all, 82);
+	fill_floats(v, all, 83);
+	for (kind = SPATTEN_SESSION_ENCODER; kind <= SPATTEN_SESSION_DECODER;
+	     kind++) {
+		spatten_session_config_init(&cfg, 1, H, D, 32);
+		if (kind == SPATTEN_SESSION_ENCODER)
+			cfg.flags = 0;
+		CHECK_EQ(spatten_session_create(dev_main, &cfg, &s), 0);
+		CHECK_EQ(spatten_session_layer(s, 0, n, q, k, v, o1), 0);
+		spatten_session_destroy(s);
+		spatten_session_opts_init(&o, kind, 1, H, H, D, 32);
+		o.score_scale = 0.125f;		/* 1/sqrt(64) */
+		CHECK_EQ(spatten_session_open(dev_main, &o, &s), 0);
+		CHECK_EQ(spatten_session_layer(s, 0, n, q, k, v, o2), 0);
+		spatten_session_destroy(s);
+		CHECK(!memcmp(o1, o2, all * sizeof(float)));
+		o.score_scale = 0.5f;
+		CHECK_EQ(spatten_session_open(dev_main, &o, &s), 0);
+		CHECK_EQ(spatten_session_layer(s, 0, n, q, k, v, o2), 0);
+		spatten_session_destroy(s);
+		CHECK(memcmp(o1, o2, all * sizeof(float)));
+	}
+out:
+	free(q);
+	free(k);
+	free(v);
+	free(o1);
+	free(o2);
+}
+
+/*
+ * A RoPE session (the board rotates by slot) against a double-precision
+ * reference that rotates the quantised Q and K by their positions: prompt
+ * then generation steps, every output within the bound of a RoPE job.
+ */
+static void rope_session_matches_reference(void)
+{
+	const unsigned int H = 4, G = 2, D = 64, n = 12, steps = 4;
+	const unsigned int T = n + steps;
+	size_t all = (size_t)H * T * D, i;
+	float *q = malloc(all * 4), *k = malloc(all * 4), *v = malloc(all * 4);
+	float *out = malloc(all * 4), *qb = malloc(all * 4), *kb = malloc(all * 4);
+	float *vb = malloc(all * 4);
+	struct spatten_session_opts o;
+	struct spatten_session *s = NULL;
+	double worst = 0, max_v = 0, tol;
+	unsigned int t0, len, h, g, t, j, x;
+
+	CHECK(q && k && v && out && qb && kb && vb);
+	if (!q || !k || !v || !out || !qb || !kb || !vb)
+		goto out;
+	fill_floats(q, all, 91);
+	fill_floats(k, all, 92);
+	fill_floats(v, all, 93);
+	spatten_session_opts_init(&o, SPATTEN_SESSION_DECODER, 1, H, G, D, 32);
+	o.rope_base = 10000;
+	CHECK_EQ(spatten_session_open(dev_main, &o, &s), 0);
+	if (!s)
+		goto out;
+	/* inputs [head][token][D]; K and V for G heads */
+	for (t0 = 0; t0 < T; t0 += len) {
+		len = t0 ? 1 : n;
+		for (h = 0; h < H; h++)
+			memcpy(qb + (size_t)h * len * D,
+			       q + ((size_t)h * T + t0) * D, len * D * 4);
+		for (g = 0; g < G; g++) {
+			memcpy(kb + (size_t)g * len * D,
+			       k + ((size_t)g * T + t0) * D, len * D * 4);
+			memcpy(vb + (size_t)g * len * D,
+			       v + ((size_t)g * T + t0) * D, len * D * 4);
+		}
+		CHECK_EQ(spatten_session_layer(s, 0, len, qb, kb, vb, qb), 0);
+		for (h = 0; h < H; h++)
+			memcpy(out + ((size_t)h * T + t0) * D,
+			       qb + (size_t)h * len * D, len * D * 4);
+	}
+	/* the reference, from the values quantised to 11 fractional bits */
+	for (i = 0; i < all; i++)
+		if (fabs(nearbyint(v[i] * 2048.0) / 2048.0) > max_v)
+			max_v = fabs(nearbyint(v[i] * 2048.0) / 2048.0);
+	for (h = 0; h < H; h++) {
+		g = h / (H / G);
+		for (t = 0; t < T; t++) {
+			double qr[64], kr[64], p[32], acc[64], m = -INFINITY;
+			double sum = 0;
+
+			for (x = 0; x < D; x++)
+				qr[x] = nearbyint(q[((size_t)h * T + t) * D + x] *
+						  2048.0) / 2048.0;
+			rope_double(qr, D, 10000, t);
+			for (j = 0; j <= t; j++) {
+				double sc = 0;
+
+				for (x = 0; x < D; x++)
+					kr[x] = nearbyint(k[((size_t)g * T + j) *
+							    D + x] * 2048.0) /
+						2048.0;
+				rope_double(kr, D, 10000, j);
+				for (x = 0; x < D; x++)
+					sc += qr[x] * kr[x];
+				p[j] = sc / 8.0;
+				if (p[j] > m)
+					m = p[j];
+			}
+			for (j = 0; j <= t; j++)
+				sum += (p[j] = exp(p[j] - m));
+			memset(acc, 0, sizeof(acc));
+			for (j = 0; j <= t; j++)
+				for (x = 0; x < D; x++)
+					acc[x] += p[j] / sum *
+						  nearbyint(v[((size_t)g * T + j) *
+							      D + x] * 2048.0) /
+						  2048.0;
+			for (x = 0; x < D; x++) {
+				double e = fabs(out[((size_t)h * T + t) * D + x] -
+						acc[x]);
+
+				if (e > worst)
+					worst = e;
+			}
+		}
+	}
+	/* bound(): T keys, 11 fractional bits, |q|, |k| <= 2, RoPE term */
+	tol = (T * (1.0 / 65536 + 4e-7) + 1e-6) * max_v + 0.5 / 2048 +
+	      max_v * (exp(2 * 0.125 * D * 1.5 * (2.0 / 2048) * 2) - 1);
+	printf("# RoPE session: max error %.3g of bound %.3g\n", worst, tol);
+	CHECK(worst <= tol);
+out:
+	spatten_session_destroy(s);
+	free(q);
+	free(k);
+	free(v);
+	free(out);
+	free(qb);
+	free(kb);
+	free(vb);
+}
+
 int main(void)
 {
 	struct spatten_info info;
@@ -692,6 +1030,10 @@ int main(void)
 	RUN(value_pruning_with_groups_runs);
 	RUN(block_outside_the_cache_fails_the_job);
 	RUN(long_context_decode_step);
+	RUN(session_opts_refused);
+	RUN(gqa_session_is_repeat_kv);
+	RUN(session_kind_and_scale);
+	RUN(rope_session_matches_reference);
 	spatten_close(sim_dev);
 	spatten_close(dev_main);
 	return tap_done();
