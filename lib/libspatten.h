@@ -1130,8 +1130,19 @@ SPATTEN_API int spatten_session_create(struct spatten_dev *dev,
  *	else the board rotates them at attention time (RoPE, this base) by
  *	their slot in the cache (the authors' "position shift")
  * @n_pinned: entries of @pinned
- * @pinned: tokens never pruned, strictly ascending
+ * @pinned: tokens never pruned, strictly ascending (with a KV budget:
+ *	below @kv_start)
  * @schedule: per-layer keep ratios
+ * @kv_start: bounded KV cache (the authors' SpAttenKVCache policy; all
+ *	three 0: unbounded): the first @kv_start tokens (attention sinks)
+ *	stay, ...
+ * @kv_important: ... the @kv_important tokens of the middle with the
+ *	largest importance (the paper's: probabilities accumulated over
+ *	every head, layer and step; ties to the older token) stay, ...
+ * @kv_recent: ... and the @kv_recent newest stay, in their original
+ *	order; the rest are removed for good when a step would not fit
+ *	@max_context, which must exceed the budget. The selection is shared
+ *	by every head and layer.
  */
 struct spatten_session_opts {
 	uint32_t size;
@@ -1155,6 +1166,10 @@ struct spatten_session_opts {
 	uint32_t n_pinned;
 	uint32_t pinned[64];
 	struct spatten_schedule schedule;
+	uint32_t kv_start;
+	uint32_t kv_important;
+	uint32_t kv_recent;
+	uint32_t rsvd0;
 };
 
 /**
@@ -1191,6 +1206,22 @@ SPATTEN_API void spatten_session_opts_init(struct spatten_session_opts *o,
 SPATTEN_API int spatten_session_open(struct spatten_dev *dev,
 				     const struct spatten_session_opts *o,
 				     struct spatten_session **sp);
+
+/**
+ * spatten_session_cache() - what the KV cache holds now
+ * @s: session
+ * @ids: receives, per cache slot, the token's index in the sequence (0
+ *	for the first prompt token), up to @max (may be NULL)
+ * @imp: receives each slot's token importance (may be NULL)
+ * @max: capacity of @ids and @imp
+ *
+ * With a KV budget, tokens leave the cache: slot i no longer holds token i.
+ *
+ * Return: the number of slots in use (may exceed @max), -EINVAL.
+ */
+SPATTEN_API int spatten_session_cache(const struct spatten_session *s,
+				      uint32_t *ids, uint64_t *imp,
+				      unsigned int max);
 
 /**
  * spatten_session_destroy() - free a session and its buffers

@@ -17,42 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "spatten_private.h"
-
-#define WORK_ALIGN	64u
-/* Rows are 32-bit in version-3 jobs; the board's own limit is lower. */
-#define SESSION_MAX_CONTEXT	(1u << 30)
-#define SESSION_MAX_PINNED \
-	(sizeof(((struct spatten_session_opts *)0)->pinned) / \
-	 sizeof(((struct spatten_session_opts *)0)->pinned[0]))
-/* The first release of struct spatten_session_opts, up to @schedule. */
-#define SESSION_OPTS_SIZE0	sizeof(struct spatten_session_opts)
-
-struct spatten_session {
-	struct spatten_dev *dev;
-	struct spatten_session_opts cfg;
-	uint8_t k_fmt, v_fmt;
-	int prog;
-	uint32_t k_row, lsb_row, v_row;		/* bytes per row */
-	uint64_t off_lsb, off_v;		/* in each kv buffer */
-	struct spatten_bo **kv;			/* per layer */
-	struct spatten_bo *work;
-	uint64_t off_q, off_out, off_timp, off_himp, off_talive, off_tkept,
-		 off_pinned, off_halive, off_hkept;
-	uint32_t len;				/* cache length */
-	/* pass state */
-	int in_pass, broken;
-	uint32_t pass_L, pass_new, next_layer;
-	uint32_t *alive;			/* [n_layers][max_context] */
-	uint32_t *n_alive;
-	uint32_t *cand, *kept;			/* [max_context] */
-	uint32_t n_kept;
-	uint32_t *pass_heads;			/* [n_heads] alive now */
-	uint32_t n_pass_heads;
-	uint32_t *layer_heads;			/* [n_layers][n_heads] */
-	uint32_t *n_layer_heads;
-	struct spatten_layer_stats *last, *total;
-};
+#include "session.h"
 
 static uint64_t up(uint64_t x)
 {
@@ -251,7 +216,7 @@ static int check_config(const struct spatten_session_opts *c)
 		    !ratio_ok(c->schedule.head_keep[l]) ||
 		    !ratio_ok(c->schedule.value_keep[l]))
 			return -EINVAL;
-	return 0;
+	return spatten__kv_check(c);
 }
 
 static int check_board(struct spatten_dev *dev,
@@ -312,6 +277,10 @@ static int alloc_state(struct spatten_session *s)
 	s->last = calloc(N, sizeof(*s->last));
 	s->total = calloc(N, sizeof(*s->total));
 	s->kv = calloc(N, sizeof(*s->kv));
+	s->ids = calloc(L, sizeof(uint32_t));
+	s->order = calloc(L, sizeof(uint32_t));
+	if (!s->ids || !s->order)
+		return -ENOMEM;
 	if (!s->alive || !s->n_alive || !s->cand || !s->kept ||
 	    !s->pass_heads || !s->layer_heads || !s->n_layer_heads ||
 	    !s->last || !s->total || !s->kv)
@@ -374,6 +343,8 @@ SPATTEN_API void spatten_session_destroy(struct spatten_session *s)
 	free(s->n_alive);
 	free(s->cand);
 	free(s->kept);
+	free(s->ids);
+	free(s->order);
 	free(s->pass_heads);
 	free(s->layer_heads);
 	free(s->n_layer_heads);
@@ -489,6 +460,7 @@ SPATTEN_API int spatten_session_reset(struct spatten_session *s)
 	memset(s->last, 0, c->n_layers * sizeof(*s->last));
 	memset(s->total, 0, c->n_layers * sizeof(*s->total));
 	s->len = 0;
+	s->seen = 0;
 	s->in_pass = 0;
 	s->broken = 0;
 	s->next_layer = 0;
@@ -669,6 +641,10 @@ static int begin_pass(struct spatten_session *s, unsigned int n_new)
 		return -EINVAL;
 	if (s->len && (n_new != 1 || !causal(c)))
 		return -EINVAL;
+	/* a bounded cache makes room between passes, never within one */
+	if (spatten__kv_budget(c) && s->len + n_new > c->max_context &&
+	    s->len > spatten__kv_budget(c))
+		spatten__kv_evict(s);
 	if ((uint64_t)s->len + n_new > c->max_context)
 		return -ENOSPC;
 	s->pass_L = s->len + n_new;
@@ -763,6 +739,8 @@ SPATTEN_API int spatten_session_layer(struct spatten_session *s,
 	ret = append_kv(s, layer, k, v, s->len, n_new);
 	if (ret < 0)
 		return ret;
+	for (i = 0; i < n_new; i++)
+		s->ids[s->len + i] = (uint32_t)(s->seen + i);
 	ret = (int)spatten_quantize_s16(w + s->off_q, q, (size_t)H * n_new * D,
 					c->q_frac);
 	if (ret < 0)
@@ -942,6 +920,7 @@ SPATTEN_API int spatten_session_layer(struct spatten_session *s,
 	s->next_layer = layer + 1;
 	if (s->next_layer == c->n_layers) {
 		s->len = L;
+		s->seen += n_new;
 		s->in_pass = 0;
 	}
 	return 0;

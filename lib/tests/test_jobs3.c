@@ -1003,6 +1003,132 @@ out:
 	free(vb);
 }
 
+/*
+ * The bounded cache against the policy written out here: before each step
+ * that needs room, the cache must become the first kv_start tokens, the
+ * kv_important of the middle with the largest importance (ties: the
+ * older), the kv_recent newest, in order; then the new token. With token
+ * and head pruning and progressive keys on, 2 layers, 60 steps over a
+ * 24-slot cache.
+ */
+static void policy_run(int prune, int equal_prompt_keys)
+{
+	const unsigned int L = 2, H = 4, D = 64, C = 24, n = 10, steps = 60;
+	uint32_t ids[24], want[24], mid[24];
+	uint64_t imp[24];
+	float q[4 * 10 * 64], k[4 * 10 * 64], v[4 * 10 * 64], o[4 * 10 * 64];
+	struct spatten_session_opts op;
+	struct spatten_session *s = NULL;
+	unsigned int t, l, i, j, evictions = 0;
+	int len, m = 0, nw;
+
+	spatten_session_opts_init(&op, SPATTEN_SESSION_DECODER, L, H, H, D, C);
+	op.kv_start = 2;
+	op.kv_important = 6;
+	op.kv_recent = 4;
+	/* progressive keys in the pruned run; S16 keys hold the sink's 4.0 */
+	op.flags = prune ? SPATTEN_SESSION_PROGRESSIVE : 0;
+	op.k_bits = prune ? 8 : 16;
+	if (prune)
+		spatten_schedule_paper(&op.schedule, L, 0.7f, 0.7f, 0.75f,
+				       0.75f, 1.0f);
+	CHECK_EQ(spatten_session_open(dev_main, &op, &s), 0);
+	if (!s)
+		return;
+	for (t = 0; t <= steps; t++) {
+		unsigned int nn = t ? 1 : n;
+
+		len = spatten_session_cache(s, ids, imp, C);
+		CHECK(len >= 0 && len <= (int)C);
+		if (len < 0)
+			break;
+		nw = len;
+		if (t && (unsigned int)len + 1 > C) {
+			/* the policy, independently */
+			unsigned int mid_end = len - op.kv_recent, mn = 0;
+
+			nw = 0;
+			for (i = 0; i < op.kv_start; i++)
+				want[nw++] = ids[i];
+			for (i = op.kv_start; i < mid_end; i++)
+				mid[mn++] = i;
+			for (i = 0; i < mn; i++)	/* selection sort */
+				for (j = i + 1; j < mn; j++)
+					if (imp[mid[j]] > imp[mid[i]] ||
+					    (imp[mid[j]] == imp[mid[i]] &&
+					     mid[j] < mid[i])) {
+						uint32_t x = mid[i];
+
+						mid[i] = mid[j];
+						mid[j] = x;
+					}
+			for (i = op.kv_start; i < mid_end; i++)
+				for (j = 0; j < op.kv_important; j++)
+					if (mid[j] == i)
+						want[nw++] = ids[i];
+			for (i = mid_end; i < (unsigned int)len; i++)
+				want[nw++] = ids[i];
+			evictions++;
+		} else {
+			memcpy(want, ids, (size_t)len * sizeof(*ids));
+		}
+		for (i = 0; i < nn; i++)
+			want[nw + i] = (t ? n + t - 1 : 0) + i;
+		fill_floats(q, (size_t)H * nn * D, 1000 + t);
+		fill_floats(k, (size_t)H * nn * D, 2000 + t);
+		/*
+		 * A sink: every query attends to token 0 only, so every
+		 * other token's importance is 0 and the tie rule decides.
+		 */
+		for (i = 0; equal_prompt_keys && i < H * nn * D; i++) {
+			q[i] = 1.0f;
+			k[i] = !t && i % (nn * D) < D ? 4.0f : 0.0f;
+		}
+		fill_floats(v, (size_t)H * nn * D, 3000 + t);
+		for (l = 0; l < L; l++)
+			CHECK_EQ(spatten_session_layer(s, l, nn, q, k, v, o), 0);
+		m = spatten_session_cache(s, ids, NULL, C);
+		CHECK_EQ(m, nw + (int)nn);
+		CHECK(m == nw + (int)nn &&
+		      !memcmp(ids, want, (size_t)m * sizeof(*ids)));
+		if (cur_failed) {
+			printf("# step %u: cache differs from the policy\n", t);
+			break;
+		}
+	}
+	printf("# %s%s: %u evictions over %u steps; cache of %d tokens at "
+	       "the end (token %u newest)\n", prune ? "pruned" : "dense",
+	       equal_prompt_keys ? ", a sink (ties)" : "", evictions,
+	       steps, m, m > 0 ? ids[m - 1] : 0);
+	CHECK(evictions >= 4);
+	spatten_session_destroy(s);
+}
+
+static void bounded_cache_follows_the_policy(void)
+{
+	struct spatten_session_opts op;
+	struct spatten_session *s = NULL;
+	uint32_t ids[1];
+
+	policy_run(1, 0);
+	policy_run(0, 1);
+	spatten_session_opts_init(&op, SPATTEN_SESSION_DECODER, 2, 4, 4, 64,
+				  24);
+	op.kv_start = 2;
+	op.kv_important = 6;
+	/* the budget is checked: it must leave room, pinned below start */
+	op.kv_recent = 20;
+	CHECK_EQ(spatten_session_open(dev_main, &op, &s), -EINVAL);
+	op.kv_recent = 4;
+	op.n_pinned = 1;
+	op.pinned[0] = 2;
+	CHECK_EQ(spatten_session_open(dev_main, &op, &s), -EINVAL);
+	op.pinned[0] = 1;
+	CHECK_EQ(spatten_session_open(dev_main, &op, &s), 0);
+	spatten_session_destroy(s);
+	CHECK_EQ(spatten_session_cache(NULL, ids, NULL, 1), -EINVAL);
+}
+
 int main(void)
 {
 	struct spatten_info info;
@@ -1034,6 +1160,7 @@ int main(void)
 	RUN(gqa_session_is_repeat_kv);
 	RUN(session_kind_and_scale);
 	RUN(rope_session_matches_reference);
+	RUN(bounded_cache_follows_the_policy);
 	spatten_close(sim_dev);
 	spatten_close(dev_main);
 	return tap_done();

@@ -1,0 +1,54 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * libspatten: a session's state, shared by session.c (options, one layer)
+ * and session_kv.c (the bounded KV cache). Not installed.
+ */
+#ifndef SPATTEN_SESSION_H
+#define SPATTEN_SESSION_H
+
+#include "spatten_private.h"
+
+#define WORK_ALIGN	64u
+/* Rows are 32-bit in version-3 jobs; the board's own limit is lower. */
+#define SESSION_MAX_CONTEXT	(1u << 30)
+#define SESSION_MAX_PINNED \
+	(sizeof(((struct spatten_session_opts *)0)->pinned) / \
+	 sizeof(((struct spatten_session_opts *)0)->pinned[0]))
+/* struct spatten_session_opts as library 1.3 first released it. */
+#define SESSION_OPTS_SIZE0	sizeof(struct spatten_session_opts)
+
+struct spatten_session {
+	struct spatten_dev *dev;
+	struct spatten_session_opts cfg;
+	uint8_t k_fmt, v_fmt;
+	int prog;
+	uint32_t k_row, lsb_row, v_row;		/* bytes per row */
+	uint64_t off_lsb, off_v;		/* in each kv buffer */
+	struct spatten_bo **kv;			/* per layer */
+	struct spatten_bo *work;
+	uint64_t off_q, off_out, off_timp, off_himp, off_talive, off_tkept,
+		 off_pinned, off_halive, off_hkept;
+	uint32_t len;				/* cache slots in use */
+	uint64_t seen;				/* tokens of the sequence */
+	uint32_t *ids;				/* [max_context] token per slot */
+	uint32_t *order;			/* [max_context] eviction scratch */
+	/* pass state */
+	int in_pass, broken;
+	uint32_t pass_L, pass_new, next_layer;
+	uint32_t *alive;			/* [n_layers][max_context] */
+	uint32_t *n_alive;
+	uint32_t *cand, *kept;			/* [max_context] */
+	uint32_t n_kept;
+	uint32_t *pass_heads;			/* [n_heads] alive now */
+	uint32_t n_pass_heads;
+	uint32_t *layer_heads;			/* [n_layers][n_heads] */
+	uint32_t *n_layer_heads;
+	struct spatten_layer_stats *last, *total;
+};
+
+/* session_kv.c */
+uint32_t spatten__kv_budget(const struct spatten_session_opts *c);
+int spatten__kv_check(const struct spatten_session_opts *c);
+void spatten__kv_evict(struct spatten_session *s);
+
+#endif /* SPATTEN_SESSION_H */

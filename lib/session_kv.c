@@ -1,0 +1,192 @@
+// SPDX-License-Identifier: MIT
+/*
+ * libspatten: a session's bounded KV cache (the authors' SpAttenKVCache
+ * policy, struct spatten_session_opts @kv_start, @kv_important,
+ * @kv_recent).
+ *
+ * The cache holds up to max_context slots. When a pass would not fit, the
+ * session keeps start + important + recent of the tokens (the first
+ * @kv_start, the @kv_recent newest, and the @kv_important of the rest with
+ * the largest importance, ties to the older token) and removes the others
+ * for good: their K, V and K-LSB rows, importance and alive entries. The
+ * kept tokens move down to slots 0..budget-1 in their original order, so
+ * a slot-ordered cache stays time-ordered (causal masks and RoPE by slot
+ * hold) and the next max_context - budget tokens append without moving
+ * anything: each eviction moves at most budget rows per head and layer,
+ * once every max_context - budget tokens, so memory is flat and the cost
+ * per token bounded whatever the length of the sequence.
+ *
+ * Importance is the session's token importance: the quantised softmax
+ * probabilities each token received, summed over every head, layer and
+ * step (the paper's), one array shared by every head and layer, so the
+ * selection is too.
+ */
+#include <endian.h>
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "session.h"
+
+uint32_t spatten__kv_budget(const struct spatten_session_opts *c)
+{
+	return c->kv_start + c->kv_important + c->kv_recent;
+}
+
+/* The budget fits the cache with room for a token; pinned below start. */
+int spatten__kv_check(const struct spatten_session_opts *c)
+{
+	uint64_t b = (uint64_t)c->kv_start + c->kv_important + c->kv_recent;
+	uint32_t i;
+
+	if (c->rsvd0)
+		return -EINVAL;
+	if (!b)
+		return 0;
+	if (b >= c->max_context)
+		return -EINVAL;
+	for (i = 0; i < c->n_pinned; i++)
+		if (c->pinned[i] >= c->kv_start)
+			return -EINVAL;
+	return 0;
+}
+
+static uint64_t imp_at(const unsigned char *timp, uint32_t slot)
+{
+	uint64_t le;
+
+	memcpy(&le, timp + (size_t)slot * SPATTEN_IMP_BYTES, sizeof(le));
+	return le64toh(le);
+}
+
+static const unsigned char *sort_timp;
+
+/* Larger importance first, then the older slot. */
+static int by_importance(const void *a, const void *b)
+{
+	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+	uint64_t ix = imp_at(sort_timp, x), iy = imp_at(sort_timp, y);
+
+	if (ix != iy)
+		return ix > iy ? -1 : 1;
+	return x < y ? -1 : x > y;
+}
+
+/*
+ * Which slots stay: s->order[0..n) ascending; returns n. The middle
+ * [start, len - recent) is ranked by importance; its first @kv_important
+ * stay.
+ */
+static uint32_t select_kept(struct spatten_session *s,
+			    const unsigned char *timp)
+{
+	const struct spatten_session_opts *c = &s->cfg;
+	uint32_t len = s->len, start = c->kv_start, n = 0, i, mid_n, keep;
+	uint32_t mid_end = len > c->kv_recent ? len - c->kv_recent : 0;
+	uint32_t *mid = s->kept;	/* scratch: the pass has not begun */
+	uint8_t *keep_mask = (uint8_t *)s->cand;
+
+	if (start > mid_end)
+		start = mid_end;
+	memset(keep_mask, 0, len);
+	for (i = 0; i < start; i++)
+		keep_mask[i] = 1;
+	for (i = mid_end; i < len; i++)
+		keep_mask[i] = 1;
+	mid_n = mid_end - start;
+	for (i = 0; i < mid_n; i++)
+		mid[i] = start + i;
+	/* qsort is not stable; the comparator breaks ties by slot */
+	sort_timp = timp;
+	qsort(mid, mid_n, sizeof(*mid), by_importance);
+	keep = c->kv_important < mid_n ? c->kv_important : mid_n;
+	for (i = 0; i < keep; i++)
+		keep_mask[mid[i]] = 1;
+	for (i = 0; i < len; i++)
+		if (keep_mask[i])
+			s->order[n++] = i;
+	return n;
+}
+
+/* Rows @order[i] -> i of a [heads][max_context][row] plane. */
+static void compact_plane(unsigned char *base, uint32_t heads, uint64_t cap,
+			  uint32_t row, const uint32_t *order, uint32_t n)
+{
+	uint32_t g, i;
+
+	if (!row)
+		return;
+	for (g = 0; g < heads; g++)
+		for (i = 0; i < n; i++)
+			if (order[i] != i)
+				memmove(base + ((uint64_t)g * cap + i) * row,
+					base + ((uint64_t)g * cap + order[i]) *
+					row, row);
+}
+
+/* A layer's alive slots, renumbered; the evicted ones dropped. */
+static uint32_t remap_list(uint32_t *list, uint32_t n, const uint32_t *map)
+{
+	uint32_t i, m = 0;
+
+	for (i = 0; i < n; i++)
+		if (map[list[i]] != UINT32_MAX)
+			list[m++] = map[list[i]];
+	return m;
+}
+
+void spatten__kv_evict(struct spatten_session *s)
+{
+	const struct spatten_session_opts *c = &s->cfg;
+	unsigned char *w = spatten_bo_map(s->work);
+	unsigned char *timp = w + s->off_timp;
+	uint32_t *map = s->cand;	/* after select_kept: old -> new slot */
+	uint32_t n, i, l;
+
+	n = select_kept(s, timp);
+	for (i = 0; i < s->len; i++)
+		map[i] = UINT32_MAX;
+	for (i = 0; i < n; i++)
+		map[s->order[i]] = i;
+	for (l = 0; l < c->n_layers; l++) {
+		unsigned char *b = spatten_bo_map(s->kv[l]);
+
+		compact_plane(b, c->n_kv_heads, c->max_context, s->k_row,
+			      s->order, n);
+		if (s->prog)
+			compact_plane(b + s->off_lsb, c->n_kv_heads,
+				      c->max_context, s->lsb_row, s->order, n);
+		compact_plane(b + s->off_v, c->n_kv_heads, c->max_context,
+			      s->v_row, s->order, n);
+		s->n_alive[l] = remap_list(s->alive + (size_t)l * c->max_context,
+					   s->n_alive[l], map);
+	}
+	for (i = 0; i < n; i++) {
+		memmove(timp + (size_t)i * SPATTEN_IMP_BYTES,
+			timp + (size_t)s->order[i] * SPATTEN_IMP_BYTES,
+			SPATTEN_IMP_BYTES);
+		s->ids[i] = s->ids[s->order[i]];
+	}
+	memset(timp + (size_t)n * SPATTEN_IMP_BYTES, 0,
+	       (size_t)(s->len - n) * SPATTEN_IMP_BYTES);
+	s->len = n;
+}
+
+SPATTEN_API int spatten_session_cache(const struct spatten_session *s,
+				      uint32_t *ids, uint64_t *imp,
+				      unsigned int max)
+{
+	const unsigned char *timp;
+	uint32_t i;
+
+	if (!s || (max && !ids && !imp))
+		return -EINVAL;
+	timp = (const unsigned char *)spatten_bo_map(s->work) + s->off_timp;
+	for (i = 0; i < s->len && i < max; i++) {
+		if (ids)
+			ids[i] = s->ids[i];
+		if (imp)
+			imp[i] = imp_at(timp, i);
+	}
+	return (int)s->len;
+}
