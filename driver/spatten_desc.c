@@ -241,7 +241,8 @@ static int spatten_job_check_v3(const struct spatten_caps *caps,
 	if (!spatten_hw_kv_layout_ok(dm->n_kv_heads, uj->kv_head_stride,
 				     uj->kv_row_stride, uj->kv_block_stride,
 				     uj->kv_block_rows) ||
-	    !spatten_hw_params_ok(uj->flags, uj->score_scale, uj->rope_base))
+	    !spatten_hw_params_ok(uj->flags, uj->score_scale, uj->rope_base,
+				  uj->q_frac + uj->k_frac))
 		return -EINVAL;
 	if (!spatten_presence_ok(&uj->block_table, uj->kv_block_rows) ||
 	    !spatten_presence_ok(&uj->positions, positions))

@@ -122,7 +122,8 @@ static int spatten_queue_hw_init(struct spatten_queue *q, u32 vector)
 	spatten_wr(sdev, SPATTEN_REG_Q(q->id, SPATTEN_QREG_SQ_SIZE), q->depth);
 	spatten_wr(sdev, SPATTEN_REG_Q(q->id, SPATTEN_QREG_CQ_SIZE), q->depth);
 	spatten_wr(sdev, SPATTEN_REG_Q(q->id, SPATTEN_QREG_IRQ_VECTOR), vector);
-	if (sdev->caps.sqe_size != SPATTEN_DESC_SIZE)
+	/* 1.2 boards: not left to the reset value, whatever ran before */
+	if ((sdev->caps.version & 0xffff) >= 2)
 		spatten_wr(sdev, SPATTEN_REG_Q(q->id, SPATTEN_QREG_SQ_ENTRY_SIZE),
 			   sdev->caps.sqe_size);
 	spatten_wr(sdev, SPATTEN_REG_Q(q->id, SPATTEN_QREG_CTRL),

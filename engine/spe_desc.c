@@ -382,7 +382,8 @@ int spe_check_layout(const struct spe_job *job)
 /* Check 11 (version 3): score_scale and rope_base (spatten_hw_params_ok()). */
 int spe_check_params(const struct spe_job *job)
 {
-	if (!spatten_hw_params_ok(job->flags, job->score_scale, job->rope_base))
+	if (!spatten_hw_params_ok(job->flags, job->score_scale, job->rope_base,
+				  job->q_frac + job->k_frac))
 		return SPATTEN_HW_ERR_PARAM;
 	return SPATTEN_HW_OK;
 }

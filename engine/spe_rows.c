@@ -260,8 +260,12 @@ int spe_kv_read_table(struct spe_ctx *c)
 	};
 	const struct spe_job *job = c->job;
 	struct spe_kv_layout *kv = &c->kv;
-	uint64_t last = (uint64_t)(job->n_kv_heads - 1) * kv->head_stride +
-			(uint64_t)(kv->block_rows - 1) * kv->row_stride + 1;
+	/* rows of one whole block of every KV head (saturating) */
+	uint64_t last = spatten_hw_kv_plane_rows(job->n_kv_heads,
+						 kv->block_rows,
+						 job->kv_head_stride,
+						 job->kv_row_stride,
+						 kv->block_rows);
 	uint64_t rows[3];
 	uint32_t i, p;
 	int rc;
@@ -274,7 +278,10 @@ int spe_kv_read_table(struct spe_ctx *c)
 		  spe_row_bytes(c->d, SPATTEN_LSB_BITS);
 	rows[2] = job->buf[SPE_PLANE_V].len / spe_row_bytes(c->d, c->v_bits);
 	for (i = 0; i < kv->n_blocks; i++) {
-		uint64_t end = kv->table[i] * kv->block_stride + last;
+		uint64_t start = kv->table[i] * kv->block_stride;
+		/* saturating: spe_run() may get jobs that were not decoded */
+		uint64_t end = start > UINT64_MAX - last ? UINT64_MAX :
+			       start + last;
 
 		for (p = 0; p < 3; p++)
 			if (job->buf[planes[p]].len && end > rows[p])

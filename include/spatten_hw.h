@@ -474,15 +474,19 @@ static inline int spatten_hw_kv_layout_ok(__u32 n_kv_heads, __u32 head_stride,
 
 /*
  * Are the numeric parameters valid (else SPATTEN_HW_ERR_PARAM)? The score
- * scale is 0 or the bits of a positive normal binary32; rope_base is
- * 2..2^31 with SPATTEN_DESC_F_ROPE and 0 without.
+ * scale is 0 or the bits of a positive normal binary32 that stays normal
+ * once scaled to the score's units, 2^-(q_frac + k_frac) (@score_frac):
+ * its biased exponent above @score_frac, so the softmax never sees a
+ * scale of 0; rope_base is 2..2^31 with SPATTEN_DESC_F_ROPE and 0
+ * without.
  */
 static inline int spatten_hw_params_ok(__u16 flags, __u32 score_scale,
-				       __u32 rope_base)
+				       __u32 rope_base, __u32 score_frac)
 {
 	__u32 exp = score_scale >> 23 & 0xff;
 
-	if (score_scale && ((score_scale >> 31) || !exp || exp == 0xff))
+	if (score_scale && ((score_scale >> 31) || exp <= score_frac ||
+			    exp == 0xff))
 		return 0;
 	if (flags & SPATTEN_DESC_F_ROPE)
 		return rope_base >= 2 && rope_base <= 0x80000000u;

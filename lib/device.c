@@ -63,8 +63,9 @@ void spatten__dev_put(struct spatten_dev *dev)
 /*
  * A SpAtten node: a DRM device of the driver "spatten" (anything else is
  * -ENOTTY, -ENODEV being the driver's word for a board that went away)
- * whose INFO reports the interface version this library speaks (else
- * -EPROTO, also for a node of the first, misc-device driver).
+ * whose INFO reports an interface version this library speaks (else
+ * -EPROTO, also for a node of the first, misc-device driver). Returns
+ * that version.
  */
 static int check_device(int fd)
 {
@@ -96,8 +97,14 @@ static int check_device(int fd)
 	ret = spatten__ioctl(fd, DRM_IOCTL_SPATTEN_INFO, &info);
 	if (ret < 0)
 		return ret;
-	/* Newer drivers keep what this version uses (structs only grow). */
-	return info.api_version >= DRM_SPATTEN_API_VERSION ? 0 : -EPROTO;
+	/*
+	 * Newer drivers keep what this version uses (structs only grow);
+	 * an API 4 driver runs every version 1/2 job (version-3 jobs and
+	 * sessions are -EOPNOTSUPP there).
+	 */
+	if (info.api_version < SPATTEN_API_VERSION_MIN)
+		return -EPROTO;
+	return (int)info.api_version;
 }
 
 /* "spatten:<N>": 1 and the board number, 0 for a node path, -EINVAL. */
@@ -146,7 +153,7 @@ static int open_device(const char *path, int *fdp)
 		return ret;
 	}
 	*fdp = fd;
-	return 0;
+	return ret;	/* the driver's API version */
 }
 
 static int resolve_backend(enum spatten_backend backend)
@@ -189,10 +196,13 @@ SPATTEN_API int spatten_open_backend(const char *path,
 	dev->refs = 1;
 	dev->fd = -1;
 
-	if (be == SPATTEN_BACKEND_SIM)
+	if (be == SPATTEN_BACKEND_SIM) {
 		ret = spatten__sim_open(dev);
-	else
+		dev->api_version = SPATTEN_API_VERSION;
+	} else {
 		ret = open_device(path, &dev->fd);
+		dev->api_version = (uint32_t)ret;
+	}
 	if (ret < 0) {
 		free(dev);
 		return ret;

@@ -530,7 +530,7 @@ static int check_ext(const struct spatten_attn_desc *d,
 	if (!spatten_hw_kv_layout_ok(n_kv, e->kv_head_stride, e->kv_row_stride,
 				     e->kv_block_stride, e->kv_block_rows) ||
 	    !spatten_hw_params_ok(flags, float_bits(e->score_scale),
-				  e->rope_base))
+				  e->rope_base, d->q_frac + d->k_frac))
 		return -EINVAL;
 	return 0;
 }
@@ -701,8 +701,11 @@ SPATTEN_API int spatten_submit3(struct spatten_dev *dev,
 	struct drm_spatten_submit req;
 	int ret;
 
-	if (!dev || !jobs || !n)
+	if (!dev || !jobs || !n || n > SPATTEN_MAX_SUBMIT)
 		return -EINVAL;
+	/* an API 4 driver knows no version-3 job (nor its 392 bytes) */
+	if (dev->api_version < 5)
+		return -EOPNOTSUPP;
 
 	if (dev->backend == SPATTEN_BACKEND_SIM)
 		return spatten__sim_submit3(dev, jobs, n, seqno);

@@ -918,7 +918,8 @@ SPATTEN_API int spatten_run(struct spatten_dev *dev,
  * @n: 1..SPATTEN_MAX_SUBMIT
  * @seqno: as spatten_submit()
  *
- * Return: as spatten_submit().
+ * Return: as spatten_submit(), and -EOPNOTSUPP on a driver of API 4
+ * (library 1.3 opens those for version 1/2 jobs).
  */
 SPATTEN_API int spatten_submit3(struct spatten_dev *dev,
 				const struct spatten_job3 *jobs,

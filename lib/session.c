@@ -179,6 +179,7 @@ static int bits_ok(unsigned int b)
 
 static int check_config(const struct spatten_session_opts *c)
 {
+	uint32_t scale_bits;
 	unsigned int l, i;
 
 	if (c->kind != SPATTEN_SESSION_ENCODER &&
@@ -188,8 +189,13 @@ static int check_config(const struct spatten_session_opts *c)
 	    c->n_heads % c->n_kv_heads)
 		return -EINVAL;
 	if (!(c->score_scale >= 0.0f && c->score_scale < INFINITY) ||
-	    (c->score_scale > 0.0f && c->score_scale < FLT_MIN) ||
 	    c->rope_base == 1 || c->rope_base > 0x80000000u)
+		return -EINVAL;
+	/* the device's rule, with the session's fractional bits */
+	memcpy(&scale_bits, &c->score_scale, sizeof(scale_bits));
+	if (!spatten_hw_params_ok(c->rope_base ? SPATTEN_DESC_F_ROPE : 0,
+				  scale_bits, c->rope_base,
+				  c->q_frac + c->k_frac))
 		return -EINVAL;
 	if (!c->n_layers || c->n_layers > SPATTEN_MAX_LAYERS || !c->n_heads ||
 	    c->n_heads > UINT16_MAX || !c->head_dim ||
@@ -230,6 +236,9 @@ static int check_board(struct spatten_dev *dev,
 	ret = spatten_get_info(dev, &info);
 	if (ret < 0)
 		return ret;
+	/* version-3 jobs: an API 5 driver (an API 4 one reports raw bits) */
+	if (dev->api_version < 5)
+		return -EOPNOTSUPP;
 	for (l = 0; l < c->n_layers; l++) {
 		if (c->schedule.tok_keep[l] < 1.0f)
 			need |= SPATTEN_FEAT_TOKEN_PRUNE;
@@ -364,7 +373,8 @@ static int copy_opts(struct spatten_session_opts *o,
 	const unsigned char *tail = (const unsigned char *)user + sizeof(*o);
 	size_t i;
 
-	if (user->size < SESSION_OPTS_SIZE0)
+	_Static_assert(sizeof(*o) >= SESSION_OPTS_SIZE0, "opts only grow");
+	if (user->size < SESSION_OPTS_SIZE0 || user->size > SESSION_OPTS_SIZE_MAX)
 		return -EINVAL;
 	for (i = sizeof(*o); i < user->size; i++)
 		if (tail[i - sizeof(*o)])

@@ -14,8 +14,13 @@
 #define SESSION_MAX_PINNED \
 	(sizeof(((struct spatten_session_opts *)0)->pinned) / \
 	 sizeof(((struct spatten_session_opts *)0)->pinned[0]))
-/* struct spatten_session_opts as library 1.3 first released it. */
-#define SESSION_OPTS_SIZE0	sizeof(struct spatten_session_opts)
+/*
+ * struct spatten_session_opts as library 1.3 first released it: frozen
+ * (callers built then pass this size for ever); and the largest size a
+ * caller may pass.
+ */
+#define SESSION_OPTS_SIZE0	1864u
+#define SESSION_OPTS_SIZE_MAX	4096u
 
 struct spatten_session {
 	struct spatten_dev *dev;

@@ -292,7 +292,7 @@ static int check_v3(const struct spe_caps *c, const struct spatten_job3 *j3,
 				     j3->kv_row_stride, j3->kv_block_stride,
 				     j3->kv_block_rows) ||
 	    !spatten_hw_params_ok((uint16_t)j->flags, j3->score_scale,
-				  j3->rope_base))
+				  j3->rope_base, j->q_frac + j->k_frac))
 		return -EINVAL;
 	if (!presence_ok(&j3->block_table, j3->kv_block_rows) ||
 	    !presence_ok(&j3->positions, positions))

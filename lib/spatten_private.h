@@ -23,7 +23,11 @@ struct spatten_dev {
 	int fd;
 	unsigned int refs;
 	struct spatten_sim *sim;
+	uint32_t api_version;	/* the driver's (the sim's: the library's) */
 };
+
+/* Oldest driver interface the library works with (version 1/2 jobs). */
+#define SPATTEN_API_VERSION_MIN	4
 
 /**
  * struct spatten_bo - a buffer object, mapped

@@ -704,8 +704,11 @@ static void session_opts_refused(void)
 	OPT_ERR(-EINVAL, bad.score_scale = INFINITY);
 	OPT_ERR(-EINVAL, bad.score_scale = NAN);
 	OPT_ERR(-EINVAL, bad.score_scale = 1e-40f);
+	OPT_ERR(-EINVAL, bad.score_scale = 1e-35f);	/* 0 in score units */
 	OPT_ERR(-EINVAL, bad.rope_base = 1);
 	OPT_ERR(-EINVAL, bad.size = 8);
+	OPT_ERR(-EINVAL, bad.size = sizeof(o) - 4);	/* 1.3's size is frozen */
+	OPT_ERR(-EINVAL, bad.size = 8192);		/* at most 4096 */
 	OPT_ERR(-EINVAL, bad.n_pinned = 65);
 	OPT_ERR(-EOPNOTSUPP, bad.max_context = 1u << 29);
 	/* a longer struct (a newer caller): zeros beyond are fine */

@@ -1151,8 +1151,12 @@ static void test_err_param(void)
 	static const uint32_t inf[] = { 0x7f800000u, 0xff800000u };
 	static const uint32_t nan[] = { 0x7fc00000u, 0x7f800001u, 0x7fffffffu,
 					0xffc00000u };
-	static const uint32_t fine[] = { 0, 0x00800000u, 0x3f800000u,
+	/* q_frac + k_frac = 23: the smallest scale that stays normal in
+	 * score units is 2^-103 (biased exponent 24) */
+	static const uint32_t fine[] = { 0, 0x0c000000u, 0x3f800000u,
 					 0x7f7fffffu };
+	static const uint32_t underflow[] = { 0x00800000u, 0x0b800000u,
+					      0x0bffffffu };
 	static const uint32_t bad_base[] = { 0, 1, 0x80000001u, 0xffffffffu };
 	static const uint32_t stray_base[] = { 1, 2, 10000, 0xffffffffu };
 	struct spatten_hw_desc_v3 d;
@@ -1181,7 +1185,11 @@ static void test_err_param(void)
 	ok(good, "ERR_PARAM: score_scale NaN (quiet, signalling, negative)");
 	good = 1;
 	SCALES(fine, SPATTEN_HW_OK, "fine");
-	ok(good, "score_scale 0 (default), FLT_MIN, 1.0, FLT_MAX decode");
+	ok(good, "score_scale 0 (default), 2^-103, 1.0, FLT_MAX decode");
+	good = 1;
+	SCALES(underflow, SPATTEN_HW_ERR_PARAM, "underflow");
+	ok(good, "ERR_PARAM: score_scale x 2^-(q_frac + k_frac) below FLT_MIN "
+	   "(FLT_MIN, 2^-104, just under 2^-103)");
 #undef SCALES
 
 	good = 1;
