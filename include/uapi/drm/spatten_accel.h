@@ -224,11 +224,6 @@ struct drm_spatten_tensor {
 
 /**
  * struct drm_spatten_job - one job: one layer of attention of a sequence
- *
- * The hardware descriptor (docs/hardware.md) with operands named by handle
- * instead of device address. An optional operand is present when its
- * handle is not 0, and required exactly when its count or flag says so.
- *
  * @opcode: DRM_SPATTEN_OP_*
  * @stage: DRM_SPATTEN_STAGE_*
  * @version: DRM_SPATTEN_DESC_V2 (V1 with every V2 field zero), or
@@ -250,17 +245,25 @@ struct drm_spatten_tensor {
  * @out_frac: fractional bits of the output
  * @rsvd1: must be zero
  * @q: Q, [n_heads][q_rows][head_dim]
- * @k: K (MSB plane), [n_heads][kv_rows][head_dim]
- * @v: V, [n_heads][kv_rows][head_dim]
+ * @k: K (MSB plane), [n_heads][kv_rows][head_dim] (version 3: n_kv_heads
+ *	heads in the KV layout)
+ * @v: V, [n_heads][kv_rows][head_dim] (version 3: n_kv_heads heads in the
+ *	KV layout)
  * @out: output, [n_heads][q_rows][head_dim], written
- * @k_lsb: 4-bit LSB plane of K, with DRM_SPATTEN_JOB_PROGRESSIVE only
+ * @k_lsb: 4-bit LSB plane of K, with DRM_SPATTEN_JOB_PROGRESSIVE only,
+ *	[n_heads][kv_rows][head_dim] (version 3: n_kv_heads heads in the KV
+ *	layout)
  * @tok_imp: u64[kv_rows] cumulative token importance, read and written
  * @tok_alive: u16[n_tok_alive] tokens alive before this layer, ascending
- * @tok_kept: u16[token_keep] tokens kept, written
- * @pinned: u16[n_pinned] tokens never pruned
+ *	(version 3: a list of __u32)
+ * @tok_kept: u16[token_keep] tokens kept, written (version 3: a list of
+ *	__u32)
+ * @pinned: u16[n_pinned] tokens never pruned (version 3: a list of __u32)
  * @head_imp: u64[n_heads] cumulative head importance, read and written
  * @head_alive: u16[n_head_alive] heads alive before this layer, ascending
+ *	(version 3: a list of __u32)
  * @head_kept: u16[head_keep] heads kept for later layers, written
+ *	(version 3: a list of __u32)
  * @n_tok_alive: entries of @tok_alive; 0 = every token alive
  * @token_keep: tokens to keep; 0 = no token pruning
  * @n_pinned: entries of @pinned
@@ -273,15 +276,8 @@ struct drm_spatten_tensor {
  * @topk_seed: seed of the top-k engine's pivot sequence
  * @rsvd3: must be zero
  * @user_data: opaque, returned in struct drm_spatten_result
- * @rsvd: must be zero
- *
- * Version 3 (DRM_SPATTEN_DESC_V3, boards with DRM_SPATTEN_FEAT_DESC_V3;
- * docs/uapi.md, docs/hardware.md): rows, positions and token counts are
- * 32-bit and live in the fields below (the 16-bit @q_rows, @kv_rows,
- * @q_start, @n_tok_alive, @token_keep, @n_pinned and @value_keep must be
- * zero), lists hold __u32 entries, and K, K-LSB and V follow the KV
- * layout. Versions 1 and 2 leave every field below zero (and callers that
- * know only the API 4 struct pass the shorter @job_size).
+ * @rsvd: must be zero, and stays reserved in every version (the version-3
+ *	fields follow it)
  * @q_rows32: query rows
  * @kv_rows32: key/value rows (token slots)
  * @q_start32: slot of query row 0
@@ -304,6 +300,19 @@ struct drm_spatten_tensor {
  * @positions: with DRM_SPATTEN_JOB_ROPE_POSITIONS: __u32[kv_rows32] key
  *	positions (query row i: the position of slot @q_start32 + i)
  * @rsvd5: must be zero
+ *
+ * The hardware descriptor (docs/hardware.md) with operands named by handle
+ * instead of device address. An optional operand is present when its
+ * handle is not 0, and required exactly when its count or flag says so.
+ *
+ * Version 3 (DRM_SPATTEN_DESC_V3, boards with DRM_SPATTEN_FEAT_DESC_V3;
+ * docs/uapi.md, docs/hardware.md): rows, positions and token counts are
+ * 32-bit and live in the fields from @q_rows32 on, after @rsvd (the
+ * 16-bit @q_rows, @kv_rows, @q_start, @n_tok_alive, @token_keep,
+ * @n_pinned and @value_keep must be zero), lists hold __u32 entries, and
+ * K, K-LSB and V have @n_kv_heads heads in the KV layout. Versions 1 and 2
+ * leave every field from @q_rows32 on zero (and callers that know only
+ * the API 4 struct pass a shorter struct drm_spatten_submit job_size).
  */
 struct drm_spatten_job {
 	__u16 opcode;
@@ -393,12 +402,6 @@ struct drm_spatten_sync {
 
 /**
  * struct drm_spatten_submit - DRM_IOCTL_SPATTEN_SUBMIT: queue jobs
- *
- * The jobs run in submission order after every in-fence has signalled (and,
- * unless DRM_SPATTEN_SUBMIT_NO_IMPLICIT, after the fences of earlier work
- * on the buffers they use); they may complete out of order. Each out-fence
- * signals when every job of this call has completed.
- *
  * @jobs_ptr: in: user pointer to @count jobs, @job_size bytes apart
  * @job_size: in: sizeof(struct drm_spatten_job) as the caller knows it:
  *	shorter is zero-extended, longer must have zeros beyond
@@ -412,6 +415,11 @@ struct drm_spatten_sync {
  * @submitted: out: jobs accepted: all, or none on error
  * @rsvd0: in: must be zero
  * @rsvd: in: must be zero
+ *
+ * The jobs run in submission order after every in-fence has signalled (and,
+ * unless DRM_SPATTEN_SUBMIT_NO_IMPLICIT, after the fences of earlier work
+ * on the buffers they use); they may complete out of order. Each out-fence
+ * signals when every job of this call has completed.
  */
 struct drm_spatten_submit {
 	__u64 jobs_ptr;
