@@ -133,11 +133,13 @@ struct spe_job {
  *	until spe_run() returns; the engine never writes through it and
  *	makes no assumption about its alignment. Outputs, statistics and
  *	the bytes counted are the same with or without @map.
- * @cancelled: optional (NULL: never): polled before each block of query
- *	rows (at most 256 Ki scores), each head, and every 256 Ki V rows
- *	multiplied in the value-pruning pass; non-zero ends
- *	the job with SPATTEN_HW_ERR_ABORTED. Lets a caller stop a long job
- *	within a bounded time even between reads and writes.
+ * @cancelled: optional (NULL: never): polled before each head and each
+ *	block of query rows (at most 256 Ki scores; with value pruning the
+ *	block's V rows and products follow in the same block); non-zero
+ *	ends the job with SPATTEN_HW_ERR_ABORTED. Lets a caller stop a long
+ *	job within a bounded time even between reads and writes (with RoPE,
+ *	a KV head's keys are rotated between two polls: a stretch that
+ *	grows with the context).
  */
 struct spe_mem {
 	int (*read)(void *opaque, enum spe_plane plane, uint64_t off,

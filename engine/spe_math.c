@@ -55,7 +55,8 @@ float spe_expf(float x)
  * 2^-(q_frac + k_frac) / sqrt(head_dim), computed once per job. The power
  * of two is exact (q_frac + k_frac <= 30); sqrtf and the division round
  * once each. A version-3 score_scale s replaces 1 / sqrt(head_dim):
- * 2^-(q_frac + k_frac) * s, exact unless it leaves the normal range.
+ * 2^-(q_frac + k_frac) * s, exact: decode refuses a scale that would
+ * leave the normal range (ERR_PARAM).
  */
 float spe_score_scale(const struct spe_job *job)
 {

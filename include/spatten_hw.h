@@ -333,7 +333,8 @@ struct spatten_hw_desc_v3 {
 	__le16 lsb_threshold;		/* 0x044 refetch if max prob < thr/2^15 */
 	__le16 rsvd3;			/* 0x046 must be zero */
 	__le32 topk_seed;		/* 0x048 seed of the pivot sequence */
-	__le32 score_scale;		/* 0x04c binary32 bits, 0: 1/sqrt(D) */
+	__le32 score_scale;		/* 0x04c binary32 bits, 0: 1/sqrt(D);
+					 * normal x 2^-(q_frac + k_frac) */
 	__le32 rope_base;		/* 0x050 with F_ROPE: 2..2^31, else 0 */
 	__le32 kv_block_rows;		/* 0x054 tokens per block, 0: not paged */
 	__le32 kv_head_stride;		/* 0x058 rows between KV heads */

@@ -18,15 +18,16 @@
  * bounded by max-job-bytes, that the bottom half replays once the job has
  * succeeded.  Cancellation (reset, queue disable, unplug) is checked
  * before and after every read, between RAM chunks, on every write and by
- * the engine (struct spe_mem.cancelled) before every head, every block of
- * query rows and every 256 Ki V rows of a value-pruning pass.  So a join
- * waits for at most one 1 MiB copy or one stretch of compute between two
- * polls: a block's scores (at most 256 Ki, i.e. 64 M multiply-adds at
- * head_dim 256), their softmax, top-k and products (as many again), or
- * 256 Ki + value_keep V rows of the value pass; plus, at a job's start,
- * its scratch allocation (max-scratch-bytes).  That is some 10^8
+ * the engine (struct spe_mem.cancelled) before every head and every block
+ * of query rows.  So a join waits for at most one 1 MiB copy or one
+ * stretch of compute between two polls: a block's scores (at most 256 Ki,
+ * i.e. 64 M multiply-adds at head_dim 256), their softmax, top-k and
+ * products (as many again, value pruning's included); plus, at a job's
+ * start, its scratch allocation (max-scratch-bytes).  That is some 10^8
  * operations: milliseconds to tens of milliseconds on a current core,
- * more on a slow or overloaded host; it does not grow with the job.
+ * more on a slow or overloaded host.  One stretch grows with the job:
+ * with RoPE a KV head's keys are rotated between two polls (about a
+ * quarter of a second at 131072 keys of head_dim 128; docs/engine.md).
  */
 
 #include "qemu/osdep.h"

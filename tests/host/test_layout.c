@@ -4,7 +4,7 @@
  * and of the driver's DRM UAPI (include/uapi/drm/spatten_accel.h): every
  * size and every field offset against hard-coded numbers, the ioctl
  * numbers, the UAPI's constants that must equal the hardware's (opcodes,
- * stages, job flags, descriptor versions, formats, statuses 0..15,
+ * stages, job flags, descriptor versions, formats, statuses 0..18,
  * features, counters 0..9) and the driver's own constants.
  *
  * Built twice by host.mk: as a TAP test (64-bit), and with
