@@ -39,10 +39,12 @@ $(REL_OUT)/spatten-failnth: tests/reliability/spatten-failnth.c $(REL_HDRS)
 	@mkdir -p $(@D)
 	$(GUEST_CC) $(REL_CFLAGS) -o $@ $<
 
-$(REL_OUT)/spatten-load: tests/reliability/spatten-load.c $(REL_HDRS) \
-		$(wildcard engine/*.c engine/*.h)
+REL_LOAD_SRCS := tests/reliability/spatten-load.c \
+	tests/reliability/load_jobs.c tests/reliability/load_desc.c
+$(REL_OUT)/spatten-load: $(REL_LOAD_SRCS) tests/reliability/load_jobs.h \
+		$(REL_HDRS) $(wildcard engine/*.c engine/*.h)
 	@mkdir -p $(@D)
-	$(GUEST_CC) $(REL_CFLAGS) -o $@ $< $(wildcard engine/*.c) -lm
+	$(GUEST_CC) $(REL_CFLAGS) -o $@ $(REL_LOAD_SRCS) $(wildcard engine/*.c) -lm
 
 guest-bins: $(REL_BINS)
 

@@ -5,13 +5,17 @@
  * per process, most with pruning on: token pruning (kept lists, pinned
  * tokens, alive lists, importance write-back), head pruning, value
  * pruning, progressive quantization, packed K/V formats, summarization and
- * generation.
+ * generation. On boards with DRM_SPATTEN_FEAT_DESC_V3 a third of the jobs
+ * are version 3: grouped-query heads, strided and paged KV caches, RoPE,
+ * score scales, u32 lists, now and then a paged context above 65535 rows
+ * (load_jobs.c makes the jobs).
  *
  * Every job is checked against the engine run in-process on the same
- * inputs (spe_desc_decode + spe_run over this process's memory: the device
- * model runs that very code, so status and every written byte must be
- * bit-exact), and the dense S16 jobs also against a double-precision
- * attention within the engine's documented bound (spe_out_tolerance).
+ * inputs (the descriptor the driver builds, spe_desc_decode + spe_run over
+ * this process's memory: the device model runs that very code, so status
+ * and every written byte must be bit-exact), and the dense S16 jobs
+ * without RoPE also against a double-precision attention within the
+ * engine's documented bound (spe_out_tolerance).
  *
  * Jobs go in batches of the slots REAP freed (no back-pressure: SUBMIT
  * queues up to max_jobs unreaped jobs per file), and REAP returns them in
@@ -25,33 +29,21 @@
  */
 #include <math.h>
 
-#include "rel_common.h"
-#include "spe.h"
-
-#define SLOTS		8		/* jobs in flight per process */
-#define PLANE_SZ	(32 * 1024)
-#define SLOT_SZ		(SPE_PLANE_COUNT * PLANE_SZ)
-#define MAX_KV		48
-#define MAX_H		4
+#include "load_jobs.h"
 
 static int nprocs = 8, njobs = 1000;
 static uint64_t seed0 = 1;
-static struct drm_spatten_info info;
-static struct spe_caps caps;
+struct drm_spatten_info info;
+struct spe_caps caps;
+static size_t entry_size;	/* the board's SQ entries: 256 or 512 */
 
 struct result {			/* per process, shared */
 	long jobs, mismatches, lost, dense_checked, pruned, progressive;
 	long status_err;
+	long v3, gqa, strided, paged, rope, positions, scaled, long_ctx;
+	long bad_block;
 	double max_err_ratio;
 	char first[256];
-};
-
-struct slot {
-	struct drm_spatten_job j;
-	uint8_t *dev;		/* the slot's region in the mapped BO */
-	uint8_t *sim;		/* same layout, for the engine */
-	uint64_t seqno;
-	int dense;		/* double reference applies */
 };
 
 static int sim_dma_read(void *opaque, uint64_t addr, void *dst, size_t len)
@@ -85,298 +77,86 @@ static int sim_write(void *opaque, enum spe_plane plane, uint64_t off,
 			     sim_dma_write, NULL);
 }
 
-/* Plane p of the job <-> tensor field of struct drm_spatten_job. */
-static struct drm_spatten_tensor *jt(struct drm_spatten_job *j, int p)
-{
-	switch (p) {
-	case SPE_PLANE_Q: return &j->q;
-	case SPE_PLANE_K_MSB: return &j->k;
-	case SPE_PLANE_K_LSB: return &j->k_lsb;
-	case SPE_PLANE_V: return &j->v;
-	case SPE_PLANE_OUT: return &j->out;
-	case SPE_PLANE_TOK_IMP: return &j->tok_imp;
-	case SPE_PLANE_TOK_ALIVE: return &j->tok_alive;
-	case SPE_PLANE_TOK_KEPT: return &j->tok_kept;
-	case SPE_PLANE_PINNED: return &j->pinned;
-	case SPE_PLANE_HEAD_IMP: return &j->head_imp;
-	case SPE_PLANE_HEAD_ALIVE: return &j->head_alive;
-	default: return &j->head_kept;
-	}
-}
-
-static struct spatten_hw_buf *hb(struct spatten_hw_desc *d, int p)
-{
-	switch (p) {
-	case SPE_PLANE_Q: return &d->q;
-	case SPE_PLANE_K_MSB: return &d->k;
-	case SPE_PLANE_K_LSB: return &d->k_lsb;
-	case SPE_PLANE_V: return &d->v;
-	case SPE_PLANE_OUT: return &d->out;
-	case SPE_PLANE_TOK_IMP: return &d->tok_imp;
-	case SPE_PLANE_TOK_ALIVE: return &d->tok_alive;
-	case SPE_PLANE_TOK_KEPT: return &d->tok_kept;
-	case SPE_PLANE_PINNED: return &d->pinned;
-	case SPE_PLANE_HEAD_IMP: return &d->head_imp;
-	case SPE_PLANE_HEAD_ALIVE: return &d->head_alive;
-	default: return &d->head_kept;
-	}
-}
-
-/* A random ascending subset of 0..n-1 of size k into @out. */
-static void subset(uint64_t *r, uint16_t *out, unsigned n, unsigned k)
-{
-	unsigned i, m = 0;
-
-	for (i = 0; i < n && m < k; i++)
-		if (rndn(r, n - i) < k - m)
-			out[m++] = (uint16_t)i;
-}
-
-static void fill_rand(uint64_t *r, uint8_t *p, size_t n, int bits)
-{
-	size_t i;
-
-	if (bits == 16) {
-		for (i = 0; i + 1 < n; i += 2) {
-			int16_t v = (int16_t)((int)rndn(r, 8192) - 4096);
-
-			memcpy(p + i, &v, 2);
-		}
-	} else {
-		for (i = 0; i < n; i++)
-			p[i] = (uint8_t)rnd64(r);
-	}
-}
-
-/* Build a random job in @s (handle @h, slot region at byte @base of it). */
-static void make_job(uint64_t *r, struct slot *s, uint32_t h, uint64_t base)
-{
-	struct drm_spatten_job *j = &s->j;
-	uint8_t *d = s->dev;
-	unsigned heads = 1 + rndn(r, MAX_H), dim = 16u << rndn(r, 3);
-	unsigned kv = 1 + rndn(r, MAX_KV), qr;
-	bool gen = rndn(r, 3) == 0;
-	bool prune = rndn(r, 10) < 7;
-	unsigned kbits, vbits, p;
-	static const int fbits[] = { 16, 4, 6, 8, 10, 12 };
-
-	if (heads > info.max_heads)
-		heads = info.max_heads;
-	memset(j, 0, sizeof(*j));
-	memset(d, 0, SLOT_SZ);
-	j->opcode = DRM_SPATTEN_OP_ATTENTION;
-	j->version = DRM_SPATTEN_DESC_V2;
-	j->n_heads = heads;
-	j->head_dim = dim;
-	j->kv_rows = kv;
-	if (gen) {
-		j->stage = DRM_SPATTEN_STAGE_GENERATION;
-		qr = 1;
-		j->q_start = kv - 1;
-		j->flags = DRM_SPATTEN_JOB_CAUSAL;
-	} else {
-		qr = kv;
-		if (!prune && rndn(r, 2)) {
-			qr = 1 + rndn(r, kv);
-			j->flags = DRM_SPATTEN_JOB_CAUSAL;
-			j->q_start = rndn(r, kv - qr + 1);
-		} else if (rndn(r, 2)) {
-			j->flags = DRM_SPATTEN_JOB_CAUSAL;
-		}
-	}
-	j->q_rows = qr;
-	j->q_fmt = j->out_fmt = DRM_SPATTEN_FMT_S16;
-	j->q_frac = 10 + rndn(r, 4);
-	j->k_frac = 10 + rndn(r, 4);
-	j->v_frac = 10 + rndn(r, 4);
-	j->out_frac = 10 + rndn(r, 4);
-	j->k_fmt = j->v_fmt = DRM_SPATTEN_FMT_S16;
-	s->dense = !prune;
-	if (prune) {
-		if (rndn(r, 2))
-			j->k_fmt = 1 + rndn(r, 5);
-		if (rndn(r, 2))
-			j->v_fmt = 1 + rndn(r, 5);
-		if (j->k_fmt != DRM_SPATTEN_FMT_S16 && rndn(r, 2) &&
-		    (info.features & DRM_SPATTEN_FEAT_PROGRESSIVE)) {
-			j->flags |= DRM_SPATTEN_JOB_PROGRESSIVE;
-			j->lsb_threshold = rndn(r, 32769);
-		}
-	}
-	kbits = fbits[j->k_fmt];
-	vbits = fbits[j->v_fmt];
-	fill_rand(r, d + SPE_PLANE_Q * PLANE_SZ, heads * qr * dim * 2, 16);
-	fill_rand(r, d + SPE_PLANE_K_MSB * PLANE_SZ, heads * kv * dim * kbits / 8,
-		  kbits);
-	fill_rand(r, d + SPE_PLANE_V * PLANE_SZ, heads * kv * dim * vbits / 8,
-		  vbits);
-	if (j->flags & DRM_SPATTEN_JOB_PROGRESSIVE)
-		fill_rand(r, d + SPE_PLANE_K_LSB * PLANE_SZ,
-			  heads * kv * dim / 2, 8);
-	if (prune) {
-		uint64_t *ti = (uint64_t *)(d + SPE_PLANE_TOK_IMP * PLANE_SZ);
-		uint64_t *hi = (uint64_t *)(d + SPE_PLANE_HEAD_IMP * PLANE_SZ);
-		uint16_t *alive = (uint16_t *)(d + SPE_PLANE_TOK_ALIVE * PLANE_SZ);
-		uint16_t *pin = (uint16_t *)(d + SPE_PLANE_PINNED * PLANE_SZ);
-		uint16_t *ha = (uint16_t *)(d + SPE_PLANE_HEAD_ALIVE * PLANE_SZ);
-		unsigned cand = kv, i;
-
-		for (i = 0; i < kv; i++)
-			ti[i] = rndn(r, 1u << 20);
-		for (i = 0; i < heads; i++)
-			hi[i] = rndn(r, 1u << 24);
-		if (rndn(r, 4)) {
-			tensor(&j->tok_imp, h, 0);	/* offsets set below */
-			if (kv > 2 && rndn(r, 3) == 0) {
-				j->n_tok_alive = 1 + rndn(r, kv - 1);
-				subset(r, alive, kv - gen, j->n_tok_alive);
-				cand = j->n_tok_alive + gen;
-			}
-			if (rndn(r, 3)) {
-				unsigned lo = gen;
-
-				if (!j->n_tok_alive && rndn(r, 2) && kv > 1) {
-					j->n_pinned = 1 + rndn(r, kv / 2);
-					subset(r, pin, kv - gen, j->n_pinned);
-					lo += j->n_pinned;
-				}
-				if (lo < 1)
-					lo = 1;
-				j->token_keep = lo + rndn(r, cand - lo + 1);
-			}
-		}
-		if (heads > 1 && rndn(r, 2) &&
-		    (info.features & DRM_SPATTEN_FEAT_HEAD_PRUNE)) {
-			unsigned n = heads;
-
-			tensor(&j->head_imp, h, 0);
-			if (rndn(r, 3) == 0) {
-				j->n_head_alive = n = 1 + rndn(r, heads);
-				subset(r, ha, heads, n);
-			}
-			if (rndn(r, 3))
-				j->head_keep = 1 + rndn(r, n);
-		}
-		if (rndn(r, 2))
-			j->value_keep = 1 + rndn(r, kv);
-		j->topk_seed = (uint32_t)rnd64(r);
-	}
-	for (p = 0; p < SPE_PLANE_COUNT_V2; p++) {
-		bool present;
-
-		switch (p) {
-		case SPE_PLANE_K_LSB:
-			present = j->flags & DRM_SPATTEN_JOB_PROGRESSIVE;
-			break;
-		case SPE_PLANE_TOK_IMP:
-			present = j->tok_imp.handle;
-			break;
-		case SPE_PLANE_TOK_ALIVE:
-			present = j->n_tok_alive;
-			break;
-		case SPE_PLANE_TOK_KEPT:
-			present = j->token_keep;
-			break;
-		case SPE_PLANE_PINNED:
-			present = j->n_pinned;
-			break;
-		case SPE_PLANE_HEAD_IMP:
-			present = j->head_imp.handle;
-			break;
-		case SPE_PLANE_HEAD_ALIVE:
-			present = j->n_head_alive;
-			break;
-		case SPE_PLANE_HEAD_KEPT:
-			present = j->head_keep;
-			break;
-		default:
-			present = true;
-		}
-		if (present)
-			tensor(jt(j, p), h, base + p * PLANE_SZ);
-	}
-	memcpy(s->sim, s->dev, SLOT_SZ);
-}
-
-/* The engine on the job, over s->sim; returns the status. */
+/*
+ * The engine on the job, over s->sim: the descriptor the driver builds
+ * (load_jobs.c), decoded as the device decodes an entry of its queue.
+ * Returns the status.
+ */
 static int sim_run(struct slot *s, struct spe_job *sj)
 {
-	struct spatten_hw_desc d;
-	struct drm_spatten_job *j = &s->j;
+	union spatten_hw_sqe e;
 	struct spe_result res;
 	struct spe_mem mem = { .read = sim_read, .write = sim_write, .opaque = sj };
-	int p, st;
+	int st;
 
-	memset(&d, 0, sizeof(d));
-	d.opcode = j->opcode;
-	d.desc_size = SPATTEN_DESC_SIZE;
-	d.version = j->version;
-	d.stage = j->stage;
-	d.flags = (uint16_t)j->flags;
-	d.n_heads = j->n_heads;
-	d.head_dim = j->head_dim;
-	d.q_rows = j->q_rows;
-	d.kv_rows = j->kv_rows;
-	d.q_start = j->q_start;
-	d.q_fmt = j->q_fmt;
-	d.q_frac = j->q_frac;
-	d.k_fmt = j->k_fmt;
-	d.k_frac = j->k_frac;
-	d.v_fmt = j->v_fmt;
-	d.v_frac = j->v_frac;
-	d.out_fmt = j->out_fmt;
-	d.out_frac = j->out_frac;
-	d.n_tok_alive = j->n_tok_alive;
-	d.token_keep = j->token_keep;
-	d.n_pinned = j->n_pinned;
-	d.n_head_alive = j->n_head_alive;
-	d.head_keep = j->head_keep;
-	d.value_keep = j->value_keep;
-	d.lsb_threshold = j->lsb_threshold;
-	d.topk_seed = j->topk_seed;
-	for (p = 0; p < SPE_PLANE_COUNT_V2; p++) {
-		if (!jt(j, p)->handle)
-			continue;
-		hb(&d, p)->addr = (uintptr_t)(s->sim + p * PLANE_SZ);
-		hb(&d, p)->len = PLANE_SZ;
-	}
-	st = spe_desc_decode(&d, sizeof(d), &caps, sj);
+	sim_desc(s, &e);
+	st = spe_desc_decode(&e, entry_size, &caps, sj);
 	if (st)
 		return st;
 	memset(&res, 0, sizeof(res));
 	return spe_run(sj, &caps, &mem, &res);
 }
 
-/* Dense S16 job: double attention vs the device, within the bound. */
+/* Pointer to token slot @slot of KV head @g of a dense (S16) KV plane. */
+static const int16_t *kv_ptr(const struct slot *s,
+			     const struct drm_spatten_tensor *t,
+			     const uint32_t *table, uint32_t g, uint32_t slot)
+{
+	return (const int16_t *)(s->dev + (t->offset - s->base)) +
+	       kv_row(&s->j, table, g, slot) * s->j.head_dim;
+}
+
+/*
+ * Dense S16 job without RoPE: double attention vs the device, within the
+ * bound; query head m reads KV head m / (n_heads / n_kv_heads) where the
+ * KV layout puts its rows.
+ */
 static double dense_check(struct slot *s, const struct spe_job *sj)
 {
 	struct drm_spatten_job *j = &s->j;
+	struct load_dims dm;
+	const uint32_t *table = j->kv_block_rows ?
+		(const uint32_t *)(s->dev + (j->block_table.offset - s->base)) :
+		NULL;
 	const int16_t *q = (int16_t *)(s->dev + SPE_PLANE_Q * PLANE_SZ);
-	const int16_t *k = (int16_t *)(s->dev + SPE_PLANE_K_MSB * PLANE_SZ);
-	const int16_t *v = (int16_t *)(s->dev + SPE_PLANE_V * PLANE_SZ);
 	const int16_t *o = (int16_t *)(s->dev + SPE_PLANE_OUT * PLANE_SZ);
-	unsigned H = j->n_heads, D = j->head_dim, L0 = j->q_rows,
-		 L1 = j->kv_rows, m, i, jj, e;
-	double sq = 1.0 / ((double)(1u << j->q_frac) * (1u << j->k_frac)) /
-		    sqrt(D), vs = 1.0 / (1u << j->v_frac),
-		    os = 1.0 / (1u << j->out_frac), maxv = 0, tol, worst = 0;
+	const int16_t *kr, *vr;
+	unsigned H = j->n_heads, D = j->head_dim, L0, L1, Hk, m, i, jj, e;
+	double scale = 1.0 / sqrt(D), vs = 1.0 / (1u << j->v_frac),
+	       os = 1.0 / (1u << j->out_frac), maxv = 0, tol, worst = 0, sq;
 	double sc[MAX_KV], acc[256];
 
-	for (i = 0; i < H * L1 * D; i++)
-		maxv = fmax(maxv, fabs(v[i] * vs));
+	load_dims(j, &dm);
+	L0 = dm.q_rows;
+	L1 = dm.kv_rows;
+	Hk = dm.n_kv_heads;
+	if (j->score_scale) {
+		float f;
+
+		memcpy(&f, &j->score_scale, 4);
+		scale = f;
+	}
+	sq = scale / ((double)(1u << j->q_frac) * (1u << j->k_frac));
+	for (m = 0; m < Hk; m++)
+		for (jj = 0; jj < L1; jj++)
+			for (vr = kv_ptr(s, &j->v, table, m, jj), e = 0; e < D; e++)
+				maxv = fmax(maxv, fabs(vr[e] * vs));
 	tol = spe_out_tolerance(sj, maxv);
 	for (m = 0; m < H; m++) {
+		unsigned g = m / (H / Hk);
+
 		for (i = 0; i < L0; i++) {
 			unsigned vis = (j->flags & DRM_SPATTEN_JOB_CAUSAL) ?
-				       j->q_start + i + 1 : L1;
+				       dm.q_start + i + 1 : L1;
 			double mx = -INFINITY, sum = 0;
 
 			for (jj = 0; jj < vis; jj++) {
 				double dot = 0;
 
+				kr = kv_ptr(s, &j->k, table, g, jj);
 				for (e = 0; e < D; e++)
 					dot += (double)q[(m * L0 + i) * D + e] *
-					       k[(m * L1 + jj) * D + e];
+					       kr[e];
 				sc[jj] = dot * sq;
 				mx = fmax(mx, sc[jj]);
 			}
@@ -386,10 +166,11 @@ static double dense_check(struct slot *s, const struct spe_job *sj)
 			}
 			for (e = 0; e < D; e++)
 				acc[e] = 0;
-			for (jj = 0; jj < vis; jj++)
+			for (jj = 0; jj < vis; jj++) {
+				vr = kv_ptr(s, &j->v, table, g, jj);
 				for (e = 0; e < D; e++)
-					acc[e] += sc[jj] / sum *
-						  v[(m * L1 + jj) * D + e] * vs;
+					acc[e] += sc[jj] / sum * vr[e] * vs;
+			}
 			for (e = 0; e < D; e++) {
 				double ref = fmin(fmax(acc[e], -32768 * os),
 						  32767 * os);
@@ -432,11 +213,33 @@ static int submit_slots(int fd, struct slot *sl, const int *idx, int n)
 	return 0;
 }
 
-/* Check one result against the engine; refill its slot if jobs are left. */
+/* Count what the job exercised. */
+static void count_kind(const struct slot *s, struct result *res)
+{
+	struct load_dims dm;
+
+	load_dims(&s->j, &dm);
+	if (dm.token_keep || s->j.head_keep || dm.value_keep)
+		res->pruned++;
+	if (s->j.flags & DRM_SPATTEN_JOB_PROGRESSIVE)
+		res->progressive++;
+	res->v3 += !!(s->kind & LOAD_V3);
+	res->gqa += !!(s->kind & LOAD_GQA);
+	res->strided += !!(s->kind & LOAD_STRIDED);
+	res->paged += !!(s->kind & LOAD_PAGED);
+	res->rope += !!(s->kind & LOAD_ROPE);
+	res->positions += !!(s->kind & LOAD_POSITIONS);
+	res->scaled += !!(s->kind & LOAD_SCALE);
+	res->long_ctx += !!(s->kind & LOAD_LONG);
+	res->bad_block += !!(s->kind & LOAD_BAD_BLOCK);
+}
+
+/* Check one result against the engine. */
 static void check_result(struct slot *s, const struct drm_spatten_result *w,
 			 struct result *res)
 {
 	struct spe_job sj;
+	char what[200];
 	int st;
 
 	res->jobs++;
@@ -445,31 +248,24 @@ static void check_result(struct slot *s, const struct drm_spatten_result *w,
 		     (unsigned long long)w->user_data,
 		     (unsigned long long)s->j.user_data);
 	st = sim_run(s, &sj);
+	job_str(s, what, sizeof(what));
 	if (st != (int)w->status)
-		fail(res, "status %u, engine %d (heads %u dim %u kv %u "
-		     "tk %u hk %u vk %u prog %u)", w->status, st,
-		     s->j.n_heads, s->j.head_dim, s->j.kv_rows,
-		     s->j.token_keep, s->j.head_keep, s->j.value_keep,
-		     !!(s->j.flags & DRM_SPATTEN_JOB_PROGRESSIVE));
+		fail(res, "status %u, engine %d (%s)", w->status, st, what);
 	else if (memcmp(s->dev, s->sim, SLOT_SZ))
-		fail(res, "written bytes differ from the engine "
-		     "(heads %u dim %u kv %u tk %u hk %u vk %u)",
-		     s->j.n_heads, s->j.head_dim, s->j.kv_rows,
-		     s->j.token_keep, s->j.head_keep, s->j.value_keep);
+		fail(res, "written bytes differ from the engine (%s)", what);
 	if (w->status)
 		res->status_err++;
-	if (s->j.token_keep || s->j.head_keep || s->j.value_keep)
-		res->pruned++;
-	if (s->j.flags & DRM_SPATTEN_JOB_PROGRESSIVE)
-		res->progressive++;
-	if (s->dense && !w->status) {
+	count_kind(s, res);
+	if ((s->kind & LOAD_DENSE) && !(s->kind & (LOAD_ROPE | LOAD_LONG)) &&
+	    !w->status) {
 		double e = dense_check(s, &sj);
 
 		res->dense_checked++;
 		if (e > res->max_err_ratio)
 			res->max_err_ratio = e;
 		if (e > 1)
-			fail(res, "dense job beyond the tolerance (%.2f x)", e);
+			fail(res, "dense job beyond the tolerance (%.2f x; %s)",
+			     e, what);
 	}
 }
 
@@ -489,9 +285,9 @@ static int proc_main(int idx, struct result *res)
 	long done = 0, issued = 0;
 	int fd = open_dev_flags(0), i, k, n, fill[SLOTS], nfill = 0;
 
-	if (fd < 0 || bo_create(fd, SLOTS * SLOT_SZ, &h, &off))
+	if (fd < 0 || bo_create(fd, BO_SZ, &h, &off))
 		return 1;
-	map = mmap(NULL, SLOTS * SLOT_SZ, PROT_READ | PROT_WRITE, MAP_SHARED,
+	map = mmap(NULL, BO_SZ, PROT_READ | PROT_WRITE, MAP_SHARED,
 		   fd, (off_t)off);
 	if (map == MAP_FAILED)
 		return 1;
@@ -547,19 +343,38 @@ static int proc_main(int idx, struct result *res)
 	}
 	if (pending)
 		fail(res, "%u jobs pending after the last one", pending);
-	munmap(map, SLOTS * SLOT_SZ);
+	munmap(map, BO_SZ);
 	close(fd);
 	return 0;
 }
 
+/* Add @r's counts to @t. */
+static void add_result(struct result *t, const struct result *r)
+{
+	t->jobs += r->jobs;
+	t->mismatches += r->mismatches;
+	t->lost += r->lost;
+	t->dense_checked += r->dense_checked;
+	t->pruned += r->pruned;
+	t->progressive += r->progressive;
+	t->status_err += r->status_err;
+	t->v3 += r->v3;
+	t->gqa += r->gqa;
+	t->strided += r->strided;
+	t->paged += r->paged;
+	t->rope += r->rope;
+	t->positions += r->positions;
+	t->scaled += r->scaled;
+	t->long_ctx += r->long_ctx;
+	t->bad_block += r->bad_block;
+	t->max_err_ratio = fmax(t->max_err_ratio, r->max_err_ratio);
+}
+
 int main(int argc, char **argv)
 {
-	struct result *res;
+	struct result *res, t;
 	struct objects base, now;
 	char b1[160], b2[160];
-	long jobs = 0, mism = 0, lost = 0, dense = 0, pruned = 0, prog = 0,
-	     serr = 0;
-	double worst = 0;
 	int64_t t0;
 	int c, i, st = 0;
 
@@ -587,6 +402,9 @@ int main(int argc, char **argv)
 	caps.features = info.features;
 	caps.dma_bits = 64;
 	caps.model = spe_model_full();
+	/* A version 3 board's queues take 512-byte entries (hardware 1.2). */
+	entry_size = info.features & DRM_SPATTEN_FEAT_DESC_V3 ?
+		     SPATTEN_SQE_SIZE_MAX : SPATTEN_DESC_SIZE;
 	objects_read(&base);
 	res = mmap(NULL, sizeof(*res) * nprocs, PROT_READ | PROT_WRITE,
 		   MAP_SHARED | MAP_ANONYMOUS, -1, 0);
@@ -602,15 +420,9 @@ int main(int argc, char **argv)
 		if (!WIFEXITED(s) || WEXITSTATUS(s))
 			st = 1;
 	}
+	memset(&t, 0, sizeof(t));
 	for (i = 0; i < nprocs; i++) {
-		jobs += res[i].jobs;
-		mism += res[i].mismatches;
-		lost += res[i].lost;
-		dense += res[i].dense_checked;
-		pruned += res[i].pruned;
-		prog += res[i].progressive;
-		serr += res[i].status_err;
-		worst = fmax(worst, res[i].max_err_ratio);
+		add_result(&t, &res[i]);
 		if (res[i].first[0])
 			diag("process %d: %s", i, res[i].first);
 	}
@@ -618,13 +430,22 @@ int main(int argc, char **argv)
 	     "(%ld with pruning, %ld progressive, %ld dense also against "
 	     "double precision: worst error %.3f of the bound; %ld "
 	     "completed with an error status, same as the engine)", nprocs,
-	     njobs, (now_ns() - t0) / 1e9, jobs, pruned, prog, dense, worst,
-	     serr);
-	tap(st == 0 && jobs == (long)nprocs * njobs && !lost,
-	    "load: %d x %d jobs, none lost (%ld reaped)", nprocs, njobs, jobs);
-	tap(mism == 0, "load: every job bit-exact with the engine, dense "
-	    "ones within the tolerance of the double reference (%ld "
-	    "mismatches)", mism);
+	     njobs, (now_ns() - t0) / 1e9, t.jobs, t.pruned, t.progressive,
+	     t.dense_checked, t.max_err_ratio, t.status_err);
+	diag("load: %ld version 3 jobs%s (%ld grouped-query, %ld strided and "
+	     "%ld paged KV caches, %ld with RoPE of which %ld by position "
+	     "list, %ld with a score scale, %ld above 65535 rows, %ld with a "
+	     "block outside the buffer)", t.v3,
+	     info.features & DRM_SPATTEN_FEAT_DESC_V3 ? "" :
+	     " (the board has no DRM_SPATTEN_FEAT_DESC_V3)",
+	     t.gqa, t.strided, t.paged, t.rope, t.positions, t.scaled,
+	     t.long_ctx, t.bad_block);
+	tap(st == 0 && t.jobs == (long)nprocs * njobs && !t.lost,
+	    "load: %d x %d jobs, none lost (%ld reaped, %ld version 3)",
+	    nprocs, njobs, t.jobs, t.v3);
+	tap(t.mismatches == 0, "load: every job bit-exact with the engine, "
+	    "dense ones within the tolerance of the double reference (%ld "
+	    "mismatches)", t.mismatches);
 	{
 		bool ok = objects_back_to(&base, &now, 60 * NSEC_PER_SEC);
 
