@@ -1095,6 +1095,9 @@ SPATTEN_API int spatten_session_create(struct spatten_dev *dev,
 				       const struct spatten_session_config *cfg,
 				       struct spatten_session **sp);
 
+/* Flag of struct spatten_session_opts (with SPATTEN_SESSION_PROGRESSIVE). */
+#define SPATTEN_SESSION_SATURATION_ERROR (1u << 3)	/* saturating: -ERANGE */
+
 /* Kinds of attention (struct spatten_session_opts @kind): no default. */
 #define SPATTEN_SESSION_ENCODER		1	/* every token sees all (BERT) */
 #define SPATTEN_SESSION_DECODER		2	/* causal, then generation */
@@ -1116,7 +1119,10 @@ SPATTEN_API int spatten_session_create(struct spatten_dev *dev,
  *	hold @n_kv_heads heads
  * @head_dim: D
  * @max_context: tokens the KV cache holds (its capacity, allocated once)
- * @flags: SPATTEN_SESSION_PROGRESSIVE
+ * @flags: SPATTEN_SESSION_PROGRESSIVE; SPATTEN_SESSION_SATURATION_ERROR:
+ *	a pass in which a value would saturate fails with -ERANGE before
+ *	anything is written (without it saturations are counted:
+ *	spatten_session_saturations())
  * @k_bits: as struct spatten_session_config
  * @v_bits: as struct spatten_session_config
  * @q_frac: fractional bits of Q
@@ -1207,6 +1213,22 @@ SPATTEN_API void spatten_session_opts_init(struct spatten_session_opts *o,
 SPATTEN_API int spatten_session_open(struct spatten_dev *dev,
 				     const struct spatten_session_opts *o,
 				     struct spatten_session **sp);
+
+/**
+ * spatten_session_saturations() - values of a layer that saturated
+ * @s: session
+ * @layer: 0..n_layers-1
+ * @q: receives the Q elements that saturated since create or reset (may
+ *	be NULL)
+ * @k: likewise K
+ * @v: likewise V
+ *
+ * Return: 0, -EINVAL.
+ */
+SPATTEN_API int spatten_session_saturations(const struct spatten_session *s,
+					    unsigned int layer,
+					    uint64_t *q, uint64_t *k,
+					    uint64_t *v);
 
 /**
  * spatten_session_cache() - what the KV cache holds now

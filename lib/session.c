@@ -203,7 +203,8 @@ static int check_config(const struct spatten_session_opts *c)
 	    c->head_dim > UINT16_MAX || !c->max_context ||
 	    c->max_context > SESSION_MAX_CONTEXT)
 		return -EINVAL;
-	if (c->flags & ~SPATTEN_SESSION_PROGRESSIVE)
+	if (c->flags & ~(SPATTEN_SESSION_PROGRESSIVE |
+			 SPATTEN_SESSION_SATURATION_ERROR))
 		return -EINVAL;
 	if (!bits_ok(c->k_bits) || !bits_ok(c->v_bits))
 		return -EINVAL;
@@ -288,8 +289,15 @@ static int alloc_state(struct spatten_session *s)
 	s->kv = calloc(N, sizeof(*s->kv));
 	s->ids = calloc(L, sizeof(uint32_t));
 	s->order = calloc(L, sizeof(uint32_t));
-	if (!s->ids || !s->order)
+	s->kfrac = malloc(N * c->n_kv_heads);
+	s->vfrac = malloc(N);
+	s->sat = calloc(N * 3, sizeof(uint64_t));
+	s->qexp = calloc(H, sizeof(int));
+	s->qtmp = calloc(c->head_dim, sizeof(float));
+	if (!s->ids || !s->order || !s->kfrac || !s->vfrac || !s->sat ||
+	    !s->qexp || !s->qtmp)
 		return -ENOMEM;
+	memset(s->kfrac, -1, N * c->n_kv_heads);
 	if (!s->alive || !s->n_alive || !s->cand || !s->kept ||
 	    !s->pass_heads || !s->layer_heads || !s->n_layer_heads ||
 	    !s->last || !s->total || !s->kv)
@@ -354,6 +362,11 @@ SPATTEN_API void spatten_session_destroy(struct spatten_session *s)
 	free(s->kept);
 	free(s->ids);
 	free(s->order);
+	free(s->kfrac);
+	free(s->vfrac);
+	free(s->sat);
+	free(s->qexp);
+	free(s->qtmp);
 	free(s->pass_heads);
 	free(s->layer_heads);
 	free(s->n_layer_heads);
@@ -471,6 +484,8 @@ SPATTEN_API int spatten_session_reset(struct spatten_session *s)
 	memset(s->total, 0, c->n_layers * sizeof(*s->total));
 	s->len = 0;
 	s->seen = 0;
+	memset(s->kfrac, -1, (size_t)c->n_layers * c->n_kv_heads);
+	memset(s->sat, 0, (size_t)c->n_layers * 3 * sizeof(uint64_t));
 	s->in_pass = 0;
 	s->broken = 0;
 	s->next_layer = 0;
@@ -486,33 +501,38 @@ SPATTEN_API int spatten_session_context(const struct spatten_session *s)
 
 /*
  * Pack the @n new rows of every head into slots len..len+n-1 of a plane
- * of capacity max_context: nothing else in the cache moves.
+ * of capacity max_context (head h with @frac[h], or @frac[0] for all
+ * unless @per_head): nothing else in the cache moves. Returns the
+ * saturated elements or -errno.
  */
-static int put_rows(struct spatten_session *s, unsigned char *base,
-		    unsigned char *lsb, const float *src, uint8_t fmt,
-		    uint32_t row, uint32_t frac, uint32_t len, uint32_t n)
+static long put_rows(struct spatten_session *s, unsigned char *base,
+		     unsigned char *lsb, const float *src, uint8_t fmt,
+		     uint32_t row, const int8_t *frac, int per_head,
+		     uint32_t len, uint32_t n)
 {
 	const struct spatten_session_opts *c = &s->cfg;
 	uint32_t H = c->n_kv_heads, D = c->head_dim, h;
 	uint64_t C = c->max_context;
 	size_t cnt = (size_t)n * D;
-	long r;
+	long r, sat = 0;
 
 	for (h = 0; h < H; h++) {
 		const float *x = src + (size_t)h * cnt;
 		uint64_t at = (uint64_t)h * C + len;
+		unsigned int f = (unsigned int)frac[per_head ? h : 0];
 
 		if (lsb)
 			r = spatten_pack_split(base + at * row,
 					       lsb + at * s->lsb_row,
 					       spatten_fmt_bits(fmt), x, cnt,
-					       frac);
+					       f);
 		else
-			r = spatten_pack(base + at * row, fmt, x, cnt, frac);
+			r = spatten_pack(base + at * row, fmt, x, cnt, f);
 		if (r < 0)
-			return (int)r;
+			return r;
+		sat += r;
 	}
-	return 0;
+	return sat;
 }
 
 static int append_kv(struct spatten_session *s, unsigned int layer,
@@ -521,13 +541,20 @@ static int append_kv(struct spatten_session *s, unsigned int layer,
 	const struct spatten_session_opts *c = &s->cfg;
 	unsigned char *b = spatten_bo_map(s->kv[layer]);
 	unsigned char *lsb = s->prog ? b + s->off_lsb : NULL;
-	int ret;
+	long r;
 
-	ret = put_rows(s, b, lsb, k, s->k_fmt, s->k_row, c->k_frac, len, n);
-	if (!ret)
-		ret = put_rows(s, b + s->off_v, NULL, v, s->v_fmt, s->v_row,
-			       c->v_frac, len, n);
-	return ret;
+	/* K: a scale per KV head; V: one for the layer */
+	r = put_rows(s, b, lsb, k, s->k_fmt, s->k_row,
+		     s->kfrac + (size_t)layer * c->n_kv_heads, 1, len, n);
+	if (r < 0)
+		return (int)r;
+	s->sat[(size_t)layer * 3 + 1] += (uint64_t)r;
+	r = put_rows(s, b + s->off_v, NULL, v, s->v_fmt, s->v_row,
+		     s->vfrac + layer, 0, len, n);
+	if (r < 0)
+		return (int)r;
+	s->sat[(size_t)layer * 3 + 2] += (uint64_t)r;
+	return 0;
 }
 
 /* Lists of version-3 jobs: little-endian u32 entries. */
@@ -593,7 +620,7 @@ static uint32_t candidates(struct spatten_session *s, unsigned int layer,
 }
 
 static void dequant_out(struct spatten_session *s, float *out, int gen,
-			uint32_t n_new, int rows_listed)
+			uint32_t n_new, int rows_listed, int out_frac)
 {
 	const struct spatten_session_opts *c = &s->cfg;
 	const unsigned char *o = (unsigned char *)spatten_bo_map(s->work) +
@@ -607,14 +634,15 @@ static void dequant_out(struct spatten_session *s, float *out, int gen,
 
 		if (gen || !rows_listed) {
 			spatten_dequantize_s16(out + base, o + base * 2,
-					       (size_t)n_new * D, c->out_frac);
+					       (size_t)n_new * D,
+					       (unsigned int)out_frac);
 			continue;
 		}
 		for (i = 0; i < s->n_kept; i++) {
 			size_t r = base + (size_t)s->kept[i] * D;
 
 			spatten_dequantize_s16(out + r, o + r * 2, D,
-					       c->out_frac);
+					       (unsigned int)out_frac);
 		}
 	}
 }
@@ -716,8 +744,10 @@ SPATTEN_API int spatten_session_layer(struct spatten_session *s,
 {
 	const struct spatten_session_opts *c;
 	struct spatten_layer_stats st;
+	struct spatten_pass_scales ps;
 	struct spatten_attn_desc d;
 	struct spatten_attn_ext e;
+	long sat;
 	struct spatten_result res;
 	struct spatten_job3 job;
 	unsigned char *w;
@@ -745,16 +775,21 @@ SPATTEN_API int spatten_session_layer(struct spatten_session *s,
 	gen = s->len > 0;
 	w = spatten_bo_map(s->work);
 
+	/* scales first: a saturation error leaves everything as it was */
+	ps.qexp = s->qexp;
+	ret = spatten__scales_pass(s, layer, n_new, q, k, v, &ps);
+	if (ret < 0)
+		return ret;
 	s->broken = 1;	/* until the layer completes */
 	ret = append_kv(s, layer, k, v, s->len, n_new);
 	if (ret < 0)
 		return ret;
 	for (i = 0; i < n_new; i++)
 		s->ids[s->len + i] = (uint32_t)(s->seen + i);
-	ret = (int)spatten_quantize_s16(w + s->off_q, q, (size_t)H * n_new * D,
-					c->q_frac);
-	if (ret < 0)
-		return ret;
+	sat = spatten__scales_put_q(s, w + s->off_q, q, n_new, &ps);
+	if (sat < 0)
+		return (int)sat;
+	s->sat[(size_t)layer * 3] += (uint64_t)sat;
 
 	/* tokens */
 	ncand = candidates(s, layer, gen, L);
@@ -814,10 +849,11 @@ SPATTEN_API int spatten_session_layer(struct spatten_session *s,
 		  (c->rope_base ? SPATTEN_ATTN_ROPE : 0) |
 		  (s->prog ? SPATTEN_ATTN_PROGRESSIVE : 0);
 	d.q_start = gen ? L - 1 : 0;
-	d.q_frac = c->q_frac;
-	d.k_frac = c->k_frac;
-	d.v_frac = c->v_frac;
-	d.out_frac = c->out_frac;
+	/* only q_frac + k_frac sets the scores' units (session_scale.c) */
+	d.k_frac = (uint8_t)(ps.score_frac < 15 ? ps.score_frac : 15);
+	d.q_frac = (uint8_t)(ps.score_frac - d.k_frac);
+	d.v_frac = (uint8_t)ps.vf;
+	d.out_frac = (uint8_t)ps.out_frac;
 	d.k_fmt = s->k_fmt;
 	d.v_fmt = s->v_fmt;
 	d.q = (struct spatten_tensor_ref){ s->work, s->off_q };
@@ -920,7 +956,7 @@ SPATTEN_API int spatten_session_layer(struct spatten_session *s,
 	       s->n_pass_heads * sizeof(uint32_t));
 	s->n_layer_heads[layer] = s->n_pass_heads;
 	if (out)
-		dequant_out(s, out, gen, n_new, tk || ncand != L);
+		dequant_out(s, out, gen, n_new, tk || ncand != L, ps.out_frac);
 	if (hk) {
 		get_list(s->pass_heads, w + s->off_hkept, hk);
 		s->n_pass_heads = hk;

@@ -49,7 +49,28 @@ struct spatten_session {
 	uint32_t *layer_heads;			/* [n_layers][n_heads] */
 	uint32_t *n_layer_heads;
 	struct spatten_layer_stats *last, *total;
+	/* scales (session_scale.c) */
+	int8_t *kfrac;				/* [n_layers][n_kv_heads], -1 unset */
+	int8_t *vfrac;				/* [n_layers] */
+	uint64_t *sat;				/* [n_layers][3]: Q, K, V */
+	int *qexp;				/* [n_heads] this pass */
+	float *qtmp;				/* [head_dim] */
 };
+
+/* This pass's fixed-point scales (session_scale.c). */
+struct spatten_pass_scales {
+	int *qexp;		/* [n_heads]: fractional bits of each head's Q */
+	int score_frac;		/* q_frac + k_frac of the job */
+	int vf, out_frac;
+};
+
+/* session_scale.c */
+int spatten__scales_pass(struct spatten_session *s, unsigned int layer,
+			 uint32_t n, const float *q, const float *k,
+			 const float *v, struct spatten_pass_scales *ps);
+long spatten__scales_put_q(struct spatten_session *s, unsigned char *dst,
+			   const float *q, uint32_t n,
+			   const struct spatten_pass_scales *ps);
 
 /* session_kv.c */
 uint32_t spatten__kv_budget(const struct spatten_session_opts *c);

@@ -1132,6 +1132,68 @@ static void bounded_cache_follows_the_policy(void)
 	CHECK_EQ(spatten_session_cache(NULL, ids, NULL, 1), -EINVAL);
 }
 
+/*
+ * Saturation is never silent: a head whose Q and K are 100 times larger
+ * (an outlier head, as LLM projections have) saturates the session's
+ * scale (2^11: values up to 16): counted per layer, or -ERANGE with the
+ * flag, with nothing written (the pass can be retried).
+ */
+static void saturation_is_counted_or_an_error(void)
+{
+	const unsigned int H = 4, G = 2, D = 64, n = 16;
+	size_t all = (size_t)H * n * D, kvn = (size_t)G * n * D, i;
+	float *q = malloc(all * 4), *k = malloc(kvn * 4), *v = malloc(kvn * 4);
+	float *out = malloc(all * 4);
+	struct spatten_session_opts o;
+	struct spatten_session *s = NULL;
+	uint64_t sq, sk, sv, want_q = 0, want_k = 0;
+
+	CHECK(q && k && v && out);
+	if (!q || !k || !v || !out)
+		goto out;
+	fill_floats(q, all, 101);
+	fill_floats(k, kvn, 102);
+	fill_floats(v, kvn, 103);
+	for (i = 0; i < (size_t)n * D; i++) {
+		q[3 * n * D + i] *= 100.0f;	/* query head 3 ... */
+		k[1 * n * D + i] *= 100.0f;	/* ... and its KV head 1 */
+		/* |x| >= 32767.5 / 2048 saturates */
+		want_q += fabsf(q[3 * n * D + i]) >= 32767.5f / 2048;
+		want_k += fabsf(k[1 * n * D + i]) >= 32767.5f / 2048;
+	}
+	spatten_session_opts_init(&o, SPATTEN_SESSION_ENCODER, 1, H, G, D, n);
+	CHECK_EQ(spatten_session_open(dev_main, &o, &s), 0);
+	CHECK_EQ(spatten_session_layer(s, 0, n, q, k, v, out), 0);
+	CHECK_EQ(spatten_session_saturations(s, 0, &sq, &sk, &sv), 0);
+	printf("# %llu Q and %llu K values saturated (of %llu, %llu)\n",
+	       (unsigned long long)sq, (unsigned long long)sk,
+	       (unsigned long long)want_q, (unsigned long long)want_k);
+	CHECK(sq == want_q && sk == want_k && sv == 0 && sq > 0);
+	CHECK_EQ(spatten_session_saturations(s, 1, &sq, NULL, NULL), -EINVAL);
+	CHECK_EQ(spatten_session_saturations(NULL, 0, &sq, NULL, NULL),
+		 -EINVAL);
+	spatten_session_destroy(s);
+	o.flags = SPATTEN_SESSION_SATURATION_ERROR;
+	CHECK_EQ(spatten_session_open(dev_main, &o, &s), 0);
+	CHECK_EQ(spatten_session_layer(s, 0, n, q, k, v, out), -ERANGE);
+	CHECK_EQ(spatten_session_context(s), 0);
+	CHECK_EQ(spatten_session_saturations(s, 0, &sq, &sk, &sv), 0);
+	CHECK(sq == 0 && sk == 0 && sv == 0);
+	/* the same pass within range runs: nothing was left half done */
+	for (i = 0; i < (size_t)n * D; i++) {
+		q[3 * n * D + i] /= 100.0f;
+		k[1 * n * D + i] /= 100.0f;
+	}
+	CHECK_EQ(spatten_session_layer(s, 0, n, q, k, v, out), 0);
+	CHECK_EQ(spatten_session_context(s), (int)n);
+out:
+	spatten_session_destroy(s);
+	free(q);
+	free(k);
+	free(v);
+	free(out);
+}
+
 int main(void)
 {
 	struct spatten_info info;
@@ -1164,6 +1226,7 @@ int main(void)
 	RUN(session_kind_and_scale);
 	RUN(rope_session_matches_reference);
 	RUN(bounded_cache_follows_the_policy);
+	RUN(saturation_is_counted_or_an_error);
 	spatten_close(sim_dev);
 	spatten_close(dev_main);
 	return tap_done();
