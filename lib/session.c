@@ -293,9 +293,8 @@ static int alloc_state(struct spatten_session *s)
 	s->vfrac = malloc(N);
 	s->sat = calloc(N * 3, sizeof(uint64_t));
 	s->qexp = calloc(H, sizeof(int));
-	s->qtmp = calloc(c->head_dim, sizeof(float));
 	if (!s->ids || !s->order || !s->kfrac || !s->vfrac || !s->sat ||
-	    !s->qexp || !s->qtmp)
+	    !s->qexp)
 		return -ENOMEM;
 	memset(s->kfrac, -1, N * c->n_kv_heads);
 	if (!s->alive || !s->n_alive || !s->cand || !s->kept ||
@@ -366,7 +365,6 @@ SPATTEN_API void spatten_session_destroy(struct spatten_session *s)
 	free(s->vfrac);
 	free(s->sat);
 	free(s->qexp);
-	free(s->qtmp);
 	free(s->pass_heads);
 	free(s->layer_heads);
 	free(s->n_layer_heads);

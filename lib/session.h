@@ -54,7 +54,6 @@ struct spatten_session {
 	int8_t *vfrac;				/* [n_layers] */
 	uint64_t *sat;				/* [n_layers][3]: Q, K, V */
 	int *qexp;				/* [n_heads] this pass */
-	float *qtmp;				/* [head_dim] */
 };
 
 /* This pass's fixed-point scales (session_scale.c). */

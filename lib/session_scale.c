@@ -15,7 +15,6 @@
  * They come with per-head fractional bits in the hardware interface.
  */
 #include <errno.h>
-#include <math.h>
 #include <string.h>
 
 #include "session.h"
@@ -71,41 +70,23 @@ int spatten__scales_pass(struct spatten_session *s, unsigned int layer,
 	return 0;
 }
 
-/*
- * Quantise the [H][n][D] queries into S16 with head h at 2^qexp[h]
- * (negative: scaled down first, exactly); returns saturations.
- */
+/* Quantise the [H][n][D] queries into S16, head h at 2^qexp[h]. */
 long spatten__scales_put_q(struct spatten_session *s, unsigned char *dst,
 			   const float *q, uint32_t n,
 			   const struct spatten_pass_scales *ps)
 {
 	const struct spatten_session_opts *c = &s->cfg;
-	uint32_t H = c->n_heads, D = c->head_dim, h, r, x;
-	size_t row = (size_t)D * 2;
-	float *tmp = s->qtmp;
+	uint32_t H = c->n_heads, D = c->head_dim, h;
 	long sat = 0, ret;
 
 	for (h = 0; h < H; h++) {
-		const float *src = q + (size_t)h * n * D;
-		unsigned char *to = dst + (size_t)h * n * row;
-
-		if (ps->qexp[h] >= 0) {
-			ret = spatten_quantize_s16(to, src, (size_t)n * D,
-						   (unsigned int)ps->qexp[h]);
-			if (ret < 0)
-				return ret;
-			sat += ret;
-			continue;
-		}
-		for (r = 0; r < n; r++) {
-			for (x = 0; x < D; x++)
-				tmp[x] = ldexpf(src[(size_t)r * D + x],
-						ps->qexp[h]);
-			ret = spatten_quantize_s16(to + r * row, tmp, D, 0);
-			if (ret < 0)
-				return ret;
-			sat += ret;
-		}
+		ret = spatten_quantize_s16(dst + (size_t)h * n * D * 2,
+					   q + (size_t)h * n * D,
+					   (size_t)n * D,
+					   (unsigned int)ps->qexp[h]);
+		if (ret < 0)
+			return ret;
+		sat += ret;
 	}
 	return sat;
 }
