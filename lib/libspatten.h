@@ -604,7 +604,10 @@ struct spatten_tensor_ref {
  *
  * Every optional operand is present exactly when its count or flag asks
  * for it (docs/hardware.md). Zero the struct (spatten_attn_desc_init()
- * does) before filling it: zero means "dense, S16, as in v1".
+ * does) before filling it: zero means "dense, S16, as in v1". With
+ * spatten_attn_prep3() the lists hold uint32_t entries, rows and counts
+ * may exceed 65535, and K, V and the K LSB plane hold n_kv_heads heads in
+ * the layout of struct spatten_attn_ext.
  */
 struct spatten_attn_desc {
 	uint32_t n_heads;
