@@ -36,6 +36,7 @@ enum spe_plane {
 	SPE_PLANE_HEAD_KEPT,	/* written */
 	SPE_PLANE_BLOCK_TABLE,	/* v3: paged KV cache */
 	SPE_PLANE_POSITIONS,	/* v3: key positions for RoPE */
+	SPE_PLANE_HEAD_FRACS,	/* v3: fractional bits per head */
 	SPE_PLANE_COUNT,
 	SPE_PLANE_COUNT_V2 = SPE_PLANE_BLOCK_TABLE,	/* planes of v1 and v2 */
 };

@@ -145,7 +145,7 @@ static int spe_reserve(size_t *total, size_t n, size_t elem, size_t align,
 enum {
 	S_RAW, S_HEADS, S_CAND, S_PINNED, S_TOK, S_ROWS, S_QSPAN, S_KVSPAN,
 	S_IDX, S_SEL, S_KEY, S_TOKIMP, S_HEADIMP, S_IMP, S_IMP32, S_TABLE,
-	S_POS, S_INVF, S_Q16, S_K16, S_KROT, S_KFULL, S_V16, S_VTMP, S_RVIS,
+	S_POS, S_HFRAC, S_INVF, S_Q16, S_K16, S_KROT, S_KFULL, S_V16, S_VTMP, S_RVIS,
 	S_SCORE, S_E, S_PQ, S_ACC, S_VPIDX, S_VPN, S_VPW, S_VSTATE, S_OUT,
 	S_TK0, S_TK1, S_TK2, S_COUNT
 };
@@ -230,6 +230,8 @@ static void spe_scratch_sizes(struct spe_ctx *c, size_t *n, size_t *sz)
 	SLOT(S_TABLE, c->kv.n_blocks, uint32_t);
 	SLOT(S_POS, job->flags & SPATTEN_DESC_F_ROPE_POSITIONS ? kv : 0,
 	     uint32_t);
+	SLOT(S_HFRAC, job->flags & SPATTEN_DESC_F_HEAD_FRACS ?
+	     2 * (nh + job->n_kv_heads) : 0, uint8_t);
 	SLOT(S_INVF, c->rope ? d / 2 : 0, double);
 	SLOT(S_Q16, nq * d, int16_t);
 	SLOT(S_K16, kv * d, int16_t);
@@ -297,6 +299,7 @@ static int spe_scratch_alloc(struct spe_ctx *c)
 	c->imp32 = AT(S_IMP32);
 	c->kv.table = AT(S_TABLE);
 	c->pos = n[S_POS] ? AT(S_POS) : NULL;
+	c->hfrac = n[S_HFRAC] ? AT(S_HFRAC) : NULL;
 	c->inv_freq = AT(S_INVF);
 	c->q16 = AT(S_Q16);
 	c->k16 = AT(S_K16);
@@ -415,6 +418,16 @@ static int spe_prepare(struct spe_ctx *c)
 		rc = spe_read_u32s(c, SPE_PLANE_POSITIONS, kv, c->pos);
 		if (rc)
 			return rc;
+	}
+	if (c->hfrac) {
+		uint32_t nf = 2 * (job->n_heads + job->n_kv_heads);
+
+		rc = spe_read(c, SPE_PLANE_HEAD_FRACS, 0, c->hfrac, nf);
+		if (rc)
+			return rc;
+		for (i = 0; i < nf; i++)
+			if (c->hfrac[i] > 15)
+				return SPATTEN_HW_ERR_FORMAT;
 	}
 	if (c->rope)
 		spe_rope_init(c->inv_freq, c->d, job->rope_base);
@@ -588,7 +601,7 @@ static uint64_t spe_store_row(struct spe_ctx *c, uint32_t ri,
 	uint8_t *dst = c->out + (size_t)ri * c->d * 2;
 	uint64_t mag = c->kern->requant_row(acc, c->d, c->shift, dst);
 
-	return mag << (SPE_HEAD_IMP_FRAC - c->job->out_frac);
+	return mag << (SPE_HEAD_IMP_FRAC - c->out_frac);
 }
 
 /*
@@ -826,6 +839,23 @@ static int spe_run_block(struct spe_ctx *c, uint32_t r0, uint32_t r1,
 	return SPATTEN_HW_OK;
 }
 
+/*
+ * F_HEAD_FRACS: query head @h's units: scores 2^-(q_frac[h] + k_frac[g]),
+ * products shifted by 15 + v_frac[g] - out_frac[h] (0..30), output and
+ * head importance with out_frac[h].
+ */
+static void spe_head_fracs(struct spe_ctx *c, uint32_t h)
+{
+	const struct spe_job *job = c->job;
+	uint32_t g = h / c->group, H = job->n_heads, G = job->n_kv_heads;
+	unsigned int qf = c->hfrac[h], of = c->hfrac[H + h];
+	unsigned int kf = c->hfrac[2 * H + g], vf = c->hfrac[2 * H + G + g];
+
+	c->scale = spe_score_scale_fracs(job, qf + kf);
+	c->shift = SPE_PROB_FRAC + (int)vf - (int)of;
+	c->out_frac = of;
+}
+
 /* Section 3, step 6: one query head; its KV head's rows are loaded. */
 static int spe_run_head(struct spe_ctx *c, uint32_t h)
 {
@@ -833,6 +863,8 @@ static int spe_run_head(struct spe_ctx *c, uint32_t h)
 	uint64_t head_mag = 0;
 	int rc;
 
+	if (c->hfrac)
+		spe_head_fracs(c, h);
 	/* RoPE rotates the rows: never the operand's own bytes. */
 	rc = spe_load_q(c, h, !c->rope);
 	if (rc)
@@ -962,6 +994,7 @@ static int spe_run_attention(const struct spe_job *desc_job,
 	c.has_tok_imp = !!job->buf[SPE_PLANE_TOK_IMP].len;
 	c.scale = spe_score_scale(job);
 	c.shift = SPE_PROB_FRAC + job->v_frac - job->out_frac;
+	c.out_frac = job->out_frac;
 	c.rope = !!(job->flags & SPATTEN_DESC_F_ROPE);
 	c.group = job->n_heads / job->n_kv_heads;
 	spe_kv_layout_init(&c);

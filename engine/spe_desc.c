@@ -127,6 +127,7 @@ static void spe_decode_fields_v3(const struct spatten_hw_desc_v3 *d,
 	spe_decode_buf(&job->buf[SPE_PLANE_HEAD_KEPT], &d->head_kept);
 	spe_decode_buf(&job->buf[SPE_PLANE_BLOCK_TABLE], &d->block_table);
 	spe_decode_buf(&job->buf[SPE_PLANE_POSITIONS], &d->positions);
+	spe_decode_buf(&job->buf[SPE_PLANE_HEAD_FRACS], &d->head_fracs);
 }
 
 /* Flags a descriptor version knows. */
@@ -335,6 +336,10 @@ static int spe_format_ok(uint8_t fmt, uint8_t frac,
 static int spe_check_formats(const struct spe_job *job,
 			     const struct spe_caps *caps)
 {
+	/* with a table of fractions per head, the job's own are 0 */
+	if ((job->flags & SPATTEN_DESC_F_HEAD_FRACS) &&
+	    (job->q_frac || job->k_frac || job->v_frac || job->out_frac))
+		return SPATTEN_HW_ERR_FORMAT;
 	if (!spe_format_ok(job->q_fmt, job->q_frac, caps) ||
 	    job->q_fmt != SPATTEN_FMT_S16 ||
 	    !spe_format_ok(job->k_fmt, job->k_frac, caps) ||
@@ -474,6 +479,8 @@ static int spe_buf_wanted(const struct spe_job *job, enum spe_plane p)
 		return !!job->kv_block_rows;
 	case SPE_PLANE_POSITIONS:
 		return !!(job->flags & SPATTEN_DESC_F_ROPE_POSITIONS);
+	case SPE_PLANE_HEAD_FRACS:
+		return !!(job->flags & SPATTEN_DESC_F_HEAD_FRACS);
 	default:
 		return 1;
 	}
@@ -496,6 +503,7 @@ static int spe_check_buffers(const struct spe_job *job,
 		SPE_PLANE_TOK_KEPT, SPE_PLANE_PINNED, SPE_PLANE_HEAD_IMP,
 		SPE_PLANE_HEAD_ALIVE, SPE_PLANE_HEAD_KEPT,
 		SPE_PLANE_BLOCK_TABLE, SPE_PLANE_POSITIONS,
+		SPE_PLANE_HEAD_FRACS,
 	};
 	uint64_t lb = job->list_bytes;
 	uint64_t blocks = spatten_hw_kv_blocks(job->kv_rows,
@@ -524,6 +532,8 @@ static int spe_check_buffers(const struct spe_job *job,
 		[SPE_PLANE_BLOCK_TABLE] = blocks * SPATTEN_BLOCK_ENTRY_BYTES,
 		[SPE_PLANE_POSITIONS] = (uint64_t)job->kv_rows *
 					SPATTEN_POSITION_BYTES,
+		[SPE_PLANE_HEAD_FRACS] = 2 * ((uint64_t)job->n_heads +
+					      job->n_kv_heads),
 	};
 	size_t i;
 	int rc;

@@ -47,6 +47,7 @@
 /* spe_math.c: the documented arithmetic */
 float spe_expf(float x);
 float spe_score_scale(const struct spe_job *job);
+float spe_score_scale_fracs(const struct spe_job *job, unsigned int frac);
 float spe_softmax_row(const int64_t *score, uint32_t n, float scale,
 		      float *e, int32_t *pq);
 int16_t spe_requantise(int64_t acc, int shift);

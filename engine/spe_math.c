@@ -60,7 +60,13 @@ float spe_expf(float x)
  */
 float spe_score_scale(const struct spe_job *job)
 {
-	float unit = 1.0f / (float)(1u << (job->q_frac + job->k_frac));
+	return spe_score_scale_fracs(job, job->q_frac + job->k_frac);
+}
+
+/* The same with @frac = q_frac + k_frac of one head (F_HEAD_FRACS). */
+float spe_score_scale_fracs(const struct spe_job *job, unsigned int frac)
+{
+	float unit = 1.0f / (float)(1u << frac);
 	float scale;
 
 	if (!job->score_scale)

@@ -46,8 +46,10 @@ struct spe_ctx {
 	struct spe_topk topk;
 	uint32_t d, k_bits, v_bits;
 	int causal, progressive, generation, value_prune, has_tok_imp, rope;
-	float scale;
+	float scale;			/* this head's (F_HEAD_FRACS) */
 	int shift;
+	unsigned int out_frac;
+	uint8_t *hfrac;			/* F_HEAD_FRACS: the table, or NULL */
 	uint64_t max_scratch;		/* caps->max_scratch, 0: no limit */
 	struct spe_kv_layout kv;
 	uint32_t group;			/* query heads per KV head */

@@ -296,9 +296,19 @@ struct spatten_hw_desc {
 
 #define SPATTEN_DESC_F_ROPE		(1u << 2)	/* v3: rotate Q and K */
 #define SPATTEN_DESC_F_ROPE_POSITIONS	(1u << 3)	/* v3: key position list */
+/*
+ * v3: fractional bits per head from @head_fracs, u8 entries: q_frac and
+ * out_frac of each query head, then k_frac and v_frac of each KV head
+ * ([n_heads] q, [n_heads] out, [n_kv_heads] k, [n_kv_heads] v; each
+ * 0..15, else ERR_FORMAT at run time). The descriptor's q_frac, k_frac,
+ * v_frac and out_frac must then be 0. Query head h's scores are in units
+ * of 2^-(q_frac[h] + k_frac[g]), g its KV head; its output has
+ * out_frac[h] and its head importance is in 2^-16 units as always.
+ */
+#define SPATTEN_DESC_F_HEAD_FRACS	(1u << 4)
 #define SPATTEN_DESC_F_ALL_V3 \
 	(SPATTEN_DESC_F_ALL | SPATTEN_DESC_F_ROPE | \
-	 SPATTEN_DESC_F_ROPE_POSITIONS)
+	 SPATTEN_DESC_F_ROPE_POSITIONS | SPATTEN_DESC_F_HEAD_FRACS)
 
 struct spatten_hw_desc_v3 {
 	__le16 opcode;			/* 0x000 enum spatten_opcode */
@@ -355,7 +365,8 @@ struct spatten_hw_desc_v3 {
 	struct spatten_hw_buf head_kept; /* 0x130 u32[head_keep], written */
 	struct spatten_hw_buf block_table; /* 0x140 u32 block numbers */
 	struct spatten_hw_buf positions; /* 0x150 u32[kv_rows] */
-	__u8 rsvd5[0x200 - 0x160];	/* 0x160 must be zero */
+	struct spatten_hw_buf head_fracs; /* 0x160 F_HEAD_FRACS: u8 table */
+	__u8 rsvd5[0x200 - 0x170];	/* 0x170 must be zero */
 };
 
 /* A submission-queue entry of either size; the common header is v2's. */
