@@ -31,6 +31,7 @@ static_assert(DRM_SPATTEN_DESC_V2 == SPATTEN_DESC_VERSION);
 static_assert(DRM_SPATTEN_DESC_V3 == SPATTEN_DESC_VERSION_V3);
 static_assert(DRM_SPATTEN_JOB_ROPE == SPATTEN_DESC_F_ROPE);
 static_assert(DRM_SPATTEN_JOB_ROPE_POSITIONS == SPATTEN_DESC_F_ROPE_POSITIONS);
+static_assert(DRM_SPATTEN_JOB_HEAD_FRACS == SPATTEN_DESC_F_HEAD_FRACS);
 static_assert(DRM_SPATTEN_STATUS_ERR_PARAM == SPATTEN_HW_ERR_PARAM);
 static_assert(DRM_SPATTEN_STATUS_ERR_PARAM == SPATTEN_HW_STATUS_MAX);
 static_assert(DRM_SPATTEN_FEAT_ROPE == SPATTEN_FEAT_ROPE);
@@ -90,7 +91,7 @@ spatten_job_tensor(const struct drm_spatten_job *uj, unsigned int idx)
 		&uj->q, &uj->k, &uj->v, &uj->out, &uj->k_lsb, &uj->tok_imp,
 		&uj->tok_alive, &uj->tok_kept, &uj->pinned, &uj->head_imp,
 		&uj->head_alive, &uj->head_kept, &uj->block_table,
-		&uj->positions,
+		&uj->positions, &uj->head_fracs,
 	};
 
 	return t[idx];
@@ -108,7 +109,7 @@ static bool spatten_job_fields_ok(const struct drm_spatten_job *uj)
 		return !memchr_inv((const u8 *)uj + tail, 0, sizeof(*uj) - tail);
 	return !(uj->q_rows || uj->kv_rows || uj->q_start || uj->n_tok_alive ||
 		 uj->token_keep || uj->n_pinned || uj->value_keep ||
-		 uj->rsvd4 || memchr_inv(uj->rsvd5, 0, sizeof(uj->rsvd5)));
+		 uj->rsvd4);
 }
 
 /* Does the job name any version 2 operand, count or field? */
@@ -224,6 +225,7 @@ static int spatten_job_check_v3(const struct spatten_caps *caps,
 {
 	bool rope = uj->flags & SPATTEN_DESC_F_ROPE;
 	bool positions = uj->flags & SPATTEN_DESC_F_ROPE_POSITIONS;
+	bool head_fracs = uj->flags & SPATTEN_DESC_F_HEAD_FRACS;
 	bool layout = uj->kv_head_stride || uj->kv_row_stride ||
 		      uj->kv_block_stride || uj->kv_block_rows;
 
@@ -246,6 +248,11 @@ static int spatten_job_check_v3(const struct spatten_caps *caps,
 		return -EINVAL;
 	if (!spatten_presence_ok(&uj->block_table, uj->kv_block_rows) ||
 	    !spatten_presence_ok(&uj->positions, positions))
+		return -EINVAL;
+	/* fractions per head: the job's own are 0 (the table is read later) */
+	if (!spatten_presence_ok(&uj->head_fracs, head_fracs) ||
+	    (head_fracs && (uj->q_frac || uj->k_frac || uj->v_frac ||
+			    uj->out_frac)))
 		return -EINVAL;
 	return 0;
 }
@@ -431,6 +438,8 @@ static const size_t spatten_operand_field_v3[SPATTEN_T_NUM] = {
 	[SPATTEN_T_BLOCK_TABLE] = offsetof(struct spatten_hw_desc_v3,
 					   block_table),
 	[SPATTEN_T_POSITIONS] = offsetof(struct spatten_hw_desc_v3, positions),
+	[SPATTEN_T_HEAD_FRACS] = offsetof(struct spatten_hw_desc_v3,
+					  head_fracs),
 };
 
 /* Bytes of one row of a K, K-LSB or V plane of @bits-bit elements. */
@@ -478,8 +487,10 @@ static u64 spatten_operand_bytes(const struct drm_spatten_job *uj,
 	case SPATTEN_T_BLOCK_TABLE:
 		return spatten_hw_kv_blocks(dm->kv_rows, uj->kv_block_rows) *
 		       SPATTEN_BLOCK_ENTRY_BYTES;
-	default:
+	case SPATTEN_T_POSITIONS:
 		return (u64)dm->kv_rows * SPATTEN_POSITION_BYTES;
+	default:
+		return 2 * ((u64)nh + dm->n_kv_heads);
 	}
 }
 
@@ -505,6 +516,8 @@ static u32 spatten_operand_align(const struct drm_spatten_job *uj,
 	case SPATTEN_T_BLOCK_TABLE:
 	case SPATTEN_T_POSITIONS:
 		return SPATTEN_BLOCK_ENTRY_BYTES;
+	case SPATTEN_T_HEAD_FRACS:
+		return 1;
 	default:
 		return dm->list_bytes;
 	}

@@ -30,6 +30,7 @@ enum spatten_tensor_idx {
 	SPATTEN_T_HEAD_KEPT,
 	SPATTEN_T_BLOCK_TABLE,		/* version 3 */
 	SPATTEN_T_POSITIONS,		/* version 3 */
+	SPATTEN_T_HEAD_FRACS,		/* version 3 */
 	SPATTEN_T_NUM,
 	SPATTEN_T_NUM_V2 = SPATTEN_T_BLOCK_TABLE,
 };

@@ -478,6 +478,9 @@ static int check_shape3(const struct spatten_attn_desc *d, uint32_t n_kv)
 	if (((d->flags & SPATTEN_ATTN_CAUSAL) ||
 	     (d->flags & SPATTEN_ATTN_ROPE_POSITIONS)) && q_end > d->kv_rows)
 		return -EINVAL;
+	if ((d->flags & SPATTEN_ATTN_HEAD_FRACS) &&
+	    (d->q_frac || d->k_frac || d->v_frac || d->out_frac))
+		return -EINVAL;
 	if (d->stage == SPATTEN_STAGE_GENERATION &&
 	    (d->q_rows != 1 || d->q_start != d->kv_rows - 1))
 		return -EINVAL;
@@ -610,6 +613,10 @@ static int encode_tensors3(struct spatten_job3 *j3,
 				 (uint64_t)L * SPATTEN_POSITION_BYTES,
 				 SPATTEN_POSITION_BYTES,
 				 !!(d->flags & SPATTEN_ATTN_ROPE_POSITIONS), 0);
+	if (!ret)
+		ret = encode_opt(&j3->head_fracs, &e->head_fracs, dev,
+				 2 * ((uint64_t)H + n_kv), 1,
+				 !!(d->flags & SPATTEN_ATTN_HEAD_FRACS), 0);
 	return ret;
 }
 
@@ -628,7 +635,9 @@ static void fill_job3(struct spatten_job3 *j3,
 		      SPATTEN_DESC_F_PROGRESSIVE : 0) |
 		     (d->flags & SPATTEN_ATTN_ROPE ? SPATTEN_DESC_F_ROPE : 0) |
 		     (d->flags & SPATTEN_ATTN_ROPE_POSITIONS ?
-		      SPATTEN_DESC_F_ROPE_POSITIONS : 0);
+		      SPATTEN_DESC_F_ROPE_POSITIONS : 0) |
+		     (d->flags & SPATTEN_ATTN_HEAD_FRACS ?
+		      SPATTEN_DESC_F_HEAD_FRACS : 0);
 	job->n_heads = (uint16_t)d->n_heads;
 	job->head_dim = (uint16_t)d->head_dim;
 	job->q_fmt = SPATTEN_FMT_S16;

@@ -552,9 +552,10 @@ struct spatten_tensor_ref {
 /* spatten_attn_prep3() only (descriptor version 3) */
 #define SPATTEN_ATTN_ROPE		(1u << 2)	/* rotate Q and K */
 #define SPATTEN_ATTN_ROPE_POSITIONS	(1u << 3)	/* key position list */
+#define SPATTEN_ATTN_HEAD_FRACS		(1u << 4)	/* fractions per head */
 #define SPATTEN_ATTN_FLAGS_ALL_V3 \
 	(SPATTEN_ATTN_FLAGS_ALL | SPATTEN_ATTN_ROPE | \
-	 SPATTEN_ATTN_ROPE_POSITIONS)
+	 SPATTEN_ATTN_ROPE_POSITIONS | SPATTEN_ATTN_HEAD_FRACS)
 
 /**
  * struct spatten_attn_desc - one attention job: every knob of the hardware
@@ -722,6 +723,9 @@ SPATTEN_API int spatten_attn_prep(struct spatten_job *job,
  * @positions: with SPATTEN_ATTN_ROPE_POSITIONS: uint32_t[kv_rows] key
  *	positions (query row i has the position of slot q_start + i);
  *	without, a key's position is its slot
+ * @head_fracs: with SPATTEN_ATTN_HEAD_FRACS: uint8_t fractional bits per
+ *	head, [n_heads] of Q, [n_heads] of the output, [n_kv_heads] of K,
+ *	[n_kv_heads] of V (each 0..15; the desc's *_frac are then 0)
  * @rsvd: must be zero
  *
  * Zero it before filling it in: zero means
@@ -738,7 +742,8 @@ struct spatten_attn_ext {
 	uint32_t rsvd0;
 	struct spatten_tensor_ref block_table;
 	struct spatten_tensor_ref positions;
-	uint64_t rsvd[4];
+	struct spatten_tensor_ref head_fracs;
+	uint64_t rsvd[2];
 };
 
 /**

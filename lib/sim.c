@@ -315,7 +315,8 @@ static void sim_execute(struct spatten_sim *sim, const struct spatten_job3 *j3,
 	sim->cnt[SPATTEN_CNT_BYTES_META] += r.bytes[SPE_PLANE_TOK_IMP] +
 		r.bytes[SPE_PLANE_TOK_ALIVE] + r.bytes[SPE_PLANE_PINNED] +
 		r.bytes[SPE_PLANE_HEAD_IMP] + r.bytes[SPE_PLANE_HEAD_ALIVE] +
-		r.bytes[SPE_PLANE_BLOCK_TABLE] + r.bytes[SPE_PLANE_POSITIONS];
+		r.bytes[SPE_PLANE_BLOCK_TABLE] + r.bytes[SPE_PLANE_POSITIONS] +
+		r.bytes[SPE_PLANE_HEAD_FRACS];
 }
 
 /* Room for @n more completions; -EBUSY past SIM_MAX_UNREAPED. Locked. */

@@ -70,6 +70,7 @@ static const struct spatten_tensor *job_tensor(const struct spatten_job3 *j3,
 	case SPE_PLANE_HEAD_KEPT: return &j->head_kept;
 	case SPE_PLANE_BLOCK_TABLE: return &j3->block_table;
 	case SPE_PLANE_POSITIONS: return &j3->positions;
+	case SPE_PLANE_HEAD_FRACS: return &j3->head_fracs;
 	default: return NULL;
 	}
 }
@@ -80,7 +81,7 @@ static const enum spe_plane uapi_order[SPE_PLANE_COUNT] = {
 	SPE_PLANE_K_LSB, SPE_PLANE_TOK_IMP, SPE_PLANE_TOK_ALIVE,
 	SPE_PLANE_TOK_KEPT, SPE_PLANE_PINNED, SPE_PLANE_HEAD_IMP,
 	SPE_PLANE_HEAD_ALIVE, SPE_PLANE_HEAD_KEPT, SPE_PLANE_BLOCK_TABLE,
-	SPE_PLANE_POSITIONS,
+	SPE_PLANE_POSITIONS, SPE_PLANE_HEAD_FRACS,
 };
 
 static unsigned int plane_count(const struct spatten_job3 *j3)
@@ -161,6 +162,10 @@ static void operand_need(const struct spatten_job3 *j3,
 		*bytes = (uint64_t)dm->kv_rows * SPATTEN_POSITION_BYTES;
 		*align = SPATTEN_POSITION_BYTES;
 		break;
+	case SPE_PLANE_HEAD_FRACS:
+		*bytes = 2 * ((uint64_t)H + dm->n_kv_heads);
+		*align = 1;
+		break;
 	default:
 		*bytes = 0;
 	}
@@ -199,7 +204,7 @@ static int tail_ok(const struct spatten_job3 *j3)
 			       sizeof(zero));
 	return !(j->q_rows || j->kv_rows || j->q_start || j->n_tok_alive ||
 		 j->token_keep || j->n_pinned || j->value_keep ||
-		 j3->rsvd4 || j3->rsvd5[0] || j3->rsvd5[1]);
+		 j3->rsvd4);
 }
 
 /* A NOP carries nothing but its opcode, version and user data. */
@@ -274,6 +279,7 @@ static int check_v3(const struct spe_caps *c, const struct spatten_job3 *j3,
 	const struct spatten_job *j = &j3->job;
 	int rope = !!(j->flags & SPATTEN_DESC_F_ROPE);
 	int positions = !!(j->flags & SPATTEN_DESC_F_ROPE_POSITIONS);
+	int fracs = !!(j->flags & SPATTEN_DESC_F_HEAD_FRACS);
 	int layout = j3->kv_head_stride || j3->kv_row_stride ||
 		     j3->kv_block_stride || j3->kv_block_rows;
 
@@ -296,6 +302,9 @@ static int check_v3(const struct spe_caps *c, const struct spatten_job3 *j3,
 		return -EINVAL;
 	if (!presence_ok(&j3->block_table, j3->kv_block_rows) ||
 	    !presence_ok(&j3->positions, positions))
+		return -EINVAL;
+	if (!presence_ok(&j3->head_fracs, fracs) ||
+	    (fracs && (j->q_frac || j->k_frac || j->v_frac || j->out_frac)))
 		return -EINVAL;
 	return 0;
 }
@@ -518,6 +527,7 @@ static struct spatten_hw_buf *desc_buf(union spatten_hw_sqe *d, int v3,
 		[SPE_PLANE_HEAD_KEPT] = &d->v3.head_kept,
 		[SPE_PLANE_BLOCK_TABLE] = &d->v3.block_table,
 		[SPE_PLANE_POSITIONS] = &d->v3.positions,
+		[SPE_PLANE_HEAD_FRACS] = &d->v3.head_fracs,
 	};
 
 	return v3 ? v3b[p] : v2b[p];

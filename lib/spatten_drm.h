@@ -105,7 +105,7 @@ SPATTEN_SAME_FIELD(spatten_job3, drm_spatten_job, kv_block_stride);
 SPATTEN_SAME_FIELD(spatten_job3, drm_spatten_job, kv_block_rows);
 SPATTEN_SAME_FIELD(spatten_job3, drm_spatten_job, block_table);
 SPATTEN_SAME_FIELD(spatten_job3, drm_spatten_job, positions);
-SPATTEN_SAME_FIELD(spatten_job3, drm_spatten_job, rsvd5);
+SPATTEN_SAME_FIELD(spatten_job3, drm_spatten_job, head_fracs);
 
 _Static_assert(SPATTEN_API_VERSION == DRM_SPATTEN_API_VERSION, "api");
 _Static_assert(SPATTEN_MAX_SUBMIT == DRM_SPATTEN_MAX_SUBMIT, "max submit");

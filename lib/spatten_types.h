@@ -209,7 +209,9 @@ struct spatten_job {
  * @kv_block_rows: paged: slots per block (a power of two); 0: not paged
  * @block_table: paged: uint32_t block numbers
  * @positions: with SPATTEN_DESC_F_ROPE_POSITIONS: uint32_t[kv_rows32]
- * @rsvd5: must be zero
+ * @head_fracs: with SPATTEN_DESC_F_HEAD_FRACS: uint8_t fractional bits
+ *	per head ([n_heads] Q, [n_heads] output, [n_kv_heads] K,
+ *	[n_kv_heads] V)
  */
 struct spatten_job3 {
 	struct spatten_job job;
@@ -230,7 +232,7 @@ struct spatten_job3 {
 	uint32_t kv_block_rows;
 	struct spatten_tensor block_table;
 	struct spatten_tensor positions;
-	uint64_t rsvd5[2];
+	struct spatten_tensor head_fracs;
 };
 
 /* Most jobs one spatten_submit() takes. */

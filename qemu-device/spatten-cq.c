@@ -88,7 +88,8 @@ static uint64_t spatten_job_meta_bytes(const SpattenJob *job)
            job->bytes[SPE_PLANE_PINNED] + job->bytes[SPE_PLANE_HEAD_IMP] +
            job->bytes[SPE_PLANE_HEAD_ALIVE] +
            job->bytes[SPE_PLANE_BLOCK_TABLE] +
-           job->bytes[SPE_PLANE_POSITIONS];
+           job->bytes[SPE_PLANE_POSITIONS] +
+           job->bytes[SPE_PLANE_HEAD_FRACS];
 }
 
 /* Is @job still wanted: device present, queue not reset or disabled? */

@@ -128,6 +128,7 @@ static const char *spatten_plane_name(unsigned plane)
         [SPE_PLANE_HEAD_ALIVE] = "HEAD_ALIVE",
         [SPE_PLANE_BLOCK_TABLE] = "BLOCK_TABLE",
         [SPE_PLANE_POSITIONS] = "POSITIONS",
+        [SPE_PLANE_HEAD_FRACS] = "HEAD_FRACS",
     };
 
     return plane < SPE_PLANE_COUNT && names[plane] ? names[plane] : "?";
@@ -147,6 +148,7 @@ static bool spatten_plane_readable(unsigned plane)
     case SPE_PLANE_HEAD_ALIVE:
     case SPE_PLANE_BLOCK_TABLE:     /* v3: read-only */
     case SPE_PLANE_POSITIONS:       /* v3: read-only */
+    case SPE_PLANE_HEAD_FRACS:      /* v3: read-only */
         return true;
     }
     return false;

@@ -35,6 +35,7 @@ static const char *const plane_labels[SPE_PLANE_COUNT] = {
 	[SPE_PLANE_HEAD_KEPT] = "head kept list (written)",
 	[SPE_PLANE_BLOCK_TABLE] = "KV block table (read)",
 	[SPE_PLANE_POSITIONS] = "key positions (read)",
+	[SPE_PLANE_HEAD_FRACS] = "fractions per head (read)",
 };
 
 struct iter_sum {

@@ -24,6 +24,7 @@ static const char *const rep_planes[SPE_PLANE_COUNT] = {
 	[SPE_PLANE_HEAD_KEPT] = "head_kept",
 	[SPE_PLANE_BLOCK_TABLE] = "block_table",
 	[SPE_PLANE_POSITIONS] = "positions",
+	[SPE_PLANE_HEAD_FRACS] = "head_fracs",
 };
 
 void rep_json_string(FILE *f, const char *s)

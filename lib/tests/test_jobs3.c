@@ -31,10 +31,12 @@ struct j3case {
 	uint8_t kv_fmt;		/* S16 or S8 */
 	uint32_t value_keep;
 	uint64_t seed;
+	int head_fracs;		/* a table of fractions per head: 1 a
+				 * pattern, 2 the constants */
 };
 
 struct j3run {
-	struct spatten_bo *q, *k, *v, *out, *table, *pos;
+	struct spatten_bo *q, *k, *v, *out, *table, *pos, *fracs;
 	int16_t *qd, *kd, *vd;	/* logical [H][q][D], [Hkv][kv][D] */
 	int16_t *outd;
 	uint32_t *tbl, n_blocks, *posd;
@@ -48,6 +50,30 @@ struct j3run {
 #define KF	10
 #define VF	10
 #define OF	10
+
+/*
+ * Fractional bits of head h (query) or g (KV head): the constants, or
+ * with a table of fractions per head a different pattern per head.
+ */
+static int qf_of(const struct j3case *c, uint32_t h)
+{
+	return c->head_fracs == 1 ? 8 + (int)(h % 3) : QF;
+}
+
+static int of_of(const struct j3case *c, uint32_t h)
+{
+	return c->head_fracs == 1 ? 9 + (int)(h % 2) : OF;
+}
+
+static int kf_of(const struct j3case *c, uint32_t g)
+{
+	return c->head_fracs == 1 ? 11 - (int)(g % 2) : KF;
+}
+
+static int vf_of(const struct j3case *c, uint32_t g)
+{
+	return c->head_fracs == 1 ? 8 + (int)(g % 3) : VF;
+}
 #define PAGE_ROWS	16
 
 static uint64_t rng(uint64_t *s)
@@ -225,6 +251,23 @@ static int fill_buffers(struct spatten_dev *dev, const struct j3case *c,
 			return -ENOMEM;
 		memcpy(spatten_bo_map(r->table), r->tbl, r->n_blocks * 4);
 	}
+	if (c->head_fracs) {
+		uint8_t *f;
+		uint32_t qh, kvh;
+
+		r->fracs = bo_new(dev, 2 * (c->H + c->Hkv));
+		if (!r->fracs)
+			return -ENOMEM;
+		f = spatten_bo_map(r->fracs);
+		for (qh = 0; qh < c->H; qh++) {
+			f[qh] = (uint8_t)qf_of(c, qh);
+			f[c->H + qh] = (uint8_t)of_of(c, qh);
+		}
+		for (kvh = 0; kvh < c->Hkv; kvh++) {
+			f[2 * c->H + kvh] = (uint8_t)kf_of(c, kvh);
+			f[2 * c->H + c->Hkv + kvh] = (uint8_t)vf_of(c, kvh);
+		}
+	}
 	if (c->positions) {
 		r->posd = malloc(c->kv_rows * sizeof(*r->posd));
 		r->pos = bo_new(dev, c->kv_rows * 4);
@@ -253,10 +296,14 @@ static void make_desc(const struct j3case *c, struct j3run *r)
 	d->flags = (c->causal ? SPATTEN_ATTN_CAUSAL : 0) |
 		   (c->rope_base ? SPATTEN_ATTN_ROPE : 0) |
 		   (c->positions ? SPATTEN_ATTN_ROPE_POSITIONS : 0);
-	d->q_frac = QF;
-	d->k_frac = KF;
-	d->v_frac = VF;
-	d->out_frac = OF;
+	d->q_frac = c->head_fracs ? 0 : QF;
+	d->k_frac = c->head_fracs ? 0 : KF;
+	d->v_frac = c->head_fracs ? 0 : VF;
+	d->out_frac = c->head_fracs ? 0 : OF;
+	if (c->head_fracs) {
+		d->flags |= SPATTEN_ATTN_HEAD_FRACS;
+		r->e.head_fracs = (struct spatten_tensor_ref){ r->fracs, 0 };
+	}
 	d->k_fmt = c->kv_fmt;
 	d->v_fmt = c->kv_fmt;
 	d->value_keep = c->value_keep;
@@ -280,6 +327,7 @@ static void run_free(struct j3run *r)
 	spatten_bo_free(r->out);
 	spatten_bo_free(r->table);
 	spatten_bo_free(r->pos);
+	spatten_bo_free(r->fracs);
 	free(r->qd);
 	free(r->kd);
 	free(r->vd);
@@ -344,9 +392,13 @@ static double ref_error(const struct j3case *c, const struct j3run *r,
 	size_t n;
 
 	*max_v = 0;
-	for (n = 0; n < (size_t)c->Hkv * c->kv_rows * D; n++)
-		if (fabs(r->vd[n] / (double)(1 << VF)) > *max_v)
-			*max_v = fabs(r->vd[n] / (double)(1 << VF));
+	for (n = 0; n < (size_t)c->Hkv * c->kv_rows * D; n++) {
+		double a = fabs(ldexp(r->vd[n], -vf_of(c, (uint32_t)(n /
+				((size_t)c->kv_rows * D)))));
+
+		if (a > *max_v)
+			*max_v = a;
+	}
 	for (h = 0; h < c->H; h++) {
 		uint32_t g = h / group;
 
@@ -356,8 +408,8 @@ static double ref_error(const struct j3case *c, const struct j3run *r,
 			double m = -INFINITY, sum = 0;
 
 			for (x = 0; x < D; x++)
-				q[x] = r->qd[((size_t)h * c->q_rows + i) * D + x] /
-				       (double)(1 << QF);
+				q[x] = ldexp(r->qd[((size_t)h * c->q_rows + i) *
+						    D + x], -qf_of(c, h));
 			if (c->rope_base)
 				rope_double(q, D, c->rope_base,
 					    (double)slot + (c->positions ?
@@ -368,7 +420,7 @@ static double ref_error(const struct j3case *c, const struct j3run *r,
 				double s = 0;
 
 				for (x = 0; x < D; x++)
-					k[x] = kr[x] / (double)(1 << KF);
+					k[x] = ldexp(kr[x], -kf_of(c, g));
 				if (c->rope_base)
 					rope_double(k, D, c->rope_base,
 						    (double)j + (c->positions ?
@@ -387,13 +439,13 @@ static double ref_error(const struct j3case *c, const struct j3run *r,
 					((size_t)g * c->kv_rows + j) * D;
 
 				for (x = 0; x < D; x++)
-					acc[x] += p[j] / sum * vr[x] /
-						  (double)(1 << VF);
+					acc[x] += p[j] / sum *
+						  ldexp(vr[x], -vf_of(c, g));
 			}
 			for (x = 0; x < D; x++) {
-				double got = r->outd[((size_t)h * c->q_rows +
-						      i) * D + x] /
-					     (double)(1 << OF);
+				double got = ldexp(r->outd[((size_t)h *
+							    c->q_rows + i) * D +
+							   x], -of_of(c, h));
 
 				if (fabs(got - acc[x]) > worst)
 					worst = fabs(got - acc[x]);
@@ -416,7 +468,7 @@ static double ref_error(const struct j3case *c, const struct j3run *r,
 static double bound(const struct j3case *c, double max_v)
 {
 	double b = (c->kv_rows * (1.0 / 65536 + 4e-7) + 1e-6) * max_v +
-		   0.5 / (1 << OF);
+		   0.5 / (1 << (c->head_fracs == 1 ? 9 : OF));
 
 	if (c->rope_base) {
 		double scale = c->score_scale ? c->score_scale :
@@ -636,7 +688,7 @@ static void prep3_rejects_bad_fields(void)
 	BAD(-EINVAL, e_.score_scale = INFINITY);
 	BAD(-EINVAL, e_.score_scale = 1e-40f);	/* subnormal */
 	BAD(-EINVAL, e_.rsvd0 = 1);
-	BAD(-EINVAL, e_.rsvd[2] = 1);
+	BAD(-EINVAL, e_.rsvd[1] = 1);
 	BAD(-EINVAL, d_.flags = 1u << 7);
 	BAD(-EINVAL, d_.q_start = 31);		/* generation: the last slot */
 	BAD(-ERANGE, e_.kv_head_stride = 1u << 20);	/* K too short */
@@ -668,6 +720,37 @@ static void block_outside_the_cache_fails_the_job(void)
 	CHECK_EQ(r.res.status, SPATTEN_HW_ERR_BLOCK);
 	CHECK_EQ(((uint8_t *)spatten_bo_map(r.out))[0], 0x5a);	/* untouched */
 	run_free(&r);
+}
+
+/*
+ * Fractional bits per head (SPATTEN_ATTN_HEAD_FRACS): a table holding the
+ * job's own fractions gives the job's bits; a different scale per head
+ * (Q, output per query head, K, V per KV head) matches the reference that
+ * reads every head in its own units.
+ */
+static void head_fracs_per_head(void)
+{
+	struct j3case c = { .H = 8, .Hkv = 4, .D = 64, .q_rows = 24,
+			    .kv_rows = 24, .causal = 1, .seed = 111 };
+	struct j3run a, b;
+
+	CHECK_EQ(run_case(dev_main, &c, &a), 0);
+	c.head_fracs = 2;
+	CHECK_EQ(run_case(dev_main, &c, &b), 0);
+	CHECK(a.ret == 0 && b.ret == 0 &&
+	      !memcmp(a.outd, b.outd, (size_t)c.H * c.q_rows * c.D * 2));
+	/* the table's bytes are read too */
+	CHECK(b.res.cycles >= a.res.cycles && b.res.cycles <= a.res.cycles + 1);
+	check_sim_agrees(&c, &b);
+	run_free(&a);
+	run_free(&b);
+	c.head_fracs = 1;
+	check_case(&c, "GQA 8/4 with fractional bits per head");
+	c.generation = 1;
+	c.q_rows = 1;
+	c.kv_rows = 90;
+	c.q_start = 89;
+	check_case(&c, "generation step, fractions per head");
 }
 
 /* ---- Sessions with options (LLM shapes) ----------------------------------- */
@@ -1226,6 +1309,7 @@ int main(void)
 	RUN(value_pruning_with_groups_runs);
 	RUN(block_outside_the_cache_fails_the_job);
 	RUN(long_context_decode_step);
+	RUN(head_fracs_per_head);
 	RUN(session_opts_refused);
 	RUN(gqa_session_is_repeat_kv);
 	RUN(session_kind_and_scale);

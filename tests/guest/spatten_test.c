@@ -2382,7 +2382,10 @@ TEST_F(spatten, v3_bad_fields_einval)
 	V3_BAD(j.kv_rows = 1);
 	V3_BAD(j.value_keep = 1);
 	V3_BAD(j.rsvd4 = 1);
-	V3_BAD(j.rsvd5[1] = 1);
+	V3_BAD(j.flags = DRM_SPATTEN_JOB_HEAD_FRACS);	/* no table */
+	V3_BAD(tensor(&j.head_fracs, self->handle, OFF_OUT));	/* no flag */
+	V3_BAD((j.flags = DRM_SPATTEN_JOB_HEAD_FRACS,
+		tensor(&j.head_fracs, self->handle, OFF_OUT)));	/* fracs set */
 	V3_BAD(j.kv_rows32 = self->info.max_context + 1);
 	V3_BAD((j.flags = DRM_SPATTEN_JOB_CAUSAL, j.q_start32 = 0xffffffff));
 	V3_BAD(j.flags = 1u << 4);

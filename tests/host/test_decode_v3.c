@@ -58,6 +58,7 @@ static struct spatten_hw_buf *ref(struct spatten_hw_desc_v3 *d, int p)
 		[SPE_PLANE_HEAD_KEPT] = &d->head_kept,
 		[SPE_PLANE_BLOCK_TABLE] = &d->block_table,
 		[SPE_PLANE_POSITIONS] = &d->positions,
+		[SPE_PLANE_HEAD_FRACS] = &d->head_fracs,
 	};
 
 	return r[p];
@@ -73,6 +74,7 @@ static const char *const plane_name[SPE_PLANE_COUNT] = {
 	[SPE_PLANE_HEAD_KEPT] = "head_kept",
 	[SPE_PLANE_BLOCK_TABLE] = "block_table",
 	[SPE_PLANE_POSITIONS] = "positions",
+	[SPE_PLANE_HEAD_FRACS] = "head_fracs",
 };
 
 /* Distinct, 8-aligned, below 1 << dma_bits whatever the length. */
@@ -439,7 +441,7 @@ static void test_valid(void)
 	   "list_bytes == 4 land in the job");
 	for (p = 0; p < SPE_PLANE_COUNT; p++) {
 		if (p == SPE_PLANE_TOK_ALIVE || p == SPE_PLANE_TOK_KEPT ||
-		    p == SPE_PLANE_PINNED)
+		    p == SPE_PLANE_PINNED || p == SPE_PLANE_HEAD_FRACS)
 			good &= buf_eq(&job.buf[p], 0, 0, 0, 0);
 		else
 			good &= plane_decoded(&job, &d, p);
@@ -461,7 +463,9 @@ static void test_valid(void)
 	       job.token_keep == V3F_TOKEN_KEEP &&
 	       job.n_pinned == V3F_PINNED && job.list_bytes == 4;
 	for (p = 0; p < SPE_PLANE_COUNT && good; p++) {
-		good &= plane_decoded(&job, &d, p);
+		good &= p == SPE_PLANE_HEAD_FRACS ?
+			buf_eq(&job.buf[p], 0, 0, 0, 0) :
+			plane_decoded(&job, &d, p);
 		if (!good)
 			diag("plane %s decoded wrong", plane_name[p]);
 	}
@@ -580,12 +584,12 @@ static void test_err_flags(void)
 	struct spe_caps saved = caps;
 	int good = 1, bit;
 
-	for (bit = 4; bit < 16; bit++) {
+	for (bit = 5; bit < 16; bit++) {
 		v3_desc(&d);
 		d.flags |= htole16(1u << bit);
 		good &= expect(decode(&d), SPATTEN_HW_ERR_FLAGS, "flag bit");
 	}
-	ok(good, "ERR_FLAGS: each unknown v3 flag bit (4..15)");
+	ok(good, "ERR_FLAGS: each unknown v3 flag bit (5..15)");
 
 	good = 1;
 	v3_desc(&d);
@@ -1299,6 +1303,42 @@ static void test_kv_size_saturates(void)
 	   "(and are exact below)");
 }
 
+/*
+ * SPATTEN_DESC_F_HEAD_FRACS: a u8 table of 2 * (n_heads + n_kv_heads)
+ * fractions, present exactly with the flag; the job's own fractions are
+ * then 0 (ERR_FORMAT).
+ */
+static void test_head_fracs(void)
+{
+	struct spatten_hw_desc_v3 d;
+	struct spe_job job;
+	uint32_t need = 2 * (8 + V3_G);
+	int good = 1;
+
+	v3_desc(&d);
+	d.flags |= htole16(SPATTEN_DESC_F_HEAD_FRACS);
+	d.q_frac = d.k_frac = d.v_frac = d.out_frac = 0;
+	ref(&d, SPE_PLANE_HEAD_FRACS)->addr = htole64(0x7000000);
+	ref(&d, SPE_PLANE_HEAD_FRACS)->len = htole32(need);
+	good &= expect(decode_exact(&d, sizeof(d), &job), SPATTEN_HW_OK,
+		       "table");
+	good &= job.buf[SPE_PLANE_HEAD_FRACS].len == need;
+	ref(&d, SPE_PLANE_HEAD_FRACS)->len = htole32(need - 1);
+	good &= expect(decode(&d), SPATTEN_HW_ERR_BUFFER, "one short");
+	ref(&d, SPE_PLANE_HEAD_FRACS)->len = htole32(need);
+	d.out_frac = 3;
+	good &= expect(decode(&d), SPATTEN_HW_ERR_FORMAT, "out_frac set");
+	d.out_frac = 0;
+	absent(&d, SPE_PLANE_HEAD_FRACS);
+	good &= expect(decode(&d), SPATTEN_HW_ERR_BUFFER, "flag, no table");
+	v3_desc(&d);
+	ref(&d, SPE_PLANE_HEAD_FRACS)->addr = htole64(0x7000000);
+	ref(&d, SPE_PLANE_HEAD_FRACS)->len = htole32(need);
+	good &= expect(decode(&d), SPATTEN_HW_ERR_BUFFER, "table, no flag");
+	ok(good, "F_HEAD_FRACS: a table of 2 * (n_heads + n_kv_heads) bytes "
+	   "exactly with the flag, the job's fractions 0 (ERR_FORMAT)");
+}
+
 static void test_err_buffer_block_table(void)
 {
 	struct spatten_hw_desc_v3 d;
@@ -1456,7 +1496,7 @@ static void brk_apply(struct spatten_hw_desc_v3 *d, enum brk b)
 		d->opcode = htole16(9);
 		break;
 	case B_FLAG_BIT:
-		d->flags |= htole16(0x10);
+		d->flags |= htole16(0x20);
 		break;
 	case B_POS_NO_ROPE:
 		clear_flags(d, SPATTEN_DESC_F_ROPE);
@@ -1871,6 +1911,7 @@ int main(void)
 	test_err_param();
 	test_err_buffer_kv();
 	test_kv_size_saturates();
+	test_head_fracs();
 	test_err_buffer_block_table();
 	test_err_buffer_positions();
 	test_err_buffer_lists();

@@ -130,7 +130,8 @@
 	X(struct spatten_hw_desc_v3, head_kept, 0x130)			\
 	X(struct spatten_hw_desc_v3, block_table, 0x140)		\
 	X(struct spatten_hw_desc_v3, positions, 0x150)			\
-	X(struct spatten_hw_desc_v3, rsvd5, 0x160)			\
+	X(struct spatten_hw_desc_v3, head_fracs, 0x160)			\
+	X(struct spatten_hw_desc_v3, rsvd5, 0x170)			\
 	S(struct spatten_hw_cqe, SPATTEN_CQE_SIZE)			\
 	S(struct spatten_hw_cqe, 64)					\
 	X(struct spatten_hw_cqe, bytes_q, 0x00)				\
@@ -249,7 +250,7 @@
 	X(struct drm_spatten_job, kv_block_rows, 340)			\
 	X(struct drm_spatten_job, block_table, 344)			\
 	X(struct drm_spatten_job, positions, 360)			\
-	X(struct drm_spatten_job, rsvd5, 376)				\
+	X(struct drm_spatten_job, head_fracs, 376)			\
 	S(struct drm_spatten_sync, 16)					\
 	X(struct drm_spatten_sync, handle, 0)				\
 	X(struct drm_spatten_sync, flags, 4)				\
@@ -464,9 +465,8 @@ static void test_array_lengths(void)
 	struct drm_spatten_info in;
 	struct drm_spatten_job j;
 
-	ok(sizeof(j.rsvd) / sizeof(j.rsvd[0]) == 4 &&
-	   sizeof(j.rsvd5) / sizeof(j.rsvd5[0]) == 2,
-	   "drm_spatten_job.rsvd has 4 words, rsvd5 2");
+	ok(sizeof(j.rsvd) / sizeof(j.rsvd[0]) == 4,
+	   "drm_spatten_job.rsvd has 4 words");
 	ok(sizeof(in.rsvd) / sizeof(in.rsvd[0]) == 3,
 	   "drm_spatten_info.rsvd has 3 words");
 	ok(sizeof(r.rsvd) / sizeof(r.rsvd[0]) == 2,

@@ -27,7 +27,8 @@ struct drm_spatten_tensor *jt(struct drm_spatten_job *j, int p)
 	case SPE_PLANE_HEAD_ALIVE: return &j->head_alive;
 	case SPE_PLANE_HEAD_KEPT: return &j->head_kept;
 	case SPE_PLANE_BLOCK_TABLE: return &j->block_table;
-	default: return &j->positions;
+	case SPE_PLANE_POSITIONS: return &j->positions;
+	default: return &j->head_fracs;
 	}
 }
 
@@ -52,7 +53,8 @@ static struct spatten_hw_buf *hb(union spatten_hw_sqe *e, bool v3, int p)
 		return v3 ? &d3->head_alive : &d->head_alive;
 	case SPE_PLANE_HEAD_KEPT: return v3 ? &d3->head_kept : &d->head_kept;
 	case SPE_PLANE_BLOCK_TABLE: return &d3->block_table;
-	default: return &d3->positions;
+	case SPE_PLANE_POSITIONS: return &d3->positions;
+	default: return &d3->head_fracs;
 	}
 }
 
@@ -120,6 +122,8 @@ bool plane_present(const struct drm_spatten_job *j, int p)
 		return j->kv_block_rows;
 	case SPE_PLANE_POSITIONS:
 		return j->flags & DRM_SPATTEN_JOB_ROPE_POSITIONS;
+	case SPE_PLANE_HEAD_FRACS:
+		return j->flags & DRM_SPATTEN_JOB_HEAD_FRACS;
 	default:
 		return true;
 	}
@@ -161,8 +165,10 @@ static uint64_t operand_bytes(const struct drm_spatten_job *j, int p)
 	case SPE_PLANE_BLOCK_TABLE:
 		return spatten_hw_kv_blocks(dm.kv_rows, j->kv_block_rows) *
 		       SPATTEN_BLOCK_ENTRY_BYTES;
-	default:
+	case SPE_PLANE_POSITIONS:
 		return (uint64_t)dm.kv_rows * SPATTEN_POSITION_BYTES;
+	default:
+		return 2 * ((uint64_t)nh + dm.n_kv_heads);
 	}
 }
 

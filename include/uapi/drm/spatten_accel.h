@@ -189,6 +189,7 @@ struct drm_spatten_bo_info {
 #define DRM_SPATTEN_JOB_PROGRESSIVE	(1u << 1)	/* K has an LSB plane */
 #define DRM_SPATTEN_JOB_ROPE		(1u << 2)	/* v3: rotate Q and K */
 #define DRM_SPATTEN_JOB_ROPE_POSITIONS	(1u << 3)	/* v3: @positions */
+#define DRM_SPATTEN_JOB_HEAD_FRACS	(1u << 4)	/* v3: @head_fracs */
 
 /*
  * Element formats: signed fixed point with @*_frac fractional bits. S16 is
@@ -299,7 +300,10 @@ struct drm_spatten_tensor {
  * @block_table: paged: __u32 block numbers, one per @kv_block_rows slots
  * @positions: with DRM_SPATTEN_JOB_ROPE_POSITIONS: __u32[kv_rows32] key
  *	positions (query row i: the position of slot @q_start32 + i)
- * @rsvd5: must be zero
+ * @head_fracs: with DRM_SPATTEN_JOB_HEAD_FRACS: __u8 fractional bits per
+ *	head, [n_heads] of Q, [n_heads] of the output, [n_kv_heads] of K,
+ *	[n_kv_heads] of V, each 0..15 (docs/hardware.md); the job's
+ *	@q_frac, @k_frac, @v_frac and @out_frac are then 0
  *
  * The hardware descriptor (docs/hardware.md) with operands named by handle
  * instead of device address. An optional operand is present when its
@@ -376,7 +380,7 @@ struct drm_spatten_job {
 	__u32 kv_block_rows;
 	struct drm_spatten_tensor block_table;
 	struct drm_spatten_tensor positions;
-	__u64 rsvd5[2];
+	struct drm_spatten_tensor head_fracs;
 };
 
 /* Sync object flags (struct drm_spatten_sync @flags). */
