@@ -428,6 +428,14 @@ static int spe_prepare(struct spe_ctx *c)
 		for (i = 0; i < nf; i++)
 			if (c->hfrac[i] > 15)
 				return SPATTEN_HW_ERR_FORMAT;
+		/* each head's score scale stays normal (decode's rule) */
+		for (i = 0; i < job->n_heads; i++)
+			if (!spatten_hw_params_ok(job->flags, job->score_scale,
+						  job->rope_base,
+						  c->hfrac[i] +
+						  c->hfrac[2 * job->n_heads +
+							   i / c->group]))
+				return SPATTEN_HW_ERR_PARAM;
 	}
 	if (c->rope)
 		spe_rope_init(c->inv_freq, c->d, job->rope_base);

@@ -1103,7 +1103,8 @@ SPATTEN_API int spatten_session_create(struct spatten_dev *dev,
 				       const struct spatten_session_config *cfg,
 				       struct spatten_session **sp);
 
-/* Flag of struct spatten_session_opts (with SPATTEN_SESSION_PROGRESSIVE). */
+/* Flags of struct spatten_session_opts (with SPATTEN_SESSION_PROGRESSIVE). */
+#define SPATTEN_SESSION_FIXED_SCALES	(1u << 2)	/* the *_frac as given */
 #define SPATTEN_SESSION_SATURATION_ERROR (1u << 3)	/* saturating: -ERANGE */
 
 /* Kinds of attention (struct spatten_session_opts @kind): no default. */
@@ -1127,16 +1128,20 @@ SPATTEN_API int spatten_session_create(struct spatten_dev *dev,
  *	hold @n_kv_heads heads
  * @head_dim: D
  * @max_context: tokens the KV cache holds (its capacity, allocated once)
- * @flags: SPATTEN_SESSION_PROGRESSIVE; SPATTEN_SESSION_SATURATION_ERROR:
- *	a pass in which a value would saturate fails with -ERANGE before
+ * @flags: SPATTEN_SESSION_PROGRESSIVE; SPATTEN_SESSION_FIXED_SCALES: the
+ *	fractional bits below as given, one each for Q, K, V and the output;
+ *	without it they come from the data, per head: K and V per KV head
+ *	at a layer's first pass, Q per query head at every pass (needs
+ *	version 3's fractions per head); SPATTEN_SESSION_SATURATION_ERROR: a
+ *	pass in which a value would saturate fails with -ERANGE before
  *	anything is written (without it saturations are counted:
  *	spatten_session_saturations())
  * @k_bits: as struct spatten_session_config
  * @v_bits: as struct spatten_session_config
- * @q_frac: fractional bits of Q
- * @k_frac: fractional bits of K
- * @v_frac: fractional bits of V
- * @out_frac: fractional bits of the output
+ * @q_frac: fractional bits of Q (with SPATTEN_SESSION_FIXED_SCALES)
+ * @k_frac: fractional bits of K (likewise)
+ * @v_frac: fractional bits of V (likewise)
+ * @out_frac: fractional bits of the output (likewise)
  * @lsb_threshold: as struct spatten_session_config
  * @topk_seed: seed of the top-k pivots
  * @score_scale: the softmax scale of the real-valued scores; 0 is

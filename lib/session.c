@@ -152,7 +152,9 @@ static void opts_of_config(struct spatten_session_opts *o,
 				  SPATTEN_SESSION_ENCODER, c->n_layers,
 				  c->n_heads, c->n_heads, c->head_dim,
 				  c->max_context);
-	o->flags = c->flags & ~SPATTEN_SESSION_CAUSAL;
+	/* a 1.1 configuration names its fractional bits */
+	o->flags = (c->flags & ~SPATTEN_SESSION_CAUSAL) |
+		   SPATTEN_SESSION_FIXED_SCALES;
 	o->k_bits = c->k_bits;
 	o->v_bits = c->v_bits;
 	o->q_frac = c->q_frac;
@@ -193,9 +195,11 @@ static int check_config(const struct spatten_session_opts *c)
 		return -EINVAL;
 	/* the device's rule, with the session's fractional bits */
 	memcpy(&scale_bits, &c->score_scale, sizeof(scale_bits));
+	/* scales from the data may take 15 + 15 fractional bits */
 	if (!spatten_hw_params_ok(c->rope_base ? SPATTEN_DESC_F_ROPE : 0,
 				  scale_bits, c->rope_base,
-				  c->q_frac + c->k_frac))
+				  c->flags & SPATTEN_SESSION_FIXED_SCALES ?
+				  c->q_frac + c->k_frac : 30))
 		return -EINVAL;
 	if (!c->n_layers || c->n_layers > SPATTEN_MAX_LAYERS || !c->n_heads ||
 	    c->n_heads > UINT16_MAX || !c->head_dim ||
@@ -204,6 +208,7 @@ static int check_config(const struct spatten_session_opts *c)
 	    c->max_context > SESSION_MAX_CONTEXT)
 		return -EINVAL;
 	if (c->flags & ~(SPATTEN_SESSION_PROGRESSIVE |
+			 SPATTEN_SESSION_FIXED_SCALES |
 			 SPATTEN_SESSION_SATURATION_ERROR))
 		return -EINVAL;
 	if (!bits_ok(c->k_bits) || !bits_ok(c->v_bits))
@@ -290,13 +295,14 @@ static int alloc_state(struct spatten_session *s)
 	s->ids = calloc(L, sizeof(uint32_t));
 	s->order = calloc(L, sizeof(uint32_t));
 	s->kfrac = malloc(N * c->n_kv_heads);
-	s->vfrac = malloc(N);
+	s->vfrac = malloc(N * c->n_kv_heads);
 	s->sat = calloc(N * 3, sizeof(uint64_t));
 	s->qexp = calloc(H, sizeof(int));
 	if (!s->ids || !s->order || !s->kfrac || !s->vfrac || !s->sat ||
 	    !s->qexp)
 		return -ENOMEM;
 	memset(s->kfrac, -1, N * c->n_kv_heads);
+	memset(s->vfrac, -1, N * c->n_kv_heads);
 	if (!s->alive || !s->n_alive || !s->cand || !s->kept ||
 	    !s->pass_heads || !s->layer_heads || !s->n_layer_heads ||
 	    !s->last || !s->total || !s->kv)
@@ -341,6 +347,8 @@ static int alloc_buffers(struct spatten_session *s)
 	o += up(H * SPATTEN_LIST_BYTES_V3);
 	s->off_hkept = o;
 	o += up(H * SPATTEN_LIST_BYTES_V3);
+	s->off_fracs = o;
+	o += up(2 * (H + c->n_kv_heads));
 	return spatten_bo_alloc(s->dev, o, &s->work);
 }
 
@@ -483,6 +491,7 @@ SPATTEN_API int spatten_session_reset(struct spatten_session *s)
 	s->len = 0;
 	s->seen = 0;
 	memset(s->kfrac, -1, (size_t)c->n_layers * c->n_kv_heads);
+	memset(s->vfrac, -1, (size_t)c->n_layers * c->n_kv_heads);
 	memset(s->sat, 0, (size_t)c->n_layers * 3 * sizeof(uint64_t));
 	s->in_pass = 0;
 	s->broken = 0;
@@ -548,7 +557,7 @@ static int append_kv(struct spatten_session *s, unsigned int layer,
 		return (int)r;
 	s->sat[(size_t)layer * 3 + 1] += (uint64_t)r;
 	r = put_rows(s, b + s->off_v, NULL, v, s->v_fmt, s->v_row,
-		     s->vfrac + layer, 0, len, n);
+		     s->vfrac + (size_t)layer * c->n_kv_heads, 1, len, n);
 	if (r < 0)
 		return (int)r;
 	s->sat[(size_t)layer * 3 + 2] += (uint64_t)r;
@@ -618,7 +627,8 @@ static uint32_t candidates(struct spatten_session *s, unsigned int layer,
 }
 
 static void dequant_out(struct spatten_session *s, float *out, int gen,
-			uint32_t n_new, int rows_listed, int out_frac)
+			uint32_t n_new, int rows_listed,
+			const struct spatten_pass_scales *ps)
 {
 	const struct spatten_session_opts *c = &s->cfg;
 	const unsigned char *o = (unsigned char *)spatten_bo_map(s->work) +
@@ -629,6 +639,7 @@ static void dequant_out(struct spatten_session *s, float *out, int gen,
 	for (h = 0; h < s->n_pass_heads; h++) {
 		uint32_t m = s->pass_heads[h];
 		size_t base = (size_t)m * n_new * D;
+		int out_frac = spatten__scales_out(s, ps, m);
 
 		if (gen || !rows_listed) {
 			spatten_dequantize_s16(out + base, o + base * 2,
@@ -847,11 +858,7 @@ SPATTEN_API int spatten_session_layer(struct spatten_session *s,
 		  (c->rope_base ? SPATTEN_ATTN_ROPE : 0) |
 		  (s->prog ? SPATTEN_ATTN_PROGRESSIVE : 0);
 	d.q_start = gen ? L - 1 : 0;
-	/* only q_frac + k_frac sets the scores' units (session_scale.c) */
-	d.k_frac = (uint8_t)(ps.score_frac < 15 ? ps.score_frac : 15);
-	d.q_frac = (uint8_t)(ps.score_frac - d.k_frac);
-	d.v_frac = (uint8_t)ps.vf;
-	d.out_frac = (uint8_t)ps.out_frac;
+	spatten__scales_job(s, &ps, w + s->off_fracs, &d);
 	d.k_fmt = s->k_fmt;
 	d.v_fmt = s->v_fmt;
 	d.q = (struct spatten_tensor_ref){ s->work, s->off_q };
@@ -905,6 +912,9 @@ SPATTEN_API int spatten_session_layer(struct spatten_session *s,
 	e.kv_row_stride = 1;
 	e.rope_base = c->rope_base;
 	e.score_scale = c->score_scale;
+	if (d.flags & SPATTEN_ATTN_HEAD_FRACS)
+		e.head_fracs = (struct spatten_tensor_ref){ s->work,
+							    s->off_fracs };
 	ret = spatten_attn_prep3(&job, &d, &e);
 	if (ret < 0)
 		return ret;
@@ -954,7 +964,7 @@ SPATTEN_API int spatten_session_layer(struct spatten_session *s,
 	       s->n_pass_heads * sizeof(uint32_t));
 	s->n_layer_heads[layer] = s->n_pass_heads;
 	if (out)
-		dequant_out(s, out, gen, n_new, tk || ncand != L, ps.out_frac);
+		dequant_out(s, out, gen, n_new, tk || ncand != L, &ps);
 	if (hk) {
 		get_list(s->pass_heads, w + s->off_hkept, hk);
 		s->n_pass_heads = hk;

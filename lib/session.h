@@ -32,7 +32,7 @@ struct spatten_session {
 	struct spatten_bo **kv;			/* per layer */
 	struct spatten_bo *work;
 	uint64_t off_q, off_out, off_timp, off_himp, off_talive, off_tkept,
-		 off_pinned, off_halive, off_hkept;
+		 off_pinned, off_halive, off_hkept, off_fracs;
 	uint32_t len;				/* cache slots in use */
 	uint64_t seen;				/* tokens of the sequence */
 	uint32_t *ids;				/* [max_context] token per slot */
@@ -51,7 +51,7 @@ struct spatten_session {
 	struct spatten_layer_stats *last, *total;
 	/* scales (session_scale.c) */
 	int8_t *kfrac;				/* [n_layers][n_kv_heads], -1 unset */
-	int8_t *vfrac;				/* [n_layers] */
+	int8_t *vfrac;				/* [n_layers][n_kv_heads] */
 	uint64_t *sat;				/* [n_layers][3]: Q, K, V */
 	int *qexp;				/* [n_heads] this pass */
 };
@@ -59,8 +59,7 @@ struct spatten_session {
 /* This pass's fixed-point scales (session_scale.c). */
 struct spatten_pass_scales {
 	int *qexp;		/* [n_heads]: fractional bits of each head's Q */
-	int score_frac;		/* q_frac + k_frac of the job */
-	int vf, out_frac;
+	const int8_t *kf, *vf;	/* [n_kv_heads]: the layer's K and V */
 };
 
 /* session_scale.c */
@@ -70,6 +69,12 @@ int spatten__scales_pass(struct spatten_session *s, unsigned int layer,
 long spatten__scales_put_q(struct spatten_session *s, unsigned char *dst,
 			   const float *q, uint32_t n,
 			   const struct spatten_pass_scales *ps);
+int spatten__scales_fixed(const struct spatten_session *s);
+void spatten__scales_job(const struct spatten_session *s,
+			 const struct spatten_pass_scales *ps,
+			 unsigned char *table, struct spatten_attn_desc *d);
+int spatten__scales_out(const struct spatten_session *s,
+			const struct spatten_pass_scales *ps, uint32_t h);
 
 /* session_kv.c */
 uint32_t spatten__kv_budget(const struct spatten_session_opts *c);

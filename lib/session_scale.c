@@ -1,18 +1,22 @@
 // SPDX-License-Identifier: MIT
 /*
  * libspatten: a session's fixed-point scales and saturation
- * (SPATTEN_SESSION_SATURATION_ERROR).
+ * (struct spatten_session_opts: SPATTEN_SESSION_FIXED_SCALES,
+ * SPATTEN_SESSION_SATURATION_ERROR).
  *
- * The scales are the options' q_frac, k_frac, v_frac and out_frac. A
- * value that saturates is never silent: Q, K and V saturations are
+ * Unless fixed, the scales come from the data, per head: K and V per KV
+ * head at the layer's first pass (the most fractional bits that hold its
+ * largest value; kept for the life of the cache, whose rows are stored
+ * with them), Q per query head at every pass; each query head's output
+ * in its KV head's V units. Jobs carry them as a table of fractional bits
+ * per head (SPATTEN_ATTN_HEAD_FRACS), so an outlier head costs no other
+ * head any precision, and head importance stays in 2^-16 units for all.
+ * Fixed: the options' q_frac, k_frac, v_frac and out_frac, as the job's.
+ *
+ * A value that saturates is never silent: Q, K and V saturations are
  * counted per layer (spatten_session_saturations()), and with
  * SPATTEN_SESSION_SATURATION_ERROR a pass in which a value would saturate
  * fails with -ERANGE before anything is written.
- *
- * Scales chosen from the data per head need one score unit per head,
- * which a job cannot express yet (one q_frac + k_frac per job): with a
- * single unit an outlier head takes the precision of every other head.
- * They come with per-head fractional bits in the hardware interface.
  */
 #include <errno.h>
 #include <string.h>
@@ -23,6 +27,14 @@
 static unsigned int key_bits(const struct spatten_session *s)
 {
 	return s->cfg.k_bits + (s->prog ? SPATTEN_LSB_BITS : 0);
+}
+
+/* Most fractional bits holding @max in @bits bits; 0 if none does. */
+static int frac_for(float max, unsigned int bits)
+{
+	int f = spatten_frac_for_bits(max, bits);
+
+	return f < 0 ? 0 : f;
 }
 
 /* Largest |x| of head @h of a [heads][n][D] array. */
@@ -39,35 +51,98 @@ static int saturates(float max, int frac, unsigned int bits)
 	return f < 0 || f < frac;
 }
 
+int spatten__scales_fixed(const struct spatten_session *s)
+{
+	return !!(s->cfg.flags & SPATTEN_SESSION_FIXED_SCALES);
+}
+
+/* K and V fractions of @layer's KV heads, at its first pass. */
+static void choose_kv(struct spatten_session *s, unsigned int layer,
+		      uint32_t n, const float *k, const float *v)
+{
+	const struct spatten_session_opts *c = &s->cfg;
+	uint32_t G = c->n_kv_heads, D = c->head_dim, g;
+	int8_t *kf = s->kfrac + (size_t)layer * G;
+	int8_t *vf = s->vfrac + (size_t)layer * G;
+
+	for (g = 0; g < G; g++) {
+		if (spatten__scales_fixed(s)) {
+			kf[g] = (int8_t)c->k_frac;
+			vf[g] = (int8_t)c->v_frac;
+		} else if (kf[g] < 0) {
+			kf[g] = (int8_t)frac_for(head_max(k, g, n, D),
+						 key_bits(s));
+			vf[g] = (int8_t)frac_for(head_max(v, g, n, D),
+						 c->v_bits);
+		}
+	}
+}
+
 int spatten__scales_pass(struct spatten_session *s, unsigned int layer,
 			 uint32_t n, const float *q, const float *k,
 			 const float *v, struct spatten_pass_scales *ps)
 {
 	const struct spatten_session_opts *c = &s->cfg;
 	uint32_t H = c->n_heads, G = c->n_kv_heads, D = c->head_dim, h, g;
-	int8_t *kf = s->kfrac + (size_t)layer * G;
-	int bad = 0;
+	const int8_t *kf = s->kfrac + (size_t)layer * G;
+	const int8_t *vf = s->vfrac + (size_t)layer * G;
+	int fixed = spatten__scales_fixed(s), bad = 0;
 
+	choose_kv(s, layer, n, k, v);
 	for (g = 0; g < G; g++)
-		kf[g] = (int8_t)c->k_frac;
-	s->vfrac[layer] = (int8_t)c->v_frac;
-	if (c->flags & SPATTEN_SESSION_SATURATION_ERROR) {
-		for (g = 0; g < G && !bad; g++)
-			bad = saturates(head_max(k, g, n, D), c->k_frac,
-					key_bits(s)) ||
-			      saturates(head_max(v, g, n, D), c->v_frac,
-					c->v_bits);
-		for (h = 0; h < H && !bad; h++)
-			bad = saturates(head_max(q, h, n, D), c->q_frac, 16);
-		if (bad)
-			return -ERANGE;
+		bad |= saturates(head_max(k, g, n, D), kf[g], key_bits(s)) ||
+		       saturates(head_max(v, g, n, D), vf[g], c->v_bits);
+	for (h = 0; h < H; h++) {
+		float m = head_max(q, h, n, D);
+
+		ps->qexp[h] = fixed ? c->q_frac : frac_for(m, 16);
+		bad |= saturates(m, ps->qexp[h], 16);
 	}
-	for (h = 0; h < H; h++)
-		ps->qexp[h] = c->q_frac;
-	ps->score_frac = c->q_frac + c->k_frac;
-	ps->vf = c->v_frac;
-	ps->out_frac = c->out_frac;
+	if (bad && (c->flags & SPATTEN_SESSION_SATURATION_ERROR))
+		return -ERANGE;
+	ps->kf = kf;
+	ps->vf = vf;
 	return 0;
+}
+
+/*
+ * The job's fractions: the options' (fixed), or a table per head in the
+ * work buffer at @table: [H] Q, [H] output (its KV head's V), [G] K, [G] V.
+ */
+void spatten__scales_job(const struct spatten_session *s,
+			 const struct spatten_pass_scales *ps,
+			 unsigned char *table, struct spatten_attn_desc *d)
+{
+	const struct spatten_session_opts *c = &s->cfg;
+	uint32_t H = c->n_heads, G = c->n_kv_heads, h, g;
+
+	if (spatten__scales_fixed(s)) {
+		d->q_frac = c->q_frac;
+		d->k_frac = c->k_frac;
+		d->v_frac = c->v_frac;
+		d->out_frac = c->out_frac;
+		return;
+	}
+	for (h = 0; h < H; h++) {
+		table[h] = (unsigned char)ps->qexp[h];
+		table[H + h] = (unsigned char)ps->vf[h / (H / G)];
+	}
+	for (g = 0; g < G; g++) {
+		table[2 * H + g] = (unsigned char)ps->kf[g];
+		table[2 * H + G + g] = (unsigned char)ps->vf[g];
+	}
+	d->flags |= SPATTEN_ATTN_HEAD_FRACS;
+}
+
+/* Output fractional bits of query head @h. */
+int spatten__scales_out(const struct spatten_session *s,
+			const struct spatten_pass_scales *ps, uint32_t h)
+{
+	const struct spatten_session_opts *c = &s->cfg;
+
+	if (spatten__scales_fixed(s))
+		return c->out_frac;
+	return ps->vf[h / (c->n_heads / c->n_kv_heads)];
 }
 
 /* Quantise the [H][n][D] queries into S16, head h at 2^qexp[h]. */

@@ -967,6 +967,7 @@ static void session_kind_and_scale(void)
 		CHECK_EQ(spatten_session_layer(s, 0, n, q, k, v, o1), 0);
 		spatten_session_destroy(s);
 		spatten_session_opts_init(&o, kind, 1, H, H, D, 32);
+		o.flags = SPATTEN_SESSION_FIXED_SCALES;	/* as the config's */
 		o.score_scale = 0.125f;		/* 1/sqrt(64) */
 		CHECK_EQ(spatten_session_open(dev_main, &o, &s), 0);
 		CHECK_EQ(spatten_session_layer(s, 0, n, q, k, v, o2), 0);
@@ -1011,6 +1012,7 @@ static void rope_session_matches_reference(void)
 	fill_floats(k, all, 92);
 	fill_floats(v, all, 93);
 	spatten_session_opts_init(&o, SPATTEN_SESSION_DECODER, 1, H, G, D, 32);
+	o.flags = SPATTEN_SESSION_FIXED_SCALES;	/* the reference's 2^11 */
 	o.rope_base = 10000;
 	CHECK_EQ(spatten_session_open(dev_main, &o, &s), 0);
 	if (!s)
@@ -1220,6 +1222,48 @@ static void bounded_cache_follows_the_policy(void)
 	CHECK_EQ(spatten_session_cache(NULL, ids, NULL, 1), -EINVAL);
 }
 
+/* Largest |out - float attention| of an encoder layer, [heads][n][D]. */
+static double encoder_error(unsigned int H, unsigned int G, unsigned int D,
+			    unsigned int n, const float *q, const float *k,
+			    const float *v, const float *out)
+{
+	double worst = 0;
+	unsigned int h, t, j, x;
+
+	for (h = 0; h < H; h++) {
+		unsigned int g = h / (H / G);
+
+		for (t = 0; t < n; t++) {
+			double p[64], m = -INFINITY, sum = 0, acc;
+
+			for (j = 0; j < n; j++) {
+				double sc = 0;
+
+				for (x = 0; x < D; x++)
+					sc += (double)q[((size_t)h * n + t) * D +
+							x] *
+					      k[((size_t)g * n + j) * D + x];
+				p[j] = sc / sqrt(D);
+				if (p[j] > m)
+					m = p[j];
+			}
+			for (j = 0; j < n; j++)
+				sum += (p[j] = exp(p[j] - m));
+			for (x = 0; x < D; x++) {
+				acc = 0;
+				for (j = 0; j < n; j++)
+					acc += p[j] / sum *
+					       v[((size_t)g * n + j) * D + x];
+				acc = fabs(acc - out[((size_t)h * n + t) * D +
+						     x]);
+				if (acc > worst)
+					worst = acc;
+			}
+		}
+	}
+	return worst;
+}
+
 /*
  * Saturation is never silent: a head whose Q and K are 100 times larger
  * (an outlier head, as LLM projections have) saturates the session's
@@ -1235,6 +1279,7 @@ static void saturation_is_counted_or_an_error(void)
 	struct spatten_session_opts o;
 	struct spatten_session *s = NULL;
 	uint64_t sq, sk, sv, want_q = 0, want_k = 0;
+	double worst;
 
 	CHECK(q && k && v && out);
 	if (!q || !k || !v || !out)
@@ -1250,10 +1295,11 @@ static void saturation_is_counted_or_an_error(void)
 		want_k += fabsf(k[1 * n * D + i]) >= 32767.5f / 2048;
 	}
 	spatten_session_opts_init(&o, SPATTEN_SESSION_ENCODER, 1, H, G, D, n);
+	o.flags = SPATTEN_SESSION_FIXED_SCALES;
 	CHECK_EQ(spatten_session_open(dev_main, &o, &s), 0);
 	CHECK_EQ(spatten_session_layer(s, 0, n, q, k, v, out), 0);
 	CHECK_EQ(spatten_session_saturations(s, 0, &sq, &sk, &sv), 0);
-	printf("# %llu Q and %llu K values saturated (of %llu, %llu)\n",
+	printf("# fixed: %llu Q and %llu K values saturated (of %llu, %llu)\n",
 	       (unsigned long long)sq, (unsigned long long)sk,
 	       (unsigned long long)want_q, (unsigned long long)want_k);
 	CHECK(sq == want_q && sk == want_k && sv == 0 && sq > 0);
@@ -1261,7 +1307,8 @@ static void saturation_is_counted_or_an_error(void)
 	CHECK_EQ(spatten_session_saturations(NULL, 0, &sq, NULL, NULL),
 		 -EINVAL);
 	spatten_session_destroy(s);
-	o.flags = SPATTEN_SESSION_SATURATION_ERROR;
+	o.flags = SPATTEN_SESSION_FIXED_SCALES |
+		  SPATTEN_SESSION_SATURATION_ERROR;
 	CHECK_EQ(spatten_session_open(dev_main, &o, &s), 0);
 	CHECK_EQ(spatten_session_layer(s, 0, n, q, k, v, out), -ERANGE);
 	CHECK_EQ(spatten_session_context(s), 0);
@@ -1274,6 +1321,22 @@ static void saturation_is_counted_or_an_error(void)
 	}
 	CHECK_EQ(spatten_session_layer(s, 0, n, q, k, v, out), 0);
 	CHECK_EQ(spatten_session_context(s), (int)n);
+	spatten_session_destroy(s);
+	s = NULL;
+	/* scales from the data, per head: the outlier saturates nothing */
+	for (i = 0; i < (size_t)n * D; i++) {
+		q[3 * n * D + i] *= 100.0f;
+		k[1 * n * D + i] *= 100.0f;
+	}
+	o.flags = SPATTEN_SESSION_SATURATION_ERROR;
+	CHECK_EQ(spatten_session_open(dev_main, &o, &s), 0);
+	CHECK_EQ(spatten_session_layer(s, 0, n, q, k, v, out), 0);
+	CHECK_EQ(spatten_session_saturations(s, 0, &sq, &sk, &sv), 0);
+	CHECK(sq == 0 && sk == 0 && sv == 0);
+	worst = encoder_error(H, G, D, n, q, k, v, out);
+	printf("# per-head scales: max error %.3g (max |V| 2)\n", worst);
+	/* quantisation of each head at its own scale: well under 1% */
+	CHECK(worst <= 0.01 * 2.0);
 out:
 	spatten_session_destroy(s);
 	free(q);
