@@ -751,6 +751,28 @@ static void head_fracs_per_head(void)
 	c.kv_rows = 90;
 	c.q_start = 89;
 	check_case(&c, "generation step, fractions per head");
+	/* a fraction above 15 in the table: ERR_FORMAT, nothing written */
+	CHECK_EQ(run_case(dev_main, &c, &a), 0);
+	CHECK_EQ(a.ret, 0);
+	{
+		struct spatten_job3 job;
+		uint8_t *f = spatten_bo_map(a.fracs);
+
+		f[2 * c.H] = 16;
+		memset(spatten_bo_map(a.out), 0x5a, spatten_bo_size(a.out));
+		CHECK_EQ(spatten_attn_prep3(&job, &a.d, &a.e), 0);
+		CHECK_EQ(spatten_run3(dev_main, &job, &a.res), -EIO);
+		CHECK_EQ(a.res.status, SPATTEN_HW_ERR_FORMAT);
+		CHECK_EQ(((uint8_t *)spatten_bo_map(a.out))[0], 0x5a);
+		/* a table for which the score scale underflows: ERR_PARAM */
+		f[2 * c.H] = 15;
+		f[0] = 15;
+		a.e.score_scale = 1e-30f;	/* 2^-100 x 2^-30 */
+		CHECK_EQ(spatten_attn_prep3(&job, &a.d, &a.e), 0);
+		CHECK_EQ(spatten_run3(dev_main, &job, &a.res), -EIO);
+		CHECK_EQ(a.res.status, SPATTEN_HW_ERR_PARAM);
+	}
+	run_free(&a);
 }
 
 /* ---- Sessions with options (LLM shapes) ----------------------------------- */
