@@ -194,7 +194,7 @@ debug-check: module-debug guest
 	@echo "# guest boot debug: the debug kernel (KASAN, lockdep, kmemleak, DMA-API, fault injection)"
 	@scripts/debug-boot.sh $(DEBUG_CHECK_RUN) $(DKTREE)/arch/x86/boot/bzImage \
 		$(INITRAMFSDBG) \
-		"spatten_expect_irq=msix spatten_rel=$(DEBUG_CHECK_MODE) no5lvl $(REL_GUEST_ARGS)"
+		"spatten_expect_irq=msix spatten_demo=skip spatten_rel=$(DEBUG_CHECK_MODE) no5lvl $(REL_GUEST_ARGS)"
 
 CHECKPATCH = perl $(KSRC)/scripts/checkpatch.pl --strict --no-tree \
 	--ignore FILE_PATH_CHANGES,SPDX_LICENSE_TAG
