@@ -87,7 +87,8 @@ GUEST_LIB_OBJS := $(patsubst lib/%.c,$(GUEST_OUT)/obj/lib/%.o,$(LIB_SRCS)) \
 GUEST_LIB_A := $(GUEST_OUT)/lib/libspatten.a
 GUEST_ALL_CFLAGS = $(GUEST_CFLAGS) $(LIB_STD) $(LIB_WARN) $(LIB_FP) $(LIB_INC)
 
-.PHONY: lib lib-check lib-check-valgrind lib-check-asan guest-bins install lib-clean
+.PHONY: lib lib-check lib-check-valgrind lib-check-asan dtype-check-full \
+	guest-bins install lib-clean
 
 # The tools (their variables are used in prerequisites below).
 include tools/tools.mk
