@@ -487,7 +487,7 @@ static unsigned defect_v3(Fz *f, struct spatten_hw_desc_v3 *d)
         d->opcode = cpu_to_le16(2 + rn(f, 1000));
         return SPATTEN_HW_ERR_OPCODE;
     case 3:
-        d->flags |= cpu_to_le16(0x10u << rn(f, 12));
+        d->flags |= cpu_to_le16(0x20u << rn(f, 11));
         return SPATTEN_HW_ERR_FLAGS;
     case 4:
         d->stage = 2 + rn(f, 200);

@@ -2895,12 +2895,12 @@ static void test_v3_errors(void)
 
     V3_EXPECT(SPATTEN_HW_ERR_VERSION, d.desc_size = cpu_to_le16(256));
     V3_EXPECT(SPATTEN_HW_ERR_VERSION, d.version = 4);
-    V3_EXPECT(SPATTEN_HW_ERR_FLAGS, d.flags |= cpu_to_le16(1u << 4));
+    V3_EXPECT(SPATTEN_HW_ERR_FLAGS, d.flags |= cpu_to_le16(1u << 5));
     /* a position list without RoPE */
     V3_EXPECT(SPATTEN_HW_ERR_FLAGS,
               d.flags |= cpu_to_le16(SPATTEN_DESC_F_ROPE_POSITIONS));
     V3_EXPECT(SPATTEN_HW_ERR_RESERVED, d.rsvd4[6] = cpu_to_le32(1));
-    V3_EXPECT(SPATTEN_HW_ERR_RESERVED, d.rsvd5[0x9f] = 1);
+    V3_EXPECT(SPATTEN_HW_ERR_RESERVED, d.rsvd5[sizeof(d.rsvd5) - 1] = 1);
     /* 2 query heads on 0 or 3 KV heads */
     V3_EXPECT(SPATTEN_HW_ERR_SHAPE, d.n_kv_heads = 0);
     V3_EXPECT(SPATTEN_HW_ERR_SHAPE, d.n_kv_heads = cpu_to_le16(3));
