@@ -28,13 +28,26 @@ if [ "$mode" = shell ]; then
 	exec "$qemu" "${args[@]}" -serial stdio
 fi
 
-set +e
-# sed -u, not tr: unbuffered, so long runs (spatten_run=reliability) show
-# their progress as it happens.
-timeout --foreground "$timeout" "$qemu" "${args[@]}" -serial stdio </dev/null |
-	sed -u 's/\r//g' | tee "$out"
-rc=${PIPESTATUS[0]}
-set -e
+# One boot; sets rc (QEMU's status).
+boot() {
+	set +e
+	# sed -u, not tr: unbuffered, so long runs (spatten_run=reliability)
+	# show their progress as it happens.
+	timeout --foreground "$timeout" "$qemu" "${args[@]}" -serial stdio \
+		</dev/null | sed -u 's/\r//g' | tee "$out"
+	rc=${PIPESTATUS[0]}
+	set -e
+}
+
+boot
+# A kernel that panics before its init ran anything (no output at all) is
+# a boot of the emulator gone wrong (TCG patching kernel text under two
+# vCPUs has been seen to trap early), never a test result: boot once more.
+if [ "$rc" = 0 ] && [ ! -s "$out" ] && grep -q "Kernel panic" "$console"; then
+	echo "# guest: the kernel panicked before init (console: $console); booting again"
+	cp "$console" "$console.panic"
+	boot
+fi
 if [ "$rc" = 124 ]; then
 	echo "not ok - guest: timed out after ${timeout}s (console: $console)"
 	exit 1
