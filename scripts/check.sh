@@ -11,10 +11,12 @@ top=$SPATTEN_TOP
 run_step() {	# run_step NAME CMD...: a failing step is at least one "not ok"
 	local name=$1
 	shift
-	local tmp
+	local tmp t0
 	tmp=$(mktemp)
+	t0=$(date +%s)
 	"$@" 2>&1 | tee "$tmp"
 	local rc=${PIPESTATUS[0]}
+	echo "# step $name: $(($(date +%s) - t0)) s"
 	if [ "$rc" != 0 ] && ! grep -q '^not ok' "$tmp"; then
 		echo "not ok - $name exited with status $rc"
 	fi
