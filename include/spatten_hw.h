@@ -71,6 +71,7 @@
 #define SPATTEN_FEAT_GQA		(1u << 9)	/* n_kv_heads < n_heads */
 #define SPATTEN_FEAT_KV_LAYOUT		(1u << 10)	/* strided, paged KV */
 #define SPATTEN_FEAT_ROPE		(1u << 11)	/* rotary positions */
+#define SPATTEN_FEAT_CHUNKS		(1u << 12)	/* v3 generation, q_rows > 1 */
 
 #define SPATTEN_CTRL_ENABLE		(1u << 0)	/* process doorbells */
 #define SPATTEN_CTRL_RESET		(1u << 1)	/* write 1: reset, self-clears */

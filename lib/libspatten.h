@@ -1315,6 +1315,136 @@ SPATTEN_API int spatten_session_layer(struct spatten_session *s,
 				      const float *v, float *out);
 
 /**
+ * struct spatten_view - a [tokens x heads x head_dim] array in host memory,
+ * any element type and layout (PyTorch's view of a tensor: a pointer and
+ * strides in elements)
+ * @data: element (token 0, head 0, 0); aligned to its element size
+ * @dtype: enum spatten_dtype
+ * @rsvd: 0
+ * @token_stride: elements from a token's row to the next token's (same
+ *	head); may be negative
+ * @head_stride: elements from a head's row to the next head's (same
+ *	token); may be negative
+ *
+ * A row's head_dim elements are contiguous (PyTorch: stride(-1) == 1).
+ * spatten_view_thd() and spatten_view_htd() make the two packed layouts.
+ */
+struct spatten_view {
+	void *data;
+	uint32_t dtype;
+	uint32_t rsvd;
+	int64_t token_stride;
+	int64_t head_stride;
+};
+
+/**
+ * spatten_view_thd() - a packed [tokens][heads][head_dim] array
+ * @data: the array
+ * @dtype: enum spatten_dtype
+ * @n_heads: heads of the array
+ * @head_dim: D
+ *
+ * What a PyTorch or Hugging Face projection produces (a contiguous
+ * q.view(tokens, heads, D)).
+ *
+ * Return: the view.
+ */
+static inline struct spatten_view spatten_view_thd(void *data,
+						   enum spatten_dtype dtype,
+						   uint32_t n_heads,
+						   uint32_t head_dim)
+{
+	struct spatten_view v = {
+		.data = data,
+		.dtype = (uint32_t)dtype,
+		.token_stride = (int64_t)n_heads * head_dim,
+		.head_stride = head_dim,
+	};
+
+	return v;
+}
+
+/**
+ * spatten_view_htd() - a packed [heads][tokens][head_dim] array
+ * @data: the array
+ * @dtype: enum spatten_dtype
+ * @n_tokens: tokens of the array
+ * @head_dim: D
+ *
+ * The layout of spatten_session_layer()'s float arrays.
+ *
+ * Return: the view.
+ */
+static inline struct spatten_view spatten_view_htd(void *data,
+						   enum spatten_dtype dtype,
+						   uint32_t n_tokens,
+						   uint32_t head_dim)
+{
+	struct spatten_view v = {
+		.data = data,
+		.dtype = (uint32_t)dtype,
+		.token_stride = head_dim,
+		.head_stride = (int64_t)n_tokens * head_dim,
+	};
+
+	return v;
+}
+
+/**
+ * spatten_session_attend() - spatten_session_layer() on views
+ * @s: session
+ * @layer: as spatten_session_layer()
+ * @n_new: as spatten_session_layer(); in a decoder after the first pass,
+ *	more than one new token is a chunk (chunked prefill): each new token
+ *	attends to the cache's alive tokens and to the new tokens up to
+ *	itself, and every new token is kept (needs a board with
+ *	SPATTEN_FEAT_CHUNKS; -EOPNOTSUPP otherwise)
+ * @q: n_heads heads of @n_new tokens
+ * @k: n_kv_heads heads of @n_new tokens
+ * @v: likewise
+ * @out: n_heads heads of @n_new tokens, written (any element type; may
+ *	overlap @q, @k or @v: it is written after they are read), or NULL
+ *
+ * The inputs are converted to float exactly (fp16 and bf16 widen without
+ * rounding), then handled as spatten_session_layer()'s; the output is
+ * rounded to its type as spatten_convert() does.
+ *
+ * Return: as spatten_session_layer(); -EINVAL also for a view with an
+ * unknown type, a NULL or misaligned @data, or @rsvd set.
+ */
+SPATTEN_API int spatten_session_attend(struct spatten_session *s,
+				       unsigned int layer, unsigned int n_new,
+				       const struct spatten_view *q,
+				       const struct spatten_view *k,
+				       const struct spatten_view *v,
+				       const struct spatten_view *out);
+
+/**
+ * spatten_session_import() - fill a decoder's KV cache without attention
+ * @s: session (a decoder, between passes)
+ * @n: tokens to append to every layer's cache
+ * @k: n_layers views (one per layer, in order) of n_kv_heads heads of @n
+ *	tokens: the keys, as spatten_session_attend() takes them (not
+ *	rotated when the session applies RoPE)
+ * @v: likewise the values
+ *
+ * Starts generation from a cache computed elsewhere (a prompt run by
+ * another engine, a saved conversation, or synthetic data for a long
+ * context): the tokens are appended after those already cached, as if a
+ * pass had run, with importance 0 and alive at every layer. Scales from
+ * the data are chosen here for a layer that has none yet.
+ *
+ * Return: 0; -EINVAL (NULL or bad views, an encoder, inside a pass, @n 0);
+ * -ENOSPC (more than the cache holds; a bounded cache is made room in
+ * first as before a pass); -ERANGE (saturation with
+ * SPATTEN_SESSION_SATURATION_ERROR; nothing appended).
+ */
+SPATTEN_API int spatten_session_import(struct spatten_session *s,
+				       unsigned int n,
+				       const struct spatten_view *k,
+				       const struct spatten_view *v);
+
+/**
  * struct spatten_layer_stats - what the last pass did at one layer
  * @status: enum spatten_hw_status of the job
  * @stage: enum spatten_stage
