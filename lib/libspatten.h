@@ -1315,6 +1315,18 @@ SPATTEN_API int spatten_session_layer(struct spatten_session *s,
 				      const float *v, float *out);
 
 /**
+ * enum spatten_dtype - element type of a host array
+ * @SPATTEN_DTYPE_F32: IEEE 754 binary32, 4 bytes
+ * @SPATTEN_DTYPE_F16: IEEE 754 binary16, 2 bytes
+ * @SPATTEN_DTYPE_BF16: bfloat16 (the top 16 bits of a binary32), 2 bytes
+ */
+enum spatten_dtype {
+	SPATTEN_DTYPE_F32 = 0,
+	SPATTEN_DTYPE_F16 = 1,
+	SPATTEN_DTYPE_BF16 = 2,
+};
+
+/**
  * struct spatten_view - a [tokens x heads x head_dim] array in host memory,
  * any element type and layout (PyTorch's view of a tensor: a pointer and
  * strides in elements)
@@ -1582,18 +1594,6 @@ SPATTEN_API const char *spatten_status_str(unsigned int status);
  * float's 22 payload bits and drops the rest. A NaN never becomes an
  * infinity. No floating-point exception flags are raised.
  */
-
-/**
- * enum spatten_dtype - element type of a host array
- * @SPATTEN_DTYPE_F32: IEEE 754 binary32, 4 bytes
- * @SPATTEN_DTYPE_F16: IEEE 754 binary16, 2 bytes
- * @SPATTEN_DTYPE_BF16: bfloat16 (the top 16 bits of a binary32), 2 bytes
- */
-enum spatten_dtype {
-	SPATTEN_DTYPE_F32 = 0,
-	SPATTEN_DTYPE_F16 = 1,
-	SPATTEN_DTYPE_BF16 = 2,
-};
 
 /**
  * spatten_dtype_size() - bytes of one element
