@@ -1163,6 +1163,10 @@ SPATTEN_API int spatten_session_create(struct spatten_dev *dev,
  *	order; the rest are removed for good when a step would not fit
  *	@max_context, which must exceed the budget. The selection is shared
  *	by every head and layer.
+ * @max_step: tokens a pass takes at most (the prompt, or a chunk of it),
+ *	up to @max_context; 0 is @max_context. The session's work buffer
+ *	holds the queries and outputs of this many tokens: a long-context
+ *	decoder that takes its prompt in chunks sets it to the chunk size.
  */
 struct spatten_session_opts {
 	uint32_t size;
@@ -1189,7 +1193,7 @@ struct spatten_session_opts {
 	uint32_t kv_start;
 	uint32_t kv_important;
 	uint32_t kv_recent;
-	uint32_t rsvd0;
+	uint32_t max_step;
 };
 
 /**

@@ -228,11 +228,13 @@ static int check_config(const struct spatten_session_opts *c)
 		    !ratio_ok(c->schedule.head_keep[l]) ||
 		    !ratio_ok(c->schedule.value_keep[l]))
 			return -EINVAL;
+	if (c->max_step > c->max_context)
+		return -EINVAL;
 	return spatten__kv_check(c);
 }
 
 static int check_board(struct spatten_dev *dev,
-		       const struct spatten_session_opts *c)
+		       const struct spatten_session_opts *c, uint32_t *features)
 {
 	struct spatten_info info;
 	uint32_t need = 0;
@@ -274,6 +276,7 @@ static int check_board(struct spatten_dev *dev,
 	    !(info.formats & (1u << SPATTEN_FMT_S16)) ||
 	    !(info.formats & (1u << kf)) || !(info.formats & (1u << vf)))
 		return -EOPNOTSUPP;
+	*features = info.features;
 	return 0;
 }
 
@@ -298,8 +301,9 @@ static int alloc_state(struct spatten_session *s)
 	s->vfrac = malloc(N * c->n_kv_heads);
 	s->sat = calloc(N * 3, sizeof(uint64_t));
 	s->qexp = calloc(H, sizeof(int));
+	s->row = calloc(c->head_dim, sizeof(float));
 	if (!s->ids || !s->order || !s->kfrac || !s->vfrac || !s->sat ||
-	    !s->qexp)
+	    !s->qexp || !s->row)
 		return -ENOMEM;
 	memset(s->kfrac, -1, N * c->n_kv_heads);
 	memset(s->vfrac, -1, N * c->n_kv_heads);
@@ -329,10 +333,11 @@ static int alloc_buffers(struct spatten_session *s)
 		if (ret < 0)
 			return ret;
 	}
+	/* queries and outputs of one pass */
 	s->off_q = o;
-	o += up(H * L * D * 2);
+	o += up(H * s->max_pass * D * 2);
 	s->off_out = o;
-	o += up(H * L * D * 2);
+	o += up(H * s->max_pass * D * 2);
 	s->off_timp = o;
 	o += up(L * SPATTEN_IMP_BYTES);
 	s->off_himp = o;
@@ -373,6 +378,7 @@ SPATTEN_API void spatten_session_destroy(struct spatten_session *s)
 	free(s->vfrac);
 	free(s->sat);
 	free(s->qexp);
+	free(s->row);
 	free(s->pass_heads);
 	free(s->layer_heads);
 	free(s->n_layer_heads);
@@ -409,12 +415,13 @@ static int session_open(struct spatten_dev *dev,
 			struct spatten_session **sp)
 {
 	struct spatten_session *s;
+	uint32_t features;
 	int ret;
 
 	ret = check_config(cfg);
 	if (ret < 0)
 		return ret;
-	ret = check_board(dev, cfg);
+	ret = check_board(dev, cfg, &features);
 	if (ret < 0)
 		return ret;
 
@@ -427,6 +434,8 @@ static int session_open(struct spatten_dev *dev,
 	s->prog = !!(cfg->flags & SPATTEN_SESSION_PROGRESSIVE);
 	s->k_fmt = (uint8_t)spatten_fmt_of_bits(cfg->k_bits);
 	s->v_fmt = (uint8_t)spatten_fmt_of_bits(cfg->v_bits);
+	s->max_pass = cfg->max_step ? cfg->max_step : cfg->max_context;
+	s->chunks = !!(features & SPATTEN_FEAT_CHUNKS);
 	ret = alloc_state(s);
 	if (!ret)
 		ret = alloc_buffers(s);
@@ -506,64 +515,6 @@ SPATTEN_API int spatten_session_context(const struct spatten_session *s)
 
 /* ---- One layer ----------------------------------------------------------- */
 
-/*
- * Pack the @n new rows of every head into slots len..len+n-1 of a plane
- * of capacity max_context (head h with @frac[h], or @frac[0] for all
- * unless @per_head): nothing else in the cache moves. Returns the
- * saturated elements or -errno.
- */
-static long put_rows(struct spatten_session *s, unsigned char *base,
-		     unsigned char *lsb, const float *src, uint8_t fmt,
-		     uint32_t row, const int8_t *frac, int per_head,
-		     uint32_t len, uint32_t n)
-{
-	const struct spatten_session_opts *c = &s->cfg;
-	uint32_t H = c->n_kv_heads, D = c->head_dim, h;
-	uint64_t C = c->max_context;
-	size_t cnt = (size_t)n * D;
-	long r, sat = 0;
-
-	for (h = 0; h < H; h++) {
-		const float *x = src + (size_t)h * cnt;
-		uint64_t at = (uint64_t)h * C + len;
-		unsigned int f = (unsigned int)frac[per_head ? h : 0];
-
-		if (lsb)
-			r = spatten_pack_split(base + at * row,
-					       lsb + at * s->lsb_row,
-					       spatten_fmt_bits(fmt), x, cnt,
-					       f);
-		else
-			r = spatten_pack(base + at * row, fmt, x, cnt, f);
-		if (r < 0)
-			return r;
-		sat += r;
-	}
-	return sat;
-}
-
-static int append_kv(struct spatten_session *s, unsigned int layer,
-		     const float *k, const float *v, uint32_t len, uint32_t n)
-{
-	const struct spatten_session_opts *c = &s->cfg;
-	unsigned char *b = spatten_bo_map(s->kv[layer]);
-	unsigned char *lsb = s->prog ? b + s->off_lsb : NULL;
-	long r;
-
-	/* K: a scale per KV head; V: one for the layer */
-	r = put_rows(s, b, lsb, k, s->k_fmt, s->k_row,
-		     s->kfrac + (size_t)layer * c->n_kv_heads, 1, len, n);
-	if (r < 0)
-		return (int)r;
-	s->sat[(size_t)layer * 3 + 1] += (uint64_t)r;
-	r = put_rows(s, b + s->off_v, NULL, v, s->v_fmt, s->v_row,
-		     s->vfrac + (size_t)layer * c->n_kv_heads, 1, len, n);
-	if (r < 0)
-		return (int)r;
-	s->sat[(size_t)layer * 3 + 2] += (uint64_t)r;
-	return 0;
-}
-
 /* Lists of version-3 jobs: little-endian u32 entries. */
 static void put_list(unsigned char *dst, const uint32_t *l, uint32_t n)
 {
@@ -604,8 +555,10 @@ static uint32_t candidates(struct spatten_session *s, unsigned int layer,
 		memcpy(s->cand, s->kept, s->n_kept * sizeof(uint32_t));
 		return s->n_kept;
 	}
-	/* generation: alive at this layer last step, plus the new token,
-	 * restricted to what the layer above kept in this step */
+	/*
+	 * generation: alive at this layer last step, restricted to what the
+	 * layer above kept in this step, plus the new tokens
+	 */
 	if (!layer) {
 		memcpy(s->cand, prev, np * sizeof(uint32_t));
 		n = np;
@@ -622,36 +575,37 @@ static uint32_t candidates(struct spatten_session *s, unsigned int layer,
 			}
 		}
 	}
-	s->cand[n++] = L - 1;
+	for (i = L - s->pass_new; i < L; i++)
+		s->cand[n++] = i;
 	return n;
 }
 
-static void dequant_out(struct spatten_session *s, float *out, int gen,
-			uint32_t n_new, int rows_listed,
-			const struct spatten_pass_scales *ps)
+/*
+ * The output rows into @out: computed heads' rows (of kept tokens when
+ * the rows were listed), dequantised; every other row 0.
+ */
+static void dequant_out(struct spatten_session *s,
+			const struct spatten_view *out, int all_rows,
+			uint32_t n_new, const struct spatten_pass_scales *ps)
 {
 	const struct spatten_session_opts *c = &s->cfg;
 	const unsigned char *o = (unsigned char *)spatten_bo_map(s->work) +
 				 s->off_out;
-	uint32_t D = c->head_dim, h, i;
+	uint32_t D = c->head_dim, H = c->n_heads, h, i, t;
 
-	memset(out, 0, (size_t)c->n_heads * n_new * D * sizeof(float));
+	for (h = 0; h < H; h++)
+		for (t = 0; t < n_new; t++)
+			spatten__view_zero(out, h, t, D);
 	for (h = 0; h < s->n_pass_heads; h++) {
-		uint32_t m = s->pass_heads[h];
-		size_t base = (size_t)m * n_new * D;
+		uint32_t m = s->pass_heads[h], n = all_rows ? n_new : s->n_kept;
 		int out_frac = spatten__scales_out(s, ps, m);
 
-		if (gen || !rows_listed) {
-			spatten_dequantize_s16(out + base, o + base * 2,
-					       (size_t)n_new * D,
-					       (unsigned int)out_frac);
-			continue;
-		}
-		for (i = 0; i < s->n_kept; i++) {
-			size_t r = base + (size_t)s->kept[i] * D;
-
-			spatten_dequantize_s16(out + r, o + r * 2, D,
-					       (unsigned int)out_frac);
+		for (i = 0; i < n; i++) {
+			t = all_rows ? i : s->kept[i];
+			spatten_dequantize_s16(s->row, o + ((size_t)m * n_new +
+							   t) * D * 2,
+					       D, (unsigned int)out_frac);
+			spatten__view_put(out, m, t, D, s->row);
 		}
 	}
 }
@@ -683,17 +637,17 @@ static int begin_pass(struct spatten_session *s, unsigned int n_new)
 {
 	const struct spatten_session_opts *c = &s->cfg;
 	uint32_t h;
+	int ret;
 
-	if (!n_new)
+	if (!n_new || (s->len && !causal(c)))
 		return -EINVAL;
-	if (s->len && (n_new != 1 || !causal(c)))
+	if (s->len && n_new > 1 && !s->chunks)
+		return -EOPNOTSUPP;
+	ret = spatten__kv_room(s, n_new);
+	if (ret < 0)
+		return ret;
+	if (n_new > s->max_pass)
 		return -EINVAL;
-	/* a bounded cache makes room between passes, never within one */
-	if (spatten__kv_budget(c) && s->len + n_new > c->max_context &&
-	    s->len > spatten__kv_budget(c))
-		spatten__kv_evict(s);
-	if ((uint64_t)s->len + n_new > c->max_context)
-		return -ENOSPC;
 	s->pass_L = s->len + n_new;
 	s->pass_new = n_new;
 	s->next_layer = 0;
@@ -746,123 +700,144 @@ static uint32_t keep_ceil(uint32_t n, float r)
 	return k < x ? k + 1 : k;
 }
 
-SPATTEN_API int spatten_session_layer(struct spatten_session *s,
-				      unsigned int layer, unsigned int n_new,
-				      const float *q, const float *k,
-				      const float *v, float *out)
+/* What a layer's job keeps (see spatten_session_layer()'s rules). */
+struct layer_keep {
+	uint32_t ncand;		/* candidates */
+	uint32_t np;		/* pinned tokens below L */
+	uint32_t tk;		/* tokens kept, 0: every candidate */
+	uint32_t vk;		/* V rows per query row, 0: all */
+	uint32_t hk;		/* heads for the next layer, 0: all */
+};
+
+/* Forced candidates: the pinned ones, plus the new tokens in generation. */
+static uint32_t forced(const struct spatten_session *s, uint32_t np,
+		       uint32_t ncand, int gen, uint32_t L)
 {
-	const struct spatten_session_opts *c;
-	struct spatten_layer_stats st;
-	struct spatten_pass_scales ps;
-	struct spatten_attn_desc d;
-	struct spatten_attn_ext e;
-	long sat;
-	struct spatten_result res;
-	struct spatten_job3 job;
-	unsigned char *w;
-	uint32_t L, ncand, uncond, tk = 0, hk = 0, vk = 0, np = 0, i, H, D;
-	uint64_t kv_used;
-	int gen, ret;
+	const struct spatten_session_opts *c = &s->cfg;
+	uint32_t a = 0, b = 0, n = 0, first_new = L - s->pass_new;
+
+	while (a < np && b < ncand) {
+		if (c->pinned[a] == s->cand[b]) {
+			if (!gen || s->cand[b] < first_new)
+				n++;
+			a++;
+			b++;
+		} else if (c->pinned[a] < s->cand[b]) {
+			a++;
+		} else {
+			b++;
+		}
+	}
+	return n + (gen ? s->pass_new : 0);
+}
+
+static void keep_counts(struct spatten_session *s, unsigned int layer,
+			int gen, uint32_t L, struct layer_keep *k)
+{
+	const struct spatten_session_opts *c = &s->cfg;
+	uint32_t i, uncond;
 	float r;
 
-	if (!s || !q || !k || !v || s->broken)
-		return -EINVAL;
-	c = &s->cfg;
-	if (layer >= c->n_layers)
-		return -EINVAL;
-	if (layer == 0) {
-		ret = begin_pass(s, n_new);
-		if (ret < 0)
-			return ret;
-	} else if (!s->in_pass || layer != s->next_layer ||
-		   n_new != s->pass_new) {
-		return -EINVAL;
-	}
-	H = c->n_heads;
-	D = c->head_dim;
-	L = s->pass_L;
-	gen = s->len > 0;
-	w = spatten_bo_map(s->work);
-
-	/* scales first: a saturation error leaves everything as it was */
-	ps.qexp = s->qexp;
-	ret = spatten__scales_pass(s, layer, n_new, q, k, v, &ps);
-	if (ret < 0)
-		return ret;
-	s->broken = 1;	/* until the layer completes */
-	ret = append_kv(s, layer, k, v, s->len, n_new);
-	if (ret < 0)
-		return ret;
-	for (i = 0; i < n_new; i++)
-		s->ids[s->len + i] = (uint32_t)(s->seen + i);
-	sat = spatten__scales_put_q(s, w + s->off_q, q, n_new, &ps);
-	if (sat < 0)
-		return (int)sat;
-	s->sat[(size_t)layer * 3] += (uint64_t)sat;
-
-	/* tokens */
-	ncand = candidates(s, layer, gen, L);
+	memset(k, 0, sizeof(*k));
+	k->ncand = candidates(s, layer, gen, L);
 	for (i = 0; i < c->n_pinned; i++)
 		if (c->pinned[i] < L)
-			np++;
-	uncond = 0;
-	{
-		uint32_t a = 0, b = 0;
-
-		/* pinned candidates, plus the current token in generation */
-		while (a < np && b < ncand) {
-			if (c->pinned[a] == s->cand[b]) {
-				if (!gen || s->cand[b] != L - 1)
-					uncond++;
-				a++;
-				b++;
-			} else if (c->pinned[a] < s->cand[b]) {
-				a++;
-			} else {
-				b++;
-			}
-		}
-		uncond += gen;
-	}
+			k->np++;
+	uncond = forced(s, k->np, k->ncand, gen, L);
 	r = c->schedule.tok_keep[layer];
 	if (r < 1.0f) {
-		tk = keep_floor(L, r);
-		if (tk < uncond)
-			tk = uncond;
-		if (!tk)
-			tk = 1;
-		if (tk >= ncand)
-			tk = 0;
+		k->tk = keep_floor(L, r);
+		if (k->tk < uncond)
+			k->tk = uncond;
+		if (!k->tk)
+			k->tk = 1;
+		if (k->tk >= k->ncand)
+			k->tk = 0;
 	}
 	r = c->schedule.value_keep[layer];
 	if (r < 1.0f) {
-		vk = keep_ceil(tk ? tk : ncand, r);
-		if (!vk)
-			vk = 1;
-		if (vk > L)
-			vk = L;
+		k->vk = keep_ceil(k->tk ? k->tk : k->ncand, r);
+		if (!k->vk)
+			k->vk = 1;
+		if (k->vk > L)
+			k->vk = L;
 	}
 	/* heads: how many the next layer computes */
 	if (layer + 1 < c->n_layers) {
-		uint32_t t = keep_ceil(H, c->schedule.head_keep[layer + 1]);
+		uint32_t t = keep_ceil(c->n_heads,
+				       c->schedule.head_keep[layer + 1]);
 
 		if (!t)
 			t = 1;
 		if (t < s->n_pass_heads)
-			hk = t;
+			k->hk = t;
 	}
+}
 
-	spatten_attn_desc_init(&d, NULL, H, D, n_new, L);
+/* A tensor reference into the work buffer. */
+static struct spatten_tensor_ref work_ref(struct spatten_session *s,
+					  uint64_t off)
+{
+	return (struct spatten_tensor_ref){ s->work, off };
+}
+
+/* The job's token and head lists, written into the work buffer. */
+static void job_lists(struct spatten_session *s, struct spatten_attn_desc *d,
+		      const struct layer_keep *k, uint32_t L)
+{
+	const struct spatten_session_opts *c = &s->cfg;
+	unsigned char *w = spatten_bo_map(s->work);
+
+	if (k->ncand != L) {
+		/* the list excludes nothing when it is 0..L-1 */
+		put_list(w + s->off_talive, s->cand, k->ncand);
+		d->tok_alive = work_ref(s, s->off_talive);
+		d->n_tok_alive = k->ncand;
+	}
+	if (k->tk) {
+		d->token_keep = k->tk;
+		d->tok_kept = work_ref(s, s->off_tkept);
+		if (k->np) {
+			put_list(w + s->off_pinned, c->pinned, k->np);
+			d->pinned = work_ref(s, s->off_pinned);
+			d->n_pinned = k->np;
+		}
+	}
+	if (s->n_pass_heads != c->n_heads) {
+		put_list(w + s->off_halive, s->pass_heads, s->n_pass_heads);
+		d->head_alive = work_ref(s, s->off_halive);
+		d->n_head_alive = s->n_pass_heads;
+	}
+	if (k->hk) {
+		d->head_keep = k->hk;
+		d->head_kept = work_ref(s, s->off_hkept);
+	}
+	d->value_keep = k->vk;
+}
+
+/* The layer's version-3 job: the cache at capacity, read in place. */
+static int build_job(struct spatten_session *s, unsigned int layer, int gen,
+		     const struct layer_keep *k,
+		     const struct spatten_pass_scales *ps,
+		     struct spatten_job3 *job)
+{
+	const struct spatten_session_opts *c = &s->cfg;
+	uint32_t L = s->pass_L, n_new = s->pass_new;
+	struct spatten_attn_desc d;
+	struct spatten_attn_ext e;
+
+	spatten_attn_desc_init(&d, NULL, c->n_heads, c->head_dim, n_new, L);
 	d.stage = gen ? SPATTEN_STAGE_GENERATION : SPATTEN_STAGE_SUMMARIZATION;
 	d.flags = (causal(c) ? SPATTEN_ATTN_CAUSAL : 0) |
 		  (c->rope_base ? SPATTEN_ATTN_ROPE : 0) |
 		  (s->prog ? SPATTEN_ATTN_PROGRESSIVE : 0);
-	d.q_start = gen ? L - 1 : 0;
-	spatten__scales_job(s, &ps, w + s->off_fracs, &d);
+	d.q_start = gen ? L - n_new : 0;
+	spatten__scales_job(s, ps, (unsigned char *)spatten_bo_map(s->work) +
+			    s->off_fracs, &d);
 	d.k_fmt = s->k_fmt;
 	d.v_fmt = s->v_fmt;
-	d.q = (struct spatten_tensor_ref){ s->work, s->off_q };
-	d.out = (struct spatten_tensor_ref){ s->work, s->off_out };
+	d.q = work_ref(s, s->off_q);
+	d.out = work_ref(s, s->off_out);
 	d.k = (struct spatten_tensor_ref){ s->kv[layer], 0 };
 	d.v = (struct spatten_tensor_ref){ s->kv[layer], s->off_v };
 	if (s->prog) {
@@ -871,41 +846,11 @@ SPATTEN_API int spatten_session_layer(struct spatten_session *s,
 		d.lsb_threshold = c->lsb_threshold;
 	}
 	d.topk_seed = c->topk_seed;
-	d.tok_imp = (struct spatten_tensor_ref){ s->work, s->off_timp };
-	d.head_imp = (struct spatten_tensor_ref){ s->work, s->off_himp };
-	if (ncand != L) {
-		/* the list excludes nothing when it is 0..L-1 */
-		put_list(w + s->off_talive, s->cand, ncand);
-		d.tok_alive = (struct spatten_tensor_ref){ s->work,
-							   s->off_talive };
-		d.n_tok_alive = ncand;
-	}
-	if (tk) {
-		d.token_keep = tk;
-		d.tok_kept = (struct spatten_tensor_ref){ s->work,
-							  s->off_tkept };
-		if (np) {
-			put_list(w + s->off_pinned, c->pinned, np);
-			d.pinned = (struct spatten_tensor_ref){
-				s->work, s->off_pinned };
-			d.n_pinned = np;
-		}
-	}
-	if (s->n_pass_heads != H) {
-		put_list(w + s->off_halive, s->pass_heads, s->n_pass_heads);
-		d.head_alive = (struct spatten_tensor_ref){ s->work,
-							    s->off_halive };
-		d.n_head_alive = s->n_pass_heads;
-	}
-	if (hk) {
-		d.head_keep = hk;
-		d.head_kept = (struct spatten_tensor_ref){ s->work,
-							   s->off_hkept };
-	}
-	d.value_keep = vk;
+	d.tok_imp = work_ref(s, s->off_timp);
+	d.head_imp = work_ref(s, s->off_himp);
+	job_lists(s, &d, k, L);
 	d.user_data = layer;
 
-	/* the cache at capacity, read in place */
 	memset(&e, 0, sizeof(e));
 	e.n_kv_heads = c->n_kv_heads;
 	e.kv_head_stride = c->max_context;
@@ -913,49 +858,65 @@ SPATTEN_API int spatten_session_layer(struct spatten_session *s,
 	e.rope_base = c->rope_base;
 	e.score_scale = c->score_scale;
 	if (d.flags & SPATTEN_ATTN_HEAD_FRACS)
-		e.head_fracs = (struct spatten_tensor_ref){ s->work,
-							    s->off_fracs };
-	ret = spatten_attn_prep3(&job, &d, &e);
-	if (ret < 0)
-		return ret;
-	memset(&res, 0, sizeof(res));
-	ret = spatten_run3(s->dev, &job, &res);
+		e.head_fracs = work_ref(s, s->off_fracs);
+	return spatten_attn_prep3(job, &d, &e);
+}
+
+/* The layer's statistics, from its job's result. */
+static void layer_stats(struct spatten_session *s, unsigned int layer,
+			int gen, const struct layer_keep *k,
+			const struct spatten_result *res)
+{
+	const struct spatten_session_opts *c = &s->cfg;
+	struct spatten_layer_stats st;
+	uint32_t L = s->pass_L, n_new = s->pass_new;
+	int listed = k->tk || k->ncand != L;
 
 	memset(&st, 0, sizeof(st));
-	st.status = res.status;
-	st.stage = d.stage;
+	st.status = res->status;
+	st.stage = gen ? SPATTEN_STAGE_GENERATION :
+			 SPATTEN_STAGE_SUMMARIZATION;
 	st.kv_rows = L;
 	st.q_rows = n_new;
-	st.tokens_alive = ncand;
-	st.tokens_kept = tk ? tk : ncand;
+	st.tokens_alive = k->ncand;
+	st.tokens_kept = k->tk ? k->tk : k->ncand;
 	st.heads_alive = s->n_pass_heads;
-	st.heads_kept = hk ? hk : s->n_pass_heads;
-	st.value_keep = vk;
-	st.lsb_refetches = res.lsb_refetches;
-	st.bytes_q = res.bytes_q;
-	st.bytes_k_msb = res.bytes_k_msb;
-	st.bytes_k_lsb = res.bytes_k_lsb;
-	st.bytes_v = res.bytes_v;
-	st.bytes_written = res.bytes_written;
-	st.cycles = res.cycles;
-	kv_used = L;	/* causal or not, the last query sees every key */
-	st.bytes_dense = spatten_tensor_bytes(H, n_new, D) +
-			 2 * spatten_tensor_bytes(c->n_kv_heads,
-						  (uint32_t)kv_used, D);
+	st.heads_kept = k->hk ? k->hk : s->n_pass_heads;
+	st.value_keep = k->vk;
+	st.lsb_refetches = res->lsb_refetches;
+	st.bytes_q = res->bytes_q;
+	st.bytes_k_msb = res->bytes_k_msb;
+	st.bytes_k_lsb = res->bytes_k_lsb;
+	st.bytes_v = res->bytes_v;
+	st.bytes_written = res->bytes_written;
+	st.cycles = res->cycles;
+	/* causal or not, the last query sees every key */
+	st.bytes_dense = spatten_tensor_bytes(c->n_heads, n_new,
+					      c->head_dim) +
+			 2 * spatten_tensor_bytes(c->n_kv_heads, L,
+						  c->head_dim);
 	st.query_rows = (uint64_t)s->n_pass_heads *
-			(gen ? 1 : (tk || ncand != L ? st.tokens_kept : n_new));
+			(!gen && listed ? st.tokens_kept : n_new);
 	s->last[layer] = st;
 	add_stats(&s->total[layer], &st);
-	if (ret < 0)
-		return ret;
+}
 
-	/* take the kept lists */
-	if (tk) {
-		get_list(s->kept, w + s->off_tkept, tk);
-		s->n_kept = tk;
+/* The kept tokens and heads become the alive sets; the output. */
+static void take_results(struct spatten_session *s, unsigned int layer,
+			 int gen, const struct layer_keep *k,
+			 const struct spatten_pass_scales *ps,
+			 const struct spatten_view *out)
+{
+	const struct spatten_session_opts *c = &s->cfg;
+	unsigned char *w = spatten_bo_map(s->work);
+	uint32_t H = c->n_heads;
+
+	if (k->tk) {
+		get_list(s->kept, w + s->off_tkept, k->tk);
+		s->n_kept = k->tk;
 	} else {
-		memcpy(s->kept, s->cand, ncand * sizeof(uint32_t));
-		s->n_kept = ncand;
+		memcpy(s->kept, s->cand, k->ncand * sizeof(uint32_t));
+		s->n_kept = k->ncand;
 	}
 	memcpy(s->alive + (size_t)layer * c->max_context, s->kept,
 	       s->n_kept * sizeof(uint32_t));
@@ -964,20 +925,118 @@ SPATTEN_API int spatten_session_layer(struct spatten_session *s,
 	       s->n_pass_heads * sizeof(uint32_t));
 	s->n_layer_heads[layer] = s->n_pass_heads;
 	if (out)
-		dequant_out(s, out, gen, n_new, tk || ncand != L, &ps);
-	if (hk) {
-		get_list(s->pass_heads, w + s->off_hkept, hk);
-		s->n_pass_heads = hk;
+		dequant_out(s, out, gen || !(k->tk || k->ncand != s->pass_L),
+			    s->pass_new, ps);
+	if (k->hk) {
+		get_list(s->pass_heads, w + s->off_hkept, k->hk);
+		s->n_pass_heads = k->hk;
 	}
+}
+
+/* Layer 0 begins a pass; later layers follow it in order. */
+static int layer_order(struct spatten_session *s, unsigned int layer,
+		       unsigned int n_new)
+{
+	if (s->broken || layer >= s->cfg.n_layers)
+		return -EINVAL;
+	if (layer == 0)
+		return begin_pass(s, n_new);
+	if (!s->in_pass || layer != s->next_layer || n_new != s->pass_new)
+		return -EINVAL;
+	return 0;
+}
+
+/* The new tokens' K and V into the cache, their Q into the work buffer. */
+static int layer_inputs(struct spatten_session *s, unsigned int layer,
+			const struct spatten_view *q,
+			const struct spatten_view *k,
+			const struct spatten_view *v,
+			struct spatten_pass_scales *ps)
+{
+	uint32_t n_new = s->pass_new, i;
+	long sat;
+	int ret;
+
+	/* scales first: a saturation error leaves everything as it was */
+	ps->qexp = s->qexp;
+	ret = spatten__scales_pass(s, layer, n_new, q, k, v, ps);
+	if (ret < 0)
+		return ret;
+	s->broken = 1;	/* until the layer completes */
+	ret = spatten__kv_append(s, layer, k, v, s->len, n_new);
+	if (ret < 0)
+		return ret;
+	for (i = 0; i < n_new; i++)
+		s->ids[s->len + i] = (uint32_t)(s->seen + i);
+	sat = spatten__scales_put_q(s, (unsigned char *)spatten_bo_map(s->work) +
+				    s->off_q, q, n_new, ps);
+	if (sat < 0)
+		return (int)sat;
+	s->sat[(size_t)layer * 3] += (uint64_t)sat;
+	return 0;
+}
+
+SPATTEN_API int spatten_session_attend(struct spatten_session *s,
+				       unsigned int layer, unsigned int n_new,
+				       const struct spatten_view *q,
+				       const struct spatten_view *k,
+				       const struct spatten_view *v,
+				       const struct spatten_view *out)
+{
+	struct spatten_pass_scales ps;
+	struct spatten_result res;
+	struct spatten_job3 job;
+	struct layer_keep keep;
+	int gen, ret;
+
+	if (!s || !spatten__view_ok(q) || !spatten__view_ok(k) ||
+	    !spatten__view_ok(v) || (out && !spatten__view_ok(out)))
+		return -EINVAL;
+	ret = layer_order(s, layer, n_new);
+	if (ret < 0)
+		return ret;
+	gen = s->len > 0;
+	ret = layer_inputs(s, layer, q, k, v, &ps);
+	if (ret < 0)
+		return ret;
+	keep_counts(s, layer, gen, s->pass_L, &keep);
+	ret = build_job(s, layer, gen, &keep, &ps, &job);
+	if (ret < 0)
+		return ret;
+	memset(&res, 0, sizeof(res));
+	ret = spatten_run3(s->dev, &job, &res);
+	layer_stats(s, layer, gen, &keep, &res);
+	if (ret < 0)
+		return ret;
+	take_results(s, layer, gen, &keep, &ps, out);
 
 	s->broken = 0;
 	s->next_layer = layer + 1;
-	if (s->next_layer == c->n_layers) {
-		s->len = L;
+	if (s->next_layer == s->cfg.n_layers) {
+		s->len = s->pass_L;
 		s->seen += n_new;
 		s->in_pass = 0;
 	}
 	return 0;
+}
+
+SPATTEN_API int spatten_session_layer(struct spatten_session *s,
+				      unsigned int layer, unsigned int n_new,
+				      const float *q, const float *k,
+				      const float *v, float *out)
+{
+	struct spatten_view qv, kv, vv, ov;
+	uint32_t D;
+
+	if (!s || !q || !k || !v)
+		return -EINVAL;
+	D = s->cfg.head_dim;
+	qv = spatten_view_htd((void *)q, SPATTEN_DTYPE_F32, n_new, D);
+	kv = spatten_view_htd((void *)k, SPATTEN_DTYPE_F32, n_new, D);
+	vv = spatten_view_htd((void *)v, SPATTEN_DTYPE_F32, n_new, D);
+	ov = spatten_view_htd(out, SPATTEN_DTYPE_F32, n_new, D);
+	return spatten_session_attend(s, layer, n_new, &qv, &kv, &vv,
+				      out ? &ov : NULL);
 }
 
 SPATTEN_API int spatten_session_layer_stats(const struct spatten_session *s,

@@ -54,6 +54,9 @@ struct spatten_session {
 	int8_t *vfrac;				/* [n_layers][n_kv_heads] */
 	uint64_t *sat;				/* [n_layers][3]: Q, K, V */
 	int *qexp;				/* [n_heads] this pass */
+	float *row;				/* [head_dim] a view's row */
+	int chunks;				/* board takes chunked steps */
+	uint32_t max_pass;			/* tokens of a pass, at most */
 };
 
 /* This pass's fixed-point scales (session_scale.c). */
@@ -64,10 +67,15 @@ struct spatten_pass_scales {
 
 /* session_scale.c */
 int spatten__scales_pass(struct spatten_session *s, unsigned int layer,
-			 uint32_t n, const float *q, const float *k,
-			 const float *v, struct spatten_pass_scales *ps);
+			 uint32_t n, const struct spatten_view *q,
+			 const struct spatten_view *k,
+			 const struct spatten_view *v,
+			 struct spatten_pass_scales *ps);
+int spatten__scales_kv(struct spatten_session *s, unsigned int layer,
+		       uint32_t n, const struct spatten_view *k,
+		       const struct spatten_view *v);
 long spatten__scales_put_q(struct spatten_session *s, unsigned char *dst,
-			   const float *q, uint32_t n,
+			   const struct spatten_view *q, uint32_t n,
 			   const struct spatten_pass_scales *ps);
 int spatten__scales_fixed(const struct spatten_session *s);
 void spatten__scales_job(const struct spatten_session *s,
@@ -76,9 +84,24 @@ void spatten__scales_job(const struct spatten_session *s,
 int spatten__scales_out(const struct spatten_session *s,
 			const struct spatten_pass_scales *ps, uint32_t h);
 
+/* session_view.c */
+int spatten__view_ok(const struct spatten_view *v);
+const float *spatten__view_row(const struct spatten_view *v, uint32_t h,
+			       uint32_t t, uint32_t d, float *buf);
+void spatten__view_put(const struct spatten_view *v, uint32_t h, uint32_t t,
+		       uint32_t d, const float *row);
+void spatten__view_zero(const struct spatten_view *v, uint32_t h, uint32_t t,
+			uint32_t d);
+float spatten__view_head_max(const struct spatten_view *v, uint32_t h,
+			     uint32_t n, uint32_t d, float *buf);
+
 /* session_kv.c */
 uint32_t spatten__kv_budget(const struct spatten_session_opts *c);
 int spatten__kv_check(const struct spatten_session_opts *c);
 void spatten__kv_evict(struct spatten_session *s);
+int spatten__kv_room(struct spatten_session *s, uint32_t n);
+int spatten__kv_append(struct spatten_session *s, unsigned int layer,
+		       const struct spatten_view *k,
+		       const struct spatten_view *v, uint32_t len, uint32_t n);
 
 #endif /* SPATTEN_SESSION_H */

@@ -39,8 +39,6 @@ int spatten__kv_check(const struct spatten_session_opts *c)
 	uint64_t b = (uint64_t)c->kv_start + c->kv_important + c->kv_recent;
 	uint32_t i;
 
-	if (c->rsvd0)
-		return -EINVAL;
 	if (!b)
 		return 0;
 	if (b >= c->max_context)
@@ -49,6 +47,80 @@ int spatten__kv_check(const struct spatten_session_opts *c)
 		if (c->pinned[i] >= c->kv_start)
 			return -EINVAL;
 	return 0;
+}
+
+/*
+ * Pack the @n new rows of every KV head of @src into slots len..len+n-1
+ * of a plane of capacity max_context, head g with @frac[g]: nothing else
+ * in the cache moves. Returns the saturated elements or -errno.
+ */
+static long put_rows(struct spatten_session *s, unsigned char *base,
+		     unsigned char *lsb, const struct spatten_view *src,
+		     uint8_t fmt, uint32_t row, const int8_t *frac,
+		     uint32_t len, uint32_t n)
+{
+	const struct spatten_session_opts *c = &s->cfg;
+	uint32_t G = c->n_kv_heads, D = c->head_dim, g, t;
+	uint64_t C = c->max_context, at;
+	long r, sat = 0;
+
+	for (g = 0; g < G; g++)
+		for (t = 0; t < n; t++) {
+			const float *x = spatten__view_row(src, g, t, D,
+							   s->row);
+
+			at = (uint64_t)g * C + len + t;
+			if (lsb)
+				r = spatten_pack_split(base + at * row,
+						       lsb + at * s->lsb_row,
+						       spatten_fmt_bits(fmt),
+						       x, D,
+						       (unsigned int)frac[g]);
+			else
+				r = spatten_pack(base + at * row, fmt, x, D,
+						 (unsigned int)frac[g]);
+			if (r < 0)
+				return r;
+			sat += r;
+		}
+	return sat;
+}
+
+/* Append @n rows of K and V to @layer's cache at slot @len. */
+int spatten__kv_append(struct spatten_session *s, unsigned int layer,
+		       const struct spatten_view *k,
+		       const struct spatten_view *v, uint32_t len, uint32_t n)
+{
+	const struct spatten_session_opts *c = &s->cfg;
+	unsigned char *b = spatten_bo_map(s->kv[layer]);
+	unsigned char *lsb = s->prog ? b + s->off_lsb : NULL;
+	const int8_t *kf = s->kfrac + (size_t)layer * c->n_kv_heads;
+	const int8_t *vf = s->vfrac + (size_t)layer * c->n_kv_heads;
+	long r;
+
+	r = put_rows(s, b, lsb, k, s->k_fmt, s->k_row, kf, len, n);
+	if (r < 0)
+		return (int)r;
+	s->sat[(size_t)layer * 3 + 1] += (uint64_t)r;
+	r = put_rows(s, b + s->off_v, NULL, v, s->v_fmt, s->v_row, vf, len, n);
+	if (r < 0)
+		return (int)r;
+	s->sat[(size_t)layer * 3 + 2] += (uint64_t)r;
+	return 0;
+}
+
+/*
+ * Room for @n more tokens: a bounded cache evicts down to its budget
+ * (between passes, never within one) when they would not fit.
+ */
+int spatten__kv_room(struct spatten_session *s, uint32_t n)
+{
+	const struct spatten_session_opts *c = &s->cfg;
+	uint32_t budget = spatten__kv_budget(c);
+
+	if (budget && (uint64_t)s->len + n > c->max_context && s->len > budget)
+		spatten__kv_evict(s);
+	return (uint64_t)s->len + n > c->max_context ? -ENOSPC : 0;
 }
 
 static uint64_t imp_at(const unsigned char *timp, uint32_t slot)
@@ -189,4 +261,49 @@ SPATTEN_API int spatten_session_cache(const struct spatten_session *s,
 			imp[i] = imp_at(timp, i);
 	}
 	return (int)s->len;
+}
+
+SPATTEN_API int spatten_session_import(struct spatten_session *s,
+				       unsigned int n,
+				       const struct spatten_view *k,
+				       const struct spatten_view *v)
+{
+	const struct spatten_session_opts *c;
+	uint32_t l, i;
+	int ret;
+
+	if (!s || !k || !v || !n || s->broken || s->in_pass)
+		return -EINVAL;
+	c = &s->cfg;
+	if (c->kind != SPATTEN_SESSION_DECODER)
+		return -EINVAL;
+	for (l = 0; l < c->n_layers; l++)
+		if (!spatten__view_ok(&k[l]) || !spatten__view_ok(&v[l]))
+			return -EINVAL;
+	ret = spatten__kv_room(s, n);
+	if (ret < 0)
+		return ret;
+	/* every layer's scales first: -ERANGE appends nothing */
+	for (l = 0; l < c->n_layers; l++) {
+		ret = spatten__scales_kv(s, l, n, &k[l], &v[l]);
+		if (ret < 0)
+			return ret;
+	}
+	for (l = 0; l < c->n_layers; l++) {
+		uint32_t *alive = s->alive + (size_t)l * c->max_context;
+
+		ret = spatten__kv_append(s, l, &k[l], &v[l], s->len, n);
+		if (ret < 0) {
+			s->broken = 1;
+			return ret;
+		}
+		for (i = 0; i < n; i++)
+			alive[s->n_alive[l] + i] = s->len + i;
+		s->n_alive[l] += n;
+	}
+	for (i = 0; i < n; i++)
+		s->ids[s->len + i] = (uint32_t)(s->seen + i);
+	s->len += n;
+	s->seen += n;
+	return 0;
 }

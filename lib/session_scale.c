@@ -37,12 +37,6 @@ static int frac_for(float max, unsigned int bits)
 	return f < 0 ? 0 : f;
 }
 
-/* Largest |x| of head @h of a [heads][n][D] array. */
-static float head_max(const float *x, uint32_t h, uint32_t n, uint32_t d)
-{
-	return spatten_max_abs(x + (size_t)h * n * d, (size_t)n * d);
-}
-
 /* Would @max stored with @frac fractional bits in @bits bits saturate? */
 static int saturates(float max, int frac, unsigned int bits)
 {
@@ -56,52 +50,74 @@ int spatten__scales_fixed(const struct spatten_session *s)
 	return !!(s->cfg.flags & SPATTEN_SESSION_FIXED_SCALES);
 }
 
-/* K and V fractions of @layer's KV heads, at its first pass. */
-static void choose_kv(struct spatten_session *s, unsigned int layer,
-		      uint32_t n, const float *k, const float *v)
+/*
+ * K and V fractions of @layer's KV heads (chosen at the layer's first
+ * pass or import), and whether the @n new rows of @k and @v saturate.
+ */
+static int choose_kv(struct spatten_session *s, unsigned int layer,
+		     uint32_t n, const struct spatten_view *k,
+		     const struct spatten_view *v)
 {
 	const struct spatten_session_opts *c = &s->cfg;
 	uint32_t G = c->n_kv_heads, D = c->head_dim, g;
 	int8_t *kf = s->kfrac + (size_t)layer * G;
 	int8_t *vf = s->vfrac + (size_t)layer * G;
+	int bad = 0;
 
 	for (g = 0; g < G; g++) {
+		float km = spatten__view_head_max(k, g, n, D, s->row);
+		float vm = spatten__view_head_max(v, g, n, D, s->row);
+
 		if (spatten__scales_fixed(s)) {
 			kf[g] = (int8_t)c->k_frac;
 			vf[g] = (int8_t)c->v_frac;
 		} else if (kf[g] < 0) {
-			kf[g] = (int8_t)frac_for(head_max(k, g, n, D),
-						 key_bits(s));
-			vf[g] = (int8_t)frac_for(head_max(v, g, n, D),
-						 c->v_bits);
+			kf[g] = (int8_t)frac_for(km, key_bits(s));
+			vf[g] = (int8_t)frac_for(vm, c->v_bits);
 		}
+		bad |= saturates(km, kf[g], key_bits(s)) ||
+		       saturates(vm, vf[g], c->v_bits);
 	}
+	return bad;
+}
+
+/*
+ * Scales of an import into @layer: -ERANGE (with
+ * SPATTEN_SESSION_SATURATION_ERROR) if a value would saturate. A layer's
+ * first fractions stay even if a later layer fails: they are what its
+ * first rows will be stored with.
+ */
+int spatten__scales_kv(struct spatten_session *s, unsigned int layer,
+		       uint32_t n, const struct spatten_view *k,
+		       const struct spatten_view *v)
+{
+	if (choose_kv(s, layer, n, k, v) &&
+	    (s->cfg.flags & SPATTEN_SESSION_SATURATION_ERROR))
+		return -ERANGE;
+	return 0;
 }
 
 int spatten__scales_pass(struct spatten_session *s, unsigned int layer,
-			 uint32_t n, const float *q, const float *k,
-			 const float *v, struct spatten_pass_scales *ps)
+			 uint32_t n, const struct spatten_view *q,
+			 const struct spatten_view *k,
+			 const struct spatten_view *v,
+			 struct spatten_pass_scales *ps)
 {
 	const struct spatten_session_opts *c = &s->cfg;
-	uint32_t H = c->n_heads, G = c->n_kv_heads, D = c->head_dim, h, g;
-	const int8_t *kf = s->kfrac + (size_t)layer * G;
-	const int8_t *vf = s->vfrac + (size_t)layer * G;
-	int fixed = spatten__scales_fixed(s), bad = 0;
+	uint32_t H = c->n_heads, G = c->n_kv_heads, D = c->head_dim, h;
+	int fixed = spatten__scales_fixed(s), bad;
 
-	choose_kv(s, layer, n, k, v);
-	for (g = 0; g < G; g++)
-		bad |= saturates(head_max(k, g, n, D), kf[g], key_bits(s)) ||
-		       saturates(head_max(v, g, n, D), vf[g], c->v_bits);
+	bad = choose_kv(s, layer, n, k, v);
 	for (h = 0; h < H; h++) {
-		float m = head_max(q, h, n, D);
+		float m = spatten__view_head_max(q, h, n, D, s->row);
 
 		ps->qexp[h] = fixed ? c->q_frac : frac_for(m, 16);
 		bad |= saturates(m, ps->qexp[h], 16);
 	}
 	if (bad && (c->flags & SPATTEN_SESSION_SATURATION_ERROR))
 		return -ERANGE;
-	ps->kf = kf;
-	ps->vf = vf;
+	ps->kf = s->kfrac + (size_t)layer * G;
+	ps->vf = s->vfrac + (size_t)layer * G;
 	return 0;
 }
 
@@ -145,24 +161,26 @@ int spatten__scales_out(const struct spatten_session *s,
 	return ps->vf[h / (c->n_heads / c->n_kv_heads)];
 }
 
-/* Quantise the [H][n][D] queries into S16, head h at 2^qexp[h]. */
+/* Quantise the new queries into S16 [H][n][D], head h at 2^qexp[h]. */
 long spatten__scales_put_q(struct spatten_session *s, unsigned char *dst,
-			   const float *q, uint32_t n,
+			   const struct spatten_view *q, uint32_t n,
 			   const struct spatten_pass_scales *ps)
 {
 	const struct spatten_session_opts *c = &s->cfg;
-	uint32_t H = c->n_heads, D = c->head_dim, h;
+	uint32_t H = c->n_heads, D = c->head_dim, h, t;
 	long sat = 0, ret;
 
-	for (h = 0; h < H; h++) {
-		ret = spatten_quantize_s16(dst + (size_t)h * n * D * 2,
-					   q + (size_t)h * n * D,
-					   (size_t)n * D,
-					   (unsigned int)ps->qexp[h]);
-		if (ret < 0)
-			return ret;
-		sat += ret;
-	}
+	for (h = 0; h < H; h++)
+		for (t = 0; t < n; t++) {
+			ret = spatten_quantize_s16(dst + ((size_t)h * n + t) *
+						   D * 2,
+						   spatten__view_row(q, h, t, D,
+								     s->row),
+						   D, (unsigned int)ps->qexp[h]);
+			if (ret < 0)
+				return ret;
+			sat += ret;
+		}
 	return sat;
 }
 

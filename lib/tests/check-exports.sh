@@ -38,7 +38,9 @@ check() {
 		bad=$((bad + 1))
 	fi
 }
-check "every declared function is documented (kernel-doc)" hdr doc
+# Inline helpers are documented too, but are not exported.
+comm -12 "$tmp/hdr" "$tmp/doc" >"$tmp/hdr_doc"
+check "every declared function is documented (kernel-doc)" hdr hdr_doc
 check "the version script lists exactly the declared functions" hdr map
 check "the shared library exports exactly the declared functions" hdr so
 n=$((n + 1))
