@@ -139,6 +139,7 @@ $(LIB_PC): lib/libspatten.pc.in lib/lib.mk
 
 LIB_TEST_BIN := $(LIB_OUT)/tests/test_libspatten
 LIB_TEST3_BIN := $(LIB_OUT)/tests/test_jobs3
+LIB_IO_TEST_BIN := $(LIB_OUT)/tests/test_session_io
 LIB_EXAMPLE_BIN := $(LIB_OUT)/examples/gpt2_session
 
 $(LIB_TEST_BIN): lib/tests/test_libspatten.c $(LIB_A) $(LIB_HDRS)
@@ -146,6 +147,10 @@ $(LIB_TEST_BIN): lib/tests/test_libspatten.c $(LIB_A) $(LIB_HDRS)
 	$(CC) $(LIB_HOST_CFLAGS) -o $@ $< $(LIB_A) -lpthread -lm
 
 $(LIB_TEST3_BIN): lib/tests/test_jobs3.c $(LIB_A) $(LIB_HDRS)
+	@mkdir -p $(@D)
+	$(CC) $(LIB_HOST_CFLAGS) -o $@ $< $(LIB_A) -lpthread -lm
+
+$(LIB_IO_TEST_BIN): lib/tests/test_session_io.c $(LIB_A) $(LIB_HDRS)
 	@mkdir -p $(@D)
 	$(CC) $(LIB_HOST_CFLAGS) -o $@ $< $(LIB_A) -lpthread -lm
 
@@ -164,7 +169,8 @@ $(LIB_EXAMPLE_BIN): lib/examples/gpt2_session.c $(LIB_SO) lib/libspatten.h \
 	$(CC) $(LIB_HOST_CFLAGS) -o $@ $< -L$(LIB_OUT) -lspatten \
 		-Wl,-rpath,'$$ORIGIN/..' -lm
 
-lib-check: $(LIB_TEST_BIN) $(LIB_TEST3_BIN) $(LIB_DTYPE_TEST_BIN) \
+lib-check: $(LIB_TEST_BIN) $(LIB_TEST3_BIN) $(LIB_IO_TEST_BIN) \
+	   $(LIB_DTYPE_TEST_BIN) \
 	   $(LIB_EXAMPLE_BIN) $(LIB_SO) $(TOOLS_HOST_BINS)
 	@pass=0; bad=0; \
 	echo "# $(LIB_TEST_BIN) (SPATTEN_BACKEND=sim)"; \
@@ -172,6 +178,9 @@ lib-check: $(LIB_TEST_BIN) $(LIB_TEST3_BIN) $(LIB_DTYPE_TEST_BIN) \
 	else bad=$$((bad+1)); fi; \
 	echo "# $(LIB_TEST3_BIN) (SPATTEN_BACKEND=sim)"; \
 	if SPATTEN_BACKEND=sim $(LIB_TEST3_BIN); then pass=$$((pass+1)); \
+	else bad=$$((bad+1)); fi; \
+	echo "# $(LIB_IO_TEST_BIN) (SPATTEN_BACKEND=sim)"; \
+	if SPATTEN_BACKEND=sim $(LIB_IO_TEST_BIN); then pass=$$((pass+1)); \
 	else bad=$$((bad+1)); fi; \
 	echo "# $(LIB_DTYPE_TEST_BIN) --quick"; \
 	if $(LIB_DTYPE_TEST_BIN) --quick; then pass=$$((pass+1)); \
@@ -212,12 +221,17 @@ lib-check-valgrind: $(LIB_TEST_BIN) $(SPATTEN_OUT)/bin/spatten-run
 LIB_ASAN := -O1 -g -fsanitize=address,undefined -fno-sanitize-recover=all \
 	    -fno-omit-frame-pointer
 lib-check-asan: lib/tests/test_libspatten.c lib/tests/test_dtype.c \
+		lib/tests/test_session_io.c \
 		$(LIB_SRCS) $(LIB_ENGINE_SRCS) \
 		$(TOOLS_COMMON) tools/spatten-run.c $(LIB_HDRS)
 	@mkdir -p $(LIB_OUT)/asan
 	$(CC) $(LIB_ASAN) $(LIB_STD) $(LIB_FP) $(LIB_INC) \
 		-o $(LIB_OUT)/asan/test_libspatten lib/tests/test_libspatten.c \
 		$(LIB_SRCS) $(LIB_ENGINE_SRCS) -lpthread -lm
+	$(CC) $(LIB_ASAN) $(LIB_STD) $(LIB_FP) $(LIB_INC) \
+		-o $(LIB_OUT)/asan/test_session_io \
+		lib/tests/test_session_io.c $(LIB_SRCS) $(LIB_ENGINE_SRCS) \
+		-lpthread -lm
 	$(CC) $(LIB_ASAN) $(LIB_STD) $(LIB_FP) $(LIB_INC) \
 		-o $(LIB_OUT)/asan/test_dtype lib/tests/test_dtype.c \
 		lib/dtype.c -lm
@@ -226,6 +240,7 @@ lib-check-asan: lib/tests/test_libspatten.c lib/tests/test_dtype.c \
 		$(TOOLS_RUN_SRCS) $(LIB_SRCS) $(LIB_ENGINE_SRCS) \
 		-lpthread -lm
 	$(LIB_OUT)/asan/test_libspatten
+	SPATTEN_BACKEND=sim $(LIB_OUT)/asan/test_session_io
 	$(LIB_OUT)/asan/test_dtype --quick
 	$(LIB_OUT)/asan/spatten-run -b sim -p 48 -g 2 -q
 
