@@ -278,6 +278,11 @@ $(GUEST_OUT)/bin/spatten_jobs3_test: lib/tests/test_jobs3.c \
 	@mkdir -p $(@D)
 	$(GUEST_CC) $(GUEST_ALL_CFLAGS) -o $@ $< $(GUEST_LIB_A) -lpthread -lm
 
+$(GUEST_OUT)/bin/spatten_session_io_test: lib/tests/test_session_io.c \
+					  $(GUEST_LIB_A) $(LIB_HDRS)
+	@mkdir -p $(@D)
+	$(GUEST_CC) $(GUEST_ALL_CFLAGS) -o $@ $< $(GUEST_LIB_A) -lpthread -lm
+
 $(GUEST_OUT)/bin/gpt2_session: lib/examples/gpt2_session.c $(GUEST_LIB_A) \
 			       lib/libspatten.h lib/spatten_types.h
 	@mkdir -p $(@D)
@@ -285,6 +290,7 @@ $(GUEST_OUT)/bin/gpt2_session: lib/examples/gpt2_session.c $(GUEST_LIB_A) \
 
 guest-bins: $(GUEST_OUT)/bin/spatten_test $(GUEST_OUT)/bin/spatten_lib_test \
 	    $(GUEST_OUT)/bin/spatten_jobs3_test \
+	    $(GUEST_OUT)/bin/spatten_session_io_test \
 	    $(GUEST_OUT)/bin/gpt2_session $(TOOLS_GUEST_BINS)
 
 # ---- install ---------------------------------------------------------------
@@ -308,6 +314,7 @@ lib-clean: tools-clean
 	rm -rf $(LIB_OUT) $(GUEST_OUT)/obj/lib $(GUEST_LIB_A) \
 		$(GUEST_OUT)/bin/spatten_test $(GUEST_OUT)/bin/spatten_lib_test \
 		$(GUEST_OUT)/bin/spatten_jobs3_test \
+		$(GUEST_OUT)/bin/spatten_session_io_test \
 		$(GUEST_OUT)/bin/gpt2_session
 
 .DEFAULT_GOAL := $(LIB_SAVED_GOAL)
