@@ -154,7 +154,9 @@ suites() {
 	[ -x /bin/spatten_uapi32 ] && { /bin/spatten_uapi32 || rc=1; }
 	for t in /bin/*_test; do
 		[ -x "$t" ] || continue
+		ts=$(date +%s)
 		"$t" || rc=1
+		echo "# guest seconds: ${t#/bin/} $(($(date +%s) - ts))"
 	done
 }
 
