@@ -294,6 +294,12 @@ struct spatten_hw_desc {
  *
  * @score_scale: IEEE binary32 bits of the softmax scale applied to the
  * real-valued scores, 0 = 1 / sqrt(head_dim).
+ *
+ * Generation with SPATTEN_FEAT_CHUNKS: q_rows >= 1 new tokens at slots
+ * q_start..kv_rows-1 (q_start + q_rows == kv_rows; more than one needs
+ * SPATTEN_DESC_F_CAUSAL). Each is a candidate whether tok_alive lists it
+ * or not and is kept by token pruning unconditionally, like a pinned
+ * token; query row i sees the kept tokens at slots <= q_start + i.
  */
 #define SPATTEN_DESC_VERSION_V3		3
 #define SPATTEN_DESC_V3_SIZE		512
