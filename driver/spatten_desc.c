@@ -35,6 +35,7 @@ static_assert(DRM_SPATTEN_JOB_HEAD_FRACS == SPATTEN_DESC_F_HEAD_FRACS);
 static_assert(DRM_SPATTEN_STATUS_ERR_PARAM == SPATTEN_HW_ERR_PARAM);
 static_assert(DRM_SPATTEN_STATUS_ERR_PARAM == SPATTEN_HW_STATUS_MAX);
 static_assert(DRM_SPATTEN_FEAT_ROPE == SPATTEN_FEAT_ROPE);
+static_assert(DRM_SPATTEN_FEAT_CHUNKS == SPATTEN_FEAT_CHUNKS);
 static_assert(DRM_SPATTEN_STATUS_ERR_LIST == SPATTEN_HW_ERR_LIST);
 static_assert(DRM_SPATTEN_STATUS_ABORTED == SPATTEN_HW_ERR_ABORTED);
 static_assert(DRM_SPATTEN_FEAT_PROGRESSIVE == SPATTEN_FEAT_PROGRESSIVE);
@@ -186,7 +187,10 @@ static int spatten_job_check_v2(const struct spatten_caps *caps,
 	    uj->lsb_threshold > SPATTEN_MAX_LSB_THRESHOLD)
 		return -EINVAL;
 	head_limit = uj->n_head_alive ? uj->n_head_alive : uj->n_heads;
+	/* the listed tokens and the new ones (one outside generation) */
 	tok_limit = dm->n_tok_alive ? dm->n_tok_alive + 1ull : dm->kv_rows;
+	if (dm->n_tok_alive && uj->stage == SPATTEN_STAGE_GENERATION)
+		tok_limit = (u64)dm->n_tok_alive + dm->q_rows;
 	if (uj->head_keep > head_limit || dm->token_keep > tok_limit)
 		return -EINVAL;
 	if (dm->n_pinned && !dm->token_keep)
@@ -330,8 +334,14 @@ static int spatten_job_check(const struct spatten_device *sdev,
 	} else if (dm->q_start) {
 		return -EINVAL;
 	}
+	/*
+	 * Generation: the new tokens end the slots; more than one (a chunk)
+	 * only in version 3, causal, on a board with CHUNKS.
+	 */
 	if (uj->stage == SPATTEN_STAGE_GENERATION &&
-	    (dm->q_rows != 1 || dm->q_start != dm->kv_rows - 1))
+	    ((u64)dm->q_start + dm->q_rows != dm->kv_rows ||
+	     (dm->q_rows > 1 && (!v3 || !causal ||
+				 !(caps->features & SPATTEN_FEAT_CHUNKS)))))
 		return -EINVAL;
 
 	if (!spatten_fmt_ok(caps, uj->q_fmt, uj->q_frac) ||

@@ -400,7 +400,8 @@ static void spatten_caps_sqe(struct spatten_device *sdev)
 		c->sqe_size = SPATTEN_DESC_V3_SIZE;
 	else
 		c->features &= ~(SPATTEN_FEAT_DESC_V3 | SPATTEN_FEAT_GQA |
-				 SPATTEN_FEAT_KV_LAYOUT | SPATTEN_FEAT_ROPE);
+				 SPATTEN_FEAT_KV_LAYOUT | SPATTEN_FEAT_ROPE |
+				 SPATTEN_FEAT_CHUNKS);
 }
 
 /* Read and check the identity and capability registers. */

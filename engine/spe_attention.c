@@ -70,14 +70,16 @@ static int spe_job_check(const struct spe_job *job)
 	    !job->n_kv_heads || job->n_kv_heads > job->n_heads ||
 	    job->n_heads % job->n_kv_heads)
 		return SPATTEN_HW_ERR_SHAPE;
-	if (job->stage == SPATTEN_STAGE_GENERATION && job->q_rows != 1)
+	/* chunks (q_rows > 1 new tokens) are version 3's */
+	if (job->stage == SPATTEN_STAGE_GENERATION && job->q_rows != 1 &&
+	    job->version < SPATTEN_DESC_VERSION_V3)
 		return SPATTEN_HW_ERR_SHAPE;
 	if (spe_causal(job) ? q_end > job->kv_rows : job->q_start != 0)
 		return SPATTEN_HW_ERR_POSITION;
 	if ((job->flags & SPATTEN_DESC_F_ROPE_POSITIONS) && q_end > job->kv_rows)
 		return SPATTEN_HW_ERR_POSITION;
 	if (job->stage == SPATTEN_STAGE_GENERATION &&
-	    job->q_start != job->kv_rows - 1)
+	    (q_end != job->kv_rows || (job->q_rows > 1 && !spe_causal(job))))
 		return SPATTEN_HW_ERR_POSITION;
 	if (job->stage == SPATTEN_STAGE_SUMMARIZATION &&
 	    (job->n_tok_alive || job->token_keep) &&
@@ -330,8 +332,8 @@ static int spe_scratch_alloc(struct spe_ctx *c)
 static int spe_prepare(struct spe_ctx *c)
 {
 	const struct spe_job *job = c->job;
-	uint32_t kv = job->kv_rows, cur = kv - 1, i, p, s, f, n_forced, n_nf;
-	uint32_t k;
+	uint32_t kv = job->kv_rows, i, p, s, f, n_forced, n_nf, k;
+	uint32_t first_new = c->generation ? job->q_start : kv;
 	uint64_t cyc;
 	int rc;
 
@@ -358,9 +360,18 @@ static int spe_prepare(struct spe_ctx *c)
 			c->cand[i] = i;
 		c->n_cand = kv;
 	}
-	/* The current token of a generation step is always a candidate. */
-	if (c->generation && c->cand[c->n_cand - 1] != cur)
-		c->cand[c->n_cand++] = cur;
+	/*
+	 * The new tokens of a generation step, slots q_start..kv_rows-1, are
+	 * always candidates, listed or not: the listed candidates below
+	 * q_start, then every new slot (one, the current token, unless the
+	 * step is a chunk of version 3).
+	 */
+	if (c->generation) {
+		while (c->n_cand && c->cand[c->n_cand - 1] >= first_new)
+			c->n_cand--;
+		for (i = first_new; i < kv; i++)
+			c->cand[c->n_cand++] = i;
+	}
 	if (job->n_pinned) {
 		rc = spe_read_list(c, SPE_PLANE_PINNED, job->n_pinned, kv,
 				   c->pinned);
@@ -370,12 +381,12 @@ static int spe_prepare(struct spe_ctx *c)
 	}
 
 	/*
-	 * Forced candidates: pinned ones, and the current token (the last
-	 * candidate of a generation step). With pinned tokens, @idx gets the
-	 * positions of the others, in candidate order.
+	 * Forced candidates: pinned ones, and the new tokens (the last
+	 * q_rows candidates of a generation step). With pinned tokens, @idx
+	 * gets the positions of the others, in candidate order.
 	 */
 	if (!c->n_pinned) {
-		n_forced = c->generation;
+		n_forced = kv - first_new;
 		n_nf = c->n_cand - n_forced;
 	} else {
 		n_forced = n_nf = 0;
@@ -385,7 +396,7 @@ static int spe_prepare(struct spe_ctx *c)
 			while (p < c->n_pinned && c->pinned[p] < t)
 				p++;
 			if ((p < c->n_pinned && c->pinned[p] == t) ||
-			    (c->generation && t == cur))
+			    t >= first_new)
 				n_forced++;
 			else
 				c->idx[n_nf++] = i;
@@ -444,7 +455,7 @@ static int spe_prepare(struct spe_ctx *c)
 		memcpy(c->tok, c->cand, (size_t)c->n_cand * sizeof(*c->tok));
 		c->n_tok = c->n_cand;
 	} else if (!c->n_pinned) {
-		/* Top-k over the candidates but the current token. */
+		/* Top-k over the candidates but the new tokens. */
 		const uint64_t *key = c->tok_imp;	/* all tokens: as is */
 
 		if (job->n_tok_alive) {
@@ -458,8 +469,8 @@ static int spe_prepare(struct spe_ctx *c)
 		for (s = 0; s < k; s++)
 			c->tok[s] = c->cand[c->sel[s]];
 		c->n_tok = k;
-		if (n_forced)
-			c->tok[c->n_tok++] = cur;
+		for (i = first_new; i < kv; i++)
+			c->tok[c->n_tok++] = i;
 	} else {
 		/* Top-k over the candidates that are not forced. */
 		for (i = 0; i < n_nf; i++)

@@ -255,7 +255,10 @@ static int spe_check_shape(const struct spe_job *job,
 		return SPATTEN_HW_ERR_SHAPE;
 	if (job->kv_rows < 1 || job->kv_rows > caps->max_context)
 		return SPATTEN_HW_ERR_SHAPE;
-	if (generation && job->q_rows != 1)
+	/* A chunk (q_rows > 1 new tokens): version 3 on a CHUNKS device. */
+	if (generation && job->q_rows != 1 &&
+	    (job->version != SPATTEN_DESC_VERSION_V3 ||
+	     !(caps->features & SPATTEN_FEAT_CHUNKS)))
 		return SPATTEN_HW_ERR_SHAPE;
 
 	if (generation && !(caps->features & SPATTEN_FEAT_GENERATION))
@@ -308,8 +311,10 @@ static int spe_check_position(const struct spe_job *job)
 	}
 	if ((job->flags & SPATTEN_DESC_F_ROPE_POSITIONS) && q_end > job->kv_rows)
 		return SPATTEN_HW_ERR_POSITION;
+	/* Generation: the new tokens end the slots; a chunk is causal. */
 	if (job->stage == SPATTEN_STAGE_GENERATION &&
-	    job->q_start != job->kv_rows - 1)
+	    (q_end != job->kv_rows ||
+	     (job->q_rows > 1 && !(job->flags & SPATTEN_DESC_F_CAUSAL))))
 		return SPATTEN_HW_ERR_POSITION;
 	/* Summarization over a token subset: query row i is token i. */
 	if (job->stage == SPATTEN_STAGE_SUMMARIZATION &&
@@ -357,11 +362,17 @@ static int spe_check_formats(const struct spe_job *job,
 	return SPATTEN_HW_OK;
 }
 
-/* Check 9: keep counts against each other and the shape. */
+/*
+ * Check 9: keep counts against each other and the shape. Candidates at
+ * most: the listed tokens plus the new ones of a generation step (one
+ * outside generation too, as versions 1 and 2 always had it).
+ */
 static int spe_check_keep(const struct spe_job *job)
 {
 	uint32_t heads = job->n_head_alive ? job->n_head_alive : job->n_heads;
-	uint64_t cands = job->n_tok_alive ? (uint64_t)job->n_tok_alive + 1 :
+	uint32_t extra = job->stage == SPATTEN_STAGE_GENERATION ?
+			 job->q_rows : 1;
+	uint64_t cands = job->n_tok_alive ? (uint64_t)job->n_tok_alive + extra :
 					    job->kv_rows;
 
 	if (job->n_tok_alive > job->kv_rows || job->n_pinned > job->kv_rows ||

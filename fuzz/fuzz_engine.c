@@ -132,7 +132,7 @@ static void fuzz_caps(struct spe_caps *caps)
 			 SPATTEN_FEAT_HEAD_PRUNE | SPATTEN_FEAT_VALUE_PRUNE |
 			 SPATTEN_FEAT_PROGRESSIVE | SPATTEN_FEAT_DESC_V3 |
 			 SPATTEN_FEAT_GQA | SPATTEN_FEAT_KV_LAYOUT |
-			 SPATTEN_FEAT_ROPE;
+			 SPATTEN_FEAT_ROPE | SPATTEN_FEAT_CHUNKS;
 	caps->dma_bits = 48;
 	caps->model = spe_model_full();
 }

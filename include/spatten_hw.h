@@ -71,7 +71,11 @@
 #define SPATTEN_FEAT_GQA		(1u << 9)	/* n_kv_heads < n_heads */
 #define SPATTEN_FEAT_KV_LAYOUT		(1u << 10)	/* strided, paged KV */
 #define SPATTEN_FEAT_ROPE		(1u << 11)	/* rotary positions */
-#define SPATTEN_FEAT_CHUNKS		(1u << 12)	/* v3 generation, q_rows > 1 */
+/*
+ * v3 generation with q_rows > 1 (chunked prefill): new tokens at slots
+ * q_start..kv_rows-1, every one a forced candidate; causal
+ */
+#define SPATTEN_FEAT_CHUNKS		(1u << 12)
 
 #define SPATTEN_CTRL_ENABLE		(1u << 0)	/* process doorbells */
 #define SPATTEN_CTRL_RESET		(1u << 1)	/* write 1: reset, self-clears */
@@ -175,7 +179,7 @@ enum spatten_opcode {
 
 enum spatten_stage {
 	SPATTEN_STAGE_SUMMARIZATION = 0,	/* all queries at once */
-	SPATTEN_STAGE_GENERATION = 1,		/* one query, KV cache */
+	SPATTEN_STAGE_GENERATION = 1,		/* new tokens, KV cache */
 };
 
 #define SPATTEN_DESC_F_CAUSAL		(1u << 0)
@@ -290,6 +294,12 @@ struct spatten_hw_desc {
  *
  * @score_scale: IEEE binary32 bits of the softmax scale applied to the
  * real-valued scores, 0 = 1 / sqrt(head_dim).
+ *
+ * Generation with SPATTEN_FEAT_CHUNKS: q_rows >= 1 new tokens at slots
+ * q_start..kv_rows-1 (q_start + q_rows == kv_rows; more than one needs
+ * SPATTEN_DESC_F_CAUSAL). Each is a candidate whether tok_alive lists it
+ * or not and is kept by token pruning unconditionally, like a pinned
+ * token; query row i sees the kept tokens at slots <= q_start + i.
  */
 #define SPATTEN_DESC_VERSION_V3		3
 #define SPATTEN_DESC_V3_SIZE		512

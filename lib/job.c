@@ -481,8 +481,10 @@ static int check_shape3(const struct spatten_attn_desc *d, uint32_t n_kv)
 	if ((d->flags & SPATTEN_ATTN_HEAD_FRACS) &&
 	    (d->q_frac || d->k_frac || d->v_frac || d->out_frac))
 		return -EINVAL;
+	/* generation: the new tokens end the slots; a chunk is causal */
 	if (d->stage == SPATTEN_STAGE_GENERATION &&
-	    (d->q_rows != 1 || d->q_start != d->kv_rows - 1))
+	    (q_end != d->kv_rows ||
+	     (d->q_rows > 1 && !(d->flags & SPATTEN_ATTN_CAUSAL))))
 		return -EINVAL;
 	if ((d->flags & SPATTEN_ATTN_ROPE_POSITIONS) &&
 	    !(d->flags & SPATTEN_ATTN_ROPE))
@@ -490,10 +492,15 @@ static int check_shape3(const struct spatten_attn_desc *d, uint32_t n_kv)
 	return 0;
 }
 
-/* The keep-count rules (64-bit, as the device's decode). */
+/*
+ * The keep-count rules (64-bit, as the device's decode): the candidates
+ * are at most the listed tokens and the new ones (one outside generation).
+ */
 static int check_keep3(const struct spatten_attn_desc *d)
 {
-	uint64_t tok_cand = d->n_tok_alive ? d->n_tok_alive + 1ull : d->kv_rows;
+	uint64_t extra = d->stage == SPATTEN_STAGE_GENERATION ? d->q_rows : 1;
+	uint64_t tok_cand = d->n_tok_alive ? d->n_tok_alive + extra :
+					     d->kv_rows;
 	uint32_t head_cand = d->n_head_alive ? d->n_head_alive : d->n_heads;
 
 	if (d->n_tok_alive > d->kv_rows || d->n_pinned > d->kv_rows ||

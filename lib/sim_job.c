@@ -254,7 +254,10 @@ static int check_v2(const struct spe_caps *c, const struct spatten_job *j,
 	    j->lsb_threshold > 32768)
 		return -EINVAL;
 	head_limit = j->n_head_alive ? j->n_head_alive : j->n_heads;
+	/* the listed tokens and the new ones (one outside generation) */
 	tok_limit = dm->n_tok_alive ? dm->n_tok_alive + 1ull : dm->kv_rows;
+	if (dm->n_tok_alive && j->stage == SPATTEN_STAGE_GENERATION)
+		tok_limit = (uint64_t)dm->n_tok_alive + dm->q_rows;
 	if (j->head_keep > head_limit || dm->token_keep > tok_limit)
 		return -EINVAL;
 	if (dm->n_pinned && !dm->token_keep)
@@ -371,8 +374,12 @@ static int check_fields(const struct spe_caps *c,
 	} else if (dm.q_start) {
 		return -EINVAL;
 	}
+	/* generation: a chunk (q_rows > 1) is v3's, causal, with CHUNKS */
 	if (j->stage == SPATTEN_STAGE_GENERATION &&
-	    (dm.q_rows != 1 || dm.q_start != dm.kv_rows - 1))
+	    ((uint64_t)dm.q_start + dm.q_rows != dm.kv_rows ||
+	     (dm.q_rows > 1 && (!is_v3(j3) ||
+				!(j->flags & SPATTEN_DESC_F_CAUSAL) ||
+				!(c->features & SPATTEN_FEAT_CHUNKS)))))
 		return -EINVAL;
 	if (j->q_fmt >= 32 || j->k_fmt >= 32 || j->v_fmt >= 32 ||
 	    j->out_fmt >= 32 || !(c->formats & (1u << j->q_fmt)) ||

@@ -700,6 +700,59 @@ static void prep3_rejects_bad_fields(void)
 #undef BAD
 }
 
+/*
+ * Chunked generation (SPATTEN_FEAT_CHUNKS): several new tokens at the
+ * last slots, causal, against the reference; with no token pruning the
+ * chunk is the causal summarization of the same rows, bit for bit.
+ * prep3 refuses a chunk that does not end the slots or is not causal.
+ */
+static void chunks_match_reference_and_summarization(void)
+{
+	struct j3case c = { .H = 8, .Hkv = 2, .D = 64, .q_rows = 24,
+			    .kv_rows = 200, .q_start = 176, .generation = 1,
+			    .causal = 1, .layout = PAGED, .rope_base = 10000,
+			    .seed = 91 };
+	struct spatten_info info;
+	struct spatten_job3 job;
+	struct j3run r, sum;
+
+	CHECK_EQ(spatten_get_info(dev_main, &info), 0);
+	if (!(info.features & SPATTEN_FEAT_CHUNKS)) {
+		printf("# no CHUNKS: chunked generation not run\n");
+		return;
+	}
+	check_case(&c, "GQA 8/2 chunk of 24 at 176, paged, RoPE");
+	c.generation = 0;
+	CHECK_EQ(run_case(dev_main, &c, &sum), 0);
+	c.generation = 1;
+	CHECK_EQ(run_case(dev_main, &c, &r), 0);
+	CHECK_EQ(r.ret, 0);
+	CHECK_EQ(sum.ret, 0);
+	CHECK(!memcmp(r.outd, sum.outd, (size_t)c.H * c.q_rows * c.D * 2));
+	CHECK_EQ(r.res.cycles, sum.res.cycles);
+
+#define BAD(stmt) do { \
+	struct spatten_attn_desc d_ = r.d; \
+	stmt; \
+	CHECK_EQ(spatten_attn_prep3(&job, &d_, &r.e), -EINVAL); \
+} while (0)
+	CHECK_EQ(spatten_attn_prep3(&job, &r.d, &r.e), 0);
+	CHECK_EQ(job.q_rows32, 24);
+	BAD(d_.q_start = 175);			/* ends at slot 198 */
+	BAD(d_.kv_rows = 199);			/* ends past the slots */
+	run_free(&r);
+	run_free(&sum);
+
+	c = (struct j3case){ .H = 4, .Hkv = 4, .D = 32, .q_rows = 16,
+			     .kv_rows = 16, .generation = 1, .causal = 1,
+			     .seed = 92 };
+	check_case(&c, "first chunk: 16 of 16, MHA");
+	CHECK_EQ(run_case(dev_main, &c, &r), 0);
+	BAD(d_.flags &= ~SPATTEN_ATTN_CAUSAL);	/* a chunk is causal */
+	run_free(&r);
+#undef BAD
+}
+
 /* A block number whose block lies outside K: the device says ERR_BLOCK. */
 static void block_outside_the_cache_fails_the_job(void)
 {
@@ -1393,6 +1446,7 @@ int main(void)
 	RUN(rope_matches_float_reference);
 	RUN(value_pruning_with_groups_runs);
 	RUN(block_outside_the_cache_fails_the_job);
+	RUN(chunks_match_reference_and_summarization);
 	RUN(long_context_decode_step);
 	RUN(head_fracs_per_head);
 	RUN(session_opts_refused);

@@ -384,7 +384,8 @@ static void valid_job_v3(Fz *f, struct spatten_hw_desc_v3 *d, bool ext,
     unsigned i;
 
     if (gen) {
-        qr = 1;
+        /* one new token, or a chunk of them (SPATTEN_FEAT_CHUNKS) */
+        qr = rn(f, 2) ? 1 : 1 + rn(f, kv);
     }
     memset(d, 0, sizeof(*d));
     if (ext) {
@@ -448,7 +449,7 @@ static void valid_job_v3(Fz *f, struct spatten_hw_desc_v3 *d, bool ext,
     d->head_dim = cpu_to_le16(dim);
     d->q_rows = cpu_to_le32(qr);
     d->kv_rows = cpu_to_le32(kv);
-    d->q_start = cpu_to_le32(gen ? kv - 1 : causal ? rn(f, kv - qr + 1) : 0);
+    d->q_start = cpu_to_le32(gen ? kv - qr : causal ? rn(f, kv - qr + 1) : 0);
     d->q_frac = d->k_frac = d->v_frac = d->out_frac = rn(f, 16);
     d->topk_seed = cpu_to_le32(rnd(f));
     for (i = 0; i < 4; i++) {

@@ -307,7 +307,8 @@ static void test_registers(void)
                     SPATTEN_FEAT_TOKEN_PRUNE | SPATTEN_FEAT_HEAD_PRUNE |
                     SPATTEN_FEAT_VALUE_PRUNE | SPATTEN_FEAT_PROGRESSIVE |
                     SPATTEN_FEAT_DESC_V3 | SPATTEN_FEAT_GQA |
-                    SPATTEN_FEAT_KV_LAYOUT | SPATTEN_FEAT_ROPE);
+                    SPATTEN_FEAT_KV_LAYOUT | SPATTEN_FEAT_ROPE |
+                    SPATTEN_FEAT_CHUNKS);
     g_assert_cmpuint(rd(s, SPATTEN_REG_CAP_DMA_BITS), ==, 48);
     /* entries are 256 bytes at reset (old drivers), up to 512 */
     g_assert_cmpuint(rd(s, SPATTEN_REG_CAP_DESC_SIZE), ==, 256);
@@ -2939,6 +2940,120 @@ static void test_v3_errors(void)
     spatten_stop(s);
 }
 
+/*
+ * Chunked generation (SPATTEN_FEAT_CHUNKS): a version-3 generation job
+ * of 10 new tokens at slots 40..49 of 50, 4 query heads on 2 KV heads,
+ * RoPE, token pruning with a 32-bit alive list that names two of the new
+ * slots, pinned tokens, value and head importance; then the same chunk
+ * dense.  The device agrees with the engine, which the host tests hold
+ * to the reference (tests/host/test_chunks.c).  Errors: a chunk that
+ * does not end the slots or is not causal (ERR_POSITION), a chunk in a
+ * version-2 descriptor (ERR_SHAPE), token_keep below the pinned and new
+ * tokens (ERR_KEEP at run time); each writes nothing.
+ */
+static void test_v3_chunks(void)
+{
+    Spatten *s = spatten_start(NULL);
+    struct spatten_hw_desc_v3 d, base;
+    struct spatten_hw_desc d2;
+    const unsigned kv = 50, nq = 10, dim = 32;
+    const uint32_t qb = 4 * nq * dim * 2, kb = 2 * kv * dim * 2;
+    uint64_t buf = alloc_aligned(s, 8 * 4096);
+    uint64_t q = buf, k = buf + 4096, v = buf + 3 * 4096;
+    uint64_t out = buf + 5 * 4096, meta = buf + 6 * 4096;
+    uint32_t alive[22];
+    unsigned i, tag = 0x3800;
+
+    fill_random16(s, buf, 5 * 4096 / 2, 2048, 0x91);
+    qtest_memset(s->qts, out, 0x55, 4096);
+    qtest_memset(s->qts, meta, 0, 2 * 4096);
+    for (i = 0; i < kv; i++) {
+        qtest_writeq(s->qts, meta + 8 * i, (i * 7919) % 1000);
+    }
+    for (i = 0; i < 20; i++) {
+        alive[i] = 2 * i;
+    }
+    alive[20] = 42;
+    alive[21] = 47;
+    write_u32s(s, meta + 512, alive, 22);
+    write_u32s(s, meta + 1536, (const uint32_t[]){ 0, 2 }, 2);
+
+    queue_setup_esize(s, 0, RING_ENTRIES, RING_ENTRIES, 512);
+    wr(s, SPATTEN_REG_CTRL, SPATTEN_CTRL_ENABLE);
+
+    desc_attn_v3(&base, 0, 4, 2, dim, nq, kv, true);
+    base.q_start = cpu_to_le32(kv - nq);
+    set_buf(&base.q, q, qb);
+    set_buf(&base.k, k, kb);
+    set_buf(&base.v, v, kb);
+    set_buf(&base.out, out, qb);
+
+    /* 20 of the 20 old + 10 new candidates: 2 pinned + 10 new forced */
+    d = base;
+    d.tag = cpu_to_le32(tag++);
+    d.flags |= cpu_to_le16(SPATTEN_DESC_F_ROPE);
+    d.rope_base = cpu_to_le32(10000);
+    d.n_tok_alive = cpu_to_le32(22);
+    d.token_keep = cpu_to_le32(20);
+    d.n_pinned = cpu_to_le32(2);
+    d.value_keep = cpu_to_le32(8);
+    d.topk_seed = cpu_to_le32(5);
+    set_buf(&d.tok_imp, meta, kv * 8);
+    set_buf(&d.tok_alive, meta + 512, 22 * 4);
+    set_buf(&d.tok_kept, meta + 1024, 20 * 4);
+    set_buf(&d.pinned, meta + 1536, 2 * 4);
+    set_buf(&d.head_imp, meta + 2048, 4 * 8);
+    if (engine_gives(run_vs_engine(s, 0, &d, sizeof(d)), SPATTEN_HW_OK,
+                     "a pruned chunk of 10 at 40")) {
+        g_assert_false(untouched(s, out, qb));
+        /* every new slot kept, the last 10 of the ascending list */
+        for (i = 0; i < nq; i++) {
+            g_assert_cmpuint(qtest_readl(s->qts, meta + 1024 + 4 * (10 + i)),
+                             ==, kv - nq + i);
+        }
+    }
+    d = base;
+    d.tag = cpu_to_le32(tag++);
+    engine_gives(run_vs_engine(s, 0, &d, sizeof(d)), SPATTEN_HW_OK,
+                 "a dense chunk of 10 at 40");
+    qtest_memset(s->qts, out, 0x55, 4096);
+
+#define CHUNK_EXPECT(status, stmt) do {                                 \
+        d = base;                                                       \
+        d.tag = cpu_to_le32(tag++);                                     \
+        stmt;                                                           \
+        g_assert_cmpuint(run_vs_engine(s, 0, &d, sizeof(d)), ==,        \
+                         (status));                                     \
+        g_assert_true(untouched(s, out, 4096));                         \
+    } while (0)
+
+    CHUNK_EXPECT(SPATTEN_HW_ERR_POSITION, d.q_start = cpu_to_le32(39));
+    CHUNK_EXPECT(SPATTEN_HW_ERR_POSITION, d.kv_rows = cpu_to_le32(49));
+    /* a first chunk (q_start 0, every slot new) without CAUSAL */
+    CHUNK_EXPECT(SPATTEN_HW_ERR_POSITION, (d.kv_rows = cpu_to_le32(nq),
+                                           d.q_start = 0,
+                                           d.flags = 0));
+    /* 10 new tokens do not fit in a token_keep of 9 */
+    CHUNK_EXPECT(SPATTEN_HW_ERR_KEEP, (d.token_keep = cpu_to_le32(9),
+                                       set_buf(&d.tok_imp, meta, kv * 8),
+                                       set_buf(&d.tok_kept, meta + 1024,
+                                               9 * 4)));
+#undef CHUNK_EXPECT
+
+    /* chunks are version 3's: a version-2 one is ERR_SHAPE */
+    desc_attn(&d2, tag++, 4, dim, nq, kv, true);
+    d2.q_start = cpu_to_le16(kv - nq);
+    set_buf(&d2.q, q, qb);
+    set_buf(&d2.k, k, 4 * kv * dim * 2);
+    set_buf(&d2.v, v, 4 * kv * dim * 2);
+    set_buf(&d2.out, out, qb);
+    g_assert_cmpuint(run_vs_engine(s, 0, &d2, sizeof(d2)), ==,
+                     SPATTEN_HW_ERR_SHAPE);
+    g_assert_true(untouched(s, out, 4096));
+    g_assert_cmpuint(cnt(s, SPATTEN_CNT_JOBS_OK), ==, 2);
+    spatten_stop(s);
+}
+
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
@@ -2975,5 +3090,6 @@ int main(int argc, char **argv)
     qtest_add_func("/spatten/v3/errors", test_v3_errors);
     qtest_add_func("/spatten/v3/block", test_v3_block);
     qtest_add_func("/spatten/v3/features", test_v3_features);
+    qtest_add_func("/spatten/v3/chunks", test_v3_chunks);
     return g_test_run();
 }

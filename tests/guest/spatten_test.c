@@ -2411,6 +2411,82 @@ TEST_F(spatten, v3_bad_fields_einval)
 #undef V3_BAD
 }
 
+/*
+ * Chunked generation (DRM_SPATTEN_FEAT_CHUNKS): a version 3 generation job
+ * of 6 new tokens at slots 10..15 gives the bytes of the causal
+ * summarization of those rows, and its importance; a chunk that does not
+ * end at the last slot, is not causal, or has a token_keep above the
+ * listed and new tokens is -EINVAL.
+ */
+TEST_F_TIMEOUT(spatten, v3_chunk_is_causal_summarization, T_SHORT)
+{
+	const size_t out_bytes = SMALL_HEADS * 6 * SMALL_DIM * 2;
+	const size_t imp_off = OFF_OUT + SMALL_BYTES;
+	const size_t imp_bytes = SMALL_ROWS * 8;
+	char *b = self->map, *chunk_out, *chunk_imp;
+	struct drm_spatten_job j;
+	struct drm_spatten_result w;
+	uint64_t seqno;
+	unsigned int pass;
+
+	if (!(self->info.features & DRM_SPATTEN_FEAT_CHUNKS))
+		SKIP(return, "no chunked generation on this board");
+	ASSERT_LE(imp_off + 2 * imp_bytes, BO_SIZE);
+	small_inputs(self, 9);
+	chunk_out = malloc(out_bytes);
+	chunk_imp = malloc(imp_bytes);
+	ASSERT_NE(NULL, chunk_out);
+	ASSERT_NE(NULL, chunk_imp);
+	for (pass = 0; pass < 2; pass++) {
+		memset(b + OFF_OUT, 0, out_bytes);
+		memset(b + imp_off, 0, imp_bytes);
+		small_job_v3(&j, self->handle, SMALL_HEADS);
+		j.stage = pass ? DRM_SPATTEN_STAGE_SUMMARIZATION :
+				 DRM_SPATTEN_STAGE_GENERATION;
+		j.flags = DRM_SPATTEN_JOB_CAUSAL;
+		j.q_rows32 = 6;
+		j.q_start32 = SMALL_ROWS - 6;
+		tensor(&j.tok_imp, self->handle, imp_off);
+		ASSERT_EQ(0, submit(self->fd, &j, 1, &seqno));
+		ASSERT_EQ(0, wait_job(self->fd, seqno, WAIT_NS, &w));
+		ASSERT_EQ(DRM_SPATTEN_STATUS_OK, w.status);
+		if (!pass) {
+			memcpy(chunk_out, b + OFF_OUT, out_bytes);
+			memcpy(chunk_imp, b + imp_off, imp_bytes);
+		}
+	}
+	EXPECT_EQ(0, memcmp(chunk_out, b + OFF_OUT, out_bytes));
+	EXPECT_EQ(0, memcmp(chunk_imp, b + imp_off, imp_bytes));
+	free(chunk_out);
+	free(chunk_imp);
+
+#define CHUNK(stmt) do {						\
+	small_job_v3(&j, self->handle, SMALL_HEADS);			\
+	j.stage = DRM_SPATTEN_STAGE_GENERATION;				\
+	j.flags = DRM_SPATTEN_JOB_CAUSAL;				\
+	j.q_rows32 = 6;							\
+	j.q_start32 = SMALL_ROWS - 6;					\
+	stmt;								\
+} while (0)
+	memcpy(b + imp_off + imp_bytes,
+	       (const uint32_t[]){ 0, 3, 5 }, 3 * sizeof(uint32_t));
+	CHUNK((void)0);
+	EXPECT_EQ(0, submit_err(self->fd, &j));
+	CHUNK(j.q_start32 = SMALL_ROWS - 7);	/* ends before the last slot */
+	EXPECT_EQ(-EINVAL, submit_err(self->fd, &j));
+	CHUNK((j.q_rows32 = SMALL_ROWS, j.q_start32 = 0, j.flags = 0));
+	EXPECT_EQ(-EINVAL, submit_err(self->fd, &j));	/* not causal */
+	/* 3 listed + 6 new candidates: token_keep 9 is fine, 10 is not */
+	CHUNK((j.n_tok_alive32 = 3, j.token_keep32 = 9,
+	       tensor(&j.tok_alive, self->handle, imp_off + imp_bytes),
+	       tensor(&j.tok_kept, self->handle, imp_off + imp_bytes + 64),
+	       tensor(&j.tok_imp, self->handle, imp_off)));
+	EXPECT_EQ(0, submit_err(self->fd, &j));
+	j.token_keep32 = 10;
+	EXPECT_EQ(-EINVAL, submit_err(self->fd, &j));
+#undef CHUNK
+}
+
 /* The KV planes must hold every row the layout reaches: -ERANGE. */
 TEST_F(spatten, v3_layout_beyond_the_buffer_erange)
 {

@@ -130,16 +130,21 @@ uint32_t llm_ref_tokens(const struct llm_spec *s, const uint32_t *alive,
 			const uint32_t *pinned, const uint64_t *imp,
 			uint32_t *tok)
 {
-	uint32_t kv = s->kv_rows, cur = kv - 1, n_cand = 0, n_t = 0, n_o = 0;
+	/* in generation the new slots q_start.. are candidates, and forced */
+	uint32_t kv = s->kv_rows, n_cand = 0, n_t = 0, n_o = 0;
+	uint32_t first_new = s->generation ? s->q_start : kv;
 	uint32_t *cand = ref_calloc(kv + 1, sizeof(*cand)), i, k;
 	struct ref_item *o = ref_calloc(kv + 1, sizeof(*o));
+	uint8_t *listed = ref_calloc(kv, 1);
 
-	for (i = 0; i < (s->n_tok_alive ? s->n_tok_alive : kv); i++)
-		cand[n_cand++] = s->n_tok_alive ? alive[i] : i;
-	if (s->generation && cand[n_cand - 1] != cur)
-		cand[n_cand++] = cur;
+	for (i = 0; i < s->n_tok_alive; i++)
+		listed[alive[i]] = 1;
+	for (i = 0; i < kv; i++)
+		if (i >= first_new || !s->n_tok_alive || listed[i])
+			cand[n_cand++] = i;
+	free(listed);
 	for (i = 0; i < n_cand; i++) {
-		int forced = (s->generation && cand[i] == cur) ||
+		int forced = cand[i] >= first_new ||
 			     ref_listed(pinned, s->n_pinned, cand[i]);
 
 		if (!s->token_keep || forced) {

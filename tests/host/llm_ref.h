@@ -68,9 +68,9 @@ void llm_ref_free(struct llm_ref *r);
 
 /*
  * The kept tokens T of a job: candidates @alive (s->n_tok_alive of them,
- * or every slot; the current token appended in generation), the pinned
- * and current ones forced, the other places to the largest @imp (ties to
- * the lower token). Returns |T|; @tok receives T ascending (room for
+ * or every slot; in generation every new slot, q_start..kv_rows-1, listed
+ * or not), the pinned and new ones forced, the other places to the
+ * largest @imp (ties to the lower token). Returns |T|; @tok receives T ascending (room for
  * kv_rows + 1).
  */
 uint32_t llm_ref_tokens(const struct llm_spec *s, const uint32_t *alive,

@@ -310,6 +310,16 @@ static void test_err_shape(void)
 	d.q_start = htole16(46);
 	ok(decode(&d) == SPATTEN_HW_ERR_SHAPE,
 	   "generation with q_rows 2: ERR_SHAPE");
+
+	/* chunks are version 3's, whatever the device offers */
+	caps.features |= SPATTEN_FEAT_DESC_V3 | SPATTEN_FEAT_CHUNKS;
+	d.q_start = htole16(46);
+	good = expect(decode(&d), SPATTEN_HW_ERR_SHAPE, "v2 chunk");
+	d.version = 1;
+	good &= expect(decode(&d), SPATTEN_HW_ERR_SHAPE, "v1 chunk");
+	caps.features &= ~(SPATTEN_FEAT_DESC_V3 | SPATTEN_FEAT_CHUNKS);
+	ok(good, "generation with q_rows 2 in versions 1 and 2: ERR_SHAPE "
+	   "on a device with CHUNKS too");
 }
 
 static void test_err_position(void)

@@ -850,12 +850,109 @@ static void test_err_shape(void)
 	ok(good, "ERR_SHAPE: kv_rows max_context + 1 or 0xffffffff "
 	   "(max_context decodes)");
 
-	v3_full(&d);
-	d.q_rows = htole32(2);
-	d.q_start = htole32(V3_KV - 2);
+}
+
+/* v3_full() as a chunk of @n new tokens: slots kv_rows - n.. */
+static void v3_chunk(struct spatten_hw_desc_v3 *d, uint32_t n)
+{
+	v3_full(d);
+	d->q_rows = htole32(n);
+	d->q_start = htole32(V3_KV - n);
+	fit(d);
+}
+
+/*
+ * Chunked generation (SPATTEN_FEAT_CHUNKS): a version-3 generation job
+ * of q_rows > 1 new tokens ending the slots, causal; the candidates may
+ * number n_tok_alive + q_rows. Without the feature (or in version 2,
+ * test_decode.c) q_rows > 1 is ERR_SHAPE, before any position check.
+ */
+static void test_chunks(void)
+{
+	struct spatten_hw_desc_v3 d;
+	struct spe_job job;
+	uint32_t saved = caps.features;
+	int good = 1;
+
+	v3_chunk(&d, 2);
+	good &= expect(spe_desc_decode(&d, SPATTEN_DESC_V3_SIZE, &caps, &job),
+		       SPATTEN_HW_OK, "chunk of 2");
+	good &= job.q_rows == 2 && job.q_start == V3_KV - 2 &&
+		job.stage == SPATTEN_STAGE_GENERATION;
+	v3_chunk(&d, V3_Q);
+	good &= expect(decode(&d), SPATTEN_HW_OK, "chunk of 70000");
+	v3_chunk(&d, V3_KV);
+	d.n_tok_alive = 0;
+	d.token_keep = htole32(V3_KV);
+	absent(&d, SPE_PLANE_TOK_ALIVE);
 	fit(&d);
-	ok(decode(&d) == SPATTEN_HW_ERR_SHAPE,
-	   "ERR_SHAPE: v3 generation with q_rows 2");
+	good &= expect(decode(&d), SPATTEN_HW_OK, "first chunk, every slot");
+	ok(good, "chunks: v3 generation with q_rows 2, 70000 and kv_rows "
+	   "(q_start 0) decode on a CHUNKS device");
+
+	good = 1;
+	caps.features &= ~SPATTEN_FEAT_CHUNKS;
+	v3_chunk(&d, 2);
+	good &= expect(decode(&d), SPATTEN_HW_ERR_SHAPE, "no CHUNKS");
+	d.q_start = htole32(V3_KV - 3);	/* also a bad position: shape first */
+	good &= expect(decode(&d), SPATTEN_HW_ERR_SHAPE, "no CHUNKS, pos");
+	v3_full(&d);
+	good &= expect(decode(&d), SPATTEN_HW_OK, "no CHUNKS, q_rows 1");
+	caps.features = saved;
+	ok(good, "ERR_SHAPE: a chunk on a device without CHUNKS (even with "
+	   "a bad position); q_rows 1 generation still decodes");
+
+	good = 1;
+	v3_chunk(&d, 2);
+	d.q_start = htole32(V3_KV - 3);
+	good &= expect(decode(&d), SPATTEN_HW_ERR_POSITION, "ends at kv-1");
+	d.q_start = htole32(V3_KV - 1);
+	good &= expect(decode(&d), SPATTEN_HW_ERR_POSITION, "ends at kv+1");
+	d.q_start = htole32(0xffffffffu);
+	good &= expect(decode(&d), SPATTEN_HW_ERR_POSITION, "q_start ~0");
+	v3_chunk(&d, 3);
+	d.kv_rows = htole32(V3_KV + 1);
+	fit(&d);
+	good &= expect(decode(&d), SPATTEN_HW_ERR_POSITION, "kv_rows + 1");
+	ok(good, "ERR_POSITION: a chunk whose q_start + q_rows != kv_rows");
+
+	good = 1;
+	v3_chunk(&d, V3_KV);
+	d.n_tok_alive = 0;
+	d.token_keep = htole32(V3_KV);
+	absent(&d, SPE_PLANE_TOK_ALIVE);
+	clear_flags(&d, SPATTEN_DESC_F_CAUSAL);
+	fit(&d);
+	good &= expect(decode(&d), SPATTEN_HW_ERR_POSITION, "not causal");
+	v3_full(&d);
+	d.kv_rows = htole32(1);
+	d.q_start = 0;
+	d.n_tok_alive = 0;
+	d.token_keep = htole32(1);
+	d.n_pinned = 0;
+	d.value_keep = 0;
+	absent(&d, SPE_PLANE_TOK_ALIVE);
+	absent(&d, SPE_PLANE_PINNED);
+	clear_flags(&d, SPATTEN_DESC_F_CAUSAL);
+	fit(&d);
+	good &= expect(decode(&d), SPATTEN_HW_OK, "q_rows 1, kv 1, not causal");
+	ok(good, "ERR_POSITION: a chunk without CAUSAL (q_start 0, q_rows == "
+	   "kv_rows); one new token over one slot needs no CAUSAL");
+
+	good = 1;
+	v3_chunk(&d, 5);
+	d.token_keep = htole32(V3F_TOK_ALIVE + 5);
+	fit(&d);
+	good &= expect(decode(&d), SPATTEN_HW_OK, "keep alive + 5");
+	d.token_keep = htole32(V3F_TOK_ALIVE + 6);
+	fit(&d);
+	good &= expect(decode(&d), SPATTEN_HW_ERR_KEEP, "keep alive + 6");
+	v3_full(&d);
+	d.token_keep = htole32(V3F_TOK_ALIVE + 2);
+	fit(&d);
+	good &= expect(decode(&d), SPATTEN_HW_ERR_KEEP, "q_rows 1: alive + 2");
+	ok(good, "ERR_KEEP: a chunk's token_keep above n_tok_alive + q_rows "
+	   "(n_tok_alive + 1 with one new token)");
 }
 
 static void test_err_position(void)
@@ -1896,7 +1993,8 @@ int main(void)
 	test_caps(&caps);
 	caps.max_context = 1u << 20;	/* rows and counts above 16 bits */
 	caps.features |= SPATTEN_FEAT_DESC_V3 | SPATTEN_FEAT_GQA |
-			 SPATTEN_FEAT_KV_LAYOUT | SPATTEN_FEAT_ROPE;
+			 SPATTEN_FEAT_KV_LAYOUT | SPATTEN_FEAT_ROPE |
+			 SPATTEN_FEAT_CHUNKS;
 
 	test_valid();
 	test_err_version();
@@ -1905,6 +2003,7 @@ int main(void)
 	test_err_reserved();
 	test_err_shape();
 	test_err_position();
+	test_chunks();
 	test_err_format();
 	test_err_keep();
 	test_err_layout();

@@ -63,6 +63,8 @@ extern "C" {
 #define DRM_SPATTEN_FEAT_GQA		(1u << 9)	/* n_kv_heads */
 #define DRM_SPATTEN_FEAT_KV_LAYOUT	(1u << 10)	/* strided, paged */
 #define DRM_SPATTEN_FEAT_ROPE		(1u << 11)	/* rotary positions */
+/* hardware 1.2: version 3 generation with q_rows > 1 (chunked prefill) */
+#define DRM_SPATTEN_FEAT_CHUNKS		(1u << 12)
 
 /**
  * struct drm_spatten_info - DRM_IOCTL_SPATTEN_INFO: what the board can do
