@@ -313,6 +313,7 @@ struct ljob {
 	uint32_t n_tok_alive, token_keep, value_keep;
 	uint32_t n_head_alive, head_keep;
 	uint16_t lsb_threshold;
+	int no_rope;			/* BOUNDED: keys stored rotated */
 	uint32_t *tok_alive, *head_alive;	/* owned */
 	struct hmem mem;
 	struct spe_job job;
@@ -343,7 +344,7 @@ static int ljob_build(struct world *w, struct ljob *j)
 	memset(m, 0, sizeof(*m));
 	if (q)
 		flags |= SPATTEN_DESC_F_PROGRESSIVE;
-	if (j->kind == BOUNDED)
+	if (j->kind == BOUNDED && !j->no_rope)
 		flags |= SPATTEN_DESC_F_ROPE;
 	d.opcode = htole16(SPATTEN_OP_ATTENTION);
 	d.desc_size = htole16(SPATTEN_DESC_V3_SIZE);
@@ -369,7 +370,7 @@ static int ljob_build(struct world *w, struct ljob *j)
 	d.head_keep = htole16((uint16_t)j->head_keep);
 	d.lsb_threshold = htole16(q ? j->lsb_threshold : 0);
 	d.topk_seed = htole32(0x5ba77e4);
-	d.rope_base = htole32(j->kind == BOUNDED ? ROPE_BASE : 0);
+	d.rope_base = htole32(flags & SPATTEN_DESC_F_ROPE ? ROPE_BASE : 0);
 	d.kv_head_stride = htole32(cap);
 	d.kv_row_stride = htole32(1);
 	set_buf(&d.q, m, SPE_PLANE_Q, w->q16, HEADS * D * 2);
@@ -695,6 +696,7 @@ static void usage(void)
 }
 
 #define MAX_CTX 3
+#define N_T 7
 
 int main(int argc, char **argv)
 {
@@ -749,12 +751,9 @@ int main(int argc, char **argv)
 		"this: bytes | modeled cycles per token, 32 layers | dense / "
 		"this: cycles | ms per token at 1 GHz | LSB refetch rate |\n"
 		"|---|---|---|---|---|---|---|---|\n");
-	fprintf(tmd, "| context | reps | fp32 baseline, sgemv per query head: ms "
-		"(spread) | fp32 baseline, sgemm per KV head: ms (spread) | "
-		"engine (a) dense S16: ms (spread) | engine (b) paper, last layer: "
-		"ms (spread) | engine (c) bounded 260: ms (spread) | sgemv baseline "
-		"/ (a) | sgemm baseline / (a) | sgemm baseline / (b) | (a) / (b) |"
-		"\n|---|---|---|---|---|---|---|---|---|---|---|\n");
+	fprintf(tmd, "| context | what | reps | ms, median (spread) | sgemv "
+		"baseline time / this (p10..p90) | sgemm baseline time / this "
+		"(p10..p90) |\n|---|---|---|---|---|---|\n");
 	fprintf(mmd, "| context | job | peak RSS growth, no map hook (the QEMU "
 		"device's reads) | peak RSS growth, zero-copy map (simulation "
 		"backend) | KV cache of this layer in guest memory | KV cache, 32 "
@@ -891,60 +890,68 @@ int main(int argc, char **argv)
 		}
 
 		/* host time, interleaved */
-		nr = reps ? reps : quick ? 3 : L <= 4096 ? 21 : L <= 32768 ? 11 : 7;
+		nr = reps ? reps : quick ? 3 : L <= 4096 ? 21 : L <= 32768 ? 11 : 9;
 		{
-			double *t = xalloc(sizeof(double) * (size_t)nr * 9);
-			double *tg = t, *tm = t + nr, *ta = t + 2 * nr;
-			double *tb = t + 3 * nr, *tc = t + 4 * nr;
-			double *r1 = t + 5 * nr, *r2 = t + 6 * nr;
-			double *r3 = t + 7 * nr, *r4 = t + 8 * nr;
-			struct bench_stat sg, sm, sa, sb, s3, q1, q2, q3, q4;
+			static const char *const tn[N_T] = {
+				"fp32 baseline: sgemv per query head",
+				"fp32 baseline: sgemm per KV head (4 query rows)",
+				"engine (a) dense S16",
+				"engine (b) paper schedule, layer 31 (thr. 0.1)",
+				"engine (b) same, no LSB refetch",
+				"engine (c) bounded 260, RoPE in the device",
+				"engine (c) bounded 260, keys stored rotated",
+			};
+			struct ljob cn = c3;
+			double *t = xalloc(sizeof(double) * (size_t)nr * N_T);
+			double *rr = xalloc(sizeof(double) * (size_t)nr);
+			struct bench_stat st, r1, r2;
 
+			cn.no_rope = 1;
+			if (ljob_build(&w, &cn)) {
+				fprintf(stderr, "llm-bench: no-RoPE job refused\n");
+				return 1;
+			}
 			run_base(&w, L, 0);
 			run_base(&w, L, 1);
 			run_job(&w, &a, NULL);
 			run_job(&w, &b, NULL);
 			for (r = 0; r < nr; r++) {
-				tg[r] = run_base(&w, L, 0);
-				ta[r] = run_job(&w, &a, NULL);
-				tm[r] = run_base(&w, L, 1);
-				tb[r] = run_job(&w, &b, NULL);
-				tc[r] = run_job(&w, &c3, NULL);
-				r1[r] = tg[r] / ta[r];
-				r2[r] = tm[r] / ta[r];
-				r3[r] = tm[r] / tb[r];
-				r4[r] = ta[r] / tb[r];
+				t[0 * nr + r] = run_base(&w, L, 0);
+				t[2 * nr + r] = run_job(&w, &a, NULL);
+				t[1 * nr + r] = run_base(&w, L, 1);
+				t[3 * nr + r] = run_job(&w, &b, NULL);
+				t[4 * nr + r] = run_job(&w, &b0, NULL);
+				t[5 * nr + r] = run_job(&w, &c3, NULL);
+				t[6 * nr + r] = run_job(&w, &cn, NULL);
 			}
-			sg = bench_stats(tg, nr);
-			sm = bench_stats(tm, nr);
-			sa = bench_stats(ta, nr);
-			sb = bench_stats(tb, nr);
-			s3 = bench_stats(tc, nr);
-			q1 = bench_stats(r1, nr);
-			q2 = bench_stats(r2, nr);
-			q3 = bench_stats(r3, nr);
-			q4 = bench_stats(r4, nr);
-			fprintf(tmd, "| %s | %d | %.3f (%.0f%%) | %.3f (%.0f%%) | "
-				"%.3f (%.0f%%) | %.3f (%.0f%%) | %.4f (%.0f%%) | "
-				"**%.2f** (%.2f..%.2f) | **%.2f** (%.2f..%.2f) | "
-				"%.2f (%.2f..%.2f) | %.2f (%.2f..%.2f) |\n",
-				ctx_name(L), nr, sg.med, bench_spread_pct(sg),
-				sm.med, bench_spread_pct(sm), sa.med,
-				bench_spread_pct(sa), sb.med, bench_spread_pct(sb),
-				s3.med, bench_spread_pct(s3), q1.med, q1.lo, q1.hi,
-				q2.med, q2.lo, q2.hi, q3.med, q3.lo, q3.hi, q4.med,
-				q4.lo, q4.hi);
-			fprintf(sum, "| 7 | Llama-3-8B decode step at %s: host "
-				"engine (a) dense vs fp32 OpenBLAS GQA, baseline "
-				"time / engine time (sgemv per head; sgemm per KV "
-				"head) | >= 1.0 | %.2f; %.2f |\n", ctx_name(L),
-				q1.med, q2.med);
-			printf("llm-bench: %s timed: base %.3f/%.3f ms, dense "
-			       "%.3f ms, paper %.3f ms, bounded %.4f ms (%.1f s)\n",
-			       ctx_name(L), sg.med, sm.med, sa.med, sb.med, s3.med,
-			       (bench_now_ms() - t_start) / 1e3);
+			for (k = 0; k < N_T; k++) {
+				for (r = 0; r < nr; r++)
+					rr[r] = t[0 * nr + r] / t[k * nr + r];
+				r1 = bench_stats(rr, nr);
+				for (r = 0; r < nr; r++)
+					rr[r] = t[1 * nr + r] / t[k * nr + r];
+				r2 = bench_stats(rr, nr);
+				if (k == 2)
+					fprintf(sum, "| 7 | Llama-3-8B decode step at %s: "
+						"host engine (a) dense S16 vs fp32 "
+						"OpenBLAS GQA, baseline time / engine "
+						"time (sgemm per KV head; sgemv per "
+						"query head) | >= 1.0 | %.2f; %.2f |\n",
+						ctx_name(L), r2.med, r1.med);
+				st = bench_stats(t + (size_t)k * nr, nr);
+				fprintf(tmd, "| %s | %s | %d | %.3f (%.0f%%) | "
+					"%s%.2f%s (%.2f..%.2f) | %s%.2f%s (%.2f..%.2f) |\n",
+					ctx_name(L), tn[k], nr, st.med,
+					bench_spread_pct(st), k > 1 ? "**" : "",
+					r1.med, k > 1 ? "**" : "", r1.lo, r1.hi,
+					k > 1 ? "**" : "", r2.med, k > 1 ? "**" : "",
+					r2.lo, r2.hi);
+				printf("llm-bench: %s %-48s %9.3f ms\n", ctx_name(L),
+				       tn[k], st.med);
+			}
 			fflush(stdout);
 			free(t);
+			free(rr);
 		}
 		ljob_free(&b);
 		ljob_free(&b0);
