@@ -936,8 +936,9 @@ int main(int argc, char **argv)
 						"host engine (a) dense S16 vs fp32 "
 						"OpenBLAS GQA, baseline time / engine "
 						"time (sgemm per KV head; sgemv per "
-						"query head) | >= 1.0 | %.2f; %.2f |\n",
-						ctx_name(L), r2.med, r1.med);
+						"query head) | >= 1.0 | %.2f; %.2f, %s |\n",
+						ctx_name(L), r2.med, r1.med,
+						r2.med >= 1.0 ? "met" : "**missed**");
 				st = bench_stats(t + (size_t)k * nr, nr);
 				fprintf(tmd, "| %s | %s | %d | %.3f (%.0f%%) | "
 					"%s%.2f%s (%.2f..%.2f) | %s%.2f%s (%.2f..%.2f) |\n",
