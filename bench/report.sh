@@ -607,8 +607,9 @@ concatenates: a new cache of n + 1 tokens (a \`memcpy\` of the n tokens'
 rows of the three planes into a preallocated, already faulted buffer: the
 copy's best case), then the same pack of the new rows. The contexts
 alternate in every round; the in-place figure is the median of
-$llm_append single appends per context (p10..p90). Target: the in-place
-cost does not depend on the context.
+$llm_append single appends per context (p10..p90). All figures are for
+one layer's cache; a token goes into 32 of them. Target: the in-place cost
+does not depend on the context.
 
 $(cat "$work/llm-append.md")
 
