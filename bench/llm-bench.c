@@ -561,6 +561,30 @@ static void model_add(struct model *m, struct world *w, struct ljob *j)
 	m->heads += res.stats.heads;
 }
 
+static void model_sum(struct model *m, const struct model *d)
+{
+	m->cycles += d->cycles;
+	m->cycles8 += d->cycles8;
+	m->bytes += d->bytes;
+	m->kv += d->kv;
+	m->refetch += d->refetch;
+	m->rows += d->rows;
+	m->tokens += d->tokens;
+	m->heads += d->heads;
+}
+
+/* Same counts and lists (the lists follow from the counts here). */
+static int same_job(const struct ljob *a, const struct ljob *b)
+{
+	return a->kind == b->kind && a->kv_rows == b->kv_rows &&
+	       a->n_tok_alive == b->n_tok_alive &&
+	       a->token_keep == b->token_keep &&
+	       a->value_keep == b->value_keep &&
+	       a->n_head_alive == b->n_head_alive &&
+	       a->head_keep == b->head_keep &&
+	       a->lsb_threshold == b->lsb_threshold;
+}
+
 /* ---- peak memory of a job, in a child ----------------------------------- */
 
 static long status_kb(const char *key)
@@ -786,21 +810,45 @@ int main(int argc, char **argv)
 		model_add(&mb, &w, &b);
 		model_add(&mb0, &w, &b0);
 		model_add(&mc, &w, &c3);
-		/* the whole model: every layer of the schedule */
-		for (l = 0; l < LAYERS; l++) {
-			struct ljob j, j0;
+		/*
+		 * The whole model: every layer of the schedule. A layer whose
+		 * job equals the previous layer's (the unpruned layers 0-4:
+		 * same lists, same counts, same operands) gives the same
+		 * figures: it is run once and counted again.
+		 */
+		{
+			struct model d = { 0 }, d0 = { 0 };
+			struct ljob prev;
 
-			paper_layer(&w, &sc, L, l, THRESHOLD, &j);
-			paper_layer(&w, &sc, L, l, 0, &j0);
-			if (ljob_build(&w, &j) || ljob_build(&w, &j0)) {
-				fprintf(stderr, "llm-bench: layer %d refused\n",
-					l);
-				return 1;
+			memset(&prev, 0, sizeof(prev));
+			for (l = 0; l < LAYERS; l++) {
+				struct ljob j, j0;
+
+				paper_layer(&w, &sc, L, l, THRESHOLD, &j);
+				if (l && same_job(&j, &prev)) {
+					model_sum(&m32, &d);
+					model_sum(&m32_0, &d0);
+					ljob_free(&j);
+					continue;
+				}
+				paper_layer(&w, &sc, L, l, 0, &j0);
+				if (ljob_build(&w, &j) || ljob_build(&w, &j0)) {
+					fprintf(stderr, "llm-bench: layer %d "
+						"refused\n", l);
+					return 1;
+				}
+				memset(&d, 0, sizeof(d));
+				memset(&d0, 0, sizeof(d0));
+				model_add(&d, &w, &j);
+				model_add(&d0, &w, &j0);
+				model_sum(&m32, &d);
+				model_sum(&m32_0, &d0);
+				ljob_free(&prev);
+				prev = j;
+				j.tok_alive = j.head_alive = NULL;
+				ljob_free(&j0);
 			}
-			model_add(&m32, &w, &j);
-			model_add(&m32_0, &w, &j0);
-			ljob_free(&j);
-			ljob_free(&j0);
+			ljob_free(&prev);
 		}
 		printf("llm-bench: %s modeled (%.1f s)\n", ctx_name(L),
 		       (bench_now_ms() - t_start) / 1e3);
