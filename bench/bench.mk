@@ -15,6 +15,10 @@
 #   bench-quick     build it and run it in --quick mode (small shapes, a few
 #                   seconds): checks that it works, prints the table
 #   bench-clean     remove $(BENCH_BUILD) and $(KERNELS_BUILD)
+#   llm-bench       build $(BENCH_BUILD)/llm-bench (section 7 of the report:
+#                   the Llama-3-8B decode step; links libspatten, so from
+#                   the top Makefile only); llm-bench-quick runs it --quick
+#                   into $(BENCH_BUILD)/llm-quick/ (4K only, about 1 s)
 #
 # Every variable and rule is prefixed BENCH_/KERNELS_/bench- so that
 # including this file cannot collide with the includer's names.
