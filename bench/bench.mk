@@ -15,6 +15,10 @@
 #   bench-quick     build it and run it in --quick mode (small shapes, a few
 #                   seconds): checks that it works, prints the table
 #   bench-clean     remove $(BENCH_BUILD) and $(KERNELS_BUILD)
+#   llm-bench       build $(BENCH_BUILD)/llm-bench (section 7 of the report:
+#                   the Llama-3-8B decode step; links libspatten, so from
+#                   the top Makefile only); llm-bench-quick runs it --quick
+#                   into $(BENCH_BUILD)/llm-quick/ (4K only, about 1 s)
 #
 # Every variable and rule is prefixed BENCH_/KERNELS_/bench- so that
 # including this file cannot collide with the includer's names.
@@ -106,7 +110,8 @@ bench-clean:
 -include $(KERNELS_OBJS:.o=.d) $(KERNELS_BUILD)/test_kernels.d
 -include $(BENCH_ENGINE_OBJS:.o=.d) $(BENCH_BUILD)/engine-bench.d \
 	$(BENCH_BUILD)/baseline.d $(BENCH_BUILD)/host-bench.d \
-	$(BENCH_BUILD)/bench-util.d
+	$(BENCH_BUILD)/bench-util.d $(BENCH_BUILD)/llm-bench.d \
+	$(BENCH_BUILD)/llm-baseline.d
 
 # ---- the whole-stack report: docs/benchmarks.md and docs/plots/*.png ------
 #
@@ -125,11 +130,13 @@ bench-clean:
 
 BENCH_HOST_BIN := $(BENCH_BUILD)/host-bench
 BENCH_TRAFFIC_BIN := $(BENCH_BUILD)/traffic-bench
+BENCH_LLM_BIN := $(BENCH_BUILD)/llm-bench
 BENCH_GUEST_DIR := $(BENCH_BUILD)/guest-bin
 BENCH_GUEST_BIN := $(BENCH_GUEST_DIR)/spatten-stack-bench
 BENCH_INITRAMFS := $(BENCH_BUILD)/initramfs.cpio.gz
 
-.PHONY: bench bench-report-quick bench-host-bins bench-guest-bin
+.PHONY: bench bench-report-quick bench-host-bins bench-guest-bin \
+	llm-bench llm-bench-quick
 
 $(BENCH_BUILD)/host-bench.o: bench/host-bench.c
 	@mkdir -p $(@D)
@@ -138,6 +145,28 @@ $(BENCH_BUILD)/host-bench.o: bench/host-bench.c
 $(BENCH_HOST_BIN): $(BENCH_BUILD)/host-bench.o $(BENCH_BUILD)/bench-util.o \
 		$(BENCH_BUILD)/baseline.o $(BENCH_ENGINE_OBJS)
 	$(BENCH_CC) -o $@ $^ $(BENCH_BLAS_LIBS) -lmvec -lm
+
+# Section 7: the Llama-3-8B decode step (version-3 jobs of the engine
+# objects, the fp32 GQA baseline of llm-baseline.c, libspatten's packing
+# and schedule from the host library).
+$(BENCH_BUILD)/llm-bench.o: bench/llm-bench.c
+	@mkdir -p $(@D)
+	$(BENCH_CC) $(BENCH_CFLAGS) -Ilib -c $< -o $@
+
+$(BENCH_BUILD)/llm-baseline.o: bench/llm-baseline.c
+	@mkdir -p $(@D)
+	$(BENCH_CC) $(BENCH_BASE_CFLAGS) -c $< -o $@
+
+$(BENCH_LLM_BIN): $(BENCH_BUILD)/llm-bench.o $(BENCH_BUILD)/bench-util.o \
+		$(BENCH_BUILD)/llm-baseline.o $(BENCH_ENGINE_OBJS) $(LIB_A)
+	$(BENCH_CC) -o $@ $^ $(BENCH_BLAS_LIBS) -lpthread -lmvec -lm
+
+llm-bench: $(BENCH_LLM_BIN)
+
+llm-bench-quick: $(BENCH_LLM_BIN)
+	@mkdir -p $(BENCH_BUILD)/llm-quick
+	OPENBLAS_NUM_THREADS=1 $(BENCH_LLM_BIN) --quick $(BENCH_BUILD)/llm-quick
+	@cat $(BENCH_BUILD)/llm-quick/llm-model.md
 
 # Links the workload generator of the tools and the host library.
 $(BENCH_TRAFFIC_BIN): bench/traffic-bench.c $(TOOLS_COMMON) $(LIB_A) \
@@ -150,7 +179,7 @@ $(BENCH_GUEST_BIN): bench/stack-bench.c $(GUEST_LIB_A) $(LIB_HDRS)
 	@mkdir -p $(@D)
 	$(GUEST_CC) $(GUEST_ALL_CFLAGS) -o $@ $< $(GUEST_LIB_A) -lpthread -lm
 
-bench-host-bins: $(BENCH_HOST_BIN) $(BENCH_TRAFFIC_BIN) replay
+bench-host-bins: $(BENCH_HOST_BIN) $(BENCH_TRAFFIC_BIN) $(BENCH_LLM_BIN) replay
 
 bench-guest-bin: $(BENCH_GUEST_BIN)
 
