@@ -156,8 +156,10 @@ check: all module-debug
 # 6.1 with the device's MSI-X off (MSI), 6.12 with MSI-X, 6.12 with
 # pci=nomsi (INTx). spatten_expect_irq tells the driver test which mode the
 # driver must report. The demo (half a minute of TCG) runs on the first
-# boot only: the library suite checks the device against the engine on
-# every boot.
+# boot only; the library's suites (the device against the simulation) on
+# the two MSI-X boots, one per kernel: the MSI and INTx boots run the
+# suites of the kernel interface (spatten_suites=driver), as the debug
+# kernel does (with the version-3 library suites).
 GUEST_BOOTS := 6.1:$(KABI):$(INITRAMFS)::msix \
 	6.1-msix-off:$(KABI):$(INITRAMFS):msix=off:msi \
 	6.12:$(KABI612):$(INITRAMFS612)::msix \
@@ -171,6 +173,7 @@ guest-check: module-6.12
 		echo "# guest boot $$tag: kernel $$abi, -device spatten$${devopts:+,$$devopts}"; \
 		append="spatten_expect_irq=$$irq"; \
 		[ "$$tag" = 6.1 ] || append="$$append spatten_demo=skip"; \
+		[ "$$devopts$$irq" = msix ] || append="$$append spatten_suites=driver"; \
 		[ "$$irq" = intx ] && append="$$append pci=nomsi"; \
 		SPATTEN_VM_TAG=$$tag SPATTEN_VM_APPEND="$$append" \
 			scripts/vm-run.sh check $(SPATTEN_CACHE)/kernel/$$abi/vmlinuz \
@@ -194,7 +197,7 @@ debug-check: module-debug guest
 	@echo "# guest boot debug: the debug kernel (KASAN, lockdep, kmemleak, DMA-API, fault injection)"
 	@scripts/debug-boot.sh $(DEBUG_CHECK_RUN) $(DKTREE)/arch/x86/boot/bzImage \
 		$(INITRAMFSDBG) \
-		"spatten_expect_irq=msix spatten_demo=skip spatten_rel=$(DEBUG_CHECK_MODE) no5lvl $(REL_GUEST_ARGS)"
+		"spatten_expect_irq=msix spatten_demo=skip spatten_suites=driver spatten_suites_v3=1 spatten_rel=$(DEBUG_CHECK_MODE) no5lvl $(REL_GUEST_ARGS)"
 
 CHECKPATCH = perl $(KSRC)/scripts/checkpatch.pl --strict --no-tree \
 	--ignore FILE_PATH_CHANGES,SPDX_LICENSE_TAG

@@ -12,7 +12,12 @@
 # the allocation-failure sweep alone.
 # bench: bench/stack-bench.c (spatten_bench_args=--quick for the short form).
 # check with spatten_demo=skip: without the demo (make check runs it on its
-# first boot only).
+# first boot only). spatten_suites=driver: of the suites, only those of the
+# kernel interface (the driver's kselftest, the UAPI suite, the 32-bit
+# program, and the library's version-3 and session I/O suites when
+# spatten_suites_v3=1): the boots that vary the interrupt mode, and the
+# debug kernel, run the library's device-versus-simulation comparisons
+# once on the boots that run everything.
 /bin/busybox --install -s /bin
 mount -t proc proc /proc
 mount -t sysfs sysfs /sys
@@ -154,6 +159,15 @@ suites() {
 	[ -x /bin/spatten_uapi32 ] && { /bin/spatten_uapi32 || rc=1; }
 	for t in /bin/*_test; do
 		[ -x "$t" ] || continue
+		if [ "$spatten_suites" = driver ]; then
+			case "${t#/bin/}" in
+			spatten_test|spatten_driver_test) ;;
+			spatten_jobs3_test|spatten_session_io_test)
+				[ "$spatten_suites_v3" = 1 ] || continue ;;
+			*) echo "# $t: not on this boot (spatten_suites=driver)"
+			   continue ;;
+			esac
+		fi
 		ts=$(date +%s)
 		"$t" || rc=1
 		echo "# guest seconds: ${t#/bin/} $(($(date +%s) - ts))"
