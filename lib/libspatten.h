@@ -553,6 +553,7 @@ struct spatten_tensor_ref {
 #define SPATTEN_ATTN_ROPE		(1u << 2)	/* rotate Q and K */
 #define SPATTEN_ATTN_ROPE_POSITIONS	(1u << 3)	/* key position list */
 #define SPATTEN_ATTN_HEAD_FRACS		(1u << 4)	/* fractions per head */
+#define SPATTEN_ATTN_IMP_PER_KV_HEAD	(1u << 5)	/* tok_imp [G][kv_rows] */
 #define SPATTEN_ATTN_FLAGS_ALL_V3 \
 	(SPATTEN_ATTN_FLAGS_ALL | SPATTEN_ATTN_ROPE | \
 	 SPATTEN_ATTN_ROPE_POSITIONS | SPATTEN_ATTN_HEAD_FRACS)
@@ -1106,6 +1107,7 @@ SPATTEN_API int spatten_session_create(struct spatten_dev *dev,
 /* Flags of struct spatten_session_opts (with SPATTEN_SESSION_PROGRESSIVE). */
 #define SPATTEN_SESSION_FIXED_SCALES	(1u << 2)	/* the *_frac as given */
 #define SPATTEN_SESSION_SATURATION_ERROR (1u << 3)	/* saturating: -ERANGE */
+#define SPATTEN_SESSION_KV_PER_HEAD	(1u << 4)	/* bounded cache per head */
 
 /* Kinds of attention (struct spatten_session_opts @kind): no default. */
 #define SPATTEN_SESSION_ENCODER		1	/* every token sees all (BERT) */
@@ -1135,7 +1137,8 @@ SPATTEN_API int spatten_session_create(struct spatten_dev *dev,
  *	version 3's fractions per head); SPATTEN_SESSION_SATURATION_ERROR: a
  *	pass in which a value would saturate fails with -ERANGE before
  *	anything is written (without it saturations are counted:
- *	spatten_session_saturations())
+ *	spatten_session_saturations()); SPATTEN_SESSION_KV_PER_HEAD: a
+ *	bounded cache selects per layer and KV head (below)
  * @k_bits: as struct spatten_session_config
  * @v_bits: as struct spatten_session_config
  * @q_frac: fractional bits of Q (with SPATTEN_SESSION_FIXED_SCALES)
@@ -1162,7 +1165,13 @@ SPATTEN_API int spatten_session_create(struct spatten_dev *dev,
  * @kv_recent: ... and the @kv_recent newest stay, in their original
  *	order; the rest are removed for good when a step would not fit
  *	@max_context, which must exceed the budget. The selection is shared
- *	by every head and layer.
+ *	by every head and layer; with SPATTEN_SESSION_KV_PER_HEAD each
+ *	layer's KV head selects for itself by its own importance (the
+ *	probabilities its query heads gave, summed over the steps; the
+ *	authors' LLM code selects per head too): a slot then holds different
+ *	tokens in different heads, so there is no cascade token pruning
+ *	(every tok_keep must be 1) and the board needs
+ *	SPATTEN_FEAT_IMP_PER_KV_HEAD
  * @max_step: tokens a pass takes at most (the prompt, or a chunk of it),
  *	up to @max_context; 0 is @max_context. The session's work buffer
  *	holds the queries and outputs of this many tokens: a long-context
@@ -1257,11 +1266,33 @@ SPATTEN_API int spatten_session_saturations(const struct spatten_session *s,
  *
  * With a KV budget, tokens leave the cache: slot i no longer holds token i.
  *
- * Return: the number of slots in use (may exceed @max), -EINVAL.
+ * Return: the number of slots in use (may exceed @max), -EINVAL (also
+ * with SPATTEN_SESSION_KV_PER_HEAD: see spatten_session_cache_head()).
  */
 SPATTEN_API int spatten_session_cache(const struct spatten_session *s,
 				      uint32_t *ids, uint64_t *imp,
 				      unsigned int max);
+
+/**
+ * spatten_session_cache_head() - what one KV head's cache holds now
+ * @s: session
+ * @layer: 0..n_layers-1
+ * @kv_head: 0..n_kv_heads-1
+ * @ids: as spatten_session_cache()
+ * @imp: as spatten_session_cache(); with SPATTEN_SESSION_KV_PER_HEAD the
+ *	head's own importance
+ * @max: capacity of @ids and @imp
+ *
+ * With SPATTEN_SESSION_KV_PER_HEAD each layer's KV head keeps its own
+ * tokens (spatten_session_cache() has no single answer and fails);
+ * otherwise every head holds what spatten_session_cache() says.
+ *
+ * Return: the number of slots in use (may exceed @max), -EINVAL.
+ */
+SPATTEN_API int spatten_session_cache_head(const struct spatten_session *s,
+					   unsigned int layer,
+					   unsigned int kv_head, uint32_t *ids,
+					   uint64_t *imp, unsigned int max);
 
 /**
  * spatten_session_destroy() - free a session and its buffers

@@ -209,7 +209,8 @@ static int check_config(const struct spatten_session_opts *c)
 		return -EINVAL;
 	if (c->flags & ~(SPATTEN_SESSION_PROGRESSIVE |
 			 SPATTEN_SESSION_FIXED_SCALES |
-			 SPATTEN_SESSION_SATURATION_ERROR))
+			 SPATTEN_SESSION_SATURATION_ERROR |
+			 SPATTEN_SESSION_KV_PER_HEAD))
 		return -EINVAL;
 	if (!bits_ok(c->k_bits) || !bits_ok(c->v_bits))
 		return -EINVAL;
@@ -263,6 +264,8 @@ static int check_board(struct spatten_dev *dev,
 		need |= SPATTEN_FEAT_GQA;
 	if (c->rope_base)
 		need |= SPATTEN_FEAT_ROPE;
+	if (c->flags & SPATTEN_SESSION_KV_PER_HEAD)
+		need |= SPATTEN_FEAT_IMP_PER_KV_HEAD;
 	if (c->flags & SPATTEN_SESSION_PROGRESSIVE) {
 		need |= SPATTEN_FEAT_PROGRESSIVE;
 		if (!(info.splits & (1u << c->k_bits)))
@@ -303,7 +306,7 @@ static int alloc_state(struct spatten_session *s)
 	s->qexp = calloc(H, sizeof(int));
 	s->row = calloc(c->head_dim, sizeof(float));
 	if (!s->ids || !s->order || !s->kfrac || !s->vfrac || !s->sat ||
-	    !s->qexp || !s->row)
+	    !s->qexp || !s->row || spatten__kv_alloc(s))
 		return -ENOMEM;
 	memset(s->kfrac, -1, N * c->n_kv_heads);
 	memset(s->vfrac, -1, N * c->n_kv_heads);
@@ -339,7 +342,7 @@ static int alloc_buffers(struct spatten_session *s)
 	s->off_out = o;
 	o += up(H * s->max_pass * D * 2);
 	s->off_timp = o;
-	o += up(L * SPATTEN_IMP_BYTES);
+	o += up(spatten__kv_imp_bytes(s));
 	s->off_himp = o;
 	o += up(H * SPATTEN_IMP_BYTES);
 	s->off_talive = o;
@@ -373,6 +376,8 @@ SPATTEN_API void spatten_session_destroy(struct spatten_session *s)
 	free(s->cand);
 	free(s->kept);
 	free(s->ids);
+	free(s->himp);
+	free(s->hids);
 	free(s->order);
 	free(s->kfrac);
 	free(s->vfrac);
@@ -491,7 +496,8 @@ SPATTEN_API int spatten_session_reset(struct spatten_session *s)
 		return -EINVAL;
 	c = &s->cfg;
 	w = spatten_bo_map(s->work);
-	memset(w + s->off_timp, 0, (size_t)c->max_context * SPATTEN_IMP_BYTES);
+	memset(w + s->off_timp, 0, spatten__kv_imp_bytes(s));
+	spatten__kv_reset(s);
 	memset(w + s->off_himp, 0, (size_t)c->n_heads * SPATTEN_IMP_BYTES);
 	memset(s->n_alive, 0, c->n_layers * sizeof(*s->n_alive));
 	memset(s->n_layer_heads, 0, c->n_layers * sizeof(uint32_t));
@@ -830,7 +836,8 @@ static int build_job(struct spatten_session *s, unsigned int layer, int gen,
 	d.stage = gen ? SPATTEN_STAGE_GENERATION : SPATTEN_STAGE_SUMMARIZATION;
 	d.flags = (causal(c) ? SPATTEN_ATTN_CAUSAL : 0) |
 		  (c->rope_base ? SPATTEN_ATTN_ROPE : 0) |
-		  (s->prog ? SPATTEN_ATTN_PROGRESSIVE : 0);
+		  (s->prog ? SPATTEN_ATTN_PROGRESSIVE : 0) |
+		  (s->per_head ? SPATTEN_ATTN_IMP_PER_KV_HEAD : 0);
 	d.q_start = gen ? L - n_new : 0;
 	spatten__scales_job(s, ps, (unsigned char *)spatten_bo_map(s->work) +
 			    s->off_fracs, &d);
@@ -953,7 +960,7 @@ static int layer_inputs(struct spatten_session *s, unsigned int layer,
 			const struct spatten_view *v,
 			struct spatten_pass_scales *ps)
 {
-	uint32_t n_new = s->pass_new, i;
+	uint32_t n_new = s->pass_new;
 	long sat;
 	int ret;
 
@@ -966,8 +973,7 @@ static int layer_inputs(struct spatten_session *s, unsigned int layer,
 	ret = spatten__kv_append(s, layer, k, v, s->len, n_new);
 	if (ret < 0)
 		return ret;
-	for (i = 0; i < n_new; i++)
-		s->ids[s->len + i] = (uint32_t)(s->seen + i);
+	spatten__kv_new_tokens(s, layer, n_new);
 	sat = spatten__scales_put_q(s, (unsigned char *)spatten_bo_map(s->work) +
 				    s->off_q, q, n_new, ps);
 	if (sat < 0)
@@ -1004,10 +1010,12 @@ SPATTEN_API int spatten_session_attend(struct spatten_session *s,
 	if (ret < 0)
 		return ret;
 	memset(&res, 0, sizeof(res));
+	spatten__kv_imp_in(s, layer, s->pass_L);
 	ret = spatten_run3(s->dev, &job, &res);
 	layer_stats(s, layer, gen, &keep, &res);
 	if (ret < 0)
 		return ret;
+	spatten__kv_imp_out(s, layer, s->pass_L);
 	take_results(s, layer, gen, &keep, &ps, out);
 
 	s->broken = 0;

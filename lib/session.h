@@ -36,6 +36,10 @@ struct spatten_session {
 	uint32_t len;				/* cache slots in use */
 	uint64_t seen;				/* tokens of the sequence */
 	uint32_t *ids;				/* [max_context] token per slot */
+	/* per-KV-head selection (SPATTEN_SESSION_KV_PER_HEAD) */
+	int per_head;
+	unsigned char *himp;			/* [layers][G][C] LE u64 */
+	uint32_t *hids;				/* [layers][G][C] token per slot */
 	uint32_t *order;			/* [max_context] eviction scratch */
 	/* pass state */
 	int in_pass, broken;
@@ -100,6 +104,15 @@ uint32_t spatten__kv_budget(const struct spatten_session_opts *c);
 int spatten__kv_check(const struct spatten_session_opts *c);
 void spatten__kv_evict(struct spatten_session *s);
 int spatten__kv_room(struct spatten_session *s, uint32_t n);
+int spatten__kv_alloc(struct spatten_session *s);
+void spatten__kv_reset(struct spatten_session *s);
+void spatten__kv_new_tokens(struct spatten_session *s, unsigned int layer,
+			    uint32_t n);
+uint64_t spatten__kv_imp_bytes(const struct spatten_session *s);
+void spatten__kv_imp_in(struct spatten_session *s, unsigned int layer,
+			uint32_t L);
+void spatten__kv_imp_out(struct spatten_session *s, unsigned int layer,
+			 uint32_t L);
 int spatten__kv_append(struct spatten_session *s, unsigned int layer,
 		       const struct spatten_view *k,
 		       const struct spatten_view *v, uint32_t len, uint32_t n);

@@ -20,6 +20,16 @@
  * probabilities each token received, summed over every head, layer and
  * step (the paper's), one array shared by every head and layer, so the
  * selection is too.
+ *
+ * With SPATTEN_SESSION_KV_PER_HEAD each layer's KV head selects for
+ * itself (as the authors' LLM code does), by its own importance: the
+ * probabilities its query heads gave each token at that layer, summed over
+ * the steps (the board's per-KV-head importance). Each KV head's rows then
+ * hold its own tokens, so a slot is a different token in different heads:
+ * there is no shared cascade token pruning (every cached slot takes part),
+ * and RoPE by slot (the "position shift") is what keeps positions
+ * consistent. Every head keeps the same count, so the slots in use are
+ * the same for all.
  */
 #include <endian.h>
 #include <errno.h>
@@ -40,9 +50,14 @@ int spatten__kv_check(const struct spatten_session_opts *c)
 	uint32_t i;
 
 	if (!b)
-		return 0;
+		return c->flags & SPATTEN_SESSION_KV_PER_HEAD ? -EINVAL : 0;
 	if (b >= c->max_context)
 		return -EINVAL;
+	/* per-head caches share no slot selection: no cascade token pruning */
+	for (i = 0; (c->flags & SPATTEN_SESSION_KV_PER_HEAD) &&
+	     i < c->n_layers; i++)
+		if (c->schedule.tok_keep[i] < 1.0f)
+			return -EINVAL;
 	for (i = 0; i < c->n_pinned; i++)
 		if (c->pinned[i] >= c->kv_start)
 			return -EINVAL;
@@ -180,20 +195,86 @@ static uint32_t select_kept(struct spatten_session *s,
 	return n;
 }
 
+/* Rows @order[i] -> i of one head's rows of @row bytes at @base. */
+static void compact_rows(unsigned char *base, uint32_t row,
+			 const uint32_t *order, uint32_t n)
+{
+	uint32_t i;
+
+	for (i = 0; row && i < n; i++)
+		if (order[i] != i)
+			memmove(base + (uint64_t)i * row,
+				base + (uint64_t)order[i] * row, row);
+}
+
 /* Rows @order[i] -> i of a [heads][max_context][row] plane. */
 static void compact_plane(unsigned char *base, uint32_t heads, uint64_t cap,
 			  uint32_t row, const uint32_t *order, uint32_t n)
 {
-	uint32_t g, i;
+	uint32_t g;
 
-	if (!row)
-		return;
 	for (g = 0; g < heads; g++)
+		compact_rows(base + (uint64_t)g * cap * row, row, order, n);
+}
+
+/* Slots @order[i] -> i of an importance array and its token ids. */
+static void compact_imp(unsigned char *timp, uint32_t *ids, uint32_t len,
+			const uint32_t *order, uint32_t n)
+{
+	uint32_t i;
+
+	compact_rows(timp, SPATTEN_IMP_BYTES, order, n);
+	for (i = 0; i < n; i++)
+		ids[i] = ids[order[i]];
+	memset(timp + (size_t)n * SPATTEN_IMP_BYTES, 0,
+	       (size_t)(len - n) * SPATTEN_IMP_BYTES);
+}
+
+/* Layer @l's KV head @g's importance ([C] LE u64) and token ids. */
+static unsigned char *head_imp(const struct spatten_session *s,
+			       unsigned int l, uint32_t g)
+{
+	const struct spatten_session_opts *c = &s->cfg;
+
+	return s->himp + (((size_t)l * c->n_kv_heads + g) * c->max_context) *
+	       SPATTEN_IMP_BYTES;
+}
+
+static uint32_t *head_ids(const struct spatten_session *s, unsigned int l,
+			  uint32_t g)
+{
+	const struct spatten_session_opts *c = &s->cfg;
+
+	return s->hids + ((size_t)l * c->n_kv_heads + g) * c->max_context;
+}
+
+/* Each layer's KV head keeps its own tokens; every slot stays alive. */
+static uint32_t evict_per_head(struct spatten_session *s)
+{
+	const struct spatten_session_opts *c = &s->cfg;
+	uint64_t C = c->max_context;
+	uint32_t n = 0, l, g, i;
+
+	for (l = 0; l < c->n_layers; l++) {
+		unsigned char *b = spatten_bo_map(s->kv[l]);
+
+		for (g = 0; g < c->n_kv_heads; g++) {
+			n = select_kept(s, head_imp(s, l, g));
+			compact_rows(b + g * C * s->k_row, s->k_row,
+				     s->order, n);
+			if (s->prog)
+				compact_rows(b + s->off_lsb + g * C * s->lsb_row,
+					     s->lsb_row, s->order, n);
+			compact_rows(b + s->off_v + g * C * s->v_row, s->v_row,
+				     s->order, n);
+			compact_imp(head_imp(s, l, g), head_ids(s, l, g),
+				    s->len, s->order, n);
+		}
 		for (i = 0; i < n; i++)
-			if (order[i] != i)
-				memmove(base + ((uint64_t)g * cap + i) * row,
-					base + ((uint64_t)g * cap + order[i]) *
-					row, row);
+			s->alive[l * C + i] = i;
+		s->n_alive[l] = n;
+	}
+	return n;
 }
 
 /* A layer's alive slots, renumbered; the evicted ones dropped. */
@@ -215,6 +296,10 @@ void spatten__kv_evict(struct spatten_session *s)
 	uint32_t *map = s->cand;	/* after select_kept: old -> new slot */
 	uint32_t n, i, l;
 
+	if (s->per_head) {
+		s->len = evict_per_head(s);
+		return;
+	}
 	n = select_kept(s, timp);
 	for (i = 0; i < s->len; i++)
 		map[i] = UINT32_MAX;
@@ -233,34 +318,122 @@ void spatten__kv_evict(struct spatten_session *s)
 		s->n_alive[l] = remap_list(s->alive + (size_t)l * c->max_context,
 					   s->n_alive[l], map);
 	}
-	for (i = 0; i < n; i++) {
-		memmove(timp + (size_t)i * SPATTEN_IMP_BYTES,
-			timp + (size_t)s->order[i] * SPATTEN_IMP_BYTES,
-			SPATTEN_IMP_BYTES);
-		s->ids[i] = s->ids[s->order[i]];
-	}
-	memset(timp + (size_t)n * SPATTEN_IMP_BYTES, 0,
-	       (size_t)(s->len - n) * SPATTEN_IMP_BYTES);
+	compact_imp(timp, s->ids, s->len, s->order, n);
 	s->len = n;
+}
+
+/* Slots of one importance array and its ids into the caller's arrays. */
+static int copy_cache(const struct spatten_session *s,
+		      const unsigned char *timp, const uint32_t *sids,
+		      uint32_t *ids, uint64_t *imp, unsigned int max)
+{
+	uint32_t i;
+
+	for (i = 0; i < s->len && i < max; i++) {
+		if (ids)
+			ids[i] = sids[i];
+		if (imp)
+			imp[i] = imp_at(timp, i);
+	}
+	return (int)s->len;
 }
 
 SPATTEN_API int spatten_session_cache(const struct spatten_session *s,
 				      uint32_t *ids, uint64_t *imp,
 				      unsigned int max)
 {
-	const unsigned char *timp;
-	uint32_t i;
-
-	if (!s || (max && !ids && !imp))
+	if (!s || (max && !ids && !imp) || s->per_head)
 		return -EINVAL;
-	timp = (const unsigned char *)spatten_bo_map(s->work) + s->off_timp;
-	for (i = 0; i < s->len && i < max; i++) {
-		if (ids)
-			ids[i] = s->ids[i];
-		if (imp)
-			imp[i] = imp_at(timp, i);
-	}
-	return (int)s->len;
+	return copy_cache(s, (const unsigned char *)spatten_bo_map(s->work) +
+			  s->off_timp, s->ids, ids, imp, max);
+}
+
+SPATTEN_API int spatten_session_cache_head(const struct spatten_session *s,
+					   unsigned int layer,
+					   unsigned int kv_head, uint32_t *ids,
+					   uint64_t *imp, unsigned int max)
+{
+	if (!s || (max && !ids && !imp) || layer >= s->cfg.n_layers ||
+	    kv_head >= s->cfg.n_kv_heads)
+		return -EINVAL;
+	if (!s->per_head)
+		return spatten_session_cache(s, ids, imp, max);
+	return copy_cache(s, head_imp(s, layer, kv_head),
+			  head_ids(s, layer, kv_head), ids, imp, max);
+}
+
+/* The per-KV-head arrays, when the session selects per head. */
+int spatten__kv_alloc(struct spatten_session *s)
+{
+	const struct spatten_session_opts *c = &s->cfg;
+	size_t n = (size_t)c->n_layers * c->n_kv_heads * c->max_context;
+
+	s->per_head = !!(c->flags & SPATTEN_SESSION_KV_PER_HEAD);
+	if (!s->per_head)
+		return 0;
+	s->himp = calloc(n, SPATTEN_IMP_BYTES);
+	s->hids = calloc(n, sizeof(uint32_t));
+	return s->himp && s->hids ? 0 : -ENOMEM;
+}
+
+void spatten__kv_reset(struct spatten_session *s)
+{
+	const struct spatten_session_opts *c = &s->cfg;
+
+	if (s->per_head)
+		memset(s->himp, 0, (size_t)c->n_layers * c->n_kv_heads *
+		       c->max_context * SPATTEN_IMP_BYTES);
+}
+
+/* The token ids of the @n slots a pass or an import appends to @layer. */
+void spatten__kv_new_tokens(struct spatten_session *s, unsigned int layer,
+			    uint32_t n)
+{
+	uint32_t g, i;
+
+	for (i = 0; i < n; i++)
+		s->ids[s->len + i] = (uint32_t)(s->seen + i);
+	for (g = 0; s->per_head && g < s->cfg.n_kv_heads; g++)
+		for (i = 0; i < n; i++)
+			head_ids(s, layer, g)[s->len + i] =
+				(uint32_t)(s->seen + i);
+}
+
+/* Bytes of the jobs' token importance: per KV head, or one array. */
+uint64_t spatten__kv_imp_bytes(const struct spatten_session *s)
+{
+	uint64_t n = s->cfg.max_context;
+
+	return n * SPATTEN_IMP_BYTES * (s->per_head ? s->cfg.n_kv_heads : 1);
+}
+
+/*
+ * A per-head job's importance is [G][L] (the row of KV head g at g * L):
+ * @layer's arrays in before the job, out after. The board reads and
+ * writes all of it anyway, so this is the same order of work.
+ */
+void spatten__kv_imp_in(struct spatten_session *s, unsigned int layer,
+			uint32_t L)
+{
+	unsigned char *t = (unsigned char *)spatten_bo_map(s->work) +
+			   s->off_timp;
+	uint32_t g;
+
+	for (g = 0; s->per_head && g < s->cfg.n_kv_heads; g++)
+		memcpy(t + (size_t)g * L * SPATTEN_IMP_BYTES,
+		       head_imp(s, layer, g), (size_t)L * SPATTEN_IMP_BYTES);
+}
+
+void spatten__kv_imp_out(struct spatten_session *s, unsigned int layer,
+			 uint32_t L)
+{
+	const unsigned char *t = (unsigned char *)spatten_bo_map(s->work) +
+				 s->off_timp;
+	uint32_t g;
+
+	for (g = 0; s->per_head && g < s->cfg.n_kv_heads; g++)
+		memcpy(head_imp(s, layer, g), t + (size_t)g * L *
+		       SPATTEN_IMP_BYTES, (size_t)L * SPATTEN_IMP_BYTES);
 }
 
 SPATTEN_API int spatten_session_import(struct spatten_session *s,
@@ -301,8 +474,8 @@ SPATTEN_API int spatten_session_import(struct spatten_session *s,
 			alive[s->n_alive[l] + i] = s->len + i;
 		s->n_alive[l] += n;
 	}
-	for (i = 0; i < n; i++)
-		s->ids[s->len + i] = (uint32_t)(s->seen + i);
+	for (l = 0; l < c->n_layers; l++)
+		spatten__kv_new_tokens(s, l, n);
 	s->len += n;
 	s->seen += n;
 	return 0;

@@ -3,7 +3,8 @@
  * libspatten: what a session takes and gives: views of any element type
  * and layout (spatten_session_attend()), a KV cache imported without
  * attention (spatten_session_import()), chunked steps after the prompt,
- * and the work buffer bounded by max_step. Runs on the default backend:
+ * the work buffer bounded by max_step, and the bounded cache selected per
+ * KV head. Runs on the default backend:
  * the simulation on the host, the board in the guest.
  *
  * The references are other ways of computing the same thing that share
@@ -636,6 +637,171 @@ out:
 	free(ra);
 }
 
+static int board_has(uint32_t feature)
+{
+	struct spatten_info info;
+
+	return !spatten_get_info(dev_main, &info) &&
+	       (info.features & feature) == feature;
+}
+
+/* The policy, written out: the slots of @ids/@imp a head keeps, in order. */
+static unsigned int policy_keep(const uint32_t *ids, const uint64_t *imp,
+				unsigned int len, unsigned int start,
+				unsigned int important, unsigned int recent,
+				uint32_t *want)
+{
+	unsigned int mid_end = len - recent, mn = 0, nw = 0, i, j;
+	uint32_t mid[64];
+
+	for (i = 0; i < start; i++)
+		want[nw++] = ids[i];
+	for (i = start; i < mid_end; i++)
+		mid[mn++] = i;
+	for (i = 0; i < mn; i++)	/* selection sort, ties to the older */
+		for (j = i + 1; j < mn; j++)
+			if (imp[mid[j]] > imp[mid[i]] ||
+			    (imp[mid[j]] == imp[mid[i]] && mid[j] < mid[i])) {
+				uint32_t x = mid[i];
+
+				mid[i] = mid[j];
+				mid[j] = x;
+			}
+	for (i = start; i < mid_end; i++)
+		for (j = 0; j < important && j < mn; j++)
+			if (mid[j] == i)
+				want[nw++] = ids[i];
+	for (i = mid_end; i < len; i++)
+		want[nw++] = ids[i];
+	return nw;
+}
+
+/*
+ * Per-KV-head selection against the policy written out, head by head:
+ * before each step that needs room, each layer's KV head keeps its first
+ * kv_start tokens, the kv_important of its middle with the largest
+ * importance of its own, and its kv_recent newest. GQA 8/2, head and
+ * value pruning and progressive keys on, 2 layers, 60 steps over a
+ * 24-slot cache; the heads must come to hold different tokens.
+ */
+static void per_head_cache_follows_the_policy(void)
+{
+	enum { L = 2, H = 8, G = 2, D = 64, C = 24, P = 10, STEPS = 60 };
+	uint32_t ids[L][G][C], want[L][G][C + P];
+	uint64_t imp[L][G][C];
+	static float q[H * P * D], k[G * P * D], v[G * P * D];
+	struct spatten_session_opts o;
+	struct spatten_session *s = NULL;
+	unsigned int t, l, g, i, evictions = 0, differ = 0;
+	int len = 0, nw[L][G];
+
+	if (!board_has(SPATTEN_FEAT_IMP_PER_KV_HEAD)) {
+		cur_skip = "the board has no importance per KV head";
+		return;
+	}
+	spatten_session_opts_init(&o, SPATTEN_SESSION_DECODER, L, H, G, D, C);
+	o.kv_start = 2;
+	o.kv_important = 6;
+	o.kv_recent = 4;
+	o.flags |= SPATTEN_SESSION_KV_PER_HEAD | SPATTEN_SESSION_PROGRESSIVE;
+	o.k_bits = 8;
+	o.rope_base = 10000;
+	spatten_schedule_paper(&o.schedule, L, 1.0f, 1.0f, 0.75f, 0.75f,
+			       0.5f);
+	s = open_opts(&o);
+	if (!s)
+		return;
+	CHECK_EQ(spatten_session_cache(s, NULL, NULL, 0), -EINVAL);
+	CHECK_EQ(spatten_session_cache_head(s, L, 0, NULL, NULL, 0), -EINVAL);
+	CHECK_EQ(spatten_session_cache_head(s, 0, G, NULL, NULL, 0), -EINVAL);
+	for (t = 0; t <= STEPS && !cur_failed; t++) {
+		unsigned int nn = t ? 1 : P;
+
+		for (l = 0; l < L; l++)
+			for (g = 0; g < G; g++) {
+				len = spatten_session_cache_head(s, l, g,
+								 ids[l][g],
+								 imp[l][g], C);
+				CHECK(len >= 0 && len <= C);
+				if (len < 0 || len > C)
+					goto out;
+				if (t && len + 1 > C) {
+					nw[l][g] = (int)policy_keep(
+						ids[l][g], imp[l][g], len,
+						o.kv_start, o.kv_important,
+						o.kv_recent, want[l][g]);
+				} else {
+					nw[l][g] = len;
+					memcpy(want[l][g], ids[l][g],
+					       (size_t)len * sizeof(uint32_t));
+				}
+				for (i = 0; i < nn; i++)
+					want[l][g][nw[l][g] + i] =
+						(t ? P + t - 1 : 0) + i;
+			}
+		if (t && len + 1 > C)
+			evictions++;
+		fill(q, (size_t)H * nn * D, 1000 + t);
+		fill(k, (size_t)G * nn * D, 2000 + t);
+		fill(v, (size_t)G * nn * D, 3000 + t);
+		for (l = 0; l < L; l++)
+			CHECK_EQ(spatten_session_layer(s, l, nn, q, k, v, NULL),
+				 0);
+		for (l = 0; l < L; l++)
+			for (g = 0; g < G; g++) {
+				int m = spatten_session_cache_head(s, l, g,
+								   ids[l][g],
+								   NULL, C);
+
+				CHECK_EQ(m, nw[l][g] + (int)nn);
+				CHECK(m == nw[l][g] + (int)nn &&
+				      !memcmp(ids[l][g], want[l][g],
+					      (size_t)m * sizeof(uint32_t)));
+			}
+		len = nw[0][0] + (int)nn;
+		if (memcmp(ids[0][0], ids[0][1], (size_t)len * sizeof(uint32_t)) ||
+		    memcmp(ids[0][0], ids[1][0], (size_t)len * sizeof(uint32_t)))
+			differ++;
+		if (cur_failed)
+			printf("# step %u: a head's cache differs from the "
+			       "policy\n", t);
+	}
+	printf("# %u evictions over %u steps; heads held different tokens "
+	       "after %u steps\n", evictions, STEPS, differ);
+	CHECK(evictions >= 4);
+	CHECK(differ > 0);
+out:
+	spatten_session_destroy(s);
+}
+
+/* Per-KV-head selection's rules: a budget, no token pruning. */
+static void per_head_needs_a_budget_and_no_token_pruning(void)
+{
+	struct spatten_session_opts o;
+	struct spatten_session *s = NULL;
+	uint32_t ids[8];
+
+	spatten_session_opts_init(&o, SPATTEN_SESSION_DECODER, 2, 8, 2, 64,
+				  32);
+	o.flags |= SPATTEN_SESSION_KV_PER_HEAD;
+	CHECK_EQ(spatten_session_open(dev_main, &o, &s), -EINVAL);
+	o.kv_start = 2;
+	o.kv_recent = 8;
+	spatten_schedule_paper(&o.schedule, 2, 0.5f, 0.5f, 1.0f, 1.0f, 1.0f);
+	CHECK_EQ(spatten_session_open(dev_main, &o, &s), -EINVAL);
+	spatten_schedule_dense(&o.schedule);
+	CHECK_EQ(spatten_session_open(dev_main, &o, &s),
+		 board_has(SPATTEN_FEAT_IMP_PER_KV_HEAD) ? 0 : -EOPNOTSUPP);
+	spatten_session_destroy(s);
+	/* shared selection: every head holds what the cache holds */
+	o.flags &= ~SPATTEN_SESSION_KV_PER_HEAD;
+	s = open_opts(&o);
+	if (!s)
+		return;
+	CHECK_EQ(spatten_session_cache_head(s, 1, 1, ids, NULL, 8), 0);
+	spatten_session_destroy(s);
+}
+
 int main(void)
 {
 	int ret;
@@ -653,6 +819,8 @@ int main(void)
 	RUN(import_into_a_bounded_cache);
 	RUN(max_step_bounds_a_pass);
 	RUN(chunks_are_the_prompt_whole);
+	RUN(per_head_cache_follows_the_policy);
+	RUN(per_head_needs_a_budget_and_no_token_pruning);
 	spatten_close(dev_main);
 	return tap_done();
 }
