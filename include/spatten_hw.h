@@ -76,6 +76,7 @@
  * q_start..kv_rows-1, every one a forced candidate; causal
  */
 #define SPATTEN_FEAT_CHUNKS		(1u << 12)
+#define SPATTEN_FEAT_IMP_PER_KV_HEAD	(1u << 13)	/* v3 tok_imp per KV head */
 
 #define SPATTEN_CTRL_ENABLE		(1u << 0)	/* process doorbells */
 #define SPATTEN_CTRL_RESET		(1u << 1)	/* write 1: reset, self-clears */
