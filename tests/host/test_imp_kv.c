@@ -22,7 +22,8 @@
  *     (ERR_FLAGS), the flag in versions 1 and 2 (an unknown flag there,
  *     ERR_FLAGS), tok_imp absent or short of n_kv_heads x kv_rows x 8
  *     bytes (ERR_BUFFER); spe_run()'s ERR_FLAGS for hand-built jobs of
- *     version 2 or with token_keep; nothing written.
+ *     version 2 or with token_keep, ERR_SHAPE for more than 2^31 - 1
+ *     importance entries; nothing written.
  */
 #include <inttypes.h>
 #include <math.h>
@@ -370,6 +371,13 @@ static void brk_token_keep(struct spe_job *j)
 	j->token_keep = 3;
 }
 
+/* 2 KV heads x 2^30 slots: 2^31 importance entries, beyond 32 bits */
+static void brk_huge(struct spe_job *j)
+{
+	j->kv_rows = 0x40000000u;
+	j->q_rows = 1;
+}
+
 static void test_errors(void)
 {
 	struct llm_spec s = {
@@ -407,6 +415,9 @@ static void test_errors(void)
 	good &= run_broken(&s, brk_token_keep) == SPATTEN_HW_ERR_FLAGS;
 	ok(good, "spe_run(): the flag in a version 2 job or with token_keep "
 	   "is ERR_FLAGS, nothing written");
+	ok(run_broken(&s, brk_huge) == SPATTEN_HW_ERR_SHAPE,
+	   "spe_run(): n_kv_heads x kv_rows importance entries beyond "
+	   "2^31 - 1 is ERR_SHAPE, nothing written");
 	ok((SPATTEN_DESC_F_ALL_V3 & IMP_KV) && !(SPATTEN_DESC_F_ALL & IMP_KV) &&
 	   IMP_KV == 0x20 && SPATTEN_FEAT_IMP_PER_KV_HEAD == 1u << 13,
 	   "flag bit 5 is version 3's only; feature bit 13");
