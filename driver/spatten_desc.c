@@ -36,6 +36,10 @@ static_assert(DRM_SPATTEN_STATUS_ERR_PARAM == SPATTEN_HW_ERR_PARAM);
 static_assert(DRM_SPATTEN_STATUS_ERR_PARAM == SPATTEN_HW_STATUS_MAX);
 static_assert(DRM_SPATTEN_FEAT_ROPE == SPATTEN_FEAT_ROPE);
 static_assert(DRM_SPATTEN_FEAT_CHUNKS == SPATTEN_FEAT_CHUNKS);
+static_assert(DRM_SPATTEN_JOB_IMP_PER_KV_HEAD ==
+	      SPATTEN_DESC_F_IMP_PER_KV_HEAD);
+static_assert(DRM_SPATTEN_FEAT_IMP_PER_KV_HEAD ==
+	      SPATTEN_FEAT_IMP_PER_KV_HEAD);
 static_assert(DRM_SPATTEN_STATUS_ERR_LIST == SPATTEN_HW_ERR_LIST);
 static_assert(DRM_SPATTEN_STATUS_ABORTED == SPATTEN_HW_ERR_ABORTED);
 static_assert(DRM_SPATTEN_FEAT_PROGRESSIVE == SPATTEN_FEAT_PROGRESSIVE);
@@ -230,6 +234,7 @@ static int spatten_job_check_v3(const struct spatten_caps *caps,
 	bool rope = uj->flags & SPATTEN_DESC_F_ROPE;
 	bool positions = uj->flags & SPATTEN_DESC_F_ROPE_POSITIONS;
 	bool head_fracs = uj->flags & SPATTEN_DESC_F_HEAD_FRACS;
+	bool imp_per_kv = uj->flags & SPATTEN_DESC_F_IMP_PER_KV_HEAD;
 	bool layout = uj->kv_head_stride || uj->kv_row_stride ||
 		      uj->kv_block_stride || uj->kv_block_rows;
 
@@ -241,6 +246,14 @@ static int spatten_job_check_v3(const struct spatten_caps *caps,
 	    (layout && !(caps->features & SPATTEN_FEAT_KV_LAYOUT)) ||
 	    (rope && !(caps->features & SPATTEN_FEAT_ROPE)) ||
 	    (positions && !rope))
+		return -EINVAL;
+	/*
+	 * Importance per KV head: the feature, its tok_imp plane, and no
+	 * token pruning (one slot selection for caches of different tokens).
+	 */
+	if (imp_per_kv &&
+	    (!(caps->features & SPATTEN_FEAT_IMP_PER_KV_HEAD) ||
+	     !uj->tok_imp.handle || dm->token_keep))
 		return -EINVAL;
 	if (positions && (u64)dm->q_start + dm->q_rows > dm->kv_rows)
 		return -EINVAL;
@@ -481,6 +494,10 @@ static u64 spatten_operand_bytes(const struct drm_spatten_job *uj,
 	case SPATTEN_T_K_LSB:
 		return spatten_kv_bytes(uj, dm, SPATTEN_LSB_BITS);
 	case SPATTEN_T_TOK_IMP:
+		/* one row per KV head with SPATTEN_DESC_F_IMP_PER_KV_HEAD */
+		if (uj->flags & SPATTEN_DESC_F_IMP_PER_KV_HEAD)
+			return (u64)dm->n_kv_heads * dm->kv_rows *
+			       SPATTEN_IMP_BYTES;
 		return (u64)dm->kv_rows * SPATTEN_IMP_BYTES;
 	case SPATTEN_T_TOK_ALIVE:
 		return (u64)dm->n_tok_alive * lb;

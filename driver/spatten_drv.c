@@ -401,7 +401,8 @@ static void spatten_caps_sqe(struct spatten_device *sdev)
 	else
 		c->features &= ~(SPATTEN_FEAT_DESC_V3 | SPATTEN_FEAT_GQA |
 				 SPATTEN_FEAT_KV_LAYOUT | SPATTEN_FEAT_ROPE |
-				 SPATTEN_FEAT_CHUNKS);
+				 SPATTEN_FEAT_CHUNKS |
+				 SPATTEN_FEAT_IMP_PER_KV_HEAD);
 }
 
 /* Read and check the identity and capability registers. */

@@ -6,7 +6,7 @@
  * Order of operations (docs/engine.md section 3 is the normative text):
  *  1. read the head_alive, tok_alive and pinned lists; check them (ERR_LIST)
  *     and the keep counts against them (ERR_KEEP);
- *  2. read tok_imp and head_imp whole;
+ *  2. read tok_imp (one row, or one per KV head) and head_imp whole;
  *  3. token top-k before the layer: kept set T; write tok_kept;
  *  4. per alive head, ascending: read the Q rows of the computed query
  *     rows, the K rows (and, without value pruning, the V rows) of the kept
@@ -101,6 +101,12 @@ static int spe_job_check(const struct spe_job *job)
 	    (job->list_bytes != 2 && job->list_bytes != 4) ||
 	    (job->list_bytes == 2 && job->kv_rows > 0xffff))
 		return SPATTEN_HW_ERR_KEEP;
+	/* importance per KV head: version 3, no token pruning, u32 counts */
+	if ((job->flags & SPATTEN_DESC_F_IMP_PER_KV_HEAD) &&
+	    (job->version < SPATTEN_DESC_VERSION_V3 || job->token_keep))
+		return SPATTEN_HW_ERR_FLAGS;
+	if (spe_tok_imp_count(job) > SPE_MAX_ROWS)
+		return SPATTEN_HW_ERR_SHAPE;
 	rc = spe_check_layout(job);
 	if (!rc)
 		rc = spe_check_params(job);
@@ -172,8 +178,8 @@ static size_t spe_raw_bytes(const struct spe_ctx *c)
 	raw = kv * row;
 	if (!SPE_HOST_LE && raw < nq * c->d * 2)
 		raw = nq * c->d * 2;
-	if (raw < kv * SPATTEN_IMP_BYTES)
-		raw = kv * SPATTEN_IMP_BYTES;
+	if (raw < (size_t)c->n_imp * SPATTEN_IMP_BYTES)
+		raw = (size_t)c->n_imp * SPATTEN_IMP_BYTES;
 	if (raw < (size_t)job->n_heads * SPATTEN_IMP_BYTES)
 		raw = (size_t)job->n_heads * SPATTEN_IMP_BYTES;
 	return raw;
@@ -225,7 +231,7 @@ static void spe_scratch_sizes(struct spe_ctx *c, size_t *n, size_t *sz)
 	SLOT(S_IDX, nk, uint32_t);
 	SLOT(S_SEL, nk, uint32_t);
 	SLOT(S_KEY, nk, uint64_t);
-	SLOT(S_TOKIMP, kv, uint64_t);
+	SLOT(S_TOKIMP, c->n_imp, uint64_t);
 	SLOT(S_HEADIMP, nh, uint64_t);
 	SLOT(S_IMP, kv + 1, uint64_t);
 	SLOT(S_IMP32, kv + 1, uint32_t);
@@ -409,7 +415,7 @@ static int spe_prepare(struct spe_ctx *c)
 		return SPATTEN_HW_ERR_KEEP;
 
 	if (c->has_tok_imp) {
-		rc = spe_read_u64s(c, SPE_PLANE_TOK_IMP, kv, c->tok_imp);
+		rc = spe_read_u64s(c, SPE_PLANE_TOK_IMP, c->n_imp, c->tok_imp);
 		if (rc)
 			return rc;
 	}
@@ -915,8 +921,25 @@ static int spe_run_head(struct spe_ctx *c, uint32_t h)
 }
 
 /*
+ * Each kept token's importance, gathered over the heads summed since the
+ * last fold, into tok_imp's row @g (0 for the one shared row); the sums
+ * restart at 0.
+ */
+static void spe_fold_imp(struct spe_ctx *c, uint32_t g)
+{
+	uint64_t *row = c->tok_imp + (size_t)g * c->job->kv_rows;
+	uint32_t i;
+
+	for (i = 0; i < c->n_tok; i++)
+		row[c->tok[i]] += c->imp[i];
+	memset(c->imp, 0, (size_t)c->n_tok * sizeof(*c->imp));
+}
+
+/*
  * Every alive query head, ascending, each KV head's rows read once before
  * its first alive query head (query heads of a KV head are consecutive).
+ * With importance per KV head, a KV head's sums go to its row of tok_imp
+ * when the next KV head starts, the last one's in spe_finish().
  */
 static int spe_run_heads(struct spe_ctx *c)
 {
@@ -928,6 +951,8 @@ static int spe_run_heads(struct spe_ctx *c)
 		if (spe_cancelled(c))
 			return SPATTEN_HW_ERR_ABORTED;
 		if (!i || h / c->group != c->kv_head) {
+			if (i && c->has_tok_imp && c->imp_per_kv)
+				spe_fold_imp(c, c->kv_head);
 			rc = spe_load_kv_head(c, h / c->group);
 			if (rc)
 				return rc;
@@ -961,11 +986,10 @@ static int spe_finish(struct spe_ctx *c)
 		c->st->heads_kept = k;
 	}
 	if (c->has_tok_imp) {
-		/* Each kept token's importance, gathered over the heads. */
-		for (i = 0; i < c->n_tok; i++)
-			c->tok_imp[c->tok[i]] += c->imp[i];
+		/* the last KV head's row, or the one shared row */
+		spe_fold_imp(c, c->imp_per_kv ? c->kv_head : 0);
 		rc = spe_write_u64s(c, SPE_PLANE_TOK_IMP, c->tok_imp,
-				    job->kv_rows);
+				    c->n_imp);
 		if (rc)
 			return rc;
 	}
@@ -1011,6 +1035,8 @@ static int spe_run_attention(const struct spe_job *desc_job,
 	c.generation = job->stage == SPATTEN_STAGE_GENERATION;
 	c.value_prune = job->value_keep != 0;
 	c.has_tok_imp = !!job->buf[SPE_PLANE_TOK_IMP].len;
+	c.imp_per_kv = !!(job->flags & SPATTEN_DESC_F_IMP_PER_KV_HEAD);
+	c.n_imp = (uint32_t)spe_tok_imp_count(job);
 	c.scale = spe_score_scale(job);
 	c.shift = SPE_PROB_FRAC + job->v_frac - job->out_frac;
 	c.out_frac = job->out_frac;

@@ -291,6 +291,14 @@ static int spe_check_shape(const struct spe_job *job,
 	if ((job->flags & SPATTEN_DESC_F_ROPE_POSITIONS) &&
 	    !(job->flags & SPATTEN_DESC_F_ROPE))
 		return SPATTEN_HW_ERR_FLAGS;
+	/*
+	 * Importance per KV head: a feature; and no token pruning, whose one
+	 * slot selection would serve caches holding different tokens.
+	 */
+	if ((job->flags & SPATTEN_DESC_F_IMP_PER_KV_HEAD) &&
+	    (!(caps->features & SPATTEN_FEAT_IMP_PER_KV_HEAD) ||
+	     job->token_keep))
+		return SPATTEN_HW_ERR_FLAGS;
 	return SPATTEN_HW_OK;
 }
 
@@ -404,6 +412,16 @@ int spe_check_params(const struct spe_job *job)
 	return SPATTEN_HW_OK;
 }
 
+/* Entries of tok_imp: kv_rows, per KV head with F_IMP_PER_KV_HEAD. */
+uint64_t spe_tok_imp_count(const struct spe_job *job)
+{
+	uint64_t n = job->kv_rows;
+
+	if (job->flags & SPATTEN_DESC_F_IMP_PER_KV_HEAD)
+		n *= job->n_kv_heads;
+	return n;
+}
+
 /* Bytes a K, K-LSB or V buffer of @bits-bit elements must hold. */
 uint64_t spe_kv_plane_bytes(const struct spe_job *job, uint32_t bits)
 {
@@ -473,7 +491,8 @@ static int spe_buf_wanted(const struct spe_job *job, enum spe_plane p)
 	case SPE_PLANE_K_LSB:
 		return !!(job->flags & SPATTEN_DESC_F_PROGRESSIVE);
 	case SPE_PLANE_TOK_IMP:
-		return job->token_keep ? 1 : -1;
+		return job->token_keep ||
+		       (job->flags & SPATTEN_DESC_F_IMP_PER_KV_HEAD) ? 1 : -1;
 	case SPE_PLANE_TOK_ALIVE:
 		return !!job->n_tok_alive;
 	case SPE_PLANE_TOK_KEPT:
@@ -533,7 +552,7 @@ static int spe_check_buffers(const struct spe_job *job,
 							  job->head_dim,
 							  job->out_fmt),
 		[SPE_PLANE_K_LSB] = spe_kv_plane_bytes(job, SPATTEN_LSB_BITS),
-		[SPE_PLANE_TOK_IMP] = (uint64_t)job->kv_rows * SPATTEN_IMP_BYTES,
+		[SPE_PLANE_TOK_IMP] = spe_tok_imp_count(job) * SPATTEN_IMP_BYTES,
 		[SPE_PLANE_TOK_ALIVE] = job->n_tok_alive * lb,
 		[SPE_PLANE_TOK_KEPT] = job->token_keep * lb,
 		[SPE_PLANE_PINNED] = job->n_pinned * lb,

@@ -58,6 +58,7 @@ int16_t spe_requantise(int64_t acc, int shift);
  * spe_run() repeats for jobs that were not decoded.
  */
 uint64_t spe_kv_plane_bytes(const struct spe_job *job, uint32_t bits);
+uint64_t spe_tok_imp_count(const struct spe_job *job);
 int spe_check_layout(const struct spe_job *job);
 int spe_check_params(const struct spe_job *job);
 

@@ -46,6 +46,8 @@ struct spe_ctx {
 	struct spe_topk topk;
 	uint32_t d, k_bits, v_bits;
 	int causal, progressive, generation, value_prune, has_tok_imp, rope;
+	int imp_per_kv;			/* F_IMP_PER_KV_HEAD */
+	uint32_t n_imp;			/* tok_imp entries: kv_rows (x G) */
 	float scale;			/* this head's (F_HEAD_FRACS) */
 	int shift;
 	unsigned int out_frac;
@@ -71,7 +73,8 @@ struct spe_ctx {
 	uint32_t *idx;			/* [kv + 1] top-k input -> candidate */
 	uint32_t *sel;			/* [kv + 1] top-k survivors */
 	uint64_t *key;			/* [kv + 1] top-k keys */
-	uint64_t *tok_imp, *head_imp;
+	uint64_t *tok_imp;		/* [n_imp]: [G][kv] per KV head */
+	uint64_t *head_imp;
 	uint64_t *imp;			/* [kv + 1] sum of pq per kept token */
 	uint32_t *imp32;		/* [kv + 1] the same, one head */
 	uint32_t imp32_rows;		/* rows summed into imp32 */

@@ -3,7 +3,8 @@
  * Seeds for fuzz_engine: valid jobs that reach deep into the engine (dense,
  * causal generation with token pruning and importance, progressive keys
  * with value and head pruning, operands behind page lists; summarization
- * token pruning with packed formats, a NOP, a version 1 job). The fuzzer
+ * token pruning with packed formats, a NOP, a version 1 job; a version 3
+ * job with token importance per KV head). The fuzzer
  * mutates from these instead of searching for a valid descriptor.
  *
  * Usage: gen_corpus DIR
@@ -119,6 +120,54 @@ static void seed_write(const struct seed *s, const char *dir,
 	if (!f || fwrite(&s->control, 1, 1, f) != 1 ||
 	    fwrite(&s->desc, sizeof(s->desc), 1, f) != 1 ||
 	    (s->used && fwrite(s->mem, s->used, 1, f) != 1) || fclose(f)) {
+		perror(path);
+		exit(1);
+	}
+}
+
+/*
+ * A version-3 seed (control bit 4: a 512-byte entry): generation over 12
+ * slots, 4 query heads on 2 KV heads, token importance per KV head
+ * (tok_imp u64[2][12]), operands at page offsets of a small image.
+ */
+static void seed_v3_imp_per_kv_head(const char *dir)
+{
+	static uint8_t mem[5 * 4096];
+	struct spatten_hw_desc_v3 d;
+	const uint8_t control = 0x10 | 7;
+	char path[4096];
+	unsigned int i;
+	FILE *f;
+
+	memset(&d, 0, sizeof(d));
+	d.opcode = htole16(SPATTEN_OP_ATTENTION);
+	d.desc_size = htole16(SPATTEN_DESC_V3_SIZE);
+	d.version = SPATTEN_DESC_VERSION_V3;
+	d.stage = SPATTEN_STAGE_GENERATION;
+	d.flags = htole16(SPATTEN_DESC_F_CAUSAL |
+			  SPATTEN_DESC_F_IMP_PER_KV_HEAD);
+	d.n_heads = htole16(4);
+	d.n_kv_heads = htole16(2);
+	d.head_dim = htole16(16);
+	d.q_rows = htole32(1);
+	d.kv_rows = htole32(12);
+	d.q_start = htole32(11);
+	d.q_frac = d.k_frac = d.v_frac = d.out_frac = 12;
+	d.value_keep = htole32(5);
+	for (i = 0; i < sizeof(mem); i++)
+		mem[i] = (uint8_t)(i * 7 + i / 4096 * 131);
+	seed_buf(&d.q, 0, 4 * 16 * 2);
+	seed_buf(&d.k, 4096, 2 * 12 * 16 * 2);
+	seed_buf(&d.v, 2 * 4096, 2 * 12 * 16 * 2);
+	seed_buf(&d.out, 3 * 4096, 4 * 16 * 2);
+	seed_buf(&d.tok_imp, 4 * 4096, 2 * 12 * 8);
+	memset(mem + 4 * 4096, 0, 2 * 12 * 8);
+
+	snprintf(path, sizeof(path), "%s/v3-imp-per-kv-head", dir);
+	f = fopen(path, "wb");
+	if (!f || fwrite(&control, 1, 1, f) != 1 ||
+	    fwrite(&d, sizeof(d), 1, f) != 1 ||
+	    fwrite(mem, sizeof(mem), 1, f) != 1 || fclose(f)) {
 		perror(path);
 		exit(1);
 	}
@@ -249,5 +298,6 @@ int main(int argc, char **argv)
 	seed_tensor(&s, &s.desc.v, 4, SPATTEN_FMT_S16, 16);
 	seed_tensor(&s, &s.desc.out, 4, SPATTEN_FMT_S16, 0);
 	seed_write(&s, argv[1], "v1-dense");
+	seed_v3_imp_per_kv_head(argv[1]);
 	return 0;
 }

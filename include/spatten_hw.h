@@ -76,7 +76,8 @@
  * q_start..kv_rows-1, every one a forced candidate; causal
  */
 #define SPATTEN_FEAT_CHUNKS		(1u << 12)
-#define SPATTEN_FEAT_IMP_PER_KV_HEAD	(1u << 13)	/* v3 tok_imp per KV head */
+/* v3: token importance per KV head (SPATTEN_DESC_F_IMP_PER_KV_HEAD) */
+#define SPATTEN_FEAT_IMP_PER_KV_HEAD	(1u << 13)
 
 #define SPATTEN_CTRL_ENABLE		(1u << 0)	/* process doorbells */
 #define SPATTEN_CTRL_RESET		(1u << 1)	/* write 1: reset, self-clears */
@@ -318,9 +319,19 @@ struct spatten_hw_desc {
  * out_frac[h] and its head importance is in 2^-16 units as always.
  */
 #define SPATTEN_DESC_F_HEAD_FRACS	(1u << 4)
+/*
+ * v3, boards with SPATTEN_FEAT_IMP_PER_KV_HEAD: @tok_imp is
+ * u64[n_kv_heads][kv_rows] (KV head g's row at g * kv_rows), required,
+ * and kept token j of KV head g gains the pq of the computed query heads
+ * of group g only (g * H/G .. (g + 1) * H/G - 1), every computed row.
+ * Not with token_keep (ERR_FLAGS): each KV head's cache holds its own
+ * tokens, so one slot selection for all of them means nothing.
+ */
+#define SPATTEN_DESC_F_IMP_PER_KV_HEAD	(1u << 5)
 #define SPATTEN_DESC_F_ALL_V3 \
 	(SPATTEN_DESC_F_ALL | SPATTEN_DESC_F_ROPE | \
-	 SPATTEN_DESC_F_ROPE_POSITIONS | SPATTEN_DESC_F_HEAD_FRACS)
+	 SPATTEN_DESC_F_ROPE_POSITIONS | SPATTEN_DESC_F_HEAD_FRACS | \
+	 SPATTEN_DESC_F_IMP_PER_KV_HEAD)
 
 struct spatten_hw_desc_v3 {
 	__le16 opcode;			/* 0x000 enum spatten_opcode */
@@ -368,7 +379,8 @@ struct spatten_hw_desc_v3 {
 	struct spatten_hw_buf v;	/* 0x0a0 KV layout above */
 	struct spatten_hw_buf out;	/* 0x0b0 [n_heads][q_rows][head_dim] */
 	struct spatten_hw_buf k_lsb;	/* 0x0c0 KV layout above */
-	struct spatten_hw_buf tok_imp;	/* 0x0d0 u64[kv_rows] */
+	struct spatten_hw_buf tok_imp;	/* 0x0d0 u64[kv_rows], with
+					 * F_IMP_PER_KV_HEAD [n_kv_heads][kv_rows] */
 	struct spatten_hw_buf tok_alive; /* 0x0e0 u32[n_tok_alive] */
 	struct spatten_hw_buf tok_kept;	/* 0x0f0 u32[token_keep], written */
 	struct spatten_hw_buf pinned;	/* 0x100 u32[n_pinned] */

@@ -458,6 +458,11 @@ SPATTEN_API int spatten_run(struct spatten_dev *dev,
 
 /* ---- Descriptor version 3 --------------------------------------------- */
 
+/*
+ * Token importance per KV head (SPATTEN_DESC_F_IMP_PER_KV_HEAD); the
+ * public name until libspatten.h has it.
+ */
+
 /* The rules of version 3's shape and positions (64-bit sums). */
 static int check_shape3(const struct spatten_attn_desc *d, uint32_t n_kv)
 {
@@ -469,6 +474,9 @@ static int check_shape3(const struct spatten_attn_desc *d, uint32_t n_kv)
 	if (!n_kv || n_kv > d->n_heads || d->n_heads % n_kv)
 		return -EINVAL;
 	if (d->flags & ~SPATTEN_ATTN_FLAGS_ALL_V3)
+		return -EINVAL;
+	/* one slot selection cannot serve caches of different tokens */
+	if ((d->flags & SPATTEN_ATTN_IMP_PER_KV_HEAD) && d->token_keep)
 		return -EINVAL;
 	if (d->stage != SPATTEN_STAGE_SUMMARIZATION &&
 	    d->stage != SPATTEN_STAGE_GENERATION)
@@ -585,8 +593,11 @@ static int encode_tensors3(struct spatten_job3 *j3,
 				 prog, 0);
 	if (!ret)
 		ret = encode_opt(&job->tok_imp, &d->tok_imp, dev,
-				 (uint64_t)L * SPATTEN_IMP_BYTES, 8,
-				 !!d->token_keep, 1);
+				 (uint64_t)L * SPATTEN_IMP_BYTES *
+				 (d->flags & SPATTEN_ATTN_IMP_PER_KV_HEAD ?
+				  n_kv : 1), 8,
+				 d->token_keep ||
+				 (d->flags & SPATTEN_ATTN_IMP_PER_KV_HEAD), 1);
 	if (!ret)
 		ret = encode_opt(&job->tok_alive, &d->tok_alive, dev,
 				 (uint64_t)d->n_tok_alive * lb, lb,
@@ -644,7 +655,9 @@ static void fill_job3(struct spatten_job3 *j3,
 		     (d->flags & SPATTEN_ATTN_ROPE_POSITIONS ?
 		      SPATTEN_DESC_F_ROPE_POSITIONS : 0) |
 		     (d->flags & SPATTEN_ATTN_HEAD_FRACS ?
-		      SPATTEN_DESC_F_HEAD_FRACS : 0);
+		      SPATTEN_DESC_F_HEAD_FRACS : 0) |
+		     (d->flags & SPATTEN_ATTN_IMP_PER_KV_HEAD ?
+		      SPATTEN_DESC_F_IMP_PER_KV_HEAD : 0);
 	job->n_heads = (uint16_t)d->n_heads;
 	job->head_dim = (uint16_t)d->head_dim;
 	job->q_fmt = SPATTEN_FMT_S16;

@@ -556,7 +556,8 @@ struct spatten_tensor_ref {
 #define SPATTEN_ATTN_IMP_PER_KV_HEAD	(1u << 5)	/* tok_imp [G][kv_rows] */
 #define SPATTEN_ATTN_FLAGS_ALL_V3 \
 	(SPATTEN_ATTN_FLAGS_ALL | SPATTEN_ATTN_ROPE | \
-	 SPATTEN_ATTN_ROPE_POSITIONS | SPATTEN_ATTN_HEAD_FRACS)
+	 SPATTEN_ATTN_ROPE_POSITIONS | SPATTEN_ATTN_HEAD_FRACS | \
+	 SPATTEN_ATTN_IMP_PER_KV_HEAD)
 
 /**
  * struct spatten_attn_desc - one attention job: every knob of the hardware

@@ -131,7 +131,10 @@ static void operand_need(const struct spatten_job3 *j3,
 		*align = 1;
 		break;
 	case SPE_PLANE_TOK_IMP:
-		*bytes = (uint64_t)dm->kv_rows * SPATTEN_IMP_BYTES;
+		/* a row per KV head with SPATTEN_DESC_F_IMP_PER_KV_HEAD */
+		*bytes = (uint64_t)dm->kv_rows * SPATTEN_IMP_BYTES *
+			 (j->flags & SPATTEN_DESC_F_IMP_PER_KV_HEAD ?
+			  dm->n_kv_heads : 1);
 		*align = 8;
 		break;
 	case SPE_PLANE_HEAD_IMP:
@@ -283,6 +286,7 @@ static int check_v3(const struct spe_caps *c, const struct spatten_job3 *j3,
 	int rope = !!(j->flags & SPATTEN_DESC_F_ROPE);
 	int positions = !!(j->flags & SPATTEN_DESC_F_ROPE_POSITIONS);
 	int fracs = !!(j->flags & SPATTEN_DESC_F_HEAD_FRACS);
+	int imp_kv = !!(j->flags & SPATTEN_DESC_F_IMP_PER_KV_HEAD);
 	int layout = j3->kv_head_stride || j3->kv_row_stride ||
 		     j3->kv_block_stride || j3->kv_block_rows;
 
@@ -294,6 +298,10 @@ static int check_v3(const struct spe_caps *c, const struct spatten_job3 *j3,
 	    (layout && !(c->features & SPATTEN_FEAT_KV_LAYOUT)) ||
 	    (rope && !(c->features & SPATTEN_FEAT_ROPE)) ||
 	    (positions && !rope))
+		return -EINVAL;
+	/* importance per KV head: required tok_imp, no token pruning */
+	if (imp_kv && (!(c->features & SPATTEN_FEAT_IMP_PER_KV_HEAD) ||
+		       !j->tok_imp.handle || dm->token_keep))
 		return -EINVAL;
 	if (positions && (uint64_t)dm->q_start + dm->q_rows > dm->kv_rows)
 		return -EINVAL;

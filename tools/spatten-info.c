@@ -86,7 +86,7 @@ static void sysfs_driver(const struct board *d, char *buf, size_t len)
 static const char *feature_names[] = {
 	"causal", "generation", "page-lists", "intx", "token-pruning",
 	"head-pruning", "value-pruning", "progressive", "descriptor-v3",
-	"gqa", "kv-layouts", "rope", "chunks",
+	"gqa", "kv-layouts", "rope", "chunks", "importance-per-kv-head",
 };
 
 static void print_bits(const char *label, uint32_t v, const char *fmt_unit,

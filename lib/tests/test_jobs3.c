@@ -753,6 +753,165 @@ static void chunks_match_reference_and_summarization(void)
 #undef BAD
 }
 
+/* Token importance per KV head: the flag until libspatten.h names it. */
+#ifdef SPATTEN_ATTN_IMP_PER_KV_HEAD
+#define ATTN_IMP_KV	SPATTEN_ATTN_IMP_PER_KV_HEAD
+#else
+#define ATTN_IMP_KV	(1u << 5)
+#endif
+
+/*
+ * Reference token importance of KV head @g: sum over its query heads and
+ * every row of p * 2^15 (no RoPE, the job's fractions); @imp [kv_rows].
+ */
+static void imp_ref(const struct j3case *c, const struct j3run *r,
+		    uint32_t g, double *imp)
+{
+	uint32_t D = c->D, group = c->H / c->Hkv, h, i, j, x;
+	double scale = 1.0 / sqrt(D), *p = malloc(c->kv_rows * sizeof(*p));
+
+	memset(imp, 0, c->kv_rows * sizeof(*imp));
+	for (h = g * group; p && h < (g + 1) * group; h++)
+		for (i = 0; i < c->q_rows; i++) {
+			uint32_t vis = c->causal ? c->q_start + i + 1 :
+						   c->kv_rows;
+			const int16_t *q = r->qd + ((size_t)h * c->q_rows + i) *
+						   D;
+			double m = -INFINITY, sum = 0;
+
+			for (j = 0; j < vis; j++) {
+				const int16_t *k = r->kd +
+					((size_t)g * c->kv_rows + j) * D;
+				double sc = 0;
+
+				for (x = 0; x < D; x++)
+					sc += ldexp(q[x], -QF) * ldexp(k[x], -KF);
+				p[j] = sc * scale;
+				if (p[j] > m)
+					m = p[j];
+			}
+			for (j = 0; j < vis; j++)
+				sum += (p[j] = exp(p[j] - m));
+			for (j = 0; j < vis; j++)
+				imp[j] += p[j] / sum * 32768;
+		}
+	free(p);
+}
+
+/*
+ * Build @c with a tok_imp of @imp_bo at @off and @flags added, prep3 and
+ * (if that passed) run; prep3's return.
+ */
+static int run_with_imp(const struct j3case *c, struct j3run *r,
+			struct spatten_bo *imp_bo, uint64_t off,
+			uint32_t flags, uint32_t token_keep)
+{
+	struct spatten_job3 job;
+	int ret;
+
+	make_desc(c, r);
+	r->d.flags |= flags;
+	r->d.tok_imp = (struct spatten_tensor_ref){ imp_bo, off };
+	r->d.token_keep = token_keep;
+	ret = spatten_attn_prep3(&job, &r->d, &r->e);
+	if (ret)
+		return ret;
+	r->ret = spatten_run3(dev_main, &job, &r->res);
+	memcpy(r->outd, spatten_bo_map(r->out),
+	       (size_t)c->H * c->q_rows * c->D * 2);
+	return 0;
+}
+
+/*
+ * Token importance per KV head (SPATTEN_FEAT_IMP_PER_KV_HEAD): each KV
+ * head's row is its group's sum against the reference; the rows add up
+ * to the shared array of the same job bit for bit, with the same output.
+ * prep3 refuses the flag with token_keep, without tok_imp (-EINVAL) and
+ * with a tok_imp of kv_rows x 8 bytes (-ERANGE).
+ */
+static void imp_per_kv_head_matches_reference(void)
+{
+	struct j3case c = { .H = 8, .Hkv = 2, .D = 32, .q_rows = 48,
+			    .kv_rows = 48, .causal = 1, .seed = 95 };
+	uint32_t L = c.kv_rows, g, j, bad = 0;
+	struct spatten_bo *kv_bo, *sh_bo;
+	struct spatten_job3 job, bad_job;
+	struct spatten_info info;
+	struct j3run r;
+	uint64_t *kv_imp, *sh_imp;
+	double ref[48];
+	int16_t *out0;
+
+	CHECK_EQ(spatten_get_info(dev_main, &info), 0);
+	memset(&r, 0, sizeof(r));
+	CHECK_EQ(make_data(&c, &r), 0);
+	CHECK_EQ(fill_buffers(dev_main, &c, &r), 0);
+	kv_bo = bo_new(dev_main, 8192);
+	sh_bo = bo_new(dev_main, 8192);
+	out0 = malloc((size_t)c.H * c.q_rows * c.D * 2);
+	CHECK(kv_bo && sh_bo && out0);
+	if (!kv_bo || !sh_bo || !out0)
+		goto out;
+
+	/* prep3's checks, whatever the board */
+	CHECK_EQ(run_with_imp(&c, &r, kv_bo, 0, ATTN_IMP_KV, 8), -EINVAL);
+	CHECK_EQ(run_with_imp(&c, &r, NULL, 0, ATTN_IMP_KV, 0), -EINVAL);
+	CHECK_EQ(run_with_imp(&c, &r, kv_bo, 8192 - L * 8, ATTN_IMP_KV, 0),
+		 -ERANGE);
+	if (!(info.features & SPATTEN_FEAT_IMP_PER_KV_HEAD)) {
+		printf("# no IMP_PER_KV_HEAD: per-KV-head importance not "
+		       "run\n");
+		goto out;
+	}
+
+	CHECK_EQ(run_with_imp(&c, &r, kv_bo, 0, ATTN_IMP_KV, 0), 0);
+	CHECK_EQ(r.ret, 0);
+	memcpy(out0, r.outd, (size_t)c.H * c.q_rows * c.D * 2);
+	CHECK_EQ(run_with_imp(&c, &r, sh_bo, 0, 0, 0), 0);
+	CHECK_EQ(r.ret, 0);
+	CHECK(!memcmp(out0, r.outd, (size_t)c.H * c.q_rows * c.D * 2));
+	kv_imp = spatten_bo_map(kv_bo);
+	sh_imp = spatten_bo_map(sh_bo);
+	for (j = 0; j < L; j++)
+		bad += kv_imp[j] + kv_imp[L + j] != sh_imp[j];
+	CHECK_EQ(bad, 0);
+	for (g = 0; g < c.Hkv; g++) {
+		imp_ref(&c, &r, g, ref);
+		for (j = 0; j < L; j++) {
+			/* each pq within 1/2 of p 2^15, plus float error */
+			double tol = 4 * c.q_rows * 0.5 + ref[j] * 1e-5 + 1;
+
+			bad += fabs((double)kv_imp[(size_t)g * L + j] -
+				    ref[j]) > tol;
+		}
+	}
+	CHECK_EQ(bad, 0);
+	CHECK_EQ(kv_imp[2 * L], 0);	/* nothing past the two rows */
+
+	/* the backend's own checks (driver or simulation): raw jobs */
+	make_desc(&c, &r);
+	r.d.flags |= ATTN_IMP_KV;
+	r.d.tok_imp = (struct spatten_tensor_ref){ kv_bo, 0 };
+	CHECK_EQ(spatten_attn_prep3(&job, &r.d, &r.e), 0);
+	bad_job = job;
+	bad_job.token_keep32 = 8;
+	bad_job.job.tok_kept = bad_job.job.tok_imp;
+	bad_job.job.tok_kept.offset = 4096;
+	CHECK_EQ(spatten_run3(dev_main, &bad_job, NULL), -EINVAL);
+	bad_job = job;
+	memset(&bad_job.job.tok_imp, 0, sizeof(bad_job.job.tok_imp));
+	CHECK_EQ(spatten_run3(dev_main, &bad_job, NULL), -EINVAL);
+	bad_job = job;
+	bad_job.job.tok_imp.offset = 8192 - L * 8;
+	CHECK_EQ(spatten_run3(dev_main, &bad_job, NULL), -ERANGE);
+	CHECK_EQ(spatten_run3(dev_main, &job, NULL), 0);
+out:
+	spatten_bo_free(kv_bo);
+	spatten_bo_free(sh_bo);
+	free(out0);
+	run_free(&r);
+}
+
 /* A block number whose block lies outside K: the device says ERR_BLOCK. */
 static void block_outside_the_cache_fails_the_job(void)
 {
@@ -1447,6 +1606,7 @@ int main(void)
 	RUN(value_pruning_with_groups_runs);
 	RUN(block_outside_the_cache_fails_the_job);
 	RUN(chunks_match_reference_and_summarization);
+	RUN(imp_per_kv_head_matches_reference);
 	RUN(long_context_decode_step);
 	RUN(head_fracs_per_head);
 	RUN(session_opts_refused);

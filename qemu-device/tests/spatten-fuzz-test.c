@@ -488,7 +488,8 @@ static unsigned defect_v3(Fz *f, struct spatten_hw_desc_v3 *d)
         d->opcode = cpu_to_le16(2 + rn(f, 1000));
         return SPATTEN_HW_ERR_OPCODE;
     case 3:
-        d->flags |= cpu_to_le16(0x20u << rn(f, 11));
+        /* bits version 3 does not define (5 is IMP_PER_KV_HEAD) */
+        d->flags |= cpu_to_le16(0x40u << rn(f, 10));
         return SPATTEN_HW_ERR_FLAGS;
     case 4:
         d->stage = 2 + rn(f, 200);
@@ -641,6 +642,13 @@ static int make_desc_v3(Fz *f, struct spatten_hw_desc_v3 *d, enum kind k,
     case K_VALID:
         ext = rn(f, 2);
         valid_job_v3(f, d, ext, false);
+        if (rn(f, 4) == 0) {
+            /* token importance per KV head: u64[n_kv_heads][kv_rows] */
+            d->flags |= cpu_to_le16(SPATTEN_DESC_F_IMP_PER_KV_HEAD);
+            set_buf_at(&d->tok_imp, f->meta,
+                       8 * le16_to_cpu(d->n_kv_heads) *
+                       le32_to_cpu(d->kv_rows), 0, 0);
+        }
         f->descs_v3_ext += ext;
         expect = !ext || f->v3_ext_strict ? SPATTEN_HW_OK : -1;
         break;

@@ -308,7 +308,7 @@ static void test_registers(void)
                     SPATTEN_FEAT_VALUE_PRUNE | SPATTEN_FEAT_PROGRESSIVE |
                     SPATTEN_FEAT_DESC_V3 | SPATTEN_FEAT_GQA |
                     SPATTEN_FEAT_KV_LAYOUT | SPATTEN_FEAT_ROPE |
-                    SPATTEN_FEAT_CHUNKS);
+                    SPATTEN_FEAT_CHUNKS | SPATTEN_FEAT_IMP_PER_KV_HEAD);
     g_assert_cmpuint(rd(s, SPATTEN_REG_CAP_DMA_BITS), ==, 48);
     /* entries are 256 bytes at reset (old drivers), up to 512 */
     g_assert_cmpuint(rd(s, SPATTEN_REG_CAP_DESC_SIZE), ==, 256);
@@ -2896,7 +2896,10 @@ static void test_v3_errors(void)
 
     V3_EXPECT(SPATTEN_HW_ERR_VERSION, d.desc_size = cpu_to_le16(256));
     V3_EXPECT(SPATTEN_HW_ERR_VERSION, d.version = 4);
-    V3_EXPECT(SPATTEN_HW_ERR_FLAGS, d.flags |= cpu_to_le16(1u << 5));
+    /* the lowest flag bit version 3 lacks */
+    V3_EXPECT(SPATTEN_HW_ERR_FLAGS,
+              d.flags |= cpu_to_le16((SPATTEN_DESC_F_ALL_V3 + 1) &
+                                     ~SPATTEN_DESC_F_ALL_V3));
     /* a position list without RoPE */
     V3_EXPECT(SPATTEN_HW_ERR_FLAGS,
               d.flags |= cpu_to_le16(SPATTEN_DESC_F_ROPE_POSITIONS));
@@ -3054,6 +3057,120 @@ static void test_v3_chunks(void)
     spatten_stop(s);
 }
 
+/*
+ * Token importance per KV head (SPATTEN_FEAT_IMP_PER_KV_HEAD): a causal
+ * prefill of 40 rows, 8 query heads on 2 KV heads, heads 0, 1, 2 and 5
+ * alive, value pruning, with tok_imp u64[2][40] (random inputs near the
+ * top of u64 in places): the device agrees with the engine byte for byte
+ * (output, both rows, head importance, counters, BYTES_META with the
+ * larger plane); the same job without the flag, its shared tok_imp
+ * starting at the sum of the two rows, ends at the sum of the two rows
+ * written, with the same output.  The host tests hold the engine to the
+ * reference (tests/host/test_imp_kv.c).  Errors: the flag with
+ * token_keep (ERR_FLAGS), tok_imp absent or of kv_rows x 8 bytes
+ * (ERR_BUFFER), bit 5 in a version-2 descriptor (ERR_FLAGS); each writes
+ * nothing.
+ */
+static void test_v3_imp_per_kv_head(void)
+{
+    Spatten *s = spatten_start(NULL);
+    struct spatten_hw_desc_v3 d, base;
+    struct spatten_hw_desc d2;
+    const unsigned kv = 40, dim = 32, heads = 8, groups = 2;
+    const uint32_t qb = heads * kv * dim * 2, kb = groups * kv * dim * 2;
+    const uint32_t ib = groups * kv * 8;
+    uint64_t buf = alloc_aligned(s, 16 * 4096);
+    uint64_t q = buf, k = buf + 5 * 4096, v = buf + 7 * 4096;
+    uint64_t out = buf + 9 * 4096, meta = buf + 15 * 4096;
+    uint64_t in[2 * 40], sum;
+    g_autofree uint8_t *out0 = g_malloc(qb);
+    g_autofree uint8_t *out1 = g_malloc(qb);
+    unsigned i, tag = 0x3900;
+
+    g_assert_cmpuint(qb, <=, 6 * 4096);
+    g_assert_cmpuint(kb, <=, 2 * 4096);
+    fill_random16(s, buf, 9 * 4096 / 2, 2048, 0x93);
+    qtest_memset(s->qts, out, 0x55, qb);
+    qtest_memset(s->qts, meta, 0, 4096);
+    for (i = 0; i < groups * kv; i++) {
+        in[i] = i % 7 ? (i * 7919) % 100000 : UINT64_MAX - i;
+        qtest_writeq(s->qts, meta + 8 * i, in[i]);
+    }
+    write_u32s(s, meta + 1024, (const uint32_t[]){ 0, 1, 2, 5 }, 4);
+
+    queue_setup_esize(s, 0, RING_ENTRIES, RING_ENTRIES, 512);
+    wr(s, SPATTEN_REG_CTRL, SPATTEN_CTRL_ENABLE);
+
+    desc_attn_v3(&base, 0, heads, groups, dim, kv, kv, false);
+    base.flags = cpu_to_le16(SPATTEN_DESC_F_CAUSAL |
+                             SPATTEN_DESC_F_IMP_PER_KV_HEAD);
+    base.n_head_alive = cpu_to_le16(4);
+    base.value_keep = cpu_to_le32(6);
+    set_buf(&base.q, q, qb);
+    set_buf(&base.k, k, kb);
+    set_buf(&base.v, v, kb);
+    set_buf(&base.out, out, qb);
+    set_buf(&base.tok_imp, meta, ib);
+    set_buf(&base.head_imp, meta + 2048, heads * 8);
+    set_buf(&base.head_alive, meta + 1024, 4 * 4);
+
+    d = base;
+    d.tag = cpu_to_le32(tag++);
+    engine_gives(run_vs_engine(s, 0, &d, sizeof(d)), SPATTEN_HW_OK,
+                 "importance per KV head, GQA 8/2");
+    qtest_memread(s->qts, out, out0, qb);
+    /* the same job, one shared row starting at the sum of the two */
+    for (i = 0; i < kv; i++) {
+        sum = qtest_readq(s->qts, meta + 8 * i) +
+              qtest_readq(s->qts, meta + 8 * (kv + i));
+        qtest_writeq(s->qts, meta + 4096 - 8 * (kv - i), sum);
+        qtest_writeq(s->qts, meta + 8 * i, in[i] + in[kv + i]);
+    }
+    qtest_memset(s->qts, meta + 2048, 0, heads * 8);
+    d = base;
+    d.tag = cpu_to_le32(tag++);
+    d.flags = cpu_to_le16(SPATTEN_DESC_F_CAUSAL);
+    set_buf(&d.tok_imp, meta, kv * 8);
+    g_assert_cmpuint(run_vs_engine(s, 0, &d, sizeof(d)), ==, SPATTEN_HW_OK);
+    qtest_memread(s->qts, out, out1, qb);
+    g_assert_cmpint(memcmp(out0, out1, qb), ==, 0);
+    for (i = 0; i < kv; i++) {
+        g_assert_cmphex(qtest_readq(s->qts, meta + 8 * i), ==,
+                        qtest_readq(s->qts, meta + 4096 - 8 * (kv - i)));
+    }
+    qtest_memset(s->qts, out, 0x55, qb);
+
+#define KVIMP_EXPECT(status, stmt) do {                                 \
+        d = base;                                                       \
+        d.tag = cpu_to_le32(tag++);                                     \
+        stmt;                                                           \
+        g_assert_cmpuint(run_vs_engine(s, 0, &d, sizeof(d)), ==,        \
+                         (status));                                     \
+        g_assert_true(untouched(s, out, qb));                     \
+    } while (0)
+
+    KVIMP_EXPECT(SPATTEN_HW_ERR_FLAGS, (d.token_keep = cpu_to_le32(20),
+                                        set_buf(&d.tok_kept, meta + 3072,
+                                                20 * 4)));
+    KVIMP_EXPECT(SPATTEN_HW_ERR_BUFFER, set_buf(&d.tok_imp, 0, 0));
+    KVIMP_EXPECT(SPATTEN_HW_ERR_BUFFER, set_buf(&d.tok_imp, meta, kv * 8));
+    KVIMP_EXPECT(SPATTEN_HW_ERR_BUFFER, set_buf(&d.tok_imp, meta, ib - 8));
+#undef KVIMP_EXPECT
+
+    /* bit 5 is unknown to version 2 */
+    desc_attn(&d2, tag++, heads, dim, kv, kv, false);
+    d2.flags = cpu_to_le16(SPATTEN_DESC_F_IMP_PER_KV_HEAD);
+    set_buf(&d2.q, q, qb);
+    set_buf(&d2.k, k, qb);
+    set_buf(&d2.v, v, qb);
+    set_buf(&d2.out, out, qb);
+    g_assert_cmpuint(run_vs_engine(s, 0, &d2, sizeof(d2)), ==,
+                     SPATTEN_HW_ERR_FLAGS);
+    g_assert_true(untouched(s, out, qb));
+    g_assert_cmpuint(cnt(s, SPATTEN_CNT_JOBS_OK), ==, 2);
+    spatten_stop(s);
+}
+
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
@@ -3091,5 +3208,6 @@ int main(int argc, char **argv)
     qtest_add_func("/spatten/v3/block", test_v3_block);
     qtest_add_func("/spatten/v3/features", test_v3_features);
     qtest_add_func("/spatten/v3/chunks", test_v3_chunks);
+    qtest_add_func("/spatten/v3/imp-per-kv-head", test_v3_imp_per_kv_head);
     return g_test_run();
 }

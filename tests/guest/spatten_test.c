@@ -2487,6 +2487,78 @@ TEST_F_TIMEOUT(spatten, v3_chunk_is_causal_summarization, T_SHORT)
 #undef CHUNK
 }
 
+/*
+ * Token importance per KV head (DRM_SPATTEN_FEAT_IMP_PER_KV_HEAD): a GQA
+ * 4/2 job with the flag writes two rows of importance whose sum is the
+ * shared array of the same job without it, with the same output bytes;
+ * the flag with token_keep, without tok_imp or in a version 2 job is
+ * -EINVAL, and a tok_imp of kv_rows x 8 bytes only is -ERANGE.
+ */
+TEST_F_TIMEOUT(spatten, v3_imp_per_kv_head_sums_to_shared, T_SHORT)
+{
+	const size_t out_bytes = SMALL_BYTES;
+	const size_t imp_off = OFF_OUT + SMALL_BYTES;
+	const size_t row = SMALL_ROWS * 8;
+	char *b = self->map, *kv_out;
+	uint64_t kv_imp[2][SMALL_ROWS], shared[SMALL_ROWS];
+	struct drm_spatten_job j;
+	struct drm_spatten_result w;
+	uint64_t seqno;
+	unsigned int pass, t;
+
+	if (!(self->info.features & DRM_SPATTEN_FEAT_IMP_PER_KV_HEAD))
+		SKIP(return, "no importance per KV head on this board");
+	ASSERT_LE(imp_off + 2 * row, BO_SIZE);
+	small_inputs(self, 11);
+	kv_out = malloc(out_bytes);
+	ASSERT_NE(NULL, kv_out);
+	for (pass = 0; pass < 2; pass++) {
+		memset(b + OFF_OUT, 0, out_bytes);
+		memset(b + imp_off, 0, 2 * row);
+		small_job_v3(&j, self->handle, 2);
+		j.flags = DRM_SPATTEN_JOB_CAUSAL |
+			  (pass ? 0 : DRM_SPATTEN_JOB_IMP_PER_KV_HEAD);
+		tensor(&j.tok_imp, self->handle, imp_off);
+		ASSERT_EQ(0, submit(self->fd, &j, 1, &seqno));
+		ASSERT_EQ(0, wait_job(self->fd, seqno, WAIT_NS, &w));
+		ASSERT_EQ(DRM_SPATTEN_STATUS_OK, w.status);
+		if (!pass) {
+			memcpy(kv_out, b + OFF_OUT, out_bytes);
+			memcpy(kv_imp, b + imp_off, sizeof(kv_imp));
+		}
+	}
+	memcpy(shared, b + imp_off, sizeof(shared));
+	EXPECT_EQ(0, memcmp(kv_out, b + OFF_OUT, out_bytes));
+	for (t = 0; t < SMALL_ROWS; t++) {
+		EXPECT_NE(0, kv_imp[0][t]);
+		EXPECT_NE(0, kv_imp[1][t]);
+		EXPECT_EQ(shared[t], kv_imp[0][t] + kv_imp[1][t]);
+	}
+	free(kv_out);
+
+#define KVIMP(stmt) do {						\
+	small_job_v3(&j, self->handle, 2);				\
+	j.flags = DRM_SPATTEN_JOB_CAUSAL |				\
+		  DRM_SPATTEN_JOB_IMP_PER_KV_HEAD;			\
+	tensor(&j.tok_imp, self->handle, imp_off);			\
+	stmt;								\
+} while (0)
+	KVIMP((void)0);
+	EXPECT_EQ(0, submit_err(self->fd, &j));
+	KVIMP((j.token_keep32 = 8,
+	       tensor(&j.tok_kept, self->handle, imp_off + 2 * row)));
+	EXPECT_EQ(-EINVAL, submit_err(self->fd, &j));
+	KVIMP(memset(&j.tok_imp, 0, sizeof(j.tok_imp)));
+	EXPECT_EQ(-EINVAL, submit_err(self->fd, &j));
+	KVIMP(tensor(&j.tok_imp, self->handle, BO_SIZE - row));
+	EXPECT_EQ(-ERANGE, submit_err(self->fd, &j));
+	small_job(&j, self->handle);
+	j.flags = DRM_SPATTEN_JOB_IMP_PER_KV_HEAD;
+	tensor(&j.tok_imp, self->handle, imp_off);
+	EXPECT_EQ(-EINVAL, submit_err(self->fd, &j));
+#undef KVIMP
+}
+
 /* The KV planes must hold every row the layout reaches: -ERANGE. */
 TEST_F(spatten, v3_layout_beyond_the_buffer_erange)
 {

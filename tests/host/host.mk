@@ -52,7 +52,7 @@ HOST_UTIL_OBJS := $(HOST_BUILD)/tests/testutil.o \
 
 # Helpers of the version-3 tests only (test_llm*).
 HOST_LLM_OBJS := $(HOST_BUILD)/tests/llm_job.o $(HOST_BUILD)/tests/llm_ref.o
-HOST_LLM_TESTS := test_llm test_llm_layout test_llm_rope test_chunks
+HOST_LLM_TESTS := test_llm test_llm_layout test_llm_rope test_chunks test_imp_kv
 
 HOST_TEST_NAMES := test_layout test_expf test_decode test_decode_v3 test_buf \
 	test_topk test_pack test_attention test_prune test_cycles test_golden \

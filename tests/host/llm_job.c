@@ -280,7 +280,8 @@ void llm_caps(struct spe_caps *caps)
 			 SPATTEN_FEAT_HEAD_PRUNE | SPATTEN_FEAT_VALUE_PRUNE |
 			 SPATTEN_FEAT_PROGRESSIVE | SPATTEN_FEAT_DESC_V3 |
 			 SPATTEN_FEAT_GQA | SPATTEN_FEAT_KV_LAYOUT |
-			 SPATTEN_FEAT_ROPE | SPATTEN_FEAT_CHUNKS;
+			 SPATTEN_FEAT_ROPE | SPATTEN_FEAT_CHUNKS |
+			 SPATTEN_FEAT_IMP_PER_KV_HEAD;
 	caps->dma_bits = 64;	/* host pointers are the addresses */
 	caps->model = spe_model_full();
 }

@@ -1592,8 +1592,9 @@ static void brk_apply(struct spatten_hw_desc_v3 *d, enum brk b)
 	case B_OPCODE:
 		d->opcode = htole16(9);
 		break;
-	case B_FLAG_BIT:
-		d->flags |= htole16(0x20);
+	case B_FLAG_BIT:	/* the lowest flag bit version 3 lacks */
+		d->flags |= htole16((SPATTEN_DESC_F_ALL_V3 + 1) &
+				    ~SPATTEN_DESC_F_ALL_V3);
 		break;
 	case B_POS_NO_ROPE:
 		clear_flags(d, SPATTEN_DESC_F_ROPE);

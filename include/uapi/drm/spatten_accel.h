@@ -65,6 +65,8 @@ extern "C" {
 #define DRM_SPATTEN_FEAT_ROPE		(1u << 11)	/* rotary positions */
 /* hardware 1.2: version 3 generation with q_rows > 1 (chunked prefill) */
 #define DRM_SPATTEN_FEAT_CHUNKS		(1u << 12)
+/* v3: token importance per KV head (DRM_SPATTEN_JOB_IMP_PER_KV_HEAD) */
+#define DRM_SPATTEN_FEAT_IMP_PER_KV_HEAD	(1u << 13)
 
 /**
  * struct drm_spatten_info - DRM_IOCTL_SPATTEN_INFO: what the board can do
@@ -192,6 +194,8 @@ struct drm_spatten_bo_info {
 #define DRM_SPATTEN_JOB_ROPE		(1u << 2)	/* v3: rotate Q and K */
 #define DRM_SPATTEN_JOB_ROPE_POSITIONS	(1u << 3)	/* v3: @positions */
 #define DRM_SPATTEN_JOB_HEAD_FRACS	(1u << 4)	/* v3: @head_fracs */
+/* v3: @tok_imp is __u64[n_kv_heads][kv_rows32], required; no token_keep32 */
+#define DRM_SPATTEN_JOB_IMP_PER_KV_HEAD	(1u << 5)
 
 /*
  * Element formats: signed fixed point with @*_frac fractional bits. S16 is
@@ -257,6 +261,9 @@ struct drm_spatten_tensor {
  *	[n_heads][kv_rows][head_dim] (version 3: n_kv_heads heads in the KV
  *	layout)
  * @tok_imp: u64[kv_rows] cumulative token importance, read and written
+ *	(version 3 with DRM_SPATTEN_JOB_IMP_PER_KV_HEAD: u64[n_kv_heads]
+ *	[kv_rows32], KV head g's row at g * kv_rows32, each summing only the
+ *	query heads of its group; required, and @token_keep32 must be 0)
  * @tok_alive: u16[n_tok_alive] tokens alive before this layer, ascending
  *	(version 3: a list of __u32)
  * @tok_kept: u16[token_keep] tokens kept, written (version 3: a list of
