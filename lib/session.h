@@ -63,6 +63,12 @@ struct spatten_session {
 	uint32_t max_pass;			/* tokens of a pass, at most */
 };
 
+/* A decoder: causal, then generation steps. */
+static inline int spatten__causal(const struct spatten_session_opts *c)
+{
+	return c->kind == SPATTEN_SESSION_DECODER;
+}
+
 /* This pass's fixed-point scales (session_scale.c). */
 struct spatten_pass_scales {
 	int *qexp;		/* [n_heads]: fractional bits of each head's Q */
