@@ -430,7 +430,9 @@ static int spatten_read_caps(struct spatten_device *sdev)
 	c->head_dims = spatten_rd(sdev, SPATTEN_REG_CAP_HEAD_DIMS);
 	c->formats = spatten_rd(sdev, SPATTEN_REG_CAP_FORMATS);
 	c->splits = spatten_rd(sdev, SPATTEN_REG_CAP_SPLITS);
-	c->features = spatten_rd(sdev, SPATTEN_REG_CAP_FEATURES);
+	/* a bit this driver does not know is a feature it does not check */
+	c->features = spatten_rd(sdev, SPATTEN_REG_CAP_FEATURES) &
+		      SPATTEN_FEAT_ALL;
 	c->dma_bits = spatten_rd(sdev, SPATTEN_REG_CAP_DMA_BITS);
 	c->desc_size = spatten_rd(sdev, SPATTEN_REG_CAP_DESC_SIZE);
 

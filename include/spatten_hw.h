@@ -78,6 +78,8 @@
 #define SPATTEN_FEAT_CHUNKS		(1u << 12)
 /* v3: token importance per KV head (SPATTEN_DESC_F_IMP_PER_KV_HEAD) */
 #define SPATTEN_FEAT_IMP_PER_KV_HEAD	(1u << 13)
+/* Every feature this header defines (a driver reports no other bit). */
+#define SPATTEN_FEAT_ALL		((SPATTEN_FEAT_IMP_PER_KV_HEAD << 1) - 1)
 
 #define SPATTEN_CTRL_ENABLE		(1u << 0)	/* process doorbells */
 #define SPATTEN_CTRL_RESET		(1u << 1)	/* write 1: reset, self-clears */

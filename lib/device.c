@@ -404,6 +404,10 @@ SPATTEN_API int spatten_get_info(struct spatten_dev *dev,
 	info->formats = d.formats;
 	info->splits = d.splits;
 	info->features = d.features;
+	/* an API-5 driver passes these bits on but refuses their jobs */
+	if (d.api_version < 6)
+		info->features &= ~(SPATTEN_FEAT_CHUNKS |
+				    SPATTEN_FEAT_IMP_PER_KV_HEAD);
 	info->dma_bits = d.dma_bits;
 	info->max_bo_size = d.max_bo_size;
 	return 0;

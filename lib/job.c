@@ -458,11 +458,6 @@ SPATTEN_API int spatten_run(struct spatten_dev *dev,
 
 /* ---- Descriptor version 3 --------------------------------------------- */
 
-/*
- * Token importance per KV head (SPATTEN_DESC_F_IMP_PER_KV_HEAD); the
- * public name until libspatten.h has it.
- */
-
 /* The rules of version 3's shape and positions (64-bit sums). */
 static int check_shape3(const struct spatten_attn_desc *d, uint32_t n_kv)
 {

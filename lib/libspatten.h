@@ -567,9 +567,12 @@ struct spatten_tensor_ref {
  * @kv_rows: key/value rows per head (1..info.max_context)
  * @q_start: absolute position of query row 0 (causal jobs; 0 otherwise)
  * @stage: SPATTEN_STAGE_SUMMARIZATION or SPATTEN_STAGE_GENERATION
- *	(generation: @q_rows == 1, @q_start == @kv_rows - 1 and, since a
- *	non-causal job starts at position 0, SPATTEN_ATTN_CAUSAL unless
- *	@kv_rows == 1)
+ *	(generation: the new tokens are the last @q_rows slots, @q_start ==
+ *	@kv_rows - @q_rows, each always a candidate and always kept; @q_rows
+ *	1 and, since a non-causal job starts at position 0,
+ *	SPATTEN_ATTN_CAUSAL unless @kv_rows == 1; more than one new token
+ *	(a chunk) in version 3 only, causal, on boards with
+ *	SPATTEN_FEAT_CHUNKS)
  * @flags: SPATTEN_ATTN_* (CAUSAL: row i sees keys j <= @q_start + i, and
  *	@q_start + @q_rows <= @kv_rows; PROGRESSIVE: @k is the MSB plane in
  *	@k_fmt S4..S12 and @k_lsb the 4-bit LSB plane)
@@ -585,7 +588,10 @@ struct spatten_tensor_ref {
  * @out: output, [n_heads][q_rows][head_dim], S16, written by the device
  * @k_lsb: PROGRESSIVE only: LSB plane of K
  * @tok_imp: u64[kv_rows] cumulative token importance (read and written);
- *	required by @token_keep, optional otherwise (present: accumulates)
+ *	required by @token_keep, optional otherwise (present: accumulates);
+ *	with SPATTEN_ATTN_IMP_PER_KV_HEAD (version 3) u64[n_kv_heads][kv_rows],
+ *	each KV head's row summing its own query heads, required, and
+ *	@token_keep must be 0
  * @tok_alive: u16[@n_tok_alive] candidate tokens, strictly ascending
  * @tok_kept: u16[@token_keep] kept tokens, written, ascending
  * @pinned: u16[@n_pinned] tokens never pruned, strictly ascending
@@ -752,14 +758,16 @@ struct spatten_attn_ext {
  * spatten_attn_prep3() - encode an attention job as descriptor version 3
  * @job: receives the job (fully overwritten)
  * @desc: what to compute; rows and counts up to 2^32 - 1; @desc->flags
- *	may add SPATTEN_ATTN_ROPE and SPATTEN_ATTN_ROPE_POSITIONS; every list
+ *	may add SPATTEN_ATTN_ROPE, SPATTEN_ATTN_ROPE_POSITIONS,
+ *	SPATTEN_ATTN_HEAD_FRACS and SPATTEN_ATTN_IMP_PER_KV_HEAD; every list
  *	(tok_alive, tok_kept, pinned, head_alive, head_kept) holds uint32_t
  *	entries; K, V and K's LSB plane follow the KV layout of @ext
  * @ext: the version-3 fields, or NULL for all zero
  *
  * Needs a board with SPATTEN_FEAT_DESC_V3 (and SPATTEN_FEAT_GQA,
- * SPATTEN_FEAT_KV_LAYOUT, SPATTEN_FEAT_ROPE for what it uses):
- * spatten_submit3() fails with -EINVAL otherwise.
+ * SPATTEN_FEAT_KV_LAYOUT, SPATTEN_FEAT_ROPE, SPATTEN_FEAT_CHUNKS,
+ * SPATTEN_FEAT_IMP_PER_KV_HEAD for what it uses): spatten_submit3() fails
+ * with -EINVAL otherwise.
  *
  * Return: 0, -EINVAL (a malformed field, the same rules as the device's),
  * -ERANGE (an operand outside its buffer).
@@ -1171,8 +1179,8 @@ SPATTEN_API int spatten_session_create(struct spatten_dev *dev,
  *	probabilities its query heads gave, summed over the steps; the
  *	authors' LLM code selects per head too): a slot then holds different
  *	tokens in different heads, so there is no cascade token pruning
- *	(every tok_keep must be 1) and the board needs
- *	SPATTEN_FEAT_IMP_PER_KV_HEAD
+ *	(every tok_keep must be 1), a budget is required (-EINVAL without
+ *	one) and the board needs SPATTEN_FEAT_IMP_PER_KV_HEAD
  * @max_step: tokens a pass takes at most (the prompt, or a chunk of it),
  *	up to @max_context; 0 is @max_context. The session's work buffer
  *	holds the queries and outputs of this many tokens: a long-context
@@ -1315,9 +1323,11 @@ SPATTEN_API int spatten_session_reset(struct spatten_session *s);
  * spatten_session_layer() - run one layer's attention with pruning
  * @s: session
  * @layer: 0..n_layers-1, in order; layer 0 begins a pass
- * @n_new: tokens of this pass: the prompt length for the first pass
- *	(summarization, empty context), 1 for each generation step
- *	(causal sessions only); the same for every layer of a pass
+ * @n_new: tokens of this pass, at most max_step: the prompt length for
+ *	the first pass (summarization, empty context); once the cache holds
+ *	tokens (causal sessions only), 1 for each generation step, or more
+ *	for a chunk of a prompt (boards with SPATTEN_FEAT_CHUNKS); the same
+ *	for every layer of a pass
  * @q: floats [n_heads][@n_new][head_dim]: the queries of the new tokens
  * @k: floats [n_kv_heads][@n_new][head_dim]: their keys, appended to this
  *	layer's KV cache (n_kv_heads: n_heads unless the session was opened
@@ -1333,17 +1343,23 @@ SPATTEN_API int spatten_session_reset(struct spatten_session *s);
  *
  * Cascade rules: the candidates of layer l are the tokens l kept in the
  * previous pass (every token in the first pass), restricted to those layer
- * l - 1 kept in this pass, plus the new token in generation; the job keeps
- * floor(L * tok_keep[l]) of them (never fewer than the pinned ones and the
- * current token). Every pass starts with all heads at layer 0; layer l
+ * l - 1 kept in this pass, plus the new tokens in generation; the job
+ * keeps floor(L * tok_keep[l]) of them (never fewer than the pinned ones
+ * and the new tokens). Every pass starts with all heads at layer 0; layer l
  * computes the heads layer l - 1 kept and keeps ceil(n_heads *
  * head_keep[l + 1]) of them for layer l + 1. Token and head importance
  * accumulate over every layer and pass until spatten_session_reset().
  *
  * Return: 0; -EINVAL (NULL session or arrays, layer out of order, @n_new
- * wrong for the pass); -ENOSPC (context full); -EIO (the job failed:
+ * wrong for the pass or above max_step); -EOPNOTSUPP (a chunk on a board
+ * without SPATTEN_FEAT_CHUNKS); -ENOSPC (the cache cannot hold @n_new
+ * more, even after a bounded cache makes room); -ERANGE (a value would
+ * saturate, with SPATTEN_SESSION_SATURATION_ERROR); -EIO (the job failed:
  * spatten_session_layer_stats() has its status); or the submit/wait error.
- * A failed layer leaves the session to be reset.
+ * -EINVAL, -EOPNOTSUPP, -ENOSPC and -ERANGE change nothing (but a bounded
+ * cache may have made room, as the next pass would), and the call may be
+ * repeated with other arguments; after any other error the session must
+ * be reset.
  */
 SPATTEN_API int spatten_session_layer(struct spatten_session *s,
 				      unsigned int layer, unsigned int n_new,
@@ -1442,10 +1458,10 @@ static inline struct spatten_view spatten_view_htd(void *data,
  * spatten_session_attend() - spatten_session_layer() on views
  * @s: session
  * @layer: as spatten_session_layer()
- * @n_new: as spatten_session_layer(); in a decoder after the first pass,
- *	more than one new token is a chunk (chunked prefill): each new token
- *	attends to the cache's alive tokens and to the new tokens up to
- *	itself, and every new token is kept (needs a board with
+ * @n_new: as spatten_session_layer(); in a decoder whose cache holds
+ *	tokens, more than one new token is a chunk (chunked prefill): each
+ *	new token attends to the cache's alive tokens and to the new tokens
+ *	up to itself, and every new token is kept (needs a board with
  *	SPATTEN_FEAT_CHUNKS; -EOPNOTSUPP otherwise)
  * @q: n_heads heads of @n_new tokens
  * @k: n_kv_heads heads of @n_new tokens
@@ -1483,9 +1499,10 @@ SPATTEN_API int spatten_session_attend(struct spatten_session *s,
  * the data are chosen here for a layer that has none yet.
  *
  * Return: 0; -EINVAL (NULL or bad views, an encoder, inside a pass, @n 0);
- * -ENOSPC (more than the cache holds; a bounded cache is made room in
- * first as before a pass); -ERANGE (saturation with
- * SPATTEN_SESSION_SATURATION_ERROR; nothing appended).
+ * -ENOSPC (more than the cache holds even after a bounded cache makes
+ * room: nothing evicted); -ERANGE (saturation with
+ * SPATTEN_SESSION_SATURATION_ERROR: nothing appended or evicted, no scale
+ * chosen). A bounded cache makes room first, as before a pass.
  */
 SPATTEN_API int spatten_session_import(struct spatten_session *s,
 				       unsigned int n,

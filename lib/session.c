@@ -300,8 +300,9 @@ static int alloc_state(struct spatten_session *s)
 	s->sat = calloc(N * 3, sizeof(uint64_t));
 	s->qexp = calloc(H, sizeof(int));
 	s->row = calloc(c->head_dim, sizeof(float));
+	s->frac_save = calloc(2, c->n_kv_heads);
 	if (!s->ids || !s->order || !s->kfrac || !s->vfrac || !s->sat ||
-	    !s->qexp || !s->row || spatten__kv_alloc(s))
+	    !s->qexp || !s->row || !s->frac_save || spatten__kv_alloc(s))
 		return -ENOMEM;
 	memset(s->kfrac, -1, N * c->n_kv_heads);
 	memset(s->vfrac, -1, N * c->n_kv_heads);
@@ -379,6 +380,7 @@ SPATTEN_API void spatten_session_destroy(struct spatten_session *s)
 	free(s->sat);
 	free(s->qexp);
 	free(s->row);
+	free(s->frac_save);
 	free(s->pass_heads);
 	free(s->layer_heads);
 	free(s->n_layer_heads);

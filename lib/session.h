@@ -58,6 +58,7 @@ struct spatten_session {
 	int8_t *vfrac;				/* [n_layers][n_kv_heads] */
 	uint64_t *sat;				/* [n_layers][3]: Q, K, V */
 	int *qexp;				/* [n_heads] this pass */
+	int8_t *frac_save;			/* [2][n_kv_heads] */
 	float *row;				/* [head_dim] a view's row */
 	int chunks;				/* board takes chunked steps */
 	uint32_t max_pass;			/* tokens of a pass, at most */

@@ -125,17 +125,33 @@ int spatten__kv_append(struct spatten_session *s, unsigned int layer,
 }
 
 /*
- * Room for @n more tokens: a bounded cache evicts down to its budget
- * (between passes, never within one) when they would not fit.
+ * Would @n more tokens fit, after making room if need be? 1: they fit
+ * as the cache is; 0: after an eviction; -ENOSPC: not even then.
  */
-int spatten__kv_room(struct spatten_session *s, uint32_t n)
+static int kv_fits(const struct spatten_session *s, uint32_t n)
 {
 	const struct spatten_session_opts *c = &s->cfg;
 	uint32_t budget = spatten__kv_budget(c);
 
-	if (budget && (uint64_t)s->len + n > c->max_context && s->len > budget)
+	if ((uint64_t)s->len + n <= c->max_context)
+		return 1;
+	if (budget && s->len > budget && (uint64_t)budget + n <= c->max_context)
+		return 0;
+	return -ENOSPC;
+}
+
+/*
+ * Room for @n more tokens: a bounded cache evicts down to its budget
+ * (between passes, never within one) when they would not fit, and only
+ * if they fit then: a call that fails evicts nothing.
+ */
+int spatten__kv_room(struct spatten_session *s, uint32_t n)
+{
+	int fits = kv_fits(s, n);
+
+	if (!fits)
 		spatten__kv_evict(s);
-	return (uint64_t)s->len + n > c->max_context ? -ENOSPC : 0;
+	return fits < 0 ? fits : 0;
 }
 
 static uint64_t imp_at(const unsigned char *timp, uint32_t slot)
@@ -436,6 +452,33 @@ void spatten__kv_imp_out(struct spatten_session *s, unsigned int layer,
 		       SPATTEN_IMP_BYTES, (size_t)L * SPATTEN_IMP_BYTES);
 }
 
+/*
+ * Every layer's scales for an import; on -ERANGE the layers' scales are
+ * as they were (none chosen).
+ */
+static int import_scales(struct spatten_session *s, uint32_t n,
+			 const struct spatten_view *k,
+			 const struct spatten_view *v)
+{
+	size_t fr = (size_t)s->cfg.n_layers * s->cfg.n_kv_heads;
+	int8_t *saved = malloc(2 * fr);
+	uint32_t l;
+	int ret = 0;
+
+	if (!saved)
+		return -ENOMEM;
+	memcpy(saved, s->kfrac, fr);
+	memcpy(saved + fr, s->vfrac, fr);
+	for (l = 0; l < s->cfg.n_layers && !ret; l++)
+		ret = spatten__scales_kv(s, l, n, &k[l], &v[l]);
+	if (ret < 0) {
+		memcpy(s->kfrac, saved, fr);
+		memcpy(s->vfrac, saved + fr, fr);
+	}
+	free(saved);
+	return ret;
+}
+
 SPATTEN_API int spatten_session_import(struct spatten_session *s,
 				       unsigned int n,
 				       const struct spatten_view *k,
@@ -453,15 +496,16 @@ SPATTEN_API int spatten_session_import(struct spatten_session *s,
 	for (l = 0; l < c->n_layers; l++)
 		if (!spatten__view_ok(&k[l]) || !spatten__view_ok(&v[l]))
 			return -EINVAL;
+	ret = kv_fits(s, n);
+	if (ret < 0)
+		return ret;
+	/* every layer's scales first: -ERANGE changes nothing */
+	ret = import_scales(s, n, k, v);
+	if (ret < 0)
+		return ret;
 	ret = spatten__kv_room(s, n);
 	if (ret < 0)
 		return ret;
-	/* every layer's scales first: -ERANGE appends nothing */
-	for (l = 0; l < c->n_layers; l++) {
-		ret = spatten__scales_kv(s, l, n, &k[l], &v[l]);
-		if (ret < 0)
-			return ret;
-	}
 	for (l = 0; l < c->n_layers; l++) {
 		uint32_t *alive = s->alive + (size_t)l * c->max_context;
 

@@ -140,11 +140,13 @@ static int begin_pass(struct spatten_session *s, unsigned int n_new)
 		return -EINVAL;
 	if (s->len && n_new > 1 && !s->chunks)
 		return -EOPNOTSUPP;
+	if (n_new > c->max_context)
+		return -ENOSPC;
+	if (n_new > s->max_pass)
+		return -EINVAL;
 	ret = spatten__kv_room(s, n_new);
 	if (ret < 0)
 		return ret;
-	if (n_new > s->max_pass)
-		return -EINVAL;
 	s->pass_L = s->len + n_new;
 	s->pass_new = n_new;
 	s->next_layer = 0;

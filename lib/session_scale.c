@@ -83,9 +83,8 @@ static int choose_kv(struct spatten_session *s, unsigned int layer,
 
 /*
  * Scales of an import into @layer: -ERANGE (with
- * SPATTEN_SESSION_SATURATION_ERROR) if a value would saturate. A layer's
- * first fractions stay even if a later layer fails: they are what its
- * first rows will be stored with.
+ * SPATTEN_SESSION_SATURATION_ERROR) if a value would saturate; the caller
+ * restores what was chosen then.
  */
 int spatten__scales_kv(struct spatten_session *s, unsigned int layer,
 		       uint32_t n, const struct spatten_view *k,
@@ -105,8 +104,13 @@ int spatten__scales_pass(struct spatten_session *s, unsigned int layer,
 {
 	const struct spatten_session_opts *c = &s->cfg;
 	uint32_t H = c->n_heads, G = c->n_kv_heads, D = c->head_dim, h;
+	int8_t *kf = s->kfrac + (size_t)layer * G;
+	int8_t *vf = s->vfrac + (size_t)layer * G;
 	int fixed = spatten__scales_fixed(s), bad;
 
+	/* a refused pass chooses no scale: keep the layer's as they are */
+	memcpy(s->frac_save, kf, G);
+	memcpy(s->frac_save + G, vf, G);
 	bad = choose_kv(s, layer, n, k, v);
 	for (h = 0; h < H; h++) {
 		float m = spatten__view_head_max(q, h, n, D, s->row);
@@ -114,10 +118,13 @@ int spatten__scales_pass(struct spatten_session *s, unsigned int layer,
 		ps->qexp[h] = fixed ? c->q_frac : frac_for(m, 16);
 		bad |= saturates(m, ps->qexp[h], 16);
 	}
-	if (bad && (c->flags & SPATTEN_SESSION_SATURATION_ERROR))
+	if (bad && (c->flags & SPATTEN_SESSION_SATURATION_ERROR)) {
+		memcpy(kf, s->frac_save, G);
+		memcpy(vf, s->frac_save + G, G);
 		return -ERANGE;
-	ps->kf = s->kfrac + (size_t)layer * G;
-	ps->vf = s->vfrac + (size_t)layer * G;
+	}
+	ps->kf = kf;
+	ps->vf = vf;
 	return 0;
 }
 

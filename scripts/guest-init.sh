@@ -163,7 +163,10 @@ suites() {
 			case "${t#/bin/}" in
 			spatten_test|spatten_driver_test) ;;
 			spatten_jobs3_test|spatten_session_io_test)
-				[ "$spatten_suites_v3" = 1 ] || continue ;;
+				if [ "$spatten_suites_v3" != 1 ]; then
+					echo "# $t: not on this boot (spatten_suites=driver)"
+					continue
+				fi ;;
 			*) echo "# $t: not on this boot (spatten_suites=driver)"
 			   continue ;;
 			esac

@@ -734,7 +734,7 @@ static void sim_open_info_probe(void)
 	CHECK_EQ(fcntl(spatten_fd(dev), F_GETFD) & FD_CLOEXEC, FD_CLOEXEC);
 	CHECK_EQ(spatten_get_info(dev, &info), 0);
 	CHECK_EQ(info.api_version, SPATTEN_API_VERSION);
-	CHECK_EQ(info.api_version, 5);	/* the DRM driver's */
+	CHECK_EQ(info.api_version, 6);	/* the DRM driver's */
 	CHECK_EQ(info.vendor_id, SPATTEN_PCI_VENDOR_ID);
 	CHECK_EQ(info.device_id, SPATTEN_PCI_DEVICE_ID);
 	CHECK(info.max_context >= 131072 && info.max_heads >= 16);

@@ -534,9 +534,15 @@ static void import_into_a_bounded_cache(void)
 		CHECK_EQ(ids[0], 0);
 		CHECK_EQ(ids[1], 1);
 		CHECK_EQ(ids[43], P + 39);
-		/* a second import larger than the room left after eviction */
+		/* larger than the room an eviction would make: nothing evicted */
 		CHECK_EQ(spatten_session_import(s, P, kv, vv), -ENOSPC);
-		CHECK_EQ(spatten_session_context(s), 32);
+		CHECK_EQ(spatten_session_context(s), 44);
+		CHECK_EQ(spatten_session_layer(s, 0, 97, x.q, x.k, x.v, NULL),
+			 board_takes_chunks() ? -ENOSPC : -EOPNOTSUPP);
+		CHECK_EQ(spatten_session_context(s), 44);
+		/* 96 fits once the cache is down to its budget of 32 */
+		CHECK_EQ(spatten_session_import(s, 96, kv, vv), 0);
+		CHECK_EQ(spatten_session_context(s), 128);
 		spatten_session_destroy(s);
 	}
 	seq_free(&x);
@@ -637,6 +643,95 @@ out:
 	free(ra);
 }
 
+/*
+ * A refused import chooses no scale: after an import that fails with
+ * -ERANGE at its last layer (its first layer's rows 8 times larger), the
+ * session gives, step for step, what a session that never saw it gives.
+ */
+static void refused_import_chooses_no_scale(void)
+{
+	enum { H = 4, G = 2, D = 16, L = 2, P = 12 };
+	struct spatten_view kv[L], vv[L], bk[L], bv[L];
+	struct spatten_session_opts o;
+	struct spatten_session *a, *b;
+	float big_k[G * P * D], big_v[G * P * D];
+	float q[H * D], k1[G * D], v1[G * D], oa[H * D], ob[H * D];
+	unsigned int i, l;
+	struct seq x = { 0 };
+
+	if (seq_init(&x, H, G, D, P, 71))
+		return;
+	layer_views(kv, vv, L, &x);
+	for (i = 0; i < G * P * D; i++) {
+		big_k[i] = x.k[i] * 8.0f;
+		big_v[i] = x.v[i] * 1e6f;	/* beyond S16 at any scale */
+	}
+	bk[0] = spatten_view_htd(big_k, SPATTEN_DTYPE_F32, P, D);
+	bk[1] = kv[1];
+	bv[0] = vv[0];
+	bv[1] = spatten_view_htd(big_v, SPATTEN_DTYPE_F32, P, D);
+	spatten_session_opts_init(&o, SPATTEN_SESSION_DECODER, L, H, G, D, 64);
+	o.flags |= SPATTEN_SESSION_SATURATION_ERROR;
+	o.v_bits = 16;
+	a = open_opts(&o);
+	b = open_opts(&o);
+	if (a && b) {
+		CHECK_EQ(spatten_session_import(a, P, bk, bv), -ERANGE);
+		CHECK_EQ(spatten_session_import(a, P, kv, vv), 0);
+		CHECK_EQ(spatten_session_import(b, P, kv, vv), 0);
+		for (i = 0; i < 3; i++) {
+			fill(q, H * D, 500 + i);
+			fill(k1, G * D, 600 + i);
+			fill(v1, G * D, 700 + i);
+			for (l = 0; l < L; l++) {
+				CHECK_EQ(spatten_session_layer(a, l, 1, q, k1, v1,
+							       oa), 0);
+				CHECK_EQ(spatten_session_layer(b, l, 1, q, k1, v1,
+							       ob), 0);
+				CHECK(!memcmp(oa, ob, sizeof(oa)));
+			}
+		}
+	}
+	spatten_session_destroy(a);
+	spatten_session_destroy(b);
+	seq_free(&x);
+}
+
+/* The output may be the queries' own array: it is written after. */
+static void output_over_the_queries(void)
+{
+	enum { H = 8, G = 2, D = 64, P = 20 };
+	struct spatten_session_opts o;
+	struct spatten_session *a, *b;
+	struct spatten_view qv, kv, vv, ov;
+	float *qa = malloc(H * P * D * sizeof(float));
+	float *ob = malloc(H * P * D * sizeof(float));
+	struct seq x = { 0 };
+
+	CHECK(qa && ob);
+	if (!qa || !ob || seq_init(&x, H, G, D, P, 81))
+		goto out;
+	memcpy(qa, x.q, H * P * D * sizeof(float));
+	pruned_opts(&o, 1, 64);
+	a = open_opts(&o);
+	b = open_opts(&o);
+	if (a && b) {
+		kv = spatten_view_htd(x.k, SPATTEN_DTYPE_F32, P, D);
+		vv = spatten_view_htd(x.v, SPATTEN_DTYPE_F32, P, D);
+		qv = spatten_view_htd(qa, SPATTEN_DTYPE_F32, P, D);
+		ov = qv;
+		CHECK_EQ(spatten_session_attend(a, 0, P, &qv, &kv, &vv, &ov), 0);
+		CHECK_EQ(spatten_session_layer(b, 0, P, x.q, x.k, x.v, ob), 0);
+		CHECK(!memcmp(qa, ob, H * P * D * sizeof(float)));
+	}
+	spatten_session_destroy(a);
+	spatten_session_destroy(b);
+out:
+	seq_free(&x);
+	free(qa);
+	free(ob);
+}
+
 static int board_has(uint32_t feature)
 {
 	struct spatten_info info;
@@ -677,6 +772,23 @@ static unsigned int policy_keep(const uint32_t *ids, const uint64_t *imp,
 }
 
 /*
+ * Before any eviction every head's slot i is token i, and the importance
+ * per layer and KV head summed over both is the shared importance of the
+ * same steps, bit for bit (an independent check of the [G][L] arrays).
+ */
+static void imp_sums_agree(const struct spatten_session *shared,
+			   uint64_t (*imp)[2][24], int len)
+{
+	uint64_t want[24];
+	int i;
+
+	CHECK_EQ(spatten_session_cache(shared, NULL, want, 24), len);
+	for (i = 0; i < len && i < 24; i++)
+		CHECK_EQ(imp[0][0][i] + imp[0][1][i] + imp[1][0][i] +
+			 imp[1][1][i], want[i]);
+}
+
+/*
  * Per-KV-head selection against the policy written out, head by head:
  * before each step that needs room, each layer's KV head keeps its first
  * kv_start tokens, the kv_important of its middle with the largest
@@ -691,7 +803,7 @@ static void per_head_cache_follows_the_policy(void)
 	uint64_t imp[L][G][C];
 	static float q[H * P * D], k[G * P * D], v[G * P * D];
 	struct spatten_session_opts o;
-	struct spatten_session *s = NULL;
+	struct spatten_session *s = NULL, *shared = NULL;
 	unsigned int t, l, g, i, evictions = 0, differ = 0;
 	int len = 0, nw[L][G];
 
@@ -709,8 +821,11 @@ static void per_head_cache_follows_the_policy(void)
 	spatten_schedule_paper(&o.schedule, L, 1.0f, 1.0f, 0.75f, 0.75f,
 			       0.5f);
 	s = open_opts(&o);
-	if (!s)
-		return;
+	/* the same session selecting for all heads, until it first evicts */
+	o.flags &= ~SPATTEN_SESSION_KV_PER_HEAD;
+	shared = open_opts(&o);
+	if (!s || !shared)
+		goto out;
 	CHECK_EQ(spatten_session_cache(s, NULL, NULL, 0), -EINVAL);
 	CHECK_EQ(spatten_session_cache_head(s, L, 0, NULL, NULL, 0), -EINVAL);
 	CHECK_EQ(spatten_session_cache_head(s, 0, G, NULL, NULL, 0), -EINVAL);
@@ -741,12 +856,18 @@ static void per_head_cache_follows_the_policy(void)
 			}
 		if (t && len + 1 > C)
 			evictions++;
+		if (!evictions)
+			imp_sums_agree(shared, imp, len);
 		fill(q, (size_t)H * nn * D, 1000 + t);
 		fill(k, (size_t)G * nn * D, 2000 + t);
 		fill(v, (size_t)G * nn * D, 3000 + t);
-		for (l = 0; l < L; l++)
+		for (l = 0; l < L; l++) {
 			CHECK_EQ(spatten_session_layer(s, l, nn, q, k, v, NULL),
 				 0);
+			if (!evictions)
+				CHECK_EQ(spatten_session_layer(shared, l, nn, q,
+							       k, v, NULL), 0);
+		}
 		for (l = 0; l < L; l++)
 			for (g = 0; g < G; g++) {
 				int m = spatten_session_cache_head(s, l, g,
@@ -767,11 +888,13 @@ static void per_head_cache_follows_the_policy(void)
 			       "policy\n", t);
 	}
 	printf("# %u evictions over %u steps; heads held different tokens "
-	       "after %u steps\n", evictions, STEPS, differ);
+	       "after %u steps; importance sums checked until the first\n",
+	       evictions, STEPS, differ);
 	CHECK(evictions >= 4);
 	CHECK(differ > 0);
 out:
 	spatten_session_destroy(s);
+	spatten_session_destroy(shared);
 }
 
 /* Per-KV-head selection's rules: a budget, no token pruning. */
@@ -817,6 +940,8 @@ int main(void)
 	RUN(import_is_a_prompt_pass);
 	RUN(import_refusals);
 	RUN(import_into_a_bounded_cache);
+	RUN(refused_import_chooses_no_scale);
+	RUN(output_over_the_queries);
 	RUN(max_step_bounds_a_pass);
 	RUN(chunks_are_the_prompt_whole);
 	RUN(per_head_cache_follows_the_policy);

@@ -784,10 +784,11 @@ static long long objects_settle(const char *key, long long level,
  * The objects' level at the start of a test: a file an earlier test
  * closed may still be being released (its jobs end first), so wait until
  * the only file left is this test's fixture (one context), at most 10 s.
+ * False if it never comes: the levels would not be this test's own.
  */
-static void objects_quiet(void)
+static bool objects_quiet(void)
 {
-	objects_settle("ctxs", 1, 10000);
+	return objects_settle("ctxs", 1, 10000) <= 1;
 }
 
 /* Jobs queued on all queues (sysfs "queues": id inflight queued depth). */
@@ -2728,7 +2729,7 @@ TEST_F_TIMEOUT(drv, prime_import_mmap_races_gem_close, T_HUGE)
 	uint32_t *ma;
 	int64_t t0;
 
-	objects_quiet();
+	ASSERT_TRUE(objects_quiet());
 	bos0 = objects_key("bos");
 	ctxs0 = objects_key("ctxs");
 	t0 = now_ns();
@@ -4031,7 +4032,7 @@ TEST_F_TIMEOUT(drv, debugfs_objects_count_live_objects, T_SHORT)
 	if (read_file(OBJECTS_FILE, buf, sizeof(buf)) < 0 || !have_debugfs())
 		SKIP(return, "no debugfs objects file");
 	ASSERT_EQ(0, knob_set("timeout_ms", 2000));
-	objects_quiet();
+	ASSERT_TRUE(objects_quiet());
 	ctxs0 = objects_key("ctxs");
 	bos0 = objects_key("bos");
 	jobs0 = objects_key("jobs");

@@ -16,7 +16,7 @@
 extern "C" {
 #endif
 
-#define DRM_SPATTEN_API_VERSION		5
+#define DRM_SPATTEN_API_VERSION		6
 
 #define DRM_SPATTEN_INFO		0x00
 #define DRM_SPATTEN_BO_CREATE		0x01
@@ -63,9 +63,9 @@ extern "C" {
 #define DRM_SPATTEN_FEAT_GQA		(1u << 9)	/* n_kv_heads */
 #define DRM_SPATTEN_FEAT_KV_LAYOUT	(1u << 10)	/* strided, paged */
 #define DRM_SPATTEN_FEAT_ROPE		(1u << 11)	/* rotary positions */
-/* hardware 1.2: version 3 generation with q_rows > 1 (chunked prefill) */
+/* API 6: version 3 generation with q_rows > 1 (chunked prefill) */
 #define DRM_SPATTEN_FEAT_CHUNKS		(1u << 12)
-/* v3: token importance per KV head (DRM_SPATTEN_JOB_IMP_PER_KV_HEAD) */
+/* API 6, v3: token importance per KV head (DRM_SPATTEN_JOB_IMP_PER_KV_HEAD) */
 #define DRM_SPATTEN_FEAT_IMP_PER_KV_HEAD	(1u << 13)
 
 /**
@@ -186,7 +186,7 @@ struct drm_spatten_bo_info {
 
 /* Stages (struct drm_spatten_job @stage). */
 #define DRM_SPATTEN_STAGE_SUMMARIZATION	0	/* every query at once */
-#define DRM_SPATTEN_STAGE_GENERATION	1	/* one query, KV cache */
+#define DRM_SPATTEN_STAGE_GENERATION	1	/* new queries, KV cache */
 
 /* Job flags (struct drm_spatten_job @flags). */
 #define DRM_SPATTEN_JOB_CAUSAL		(1u << 0)
@@ -194,7 +194,7 @@ struct drm_spatten_bo_info {
 #define DRM_SPATTEN_JOB_ROPE		(1u << 2)	/* v3: rotate Q and K */
 #define DRM_SPATTEN_JOB_ROPE_POSITIONS	(1u << 3)	/* v3: @positions */
 #define DRM_SPATTEN_JOB_HEAD_FRACS	(1u << 4)	/* v3: @head_fracs */
-/* v3: @tok_imp is __u64[n_kv_heads][kv_rows32], required; no token_keep32 */
+/* API 6, v3: @tok_imp __u64[n_kv_heads][kv_rows32], required; no token_keep */
 #define DRM_SPATTEN_JOB_IMP_PER_KV_HEAD	(1u << 5)
 
 /*
@@ -326,6 +326,11 @@ struct drm_spatten_tensor {
  * K, K-LSB and V have @n_kv_heads heads in the KV layout. Versions 1 and 2
  * leave every field from @q_rows32 on zero (and callers that know only
  * the API 4 struct pass a shorter struct drm_spatten_submit job_size).
+ *
+ * Generation: the new tokens are the last @q_rows32 slots (@q_start32 +
+ * @q_rows32 == @kv_rows32), each always a candidate and always kept.
+ * More than one (a chunk, chunked prefill) needs version 3, CAUSAL and a
+ * board with DRM_SPATTEN_FEAT_CHUNKS (API 6); versions 1 and 2 take one.
  */
 struct drm_spatten_job {
 	__u16 opcode;
