@@ -383,5 +383,7 @@ if ! has_board; then
 		t $? "spatten-info with no board exits 1 and says so"
 	fi
 fi
+# shellcheck source=lib/tests/check-tools-llm.sh
+. "$(dirname "$0")/check-tools-llm.sh"
 echo "1..$n"
 [ $bad = 0 ]

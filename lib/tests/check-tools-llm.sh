@@ -1,0 +1,139 @@
+# SPDX-License-Identifier: MIT
+#
+# spatten-run's LLM options (sourced by check-tools.sh, whose helpers t,
+# expect, experr and pyjson it uses): the Llama-shaped models, --kv-heads,
+# --rope, --kv-budget, --kv-capacity, --rss-at; every bad
+# value exits 2 with a message naming the option; the JSON members of the
+# cache; and a bounded cache's resident set stays flat once the budget is
+# reached.
+
+"$bin/spatten-run" --help >"$tmp/out"
+for m in llama2-7b llama3-8b mistral-7b; do
+	grep -q "^  $m " "$tmp/out"
+	t $? "spatten-run --help lists $m"
+done
+grep -q '^  llama3-8b    32 layers x 32 heads (8 KV), D=128, decoder' "$tmp/out" &&
+	grep -q 'RoPE base 500000, context 131072' "$tmp/out"
+t $? "... llama3-8b with its KV heads, RoPE base and context"
+
+# bad values: exit 2, "bad value 'X' for --option"
+for a in "--kv-heads 0" "--kv-heads x" "--kv-heads 257" "--dtype f64" \
+	"--dtype F16" "--kv-budget 1:2" "--kv-budget 0:0:0" \
+	"--kv-budget 4:x:4" "--kv-budget 1:2:3:4" "--kv-budget 4:4:" \
+	"--kv-budget 4:1073741824:4" "--kv-capacity 1" "--kv-capacity -3" \
+	"--rope 1" "--rope -5" "--rope 2147483649" "--rope 1e4" \
+	"--rss-at 0" "--rss-at 5,3" "--rss-at 5,5" "--rss-at 1,," \
+	"--rss-at ,1" "--rss-at 1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16,17" \
+	"--prompt 1073741825"; do
+	o=${a%% *} v=${a#* }
+	# shellcheck disable=SC2086
+	experr 2 "spatten-run $a exits 2 and names $o" \
+		"spatten-run: bad value '$v' for $o
+Try 'spatten-run --help'." "$bin/spatten-run" -b sim $a
+done
+# values that are fine alone but not together
+experr 2 "spatten-run: KV heads must divide the heads" \
+	"spatten-run: 3 KV heads do not divide the 32 heads (--kv-heads)" \
+	"$bin/spatten-run" -b sim -m llama3-8b --kv-heads 3
+experr 2 "spatten-run: --kv-heads above --heads" \
+	"spatten-run: 16 KV heads do not divide the 8 heads (--kv-heads)" \
+	"$bin/spatten-run" -b sim --heads 8 --kv-heads 16
+experr 2 "spatten-run: --kv-budget on an encoder" \
+	"spatten-run: bert-base is an encoder: --kv-budget bounds the cache of a decoder" \
+	"$bin/spatten-run" -b sim -m bert-base --kv-budget 4:4:4
+experr 2 "spatten-run: --kv-capacity without --kv-budget" \
+	"spatten-run: --kv-capacity is the size of a bounded cache: it needs --kv-budget" \
+	"$bin/spatten-run" -b sim --kv-capacity 100
+experr 2 "spatten-run: --kv-capacity not above the budget" \
+	"spatten-run: --kv-capacity 12: not above the budget of 12 tokens (S+I+R)" \
+	"$bin/spatten-run" -b sim -p 8 --kv-budget 4:4:4 --kv-capacity 12
+experr 2 "spatten-run: --kv-capacity below the prompt" \
+	"spatten-run: --kv-capacity 20: the 64-token prompt does not fit (it is one pass)" \
+	"$bin/spatten-run" -b sim -p 64 --kv-budget 4:4:4 --kv-capacity 20
+experr 2 "spatten-run: --rss-at beyond the run" \
+	"spatten-run: --rss-at 300: beyond the run's 200 tokens" \
+	"$bin/spatten-run" -b sim -p 192 -g 8 --rss-at 100,300
+experr 2 "spatten-run: more tokens than 32-bit numbers" \
+	"spatten-run: 4294967296 tokens: more than 4294967295 (the session's 32-bit token numbers)" \
+	"$bin/spatten-run" -b sim -p 2 -g 4294967294 --kv-budget 1:1:1
+
+# Llama shapes: GQA, RoPE, the dense schedule, checked against the reference
+for m in llama2-7b llama3-8b mistral-7b; do
+	expect 0 "spatten-run -m $m (1 layer, short) exits 0" \
+		"$bin/spatten-run" -b sim -m $m --layers 1 -p 12 -g 2 --json
+	case $m in
+	llama2-7b) kv=32 base=10000 ;;
+	llama3-8b) kv=8 base=500000 ;;
+	*) kv=8 base=1000000 ;;
+	esac
+	pyjson "... $kv KV heads, RoPE $base, D 128, dense schedule, passes" \
+		'd["heads"] == 32 and d["kv_heads"] == '$kv' and
+d["rope_base"] == '$base' and d["head_dim"] == 128 and
+d["check"]["status"] == "pass" and d["kv_budget"] is None and
+all(l["tokens_kept_avg"] == l["context_avg"] and l["heads_avg"] == 32
+for l in d["per_layer"])'
+done
+# 8 KV heads x (8-bit MSBs + 4-bit LSBs + 12-bit V) x 128 = 3072 bytes a slot
+expect 0 "spatten-run -m llama3-8b --json: cache figures" \
+	"$bin/spatten-run" -b sim -m llama3-8b --layers 2 -p 20 -g 3 --json
+pyjson "... kv_slot_bytes 3072, peak = 23 slots x 3072 per layer" \
+	'd["kv_slot_bytes"] == 3072 and d["kv_capacity"] == 23 and
+d["tokens"] == 23 and all(l["context_max"] == 23 and
+l["kv_cache_peak_bytes"] == 23 * 3072 and l["tokens_kept_last"] == 23 and
+l["heads_last"] == 32 and l["saturations"] == {"q": 0, "k": 0, "v": 0}
+for l in d["per_layer"]) and
+d["totals"]["kv_cache_peak_bytes"] == 2 * 23 * 3072 and
+d["totals"]["saturations"]["k"] == 0 and d["rss"] == [] and
+d["check"]["rows_unchecked"] == 0'
+expect 0 "spatten-run: GQA on a GPT-2 shape (--kv-heads 4), pruned" \
+	"$bin/spatten-run" -b sim --layers 4 --kv-heads 4 -p 48 -g 3 --json
+pyjson "... checked against the reference" \
+	'd["kv_heads"] == 4 and d["heads"] == 12 and
+d["check"]["status"] == "pass" and d["per_layer"][3]["tokens_kept_avg"] <
+d["per_layer"][3]["context_avg"]'
+expect 0 "spatten-run: --rope on a GPT-2 shape, pruned" \
+	"$bin/spatten-run" -b sim --layers 4 --rope 10000 -p 48 -g 3 --json
+pyjson "... checked against the reference" \
+	'd["rope_base"] == 10000 and d["check"]["status"] == "pass"'
+expect 0 "spatten-run: --rope 0 turns a model's RoPE off" \
+	"$bin/spatten-run" -b sim -m llama3-8b --layers 1 --rope 0 -p 8 --json
+pyjson "... rope_base 0" 'd["rope_base"] == 0 and d["check"]["status"] == "pass"'
+expect 0 "spatten-run: --heads on a model without GQA sets the KV heads too" \
+	"$bin/spatten-run" -b sim -m llama2-7b --layers 1 --heads 8 -p 8 --json
+pyjson "... 8 heads, 8 KV heads" 'd["heads"] == 8 and d["kv_heads"] == 8'
+
+# A bounded cache with pruning inside it: eviction, slots renumbered,
+# RoPE by slot; the reference follows the cache
+expect 0 "spatten-run: --kv-budget with cascade pruning and --kv-capacity" \
+	"$bin/spatten-run" -b sim -m llama3-8b --layers 2 --heads 8 \
+	--kv-heads 2 --head-dim 64 -p 24 -g 80 --kv-budget 2:14:16 \
+	--kv-capacity 40 --token-keep 0.7:0.5 --head-keep 0.9:0.5 \
+	--value-keep 0.5 --json
+pyjson "... cache of 40 slots, evicted to 32, checked" \
+	'd["kv_capacity"] == 40 and d["kv_budget"] == {"start": 2,
+"important": 14, "recent": 16, "tokens": 32} and
+all(l["context_max"] == 40 for l in d["per_layer"]) and
+d["per_layer"][1]["tokens_kept_max"] < 40 and
+d["check"]["status"] == "pass" and d["check"]["rows"] > 0'
+
+# The resident set of a long generation in a bounded cache is flat once
+# the budget is reached (the tool's own VmRSS readings), and no pass keeps
+# more than the budget plus the new token.
+expect 0 "spatten-run: 2000 tokens in a 128-token cache, --rss-at" \
+	"$bin/spatten-run" -b sim -m llama3-8b --layers 1 --heads 8 \
+	--kv-heads 2 --head-dim 64 -p 16 -g 1984 --kv-budget 4:60:64 \
+	--rss-at 600,2000 --json
+pyjson "... RSS at 2000 tokens <= RSS at 600 + 1 MiB, kept <= 129" \
+	'len(d["rss"]) == 2 and d["rss"][0]["tokens"] == 600 and
+d["rss"][1]["tokens"] == 2000 and d["rss"][0]["vm_rss_kib"] > 0 and
+d["rss"][1]["vm_rss_kib"] <= d["rss"][0]["vm_rss_kib"] + 1024 and
+d["kv_capacity"] == 129 and d["tokens"] == 2000 and
+all(l["tokens_kept_max"] <= 129 and l["context_max"] == 129 and
+l["kv_cache_peak_bytes"] == 129 * d["kv_slot_bytes"]
+for l in d["per_layer"]) and d["check"]["status"] == "pass"'
+expect 0 "spatten-run --rss-at (table)" "$bin/spatten-run" -b sim \
+	-m llama3-8b --layers 1 -p 8 -g 8 --kv-budget 2:2:4 --rss-at 10,16 -q
+grep -q '^RSS at 10 tokens: [0-9.]* MiB$' "$tmp/out" &&
+	grep -q '^RSS at 16 tokens: ' "$tmp/out" &&
+	grep -q '^KV cache: budget 2+2+4 = 8 tokens in 9 slots; peak ' "$tmp/out"
+t $? "... prints the cache and the RSS lines"
