@@ -31,6 +31,13 @@ void wl_gen_free(struct wl_gen *g);
 void wl_gen_row(const struct wl_gen *g, int kind, uint32_t l, uint32_t h,
 		uint64_t j, float *dst);
 
+/*
+ * The session needs more than the board has: say which limit, and what it
+ * is (spatten-workload-board.c).
+ */
+void wl_explain_caps(struct spatten_dev *dev, const struct wl_opts *o,
+		     const struct spatten_session_opts *c);
+
 /* The float reference (spatten-workload-ref.c). */
 struct wl_ref {
 	const struct wl_opts *o;
