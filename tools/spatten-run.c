@@ -56,6 +56,9 @@ static void usage(FILE *f)
 "                        the others are evicted for good\n"
 "      --kv-capacity N   slots of the bounded cache (default S+I+R+1: evict\n"
 "                        at every step; more: evict every N-S-I-R steps)\n"
+"      --fill N          start from a cache of N synthetic tokens, imported\n"
+"                        without attention (no prefill), then --steps; with\n"
+"                        -p the prompt is a chunk after them\n"
 "\n"
 "Pruning and quantization:\n"
 "      --dense           the dense baseline: no pruning, static S16 keys,\n"
@@ -326,7 +329,7 @@ static int run_trace(const char *path, int json)
 
 enum { O_LAYERS = 256, O_HEADS, O_HDIM, O_DENSE, O_TOK, O_HEAD, O_VAL,
        O_KBITS, O_VBITS, O_NOPROG, O_THR, O_ROWS, O_NOCHECK, O_TRACE,
-       O_KVHEADS, O_ROPE, O_DTYPE, O_BUDGET, O_CAP, O_RSS };
+       O_KVHEADS, O_ROPE, O_DTYPE, O_BUDGET, O_CAP, O_RSS, O_FILL };
 
 static const struct option lo[] = {
 	{ "model", required_argument, NULL, 'm' },
@@ -341,6 +344,7 @@ static const struct option lo[] = {
 	{ "dtype", required_argument, NULL, O_DTYPE },
 	{ "kv-budget", required_argument, NULL, O_BUDGET },
 	{ "kv-capacity", required_argument, NULL, O_CAP },
+	{ "fill", required_argument, NULL, O_FILL },
 	{ "dense", no_argument, NULL, O_DENSE },
 	{ "token-keep", required_argument, NULL, O_TOK },
 	{ "head-keep", required_argument, NULL, O_HEAD },
@@ -457,6 +461,8 @@ static int opt_llm(struct cli *cl, int c, const char *arg)
 		return 0;
 	case O_CAP:
 		return parse_u32(arg, 2, 1u << 30, &o->kv_capacity);
+	case O_FILL:
+		return parse_u32(arg, 1, 1u << 30, &o->fill);
 	case O_RSS:
 		return parse_rss(arg, o);
 	default:
@@ -651,9 +657,15 @@ static int finish_cache(struct wl_opts *o)
 {
 	uint64_t t = wl_tokens(o), b = wl_budget(o);
 
-	if (b && !o->m.causal) {
-		fprintf(stderr, "%s: %s is an encoder: --kv-budget bounds the "
-			"cache of a decoder\n", prog, o->m.name);
+	if ((b || o->fill) && !o->m.causal) {
+		fprintf(stderr, "%s: %s is an encoder: %s a decoder's cache\n",
+			prog, o->m.name, b ? "--kv-budget bounds" :
+			"--fill fills");
+		return -1;
+	}
+	if (o->fill && !o->prompt && !o->steps) {
+		fprintf(stderr, "%s: --fill without --steps (or a prompt): "
+			"nothing would attend to the cache\n", prog);
 		return -1;
 	}
 	if (o->kv_capacity && !b) {
@@ -680,9 +692,10 @@ static int finish_cache(struct wl_opts *o)
 		return -1;
 	}
 	if (!b && t > (1u << 30)) {
-		fprintf(stderr, "%s: prompt + steps = %llu tokens: more than "
-			"%u (the largest KV cache of a session; --kv-budget "
-			"bounds it)\n", prog, (unsigned long long)t, 1u << 30);
+		fprintf(stderr, "%s: %sprompt + steps = %llu tokens: more "
+			"than %u (the largest KV cache of a session; "
+			"--kv-budget bounds it)\n", prog, o->fill ? "fill + " :
+			"", (unsigned long long)t, 1u << 30);
 		return -1;
 	}
 	if (o->n_rss && o->rss_at[o->n_rss - 1] > t) {
@@ -697,11 +710,19 @@ static int finish_cache(struct wl_opts *o)
 
 int main(int argc, char **argv)
 {
+	static char outbuf[1u << 16];
 	struct cli cl;
 	struct wl_opts *o = &cl.o;
 	struct wl_result *r;
 	int ret;
 
+	/*
+	 * The help is over 4 KiB: in stdio's default buffer it would be
+	 * written in two pieces, and the errno of a failed first write (a
+	 * full disk) is gone by the time rep_stdout_done() looks. (glibc
+	 * takes the size only with a buffer.)
+	 */
+	setvbuf(stdout, outbuf, _IOFBF, sizeof(outbuf));
 	ret = parse_args(argc, argv, &cl);
 	if (ret >= 0)
 		return rep_stdout_done(prog, ret);
@@ -721,6 +742,8 @@ int main(int argc, char **argv)
 		return rep_stdout_done(prog, run_trace(cl.trace, o->json));
 	if (cl.prompt)
 		o->prompt = cl.prompt;
+	else if (o->fill)	/* the filled cache replaces the prompt */
+		o->prompt = 0;
 	if (cl.steps != UINT32_MAX)
 		o->steps = cl.steps;
 	if (cl.have_seed)

@@ -136,3 +136,27 @@ void wl_explain_caps(struct spatten_dev *dev, const struct wl_opts *o,
 			c->n_kv_heads != c->n_heads ? ", grouped-query heads" :
 			"", c->rope_base ? ", RoPE" : "");
 }
+
+/*
+ * The session keeps a layer's K, K LSBs and V in one buffer: at long
+ * contexts that buffer, not the context, is the limit (a llama3-8b layer
+ * at 131072 slots with 8 + 4-bit keys and 12-bit values is 384 MiB).
+ * Return: 1 after a message, 0 when the buffer fits.
+ */
+int wl_explain_bo_size(struct spatten_dev *dev, const struct wl_opts *o,
+		       const struct spatten_session_opts *c)
+{
+	uint64_t bytes = (uint64_t)c->max_context * wl_slot_bytes(o);
+	struct spatten_info info;
+
+	if (spatten_get_info(dev, &info) < 0 || bytes <= info.max_bo_size)
+		return 0;
+	fprintf(stderr, "%s: a layer's KV cache of %u slots x %llu bytes = "
+		"%llu MiB: more than the board's largest buffer (%llu MiB); "
+		"fewer slots (--kv-budget) or bits (--k-bits, --v-bits, "
+		"--no-progressive)\n", wl_prog, c->max_context,
+		(unsigned long long)wl_slot_bytes(o),
+		(unsigned long long)(bytes >> 20),
+		(unsigned long long)(info.max_bo_size >> 20));
+	return 1;
+}

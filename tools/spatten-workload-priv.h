@@ -38,6 +38,13 @@ void wl_gen_row(const struct wl_gen *g, int kind, uint32_t l, uint32_t h,
 void wl_explain_caps(struct spatten_dev *dev, const struct wl_opts *o,
 		     const struct spatten_session_opts *c);
 
+/*
+ * A layer's cache larger than the board's largest buffer: say so.
+ * Return: 1 after a message, else 0 (spatten-workload-board.c).
+ */
+int wl_explain_bo_size(struct spatten_dev *dev, const struct wl_opts *o,
+		       const struct spatten_session_opts *c);
+
 /* The float reference (spatten-workload-ref.c). */
 struct wl_ref {
 	const struct wl_opts *o;
@@ -60,13 +67,13 @@ int wl_ref_init(struct wl_ref *x, const struct wl_opts *o,
 void wl_ref_free(struct wl_ref *x);
 
 /*
- * Check the output rows of @layer's last pass: @gen a generation pass
- * whose new token is token @pos0 of the sequence (else the prompt, tokens
- * 0..@n - 1), @out its output [n_heads][@n][D]. Updates @r.
- * Return: 0, -ENOMEM, or another error of the session's queries.
+ * Check the output rows of @layer's last pass: its @n new tokens (the
+ * prompt, a chunk or a generation step's one) are tokens @pos0.. of the
+ * sequence, @out their output [n_heads][@n][D]. Updates @r.
+ * Return: 0, or an error of the session's queries.
  */
 int wl_ref_check_layer(struct wl_ref *x, struct spatten_session *s,
-		       uint32_t layer, int gen, uint64_t pos0, uint32_t n,
+		       uint32_t layer, uint64_t pos0, uint32_t n,
 		       const float *out, struct wl_result *r);
 
 #endif /* SPATTEN_WORKLOAD_PRIV_H */

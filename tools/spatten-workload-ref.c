@@ -451,7 +451,6 @@ static void load_query(struct wl_ref *x, uint32_t l, uint32_t h,
 
 struct check_pass {
 	uint32_t l, L, nt, n;
-	int gen;
 	const struct spatten_layer_stats *st;
 	const float *out;
 	double tol;
@@ -471,21 +470,27 @@ static void note_err(struct wl_result *r, uint32_t l, double err,
 		r->max_err_all = err;
 }
 
-/* The checked rows of query head @h: its output is zero if not computed. */
+/*
+ * The checked rows of query head @h (its output is zero if not computed):
+ * the new tokens of the pass are slots L - n .. L - 1; those the layer kept
+ * (all of a generation step's or a chunk's) are the last of the kept list.
+ * A generation step checks its token, a prompt or chunk --check-rows of
+ * them, spread evenly.
+ */
 static void check_head(struct wl_ref *x, const struct check_pass *cp,
 		       uint32_t h, int computed, struct wl_result *r)
 {
-	uint32_t D = x->c->head_dim, rows = cp->gen ? 1 : x->o->check_rows;
-	uint32_t i, t, slot, nv;
+	uint32_t D = x->c->head_dim, first = cp->L - cp->n, k0 = cp->nt;
+	uint32_t rows = cp->n == 1 ? 1 : x->o->check_rows, i, t, slot, nv;
 	double q[WL_MAX_D];
 	const float *dev;
 
-	for (i = 0; i < rows && cp->nt; i++) {
-		/* generation: the new token; the prompt: spread over the kept */
-		slot = cp->gen ? cp->L - 1 :
-		       x->slots[(uint64_t)(cp->nt - 1) * (i + 1) / rows];
-		dev = cp->out + ((size_t)h * cp->n +
-				 (cp->gen ? 0 : slot)) * D;
+	while (k0 && x->slots[k0 - 1] >= first)
+		k0--;
+	for (i = 0; i < rows && k0 < cp->nt; i++) {
+		slot = x->slots[k0 + (uint64_t)(cp->nt - k0 - 1) * (i + 1) /
+				rows];
+		dev = cp->out + ((size_t)h * cp->n + (slot - first)) * D;
 		if (!computed) {
 			for (t = 0; t < D; t++)
 				if (dev[t] != 0.0f)
@@ -504,8 +509,8 @@ static void check_head(struct wl_ref *x, const struct check_pass *cp,
 }
 
 int wl_ref_check_layer(struct wl_ref *x, struct spatten_session *s,
-		       uint32_t l, int gen, uint64_t pos0, uint32_t n,
-		       const float *out, struct wl_result *r)
+		       uint32_t l, uint64_t pos0, uint32_t n, const float *out,
+		       struct wl_result *r)
 {
 	const struct spatten_session_opts *c = x->c;
 	uint32_t H = c->n_heads, G = c->n_kv_heads, grp = H / G, g, h, i;
@@ -522,14 +527,14 @@ int wl_ref_check_layer(struct wl_ref *x, struct spatten_session *s,
 	cp.l = l;
 	cp.L = st.kv_rows;
 	cp.n = n;
-	cp.gen = gen;
 	cp.st = &st;
 	cp.out = out;
 	cp.tol = tolerance(c, st.kv_rows);
-	slot_ids(x, s, cp.L, gen ? pos0 : 0);
+	slot_ids(x, s, cp.L, pos0);
 	cp.nt = kept_slots(x, s, l, &st);
 	if (!cp.nt) {
-		r->rows_unchecked += (uint64_t)H * (gen ? 1 : x->o->check_rows);
+		r->rows_unchecked += (uint64_t)H * (n == 1 ? 1 :
+						    x->o->check_rows);
 		return 0;
 	}
 	for (g = 0, i = 0; g < G; g++) {

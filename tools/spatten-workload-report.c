@@ -147,7 +147,7 @@ static void json_llm(FILE *f, const struct wl_opts *o,
 		fprintf(f, "null,\n");
 }
 
-/* --rss-at: [{"tokens": N, "vm_rss_kib": K}, ...]. */
+/* --rss-at: [{"tokens": N, "vm_rss_kib": K}, ...]; where the time went. */
 static void json_rss(FILE *f, const struct wl_result *r)
 {
 	uint32_t i;
@@ -157,7 +157,9 @@ static void json_rss(FILE *f, const struct wl_result *r)
 		fprintf(f, "%s{\"tokens\": %" PRIu64 ", \"vm_rss_kib\": %"
 			PRIu64 "}", i ? ", " : "", r->rss_tokens[i],
 			r->rss_kib[i]);
-	fprintf(f, "], \"fill_seconds\": %.3f,\n", r->fill_seconds);
+	fprintf(f, "],\n  \"fill_seconds\": %.3f, \"attend_seconds\": %.3f, "
+		"\"check_seconds\": %.3f,\n", r->fill_seconds,
+		r->attend_seconds, r->check_seconds);
 }
 
 static void report_json(FILE *f, const struct wl_opts *o,
@@ -332,6 +334,12 @@ static void table_cache(FILE *f, const struct wl_opts *o,
 	for (i = 0; i < r->n_rss; i++)
 		fprintf(f, "RSS at %" PRIu64 " tokens: %.1f MiB\n",
 			r->rss_tokens[i], r->rss_kib[i] / 1024.0);
+	fprintf(f, "time: ");
+	if (o->fill)
+		fprintf(f, "fill %.2f s, ", r->fill_seconds);
+	fprintf(f, "attention %.2f s (%.1f ms a pass), reference %.2f s\n",
+		r->attend_seconds, wl_passes(o) ? 1e3 * r->attend_seconds /
+		wl_passes(o) : 0.0, r->check_seconds);
 }
 
 void wl_report(FILE *f, const struct wl_opts *o, const struct wl_result *r)

@@ -224,9 +224,9 @@ void wl_gen_row(const struct wl_gen *g, int kind, uint32_t l, uint32_t h,
 }
 
 /*
- * Q, K and V of tokens pos0..pos0+n-1 at layer @l: [heads][n][D] floats
- * (spatten_session_layer()'s layout), or with @thd [n][heads][D] (what
- * PyTorch's projections produce).
+ * Q (unless @q is NULL), K and V of tokens pos0..pos0+n-1 at layer @l:
+ * [heads][n][D] floats (spatten_session_layer()'s layout), or with @thd
+ * [n][heads][D] (what PyTorch's projections produce).
  */
 static void gen_pass(const struct wl_gen *g, uint32_t l, uint64_t pos0,
 		     uint32_t n, int thd, float *q, float *k, float *v)
@@ -235,7 +235,7 @@ static void gen_pass(const struct wl_gen *g, uint32_t l, uint64_t pos0,
 	uint32_t D = g->o->m.head_dim, h, i;
 
 	for (i = 0; i < n; i++) {
-		for (h = 0; h < H; h++)
+		for (h = 0; q && h < H; h++)
 			wl_gen_row(g, WL_Q, l, h, pos0 + i, q + ((thd ?
 				   (size_t)i * H + h : (size_t)h * n + i) * D));
 		for (h = 0; h < G; h++) {
@@ -292,6 +292,8 @@ static int session_opts(const struct wl_opts *o,
 	c->kv_start = o->kv_start;
 	c->kv_important = o->kv_important;
 	c->kv_recent = o->kv_recent;
+	/* the work buffer holds one pass's queries: not 128K of them */
+	c->max_step = o->prompt > 1 ? o->prompt : 1;
 	if (!m->causal) {	/* BERT: [CLS] is never pruned */
 		c->n_pinned = 1;
 		c->pinned[0] = 0;
@@ -394,7 +396,8 @@ static int run_open(struct wl_run_ctx *ru)
 	ret = spatten_session_open(ru->dev, &ru->c, &ru->s);
 	if (ret == -EOPNOTSUPP)
 		wl_explain_caps(ru->dev, ru->o, &ru->c);
-	else if (ret < 0)
+	else if (ret < 0 && (ret != -EINVAL ||
+			     !wl_explain_bo_size(ru->dev, ru->o, &ru->c)))
 		fprintf(stderr, "%s: cannot set up the session: %s\n", wl_prog,
 			strerror(-ret));
 	ru->r->capacity = ru->c.max_context;
@@ -402,7 +405,7 @@ static int run_open(struct wl_run_ctx *ru)
 }
 
 static int layer_failed(struct wl_run_ctx *ru, uint32_t l, uint32_t t,
-			int ret)
+			uint32_t n, int ret)
 {
 	struct spatten_layer_stats st;
 
@@ -412,6 +415,9 @@ static int layer_failed(struct wl_run_ctx *ru, uint32_t l, uint32_t t,
 	if (ret == -EIO)
 		fprintf(stderr, " (job status %u: %s)", st.status,
 			spatten_status_str(st.status));
+	if (ret == -EOPNOTSUPP && n > 1 && ru->seq)
+		fprintf(stderr, " (a prompt after --fill is a chunk: the "
+			"board has no chunked steps, SPATTEN_FEAT_CHUNKS)");
 	fprintf(stderr, "\n");
 	return ret;
 }
@@ -443,24 +449,177 @@ static void note_rss(struct wl_run_ctx *ru)
 	}
 }
 
+/* @n floats at @src as @dtype (fp16 or bf16) at @dst. */
+static int convert(void *dst, int dtype, const float *src, size_t n)
+{
+	return spatten_convert(dst, (enum spatten_dtype)dtype, src,
+			       SPATTEN_DTYPE_F32, n);
+}
+
+/*
+ * --dtype f16 or bf16: the inputs as PyTorch has them, [tokens][heads][D]
+ * in the narrow type, through spatten_session_attend(); the output in
+ * float, [heads][tokens][D], for the reference.
+ */
+static int attend_narrow(struct wl_run_ctx *ru, uint32_t l, uint32_t n,
+			 uint64_t pos0)
+{
+	const struct wl_model *m = &ru->o->m;
+	enum spatten_dtype t = (enum spatten_dtype)ru->o->dtype;
+	size_t nq = (size_t)n * m->heads * m->head_dim;
+	size_t nkv = (size_t)n * m->kv_heads * m->head_dim;
+	struct spatten_view qv, kv, vv, ov;
+	int ret;
+
+	gen_pass(&ru->g, l, pos0, n, 1, ru->q, ru->k, ru->v);
+	ret = convert(ru->q16, t, ru->q, nq);
+	if (!ret)
+		ret = convert(ru->k16, t, ru->k, nkv);
+	if (!ret)
+		ret = convert(ru->v16, t, ru->v, nkv);
+	if (ret < 0)
+		return ret;
+	qv = spatten_view_thd(ru->q16, t, m->heads, m->head_dim);
+	kv = spatten_view_thd(ru->k16, t, m->kv_heads, m->head_dim);
+	vv = spatten_view_thd(ru->v16, t, m->kv_heads, m->head_dim);
+	ov = spatten_view_htd(ru->out, SPATTEN_DTYPE_F32, n, m->head_dim);
+	return spatten_session_attend(ru->s, l, n, &qv, &kv, &vv, &ov);
+}
+
 /* One layer of a pass of @n new tokens (the first is token @pos0). */
 static int run_layer(struct wl_run_ctx *ru, uint32_t l, uint32_t n,
 		     uint64_t pos0)
 {
+	if (ru->o->dtype != SPATTEN_DTYPE_F32)
+		return attend_narrow(ru, l, n, pos0);
+	gen_pass(&ru->g, l, pos0, n, 0, ru->q, ru->k, ru->v);
+	return spatten_session_layer(ru->s, l, n, ru->q, ru->k, ru->v,
+				     ru->out);
+}
+
+/*
+ * --fill: tokens per spatten_session_import() call, about 32 MiB of K and
+ * V for every layer; with a budget what fits after an eviction.
+ */
+static uint32_t fill_chunk(const struct wl_run_ctx *ru)
+{
 	const struct wl_opts *o = ru->o;
+	uint64_t tok = (uint64_t)o->m.layers * o->m.kv_heads * o->m.head_dim *
+		       2 * (sizeof(float) + 2);
+	uint64_t c = (32u << 20) / tok;
+
+	if (wl_budget(o) && c > ru->c.max_context - wl_budget(o))
+		c = ru->c.max_context - wl_budget(o);
+	if (c > o->fill)
+		c = o->fill;
+	return c ? (uint32_t)c : 1;
+}
+
+struct fill_buf {
+	float *k, *v;			/* [layers][chunk][G][D] */
+	uint16_t *k16, *v16;		/* the same in --dtype */
+	struct spatten_view *kv, *vv;	/* [layers] */
+	size_t per_layer;		/* elements of a layer's chunk */
+};
+
+static void fill_buf_free(struct fill_buf *b)
+{
+	free(b->k);
+	free(b->v);
+	free(b->k16);
+	free(b->v16);
+	free(b->kv);
+	free(b->vv);
+}
+
+static int fill_buf_alloc(const struct wl_opts *o, uint32_t chunk,
+			  struct fill_buf *b)
+{
+	size_t n, L = o->m.layers;
+
+	memset(b, 0, sizeof(*b));
+	b->per_layer = (size_t)chunk * o->m.kv_heads * o->m.head_dim;
+	n = L * b->per_layer;
+	b->k = malloc(n * sizeof(float));
+	b->v = malloc(n * sizeof(float));
+	b->kv = calloc(L, sizeof(*b->kv));
+	b->vv = calloc(L, sizeof(*b->vv));
+	if (o->dtype != SPATTEN_DTYPE_F32) {
+		b->k16 = malloc(n * 2);
+		b->v16 = malloc(n * 2);
+		if (!b->k16 || !b->v16)
+			return -ENOMEM;
+	}
+	return b->k && b->v && b->kv && b->vv ? 0 : -ENOMEM;
+}
+
+/* The views of @n tokens of every layer, from token @t0. */
+static int fill_views(struct wl_run_ctx *ru, struct fill_buf *b,
+		      uint64_t t0, uint32_t n)
+{
+	const struct wl_model *m = &ru->o->m;
+	enum spatten_dtype t = (enum spatten_dtype)ru->o->dtype;
+	size_t cnt = (size_t)n * m->kv_heads * m->head_dim;
+	uint32_t l;
 	int ret;
 
-	if (o->dtype == SPATTEN_DTYPE_F32) {
-		gen_pass(&ru->g, l, pos0, n, 0, ru->q, ru->k, ru->v);
-		return spatten_session_layer(ru->s, l, n, ru->q, ru->k, ru->v,
-					     ru->out);
+	for (l = 0; l < m->layers; l++) {
+		size_t at = l * b->per_layer;
+		void *k = b->k + at, *v = b->v + at;
+
+		gen_pass(&ru->g, l, t0, n, 1, NULL, b->k + at, b->v + at);
+		if (t != SPATTEN_DTYPE_F32) {
+			k = b->k16 + at;
+			v = b->v16 + at;
+			ret = convert(k, t, b->k + at, cnt);
+			if (!ret)
+				ret = convert(v, t, b->v + at, cnt);
+			if (ret < 0)
+				return ret;
+		}
+		b->kv[l] = spatten_view_thd(k, t, m->kv_heads, m->head_dim);
+		b->vv[l] = spatten_view_thd(v, t, m->kv_heads, m->head_dim);
 	}
-	ret = -EOPNOTSUPP;	/* --dtype: spatten_session_attend() */
+	return 0;
+}
+
+/*
+ * --fill N: N synthetic tokens of K and V imported into every layer's
+ * cache without attention (spatten_session_import()), in chunks, so a
+ * decode step at a long context starts in seconds, not after a prefill.
+ */
+static int run_fill(struct wl_run_ctx *ru)
+{
+	const struct wl_opts *o = ru->o;
+	uint32_t chunk = fill_chunk(ru), n;
+	int64_t t0 = spatten_now_ns();
+	struct fill_buf b;
+	uint64_t at;
+	int ret;
+
+	ret = fill_buf_alloc(o, chunk, &b);
+	for (at = 0; !ret && at < o->fill; at += n) {
+		n = o->fill - at < chunk ? (uint32_t)(o->fill - at) : chunk;
+		ret = fill_views(ru, &b, at, n);
+		if (!ret)
+			ret = spatten_session_import(ru->s, n, b.kv, b.vv);
+		if (!ret && o->progress)
+			fprintf(stderr, "\r%s: fill %" PRIu64 "/%u tokens",
+				o->m.name, at + n, o->fill);
+	}
+	fill_buf_free(&b);
+	if (ret == -ENOMEM)
+		fprintf(stderr, "%s: out of memory\n", wl_prog);
+	else if (ret < 0)
+		fprintf(stderr, "%s: --fill: importing the cache failed: %s\n",
+			wl_prog, strerror(-ret));
+	ru->seq = o->fill;
+	ru->r->fill_seconds = (double)(spatten_now_ns() - t0) / 1e9;
 	return ret;
 }
 
-/* Pass @t: the prompt (@n tokens) or a generation step. */
-static int run_pass(struct wl_run_ctx *ru, uint32_t t, int gen, uint32_t n)
+/* Pass @t: the prompt (@n tokens), a chunk or a generation step. */
+static int run_pass(struct wl_run_ctx *ru, uint32_t t, uint32_t n)
 {
 	const struct wl_opts *o = ru->o;
 	uint32_t L = o->m.layers, l;
@@ -468,15 +627,21 @@ static int run_pass(struct wl_run_ctx *ru, uint32_t t, int gen, uint32_t n)
 	int ret;
 
 	for (l = 0; l < L; l++) {
+		int64_t t0 = spatten_now_ns(), t1;
+
 		ret = run_layer(ru, l, n, pos0);
 		if (ret < 0)
-			return layer_failed(ru, l, t, ret);
+			return layer_failed(ru, l, t, n, ret);
+		t1 = spatten_now_ns();
+		ru->r->attend_seconds += (double)(t1 - t0) / 1e9;
 		note_layer(ru, l);
 		if (o->check) {
-			ret = wl_ref_check_layer(&ru->x, ru->s, l, gen, pos0, n,
+			ret = wl_ref_check_layer(&ru->x, ru->s, l, pos0, n,
 						 ru->out, ru->r);
 			if (ret < 0)
 				return ret;
+			ru->r->check_seconds += (double)(spatten_now_ns() - t1) /
+						1e9;
 		}
 		ru->done++;
 		if (o->progress)
@@ -497,13 +662,18 @@ static int run_passes(struct wl_run_ctx *ru)
 	int ret;
 
 	ru->passes = wl_passes(o);
+	if (o->fill) {
+		ret = run_fill(ru);
+		if (ret < 0)
+			return ret;
+	}
 	if (o->prompt) {
-		ret = run_pass(ru, t++, 0, o->prompt);
+		ret = run_pass(ru, t++, o->prompt);
 		if (ret < 0)
 			return ret;
 	}
 	for (i = 0; i < o->steps; i++) {
-		ret = run_pass(ru, t++, 1, 1);
+		ret = run_pass(ru, t++, 1);
 		if (ret < 0)
 			return ret;
 	}

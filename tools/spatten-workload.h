@@ -111,6 +111,8 @@ struct wl_result {
 	uint32_t capacity;			/* cache slots */
 	double seconds;
 	double fill_seconds;			/* of --fill */
+	double attend_seconds;			/* in the session's passes */
+	double check_seconds;			/* in the float reference */
 	int backend;
 };
 

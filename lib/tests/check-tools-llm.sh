@@ -2,7 +2,7 @@
 #
 # spatten-run's LLM options (sourced by check-tools.sh, whose helpers t,
 # expect, experr and pyjson it uses): the Llama-shaped models, --kv-heads,
-# --rope, --kv-budget, --kv-capacity, --rss-at; every bad
+# --rope, --dtype, --kv-budget, --kv-capacity, --fill, --rss-at; every bad
 # value exits 2 with a message naming the option; the JSON members of the
 # cache; and a bounded cache's resident set stays flat once the budget is
 # reached.
@@ -24,7 +24,7 @@ for a in "--kv-heads 0" "--kv-heads x" "--kv-heads 257" "--dtype f64" \
 	"--rope 1" "--rope -5" "--rope 2147483649" "--rope 1e4" \
 	"--rss-at 0" "--rss-at 5,3" "--rss-at 5,5" "--rss-at 1,," \
 	"--rss-at ,1" "--rss-at 1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16,17" \
-	"--prompt 1073741825"; do
+	"--fill x" "--fill 0" "--fill 1073741825" "--prompt 1073741825"; do
 	o=${a%% *} v=${a#* }
 	# shellcheck disable=SC2086
 	experr 2 "spatten-run $a exits 2 and names $o" \
@@ -39,8 +39,20 @@ experr 2 "spatten-run: --kv-heads above --heads" \
 	"spatten-run: 16 KV heads do not divide the 8 heads (--kv-heads)" \
 	"$bin/spatten-run" -b sim --heads 8 --kv-heads 16
 experr 2 "spatten-run: --kv-budget on an encoder" \
-	"spatten-run: bert-base is an encoder: --kv-budget bounds the cache of a decoder" \
+	"spatten-run: bert-base is an encoder: --kv-budget bounds a decoder's cache" \
 	"$bin/spatten-run" -b sim -m bert-base --kv-budget 4:4:4
+experr 2 "spatten-run: --fill on an encoder" \
+	"spatten-run: bert-base is an encoder: --fill fills a decoder's cache" \
+	"$bin/spatten-run" -b sim -m bert-base --fill 100
+experr 2 "spatten-run: --fill with nothing to attend" \
+	"spatten-run: --fill without --steps (or a prompt): nothing would attend to the cache" \
+	"$bin/spatten-run" -b sim --fill 100 -g 0
+experr 2 "spatten-run: --fill counts in the session's limit" \
+	"spatten-run: fill + prompt + steps = 1073741825 tokens: more than 1073741824 (the largest KV cache of a session; --kv-budget bounds it)" \
+	"$bin/spatten-run" -b sim --fill 1073741824 -g 1
+experr 1 "spatten-run: a layer's cache above the largest buffer says so" \
+	"spatten-run: a layer's KV cache of 131072 slots x 3072 bytes = 384 MiB: more than the board's largest buffer (256 MiB); fewer slots (--kv-budget) or bits (--k-bits, --v-bits, --no-progressive)" \
+	"$bin/spatten-run" -b sim -m llama3-8b --layers 1 --fill 131071 -g 1
 experr 2 "spatten-run: --kv-capacity without --kv-budget" \
 	"spatten-run: --kv-capacity is the size of a bounded cache: it needs --kv-budget" \
 	"$bin/spatten-run" -b sim --kv-capacity 100
@@ -101,6 +113,48 @@ pyjson "... rope_base 0" 'd["rope_base"] == 0 and d["check"]["status"] == "pass"
 expect 0 "spatten-run: --heads on a model without GQA sets the KV heads too" \
 	"$bin/spatten-run" -b sim -m llama2-7b --layers 1 --heads 8 -p 8 --json
 pyjson "... 8 heads, 8 KV heads" 'd["heads"] == 8 and d["kv_heads"] == 8'
+
+# --dtype: the inputs rounded to fp16 / bf16, [tokens][heads][dim], and
+# the reference from the rounded values
+for ty in f16 bf16; do
+	expect 0 "spatten-run --dtype $ty (llama3-8b, 2 layers)" \
+		"$bin/spatten-run" -b sim -m llama3-8b --layers 2 -p 24 -g 3 \
+		--dtype $ty --json
+	pyjson "... dtype $ty, checked" \
+		'd["dtype"] == "'$ty'" and d["check"]["status"] == "pass" and
+d["check"]["rows"] == 2 * 32 * (4 + 3)'
+	expect 0 "spatten-run --dtype $ty on a pruned GPT-2 shape" \
+		"$bin/spatten-run" -b sim --layers 4 -p 48 -g 2 --dtype $ty --json
+	pyjson "... checked" 'd["check"]["status"] == "pass"'
+done
+
+# --fill: a cache of synthetic tokens imported, then generation steps
+expect 0 "spatten-run --fill 300 -g 3 (llama3-8b, 2 layers)" \
+	"$bin/spatten-run" -b sim -m llama3-8b --layers 2 --fill 300 -g 3 --json
+pyjson "... no prompt, 3 passes over 301..303 slots, checked" \
+	'd["fill"] == 300 and d["prompt"] == 0 and d["passes"] == 3 and
+d["tokens"] == 303 and all(l["context_max"] == 303 and
+l["context_avg"] == 302 for l in d["per_layer"]) and
+d["check"]["status"] == "pass" and d["check"]["rows"] == 2 * 32 * 3 and
+d["fill_seconds"] >= 0'
+expect 0 "spatten-run --fill into a bounded cache, --dtype bf16" \
+	"$bin/spatten-run" -b sim -m llama3-8b --layers 2 --heads 8 \
+	--kv-heads 2 --fill 300 -g 6 --kv-budget 4:28:32 --kv-capacity 80 \
+	--dtype bf16 --json
+pyjson "... the cache holds at most 80 slots, checked" \
+	'all(l["context_max"] <= 80 for l in d["per_layer"]) and
+d["check"]["status"] == "pass" and d["check"]["rows"] == 2 * 8 * 6'
+# beyond 65535 slots: spatten_session_tokens() is 16-bit; a dense layer
+# is still checked (every slot kept), a pruned one counted unchecked
+expect 0 "spatten-run --fill 70000: a decode step beyond 65535 slots" \
+	"$bin/spatten-run" -b sim -m llama3-8b --layers 2 --heads 4 \
+	--kv-heads 1 --head-dim 32 --fill 70000 -g 1 --token-keep 0.5:0.5 \
+	--json
+pyjson "... the dense layer checked, the pruned one unchecked" \
+	'd["per_layer"][0]["context_max"] == 70001 and
+d["per_layer"][1]["tokens_kept_max"] == 35000 and
+d["check"]["rows"] == 4 and d["check"]["rows_unchecked"] == 4 and
+d["check"]["status"] == "pass"'
 
 # A bounded cache with pruning inside it: eviction, slots renumbered,
 # RoPE by slot; the reference follows the cache
