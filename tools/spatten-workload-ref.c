@@ -429,7 +429,10 @@ static void load_group(struct wl_ref *x, uint32_t l, uint32_t g,
 		if (!c->rope_base)
 			continue;
 		rope_apply(kf, D, c->k_frac, x->rot + (size_t)x->slots[i] * D);
-		rope_apply(km, D, c->k_frac, x->rot + (size_t)x->slots[i] * D);
+		/* MSB-only keys are scored only when progressive */
+		if (c->flags & SPATTEN_SESSION_PROGRESSIVE)
+			rope_apply(km, D, c->k_frac,
+				   x->rot + (size_t)x->slots[i] * D);
 	}
 }
 
