@@ -147,16 +147,20 @@ static void json_llm(FILE *f, const struct wl_opts *o,
 		fprintf(f, "null,\n");
 }
 
-/* --rss-at: [{"tokens": N, "vm_rss_kib": K}, ...]; where the time went. */
-static void json_rss(FILE *f, const struct wl_result *r)
+/*
+ * --rss-at: [{"at": N, "tokens": T, "vm_rss_kib": K}, ...] (T: the
+ * sequence when it was read, N or more); where the time went.
+ */
+static void json_rss(FILE *f, const struct wl_opts *o,
+		     const struct wl_result *r)
 {
 	uint32_t i;
 
 	fprintf(f, "  \"rss\": [");
 	for (i = 0; i < r->n_rss; i++)
-		fprintf(f, "%s{\"tokens\": %" PRIu64 ", \"vm_rss_kib\": %"
-			PRIu64 "}", i ? ", " : "", r->rss_tokens[i],
-			r->rss_kib[i]);
+		fprintf(f, "%s{\"at\": %" PRIu64 ", \"tokens\": %" PRIu64
+			", \"vm_rss_kib\": %" PRIu64 "}", i ? ", " : "",
+			o->rss_at[i], r->rss_tokens[i], r->rss_kib[i]);
 	fprintf(f, "],\n  \"fill_seconds\": %.3f, \"attend_seconds\": %.3f, "
 		"\"check_seconds\": %.3f,\n", r->fill_seconds,
 		r->attend_seconds, r->check_seconds);
@@ -200,7 +204,7 @@ static void report_json(FILE *f, const struct wl_opts *o,
 	else
 		fprintf(f, ", \"max_err\": null, "
 			"\"worst_err_over_tolerance\": null},\n");
-	json_rss(f, r);
+	json_rss(f, o, r);
 	fprintf(f, "  \"seconds\": %.3f\n}\n", r->seconds);
 }
 
@@ -331,9 +335,13 @@ static void table_cache(FILE *f, const struct wl_opts *o,
 	fprintf(f, "peak %sB (%u layers); at most %u tokens kept in a pass; "
 		"saturated Q %" PRIu64 ", K %" PRIu64 ", V %" PRIu64 "\n", a,
 		o->m.layers, kept, sat[0], sat[1], sat[2]);
-	for (i = 0; i < r->n_rss; i++)
-		fprintf(f, "RSS at %" PRIu64 " tokens: %.1f MiB\n",
-			r->rss_tokens[i], r->rss_kib[i] / 1024.0);
+	for (i = 0; i < r->n_rss; i++) {
+		fprintf(f, "RSS at %" PRIu64 " tokens: %.1f MiB", o->rss_at[i],
+			r->rss_kib[i] / 1024.0);
+		if (r->rss_tokens[i] != o->rss_at[i])	/* within a pass */
+			fprintf(f, " (read at %" PRIu64 ")", r->rss_tokens[i]);
+		fprintf(f, "\n");
+	}
 	fprintf(f, "time: ");
 	if (o->fill)
 		fprintf(f, "fill %.2f s, ", r->fill_seconds);

@@ -615,6 +615,8 @@ static int run_fill(struct wl_run_ctx *ru)
 			wl_prog, strerror(-ret));
 	ru->seq = o->fill;
 	ru->r->fill_seconds = (double)(spatten_now_ns() - t0) / 1e9;
+	if (!ret)
+		note_rss(ru);
 	return ret;
 }
 

@@ -130,13 +130,15 @@ done
 
 # --fill: a cache of synthetic tokens imported, then generation steps
 expect 0 "spatten-run --fill 300 -g 3 (llama3-8b, 2 layers)" \
-	"$bin/spatten-run" -b sim -m llama3-8b --layers 2 --fill 300 -g 3 --json
+	"$bin/spatten-run" -b sim -m llama3-8b --layers 2 --fill 300 -g 3 \
+	--rss-at 100,300,302 --json
 pyjson "... no prompt, 3 passes over 301..303 slots, checked" \
 	'd["fill"] == 300 and d["prompt"] == 0 and d["passes"] == 3 and
 d["tokens"] == 303 and all(l["context_max"] == 303 and
 l["context_avg"] == 302 for l in d["per_layer"]) and
 d["check"]["status"] == "pass" and d["check"]["rows"] == 2 * 32 * 3 and
-d["fill_seconds"] >= 0'
+d["fill_seconds"] >= 0 and [(r["at"], r["tokens"]) for r in d["rss"]] ==
+[(100, 300), (300, 300), (302, 302)]'
 expect 0 "spatten-run --fill into a bounded cache, --dtype bf16" \
 	"$bin/spatten-run" -b sim -m llama3-8b --layers 2 --heads 8 \
 	--kv-heads 2 --fill 300 -g 6 --kv-budget 4:28:32 --kv-capacity 80 \
@@ -179,15 +181,17 @@ expect 0 "spatten-run: 2000 tokens in a 128-token cache, --rss-at" \
 	--rss-at 600,2000 --json
 pyjson "... RSS at 2000 tokens <= RSS at 600 + 1 MiB, kept <= 129" \
 	'len(d["rss"]) == 2 and d["rss"][0]["tokens"] == 600 and
-d["rss"][1]["tokens"] == 2000 and d["rss"][0]["vm_rss_kib"] > 0 and
+d["rss"][1]["tokens"] == 2000 and d["rss"][0]["at"] == 600 and
+d["rss"][0]["vm_rss_kib"] > 0 and
 d["rss"][1]["vm_rss_kib"] <= d["rss"][0]["vm_rss_kib"] + 1024 and
 d["kv_capacity"] == 129 and d["tokens"] == 2000 and
 all(l["tokens_kept_max"] <= 129 and l["context_max"] == 129 and
 l["kv_cache_peak_bytes"] == 129 * d["kv_slot_bytes"]
 for l in d["per_layer"]) and d["check"]["status"] == "pass"'
 expect 0 "spatten-run --rss-at (table)" "$bin/spatten-run" -b sim \
-	-m llama3-8b --layers 1 -p 8 -g 8 --kv-budget 2:2:4 --rss-at 10,16 -q
+	-m llama3-8b --layers 1 -p 8 -g 8 --kv-budget 2:2:4 --rss-at 4,10,16 -q
 grep -q '^RSS at 10 tokens: [0-9.]* MiB$' "$tmp/out" &&
+	grep -q '^RSS at 4 tokens: [0-9.]* MiB (read at 8)$' "$tmp/out" &&
 	grep -q '^RSS at 16 tokens: ' "$tmp/out" &&
 	grep -q '^KV cache: budget 2+2+4 = 8 tokens in 9 slots; peak ' "$tmp/out"
 t $? "... prints the cache and the RSS lines"
