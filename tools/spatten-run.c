@@ -56,6 +56,8 @@ static void usage(FILE *f)
 "                        the others are evicted for good\n"
 "      --kv-capacity N   slots of the bounded cache (default S+I+R+1: evict\n"
 "                        at every step; more: evict every N-S-I-R steps)\n"
+"      --kv-per-head     each layer's KV head keeps its own important tokens\n"
+"                        (the authors' LLM code; no --token-keep)\n"
 "      --fill N          start from a cache of N synthetic tokens, imported\n"
 "                        without attention (no prefill), then --steps; with\n"
 "                        -p the prompt is a chunk after them\n"
@@ -329,7 +331,8 @@ static int run_trace(const char *path, int json)
 
 enum { O_LAYERS = 256, O_HEADS, O_HDIM, O_DENSE, O_TOK, O_HEAD, O_VAL,
        O_KBITS, O_VBITS, O_NOPROG, O_THR, O_ROWS, O_NOCHECK, O_TRACE,
-       O_KVHEADS, O_ROPE, O_DTYPE, O_BUDGET, O_CAP, O_RSS, O_FILL };
+       O_KVHEADS, O_ROPE, O_DTYPE, O_BUDGET, O_CAP, O_RSS, O_FILL,
+       O_PERHEAD };
 
 static const struct option lo[] = {
 	{ "model", required_argument, NULL, 'm' },
@@ -344,6 +347,7 @@ static const struct option lo[] = {
 	{ "dtype", required_argument, NULL, O_DTYPE },
 	{ "kv-budget", required_argument, NULL, O_BUDGET },
 	{ "kv-capacity", required_argument, NULL, O_CAP },
+	{ "kv-per-head", no_argument, NULL, O_PERHEAD },
 	{ "fill", required_argument, NULL, O_FILL },
 	{ "dense", no_argument, NULL, O_DENSE },
 	{ "token-keep", required_argument, NULL, O_TOK },
@@ -463,6 +467,9 @@ static int opt_llm(struct cli *cl, int c, const char *arg)
 		return parse_u32(arg, 2, 1u << 30, &o->kv_capacity);
 	case O_FILL:
 		return parse_u32(arg, 1, 1u << 30, &o->fill);
+	case O_PERHEAD:
+		o->kv_per_head = 1;
+		return 0;
 	case O_RSS:
 		return parse_rss(arg, o);
 	default:
@@ -666,6 +673,14 @@ static int finish_cache(struct wl_opts *o)
 	if (o->fill && !o->prompt && !o->steps) {
 		fprintf(stderr, "%s: --fill without --steps (or a prompt): "
 			"nothing would attend to the cache\n", prog);
+		return -1;
+	}
+	if (o->kv_per_head && (!b || o->m.tok_start < 1.0f ||
+				o->m.tok_end < 1.0f)) {
+		fprintf(stderr, "%s: --kv-per-head: each KV head selects its "
+			"own tokens in a bounded cache: it needs --kv-budget, "
+			"and allows no cascade token pruning (--token-keep)\n",
+			prog);
 		return -1;
 	}
 	if (o->kv_capacity && !b) {

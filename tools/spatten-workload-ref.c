@@ -6,8 +6,9 @@
  *
  * What the reference takes from the session is only what it decided: the
  * kept tokens (spatten_session_tokens(): cache slots), the computed heads,
- * which token sits in each slot (spatten_session_cache(): a bounded cache
- * evicts) and the value_keep count. The arithmetic is its own, from the
+ * which token sits in each slot of each KV head
+ * (spatten_session_cache_head(): a bounded cache evicts, per KV head with
+ * --kv-per-head) and the value_keep count. The arithmetic is its own, from the
  * documents:
  *  - inputs: the generator's floats, rounded to fp16 or bf16 with --dtype
  *    (round to nearest even, written here from the formats' definitions,
@@ -400,11 +401,15 @@ static uint32_t kept_slots(struct wl_ref *x, struct spatten_session *s,
 	return (uint32_t)nt;
 }
 
-/* Token of every slot: the cache's, then the pass's new tokens. */
+/*
+ * Token of every slot of KV head @g: the cache's, then the pass's new
+ * tokens. A bounded cache selected per KV head holds different tokens in
+ * each (SPATTEN_SESSION_KV_PER_HEAD); the new tokens are the same.
+ */
 static void slot_ids(struct wl_ref *x, struct spatten_session *s,
-		     uint32_t L, uint64_t pos0)
+		     uint32_t l, uint32_t g, uint32_t L, uint64_t pos0)
 {
-	int nc = spatten_session_cache(s, x->ids, NULL, x->cap);
+	int nc = spatten_session_cache_head(s, l, g, x->ids, NULL, x->cap);
 	uint32_t i;
 
 	/* the cache counts the new tokens once the pass is complete */
@@ -533,7 +538,7 @@ int wl_ref_check_layer(struct wl_ref *x, struct spatten_session *s,
 	cp.st = &st;
 	cp.out = out;
 	cp.tol = tolerance(c, st.kv_rows);
-	slot_ids(x, s, cp.L, pos0);
+	slot_ids(x, s, l, 0, cp.L, pos0);
 	cp.nt = kept_slots(x, s, l, &st);
 	if (!cp.nt) {
 		r->rows_unchecked += (uint64_t)H * (n == 1 ? 1 :
@@ -546,6 +551,8 @@ int wl_ref_check_layer(struct wl_ref *x, struct spatten_session *s,
 		/* heads[] is ascending: this group's computed heads */
 		while (i < (uint32_t)nh && heads[i] < (g + 1) * grp)
 			i++;
+		if (x->o->kv_per_head)
+			slot_ids(x, s, l, g, cp.L, pos0);
 		if (i > first)
 			load_group(x, l, g, cp.nt);
 		for (h = g * grp; h < (g + 1) * grp; h++) {

@@ -141,8 +141,9 @@ static void json_llm(FILE *f, const struct wl_opts *o,
 		r->capacity, wl_slot_bytes(o));
 	if (wl_budget(o))
 		fprintf(f, "{\"start\": %u, \"important\": %u, \"recent\": "
-			"%u, \"tokens\": %u},\n", o->kv_start, o->kv_important,
-			o->kv_recent, wl_budget(o));
+			"%u, \"tokens\": %u, \"per_kv_head\": %s},\n",
+			o->kv_start, o->kv_important, o->kv_recent,
+			wl_budget(o), o->kv_per_head ? "true" : "false");
 	else
 		fprintf(f, "null,\n");
 }
@@ -329,9 +330,10 @@ static void table_cache(FILE *f, const struct wl_opts *o,
 	human(a, sizeof(a), (double)peak);
 	fprintf(f, "KV cache: ");
 	if (wl_budget(o))
-		fprintf(f, "budget %u+%u+%u = %u tokens in %u slots; ",
+		fprintf(f, "budget %u+%u+%u = %u tokens%s in %u slots; ",
 			o->kv_start, o->kv_important, o->kv_recent,
-			wl_budget(o), r->capacity);
+			wl_budget(o), o->kv_per_head ? " per KV head" : "",
+			r->capacity);
 	fprintf(f, "peak %sB (%u layers); at most %u tokens kept in a pass; "
 		"saturated Q %" PRIu64 ", K %" PRIu64 ", V %" PRIu64 "\n", a,
 		o->m.layers, kept, sat[0], sat[1], sat[2]);

@@ -292,6 +292,8 @@ static int session_opts(const struct wl_opts *o,
 	c->kv_start = o->kv_start;
 	c->kv_important = o->kv_important;
 	c->kv_recent = o->kv_recent;
+	if (o->kv_per_head)
+		c->flags |= SPATTEN_SESSION_KV_PER_HEAD;
 	/* the work buffer holds one pass's queries: not 128K of them */
 	c->max_step = o->prompt > 1 ? o->prompt : 1;
 	if (!m->causal) {	/* BERT: [CLS] is never pruned */

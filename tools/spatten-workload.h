@@ -61,6 +61,7 @@ struct wl_opts {
 	int dtype;			/* enum spatten_dtype of the inputs */
 	uint32_t kv_start, kv_important, kv_recent;	/* bounded cache */
 	uint32_t kv_capacity;		/* cache slots (0: the default) */
+	int kv_per_head;		/* each KV head selects its own tokens */
 	uint32_t n_rss;			/* --rss-at */
 	uint64_t rss_at[WL_MAX_RSS];	/* token counts, ascending */
 	uint32_t check_rows;		/* reference rows per (layer, head) of

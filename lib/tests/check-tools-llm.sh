@@ -53,6 +53,13 @@ experr 2 "spatten-run: --fill counts in the session's limit" \
 experr 1 "spatten-run: a layer's cache above the largest buffer says so" \
 	"spatten-run: a layer's KV cache of 131072 slots x 3072 bytes = 384 MiB: more than the board's largest buffer (256 MiB); fewer slots (--kv-budget) or bits (--k-bits, --v-bits, --no-progressive)" \
 	"$bin/spatten-run" -b sim -m llama3-8b --layers 1 --fill 131071 -g 1
+experr 2 "spatten-run: --kv-per-head without a budget" \
+	"spatten-run: --kv-per-head: each KV head selects its own tokens in a bounded cache: it needs --kv-budget, and allows no cascade token pruning (--token-keep)" \
+	"$bin/spatten-run" -b sim -m llama3-8b --kv-per-head
+experr 2 "spatten-run: --kv-per-head with --token-keep" \
+	"spatten-run: --kv-per-head: each KV head selects its own tokens in a bounded cache: it needs --kv-budget, and allows no cascade token pruning (--token-keep)" \
+	"$bin/spatten-run" -b sim -m llama3-8b --kv-budget 4:4:4 --kv-per-head \
+	--token-keep 0.5:0.5
 experr 2 "spatten-run: --kv-capacity without --kv-budget" \
 	"spatten-run: --kv-capacity is the size of a bounded cache: it needs --kv-budget" \
 	"$bin/spatten-run" -b sim --kv-capacity 100
@@ -167,10 +174,20 @@ expect 0 "spatten-run: --kv-budget with cascade pruning and --kv-capacity" \
 	--value-keep 0.5 --json
 pyjson "... cache of 40 slots, evicted to 32, checked" \
 	'd["kv_capacity"] == 40 and d["kv_budget"] == {"start": 2,
-"important": 14, "recent": 16, "tokens": 32} and
+"important": 14, "recent": 16, "tokens": 32, "per_kv_head": False} and
 all(l["context_max"] == 40 for l in d["per_layer"]) and
 d["per_layer"][1]["tokens_kept_max"] < 40 and
 d["check"]["status"] == "pass" and d["check"]["rows"] > 0'
+
+# Per KV head: each head's cache holds its own tokens; the reference maps
+# each head's slots (spatten_session_cache_head())
+expect 0 "spatten-run --kv-per-head (GQA 8/2, evicting)" \
+	"$bin/spatten-run" -b sim -m llama3-8b --layers 2 --heads 8 \
+	--kv-heads 2 -p 32 -g 60 --kv-budget 4:12:16 --kv-per-head \
+	--head-keep 0.9:0.5 --value-keep 0.5 --json
+pyjson "... per_kv_head, checked" \
+	'd["kv_budget"]["per_kv_head"] is True and d["kv_capacity"] == 33 and
+d["check"]["status"] == "pass" and d["check"]["rows"] > 900'
 
 # The resident set of a long generation in a bounded cache is flat once
 # the budget is reached (the tool's own VmRSS readings), and no pass keeps
