@@ -37,11 +37,30 @@ static void usage(FILE *f)
 	wl_model_list(f);
 	fprintf(f,
 "      --layers N        override the layer count\n"
-"      --heads N         override the head count\n"
+"      --heads N         override the (query) head count\n"
+"      --kv-heads N      key/value heads, dividing the heads (grouped-query\n"
+"                        attention; default: the model's, or as many as\n"
+"                        --heads for a model without GQA)\n"
 "      --head-dim N      override D\n"
+"      --rope BASE       rotary positions of this base (0: off; default\n"
+"                        the model's), applied by the board at each slot\n"
 "  -p, --prompt N        prompt (or sequence) length\n"
 "  -g, --steps N         generation steps (decoders)\n"
 "  -s, --seed N          input seed (default 0x5ba77e4)\n"
+"      --dtype T         inputs as f32 (default), f16 or bf16, given to the\n"
+"                        session as [tokens][heads][dim] arrays\n"
+"\n"
+"KV cache (decoders):\n"
+"      --kv-budget S:I:R a bounded cache: the first S tokens, the I most\n"
+"                        important of the middle and the R most recent stay,\n"
+"                        the others are evicted for good\n"
+"      --kv-capacity N   slots of the bounded cache (default S+I+R+1: evict\n"
+"                        at every step; more: evict every N-S-I-R steps)\n"
+"      --kv-per-head     each layer's KV head keeps its own important tokens\n"
+"                        (the authors' LLM code; no --token-keep)\n"
+"      --fill N          start from a cache of N synthetic tokens, imported\n"
+"                        without attention (no prefill), then --steps; with\n"
+"                        -p the prompt is a chunk after them\n"
 "\n"
 "Pruning and quantization:\n"
 "      --dense           the dense baseline: no pruning, static S16 keys,\n"
@@ -64,6 +83,8 @@ static void usage(FILE *f)
 "      --check-rows N    reference rows per layer and head of the prompt\n"
 "                        (default 4; every generation row is checked)\n"
 "      --no-check        skip the float reference\n"
+"      --rss-at N,N,...  report the resident set (VmRSS) when the sequence\n"
+"                        reaches these token counts (at most 16, ascending)\n"
 "      --trace FILE      replay a workload trace (authors' CSV) through\n"
 "                        the traffic and cycle model instead ('-': stdin;\n"
 "                        lines of 4096 bytes at most, docs/tools.md)\n"
@@ -112,6 +133,68 @@ static int parse_pair(const char *s, float *a, float *b)
 		return -1;
 	*colon = 0;
 	return parse_ratio(buf, a) || parse_ratio(colon + 1, b) ? -1 : 0;
+}
+
+/* "S:I:R": three counts of the bounded cache, their sum below 2^30. */
+static int parse_budget(const char *s, uint32_t *v)
+{
+	char buf[64], *p = buf, *colon;
+	uint64_t sum = 0;
+	int i;
+
+	if (strlen(s) >= sizeof(buf))
+		return -1;
+	strcpy(buf, s);
+	for (i = 0; i < 3; i++) {
+		colon = strchr(p, ':');
+		if ((i < 2) != !!colon)
+			return -1;
+		if (colon)
+			*colon = 0;
+		if (parse_u32(p, 0, 1u << 30, &v[i]))
+			return -1;
+		sum += v[i];
+		p = colon + 1;
+	}
+	return sum && sum < (1u << 30) ? 0 : -1;
+}
+
+/* "N,N,...": at most WL_MAX_RSS ascending token counts. */
+static int parse_rss(const char *s, struct wl_opts *o)
+{
+	const char *p = s;
+	char *end;
+	uint64_t x;
+
+	o->n_rss = 0;
+	for (;;) {
+		if (*p < '0' || *p > '9' || o->n_rss == WL_MAX_RSS)
+			return -1;
+		errno = 0;
+		x = strtoull(p, &end, 10);
+		if (errno || !x || x > UINT32_MAX ||
+		    (o->n_rss && x <= o->rss_at[o->n_rss - 1]))
+			return -1;
+		o->rss_at[o->n_rss++] = x;
+		if (!*end)
+			return 0;
+		if (*end != ',')
+			return -1;
+		p = end + 1;
+	}
+}
+
+static int parse_dtype(const char *s, int *t)
+{
+	if (!strcmp(s, "f32"))
+		*t = SPATTEN_DTYPE_F32;
+	else if (!strcmp(s, "f16"))
+		*t = SPATTEN_DTYPE_F16;
+	else if (!strcmp(s, "bf16"))
+		*t = SPATTEN_DTYPE_BF16;
+	else
+		return -1;
+	return 0;
 }
 
 static const char *opt_name(const struct option *opts, int c)
@@ -247,16 +330,25 @@ static int run_trace(const char *path, int json)
 }
 
 enum { O_LAYERS = 256, O_HEADS, O_HDIM, O_DENSE, O_TOK, O_HEAD, O_VAL,
-       O_KBITS, O_VBITS, O_NOPROG, O_THR, O_ROWS, O_NOCHECK, O_TRACE };
+       O_KBITS, O_VBITS, O_NOPROG, O_THR, O_ROWS, O_NOCHECK, O_TRACE,
+       O_KVHEADS, O_ROPE, O_DTYPE, O_BUDGET, O_CAP, O_RSS, O_FILL,
+       O_PERHEAD };
 
 static const struct option lo[] = {
 	{ "model", required_argument, NULL, 'm' },
 	{ "layers", required_argument, NULL, O_LAYERS },
 	{ "heads", required_argument, NULL, O_HEADS },
+	{ "kv-heads", required_argument, NULL, O_KVHEADS },
 	{ "head-dim", required_argument, NULL, O_HDIM },
+	{ "rope", required_argument, NULL, O_ROPE },
 	{ "prompt", required_argument, NULL, 'p' },
 	{ "steps", required_argument, NULL, 'g' },
 	{ "seed", required_argument, NULL, 's' },
+	{ "dtype", required_argument, NULL, O_DTYPE },
+	{ "kv-budget", required_argument, NULL, O_BUDGET },
+	{ "kv-capacity", required_argument, NULL, O_CAP },
+	{ "kv-per-head", no_argument, NULL, O_PERHEAD },
+	{ "fill", required_argument, NULL, O_FILL },
 	{ "dense", no_argument, NULL, O_DENSE },
 	{ "token-keep", required_argument, NULL, O_TOK },
 	{ "head-keep", required_argument, NULL, O_HEAD },
@@ -269,6 +361,7 @@ static const struct option lo[] = {
 	{ "device", required_argument, NULL, 'd' },
 	{ "check-rows", required_argument, NULL, O_ROWS },
 	{ "no-check", no_argument, NULL, O_NOCHECK },
+	{ "rss-at", required_argument, NULL, O_RSS },
 	{ "trace", required_argument, NULL, O_TRACE },
 	{ "json", no_argument, NULL, 'j' },
 	{ "quiet", no_argument, NULL, 'q' },
@@ -281,7 +374,8 @@ static const struct option lo[] = {
  * after all of them are read. @tuned: the first pruning or quantization
  * option (for --dense); @other: the first option --trace ignores;
  * @bad_model: a -m NAME that is not a built-in model (reported after the
- * --trace check); @threshold: --threshold was given.
+ * --trace check); @threshold: --threshold was given; @heads, @kv_heads:
+ * --heads and --kv-heads were given.
  */
 struct cli {
 	struct wl_opts o;
@@ -289,7 +383,7 @@ struct cli {
 	uint32_t prompt, steps;
 	uint64_t seed;
 	const char *bad_model;
-	int have_seed, quiet, tuned, other, threshold;
+	int have_seed, quiet, tuned, other, threshold, heads, kv_heads;
 };
 
 /* Shape and pruning options. Return: 0, -1 bad value, 1 not one of them. */
@@ -305,19 +399,26 @@ static int opt_workload(struct cli *cl, int c, const char *arg)
 		o->m.layers = v;
 		return 0;
 	case O_HEADS:
-		if (parse_u32(arg, 1, 256, &v))
+		if (parse_u32(arg, 1, WL_MAX_HEADS, &v))
 			return -1;
 		o->m.heads = v;
+		cl->heads = 1;
+		return 0;
+	case O_KVHEADS:
+		if (parse_u32(arg, 1, WL_MAX_HEADS, &v))
+			return -1;
+		o->m.kv_heads = v;
+		cl->kv_heads = 1;
 		return 0;
 	case O_HDIM:
-		if (parse_u32(arg, 8, 256, &v) || (v & (v - 1)))
+		if (parse_u32(arg, 8, WL_MAX_D, &v) || (v & (v - 1)))
 			return -1;
 		o->m.head_dim = v;
 		return 0;
 	case 'p':
-		return parse_u32(arg, 1, 65535, &cl->prompt);
+		return parse_u32(arg, 1, 1u << 30, &cl->prompt);
 	case 'g':
-		return parse_u32(arg, 0, 65535, &cl->steps);
+		return parse_u32(arg, 0, UINT32_MAX - 1, &cl->steps);
 	case O_DENSE:
 		o->dense = 1;
 		return 0;
@@ -336,6 +437,41 @@ static int opt_workload(struct cli *cl, int c, const char *arg)
 	case O_NOPROG:
 		o->progressive = 0;
 		return 0;
+	default:
+		return 1;
+	}
+}
+
+/* Positions, element type, the bounded cache, RSS. Return: as opt_workload(). */
+static int opt_llm(struct cli *cl, int c, const char *arg)
+{
+	struct wl_opts *o = &cl->o;
+	uint32_t b[3];
+
+	switch (c) {
+	case O_ROPE:
+		if (parse_u32(arg, 0, 1u << 31, &o->m.rope_base) ||
+		    o->m.rope_base == 1)
+			return -1;
+		return 0;
+	case O_DTYPE:
+		return parse_dtype(arg, &o->dtype);
+	case O_BUDGET:
+		if (parse_budget(arg, b))
+			return -1;
+		o->kv_start = b[0];
+		o->kv_important = b[1];
+		o->kv_recent = b[2];
+		return 0;
+	case O_CAP:
+		return parse_u32(arg, 2, 1u << 30, &o->kv_capacity);
+	case O_FILL:
+		return parse_u32(arg, 1, 1u << 30, &o->fill);
+	case O_PERHEAD:
+		o->kv_per_head = 1;
+		return 0;
+	case O_RSS:
+		return parse_rss(arg, o);
 	default:
 		return 1;
 	}
@@ -450,6 +586,8 @@ static int parse_args(int argc, char **argv, struct cli *cl)
 			cl->threshold = 1;
 		ret = opt_workload(cl, c, optarg);
 		if (ret > 0)
+			ret = opt_llm(cl, c, optarg);
+		if (ret > 0)
 			ret = opt_run(cl, c, optarg);
 		if (ret > 0) {
 			fprintf(stderr, "Try '%s --help'.\n", prog);
@@ -493,12 +631,6 @@ static int finish_opts(struct wl_opts *o, int tuned,
 			"(--steps 0)\n", prog, o->m.name);
 		return -1;
 	}
-	if ((uint64_t)o->prompt + o->steps > 65535) {
-		fprintf(stderr, "%s: prompt + steps = %llu tokens: more than "
-			"65535 (the largest context of a job)\n", prog,
-			(unsigned long long)o->prompt + o->steps);
-		return -1;
-	}
 	if (o->progressive && o->k_bits > 12) {
 		fprintf(stderr, "%s: progressive keys need --k-bits 4..12\n",
 			prog);
@@ -507,13 +639,105 @@ static int finish_opts(struct wl_opts *o, int tuned,
 	return 0;
 }
 
+/*
+ * Query and KV heads: without --kv-heads a model without grouped-query
+ * attention follows --heads, a GQA model keeps its KV heads.
+ * Return: 0, or -1 after a message.
+ */
+static int finish_heads(struct cli *cl)
+{
+	struct wl_model *m = &cl->o.m;
+	const struct wl_model *base = wl_model_find(m->name);
+
+	if (!cl->kv_heads && base && base->kv_heads == base->heads)
+		m->kv_heads = m->heads;
+	if (m->kv_heads > m->heads || m->heads % m->kv_heads) {
+		fprintf(stderr, "%s: %u KV heads do not divide the %u heads "
+			"(--kv-heads)\n", prog, m->kv_heads, m->heads);
+		return -1;
+	}
+	return 0;
+}
+
+/* The whole sequence and the cache that holds it; --rss-at within it. */
+static int finish_cache(struct wl_opts *o)
+{
+	uint64_t t = wl_tokens(o), b = wl_budget(o);
+
+	if ((b || o->fill) && !o->m.causal) {
+		fprintf(stderr, "%s: %s is an encoder: %s a decoder's cache\n",
+			prog, o->m.name, b ? "--kv-budget bounds" :
+			"--fill fills");
+		return -1;
+	}
+	if (o->fill && !o->prompt && !o->steps) {
+		fprintf(stderr, "%s: --fill without --steps (or a prompt): "
+			"nothing would attend to the cache\n", prog);
+		return -1;
+	}
+	if (o->kv_per_head && (!b || o->m.tok_start < 1.0f ||
+				o->m.tok_end < 1.0f)) {
+		fprintf(stderr, "%s: --kv-per-head: each KV head selects its "
+			"own tokens in a bounded cache: it needs --kv-budget, "
+			"and allows no cascade token pruning (--token-keep)\n",
+			prog);
+		return -1;
+	}
+	if (o->kv_capacity && !b) {
+		fprintf(stderr, "%s: --kv-capacity is the size of a bounded "
+			"cache: it needs --kv-budget\n", prog);
+		return -1;
+	}
+	if (o->kv_capacity && o->kv_capacity <= b) {
+		fprintf(stderr, "%s: --kv-capacity %u: not above the budget "
+			"of %llu tokens (S+I+R)\n", prog, o->kv_capacity,
+			(unsigned long long)b);
+		return -1;
+	}
+	if (o->kv_capacity && o->kv_capacity < o->prompt) {
+		fprintf(stderr, "%s: --kv-capacity %u: the %u-token prompt "
+			"does not fit (it is one pass)\n", prog, o->kv_capacity,
+			o->prompt);
+		return -1;
+	}
+	if (t > UINT32_MAX) {
+		fprintf(stderr, "%s: %llu tokens: more than %u (the session's "
+			"32-bit token numbers)\n", prog, (unsigned long long)t,
+			UINT32_MAX);
+		return -1;
+	}
+	if (!b && t > (1u << 30)) {
+		fprintf(stderr, "%s: %sprompt + steps = %llu tokens: more "
+			"than %u (the largest KV cache of a session; "
+			"--kv-budget bounds it)\n", prog, o->fill ? "fill + " :
+			"", (unsigned long long)t, 1u << 30);
+		return -1;
+	}
+	if (o->n_rss && o->rss_at[o->n_rss - 1] > t) {
+		fprintf(stderr, "%s: --rss-at %llu: beyond the run's %llu "
+			"tokens\n", prog,
+			(unsigned long long)o->rss_at[o->n_rss - 1],
+			(unsigned long long)t);
+		return -1;
+	}
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
+	static char outbuf[1u << 16];
 	struct cli cl;
 	struct wl_opts *o = &cl.o;
 	struct wl_result *r;
 	int ret;
 
+	/*
+	 * The help is over 4 KiB: in stdio's default buffer it would be
+	 * written in two pieces, and the errno of a failed first write (a
+	 * full disk) is gone by the time rep_stdout_done() looks. (glibc
+	 * takes the size only with a buffer.)
+	 */
+	setvbuf(stdout, outbuf, _IOFBF, sizeof(outbuf));
 	ret = parse_args(argc, argv, &cl);
 	if (ret >= 0)
 		return rep_stdout_done(prog, ret);
@@ -533,11 +757,14 @@ int main(int argc, char **argv)
 		return rep_stdout_done(prog, run_trace(cl.trace, o->json));
 	if (cl.prompt)
 		o->prompt = cl.prompt;
+	else if (o->fill)	/* the filled cache replaces the prompt */
+		o->prompt = 0;
 	if (cl.steps != UINT32_MAX)
 		o->steps = cl.steps;
 	if (cl.have_seed)
 		o->seed = cl.seed;
-	if (finish_opts(o, cl.tuned, lo))
+	if (finish_opts(o, cl.tuned, lo) || finish_heads(&cl) ||
+	    finish_cache(o))
 		return 2;
 	if (cl.threshold && !o->progressive) {
 		fprintf(stderr, "%s: --threshold is the LSB refetch threshold of "

@@ -1,25 +1,18 @@
 // SPDX-License-Identifier: MIT
 /*
- * Model-shaped workloads through a libspatten session, with a float
- * reference of the same pruned computation. See spatten-workload.h.
+ * Model-shaped workloads through a libspatten session, checked against a
+ * float reference of the same pruned computation (spatten-workload-ref.c).
+ * See spatten-workload.h.
  *
  * Inputs (fixed seed, any element regenerated on demand from a hash, so
- * the reference needs no copy of the KV cache): per (layer, head) a
+ * the reference needs no copy of the KV cache): per (layer, KV head) a
  * direction u (entries +-1); every token j has a salience s_j (heavy
  * tailed, shared by all layers, varied per head). Then
  *   q = 0.6 g + u,   k = 0.6 g + s_j u,   v uniform in [-1, 1]
- * (g standard normal-ish), so a few tokens draw most of the attention, as
- * in trained models, and cascade pruning has something to find.
- *
- * The reference recomputes selected output rows in double from the same
- * quantized inputs the device reads, over the tokens the layer kept
- * (spatten_session_tokens()) and the heads it computed, taking the LSB
- * refetch decision from the MSB-only probabilities and keeping the
- * value_keep largest probabilities without renormalising, as docs/
- * hardware.md specifies. The remaining difference is the device's
- * arithmetic, bounded by spe_out_tolerance().
+ * (g standard normal-ish; a query head uses its KV head's u), so a few
+ * tokens draw most of the attention, as in trained models, and cascade
+ * pruning and a bounded cache have something to find.
  */
-#include <dirent.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <math.h>
@@ -27,24 +20,40 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "spatten-workload.h"
-#include "spe.h"
+#include "spatten-workload-priv.h"
 
 const char *wl_prog = "spatten";
 const char *wl_sim_flag = "--backend sim";
 
+/*
+ * The LLM shapes (published configurations, docs/tools.md) run the dense
+ * schedule: for them the bounded cache (--kv-budget) is the first tool,
+ * and cascade pruning is what --token-keep etc. add.
+ */
 static const struct wl_model models[] = {
-	{ "gpt2-small", 12, 12, 64, 1, 192, 8, 0.9f, 0.2f, 1.0f, 0.75f, 0.2f },
-	{ "gpt2-medium", 24, 16, 64, 1, 192, 8, 0.9f, 0.2f, 1.0f, 0.625f, 0.3f },
-	{ "bert-base", 12, 12, 64, 0, 128, 0, 0.9f, 0.4f, 1.0f, 0.75f, 1.0f },
-	{ "bert-large", 24, 16, 64, 0, 128, 0, 0.9f, 0.4f, 1.0f, 0.75f, 1.0f },
+	{ "gpt2-small", 12, 12, 64, 1, 192, 8, 0.9f, 0.2f, 1.0f, 0.75f, 0.2f,
+	  12, 0, 1024 },
+	{ "gpt2-medium", 24, 16, 64, 1, 192, 8, 0.9f, 0.2f, 1.0f, 0.625f, 0.3f,
+	  16, 0, 1024 },
+	{ "bert-base", 12, 12, 64, 0, 128, 0, 0.9f, 0.4f, 1.0f, 0.75f, 1.0f,
+	  12, 0, 512 },
+	{ "bert-large", 24, 16, 64, 0, 128, 0, 0.9f, 0.4f, 1.0f, 0.75f, 1.0f,
+	  16, 0, 512 },
+	{ "llama2-7b", 32, 32, 128, 1, 256, 8, 1.0f, 1.0f, 1.0f, 1.0f, 1.0f,
+	  32, 10000, 4096 },
+	{ "llama3-8b", 32, 32, 128, 1, 256, 8, 1.0f, 1.0f, 1.0f, 1.0f, 1.0f,
+	  8, 500000, 131072 },
+	{ "mistral-7b", 32, 32, 128, 1, 256, 8, 1.0f, 1.0f, 1.0f, 1.0f, 1.0f,
+	  8, 1000000, 32768 },
 };
+
+#define N_MODELS	(sizeof(models) / sizeof(models[0]))
 
 const struct wl_model *wl_model_find(const char *name)
 {
 	size_t i;
 
-	for (i = 0; i < sizeof(models) / sizeof(models[0]); i++)
+	for (i = 0; i < N_MODELS; i++)
 		if (!strcmp(models[i].name, name))
 			return &models[i];
 	return NULL;
@@ -54,15 +63,21 @@ void wl_model_list(FILE *f)
 {
 	size_t i;
 
-	for (i = 0; i < sizeof(models) / sizeof(models[0]); i++) {
+	for (i = 0; i < N_MODELS; i++) {
 		const struct wl_model *m = &models[i];
 
-		fprintf(f, "  %-12s %2u layers x %2u heads, D=%u, %s, %u tokens%s",
-			m->name, m->layers, m->heads, m->head_dim,
-			m->causal ? "decoder" : "encoder", m->prompt,
-			m->causal ? "" : "\n");
+		fprintf(f, "  %-12s %2u layers x %2u heads", m->name,
+			m->layers, m->heads);
+		if (m->kv_heads != m->heads)
+			fprintf(f, " (%u KV)", m->kv_heads);
+		fprintf(f, ", D=%u, %s, %u tokens", m->head_dim,
+			m->causal ? "decoder" : "encoder", m->prompt);
 		if (m->causal)
-			fprintf(f, " + %u generated\n", m->steps);
+			fprintf(f, " + %u generated", m->steps);
+		if (m->rope_base)
+			fprintf(f, ",\n  %12s RoPE base %u, context %u, dense "
+				"schedule", "", m->rope_base, m->context);
+		fprintf(f, "\n");
 	}
 }
 
@@ -78,13 +93,49 @@ void wl_opts_default(struct wl_opts *o, const struct wl_model *m)
 	o->k_bits = 8;
 	o->v_bits = 12;
 	o->threshold = 0.1f;
+	o->dtype = SPATTEN_DTYPE_F32;
 	o->check_rows = 4;
 	o->check = 1;
 }
 
+uint64_t wl_tokens(const struct wl_opts *o)
+{
+	return (uint64_t)o->fill + o->prompt + o->steps;
+}
+
+uint32_t wl_passes(const struct wl_opts *o)
+{
+	return (o->prompt ? 1 : 0) + o->steps;
+}
+
+uint32_t wl_budget(const struct wl_opts *o)
+{
+	return o->kv_start + o->kv_important + o->kv_recent;
+}
+
+uint32_t wl_capacity(const struct wl_opts *o)
+{
+	uint64_t t = wl_tokens(o);
+
+	if (!wl_budget(o))
+		return (uint32_t)t;
+	if (o->kv_capacity)
+		return o->kv_capacity;
+	/* the prompt is one pass: it must fit before anything is evicted */
+	return o->prompt > wl_budget(o) ? o->prompt : wl_budget(o) + 1;
+}
+
+uint64_t wl_slot_bytes(const struct wl_opts *o)
+{
+	uint64_t D = o->m.head_dim;
+
+	return o->m.kv_heads * (D * o->k_bits / 8 + (o->progressive ?
+				D * 4 / 8 : 0) + D * o->v_bits / 8);
+}
+
 /* ---- inputs ------------------------------------------------------------- */
 
-enum { KIND_Q = 1, KIND_K, KIND_V, KIND_U, KIND_S, KIND_SH };
+enum { KIND_U = 4, KIND_S, KIND_SH };
 
 static uint64_t mix(uint64_t x)
 {
@@ -114,345 +165,102 @@ static double gauss(uint64_t h)
 	return (s - 2.0) * 1.7320508075688772;
 }
 
-static double salience(const struct wl_opts *o, uint32_t l, uint32_t h,
-		       uint32_t j)
+static double salience(const struct wl_opts *o, uint32_t l, uint32_t g,
+		       uint64_t j)
 {
 	double r = unit(h5(o->seed, KIND_S, 0, 0, j));
-	double v = unit(h5(o->seed, KIND_SH, l, h, j));
+	double v = unit(h5(o->seed, KIND_SH, l, g, j));
 
 	return 0.7 * r * r * r * r * r * r * (0.5 + v);
 }
 
-/* Element e of row (layer l, head h, token j) of Q, K or V, in floats. */
-static float gen(const struct wl_opts *o, int kind, uint32_t l, uint32_t h,
-		 uint32_t j, uint32_t e)
+int wl_gen_init(struct wl_gen *g, const struct wl_opts *o)
 {
-	uint64_t base = h5(o->seed, kind, l, h, j);
-	double u = (h5(o->seed, KIND_U, l, h, e) & 1) ? 1.0 : -1.0;
+	uint32_t G = o->m.kv_heads, D = o->m.head_dim, l, h, e;
 
-	switch (kind) {
-	case KIND_Q:
-		return (float)(0.6 * gauss(mix(base + e)) + u);
-	case KIND_K:
-		return (float)(0.6 * gauss(mix(base + e)) +
-			       salience(o, l, h, j) * u);
-	default:
-		return (float)(2.0 * unit(mix(base + e)) - 1.0);
-	}
-}
-
-static void gen_pass(const struct wl_opts *o, uint32_t l, uint32_t pos0,
-		     uint32_t n, float *q, float *k, float *v)
-{
-	uint32_t H = o->m.heads, D = o->m.head_dim, h, i, e;
-
-	for (h = 0; h < H; h++)
-		for (i = 0; i < n; i++)
-			for (e = 0; e < D; e++) {
-				size_t at = ((size_t)h * n + i) * D + e;
-
-				q[at] = gen(o, KIND_Q, l, h, pos0 + i, e);
-				k[at] = gen(o, KIND_K, l, h, pos0 + i, e);
-				v[at] = gen(o, KIND_V, l, h, pos0 + i, e);
-			}
-}
-
-/* ---- reference ------------------------------------------------------------ */
-
-struct ref_ctx {
-	const struct wl_opts *o;
-	const struct spatten_session_config *c;
-	double *kf, *km, *vv, *p;	/* [L][D] keys full / MSB-only, V; [L] */
-	float *row, *row2;
-	unsigned char *pk, *pl;
-};
-
-/* The key and value rows of token j as the device reads them. */
-static void ref_kv(struct ref_ctx *x, uint32_t l, uint32_t h, uint32_t j,
-		   double *kf, double *km, double *vv)
-{
-	const struct spatten_session_config *c = x->c;
-	uint32_t D = c->head_dim, e;
-	int vf = spatten_fmt_of_bits(c->v_bits);
-
-	for (e = 0; e < D; e++)
-		x->row[e] = gen(x->o, KIND_K, l, h, j, e);
-	if (c->flags & SPATTEN_SESSION_PROGRESSIVE) {
-		spatten_pack_split(x->pk, x->pl, c->k_bits, x->row, D, c->k_frac);
-		spatten_unpack_split(x->row2, c->k_bits, x->pk, x->pl, D,
-				     c->k_frac);
-		for (e = 0; e < D; e++)
-			kf[e] = x->row2[e];
-		spatten_unpack_split(x->row2, c->k_bits, x->pk, NULL, D,
-				     c->k_frac);
-		for (e = 0; e < D; e++)
-			km[e] = x->row2[e];
-	} else {
-		int kfmt = spatten_fmt_of_bits(c->k_bits);
-
-		spatten_pack(x->pk, (unsigned int)kfmt, x->row, D, c->k_frac);
-		spatten_unpack(x->row2, (unsigned int)kfmt, x->pk, D, c->k_frac);
-		for (e = 0; e < D; e++)
-			kf[e] = km[e] = x->row2[e];
-	}
-	for (e = 0; e < D; e++)
-		x->row[e] = gen(x->o, KIND_V, l, h, j, e);
-	spatten_pack(x->pk, (unsigned int)vf, x->row, D, c->v_frac);
-	spatten_unpack(x->row2, (unsigned int)vf, x->pk, D, c->v_frac);
-	for (e = 0; e < D; e++)
-		vv[e] = x->row2[e];
-}
-
-static void softmax(const double *q, const double *keys, uint32_t n,
-		    uint32_t D, double *p)
-{
-	double m = -1e300, sum = 0;
-	uint32_t j, e;
-
-	for (j = 0; j < n; j++) {
-		double dot = 0;
-
-		for (e = 0; e < D; e++)
-			dot += q[e] * keys[(size_t)j * D + e];
-		p[j] = dot / sqrt((double)D);
-		if (p[j] > m)
-			m = p[j];
-	}
-	for (j = 0; j < n; j++) {
-		p[j] = exp(p[j] - m);
-		sum += p[j];
-	}
-	for (j = 0; j < n; j++)
-		p[j] /= sum;
-}
-
-/*
- * Probability resolution of the device (units of 2^-15) plus its softmax
- * error: a selection within this distance of its threshold may go either
- * way on the device, so the reference treats it as ambiguous.
- */
-#define PROB_EPS	(4.0 / 32768.0)
-
-/*
- * Output of one row from probabilities @p over @n keys with value pruning
- * to @vk: @ref gets the output of the keys surely kept plus half of the
- * ambiguous ones, @slack half of the ambiguous ones' magnitude.
- */
-static void ref_out(const struct ref_ctx *x, const double *p, uint32_t n,
-		    uint32_t vk, double *ref, double *slack)
-{
-	uint32_t D = x->c->head_dim, j, e, i;
-	double theta = -1.0;
-
-	if (vk && vk < n) {
-		/* the vk-th largest probability */
-		double *s = x->kf;	/* scratch: keys no longer needed */
-
-		memcpy(s, p, n * sizeof(double));
-		for (i = 0; i < vk; i++) {
-			uint32_t best = i;
-			double t;
-
-			for (j = i + 1; j < n; j++)
-				if (s[j] > s[best])
-					best = j;
-			t = s[i];
-			s[i] = s[best];
-			s[best] = t;
-		}
-		theta = s[vk - 1];
-	}
-	for (e = 0; e < D; e++) {
-		ref[e] = 0;
-		slack[e] = 0;
-	}
-	for (j = 0; j < n; j++) {
-		double w = 1.0, a = 0.0;
-
-		if (theta >= 0) {
-			if (p[j] < theta - PROB_EPS)
-				continue;
-			if (p[j] <= theta + PROB_EPS) {
-				w = 0.5;
-				a = 0.5;
-			}
-		}
-		for (e = 0; e < D; e++) {
-			double pv = p[j] * x->vv[(size_t)j * D + e];
-
-			ref[e] += w * pv;
-			slack[e] += a * fabs(pv);
-		}
-	}
-}
-
-static double row_err(const struct ref_ctx *x, const double *ref,
-		      const double *slack, const float *dev)
-{
-	uint32_t D = x->c->head_dim, e;
-	double err = 0;
-
-	for (e = 0; e < D; e++) {
-		double d = fabs(ref[e] - dev[e]) - slack[e];
-
-		if (d < 0)
-			d = 0;
-		if (d > err)
-			err = d;
-	}
-	return err;
-}
-
-/*
- * Reference output of query token @pos at (layer, head) over the @n
- * visible kept tokens @toks; returns max |device - reference| of the row
- * beyond what ambiguous selections (near-ties of the value top-k or of the
- * LSB refetch threshold) can explain.
- */
-static double ref_row(struct ref_ctx *x, uint32_t l, uint32_t h,
-		      uint32_t pos, const uint16_t *toks, uint32_t n,
-		      uint32_t value_keep, const float *dev_row)
-{
-	const struct spatten_session_config *c = x->c;
-	uint32_t D = c->head_dim, j, e;
-	double q[256], ref[256], slack[256], maxp = 0, err, thr;
-	int prog = !!(c->flags & SPATTEN_SESSION_PROGRESSIVE);
-
-	for (e = 0; e < D; e++)
-		q[e] = spatten_s16_to_float(spatten_float_to_s16(
-			gen(x->o, KIND_Q, l, h, pos, e), c->q_frac), c->q_frac);
-	for (j = 0; j < n; j++)
-		ref_kv(x, l, h, toks[j], x->kf + (size_t)j * D,
-		       x->km + (size_t)j * D, x->vv + (size_t)j * D);
-	thr = c->lsb_threshold / 32768.0;
-	if (!prog) {
-		softmax(q, x->kf, n, D, x->p);
-		ref_out(x, x->p, n, value_keep, ref, slack);
-		return row_err(x, ref, slack, dev_row);
-	}
-	softmax(q, x->km, n, D, x->p);
-	for (j = 0; j < n; j++)
-		if (x->p[j] > maxp)
-			maxp = x->p[j];
-	if (maxp >= thr + PROB_EPS) {		/* surely no refetch */
-		ref_out(x, x->p, n, value_keep, ref, slack);
-		return row_err(x, ref, slack, dev_row);
-	}
-	if (maxp >= thr - PROB_EPS) {		/* either: take the closer */
-		ref_out(x, x->p, n, value_keep, ref, slack);
-		err = row_err(x, ref, slack, dev_row);
-		/* ref_out used kf as scratch: rebuild the full keys */
-		for (j = 0; j < n; j++)
-			ref_kv(x, l, h, toks[j], x->kf + (size_t)j * D,
-			       x->km + (size_t)j * D, x->vv + (size_t)j * D);
-		softmax(q, x->kf, n, D, x->p);
-		ref_out(x, x->p, n, value_keep, ref, slack);
-		return fmin(err, row_err(x, ref, slack, dev_row));
-	}
-	softmax(q, x->kf, n, D, x->p);		/* surely refetched */
-	ref_out(x, x->p, n, value_keep, ref, slack);
-	return row_err(x, ref, slack, dev_row);
-}
-
-/* Engine bound for a dense job of the same shape (docs/engine.md). */
-static double tolerance(const struct spatten_session_config *c, uint32_t L)
-{
-	struct spe_job j;
-
-	memset(&j, 0, sizeof(j));
-	j.opcode = SPATTEN_OP_ATTENTION;
-	j.n_heads = c->n_heads;
-	j.head_dim = c->head_dim;
-	j.kv_rows = L;
-	j.q_rows = 1;
-	j.out_frac = c->out_frac;
-	j.v_frac = c->v_frac;
-	return spe_out_tolerance(&j, 1.0);
-}
-
-/* Check the layer's output rows; updates r. Returns 0 or -ENOMEM. */
-static int check_layer(struct ref_ctx *x, struct spatten_session *s,
-		       uint32_t l, int gen_pass_, uint32_t pos0, uint32_t n,
-		       const float *out, struct wl_result *r)
-{
-	const struct spatten_session_config *c = x->c;
-	uint32_t H = c->n_heads, D = c->head_dim, i, hi, h;
-	uint16_t heads[256], *toks, *vis;
-	struct spatten_layer_stats st;
-	int nt, nh;
-	double tol;
-
-	spatten_session_layer_stats(s, l, &st, NULL);
-	tol = tolerance(c, st.kv_rows);
-	nh = spatten_session_heads(s, l, heads, 256);
-	toks = malloc(c->max_context * sizeof(uint16_t));
-	vis = malloc(c->max_context * sizeof(uint16_t));
-	if (!toks || !vis) {
-		free(toks);
-		free(vis);
+	g->o = o;
+	g->u = malloc((size_t)o->m.layers * G * D);
+	if (!g->u)
 		return -ENOMEM;
-	}
-	nt = spatten_session_tokens(s, l, toks, c->max_context);
-	for (hi = 0, h = 0; h < H; h++) {
-		int computed = hi < (uint32_t)nh && heads[hi] == h;
-		uint32_t rows = gen_pass_ ? 1 : x->o->check_rows;
-
-		if (computed)
-			hi++;
-		for (i = 0; i < rows; i++) {
-			uint32_t pos, nv = 0, t;
-			const float *dev;
-			double err;
-
-			if (gen_pass_) {
-				pos = pos0;
-			} else {
-				/* evenly spread over the kept tokens */
-				if (!nt)
-					break;
-				pos = toks[(uint64_t)(nt - 1) * (i + 1) / rows];
-			}
-			dev = out + ((size_t)h * n + (pos - pos0)) * D;
-			if (!computed) {
-				for (t = 0; t < D; t++)
-					if (dev[t] != 0.0f)
-						r->max_err[l] = 1e9;
-				continue;
-			}
-			for (t = 0; t < (uint32_t)nt; t++)
-				if (!(c->flags & SPATTEN_SESSION_CAUSAL) ||
-				    toks[t] <= pos)
-					vis[nv++] = toks[t];
-			err = ref_row(x, l, h, pos, vis, nv, st.value_keep,
-				      dev);
-			r->rows_checked++;
-			if (err > r->max_err[l])
-				r->max_err[l] = err;
-			if (tol > r->tol[l])
-				r->tol[l] = tol;
-			if (err / tol > r->worst_ratio)
-				r->worst_ratio = err / tol;
-			if (err > r->max_err_all)
-				r->max_err_all = err;
-		}
-	}
-	free(toks);
-	free(vis);
+	for (l = 0; l < o->m.layers; l++)
+		for (h = 0; h < G; h++)
+			for (e = 0; e < D; e++)
+				g->u[((size_t)l * G + h) * D + e] =
+					(h5(o->seed, KIND_U, l, h, e) & 1) ?
+					1 : -1;
 	return 0;
 }
 
-/* ---- the run ---------------------------------------------------------------- */
+void wl_gen_free(struct wl_gen *g)
+{
+	free(g->u);
+	g->u = NULL;
+}
 
-static int session_config(const struct wl_opts *o,
-			  struct spatten_session_config *c)
+void wl_gen_row(const struct wl_gen *g, int kind, uint32_t l, uint32_t h,
+		uint64_t j, float *dst)
+{
+	const struct wl_opts *o = g->o;
+	uint32_t D = o->m.head_dim, G = o->m.kv_heads, e;
+	uint32_t kvh = kind == WL_Q ? h / (o->m.heads / G) : h;
+	const int8_t *u = g->u + ((size_t)l * G + kvh) * D;
+	uint64_t base = h5(o->seed, (uint64_t)kind, l, h, j);
+	double s = kind == WL_K ? salience(o, l, h, j) : 0.0;
+
+	for (e = 0; e < D; e++) {
+		uint64_t x = mix(base + e);
+
+		switch (kind) {
+		case WL_Q:
+			dst[e] = (float)(0.6 * gauss(x) + u[e]);
+			break;
+		case WL_K:
+			dst[e] = (float)(0.6 * gauss(x) + s * u[e]);
+			break;
+		default:
+			dst[e] = (float)(2.0 * unit(x) - 1.0);
+		}
+	}
+}
+
+/*
+ * Q (unless @q is NULL), K and V of tokens pos0..pos0+n-1 at layer @l:
+ * [heads][n][D] floats (spatten_session_layer()'s layout), or with @thd
+ * [n][heads][D] (what PyTorch's projections produce).
+ */
+static void gen_pass(const struct wl_gen *g, uint32_t l, uint64_t pos0,
+		     uint32_t n, int thd, float *q, float *k, float *v)
+{
+	uint32_t H = g->o->m.heads, G = g->o->m.kv_heads;
+	uint32_t D = g->o->m.head_dim, h, i;
+
+	for (i = 0; i < n; i++) {
+		for (h = 0; q && h < H; h++)
+			wl_gen_row(g, WL_Q, l, h, pos0 + i, q + ((thd ?
+				   (size_t)i * H + h : (size_t)h * n + i) * D));
+		for (h = 0; h < G; h++) {
+			size_t at = (thd ? (size_t)i * G + h :
+				     (size_t)h * n + i) * D;
+
+			wl_gen_row(g, WL_K, l, h, pos0 + i, k + at);
+			wl_gen_row(g, WL_V, l, h, pos0 + i, v + at);
+		}
+	}
+}
+
+/* ---- the session ------------------------------------------------------------ */
+
+static int session_opts(const struct wl_opts *o,
+			struct spatten_session_opts *c)
 {
 	const struct wl_model *m = &o->m;
 	int f;
 
-	spatten_session_config_init(c, m->layers, m->heads, m->head_dim,
-				    o->prompt + o->steps);
-	if (!m->causal)
-		c->flags &= ~SPATTEN_SESSION_CAUSAL;
+	spatten_session_opts_init(c, m->causal ? SPATTEN_SESSION_DECODER :
+				  SPATTEN_SESSION_ENCODER, m->layers, m->heads,
+				  m->kv_heads, m->head_dim, wl_capacity(o));
+	/* the reference quantises with the same fractional bits */
+	c->flags = SPATTEN_SESSION_FIXED_SCALES;
 	if (!o->dense) {
 		int ret = spatten_schedule_paper(&c->schedule, m->layers,
 						 m->tok_start, m->tok_end,
@@ -461,12 +269,11 @@ static int session_config(const struct wl_opts *o,
 		if (ret < 0)
 			return ret;
 	}
+	c->k_bits = (uint8_t)o->k_bits;
 	if (o->progressive) {
 		c->flags |= SPATTEN_SESSION_PROGRESSIVE;
-		c->k_bits = (uint8_t)o->k_bits;
 		f = spatten_frac_for_bits(4.0f, o->k_bits + 4);
 	} else {
-		c->k_bits = (uint8_t)o->k_bits;
 		f = spatten_frac_for_bits(4.0f, o->k_bits);
 	}
 	if (f < 0)
@@ -481,6 +288,14 @@ static int session_config(const struct wl_opts *o,
 	c->out_frac = 14;
 	c->lsb_threshold = (uint16_t)lrintf(o->threshold * 32768.0f);
 	c->topk_seed = (uint32_t)o->seed;
+	c->rope_base = m->rope_base;
+	c->kv_start = o->kv_start;
+	c->kv_important = o->kv_important;
+	c->kv_recent = o->kv_recent;
+	if (o->kv_per_head)
+		c->flags |= SPATTEN_SESSION_KV_PER_HEAD;
+	/* the work buffer holds one pass's queries: not 128K of them */
+	c->max_step = o->prompt > 1 ? o->prompt : 1;
 	if (!m->causal) {	/* BERT: [CLS] is never pruned */
 		c->n_pinned = 1;
 		c->pinned[0] = 0;
@@ -488,238 +303,423 @@ static int session_config(const struct wl_opts *o,
 	return 0;
 }
 
-static int pci_board_present(char *addr, size_t len)
+/* VmRSS of this process in KiB, 0 if unknown. */
+static uint64_t rss_kib(void)
 {
-	struct dirent *de;
-	DIR *d = opendir("/sys/bus/pci/devices");
-	int found = 0;
+	char line[256];
+	uint64_t kib = 0;
+	FILE *f = fopen("/proc/self/status", "r");
 
-	if (!d)
+	if (!f)
 		return 0;
-	while (!found && (de = readdir(d))) {
-		char p[512], buf[32];
-		unsigned int ven = 0, dev = 0;
-		FILE *f;
-
-		if (de->d_name[0] == '.')
-			continue;
-		snprintf(p, sizeof(p), "/sys/bus/pci/devices/%s/vendor",
-			 de->d_name);
-		f = fopen(p, "r");
-		if (!f)
-			continue;
-		if (fgets(buf, sizeof(buf), f))
-			ven = (unsigned int)strtoul(buf, NULL, 16);
-		fclose(f);
-		snprintf(p, sizeof(p), "/sys/bus/pci/devices/%s/device",
-			 de->d_name);
-		f = fopen(p, "r");
-		if (!f)
-			continue;
-		if (fgets(buf, sizeof(buf), f))
-			dev = (unsigned int)strtoul(buf, NULL, 16);
-		fclose(f);
-		if (ven == SPATTEN_PCI_VENDOR_ID && dev == SPATTEN_PCI_DEVICE_ID) {
-			snprintf(addr, len, "%.31s", de->d_name);
-			found = 1;
+	while (fgets(line, sizeof(line), f))
+		if (!strncmp(line, "VmRSS:", 6)) {
+			kib = strtoull(line + 6, NULL, 10);
+			break;
 		}
-	}
-	closedir(d);
-	return found;
+	fclose(f);
+	return kib;
 }
 
-void wl_explain_open_error(const char *prog, const char *path, int err)
+/* ---- the run ---------------------------------------------------------------- */
+
+struct wl_run_ctx {
+	const struct wl_opts *o;
+	struct wl_result *r;
+	struct spatten_session_opts c;
+	struct spatten_dev *dev;
+	struct spatten_session *s;
+	struct wl_gen g;
+	struct wl_ref x;
+	float *q, *k, *v, *out;
+	void *q16, *k16, *v16;	/* --dtype f16, bf16: the converted inputs */
+	uint32_t passes, done;
+	uint64_t seq;		/* tokens of the sequence so far */
+};
+
+static int run_alloc(struct wl_run_ctx *ru)
 {
-	char addr[64], where[4096];
-	int boards = spatten_list_boards(NULL, 0);
-
-	/* "PATH: " when one was given; the first board otherwise */
-	snprintf(where, sizeof(where), "%s%s", path ? path : "",
-		 path ? ": " : "");
-	if (err == -ENOENT && boards > 0 && path &&
-	    !strncmp(path, SPATTEN_BOARD_PREFIX, strlen(SPATTEN_BOARD_PREFIX))) {
-		fprintf(stderr, "%s: %sno such board (%d SpAtten board%s, "
-			"numbered from 0)\n", prog, where, boards,
-			boards == 1 ? "" : "s");
-	} else if (err == -ENOENT || err == -ENODEV || err == -ENXIO) {
-		if (pci_board_present(addr, sizeof(addr)))
-			fprintf(stderr, "%s: %sno SpAtten device node, but a "
-				"SpAtten board is at PCI %s: is the driver "
-				"loaded? (modprobe spatten / insmod "
-				"spatten.ko)\n", prog, where, addr);
-		else
-			fprintf(stderr, "%s: %sno SpAtten device (no board "
-				"found on the PCI bus either; "
-				"%s runs the simulation)\n",
-				prog, where, wl_sim_flag);
-	} else if (err == -EACCES || err == -EPERM) {
-		fprintf(stderr, "%s: %spermission denied (root, or the "
-			"udev rule's group)\n", prog, where);
-	} else if (err == -EPROTO) {
-		fprintf(stderr, "%s: %sthe driver speaks another API "
-			"version than this library (%d)\n", prog, where,
-			SPATTEN_API_VERSION);
-	} else if (err == -ENOTTY) {
-		fprintf(stderr, "%s: %snot a SpAtten device\n", prog, where);
-	} else if (err == -EINVAL && getenv(SPATTEN_BACKEND_ENV)) {
-		fprintf(stderr, "%s: %s=%s: expected \"sim\" or \"device\"\n",
-			prog, SPATTEN_BACKEND_ENV, getenv(SPATTEN_BACKEND_ENV));
-	} else if (err == -EINVAL && path &&
-		   !strncmp(path, SPATTEN_BOARD_PREFIX,
-			    strlen(SPATTEN_BOARD_PREFIX))) {
-		fprintf(stderr, "%s: %sexpected " SPATTEN_BOARD_PREFIX
-			"N, N the board number (0 for the first)\n", prog,
-			where);
-	} else {
-		fprintf(stderr, "%s: %s%s\n", prog, where, strerror(-err));
-	}
-}
-
-/*
- * The session needs more than the board has: say which limit, and what it
- * is. Falls back to the generic hint when the capabilities cannot be read.
- */
-static void explain_caps(struct spatten_dev *dev,
-			 const struct spatten_session_config *c)
-{
-	struct spatten_info info;
-	const char *p = wl_prog;
-
-	if (spatten_get_info(dev, &info) < 0) {
-		fprintf(stderr, "%s: cannot set up the session: the board "
-			"lacks a feature, format or size this workload needs "
-			"(see spatten-info)\n", p);
-		return;
-	}
-	if (c->max_context > info.max_context)
-		fprintf(stderr, "%s: prompt + steps = %u tokens: more than "
-			"the board's max context of %u tokens\n", p,
-			c->max_context, info.max_context);
-	else if (c->n_heads > info.max_heads)
-		fprintf(stderr, "%s: %u heads: more than the board's max of "
-			"%u heads\n", p, c->n_heads, info.max_heads);
-	else if (!(info.head_dims & c->head_dim))
-		fprintf(stderr, "%s: head dimension %u: the board supports "
-			"the dimensions of mask 0x%x\n", p, c->head_dim,
-			info.head_dims);
-	else
-		fprintf(stderr, "%s: cannot set up the session: the board "
-			"lacks a feature or format this workload needs (K %u "
-			"bits%s, V %u bits; see spatten-info)\n", p,
-			c->k_bits, c->flags & SPATTEN_SESSION_PROGRESSIVE ?
-			" progressive" : "", c->v_bits);
-}
-
-int wl_run(const struct wl_opts *o, struct wl_result *r)
-{
-	const struct wl_model *m = &o->m;
-	struct spatten_session_config cfg;
-	struct spatten_session *s = NULL;
-	struct spatten_dev *dev = NULL;
-	struct ref_ctx x;
-	size_t n = (size_t)m->heads * o->prompt * m->head_dim;
-	float *q = NULL, *k = NULL, *v = NULL, *out = NULL;
-	uint32_t t, l, passes = 1 + o->steps, done = 0, total;
-	int64_t t0 = spatten_now_ns();
+	const struct wl_model *m = &ru->o->m;
+	size_t rows = ru->o->prompt > 1 ? ru->o->prompt : 1;
+	size_t nq = rows * m->heads * m->head_dim;
+	size_t nkv = rows * m->kv_heads * m->head_dim;
 	int ret;
 
-	memset(r, 0, sizeof(*r));
-	memset(&x, 0, sizeof(x));
-	ret = session_config(o, &cfg);
+	ru->q = malloc(nq * sizeof(float));
+	ru->out = malloc(nq * sizeof(float));
+	ru->k = malloc(nkv * sizeof(float));
+	ru->v = malloc(nkv * sizeof(float));
+	if (ru->o->dtype != SPATTEN_DTYPE_F32) {
+		ru->q16 = malloc(nq * 2);
+		ru->k16 = malloc(nkv * 2);
+		ru->v16 = malloc(nkv * 2);
+		if (!ru->q16 || !ru->k16 || !ru->v16)
+			return -ENOMEM;
+	}
+	if (!ru->q || !ru->out || !ru->k || !ru->v)
+		return -ENOMEM;
+	ret = wl_gen_init(&ru->g, ru->o);
+	if (ret < 0 || !ru->o->check)
+		return ret;
+	return wl_ref_init(&ru->x, ru->o, &ru->c, &ru->g, ru->c.max_context);
+}
+
+static void run_free(struct wl_run_ctx *ru)
+{
+	free(ru->q);
+	free(ru->k);
+	free(ru->v);
+	free(ru->out);
+	free(ru->q16);
+	free(ru->k16);
+	free(ru->v16);
+	wl_gen_free(&ru->g);
+	wl_ref_free(&ru->x);
+	spatten_session_destroy(ru->s);
+	spatten_close(ru->dev);
+}
+
+/* The options, the board, the session. Return: 0 or -errno (said). */
+static int run_open(struct wl_run_ctx *ru)
+{
+	int ret = session_opts(ru->o, &ru->c);
+
 	if (ret < 0) {
 		fprintf(stderr, "%s: bad workload parameters: %s\n", wl_prog,
 			strerror(-ret));
 		return ret;
 	}
-	ret = spatten_open_backend(o->path, o->backend, &dev);
+	ret = spatten_open_backend(ru->o->path, ru->o->backend, &ru->dev);
 	if (ret < 0) {
-		wl_explain_open_error(wl_prog, o->path, ret);
+		wl_explain_open_error(wl_prog, ru->o->path, ret);
 		return ret;
 	}
-	r->backend = spatten_backend(dev);
-	ret = spatten_session_create(dev, &cfg, &s);
-	if (ret == -EOPNOTSUPP) {
-		explain_caps(dev, &cfg);
-		goto out;
-	} else if (ret < 0) {
+	ru->r->backend = spatten_backend(ru->dev);
+	ret = spatten_session_open(ru->dev, &ru->c, &ru->s);
+	if (ret == -EOPNOTSUPP)
+		wl_explain_caps(ru->dev, ru->o, &ru->c);
+	else if (ret < 0 && (ret != -EINVAL ||
+			     !wl_explain_bo_size(ru->dev, ru->o, &ru->c)))
 		fprintf(stderr, "%s: cannot set up the session: %s\n", wl_prog,
 			strerror(-ret));
-		goto out;
-	}
-	q = malloc(n * sizeof(float));
-	k = malloc(n * sizeof(float));
-	v = malloc(n * sizeof(float));
-	out = malloc(n * sizeof(float));
-	x.o = o;
-	x.c = &cfg;
-	x.kf = malloc((size_t)cfg.max_context * m->head_dim * sizeof(double));
-	x.km = malloc((size_t)cfg.max_context * m->head_dim * sizeof(double));
-	x.vv = malloc((size_t)cfg.max_context * m->head_dim * sizeof(double));
-	x.p = malloc((size_t)cfg.max_context * sizeof(double));
-	x.row = malloc(m->head_dim * sizeof(float));
-	x.row2 = malloc(m->head_dim * sizeof(float));
-	x.pk = malloc(m->head_dim * 2);
-	x.pl = malloc(m->head_dim);
-	if (!q || !k || !v || !out || !x.kf || !x.km || !x.vv || !x.p ||
-	    !x.row || !x.row2 || !x.pk || !x.pl) {
-		ret = -ENOMEM;
-		fprintf(stderr, "%s: out of memory\n", wl_prog);
-		goto out;
-	}
-	total = passes * m->layers;
-	for (t = 0; t < passes; t++) {
-		uint32_t nn = t ? 1 : o->prompt;
-		uint32_t pos0 = t ? o->prompt + t - 1 : 0;
+	ru->r->capacity = ru->c.max_context;
+	return ret;
+}
 
-		for (l = 0; l < m->layers; l++) {
-			gen_pass(o, l, pos0, nn, q, k, v);
-			ret = spatten_session_layer(s, l, nn, q, k, v, out);
-			if (ret < 0) {
-				struct spatten_layer_stats st;
+static int layer_failed(struct wl_run_ctx *ru, uint32_t l, uint32_t t,
+			uint32_t n, int ret)
+{
+	struct spatten_layer_stats st;
 
-				spatten_session_layer_stats(s, l, &st, NULL);
-				fprintf(stderr, "%s: layer %u of pass %u "
-					"failed: %s", wl_prog, l, t, strerror(-ret));
-				if (ret == -EIO)
-					fprintf(stderr, " (job status %u: %s)",
-						st.status,
-						spatten_status_str(st.status));
-				fprintf(stderr, "\n");
-				goto out;
-			}
-			if (o->check) {
-				ret = check_layer(&x, s, l, t > 0, pos0, nn,
-						  out, r);
-				if (ret < 0)
-					goto out;
-			}
-			done++;
-			if (o->progress)
-				fprintf(stderr, "\r%s: pass %u/%u layer %2u/%u "
-					"(%3u%%)", m->name, t + 1, passes,
-					l + 1, m->layers, done * 100 / total);
+	spatten_session_layer_stats(ru->s, l, &st, NULL);
+	fprintf(stderr, "%s: layer %u of pass %u failed: %s", wl_prog, l, t,
+		strerror(-ret));
+	if (ret == -EIO)
+		fprintf(stderr, " (job status %u: %s)", st.status,
+			spatten_status_str(st.status));
+	if (ret == -EOPNOTSUPP && n > 1 && ru->seq)
+		fprintf(stderr, " (a prompt after --fill is a chunk: the "
+			"board has no chunked steps, SPATTEN_FEAT_CHUNKS)");
+	fprintf(stderr, "\n");
+	return ret;
+}
+
+/* The figures a pass leaves at layer @l: largest and last. */
+static void note_layer(struct wl_run_ctx *ru, uint32_t l)
+{
+	struct spatten_layer_stats st;
+	struct wl_result *r = ru->r;
+
+	spatten_session_layer_stats(ru->s, l, &st, NULL);
+	if (st.tokens_kept > r->kept_max[l])
+		r->kept_max[l] = st.tokens_kept;
+	if (st.kv_rows > r->ctx_max[l])
+		r->ctx_max[l] = st.kv_rows;
+	r->kept_last[l] = st.tokens_kept;
+	r->heads_last[l] = st.heads_alive;
+}
+
+/* --rss-at: the resident set once the sequence reached each count. */
+static void note_rss(struct wl_run_ctx *ru)
+{
+	struct wl_result *r = ru->r;
+
+	while (r->n_rss < ru->o->n_rss && ru->seq >= ru->o->rss_at[r->n_rss]) {
+		r->rss_tokens[r->n_rss] = ru->seq;
+		r->rss_kib[r->n_rss] = rss_kib();
+		r->n_rss++;
+	}
+}
+
+/* @n floats at @src as @dtype (fp16 or bf16) at @dst. */
+static int convert(void *dst, int dtype, const float *src, size_t n)
+{
+	return spatten_convert(dst, (enum spatten_dtype)dtype, src,
+			       SPATTEN_DTYPE_F32, n);
+}
+
+/*
+ * --dtype f16 or bf16: the inputs as PyTorch has them, [tokens][heads][D]
+ * in the narrow type, through spatten_session_attend(); the output in
+ * float, [heads][tokens][D], for the reference.
+ */
+static int attend_narrow(struct wl_run_ctx *ru, uint32_t l, uint32_t n,
+			 uint64_t pos0)
+{
+	const struct wl_model *m = &ru->o->m;
+	enum spatten_dtype t = (enum spatten_dtype)ru->o->dtype;
+	size_t nq = (size_t)n * m->heads * m->head_dim;
+	size_t nkv = (size_t)n * m->kv_heads * m->head_dim;
+	struct spatten_view qv, kv, vv, ov;
+	int ret;
+
+	gen_pass(&ru->g, l, pos0, n, 1, ru->q, ru->k, ru->v);
+	ret = convert(ru->q16, t, ru->q, nq);
+	if (!ret)
+		ret = convert(ru->k16, t, ru->k, nkv);
+	if (!ret)
+		ret = convert(ru->v16, t, ru->v, nkv);
+	if (ret < 0)
+		return ret;
+	qv = spatten_view_thd(ru->q16, t, m->heads, m->head_dim);
+	kv = spatten_view_thd(ru->k16, t, m->kv_heads, m->head_dim);
+	vv = spatten_view_thd(ru->v16, t, m->kv_heads, m->head_dim);
+	ov = spatten_view_htd(ru->out, SPATTEN_DTYPE_F32, n, m->head_dim);
+	return spatten_session_attend(ru->s, l, n, &qv, &kv, &vv, &ov);
+}
+
+/* One layer of a pass of @n new tokens (the first is token @pos0). */
+static int run_layer(struct wl_run_ctx *ru, uint32_t l, uint32_t n,
+		     uint64_t pos0)
+{
+	if (ru->o->dtype != SPATTEN_DTYPE_F32)
+		return attend_narrow(ru, l, n, pos0);
+	gen_pass(&ru->g, l, pos0, n, 0, ru->q, ru->k, ru->v);
+	return spatten_session_layer(ru->s, l, n, ru->q, ru->k, ru->v,
+				     ru->out);
+}
+
+/*
+ * --fill: tokens per spatten_session_import() call, about 32 MiB of K and
+ * V for every layer; with a budget what fits after an eviction.
+ */
+static uint32_t fill_chunk(const struct wl_run_ctx *ru)
+{
+	const struct wl_opts *o = ru->o;
+	uint64_t tok = (uint64_t)o->m.layers * o->m.kv_heads * o->m.head_dim *
+		       2 * (sizeof(float) + 2);
+	uint64_t c = (32u << 20) / tok;
+
+	if (wl_budget(o) && c > ru->c.max_context - wl_budget(o))
+		c = ru->c.max_context - wl_budget(o);
+	if (c > o->fill)
+		c = o->fill;
+	return c ? (uint32_t)c : 1;
+}
+
+struct fill_buf {
+	float *k, *v;			/* [layers][chunk][G][D] */
+	uint16_t *k16, *v16;		/* the same in --dtype */
+	struct spatten_view *kv, *vv;	/* [layers] */
+	size_t per_layer;		/* elements of a layer's chunk */
+};
+
+static void fill_buf_free(struct fill_buf *b)
+{
+	free(b->k);
+	free(b->v);
+	free(b->k16);
+	free(b->v16);
+	free(b->kv);
+	free(b->vv);
+}
+
+static int fill_buf_alloc(const struct wl_opts *o, uint32_t chunk,
+			  struct fill_buf *b)
+{
+	size_t n, L = o->m.layers;
+
+	memset(b, 0, sizeof(*b));
+	b->per_layer = (size_t)chunk * o->m.kv_heads * o->m.head_dim;
+	n = L * b->per_layer;
+	b->k = malloc(n * sizeof(float));
+	b->v = malloc(n * sizeof(float));
+	b->kv = calloc(L, sizeof(*b->kv));
+	b->vv = calloc(L, sizeof(*b->vv));
+	if (o->dtype != SPATTEN_DTYPE_F32) {
+		b->k16 = malloc(n * 2);
+		b->v16 = malloc(n * 2);
+		if (!b->k16 || !b->v16)
+			return -ENOMEM;
+	}
+	return b->k && b->v && b->kv && b->vv ? 0 : -ENOMEM;
+}
+
+/* The views of @n tokens of every layer, from token @t0. */
+static int fill_views(struct wl_run_ctx *ru, struct fill_buf *b,
+		      uint64_t t0, uint32_t n)
+{
+	const struct wl_model *m = &ru->o->m;
+	enum spatten_dtype t = (enum spatten_dtype)ru->o->dtype;
+	size_t cnt = (size_t)n * m->kv_heads * m->head_dim;
+	uint32_t l;
+	int ret;
+
+	for (l = 0; l < m->layers; l++) {
+		size_t at = l * b->per_layer;
+		void *k = b->k + at, *v = b->v + at;
+
+		gen_pass(&ru->g, l, t0, n, 1, NULL, b->k + at, b->v + at);
+		if (t != SPATTEN_DTYPE_F32) {
+			k = b->k16 + at;
+			v = b->v16 + at;
+			ret = convert(k, t, b->k + at, cnt);
+			if (!ret)
+				ret = convert(v, t, b->v + at, cnt);
+			if (ret < 0)
+				return ret;
 		}
+		b->kv[l] = spatten_view_thd(k, t, m->kv_heads, m->head_dim);
+		b->vv[l] = spatten_view_thd(v, t, m->kv_heads, m->head_dim);
 	}
+	return 0;
+}
+
+/*
+ * --fill N: N synthetic tokens of K and V imported into every layer's
+ * cache without attention (spatten_session_import()), in chunks, so a
+ * decode step at a long context starts in seconds, not after a prefill.
+ */
+static int run_fill(struct wl_run_ctx *ru)
+{
+	const struct wl_opts *o = ru->o;
+	uint32_t chunk = fill_chunk(ru), n;
+	int64_t t0 = spatten_now_ns();
+	struct fill_buf b;
+	uint64_t at;
+	int ret;
+
+	ret = fill_buf_alloc(o, chunk, &b);
+	for (at = 0; !ret && at < o->fill; at += n) {
+		n = o->fill - at < chunk ? (uint32_t)(o->fill - at) : chunk;
+		ret = fill_views(ru, &b, at, n);
+		if (!ret)
+			ret = spatten_session_import(ru->s, n, b.kv, b.vv);
+		if (!ret && o->progress)
+			fprintf(stderr, "\r%s: fill %" PRIu64 "/%u tokens",
+				o->m.name, at + n, o->fill);
+	}
+	fill_buf_free(&b);
+	if (ret == -ENOMEM)
+		fprintf(stderr, "%s: out of memory\n", wl_prog);
+	else if (ret < 0)
+		fprintf(stderr, "%s: --fill: importing the cache failed: %s\n",
+			wl_prog, strerror(-ret));
+	ru->seq = o->fill;
+	ru->r->fill_seconds = (double)(spatten_now_ns() - t0) / 1e9;
+	if (!ret)
+		note_rss(ru);
+	return ret;
+}
+
+/* Pass @t: the prompt (@n tokens), a chunk or a generation step. */
+static int run_pass(struct wl_run_ctx *ru, uint32_t t, uint32_t n)
+{
+	const struct wl_opts *o = ru->o;
+	uint32_t L = o->m.layers, l;
+	uint64_t pos0 = ru->seq;
+	int ret;
+
+	for (l = 0; l < L; l++) {
+		int64_t t0 = spatten_now_ns(), t1;
+
+		ret = run_layer(ru, l, n, pos0);
+		if (ret < 0)
+			return layer_failed(ru, l, t, n, ret);
+		t1 = spatten_now_ns();
+		ru->r->attend_seconds += (double)(t1 - t0) / 1e9;
+		note_layer(ru, l);
+		if (o->check) {
+			ret = wl_ref_check_layer(&ru->x, ru->s, l, pos0, n,
+						 ru->out, ru->r);
+			if (ret < 0)
+				return ret;
+			ru->r->check_seconds += (double)(spatten_now_ns() - t1) /
+						1e9;
+		}
+		ru->done++;
+		if (o->progress)
+			fprintf(stderr, "\r%s: pass %u/%u layer %2u/%u "
+				"(%3u%%)", o->m.name, t + 1, ru->passes, l + 1,
+				L, (uint32_t)((uint64_t)ru->done * 100 /
+					      ((uint64_t)ru->passes * L)));
+	}
+	ru->seq += n;
+	note_rss(ru);
+	return 0;
+}
+
+static int run_passes(struct wl_run_ctx *ru)
+{
+	const struct wl_opts *o = ru->o;
+	uint32_t t = 0, i;
+	int ret;
+
+	ru->passes = wl_passes(o);
+	if (o->fill) {
+		ret = run_fill(ru);
+		if (ret < 0)
+			return ret;
+	}
+	if (o->prompt) {
+		ret = run_pass(ru, t++, o->prompt);
+		if (ret < 0)
+			return ret;
+	}
+	for (i = 0; i < o->steps; i++) {
+		ret = run_pass(ru, t++, 1);
+		if (ret < 0)
+			return ret;
+	}
+	return 0;
+}
+
+/* What the session counted: totals and saturations per layer. */
+static void run_totals(struct wl_run_ctx *ru)
+{
+	struct wl_result *r = ru->r;
+	uint32_t l;
+
+	for (l = 0; l < ru->o->m.layers; l++) {
+		spatten_session_layer_stats(ru->s, l, NULL, &r->layer[l]);
+		spatten_session_saturations(ru->s, l, &r->sat[l][0],
+					    &r->sat[l][1], &r->sat[l][2]);
+	}
+}
+
+int wl_run(const struct wl_opts *o, struct wl_result *r)
+{
+	struct wl_run_ctx ru;
+	int64_t t0 = spatten_now_ns();
+	int ret;
+
+	memset(r, 0, sizeof(*r));
+	memset(&ru, 0, sizeof(ru));
+	ru.o = o;
+	ru.r = r;
+	ret = run_open(&ru);
+	if (!ret) {
+		ret = run_alloc(&ru);
+		if (ret == -ENOMEM)
+			fprintf(stderr, "%s: out of memory\n", wl_prog);
+	}
+	if (!ret)
+		ret = run_passes(&ru);
 	if (o->progress)
 		fprintf(stderr, "\r%60s\r", "");
-	for (l = 0; l < m->layers; l++)
-		spatten_session_layer_stats(s, l, NULL, &r->layer[l]);
-	ret = 0;
-out:
+	if (!ret)
+		run_totals(&ru);
 	r->seconds = (double)(spatten_now_ns() - t0) / 1e9;
-	free(q);
-	free(k);
-	free(v);
-	free(out);
-	free(x.kf);
-	free(x.km);
-	free(x.vv);
-	free(x.p);
-	free(x.row);
-	free(x.row2);
-	free(x.pk);
-	free(x.pl);
-	spatten_session_destroy(s);
-	spatten_close(dev);
+	run_free(&ru);
 	return ret;
 }

@@ -16,11 +16,15 @@ TOOLS_HOST_BINS := $(SPATTEN_OUT)/bin/spatten-demo \
 TOOLS_GUEST_BINS := $(GUEST_OUT)/bin/spatten-demo $(GUEST_OUT)/bin/spatten-run \
 		    $(GUEST_OUT)/bin/spatten-info
 TOOLS_COMMON := tools/spatten-workload.c tools/spatten-workload.h \
+		tools/spatten-workload-ref.c tools/spatten-workload-priv.h \
+		tools/spatten-workload-board.c \
 		tools/spatten-workload-report.c \
 		tools/spatten-trace.c tools/spatten-trace.h \
 		tools/spatten-report.c tools/spatten-report.h
 # What spatten-demo and spatten-run link besides their main file.
-TOOLS_RUN_SRCS := tools/spatten-workload.c tools/spatten-workload-report.c \
+TOOLS_RUN_SRCS := tools/spatten-workload.c tools/spatten-workload-ref.c \
+		  tools/spatten-workload-board.c \
+		  tools/spatten-workload-report.c \
 		  tools/spatten-trace.c tools/spatten-report.c
 # The tools call the engine directly (tolerance bound, trace replay): the
 # library's objects of it, linked next to libspatten.a (whose own copy is

@@ -172,11 +172,14 @@ done
 expect 0 "spatten-run --dense --no-progressive (consistent) exits 0" \
 	"$bin/spatten-run" -b sim -p 16 --layers 2 --dense --no-progressive -q
 
-# the board's limits, named (the simulated board's context, 131072
-# tokens, is beyond what spatten-run's version-2 jobs reach: 65535)
-experr 2 "spatten-run beyond a job's context says the limit" \
-	"spatten-run: prompt + steps = 65800 tokens: more than 65535 (the largest context of a job)" \
-	"$bin/spatten-run" -b sim -p 65000 -g 800 -q
+# the board's limits, named (the simulated board holds 131072 tokens;
+# a session's cache at most 2^30)
+experr 1 "spatten-run beyond the board's context says the limit" \
+	"spatten-run: prompt + steps = 131800 tokens: more than the board's max context of 131072 tokens" \
+	"$bin/spatten-run" -b sim -p 131000 -g 800 -q
+experr 2 "spatten-run beyond a session's cache says the limit" \
+	"spatten-run: prompt + steps = 1073741825 tokens: more than 1073741824 (the largest KV cache of a session; --kv-budget bounds it)" \
+	"$bin/spatten-run" -b sim -p 1073741824 -g 1 -q
 experr 1 "spatten-run with more heads than the board says the limit" \
 	"spatten-run: 100 heads: more than the board's max of 64 heads" \
 	"$bin/spatten-run" -b sim --heads 100 -p 16 -q
@@ -380,5 +383,7 @@ if ! has_board; then
 		t $? "spatten-info with no board exits 1 and says so"
 	fi
 fi
+# shellcheck source=lib/tests/check-tools-llm.sh
+. "$(dirname "$0")/check-tools-llm.sh"
 echo "1..$n"
 [ $bad = 0 ]
