@@ -1106,8 +1106,9 @@ SPATTEN_API void spatten_session_config_init(
  * state (token and head importance, alive lists) in device buffers.
  *
  * Return: 0, or -errno: -EINVAL (bad config), -EOPNOTSUPP (a feature,
- * format, split, shape or context the board lacks), -ENOMEM, or the
- * buffer allocation error.
+ * format, split, shape or context the board lacks), -EFBIG (a plane of a
+ * layer's KV cache, n_kv_heads x max_context rows of K or V, larger than
+ * the board's largest buffer), -ENOMEM, or the buffer allocation error.
  */
 SPATTEN_API int spatten_session_create(struct spatten_dev *dev,
 				       const struct spatten_session_config *cfg,

@@ -5,8 +5,9 @@
  * current pass, the KV cache) lives in device buffers and host lists; one
  * call per layer builds the job, runs it and takes its kept lists.
  *
- * KV cache layout: per layer one buffer holding K (MSB plane), the K LSB
- * plane (progressive) and V, each [n_heads][max_context][row]: allocated
+ * KV cache layout: per layer one buffer for each of K (MSB plane), the K
+ * LSB plane (progressive) and V, each [n_kv_heads][max_context][row]
+ * (so each stays within the board's largest buffer): allocated
  * once at capacity and read in place by version-3 jobs (head stride
  * max_context, row stride 1); a step writes only its new tokens' rows, at
  * slots len..len+n-1, so its cost does not grow with the context.
@@ -274,6 +275,11 @@ static int check_board(struct spatten_dev *dev,
 	    !(info.formats & (1u << SPATTEN_FMT_S16)) ||
 	    !(info.formats & (1u << kf)) || !(info.formats & (1u << vf)))
 		return -EOPNOTSUPP;
+	/* each plane of a layer's cache is one buffer */
+	if ((uint64_t)c->max_context * c->n_kv_heads * c->head_dim *
+	    (c->k_bits > c->v_bits ? c->k_bits : c->v_bits) / 8 >
+	    info.max_bo_size)
+		return -EFBIG;
 	*features = info.features;
 	return 0;
 }
@@ -292,7 +298,7 @@ static int alloc_state(struct spatten_session *s)
 	s->n_layer_heads = calloc(N, sizeof(uint32_t));
 	s->last = calloc(N, sizeof(*s->last));
 	s->total = calloc(N, sizeof(*s->total));
-	s->kv = calloc(N, sizeof(*s->kv));
+	s->kv = calloc(N * KV_PLANES, sizeof(*s->kv));
 	s->ids = calloc(L, sizeof(uint32_t));
 	s->order = calloc(L, sizeof(uint32_t));
 	s->kfrac = malloc(N * c->n_kv_heads);
@@ -317,21 +323,23 @@ static int alloc_buffers(struct spatten_session *s)
 {
 	const struct spatten_session_opts *c = &s->cfg;
 	uint64_t H = c->n_heads, L = c->max_context, D = c->head_dim;
-	uint64_t G = c->n_kv_heads, kvb, o = 0;
+	uint64_t G = c->n_kv_heads, o = 0;
 	unsigned int l;
-	int ret;
+	int ret, p;
 
 	s->k_row = (uint32_t)(D * spatten_fmt_bits(s->k_fmt) / 8);
 	s->lsb_row = s->prog ? (uint32_t)(D * SPATTEN_LSB_BITS / 8) : 0;
 	s->v_row = (uint32_t)(D * spatten_fmt_bits(s->v_fmt) / 8);
-	s->off_lsb = up(G * L * s->k_row);
-	s->off_v = s->off_lsb + up(G * L * s->lsb_row);
-	kvb = s->off_v + up(G * L * s->v_row);
-	for (l = 0; l < c->n_layers; l++) {
-		ret = spatten_bo_alloc(s->dev, kvb, &s->kv[l]);
-		if (ret < 0)
-			return ret;
-	}
+	for (l = 0; l < c->n_layers; l++)
+		for (p = 0; p < KV_PLANES; p++) {
+			if (!spatten__kv_row(s, p))
+				continue;
+			ret = spatten_bo_alloc(s->dev,
+					       G * L * spatten__kv_row(s, p),
+					       &s->kv[l * KV_PLANES + p]);
+			if (ret < 0)
+				return ret;
+		}
 	/* queries and outputs of one pass */
 	s->off_q = o;
 	o += up(H * s->max_pass * D * 2);
@@ -363,7 +371,7 @@ SPATTEN_API void spatten_session_destroy(struct spatten_session *s)
 	if (!s)
 		return;
 	if (s->kv)
-		for (l = 0; l < s->cfg.n_layers; l++)
+		for (l = 0; l < s->cfg.n_layers * KV_PLANES; l++)
 			spatten_bo_free(s->kv[l]);
 	spatten_bo_free(s->work);
 	free(s->kv);

@@ -28,8 +28,7 @@ struct spatten_session {
 	uint8_t k_fmt, v_fmt;
 	int prog;
 	uint32_t k_row, lsb_row, v_row;		/* bytes per row */
-	uint64_t off_lsb, off_v;		/* in each kv buffer */
-	struct spatten_bo **kv;			/* per layer */
+	struct spatten_bo **kv;			/* [layer][plane] */
 	struct spatten_bo *work;
 	uint64_t off_q, off_out, off_timp, off_himp, off_talive, off_tkept,
 		 off_pinned, off_halive, off_hkept, off_fracs;
@@ -63,6 +62,35 @@ struct spatten_session {
 	int chunks;				/* board takes chunked steps */
 	uint32_t max_pass;			/* tokens of a pass, at most */
 };
+
+/*
+ * The cache's planes: one buffer each per layer, [n_kv_heads][max_context]
+ * rows (the LSB plane with progressive keys only), so that each stays
+ * within the board's largest buffer.
+ */
+enum { KV_K, KV_K_LSB, KV_V, KV_PLANES };
+
+static inline struct spatten_bo *spatten__kv_bo(const struct spatten_session *s,
+						unsigned int layer, int plane)
+{
+	return s->kv[(size_t)layer * KV_PLANES + plane];
+}
+
+static inline unsigned char *spatten__kv_map(const struct spatten_session *s,
+					     unsigned int layer, int plane)
+{
+	struct spatten_bo *bo = spatten__kv_bo(s, layer, plane);
+
+	return bo ? spatten_bo_map(bo) : NULL;
+}
+
+/* Bytes per row of a plane (0: the session has no such plane). */
+static inline uint32_t spatten__kv_row(const struct spatten_session *s,
+				       int plane)
+{
+	return plane == KV_K ? s->k_row :
+	       plane == KV_K_LSB ? s->lsb_row : s->v_row;
+}
 
 /* A decoder: causal, then generation steps. */
 static inline int spatten__causal(const struct spatten_session_opts *c)

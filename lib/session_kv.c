@@ -107,8 +107,8 @@ int spatten__kv_append(struct spatten_session *s, unsigned int layer,
 		       const struct spatten_view *v, uint32_t len, uint32_t n)
 {
 	const struct spatten_session_opts *c = &s->cfg;
-	unsigned char *b = spatten_bo_map(s->kv[layer]);
-	unsigned char *lsb = s->prog ? b + s->off_lsb : NULL;
+	unsigned char *b = spatten__kv_map(s, layer, KV_K);
+	unsigned char *lsb = spatten__kv_map(s, layer, KV_K_LSB);
 	const int8_t *kf = s->kfrac + (size_t)layer * c->n_kv_heads;
 	const int8_t *vf = s->vfrac + (size_t)layer * c->n_kv_heads;
 	long r;
@@ -117,7 +117,8 @@ int spatten__kv_append(struct spatten_session *s, unsigned int layer,
 	if (r < 0)
 		return (int)r;
 	s->sat[(size_t)layer * 3 + 1] += (uint64_t)r;
-	r = put_rows(s, b + s->off_v, NULL, v, s->v_fmt, s->v_row, vf, len, n);
+	r = put_rows(s, spatten__kv_map(s, layer, KV_V), NULL, v, s->v_fmt,
+		     s->v_row, vf, len, n);
 	if (r < 0)
 		return (int)r;
 	s->sat[(size_t)layer * 3 + 2] += (uint64_t)r;
@@ -271,18 +272,19 @@ static uint32_t evict_per_head(struct spatten_session *s)
 	uint64_t C = c->max_context;
 	uint32_t n = 0, l, g, i;
 
-	for (l = 0; l < c->n_layers; l++) {
-		unsigned char *b = spatten_bo_map(s->kv[l]);
+	int p;
 
+	for (l = 0; l < c->n_layers; l++) {
 		for (g = 0; g < c->n_kv_heads; g++) {
 			n = select_kept(s, head_imp(s, l, g));
-			compact_rows(b + g * C * s->k_row, s->k_row,
-				     s->order, n);
-			if (s->prog)
-				compact_rows(b + s->off_lsb + g * C * s->lsb_row,
-					     s->lsb_row, s->order, n);
-			compact_rows(b + s->off_v + g * C * s->v_row, s->v_row,
-				     s->order, n);
+			for (p = 0; p < KV_PLANES; p++) {
+				uint32_t row = spatten__kv_row(s, p);
+
+				if (row)
+					compact_rows(spatten__kv_map(s, l, p) +
+						     g * C * row, row,
+						     s->order, n);
+			}
 			compact_imp(head_imp(s, l, g), head_ids(s, l, g),
 				    s->len, s->order, n);
 		}
@@ -311,6 +313,7 @@ void spatten__kv_evict(struct spatten_session *s)
 	unsigned char *timp = w + s->off_timp;
 	uint32_t *map = s->cand;	/* after select_kept: old -> new slot */
 	uint32_t n, i, l;
+	int p;
 
 	if (s->per_head) {
 		s->len = evict_per_head(s);
@@ -322,15 +325,12 @@ void spatten__kv_evict(struct spatten_session *s)
 	for (i = 0; i < n; i++)
 		map[s->order[i]] = i;
 	for (l = 0; l < c->n_layers; l++) {
-		unsigned char *b = spatten_bo_map(s->kv[l]);
-
-		compact_plane(b, c->n_kv_heads, c->max_context, s->k_row,
-			      s->order, n);
-		if (s->prog)
-			compact_plane(b + s->off_lsb, c->n_kv_heads,
-				      c->max_context, s->lsb_row, s->order, n);
-		compact_plane(b + s->off_v, c->n_kv_heads, c->max_context,
-			      s->v_row, s->order, n);
+		for (p = 0; p < KV_PLANES; p++)
+			if (spatten__kv_row(s, p))
+				compact_plane(spatten__kv_map(s, l, p),
+					      c->n_kv_heads, c->max_context,
+					      spatten__kv_row(s, p), s->order,
+					      n);
 		s->n_alive[l] = remap_list(s->alive + (size_t)l * c->max_context,
 					   s->n_alive[l], map);
 	}

@@ -338,11 +338,11 @@ static int build_job(struct spatten_session *s, unsigned int layer, int gen,
 	d.v_fmt = s->v_fmt;
 	d.q = work_ref(s, s->off_q);
 	d.out = work_ref(s, s->off_out);
-	d.k = (struct spatten_tensor_ref){ s->kv[layer], 0 };
-	d.v = (struct spatten_tensor_ref){ s->kv[layer], s->off_v };
+	d.k = (struct spatten_tensor_ref){ spatten__kv_bo(s, layer, KV_K), 0 };
+	d.v = (struct spatten_tensor_ref){ spatten__kv_bo(s, layer, KV_V), 0 };
 	if (s->prog) {
-		d.k_lsb = (struct spatten_tensor_ref){ s->kv[layer],
-						       s->off_lsb };
+		d.k_lsb = (struct spatten_tensor_ref){
+			spatten__kv_bo(s, layer, KV_K_LSB), 0 };
 		d.lsb_threshold = c->lsb_threshold;
 	}
 	d.topk_seed = c->topk_seed;

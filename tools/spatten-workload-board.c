@@ -138,25 +138,26 @@ void wl_explain_caps(struct spatten_dev *dev, const struct wl_opts *o,
 }
 
 /*
- * The session keeps a layer's K, K LSBs and V in one buffer: at long
- * contexts that buffer, not the context, is the limit (a llama3-8b layer
- * at 131072 slots with 8 + 4-bit keys and 12-bit values is 384 MiB).
- * Return: 1 after a message, 0 when the buffer fits.
+ * The session keeps each plane of a layer's cache (K, K LSBs, V) in a
+ * buffer of its own: at long contexts the largest, not the context, is
+ * the limit (a llama3-8b layer at 131072 slots with S16 values: 256 MiB).
+ * Return: 1 after a message, 0 when every buffer fits.
  */
 int wl_explain_bo_size(struct spatten_dev *dev, const struct wl_opts *o,
 		       const struct spatten_session_opts *c)
 {
-	uint64_t bytes = (uint64_t)c->max_context * wl_slot_bytes(o);
+	uint32_t bits = o->k_bits > o->v_bits ? o->k_bits : o->v_bits;
+	uint64_t row = (uint64_t)o->m.kv_heads * o->m.head_dim * bits / 8;
+	uint64_t bytes = (uint64_t)c->max_context * row;
 	struct spatten_info info;
 
 	if (spatten_get_info(dev, &info) < 0 || bytes <= info.max_bo_size)
 		return 0;
-	fprintf(stderr, "%s: a layer's KV cache of %u slots x %llu bytes = "
-		"%llu MiB: more than the board's largest buffer (%llu MiB); "
-		"fewer slots (--kv-budget) or bits (--k-bits, --v-bits, "
-		"--no-progressive)\n", wl_prog, c->max_context,
-		(unsigned long long)wl_slot_bytes(o),
-		(unsigned long long)(bytes >> 20),
+	fprintf(stderr, "%s: a layer's %u-bit KV-cache plane of %u slots x "
+		"%llu bytes = %llu MiB: more than the board's largest buffer "
+		"(%llu MiB); fewer slots (--kv-budget) or bits (--k-bits, "
+		"--v-bits)\n", wl_prog, bits, c->max_context,
+		(unsigned long long)row, (unsigned long long)(bytes >> 20),
 		(unsigned long long)(info.max_bo_size >> 20));
 	return 1;
 }

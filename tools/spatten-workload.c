@@ -398,7 +398,7 @@ static int run_open(struct wl_run_ctx *ru)
 	ret = spatten_session_open(ru->dev, &ru->c, &ru->s);
 	if (ret == -EOPNOTSUPP)
 		wl_explain_caps(ru->dev, ru->o, &ru->c);
-	else if (ret < 0 && (ret != -EINVAL ||
+	else if (ret < 0 && (ret != -EFBIG ||
 			     !wl_explain_bo_size(ru->dev, ru->o, &ru->c)))
 		fprintf(stderr, "%s: cannot set up the session: %s\n", wl_prog,
 			strerror(-ret));

@@ -50,9 +50,9 @@ experr 2 "spatten-run: --fill with nothing to attend" \
 experr 2 "spatten-run: --fill counts in the session's limit" \
 	"spatten-run: fill + prompt + steps = 1073741825 tokens: more than 1073741824 (the largest KV cache of a session; --kv-budget bounds it)" \
 	"$bin/spatten-run" -b sim --fill 1073741824 -g 1
-experr 1 "spatten-run: a layer's cache above the largest buffer says so" \
-	"spatten-run: a layer's KV cache of 131072 slots x 3072 bytes = 384 MiB: more than the board's largest buffer (256 MiB); fewer slots (--kv-budget) or bits (--k-bits, --v-bits, --no-progressive)" \
-	"$bin/spatten-run" -b sim -m llama3-8b --layers 1 --fill 131071 -g 1
+experr 1 "spatten-run: a layer's cache plane above the largest buffer says so" \
+	"spatten-run: a layer's 12-bit KV-cache plane of 131072 slots x 6144 bytes = 768 MiB: more than the board's largest buffer (256 MiB); fewer slots (--kv-budget) or bits (--k-bits, --v-bits)" \
+	"$bin/spatten-run" -b sim -m llama2-7b --layers 1 --fill 131071 -g 1
 experr 2 "spatten-run: --kv-per-head without a budget" \
 	"spatten-run: --kv-per-head: each KV head selects its own tokens in a bounded cache: it needs --kv-budget, and allows no cascade token pruning (--token-keep)" \
 	"$bin/spatten-run" -b sim -m llama3-8b --kv-per-head
