@@ -1587,6 +1587,22 @@ SPATTEN_API int spatten_session_tokens(const struct spatten_session *s,
 				       unsigned int max);
 
 /**
+ * spatten_session_alive() - the tokens alive at a layer, 32-bit
+ * @s: session
+ * @layer: 0..n_layers-1
+ * @list: receives up to @max cache slots, ascending (may be NULL if @max
+ *	is 0)
+ * @max: capacity of @list
+ *
+ * As spatten_session_tokens(), for contexts past 65535 slots.
+ *
+ * Return: the number of alive tokens (may exceed @max), -EINVAL.
+ */
+SPATTEN_API int spatten_session_alive(const struct spatten_session *s,
+				      unsigned int layer, uint32_t *list,
+				      unsigned int max);
+
+/**
  * spatten_session_heads() - the heads computed at a layer in the last pass
  * @s: session
  * @layer: 0..n_layers-1

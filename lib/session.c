@@ -564,6 +564,20 @@ SPATTEN_API int spatten_session_tokens(const struct spatten_session *s,
 			 s->n_alive[layer], list, max);
 }
 
+SPATTEN_API int spatten_session_alive(const struct spatten_session *s,
+				      unsigned int layer, uint32_t *list,
+				      unsigned int max)
+{
+	uint32_t n;
+
+	if (!s || layer >= s->cfg.n_layers || (max && !list))
+		return -EINVAL;
+	n = s->n_alive[layer];
+	memcpy(list, s->alive + (size_t)layer * s->cfg.max_context,
+	       (n < max ? n : max) * sizeof(uint32_t));
+	return (int)n;
+}
+
 SPATTEN_API int spatten_session_heads(const struct spatten_session *s,
 				      unsigned int layer, uint16_t *list,
 				      unsigned int max)

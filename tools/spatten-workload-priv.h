@@ -57,7 +57,6 @@ struct wl_ref {
 	int32_t *rot;			/* [slot][D / 2][2]: RoPE cos, sin */
 	uint32_t *ids;			/* [cap] token of each slot */
 	uint32_t *slots;		/* [cap] alive slots of the layer */
-	uint16_t *toks;			/* [cap] spatten_session_tokens() */
 	float *row;			/* [D] */
 };
 

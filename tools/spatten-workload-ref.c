@@ -5,7 +5,7 @@
  * the tokens the layer kept and the heads it computed.
  *
  * What the reference takes from the session is only what it decided: the
- * kept tokens (spatten_session_tokens(): cache slots), the computed heads,
+ * kept tokens (spatten_session_alive(): cache slots), the computed heads,
  * which token sits in each slot of each KV head
  * (spatten_session_cache_head(): a bounded cache evicts, per KV head with
  * --kv-per-head) and the value_keep count. The arithmetic is its own, from the
@@ -346,10 +346,9 @@ int wl_ref_init(struct wl_ref *x, const struct wl_opts *o,
 	x->rot = c->rope_base ? malloc(cap * D * sizeof(int32_t)) : NULL;
 	x->ids = malloc(cap * sizeof(uint32_t));
 	x->slots = malloc(cap * sizeof(uint32_t));
-	x->toks = malloc(cap * sizeof(uint16_t));
 	x->row = malloc(D * sizeof(float));
 	if (!x->kf || !x->km || !x->vv || !x->p || !x->sc || !x->inv_freq ||
-	    (c->rope_base && !x->rot) || !x->ids || !x->slots || !x->toks ||
+	    (c->rope_base && !x->rot) || !x->ids || !x->slots ||
 	    !x->row) {
 		wl_ref_free(x);
 		return -ENOMEM;
@@ -373,32 +372,21 @@ void wl_ref_free(struct wl_ref *x)
 	free(x->rot);
 	free(x->ids);
 	free(x->slots);
-	free(x->toks);
 	free(x->row);
 	memset(x, 0, sizeof(*x));
 }
 
 /*
- * The layer's kept slots into x->slots. spatten_session_tokens() lists
- * them in 16 bits: beyond slot 65535 only a layer that kept every slot
- * (a dense schedule) is known. Return: the count, 0 when unknown.
+ * The layer's kept slots into x->slots (spatten_session_alive(): 32-bit,
+ * any context). Return: the count, 0 when unknown.
  */
 static uint32_t kept_slots(struct wl_ref *x, struct spatten_session *s,
 			   uint32_t l, const struct spatten_layer_stats *st)
 {
-	int nt = spatten_session_tokens(s, l, x->toks, x->cap);
-	uint32_t i;
+	int nt = spatten_session_alive(s, l, x->slots, x->cap);
 
-	if (nt == -EOVERFLOW && st->tokens_kept == st->kv_rows) {
-		for (i = 0; i < st->kv_rows; i++)
-			x->slots[i] = i;
-		return st->kv_rows;
-	}
-	if (nt < 0)
-		return 0;
-	for (i = 0; i < (uint32_t)nt; i++)
-		x->slots[i] = x->toks[i];
-	return (uint32_t)nt;
+	(void)st;
+	return nt < 0 || (uint32_t)nt > x->cap ? 0 : (uint32_t)nt;
 }
 
 /*

@@ -153,16 +153,16 @@ expect 0 "spatten-run --fill into a bounded cache, --dtype bf16" \
 pyjson "... the cache holds at most 80 slots, checked" \
 	'all(l["context_max"] <= 80 for l in d["per_layer"]) and
 d["check"]["status"] == "pass" and d["check"]["rows"] == 2 * 8 * 6'
-# beyond 65535 slots: spatten_session_tokens() is 16-bit; a dense layer
-# is still checked (every slot kept), a pruned one counted unchecked
+# beyond 65535 slots: the pruned layer's kept slots (32-bit
+# spatten_session_alive()) are checked like the dense layer's
 expect 0 "spatten-run --fill 70000: a decode step beyond 65535 slots" \
 	"$bin/spatten-run" -b sim -m llama3-8b --layers 2 --heads 4 \
 	--kv-heads 1 --head-dim 32 --fill 70000 -g 1 --token-keep 0.5:0.5 \
 	--json
-pyjson "... the dense layer checked, the pruned one unchecked" \
+pyjson "... both layers checked, the pruned one too" \
 	'd["per_layer"][0]["context_max"] == 70001 and
 d["per_layer"][1]["tokens_kept_max"] == 35000 and
-d["check"]["rows"] == 4 and d["check"]["rows_unchecked"] == 4 and
+d["check"]["rows"] == 8 and d["check"]["rows_unchecked"] == 0 and
 d["check"]["status"] == "pass"'
 
 # A bounded cache with pruning inside it: eviction, slots renumbered,

@@ -442,6 +442,49 @@ out:
 	free(ob);
 }
 
+/*
+ * Past 65535 slots the 16-bit list overflows; the 32-bit one holds them:
+ * 70000 tokens imported are alive at every layer, slot i token i.
+ */
+static void alive_past_65535(void)
+{
+	enum { N = 70000, D = 16 };
+	float *k = calloc((size_t)N * D, sizeof(float));
+	uint32_t *list = malloc(N * sizeof(uint32_t));
+	struct spatten_session_opts o;
+	struct spatten_session *s;
+	struct spatten_view kv[2], vv[2];
+	uint16_t l16[4];
+	unsigned int i, bad = 0;
+
+	CHECK(k && list);
+	if (!k || !list)
+		goto out;
+	spatten_session_opts_init(&o, SPATTEN_SESSION_DECODER, 2, 1, 1, D,
+				  N + 8);
+	s = open_opts(&o);
+	if (!s)
+		goto out;
+	kv[0] = kv[1] = spatten_view_htd(k, SPATTEN_DTYPE_F32, N, D);
+	vv[0] = vv[1] = kv[0];
+	CHECK_EQ(spatten_session_import(s, N, kv, vv), 0);
+	CHECK_EQ(spatten_session_tokens(s, 1, l16, 4), N);
+	CHECK_EQ(spatten_session_tokens(s, 1, (uint16_t *)list, N),
+		 -EOVERFLOW);
+	CHECK_EQ(spatten_session_alive(s, 1, list, 4), N);
+	CHECK_EQ(spatten_session_alive(s, 1, list, N), N);
+	for (i = 0; i < N; i++)
+		bad += list[i] != i;
+	CHECK_EQ(bad, 0);
+	CHECK_EQ(spatten_session_alive(s, 2, list, N), -EINVAL);
+	CHECK_EQ(spatten_session_alive(s, 0, NULL, 1), -EINVAL);
+	CHECK_EQ(spatten_session_alive(s, 0, NULL, 0), N);
+	spatten_session_destroy(s);
+out:
+	free(k);
+	free(list);
+}
+
 /* Import's refusals: each leaves the cache as it was. */
 static void import_refusals(void)
 {
@@ -939,6 +982,7 @@ int main(void)
 	RUN(bad_views_are_refused);
 	RUN(import_is_a_prompt_pass);
 	RUN(import_refusals);
+	RUN(alive_past_65535);
 	RUN(import_into_a_bounded_cache);
 	RUN(refused_import_chooses_no_scale);
 	RUN(output_over_the_queries);
