@@ -599,7 +599,7 @@ needs a guest that large; the benchmark guest has 1 GiB).
 $(cat "$work/llm-mem.md")
 
 **Append cost per token.** A session keeps each layer's cache at capacity
-and writes only the new token's rows (\`put_rows()\` in \`lib/session.c\`):
+and writes only the new token's rows (\`put_rows()\` in \`lib/session_kv.c\`):
 8 KV heads x 128 values, the keys through \`spatten_pack_split()\` (8 + 4
 bits), the values through \`spatten_pack()\` (12 bits), here at slot n - 1
 of a cache holding n tokens. Against it, the append of a framework that
