@@ -573,8 +573,9 @@ SPATTEN_API int spatten_session_alive(const struct spatten_session *s,
 	if (!s || layer >= s->cfg.n_layers || (max && !list))
 		return -EINVAL;
 	n = s->n_alive[layer];
-	memcpy(list, s->alive + (size_t)layer * s->cfg.max_context,
-	       (n < max ? n : max) * sizeof(uint32_t));
+	if (max)
+		memcpy(list, s->alive + (size_t)layer * s->cfg.max_context,
+		       (n < max ? n : max) * sizeof(uint32_t));
 	return (int)n;
 }
 

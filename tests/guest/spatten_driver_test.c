@@ -1381,7 +1381,7 @@ TEST_F(drv, info_reports_the_drm_uapi_limits)
 	};
 
 	EXPECT_EQ(DRM_SPATTEN_API_VERSION, self->info.api_version);
-	EXPECT_EQ(5, self->info.api_version);
+	EXPECT_EQ(6, self->info.api_version);
 	EXPECT_EQ(DRM_SPATTEN_MAX_SUBMIT, self->info.max_submit);
 	EXPECT_EQ(4096, self->info.max_jobs);
 	EXPECT_EQ(256ull * MIB, self->info.max_bo_size);

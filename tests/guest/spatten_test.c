@@ -2313,9 +2313,11 @@ static void small_job_v3(struct drm_spatten_job *j, uint32_t handle,
 	j->n_kv_heads = kv_heads;
 }
 
-TEST_F(spatten, v3_info_reports_api5_and_features)
+TEST_F(spatten, v3_info_reports_api6_and_features)
 {
-	EXPECT_EQ(5, self->info.api_version);
+	EXPECT_EQ(6, self->info.api_version);
+	/* only the features this driver knows (bits 0..13) */
+	EXPECT_EQ(0, self->info.features >> 14);
 	if ((self->info.hw_version & 0xffff) < 2)
 		SKIP(return, "hardware %#x has no descriptor version 3",
 		     self->info.hw_version);

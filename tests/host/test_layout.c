@@ -385,7 +385,7 @@
 
 /* V(constant, value): the driver's own numbers, pinned. */
 #define VALUES(V)							\
-	V(DRM_SPATTEN_API_VERSION, 5)					\
+	V(DRM_SPATTEN_API_VERSION, 6)					\
 	V(DRM_SPATTEN_RESULT_SIZE_V3, 96)				\
 	V(DRM_SPATTEN_MAX_SUBMIT, 64)					\
 	V(DRM_SPATTEN_MAX_SYNCS, 16)					\
