@@ -172,7 +172,7 @@ llm-bench-quick: $(BENCH_LLM_BIN)
 $(BENCH_TRAFFIC_BIN): bench/traffic-bench.c $(TOOLS_COMMON) $(LIB_A) \
 		$(LIB_HDRS) $(TOOLS_HOST_ENGINE)
 	@mkdir -p $(@D)
-	$(CC) $(LIB_HOST_CFLAGS) -Itools -o $@ $< tools/spatten-workload.c \
+	$(CC) $(LIB_HOST_CFLAGS) -Itools -o $@ $< $(TOOLS_RUN_SRCS) \
 		$(TOOLS_HOST_ENGINE) $(LIB_A) -lpthread -lm
 
 $(BENCH_GUEST_BIN): bench/stack-bench.c $(GUEST_LIB_A) $(LIB_HDRS)
