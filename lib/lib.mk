@@ -220,25 +220,32 @@ lib-check-valgrind: $(LIB_TEST_BIN) $(SPATTEN_OUT)/bin/spatten-run
 # together, the engine included).
 LIB_ASAN := -O1 -g -fsanitize=address,undefined -fno-sanitize-recover=all \
 	    -fno-omit-frame-pointer
+# The library, the engine and the tools' sources compiled once, linked
+# into each program.
+LIB_ASAN_OBJ := $(LIB_OUT)/asan/obj
+LIB_ASAN_LIB := $(patsubst %.c,$(LIB_ASAN_OBJ)/%.o,$(LIB_SRCS) $(LIB_ENGINE_SRCS))
+LIB_ASAN_RUN := $(patsubst %.c,$(LIB_ASAN_OBJ)/%.o,$(TOOLS_RUN_SRCS))
+
+$(LIB_ASAN_OBJ)/%.o: %.c $(LIB_HDRS) $(TOOLS_COMMON)
+	@mkdir -p $(@D)
+	$(CC) $(LIB_ASAN) $(LIB_STD) $(LIB_FP) $(LIB_INC) -Itools -c $< -o $@
+
 lib-check-asan: lib/tests/test_libspatten.c lib/tests/test_dtype.c \
-		lib/tests/test_session_io.c \
-		$(LIB_SRCS) $(LIB_ENGINE_SRCS) \
-		$(TOOLS_COMMON) tools/spatten-run.c $(LIB_HDRS)
+		lib/tests/test_session_io.c tools/spatten-run.c \
+		$(LIB_ASAN_LIB) $(LIB_ASAN_RUN)
 	@mkdir -p $(LIB_OUT)/asan
 	$(CC) $(LIB_ASAN) $(LIB_STD) $(LIB_FP) $(LIB_INC) \
 		-o $(LIB_OUT)/asan/test_libspatten lib/tests/test_libspatten.c \
-		$(LIB_SRCS) $(LIB_ENGINE_SRCS) -lpthread -lm
+		$(LIB_ASAN_LIB) -lpthread -lm
 	$(CC) $(LIB_ASAN) $(LIB_STD) $(LIB_FP) $(LIB_INC) \
 		-o $(LIB_OUT)/asan/test_session_io \
-		lib/tests/test_session_io.c $(LIB_SRCS) $(LIB_ENGINE_SRCS) \
-		-lpthread -lm
+		lib/tests/test_session_io.c $(LIB_ASAN_LIB) -lpthread -lm
 	$(CC) $(LIB_ASAN) $(LIB_STD) $(LIB_FP) $(LIB_INC) \
 		-o $(LIB_OUT)/asan/test_dtype lib/tests/test_dtype.c \
-		lib/dtype.c -lm
+		$(LIB_ASAN_OBJ)/lib/dtype.o -lm
 	$(CC) $(LIB_ASAN) $(LIB_STD) $(LIB_FP) $(LIB_INC) -Itools \
 		-o $(LIB_OUT)/asan/spatten-run tools/spatten-run.c \
-		$(TOOLS_RUN_SRCS) $(LIB_SRCS) $(LIB_ENGINE_SRCS) \
-		-lpthread -lm
+		$(LIB_ASAN_RUN) $(LIB_ASAN_LIB) -lpthread -lm
 	$(LIB_OUT)/asan/test_libspatten
 	SPATTEN_BACKEND=sim $(LIB_OUT)/asan/test_session_io
 	$(LIB_OUT)/asan/test_dtype --quick

@@ -14,10 +14,10 @@
 # check with spatten_demo=skip: without the demo (make check runs it on its
 # first boot only). spatten_suites=driver: of the suites, only those of the
 # kernel interface (the driver's kselftest, the UAPI suite, the 32-bit
-# program, and the library's version-3 and session I/O suites when
-# spatten_suites_v3=1): the boots that vary the interrupt mode, and the
-# debug kernel, run the library's device-versus-simulation comparisons
-# once on the boots that run everything.
+# program, and the library's session I/O suite when spatten_suites_v3=1):
+# the boots that vary the interrupt mode, and the debug kernel, leave the
+# library's device-versus-simulation comparisons to the boots that run
+# everything. spatten_rel=skip: no reliability short forms.
 /bin/busybox --install -s /bin
 mount -t proc proc /proc
 mount -t sysfs sysfs /sys
@@ -162,7 +162,7 @@ suites() {
 		if [ "$spatten_suites" = driver ]; then
 			case "${t#/bin/}" in
 			spatten_test|spatten_driver_test) ;;
-			spatten_jobs3_test|spatten_session_io_test)
+			spatten_session_io_test)
 				if [ "$spatten_suites_v3" != 1 ]; then
 					echo "# $t: not on this boot (spatten_suites=driver)"
 					continue
@@ -237,7 +237,7 @@ check)
 	fi
 	suites
 	# Reliability campaigns, short forms (docs/reliability.md).
-	rel_short
+	[ "$spatten_rel" = skip ] || rel_short
 	rmmod_busy
 	;;
 debugcheck)
