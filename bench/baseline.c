@@ -15,7 +15,7 @@
 #include "baseline.h"
 
 /* Softmax of s[0..n) in place, then zero s[n..width). */
-static void base_softmax_row(float *s, int n, int width)
+void base_softmax_row(float *s, int n, int width)
 {
 	float m = -INFINITY, sum = 0.0f, inv;
 	int j;

@@ -14,6 +14,8 @@ struct base_shape {
  */
 void base_attention(const struct base_shape *sh, const float *q,
 		    const float *k, const float *v, float *out, float *s);
+/* Softmax of s[0..n) in place (libmvec's expf), then zero s[n..width). */
+void base_softmax_row(float *s, int n, int width);
 void base_threads(int n);
 int base_threads_get(void);
 const char *base_config(void);

@@ -158,7 +158,8 @@ $(BENCH_BUILD)/llm-baseline.o: bench/llm-baseline.c
 	$(BENCH_CC) $(BENCH_BASE_CFLAGS) -c $< -o $@
 
 $(BENCH_LLM_BIN): $(BENCH_BUILD)/llm-bench.o $(BENCH_BUILD)/bench-util.o \
-		$(BENCH_BUILD)/llm-baseline.o $(BENCH_ENGINE_OBJS) $(LIB_A)
+		$(BENCH_BUILD)/llm-baseline.o $(BENCH_BUILD)/baseline.o \
+		$(BENCH_ENGINE_OBJS) $(LIB_A)
 	$(BENCH_CC) -o $@ $^ $(BENCH_BLAS_LIBS) -lpthread -lmvec -lm
 
 llm-bench: $(BENCH_LLM_BIN)

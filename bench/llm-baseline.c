@@ -22,28 +22,8 @@
 
 #include <cblas.h>
 
+#include "baseline.h"
 #include "llm-baseline.h"
-
-static void llm_softmax_row(float *s, int n)
-{
-	float m = -INFINITY, sum = 0.0f, inv;
-	int j;
-
-#pragma omp simd reduction(max:m)
-	for (j = 0; j < n; j++)
-		m = s[j] > m ? s[j] : m;
-#pragma omp simd reduction(+:sum)
-	for (j = 0; j < n; j++) {
-		float e = expf(s[j] - m);
-
-		s[j] = e;
-		sum += e;
-	}
-	inv = 1.0f / sum;
-#pragma omp simd
-	for (j = 0; j < n; j++)
-		s[j] *= inv;
-}
 
 void llm_base_gemv(const struct llm_base_shape *sh, const float *q,
 		   const float *k, const float *v, float *out, float *s)
@@ -60,7 +40,7 @@ void llm_base_gemv(const struct llm_base_shape *sh, const float *q,
 
 		cblas_sgemv(CblasRowMajor, CblasNoTrans, l, d, scale, kg, d,
 			    q + (size_t)h * d, 1, 0.0f, s, 1);
-		llm_softmax_row(s, l);
+		base_softmax_row(s, l, l);
 		cblas_sgemv(CblasRowMajor, CblasTrans, l, d, 1.0f, vg, d, s, 1,
 			    0.0f, out + (size_t)h * d, 1);
 	}
@@ -82,7 +62,7 @@ void llm_base_group(const struct llm_base_shape *sh, const float *q,
 			    scale, q + (size_t)g * group * d, d, kg, d, 0.0f,
 			    s, l);
 		for (i = 0; i < group; i++)
-			llm_softmax_row(s + (size_t)i * l, l);
+			base_softmax_row(s + (size_t)i * l, l, l);
 		cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, group, d,
 			    l, 1.0f, s, l, vg, d, 0.0f,
 			    out + (size_t)g * group * d, d);
