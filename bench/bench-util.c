@@ -65,6 +65,23 @@ const void *hmem_map(void *opaque, enum spe_plane plane, uint64_t off,
 }
 
 /**
+ * hmem_map_gather() - struct spe_mem's optional map_gather: hmem_map()
+ * @opaque: the struct hmem
+ * @plane: the plane to map
+ * @off: byte offset in the plane
+ * @len: bytes spanned by the rows the caller will read
+ * @used: bytes of them it reads (hmem counts no traffic)
+ *
+ * Return: as hmem_map().
+ */
+const void *hmem_map_gather(void *opaque, enum spe_plane plane, uint64_t off,
+			    size_t len, size_t used)
+{
+	(void)used;
+	return hmem_map(opaque, plane, off, len);
+}
+
+/**
  * hmem_write() - struct spe_mem's write: copy into a plane's buffer
  * @opaque: the struct hmem
  * @plane: the plane to write

@@ -34,6 +34,8 @@ int hmem_write(void *opaque, enum spe_plane plane, uint64_t off,
 	       const void *src, size_t len);
 const void *hmem_map(void *opaque, enum spe_plane plane, uint64_t off,
 		     size_t len);
+const void *hmem_map_gather(void *opaque, enum spe_plane plane, uint64_t off,
+			    size_t len, size_t used);
 
 uint64_t bench_prng(uint64_t *s);
 double bench_now_ms(void);

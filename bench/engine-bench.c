@@ -219,6 +219,7 @@ static double run_engine(struct bench_case *c, const struct spe_job *job)
 		.write = hmem_write,
 		.opaque = &c->mem,
 		.map = map,
+		.map_gather = map ? hmem_map_gather : NULL,
 	};
 	struct spe_result res;
 	double t0, t1;

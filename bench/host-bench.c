@@ -266,7 +266,9 @@ static double run_engine(struct bcase *c, const struct spe_job *job,
 	struct spe_mem mem = { .read = hmem_read, .write = hmem_write,
 			       .opaque = &c->mem,
 			       .map = getenv("HOST_BENCH_NO_MAP") ? NULL :
-				      hmem_map };
+				      hmem_map,
+			       .map_gather = getenv("HOST_BENCH_NO_MAP") ?
+					     NULL : hmem_map_gather };
 	struct spe_result r;
 	double t0, t1;
 	int rc;

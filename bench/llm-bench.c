@@ -504,7 +504,8 @@ static double run_job(struct world *w, struct ljob *j, struct spe_result *res)
 {
 	struct spe_mem mem = { .read = hmem_read, .write = hmem_write,
 			       .opaque = &j->mem,
-			       .map = use_map ? hmem_map : NULL };
+			       .map = use_map ? hmem_map : NULL,
+			       .map_gather = use_map ? hmem_map_gather : NULL };
 	struct spe_result r;
 	double t0, t1;
 	int rc;

@@ -141,6 +141,13 @@ struct spe_job {
  *	job within a bounded time even between reads and writes (with RoPE,
  *	a KV head's keys are rotated between two polls: a stretch that
  *	grows with the context).
+ * @map_gather: optional (NULL: @map's runs are used): @map for a pruned
+ *	job's kept rows read where they are through their index list (a
+ *	generation step's, see docs/engine.md): a pointer to the @len bytes
+ *	of operand @plane at @off that span the rows, of which the engine
+ *	reads only @used bytes, the traffic the provider counts (as many as
+ *	reading the rows would); or NULL to decline, and the rows are read
+ *	as usual. Each row is still read at most once.
  */
 struct spe_mem {
 	int (*read)(void *opaque, enum spe_plane plane, uint64_t off,
@@ -151,6 +158,8 @@ struct spe_mem {
 	const void *(*map)(void *opaque, enum spe_plane plane, uint64_t off,
 			   size_t len);
 	int (*cancelled)(void *opaque);
+	const void *(*map_gather)(void *opaque, enum spe_plane plane,
+				  uint64_t off, size_t len, size_t used);
 };
 
 /**

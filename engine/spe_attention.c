@@ -155,7 +155,7 @@ enum {
 	S_IDX, S_SEL, S_KEY, S_TOKIMP, S_HEADIMP, S_IMP, S_IMP32, S_TABLE,
 	S_POS, S_HFRAC, S_INVF, S_Q16, S_K16, S_KROT, S_KFULL, S_V16, S_VTMP, S_RVIS,
 	S_SCORE, S_E, S_PQ, S_ACC, S_VPIDX, S_VPN, S_VPW, S_VSTATE, S_OUT,
-	S_TK0, S_TK1, S_TK2, S_COUNT
+	S_TK0, S_TK1, S_TK2, S_GIDX, S_COUNT
 };
 
 /*
@@ -260,6 +260,7 @@ static void spe_scratch_sizes(struct spe_ctx *c, size_t *n, size_t *sz)
 	SLOT(S_TK0, nk, uint64_t);
 	SLOT(S_TK1, nk, uint64_t);
 	SLOT(S_TK2, nk, uint64_t);
+	SLOT(S_GIDX, c->kern->qk_gather ? kv + 1 : 0, uint32_t);
 #undef SLOT
 }
 
@@ -329,11 +330,41 @@ static int spe_scratch_alloc(struct spe_ctx *c)
 	c->topk.buf[1] = AT(S_TK1);
 	c->topk.buf[2] = AT(S_TK2);
 	c->topk.cap = (uint32_t)(n[S_TK0]);
+	c->gidx = n[S_GIDX] ? AT(S_GIDX) : NULL;
 #undef AT
 	return SPATTEN_HW_OK;
 }
 
 /* ---- Before the layer: lists, keep counts, token selection ------------- */
+
+/*
+ * Query rows per head up to which the kept K and V rows of a pruned job
+ * are read in place through the gathers rather than copied together:
+ * a generation step (one row) or a small chunk. More rows amortise one
+ * copy, and the multi-row kernels want contiguous rows.
+ */
+#define SPE_GATHER_MAX_ROWS	4
+
+/*
+ * Gathers, where they pay and can be used: kept rows in more than one
+ * run, few query rows, host int16 rows through a map in a packed or
+ * head-major layout; c->gidx[] then lists the gathered rows from the
+ * first. Otherwise c->gidx is NULL.
+ */
+static void spe_gather_init(struct spe_ctx *c)
+{
+	uint32_t j;
+
+	if (!c->gidx || !SPE_HOST_LE || !c->mem->map_gather ||
+	    c->n_kv_span < 2 ||
+	    c->n_rows > SPE_GATHER_MAX_ROWS || c->kv.row_stride != 1 ||
+	    c->kv.block_rows || (c->k_bits != 16 && c->v_bits != 16)) {
+		c->gidx = NULL;
+		return;
+	}
+	for (j = 0; j < c->n_kvis; j++)
+		c->gidx[j] = c->tok[j] - c->tok[0];
+}
 
 static int spe_prepare(struct spe_ctx *c)
 {
@@ -545,21 +576,13 @@ static int spe_prepare(struct spe_ctx *c)
 	/* The same rows are read for every head: their runs, once. */
 	c->n_q_span = spe_spans(c->rows, c->n_rows, c->q_span);
 	c->n_kv_span = c->n_kvis ? spe_spans(c->tok, c->n_kvis, c->kv_span) : 0;
+	spe_gather_init(c);
 	if (c->has_tok_imp)
 		memset(c->imp, 0, (size_t)c->n_tok * sizeof(*c->imp));
 	return SPATTEN_HW_OK;
 }
 
 /* ---- One KV head and its query heads ----------------------------------- */
-
-/* MSB plane to the first-pass keys: msb * 16 + 8 (middle of the LSBs). */
-static void spe_msb_keys(int16_t *k, size_t n)
-{
-	size_t x;
-
-	for (x = 0; x < n; x++)
-		k[x] = (int16_t)(k[x] * 16 + 8);
-}
 
 /*
  * The gathered K rows (and, without value pruning, V rows) of KV head @g:
@@ -572,18 +595,31 @@ static int spe_load_kv_head(struct spe_ctx *c, uint32_t g)
 	size_t n = (size_t)c->n_kvis * c->d;
 	int rc;
 
+	int k_in = 0, v_in = 0;
+
 	c->kv_head = g;
 	c->lsb_loaded = 0;
 	c->kp = c->k16;
 	c->vp = c->v16;
-	rc = spe_load_kv_all(c, SPE_PLANE_K_MSB, g, c->k16,
-			     c->progressive || c->rope ? NULL : &c->kp);
-	if (!rc && !c->value_prune)
+	/* RoPE rotates keys, progressive ones are packed: never in place */
+	if (c->gidx && c->k_bits == 16 && !c->rope)
+		k_in = spe_map_kv_span(c, SPE_PLANE_K_MSB, g, c->k16, &c->kp);
+	c->k_gather = k_in == 1;
+	if (!k_in) {
+		rc = spe_load_kv_all(c, SPE_PLANE_K_MSB, g, c->k16,
+				     c->progressive || c->rope ? NULL : &c->kp);
+		if (rc)
+			return rc;
+	}
+	if (c->gidx && c->v_bits == 16 && !c->value_prune)
+		v_in = spe_map_kv_span(c, SPE_PLANE_V, g, c->v16, &c->vp);
+	c->v_gather = v_in == 1;
+	if (!v_in && !c->value_prune) {
 		rc = spe_load_kv_all(c, SPE_PLANE_V, g, c->v16, &c->vp);
-	if (rc)
-		return rc;
-	if (c->progressive)
-		spe_msb_keys(c->k16, n);
+		if (rc)
+			return rc;
+	}
+	/* progressive: k16 has the first-pass keys (spe_kv_form()) */
 	if (c->rope && c->progressive) {
 		memcpy(c->krot, c->k16, n * sizeof(*c->krot));
 		c->kp = c->krot;
@@ -597,20 +633,19 @@ static int spe_load_kv_head(struct spe_ctx *c, uint32_t g)
 
 /*
  * Full keys of gathered rows [from, to) of the loaded KV head: LSB plane
- * rows, then msb * 16 + lsb (rotated with RoPE).
+ * rows merged into the first-pass keys, msb * 16 + lsb (rotated with
+ * RoPE).
  */
 static int spe_fetch_lsb(struct spe_ctx *c, uint32_t from, uint32_t to)
 {
-	size_t d = c->d, x;
+	size_t d = c->d;
 	int16_t *full = c->kfull + from * d;
-	const int16_t *k = c->k16 + from * d;
 	int rc;
 
-	rc = spe_load_kv(c, SPE_PLANE_K_LSB, c->kv_head, from, to, full, NULL);
+	rc = spe_load_kv(c, SPE_PLANE_K_LSB, c->kv_head, from, to,
+			 c->k16 + from * d, full, NULL);
 	if (rc)
 		return rc;
-	for (x = 0; x < (to - from) * d; x++)
-		full[x] = (int16_t)(k[x] - 8 + full[x]);
 	if (c->rope)
 		spe_rope_keys(c, full, from, to);
 	return SPATTEN_HW_OK;
@@ -630,6 +665,24 @@ static uint64_t spe_store_row(struct spe_ctx *c, uint32_t ri,
 }
 
 /*
+ * The largest of @n >= 0 probabilities (0 if none). gcc's -O2 cost
+ * model will not vectorise a loop that needs an epilogue (see
+ * spe_add_imp()), and this one runs over every row of a progressive job.
+ */
+#if defined(__GNUC__) && !defined(__clang__)
+__attribute__((optimize("tree-vectorize", "vect-cost-model=cheap")))
+#endif
+static int32_t spe_max_prob(const int32_t *pq, uint32_t n)
+{
+	int32_t m = 0;
+	uint32_t j;
+
+	for (j = 0; j < n; j++)
+		m = pq[j] > m ? pq[j] : m;
+	return m;
+}
+
+/*
  * Probabilities @pq of one query row @q over the first @vis gathered keys,
  * its first-pass scores already in @score: softmax and, with PROGRESSIVE,
  * the LSB refetch (section 3, step 6.2), which recomputes @score[0..vis).
@@ -637,8 +690,6 @@ static uint64_t spe_store_row(struct spe_ctx *c, uint32_t ri,
 static int spe_row_probs(struct spe_ctx *c, const int16_t *q, int64_t *score,
 			 int32_t *pq, uint32_t vis)
 {
-	int32_t max_pq = 0;
-	uint32_t j;
 	int rc;
 
 	c->kern->softmax_row(score, vis, c->scale, c->e, pq);
@@ -646,10 +697,7 @@ static int spe_row_probs(struct spe_ctx *c, const int16_t *q, int64_t *score,
 	if (!c->progressive)
 		return SPATTEN_HW_OK;
 
-	for (j = 0; j < vis; j++)
-		if (pq[j] > max_pq)
-			max_pq = pq[j];
-	if ((uint32_t)max_pq >= c->job->lsb_threshold)
+	if ((uint32_t)spe_max_prob(pq, vis) >= c->job->lsb_threshold)
 		return SPATTEN_HW_OK;
 	if (c->lsb_loaded < vis) {
 		rc = spe_fetch_lsb(c, c->lsb_loaded, vis);
@@ -681,11 +729,9 @@ static void spe_row_values(struct spe_ctx *c, uint32_t bi, uint32_t vis,
 			c->key[j] = (uint32_t)pq[j];
 		/* The value engine's cycles are hidden (docs/engine.md). */
 		n_sel = spe_topk_select(&c->topk, c->key, vis,
-					c->job->value_keep, c->sel, &cyc);
-		for (j = 0; j < n_sel; j++) {
-			idx[j] = c->sel[j];
-			w[j] = pq[c->sel[j]];
-		}
+					c->job->value_keep, idx, &cyc);
+		for (j = 0; j < n_sel; j++)
+			w[j] = pq[idx[j]];
 	} else {
 		for (j = 0; j < vis; j++) {
 			idx[j] = j;
@@ -723,7 +769,7 @@ static int spe_load_wanted_values(struct spe_ctx *c, uint32_t nb)
 		}
 		for (end = j; end < nb && c->vstate[end] == SPE_V_WANTED; end++)
 			c->vstate[end] = SPE_V_LOADED;
-		rc = spe_load_kv(c, SPE_PLANE_V, c->kv_head, j, end,
+		rc = spe_load_kv(c, SPE_PLANE_V, c->kv_head, j, end, NULL,
 				 c->v16 + (size_t)j * c->d, NULL);
 		if (rc)
 			return rc;
@@ -836,7 +882,14 @@ static int spe_run_block(struct spe_ctx *c, uint32_t r0, uint32_t r1,
 	m = r1 - z;
 	nb = c->rvis[r1 - 1];
 
-	c->kern->qk_rows(c->qp + (size_t)z * d, m, c->kp, nb, d, c->score);
+	if (c->k_gather)
+		for (i = 0; i < m; i++)
+			c->kern->qk_gather(c->qp + (size_t)(z + i) * d, c->kp,
+					   c->gidx, nb, d,
+					   c->score + (size_t)i * nb);
+	else
+		c->kern->qk_rows(c->qp + (size_t)z * d, m, c->kp, nb, d,
+				 c->score);
 	for (i = 0; i < m; i++) {
 		uint32_t n = c->rvis[z + i];
 		int64_t *score = c->score + (size_t)i * nb;
@@ -858,7 +911,13 @@ static int spe_run_block(struct spe_ctx *c, uint32_t r0, uint32_t r1,
 	}
 	if (c->value_prune)
 		return spe_block_values(c, r0, r1, nb, head_mag);
-	c->kern->pv_rows(c->pq, m, c->vp, nb, d, c->acc);
+	if (c->v_gather)
+		for (i = 0; i < m; i++)
+			c->kern->pv_gather(c->pq + (size_t)i * nb, c->vp,
+					   c->gidx, nb, d,
+					   c->acc + (size_t)i * d);
+	else
+		c->kern->pv_rows(c->pq, m, c->vp, nb, d, c->acc);
 	for (i = 0; i < m; i++)
 		*head_mag += spe_store_row(c, z + i, c->acc + (size_t)i * d);
 	return SPATTEN_HW_OK;

@@ -9,6 +9,7 @@
 #ifndef SPE_KERNELS_H
 #define SPE_KERNELS_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 /**
@@ -34,6 +35,19 @@
  *	once (a whole head): SIMD versions rearrange K once per call
  * @pv_rows: pv_accumulate for m weight rows (w[i * n + j]) over the same
  *	n value rows: acc[i * d + c], i < m, c < d
+ * @unpack: @n elements of a packed operand (spe_pack.c's little-endian
+ *	bit stream of @bits = 4, 6, 8, 10 or 12 bits an element, signed, or
+ *	unsigned with @is_unsigned; n * bits a multiple of 8) to int16:
+ *	dst[e] = (base ? base[e] : 0) + x_e * 2^shift + add, wrapping to
+ *	int16. The engine's three uses: rows as they are, progressive MSBs
+ *	(x * 16 + 8) and their LSBs merged (base - 8 + lsb). Reads exactly
+ *	n * bits / 8 bytes of @src; @base may be @dst.
+ * @qk_gather: qk_scores over the rows an index list picks where they
+ *	are: acc[j] = q . k[idx[j] * d ..], j < n (the kept keys of a
+ *	pruned generation step, read in place). NULL: the table has no
+ *	faster way than gathering copies for qk_scores (the engine does so)
+ * @pv_gather: pv_accumulate likewise: acc[c] = sum_j w[j] *
+ *	v[idx[j] * d + c]; NULL with qk_gather
  */
 struct spe_kernels {
 	const char *name;
@@ -53,6 +67,15 @@ struct spe_kernels {
 			uint32_t n, uint32_t d, int64_t *acc);
 	void (*pv_rows)(const int32_t *w, uint32_t m, const int16_t *v,
 			uint32_t n, uint32_t d, int64_t *acc);
+	void (*unpack)(const uint8_t *src, uint32_t bits, int is_unsigned,
+		       size_t n, unsigned int shift, int16_t add,
+		       const int16_t *base, int16_t *dst);
+	void (*qk_gather)(const int16_t *q, const int16_t *k,
+			  const uint32_t *idx, uint32_t n, uint32_t d,
+			  int64_t *acc);
+	void (*pv_gather)(const int32_t *w, const int16_t *v,
+			  const uint32_t *idx, uint32_t n, uint32_t d,
+			  int64_t *acc);
 };
 
 /* The portable implementation: the reference every other one must match. */

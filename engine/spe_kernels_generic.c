@@ -114,6 +114,62 @@ static uint64_t spe_requant_row_generic(const int64_t *acc, uint32_t d,
 	return mag;
 }
 
+/* qk_scores over rows k + idx[j] * d. */
+void spe_qk_gather_generic(const int16_t *q, const int16_t *k,
+			   const uint32_t *idx, uint32_t n, uint32_t d,
+			   int64_t *acc)
+{
+	uint32_t j;
+
+	for (j = 0; j < n; j++)
+		spe_qk_scores_generic(q, k + (size_t)idx[j] * d, 1, d,
+				      acc + j);
+}
+
+/* pv_accumulate over rows v + idx[j] * d. */
+void spe_pv_gather_generic(const int32_t *w, const int16_t *v,
+			   const uint32_t *idx, uint32_t n, uint32_t d,
+			   int64_t *acc)
+{
+	uint32_t j, c;
+
+	memset(acc, 0, (size_t)d * sizeof(*acc));
+	for (j = 0; j < n; j++) {
+		const int16_t *row = v + (size_t)idx[j] * d;
+
+		for (c = 0; c < d; c++)
+			acc[c] += (int64_t)w[j] * row[c];
+	}
+}
+
+/* Element @e of a packed little-endian bit stream, zero-extended. */
+static uint32_t spe_field_generic(const uint8_t *src, size_t e, uint32_t bits)
+{
+	size_t bit = e * bits, at = bit / 8;
+	uint32_t w = src[at];
+
+	/* Even widths up to 12 span at most two bytes (bit % 8 + bits <= 16). */
+	if (bit % 8 + bits > 8)
+		w |= (uint32_t)src[at + 1] << 8;
+	return (w >> (bit % 8)) & ((1u << bits) - 1);
+}
+
+void spe_unpack_generic(const uint8_t *src, uint32_t bits,
+			       int is_unsigned, size_t n, unsigned int shift,
+			       int16_t add, const int16_t *base, int16_t *dst)
+{
+	int32_t sign = is_unsigned ? 0 : (int32_t)1 << (bits - 1);
+	size_t e;
+
+	for (e = 0; e < n; e++) {
+		int32_t x = (int32_t)(spe_field_generic(src, e, bits) ^
+				      (uint32_t)sign) - sign;
+		int32_t y = x * ((int32_t)1 << shift) + add;
+
+		dst[e] = (int16_t)(base ? base[e] + y : y);
+	}
+}
+
 SPE_KERNELS_ROWS_LOOP(generic, spe_qk_scores_generic,
 		      spe_pv_accumulate_generic)
 
@@ -127,4 +183,7 @@ const struct spe_kernels spe_kernels_generic = {
 	.requant_row = spe_requant_row_generic,
 	.qk_rows = spe_qk_rows_generic,
 	.pv_rows = spe_pv_rows_generic,
+	.unpack = spe_unpack_generic,
+	.qk_gather = spe_qk_gather_generic,
+	.pv_gather = spe_pv_gather_generic,
 };

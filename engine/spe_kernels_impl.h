@@ -7,6 +7,7 @@
 #define SPE_KERNELS_IMPL_H
 
 #include <float.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <string.h>
 
@@ -126,6 +127,37 @@ static void spe_pv_rows_##suffix(const int32_t *w, uint32_t m,		\
 extern const struct spe_kernels spe_kernels_sse41;
 extern const struct spe_kernels spe_kernels_avx2;
 extern const struct spe_kernels spe_kernels_avx512;
+#endif
+
+/* spe_kernels_generic.c: the portable unpack, for tables without one. */
+void spe_unpack_generic(const uint8_t *src, uint32_t bits, int is_unsigned,
+			size_t n, unsigned int shift, int16_t add,
+			const int16_t *base, int16_t *dst);
+
+/* spe_kernels_generic.c: the portable gathers, the SIMD tables' tails. */
+void spe_qk_gather_generic(const int16_t *q, const int16_t *k,
+			   const uint32_t *idx, uint32_t n, uint32_t d,
+			   int64_t *acc);
+void spe_pv_gather_generic(const int32_t *w, const int16_t *v,
+			   const uint32_t *idx, uint32_t n, uint32_t d,
+			   int64_t *acc);
+
+/* spe_gather_x86.c: qk_gather and pv_gather with AVX-512 and VNNI. */
+#if defined(__x86_64__) || defined(__i386__)
+void spe_qk_gather_avx512(const int16_t *q, const int16_t *k,
+			  const uint32_t *idx, uint32_t n, uint32_t d,
+			  int64_t *acc);
+void spe_pv_gather_avx512(const int32_t *w, const int16_t *v,
+			  const uint32_t *idx, uint32_t n, uint32_t d,
+			  int64_t *acc);
+#endif
+
+/* spe_unpack_x86.c: spe_kernels.unpack with AVX-512 VBMI and BMI2. */
+#if defined(__x86_64__)
+#define SPE_UNPACK_VBMI 1
+void spe_unpack_avx512vbmi(const uint8_t *src, uint32_t bits,
+			   int is_unsigned, size_t n, unsigned int shift,
+			   int16_t add, const int16_t *base, int16_t *dst);
 #endif
 
 /* Every implementation this build has and this CPU can run, generic first. */

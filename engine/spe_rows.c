@@ -307,15 +307,23 @@ static void spe_unpack_s16(const uint8_t *raw, size_t n, int16_t *dst)
 /*
  * @n rows of @bits-bit elements (unsigned with @is_unsigned) at byte @off
  * of @plane, back to back in the operand, into @dst as int16: one map or
- * one read. With @direct, host int16 rows that map int16-aligned are not
- * copied: *@direct receives the operand's own bytes.
+ * one read. Packed rows become x * 2^@shift + @add (+ @base[] if not
+ * NULL: rows as @dst's); int16 rows are taken as they are. With
+ * @direct, host int16 rows that map int16-aligned are not copied:
+ * *@direct receives the operand's own bytes.
  */
+struct spe_piece_form {
+	unsigned int shift;
+	int16_t add;
+	const int16_t *base;
+};
+
 static int spe_load_piece(struct spe_ctx *c, enum spe_plane plane,
 			  uint64_t off, uint32_t n, uint32_t bits,
-			  int is_unsigned, int16_t *dst,
-			  const int16_t **direct)
+			  int is_unsigned, const struct spe_piece_form *form,
+			  int16_t *dst, const int16_t **direct)
 {
-	uint32_t d = c->d, row_bytes = spe_row_bytes(d, bits), r;
+	uint32_t d = c->d, row_bytes = spe_row_bytes(d, bits);
 	size_t len = (size_t)n * row_bytes;
 	const uint8_t *src = spe_map(c, plane, off, len);
 	int rc;
@@ -334,13 +342,14 @@ static int spe_load_piece(struct spe_ctx *c, enum spe_plane plane,
 			memcpy(dst, src, len);
 		return SPATTEN_HW_OK;
 	}
-	if (bits == 16) {
+	if (bits == 16)
 		spe_unpack_s16(src, (size_t)n * d, dst);
-	} else {
-		for (r = 0; r < n; r++)
-			spe_unpack_row(src + (size_t)r * row_bytes, bits,
-				       is_unsigned, d, dst + (size_t)r * d);
-	}
+	else if (form)
+		c->kern->unpack(src, bits, is_unsigned, (size_t)n * d,
+				form->shift, form->add, form->base, dst);
+	else
+		c->kern->unpack(src, bits, is_unsigned, (size_t)n * d, 0, 0,
+				NULL, dst);
 	return SPATTEN_HW_OK;
 }
 
@@ -361,7 +370,7 @@ int spe_load_q(struct spe_ctx *c, uint32_t head, int in_place)
 		uint64_t off = ((uint64_t)head * job->q_rows +
 				c->rows[sp->at]) * row_bytes;
 
-		rc = spe_load_piece(c, SPE_PLANE_Q, off, sp->len, 16, 0,
+		rc = spe_load_piece(c, SPE_PLANE_Q, off, sp->len, 16, 0, NULL,
 				    c->q16 + (size_t)sp->at * c->d,
 				    in_place && c->n_q_span == 1 ? &c->qp :
 								   NULL);
@@ -372,28 +381,59 @@ int spe_load_q(struct spe_ctx *c, uint32_t head, int in_place)
 }
 
 /*
+ * What a packed KV plane's rows become (docs/engine.md, progressive
+ * keys): MSBs are first-pass keys msb * 16 + 8 (the middle of the missing
+ * LSBs); LSBs are merged into them, full = (msb * 16 + 8) - 8 + lsb, with
+ * @base the first-pass keys of the rows loaded (NULL otherwise).
+ */
+static const struct spe_piece_form *
+spe_kv_form(const struct spe_ctx *c, enum spe_plane plane,
+	    const int16_t *base, struct spe_piece_form *form)
+{
+	if (plane == SPE_PLANE_K_MSB && c->progressive) {
+		form->shift = 4;
+		form->add = 8;
+		form->base = NULL;
+		return form;
+	}
+	if (plane == SPE_PLANE_K_LSB) {
+		form->shift = 0;
+		form->add = -8;
+		form->base = base;
+		return form;
+	}
+	return NULL;
+}
+
+/*
  * Gathered rows j0 <= j < j1 (token slots c->tok[j]) of KV head @kv_head
- * of @plane (K_MSB, K_LSB or V) into @dst, row j at dst + (j - j0) * d.
- * With @direct (*@direct preset to @dst by the caller), rows that are one
- * piece of host int16 may be used in place instead.
+ * of @plane (K_MSB, K_LSB or V) into @dst, row j at dst + (j - j0) * d;
+ * K_LSB rows are merged into the first-pass keys at @base (rows as
+ * @dst's). With @direct (*@direct preset to @dst by the caller), rows
+ * that are one piece of host int16 may be used in place instead.
  */
 int spe_load_kv(struct spe_ctx *c, enum spe_plane plane, uint32_t kv_head,
-		uint32_t j0, uint32_t j1, int16_t *dst,
+		uint32_t j0, uint32_t j1, const int16_t *base, int16_t *dst,
 		const int16_t **direct)
 {
 	uint32_t bits = plane == SPE_PLANE_K_LSB ? SPATTEN_LSB_BITS :
 			plane == SPE_PLANE_V ? c->v_bits : c->k_bits;
 	uint32_t row_bytes = spe_row_bytes(c->d, bits), j = j0, run, piece;
+	struct spe_piece_form form;
+	const struct spe_piece_form *f = spe_kv_form(c, plane, base, &form);
 	int rc;
 
 	while (j < j1) {
+		size_t at = (size_t)(j - j0) * c->d;
+
 		run = spe_run_len(c->tok, j, j1);
 		piece = spe_kv_contig(&c->kv, c->tok[j], run);
+		if (base)
+			form.base = base + at;
 		rc = spe_load_piece(c, plane,
 				    spe_kv_row(&c->kv, kv_head, c->tok[j]) *
 				    row_bytes, piece, bits,
-				    plane == SPE_PLANE_K_LSB,
-				    dst + (size_t)(j - j0) * c->d,
+				    plane == SPE_PLANE_K_LSB, f, dst + at,
 				    direct && piece == j1 - j0 ? direct : NULL);
 		if (rc)
 			return rc;
@@ -441,7 +481,8 @@ static int spe_map_kv_runs(struct spe_ctx *c, enum spe_plane plane,
 }
 
 /*
- * All gathered rows [0, n_kvis) of KV head @kv_head of @plane into @dst:
+ * All gathered rows [0, n_kvis) of KV head @kv_head of @plane (K_MSB or
+ * V) into @dst:
  * spe_load_kv() with the runs of the kept tokens found once per job
  * (c->kv_span), which a layout with unit row stride and no blocks reads
  * as they are: the loop a pruned generation step spends its time in, per
@@ -453,10 +494,12 @@ int spe_load_kv_all(struct spe_ctx *c, enum spe_plane plane,
 	uint32_t bits = plane == SPE_PLANE_V ? c->v_bits : c->k_bits;
 	uint64_t base = (uint64_t)kv_head * c->kv.head_stride;
 	uint32_t row_bytes = spe_row_bytes(c->d, bits), k;
+	struct spe_piece_form form;
+	const struct spe_piece_form *f = spe_kv_form(c, plane, NULL, &form);
 	int rc;
 
 	if (c->kv.row_stride != 1 || c->kv.block_rows)
-		return spe_load_kv(c, plane, kv_head, 0, c->n_kvis, dst,
+		return spe_load_kv(c, plane, kv_head, 0, c->n_kvis, NULL, dst,
 				   direct);
 	if (bits == 16 && SPE_HOST_LE && c->mem->map && c->n_kv_span > 1)
 		return spe_map_kv_runs(c, plane, base, dst);
@@ -465,13 +508,48 @@ int spe_load_kv_all(struct spe_ctx *c, enum spe_plane plane,
 
 		rc = spe_load_piece(c, plane,
 				    (base + c->tok[sp->at]) * row_bytes,
-				    sp->len, bits, 0,
+				    sp->len, bits, 0, f,
 				    dst + (size_t)sp->at * c->d,
 				    direct && c->n_kv_span == 1 ? direct : NULL);
 		if (rc)
 			return rc;
 	}
 	return SPATTEN_HW_OK;
+}
+
+/*
+ * Gathered int16 rows [0, n_kvis) of KV head @kv_head of @plane where
+ * they are: the span from the first to the last through
+ * mem->map_gather (a packed layout, unit row stride); row j is at
+ * c->gidx[j] of it. Counted as the gathered rows alone, as reading them
+ * would be. Returns 1 with *@rows the span's start; 2 if the span is at
+ * an odd address (not int16_t rows): they are copied to @dst, *@rows =
+ * @dst; 0 if the provider declines (then read the rows).
+ */
+int spe_map_kv_span(struct spe_ctx *c, enum spe_plane plane,
+		    uint32_t kv_head, int16_t *dst, const int16_t **rows)
+{
+	size_t row_bytes = (size_t)c->d * 2, used = c->n_kvis * row_bytes;
+	uint64_t first = c->tok[0], last = c->tok[c->n_kvis - 1];
+	uint64_t off = ((uint64_t)kv_head * c->kv.head_stride + first) *
+		       row_bytes;
+	const uint8_t *p;
+	uint32_t j;
+
+	p = c->mem->map_gather(c->mem->opaque, plane, off,
+			       (size_t)(last - first + 1) * row_bytes, used);
+	if (!p)
+		return 0;
+	c->st->bytes[plane] += used;
+	if (!((uintptr_t)p & 1)) {
+		*rows = (const int16_t *)(const void *)p;
+		return 1;
+	}
+	for (j = 0; j < c->n_kvis; j++)
+		memcpy(dst + (size_t)j * c->d, p + c->gidx[j] * row_bytes,
+		       row_bytes);
+	*rows = dst;
+	return 2;
 }
 
 /* The output rows of query head @head: one write per run (as Q's). */

@@ -92,6 +92,13 @@ struct spe_ctx {
 	 * them in place.
 	 */
 	const int16_t *qp, *kp, *vp;
+	/*
+	 * Gathers (spe_gather_wanted()): kp and vp may instead be the
+	 * operand's own rows from the first kept token on, row j of the
+	 * gathered ones at gidx[j] = tok[j] - tok[0] (k_gather, v_gather).
+	 */
+	uint32_t *gidx;			/* [kv + 1], NULL: no gathers */
+	int k_gather, v_gather;
 	uint32_t blk;			/* query rows per block */
 	uint32_t *rvis;			/* [n_rows] visible keys per row */
 	int64_t *score;			/* [blk][kv] */
@@ -131,10 +138,12 @@ void spe_kv_layout_init(struct spe_ctx *c);
 int spe_kv_read_table(struct spe_ctx *c);
 int spe_load_q(struct spe_ctx *c, uint32_t head, int in_place);
 int spe_load_kv(struct spe_ctx *c, enum spe_plane plane, uint32_t kv_head,
-		uint32_t j0, uint32_t j1, int16_t *dst,
+		uint32_t j0, uint32_t j1, const int16_t *base, int16_t *dst,
 		const int16_t **direct);
 int spe_load_kv_all(struct spe_ctx *c, enum spe_plane plane,
 		    uint32_t kv_head, int16_t *dst, const int16_t **direct);
+int spe_map_kv_span(struct spe_ctx *c, enum spe_plane plane,
+		    uint32_t kv_head, int16_t *dst, const int16_t **rows);
 int spe_write_out(struct spe_ctx *c, uint32_t head);
 
 /* spe_rope.c: rotary positions */

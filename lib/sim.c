@@ -215,6 +215,18 @@ static const void *sim_map(void *opaque, enum spe_plane plane, uint64_t off,
 	return (const unsigned char *)(uintptr_t)b->addr + off;
 }
 
+/* A span of which the engine reads @used bytes (spe.h): those count. */
+static const void *sim_map_gather(void *opaque, enum spe_plane plane,
+				  uint64_t off, size_t len, size_t used)
+{
+	struct sim_run *r = opaque;
+	const void *p = sim_map(opaque, plane, off, len);
+
+	if (p)
+		r->bytes[plane] -= len - used;
+	return p;
+}
+
 static int sim_write(void *opaque, enum spe_plane plane, uint64_t off,
 		     const void *src, size_t len)
 {
@@ -261,6 +273,7 @@ static void sim_execute(struct spatten_sim *sim, const struct spatten_job3 *j3,
 		.write = sim_write,
 		.opaque = &r,
 		.map = sim_map,
+		.map_gather = sim_map_gather,
 	};
 	uint64_t written = 0;
 	size_t i;

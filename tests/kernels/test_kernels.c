@@ -705,6 +705,183 @@ static void test_rows(const struct spe_kernels *kt)
 	   pcases);
 }
 
+/*
+ * qk_gather / pv_gather against int64 sums written here, over rows picked
+ * by random ascending index lists (every kept fraction) from a pool, for
+ * every dimension, operand fill and weight mode; the guard past acc[]
+ * must stay.
+ */
+static uint32_t gidx[MAX_N];
+
+static uint32_t pick_rows(uint32_t pool, uint32_t want, uint64_t *seed)
+{
+	uint32_t j, n = 0;
+
+	for (j = 0; j < pool && n < want; j++)
+		if (prng_next(seed) % pool < want)
+			gidx[n++] = j;
+	return n;
+}
+
+static int gather_case(const struct spe_kernels *kt, uint32_t d, uint32_t n)
+{
+	uint32_t j, c, x;
+
+	for (j = 0; j < n + 8; j++)
+		ka[j] = 0x3c3c3c3c3c3c3c3cll;
+	kt->qk_gather(qbuf, kbuf, gidx, n, d, ka);
+	for (j = 0; j < n; j++) {
+		int64_t want = 0;
+
+		for (x = 0; x < d; x++)
+			want += (int64_t)qbuf[x] * kbuf[(size_t)gidx[j] * d + x];
+		if (ka[j] != want)
+			return 0;
+	}
+	if (ka[n] != 0x3c3c3c3c3c3c3c3cll)
+		return 0;
+	for (j = 0; j < d + 8 && j < MAX_N + 8; j++)
+		ka[j] = 0x3c3c3c3c3c3c3c3cll;
+	kt->pv_gather(wbuf, kbuf, gidx, n, d, ka);
+	for (c = 0; c < d; c++) {
+		int64_t want = 0;
+
+		for (j = 0; j < n; j++)
+			want += (int64_t)wbuf[j] *
+				kbuf[(size_t)gidx[j] * d + c];
+		if (ka[c] != want)
+			return 0;
+	}
+	return ka[d] == 0x3c3c3c3c3c3c3c3cll;
+}
+
+static void test_gather(const struct spe_kernels *kt)
+{
+	uint64_t seed = 0x6a7e;
+	unsigned int cases = 0, bad = 0;
+	uint32_t di, i;
+	int fv, mode;
+
+	if (!kt->qk_gather || !kt->pv_gather) {
+		ok(!kt->qk_gather && !kt->pv_gather, "%s: no gathers (both "
+		   "NULL: the engine copies)", kt->name);
+		return;
+	}
+	for (di = 0; di < N_DIMS; di++) {
+		uint32_t d = dims[di], pool = (uint32_t)(sizeof(kbuf) / 2 / d);
+
+		if (pool > MAX_N)
+			pool = MAX_N;
+		for (fv = 0; fv < FILL_COUNT; fv++)
+			for (mode = 0; mode < 4; mode++)
+				for (i = 0; i < 12; i++) {
+					uint32_t want = i < 6 ? i * 3 :
+						prng_next(&seed) % (pool + 1);
+					uint32_t n = pick_rows(pool, want,
+							       &seed);
+
+					fill_s16(qbuf, d, (enum fill)fv, &seed);
+					fill_s16(kbuf, (size_t)pool * d,
+						 (enum fill)((fv + i) % FILL_COUNT),
+						 &seed);
+					fill_w(wbuf, n, mode, &seed);
+					cases++;
+					if (!gather_case(kt, d, n) &&
+					    !bad++)
+						diag("%s gather d %u n %u of %u "
+						     "q %s mode %d: first diff",
+						     kt->name, d, n, pool,
+						     fill_name[fv], mode);
+				}
+	}
+	ok(!bad, "%s qk_gather, pv_gather == int64 sums on %u index lists",
+	   kt->name, cases);
+}
+
+/*
+ * unpack against the format as docs/hardware.md states it, written here
+ * bit by bit: element e at bits [e * b, e * b + b) of a little-endian
+ * stream, bit i being bit i % 8 of byte i / 8. Every width, both signs,
+ * the three (shift, add, base) forms the engine uses and odd ones,
+ * lengths 8..520 (every tail of a 32-element step), random and extreme
+ * values.
+ */
+typedef void (*unpack_fn)(const uint8_t *, uint32_t, int, size_t,
+			  unsigned int, int16_t, const int16_t *, int16_t *);
+
+#define UNPACK_MAX	520
+
+static void pack_ref(const int32_t *x, size_t n, uint32_t bits, uint8_t *dst)
+{
+	size_t i;
+
+	memset(dst, 0, (n * bits + 7) / 8);
+	for (i = 0; i < n * bits; i++)
+		if (((uint32_t)x[i / bits] >> (i % bits)) & 1)
+			dst[i / 8] |= (uint8_t)(1u << (i % 8));
+}
+
+static int unpack_case(unpack_fn fn, uint32_t bits, int is_unsigned,
+		       size_t n, unsigned int shift, int16_t add, int use_base,
+		       uint64_t *seed)
+{
+	static int32_t x[UNPACK_MAX];
+	static int16_t base[UNPACK_MAX], got[UNPACK_MAX + 32];
+	/* one byte past the operand, so a read beyond it shows */
+	static uint8_t src[UNPACK_MAX * 12 / 8 + 64];
+	int32_t lo = is_unsigned ? 0 : -(1 << (bits - 1));
+	int32_t hi = is_unsigned ? (1 << bits) - 1 : (1 << (bits - 1)) - 1;
+	size_t i, bytes = n * bits / 8;
+
+	for (i = 0; i < n; i++) {
+		uint32_t r = prng_next(seed);
+
+		x[i] = r % 8 == 0 ? lo : r % 8 == 1 ? hi :
+		       lo + (int32_t)(prng_next(seed) % (uint32_t)(hi - lo + 1));
+		base[i] = (int16_t)prng_next(seed);
+	}
+	pack_ref(x, n, bits, src);
+	memset(src + bytes, 0xa5, 64);
+	for (i = 0; i < n + 32; i++)
+		got[i] = 0x5a5a;
+	fn(src, bits, is_unsigned, n, shift, add, use_base ? base : NULL, got);
+	for (i = 0; i < n; i++) {
+		int32_t want = x[i] * (1 << shift) + add +
+			       (use_base ? base[i] : 0);
+
+		if (got[i] != (int16_t)(uint16_t)(uint32_t)want)
+			return 0;
+	}
+	for (i = n; i < n + 32; i++)
+		if (got[i] != 0x5a5a)
+			return 0;	/* wrote past the end */
+	return 1;
+}
+
+static void test_unpack_fn(const char *name, unpack_fn fn)
+{
+	static const uint32_t widths[] = { 4, 6, 8, 10, 12 };
+	static const struct { unsigned int shift; int16_t add; int base; }
+	form[] = { { 0, 0, 0 }, { 4, 8, 0 }, { 0, -8, 1 }, { 3, -77, 1 } };
+	uint64_t seed = 0x5eed0u;
+	unsigned int w, f, sgn, cases = 0, bad = 0;
+	size_t n;
+
+	for (w = 0; w < 5; w++)
+		for (sgn = 0; sgn < 2; sgn++)
+			for (f = 0; f < 4; f++)
+				for (n = 8; n <= UNPACK_MAX; n += 8) {
+					cases++;
+					if (!unpack_case(fn, widths[w], sgn, n,
+							 form[f].shift,
+							 form[f].add,
+							 form[f].base, &seed))
+						bad++;
+				}
+	ok(!bad, "%s unpack == the packed format on %u cases (%u wrong)",
+	   name, cases, bad);
+}
+
 static void test_dispatch(const struct spe_kernels **list, unsigned int n)
 {
 	const char *forced = getenv("SPATTEN_KERNELS");
@@ -741,6 +918,14 @@ int main(void)
 	test_exp_golden(gen);
 	test_softmax_golden(gen);
 	test_requant(gen);
+	test_unpack_fn(gen->name, gen->unpack);
+	test_gather(gen);
+#ifdef SPE_UNPACK_VBMI
+	if (__builtin_cpu_supports("avx512vbmi") &&
+	    __builtin_cpu_supports("avx512bw") &&
+	    __builtin_cpu_supports("bmi2"))
+		test_unpack_fn("avx512vbmi", spe_unpack_avx512vbmi);
+#endif
 	if (getenv("EXPECT_KERNELS") && *getenv("EXPECT_KERNELS"))
 		return done_testing();	/* a dispatch run: the rest ran before */
 
@@ -754,6 +939,8 @@ int main(void)
 		test_softmax(list[i]);
 		test_requant(list[i]);
 		test_rows(list[i]);
+		test_unpack_fn(list[i]->name, list[i]->unpack);
+		test_gather(list[i]);
 	}
 	return done_testing();
 }

@@ -1,0 +1,321 @@
+// SPDX-License-Identifier: MIT
+/*
+ * SpAtten engine: qk_gather and pv_gather with AVX-512 (F, BW, VNNI): the
+ * kept rows of a pruned job read where they are, through their index
+ * list, with no gathered copy. Bit-identical to the portable kernels
+ * (tests/kernels), by the arguments of spe_kernels_x86.c:
+ *  - qk_gather: a vector of 32 dimensions per step, vpdpwssd into int32
+ *    lanes (lane i: dimensions x with x % 32 / 2 == i). When every lane's
+ *    sum of |q| is at most 65535 the lane sums are exact; each is split
+ *    as 65536 * H + L and the halves of 16 lanes summed in int32 (they
+ *    fit), the score rebuilt in int64. Otherwise q = 256 * qh + ql (ql
+ *    0..255, qh -128..127), both sums exact over 256 dimensions; the
+ *    score is 256 * H + L.
+ *  - pv_gather: two value rows interleaved word by word, their weights a
+ *    word pair, vpdpwssd: an int32 lane takes w_a * v_a + w_b * v_b. It
+ *    stays exact while the weights summed into it total at most 65536
+ *    (|v| <= 32768); it is flushed to int64 before. A weight outside
+ *    0..32767 (2^15: a probability of exactly 1) goes through int64.
+ */
+#if defined(__x86_64__) || defined(__i386__)
+
+#include <immintrin.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#include "spe_kernels_impl.h"
+
+#define SPE_T_GATHER	__attribute__((target( \
+	"avx512f,avx512bw,avx512dq,avx512vl,avx512vnni,avx2")))
+#define SPE_GI		static inline __attribute__((always_inline))
+
+/* Largest head_dim these kernels take in registers (8 rows x 8 vectors). */
+#define SPE_GATHER_MAX_D	256
+/* Weight total an int32 lane takes exactly (see above). */
+#define SPE_GATHER_WSUM_MAX	65536
+
+/* Sixteen int32 vectors to one: lane i of the result sums vector i. */
+SPE_GI SPE_T_GATHER __m512i spe_g_reduce16(const __m512i *v)
+{
+	__m512i t[8], u[4], x, y;
+	int i;
+
+#pragma GCC unroll 8
+	for (i = 0; i < 8; i++)
+		t[i] = _mm512_add_epi32(
+			_mm512_unpacklo_epi32(v[2 * i], v[2 * i + 1]),
+			_mm512_unpackhi_epi32(v[2 * i], v[2 * i + 1]));
+#pragma GCC unroll 4
+	for (i = 0; i < 4; i++)
+		u[i] = _mm512_add_epi32(
+			_mm512_unpacklo_epi64(t[2 * i], t[2 * i + 1]),
+			_mm512_unpackhi_epi64(t[2 * i], t[2 * i + 1]));
+	x = _mm512_add_epi32(_mm512_shuffle_i32x4(u[0], u[1], 0x88),
+			     _mm512_shuffle_i32x4(u[0], u[1], 0xdd));
+	y = _mm512_add_epi32(_mm512_shuffle_i32x4(u[2], u[3], 0x88),
+			     _mm512_shuffle_i32x4(u[2], u[3], 0xdd));
+	return _mm512_add_epi32(_mm512_shuffle_i32x4(x, y, 0x88),
+				_mm512_shuffle_i32x4(x, y, 0xdd));
+}
+
+/* Every int32 lane's sum of |q| at most 65535 (32-dimension vectors). */
+static int spe_g_lanes_ok(const int16_t *q, uint32_t d)
+{
+	uint32_t lane[16] = { 0 }, x;
+
+	for (x = 0; x < d; x++)
+		lane[x % 32 / 2] += (uint32_t)(q[x] < 0 ? -(int32_t)q[x] : q[x]);
+	for (x = 0; x < 16; x++)
+		if (lane[x] > 65535)
+			return 0;
+	return 1;
+}
+
+/*
+ * Eight rows: score = 2^@hi_shift * H + L, H and L the int32 sums of
+ * vpdpwssd with @qa (lane sums split at 16 bits) or of @qa = ql and
+ * @qb = qh (@split).
+ */
+SPE_GI SPE_T_GATHER void spe_g_qk8(const int16_t *qa, const int16_t *qb,
+				   const int16_t *const *row, uint32_t d,
+				   int split, int64_t *acc)
+{
+	const __m512i lo16 = _mm512_set1_epi32(0xffff);
+	__m512i a[16], s, l, h;
+	uint32_t x;
+	int i;
+
+#pragma GCC unroll 16
+	for (i = 0; i < 16; i++)
+		a[i] = _mm512_setzero_si512();
+	for (x = 0; x < d; x += 32) {
+		__m512i va = _mm512_loadu_si512((const void *)(qa + x));
+		__m512i vb = split ? _mm512_loadu_si512((const void *)(qb + x)) :
+				     va;
+
+#pragma GCC unroll 8
+		for (i = 0; i < 8; i++) {
+			__m512i kv = _mm512_loadu_si512((const void *)(row[i] +
+								       x));
+
+			a[i] = _mm512_dpwssd_epi32(a[i], kv, va);
+			if (split)
+				a[8 + i] = _mm512_dpwssd_epi32(a[8 + i], kv, vb);
+		}
+	}
+	if (!split) {
+#pragma GCC unroll 8
+		for (i = 0; i < 8; i++) {
+			a[8 + i] = _mm512_srai_epi32(a[i], 16);
+			a[i] = _mm512_and_si512(a[i], lo16);
+		}
+	}
+	s = spe_g_reduce16(a);			/* [L0..L7, H0..H7] */
+	l = _mm512_cvtepi32_epi64(_mm512_castsi512_si256(s));
+	h = _mm512_cvtepi32_epi64(_mm512_extracti64x4_epi64(s, 1));
+	_mm512_storeu_si512((void *)acc, _mm512_add_epi64(
+		_mm512_slli_epi64(h, split ? 8 : 16), l));
+}
+
+/*
+ * Rows [j0, j0 + 8) of the list, the missing ones past @n repeating the
+ * last row (their scores are not stored).
+ */
+SPE_GI void spe_g_rows8(const int16_t *k, const uint32_t *idx, uint32_t j0,
+			uint32_t n, uint32_t d, const int16_t **row)
+{
+	uint32_t i;
+
+	for (i = 0; i < 8; i++)
+		row[i] = k + (size_t)idx[j0 + i < n ? j0 + i : n - 1] * d;
+}
+
+/* The rows in eights, with constant @d and @split at each call site. */
+SPE_GI SPE_T_GATHER void spe_g_qk_all(const int16_t *qa, const int16_t *qb,
+				      const int16_t *k, const uint32_t *idx,
+				      uint32_t n, uint32_t d, int split,
+				      int64_t *acc)
+{
+	const int16_t *row[8];
+	int64_t tail[8];
+	uint32_t j;
+
+	for (j = 0; j + 8 <= n; j += 8) {
+		uint32_t i;
+
+		for (i = 0; i < 8; i++)
+			row[i] = k + (size_t)idx[j + i] * d;
+		spe_g_qk8(qa, qb, row, d, split, acc + j);
+	}
+	if (j < n) {
+		spe_g_rows8(k, idx, j, n, d, row);
+		spe_g_qk8(qa, qb, row, d, split, tail);
+		memcpy(acc + j, tail, (n - j) * sizeof(*acc));
+	}
+}
+
+SPE_T_GATHER
+void spe_qk_gather_avx512(const int16_t *q, const int16_t *k,
+			  const uint32_t *idx, uint32_t n, uint32_t d,
+			  int64_t *acc)
+{
+	int16_t qlo[SPE_GATHER_MAX_D] __attribute__((aligned(64)));
+	int16_t qhi[SPE_GATHER_MAX_D] __attribute__((aligned(64)));
+	uint32_t x;
+
+	if (d % 32 || d > SPE_GATHER_MAX_D) {
+		spe_qk_gather_generic(q, k, idx, n, d, acc);
+		return;
+	}
+	if (spe_g_lanes_ok(q, d)) {
+		if (d == 64)
+			spe_g_qk_all(q, q, k, idx, n, 64, 0, acc);
+		else if (d == 128)
+			spe_g_qk_all(q, q, k, idx, n, 128, 0, acc);
+		else
+			spe_g_qk_all(q, q, k, idx, n, d, 0, acc);
+		return;
+	}
+	for (x = 0; x < d; x++) {
+		qlo[x] = (int16_t)(q[x] & 0xff);
+		qhi[x] = (int16_t)((q[x] - (q[x] & 0xff)) / 256);
+	}
+	spe_g_qk_all(qlo, qhi, k, idx, n, d, 1, acc);
+}
+
+/*
+ * Add @lo and @hi, the int32 sums of one 32-column vector (lane i of @lo:
+ * columns 8c + i % 4 ... as unpacklo_epi16 leaves them: columns 0-3,
+ * 8-11, 16-19, 24-27; @hi the others), to acc[0..32).
+ */
+SPE_GI SPE_T_GATHER void spe_g_flush(__m512i lo, __m512i hi, int64_t *acc)
+{
+	const __m512i ia = _mm512_set_epi64(11, 10, 9, 8, 3, 2, 1, 0);
+	const __m512i ib = _mm512_set_epi64(15, 14, 13, 12, 7, 6, 5, 4);
+	__m512i la = _mm512_cvtepi32_epi64(_mm512_castsi512_si256(lo));
+	__m512i lb = _mm512_cvtepi32_epi64(_mm512_extracti64x4_epi64(lo, 1));
+	__m512i ha = _mm512_cvtepi32_epi64(_mm512_castsi512_si256(hi));
+	__m512i hb = _mm512_cvtepi32_epi64(_mm512_extracti64x4_epi64(hi, 1));
+	__m512i c[4];
+	int i;
+
+	c[0] = _mm512_permutex2var_epi64(la, ia, ha);
+	c[1] = _mm512_permutex2var_epi64(la, ib, ha);
+	c[2] = _mm512_permutex2var_epi64(lb, ia, hb);
+	c[3] = _mm512_permutex2var_epi64(lb, ib, hb);
+#pragma GCC unroll 4
+	for (i = 0; i < 4; i++)
+		_mm512_storeu_si512((void *)(acc + 8 * i), _mm512_add_epi64(
+			_mm512_loadu_si512((const void *)(acc + 8 * i)), c[i]));
+}
+
+/* acc[c] += w * v[c], exactly in int64, for a weight out of int16 range. */
+static void spe_g_pv_wide(int32_t w, const int16_t *v, uint32_t d,
+			  int64_t *acc)
+{
+	uint32_t c;
+
+	for (c = 0; c < d; c++)
+		acc[c] += (int64_t)w * v[c];
+}
+
+/* Value rows pv_gather pairs up at a time (a stack array of each). */
+#define SPE_GATHER_CHUNK	256
+
+/*
+ * Rows [j0, j0 + cnt) with a weight in 1..32767: their addresses and
+ * weights into @row and @wt; weight-0 rows are skipped, other weights go
+ * through int64 at once. Returns the count.
+ */
+static uint32_t spe_g_compact(const int32_t *w, const int16_t *v,
+			      const uint32_t *idx, uint32_t j0, uint32_t cnt,
+			      uint32_t d, int64_t *acc, const int16_t **row,
+			      int32_t *wt)
+{
+	uint32_t j, m = 0;
+
+	for (j = j0; j < j0 + cnt; j++) {
+		int32_t p = w[j];
+
+		if ((uint32_t)p - 1u < 32767u) {
+			row[m] = v + (size_t)idx[j] * d;
+			wt[m++] = p;
+		} else if (p) {
+			spe_g_pv_wide(p, v + (size_t)idx[j] * d, d, acc);
+		}
+	}
+	return m;
+}
+
+/*
+ * Pairs of compacted rows into the int32 sums @lo, @hi (@nv vectors of
+ * 32 columns, a constant at each call site), flushed into @acc whenever
+ * the weights summed reach SPE_GATHER_WSUM_MAX.
+ */
+SPE_GI SPE_T_GATHER void spe_g_pv_pairs(const int16_t *const *row,
+					const int32_t *wt, uint32_t m,
+					uint32_t nv, __m512i *lo, __m512i *hi,
+					uint32_t *wsum, int64_t *acc)
+{
+	uint32_t p, x;
+
+	for (p = 0; p < m; p += 2) {
+		const int16_t *ra = row[p], *rb = p + 1 < m ? row[p + 1] : ra;
+		uint32_t wa = (uint32_t)wt[p], wb = p + 1 < m ? (uint32_t)wt[p + 1] : 0;
+		__m512i wv = _mm512_set1_epi32((int32_t)(wa | wb << 16));
+
+		if (*wsum + wa + wb > SPE_GATHER_WSUM_MAX) {
+			for (x = 0; x < nv; x++) {
+				spe_g_flush(lo[x], hi[x], acc + 32 * x);
+				lo[x] = hi[x] = _mm512_setzero_si512();
+			}
+			*wsum = 0;
+		}
+		*wsum += wa + wb;
+		for (x = 0; x < nv; x++) {
+			__m512i a = _mm512_loadu_si512((const void *)(ra +
+								      32 * x));
+			__m512i b = _mm512_loadu_si512((const void *)(rb +
+								      32 * x));
+
+			lo[x] = _mm512_dpwssd_epi32(lo[x],
+					_mm512_unpacklo_epi16(a, b), wv);
+			hi[x] = _mm512_dpwssd_epi32(hi[x],
+					_mm512_unpackhi_epi16(a, b), wv);
+		}
+	}
+}
+
+SPE_T_GATHER
+void spe_pv_gather_avx512(const int32_t *w, const int16_t *v,
+			  const uint32_t *idx, uint32_t n, uint32_t d,
+			  int64_t *acc)
+{
+	__m512i lo[SPE_GATHER_MAX_D / 32], hi[SPE_GATHER_MAX_D / 32];
+	const int16_t *row[SPE_GATHER_CHUNK];
+	int32_t wt[SPE_GATHER_CHUNK];
+	uint32_t nv = d / 32, x, wsum = 0, j0, m;
+
+	if (d % 32 || d > SPE_GATHER_MAX_D) {
+		spe_pv_gather_generic(w, v, idx, n, d, acc);
+		return;
+	}
+	memset(acc, 0, (size_t)d * sizeof(*acc));
+	for (x = 0; x < nv; x++)
+		lo[x] = hi[x] = _mm512_setzero_si512();
+	for (j0 = 0; j0 < n; j0 += SPE_GATHER_CHUNK) {
+		m = spe_g_compact(w, v, idx, j0, n - j0 < SPE_GATHER_CHUNK ?
+				  n - j0 : SPE_GATHER_CHUNK, d, acc, row, wt);
+		if (nv == 2)
+			spe_g_pv_pairs(row, wt, m, 2, lo, hi, &wsum, acc);
+		else if (nv == 4)
+			spe_g_pv_pairs(row, wt, m, 4, lo, hi, &wsum, acc);
+		else
+			spe_g_pv_pairs(row, wt, m, nv, lo, hi, &wsum, acc);
+	}
+	for (x = 0; x < nv; x++)
+		spe_g_flush(lo[x], hi[x], acc + 32 * x);
+}
+
+#endif /* x86 */
