@@ -152,12 +152,21 @@ void spe_pv_gather_avx512(const int32_t *w, const int16_t *v,
 			  int64_t *acc);
 #endif
 
-/* spe_unpack_x86.c: spe_kernels.unpack with AVX-512 VBMI and BMI2. */
+/*
+ * spe_unpack_x86.c: spe_kernels.unpack with AVX-512 VBMI and BMI2, and
+ * the x86 tables' unpack, which uses it if the CPU can.
+ */
 #if defined(__x86_64__)
 #define SPE_UNPACK_VBMI 1
 void spe_unpack_avx512vbmi(const uint8_t *src, uint32_t bits,
 			   int is_unsigned, size_t n, unsigned int shift,
 			   int16_t add, const int16_t *base, int16_t *dst);
+#define SPE_UNPACK_X86	spe_unpack_x86
+void spe_unpack_x86(const uint8_t *src, uint32_t bits, int is_unsigned,
+		    size_t n, unsigned int shift, int16_t add,
+		    const int16_t *base, int16_t *dst);
+#else
+#define SPE_UNPACK_X86	spe_unpack_generic
 #endif
 
 /* Every implementation this build has and this CPU can run, generic first. */

@@ -519,7 +519,7 @@ const struct spe_kernels spe_kernels_sse41 = {
 	.requant_row = spe_requant_row_scalar,
 	.qk_rows = spe_qk_rows_sse41,
 	.pv_rows = spe_pv_rows_sse41,
-	.unpack = spe_unpack_generic,
+	.unpack = SPE_UNPACK_X86,
 };
 
 /* ====================================================================== */
@@ -1344,7 +1344,7 @@ const struct spe_kernels spe_kernels_avx2 = {
 	.requant_row = spe_requant_row_avx2,
 	.qk_rows = spe_qk_rows_avx2,
 	.pv_rows = spe_pv_rows_avx2,
-	.unpack = spe_unpack_generic,
+	.unpack = SPE_UNPACK_X86,
 };
 
 /* ====================================================================== */
@@ -2114,7 +2114,7 @@ const struct spe_kernels spe_kernels_avx512 = {
 	.requant_row = spe_requant_row_avx512,
 	.qk_rows = spe_qk_rows_avx512,
 	.pv_rows = spe_pv_rows_avx512,
-	.unpack = spe_unpack_avx512vbmi,
+	.unpack = SPE_UNPACK_X86,
 	.qk_gather = spe_qk_gather_avx512,
 	.pv_gather = spe_pv_gather_avx512,
 };

@@ -81,4 +81,32 @@ void spe_unpack_avx512vbmi(const uint8_t *src, uint32_t bits,
 	}
 }
 
+/*
+ * The unpack of the x86 tables: VBMI where the CPU has it (Ice Lake and
+ * later, Zen 4), else the portable loop. A table's other kernels need
+ * less (AVX-512 F/BW/DQ/VL/VNNI, AVX2), so the choice is made here, once.
+ */
+void spe_unpack_x86(const uint8_t *src, uint32_t bits, int is_unsigned,
+		    size_t n, unsigned int shift, int16_t add,
+		    const int16_t *base, int16_t *dst)
+{
+	static int vbmi = -1;
+	int v = __atomic_load_n(&vbmi, __ATOMIC_RELAXED);
+
+	if (v < 0) {
+		__builtin_cpu_init();
+		v = __builtin_cpu_supports("avx512vbmi") &&
+		    __builtin_cpu_supports("avx512bw") &&
+		    __builtin_cpu_supports("avx512vl") &&
+		    __builtin_cpu_supports("bmi2");
+		__atomic_store_n(&vbmi, v, __ATOMIC_RELAXED);
+	}
+	if (v)
+		spe_unpack_avx512vbmi(src, bits, is_unsigned, n, shift, add,
+				      base, dst);
+	else
+		spe_unpack_generic(src, bits, is_unsigned, n, shift, add,
+				   base, dst);
+}
+
 #endif /* x86-64 */
