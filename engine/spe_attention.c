@@ -229,7 +229,7 @@ static void spe_scratch_sizes(struct spe_ctx *c, size_t *n, size_t *sz)
 	SLOT(S_QSPAN, nq, struct spe_span);
 	SLOT(S_KVSPAN, kv + 1, struct spe_span);
 	SLOT(S_IDX, nk, uint32_t);
-	SLOT(S_SEL, nk, uint32_t);
+	SLOT(S_SEL, nk + SPE_TOPK_PAD, uint32_t);
 	SLOT(S_KEY, nk, uint64_t);
 	SLOT(S_TOKIMP, c->n_imp, uint64_t);
 	SLOT(S_HEADIMP, nh, uint64_t);
@@ -252,14 +252,14 @@ static void spe_scratch_sizes(struct spe_ctx *c, size_t *n, size_t *sz)
 	SLOT(S_E, kv, float);
 	SLOT(S_PQ, blk * kv, int32_t);
 	SLOT(S_ACC, blk * d, int64_t);
-	SLOT(S_VPIDX, blk * vk, uint32_t);
+	SLOT(S_VPIDX, blk * vk + SPE_TOPK_PAD, uint32_t);
 	SLOT(S_VPN, vk ? blk : 0, uint32_t);
 	SLOT(S_VPW, blk * vk, int32_t);
 	SLOT(S_VSTATE, vk ? kv : 0, uint8_t);
 	SLOT(S_OUT, nq * d * 2, uint8_t);
-	SLOT(S_TK0, nk, uint64_t);
-	SLOT(S_TK1, nk, uint64_t);
-	SLOT(S_TK2, nk, uint64_t);
+	SLOT(S_TK0, nk + SPE_TOPK_PAD, uint64_t);
+	SLOT(S_TK1, nk + SPE_TOPK_PAD, uint64_t);
+	SLOT(S_TK2, nk + SPE_TOPK_PAD, uint64_t);
 	SLOT(S_GIDX, c->kern->qk_gather ? kv + 1 : 0, uint32_t);
 #undef SLOT
 }
@@ -329,7 +329,7 @@ static int spe_scratch_alloc(struct spe_ctx *c)
 	c->topk.buf[0] = AT(S_TK0);
 	c->topk.buf[1] = AT(S_TK1);
 	c->topk.buf[2] = AT(S_TK2);
-	c->topk.cap = (uint32_t)(n[S_TK0]);
+	c->topk.cap = (uint32_t)(n[S_TK0] - SPE_TOPK_PAD);
 	c->gidx = n[S_GIDX] ? AT(S_GIDX) : NULL;
 #undef AT
 	return SPATTEN_HW_OK;
@@ -1104,6 +1104,7 @@ static int spe_run_attention(const struct spe_job *desc_job,
 	spe_kv_layout_init(&c);
 	c.topk.seed = job->topk_seed;
 	c.topk.model = caps ? &caps->model : NULL;
+	c.topk.kern = c.kern;
 	c.max_scratch = caps ? caps->max_scratch : 0;
 
 	rc = spe_scratch_alloc(&c);

@@ -75,6 +75,10 @@ uint64_t spe_mac_cycles(uint64_t n_rows, uint32_t head_dim,
  * @seed: topk_seed of the job
  * @calls: top-k runs so far in this job (mixed into each run's PRNG)
  * @model: comparators and filter rate for the cycles (NULL: 16 and 8)
+ * @kern: the passes (spe_kernels.topk_split, topk_filter)
+ *
+ * The three buffers have room for SPE_TOPK_PAD keys past @cap (the SIMD
+ * passes store whole vectors), as spe_topk_select()'s @out past @k.
  */
 struct spe_topk {
 	uint32_t cap;
@@ -82,7 +86,11 @@ struct spe_topk {
 	uint32_t seed;
 	uint32_t calls;
 	const struct spe_model *model;
+	const struct spe_kernels *kern;
 };
+
+/* Room the top-k buffers and output lists need past their keys. */
+#define SPE_TOPK_PAD		8
 
 uint32_t spe_topk_prng_init(uint32_t seed, uint32_t call);
 uint32_t spe_topk_prng_next(uint32_t *state);
@@ -94,6 +102,7 @@ uint32_t spe_topk_prng_next(uint32_t *state);
  * @n: number of keys
  * @k: survivors wanted, 0..n
  * @out: receives the indices (into @key) of the survivors, ascending
+ *	(room for @k + SPE_TOPK_PAD)
  * @cycles: if not NULL, receives the engine cycles (docs/engine.md)
  *
  * Ties resolve to the earliest index. Return: k.

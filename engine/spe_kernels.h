@@ -48,6 +48,13 @@
  *	faster way than gathering copies for qk_scores (the engine does so)
  * @pv_gather: pv_accumulate likewise: acc[c] = sum_j w[j] *
  *	v[idx[j] * d + c]; NULL with qk_gather
+ * @topk_split: one pass of the top-k engine's quick-select
+ *	(spe_topk.c): the keys of cur[0..n) above @pivot to @gt, those
+ *	below it to @lt, each in input order; returns the count above,
+ *	*@n_lt the count below. @gt and @lt have room for n + 8 keys
+ * @topk_filter: its filter pass: the indices i < n, ascending, of the
+ *	keys above @theta and of the first @need_eq keys equal to it, into
+ *	@out (room for their count + 8); returns their count
  */
 struct spe_kernels {
 	const char *name;
@@ -76,6 +83,12 @@ struct spe_kernels {
 	void (*pv_gather)(const int32_t *w, const int16_t *v,
 			  const uint32_t *idx, uint32_t n, uint32_t d,
 			  int64_t *acc);
+	uint32_t (*topk_split)(const uint64_t *cur, uint32_t n,
+			       uint64_t pivot, uint64_t *gt, uint64_t *lt,
+			       uint32_t *n_lt);
+	uint32_t (*topk_filter)(const uint64_t *key, uint32_t n,
+				uint64_t theta, uint32_t need_eq,
+				uint32_t *out);
 };
 
 /* The portable implementation: the reference every other one must match. */

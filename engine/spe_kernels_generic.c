@@ -142,6 +142,46 @@ void spe_pv_gather_generic(const int32_t *w, const int16_t *v,
 	}
 }
 
+/*
+ * Both FIFOs take every key, only the right one advances: no branch on
+ * the data (random keys mispredict half the time). At key i both counts
+ * are <= i.
+ */
+uint32_t spe_topk_split_generic(const uint64_t *cur, uint32_t n,
+				uint64_t pivot, uint64_t *gt, uint64_t *lt,
+				uint32_t *n_lt)
+{
+	uint32_t g = 0, l = 0, i;
+
+	for (i = 0; i < n; i++) {
+		uint64_t x = cur[i];
+
+		gt[g] = x;
+		lt[l] = x;
+		g += x > pivot;
+		l += x < pivot;
+	}
+	*n_lt = l;
+	return g;
+}
+
+/* Branch-free, in input order. */
+uint32_t spe_topk_filter_generic(const uint64_t *key, uint32_t n,
+				 uint64_t theta, uint32_t need_eq,
+				 uint32_t *out)
+{
+	uint32_t i, m = 0;
+
+	for (i = 0; i < n; i++) {
+		uint32_t eq = key[i] == theta && need_eq;
+
+		out[m] = i;
+		m += (key[i] > theta) | eq;
+		need_eq -= eq;
+	}
+	return m;
+}
+
 /* Element @e of a packed little-endian bit stream, zero-extended. */
 static uint32_t spe_field_generic(const uint8_t *src, size_t e, uint32_t bits)
 {
@@ -186,4 +226,6 @@ const struct spe_kernels spe_kernels_generic = {
 	.unpack = spe_unpack_generic,
 	.qk_gather = spe_qk_gather_generic,
 	.pv_gather = spe_pv_gather_generic,
+	.topk_split = spe_topk_split_generic,
+	.topk_filter = spe_topk_filter_generic,
 };

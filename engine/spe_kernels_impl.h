@@ -142,6 +142,14 @@ void spe_pv_gather_generic(const int32_t *w, const int16_t *v,
 			   const uint32_t *idx, uint32_t n, uint32_t d,
 			   int64_t *acc);
 
+/* spe_kernels_generic.c: the top-k passes, for tables without faster ones. */
+uint32_t spe_topk_split_generic(const uint64_t *cur, uint32_t n,
+				uint64_t pivot, uint64_t *gt, uint64_t *lt,
+				uint32_t *n_lt);
+uint32_t spe_topk_filter_generic(const uint64_t *key, uint32_t n,
+				 uint64_t theta, uint32_t need_eq,
+				 uint32_t *out);
+
 /* spe_gather_x86.c: qk_gather and pv_gather with AVX-512 and VNNI. */
 #if defined(__x86_64__) || defined(__i386__)
 void spe_qk_gather_avx512(const int16_t *q, const int16_t *k,
@@ -150,6 +158,21 @@ void spe_qk_gather_avx512(const int16_t *q, const int16_t *k,
 void spe_pv_gather_avx512(const int32_t *w, const int16_t *v,
 			  const uint32_t *idx, uint32_t n, uint32_t d,
 			  int64_t *acc);
+#endif
+
+/* spe_topk_x86.c: the top-k passes with AVX-512 compress (x86-64). */
+#if defined(__x86_64__)
+uint32_t spe_topk_split_avx512(const uint64_t *cur, uint32_t n,
+			       uint64_t pivot, uint64_t *gt, uint64_t *lt,
+			       uint32_t *n_lt);
+uint32_t spe_topk_filter_avx512(const uint64_t *key, uint32_t n,
+				uint64_t theta, uint32_t need_eq,
+				uint32_t *out);
+#define SPE_TOPK_SPLIT_AVX512	spe_topk_split_avx512
+#define SPE_TOPK_FILTER_AVX512	spe_topk_filter_avx512
+#else
+#define SPE_TOPK_SPLIT_AVX512	spe_topk_split_generic
+#define SPE_TOPK_FILTER_AVX512	spe_topk_filter_generic
 #endif
 
 /*

@@ -78,29 +78,17 @@ static uint64_t spe_topk_theta(struct spe_topk *t, const uint64_t *key,
 {
 	uint32_t state = spe_topk_prng_init(t->seed, t->calls++);
 	const uint64_t *cur = key;
-	uint32_t n_cur = n, k_left = k, i;
+	uint32_t n_cur = n, k_left = k;
 
 	for (;;) {
 		/* Write the two buffers the current set is not in. */
 		uint64_t *gt = cur == t->buf[0] ? t->buf[1] : t->buf[0];
 		uint64_t *lt = cur == t->buf[2] ? t->buf[1] : t->buf[2];
 		uint64_t pivot = cur[spe_topk_prng_next(&state) % n_cur];
-		uint32_t g = 0, l = 0, q;
+		uint32_t g, l, q;
 
-		/*
-		 * Both FIFOs take every key, only the right one advances:
-		 * no branch on the data (random keys mispredict half the
-		 * time). At key i both counts are <= i < n_cur <= cap, and
-		 * gt and lt are never the current set.
-		 */
-		for (i = 0; i < n_cur; i++) {
-			uint64_t x = cur[i];
-
-			gt[g] = x;
-			lt[l] = x;
-			g += x > pivot;
-			l += x < pivot;
-		}
+		/* gt and lt are never the current set */
+		g = t->kern->topk_split(cur, n_cur, pivot, gt, lt, &l);
 		q = n_cur - g - l;
 		*cyc += spe_div_up(n_cur, comparators) + SPE_TOPK_PASS_OVERHEAD;
 		if (g + q < k_left) {
@@ -121,7 +109,7 @@ uint32_t spe_topk_select(struct spe_topk *t, const uint64_t *key, uint32_t n,
 			 uint32_t k, uint32_t *out, uint64_t *cycles)
 {
 	uint32_t comparators = SPE_TOPK_COMPARATORS, rate = SPE_TOPK_RATE;
-	uint32_t n_gt = 0, need_eq, i, m = 0;
+	uint32_t n_gt = 0, i, m;
 	uint64_t cyc = 0, theta;
 
 	if (t->model) {
@@ -140,16 +128,9 @@ uint32_t spe_topk_select(struct spe_topk *t, const uint64_t *key, uint32_t n,
 
 	theta = spe_topk_theta(t, key, n, k, comparators, &cyc, &n_gt);
 
-	/* Step 2, the filter pass, in input order (branch-free). */
+	/* Step 2, the filter pass, in input order. */
 	cyc += spe_div_up(n, rate);
-	need_eq = k - n_gt;
-	for (i = 0; i < n && m < k; i++) {
-		uint32_t eq = key[i] == theta && need_eq;
-
-		out[m] = i;
-		m += (key[i] > theta) | eq;
-		need_eq -= eq;
-	}
+	m = t->kern->topk_filter(key, n, theta, k - n_gt, out);
 	if (cycles)
 		*cycles = cyc;
 	return m;

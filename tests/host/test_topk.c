@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "spe_internal.h"
+#include "spe_kernels_impl.h"
 #include "testutil.h"
 #include "tap.h"
 
@@ -52,7 +53,10 @@ static void oracle(const uint64_t *key, uint32_t n, uint32_t k,
 	qsort(out, k, sizeof(out[0]), u32_cmp);
 }
 
-static uint64_t bufs[3][MAX_N];
+static uint64_t bufs[3][MAX_N + SPE_TOPK_PAD];
+
+/* The passes under test: every implementation this CPU runs, in turn. */
+static const struct spe_kernels *kern = &spe_kernels_generic;
 
 static void engine_init(struct spe_topk *t, uint32_t seed)
 {
@@ -67,6 +71,7 @@ static void engine_init(struct spe_topk *t, uint32_t seed)
 	t->buf[2] = bufs[2];
 	t->seed = seed;
 	t->model = &model;
+	t->kern = kern;
 }
 
 /* Key generators: distinct-ish, heavy ties, all equal, two values. */
@@ -128,8 +133,9 @@ static void test_against_oracle(void)
 					seed_sensitive = 1;
 			}
 		}
-		ok(good, "top-k = stable-sort oracle, %s keys, k = 1, n and "
-		   "random, 300 inputs x 5 seeds", kinds[kind]);
+		ok(good, "%s top-k = stable-sort oracle, %s keys, k = 1, n "
+		   "and random, 300 inputs x 5 seeds", kern->name,
+		   kinds[kind]);
 		if (kind == 0 || kind == 4)
 			ok(seed_sensitive, "%s keys: the seed changes the "
 			   "pivots and so the cycles", kinds[kind]);
@@ -188,10 +194,57 @@ static void test_prng(void)
 	   "per-run PRNG state is non-zero and depends on seed and run");
 }
 
+/*
+ * Every implementation's passes against the portable ones: the same
+ * survivors and the same cycles (so the same set sizes pass by pass),
+ * with each run's output list guarded past k + SPE_TOPK_PAD.
+ */
+static void test_kernels_agree(const struct spe_kernels *kt)
+{
+	uint64_t s = 99;
+	unsigned int trial, bad = 0;
+
+	for (trial = 0; trial < 2000; trial++) {
+		uint64_t key[MAX_N], cg, ck;
+		uint32_t want[MAX_N + SPE_TOPK_PAD], got[MAX_N + 2 * SPE_TOPK_PAD];
+		uint32_t n = 1 + prng_next(&s) % MAX_N, k, mg, mk, i;
+		struct spe_topk t;
+
+		for (i = 0; i < n; i++)
+			key[i] = gen_key(&s, (int)(trial % 5));
+		k = prng_next(&s) % (n + 1);
+		kern = &spe_kernels_generic;
+		engine_init(&t, trial);
+		mg = spe_topk_select(&t, key, n, k, want, &cg);
+		kern = kt;
+		engine_init(&t, trial);
+		for (i = 0; i < MAX_N + 2 * SPE_TOPK_PAD; i++)
+			got[i] = 0xdeadbeef;
+		mk = spe_topk_select(&t, key, n, k, got, &ck);
+		if (mk != mg || ck != cg || memcmp(got, want, mg * 4) ||
+		    got[k + SPE_TOPK_PAD] != 0xdeadbeef)
+			bad++;
+	}
+	kern = &spe_kernels_generic;
+	ok(!bad, "%s passes: survivors and cycles == generic's on 2000 "
+	   "inputs, nothing written past k + %d (%u differ)", kt->name,
+	   SPE_TOPK_PAD, bad);
+}
+
 int main(void)
 {
+	const struct spe_kernels *list[8];
+	unsigned int n, i;
+
 	test_prng();
 	test_against_oracle();
 	test_cycles_exact();
+	n = spe_kernels_available(list, 8);
+	for (i = 1; i < n; i++) {
+		kern = list[i];
+		test_against_oracle();
+		kern = &spe_kernels_generic;
+		test_kernels_agree(list[i]);
+	}
 	return done_testing();
 }
