@@ -155,7 +155,7 @@ enum {
 	S_IDX, S_SEL, S_KEY, S_TOKIMP, S_HEADIMP, S_IMP, S_IMP32, S_TABLE,
 	S_POS, S_HFRAC, S_INVF, S_Q16, S_K16, S_KROT, S_KFULL, S_V16, S_VTMP, S_RVIS,
 	S_SCORE, S_E, S_PQ, S_ACC, S_VPIDX, S_VPN, S_VPW, S_VSTATE, S_OUT,
-	S_TK0, S_TK1, S_TK2, S_GIDX, S_COUNT
+	S_TK0, S_TK1, S_TK2, S_GIDX, S_LSBDOT, S_COUNT
 };
 
 /*
@@ -261,6 +261,7 @@ static void spe_scratch_sizes(struct spe_ctx *c, size_t *n, size_t *sz)
 	SLOT(S_TK1, nk + SPE_TOPK_PAD, uint64_t);
 	SLOT(S_TK2, nk + SPE_TOPK_PAD, uint64_t);
 	SLOT(S_GIDX, c->kern->qk_gather ? kv + 1 : 0, uint32_t);
+	SLOT(S_LSBDOT, c->progressive ? kv : 0, int64_t);
 #undef SLOT
 }
 
@@ -331,6 +332,7 @@ static int spe_scratch_alloc(struct spe_ctx *c)
 	c->topk.buf[2] = AT(S_TK2);
 	c->topk.cap = (uint32_t)(n[S_TK0] - SPE_TOPK_PAD);
 	c->gidx = n[S_GIDX] ? AT(S_GIDX) : NULL;
+	c->lsbdot = AT(S_LSBDOT);
 #undef AT
 	return SPATTEN_HW_OK;
 }
@@ -358,7 +360,8 @@ static void spe_gather_init(struct spe_ctx *c)
 	if (!c->gidx || !SPE_HOST_LE || !c->mem->map_gather ||
 	    c->n_kv_span < 2 ||
 	    c->n_rows > SPE_GATHER_MAX_ROWS || c->kv.row_stride != 1 ||
-	    c->kv.block_rows || (c->k_bits != 16 && c->v_bits != 16)) {
+	    c->kv.block_rows ||
+	    (c->k_bits != 16 && c->v_bits != 16 && !c->progressive)) {
 		c->gidx = NULL;
 		return;
 	}
@@ -601,8 +604,16 @@ static int spe_load_kv_head(struct spe_ctx *c, uint32_t g)
 	c->lsb_loaded = 0;
 	c->kp = c->k16;
 	c->vp = c->v16;
+	/*
+	 * One query row (a generation step): progressive keys are scored
+	 * from the packed plane, unless RoPE must rotate them first.
+	 */
+	c->k_packed = c->progressive && !c->rope && c->n_rows == 1 &&
+		      c->n_kvis && spe_map_kv_packed(c, g);
+	if (c->k_packed)
+		k_in = 2;
 	/* RoPE rotates keys, progressive ones are packed: never in place */
-	if (c->gidx && c->k_bits == 16 && !c->rope)
+	else if (c->gidx && c->k_bits == 16 && !c->rope)
 		k_in = spe_map_kv_span(c, SPE_PLANE_K_MSB, g, c->k16, &c->kp);
 	c->k_gather = k_in == 1;
 	if (!k_in) {
@@ -682,6 +693,57 @@ static int32_t spe_max_prob(const int32_t *pq, uint32_t n)
 	return m;
 }
 
+/* 8 * sum_x q[x]: what the first-pass keys' "+ 8" adds to a score. */
+static int64_t spe_q_mid(const int16_t *q, uint32_t d)
+{
+	int64_t s = 0;
+	uint32_t x;
+
+	for (x = 0; x < d; x++)
+		s += q[x];
+	return 8 * s;
+}
+
+/*
+ * Scores of query row @q against first-pass keys msb * 16 + 8 from
+ * qk_packed's q . msb: 16 q . msb + 8 sum q, exact in int64.
+ */
+static void spe_packed_scores(const int16_t *q, uint32_t d, int64_t *score,
+			      uint32_t n)
+{
+	int64_t mid = spe_q_mid(q, d);
+	uint32_t j;
+
+	for (j = 0; j < n; j++)
+		score[j] = score[j] * 16 + mid;
+}
+
+/*
+ * The LSB refetch of scores from the packed plane: the full keys are
+ * msb * 16 + lsb, so q . full = (first-pass score - 8 sum q) + q . lsb;
+ * the LSB rows [lsb_loaded, vis) are read (as they are) once per KV head.
+ */
+static int spe_refetch_packed(struct spe_ctx *c, const int16_t *q,
+			      int64_t *score, uint32_t vis)
+{
+	int64_t mid = spe_q_mid(q, c->d);
+	uint32_t j;
+	int rc;
+
+	if (c->lsb_loaded < vis) {
+		rc = spe_load_kv(c, SPE_PLANE_K_LSB, c->kv_head, c->lsb_loaded,
+				 vis, NULL, c->kfull + (size_t)c->lsb_loaded *
+				 c->d, NULL);
+		if (rc)
+			return rc;
+		c->lsb_loaded = vis;
+	}
+	c->kern->qk_scores(q, c->kfull, vis, c->d, c->lsbdot);
+	for (j = 0; j < vis; j++)
+		score[j] += c->lsbdot[j] - mid;
+	return SPATTEN_HW_OK;
+}
+
 /*
  * Probabilities @pq of one query row @q over the first @vis gathered keys,
  * its first-pass scores already in @score: softmax and, with PROGRESSIVE,
@@ -699,13 +761,18 @@ static int spe_row_probs(struct spe_ctx *c, const int16_t *q, int64_t *score,
 
 	if ((uint32_t)spe_max_prob(pq, vis) >= c->job->lsb_threshold)
 		return SPATTEN_HW_OK;
-	if (c->lsb_loaded < vis) {
+	if (c->k_packed) {
+		rc = spe_refetch_packed(c, q, score, vis);
+		if (rc)
+			return rc;
+	} else if (c->lsb_loaded < vis) {
 		rc = spe_fetch_lsb(c, c->lsb_loaded, vis);
 		if (rc)
 			return rc;
 		c->lsb_loaded = vis;
 	}
-	c->kern->qk_scores(q, c->kfull, vis, c->d, score);
+	if (!c->k_packed)
+		c->kern->qk_scores(q, c->kfull, vis, c->d, score);
 	c->kern->softmax_row(score, vis, c->scale, c->e, pq);
 	c->st->qk_scores += vis;
 	c->st->refetch_rows++;
@@ -882,7 +949,16 @@ static int spe_run_block(struct spe_ctx *c, uint32_t r0, uint32_t r1,
 	m = r1 - z;
 	nb = c->rvis[r1 - 1];
 
-	if (c->k_gather)
+	if (c->k_packed)
+		for (i = 0; i < m; i++) {
+			const int16_t *q = c->qp + (size_t)(z + i) * d;
+			int64_t *score = c->score + (size_t)i * nb;
+
+			c->kern->qk_packed(q, c->kpk, c->kidx, nb, c->k_bits,
+					   d, score);
+			spe_packed_scores(q, d, score, nb);
+		}
+	else if (c->k_gather)
 		for (i = 0; i < m; i++)
 			c->kern->qk_gather(c->qp + (size_t)(z + i) * d, c->kp,
 					   c->gidx, nb, d,

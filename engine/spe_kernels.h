@@ -48,6 +48,10 @@
  *	faster way than gathering copies for qk_scores (the engine does so)
  * @pv_gather: pv_accumulate likewise: acc[c] = sum_j w[j] *
  *	v[idx[j] * d + c]; NULL with qk_gather
+ * @qk_packed: qk_scores straight from a packed plane (first-pass
+ *	progressive keys of a generation step): acc[j] = q . x_j, x_j the
+ *	d elements of @bits bits (as @unpack, signed) of row idx[j] (or j
+ *	if @idx is NULL) at k + row * d * bits / 8, for j < n
  * @topk_split: one pass of the top-k engine's quick-select
  *	(spe_topk.c): the keys of cur[0..n) above @pivot to @gt, those
  *	below it to @lt, each in input order; returns the count above,
@@ -83,6 +87,9 @@ struct spe_kernels {
 	void (*pv_gather)(const int32_t *w, const int16_t *v,
 			  const uint32_t *idx, uint32_t n, uint32_t d,
 			  int64_t *acc);
+	void (*qk_packed)(const int16_t *q, const uint8_t *k,
+			  const uint32_t *idx, uint32_t n, uint32_t bits,
+			  uint32_t d, int64_t *acc);
 	uint32_t (*topk_split)(const uint64_t *cur, uint32_t n,
 			       uint64_t pivot, uint64_t *gt, uint64_t *lt,
 			       uint32_t *n_lt);

@@ -210,6 +210,26 @@ void spe_unpack_generic(const uint8_t *src, uint32_t bits,
 	}
 }
 
+void spe_qk_packed_generic(const int16_t *q, const uint8_t *k,
+			   const uint32_t *idx, uint32_t n, uint32_t bits,
+			   uint32_t d, int64_t *acc)
+{
+	int32_t sign = (int32_t)1 << (bits - 1);
+	size_t row_bytes = (size_t)d * bits / 8;
+	uint32_t j, x;
+
+	for (j = 0; j < n; j++) {
+		const uint8_t *row = k + (size_t)(idx ? idx[j] : j) * row_bytes;
+		int64_t sum = 0;
+
+		for (x = 0; x < d; x++)
+			sum += (int32_t)q[x] *
+			       ((int32_t)(spe_field_generic(row, x, bits) ^
+					  (uint32_t)sign) - sign);
+		acc[j] = sum;
+	}
+}
+
 SPE_KERNELS_ROWS_LOOP(generic, spe_qk_scores_generic,
 		      spe_pv_accumulate_generic)
 
@@ -226,6 +246,7 @@ const struct spe_kernels spe_kernels_generic = {
 	.unpack = spe_unpack_generic,
 	.qk_gather = spe_qk_gather_generic,
 	.pv_gather = spe_pv_gather_generic,
+	.qk_packed = spe_qk_packed_generic,
 	.topk_split = spe_topk_split_generic,
 	.topk_filter = spe_topk_filter_generic,
 };

@@ -142,6 +142,11 @@ void spe_pv_gather_generic(const int32_t *w, const int16_t *v,
 			   const uint32_t *idx, uint32_t n, uint32_t d,
 			   int64_t *acc);
 
+/* spe_kernels_generic.c: packed keys' scores, the portable way. */
+void spe_qk_packed_generic(const int16_t *q, const uint8_t *k,
+			   const uint32_t *idx, uint32_t n, uint32_t bits,
+			   uint32_t d, int64_t *acc);
+
 /* spe_kernels_generic.c: the top-k passes, for tables without faster ones. */
 uint32_t spe_topk_split_generic(const uint64_t *cur, uint32_t n,
 				uint64_t pivot, uint64_t *gt, uint64_t *lt,
@@ -185,11 +190,19 @@ void spe_unpack_avx512vbmi(const uint8_t *src, uint32_t bits,
 			   int is_unsigned, size_t n, unsigned int shift,
 			   int16_t add, const int16_t *base, int16_t *dst);
 #define SPE_UNPACK_X86	spe_unpack_x86
+#define SPE_QK_PACKED_X86	spe_qk_packed_x86
+void spe_qk_packed_avx512vbmi(const int16_t *q, const uint8_t *k,
+			      const uint32_t *idx, uint32_t n, uint32_t bits,
+			      uint32_t d, int64_t *acc);
+void spe_qk_packed_x86(const int16_t *q, const uint8_t *k,
+		       const uint32_t *idx, uint32_t n, uint32_t bits,
+		       uint32_t d, int64_t *acc);
 void spe_unpack_x86(const uint8_t *src, uint32_t bits, int is_unsigned,
 		    size_t n, unsigned int shift, int16_t add,
 		    const int16_t *base, int16_t *dst);
 #else
 #define SPE_UNPACK_X86	spe_unpack_generic
+#define SPE_QK_PACKED_X86	spe_qk_packed_generic
 #endif
 
 /* Every implementation this build has and this CPU can run, generic first. */

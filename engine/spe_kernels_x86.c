@@ -520,6 +520,7 @@ const struct spe_kernels spe_kernels_sse41 = {
 	.qk_rows = spe_qk_rows_sse41,
 	.pv_rows = spe_pv_rows_sse41,
 	.unpack = SPE_UNPACK_X86,
+	.qk_packed = SPE_QK_PACKED_X86,
 	.topk_split = spe_topk_split_generic,
 	.topk_filter = spe_topk_filter_generic,
 };
@@ -1347,6 +1348,7 @@ const struct spe_kernels spe_kernels_avx2 = {
 	.qk_rows = spe_qk_rows_avx2,
 	.pv_rows = spe_pv_rows_avx2,
 	.unpack = SPE_UNPACK_X86,
+	.qk_packed = SPE_QK_PACKED_X86,
 	.topk_split = spe_topk_split_generic,
 	.topk_filter = spe_topk_filter_generic,
 };
@@ -2119,6 +2121,7 @@ const struct spe_kernels spe_kernels_avx512 = {
 	.qk_rows = spe_qk_rows_avx512,
 	.pv_rows = spe_pv_rows_avx512,
 	.unpack = SPE_UNPACK_X86,
+	.qk_packed = SPE_QK_PACKED_X86,
 	.qk_gather = spe_qk_gather_avx512,
 	.pv_gather = spe_pv_gather_avx512,
 	.topk_split = SPE_TOPK_SPLIT_AVX512,

@@ -396,7 +396,7 @@ spe_kv_form(const struct spe_ctx *c, enum spe_plane plane,
 		form->base = NULL;
 		return form;
 	}
-	if (plane == SPE_PLANE_K_LSB) {
+	if (plane == SPE_PLANE_K_LSB && base) {
 		form->shift = 0;
 		form->add = -8;
 		form->base = base;
@@ -550,6 +550,39 @@ int spe_map_kv_span(struct spe_ctx *c, enum spe_plane plane,
 		       row_bytes);
 	*rows = dst;
 	return 2;
+}
+
+/*
+ * The packed MSB rows [0, n_kvis) of KV head @kv_head where they are:
+ * one run, mapped (counted as read), or the span of the gathered rows
+ * through mem->map_gather (c->gidx). Sets c->kpk and c->kidx; returns 0
+ * if the rows do not map so (then read them).
+ */
+int spe_map_kv_packed(struct spe_ctx *c, uint32_t kv_head)
+{
+	size_t row_bytes = spe_row_bytes(c->d, c->k_bits);
+	uint64_t first = c->tok[0], last = c->tok[c->n_kvis - 1];
+	uint64_t off = ((uint64_t)kv_head * c->kv.head_stride + first) *
+		       row_bytes;
+	size_t used = c->n_kvis * row_bytes;
+
+	if (c->kv.row_stride != 1 || c->kv.block_rows)
+		return 0;
+	if (c->n_kv_span == 1) {
+		c->kpk = spe_map(c, SPE_PLANE_K_MSB, off, used);
+		c->kidx = NULL;
+		return c->kpk != NULL;
+	}
+	if (!c->gidx)
+		return 0;
+	c->kpk = c->mem->map_gather(c->mem->opaque, SPE_PLANE_K_MSB, off,
+				    (size_t)(last - first + 1) * row_bytes,
+				    used);
+	if (!c->kpk)
+		return 0;
+	c->st->bytes[SPE_PLANE_K_MSB] += used;
+	c->kidx = c->gidx;
+	return 1;
 }
 
 /* The output rows of query head @head: one write per run (as Q's). */

@@ -99,6 +99,16 @@ struct spe_ctx {
 	 */
 	uint32_t *gidx;			/* [kv + 1], NULL: no gathers */
 	int k_gather, v_gather;
+	/*
+	 * Progressive keys of a generation step scored straight from the
+	 * packed MSB plane (k_packed): its rows at kpk, row j of the
+	 * gathered ones row kidx[j] (j if NULL); LSB refetches add q . lsb
+	 * (lsbdot) to the first-pass scores.
+	 */
+	int k_packed;
+	const uint8_t *kpk;
+	const uint32_t *kidx;
+	int64_t *lsbdot;		/* [kv] */
 	uint32_t blk;			/* query rows per block */
 	uint32_t *rvis;			/* [n_rows] visible keys per row */
 	int64_t *score;			/* [blk][kv] */
@@ -142,6 +152,7 @@ int spe_load_kv(struct spe_ctx *c, enum spe_plane plane, uint32_t kv_head,
 		const int16_t **direct);
 int spe_load_kv_all(struct spe_ctx *c, enum spe_plane plane,
 		    uint32_t kv_head, int16_t *dst, const int16_t **direct);
+int spe_map_kv_packed(struct spe_ctx *c, uint32_t kv_head);
 int spe_map_kv_span(struct spe_ctx *c, enum spe_plane plane,
 		    uint32_t kv_head, int16_t *dst, const int16_t **rows);
 int spe_write_out(struct spe_ctx *c, uint32_t head);

@@ -23,7 +23,25 @@
 #include "spe_kernels_impl.h"
 
 #define SPE_T_VBMI	__attribute__((target( \
-	"avx512f,avx512bw,avx512vl,avx512vbmi,bmi2")))
+	"avx512f,avx512bw,avx512dq,avx512vl,avx512vbmi,avx512vnni,bmi2")))
+
+/* The CPU runs this file's VBMI code (checked once). */
+static int spe_have_vbmi(void)
+{
+	static int vbmi = -1;
+	int v = __atomic_load_n(&vbmi, __ATOMIC_RELAXED);
+
+	if (v < 0) {
+		__builtin_cpu_init();
+		v = __builtin_cpu_supports("avx512vbmi") &&
+		    __builtin_cpu_supports("avx512bw") &&
+		    __builtin_cpu_supports("avx512vl") &&
+		    __builtin_cpu_supports("avx512vnni") &&
+		    __builtin_cpu_supports("bmi2");
+		__atomic_store_n(&vbmi, v, __ATOMIC_RELAXED);
+	}
+	return v;
+}
 
 /* Word e of the permutation: bytes o and o + 1, o = e * bits / 8. */
 SPE_T_VBMI static __m512i spe_unpack_perm(uint32_t bits)
@@ -81,6 +99,147 @@ void spe_unpack_avx512vbmi(const uint8_t *src, uint32_t bits,
 	}
 }
 
+/* Thirty-two elements of @bits bits at @src to int16 lanes (signed). */
+SPE_T_VBMI static inline __attribute__((always_inline)) __m512i
+spe_unpack32(const uint8_t *src, __mmask64 in, __m512i perm, __m512i lsh,
+	     __m128i rsh)
+{
+	__m512i w = _mm512_maskz_loadu_epi8(in, src);
+
+	w = _mm512_permutexvar_epi8(perm, w);
+	return _mm512_sra_epi16(_mm512_sllv_epi16(w, lsh), rsh);
+}
+
+/* Sixteen int32 vectors to one: lane i of the result sums vector i. */
+SPE_T_VBMI static inline __attribute__((always_inline)) __m512i
+spe_reduce16_vbmi(const __m512i *v)
+{
+	__m512i t[8], u[4], x, y;
+	int i;
+
+#pragma GCC unroll 8
+	for (i = 0; i < 8; i++)
+		t[i] = _mm512_add_epi32(
+			_mm512_unpacklo_epi32(v[2 * i], v[2 * i + 1]),
+			_mm512_unpackhi_epi32(v[2 * i], v[2 * i + 1]));
+#pragma GCC unroll 4
+	for (i = 0; i < 4; i++)
+		u[i] = _mm512_add_epi32(
+			_mm512_unpacklo_epi64(t[2 * i], t[2 * i + 1]),
+			_mm512_unpackhi_epi64(t[2 * i], t[2 * i + 1]));
+	x = _mm512_add_epi32(_mm512_shuffle_i32x4(u[0], u[1], 0x88),
+			     _mm512_shuffle_i32x4(u[0], u[1], 0xdd));
+	y = _mm512_add_epi32(_mm512_shuffle_i32x4(u[2], u[3], 0x88),
+			     _mm512_shuffle_i32x4(u[2], u[3], 0xdd));
+	return _mm512_add_epi32(_mm512_shuffle_i32x4(x, y, 0x88),
+				_mm512_shuffle_i32x4(x, y, 0xdd));
+}
+
+/*
+ * qk_packed, eight rows at a time, unpacked in registers and multiplied
+ * with vpdpwssd. Exact: an element has at most 12 bits (|x| <= 2^11), so
+ * an int32 lane, which sums the products of d / 16 <= 16 dimensions,
+ * stays below 2^30; each lane sum is split as 65536 * H + L, the halves
+ * of 16 lanes added in int32 (they fit) and the score rebuilt in int64.
+ * Rows past @n repeat the last; their scores are not stored. @bits is a
+ * constant at every call site: 8-bit rows sign-extend as they load.
+ */
+static inline __attribute__((always_inline)) SPE_T_VBMI void
+spe_qkp_rows(const int16_t *q, const uint8_t *k, const uint32_t *idx,
+	     uint32_t n, uint32_t bits, uint32_t d, int64_t *acc)
+{
+	const __m512i perm = spe_unpack_perm(bits);
+	const __m512i lsh = spe_unpack_lshift(bits);
+	const __m512i lo16 = _mm512_set1_epi32(0xffff);
+	const __m128i rsh = _mm_cvtsi32_si128((int)(16 - bits));
+	const __mmask64 in = _bzhi_u64(~0ull, 4 * bits);
+	size_t row_bytes = (size_t)d * bits / 8, step = 4 * (size_t)bits;
+	uint32_t j, i, x;
+
+	for (j = 0; j < n; j += 8) {
+		const uint8_t *row[8];
+		__m512i a[16], s, l, h;
+		int64_t out[8];
+
+		for (i = 0; i < 8; i++) {
+			uint32_t r = j + i < n ? j + i : n - 1;
+
+			row[i] = k + (size_t)(idx ? idx[r] : r) * row_bytes;
+			a[i] = _mm512_setzero_si512();
+		}
+		for (x = 0; x < d; x += 32) {
+			__m512i qv = _mm512_loadu_si512((const void *)(q + x));
+			size_t at = x / 32 * step;
+
+#pragma GCC unroll 8
+			for (i = 0; i < 8; i++) {
+				__m512i kv = bits == 8 ?
+					_mm512_cvtepi8_epi16(_mm256_loadu_si256(
+						(const void *)(row[i] + at))) :
+					spe_unpack32(row[i] + at, in, perm,
+						     lsh, rsh);
+
+				a[i] = _mm512_dpwssd_epi32(a[i], qv, kv);
+			}
+		}
+#pragma GCC unroll 8
+		for (i = 0; i < 8; i++) {
+			a[8 + i] = _mm512_srai_epi32(a[i], 16);
+			a[i] = _mm512_and_si512(a[i], lo16);
+		}
+		s = spe_reduce16_vbmi(a);	/* [L0..L7, H0..H7] */
+		l = _mm512_cvtepi32_epi64(_mm512_castsi512_si256(s));
+		h = _mm512_cvtepi32_epi64(_mm512_extracti64x4_epi64(s, 1));
+		s = _mm512_add_epi64(_mm512_slli_epi64(h, 16), l);
+		if (j + 8 <= n) {
+			_mm512_storeu_si512((void *)(acc + j), s);
+		} else {
+			_mm512_storeu_si512((void *)out, s);
+			for (i = 0; j + i < n; i++)
+				acc[j + i] = out[i];
+		}
+	}
+}
+
+SPE_T_VBMI
+void spe_qk_packed_avx512vbmi(const int16_t *q, const uint8_t *k,
+			      const uint32_t *idx, uint32_t n, uint32_t bits,
+			      uint32_t d, int64_t *acc)
+{
+	if (d % 32 || d > 256) {
+		spe_qk_packed_generic(q, k, idx, n, bits, d, acc);
+		return;
+	}
+	switch (bits) {
+	case 4:
+		spe_qkp_rows(q, k, idx, n, 4, d, acc);
+		break;
+	case 6:
+		spe_qkp_rows(q, k, idx, n, 6, d, acc);
+		break;
+	case 8:
+		spe_qkp_rows(q, k, idx, n, 8, d, acc);
+		break;
+	case 10:
+		spe_qkp_rows(q, k, idx, n, 10, d, acc);
+		break;
+	default:
+		spe_qkp_rows(q, k, idx, n, 12, d, acc);
+		break;
+	}
+}
+
+/* qk_packed of the x86 tables: VBMI if the CPU has it (as unpack). */
+void spe_qk_packed_x86(const int16_t *q, const uint8_t *k,
+		       const uint32_t *idx, uint32_t n, uint32_t bits,
+		       uint32_t d, int64_t *acc)
+{
+	if (spe_have_vbmi())
+		spe_qk_packed_avx512vbmi(q, k, idx, n, bits, d, acc);
+	else
+		spe_qk_packed_generic(q, k, idx, n, bits, d, acc);
+}
+
 /*
  * The unpack of the x86 tables: VBMI where the CPU has it (Ice Lake and
  * later, Zen 4), else the portable loop. A table's other kernels need
@@ -90,18 +249,7 @@ void spe_unpack_x86(const uint8_t *src, uint32_t bits, int is_unsigned,
 		    size_t n, unsigned int shift, int16_t add,
 		    const int16_t *base, int16_t *dst)
 {
-	static int vbmi = -1;
-	int v = __atomic_load_n(&vbmi, __ATOMIC_RELAXED);
-
-	if (v < 0) {
-		__builtin_cpu_init();
-		v = __builtin_cpu_supports("avx512vbmi") &&
-		    __builtin_cpu_supports("avx512bw") &&
-		    __builtin_cpu_supports("avx512vl") &&
-		    __builtin_cpu_supports("bmi2");
-		__atomic_store_n(&vbmi, v, __ATOMIC_RELAXED);
-	}
-	if (v)
+	if (spe_have_vbmi())
 		spe_unpack_avx512vbmi(src, bits, is_unsigned, n, shift, add,
 				      base, dst);
 	else

@@ -882,6 +882,71 @@ static void test_unpack_fn(const char *name, unpack_fn fn)
 	   name, cases, bad);
 }
 
+/*
+ * qk_packed against int64 dot products with the elements as packed (by
+ * pack_ref()): every width, dimensions 8..512, rows in order and through
+ * random index lists, every query fill (the extremes included).
+ */
+#define QKP_ROWS	300
+
+static void test_qk_packed(const struct spe_kernels *kt)
+{
+	static const uint32_t widths[] = { 4, 6, 8, 10, 12 };
+	static int32_t x[QKP_ROWS * MAX_D];
+	static uint8_t pk[QKP_ROWS * MAX_D * 12 / 8 + 64];
+	uint64_t seed = 0x9acced;
+	unsigned int cases = 0, bad = 0;
+	uint32_t w, di, i, j, c;
+	int fq;
+
+	for (w = 0; w < 5; w++)
+		for (di = 0; di < N_DIMS; di++)
+			for (fq = 0; fq < FILL_COUNT; fq++) {
+				uint32_t b = widths[w], d = dims[di];
+				uint32_t pool = QKP_ROWS, n;
+				int with_idx = fq & 1;
+				int32_t lo = -(1 << (b - 1));
+
+				for (i = 0; i < pool * d; i++) {
+					uint32_t r = prng_next(&seed);
+
+					x[i] = r % 4 == 0 ? lo : r % 4 == 1 ?
+					       -lo - 1 :
+					       lo + (int32_t)(prng_next(&seed) %
+							      (1u << b));
+				}
+				pack_ref(x, (size_t)pool * d, b, pk);
+				fill_s16(qbuf, d, (enum fill)fq, &seed);
+				n = with_idx ? pick_rows(pool, prng_next(&seed) %
+							 pool, &seed) :
+					       1 + prng_next(&seed) % pool;
+				for (j = 0; j < n + 8; j++)
+					ka[j] = 0x3c3c3c3c3c3c3c3cll;
+				kt->qk_packed(qbuf, pk, with_idx ? gidx : NULL,
+					      n, b, d, ka);
+				cases++;
+				for (j = 0; j < n; j++) {
+					uint32_t r = with_idx ? gidx[j] : j;
+					int64_t want = 0;
+
+					for (c = 0; c < d; c++)
+						want += (int64_t)qbuf[c] *
+							x[(size_t)r * d + c];
+					if (ka[j] != want)
+						break;
+				}
+				if (j < n || ka[n] != 0x3c3c3c3c3c3c3c3cll) {
+					if (!bad++)
+						diag("%s qk_packed %u bits d %u "
+						     "n %u q %s: first diff",
+						     kt->name, b, d, n,
+						     fill_name[fq]);
+				}
+			}
+	ok(!bad, "%s qk_packed == int64 dot products of the packed "
+	   "elements on %u cases", kt->name, cases);
+}
+
 static void test_dispatch(const struct spe_kernels **list, unsigned int n)
 {
 	const char *forced = getenv("SPATTEN_KERNELS");
@@ -920,6 +985,7 @@ int main(void)
 	test_requant(gen);
 	test_unpack_fn(gen->name, gen->unpack);
 	test_gather(gen);
+	test_qk_packed(gen);
 #ifdef SPE_UNPACK_VBMI
 	if (__builtin_cpu_supports("avx512vbmi") &&
 	    __builtin_cpu_supports("avx512bw") &&
@@ -941,6 +1007,7 @@ int main(void)
 		test_rows(list[i]);
 		test_unpack_fn(list[i]->name, list[i]->unpack);
 		test_gather(list[i]);
+		test_qk_packed(list[i]);
 	}
 	return done_testing();
 }
