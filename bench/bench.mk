@@ -46,7 +46,8 @@ BENCH_BASE_CFLAGS := -O3 -march=native -ffast-math -fopenmp-simd -g \
 	-std=gnu11 -MMD -MP $(BENCH_BLAS_CFLAGS) -Wall -Wextra -Werror
 
 KERNELS_SRCS := engine/spe_kernels.c engine/spe_kernels_generic.c \
-	engine/spe_kernels_x86.c
+	engine/spe_kernels_sse41.c engine/spe_kernels_avx2.c \
+	engine/spe_kernels_avx512.c
 KERNELS_OBJS := $(KERNELS_SRCS:engine/%.c=$(KERNELS_BUILD)/%.o)
 KERNELS_TEST := $(KERNELS_BUILD)/test_kernels
 

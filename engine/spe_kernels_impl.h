@@ -120,7 +120,10 @@ static void spe_pv_rows_##suffix(const int32_t *w, uint32_t m,		\
 		pv(w + (size_t)i * n, v, n, d, acc + (size_t)i * d);	\
 }
 
-/* The SIMD tables (spe_kernels_x86.c); each only where it was compiled. */
+/*
+ * The SIMD tables (spe_kernels_sse41.c, spe_kernels_avx2.c,
+ * spe_kernels_avx512.c); each only where it was compiled.
+ */
 #if defined(__x86_64__) || defined(__i386__)
 #define SPE_KERNELS_X86 1
 extern const struct spe_kernels spe_kernels_sse41;
