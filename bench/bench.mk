@@ -46,8 +46,9 @@ BENCH_BASE_CFLAGS := -O3 -march=native -ffast-math -fopenmp-simd -g \
 	-std=gnu11 -MMD -MP $(BENCH_BLAS_CFLAGS) -Wall -Wextra -Werror
 
 KERNELS_SRCS := engine/spe_kernels.c engine/spe_kernels_generic.c \
-	engine/spe_kernels_x86.c engine/spe_unpack_x86.c engine/spe_gather_x86.c \
-	engine/spe_topk_x86.c
+	engine/spe_kernels_sse41.c engine/spe_kernels_avx2.c \
+	engine/spe_kernels_avx512.c engine/spe_kernels_avx512vbmi.c \
+	engine/spe_kernels_avx512_gather.c
 KERNELS_OBJS := $(KERNELS_SRCS:engine/%.c=$(KERNELS_BUILD)/%.o)
 KERNELS_TEST := $(KERNELS_BUILD)/test_kernels
 

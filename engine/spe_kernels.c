@@ -31,7 +31,8 @@ static int spe_kernels_supported(const struct spe_kernels *k)
 		       __builtin_cpu_supports("avx512dq") &&
 		       __builtin_cpu_supports("avx512vl") &&
 		       __builtin_cpu_supports("avx512vnni") &&
-		       __builtin_cpu_supports("avx2");
+		       __builtin_cpu_supports("avx2") &&
+		       __builtin_cpu_supports("bmi2");
 	if (k == &spe_kernels_avx2)
 		return __builtin_cpu_supports("avx2");
 	if (k == &spe_kernels_sse41)
@@ -39,6 +40,57 @@ static int spe_kernels_supported(const struct spe_kernels *k)
 #endif
 	return k == &spe_kernels_generic;
 }
+
+#if defined(__x86_64__)
+/* The CPU runs spe_kernels_avx512vbmi.c (checked once). */
+static int spe_have_vbmi(void)
+{
+	static int vbmi = -1;
+	int v = __atomic_load_n(&vbmi, __ATOMIC_RELAXED);
+
+	if (v < 0) {
+		__builtin_cpu_init();
+		v = __builtin_cpu_supports("avx512vbmi") &&
+		    __builtin_cpu_supports("avx512f") &&
+		    __builtin_cpu_supports("avx512bw") &&
+		    __builtin_cpu_supports("avx512dq") &&
+		    __builtin_cpu_supports("avx512vl") &&
+		    __builtin_cpu_supports("avx512vnni") &&
+		    __builtin_cpu_supports("avx2") &&
+		    __builtin_cpu_supports("bmi2");
+		__atomic_store_n(&vbmi, v, __ATOMIC_RELAXED);
+	}
+	return v;
+}
+
+/*
+ * unpack and qk_packed of the x86 tables: VBMI where the CPU has it (Ice
+ * Lake and later, Zen 4), else the portable loops. The tables' other
+ * kernels need less (AVX-512 F/BW/DQ/VL/VNNI, AVX2, SSE4.1), so the choice
+ * is made here, compiled for the baseline.
+ */
+void spe_unpack_x86(const uint8_t *src, uint32_t bits, int is_unsigned,
+		    size_t n, unsigned int shift, int16_t add,
+		    const int16_t *base, int16_t *dst)
+{
+	if (spe_have_vbmi())
+		spe_unpack_avx512vbmi(src, bits, is_unsigned, n, shift, add,
+				      base, dst);
+	else
+		spe_unpack_generic(src, bits, is_unsigned, n, shift, add,
+				   base, dst);
+}
+
+void spe_qk_packed_x86(const int16_t *q, const uint8_t *k,
+		       const uint32_t *idx, uint32_t n, uint32_t bits,
+		       uint32_t d, int64_t *acc)
+{
+	if (spe_have_vbmi())
+		spe_qk_packed_avx512vbmi(q, k, idx, n, bits, d, acc);
+	else
+		spe_qk_packed_generic(q, k, idx, n, bits, d, acc);
+}
+#endif
 
 static const struct spe_kernels *const spe_kernels_all[] = {
 #ifdef SPE_KERNELS_X86

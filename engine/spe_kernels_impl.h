@@ -121,7 +121,10 @@ static void spe_pv_rows_##suffix(const int32_t *w, uint32_t m,		\
 		pv(w + (size_t)i * n, v, n, d, acc + (size_t)i * d);	\
 }
 
-/* The SIMD tables (spe_kernels_x86.c); each only where it was compiled. */
+/*
+ * The SIMD tables (spe_kernels_sse41.c, spe_kernels_avx2.c,
+ * spe_kernels_avx512.c); each only where it was compiled.
+ */
 #if defined(__x86_64__) || defined(__i386__)
 #define SPE_KERNELS_X86 1
 extern const struct spe_kernels spe_kernels_sse41;
@@ -155,7 +158,7 @@ uint32_t spe_topk_filter_generic(const uint64_t *key, uint32_t n,
 				 uint64_t theta, uint32_t need_eq,
 				 uint32_t *out);
 
-/* spe_gather_x86.c: qk_gather and pv_gather with AVX-512 and VNNI. */
+/* spe_kernels_avx512_gather.c: qk_gather and pv_gather with AVX-512. */
 #if defined(__x86_64__) || defined(__i386__)
 void spe_qk_gather_avx512(const int16_t *q, const int16_t *k,
 			  const uint32_t *idx, uint32_t n, uint32_t d,
@@ -165,7 +168,7 @@ void spe_pv_gather_avx512(const int32_t *w, const int16_t *v,
 			  int64_t *acc);
 #endif
 
-/* spe_topk_x86.c: the top-k passes with AVX-512 compress (x86-64). */
+/* spe_kernels_avx512_gather.c: the top-k passes (x86-64). */
 #if defined(__x86_64__)
 uint32_t spe_topk_split_avx512(const uint64_t *cur, uint32_t n,
 			       uint64_t pivot, uint64_t *gt, uint64_t *lt,
@@ -181,8 +184,8 @@ uint32_t spe_topk_filter_avx512(const uint64_t *key, uint32_t n,
 #endif
 
 /*
- * spe_unpack_x86.c: spe_kernels.unpack with AVX-512 VBMI and BMI2, and
- * the x86 tables' unpack, which uses it if the CPU can.
+ * spe_kernels_avx512vbmi.c: unpack and qk_packed with AVX-512 VBMI; the
+ * x86 tables' (spe_kernels.c) use them where the CPU can.
  */
 #if defined(__x86_64__)
 #define SPE_UNPACK_VBMI 1

@@ -1,9 +1,11 @@
 // SPDX-License-Identifier: MIT
 /*
- * SpAtten engine: packed operand rows (S4..S12, the U4 LSB plane) to
- * int16 with AVX-512 VBMI, 32 elements a step, bit-identical to the
- * portable spe_kernels.unpack (tests/kernels compares every width, sign,
- * shift, offset and length).
+ * SpAtten engine: packed operand rows (S4..S12, the U4 LSB plane) with
+ * AVX-512 VBMI, 32 elements a step: unpack to int16, and qk_packed's
+ * scores straight from the packed rows; bit-identical to the portable
+ * kernels (tests/kernels compares every width, sign, shift, offset and
+ * length). The x86 tables call them through spe_kernels.c's dispatch,
+ * which checks for VBMI (their other kernels need less).
  *
  * Every width the hardware has is even and at most 12 bits, so element e
  * (bits [e * b, e * b + b) of the stream) lies within the two bytes at
@@ -20,31 +22,20 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "spe_kernels_impl.h"
+/* After the system headers: see spe_kernels_sse41.c. */
+#if defined(__clang__)
+#pragma clang attribute push(__attribute__((target( \
+	"avx512f,avx512bw,avx512dq,avx512vl,avx512vnni,avx512vbmi,avx2,bmi2"))), \
+	apply_to = function)
+#else
+#pragma GCC target("avx512f,avx512bw,avx512dq,avx512vl,avx512vnni,avx512vbmi,avx2,bmi2")
+#endif
 
-#define SPE_T_VBMI	__attribute__((target( \
-	"avx512f,avx512bw,avx512dq,avx512vl,avx512vbmi,avx512vnni,bmi2")))
-
-/* The CPU runs this file's VBMI code (checked once). */
-static int spe_have_vbmi(void)
-{
-	static int vbmi = -1;
-	int v = __atomic_load_n(&vbmi, __ATOMIC_RELAXED);
-
-	if (v < 0) {
-		__builtin_cpu_init();
-		v = __builtin_cpu_supports("avx512vbmi") &&
-		    __builtin_cpu_supports("avx512bw") &&
-		    __builtin_cpu_supports("avx512vl") &&
-		    __builtin_cpu_supports("avx512vnni") &&
-		    __builtin_cpu_supports("bmi2");
-		__atomic_store_n(&vbmi, v, __ATOMIC_RELAXED);
-	}
-	return v;
-}
+#define SPE_KERNELS_X86_AVX512 1
+#include "spe_kernels_x86.h"
 
 /* Word e of the permutation: bytes o and o + 1, o = e * bits / 8. */
-SPE_T_VBMI static __m512i spe_unpack_perm(uint32_t bits)
+static __m512i spe_unpack_perm(uint32_t bits)
 {
 	uint8_t idx[64] __attribute__((aligned(64)));
 	uint32_t e;
@@ -57,7 +48,7 @@ SPE_T_VBMI static __m512i spe_unpack_perm(uint32_t bits)
 }
 
 /* Word e's left shift, 16 - bits - e * bits % 8. */
-SPE_T_VBMI static __m512i spe_unpack_lshift(uint32_t bits)
+static __m512i spe_unpack_lshift(uint32_t bits)
 {
 	uint16_t sh[32] __attribute__((aligned(64)));
 	uint32_t e;
@@ -67,7 +58,6 @@ SPE_T_VBMI static __m512i spe_unpack_lshift(uint32_t bits)
 	return _mm512_load_si512((const void *)sh);
 }
 
-SPE_T_VBMI
 void spe_unpack_avx512vbmi(const uint8_t *src, uint32_t bits,
 			   int is_unsigned, size_t n, unsigned int shift,
 			   int16_t add, const int16_t *base, int16_t *dst)
@@ -100,7 +90,7 @@ void spe_unpack_avx512vbmi(const uint8_t *src, uint32_t bits,
 }
 
 /* Thirty-two elements of @bits bits at @src to int16 lanes (signed). */
-SPE_T_VBMI static inline __attribute__((always_inline)) __m512i
+SPE_INLINE __m512i
 spe_unpack32(const uint8_t *src, __mmask64 in, __m512i perm, __m512i lsh,
 	     __m128i rsh)
 {
@@ -108,31 +98,6 @@ spe_unpack32(const uint8_t *src, __mmask64 in, __m512i perm, __m512i lsh,
 
 	w = _mm512_permutexvar_epi8(perm, w);
 	return _mm512_sra_epi16(_mm512_sllv_epi16(w, lsh), rsh);
-}
-
-/* Sixteen int32 vectors to one: lane i of the result sums vector i. */
-SPE_T_VBMI static inline __attribute__((always_inline)) __m512i
-spe_reduce16_vbmi(const __m512i *v)
-{
-	__m512i t[8], u[4], x, y;
-	int i;
-
-#pragma GCC unroll 8
-	for (i = 0; i < 8; i++)
-		t[i] = _mm512_add_epi32(
-			_mm512_unpacklo_epi32(v[2 * i], v[2 * i + 1]),
-			_mm512_unpackhi_epi32(v[2 * i], v[2 * i + 1]));
-#pragma GCC unroll 4
-	for (i = 0; i < 4; i++)
-		u[i] = _mm512_add_epi32(
-			_mm512_unpacklo_epi64(t[2 * i], t[2 * i + 1]),
-			_mm512_unpackhi_epi64(t[2 * i], t[2 * i + 1]));
-	x = _mm512_add_epi32(_mm512_shuffle_i32x4(u[0], u[1], 0x88),
-			     _mm512_shuffle_i32x4(u[0], u[1], 0xdd));
-	y = _mm512_add_epi32(_mm512_shuffle_i32x4(u[2], u[3], 0x88),
-			     _mm512_shuffle_i32x4(u[2], u[3], 0xdd));
-	return _mm512_add_epi32(_mm512_shuffle_i32x4(x, y, 0x88),
-				_mm512_shuffle_i32x4(x, y, 0xdd));
 }
 
 /*
@@ -144,7 +109,7 @@ spe_reduce16_vbmi(const __m512i *v)
  * Rows past @n repeat the last; their scores are not stored. @bits is a
  * constant at every call site: 8-bit rows sign-extend as they load.
  */
-static inline __attribute__((always_inline)) SPE_T_VBMI void
+SPE_INLINE void
 spe_qkp_rows(const int16_t *q, const uint8_t *k, const uint32_t *idx,
 	     uint32_t n, uint32_t bits, uint32_t d, int64_t *acc)
 {
@@ -187,7 +152,7 @@ spe_qkp_rows(const int16_t *q, const uint8_t *k, const uint32_t *idx,
 			a[8 + i] = _mm512_srai_epi32(a[i], 16);
 			a[i] = _mm512_and_si512(a[i], lo16);
 		}
-		s = spe_reduce16_vbmi(a);	/* [L0..L7, H0..H7] */
+		s = spe_reduce16_avx512(a);	/* [L0..L7, H0..H7] */
 		l = _mm512_cvtepi32_epi64(_mm512_castsi512_si256(s));
 		h = _mm512_cvtepi32_epi64(_mm512_extracti64x4_epi64(s, 1));
 		s = _mm512_add_epi64(_mm512_slli_epi64(h, 16), l);
@@ -201,7 +166,6 @@ spe_qkp_rows(const int16_t *q, const uint8_t *k, const uint32_t *idx,
 	}
 }
 
-SPE_T_VBMI
 void spe_qk_packed_avx512vbmi(const int16_t *q, const uint8_t *k,
 			      const uint32_t *idx, uint32_t n, uint32_t bits,
 			      uint32_t d, int64_t *acc)
@@ -229,32 +193,8 @@ void spe_qk_packed_avx512vbmi(const int16_t *q, const uint8_t *k,
 	}
 }
 
-/* qk_packed of the x86 tables: VBMI if the CPU has it (as unpack). */
-void spe_qk_packed_x86(const int16_t *q, const uint8_t *k,
-		       const uint32_t *idx, uint32_t n, uint32_t bits,
-		       uint32_t d, int64_t *acc)
-{
-	if (spe_have_vbmi())
-		spe_qk_packed_avx512vbmi(q, k, idx, n, bits, d, acc);
-	else
-		spe_qk_packed_generic(q, k, idx, n, bits, d, acc);
-}
-
-/*
- * The unpack of the x86 tables: VBMI where the CPU has it (Ice Lake and
- * later, Zen 4), else the portable loop. A table's other kernels need
- * less (AVX-512 F/BW/DQ/VL/VNNI, AVX2), so the choice is made here, once.
- */
-void spe_unpack_x86(const uint8_t *src, uint32_t bits, int is_unsigned,
-		    size_t n, unsigned int shift, int16_t add,
-		    const int16_t *base, int16_t *dst)
-{
-	if (spe_have_vbmi())
-		spe_unpack_avx512vbmi(src, bits, is_unsigned, n, shift, add,
-				      base, dst);
-	else
-		spe_unpack_generic(src, bits, is_unsigned, n, shift, add,
-				   base, dst);
-}
+#if defined(__clang__)
+#pragma clang attribute pop
+#endif
 
 #endif /* x86-64 */

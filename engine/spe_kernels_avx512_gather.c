@@ -1,9 +1,10 @@
 // SPDX-License-Identifier: MIT
 /*
- * SpAtten engine: qk_gather and pv_gather with AVX-512 (F, BW, VNNI): the
- * kept rows of a pruned job read where they are, through their index
- * list, with no gathered copy. Bit-identical to the portable kernels
- * (tests/kernels), by the arguments of spe_kernels_x86.c:
+ * SpAtten engine: the AVX-512 table's kernels over index lists. qk_gather
+ * and pv_gather read the kept rows of a pruned job where they are,
+ * through their index list, with no gathered copy; topk_split and
+ * topk_filter run the top-k engine's passes eight keys a step. Bit-identical to the portable kernels
+ * (tests/kernels), by the arguments of spe_kernels_x86.h:
  *  - qk_gather: a vector of 32 dimensions per step, vpdpwssd into int32
  *    lanes (lane i: dimensions x with x % 32 / 2 == i). When every lane's
  *    sum of |q| is at most 65535 the lane sums are exact; each is split
@@ -16,6 +17,9 @@
  *    stays exact while the weights summed into it total at most 65536
  *    (|v| <= 32768); it is flushed to int64 before. A weight outside
  *    0..32767 (2^15: a probability of exactly 1) goes through int64.
+ *  - topk_split / topk_filter: the survivors of a comparison moved into
+ *    place by vpcompressq (input order kept), their count a popcount: the
+ *    sets, and so the pivots and cycles, of the portable loops.
  */
 #if defined(__x86_64__) || defined(__i386__)
 
@@ -24,60 +28,27 @@
 #include <stdint.h>
 #include <string.h>
 
-#include "spe_kernels_impl.h"
+/* After the system headers: see spe_kernels_sse41.c. */
+#if defined(__clang__)
+#pragma clang attribute push(__attribute__((target( \
+	"avx512f,avx512bw,avx512dq,avx512vl,avx512vnni,avx2,bmi2,popcnt"))), \
+	apply_to = function)
+#else
+#pragma GCC target("avx512f,avx512bw,avx512dq,avx512vl,avx512vnni,avx2,bmi2,popcnt")
+#endif
 
-#define SPE_T_GATHER	__attribute__((target( \
-	"avx512f,avx512bw,avx512dq,avx512vl,avx512vnni,avx2")))
-#define SPE_GI		static inline __attribute__((always_inline))
+#define SPE_KERNELS_X86_AVX512 1
+#include "spe_kernels_x86.h"
 
 /* Largest head_dim these kernels take in registers (8 rows x 8 vectors). */
 #define SPE_GATHER_MAX_D	256
-/* Weight total an int32 lane takes exactly (see above). */
-#define SPE_GATHER_WSUM_MAX	65536
-
-/* Sixteen int32 vectors to one: lane i of the result sums vector i. */
-SPE_GI SPE_T_GATHER __m512i spe_g_reduce16(const __m512i *v)
-{
-	__m512i t[8], u[4], x, y;
-	int i;
-
-#pragma GCC unroll 8
-	for (i = 0; i < 8; i++)
-		t[i] = _mm512_add_epi32(
-			_mm512_unpacklo_epi32(v[2 * i], v[2 * i + 1]),
-			_mm512_unpackhi_epi32(v[2 * i], v[2 * i + 1]));
-#pragma GCC unroll 4
-	for (i = 0; i < 4; i++)
-		u[i] = _mm512_add_epi32(
-			_mm512_unpacklo_epi64(t[2 * i], t[2 * i + 1]),
-			_mm512_unpackhi_epi64(t[2 * i], t[2 * i + 1]));
-	x = _mm512_add_epi32(_mm512_shuffle_i32x4(u[0], u[1], 0x88),
-			     _mm512_shuffle_i32x4(u[0], u[1], 0xdd));
-	y = _mm512_add_epi32(_mm512_shuffle_i32x4(u[2], u[3], 0x88),
-			     _mm512_shuffle_i32x4(u[2], u[3], 0xdd));
-	return _mm512_add_epi32(_mm512_shuffle_i32x4(x, y, 0x88),
-				_mm512_shuffle_i32x4(x, y, 0xdd));
-}
-
-/* Every int32 lane's sum of |q| at most 65535 (32-dimension vectors). */
-static int spe_g_lanes_ok(const int16_t *q, uint32_t d)
-{
-	uint32_t lane[16] = { 0 }, x;
-
-	for (x = 0; x < d; x++)
-		lane[x % 32 / 2] += (uint32_t)(q[x] < 0 ? -(int32_t)q[x] : q[x]);
-	for (x = 0; x < 16; x++)
-		if (lane[x] > 65535)
-			return 0;
-	return 1;
-}
 
 /*
  * Eight rows: score = 2^@hi_shift * H + L, H and L the int32 sums of
  * vpdpwssd with @qa (lane sums split at 16 bits) or of @qa = ql and
  * @qb = qh (@split).
  */
-SPE_GI SPE_T_GATHER void spe_g_qk8(const int16_t *qa, const int16_t *qb,
+SPE_INLINE void spe_g_qk8(const int16_t *qa, const int16_t *qb,
 				   const int16_t *const *row, uint32_t d,
 				   int split, int64_t *acc)
 {
@@ -111,7 +82,7 @@ SPE_GI SPE_T_GATHER void spe_g_qk8(const int16_t *qa, const int16_t *qb,
 			a[i] = _mm512_and_si512(a[i], lo16);
 		}
 	}
-	s = spe_g_reduce16(a);			/* [L0..L7, H0..H7] */
+	s = spe_reduce16_avx512(a);			/* [L0..L7, H0..H7] */
 	l = _mm512_cvtepi32_epi64(_mm512_castsi512_si256(s));
 	h = _mm512_cvtepi32_epi64(_mm512_extracti64x4_epi64(s, 1));
 	_mm512_storeu_si512((void *)acc, _mm512_add_epi64(
@@ -122,7 +93,7 @@ SPE_GI SPE_T_GATHER void spe_g_qk8(const int16_t *qa, const int16_t *qb,
  * Rows [j0, j0 + 8) of the list, the missing ones past @n repeating the
  * last row (their scores are not stored).
  */
-SPE_GI void spe_g_rows8(const int16_t *k, const uint32_t *idx, uint32_t j0,
+SPE_INLINE void spe_g_rows8(const int16_t *k, const uint32_t *idx, uint32_t j0,
 			uint32_t n, uint32_t d, const int16_t **row)
 {
 	uint32_t i;
@@ -132,7 +103,7 @@ SPE_GI void spe_g_rows8(const int16_t *k, const uint32_t *idx, uint32_t j0,
 }
 
 /* The rows in eights, with constant @d and @split at each call site. */
-SPE_GI SPE_T_GATHER void spe_g_qk_all(const int16_t *qa, const int16_t *qb,
+SPE_INLINE void spe_g_qk_all(const int16_t *qa, const int16_t *qb,
 				      const int16_t *k, const uint32_t *idx,
 				      uint32_t n, uint32_t d, int split,
 				      int64_t *acc)
@@ -155,20 +126,18 @@ SPE_GI SPE_T_GATHER void spe_g_qk_all(const int16_t *qa, const int16_t *qb,
 	}
 }
 
-SPE_T_GATHER
 void spe_qk_gather_avx512(const int16_t *q, const int16_t *k,
 			  const uint32_t *idx, uint32_t n, uint32_t d,
 			  int64_t *acc)
 {
 	int16_t qlo[SPE_GATHER_MAX_D] __attribute__((aligned(64)));
 	int16_t qhi[SPE_GATHER_MAX_D] __attribute__((aligned(64)));
-	uint32_t x;
 
 	if (d % 32 || d > SPE_GATHER_MAX_D) {
 		spe_qk_gather_generic(q, k, idx, n, d, acc);
 		return;
 	}
-	if (spe_g_lanes_ok(q, d)) {
+	if (spe_q_lanes_ok(q, d, 32)) {
 		if (d == 64)
 			spe_g_qk_all(q, q, k, idx, n, 64, 0, acc);
 		else if (d == 128)
@@ -177,47 +146,8 @@ void spe_qk_gather_avx512(const int16_t *q, const int16_t *k,
 			spe_g_qk_all(q, q, k, idx, n, d, 0, acc);
 		return;
 	}
-	for (x = 0; x < d; x++) {
-		qlo[x] = (int16_t)(q[x] & 0xff);
-		qhi[x] = (int16_t)((q[x] - (q[x] & 0xff)) / 256);
-	}
+	spe_q_split(q, d, qlo, qhi);
 	spe_g_qk_all(qlo, qhi, k, idx, n, d, 1, acc);
-}
-
-/*
- * Add @lo and @hi, the int32 sums of one 32-column vector (lane i of @lo:
- * columns 8c + i % 4 ... as unpacklo_epi16 leaves them: columns 0-3,
- * 8-11, 16-19, 24-27; @hi the others), to acc[0..32).
- */
-SPE_GI SPE_T_GATHER void spe_g_flush(__m512i lo, __m512i hi, int64_t *acc)
-{
-	const __m512i ia = _mm512_set_epi64(11, 10, 9, 8, 3, 2, 1, 0);
-	const __m512i ib = _mm512_set_epi64(15, 14, 13, 12, 7, 6, 5, 4);
-	__m512i la = _mm512_cvtepi32_epi64(_mm512_castsi512_si256(lo));
-	__m512i lb = _mm512_cvtepi32_epi64(_mm512_extracti64x4_epi64(lo, 1));
-	__m512i ha = _mm512_cvtepi32_epi64(_mm512_castsi512_si256(hi));
-	__m512i hb = _mm512_cvtepi32_epi64(_mm512_extracti64x4_epi64(hi, 1));
-	__m512i c[4];
-	int i;
-
-	c[0] = _mm512_permutex2var_epi64(la, ia, ha);
-	c[1] = _mm512_permutex2var_epi64(la, ib, ha);
-	c[2] = _mm512_permutex2var_epi64(lb, ia, hb);
-	c[3] = _mm512_permutex2var_epi64(lb, ib, hb);
-#pragma GCC unroll 4
-	for (i = 0; i < 4; i++)
-		_mm512_storeu_si512((void *)(acc + 8 * i), _mm512_add_epi64(
-			_mm512_loadu_si512((const void *)(acc + 8 * i)), c[i]));
-}
-
-/* acc[c] += w * v[c], exactly in int64, for a weight out of int16 range. */
-static void spe_g_pv_wide(int32_t w, const int16_t *v, uint32_t d,
-			  int64_t *acc)
-{
-	uint32_t c;
-
-	for (c = 0; c < d; c++)
-		acc[c] += (int64_t)w * v[c];
 }
 
 /* Value rows pv_gather pairs up at a time (a stack array of each). */
@@ -242,7 +172,7 @@ static uint32_t spe_g_compact(const int32_t *w, const int16_t *v,
 			row[m] = v + (size_t)idx[j] * d;
 			wt[m++] = p;
 		} else if (p) {
-			spe_g_pv_wide(p, v + (size_t)idx[j] * d, d, acc);
+			spe_pv_row_wide(p, v + (size_t)idx[j] * d, 0, d, acc);
 		}
 	}
 	return m;
@@ -251,9 +181,9 @@ static uint32_t spe_g_compact(const int32_t *w, const int16_t *v,
 /*
  * Pairs of compacted rows into the int32 sums @lo, @hi (@nv vectors of
  * 32 columns, a constant at each call site), flushed into @acc whenever
- * the weights summed reach SPE_GATHER_WSUM_MAX.
+ * the weights summed reach SPE_PV_WSUM_MAX.
  */
-SPE_GI SPE_T_GATHER void spe_g_pv_pairs(const int16_t *const *row,
+SPE_INLINE void spe_g_pv_pairs(const int16_t *const *row,
 					const int32_t *wt, uint32_t m,
 					uint32_t nv, __m512i *lo, __m512i *hi,
 					uint32_t *wsum, int64_t *acc)
@@ -265,9 +195,9 @@ SPE_GI SPE_T_GATHER void spe_g_pv_pairs(const int16_t *const *row,
 		uint32_t wa = (uint32_t)wt[p], wb = p + 1 < m ? (uint32_t)wt[p + 1] : 0;
 		__m512i wv = _mm512_set1_epi32((int32_t)(wa | wb << 16));
 
-		if (*wsum + wa + wb > SPE_GATHER_WSUM_MAX) {
+		if (*wsum + wa + wb > SPE_PV_WSUM_MAX) {
 			for (x = 0; x < nv; x++) {
-				spe_g_flush(lo[x], hi[x], acc + 32 * x);
+				spe_pv_flush_avx512(lo[x], hi[x], acc + 32 * x);
 				lo[x] = hi[x] = _mm512_setzero_si512();
 			}
 			*wsum = 0;
@@ -287,7 +217,6 @@ SPE_GI SPE_T_GATHER void spe_g_pv_pairs(const int16_t *const *row,
 	}
 }
 
-SPE_T_GATHER
 void spe_pv_gather_avx512(const int32_t *w, const int16_t *v,
 			  const uint32_t *idx, uint32_t n, uint32_t d,
 			  int64_t *acc)
@@ -315,7 +244,79 @@ void spe_pv_gather_avx512(const int32_t *w, const int16_t *v,
 			spe_g_pv_pairs(row, wt, m, nv, lo, hi, &wsum, acc);
 	}
 	for (x = 0; x < nv; x++)
-		spe_g_flush(lo[x], hi[x], acc + 32 * x);
+		spe_pv_flush_avx512(lo[x], hi[x], acc + 32 * x);
 }
+
+#if defined(__x86_64__)	/* 64-bit mask and bit instructions */
+
+/* The lanes of the last, partial step. */
+static __mmask8 spe_topk_lanes(uint32_t left)
+{
+	return (__mmask8)(left >= 8 ? 0xff : (1u << left) - 1);
+}
+
+uint32_t spe_topk_split_avx512(const uint64_t *cur, uint32_t n,
+			       uint64_t pivot, uint64_t *gt, uint64_t *lt,
+			       uint32_t *n_lt)
+{
+	const __m512i pv = _mm512_set1_epi64((long long)pivot);
+	uint32_t g = 0, l = 0, i;
+
+	for (i = 0; i < n; i += 8) {
+		__mmask8 in = spe_topk_lanes(n - i);
+		__m512i x = _mm512_maskz_loadu_epi64(in, cur + i);
+		__mmask8 mg = _mm512_mask_cmpgt_epu64_mask(in, x, pv);
+		__mmask8 ml = _mm512_mask_cmplt_epu64_mask(in, x, pv);
+
+		/* whole vectors: the buffers have room (spe_kernels.h) */
+		_mm512_storeu_si512((void *)(gt + g),
+				    _mm512_maskz_compress_epi64(mg, x));
+		_mm512_storeu_si512((void *)(lt + l),
+				    _mm512_maskz_compress_epi64(ml, x));
+		g += (uint32_t)_mm_popcnt_u32(mg);
+		l += (uint32_t)_mm_popcnt_u32(ml);
+	}
+	*n_lt = l;
+	return g;
+}
+
+uint32_t spe_topk_filter_avx512(const uint64_t *key, uint32_t n,
+				uint64_t theta, uint32_t need_eq,
+				uint32_t *out)
+{
+	const __m512i th = _mm512_set1_epi64((long long)theta);
+	__m256i at = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+	const __m256i step = _mm256_set1_epi32(8);
+	uint32_t m = 0, i;
+
+	for (i = 0; i < n; i += 8) {
+		__mmask8 in = spe_topk_lanes(n - i);
+		__m512i x = _mm512_maskz_loadu_epi64(in, key + i);
+		uint32_t keep = _mm512_mask_cmpgt_epu64_mask(in, x, th);
+		uint32_t eq = _mm512_mask_cmpeq_epu64_mask(in, x, th);
+
+		if (eq && need_eq) {
+			uint32_t ne = (uint32_t)_mm_popcnt_u32(eq);
+
+			/* the first need_eq equal keys of the step */
+			if (ne > need_eq)
+				eq = _pdep_u32((1u << need_eq) - 1, eq);
+			keep |= eq;
+			need_eq -= ne < need_eq ? ne : need_eq;
+		}
+		_mm256_storeu_si256((void *)(out + m),
+				    _mm256_maskz_compress_epi32((__mmask8)keep,
+								at));
+		m += (uint32_t)_mm_popcnt_u32(keep);
+		at = _mm256_add_epi32(at, step);
+	}
+	return m;
+}
+
+#endif /* x86-64 */
+
+#if defined(__clang__)
+#pragma clang attribute pop
+#endif
 
 #endif /* x86 */

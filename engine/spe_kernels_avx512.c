@@ -1,0 +1,745 @@
+// SPDX-License-Identifier: MIT
+/*
+ * SpAtten engine: the AVX-512 inner loops (F, BW, DQ, VL, VNNI; table
+ * "avx512"): the host side of QEMU on recent CPUs. Shapes the 512-bit
+ * vectors do not cover fall back to spe_kernels_avx2.c (an AVX-512 CPU
+ * has AVX2).
+ *
+ * The whole file is compiled for these extensions (the pragma below,
+ * after the system headers), so it builds with any x86 build's baseline
+ * flags; spe_kernels.c only calls this table on a CPU with all of them.
+ * Why each int32 shortcut is exact: spe_kernels_x86.h.
+ */
+#if defined(__x86_64__) || defined(__i386__)
+
+#include <immintrin.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* After the system headers: see spe_kernels_sse41.c. */
+#if defined(__clang__)
+#pragma clang attribute push(__attribute__((target( \
+	"avx512f,avx512bw,avx512dq,avx512vl,avx512vnni,avx2"))), \
+	apply_to = function)
+#else
+#pragma GCC target("avx512f,avx512bw,avx512dq,avx512vl,avx512vnni,avx2")
+#endif
+
+#define SPE_KERNELS_X86_AVX512 1
+#include "spe_kernels_x86.h"
+
+/* Longest row pv_accumulate packs on the stack for its dense path. */
+#define SPE_PVR_DENSE_MAX	2048
+
+/*
+ * Eight keys whose lane sums are exact in int32 (spe_q_lanes_ok): each
+ * lane sum S = 65536 * (S >> 16) + (S & 0xffff), and the two halves of
+ * sixteen lanes add up in int32 without overflow; the score is
+ * 65536 * H + L in int64.
+ */
+SPE_INLINE void spe_qk8_lanes_avx512(const int16_t *q,
+				     const int16_t *k0,
+				     uint32_t d, int64_t *acc)
+{
+	const __m512i lo16 = _mm512_set1_epi32(0xffff);
+	__m512i a[8], v[16], s, l, h;
+	uint32_t x;
+	int i;
+
+#pragma GCC unroll 8
+	for (i = 0; i < 8; i++)
+		a[i] = _mm512_setzero_si512();
+#pragma GCC unroll 8
+	for (x = 0; x < d; x += 32) {
+		__m512i qv = _mm512_loadu_si512((const void *)(q + x));
+
+#pragma GCC unroll 8
+		for (i = 0; i < 8; i++)
+			a[i] = _mm512_dpwssd_epi32(a[i], qv,
+				_mm512_loadu_si512((const void *)(k0 + (size_t)i * d + x)));
+	}
+#pragma GCC unroll 8
+	for (i = 0; i < 8; i++) {
+		v[i] = _mm512_and_si512(a[i], lo16);
+		v[8 + i] = _mm512_srai_epi32(a[i], 16);
+	}
+	s = spe_reduce16_avx512(v);		/* [L0..L7, H0..H7] */
+	l = _mm512_cvtepi32_epi64(_mm512_castsi512_si256(s));
+	h = _mm512_cvtepi32_epi64(_mm512_extracti64x4_epi64(s, 1));
+	_mm512_storeu_si512((void *)acc,
+			    _mm512_add_epi64(_mm512_slli_epi64(h, 16), l));
+}
+
+/* Eight keys, split q: 256 * H + L over @len (<= 256) dimensions. */
+SPE_INLINE void spe_qk8_split_avx512(const int16_t *qlo,
+				     const int16_t *qhi,
+				     const int16_t *k0,
+				     uint32_t d, uint32_t len,
+				     int64_t *r)
+{
+	__m512i a[16], s, l, h;
+	uint32_t x;
+	int i;
+
+	#pragma GCC unroll 16
+	for (i = 0; i < 16; i++)
+		a[i] = _mm512_setzero_si512();
+	#pragma GCC unroll 8
+	for (x = 0; x < len; x += 32) {
+		__m512i lv = _mm512_loadu_si512((const void *)(qlo + x));
+		__m512i hv = _mm512_loadu_si512((const void *)(qhi + x));
+
+		#pragma GCC unroll 16
+		for (i = 0; i < 8; i++) {
+			__m512i kv = _mm512_loadu_si512(
+				(const void *)(k0 + (size_t)i * d + x));
+
+			a[i] = _mm512_dpwssd_epi32(a[i], kv, lv);
+			a[8 + i] = _mm512_dpwssd_epi32(a[8 + i], kv, hv);
+		}
+	}
+	s = spe_reduce16_avx512(a);		/* [L0..L7, H0..H7] */
+	l = _mm512_cvtepi32_epi64(_mm512_castsi512_si256(s));
+	h = _mm512_cvtepi32_epi64(_mm512_extracti64x4_epi64(s, 1));
+	_mm512_storeu_si512((void *)r,
+			    _mm512_add_epi64(_mm512_slli_epi64(h, 8), l));
+}
+
+static void spe_qk_scores_avx512(const int16_t *q, const int16_t *k,
+				 uint32_t n, uint32_t d, int64_t *acc)
+{
+	int16_t qlo[SPE_QK_BLOCK] __attribute__((aligned(64)));
+	int16_t qhi[SPE_QK_BLOCK] __attribute__((aligned(64)));
+	uint32_t j, b0, len;
+
+	if (d % 32 || n < 8) {
+		spe_qk_scores_avx2(q, k, n, d, acc);
+		return;
+	}
+
+	if (spe_q_lanes_ok(q, d, 32)) {
+		if (d == 64)
+			for (j = 0; j + 8 <= n; j += 8)
+				spe_qk8_lanes_avx512(q, k + (size_t)j * 64, 64,
+						     acc + j);
+		else
+			for (j = 0; j + 8 <= n; j += 8)
+				spe_qk8_lanes_avx512(q, k + (size_t)j * d, d,
+						     acc + j);
+		if (j < n)
+			spe_qk_scores_avx2(q, k + (size_t)j * d, n - j, d,
+					   acc + j);
+		return;
+	}
+
+	for (b0 = 0; b0 < d; b0 += len) {
+		int64_t r[8];
+
+		len = d - b0 < SPE_QK_BLOCK ? d - b0 : SPE_QK_BLOCK;
+		spe_q_split(q + b0, len, qlo, qhi);
+		for (j = 0; j + 8 <= n; j += 8) {
+			int i;
+
+			if (len == 64)
+				spe_qk8_split_avx512(qlo, qhi,
+						     k + (size_t)j * d + b0, d,
+						     64, r);
+			else
+				spe_qk8_split_avx512(qlo, qhi,
+						     k + (size_t)j * d + b0, d,
+						     len, r);
+			for (i = 0; i < 8; i++)
+				acc[j + i] = b0 ? acc[j + i] + r[i] : r[i];
+		}
+		if (j < n) {
+			/* The last keys (fewer than 8). */
+			uint32_t i, m = n - j;
+
+			for (i = 0; i < m; i++) {
+				const int16_t *kr = k + (size_t)(j + i) * d + b0;
+				int64_t sum = 0;
+				uint32_t x;
+
+				for (x = 0; x < len; x++)
+					sum += (int32_t)q[b0 + x] * kr[x];
+				acc[j + i] = b0 ? acc[j + i] + sum : sum;
+			}
+		}
+	}
+}
+
+/* spe_pv_compact() with vpcompressd, sixteen weights at a time. */
+static uint32_t spe_pv_compact_avx512(const int32_t *w, const int16_t *v,
+				      uint32_t j0, uint32_t cnt, uint32_t d,
+				      uint32_t c0, uint32_t c1, int64_t *acc,
+				      uint32_t *idx, uint32_t *wc)
+{
+	const __m512i one = _mm512_set1_epi32(1);
+	const __m512i lim = _mm512_set1_epi32(32766);
+	const __m512i step = _mm512_set1_epi32(16);
+	__m512i iv = _mm512_add_epi32(_mm512_set1_epi32((int32_t)j0),
+		_mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13,
+				  14, 15));
+	uint32_t j, m = 0;
+
+	for (j = 0; j < cnt; j += 16) {
+		__mmask16 in = (__mmask16)(cnt - j >= 16 ? 0xffff :
+					   (1u << (cnt - j)) - 1);
+		__m512i wv = _mm512_maskz_loadu_epi32(in, w + j0 + j);
+		/* w - 1 <= 32766 unsigned: w in 1..32767. */
+		__mmask16 ok = _mm512_mask_cmple_epu32_mask(in,
+					_mm512_sub_epi32(wv, one), lim);
+		__mmask16 wide = _mm512_mask_cmpneq_epi32_mask(in, wv,
+					_mm512_setzero_si512()) & ~ok;
+
+		/* Register compress + plain store (the memory form is slow
+		 * on some cores); idx has room for the full vector. */
+		_mm512_storeu_si512((void *)(idx + m),
+				    _mm512_maskz_compress_epi32(ok, iv));
+		_mm512_storeu_si512((void *)(wc + m),
+				    _mm512_maskz_compress_epi32(ok, wv));
+		m += (uint32_t)__builtin_popcount(ok);
+		while (wide) {
+			uint32_t b = (uint32_t)__builtin_ctz(wide), jj = j0 + j + b;
+
+			spe_pv_row_wide(w[jj], v + (size_t)jj * d, c0, c1, acc);
+			wide &= (__mmask16)(wide - 1);
+		}
+		iv = _mm512_add_epi32(iv, step);
+	}
+	return m;
+}
+
+/* Columns per pass: 128 = 8 accumulators of 16 int32. */
+#define SPE_PV_AVX512_COLS	128
+
+SPE_INLINE void spe_pv_pass_avx512(const int32_t *w,
+				   const int16_t *v, uint32_t n,
+				   uint32_t d, uint32_t c0,
+				   uint32_t ncol, int64_t *acc)
+{
+	uint32_t idx[SPE_PV_CHUNK + 16], wc[SPE_PV_CHUNK + 16];
+	/* Two sets of accumulators: vpdpwssd's latency, not its rate. */
+	__m512i a[SPE_PV_AVX512_COLS / 16], b[SPE_PV_AVX512_COLS / 16];
+	uint32_t wsum = 0, j0, cnt, m, t, g;
+
+#pragma GCC unroll 16
+	for (g = 0; g < SPE_PV_AVX512_COLS / 16; g++) {
+		a[g] = _mm512_setzero_si512();
+		b[g] = _mm512_setzero_si512();
+	}
+
+	for (j0 = 0; j0 < n; j0 += cnt) {
+		cnt = n - j0 < SPE_PV_CHUNK ? n - j0 : SPE_PV_CHUNK;
+		m = spe_pv_compact_avx512(w, v, j0, cnt, d, c0, c0 + ncol,
+					  acc, idx, wc);
+		if (!m)
+			continue;
+		/* Pad to whole groups of four rows with weight-0 rows. */
+		while (m % 4) {
+			idx[m] = idx[0];
+			wc[m++] = 0;
+		}
+		for (t = 0; t < m; t += 4) {
+			const int16_t *v0 = v + (size_t)idx[t] * d + c0;
+			const int16_t *v1 = v + (size_t)idx[t + 1] * d + c0;
+			const int16_t *v2 = v + (size_t)idx[t + 2] * d + c0;
+			const int16_t *v3 = v + (size_t)idx[t + 3] * d + c0;
+			uint32_t ws = wc[t] + wc[t + 1] + wc[t + 2] + wc[t + 3];
+			__m512i wa, wb;
+
+			if (wsum + ws > SPE_PV_WSUM_MAX) {
+#pragma GCC unroll 8
+				for (g = 0; g < ncol / 32; g++) {
+					spe_pv_flush_avx512(a[2 * g], a[2 * g + 1],
+							    acc + c0 + 32 * g);
+					spe_pv_flush_avx512(b[2 * g], b[2 * g + 1],
+							    acc + c0 + 32 * g);
+					a[2 * g] = a[2 * g + 1] = _mm512_setzero_si512();
+					b[2 * g] = b[2 * g + 1] = _mm512_setzero_si512();
+				}
+				wsum = 0;
+			}
+			wsum += ws;
+			wa = _mm512_set1_epi32((int32_t)(wc[t] | wc[t + 1] << 16));
+			wb = _mm512_set1_epi32((int32_t)(wc[t + 2] | wc[t + 3] << 16));
+#pragma GCC unroll 8
+			for (g = 0; g < ncol / 32; g++) {
+				__m512i x0 = _mm512_loadu_si512((const void *)(v0 + 32 * g));
+				__m512i x1 = _mm512_loadu_si512((const void *)(v1 + 32 * g));
+				__m512i x2 = _mm512_loadu_si512((const void *)(v2 + 32 * g));
+				__m512i x3 = _mm512_loadu_si512((const void *)(v3 + 32 * g));
+
+				a[2 * g] = _mm512_dpwssd_epi32(a[2 * g],
+					_mm512_unpacklo_epi16(x0, x1), wa);
+				a[2 * g + 1] = _mm512_dpwssd_epi32(a[2 * g + 1],
+					_mm512_unpackhi_epi16(x0, x1), wa);
+				b[2 * g] = _mm512_dpwssd_epi32(b[2 * g],
+					_mm512_unpacklo_epi16(x2, x3), wb);
+				b[2 * g + 1] = _mm512_dpwssd_epi32(b[2 * g + 1],
+					_mm512_unpackhi_epi16(x2, x3), wb);
+			}
+		}
+	}
+#pragma GCC unroll 8
+	for (g = 0; g < ncol / 32; g++) {
+		spe_pv_flush_avx512(a[2 * g], a[2 * g + 1], acc + c0 + 32 * g);
+		spe_pv_flush_avx512(b[2 * g], b[2 * g + 1], acc + c0 + 32 * g);
+	}
+}
+
+/* spe_expf() on sixteen lanes, operation for operation. */
+SPE_INLINE __m512 spe_exp16_avx512(__m512 x)
+{
+	__mmask16 ok = _mm512_cmp_ps_mask(x, _mm512_set1_ps(SPE_K_EXPF_MIN),
+					  _CMP_GE_OQ);
+	__m512 t, fn, r, p, y, s;
+	__m512i n;
+
+	x = _mm512_min_ps(x, _mm512_set1_ps(SPE_K_EXPF_MAX));
+	t = _mm512_mul_ps(x, _mm512_set1_ps(SPE_K_LOG2E));
+	t = _mm512_mask_blend_ps(_mm512_cmp_ps_mask(t, _mm512_setzero_ps(),
+						    _CMP_LT_OQ),
+				 _mm512_add_ps(t, _mm512_set1_ps(0.5f)),
+				 _mm512_sub_ps(t, _mm512_set1_ps(0.5f)));
+	n = _mm512_cvttps_epi32(t);
+	fn = _mm512_cvtepi32_ps(n);
+	r = _mm512_sub_ps(x, _mm512_mul_ps(fn, _mm512_set1_ps(SPE_K_LN2_HI)));
+	r = _mm512_sub_ps(r, _mm512_mul_ps(fn, _mm512_set1_ps(SPE_K_LN2_LO)));
+	p = _mm512_set1_ps(SPE_K_P0);
+	p = _mm512_add_ps(_mm512_mul_ps(p, r), _mm512_set1_ps(SPE_K_P1));
+	p = _mm512_add_ps(_mm512_mul_ps(p, r), _mm512_set1_ps(SPE_K_P2));
+	p = _mm512_add_ps(_mm512_mul_ps(p, r), _mm512_set1_ps(SPE_K_P3));
+	p = _mm512_add_ps(_mm512_mul_ps(p, r), _mm512_set1_ps(SPE_K_P4));
+	p = _mm512_add_ps(_mm512_mul_ps(p, r), _mm512_set1_ps(SPE_K_P5));
+	y = _mm512_mul_ps(p, _mm512_mul_ps(r, r));
+	y = _mm512_add_ps(y, r);
+	y = _mm512_add_ps(y, _mm512_set1_ps(1.0f));
+	s = _mm512_castsi512_ps(_mm512_slli_epi32(
+		_mm512_add_epi32(n, _mm512_set1_epi32(127)), 23));
+	return _mm512_maskz_mov_ps(ok, _mm512_mul_ps(y, s));
+}
+
+static void spe_exp_row_avx512(const int64_t *score, uint32_t n,
+			       int64_t max, float scale, float *e)
+{
+	const __m512i mx = _mm512_set1_epi64(max);
+	const __m512 sc = _mm512_set1_ps(scale);
+	uint32_t j;
+
+	/* vcvtqq2ps rounds int64 -> float once, like (float)int64. */
+	for (j = 0; j + 16 <= n; j += 16) {
+		__m256 x0 = _mm512_cvtepi64_ps(_mm512_sub_epi64(
+			_mm512_loadu_si512((const void *)(score + j)), mx));
+		__m256 x1 = _mm512_cvtepi64_ps(_mm512_sub_epi64(
+			_mm512_loadu_si512((const void *)(score + j + 8)), mx));
+		__m512 x = _mm512_insertf32x8(_mm512_castps256_ps512(x0), x1, 1);
+
+		_mm512_storeu_ps(e + j, spe_exp16_avx512(_mm512_mul_ps(x, sc)));
+	}
+	if (j < n) {
+		__mmask8 m0 = (__mmask8)(n - j >= 8 ? 0xff : (1u << (n - j)) - 1);
+		__mmask8 m1 = (__mmask8)(n - j <= 8 ? 0 : (1u << (n - j - 8)) - 1);
+		__mmask16 mm = (__mmask16)(m0 | (uint32_t)m1 << 8);
+		__m256 x0 = _mm512_cvtepi64_ps(_mm512_sub_epi64(
+			_mm512_maskz_loadu_epi64(m0, score + j), mx));
+		__m256 x1 = _mm512_cvtepi64_ps(_mm512_sub_epi64(
+			_mm512_maskz_loadu_epi64(m1, score + j + 8), mx));
+		__m512 x = _mm512_insertf32x8(_mm512_castps256_ps512(x0), x1, 1);
+
+		_mm512_mask_storeu_ps(e + j, mm,
+				      spe_exp16_avx512(_mm512_mul_ps(x, sc)));
+	}
+}
+
+static int64_t spe_max_avx512(const int64_t *score, uint32_t n)
+{
+	__m512i m = _mm512_set1_epi64(score[0]);
+	uint32_t j;
+
+	for (j = 0; j + 8 <= n; j += 8)
+		m = _mm512_max_epi64(m, _mm512_loadu_si512((const void *)(score + j)));
+	if (j < n)
+		m = _mm512_max_epi64(m, _mm512_mask_loadu_epi64(m,
+			(__mmask8)((1u << (n - j)) - 1), score + j));
+	return _mm512_reduce_max_epi64(m);
+}
+
+static float spe_softmax_row_avx512(const int64_t *score, uint32_t n,
+				    float scale, float *e, int32_t *pq)
+{
+	int64_t max = spe_max_avx512(score, n);
+	const __m512 k32 = _mm512_set1_ps(32768.0f), half = _mm512_set1_ps(0.5f);
+	__m512 sv;
+	float sum;
+	uint32_t j;
+
+	spe_exp_row_avx512(score, n, max, scale, e);
+	sum = spe_sum8_avx2(e, n);
+	sv = _mm512_set1_ps(sum);
+	for (j = 0; j + 16 <= n; j += 16) {
+		__m512 p = _mm512_div_ps(_mm512_loadu_ps(e + j), sv);
+
+		_mm512_storeu_si512((void *)(pq + j), _mm512_cvttps_epi32(
+			_mm512_add_ps(_mm512_mul_ps(p, k32), half)));
+	}
+	if (j < n) {
+		__mmask16 m = (__mmask16)((1u << (n - j)) - 1);
+		__m512 p = _mm512_div_ps(_mm512_maskz_loadu_ps(m, e + j), sv);
+
+		_mm512_mask_storeu_epi32(pq + j, m, _mm512_cvttps_epi32(
+			_mm512_add_ps(_mm512_mul_ps(p, k32), half)));
+	}
+	return sum;
+}
+
+static uint64_t spe_requant_row_avx512(const int64_t *acc, uint32_t d,
+				       int shift, uint8_t *dst)
+{
+	__m512i round, mag = _mm512_setzero_si512();
+	__m128i cnt;
+	uint32_t x;
+
+	if (shift < 1 || shift > 62)
+		return spe_requant_row_scalar(acc, d, shift, dst);
+	round = _mm512_set1_epi64((int64_t)1 << (shift - 1));
+	cnt = _mm_cvtsi32_si128(shift);
+
+	for (x = 0; x < d; x += 8) {
+		__mmask8 m = (__mmask8)(d - x >= 8 ? 0xff : (1u << (d - x)) - 1);
+		__m512i y = _mm512_sra_epi64(_mm512_add_epi64(
+			_mm512_maskz_loadu_epi64(m, acc + x), round), cnt);
+		/* vpmovsqw: signed saturation to int16, as spe_requantise. */
+		__m128i w = _mm512_cvtsepi64_epi16(y);
+
+		_mm_mask_storeu_epi16(dst + 2 * x, m, w);	/* x86: LE */
+		mag = _mm512_add_epi64(mag, _mm512_maskz_cvtepu16_epi64(m,
+				       _mm_abs_epi16(w)));
+	}
+	return (uint64_t)_mm512_reduce_add_epi64(mag);
+}
+
+/* ---- AVX-512 multi-row kernels --------------------------------------- */
+
+/*
+ * qk_rows turns the problem around: K is rewritten once per call as
+ * words kt[p * np + j] = (k[j][2p], k[j][2p + 1]), so a vector holds one
+ * dimension pair of 16 keys and each query row's pair is a broadcast: no
+ * horizontal sums at all. A lane sums all of a key's products: exact in
+ * int32 when sum |q| * max |k| < 2^31 (checked per row), else q is split
+ * (256 * qh + ql, both sums exact for d <= 256).
+ */
+
+#define SPE_QKR_ROWS	4	/* rows per block */
+
+/* Store 16 lanes as int64 (split: 256 * hi + lo) at dst, @cnt of them. */
+SPE_INLINE void spe_qkr_store(__m512i lo, __m512i hi, int split,
+			      int64_t *dst, uint32_t cnt)
+{
+	__m512i a = _mm512_cvtepi32_epi64(_mm512_castsi512_si256(lo));
+	__m512i b = _mm512_cvtepi32_epi64(_mm512_extracti64x4_epi64(lo, 1));
+
+	if (split) {
+		a = _mm512_add_epi64(a, _mm512_slli_epi64(_mm512_cvtepi32_epi64(
+			_mm512_castsi512_si256(hi)), 8));
+		b = _mm512_add_epi64(b, _mm512_slli_epi64(_mm512_cvtepi32_epi64(
+			_mm512_extracti64x4_epi64(hi, 1)), 8));
+	}
+	if (cnt >= 16) {
+		_mm512_storeu_si512((void *)dst, a);
+		_mm512_storeu_si512((void *)(dst + 8), b);
+	} else {
+		_mm512_mask_storeu_epi64(dst, (__mmask8)(cnt >= 8 ? 0xff :
+					 (1u << cnt) - 1), a);
+		if (cnt > 8)
+			_mm512_mask_storeu_epi64(dst + 8,
+				(__mmask8)((1u << (cnt - 8)) - 1), b);
+	}
+}
+
+/*
+ * @R rows x 32 keys from key @j: @ql (and with @split, @qh) hold each
+ * row's P = d/2 words; results to acc[r * n + j ..], @cnt keys valid.
+ */
+SPE_INLINE void spe_qkr_block(const int32_t *ql,
+			      const int32_t *qh,
+			      const int32_t *kt, uint32_t np,
+			      uint32_t j, uint32_t P, int R,
+			      int split, int64_t *const *dst,
+			      uint32_t cnt)
+{
+	__m512i l[SPE_QKR_ROWS][2], h[SPE_QKR_ROWS][2];
+	uint32_t p;
+	int r;
+
+#pragma GCC unroll 4
+	for (r = 0; r < R; r++)
+		l[r][0] = l[r][1] = h[r][0] = h[r][1] = _mm512_setzero_si512();
+	for (p = 0; p < P; p++) {
+		const int32_t *kp = kt + (size_t)p * np + j;
+		__m512i k0 = _mm512_loadu_si512((const void *)kp);
+		__m512i k1 = _mm512_loadu_si512((const void *)(kp + 16));
+
+#pragma GCC unroll 4
+		for (r = 0; r < R; r++) {
+			__m512i wl = _mm512_set1_epi32(ql[(size_t)r * P + p]);
+
+			l[r][0] = _mm512_dpwssd_epi32(l[r][0], k0, wl);
+			l[r][1] = _mm512_dpwssd_epi32(l[r][1], k1, wl);
+			if (split) {
+				__m512i wh = _mm512_set1_epi32(qh[(size_t)r * P + p]);
+
+				h[r][0] = _mm512_dpwssd_epi32(h[r][0], k0, wh);
+				h[r][1] = _mm512_dpwssd_epi32(h[r][1], k1, wh);
+			}
+		}
+	}
+#pragma GCC unroll 4
+	for (r = 0; r < R; r++) {
+		spe_qkr_store(l[r][0], h[r][0], split, dst[r] + j,
+			      cnt > 16 ? 16 : cnt);
+		if (cnt > 16)
+			spe_qkr_store(l[r][1], h[r][1], split, dst[r] + j + 16,
+				      cnt - 16);
+	}
+}
+
+static void spe_qk_rows_avx512(const int16_t *q, uint32_t m, const int16_t *k,
+			       uint32_t n, uint32_t d, int64_t *acc)
+{
+	struct spe_qkr_prep pp;
+	uint32_t i, j, r;
+
+	if (m < SPE_QKR_ROWS || d % 32 || d > 256 || n < 16 ||
+	    !spe_qkr_prepare(q, m, k, n, d, &pp)) {
+		for (i = 0; i < m; i++)
+			spe_qk_scores_avx512(q + (size_t)i * d, k, n, d,
+					     acc + (size_t)i * n);
+		return;
+	}
+	/* Keys outer: a block of kt (P x 128 bytes) stays in L1 for all rows. */
+	for (j = 0; j < n; j += SPE_QKR_KEYS) {
+		uint64_t km = pp.kmax2[j / SPE_QKR_KEYS];
+		uint32_t cnt = n - j < SPE_QKR_KEYS ? n - j : SPE_QKR_KEYS;
+
+		for (i = 0; i < m; i += SPE_QKR_ROWS) {
+			int R = m - i >= SPE_QKR_ROWS ? SPE_QKR_ROWS : 1;
+			size_t o = (size_t)i * pp.P;
+			int64_t *dst[SPE_QKR_ROWS];
+			int split = 0;
+
+			for (r = 0; r < (uint32_t)R; r++) {
+				dst[r] = acc + (size_t)(i + r) * n;
+				split |= !spe_cs_small(pp.qn2[i + r], km);
+			}
+			if (R == SPE_QKR_ROWS) {
+				if (split)
+					spe_qkr_block(pp.ql + o, pp.qh + o, pp.kt,
+						      pp.np, j, pp.P, SPE_QKR_ROWS,
+						      1, dst, cnt);
+				else
+					spe_qkr_block(pp.qw + o, pp.qh + o, pp.kt,
+						      pp.np, j, pp.P, SPE_QKR_ROWS,
+						      0, dst, cnt);
+			} else {
+				if (split)
+					spe_qkr_block(pp.ql + o, pp.qh + o, pp.kt,
+						      pp.np, j, pp.P, 1, 1, dst, cnt);
+				else
+					spe_qkr_block(pp.qw + o, pp.qh + o, pp.kt,
+						      pp.np, j, pp.P, 1, 0, dst, cnt);
+				i -= SPE_QKR_ROWS - 1;	/* one row done */
+			}
+		}
+	}
+	free(pp.block);
+}
+
+/*
+ * pv_rows: a pair of value rows is interleaved once and serves every
+ * weight row of the group, each with its broadcast pair of weights. A row
+ * whose weights are all in 0..32767 and total at most 65536 keeps exact
+ * int32 sums for the whole row; any other row goes through pv_accumulate.
+ */
+#define SPE_PVR_ROWS	4
+
+SPE_INLINE void spe_pvr_group(const int32_t *w2, uint32_t P2,
+			      const int16_t *v, uint32_t n,
+			      uint32_t d, int ncv, int R,
+			      int64_t *const *dst)
+{
+	/* @ncv (d / 32: 1 or 2 vectors per value row) and @R are constants. */
+	__m512i a[SPE_PVR_ROWS][4];
+	uint32_t p;
+	int r, t;
+
+#pragma GCC unroll 4
+	for (r = 0; r < R; r++)
+		a[r][0] = a[r][1] = a[r][2] = a[r][3] = _mm512_setzero_si512();
+	for (p = 0; p < P2; p++) {
+		const int16_t *v0 = v + (size_t)2 * p * d;
+		/* Odd n: the last pair's second row is its first again, with
+		 * weight 0 in the pair word (no branch, no read past V). */
+		const int16_t *v1 = v0 + (2 * p + 1 < n ? d : 0);
+		__m512i u[4] = { _mm512_setzero_si512(), _mm512_setzero_si512(),
+				 _mm512_setzero_si512(), _mm512_setzero_si512() };
+
+#pragma GCC unroll 2
+		for (t = 0; t < ncv; t++) {
+			__m512i x0 = _mm512_loadu_si512((const void *)(v0 + 32 * t));
+			__m512i x1 = _mm512_loadu_si512((const void *)(v1 + 32 * t));
+
+			u[2 * t] = _mm512_unpacklo_epi16(x0, x1);
+			u[2 * t + 1] = _mm512_unpackhi_epi16(x0, x1);
+		}
+#pragma GCC unroll 4
+		for (r = 0; r < R; r++) {
+			__m512i wv = _mm512_set1_epi32(w2[(size_t)r * P2 + p]);
+
+#pragma GCC unroll 4
+			for (t = 0; t < 2 * ncv; t++)
+				a[r][t] = _mm512_dpwssd_epi32(a[r][t], u[t], wv);
+		}
+	}
+#pragma GCC unroll 4
+	for (r = 0; r < R; r++) {
+		memset(dst[r], 0, d * sizeof(int64_t));
+#pragma GCC unroll 2
+		for (t = 0; t < ncv; t++)
+			spe_pv_flush_avx512(a[r][2 * t], a[r][2 * t + 1],
+					    dst[r] + 32 * t);
+	}
+}
+
+/* Pack a row's weights as pairs; 0 if a weight or the total is out of range. */
+static int spe_pvr_pack(const int32_t *w, uint32_t n, int32_t *w2,
+			uint32_t *nonzero)
+{
+	const __m512i lim = _mm512_set1_epi32(32767);
+	__m512i tot = _mm512_setzero_si512();
+	__mmask16 bad = 0;
+	uint32_t j, nz = 0;
+
+	for (j = 0; j < n; j += 32) {
+		__mmask16 m0 = (__mmask16)(n - j >= 16 ? 0xffff : (1u << (n - j)) - 1);
+		__mmask16 m1 = (__mmask16)(n - j >= 32 ? 0xffff : n - j <= 16 ? 0 :
+					   (1u << (n - j - 16)) - 1);
+		__m512i a = _mm512_maskz_loadu_epi32(m0, w + j);
+		__m512i b = _mm512_maskz_loadu_epi32(m1, w + j + 16);
+
+		bad |= _mm512_cmpgt_epu32_mask(a, lim) | _mm512_cmpgt_epu32_mask(b, lim);
+		nz += (uint32_t)__builtin_popcount(
+			_mm512_test_epi32_mask(a, a) |
+			(uint32_t)_mm512_test_epi32_mask(b, b) << 16);
+		tot = _mm512_add_epi32(tot, _mm512_add_epi32(a, b));
+		/* 32 weights (in range) -> 32 int16 = 16 pair words. */
+		_mm512_mask_storeu_epi32(w2 + j / 2,
+			(__mmask16)(n - j >= 32 ? 0xffff : (1u << ((n - j + 1) / 2)) - 1),
+			_mm512_inserti64x4(_mm512_castsi256_si512(_mm512_cvtepi32_epi16(a)),
+					   _mm512_cvtepi32_epi16(b), 1));
+	}
+	if (nonzero)
+		*nonzero = nz;
+	return !bad && (uint32_t)_mm512_reduce_add_epi32(tot) <= SPE_PV_WSUM_MAX;
+}
+
+static void spe_pv_accumulate_avx512(const int32_t *w, const int16_t *v,
+				     uint32_t n, uint32_t d, int64_t *acc)
+{
+	uint32_t c0, nz;
+	int32_t w2[SPE_PVR_DENSE_MAX / 2];
+
+	if (d % 32) {
+		spe_pv_accumulate_avx2(w, v, n, d, acc);
+		return;
+	}
+	/*
+	 * A mostly non-zero row goes straight through in value-row order
+	 * (no index list); a sparse one (peaked softmax, pruned) compacts.
+	 */
+	if ((d == 64 || d == 32) && n >= 2 && n <= SPE_PVR_DENSE_MAX &&
+	    spe_pvr_pack(w, n, w2, &nz) && 2 * nz >= n) {
+		if (d == 64)
+			spe_pvr_group(w2, (n + 1) / 2, v, n, 64, 2, 1, &acc);
+		else
+			spe_pvr_group(w2, (n + 1) / 2, v, n, 32, 1, 1, &acc);
+		return;
+	}
+	memset(acc, 0, (size_t)d * sizeof(*acc));
+	for (c0 = 0; c0 < d; c0 += SPE_PV_AVX512_COLS) {
+		if (d - c0 == 64)
+			spe_pv_pass_avx512(w, v, n, d, c0, 64, acc);
+		else if (d - c0 >= SPE_PV_AVX512_COLS)
+			spe_pv_pass_avx512(w, v, n, d, c0, SPE_PV_AVX512_COLS,
+					   acc);
+		else
+			spe_pv_pass_avx512(w, v, n, d, c0, d - c0, acc);
+	}
+}
+
+static void spe_pv_rows_avx512(const int32_t *w, uint32_t m, const int16_t *v,
+			       uint32_t n, uint32_t d, int64_t *acc)
+{
+	uint32_t P2 = (n + 1) / 2, i, g = 0;
+	int32_t *w2;
+	int64_t *dst[SPE_PVR_ROWS];
+
+	if (m < 2 || (d != 32 && d != 64) || n < 2 ||
+	    !(w2 = malloc((size_t)SPE_PVR_ROWS * (P2 + 16) * sizeof(int32_t)))) {
+		for (i = 0; i < m; i++)
+			spe_pv_accumulate_avx512(w + (size_t)i * n, v, n, d,
+						 acc + (size_t)i * d);
+		return;
+	}
+	for (i = 0; i < m; i++) {
+		const int32_t *wr = w + (size_t)i * n;
+
+		if (!spe_pvr_pack(wr, n, w2 + (size_t)g * P2, NULL)) {
+			spe_pv_accumulate_avx512(wr, v, n, d, acc + (size_t)i * d);
+			continue;
+		}
+		dst[g++] = acc + (size_t)i * d;
+		if (g == SPE_PVR_ROWS) {
+			if (d == 64)
+				spe_pvr_group(w2, P2, v, n, 64, 2, SPE_PVR_ROWS, dst);
+			else
+				spe_pvr_group(w2, P2, v, n, 32, 1, SPE_PVR_ROWS, dst);
+			g = 0;
+		}
+	}
+	for (i = 0; i < g; i++) {
+		if (d == 64)
+			spe_pvr_group(w2 + (size_t)i * P2, P2, v, n, 64, 2, 1,
+				      dst + i);
+		else
+			spe_pvr_group(w2 + (size_t)i * P2, P2, v, n, 32, 1, 1,
+				      dst + i);
+	}
+	free(w2);
+}
+
+const struct spe_kernels spe_kernels_avx512 = {
+	.name = "avx512",
+	.qk_scores = spe_qk_scores_avx512,
+	.pv_accumulate = spe_pv_accumulate_avx512,
+	.exp_row = spe_exp_row_avx512,
+	.sum8 = spe_sum8_avx2,	/* eight lanes: one ymm is the natural fit */
+	.softmax_row = spe_softmax_row_avx512,
+	.requant_row = spe_requant_row_avx512,
+	.qk_rows = spe_qk_rows_avx512,
+	.pv_rows = spe_pv_rows_avx512,
+	.unpack = SPE_UNPACK_X86,
+	.qk_packed = SPE_QK_PACKED_X86,
+	.qk_gather = spe_qk_gather_avx512,
+	.pv_gather = spe_pv_gather_avx512,
+	.topk_split = SPE_TOPK_SPLIT_AVX512,
+	.topk_filter = SPE_TOPK_FILTER_AVX512,
+};
+
+#if defined(__clang__)
+#pragma clang attribute pop
+#endif
+
+#endif /* x86 */
