@@ -329,18 +329,24 @@ SPATTEN_API int spatten_frac_for_range(float max_abs)
  * On the bits: |x| is x with the sign bit cleared, and non-negative
  * floats order as their bits do, as signed 32-bit integers too; NaN is
  * above infinity's 0x7f800000 and counts as 0 (ignored); -0 and +0 are
- * both 0. A running maximum per lane of a block, reduced at the end.
+ * both 0. A running maximum per lane of a block, reduced at the end; a
+ * last partial block is padded with zeros, which change no maximum.
  */
-static ALWAYS_INLINE int32_t mag_bits(uint32_t u)
+static ALWAYS_INLINE void max_block32(int32_t *m, const uint32_t *u)
 {
-	int32_t a = (int32_t)(u & 0x7fffffffu);
+	unsigned int j;
+	int32_t a;
 
-	return a > 0x7f800000 ? 0 : a;
+	for (j = 0; j < BLOCK; j++) {
+		a = (int32_t)(u[j] & 0x7fffffffu);
+		a = a > 0x7f800000 ? 0 : a;
+		m[j] = a > m[j] ? a : m[j];
+	}
 }
 
 SPATTEN_API float spatten_max_abs(const float *x, size_t n)
 {
-	int32_t m[BLOCK] = { 0 }, best = 0, a;
+	int32_t m[BLOCK] = { 0 }, best = 0;
 	uint32_t u[BLOCK];
 	size_t i, j;
 	float f;
@@ -349,20 +355,70 @@ SPATTEN_API float spatten_max_abs(const float *x, size_t n)
 		return 0;
 	for (i = 0; i + BLOCK <= n; i += BLOCK) {
 		memcpy(u, x + i, sizeof(u));
-		for (j = 0; j < BLOCK; j++) {
-			a = mag_bits(u[j]);
-			m[j] = a > m[j] ? a : m[j];
-		}
+		max_block32(m, u);
 	}
-	for (; i < n; i++) {
-		memcpy(u, x + i, sizeof(u[0]));
-		a = mag_bits(u[0]);
-		best = a > best ? a : best;
+	if (i < n) {
+		memset(u, 0, sizeof(u));
+		memcpy(u, x + i, (n - i) * sizeof(*x));
+		max_block32(m, u);
 	}
 	for (j = 0; j < BLOCK; j++)
 		best = m[j] > best ? m[j] : best;
 	memcpy(&f, &best, sizeof(f));
 	return f;
+}
+
+/*
+ * The same for fp16 and bf16, as the bits of the largest magnitude:
+ * @inf is the type's infinity, above which a magnitude is NaN (16-bit
+ * lanes: pmaxsw).
+ */
+static ALWAYS_INLINE void max_block16(int16_t *m, const uint16_t *u,
+				      int16_t inf)
+{
+	unsigned int j;
+	int16_t a;
+
+	for (j = 0; j < BLOCK; j++) {
+		a = (int16_t)(u[j] & 0x7fff);
+		a = a > inf ? 0 : a;
+		m[j] = a > m[j] ? a : m[j];
+	}
+}
+
+static uint16_t max_mag16(const void *src, size_t n, int16_t inf)
+{
+	const unsigned char *s = src;
+	int16_t m[BLOCK] = { 0 }, best = 0;
+	uint16_t u[BLOCK];
+	size_t i, j;
+
+	for (i = 0; i + BLOCK <= n; i += BLOCK) {
+		memcpy(u, s + 2 * i, sizeof(u));
+		max_block16(m, u, inf);
+	}
+	if (i < n) {
+		memset(u, 0, sizeof(u));
+		memcpy(u, s + 2 * i, (n - i) * 2);
+		max_block16(m, u, inf);
+	}
+	for (j = 0; j < BLOCK; j++)
+		best = m[j] > best ? m[j] : best;
+	return (uint16_t)best;
+}
+
+/*
+ * spatten_max_abs() of @n elements of type @t widened, without widening
+ * them: widening is exact and keeps the order, so the largest magnitude
+ * is found on the narrow bits and only it is widened.
+ */
+float spatten__max_abs(const void *src, enum spatten_dtype t, size_t n)
+{
+	if (t == SPATTEN_DTYPE_F16)
+		return spatten_f16_to_float(max_mag16(src, n, 0x7c00));
+	if (t == SPATTEN_DTYPE_BF16)
+		return spatten_bf16_to_float(max_mag16(src, n, 0x7f80));
+	return spatten_max_abs(src, n);
 }
 
 SPATTEN_API int spatten_frac_for_bits(float max_abs, unsigned int bits)

@@ -13,8 +13,8 @@
  * partial blocks are covered, each into a buffer whose bytes around the
  * result must stay as they were. Then a session gives the same outputs
  * and saturation counts whether its inputs are contiguous (converted a
- * head at a time) or strided (a row at a time). Prints TAP; exits 1 if
- * any check failed.
+ * head at a time) or strided (a row at a time), float32, fp16 or bf16.
+ * Prints TAP; exits 1 if any check failed.
  *
  * Usage: test_fixed [--quick]   (--quick: a sample of the tie values,
  * for the sanitizer build)
@@ -553,57 +553,62 @@ static void dequantize_every_value(void)
 /* ---- a session, contiguous and strided ---------------------------------- */
 
 /*
- * The same inputs as [heads][n][D] (contiguous: the library converts a
- * head's rows at once) and as [n][heads][D] (a row at a time), float32,
- * fixed scales so that a few values saturate, NaN and infinities among
- * them: the same outputs and saturation counts, bit for bit. Then the
- * scales from the data (the largest magnitude of each head).
+ * A session's inputs in float32 [heads][n][D] (contiguous: the library
+ * converts a head's rows in one call, finds a head's largest magnitude in
+ * one), [n][heads][D] (a row at a time) and as fp16 or bf16 in either
+ * layout (the largest magnitude found on the narrow bits): the same
+ * outputs and saturation counts, bit for bit, as float32 [heads][n][D] of
+ * the same values. Fixed scales with values that saturate, NaN and
+ * infinities among the inputs; then the scales from the data, with NaN.
  */
 struct sess_in {
 	uint32_t H, D, n;
-	float *q, *k, *v;		/* [H][n][D] */
-	float *qt, *kt, *vt;		/* [n][H][D] */
+	float *x[3];			/* Q, K, V: [H][n][D] */
 };
 
-static void to_thd(float *dst, const float *src, uint32_t H, uint32_t n,
-		   uint32_t D)
+/* @in's Q, K and V in @dt, [n][H][D] if @thd, as views (buffers in @buf). */
+static int sess_views(const struct sess_in *in, enum spatten_dtype dt,
+		      int thd, void **buf, struct spatten_view *vw)
 {
-	uint32_t h, t;
+	size_t es = spatten_dtype_size(dt), all = (size_t)in->H * in->n * in->D;
+	uint32_t h, t, i;
 
-	for (h = 0; h < H; h++)
-		for (t = 0; t < n; t++)
-			memcpy(dst + ((size_t)t * H + h) * D,
-			       src + ((size_t)h * n + t) * D, D * 4);
-}
-
-static void sess_fill(float *x, size_t n)
-{
-	size_t i;
-
-	for (i = 0; i < n; i++) {
-		uint32_t r = rnd32();
-
-		x[i] = (float)((int32_t)(r % 60001) - 30000) / 1e4f;
-		if (r % 97 == 0)	/* outliers that saturate */
-			x[i] *= 64.0f;
-		if (r % 1009 == 0)
-			x[i] = bitsf(r % 2 ? 0x7fc00000 : 0xff800000);
+	for (i = 0; i < 3; i++) {
+		buf[i] = malloc(all * es);
+		if (!buf[i])
+			return -ENOMEM;
+		for (h = 0; h < in->H; h++)
+			for (t = 0; t < in->n; t++)
+				spatten_convert((char *)buf[i] +
+						(thd ? (size_t)t * in->H + h :
+						 (size_t)h * in->n + t) *
+						in->D * es, dt,
+						in->x[i] + ((size_t)h * in->n +
+							    t) * in->D,
+						SPATTEN_DTYPE_F32, in->D);
+		vw[i] = thd ? spatten_view_thd(buf[i], dt, in->H, in->D) :
+			      spatten_view_htd(buf[i], dt, in->n, in->D);
 	}
+	return 0;
 }
 
-static int sess_run(const struct sess_in *in, int fixed, int thd,
-		    float *out, uint64_t *sat)
+/* Two layers of one pass over @in's views; the last output, saturations. */
+static int sess_run(const struct sess_in *in, int fixed, enum spatten_dtype dt,
+		    int thd, float *out, uint64_t *sat)
 {
 	struct spatten_session_opts o;
 	struct spatten_session *s = NULL;
 	struct spatten_dev *dev = NULL;
-	struct spatten_view qv, kv, vv, ov;
+	struct spatten_view vw[3], ov;
+	void *buf[3] = { NULL, NULL, NULL };
 	uint32_t l;
 	int ret;
 
-	ret = spatten_open(NULL, &dev);
+	ret = sess_views(in, dt, thd, buf, vw);
+	if (!ret)
+		ret = spatten_open(NULL, &dev);
 	if (ret)
-		return ret;
+		goto out;
 	spatten_session_opts_init(&o, SPATTEN_SESSION_DECODER, 2, in->H, in->H,
 				  in->D, 64);
 	o.flags |= SPATTEN_SESSION_PROGRESSIVE;
@@ -617,20 +622,10 @@ static int sess_run(const struct sess_in *in, int fixed, int thd,
 		o.out_frac = 10;
 	}
 	ret = spatten_session_open(dev, &o, &s);
-	if (ret)
-		goto out;
-	if (thd) {
-		qv = spatten_view_thd(in->qt, SPATTEN_DTYPE_F32, in->H, in->D);
-		kv = spatten_view_thd(in->kt, SPATTEN_DTYPE_F32, in->H, in->D);
-		vv = spatten_view_thd(in->vt, SPATTEN_DTYPE_F32, in->H, in->D);
-	} else {
-		qv = spatten_view_htd(in->q, SPATTEN_DTYPE_F32, in->n, in->D);
-		kv = spatten_view_htd(in->k, SPATTEN_DTYPE_F32, in->n, in->D);
-		vv = spatten_view_htd(in->v, SPATTEN_DTYPE_F32, in->n, in->D);
-	}
 	ov = spatten_view_htd(out, SPATTEN_DTYPE_F32, in->n, in->D);
 	for (l = 0; l < 2 && !ret; l++)
-		ret = spatten_session_attend(s, l, in->n, &qv, &kv, &vv, &ov);
+		ret = spatten_session_attend(s, l, in->n, &vw[0], &vw[1],
+					     &vw[2], &ov);
 	for (l = 0; l < 2 && !ret; l++)
 		ret = spatten_session_saturations(s, l, &sat[3 * l],
 						  &sat[3 * l + 1],
@@ -638,55 +633,118 @@ static int sess_run(const struct sess_in *in, int fixed, int thd,
 out:
 	spatten_session_destroy(s);
 	spatten_close(dev);
+	free(buf[0]);
+	free(buf[1]);
+	free(buf[2]);
 	return ret;
 }
 
-static void session_contiguous_is_strided(void)
+/*
+ * Values in [-3, 3], outliers 64 times that, NaN and (with @inf) minus
+ * infinity: without it, the largest magnitude of a head is finite and
+ * sets the scale, so a NaN that was not ignored would show.
+ */
+static void sess_fill(float *x, size_t n, int inf)
 {
-	struct sess_in in = { .H = 4, .D = 64, .n = 40 };
-	size_t all = (size_t)in.H * in.n * in.D;
-	float *o1 = calloc(all, 4), *o2 = calloc(all, 4);
-	uint64_t s1[6], s2[6];
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		uint32_t r = rnd32();
+
+		x[i] = (float)((int32_t)(r % 60001) - 30000) / 1e4f;
+		if (r % 97 == 0)	/* outliers that saturate */
+			x[i] *= 64.0f;
+		if (r % 1009 == 0)
+			x[i] = bitsf(inf && r % 2 ? 0xff800000 : 0x7fc00000);
+	}
+}
+
+/* @in's values as @dt holds them (the values a caller of @dt has). */
+static int sess_round(struct sess_in *in, enum spatten_dtype dt)
+{
+	size_t all = (size_t)in->H * in->n * in->D, i;
+	uint16_t *tmp = malloc(all * 2);
+
+	if (!tmp)
+		return -ENOMEM;
+	for (i = 0; i < 3; i++) {
+		spatten_convert(tmp, dt, in->x[i], SPATTEN_DTYPE_F32, all);
+		spatten_convert(in->x[i], SPATTEN_DTYPE_F32, tmp, dt, all);
+	}
+	free(tmp);
+	return 0;
+}
+
+/* Every type and layout of @in against float32 [heads][n][D]. */
+static void sess_compare(struct sess_in *in, enum spatten_dtype dt, int fixed,
+			 float *ref, float *got)
+{
+	size_t all = (size_t)in->H * in->n * in->D;
+	uint64_t s_ref[6] = { 0 }, s_got[6];
+	int thd;
+
+	CHECK_EQ(sess_run(in, fixed, SPATTEN_DTYPE_F32, 0, ref, s_ref), 0);
+	for (thd = 0; thd < 2; thd++) {
+		if (dt == SPATTEN_DTYPE_F32 && !thd)
+			continue;
+		memset(s_got, 0, sizeof(s_got));
+		memset(got, 0, all * 4);
+		CHECK_EQ(sess_run(in, fixed, dt, thd, got, s_got), 0);
+		CHECK(!memcmp(ref, got, all * 4));
+		CHECK(!memcmp(s_ref, s_got, sizeof(s_ref)));
+	}
+	printf("#   %s, %s scales: saturated Q %llu, K %llu, V %llu\n",
+	       dt == SPATTEN_DTYPE_F32 ? "f32" : dt == SPATTEN_DTYPE_F16 ?
+	       "f16" : "bf16", fixed ? "fixed" : "data",
+	       (unsigned long long)s_ref[3], (unsigned long long)s_ref[4],
+	       (unsigned long long)s_ref[5]);
+	if (fixed)
+		CHECK(s_ref[3] && s_ref[4] && s_ref[5]);
+}
+
+/*
+ * One shape: heads @H, head_dim @D (16: a row is one block), @n tokens.
+ * With the scales from the data, each head's largest value is its last
+ * (where a search that stopped short would miss it), beyond the
+ * outliers, so that it sets the head's scale.
+ */
+static void sess_shape(uint32_t H, uint32_t D, uint32_t n)
+{
+	struct sess_in in = { .H = H, .D = D, .n = n };
+	size_t all = (size_t)H * n * D, i, h;
+	float *ref = malloc(all * 4), *got = malloc(all * 4);
+	enum spatten_dtype dt;
 	int fixed;
 
-	in.q = malloc(all * 4);
-	in.k = malloc(all * 4);
-	in.v = malloc(all * 4);
-	in.qt = malloc(all * 4);
-	in.kt = malloc(all * 4);
-	in.vt = malloc(all * 4);
-	CHECK(o1 && o2 && in.q && in.k && in.v && in.qt && in.kt && in.vt);
-	if (!o1 || !o2 || !in.q || !in.k || !in.v || !in.qt || !in.kt ||
-	    !in.vt)
+	for (i = 0; i < 3; i++)
+		in.x[i] = malloc(all * 4);
+	CHECK(ref && got && in.x[0] && in.x[1] && in.x[2]);
+	if (!ref || !got || !in.x[0] || !in.x[1] || !in.x[2])
 		goto out;
-	sess_fill(in.q, all);
-	sess_fill(in.k, all);
-	sess_fill(in.v, all);
-	to_thd(in.qt, in.q, in.H, in.n, in.D);
-	to_thd(in.kt, in.k, in.H, in.n, in.D);
-	to_thd(in.vt, in.v, in.H, in.n, in.D);
-	for (fixed = 1; fixed >= 0; fixed--) {
-		memset(s1, 0, sizeof(s1));
-		memset(s2, 0, sizeof(s2));
-		CHECK_EQ(sess_run(&in, fixed, 0, o1, s1), 0);
-		CHECK_EQ(sess_run(&in, fixed, 1, o2, s2), 0);
-		CHECK(!memcmp(o1, o2, all * 4));
-		CHECK(!memcmp(s1, s2, sizeof(s1)));
-		printf("#   %s scales: saturated Q %llu, K %llu, V %llu\n",
-		       fixed ? "fixed" : "data", (unsigned long long)s1[3],
-		       (unsigned long long)s1[4], (unsigned long long)s1[5]);
-		if (fixed)
-			CHECK(s1[3] && s1[4] && s1[5]);
-	}
+	printf("#   %u heads, D %u, %u tokens\n", H, D, n);
+	for (dt = SPATTEN_DTYPE_F32; dt <= SPATTEN_DTYPE_BF16; dt++)
+		for (fixed = 1; fixed >= 0; fixed--) {
+			for (i = 0; i < 3; i++) {
+				sess_fill(in.x[i], all, fixed);
+				for (h = 0; !fixed && h < H; h++)
+					in.x[i][(h + 1) * n * D - 1] =
+						-300.0f - (float)h;
+			}
+			if (dt != SPATTEN_DTYPE_F32)
+				CHECK_EQ(sess_round(&in, dt), 0);
+			sess_compare(&in, dt, fixed, ref, got);
+		}
 out:
-	free(o1);
-	free(o2);
-	free(in.q);
-	free(in.k);
-	free(in.v);
-	free(in.qt);
-	free(in.kt);
-	free(in.vt);
+	free(ref);
+	free(got);
+	for (i = 0; i < 3; i++)
+		free(in.x[i]);
+}
+
+static void session_layouts_and_types_agree(void)
+{
+	sess_shape(4, 64, 40);
+	sess_shape(2, 16, 21);
 }
 
 int main(int argc, char **argv)
@@ -704,7 +762,7 @@ int main(int argc, char **argv)
 	RUN(float_to_s16_every_frac);
 	RUN(max_abs_every_length);
 	RUN(dequantize_every_value);
-	RUN(session_contiguous_is_strided);
+	RUN(session_layouts_and_types_agree);
 	free(vals);
 	free(got_buf);
 	free(want_buf);
