@@ -334,13 +334,56 @@ static void f32_to_bf16_array(void *dst, const void *src, size_t n)
 	}
 }
 
+/*
+ * float bits -> fp16 as f32_bits_to_f16() but for a subnormal result,
+ * with selects instead of branches, so that a block of them vectorizes:
+ * the normal rounding computed for every lane (unsigned arithmetic, which
+ * wraps harmlessly for the lanes that use another result), then
+ * overflow, infinity, NaN and zero chosen over it; in 32-bit lanes, the
+ * halves made at the end. *@sub gets a 1 for a subnormal result
+ * (2^-25 < |x| < 2^-14), which this gets wrong (shifts by a count per
+ * lane need more than SSE2). The magnitudes are below 2^31, so they
+ * compare as signed integers too.
+ */
+static inline uint32_t f32_bits_to_f16_normal(uint32_t x, int32_t *sub)
+{
+	int32_t a = (int32_t)(x & 0x7fffffffu);
+	uint32_t r = (uint32_t)a - F16_REBIAS;
+	uint32_t nan = F16_EXP_MASK | F16_QUIET | ((uint32_t)a >> 13 & 0x1ffu);
+
+	r = (r + 0xfffu + ((r >> 13) & 1)) >> 13;
+	r = a >= 0x477ff000 ? F16_EXP_MASK : r;	/* >= 65520, infinity */
+	r = a > (int32_t)F32_EXP_MASK ? nan : r;
+	r = a <= 0x33000000 ? 0 : r;		/* <= 2^-25 */
+	*sub |= (a > 0x33000000) & (a < 0x38800000);
+	return ((x >> 16) & 0x8000u) | r;
+}
+
+/*
+ * In blocks (as the widening loops above) of f32_bits_to_f16_normal(); a
+ * block with a subnormal result is redone by f32_bits_to_f16().
+ */
 static void f32_to_f16_array(void *dst, const void *src, size_t n)
 {
 	const unsigned char *s = src;
 	unsigned char *d = dst;
-	size_t i;
+	uint32_t in[BLOCK], r[BLOCK];
+	uint16_t out[BLOCK];
+	size_t i, j;
 
-	for (i = 0; i < n; i++) {
+	for (i = 0; i + BLOCK <= n; i += BLOCK) {
+		int32_t sub = 0;
+
+		memcpy(in, s + 4 * i, sizeof(in));
+		for (j = 0; j < BLOCK; j++)
+			r[j] = f32_bits_to_f16_normal(in[j], &sub);
+		for (j = 0; j < BLOCK; j++)
+			out[j] = (uint16_t)r[j];
+		for (j = 0; sub && j < BLOCK; j++)
+			out[j] = f32_bits_to_f16(in[j]);
+		memcpy(d + 2 * i, out, sizeof(out));
+	}
+	for (; i < n; i++) {
 		uint32_t u;
 		uint16_t h;
 

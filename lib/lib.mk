@@ -13,7 +13,8 @@
 #                build/lib/libspatten.pc
 #   lib-check    host tests on the simulation backend (TAP): the whole API
 #                with its error returns, the fp16/bf16 conversions
-#                (test_dtype), the example, the check that the
+#                (test_dtype), the fixed-point conversions against scalar
+#                references (test_fixed), the example, the check that the
 #                shared library exports exactly the documented symbols,
 #                make install + pkg-config, and the tools' exit codes
 #   lib-check-valgrind  the unit tests and a short workload under valgrind
@@ -140,6 +141,7 @@ $(LIB_PC): lib/libspatten.pc.in lib/lib.mk
 LIB_TEST_BIN := $(LIB_OUT)/tests/test_libspatten
 LIB_TEST3_BIN := $(LIB_OUT)/tests/test_jobs3
 LIB_IO_TEST_BIN := $(LIB_OUT)/tests/test_session_io
+LIB_FIXED_TEST_BIN := $(LIB_OUT)/tests/test_fixed
 LIB_EXAMPLE_BIN := $(LIB_OUT)/examples/gpt2_session
 
 $(LIB_TEST_BIN): lib/tests/test_libspatten.c $(LIB_A) $(LIB_HDRS)
@@ -151,6 +153,10 @@ $(LIB_TEST3_BIN): lib/tests/test_jobs3.c $(LIB_A) $(LIB_HDRS)
 	$(CC) $(LIB_HOST_CFLAGS) -o $@ $< $(LIB_A) -lpthread -lm
 
 $(LIB_IO_TEST_BIN): lib/tests/test_session_io.c $(LIB_A) $(LIB_HDRS)
+	@mkdir -p $(@D)
+	$(CC) $(LIB_HOST_CFLAGS) -o $@ $< $(LIB_A) -lpthread -lm
+
+$(LIB_FIXED_TEST_BIN): lib/tests/test_fixed.c $(LIB_A) $(LIB_HDRS)
 	@mkdir -p $(@D)
 	$(CC) $(LIB_HOST_CFLAGS) -o $@ $< $(LIB_A) -lpthread -lm
 
@@ -170,7 +176,7 @@ $(LIB_EXAMPLE_BIN): lib/examples/gpt2_session.c $(LIB_SO) lib/libspatten.h \
 		-Wl,-rpath,'$$ORIGIN/..' -lm
 
 lib-check: $(LIB_TEST_BIN) $(LIB_TEST3_BIN) $(LIB_IO_TEST_BIN) \
-	   $(LIB_DTYPE_TEST_BIN) \
+	   $(LIB_DTYPE_TEST_BIN) $(LIB_FIXED_TEST_BIN) \
 	   $(LIB_EXAMPLE_BIN) $(LIB_SO) $(TOOLS_HOST_BINS)
 	@pass=0; bad=0; \
 	echo "# $(LIB_TEST_BIN) (SPATTEN_BACKEND=sim)"; \
@@ -184,6 +190,9 @@ lib-check: $(LIB_TEST_BIN) $(LIB_TEST3_BIN) $(LIB_IO_TEST_BIN) \
 	else bad=$$((bad+1)); fi; \
 	echo "# $(LIB_DTYPE_TEST_BIN) --quick"; \
 	if $(LIB_DTYPE_TEST_BIN) --quick; then pass=$$((pass+1)); \
+	else bad=$$((bad+1)); fi; \
+	echo "# $(LIB_FIXED_TEST_BIN) (SPATTEN_BACKEND=sim)"; \
+	if SPATTEN_BACKEND=sim $(LIB_FIXED_TEST_BIN); then pass=$$((pass+1)); \
 	else bad=$$((bad+1)); fi; \
 	echo "# $(LIB_EXAMPLE_BIN) (SPATTEN_BACKEND=sim)"; \
 	if SPATTEN_BACKEND=sim $(LIB_EXAMPLE_BIN); then pass=$$((pass+1)); \
@@ -231,7 +240,8 @@ $(LIB_ASAN_OBJ)/%.o: %.c $(LIB_HDRS) $(TOOLS_COMMON)
 	$(CC) $(LIB_ASAN) $(LIB_STD) $(LIB_FP) $(LIB_INC) -Itools -c $< -o $@
 
 lib-check-asan: lib/tests/test_libspatten.c lib/tests/test_dtype.c \
-		lib/tests/test_session_io.c tools/spatten-run.c \
+		lib/tests/test_session_io.c lib/tests/test_fixed.c \
+		tools/spatten-run.c \
 		$(LIB_ASAN_LIB) $(LIB_ASAN_RUN)
 	@mkdir -p $(LIB_OUT)/asan
 	$(CC) $(LIB_ASAN) $(LIB_STD) $(LIB_FP) $(LIB_INC) \
@@ -243,12 +253,16 @@ lib-check-asan: lib/tests/test_libspatten.c lib/tests/test_dtype.c \
 	$(CC) $(LIB_ASAN) $(LIB_STD) $(LIB_FP) $(LIB_INC) \
 		-o $(LIB_OUT)/asan/test_dtype lib/tests/test_dtype.c \
 		$(LIB_ASAN_OBJ)/lib/dtype.o -lm
+	$(CC) $(LIB_ASAN) $(LIB_STD) $(LIB_FP) $(LIB_INC) \
+		-o $(LIB_OUT)/asan/test_fixed lib/tests/test_fixed.c \
+		$(LIB_ASAN_LIB) -lpthread -lm
 	$(CC) $(LIB_ASAN) $(LIB_STD) $(LIB_FP) $(LIB_INC) -Itools \
 		-o $(LIB_OUT)/asan/spatten-run tools/spatten-run.c \
 		$(LIB_ASAN_RUN) $(LIB_ASAN_LIB) -lpthread -lm
 	$(LIB_OUT)/asan/test_libspatten
 	SPATTEN_BACKEND=sim $(LIB_OUT)/asan/test_session_io
 	$(LIB_OUT)/asan/test_dtype --quick
+	SPATTEN_BACKEND=sim $(LIB_OUT)/asan/test_fixed --quick
 	$(LIB_OUT)/asan/spatten-run -b sim -p 48 -g 2 -q
 
 # ---- guest (static) --------------------------------------------------------

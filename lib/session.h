@@ -127,12 +127,17 @@ int spatten__scales_out(const struct spatten_session *s,
 int spatten__view_ok(const struct spatten_view *v);
 const float *spatten__view_row(const struct spatten_view *v, uint32_t h,
 			       uint32_t t, uint32_t d, float *buf);
+float *spatten__view_out_row(const struct spatten_view *v, uint32_t h,
+			     uint32_t t, float *buf);
 void spatten__view_put(const struct spatten_view *v, uint32_t h, uint32_t t,
 		       uint32_t d, const float *row);
 void spatten__view_zero(const struct spatten_view *v, uint32_t h, uint32_t t,
 			uint32_t d);
+uint32_t spatten__view_rows(const struct spatten_view *v, uint32_t h,
+			    uint32_t t, uint32_t n, uint32_t d, float *buf,
+			    const float **x);
 float spatten__view_head_max(const struct spatten_view *v, uint32_t h,
-			     uint32_t n, uint32_t d, float *buf);
+			     uint32_t n, uint32_t d);
 
 /* session_kv.c */
 uint32_t spatten__kv_budget(const struct spatten_session_opts *c);

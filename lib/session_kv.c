@@ -67,7 +67,9 @@ int spatten__kv_check(const struct spatten_session_opts *c)
 /*
  * Pack the @n new rows of every KV head of @src into slots len..len+n-1
  * of a plane of capacity max_context, head g with @frac[g]: nothing else
- * in the cache moves. Returns the saturated elements or -errno.
+ * in the cache moves. A head's slots are contiguous, so rows the view
+ * has contiguous too are packed in one call. Returns the saturated
+ * elements or -errno.
  */
 static long put_rows(struct spatten_session *s, unsigned char *base,
 		     unsigned char *lsb, const struct spatten_view *src,
@@ -75,24 +77,25 @@ static long put_rows(struct spatten_session *s, unsigned char *base,
 		     uint32_t len, uint32_t n)
 {
 	const struct spatten_session_opts *c = &s->cfg;
-	uint32_t G = c->n_kv_heads, D = c->head_dim, g, t;
+	uint32_t G = c->n_kv_heads, D = c->head_dim, g, t, rows;
 	uint64_t C = c->max_context, at;
+	const float *x;
 	long r, sat = 0;
+	size_t cnt;
 
 	for (g = 0; g < G; g++)
-		for (t = 0; t < n; t++) {
-			const float *x = spatten__view_row(src, g, t, D,
-							   s->row);
-
+		for (t = 0; t < n; t += rows) {
+			rows = spatten__view_rows(src, g, t, n, D, s->row, &x);
 			at = (uint64_t)g * C + len + t;
+			cnt = (size_t)rows * D;
 			if (lsb)
 				r = spatten_pack_split(base + at * row,
 						       lsb + at * s->lsb_row,
 						       spatten_fmt_bits(fmt),
-						       x, D,
+						       x, cnt,
 						       (unsigned int)frac[g]);
 			else
-				r = spatten_pack(base + at * row, fmt, x, D,
+				r = spatten_pack(base + at * row, fmt, x, cnt,
 						 (unsigned int)frac[g]);
 			if (r < 0)
 				return r;

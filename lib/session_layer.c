@@ -79,7 +79,8 @@ static uint32_t candidates(struct spatten_session *s, unsigned int layer,
 
 /*
  * The output rows into @out: computed heads' rows (of kept tokens when
- * the rows were listed), dequantised; every other row 0.
+ * the rows were listed), dequantised (straight into a float32 view);
+ * every other row 0.
  */
 static void dequant_out(struct spatten_session *s,
 			const struct spatten_view *out, int all_rows,
@@ -98,11 +99,15 @@ static void dequant_out(struct spatten_session *s,
 		int out_frac = spatten__scales_out(s, ps, m);
 
 		for (i = 0; i < n; i++) {
+			float *row;
+
 			t = all_rows ? i : s->kept[i];
-			spatten_dequantize_s16(s->row, o + ((size_t)m * n_new +
-							   t) * D * 2,
+			row = spatten__view_out_row(out, m, t, s->row);
+			spatten_dequantize_s16(row, o + ((size_t)m * n_new +
+							 t) * D * 2,
 					       D, (unsigned int)out_frac);
-			spatten__view_put(out, m, t, D, s->row);
+			if (row == s->row)
+				spatten__view_put(out, m, t, D, row);
 		}
 	}
 }

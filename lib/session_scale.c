@@ -50,9 +50,18 @@ int spatten__scales_fixed(const struct spatten_session *s)
 	return !!(s->cfg.flags & SPATTEN_SESSION_FIXED_SCALES);
 }
 
+/* Does a pass have to refuse a saturating value? */
+static int sat_error(const struct spatten_session *s)
+{
+	return !!(s->cfg.flags & SPATTEN_SESSION_SATURATION_ERROR);
+}
+
 /*
  * K and V fractions of @layer's KV heads (chosen at the layer's first
  * pass or import), and whether the @n new rows of @k and @v saturate.
+ * The callers look at the latter with SPATTEN_SESSION_SATURATION_ERROR
+ * only, so without it the rows' maxima are computed only to choose
+ * scales, not at every pass.
  */
 static int choose_kv(struct spatten_session *s, unsigned int layer,
 		     uint32_t n, const struct spatten_view *k,
@@ -65,13 +74,17 @@ static int choose_kv(struct spatten_session *s, unsigned int layer,
 	int bad = 0;
 
 	for (g = 0; g < G; g++) {
-		float km = spatten__view_head_max(k, g, n, D, s->row);
-		float vm = spatten__view_head_max(v, g, n, D, s->row);
+		float km, vm;
 
 		if (spatten__scales_fixed(s)) {
 			kf[g] = (int8_t)c->k_frac;
 			vf[g] = (int8_t)c->v_frac;
-		} else if (kf[g] < 0) {
+		}
+		if (kf[g] >= 0 && !sat_error(s))
+			continue;
+		km = spatten__view_head_max(k, g, n, D);
+		vm = spatten__view_head_max(v, g, n, D);
+		if (kf[g] < 0) {
 			kf[g] = (int8_t)frac_for(km, key_bits(s));
 			vf[g] = (int8_t)frac_for(vm, c->v_bits);
 		}
@@ -90,8 +103,7 @@ int spatten__scales_kv(struct spatten_session *s, unsigned int layer,
 		       uint32_t n, const struct spatten_view *k,
 		       const struct spatten_view *v)
 {
-	if (choose_kv(s, layer, n, k, v) &&
-	    (s->cfg.flags & SPATTEN_SESSION_SATURATION_ERROR))
+	if (choose_kv(s, layer, n, k, v) && sat_error(s))
 		return -ERANGE;
 	return 0;
 }
@@ -113,12 +125,17 @@ int spatten__scales_pass(struct spatten_session *s, unsigned int layer,
 	memcpy(s->frac_save + G, vf, G);
 	bad = choose_kv(s, layer, n, k, v);
 	for (h = 0; h < H; h++) {
-		float m = spatten__view_head_max(q, h, n, D, s->row);
+		float m;
 
+		if (fixed && !sat_error(s)) {
+			ps->qexp[h] = c->q_frac;
+			continue;
+		}
+		m = spatten__view_head_max(q, h, n, D);
 		ps->qexp[h] = fixed ? c->q_frac : frac_for(m, 16);
 		bad |= saturates(m, ps->qexp[h], 16);
 	}
-	if (bad && (c->flags & SPATTEN_SESSION_SATURATION_ERROR)) {
+	if (bad && sat_error(s)) {
 		memcpy(kf, s->frac_save, G);
 		memcpy(vf, s->frac_save + G, G);
 		return -ERANGE;
@@ -168,22 +185,25 @@ int spatten__scales_out(const struct spatten_session *s,
 	return ps->vf[h / (c->n_heads / c->n_kv_heads)];
 }
 
-/* Quantise the new queries into S16 [H][n][D], head h at 2^qexp[h]. */
+/*
+ * Quantise the new queries into S16 [H][n][D], head h at 2^qexp[h]: a
+ * head's rows in one call when the view has them contiguous.
+ */
 long spatten__scales_put_q(struct spatten_session *s, unsigned char *dst,
 			   const struct spatten_view *q, uint32_t n,
 			   const struct spatten_pass_scales *ps)
 {
 	const struct spatten_session_opts *c = &s->cfg;
-	uint32_t H = c->n_heads, D = c->head_dim, h, t;
+	uint32_t H = c->n_heads, D = c->head_dim, h, t, rows;
 	long sat = 0, ret;
+	const float *x;
 
 	for (h = 0; h < H; h++)
-		for (t = 0; t < n; t++) {
+		for (t = 0; t < n; t += rows) {
+			rows = spatten__view_rows(q, h, t, n, D, s->row, &x);
 			ret = spatten_quantize_s16(dst + ((size_t)h * n + t) *
-						   D * 2,
-						   spatten__view_row(q, h, t, D,
-								     s->row),
-						   D, (unsigned int)ps->qexp[h]);
+						   D * 2, x, (size_t)rows * D,
+						   (unsigned int)ps->qexp[h]);
 			if (ret < 0)
 				return ret;
 			sat += ret;

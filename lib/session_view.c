@@ -5,7 +5,8 @@
  * [heads][tokens][dim] or any other strides, one row of head_dim
  * contiguous elements at a time. Rows are widened to float exactly (or
  * narrowed from float as spatten_convert() does) through the session's
- * row buffer, so no copy of a whole tensor is ever made.
+ * row buffer, so no copy of a whole tensor is ever made; the rows of a
+ * float32 head that are contiguous are read in place, all at once.
  */
 #include <errno.h>
 #include <stdint.h>
@@ -48,6 +49,16 @@ const float *spatten__view_row(const struct spatten_view *v, uint32_t h,
 	return buf;
 }
 
+/*
+ * Where to compute row (@h, @t) of @v: in place when the view is float32,
+ * else @buf, which spatten__view_put() then stores.
+ */
+float *spatten__view_out_row(const struct spatten_view *v, uint32_t h,
+			     uint32_t t, float *buf)
+{
+	return v->dtype == SPATTEN_DTYPE_F32 ? view_at(v, h, t) : buf;
+}
+
 /* Write @d floats as row (@h, @t) of @v, rounded to its type. */
 void spatten__view_put(const struct spatten_view *v, uint32_t h, uint32_t t,
 		       uint32_t d, const float *row)
@@ -64,15 +75,49 @@ void spatten__view_zero(const struct spatten_view *v, uint32_t h, uint32_t t,
 	       d * spatten_dtype_size((enum spatten_dtype)v->dtype));
 }
 
-/* Largest |x| of head @h's @n rows (as spatten_max_abs() of them all). */
-float spatten__view_head_max(const struct spatten_view *v, uint32_t h,
-			     uint32_t n, uint32_t d, float *buf)
+/*
+ * Are a head's rows one after the other (token stride = head_dim, as in
+ * [heads][tokens][dim])? Then they are one array, converted in one call.
+ */
+static int rows_contiguous(const struct spatten_view *v, uint32_t d)
 {
+	return v->token_stride == (int64_t)d;
+}
+
+/*
+ * Head @h's rows @t..@n-1 of @v as floats, as many as can be taken in one
+ * go: all of them in place when the view is float32 with contiguous rows
+ * (a [heads][tokens][dim] array), else row @t as spatten__view_row()
+ * gives it. Returns how many rows *@x holds.
+ */
+uint32_t spatten__view_rows(const struct spatten_view *v, uint32_t h,
+			    uint32_t t, uint32_t n, uint32_t d, float *buf,
+			    const float **x)
+{
+	if (v->dtype == SPATTEN_DTYPE_F32 && rows_contiguous(v, d)) {
+		*x = view_at(v, h, t);
+		return n - t;
+	}
+	*x = spatten__view_row(v, h, t, d, buf);
+	return 1;
+}
+
+/*
+ * Largest |x| of head @h's @n rows (as spatten_max_abs() of them all,
+ * widened), on the view's own elements: one call over all of them when
+ * the rows are contiguous.
+ */
+float spatten__view_head_max(const struct spatten_view *v, uint32_t h,
+			     uint32_t n, uint32_t d)
+{
+	enum spatten_dtype dt = (enum spatten_dtype)v->dtype;
 	float m = 0.0f, x;
 	uint32_t t;
 
+	if (rows_contiguous(v, d))
+		return spatten__max_abs(view_at(v, h, 0), dt, (size_t)n * d);
 	for (t = 0; t < n; t++) {
-		x = spatten_max_abs(spatten__view_row(v, h, t, d, buf), d);
+		x = spatten__max_abs(view_at(v, h, t), dt, d);
 		if (x > m)
 			m = x;
 	}

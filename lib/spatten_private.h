@@ -80,4 +80,10 @@ int spatten__sim_reap(struct spatten_dev *dev, struct spatten_wait *res,
 int spatten__load_f32(float *dst, const void *src, enum spatten_dtype t,
 		      size_t n);
 
+/*
+ * spatten_max_abs() of @n elements of type @t at @src (fixed.c), found
+ * without converting them.
+ */
+float spatten__max_abs(const void *src, enum spatten_dtype t, size_t n);
+
 #endif /* SPATTEN_PRIVATE_H */

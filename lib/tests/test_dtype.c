@@ -533,8 +533,12 @@ static void convert_rejects_bad_args(void)
 	CHECK(f[0] == 1 && f[3] == 4);
 }
 
-/* A float for every pattern, then randoms and specials: N_F32 in all. */
-#define N_F32	(65536 * 2 + 4099)
+/*
+ * A float for every fp16 and bf16 pattern, one half an fp16 ulp above
+ * each fp16 pattern (the ties of fp16 narrowing), then specials and
+ * randoms: N_F32 in all.
+ */
+#define N_F32	(65536 * 3 + 4099)
 
 static void fill_floats(float *x)
 {
@@ -549,6 +553,9 @@ static void fill_floats(float *x)
 		x[k++] = spatten_f16_to_float((uint16_t)i);
 	for (i = 0; i < 65536; i++)
 		x[k++] = spatten_bf16_to_float((uint16_t)i);
+	for (i = 0; i < 65536; i++)
+		x[k++] = bitsf(fbits(spatten_f16_to_float((uint16_t)i)) +
+			       0x1000u);
 	for (i = 0; i < ARRAY_SIZE(special); i++)
 		x[k++] = bitsf(special[i]);
 	while (k < N_F32)
