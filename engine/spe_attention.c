@@ -155,7 +155,7 @@ enum {
 	S_IDX, S_SEL, S_KEY, S_TOKIMP, S_HEADIMP, S_IMP, S_IMP32, S_TABLE,
 	S_POS, S_HFRAC, S_INVF, S_Q16, S_K16, S_KROT, S_KFULL, S_V16, S_VTMP, S_RVIS,
 	S_SCORE, S_E, S_PQ, S_ACC, S_VPIDX, S_VPN, S_VPW, S_VSTATE, S_OUT,
-	S_TK0, S_TK1, S_TK2, S_GIDX, S_LSBDOT, S_COUNT
+	S_TK0, S_TK1, S_TK2, S_GIDX, S_LSBDOT, S_ROPEK, S_ROPEQ, S_COUNT
 };
 
 /*
@@ -262,30 +262,60 @@ static void spe_scratch_sizes(struct spe_ctx *c, size_t *n, size_t *sz)
 	SLOT(S_TK2, nk + SPE_TOPK_PAD, uint64_t);
 	SLOT(S_GIDX, c->kern->qk_gather ? kv + 1 : 0, uint32_t);
 	SLOT(S_LSBDOT, c->progressive ? kv : 0, int64_t);
+	/* RoPE's cos and sin per gathered key and per query row (spe_rope.c) */
+	SLOT(S_ROPEK, c->rope_tables ? kv * d : 0, int32_t);
+	SLOT(S_ROPEQ, c->rope_tables ? nq * d : 0, int32_t);
 #undef SLOT
 }
 
-static int spe_scratch_alloc(struct spe_ctx *c)
+/*
+ * The offsets of every array in one block; its size (with the page its
+ * start is rounded up to) in *@total, 0 if it does not fit in size_t.
+ */
+static void spe_scratch_layout(struct spe_ctx *c, size_t *n, size_t *sz,
+			       size_t *off, size_t *total)
 {
-	size_t n[S_COUNT], sz[S_COUNT], off[S_COUNT], total = 0;
-	uint8_t *base;
 	int i;
 
 	spe_scratch_sizes(c, n, sz);
+	*total = 0;
 	for (i = 0; i < S_COUNT; i++) {
 		size_t align = i == S_Q16 || i == S_K16 || i == S_KROT ||
 			       i == S_KFULL || i == S_V16 ? SPE_ROWS_ALIGN :
 							     SPE_SCRATCH_ALIGN;
 
-		if (!spe_reserve(&total, n[i], sz[i], align, &off[i]))
-			return SPATTEN_HW_ERR_NO_MEMORY;
+		if (!spe_reserve(total, n[i], sz[i], align, &off[i])) {
+			*total = 0;
+			return;
+		}
+	}
+	if (*total > SIZE_MAX - SPE_ROWS_ALIGN)
+		*total = 0;
+	else
+		*total += SPE_ROWS_ALIGN;
+}
+
+/* RoPE tables up to this size: a cache, never what makes a job fail. */
+#define SPE_ROPE_TABLES_MAX	(64u << 20)
+
+static int spe_scratch_alloc(struct spe_ctx *c)
+{
+	size_t n[S_COUNT], sz[S_COUNT], off[S_COUNT], total;
+	uint64_t tables = (uint64_t)(c->job->kv_rows + c->job->q_rows) *
+			  c->d * sizeof(int32_t);
+	uint8_t *base;
+
+	c->rope_tables = c->rope && tables <= SPE_ROPE_TABLES_MAX;
+	spe_scratch_layout(c, n, sz, off, &total);
+	if (c->rope_tables &&
+	    (!total || (c->max_scratch && total > c->max_scratch))) {
+		c->rope_tables = 0;	/* without them, cos and sin per use */
+		spe_scratch_layout(c, n, sz, off, &total);
 	}
 	/* One allocation, its start rounded up to a page by hand. */
-	if (total > SIZE_MAX - SPE_ROWS_ALIGN)
+	if (!total || (c->max_scratch && total > c->max_scratch))
 		return SPATTEN_HW_ERR_NO_MEMORY;
-	if (c->max_scratch &&
-	    (uint64_t)total + SPE_ROWS_ALIGN > c->max_scratch)
-		return SPATTEN_HW_ERR_NO_MEMORY;
+	total -= SPE_ROWS_ALIGN;
 	c->block = malloc(total + SPE_ROWS_ALIGN);
 	if (!c->block)
 		return SPATTEN_HW_ERR_NO_MEMORY;
@@ -333,6 +363,9 @@ static int spe_scratch_alloc(struct spe_ctx *c)
 	c->topk.cap = (uint32_t)(n[S_TK0] - SPE_TOPK_PAD);
 	c->gidx = n[S_GIDX] ? AT(S_GIDX) : NULL;
 	c->lsbdot = AT(S_LSBDOT);
+	c->rope_k = n[S_ROPEK] ? AT(S_ROPEK) : NULL;
+	c->rope_q = n[S_ROPEQ] ? AT(S_ROPEQ) : NULL;
+	c->rope_k_rows = c->rope_q_rows = 0;
 #undef AT
 	return SPATTEN_HW_OK;
 }

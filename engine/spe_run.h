@@ -80,6 +80,16 @@ struct spe_ctx {
 	uint32_t imp32_rows;		/* rows summed into imp32 */
 	uint32_t *pos;			/* [kv] key positions, or NULL: slots */
 	double *inv_freq;		/* [d / 2] RoPE inverse frequencies */
+	/*
+	 * RoPE's Q1.15 cos and sin, pair by pair, of the gathered keys'
+	 * positions ([kv][d / 2][2], rows [0, rope_k_rows) filled) and of
+	 * the computed query rows' ([nq][d / 2][2]): found once per job
+	 * rather than per KV head and query head. NULL (rope_tables 0)
+	 * when too large: then computed at every use.
+	 */
+	int rope_tables;
+	int32_t *rope_k, *rope_q;
+	uint32_t rope_k_rows, rope_q_rows;
 	int16_t *q16;			/* [n_rows][d] */
 	int16_t *k16;			/* [n_kvis][d], MSB * 16 + 8 if prog. */
 	int16_t *krot;			/* [n_kvis][d] RoPE + progressive */

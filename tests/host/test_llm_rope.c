@@ -120,6 +120,40 @@ static void check_against_ref(const char *name, const struct llm_test *t,
 	llm_ref_free(&r);
 }
 
+/*
+ * The engine keeps RoPE's cos and sin per job in scratch when they fit
+ * (spe_rope.c); at the smallest max_scratch the job runs with, they do
+ * not, and every angle is computed where it is used. Both must give the
+ * same bits: output, tok_imp, statistics and cycles.
+ */
+static void check_tables_same(const char *name, struct llm_test *t)
+{
+	size_t out_len = t->m.size[SPE_PLANE_OUT];
+	uint8_t *out = malloc(out_len ? out_len : 1);
+	struct spe_result full = t->res, tight;
+	uint64_t lo = 0, hi = 1ull << 32;
+	int rc;
+
+	memcpy(out, t->m.data[SPE_PLANE_OUT], out_len);
+	while (hi - lo > 1) {		/* smallest cap that runs */
+		t->caps.max_scratch = lo + (hi - lo) / 2;
+		rc = llm_run(&t->m, &t->job, &t->caps, &tight);
+		if (rc == SPATTEN_HW_ERR_NO_MEMORY)
+			lo = t->caps.max_scratch;
+		else
+			hi = t->caps.max_scratch;
+	}
+	t->caps.max_scratch = hi;
+	rc = llm_run(&t->m, &t->job, &t->caps, &tight);
+	ok(rc == 0 && !memcmp(out, t->m.data[SPE_PLANE_OUT], out_len) &&
+	   tight.cycles == full.cycles &&
+	   !memcmp(&tight.stats, &full.stats, sizeof(full.stats)),
+	   "%s: the same bits with the angles computed at every use (max_scratch "
+	   "%" PRIu64 ", no room for the per-job cos/sin tables)", name, hi);
+	t->caps.max_scratch = 0;
+	free(out);
+}
+
 static void check_rope_job(const char *name, struct llm_spec s, int32_t k_amp,
 			   uint64_t seed)
 {
@@ -128,6 +162,7 @@ static void check_rope_job(const char *name, struct llm_spec s, int32_t k_amp,
 	llm_test_init(&t, &s, 8192, k_amp, 16384, seed, NULL, 0);
 	if (run_ok(&t, name)) {
 		check_against_ref(name, &t, NULL);
+		check_tables_same(name, &t);
 		if (s.flags & SPATTEN_DESC_F_PROGRESSIVE)
 			ok(t.res.lsb_refetches == (uint64_t)s.heads * s.q_rows,
 			   "%s: every row refetched (%" PRIu64 "), so the "
