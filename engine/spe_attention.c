@@ -900,11 +900,13 @@ static int spe_block_values(struct spe_ctx *c, uint32_t r0, uint32_t r1,
 			memset(c->acc, 0, d * sizeof(*c->acc));
 		} else if (kj[n - 1] - kj[0] + 1 == n) {
 			/*
-			 * The row's V rows are consecutive gathered rows
-			 * (always so in generation): multiply them in place.
+			 * The row's V rows are consecutive gathered rows:
+			 * multiply them in place.
 			 */
 			c->kern->pv_accumulate(w, c->v16 + (size_t)kj[0] * d,
 					       n, d, c->acc);
+		} else if (c->kern->pv_gather) {
+			c->kern->pv_gather(w, c->v16, kj, n, d, c->acc);
 		} else {
 			for (s = 0; s < n; s++)
 				memcpy(c->vtmp + (size_t)s * d,
