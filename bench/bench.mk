@@ -172,10 +172,11 @@ llm-bench-quick: $(BENCH_LLM_BIN)
 	@cat $(BENCH_BUILD)/llm-quick/llm-model.md
 
 # Links the workload generator of the tools and the host library.
-$(BENCH_TRAFFIC_BIN): bench/traffic-bench.c $(TOOLS_COMMON) $(LIB_A) \
+$(BENCH_TRAFFIC_BIN): bench/traffic-bench.c bench/bench-util.c $(TOOLS_COMMON) $(LIB_A) \
 		$(LIB_HDRS) $(TOOLS_HOST_ENGINE)
 	@mkdir -p $(@D)
-	$(CC) $(LIB_HOST_CFLAGS) -Itools -o $@ $< $(TOOLS_RUN_SRCS) \
+	$(CC) $(LIB_HOST_CFLAGS) -Itools -o $@ $< bench/bench-util.c \
+		$(TOOLS_RUN_SRCS) \
 		$(TOOLS_HOST_ENGINE) $(LIB_A) -lpthread -lm
 
 $(BENCH_GUEST_BIN): bench/stack-bench.c $(GUEST_LIB_A) $(LIB_HDRS)

@@ -22,6 +22,17 @@
  * for like with the fp32 baseline; Q reads are reported in the total.
  * For GPT-2 the prompt-only run is subtracted to give the generation
  * steps alone (what the authors' traces cover).
+ *
+ *   traffic-bench --time [--quick] [--reps N] OUTDIR   writes walltime.md
+ *
+ * Wall time instead of bytes: GPT-2-small, 992-token prompt and 32
+ * generated tokens, every mechanism at once as spatten-run runs it by
+ * default (the paper's schedule, progressive 8+4-bit keys, 12-bit
+ * values) against the dense run (`--dense`: static S16 keys and values),
+ * on the simulation backend, timing the session's calls alone (the
+ * synthetic inputs are made outside the timed region), the prompt pass
+ * and the steps apart. The two alternate, N times (7; 1 with --quick, on
+ * a 60 + 4 token run) after a warm-up round.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -30,6 +41,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "bench-util.h"
 #include "libspatten.h"
 #include "spatten-workload.h"
 
@@ -115,6 +127,115 @@ struct model_run {
 	uint32_t prompt, steps;
 };
 
+/* One timed run: the session's seconds (all, steps) and modeled cycles. */
+static int time_one(const struct wl_model *m, int dense, uint32_t prompt,
+		    uint32_t steps, double *secs, double *step_secs,
+		    uint64_t *cycles)
+{
+	struct wl_opts o;
+	struct wl_result *r = calloc(1, sizeof(*r));
+	struct sums sm;
+	int ret;
+
+	if (!r)
+		return -ENOMEM;
+	wl_opts_default(&o, m);
+	o.backend = SPATTEN_BACKEND_SIM;
+	o.prompt = prompt;
+	o.steps = steps;
+	o.check = 0;
+	o.quiet = 1;
+	o.dense = dense;
+	ret = wl_run(&o, r);
+	if (!ret) {
+		sum_result(&o, r, &sm);
+		*secs = r->attend_seconds;
+		*step_secs = r->step_seconds;
+		*cycles = sm.cycles;
+	}
+	free(r);
+	return ret;
+}
+
+/* One part's row: each one's time, the ratio's median and spread. */
+static void time_row(FILE *md, const char *part, double *all, double *dense,
+		     int reps, double cyc_ratio)
+{
+	double *ratio = calloc((size_t)reps, sizeof(double));
+	struct bench_stat a = bench_stats(all, reps);
+	struct bench_stat d = bench_stats(dense, reps);
+	struct bench_stat r;
+	int i;
+
+	for (i = 0; ratio && i < reps; i++)
+		ratio[i] = all[i] / dense[i];
+	r = ratio ? bench_stats(ratio, reps) : (struct bench_stat){ 0, 0, 0 };
+	fprintf(md, "| %s | %.1f (%.0f%%) | %.1f (%.0f%%) | **%.2f** "
+		"(%.2f..%.2f) | %.2f | %s |\n", part, 1e3 * d.med,
+		bench_spread_pct(d), 1e3 * a.med, bench_spread_pct(a), r.med,
+		r.lo, r.hi, cyc_ratio, r.med <= 0.5 ? "met" : "**missed**");
+	free(ratio);
+}
+
+/*
+ * Per repetition, all mechanisms then dense: the whole run, its prompt
+ * pass and its steps (t[part][mech][rep]).
+ */
+static int cmd_time(int quick, int reps, const char *out)
+{
+	const struct wl_model *m = wl_model_find("gpt2-small");
+	uint32_t prompt = quick ? 60 : 992, steps = quick ? 4 : 32;
+	double *t = calloc((size_t)reps * 6, sizeof(double));
+	uint64_t cyc[2][2] = { { 0 } };	/* [mech][whole, steps] */
+	char path[4096], part[64];
+	FILE *md;
+	int i, k, ret = 0;
+
+	snprintf(path, sizeof(path), "%s/walltime.md", out);
+	md = fopen(path, "w");
+	if (!md || !t || !m)
+		return perror(path), 2;
+	/* a warm-up round (the first faults its memory in), not counted */
+	for (i = -1; i < reps && !ret; i++)
+		for (k = 0; k < 2 && !ret; k++) {
+			size_t at = (size_t)k * reps + (i < 0 ? 0 : (size_t)i);
+			double all, st;
+
+			ret = time_one(m, k, prompt, steps, &all, &st,
+				       &cyc[k][0]);
+			t[at] = all;				/* whole */
+			t[2 * (size_t)reps + at] = all - st;	/* prompt */
+			t[4 * (size_t)reps + at] = st;		/* steps */
+		}
+	if (!ret)	/* the steps' cycles: a run of the prompt alone */
+		for (k = 0; k < 2 && !ret; k++) {
+			double a, b;
+
+			ret = time_one(m, k, prompt, 0, &a, &b, &cyc[k][1]);
+			cyc[k][1] = cyc[k][0] - cyc[k][1];
+		}
+	if (ret) {
+		fprintf(stderr, "traffic-bench: --time: %s\n", strerror(-ret));
+		return 1;
+	}
+	fprintf(md, "| part | dense S16 ms (spread) | all mechanisms ms "
+		"(spread) | all / dense (p10..p90) | modeled cycles all / "
+		"dense | target <= 0.5 |\n|---|---|---|---|---|---|\n");
+	snprintf(part, sizeof(part), "prompt %u + %u steps", prompt, steps);
+	time_row(md, part, t, t + reps, reps,
+		 (double)cyc[0][0] / (double)cyc[1][0]);
+	snprintf(part, sizeof(part), "prompt %u", prompt);
+	time_row(md, part, t + 2 * reps, t + 3 * reps, reps,
+		 (double)(cyc[0][0] - cyc[0][1]) /
+		 (double)(cyc[1][0] - cyc[1][1]));
+	snprintf(part, sizeof(part), "%u generation steps", steps);
+	time_row(md, part, t + 4 * reps, t + 5 * reps, reps,
+		 (double)cyc[0][1] / (double)cyc[1][1]);
+	fclose(md);
+	free(t);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	static const struct model_run full[] = {
@@ -129,20 +250,28 @@ int main(int argc, char **argv)
 	const char *out = NULL;
 	char path[4096];
 	FILE *md, *dat;
-	int i, mech, g;
+	int i, mech, g, timing = 0, reps = 0;
 
 	wl_prog = "traffic-bench";
 	for (i = 1; i < argc; i++) {
 		if (!strcmp(argv[i], "--quick"))
 			runs = quick;
+		else if (!strcmp(argv[i], "--time"))
+			timing = 1;
+		else if (!strcmp(argv[i], "--reps") && i + 1 < argc)
+			reps = atoi(argv[++i]);
 		else if (argv[i][0] != '-' && !out)
 			out = argv[i];
 		else
-			return fprintf(stderr, "usage: traffic-bench [--quick] "
-				       "OUTDIR\n"), 2;
+			out = NULL, i = argc;
 	}
-	if (!out)
-		return fprintf(stderr, "usage: traffic-bench [--quick] OUTDIR\n"), 2;
+	if (!out || reps < 0)
+		return fprintf(stderr, "usage: traffic-bench [--quick] OUTDIR\n"
+			       "       traffic-bench --time [--quick] [--reps N] "
+			       "OUTDIR\n"), 2;
+	if (timing)
+		return cmd_time(runs == quick, reps ? reps :
+				runs == quick ? 1 : 7, out);
 	snprintf(path, sizeof(path), "%s/traffic.md", out);
 	md = fopen(path, "w");
 	snprintf(path, sizeof(path), "%s/traffic.dat", out);

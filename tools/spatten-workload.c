@@ -658,6 +658,8 @@ static int run_pass(struct wl_run_ctx *ru, uint32_t t, uint32_t n)
 			return layer_failed(ru, l, t, n, ret);
 		t1 = spatten_now_ns();
 		ru->r->attend_seconds += (double)(t1 - t0) / 1e9;
+		if (o->prompt && t)	/* a generation step after the prompt */
+			ru->r->step_seconds += (double)(t1 - t0) / 1e9;
 		note_layer(ru, l);
 		if (o->check) {
 			ret = wl_ref_check_layer(&ru->x, ru->s, l, pos0, n,

@@ -113,6 +113,7 @@ struct wl_result {
 	double seconds;
 	double fill_seconds;			/* of --fill */
 	double attend_seconds;			/* in the session's passes */
+	double step_seconds;			/* of them, the steps after -p */
 	double check_seconds;			/* in the float reference */
 	int backend;
 };
