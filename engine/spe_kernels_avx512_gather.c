@@ -48,9 +48,9 @@
  * vpdpwssd with @qa (lane sums split at 16 bits) or of @qa = ql and
  * @qb = qh (@split).
  */
-SPE_INLINE void spe_g_qk8(const int16_t *qa, const int16_t *qb,
-				   const int16_t *const *row, uint32_t d,
-				   int split, int64_t *acc)
+SPE_INLINE void spe_g_qk8(const __m512i *qa, const __m512i *qb,
+			   const int16_t *const *row, uint32_t d, int split,
+			   int64_t *acc)
 {
 	const __m512i lo16 = _mm512_set1_epi32(0xffff);
 	__m512i a[16], s, l, h;
@@ -60,10 +60,10 @@ SPE_INLINE void spe_g_qk8(const int16_t *qa, const int16_t *qb,
 #pragma GCC unroll 16
 	for (i = 0; i < 16; i++)
 		a[i] = _mm512_setzero_si512();
+#pragma GCC unroll 8
 	for (x = 0; x < d; x += 32) {
-		__m512i va = _mm512_loadu_si512((const void *)(qa + x));
-		__m512i vb = split ? _mm512_loadu_si512((const void *)(qb + x)) :
-				     va;
+		__m512i va = qa[x / 32];
+		__m512i vb = split ? qb[x / 32] : va;
 
 #pragma GCC unroll 8
 		for (i = 0; i < 8; i++) {
@@ -108,20 +108,27 @@ SPE_INLINE void spe_g_qk_all(const int16_t *qa, const int16_t *qb,
 				      uint32_t n, uint32_t d, int split,
 				      int64_t *acc)
 {
+	__m512i va[SPE_GATHER_MAX_D / 32], vb[SPE_GATHER_MAX_D / 32];
 	const int16_t *row[8];
 	int64_t tail[8];
-	uint32_t j;
+	uint32_t j, x;
 
+	/* the query's vectors, loaded once */
+	for (x = 0; x < d / 32; x++) {
+		va[x] = _mm512_loadu_si512((const void *)(qa + 32 * x));
+		vb[x] = split ? _mm512_loadu_si512((const void *)(qb + 32 * x)) :
+				va[x];
+	}
 	for (j = 0; j + 8 <= n; j += 8) {
 		uint32_t i;
 
 		for (i = 0; i < 8; i++)
 			row[i] = k + (size_t)idx[j + i] * d;
-		spe_g_qk8(qa, qb, row, d, split, acc + j);
+		spe_g_qk8(va, vb, row, d, split, acc + j);
 	}
 	if (j < n) {
 		spe_g_rows8(k, idx, j, n, d, row);
-		spe_g_qk8(qa, qb, row, d, split, tail);
+		spe_g_qk8(va, vb, row, d, split, tail);
 		memcpy(acc + j, tail, (n - j) * sizeof(*acc));
 	}
 }
@@ -183,6 +190,58 @@ static uint32_t spe_g_compact(const int32_t *w, const int16_t *v,
  * 32 columns, a constant at each call site), flushed into @acc whenever
  * the weights summed reach SPE_PV_WSUM_MAX.
  */
+/*
+ * Every weight in 0..32767 and their total at most SPE_PV_WSUM_MAX (a
+ * softmax row's are about 2^15): then int32 lanes hold every pair's
+ * products to the end, unflushed.
+ */
+static int spe_g_pv_small(const int32_t *w, uint32_t n)
+{
+	uint64_t tot = 0;
+	uint32_t j, bad = 0;
+
+	for (j = 0; j < n; j++) {
+		bad |= (uint32_t)w[j] > 32767u;
+		tot += (uint32_t)w[j];
+	}
+	return !bad && tot <= SPE_PV_WSUM_MAX;
+}
+
+/* pv_gather of such weights: pairs straight from the list, no branches. */
+SPE_INLINE void spe_g_pv_straight(const int32_t *w, const int16_t *v,
+				  const uint32_t *idx, uint32_t n, uint32_t d,
+				  int64_t *acc)
+{
+	__m512i lo[SPE_GATHER_MAX_D / 32], hi[SPE_GATHER_MAX_D / 32];
+	uint32_t j, x, nv = d / 32;
+
+	for (x = 0; x < nv; x++)
+		lo[x] = hi[x] = _mm512_setzero_si512();
+	for (j = 0; j < n; j += 2) {
+		const int16_t *ra = v + (size_t)idx[j] * d;
+		const int16_t *rb = j + 1 < n ? v + (size_t)idx[j + 1] * d : ra;
+		uint32_t wb = j + 1 < n ? (uint32_t)w[j + 1] : 0;
+		__m512i wv = _mm512_set1_epi32((int32_t)((uint32_t)w[j] |
+						 wb << 16));
+
+#pragma GCC unroll 8
+		for (x = 0; x < nv; x++) {
+			__m512i a = _mm512_loadu_si512((const void *)(ra +
+								      32 * x));
+			__m512i b = _mm512_loadu_si512((const void *)(rb +
+								      32 * x));
+
+			lo[x] = _mm512_dpwssd_epi32(lo[x],
+					_mm512_unpacklo_epi16(a, b), wv);
+			hi[x] = _mm512_dpwssd_epi32(hi[x],
+					_mm512_unpackhi_epi16(a, b), wv);
+		}
+	}
+	memset(acc, 0, (size_t)d * sizeof(*acc));
+	for (x = 0; x < nv; x++)
+		spe_pv_flush_avx512(lo[x], hi[x], acc + 32 * x);
+}
+
 SPE_INLINE void spe_g_pv_pairs(const int16_t *const *row,
 					const int32_t *wt, uint32_t m,
 					uint32_t nv, __m512i *lo, __m512i *hi,
@@ -192,6 +251,7 @@ SPE_INLINE void spe_g_pv_pairs(const int16_t *const *row,
 
 	for (p = 0; p < m; p += 2) {
 		const int16_t *ra = row[p], *rb = p + 1 < m ? row[p + 1] : ra;
+
 		uint32_t wa = (uint32_t)wt[p], wb = p + 1 < m ? (uint32_t)wt[p + 1] : 0;
 		__m512i wv = _mm512_set1_epi32((int32_t)(wa | wb << 16));
 
@@ -228,6 +288,15 @@ void spe_pv_gather_avx512(const int32_t *w, const int16_t *v,
 
 	if (d % 32 || d > SPE_GATHER_MAX_D) {
 		spe_pv_gather_generic(w, v, idx, n, d, acc);
+		return;
+	}
+	if (spe_g_pv_small(w, n)) {
+		if (d == 64)
+			spe_g_pv_straight(w, v, idx, n, 64, acc);
+		else if (d == 128)
+			spe_g_pv_straight(w, v, idx, n, 128, acc);
+		else
+			spe_g_pv_straight(w, v, idx, n, d, acc);
 		return;
 	}
 	memset(acc, 0, (size_t)d * sizeof(*acc));
