@@ -157,62 +157,98 @@ spe_unpack32(const uint8_t *src, __mmask64 in, __m512i perm, __m512i lsh,
  * Rows past @n repeat the last; their scores are not stored. @bits is a
  * constant at every call site: 8-bit rows sign-extend as they load.
  */
-SPE_INLINE void
-spe_qkp_rows(const int16_t *q, const uint8_t *k, const uint32_t *idx,
-	     uint32_t n, uint32_t bits, uint32_t d, int64_t *acc)
+/* Eight rows' scores: @row[i] packed rows of @bits (a constant). */
+SPE_INLINE void spe_qkp8(const __m512i *qv, const uint8_t *const *row,
+			 uint32_t bits, uint32_t d, __m512i perm, __m512i lsh,
+			 __m128i rsh, __mmask64 in, int64_t *acc)
+{
+	const __m512i lo16 = _mm512_set1_epi32(0xffff);
+	size_t step = 4 * (size_t)bits;
+	__m512i a[16], s, l, h;
+	uint32_t i, x;
+
+#pragma GCC unroll 8
+	for (i = 0; i < 8; i++)
+		a[i] = _mm512_setzero_si512();
+#pragma GCC unroll 8
+	for (x = 0; x < d / 32; x++) {
+#pragma GCC unroll 8
+		for (i = 0; i < 8; i++) {
+			const uint8_t *p = row[i] + x * step;
+			__m512i kv = bits == 8 ?
+				_mm512_cvtepi8_epi16(_mm256_loadu_si256(
+					(const void *)p)) :
+				spe_unpack32(p, in, perm, lsh, rsh);
+
+			a[i] = _mm512_dpwssd_epi32(a[i], qv[x], kv);
+		}
+	}
+#pragma GCC unroll 8
+	for (i = 0; i < 8; i++) {
+		a[8 + i] = _mm512_srai_epi32(a[i], 16);
+		a[i] = _mm512_and_si512(a[i], lo16);
+	}
+	s = spe_reduce16_avx512(a);		/* [L0..L7, H0..H7] */
+	l = _mm512_cvtepi32_epi64(_mm512_castsi512_si256(s));
+	h = _mm512_cvtepi32_epi64(_mm512_extracti64x4_epi64(s, 1));
+	_mm512_storeu_si512((void *)acc,
+			    _mm512_add_epi64(_mm512_slli_epi64(h, 16), l));
+}
+
+/*
+ * qk_packed, eight rows at a time, unpacked in registers and multiplied
+ * with vpdpwssd. Exact: an element has at most 12 bits (|x| <= 2^11), so
+ * an int32 lane, which sums the products of d / 16 <= 16 dimensions,
+ * stays below 2^30; each lane sum is split as 65536 * H + L, the halves
+ * of 16 lanes added in int32 (they fit) and the score rebuilt in int64.
+ * The last rows past @n repeat the last; their scores are not stored.
+ * @bits and @d are constants at every call site: 8-bit rows
+ * sign-extend as they load.
+ */
+SPE_INLINE void spe_qkp_rows(const int16_t *q, const uint8_t *k,
+			     const uint32_t *idx, uint32_t n, uint32_t bits,
+			     uint32_t d, int64_t *acc)
 {
 	const __m512i perm = spe_unpack_perm(bits);
 	const __m512i lsh = spe_unpack_lshift(bits);
-	const __m512i lo16 = _mm512_set1_epi32(0xffff);
 	const __m128i rsh = _mm_cvtsi32_si128((int)(16 - bits));
 	const __mmask64 in = _bzhi_u64(~0ull, 4 * bits);
-	size_t row_bytes = (size_t)d * bits / 8, step = 4 * (size_t)bits;
-	uint32_t j, i, x;
+	size_t row_bytes = (size_t)d * bits / 8;
+	__m512i qv[256 / 32];
+	const uint8_t *row[8];
+	int64_t tail[8];
+	uint32_t j, i;
 
-	for (j = 0; j < n; j += 8) {
-		const uint8_t *row[8];
-		__m512i a[16], s, l, h;
-		int64_t out[8];
-
+	for (i = 0; i < d / 32; i++)
+		qv[i] = _mm512_loadu_si512((const void *)(q + 32 * i));
+	for (j = 0; j + 8 <= n; j += 8) {
+		for (i = 0; i < 8; i++)
+			row[i] = k + (size_t)(idx ? idx[j + i] : j + i) *
+				     row_bytes;
+		spe_qkp8(qv, row, bits, d, perm, lsh, rsh, in, acc + j);
+	}
+	if (j < n) {
 		for (i = 0; i < 8; i++) {
 			uint32_t r = j + i < n ? j + i : n - 1;
 
 			row[i] = k + (size_t)(idx ? idx[r] : r) * row_bytes;
-			a[i] = _mm512_setzero_si512();
 		}
-		for (x = 0; x < d; x += 32) {
-			__m512i qv = _mm512_loadu_si512((const void *)(q + x));
-			size_t at = x / 32 * step;
-
-#pragma GCC unroll 8
-			for (i = 0; i < 8; i++) {
-				__m512i kv = bits == 8 ?
-					_mm512_cvtepi8_epi16(_mm256_loadu_si256(
-						(const void *)(row[i] + at))) :
-					spe_unpack32(row[i] + at, in, perm,
-						     lsh, rsh);
-
-				a[i] = _mm512_dpwssd_epi32(a[i], qv, kv);
-			}
-		}
-#pragma GCC unroll 8
-		for (i = 0; i < 8; i++) {
-			a[8 + i] = _mm512_srai_epi32(a[i], 16);
-			a[i] = _mm512_and_si512(a[i], lo16);
-		}
-		s = spe_reduce16_avx512(a);	/* [L0..L7, H0..H7] */
-		l = _mm512_cvtepi32_epi64(_mm512_castsi512_si256(s));
-		h = _mm512_cvtepi32_epi64(_mm512_extracti64x4_epi64(s, 1));
-		s = _mm512_add_epi64(_mm512_slli_epi64(h, 16), l);
-		if (j + 8 <= n) {
-			_mm512_storeu_si512((void *)(acc + j), s);
-		} else {
-			_mm512_storeu_si512((void *)out, s);
-			for (i = 0; j + i < n; i++)
-				acc[j + i] = out[i];
-		}
+		spe_qkp8(qv, row, bits, d, perm, lsh, rsh, in, tail);
+		for (i = 0; j + i < n; i++)
+			acc[j + i] = tail[i];
 	}
 }
+
+/* The widths, and the usual head dimensions, as constants. */
+#define SPE_QKP_D(bits)							\
+	do {								\
+		if (d == 64)						\
+			spe_qkp_rows(q, k, idx, n, bits, 64, acc);	\
+		else if (d == 128)					\
+			spe_qkp_rows(q, k, idx, n, bits, 128, acc);	\
+		else							\
+			spe_qkp_rows(q, k, idx, n, bits, d, acc);	\
+	} while (0)
 
 void spe_qk_packed_avx512vbmi(const int16_t *q, const uint8_t *k,
 			      const uint32_t *idx, uint32_t n, uint32_t bits,
@@ -224,19 +260,19 @@ void spe_qk_packed_avx512vbmi(const int16_t *q, const uint8_t *k,
 	}
 	switch (bits) {
 	case 4:
-		spe_qkp_rows(q, k, idx, n, 4, d, acc);
+		SPE_QKP_D(4);
 		break;
 	case 6:
-		spe_qkp_rows(q, k, idx, n, 6, d, acc);
+		SPE_QKP_D(6);
 		break;
 	case 8:
-		spe_qkp_rows(q, k, idx, n, 8, d, acc);
+		SPE_QKP_D(8);
 		break;
 	case 10:
-		spe_qkp_rows(q, k, idx, n, 10, d, acc);
+		SPE_QKP_D(10);
 		break;
 	default:
-		spe_qkp_rows(q, k, idx, n, 12, d, acc);
+		SPE_QKP_D(12);
 		break;
 	}
 }
