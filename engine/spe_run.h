@@ -137,6 +137,20 @@ struct spe_ctx {
 #define SPE_V_WANTED	1	/* kept by a row of the block, not read yet */
 #define SPE_V_LOADED	2	/* in v16 */
 
+/* The caller's cancellation poll (struct spe_mem.cancelled). */
+static inline int spe_cancelled(const struct spe_ctx *c)
+{
+	return c->mem->cancelled && c->mem->cancelled(c->mem->opaque);
+}
+
+/* spe_scratch.c: the job's one allocation, c->block; its arrays set */
+int spe_scratch_alloc(struct spe_ctx *c);
+
+/* spe_block.c: query rows [r0, r1) of the head; importance sums to 64 bits */
+int spe_run_block(struct spe_ctx *c, uint32_t r0, uint32_t r1,
+		  uint64_t *head_mag);
+void spe_flush_imp(struct spe_ctx *c);
+
 /* spe_rows.c: operands through struct spe_mem */
 int spe_read(struct spe_ctx *c, enum spe_plane plane, uint64_t off,
 	     void *dst, size_t len);
