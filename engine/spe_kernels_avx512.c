@@ -424,15 +424,25 @@ static uint64_t spe_requant_row_avx512(const int64_t *acc, uint32_t d,
 /* ---- AVX-512 multi-row kernels --------------------------------------- */
 
 /*
- * qk_rows turns the problem around: K is rewritten once per call as
- * words kt[p * np + j] = (k[j][2p], k[j][2p + 1]), so a vector holds one
- * dimension pair of 16 keys and each query row's pair is a broadcast: no
- * horizontal sums at all. A lane sums all of a key's products: exact in
- * int32 when sum |q| * max |k| < 2^31 (checked per row), else q is split
- * (256 * qh + ql, both sums exact for d <= 256).
+ * qk_rows turns the problem around: K is rewritten as words
+ * kt[p * 32 + j] = (k[j][2p], k[j][2p + 1]), 32 keys at a time, so a
+ * vector holds one dimension pair of 16 keys and each query row's pair is
+ * a broadcast: no horizontal sums at all. A lane sums all of a key's
+ * products: exact in int32 when |q . k| < 2^31, which Cauchy-Schwarz
+ * guarantees when ||q||^2 max ||k||^2 < 2^62 over the block's keys
+ * (spe_cs_small); else q is split (256 * qh + ql, both sums exact for
+ * d <= 256). Nothing is allocated: each block of 32 keys is transposed in
+ * registers into a stack buffer as the keys loop reaches it, and the
+ * query rows are read where they are.
  */
 
 #define SPE_QKR_ROWS	4	/* rows per block */
+/* Query rows whose ||q||^2 are kept at once (the keys are transposed once
+ * per chunk). */
+#define SPE_QKR_CHUNK	512
+
+/* int16 pairs read as one int32 word. */
+typedef int32_t spe_i32a __attribute__((may_alias, aligned(2)));
 
 /* Store 16 lanes as int64 (split: 256 * hi + lo) at dst, @cnt of them. */
 SPE_INLINE void spe_qkr_store(__m512i lo, __m512i hi, int split,
@@ -459,17 +469,140 @@ SPE_INLINE void spe_qkr_store(__m512i lo, __m512i hi, int split,
 	}
 }
 
+/* Sixteen vectors of sixteen dwords transposed in place. */
+SPE_INLINE void spe_tr16_avx512(__m512i *r)
+{
+	__m512i t[16], u[16];
+	int i, c;
+
+#pragma GCC unroll 8
+	for (i = 0; i < 8; i++) {
+		t[2 * i] = _mm512_unpacklo_epi32(r[2 * i], r[2 * i + 1]);
+		t[2 * i + 1] = _mm512_unpackhi_epi32(r[2 * i], r[2 * i + 1]);
+	}
+	/* u[4g + c], per 128-bit lane L: element 4L + c of rows 4g..4g+3. */
+#pragma GCC unroll 4
+	for (i = 0; i < 4; i++) {
+		u[4 * i] = _mm512_unpacklo_epi64(t[4 * i], t[4 * i + 2]);
+		u[4 * i + 1] = _mm512_unpackhi_epi64(t[4 * i], t[4 * i + 2]);
+		u[4 * i + 2] = _mm512_unpacklo_epi64(t[4 * i + 1], t[4 * i + 3]);
+		u[4 * i + 3] = _mm512_unpackhi_epi64(t[4 * i + 1], t[4 * i + 3]);
+	}
+#pragma GCC unroll 4
+	for (c = 0; c < 4; c++) {
+		__m512i x = _mm512_shuffle_i32x4(u[c], u[4 + c], 0x88);
+		__m512i y = _mm512_shuffle_i32x4(u[c], u[4 + c], 0xdd);
+		__m512i x2 = _mm512_shuffle_i32x4(u[8 + c], u[12 + c], 0x88);
+		__m512i y2 = _mm512_shuffle_i32x4(u[8 + c], u[12 + c], 0xdd);
+
+		r[c] = _mm512_shuffle_i32x4(x, x2, 0x88);
+		r[8 + c] = _mm512_shuffle_i32x4(x, x2, 0xdd);
+		r[4 + c] = _mm512_shuffle_i32x4(y, y2, 0x88);
+		r[12 + c] = _mm512_shuffle_i32x4(y, y2, 0xdd);
+	}
+}
+
 /*
- * @R rows x 32 keys from key @j: @ql (and with @split, @qh) hold each
- * row's P = d/2 words; results to acc[r * n + j ..], @cnt keys valid.
+ * Keys k[0..cnt) (cnt <= 32, rows of d int16, d % 32 == 0) as words
+ * kt[p * 32 + j], zero for j >= cnt; returns max_j ||k_j||^2.
  */
-SPE_INLINE void spe_qkr_block(const int32_t *ql,
-			      const int32_t *qh,
-			      const int32_t *kt, uint32_t np,
-			      uint32_t j, uint32_t P, int R,
+static uint64_t spe_kt_block_avx512(const int16_t *k, uint32_t cnt,
+				    uint32_t d, int32_t *kt)
+{
+	const __m512i lo16 = _mm512_set1_epi32(0xffff);
+	__m512i kmax = _mm512_setzero_si512();
+	uint32_t P = d / 2, h, p0;
+	int i;
+
+	for (h = 0; h < 2; h++) {
+		/* ||k||^2 as 65536 * H + L: each pair's square sum (at most
+		 * 2^31, exact as uint32) in halves, d / 2 <= 128 of them. */
+		__m512i sl = _mm512_setzero_si512(), sh = sl, n0, n1;
+
+		for (p0 = 0; p0 < P; p0 += 16) {
+			__m512i r[16];
+
+#pragma GCC unroll 16
+			for (i = 0; i < 16; i++) {
+				uint32_t j = 16 * h + (uint32_t)i;
+
+				r[i] = j < cnt ? _mm512_loadu_si512((const void *)
+					(k + (size_t)j * d + 2 * p0)) :
+					_mm512_setzero_si512();
+			}
+			spe_tr16_avx512(r);
+#pragma GCC unroll 16
+			for (i = 0; i < 16; i++) {
+				__m512i s = _mm512_madd_epi16(r[i], r[i]);
+
+				_mm512_store_si512((void *)(kt + (size_t)(p0 + i) * 32 +
+							    16 * h), r[i]);
+				sl = _mm512_add_epi32(sl, _mm512_and_si512(s, lo16));
+				sh = _mm512_add_epi32(sh, _mm512_srli_epi32(s, 16));
+			}
+		}
+		n0 = _mm512_add_epi64(_mm512_cvtepu32_epi64(_mm512_castsi512_si256(sl)),
+			_mm512_slli_epi64(_mm512_cvtepu32_epi64(
+				_mm512_castsi512_si256(sh)), 16));
+		n1 = _mm512_add_epi64(_mm512_cvtepu32_epi64(
+				_mm512_extracti64x4_epi64(sl, 1)),
+			_mm512_slli_epi64(_mm512_cvtepu32_epi64(
+				_mm512_extracti64x4_epi64(sh, 1)), 16));
+		kmax = _mm512_max_epu64(kmax, _mm512_max_epu64(n0, n1));
+	}
+	return _mm512_reduce_max_epu64(kmax);
+}
+
+/* ||q||^2 of @m rows of d (% 32 == 0) int16, exact. */
+static void spe_qn2_avx512(const int16_t *q, uint32_t m, uint32_t d,
+			   uint64_t *qn2)
+{
+	uint32_t i, x;
+
+	for (i = 0; i < m; i++) {
+		const int16_t *qr = q + (size_t)i * d;
+		__m512i a = _mm512_setzero_si512();
+
+		for (x = 0; x < d; x += 32) {
+			__m512i v = _mm512_loadu_si512((const void *)(qr + x));
+			__m512i s = _mm512_madd_epi16(v, v);
+
+			/* Pair sums <= 2^31 as uint32, widened. */
+			a = _mm512_add_epi64(a, _mm512_add_epi64(
+				_mm512_cvtepu32_epi64(_mm512_castsi512_si256(s)),
+				_mm512_cvtepu32_epi64(_mm512_extracti64x4_epi64(s, 1))));
+		}
+		qn2[i] = (uint64_t)_mm512_reduce_add_epi64(a);
+	}
+}
+
+/* @R rows of d int16 split: ql = q & 0xff, qh = q >> 8 (q = 256 qh + ql). */
+static void spe_qsplit_avx512(const int16_t *q, uint32_t R, uint32_t d,
+			      int16_t *ql, int16_t *qh)
+{
+	const __m512i ff = _mm512_set1_epi16(0xff);
+	uint32_t x;
+
+	for (x = 0; x < R * d; x += 32) {
+		__m512i v = _mm512_loadu_si512((const void *)(q + x));
+
+		_mm512_storeu_si512((void *)(ql + x), _mm512_and_si512(v, ff));
+		_mm512_storeu_si512((void *)(qh + x), _mm512_srai_epi16(v, 8));
+	}
+}
+
+/*
+ * @R rows x 32 keys of @kt (a block as spe_kt_block_avx512 writes it):
+ * @ql (and with @split, @qh) hold each row's P = d/2 words; results to
+ * dst[r][0..cnt).
+ */
+SPE_INLINE void spe_qkr_block(const int16_t *ql, const int16_t *qh,
+			      const int32_t *kt, uint32_t P, int R,
 			      int split, int64_t *const *dst,
 			      uint32_t cnt)
 {
+	const spe_i32a *wl = (const spe_i32a *)(const void *)ql;
+	const spe_i32a *wh = (const spe_i32a *)(const void *)qh;
 	__m512i l[SPE_QKR_ROWS][2], h[SPE_QKR_ROWS][2];
 	uint32_t p;
 	int r;
@@ -478,83 +611,98 @@ SPE_INLINE void spe_qkr_block(const int32_t *ql,
 	for (r = 0; r < R; r++)
 		l[r][0] = l[r][1] = h[r][0] = h[r][1] = _mm512_setzero_si512();
 	for (p = 0; p < P; p++) {
-		const int32_t *kp = kt + (size_t)p * np + j;
-		__m512i k0 = _mm512_loadu_si512((const void *)kp);
-		__m512i k1 = _mm512_loadu_si512((const void *)(kp + 16));
+		const int32_t *kp = kt + (size_t)p * 32;
+		__m512i k0 = _mm512_load_si512((const void *)kp);
+		__m512i k1 = _mm512_load_si512((const void *)(kp + 16));
 
 #pragma GCC unroll 4
 		for (r = 0; r < R; r++) {
-			__m512i wl = _mm512_set1_epi32(ql[(size_t)r * P + p]);
+			__m512i vl = _mm512_set1_epi32(wl[(size_t)r * P + p]);
 
-			l[r][0] = _mm512_dpwssd_epi32(l[r][0], k0, wl);
-			l[r][1] = _mm512_dpwssd_epi32(l[r][1], k1, wl);
+			l[r][0] = _mm512_dpwssd_epi32(l[r][0], k0, vl);
+			l[r][1] = _mm512_dpwssd_epi32(l[r][1], k1, vl);
 			if (split) {
-				__m512i wh = _mm512_set1_epi32(qh[(size_t)r * P + p]);
+				__m512i vh = _mm512_set1_epi32(wh[(size_t)r * P + p]);
 
-				h[r][0] = _mm512_dpwssd_epi32(h[r][0], k0, wh);
-				h[r][1] = _mm512_dpwssd_epi32(h[r][1], k1, wh);
+				h[r][0] = _mm512_dpwssd_epi32(h[r][0], k0, vh);
+				h[r][1] = _mm512_dpwssd_epi32(h[r][1], k1, vh);
 			}
 		}
 	}
 #pragma GCC unroll 4
 	for (r = 0; r < R; r++) {
-		spe_qkr_store(l[r][0], h[r][0], split, dst[r] + j,
+		spe_qkr_store(l[r][0], h[r][0], split, dst[r],
 			      cnt > 16 ? 16 : cnt);
 		if (cnt > 16)
-			spe_qkr_store(l[r][1], h[r][1], split, dst[r] + j + 16,
+			spe_qkr_store(l[r][1], h[r][1], split, dst[r] + 16,
 				      cnt - 16);
 	}
+}
+
+/* Rows q[0..R) (R = 1 or SPE_QKR_ROWS) against one block of keys. */
+SPE_INLINE void spe_qkr_rows_block(const int16_t *q, int R,
+				   const uint64_t *qn2, uint64_t km,
+				   const int32_t *kt, uint32_t d,
+				   int64_t *const *dst, uint32_t cnt)
+{
+	int16_t ql[SPE_QKR_ROWS * SPE_QK_BLOCK] __attribute__((aligned(64)));
+	int16_t qh[SPE_QKR_ROWS * SPE_QK_BLOCK] __attribute__((aligned(64)));
+	int split = 0, r;
+
+	for (r = 0; r < R; r++)
+		split |= !spe_cs_small(qn2[r], km);
+	if (!split) {
+		spe_qkr_block(q, q, kt, d / 2, R, 0, dst, cnt);
+		return;
+	}
+	spe_qsplit_avx512(q, (uint32_t)R, d, ql, qh);
+	spe_qkr_block(ql, qh, kt, d / 2, R, 1, dst, cnt);
 }
 
 static void spe_qk_rows_avx512(const int16_t *q, uint32_t m, const int16_t *k,
 			       uint32_t n, uint32_t d, int64_t *acc)
 {
-	struct spe_qkr_prep pp;
-	uint32_t i, j, r;
+	int32_t kt[SPE_QK_BLOCK / 2 * SPE_QKR_KEYS] __attribute__((aligned(64)));
+	uint64_t qn2[SPE_QKR_CHUNK];
+	uint32_t i0, mc, i, j, r;
 
-	if (m < SPE_QKR_ROWS || d % 32 || d > 256 || n < 16 ||
-	    !spe_qkr_prepare(q, m, k, n, d, &pp)) {
+	if (m < SPE_QKR_ROWS || d % 32 || d > SPE_QK_BLOCK || n < 16) {
 		for (i = 0; i < m; i++)
 			spe_qk_scores_avx512(q + (size_t)i * d, k, n, d,
 					     acc + (size_t)i * n);
 		return;
 	}
-	/* Keys outer: a block of kt (P x 128 bytes) stays in L1 for all rows. */
-	for (j = 0; j < n; j += SPE_QKR_KEYS) {
-		uint64_t km = pp.kmax2[j / SPE_QKR_KEYS];
-		uint32_t cnt = n - j < SPE_QKR_KEYS ? n - j : SPE_QKR_KEYS;
+	for (i0 = 0; i0 < m; i0 += mc) {
+		const int16_t *qc = q + (size_t)i0 * d;
 
-		for (i = 0; i < m; i += SPE_QKR_ROWS) {
-			int R = m - i >= SPE_QKR_ROWS ? SPE_QKR_ROWS : 1;
-			size_t o = (size_t)i * pp.P;
+		mc = m - i0 < SPE_QKR_CHUNK ? m - i0 : SPE_QKR_CHUNK;
+		spe_qn2_avx512(qc, mc, d, qn2);
+		/* Keys outer: the block of kt (P x 128 bytes) stays in L1. */
+		for (j = 0; j < n; j += SPE_QKR_KEYS) {
+			uint32_t cnt = n - j < SPE_QKR_KEYS ? n - j : SPE_QKR_KEYS;
+			uint64_t km = spe_kt_block_avx512(k + (size_t)j * d, cnt,
+							  d, kt);
 			int64_t *dst[SPE_QKR_ROWS];
-			int split = 0;
 
-			for (r = 0; r < (uint32_t)R; r++) {
-				dst[r] = acc + (size_t)(i + r) * n;
-				split |= !spe_cs_small(pp.qn2[i + r], km);
+			for (i = 0; i + SPE_QKR_ROWS <= mc; i += SPE_QKR_ROWS) {
+				for (r = 0; r < SPE_QKR_ROWS; r++)
+					dst[r] = acc + (size_t)(i0 + i + r) * n + j;
+				if (d == 64)
+					spe_qkr_rows_block(qc + (size_t)i * d,
+							   SPE_QKR_ROWS, qn2 + i,
+							   km, kt, 64, dst, cnt);
+				else
+					spe_qkr_rows_block(qc + (size_t)i * d,
+							   SPE_QKR_ROWS, qn2 + i,
+							   km, kt, d, dst, cnt);
 			}
-			if (R == SPE_QKR_ROWS) {
-				if (split)
-					spe_qkr_block(pp.ql + o, pp.qh + o, pp.kt,
-						      pp.np, j, pp.P, SPE_QKR_ROWS,
-						      1, dst, cnt);
-				else
-					spe_qkr_block(pp.qw + o, pp.qh + o, pp.kt,
-						      pp.np, j, pp.P, SPE_QKR_ROWS,
-						      0, dst, cnt);
-			} else {
-				if (split)
-					spe_qkr_block(pp.ql + o, pp.qh + o, pp.kt,
-						      pp.np, j, pp.P, 1, 1, dst, cnt);
-				else
-					spe_qkr_block(pp.qw + o, pp.qh + o, pp.kt,
-						      pp.np, j, pp.P, 1, 0, dst, cnt);
-				i -= SPE_QKR_ROWS - 1;	/* one row done */
+			for (; i < mc; i++) {
+				dst[0] = acc + (size_t)(i0 + i) * n + j;
+				spe_qkr_rows_block(qc + (size_t)i * d, 1, qn2 + i,
+						   km, kt, d, dst, cnt);
 			}
 		}
 	}
-	free(pp.block);
 }
 
 /*
