@@ -30,6 +30,21 @@
 #define SPE_KERNELS_X86_AVX512 1
 #include "spe_kernels_x86.h"
 
+/*
+ * vpdpwssd (acc += pairwise products of a and b, int32 lanes, wrapping).
+ * GCC 12 surrounds the intrinsic with register copies (and spills) in the
+ * multi-row loops; the asm form keeps the accumulator in place.
+ */
+#if defined(__GNUC__) && !defined(__clang__)
+SPE_INLINE __m512i spe_dpwssd(__m512i acc, __m512i a, __m512i b)
+{
+	__asm__("vpdpwssd %2, %1, %0" : "+v"(acc) : "v"(a), "v"(b));
+	return acc;
+}
+#else
+#define spe_dpwssd	_mm512_dpwssd_epi32
+#endif
+
 /* Longest row pv_accumulate packs on the stack for its dense path. */
 #define SPE_PVR_DENSE_MAX	2048
 
@@ -57,7 +72,7 @@ SPE_INLINE void spe_qk8_lanes_avx512(const int16_t *q,
 
 #pragma GCC unroll 8
 		for (i = 0; i < 8; i++)
-			a[i] = _mm512_dpwssd_epi32(a[i], qv,
+			a[i] = spe_dpwssd(a[i], qv,
 				_mm512_loadu_si512((const void *)(k0 + (size_t)i * d + x)));
 	}
 #pragma GCC unroll 8
@@ -96,8 +111,8 @@ SPE_INLINE void spe_qk8_split_avx512(const int16_t *qlo,
 			__m512i kv = _mm512_loadu_si512(
 				(const void *)(k0 + (size_t)i * d + x));
 
-			a[i] = _mm512_dpwssd_epi32(a[i], kv, lv);
-			a[8 + i] = _mm512_dpwssd_epi32(a[8 + i], kv, hv);
+			a[i] = spe_dpwssd(a[i], kv, lv);
+			a[8 + i] = spe_dpwssd(a[8 + i], kv, hv);
 		}
 	}
 	s = spe_reduce16_avx512(a);		/* [L0..L7, H0..H7] */
@@ -272,13 +287,13 @@ SPE_INLINE void spe_pv_pass_avx512(const int32_t *w,
 				__m512i x2 = _mm512_loadu_si512((const void *)(v2 + 32 * g));
 				__m512i x3 = _mm512_loadu_si512((const void *)(v3 + 32 * g));
 
-				a[2 * g] = _mm512_dpwssd_epi32(a[2 * g],
+				a[2 * g] = spe_dpwssd(a[2 * g],
 					_mm512_unpacklo_epi16(x0, x1), wa);
-				a[2 * g + 1] = _mm512_dpwssd_epi32(a[2 * g + 1],
+				a[2 * g + 1] = spe_dpwssd(a[2 * g + 1],
 					_mm512_unpackhi_epi16(x0, x1), wa);
-				b[2 * g] = _mm512_dpwssd_epi32(b[2 * g],
+				b[2 * g] = spe_dpwssd(b[2 * g],
 					_mm512_unpacklo_epi16(x2, x3), wb);
-				b[2 * g + 1] = _mm512_dpwssd_epi32(b[2 * g + 1],
+				b[2 * g + 1] = spe_dpwssd(b[2 * g + 1],
 					_mm512_unpackhi_epi16(x2, x3), wb);
 			}
 		}
@@ -619,13 +634,13 @@ SPE_INLINE void spe_qkr_block(const int16_t *ql, const int16_t *qh,
 		for (r = 0; r < R; r++) {
 			__m512i vl = _mm512_set1_epi32(wl[(size_t)r * P + p]);
 
-			l[r][0] = _mm512_dpwssd_epi32(l[r][0], k0, vl);
-			l[r][1] = _mm512_dpwssd_epi32(l[r][1], k1, vl);
+			l[r][0] = spe_dpwssd(l[r][0], k0, vl);
+			l[r][1] = spe_dpwssd(l[r][1], k1, vl);
 			if (split) {
 				__m512i vh = _mm512_set1_epi32(wh[(size_t)r * P + p]);
 
-				h[r][0] = _mm512_dpwssd_epi32(h[r][0], k0, vh);
-				h[r][1] = _mm512_dpwssd_epi32(h[r][1], k1, vh);
+				h[r][0] = spe_dpwssd(h[r][0], k0, vh);
+				h[r][1] = spe_dpwssd(h[r][1], k1, vh);
 			}
 		}
 	}
@@ -748,7 +763,7 @@ SPE_INLINE void spe_pvr_group(const int32_t *w2, uint32_t P2,
 
 #pragma GCC unroll 4
 			for (t = 0; t < 2 * ncv; t++)
-				a[r][t] = _mm512_dpwssd_epi32(a[r][t], u[t], wv);
+				a[r][t] = spe_dpwssd(a[r][t], u[t], wv);
 		}
 	}
 #pragma GCC unroll 4
