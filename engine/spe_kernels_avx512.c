@@ -305,23 +305,36 @@ SPE_INLINE void spe_pv_pass_avx512(const int32_t *w,
 	}
 }
 
-/* spe_expf() on sixteen lanes, operation for operation. */
+/*
+ * spe_expf() on sixteen lanes, the same IEEE results lane by lane, in
+ * fewer instructions:
+ *  - t < 0 ? t - 0.5 : t + 0.5 is t + (0.5 with t's sign bit): the same
+ *    sum except for t = -0, where both truncate to n = 0 (-0 here);
+ *  - (float)(int)u is roundscale(u) toward zero (|u| < 128 on every lane
+ *    that counts);
+ *  - x - fn * LN2_HI in one FMA: fn * LN2_HI is exact (9 significant bits
+ *    times |fn| <= 127), so the FMA's single rounding is the subtraction's;
+ *    with fn = -0 it gives +0 for x = -0 where the reference gives -0, and
+ *    the next step (r - fn * LN2_LO) makes both +0;
+ *  - y * 2^n (the reference builds 2^n, n in -126..127, from its bits) is
+ *    vscalefps(y, fn): the same product, rounded once.
+ * Lanes below -87 (or NaN) are zero, as in spe_expf().
+ */
 SPE_INLINE __m512 spe_exp16_avx512(__m512 x)
 {
 	__mmask16 ok = _mm512_cmp_ps_mask(x, _mm512_set1_ps(SPE_K_EXPF_MIN),
 					  _CMP_GE_OQ);
-	__m512 t, fn, r, p, y, s;
-	__m512i n;
+	__m512 t, h, fn, r, p, y;
 
 	x = _mm512_min_ps(x, _mm512_set1_ps(SPE_K_EXPF_MAX));
 	t = _mm512_mul_ps(x, _mm512_set1_ps(SPE_K_LOG2E));
-	t = _mm512_mask_blend_ps(_mm512_cmp_ps_mask(t, _mm512_setzero_ps(),
-						    _CMP_LT_OQ),
-				 _mm512_add_ps(t, _mm512_set1_ps(0.5f)),
-				 _mm512_sub_ps(t, _mm512_set1_ps(0.5f)));
-	n = _mm512_cvttps_epi32(t);
-	fn = _mm512_cvtepi32_ps(n);
-	r = _mm512_sub_ps(x, _mm512_mul_ps(fn, _mm512_set1_ps(SPE_K_LN2_HI)));
+	/* (t & sign) | 0.5 */
+	h = _mm512_castsi512_ps(_mm512_ternarylogic_epi32(_mm512_castps_si512(t),
+		_mm512_set1_epi32((int32_t)0x80000000u),
+		_mm512_castps_si512(_mm512_set1_ps(0.5f)), 0xea));
+	fn = _mm512_roundscale_ps(_mm512_add_ps(t, h),
+				  _MM_FROUND_TO_ZERO | _MM_FROUND_NO_EXC);
+	r = _mm512_fnmadd_ps(fn, _mm512_set1_ps(SPE_K_LN2_HI), x);
 	r = _mm512_sub_ps(r, _mm512_mul_ps(fn, _mm512_set1_ps(SPE_K_LN2_LO)));
 	p = _mm512_set1_ps(SPE_K_P0);
 	p = _mm512_add_ps(_mm512_mul_ps(p, r), _mm512_set1_ps(SPE_K_P1));
@@ -332,81 +345,186 @@ SPE_INLINE __m512 spe_exp16_avx512(__m512 x)
 	y = _mm512_mul_ps(p, _mm512_mul_ps(r, r));
 	y = _mm512_add_ps(y, r);
 	y = _mm512_add_ps(y, _mm512_set1_ps(1.0f));
-	s = _mm512_castsi512_ps(_mm512_slli_epi32(
-		_mm512_add_epi32(n, _mm512_set1_epi32(127)), 23));
-	return _mm512_maskz_mov_ps(ok, _mm512_mul_ps(y, s));
+	return _mm512_maskz_scalef_ps(ok, y, fn);
+}
+
+/*
+ * (float)(score[j] - max) for sixteen scores, @mm the valid ones (others
+ * 0). With @narrow, every score - max fits in int32: the low dwords are
+ * subtracted in int32 (exact: the true difference fits) and converted
+ * once, the same rounding as (float)int64; else vcvtqq2ps rounds int64 ->
+ * float once.
+ */
+SPE_INLINE __m512 spe_diff16_avx512(const int64_t *score, __mmask16 mm,
+				    __m512i mx, int narrow)
+{
+	__m512i a = _mm512_maskz_loadu_epi64((__mmask8)mm, score);
+	__m512i b = _mm512_maskz_loadu_epi64((__mmask8)(mm >> 8), score + 8);
+
+	if (narrow) {
+		const __m512i lowd = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14,
+						       16, 18, 20, 22, 24, 26,
+						       28, 30);
+
+		return _mm512_cvtepi32_ps(_mm512_sub_epi32(
+			_mm512_permutex2var_epi32(a, lowd, b), mx));
+	}
+	return _mm512_insertf32x8(_mm512_castps256_ps512(_mm512_cvtepi64_ps(
+		_mm512_sub_epi64(a, mx))), _mm512_cvtepi64_ps(
+		_mm512_sub_epi64(b, mx)), 1);
+}
+
+/*
+ * e[j] = spe_expf((float)(score[j] - max) * scale), j < n; with @sum, the
+ * 8-lane sum of docs/engine.md as it goes (spe_sum8_avx2's lanes: a
+ * vector's low half, then its high half; lanes past n add +0, a no-op on
+ * any value a lane holds) and returned.
+ */
+SPE_INLINE float spe_exp_sum_avx512(const int64_t *score, uint32_t n,
+				    int64_t max, float scale, float *e,
+				    int sum, int narrow)
+{
+	const __m512i mx = narrow ? _mm512_set1_epi32((int32_t)(uint32_t)max) :
+				    _mm512_set1_epi64(max);
+	const __m512 sc = _mm512_set1_ps(scale);
+	__m256 acc = _mm256_setzero_ps();
+	__m128 v;
+	uint32_t j;
+
+	/* Four vectors at once: one exp is a long dependency chain. */
+	for (j = 0; j + 64 <= n; j += 64) {
+		__m512 x[4];
+		int i;
+
+#pragma GCC unroll 4
+		for (i = 0; i < 4; i++)
+			x[i] = spe_exp16_avx512(_mm512_mul_ps(spe_diff16_avx512(
+				score + j + 16 * i, 0xffff, mx, narrow), sc));
+#pragma GCC unroll 4
+		for (i = 0; i < 4; i++) {
+			_mm512_storeu_ps(e + j + 16 * i, x[i]);
+			if (sum) {
+				acc = _mm256_add_ps(acc, _mm512_castps512_ps256(x[i]));
+				acc = _mm256_add_ps(acc, _mm512_extractf32x8_ps(x[i], 1));
+			}
+		}
+	}
+	for (; j + 16 <= n; j += 16) {
+		__m512 x = spe_exp16_avx512(_mm512_mul_ps(
+			spe_diff16_avx512(score + j, 0xffff, mx, narrow), sc));
+
+		_mm512_storeu_ps(e + j, x);
+		if (sum) {
+			acc = _mm256_add_ps(acc, _mm512_castps512_ps256(x));
+			acc = _mm256_add_ps(acc, _mm512_extractf32x8_ps(x, 1));
+		}
+	}
+	if (j < n) {
+		__mmask16 mm = (__mmask16)((1u << (n - j)) - 1);
+		__m512 x = _mm512_maskz_mov_ps(mm, spe_exp16_avx512(_mm512_mul_ps(
+			spe_diff16_avx512(score + j, mm, mx, narrow), sc)));
+
+		_mm512_mask_storeu_ps(e + j, mm, x);
+		if (sum) {
+			acc = _mm256_add_ps(acc, _mm512_castps512_ps256(x));
+			acc = _mm256_add_ps(acc, _mm512_extractf32x8_ps(x, 1));
+		}
+	}
+	if (!sum)
+		return 0.0f;
+	/* ((l0+l4)+(l2+l6))+((l1+l5)+(l3+l7)), as spe_sum8_avx2. */
+	v = _mm_add_ps(_mm256_castps256_ps128(acc), _mm256_extractf128_ps(acc, 1));
+	v = _mm_add_ps(v, _mm_movehl_ps(v, v));
+	return _mm_cvtss_f32(_mm_add_ss(v, _mm_shuffle_ps(v, v, 1)));
 }
 
 static void spe_exp_row_avx512(const int64_t *score, uint32_t n,
 			       int64_t max, float scale, float *e)
 {
-	const __m512i mx = _mm512_set1_epi64(max);
-	const __m512 sc = _mm512_set1_ps(scale);
-	uint32_t j;
-
-	/* vcvtqq2ps rounds int64 -> float once, like (float)int64. */
-	for (j = 0; j + 16 <= n; j += 16) {
-		__m256 x0 = _mm512_cvtepi64_ps(_mm512_sub_epi64(
-			_mm512_loadu_si512((const void *)(score + j)), mx));
-		__m256 x1 = _mm512_cvtepi64_ps(_mm512_sub_epi64(
-			_mm512_loadu_si512((const void *)(score + j + 8)), mx));
-		__m512 x = _mm512_insertf32x8(_mm512_castps256_ps512(x0), x1, 1);
-
-		_mm512_storeu_ps(e + j, spe_exp16_avx512(_mm512_mul_ps(x, sc)));
-	}
-	if (j < n) {
-		__mmask8 m0 = (__mmask8)(n - j >= 8 ? 0xff : (1u << (n - j)) - 1);
-		__mmask8 m1 = (__mmask8)(n - j <= 8 ? 0 : (1u << (n - j - 8)) - 1);
-		__mmask16 mm = (__mmask16)(m0 | (uint32_t)m1 << 8);
-		__m256 x0 = _mm512_cvtepi64_ps(_mm512_sub_epi64(
-			_mm512_maskz_loadu_epi64(m0, score + j), mx));
-		__m256 x1 = _mm512_cvtepi64_ps(_mm512_sub_epi64(
-			_mm512_maskz_loadu_epi64(m1, score + j + 8), mx));
-		__m512 x = _mm512_insertf32x8(_mm512_castps256_ps512(x0), x1, 1);
-
-		_mm512_mask_storeu_ps(e + j, mm,
-				      spe_exp16_avx512(_mm512_mul_ps(x, sc)));
-	}
+	spe_exp_sum_avx512(score, n, max, scale, e, 0, 0);
 }
 
-static int64_t spe_max_avx512(const int64_t *score, uint32_t n)
+/* The int64 maximum of score[0..n), n >= 1; *@narrow: max - min < 2^31. */
+static int64_t spe_max_avx512(const int64_t *score, uint32_t n, int *narrow)
 {
-	__m512i m = _mm512_set1_epi64(score[0]);
+	__m512i m = _mm512_set1_epi64(score[0]), l = m, m2 = m, l2 = m;
+	int64_t max, min;
 	uint32_t j;
 
-	for (j = 0; j + 8 <= n; j += 8)
-		m = _mm512_max_epi64(m, _mm512_loadu_si512((const void *)(score + j)));
-	if (j < n)
-		m = _mm512_max_epi64(m, _mm512_mask_loadu_epi64(m,
-			(__mmask8)((1u << (n - j)) - 1), score + j));
-	return _mm512_reduce_max_epi64(m);
+	for (j = 0; j + 16 <= n; j += 16) {
+		__m512i v = _mm512_loadu_si512((const void *)(score + j));
+		__m512i w = _mm512_loadu_si512((const void *)(score + j + 8));
+
+		m = _mm512_max_epi64(m, v);
+		l = _mm512_min_epi64(l, v);
+		m2 = _mm512_max_epi64(m2, w);
+		l2 = _mm512_min_epi64(l2, w);
+	}
+	m = _mm512_max_epi64(m, m2);
+	l = _mm512_min_epi64(l, l2);
+	for (; j + 8 <= n; j += 8) {
+		__m512i v = _mm512_loadu_si512((const void *)(score + j));
+
+		m = _mm512_max_epi64(m, v);
+		l = _mm512_min_epi64(l, v);
+	}
+	if (j < n) {
+		__mmask8 k = (__mmask8)((1u << (n - j)) - 1);
+
+		m = _mm512_max_epi64(m, _mm512_mask_loadu_epi64(m, k, score + j));
+		l = _mm512_min_epi64(l, _mm512_mask_loadu_epi64(l, k, score + j));
+	}
+	max = _mm512_reduce_max_epi64(m);
+	min = _mm512_reduce_min_epi64(l);
+	/* max >= min: the difference as uint64 is exact. */
+	*narrow = (uint64_t)max - (uint64_t)min < ((uint64_t)1 << 31);
+	return max;
+}
+
+/*
+ * pq[j] = (int32_t)(f32(f32(e[j] / sum) * 32768) + 0.5f) for sixteen e
+ * (@mm valid), with f32(e / sum) computed as f32(f64(e * f64(1 / sum))):
+ * that double is within 2^-52 (relative) of e / sum, and e / sum (a
+ * quotient of 24-bit significands) is never within 2^-49 of a midpoint
+ * between floats (a midpoint has 25 significant bits, so e - sum * mid is
+ * a non-zero multiple of the midpoint's half ulp times sum's ulp), nor
+ * does it round differently when it is a float: the rounding to float is
+ * the correctly rounded quotient, subnormal ones included.
+ */
+SPE_INLINE void spe_prob16_avx512(const float *e, __mmask16 mm,
+				  __m512d inv, int32_t *pq)
+{
+	__m512 ev = _mm512_maskz_loadu_ps(mm, e);
+	__m256 lo = _mm512_cvtpd_ps(_mm512_mul_pd(_mm512_cvtps_pd(
+		_mm512_castps512_ps256(ev)), inv));
+	__m256 hi = _mm512_cvtpd_ps(_mm512_mul_pd(_mm512_cvtps_pd(
+		_mm512_extractf32x8_ps(ev, 1)), inv));
+	__m512 p = _mm512_insertf32x8(_mm512_castps256_ps512(lo), hi, 1);
+
+	_mm512_mask_storeu_epi32(pq, mm, _mm512_cvttps_epi32(_mm512_add_ps(
+		_mm512_mul_ps(p, _mm512_set1_ps(32768.0f)),
+		_mm512_set1_ps(0.5f))));
 }
 
 static float spe_softmax_row_avx512(const int64_t *score, uint32_t n,
 				    float scale, float *e, int32_t *pq)
 {
-	int64_t max = spe_max_avx512(score, n);
-	const __m512 k32 = _mm512_set1_ps(32768.0f), half = _mm512_set1_ps(0.5f);
-	__m512 sv;
+	int narrow;
+	int64_t max = spe_max_avx512(score, n, &narrow);
+	__m512d inv;
 	float sum;
 	uint32_t j;
 
-	spe_exp_row_avx512(score, n, max, scale, e);
-	sum = spe_sum8_avx2(e, n);
-	sv = _mm512_set1_ps(sum);
-	for (j = 0; j + 16 <= n; j += 16) {
-		__m512 p = _mm512_div_ps(_mm512_loadu_ps(e + j), sv);
-
-		_mm512_storeu_si512((void *)(pq + j), _mm512_cvttps_epi32(
-			_mm512_add_ps(_mm512_mul_ps(p, k32), half)));
-	}
-	if (j < n) {
-		__mmask16 m = (__mmask16)((1u << (n - j)) - 1);
-		__m512 p = _mm512_div_ps(_mm512_maskz_loadu_ps(m, e + j), sv);
-
-		_mm512_mask_storeu_epi32(pq + j, m, _mm512_cvttps_epi32(
-			_mm512_add_ps(_mm512_mul_ps(p, k32), half)));
-	}
+	if (narrow)
+		sum = spe_exp_sum_avx512(score, n, max, scale, e, 1, 1);
+	else
+		sum = spe_exp_sum_avx512(score, n, max, scale, e, 1, 0);
+	inv = _mm512_set1_pd(1.0 / (double)sum);
+	for (j = 0; j + 16 <= n; j += 16)
+		spe_prob16_avx512(e + j, 0xffff, inv, pq + j);
+	if (j < n)
+		spe_prob16_avx512(e + j, (__mmask16)((1u << (n - j)) - 1), inv,
+				  pq + j);
 	return sum;
 }
 
