@@ -320,16 +320,19 @@ SPE_INLINE void spe_pv_pass_avx512(const int32_t *w,
  *    vscalefps(y, fn): the same product, rounded once.
  * Lanes below -87 (or NaN) are zero, as in spe_expf().
  */
-SPE_INLINE __m512 spe_exp16_avx512(__m512 x)
+SPE_INLINE __m512 spe_exp16_avx512(__m512 x, int nonpos)
 {
 	__mmask16 ok = _mm512_cmp_ps_mask(x, _mm512_set1_ps(SPE_K_EXPF_MIN),
 					  _CMP_GE_OQ);
 	__m512 t, h, fn, r, p, y;
 
-	x = _mm512_min_ps(x, _mm512_set1_ps(SPE_K_EXPF_MAX));
+	/* @nonpos: no lane above +0 (NaN lanes are zeroed anyway). */
+	if (!nonpos)
+		x = _mm512_min_ps(x, _mm512_set1_ps(SPE_K_EXPF_MAX));
 	t = _mm512_mul_ps(x, _mm512_set1_ps(SPE_K_LOG2E));
-	/* (t & sign) | 0.5 */
-	h = _mm512_castsi512_ps(_mm512_ternarylogic_epi32(_mm512_castps_si512(t),
+	/* (t & sign) | 0.5; with @nonpos -0.5 (t = +0: n = 0 either way) */
+	h = nonpos ? _mm512_set1_ps(-0.5f) :
+		_mm512_castsi512_ps(_mm512_ternarylogic_epi32(_mm512_castps_si512(t),
 		_mm512_set1_epi32((int32_t)0x80000000u),
 		_mm512_castps_si512(_mm512_set1_ps(0.5f)), 0xea));
 	fn = _mm512_roundscale_ps(_mm512_add_ps(t, h),
@@ -382,7 +385,7 @@ SPE_INLINE __m512 spe_diff16_avx512(const int64_t *score, __mmask16 mm,
  */
 SPE_INLINE float spe_exp_sum_avx512(const int64_t *score, uint32_t n,
 				    int64_t max, float scale, float *e,
-				    int sum, int narrow)
+				    int sum, int narrow, int nonpos)
 {
 	const __m512i mx = narrow ? _mm512_set1_epi32((int32_t)(uint32_t)max) :
 				    _mm512_set1_epi64(max);
@@ -399,7 +402,8 @@ SPE_INLINE float spe_exp_sum_avx512(const int64_t *score, uint32_t n,
 #pragma GCC unroll 4
 		for (i = 0; i < 4; i++)
 			x[i] = spe_exp16_avx512(_mm512_mul_ps(spe_diff16_avx512(
-				score + j + 16 * i, 0xffff, mx, narrow), sc));
+				score + j + 16 * i, 0xffff, mx, narrow), sc),
+				nonpos);
 #pragma GCC unroll 4
 		for (i = 0; i < 4; i++) {
 			_mm512_storeu_ps(e + j + 16 * i, x[i]);
@@ -411,7 +415,8 @@ SPE_INLINE float spe_exp_sum_avx512(const int64_t *score, uint32_t n,
 	}
 	for (; j + 16 <= n; j += 16) {
 		__m512 x = spe_exp16_avx512(_mm512_mul_ps(
-			spe_diff16_avx512(score + j, 0xffff, mx, narrow), sc));
+			spe_diff16_avx512(score + j, 0xffff, mx, narrow), sc),
+			nonpos);
 
 		_mm512_storeu_ps(e + j, x);
 		if (sum) {
@@ -422,7 +427,7 @@ SPE_INLINE float spe_exp_sum_avx512(const int64_t *score, uint32_t n,
 	if (j < n) {
 		__mmask16 mm = (__mmask16)((1u << (n - j)) - 1);
 		__m512 x = _mm512_maskz_mov_ps(mm, spe_exp16_avx512(_mm512_mul_ps(
-			spe_diff16_avx512(score + j, mm, mx, narrow), sc)));
+			spe_diff16_avx512(score + j, mm, mx, narrow), sc), nonpos));
 
 		_mm512_mask_storeu_ps(e + j, mm, x);
 		if (sum) {
@@ -441,7 +446,7 @@ SPE_INLINE float spe_exp_sum_avx512(const int64_t *score, uint32_t n,
 static void spe_exp_row_avx512(const int64_t *score, uint32_t n,
 			       int64_t max, float scale, float *e)
 {
-	spe_exp_sum_avx512(score, n, max, scale, e, 0, 0);
+	spe_exp_sum_avx512(score, n, max, scale, e, 0, 0, 0);
 }
 
 /* The int64 maximum of score[0..n), n >= 1; *@narrow: max - min < 2^31. */
@@ -515,10 +520,11 @@ static float spe_softmax_row_avx512(const int64_t *score, uint32_t n,
 	float sum;
 	uint32_t j;
 
-	if (narrow)
-		sum = spe_exp_sum_avx512(score, n, max, scale, e, 1, 1);
+	/* score - max <= 0: with scale >= 0 no exp argument is above +0. */
+	if (narrow && scale >= 0.0f)
+		sum = spe_exp_sum_avx512(score, n, max, scale, e, 1, 1, 1);
 	else
-		sum = spe_exp_sum_avx512(score, n, max, scale, e, 1, 0);
+		sum = spe_exp_sum_avx512(score, n, max, scale, e, 1, 0, 0);
 	inv = _mm512_set1_pd(1.0 / (double)sum);
 	for (j = 0; j + 16 <= n; j += 16)
 		spe_prob16_avx512(e + j, 0xffff, inv, pq + j);
