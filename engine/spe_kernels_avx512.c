@@ -575,7 +575,7 @@ static uint64_t spe_requant_row_avx512(const int64_t *acc, uint32_t d,
  * query rows are read where they are.
  */
 
-#define SPE_QKR_ROWS	4	/* rows per block */
+#define SPE_QKR_ROWS	8	/* rows per block (4 when split) */
 /* Query rows whose ||q||^2 are kept at once (the keys are transposed once
  * per chunk). */
 #define SPE_QKR_CHUNK	512
@@ -746,15 +746,16 @@ SPE_INLINE void spe_qkr_block(const int16_t *ql, const int16_t *qh,
 	uint32_t p;
 	int r;
 
-#pragma GCC unroll 4
+#pragma GCC unroll 8
 	for (r = 0; r < R; r++)
 		l[r][0] = l[r][1] = h[r][0] = h[r][1] = _mm512_setzero_si512();
+#pragma GCC unroll 1
 	for (p = 0; p < P; p++) {
 		const int32_t *kp = kt + (size_t)p * 32;
 		__m512i k0 = _mm512_load_si512((const void *)kp);
 		__m512i k1 = _mm512_load_si512((const void *)(kp + 16));
 
-#pragma GCC unroll 4
+#pragma GCC unroll 8
 		for (r = 0; r < R; r++) {
 			__m512i vl = _mm512_set1_epi32(wl[(size_t)r * P + p]);
 
@@ -768,7 +769,7 @@ SPE_INLINE void spe_qkr_block(const int16_t *ql, const int16_t *qh,
 			}
 		}
 	}
-#pragma GCC unroll 4
+#pragma GCC unroll 8
 	for (r = 0; r < R; r++) {
 		spe_qkr_store(l[r][0], h[r][0], split, dst[r],
 			      cnt > 16 ? 16 : cnt);
@@ -778,14 +779,14 @@ SPE_INLINE void spe_qkr_block(const int16_t *ql, const int16_t *qh,
 	}
 }
 
-/* Rows q[0..R) (R = 1 or SPE_QKR_ROWS) against one block of keys. */
+/* Rows q[0..R) (R = 1 or 4) against one block of keys. */
 SPE_INLINE void spe_qkr_rows_block(const int16_t *q, int R,
 				   const uint64_t *qn2, uint64_t km,
 				   const int32_t *kt, uint32_t d,
 				   int64_t *const *dst, uint32_t cnt)
 {
-	int16_t ql[SPE_QKR_ROWS * SPE_QK_BLOCK] __attribute__((aligned(64)));
-	int16_t qh[SPE_QKR_ROWS * SPE_QK_BLOCK] __attribute__((aligned(64)));
+	int16_t ql[4 * SPE_QK_BLOCK] __attribute__((aligned(64)));
+	int16_t qh[4 * SPE_QK_BLOCK] __attribute__((aligned(64)));
 	int split = 0, r;
 
 	for (r = 0; r < R; r++)
@@ -798,6 +799,131 @@ SPE_INLINE void spe_qkr_rows_block(const int16_t *q, int R,
 	spe_qkr_block(ql, qh, kt, d / 2, R, 1, dst, cnt);
 }
 
+/*
+ * Eight rows x 32 keys, no split: sixteen accumulators. In asm under GCC:
+ * the intrinsics version came out with register copies and spills.
+ */
+SPE_INLINE void spe_qkr_block8(const int16_t *q, const int32_t *kt,
+			       uint32_t d, int64_t *const *dst, uint32_t cnt)
+{
+#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__)
+	__m512i out[16];
+	const char *k = (const char *)kt;
+	const char *q0 = (const char *)q;
+	const char *q3 = q0 + (size_t)3 * d * 2, *q6 = q0 + (size_t)6 * d * 2;
+	size_t st = (size_t)d * 2, np = d / 2;
+	int r;
+
+	__asm__ volatile(
+		"vpxord %%zmm0, %%zmm0, %%zmm0\n\t"
+		"vmovdqa64 %%zmm0, %%zmm1\n\t"
+		"vmovdqa64 %%zmm0, %%zmm2\n\t"
+		"vmovdqa64 %%zmm0, %%zmm3\n\t"
+		"vmovdqa64 %%zmm0, %%zmm4\n\t"
+		"vmovdqa64 %%zmm0, %%zmm5\n\t"
+		"vmovdqa64 %%zmm0, %%zmm6\n\t"
+		"vmovdqa64 %%zmm0, %%zmm7\n\t"
+		"vmovdqa64 %%zmm0, %%zmm8\n\t"
+		"vmovdqa64 %%zmm0, %%zmm9\n\t"
+		"vmovdqa64 %%zmm0, %%zmm10\n\t"
+		"vmovdqa64 %%zmm0, %%zmm11\n\t"
+		"vmovdqa64 %%zmm0, %%zmm12\n\t"
+		"vmovdqa64 %%zmm0, %%zmm13\n\t"
+		"vmovdqa64 %%zmm0, %%zmm14\n\t"
+		"vmovdqa64 %%zmm0, %%zmm15\n\t"
+		"1:\n\t"
+		"vmovdqa64 (%[k]), %%zmm16\n\t"
+		"vmovdqa64 64(%[k]), %%zmm17\n\t"
+		"vpbroadcastd (%[q0]), %%zmm18\n\t"
+		"vpbroadcastd (%[q0],%[st],1), %%zmm19\n\t"
+		"vpbroadcastd (%[q0],%[st],2), %%zmm20\n\t"
+		"vpbroadcastd (%[q3]), %%zmm21\n\t"
+		"vpdpwssd %%zmm18, %%zmm16, %%zmm0\n\t"
+		"vpdpwssd %%zmm18, %%zmm17, %%zmm1\n\t"
+		"vpdpwssd %%zmm19, %%zmm16, %%zmm2\n\t"
+		"vpdpwssd %%zmm19, %%zmm17, %%zmm3\n\t"
+		"vpbroadcastd (%[q0],%[st],4), %%zmm22\n\t"
+		"vpbroadcastd (%[q3],%[st],2), %%zmm23\n\t"
+		"vpbroadcastd (%[q6]), %%zmm24\n\t"
+		"vpbroadcastd (%[q6],%[st],1), %%zmm25\n\t"
+		"vpdpwssd %%zmm20, %%zmm16, %%zmm4\n\t"
+		"vpdpwssd %%zmm20, %%zmm17, %%zmm5\n\t"
+		"vpdpwssd %%zmm21, %%zmm16, %%zmm6\n\t"
+		"vpdpwssd %%zmm21, %%zmm17, %%zmm7\n\t"
+		"vpdpwssd %%zmm22, %%zmm16, %%zmm8\n\t"
+		"vpdpwssd %%zmm22, %%zmm17, %%zmm9\n\t"
+		"vpdpwssd %%zmm23, %%zmm16, %%zmm10\n\t"
+		"vpdpwssd %%zmm23, %%zmm17, %%zmm11\n\t"
+		"vpdpwssd %%zmm24, %%zmm16, %%zmm12\n\t"
+		"vpdpwssd %%zmm24, %%zmm17, %%zmm13\n\t"
+		"vpdpwssd %%zmm25, %%zmm16, %%zmm14\n\t"
+		"vpdpwssd %%zmm25, %%zmm17, %%zmm15\n\t"
+		"add $128, %[k]\n\t"
+		"add $4, %[q0]\n\t"
+		"add $4, %[q3]\n\t"
+		"add $4, %[q6]\n\t"
+		"dec %[np]\n\t"
+		"jnz 1b\n\t"
+		"vmovdqu64 %%zmm0, (%[out])\n\t"
+		"vmovdqu64 %%zmm1, 64(%[out])\n\t"
+		"vmovdqu64 %%zmm2, 128(%[out])\n\t"
+		"vmovdqu64 %%zmm3, 192(%[out])\n\t"
+		"vmovdqu64 %%zmm4, 256(%[out])\n\t"
+		"vmovdqu64 %%zmm5, 320(%[out])\n\t"
+		"vmovdqu64 %%zmm6, 384(%[out])\n\t"
+		"vmovdqu64 %%zmm7, 448(%[out])\n\t"
+		"vmovdqu64 %%zmm8, 512(%[out])\n\t"
+		"vmovdqu64 %%zmm9, 576(%[out])\n\t"
+		"vmovdqu64 %%zmm10, 640(%[out])\n\t"
+		"vmovdqu64 %%zmm11, 704(%[out])\n\t"
+		"vmovdqu64 %%zmm12, 768(%[out])\n\t"
+		"vmovdqu64 %%zmm13, 832(%[out])\n\t"
+		"vmovdqu64 %%zmm14, 896(%[out])\n\t"
+		"vmovdqu64 %%zmm15, 960(%[out])\n\t"
+		: [k] "+r"(k), [q0] "+r"(q0), [q3] "+r"(q3), [q6] "+r"(q6),
+		  [np] "+r"(np)
+		: [st] "r"(st), [out] "r"(out)
+		: "memory", "cc", "xmm0", "xmm1", "xmm2", "xmm3", "xmm4", "xmm5",
+		  "xmm6", "xmm7", "xmm8", "xmm9", "xmm10", "xmm11", "xmm12",
+		  "xmm13", "xmm14", "xmm15", "xmm16", "xmm17", "xmm18", "xmm19",
+		  "xmm20", "xmm21", "xmm22", "xmm23", "xmm24", "xmm25");
+	for (r = 0; r < 8; r++) {
+		spe_qkr_store(out[2 * r], out[2 * r], 0, dst[r],
+			      cnt > 16 ? 16 : cnt);
+		if (cnt > 16)
+			spe_qkr_store(out[2 * r + 1], out[2 * r + 1], 0,
+				      dst[r] + 16, cnt - 16);
+	}
+#else
+	spe_qkr_block(q, q, kt, d / 2, 8, 0, dst, cnt);
+#endif
+}
+
+SPE_INLINE void spe_qkr_rows4(const int16_t *q, const uint64_t *qn2,
+			      uint64_t km, const int32_t *kt, uint32_t d,
+			      int64_t *const *dst, uint32_t cnt)
+{
+	spe_qkr_rows_block(q, 4, qn2, km, kt, d, dst, cnt);
+}
+
+SPE_INLINE void spe_qkr_rows8(const int16_t *q, const uint64_t *qn2,
+			      uint64_t km, const int32_t *kt, uint32_t d,
+			      int64_t *const *dst, uint32_t cnt)
+{
+	int split = 0, r;
+
+	for (r = 0; r < 8; r++)
+		split |= !spe_cs_small(qn2[r], km);
+	if (!split) {
+		spe_qkr_block8(q, kt, d, dst, cnt);
+		return;
+	}
+	/* Split blocks are four rows (sixteen accumulators). */
+	spe_qkr_rows_block(q, 4, qn2, km, kt, d, dst, cnt);
+	spe_qkr_rows_block(q + (size_t)4 * d, 4, qn2 + 4, km, kt, d, dst + 4,
+			   cnt);
+}
+
 static void spe_qk_rows_avx512(const int16_t *q, uint32_t m, const int16_t *k,
 			       uint32_t n, uint32_t d, int64_t *acc)
 {
@@ -805,7 +931,7 @@ static void spe_qk_rows_avx512(const int16_t *q, uint32_t m, const int16_t *k,
 	uint64_t qn2[SPE_QKR_CHUNK];
 	uint32_t i0, mc, i, j, r;
 
-	if (m < SPE_QKR_ROWS || d % 32 || d > SPE_QK_BLOCK || n < 16) {
+	if (m < 4 || d % 32 || d > SPE_QK_BLOCK || n < 16) {
 		for (i = 0; i < m; i++)
 			spe_qk_scores_avx512(q + (size_t)i * d, k, n, d,
 					     acc + (size_t)i * n);
@@ -823,17 +949,22 @@ static void spe_qk_rows_avx512(const int16_t *q, uint32_t m, const int16_t *k,
 							  d, kt);
 			int64_t *dst[SPE_QKR_ROWS];
 
-			for (i = 0; i + SPE_QKR_ROWS <= mc; i += SPE_QKR_ROWS) {
-				for (r = 0; r < SPE_QKR_ROWS; r++)
+			for (i = 0; i + 8 <= mc; i += 8) {
+				for (r = 0; r < 8; r++)
 					dst[r] = acc + (size_t)(i0 + i + r) * n + j;
 				if (d == 64)
-					spe_qkr_rows_block(qc + (size_t)i * d,
-							   SPE_QKR_ROWS, qn2 + i,
-							   km, kt, 64, dst, cnt);
+					spe_qkr_rows8(qc + (size_t)i * d, qn2 + i,
+						      km, kt, 64, dst, cnt);
 				else
-					spe_qkr_rows_block(qc + (size_t)i * d,
-							   SPE_QKR_ROWS, qn2 + i,
-							   km, kt, d, dst, cnt);
+					spe_qkr_rows8(qc + (size_t)i * d, qn2 + i,
+						      km, kt, d, dst, cnt);
+			}
+			if (i + 4 <= mc) {
+				for (r = 0; r < 4; r++)
+					dst[r] = acc + (size_t)(i0 + i + r) * n + j;
+				spe_qkr_rows4(qc + (size_t)i * d, qn2 + i, km, kt,
+					      d, dst, cnt);
+				i += 4;
 			}
 			for (; i < mc; i++) {
 				dst[0] = acc + (size_t)(i0 + i) * n + j;
