@@ -981,6 +981,26 @@ static void spe_qk_rows_avx512(const int16_t *q, uint32_t m, const int16_t *k,
  * whose weights are all in 0..32767 and total at most 65536 keeps exact
  * int32 sums for the whole row; any other row goes through pv_accumulate.
  */
+/* spe_pv_flush_avx512() into a row not yet written: stores, no adds. */
+SPE_INLINE void spe_pv_store_avx512(__m512i lo, __m512i hi, int64_t *acc)
+{
+	const __m512i idx_a = _mm512_set_epi64(11, 10, 9, 8, 3, 2, 1, 0);
+	const __m512i idx_b = _mm512_set_epi64(15, 14, 13, 12, 7, 6, 5, 4);
+	__m512i l64a = _mm512_cvtepi32_epi64(_mm512_castsi512_si256(lo));
+	__m512i l64b = _mm512_cvtepi32_epi64(_mm512_extracti64x4_epi64(lo, 1));
+	__m512i h64a = _mm512_cvtepi32_epi64(_mm512_castsi512_si256(hi));
+	__m512i h64b = _mm512_cvtepi32_epi64(_mm512_extracti64x4_epi64(hi, 1));
+
+	_mm512_storeu_si512((void *)acc,
+			    _mm512_permutex2var_epi64(l64a, idx_a, h64a));
+	_mm512_storeu_si512((void *)(acc + 8),
+			    _mm512_permutex2var_epi64(l64a, idx_b, h64a));
+	_mm512_storeu_si512((void *)(acc + 16),
+			    _mm512_permutex2var_epi64(l64b, idx_a, h64b));
+	_mm512_storeu_si512((void *)(acc + 24),
+			    _mm512_permutex2var_epi64(l64b, idx_b, h64b));
+}
+
 #define SPE_PVR_ROWS	4
 
 SPE_INLINE void spe_pvr_group(const int32_t *w2, uint32_t P2,
@@ -1023,10 +1043,9 @@ SPE_INLINE void spe_pvr_group(const int32_t *w2, uint32_t P2,
 	}
 #pragma GCC unroll 4
 	for (r = 0; r < R; r++) {
-		memset(dst[r], 0, d * sizeof(int64_t));
 #pragma GCC unroll 2
 		for (t = 0; t < ncv; t++)
-			spe_pv_flush_avx512(a[r][2 * t], a[r][2 * t + 1],
+			spe_pv_store_avx512(a[r][2 * t], a[r][2 * t + 1],
 					    dst[r] + 32 * t);
 	}
 }
