@@ -1119,12 +1119,15 @@ static void spe_pv_accumulate_avx512(const int32_t *w, const int16_t *v,
 static void spe_pv_rows_avx512(const int32_t *w, uint32_t m, const int16_t *v,
 			       uint32_t n, uint32_t d, int64_t *acc)
 {
+	/* Pair words of SPE_PVR_ROWS rows: on the stack up to n = 1024. */
+	int32_t w2s[SPE_PVR_ROWS * (512 + 16)];
 	uint32_t P2 = (n + 1) / 2, i, g = 0;
-	int32_t *w2;
+	int32_t *w2 = w2s;
 	int64_t *dst[SPE_PVR_ROWS];
 
 	if (m < 2 || (d != 32 && d != 64) || n < 2 ||
-	    !(w2 = malloc((size_t)SPE_PVR_ROWS * (P2 + 16) * sizeof(int32_t)))) {
+	    (P2 > 512 && !(w2 = malloc((size_t)SPE_PVR_ROWS * (P2 + 16) *
+				       sizeof(int32_t))))) {
 		for (i = 0; i < m; i++)
 			spe_pv_accumulate_avx512(w + (size_t)i * n, v, n, d,
 						 acc + (size_t)i * d);
@@ -1154,7 +1157,8 @@ static void spe_pv_rows_avx512(const int32_t *w, uint32_t m, const int16_t *v,
 			spe_pvr_group(w2 + (size_t)i * P2, P2, v, n, 32, 1, 1,
 				      dst + i);
 	}
-	free(w2);
+	if (w2 != w2s)
+		free(w2);
 }
 
 const struct spe_kernels spe_kernels_avx512 = {
