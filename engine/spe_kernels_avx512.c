@@ -30,6 +30,21 @@
 #define SPE_KERNELS_X86_AVX512 1
 #include "spe_kernels_x86.h"
 
+/*
+ * vpdpwssd (acc += pairwise products of a and b, int32 lanes, wrapping).
+ * GCC 12 surrounds the intrinsic with register copies (and spills) in the
+ * multi-row loops; the asm form keeps the accumulator in place.
+ */
+#if defined(__GNUC__) && !defined(__clang__)
+SPE_INLINE __m512i spe_dpwssd(__m512i acc, __m512i a, __m512i b)
+{
+	__asm__("vpdpwssd %2, %1, %0" : "+v"(acc) : "v"(a), "v"(b));
+	return acc;
+}
+#else
+#define spe_dpwssd	_mm512_dpwssd_epi32
+#endif
+
 /* Longest row pv_accumulate packs on the stack for its dense path. */
 #define SPE_PVR_DENSE_MAX	2048
 
@@ -57,7 +72,7 @@ SPE_INLINE void spe_qk8_lanes_avx512(const int16_t *q,
 
 #pragma GCC unroll 8
 		for (i = 0; i < 8; i++)
-			a[i] = _mm512_dpwssd_epi32(a[i], qv,
+			a[i] = spe_dpwssd(a[i], qv,
 				_mm512_loadu_si512((const void *)(k0 + (size_t)i * d + x)));
 	}
 #pragma GCC unroll 8
@@ -96,8 +111,8 @@ SPE_INLINE void spe_qk8_split_avx512(const int16_t *qlo,
 			__m512i kv = _mm512_loadu_si512(
 				(const void *)(k0 + (size_t)i * d + x));
 
-			a[i] = _mm512_dpwssd_epi32(a[i], kv, lv);
-			a[8 + i] = _mm512_dpwssd_epi32(a[8 + i], kv, hv);
+			a[i] = spe_dpwssd(a[i], kv, lv);
+			a[8 + i] = spe_dpwssd(a[8 + i], kv, hv);
 		}
 	}
 	s = spe_reduce16_avx512(a);		/* [L0..L7, H0..H7] */
@@ -272,13 +287,13 @@ SPE_INLINE void spe_pv_pass_avx512(const int32_t *w,
 				__m512i x2 = _mm512_loadu_si512((const void *)(v2 + 32 * g));
 				__m512i x3 = _mm512_loadu_si512((const void *)(v3 + 32 * g));
 
-				a[2 * g] = _mm512_dpwssd_epi32(a[2 * g],
+				a[2 * g] = spe_dpwssd(a[2 * g],
 					_mm512_unpacklo_epi16(x0, x1), wa);
-				a[2 * g + 1] = _mm512_dpwssd_epi32(a[2 * g + 1],
+				a[2 * g + 1] = spe_dpwssd(a[2 * g + 1],
 					_mm512_unpackhi_epi16(x0, x1), wa);
-				b[2 * g] = _mm512_dpwssd_epi32(b[2 * g],
+				b[2 * g] = spe_dpwssd(b[2 * g],
 					_mm512_unpacklo_epi16(x2, x3), wb);
-				b[2 * g + 1] = _mm512_dpwssd_epi32(b[2 * g + 1],
+				b[2 * g + 1] = spe_dpwssd(b[2 * g + 1],
 					_mm512_unpackhi_epi16(x2, x3), wb);
 			}
 		}
@@ -290,23 +305,39 @@ SPE_INLINE void spe_pv_pass_avx512(const int32_t *w,
 	}
 }
 
-/* spe_expf() on sixteen lanes, operation for operation. */
-SPE_INLINE __m512 spe_exp16_avx512(__m512 x)
+/*
+ * spe_expf() on sixteen lanes, the same IEEE results lane by lane, in
+ * fewer instructions:
+ *  - t < 0 ? t - 0.5 : t + 0.5 is t + (0.5 with t's sign bit): the same
+ *    sum except for t = -0, where both truncate to n = 0 (-0 here);
+ *  - (float)(int)u is roundscale(u) toward zero (|u| < 128 on every lane
+ *    that counts);
+ *  - x - fn * LN2_HI in one FMA: fn * LN2_HI is exact (9 significant bits
+ *    times |fn| <= 127), so the FMA's single rounding is the subtraction's;
+ *    with fn = -0 it gives +0 for x = -0 where the reference gives -0, and
+ *    the next step (r - fn * LN2_LO) makes both +0;
+ *  - y * 2^n (the reference builds 2^n, n in -126..127, from its bits) is
+ *    vscalefps(y, fn): the same product, rounded once.
+ * Lanes below -87 (or NaN) are zero, as in spe_expf().
+ */
+SPE_INLINE __m512 spe_exp16_avx512(__m512 x, int nonpos)
 {
 	__mmask16 ok = _mm512_cmp_ps_mask(x, _mm512_set1_ps(SPE_K_EXPF_MIN),
 					  _CMP_GE_OQ);
-	__m512 t, fn, r, p, y, s;
-	__m512i n;
+	__m512 t, h, fn, r, p, y;
 
-	x = _mm512_min_ps(x, _mm512_set1_ps(SPE_K_EXPF_MAX));
+	/* @nonpos: no lane above +0 (NaN lanes are zeroed anyway). */
+	if (!nonpos)
+		x = _mm512_min_ps(x, _mm512_set1_ps(SPE_K_EXPF_MAX));
 	t = _mm512_mul_ps(x, _mm512_set1_ps(SPE_K_LOG2E));
-	t = _mm512_mask_blend_ps(_mm512_cmp_ps_mask(t, _mm512_setzero_ps(),
-						    _CMP_LT_OQ),
-				 _mm512_add_ps(t, _mm512_set1_ps(0.5f)),
-				 _mm512_sub_ps(t, _mm512_set1_ps(0.5f)));
-	n = _mm512_cvttps_epi32(t);
-	fn = _mm512_cvtepi32_ps(n);
-	r = _mm512_sub_ps(x, _mm512_mul_ps(fn, _mm512_set1_ps(SPE_K_LN2_HI)));
+	/* (t & sign) | 0.5; with @nonpos -0.5 (t = +0: n = 0 either way) */
+	h = nonpos ? _mm512_set1_ps(-0.5f) :
+		_mm512_castsi512_ps(_mm512_ternarylogic_epi32(_mm512_castps_si512(t),
+		_mm512_set1_epi32((int32_t)0x80000000u),
+		_mm512_castps_si512(_mm512_set1_ps(0.5f)), 0xea));
+	fn = _mm512_roundscale_ps(_mm512_add_ps(t, h),
+				  _MM_FROUND_TO_ZERO | _MM_FROUND_NO_EXC);
+	r = _mm512_fnmadd_ps(fn, _mm512_set1_ps(SPE_K_LN2_HI), x);
 	r = _mm512_sub_ps(r, _mm512_mul_ps(fn, _mm512_set1_ps(SPE_K_LN2_LO)));
 	p = _mm512_set1_ps(SPE_K_P0);
 	p = _mm512_add_ps(_mm512_mul_ps(p, r), _mm512_set1_ps(SPE_K_P1));
@@ -317,81 +348,189 @@ SPE_INLINE __m512 spe_exp16_avx512(__m512 x)
 	y = _mm512_mul_ps(p, _mm512_mul_ps(r, r));
 	y = _mm512_add_ps(y, r);
 	y = _mm512_add_ps(y, _mm512_set1_ps(1.0f));
-	s = _mm512_castsi512_ps(_mm512_slli_epi32(
-		_mm512_add_epi32(n, _mm512_set1_epi32(127)), 23));
-	return _mm512_maskz_mov_ps(ok, _mm512_mul_ps(y, s));
+	return _mm512_maskz_scalef_ps(ok, y, fn);
+}
+
+/*
+ * (float)(score[j] - max) for sixteen scores, @mm the valid ones (others
+ * 0). With @narrow, every score - max fits in int32: the low dwords are
+ * subtracted in int32 (exact: the true difference fits) and converted
+ * once, the same rounding as (float)int64; else vcvtqq2ps rounds int64 ->
+ * float once.
+ */
+SPE_INLINE __m512 spe_diff16_avx512(const int64_t *score, __mmask16 mm,
+				    __m512i mx, int narrow)
+{
+	__m512i a = _mm512_maskz_loadu_epi64((__mmask8)mm, score);
+	__m512i b = _mm512_maskz_loadu_epi64((__mmask8)(mm >> 8), score + 8);
+
+	if (narrow) {
+		const __m512i lowd = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14,
+						       16, 18, 20, 22, 24, 26,
+						       28, 30);
+
+		return _mm512_cvtepi32_ps(_mm512_sub_epi32(
+			_mm512_permutex2var_epi32(a, lowd, b), mx));
+	}
+	return _mm512_insertf32x8(_mm512_castps256_ps512(_mm512_cvtepi64_ps(
+		_mm512_sub_epi64(a, mx))), _mm512_cvtepi64_ps(
+		_mm512_sub_epi64(b, mx)), 1);
+}
+
+/*
+ * e[j] = spe_expf((float)(score[j] - max) * scale), j < n; with @sum, the
+ * 8-lane sum of docs/engine.md as it goes (spe_sum8_avx2's lanes: a
+ * vector's low half, then its high half; lanes past n add +0, a no-op on
+ * any value a lane holds) and returned.
+ */
+SPE_INLINE float spe_exp_sum_avx512(const int64_t *score, uint32_t n,
+				    int64_t max, float scale, float *e,
+				    int sum, int narrow, int nonpos)
+{
+	const __m512i mx = narrow ? _mm512_set1_epi32((int32_t)(uint32_t)max) :
+				    _mm512_set1_epi64(max);
+	const __m512 sc = _mm512_set1_ps(scale);
+	__m256 acc = _mm256_setzero_ps();
+	__m128 v;
+	uint32_t j;
+
+	/* Four vectors at once: one exp is a long dependency chain. */
+	for (j = 0; j + 64 <= n; j += 64) {
+		__m512 x[4];
+		int i;
+
+#pragma GCC unroll 4
+		for (i = 0; i < 4; i++)
+			x[i] = spe_exp16_avx512(_mm512_mul_ps(spe_diff16_avx512(
+				score + j + 16 * i, 0xffff, mx, narrow), sc),
+				nonpos);
+#pragma GCC unroll 4
+		for (i = 0; i < 4; i++) {
+			_mm512_storeu_ps(e + j + 16 * i, x[i]);
+			if (sum) {
+				acc = _mm256_add_ps(acc, _mm512_castps512_ps256(x[i]));
+				acc = _mm256_add_ps(acc, _mm512_extractf32x8_ps(x[i], 1));
+			}
+		}
+	}
+	for (; j + 16 <= n; j += 16) {
+		__m512 x = spe_exp16_avx512(_mm512_mul_ps(
+			spe_diff16_avx512(score + j, 0xffff, mx, narrow), sc),
+			nonpos);
+
+		_mm512_storeu_ps(e + j, x);
+		if (sum) {
+			acc = _mm256_add_ps(acc, _mm512_castps512_ps256(x));
+			acc = _mm256_add_ps(acc, _mm512_extractf32x8_ps(x, 1));
+		}
+	}
+	if (j < n) {
+		__mmask16 mm = (__mmask16)((1u << (n - j)) - 1);
+		__m512 x = _mm512_maskz_mov_ps(mm, spe_exp16_avx512(_mm512_mul_ps(
+			spe_diff16_avx512(score + j, mm, mx, narrow), sc), nonpos));
+
+		_mm512_mask_storeu_ps(e + j, mm, x);
+		if (sum) {
+			acc = _mm256_add_ps(acc, _mm512_castps512_ps256(x));
+			acc = _mm256_add_ps(acc, _mm512_extractf32x8_ps(x, 1));
+		}
+	}
+	if (!sum)
+		return 0.0f;
+	/* ((l0+l4)+(l2+l6))+((l1+l5)+(l3+l7)), as spe_sum8_avx2. */
+	v = _mm_add_ps(_mm256_castps256_ps128(acc), _mm256_extractf128_ps(acc, 1));
+	v = _mm_add_ps(v, _mm_movehl_ps(v, v));
+	return _mm_cvtss_f32(_mm_add_ss(v, _mm_shuffle_ps(v, v, 1)));
 }
 
 static void spe_exp_row_avx512(const int64_t *score, uint32_t n,
 			       int64_t max, float scale, float *e)
 {
-	const __m512i mx = _mm512_set1_epi64(max);
-	const __m512 sc = _mm512_set1_ps(scale);
-	uint32_t j;
-
-	/* vcvtqq2ps rounds int64 -> float once, like (float)int64. */
-	for (j = 0; j + 16 <= n; j += 16) {
-		__m256 x0 = _mm512_cvtepi64_ps(_mm512_sub_epi64(
-			_mm512_loadu_si512((const void *)(score + j)), mx));
-		__m256 x1 = _mm512_cvtepi64_ps(_mm512_sub_epi64(
-			_mm512_loadu_si512((const void *)(score + j + 8)), mx));
-		__m512 x = _mm512_insertf32x8(_mm512_castps256_ps512(x0), x1, 1);
-
-		_mm512_storeu_ps(e + j, spe_exp16_avx512(_mm512_mul_ps(x, sc)));
-	}
-	if (j < n) {
-		__mmask8 m0 = (__mmask8)(n - j >= 8 ? 0xff : (1u << (n - j)) - 1);
-		__mmask8 m1 = (__mmask8)(n - j <= 8 ? 0 : (1u << (n - j - 8)) - 1);
-		__mmask16 mm = (__mmask16)(m0 | (uint32_t)m1 << 8);
-		__m256 x0 = _mm512_cvtepi64_ps(_mm512_sub_epi64(
-			_mm512_maskz_loadu_epi64(m0, score + j), mx));
-		__m256 x1 = _mm512_cvtepi64_ps(_mm512_sub_epi64(
-			_mm512_maskz_loadu_epi64(m1, score + j + 8), mx));
-		__m512 x = _mm512_insertf32x8(_mm512_castps256_ps512(x0), x1, 1);
-
-		_mm512_mask_storeu_ps(e + j, mm,
-				      spe_exp16_avx512(_mm512_mul_ps(x, sc)));
-	}
+	spe_exp_sum_avx512(score, n, max, scale, e, 0, 0, 0);
 }
 
-static int64_t spe_max_avx512(const int64_t *score, uint32_t n)
+/* The int64 maximum of score[0..n), n >= 1; *@narrow: max - min < 2^31. */
+static int64_t spe_max_avx512(const int64_t *score, uint32_t n, int *narrow)
 {
-	__m512i m = _mm512_set1_epi64(score[0]);
+	__m512i m = _mm512_set1_epi64(score[0]), l = m, m2 = m, l2 = m;
+	int64_t max, min;
 	uint32_t j;
 
-	for (j = 0; j + 8 <= n; j += 8)
-		m = _mm512_max_epi64(m, _mm512_loadu_si512((const void *)(score + j)));
-	if (j < n)
-		m = _mm512_max_epi64(m, _mm512_mask_loadu_epi64(m,
-			(__mmask8)((1u << (n - j)) - 1), score + j));
-	return _mm512_reduce_max_epi64(m);
+	for (j = 0; j + 16 <= n; j += 16) {
+		__m512i v = _mm512_loadu_si512((const void *)(score + j));
+		__m512i w = _mm512_loadu_si512((const void *)(score + j + 8));
+
+		m = _mm512_max_epi64(m, v);
+		l = _mm512_min_epi64(l, v);
+		m2 = _mm512_max_epi64(m2, w);
+		l2 = _mm512_min_epi64(l2, w);
+	}
+	m = _mm512_max_epi64(m, m2);
+	l = _mm512_min_epi64(l, l2);
+	for (; j + 8 <= n; j += 8) {
+		__m512i v = _mm512_loadu_si512((const void *)(score + j));
+
+		m = _mm512_max_epi64(m, v);
+		l = _mm512_min_epi64(l, v);
+	}
+	if (j < n) {
+		__mmask8 k = (__mmask8)((1u << (n - j)) - 1);
+
+		m = _mm512_max_epi64(m, _mm512_mask_loadu_epi64(m, k, score + j));
+		l = _mm512_min_epi64(l, _mm512_mask_loadu_epi64(l, k, score + j));
+	}
+	max = _mm512_reduce_max_epi64(m);
+	min = _mm512_reduce_min_epi64(l);
+	/* max >= min: the difference as uint64 is exact. */
+	*narrow = (uint64_t)max - (uint64_t)min < ((uint64_t)1 << 31);
+	return max;
+}
+
+/*
+ * pq[j] = (int32_t)(f32(f32(e[j] / sum) * 32768) + 0.5f) for sixteen e
+ * (@mm valid), with f32(e / sum) computed as f32(f64(e * f64(1 / sum))):
+ * that double is within 2^-52 (relative) of e / sum, and e / sum (a
+ * quotient of 24-bit significands) is never within 2^-49 of a midpoint
+ * between floats (a midpoint has 25 significant bits, so e - sum * mid is
+ * a non-zero multiple of the midpoint's half ulp times sum's ulp), nor
+ * does it round differently when it is a float: the rounding to float is
+ * the correctly rounded quotient, subnormal ones included.
+ */
+SPE_INLINE void spe_prob16_avx512(const float *e, __mmask16 mm,
+				  __m512d inv, int32_t *pq)
+{
+	__m512 ev = _mm512_maskz_loadu_ps(mm, e);
+	__m256 lo = _mm512_cvtpd_ps(_mm512_mul_pd(_mm512_cvtps_pd(
+		_mm512_castps512_ps256(ev)), inv));
+	__m256 hi = _mm512_cvtpd_ps(_mm512_mul_pd(_mm512_cvtps_pd(
+		_mm512_extractf32x8_ps(ev, 1)), inv));
+	__m512 p = _mm512_insertf32x8(_mm512_castps256_ps512(lo), hi, 1);
+
+	_mm512_mask_storeu_epi32(pq, mm, _mm512_cvttps_epi32(_mm512_add_ps(
+		_mm512_mul_ps(p, _mm512_set1_ps(32768.0f)),
+		_mm512_set1_ps(0.5f))));
 }
 
 static float spe_softmax_row_avx512(const int64_t *score, uint32_t n,
 				    float scale, float *e, int32_t *pq)
 {
-	int64_t max = spe_max_avx512(score, n);
-	const __m512 k32 = _mm512_set1_ps(32768.0f), half = _mm512_set1_ps(0.5f);
-	__m512 sv;
+	int narrow;
+	int64_t max = spe_max_avx512(score, n, &narrow);
+	__m512d inv;
 	float sum;
 	uint32_t j;
 
-	spe_exp_row_avx512(score, n, max, scale, e);
-	sum = spe_sum8_avx2(e, n);
-	sv = _mm512_set1_ps(sum);
-	for (j = 0; j + 16 <= n; j += 16) {
-		__m512 p = _mm512_div_ps(_mm512_loadu_ps(e + j), sv);
-
-		_mm512_storeu_si512((void *)(pq + j), _mm512_cvttps_epi32(
-			_mm512_add_ps(_mm512_mul_ps(p, k32), half)));
-	}
-	if (j < n) {
-		__mmask16 m = (__mmask16)((1u << (n - j)) - 1);
-		__m512 p = _mm512_div_ps(_mm512_maskz_loadu_ps(m, e + j), sv);
-
-		_mm512_mask_storeu_epi32(pq + j, m, _mm512_cvttps_epi32(
-			_mm512_add_ps(_mm512_mul_ps(p, k32), half)));
-	}
+	/* score - max <= 0: with scale >= 0 no exp argument is above +0. */
+	if (narrow && scale >= 0.0f)
+		sum = spe_exp_sum_avx512(score, n, max, scale, e, 1, 1, 1);
+	else
+		sum = spe_exp_sum_avx512(score, n, max, scale, e, 1, 0, 0);
+	inv = _mm512_set1_pd(1.0 / (double)sum);
+	for (j = 0; j + 16 <= n; j += 16)
+		spe_prob16_avx512(e + j, 0xffff, inv, pq + j);
+	if (j < n)
+		spe_prob16_avx512(e + j, (__mmask16)((1u << (n - j)) - 1), inv,
+				  pq + j);
 	return sum;
 }
 
@@ -424,15 +563,25 @@ static uint64_t spe_requant_row_avx512(const int64_t *acc, uint32_t d,
 /* ---- AVX-512 multi-row kernels --------------------------------------- */
 
 /*
- * qk_rows turns the problem around: K is rewritten once per call as
- * words kt[p * np + j] = (k[j][2p], k[j][2p + 1]), so a vector holds one
- * dimension pair of 16 keys and each query row's pair is a broadcast: no
- * horizontal sums at all. A lane sums all of a key's products: exact in
- * int32 when sum |q| * max |k| < 2^31 (checked per row), else q is split
- * (256 * qh + ql, both sums exact for d <= 256).
+ * qk_rows turns the problem around: K is rewritten as words
+ * kt[p * 32 + j] = (k[j][2p], k[j][2p + 1]), 32 keys at a time, so a
+ * vector holds one dimension pair of 16 keys and each query row's pair is
+ * a broadcast: no horizontal sums at all. A lane sums all of a key's
+ * products: exact in int32 when |q . k| < 2^31, which Cauchy-Schwarz
+ * guarantees when ||q||^2 max ||k||^2 < 2^62 over the block's keys
+ * (spe_cs_small); else q is split (256 * qh + ql, both sums exact for
+ * d <= 256). Nothing is allocated: each block of 32 keys is transposed in
+ * registers into a stack buffer as the keys loop reaches it, and the
+ * query rows are read where they are.
  */
 
-#define SPE_QKR_ROWS	4	/* rows per block */
+#define SPE_QKR_ROWS	8	/* rows per block (4 when split) */
+/* Query rows whose ||q||^2 are kept at once (the keys are transposed once
+ * per chunk). */
+#define SPE_QKR_CHUNK	512
+
+/* int16 pairs read as one int32 word. */
+typedef int32_t spe_i32a __attribute__((may_alias, aligned(2)));
 
 /* Store 16 lanes as int64 (split: 256 * hi + lo) at dst, @cnt of them. */
 SPE_INLINE void spe_qkr_store(__m512i lo, __m512i hi, int split,
@@ -459,102 +608,371 @@ SPE_INLINE void spe_qkr_store(__m512i lo, __m512i hi, int split,
 	}
 }
 
+/* Sixteen vectors of sixteen dwords transposed in place. */
+SPE_INLINE void spe_tr16_avx512(__m512i *r)
+{
+	__m512i t[16], u[16];
+	int i, c;
+
+#pragma GCC unroll 8
+	for (i = 0; i < 8; i++) {
+		t[2 * i] = _mm512_unpacklo_epi32(r[2 * i], r[2 * i + 1]);
+		t[2 * i + 1] = _mm512_unpackhi_epi32(r[2 * i], r[2 * i + 1]);
+	}
+	/* u[4g + c], per 128-bit lane L: element 4L + c of rows 4g..4g+3. */
+#pragma GCC unroll 4
+	for (i = 0; i < 4; i++) {
+		u[4 * i] = _mm512_unpacklo_epi64(t[4 * i], t[4 * i + 2]);
+		u[4 * i + 1] = _mm512_unpackhi_epi64(t[4 * i], t[4 * i + 2]);
+		u[4 * i + 2] = _mm512_unpacklo_epi64(t[4 * i + 1], t[4 * i + 3]);
+		u[4 * i + 3] = _mm512_unpackhi_epi64(t[4 * i + 1], t[4 * i + 3]);
+	}
+#pragma GCC unroll 4
+	for (c = 0; c < 4; c++) {
+		__m512i x = _mm512_shuffle_i32x4(u[c], u[4 + c], 0x88);
+		__m512i y = _mm512_shuffle_i32x4(u[c], u[4 + c], 0xdd);
+		__m512i x2 = _mm512_shuffle_i32x4(u[8 + c], u[12 + c], 0x88);
+		__m512i y2 = _mm512_shuffle_i32x4(u[8 + c], u[12 + c], 0xdd);
+
+		r[c] = _mm512_shuffle_i32x4(x, x2, 0x88);
+		r[8 + c] = _mm512_shuffle_i32x4(x, x2, 0xdd);
+		r[4 + c] = _mm512_shuffle_i32x4(y, y2, 0x88);
+		r[12 + c] = _mm512_shuffle_i32x4(y, y2, 0xdd);
+	}
+}
+
 /*
- * @R rows x 32 keys from key @j: @ql (and with @split, @qh) hold each
- * row's P = d/2 words; results to acc[r * n + j ..], @cnt keys valid.
+ * Keys k[0..cnt) (cnt <= 32, rows of d int16, d % 32 == 0) as words
+ * kt[p * 32 + j], zero for j >= cnt; returns max_j ||k_j||^2.
  */
-SPE_INLINE void spe_qkr_block(const int32_t *ql,
-			      const int32_t *qh,
-			      const int32_t *kt, uint32_t np,
-			      uint32_t j, uint32_t P, int R,
+static uint64_t spe_kt_block_avx512(const int16_t *k, uint32_t cnt,
+				    uint32_t d, int32_t *kt)
+{
+	const __m512i lo16 = _mm512_set1_epi32(0xffff);
+	__m512i kmax = _mm512_setzero_si512();
+	uint32_t P = d / 2, h, p0;
+	int i;
+
+	for (h = 0; h < 2; h++) {
+		/* ||k||^2 as 65536 * H + L: each pair's square sum (at most
+		 * 2^31, exact as uint32) in halves, d / 2 <= 128 of them. */
+		__m512i sl = _mm512_setzero_si512(), sh = sl, n0, n1;
+
+		for (p0 = 0; p0 < P; p0 += 16) {
+			__m512i r[16];
+
+#pragma GCC unroll 16
+			for (i = 0; i < 16; i++) {
+				uint32_t j = 16 * h + (uint32_t)i;
+
+				r[i] = j < cnt ? _mm512_loadu_si512((const void *)
+					(k + (size_t)j * d + 2 * p0)) :
+					_mm512_setzero_si512();
+			}
+			spe_tr16_avx512(r);
+#pragma GCC unroll 16
+			for (i = 0; i < 16; i++) {
+				__m512i s = _mm512_madd_epi16(r[i], r[i]);
+
+				_mm512_store_si512((void *)(kt + (size_t)(p0 + i) * 32 +
+							    16 * h), r[i]);
+				sl = _mm512_add_epi32(sl, _mm512_and_si512(s, lo16));
+				sh = _mm512_add_epi32(sh, _mm512_srli_epi32(s, 16));
+			}
+		}
+		n0 = _mm512_add_epi64(_mm512_cvtepu32_epi64(_mm512_castsi512_si256(sl)),
+			_mm512_slli_epi64(_mm512_cvtepu32_epi64(
+				_mm512_castsi512_si256(sh)), 16));
+		n1 = _mm512_add_epi64(_mm512_cvtepu32_epi64(
+				_mm512_extracti64x4_epi64(sl, 1)),
+			_mm512_slli_epi64(_mm512_cvtepu32_epi64(
+				_mm512_extracti64x4_epi64(sh, 1)), 16));
+		kmax = _mm512_max_epu64(kmax, _mm512_max_epu64(n0, n1));
+	}
+	return _mm512_reduce_max_epu64(kmax);
+}
+
+/* ||q||^2 of @m rows of d (% 32 == 0) int16, exact. */
+static void spe_qn2_avx512(const int16_t *q, uint32_t m, uint32_t d,
+			   uint64_t *qn2)
+{
+	uint32_t i, x;
+
+	for (i = 0; i < m; i++) {
+		const int16_t *qr = q + (size_t)i * d;
+		__m512i a = _mm512_setzero_si512();
+
+		for (x = 0; x < d; x += 32) {
+			__m512i v = _mm512_loadu_si512((const void *)(qr + x));
+			__m512i s = _mm512_madd_epi16(v, v);
+
+			/* Pair sums <= 2^31 as uint32, widened. */
+			a = _mm512_add_epi64(a, _mm512_add_epi64(
+				_mm512_cvtepu32_epi64(_mm512_castsi512_si256(s)),
+				_mm512_cvtepu32_epi64(_mm512_extracti64x4_epi64(s, 1))));
+		}
+		qn2[i] = (uint64_t)_mm512_reduce_add_epi64(a);
+	}
+}
+
+/* @R rows of d int16 split: ql = q & 0xff, qh = q >> 8 (q = 256 qh + ql). */
+static void spe_qsplit_avx512(const int16_t *q, uint32_t R, uint32_t d,
+			      int16_t *ql, int16_t *qh)
+{
+	const __m512i ff = _mm512_set1_epi16(0xff);
+	uint32_t x;
+
+	for (x = 0; x < R * d; x += 32) {
+		__m512i v = _mm512_loadu_si512((const void *)(q + x));
+
+		_mm512_storeu_si512((void *)(ql + x), _mm512_and_si512(v, ff));
+		_mm512_storeu_si512((void *)(qh + x), _mm512_srai_epi16(v, 8));
+	}
+}
+
+/*
+ * @R rows x 32 keys of @kt (a block as spe_kt_block_avx512 writes it):
+ * @ql (and with @split, @qh) hold each row's P = d/2 words; results to
+ * dst[r][0..cnt).
+ */
+SPE_INLINE void spe_qkr_block(const int16_t *ql, const int16_t *qh,
+			      const int32_t *kt, uint32_t P, int R,
 			      int split, int64_t *const *dst,
 			      uint32_t cnt)
 {
+	const spe_i32a *wl = (const spe_i32a *)(const void *)ql;
+	const spe_i32a *wh = (const spe_i32a *)(const void *)qh;
 	__m512i l[SPE_QKR_ROWS][2], h[SPE_QKR_ROWS][2];
 	uint32_t p;
 	int r;
 
-#pragma GCC unroll 4
+#pragma GCC unroll 8
 	for (r = 0; r < R; r++)
 		l[r][0] = l[r][1] = h[r][0] = h[r][1] = _mm512_setzero_si512();
+#pragma GCC unroll 1
 	for (p = 0; p < P; p++) {
-		const int32_t *kp = kt + (size_t)p * np + j;
-		__m512i k0 = _mm512_loadu_si512((const void *)kp);
-		__m512i k1 = _mm512_loadu_si512((const void *)(kp + 16));
+		const int32_t *kp = kt + (size_t)p * 32;
+		__m512i k0 = _mm512_load_si512((const void *)kp);
+		__m512i k1 = _mm512_load_si512((const void *)(kp + 16));
 
-#pragma GCC unroll 4
+#pragma GCC unroll 8
 		for (r = 0; r < R; r++) {
-			__m512i wl = _mm512_set1_epi32(ql[(size_t)r * P + p]);
+			__m512i vl = _mm512_set1_epi32(wl[(size_t)r * P + p]);
 
-			l[r][0] = _mm512_dpwssd_epi32(l[r][0], k0, wl);
-			l[r][1] = _mm512_dpwssd_epi32(l[r][1], k1, wl);
+			l[r][0] = spe_dpwssd(l[r][0], k0, vl);
+			l[r][1] = spe_dpwssd(l[r][1], k1, vl);
 			if (split) {
-				__m512i wh = _mm512_set1_epi32(qh[(size_t)r * P + p]);
+				__m512i vh = _mm512_set1_epi32(wh[(size_t)r * P + p]);
 
-				h[r][0] = _mm512_dpwssd_epi32(h[r][0], k0, wh);
-				h[r][1] = _mm512_dpwssd_epi32(h[r][1], k1, wh);
+				h[r][0] = spe_dpwssd(h[r][0], k0, vh);
+				h[r][1] = spe_dpwssd(h[r][1], k1, vh);
 			}
 		}
 	}
-#pragma GCC unroll 4
+#pragma GCC unroll 8
 	for (r = 0; r < R; r++) {
-		spe_qkr_store(l[r][0], h[r][0], split, dst[r] + j,
+		spe_qkr_store(l[r][0], h[r][0], split, dst[r],
 			      cnt > 16 ? 16 : cnt);
 		if (cnt > 16)
-			spe_qkr_store(l[r][1], h[r][1], split, dst[r] + j + 16,
+			spe_qkr_store(l[r][1], h[r][1], split, dst[r] + 16,
 				      cnt - 16);
 	}
+}
+
+/* Rows q[0..R) (R = 1 or 4) against one block of keys. */
+SPE_INLINE void spe_qkr_rows_block(const int16_t *q, int R,
+				   const uint64_t *qn2, uint64_t km,
+				   const int32_t *kt, uint32_t d,
+				   int64_t *const *dst, uint32_t cnt)
+{
+	int16_t ql[4 * SPE_QK_BLOCK] __attribute__((aligned(64)));
+	int16_t qh[4 * SPE_QK_BLOCK] __attribute__((aligned(64)));
+	int split = 0, r;
+
+	for (r = 0; r < R; r++)
+		split |= !spe_cs_small(qn2[r], km);
+	if (!split) {
+		spe_qkr_block(q, q, kt, d / 2, R, 0, dst, cnt);
+		return;
+	}
+	spe_qsplit_avx512(q, (uint32_t)R, d, ql, qh);
+	spe_qkr_block(ql, qh, kt, d / 2, R, 1, dst, cnt);
+}
+
+/*
+ * Eight rows x 32 keys, no split: sixteen accumulators. In asm under GCC:
+ * the intrinsics version came out with register copies and spills.
+ */
+SPE_INLINE void spe_qkr_block8(const int16_t *q, const int32_t *kt,
+			       uint32_t d, int64_t *const *dst, uint32_t cnt)
+{
+#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__)
+	__m512i out[16];
+	const char *k = (const char *)kt;
+	const char *q0 = (const char *)q;
+	const char *q3 = q0 + (size_t)3 * d * 2, *q6 = q0 + (size_t)6 * d * 2;
+	size_t st = (size_t)d * 2, np = d / 2;
+	int r;
+
+	__asm__ volatile(
+		"vpxord %%zmm0, %%zmm0, %%zmm0\n\t"
+		"vmovdqa64 %%zmm0, %%zmm1\n\t"
+		"vmovdqa64 %%zmm0, %%zmm2\n\t"
+		"vmovdqa64 %%zmm0, %%zmm3\n\t"
+		"vmovdqa64 %%zmm0, %%zmm4\n\t"
+		"vmovdqa64 %%zmm0, %%zmm5\n\t"
+		"vmovdqa64 %%zmm0, %%zmm6\n\t"
+		"vmovdqa64 %%zmm0, %%zmm7\n\t"
+		"vmovdqa64 %%zmm0, %%zmm8\n\t"
+		"vmovdqa64 %%zmm0, %%zmm9\n\t"
+		"vmovdqa64 %%zmm0, %%zmm10\n\t"
+		"vmovdqa64 %%zmm0, %%zmm11\n\t"
+		"vmovdqa64 %%zmm0, %%zmm12\n\t"
+		"vmovdqa64 %%zmm0, %%zmm13\n\t"
+		"vmovdqa64 %%zmm0, %%zmm14\n\t"
+		"vmovdqa64 %%zmm0, %%zmm15\n\t"
+		"1:\n\t"
+		"vmovdqa64 (%[k]), %%zmm16\n\t"
+		"vmovdqa64 64(%[k]), %%zmm17\n\t"
+		"vpbroadcastd (%[q0]), %%zmm18\n\t"
+		"vpbroadcastd (%[q0],%[st],1), %%zmm19\n\t"
+		"vpbroadcastd (%[q0],%[st],2), %%zmm20\n\t"
+		"vpbroadcastd (%[q3]), %%zmm21\n\t"
+		"vpdpwssd %%zmm18, %%zmm16, %%zmm0\n\t"
+		"vpdpwssd %%zmm18, %%zmm17, %%zmm1\n\t"
+		"vpdpwssd %%zmm19, %%zmm16, %%zmm2\n\t"
+		"vpdpwssd %%zmm19, %%zmm17, %%zmm3\n\t"
+		"vpbroadcastd (%[q0],%[st],4), %%zmm22\n\t"
+		"vpbroadcastd (%[q3],%[st],2), %%zmm23\n\t"
+		"vpbroadcastd (%[q6]), %%zmm24\n\t"
+		"vpbroadcastd (%[q6],%[st],1), %%zmm25\n\t"
+		"vpdpwssd %%zmm20, %%zmm16, %%zmm4\n\t"
+		"vpdpwssd %%zmm20, %%zmm17, %%zmm5\n\t"
+		"vpdpwssd %%zmm21, %%zmm16, %%zmm6\n\t"
+		"vpdpwssd %%zmm21, %%zmm17, %%zmm7\n\t"
+		"vpdpwssd %%zmm22, %%zmm16, %%zmm8\n\t"
+		"vpdpwssd %%zmm22, %%zmm17, %%zmm9\n\t"
+		"vpdpwssd %%zmm23, %%zmm16, %%zmm10\n\t"
+		"vpdpwssd %%zmm23, %%zmm17, %%zmm11\n\t"
+		"vpdpwssd %%zmm24, %%zmm16, %%zmm12\n\t"
+		"vpdpwssd %%zmm24, %%zmm17, %%zmm13\n\t"
+		"vpdpwssd %%zmm25, %%zmm16, %%zmm14\n\t"
+		"vpdpwssd %%zmm25, %%zmm17, %%zmm15\n\t"
+		"add $128, %[k]\n\t"
+		"add $4, %[q0]\n\t"
+		"add $4, %[q3]\n\t"
+		"add $4, %[q6]\n\t"
+		"dec %[np]\n\t"
+		"jnz 1b\n\t"
+		"vmovdqu64 %%zmm0, (%[out])\n\t"
+		"vmovdqu64 %%zmm1, 64(%[out])\n\t"
+		"vmovdqu64 %%zmm2, 128(%[out])\n\t"
+		"vmovdqu64 %%zmm3, 192(%[out])\n\t"
+		"vmovdqu64 %%zmm4, 256(%[out])\n\t"
+		"vmovdqu64 %%zmm5, 320(%[out])\n\t"
+		"vmovdqu64 %%zmm6, 384(%[out])\n\t"
+		"vmovdqu64 %%zmm7, 448(%[out])\n\t"
+		"vmovdqu64 %%zmm8, 512(%[out])\n\t"
+		"vmovdqu64 %%zmm9, 576(%[out])\n\t"
+		"vmovdqu64 %%zmm10, 640(%[out])\n\t"
+		"vmovdqu64 %%zmm11, 704(%[out])\n\t"
+		"vmovdqu64 %%zmm12, 768(%[out])\n\t"
+		"vmovdqu64 %%zmm13, 832(%[out])\n\t"
+		"vmovdqu64 %%zmm14, 896(%[out])\n\t"
+		"vmovdqu64 %%zmm15, 960(%[out])\n\t"
+		: [k] "+r"(k), [q0] "+r"(q0), [q3] "+r"(q3), [q6] "+r"(q6),
+		  [np] "+r"(np)
+		: [st] "r"(st), [out] "r"(out)
+		: "memory", "cc", "xmm0", "xmm1", "xmm2", "xmm3", "xmm4", "xmm5",
+		  "xmm6", "xmm7", "xmm8", "xmm9", "xmm10", "xmm11", "xmm12",
+		  "xmm13", "xmm14", "xmm15", "xmm16", "xmm17", "xmm18", "xmm19",
+		  "xmm20", "xmm21", "xmm22", "xmm23", "xmm24", "xmm25");
+	for (r = 0; r < 8; r++) {
+		spe_qkr_store(out[2 * r], out[2 * r], 0, dst[r],
+			      cnt > 16 ? 16 : cnt);
+		if (cnt > 16)
+			spe_qkr_store(out[2 * r + 1], out[2 * r + 1], 0,
+				      dst[r] + 16, cnt - 16);
+	}
+#else
+	spe_qkr_block(q, q, kt, d / 2, 8, 0, dst, cnt);
+#endif
+}
+
+SPE_INLINE void spe_qkr_rows4(const int16_t *q, const uint64_t *qn2,
+			      uint64_t km, const int32_t *kt, uint32_t d,
+			      int64_t *const *dst, uint32_t cnt)
+{
+	spe_qkr_rows_block(q, 4, qn2, km, kt, d, dst, cnt);
+}
+
+SPE_INLINE void spe_qkr_rows8(const int16_t *q, const uint64_t *qn2,
+			      uint64_t km, const int32_t *kt, uint32_t d,
+			      int64_t *const *dst, uint32_t cnt)
+{
+	int split = 0, r;
+
+	for (r = 0; r < 8; r++)
+		split |= !spe_cs_small(qn2[r], km);
+	if (!split) {
+		spe_qkr_block8(q, kt, d, dst, cnt);
+		return;
+	}
+	/* Split blocks are four rows (sixteen accumulators). */
+	spe_qkr_rows_block(q, 4, qn2, km, kt, d, dst, cnt);
+	spe_qkr_rows_block(q + (size_t)4 * d, 4, qn2 + 4, km, kt, d, dst + 4,
+			   cnt);
 }
 
 static void spe_qk_rows_avx512(const int16_t *q, uint32_t m, const int16_t *k,
 			       uint32_t n, uint32_t d, int64_t *acc)
 {
-	struct spe_qkr_prep pp;
-	uint32_t i, j, r;
+	int32_t kt[SPE_QK_BLOCK / 2 * SPE_QKR_KEYS] __attribute__((aligned(64)));
+	uint64_t qn2[SPE_QKR_CHUNK];
+	uint32_t i0, mc, i, j, r;
 
-	if (m < SPE_QKR_ROWS || d % 32 || d > 256 || n < 16 ||
-	    !spe_qkr_prepare(q, m, k, n, d, &pp)) {
+	if (m < 4 || d % 32 || d > SPE_QK_BLOCK || n < 16) {
 		for (i = 0; i < m; i++)
 			spe_qk_scores_avx512(q + (size_t)i * d, k, n, d,
 					     acc + (size_t)i * n);
 		return;
 	}
-	/* Keys outer: a block of kt (P x 128 bytes) stays in L1 for all rows. */
-	for (j = 0; j < n; j += SPE_QKR_KEYS) {
-		uint64_t km = pp.kmax2[j / SPE_QKR_KEYS];
-		uint32_t cnt = n - j < SPE_QKR_KEYS ? n - j : SPE_QKR_KEYS;
+	for (i0 = 0; i0 < m; i0 += mc) {
+		const int16_t *qc = q + (size_t)i0 * d;
 
-		for (i = 0; i < m; i += SPE_QKR_ROWS) {
-			int R = m - i >= SPE_QKR_ROWS ? SPE_QKR_ROWS : 1;
-			size_t o = (size_t)i * pp.P;
+		mc = m - i0 < SPE_QKR_CHUNK ? m - i0 : SPE_QKR_CHUNK;
+		spe_qn2_avx512(qc, mc, d, qn2);
+		/* Keys outer: the block of kt (P x 128 bytes) stays in L1. */
+		for (j = 0; j < n; j += SPE_QKR_KEYS) {
+			uint32_t cnt = n - j < SPE_QKR_KEYS ? n - j : SPE_QKR_KEYS;
+			uint64_t km = spe_kt_block_avx512(k + (size_t)j * d, cnt,
+							  d, kt);
 			int64_t *dst[SPE_QKR_ROWS];
-			int split = 0;
 
-			for (r = 0; r < (uint32_t)R; r++) {
-				dst[r] = acc + (size_t)(i + r) * n;
-				split |= !spe_cs_small(pp.qn2[i + r], km);
+			for (i = 0; i + 8 <= mc; i += 8) {
+				for (r = 0; r < 8; r++)
+					dst[r] = acc + (size_t)(i0 + i + r) * n + j;
+				if (d == 64)
+					spe_qkr_rows8(qc + (size_t)i * d, qn2 + i,
+						      km, kt, 64, dst, cnt);
+				else
+					spe_qkr_rows8(qc + (size_t)i * d, qn2 + i,
+						      km, kt, d, dst, cnt);
 			}
-			if (R == SPE_QKR_ROWS) {
-				if (split)
-					spe_qkr_block(pp.ql + o, pp.qh + o, pp.kt,
-						      pp.np, j, pp.P, SPE_QKR_ROWS,
-						      1, dst, cnt);
-				else
-					spe_qkr_block(pp.qw + o, pp.qh + o, pp.kt,
-						      pp.np, j, pp.P, SPE_QKR_ROWS,
-						      0, dst, cnt);
-			} else {
-				if (split)
-					spe_qkr_block(pp.ql + o, pp.qh + o, pp.kt,
-						      pp.np, j, pp.P, 1, 1, dst, cnt);
-				else
-					spe_qkr_block(pp.qw + o, pp.qh + o, pp.kt,
-						      pp.np, j, pp.P, 1, 0, dst, cnt);
-				i -= SPE_QKR_ROWS - 1;	/* one row done */
+			if (i + 4 <= mc) {
+				for (r = 0; r < 4; r++)
+					dst[r] = acc + (size_t)(i0 + i + r) * n + j;
+				spe_qkr_rows4(qc + (size_t)i * d, qn2 + i, km, kt,
+					      d, dst, cnt);
+				i += 4;
+			}
+			for (; i < mc; i++) {
+				dst[0] = acc + (size_t)(i0 + i) * n + j;
+				spe_qkr_rows_block(qc + (size_t)i * d, 1, qn2 + i,
+						   km, kt, d, dst, cnt);
 			}
 		}
 	}
-	free(pp.block);
 }
 
 /*
@@ -563,6 +981,26 @@ static void spe_qk_rows_avx512(const int16_t *q, uint32_t m, const int16_t *k,
  * whose weights are all in 0..32767 and total at most 65536 keeps exact
  * int32 sums for the whole row; any other row goes through pv_accumulate.
  */
+/* spe_pv_flush_avx512() into a row not yet written: stores, no adds. */
+SPE_INLINE void spe_pv_store_avx512(__m512i lo, __m512i hi, int64_t *acc)
+{
+	const __m512i idx_a = _mm512_set_epi64(11, 10, 9, 8, 3, 2, 1, 0);
+	const __m512i idx_b = _mm512_set_epi64(15, 14, 13, 12, 7, 6, 5, 4);
+	__m512i l64a = _mm512_cvtepi32_epi64(_mm512_castsi512_si256(lo));
+	__m512i l64b = _mm512_cvtepi32_epi64(_mm512_extracti64x4_epi64(lo, 1));
+	__m512i h64a = _mm512_cvtepi32_epi64(_mm512_castsi512_si256(hi));
+	__m512i h64b = _mm512_cvtepi32_epi64(_mm512_extracti64x4_epi64(hi, 1));
+
+	_mm512_storeu_si512((void *)acc,
+			    _mm512_permutex2var_epi64(l64a, idx_a, h64a));
+	_mm512_storeu_si512((void *)(acc + 8),
+			    _mm512_permutex2var_epi64(l64a, idx_b, h64a));
+	_mm512_storeu_si512((void *)(acc + 16),
+			    _mm512_permutex2var_epi64(l64b, idx_a, h64b));
+	_mm512_storeu_si512((void *)(acc + 24),
+			    _mm512_permutex2var_epi64(l64b, idx_b, h64b));
+}
+
 #define SPE_PVR_ROWS	4
 
 SPE_INLINE void spe_pvr_group(const int32_t *w2, uint32_t P2,
@@ -600,15 +1038,14 @@ SPE_INLINE void spe_pvr_group(const int32_t *w2, uint32_t P2,
 
 #pragma GCC unroll 4
 			for (t = 0; t < 2 * ncv; t++)
-				a[r][t] = _mm512_dpwssd_epi32(a[r][t], u[t], wv);
+				a[r][t] = spe_dpwssd(a[r][t], u[t], wv);
 		}
 	}
 #pragma GCC unroll 4
 	for (r = 0; r < R; r++) {
-		memset(dst[r], 0, d * sizeof(int64_t));
 #pragma GCC unroll 2
 		for (t = 0; t < ncv; t++)
-			spe_pv_flush_avx512(a[r][2 * t], a[r][2 * t + 1],
+			spe_pv_store_avx512(a[r][2 * t], a[r][2 * t + 1],
 					    dst[r] + 32 * t);
 	}
 }
@@ -682,12 +1119,15 @@ static void spe_pv_accumulate_avx512(const int32_t *w, const int16_t *v,
 static void spe_pv_rows_avx512(const int32_t *w, uint32_t m, const int16_t *v,
 			       uint32_t n, uint32_t d, int64_t *acc)
 {
+	/* Pair words of SPE_PVR_ROWS rows: on the stack up to n = 1024. */
+	int32_t w2s[SPE_PVR_ROWS * (512 + 16)];
 	uint32_t P2 = (n + 1) / 2, i, g = 0;
-	int32_t *w2;
+	int32_t *w2 = w2s;
 	int64_t *dst[SPE_PVR_ROWS];
 
 	if (m < 2 || (d != 32 && d != 64) || n < 2 ||
-	    !(w2 = malloc((size_t)SPE_PVR_ROWS * (P2 + 16) * sizeof(int32_t)))) {
+	    (P2 > 512 && !(w2 = malloc((size_t)SPE_PVR_ROWS * (P2 + 16) *
+				       sizeof(int32_t))))) {
 		for (i = 0; i < m; i++)
 			spe_pv_accumulate_avx512(w + (size_t)i * n, v, n, d,
 						 acc + (size_t)i * d);
@@ -717,7 +1157,8 @@ static void spe_pv_rows_avx512(const int32_t *w, uint32_t m, const int16_t *v,
 			spe_pvr_group(w2 + (size_t)i * P2, P2, v, n, 32, 1, 1,
 				      dst + i);
 	}
-	free(w2);
+	if (w2 != w2s)
+		free(w2);
 }
 
 const struct spe_kernels spe_kernels_avx512 = {
