@@ -47,7 +47,8 @@ BENCH_BASE_CFLAGS := -O3 -march=native -ffast-math -fopenmp-simd -g \
 
 KERNELS_SRCS := engine/spe_kernels.c engine/spe_kernels_generic.c \
 	engine/spe_kernels_sse41.c engine/spe_kernels_avx2.c \
-	engine/spe_kernels_avx512.c engine/spe_kernels_avx512vbmi.c \
+	engine/spe_kernels_avx512.c engine/spe_kernels_avx512_rows.c \
+	engine/spe_kernels_avx512vbmi.c \
 	engine/spe_kernels_avx512_gather.c
 KERNELS_OBJS := $(KERNELS_SRCS:engine/%.c=$(KERNELS_BUILD)/%.o)
 KERNELS_TEST := $(KERNELS_BUILD)/test_kernels

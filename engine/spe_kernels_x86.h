@@ -305,6 +305,31 @@ SPE_INLINE void spe_pv_flush_avx512(__m512i lo, __m512i hi,
 	_mm512_storeu_si512((void *)(acc + 24), _mm512_add_epi64(
 		_mm512_loadu_si512((const void *)(acc + 24)), c3));
 }
+/*
+ * vpdpwssd (acc += pairwise products of a and b, int32 lanes, wrapping).
+ * GCC 12 surrounds the intrinsic with register copies (and spills) in the
+ * multi-row loops; the asm form keeps the accumulator in place.
+ */
+#if defined(__GNUC__) && !defined(__clang__)
+SPE_INLINE __m512i spe_dpwssd(__m512i acc, __m512i a, __m512i b)
+{
+	__asm__("vpdpwssd %2, %1, %0" : "+v"(acc) : "v"(a), "v"(b));
+	return acc;
+}
+#else
+#define spe_dpwssd	_mm512_dpwssd_epi32
+#endif
+
+/* Shared by spe_kernels_avx512.c and spe_kernels_avx512_rows.c. */
+void spe_qk_scores_avx512(const int16_t *q, const int16_t *k, uint32_t n,
+			  uint32_t d, int64_t *acc);
+void spe_pv_accumulate_avx512(const int32_t *w, const int16_t *v,
+			      uint32_t n, uint32_t d, int64_t *acc);
+void spe_qk_rows_avx512(const int16_t *q, uint32_t m, const int16_t *k,
+			uint32_t n, uint32_t d, int64_t *acc);
+void spe_pv_rows_avx512(const int32_t *w, uint32_t m, const int16_t *v,
+			uint32_t n, uint32_t d, int64_t *acc);
+
 #endif /* SPE_KERNELS_X86_AVX512 */
 
 #endif /* SPE_KERNELS_X86_H */
