@@ -145,7 +145,12 @@ static int time_one(const struct wl_model *m, int dense, uint32_t prompt,
 	o.steps = steps;
 	o.check = 0;
 	o.quiet = 1;
-	o.dense = dense;
+	if (dense) {		/* as spatten-run --dense */
+		o.dense = 1;
+		o.progressive = 0;
+		o.k_bits = 16;
+		o.v_bits = 16;
+	}
 	ret = wl_run(&o, r);
 	if (!ret) {
 		sum_result(&o, r, &sm);

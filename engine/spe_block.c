@@ -146,6 +146,19 @@ static int spe_row_probs(struct spe_ctx *c, const int16_t *q, int64_t *score,
 	return SPATTEN_HW_OK;
 }
 
+/* A row's probabilities as top-k keys (vectorised as spe_add_imp()). */
+#if defined(__GNUC__) && !defined(__clang__)
+__attribute__((optimize("tree-vectorize", "vect-cost-model=cheap")))
+#endif
+static void spe_prob_keys(uint64_t *restrict key, const int32_t *restrict pq,
+			  uint32_t n)
+{
+	uint32_t j;
+
+	for (j = 0; j < n; j++)
+		key[j] = (uint32_t)pq[j];
+}
+
 /*
  * Local value pruning of block row @bi: remember its kept (key, prob)
  * pairs and mark their V rows wanted.
@@ -159,8 +172,7 @@ static void spe_row_values(struct spe_ctx *c, uint32_t bi, uint32_t vis,
 	uint64_t cyc;
 
 	if (c->job->value_keep < vis) {
-		for (j = 0; j < vis; j++)
-			c->key[j] = (uint32_t)pq[j];
+		spe_prob_keys(c->key, pq, vis);
 		/* The value engine's cycles are hidden (docs/engine.md). */
 		n_sel = spe_topk_select(&c->topk, c->key, vis,
 					c->job->value_keep, idx, &cyc);
