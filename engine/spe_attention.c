@@ -379,7 +379,7 @@ static int spe_load_kv_head(struct spe_ctx *c, uint32_t g)
 	if (c->k_packed)
 		k_in = 2;
 	/* RoPE rotates keys, progressive ones are packed: never in place */
-	else if (c->gidx && c->k_bits == 16 && !c->rope)
+	else if (c->gidx && c->kern->qk_gather && c->k_bits == 16 && !c->rope)
 		k_in = spe_map_kv_span(c, SPE_PLANE_K_MSB, g, c->k16, &c->kp);
 	c->k_gather = k_in == 1;
 	if (!k_in) {
@@ -388,7 +388,8 @@ static int spe_load_kv_head(struct spe_ctx *c, uint32_t g)
 		if (rc)
 			return rc;
 	}
-	if (c->gidx && c->v_bits == 16 && !c->value_prune)
+	if (c->gidx && c->kern->pv_gather && c->v_bits == 16 &&
+	    !c->value_prune)
 		v_in = spe_map_kv_span(c, SPE_PLANE_V, g, c->v16, &c->vp);
 	c->v_gather = v_in == 1;
 	if (!v_in && !c->value_prune) {

@@ -89,8 +89,12 @@ struct spe_topk {
 	const struct spe_kernels *kern;
 };
 
-/* Room the top-k buffers and output lists need past their keys. */
+/*
+ * Room the top-k buffers and output lists need past their keys: what
+ * spe_kernels.topk_split and topk_filter may store past them.
+ */
 #define SPE_TOPK_PAD		8
+_Static_assert(SPE_TOPK_PAD >= 8, "the AVX-512 passes store 8 keys at once");
 
 uint32_t spe_topk_prng_init(uint32_t seed, uint32_t call);
 uint32_t spe_topk_prng_next(uint32_t *state);

@@ -32,7 +32,8 @@ static int spe_kernels_supported(const struct spe_kernels *k)
 		       __builtin_cpu_supports("avx512vl") &&
 		       __builtin_cpu_supports("avx512vnni") &&
 		       __builtin_cpu_supports("avx2") &&
-		       __builtin_cpu_supports("bmi2");
+		       __builtin_cpu_supports("bmi2") &&
+		       __builtin_cpu_supports("popcnt");
 	if (k == &spe_kernels_avx2)
 		return __builtin_cpu_supports("avx2");
 	if (k == &spe_kernels_sse41)
@@ -43,7 +44,7 @@ static int spe_kernels_supported(const struct spe_kernels *k)
 
 #if defined(__x86_64__)
 /* The CPU runs spe_kernels_avx512vbmi.c (checked once). */
-static int spe_have_vbmi(void)
+int spe_kernels_have_vbmi(void)
 {
 	static int vbmi = -1;
 	int v = __atomic_load_n(&vbmi, __ATOMIC_RELAXED);
@@ -67,13 +68,14 @@ static int spe_have_vbmi(void)
  * unpack and qk_packed of the x86 tables: VBMI where the CPU has it (Ice
  * Lake and later, Zen 4), else the portable loops. The tables' other
  * kernels need less (AVX-512 F/BW/DQ/VL/VNNI, AVX2, SSE4.1), so the choice
- * is made here, compiled for the baseline.
+ * is made here, compiled for the baseline, whichever table runs (a table
+ * forced by SPATTEN_KERNELS too: the bits are the same either way).
  */
 void spe_unpack_x86(const uint8_t *src, uint32_t bits, int is_unsigned,
 		    size_t n, unsigned int shift, int16_t add,
 		    const int16_t *base, int16_t *dst)
 {
-	if (spe_have_vbmi())
+	if (spe_kernels_have_vbmi())
 		spe_unpack_avx512vbmi(src, bits, is_unsigned, n, shift, add,
 				      base, dst);
 	else
@@ -85,7 +87,7 @@ void spe_qk_packed_x86(const int16_t *q, const uint8_t *k,
 		       const uint32_t *idx, uint32_t n, uint32_t bits,
 		       uint32_t d, int64_t *acc)
 {
-	if (spe_have_vbmi())
+	if (spe_kernels_have_vbmi())
 		spe_qk_packed_avx512vbmi(q, k, idx, n, bits, d, acc);
 	else
 		spe_qk_packed_generic(q, k, idx, n, bits, d, acc);

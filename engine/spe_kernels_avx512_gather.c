@@ -3,8 +3,9 @@
  * SpAtten engine: the AVX-512 table's kernels over index lists. qk_gather
  * and pv_gather read the kept rows of a pruned job where they are,
  * through their index list, with no gathered copy; topk_split and
- * topk_filter run the top-k engine's passes eight keys a step. Bit-identical to the portable kernels
- * (tests/kernels), by the arguments of spe_kernels_x86.h:
+ * topk_filter run the top-k engine's passes eight keys a step.
+ * Bit-identical to the portable kernels (tests/kernels), by the arguments
+ * of spe_kernels_x86.h:
  *  - qk_gather: a vector of 32 dimensions per step, vpdpwssd into int32
  *    lanes (lane i: dimensions x with x % 32 / 2 == i). When every lane's
  *    sum of |q| is at most 65535 the lane sums are exact; each is split
@@ -34,7 +35,8 @@
 	"avx512f,avx512bw,avx512dq,avx512vl,avx512vnni,avx2,bmi2,popcnt"))), \
 	apply_to = function)
 #else
-#pragma GCC target("avx512f,avx512bw,avx512dq,avx512vl,avx512vnni,avx2,bmi2,popcnt")
+#pragma GCC target("avx512f,avx512bw,avx512dq,avx512vl,avx512vnni,avx2," \
+		   "bmi2,popcnt")
 #endif
 
 #define SPE_KERNELS_X86_AVX512 1
@@ -186,11 +188,6 @@ static uint32_t spe_g_compact(const int32_t *w, const int16_t *v,
 }
 
 /*
- * Pairs of compacted rows into the int32 sums @lo, @hi (@nv vectors of
- * 32 columns, a constant at each call site), flushed into @acc whenever
- * the weights summed reach SPE_PV_WSUM_MAX.
- */
-/*
  * Every weight in 0..32767 and their total at most SPE_PV_WSUM_MAX (a
  * softmax row's are about 2^15): then int32 lanes hold every pair's
  * products to the end, unflushed.
@@ -242,6 +239,11 @@ SPE_INLINE void spe_g_pv_straight(const int32_t *w, const int16_t *v,
 		spe_pv_flush_avx512(lo[x], hi[x], acc + 32 * x);
 }
 
+/*
+ * Pairs of compacted rows into the int32 sums @lo, @hi (@nv vectors of
+ * 32 columns, a constant at each call site), flushed into @acc whenever
+ * the weights summed reach SPE_PV_WSUM_MAX.
+ */
 SPE_INLINE void spe_g_pv_pairs(const int16_t *const *row,
 					const int32_t *wt, uint32_t m,
 					uint32_t nv, __m512i *lo, __m512i *hi,

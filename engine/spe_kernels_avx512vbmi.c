@@ -25,10 +25,11 @@
 /* After the system headers: see spe_kernels_sse41.c. */
 #if defined(__clang__)
 #pragma clang attribute push(__attribute__((target( \
-	"avx512f,avx512bw,avx512dq,avx512vl,avx512vnni,avx512vbmi,avx2,bmi2"))), \
-	apply_to = function)
+	"avx512f,avx512bw,avx512dq,avx512vl,avx512vnni,avx512vbmi,avx2," \
+	"bmi2"))), apply_to = function)
 #else
-#pragma GCC target("avx512f,avx512bw,avx512dq,avx512vl,avx512vnni,avx512vbmi,avx2,bmi2")
+#pragma GCC target("avx512f,avx512bw,avx512dq,avx512vl,avx512vnni," \
+		   "avx512vbmi,avx2,bmi2")
 #endif
 
 #define SPE_KERNELS_X86_AVX512 1
@@ -148,15 +149,6 @@ spe_unpack32(const uint8_t *src, __mmask64 in, __m512i perm, __m512i lsh,
 	return _mm512_sra_epi16(_mm512_sllv_epi16(w, lsh), rsh);
 }
 
-/*
- * qk_packed, eight rows at a time, unpacked in registers and multiplied
- * with vpdpwssd. Exact: an element has at most 12 bits (|x| <= 2^11), so
- * an int32 lane, which sums the products of d / 16 <= 16 dimensions,
- * stays below 2^30; each lane sum is split as 65536 * H + L, the halves
- * of 16 lanes added in int32 (they fit) and the score rebuilt in int64.
- * Rows past @n repeat the last; their scores are not stored. @bits is a
- * constant at every call site: 8-bit rows sign-extend as they load.
- */
 /* Eight rows' scores: @row[i] packed rows of @bits (a constant). */
 SPE_INLINE void spe_qkp8(const __m512i *qv, const uint8_t *const *row,
 			 uint32_t bits, uint32_t d, __m512i perm, __m512i lsh,

@@ -189,6 +189,8 @@ uint32_t spe_topk_filter_avx512(const uint64_t *key, uint32_t n,
  */
 #if defined(__x86_64__)
 #define SPE_UNPACK_VBMI 1
+/* The CPU has every extension spe_kernels_avx512vbmi.c is built for. */
+int spe_kernels_have_vbmi(void);
 void spe_unpack_avx512vbmi(const uint8_t *src, uint32_t bits,
 			   int is_unsigned, size_t n, unsigned int shift,
 			   int16_t add, const int16_t *base, int16_t *dst);

@@ -304,20 +304,21 @@ static void spe_unpack_s16(const uint8_t *raw, size_t n, int16_t *dst)
 	}
 }
 
-/*
- * @n rows of @bits-bit elements (unsigned with @is_unsigned) at byte @off
- * of @plane, back to back in the operand, into @dst as int16: one map or
- * one read. Packed rows become x * 2^@shift + @add (+ @base[] if not
- * NULL: rows as @dst's); int16 rows are taken as they are. With
- * @direct, host int16 rows that map int16-aligned are not copied:
- * *@direct receives the operand's own bytes.
- */
+/* What packed rows become: x * 2^shift + add (+ base[] if not NULL). */
 struct spe_piece_form {
 	unsigned int shift;
 	int16_t add;
 	const int16_t *base;
 };
 
+/*
+ * @n rows of @bits-bit elements (unsigned with @is_unsigned) at byte @off
+ * of @plane, back to back in the operand, into @dst as int16: one map or
+ * one read. Packed rows take @form (NULL: as they are; a base has rows
+ * as @dst's); int16 rows are taken as they are. With
+ * @direct, host int16 rows that map int16-aligned are not copied:
+ * *@direct receives the operand's own bytes.
+ */
 static int spe_load_piece(struct spe_ctx *c, enum spe_plane plane,
 			  uint64_t off, uint32_t n, uint32_t bits,
 			  int is_unsigned, const struct spe_piece_form *form,

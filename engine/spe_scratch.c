@@ -168,7 +168,8 @@ static void spe_scratch_sizes(struct spe_ctx *c, size_t *n, size_t *sz)
 	SLOT(S_TK0, nk + SPE_TOPK_PAD, uint64_t);
 	SLOT(S_TK1, nk + SPE_TOPK_PAD, uint64_t);
 	SLOT(S_TK2, nk + SPE_TOPK_PAD, uint64_t);
-	SLOT(S_GIDX, c->kern->qk_gather ? kv + 1 : 0, uint32_t);
+	/* always: the same scratch (and max_scratch verdict) on every CPU */
+	SLOT(S_GIDX, kv + 1, uint32_t);
 	SLOT(S_LSBDOT, c->progressive ? kv : 0, int64_t);
 	/* RoPE's cos and sin per gathered key and per query row (spe_rope.c) */
 	SLOT(S_ROPEK, c->rope_tables ? kv * d : 0, int32_t);
@@ -203,28 +204,36 @@ static void spe_scratch_layout(struct spe_ctx *c, size_t *n, size_t *sz,
 		*total += SPE_ROWS_ALIGN;
 }
 
-/* RoPE tables up to this size: a cache, never what makes a job fail. */
-#define SPE_ROPE_TABLES_MAX	(64u << 20)
+/*
+ * Each RoPE table up to this size (a 131072-slot step's keys at D 128
+ * just fit): a cache, never what makes a job fail.
+ */
+#define SPE_ROPE_TABLE_MAX	(64u << 20)
+
+/* The block of *@total bytes (page included), within max_scratch. */
+static void *spe_scratch_block(struct spe_ctx *c, size_t *n, size_t *sz,
+			       size_t *off, size_t *total)
+{
+	spe_scratch_layout(c, n, sz, off, total);
+	if (!*total || (c->max_scratch && *total > c->max_scratch))
+		return NULL;
+	return malloc(*total);
+}
 
 int spe_scratch_alloc(struct spe_ctx *c)
 {
 	size_t n[S_COUNT], sz[S_COUNT], off[S_COUNT], total;
-	uint64_t tables = (uint64_t)(c->job->kv_rows + c->job->q_rows) *
-			  c->d * sizeof(int32_t);
+	uint64_t rows = (uint64_t)c->job->kv_rows > c->job->q_rows ?
+			c->job->kv_rows : c->job->q_rows;
 	uint8_t *base;
 
-	c->rope_tables = c->rope && tables <= SPE_ROPE_TABLES_MAX;
-	spe_scratch_layout(c, n, sz, off, &total);
-	if (c->rope_tables &&
-	    (!total || (c->max_scratch && total > c->max_scratch))) {
+	c->rope_tables = c->rope &&
+			 rows * c->d * sizeof(int32_t) <= SPE_ROPE_TABLE_MAX;
+	c->block = spe_scratch_block(c, n, sz, off, &total);
+	if (!c->block && c->rope_tables) {
 		c->rope_tables = 0;	/* without them, cos and sin per use */
-		spe_scratch_layout(c, n, sz, off, &total);
+		c->block = spe_scratch_block(c, n, sz, off, &total);
 	}
-	/* One allocation, its start rounded up to a page by hand. */
-	if (!total || (c->max_scratch && total > c->max_scratch))
-		return SPATTEN_HW_ERR_NO_MEMORY;
-	total -= SPE_ROWS_ALIGN;
-	c->block = malloc(total + SPE_ROWS_ALIGN);
 	if (!c->block)
 		return SPATTEN_HW_ERR_NO_MEMORY;
 	base = (uint8_t *)c->block +

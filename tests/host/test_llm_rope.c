@@ -124,7 +124,7 @@ static void check_against_ref(const char *name, const struct llm_test *t,
  * The engine keeps RoPE's cos and sin per job in scratch when they fit
  * (spe_rope.c); at the smallest max_scratch the job runs with, they do
  * not, and every angle is computed where it is used. Both must give the
- * same bits: output, tok_imp, statistics and cycles.
+ * same bits: output, statistics and cycles.
  */
 static void check_tables_same(const char *name, struct llm_test *t)
 {

@@ -990,9 +990,7 @@ int main(void)
 	test_gather(gen);
 	test_qk_packed(gen);
 #ifdef SPE_UNPACK_VBMI
-	if (__builtin_cpu_supports("avx512vbmi") &&
-	    __builtin_cpu_supports("avx512bw") &&
-	    __builtin_cpu_supports("bmi2"))
+	if (spe_kernels_have_vbmi())
 		test_unpack_fn("avx512vbmi", spe_unpack_avx512vbmi);
 #endif
 	if (getenv("EXPECT_KERNELS") && *getenv("EXPECT_KERNELS"))
