@@ -90,6 +90,55 @@ static int llm_write(void *opaque, enum spe_plane plane, uint64_t off,
 	return SPATTEN_HW_OK;
 }
 
+/* map: the bytes in place, counted and logged as a read. */
+static const void *llm_map(void *opaque, enum spe_plane plane, uint64_t off,
+			   size_t len)
+{
+	struct llm_mem *m = opaque;
+	const uint8_t *p = llm_locate(m, plane, off, len);
+
+	if (!p)
+		return NULL;
+	m->rbytes[plane] += len;
+	llm_log_add(&m->rlog[plane], off, len);
+	return p;
+}
+
+/*
+ * map_gather: the span in place, its @used bytes counted; with
+ * LLM_MAP_ODD a copy at an odd address (the engine must copy int16 rows
+ * out of it), kept until the next reset.
+ */
+static const void *llm_map_gather(void *opaque, enum spe_plane plane,
+				  uint64_t off, size_t len, size_t used)
+{
+	struct llm_mem *m = opaque;
+	const uint8_t *p = llm_locate(m, plane, off, len);
+	uint8_t *odd;
+
+	if (!p)
+		return NULL;
+	m->rbytes[plane] += used;
+	m->gathers++;
+	if (m->map_mode != LLM_MAP_ODD)
+		return p;
+	odd = malloc(len + 1);
+	if (!odd)
+		llm_die("out of memory");
+	memcpy(odd + 1, p, len);
+	if (m->n_odd == LLM_MAX_ODD)
+		llm_die("more map_gather spans than one job has");
+	m->odd[m->n_odd++] = odd;
+	return odd + 1;
+}
+
+void llm_mem_set_map(struct llm_mem *m, int mode)
+{
+	m->map_mode = mode;
+	m->ops.map = mode ? llm_map : NULL;
+	m->ops.map_gather = mode ? llm_map_gather : NULL;
+}
+
 static int llm_cancelled(void *opaque)
 {
 	struct llm_mem *m = opaque;
@@ -117,12 +166,16 @@ void llm_mem_reset(struct llm_mem *m)
 	}
 	m->stray = 0;
 	m->polls = 0;
+	m->gathers = 0;
+	while (m->n_odd)
+		free(m->odd[--m->n_odd]);
 }
 
 void llm_mem_free(struct llm_mem *m)
 {
 	int p;
 
+	llm_mem_reset(m);
 	for (p = 0; p < SPE_PLANE_COUNT; p++) {
 		free(m->data[p]);
 		free(m->rlog[p].io);

@@ -44,7 +44,15 @@ struct llm_log {
  * @cancel_at: the poll returns "cancelled" from this call on (1-based; 0:
  *	never)
  * @ops: the struct spe_mem to hand spe_run()
+ * @map_mode: LLM_MAP_* (llm_mem_set_map())
+ * @gathers: spans handed out by map_gather since the last reset
+ * @odd, @n_odd: LLM_MAP_ODD's copies, freed at the next reset
  */
+#define LLM_MAP_NONE	0	/* read only */
+#define LLM_MAP_IN_PLACE 1	/* map and map_gather, in place */
+#define LLM_MAP_ODD	2	/* map_gather's spans at odd addresses */
+#define LLM_MAX_ODD	1024
+
 struct llm_mem {
 	const struct spe_job *job;
 	uint8_t *data[SPE_PLANE_COUNT];
@@ -54,6 +62,10 @@ struct llm_mem {
 	int stray;
 	unsigned int polls, cancel_at;
 	struct spe_mem ops;
+	int map_mode;
+	unsigned int gathers;
+	uint8_t *odd[LLM_MAX_ODD];
+	unsigned int n_odd;
 };
 
 void llm_mem_init(struct llm_mem *m);
@@ -62,6 +74,8 @@ void llm_mem_free(struct llm_mem *m);
 uint8_t *llm_mem_alloc(struct llm_mem *m, enum spe_plane plane, size_t len);
 /* Forget the traffic of earlier runs. */
 void llm_mem_reset(struct llm_mem *m);
+/* Give the engine map and map_gather (LLM_MAP_*), or not. */
+void llm_mem_set_map(struct llm_mem *m, int mode);
 /* No byte of any plane read twice, none written twice. */
 int llm_mem_once(const struct llm_mem *m);
 /* Our count of each plane's traffic equals the engine's statistics. */
