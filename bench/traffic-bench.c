@@ -73,6 +73,18 @@ static void sum_result(const struct wl_opts *o, const struct wl_result *r,
 	}
 }
 
+/* A quiet, unchecked run of @m on the simulation backend. */
+static void sim_opts(const struct wl_model *m, uint32_t prompt,
+		     uint32_t steps, struct wl_opts *o)
+{
+	wl_opts_default(o, m);
+	o->backend = SPATTEN_BACKEND_SIM;
+	o->prompt = prompt;
+	o->steps = steps;
+	o->check = 0;
+	o->quiet = 1;
+}
+
 static int run_one(const struct wl_model *m, int mech, uint32_t prompt,
 		   uint32_t steps, struct sums *s)
 {
@@ -82,12 +94,7 @@ static int run_one(const struct wl_model *m, int mech, uint32_t prompt,
 
 	if (!r)
 		return -ENOMEM;
-	wl_opts_default(&o, m);
-	o.backend = SPATTEN_BACKEND_SIM;
-	o.prompt = prompt;
-	o.steps = steps;
-	o.check = 0;
-	o.quiet = 1;
+	sim_opts(m, prompt, steps, &o);
 	o.progressive = 0;
 	o.k_bits = 16;
 	o.v_bits = 16;
@@ -139,12 +146,7 @@ static int time_one(const struct wl_model *m, int dense, uint32_t prompt,
 
 	if (!r)
 		return -ENOMEM;
-	wl_opts_default(&o, m);
-	o.backend = SPATTEN_BACKEND_SIM;
-	o.prompt = prompt;
-	o.steps = steps;
-	o.check = 0;
-	o.quiet = 1;
+	sim_opts(m, prompt, steps, &o);
 	if (dense) {		/* as spatten-run --dense */
 		o.dense = 1;
 		o.progressive = 0;

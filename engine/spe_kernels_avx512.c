@@ -45,8 +45,7 @@ SPE_INLINE void spe_qk8_lanes_avx512(const int16_t *q,
 				     const int16_t *k0,
 				     uint32_t d, int64_t *acc)
 {
-	const __m512i lo16 = _mm512_set1_epi32(0xffff);
-	__m512i a[8], v[16], s, l, h;
+	__m512i a[16];
 	uint32_t x;
 	int i;
 
@@ -62,16 +61,7 @@ SPE_INLINE void spe_qk8_lanes_avx512(const int16_t *q,
 			a[i] = spe_dpwssd(a[i], qv,
 				_mm512_loadu_si512((const void *)(k0 + (size_t)i * d + x)));
 	}
-#pragma GCC unroll 8
-	for (i = 0; i < 8; i++) {
-		v[i] = _mm512_and_si512(a[i], lo16);
-		v[8 + i] = _mm512_srai_epi32(a[i], 16);
-	}
-	s = spe_reduce16_avx512(v);		/* [L0..L7, H0..H7] */
-	l = _mm512_cvtepi32_epi64(_mm512_castsi512_si256(s));
-	h = _mm512_cvtepi32_epi64(_mm512_extracti64x4_epi64(s, 1));
-	_mm512_storeu_si512((void *)acc,
-			    _mm512_add_epi64(_mm512_slli_epi64(h, 16), l));
+	_mm512_storeu_si512((void *)acc, spe_scores8_avx512(a, 0));
 }
 
 /* Eight keys, split q: 256 * H + L over @len (<= 256) dimensions. */
@@ -81,7 +71,7 @@ SPE_INLINE void spe_qk8_split_avx512(const int16_t *qlo,
 				     uint32_t d, uint32_t len,
 				     int64_t *r)
 {
-	__m512i a[16], s, l, h;
+	__m512i a[16];
 	uint32_t x;
 	int i;
 
@@ -102,11 +92,7 @@ SPE_INLINE void spe_qk8_split_avx512(const int16_t *qlo,
 			a[8 + i] = spe_dpwssd(a[8 + i], kv, hv);
 		}
 	}
-	s = spe_reduce16_avx512(a);		/* [L0..L7, H0..H7] */
-	l = _mm512_cvtepi32_epi64(_mm512_castsi512_si256(s));
-	h = _mm512_cvtepi32_epi64(_mm512_extracti64x4_epi64(s, 1));
-	_mm512_storeu_si512((void *)r,
-			    _mm512_add_epi64(_mm512_slli_epi64(h, 8), l));
+	_mm512_storeu_si512((void *)r, spe_scores8_avx512(a, 1));
 }
 
 void spe_qk_scores_avx512(const int16_t *q, const int16_t *k, uint32_t n,

@@ -54,8 +54,7 @@ SPE_INLINE void spe_g_qk8(const __m512i *qa, const __m512i *qb,
 			   const int16_t *const *row, uint32_t d, int split,
 			   int64_t *acc)
 {
-	const __m512i lo16 = _mm512_set1_epi32(0xffff);
-	__m512i a[16], s, l, h;
+	__m512i a[16];
 	uint32_t x;
 	int i;
 
@@ -77,18 +76,7 @@ SPE_INLINE void spe_g_qk8(const __m512i *qa, const __m512i *qb,
 				a[8 + i] = _mm512_dpwssd_epi32(a[8 + i], kv, vb);
 		}
 	}
-	if (!split) {
-#pragma GCC unroll 8
-		for (i = 0; i < 8; i++) {
-			a[8 + i] = _mm512_srai_epi32(a[i], 16);
-			a[i] = _mm512_and_si512(a[i], lo16);
-		}
-	}
-	s = spe_reduce16_avx512(a);			/* [L0..L7, H0..H7] */
-	l = _mm512_cvtepi32_epi64(_mm512_castsi512_si256(s));
-	h = _mm512_cvtepi32_epi64(_mm512_extracti64x4_epi64(s, 1));
-	_mm512_storeu_si512((void *)acc, _mm512_add_epi64(
-		_mm512_slli_epi64(h, split ? 8 : 16), l));
+	_mm512_storeu_si512((void *)acc, spe_scores8_avx512(a, split));
 }
 
 /*
@@ -188,6 +176,29 @@ static uint32_t spe_g_compact(const int32_t *w, const int16_t *v,
 }
 
 /*
+ * Value rows @ra and @rb (@nv vectors of 32 columns) interleaved word by
+ * word into vpdpwssd with their weights' pair @wv: the int32 sums @lo
+ * (columns 0-3, 8-11, ... of each vector) and @hi (the others).
+ */
+SPE_INLINE void spe_g_pv_pair(const int16_t *ra, const int16_t *rb,
+			      __m512i wv, uint32_t nv, __m512i *lo,
+			      __m512i *hi)
+{
+	uint32_t x;
+
+#pragma GCC unroll 8
+	for (x = 0; x < nv; x++) {
+		__m512i a = _mm512_loadu_si512((const void *)(ra + 32 * x));
+		__m512i b = _mm512_loadu_si512((const void *)(rb + 32 * x));
+
+		lo[x] = _mm512_dpwssd_epi32(lo[x],
+					    _mm512_unpacklo_epi16(a, b), wv);
+		hi[x] = _mm512_dpwssd_epi32(hi[x],
+					    _mm512_unpackhi_epi16(a, b), wv);
+	}
+}
+
+/*
  * Every weight in 0..32767 and their total at most SPE_PV_WSUM_MAX (a
  * softmax row's are about 2^15): then int32 lanes hold every pair's
  * products to the end, unflushed.
@@ -221,18 +232,7 @@ SPE_INLINE void spe_g_pv_straight(const int32_t *w, const int16_t *v,
 		__m512i wv = _mm512_set1_epi32((int32_t)((uint32_t)w[j] |
 						 wb << 16));
 
-#pragma GCC unroll 8
-		for (x = 0; x < nv; x++) {
-			__m512i a = _mm512_loadu_si512((const void *)(ra +
-								      32 * x));
-			__m512i b = _mm512_loadu_si512((const void *)(rb +
-								      32 * x));
-
-			lo[x] = _mm512_dpwssd_epi32(lo[x],
-					_mm512_unpacklo_epi16(a, b), wv);
-			hi[x] = _mm512_dpwssd_epi32(hi[x],
-					_mm512_unpackhi_epi16(a, b), wv);
-		}
+		spe_g_pv_pair(ra, rb, wv, nv, lo, hi);
 	}
 	memset(acc, 0, (size_t)d * sizeof(*acc));
 	for (x = 0; x < nv; x++)
@@ -265,17 +265,7 @@ SPE_INLINE void spe_g_pv_pairs(const int16_t *const *row,
 			*wsum = 0;
 		}
 		*wsum += wa + wb;
-		for (x = 0; x < nv; x++) {
-			__m512i a = _mm512_loadu_si512((const void *)(ra +
-								      32 * x));
-			__m512i b = _mm512_loadu_si512((const void *)(rb +
-								      32 * x));
-
-			lo[x] = _mm512_dpwssd_epi32(lo[x],
-					_mm512_unpacklo_epi16(a, b), wv);
-			hi[x] = _mm512_dpwssd_epi32(hi[x],
-					_mm512_unpackhi_epi16(a, b), wv);
-		}
+		spe_g_pv_pair(ra, rb, wv, nv, lo, hi);
 	}
 }
 

@@ -154,9 +154,8 @@ SPE_INLINE void spe_qkp8(const __m512i *qv, const uint8_t *const *row,
 			 uint32_t bits, uint32_t d, __m512i perm, __m512i lsh,
 			 __m128i rsh, __mmask64 in, int64_t *acc)
 {
-	const __m512i lo16 = _mm512_set1_epi32(0xffff);
 	size_t step = 4 * (size_t)bits;
-	__m512i a[16], s, l, h;
+	__m512i a[16];
 	uint32_t i, x;
 
 #pragma GCC unroll 8
@@ -175,16 +174,7 @@ SPE_INLINE void spe_qkp8(const __m512i *qv, const uint8_t *const *row,
 			a[i] = _mm512_dpwssd_epi32(a[i], qv[x], kv);
 		}
 	}
-#pragma GCC unroll 8
-	for (i = 0; i < 8; i++) {
-		a[8 + i] = _mm512_srai_epi32(a[i], 16);
-		a[i] = _mm512_and_si512(a[i], lo16);
-	}
-	s = spe_reduce16_avx512(a);		/* [L0..L7, H0..H7] */
-	l = _mm512_cvtepi32_epi64(_mm512_castsi512_si256(s));
-	h = _mm512_cvtepi32_epi64(_mm512_extracti64x4_epi64(s, 1));
-	_mm512_storeu_si512((void *)acc,
-			    _mm512_add_epi64(_mm512_slli_epi64(h, 16), l));
+	_mm512_storeu_si512((void *)acc, spe_scores8_avx512(a, 0));
 }
 
 /*

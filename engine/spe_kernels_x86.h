@@ -320,6 +320,32 @@ SPE_INLINE __m512i spe_dpwssd(__m512i acc, __m512i a, __m512i b)
 #define spe_dpwssd	_mm512_dpwssd_epi32
 #endif
 
+/*
+ * Eight int64 scores from the int32 lane sums of eight rows, a[i] for
+ * row i. With @split, a[8 + i] are the high parts' sums and the score is
+ * 256 * H + L; without, each (exact) lane sum is split here as
+ * 65536 * (S >> 16) + (S & 0xffff), whose halves over sixteen lanes add
+ * up in int32 without overflow. @a is overwritten.
+ */
+SPE_INLINE __m512i spe_scores8_avx512(__m512i *a, int split)
+{
+	const __m512i lo16 = _mm512_set1_epi32(0xffff);
+	__m512i s, l, h;
+	int i;
+
+	if (!split) {
+#pragma GCC unroll 8
+		for (i = 0; i < 8; i++) {
+			a[8 + i] = _mm512_srai_epi32(a[i], 16);
+			a[i] = _mm512_and_si512(a[i], lo16);
+		}
+	}
+	s = spe_reduce16_avx512(a);		/* [L0..L7, H0..H7] */
+	l = _mm512_cvtepi32_epi64(_mm512_castsi512_si256(s));
+	h = _mm512_cvtepi32_epi64(_mm512_extracti64x4_epi64(s, 1));
+	return _mm512_add_epi64(_mm512_slli_epi64(h, split ? 8 : 16), l);
+}
+
 /* Shared by spe_kernels_avx512.c and spe_kernels_avx512_rows.c. */
 void spe_qk_scores_avx512(const int16_t *q, const int16_t *k, uint32_t n,
 			  uint32_t d, int64_t *acc);
