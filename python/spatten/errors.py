@@ -1,0 +1,141 @@
+# SPDX-License-Identifier: MIT
+"""Exceptions: every libspatten failure is a :class:`SpattenError`.
+
+The library returns ``-errno``; the exception carries that ``errno``, the
+name of the C function that failed and a message (the library's own when
+it keeps one, else the errno's text plus what the Python call knows).
+Each errno class also derives from the built-in exception Python code
+already catches for it (``ValueError`` for ``EINVAL``, ``MemoryError``
+for ``ENOMEM``, ``FileNotFoundError`` for a missing board, ...).
+"""
+
+import errno as _errno
+import os
+
+from . import _ffi
+
+
+class SpattenError(OSError):
+    """A libspatten call failed.
+
+    Attributes: ``errno`` (positive), ``strerror`` (its text), ``function``
+    (the C function), ``message`` (the whole explanation).
+    """
+
+    def __init__(self, err, function, message):
+        super().__init__(err, os.strerror(err))
+        self.function = function
+        self.message = message
+
+    def __str__(self):
+        return "%s: %s [%s]" % (self.function, self.message,
+                                _errno.errorcode.get(self.errno, self.errno))
+
+
+class InvalidArgumentError(SpattenError, ValueError):
+    """EINVAL: an argument, shape or option the library refuses."""
+
+
+class NotSupportedError(SpattenError, NotImplementedError):
+    """EOPNOTSUPP: the board (or backend) lacks a feature, format or size."""
+
+
+class DeviceNotFoundError(SpattenError, FileNotFoundError):
+    """ENOENT/ENODEV/ENXIO: no such board, handle or job."""
+
+
+class OutOfMemoryError(SpattenError, MemoryError):
+    """ENOMEM: the library or the driver could not allocate."""
+
+
+class SaturationError(SpattenError, ArithmeticError):
+    """ERANGE: a value would saturate, or an operand lies outside its buffer."""
+
+
+class CacheFullError(SpattenError):
+    """ENOSPC: the KV cache cannot hold the new tokens."""
+
+
+class TooBigError(SpattenError, ValueError):
+    """EFBIG/E2BIG/EOVERFLOW: a size past what the board or struct allows."""
+
+
+class JobError(SpattenError):
+    """EIO: the job ran and failed; ``status`` has the device's status."""
+
+    status = None
+    status_name = None
+
+
+class JobTimeoutError(SpattenError, TimeoutError):
+    """ETIME/ETIMEDOUT: the job did not complete in time."""
+
+
+class BusyError(SpattenError, BlockingIOError):
+    """EBUSY/EAGAIN: too many jobs waiting to be reaped."""
+
+
+class CanceledError(SpattenError):
+    """ECANCELED: the handle is banned after a hang; open the device again."""
+
+
+class ProtocolError(SpattenError):
+    """EPROTO/ENOTTY: the node is not a SpAtten board of a supported API."""
+
+
+_CLASSES = {
+    _errno.EINVAL: InvalidArgumentError,
+    _errno.EOPNOTSUPP: NotSupportedError,
+    _errno.ENOENT: DeviceNotFoundError,
+    _errno.ENODEV: DeviceNotFoundError,
+    _errno.ENXIO: DeviceNotFoundError,
+    _errno.ENOMEM: OutOfMemoryError,
+    _errno.ERANGE: SaturationError,
+    _errno.ENOSPC: CacheFullError,
+    _errno.EFBIG: TooBigError,
+    _errno.E2BIG: TooBigError,
+    _errno.EOVERFLOW: TooBigError,
+    _errno.EIO: JobError,
+    _errno.ETIME: JobTimeoutError,
+    _errno.ETIMEDOUT: JobTimeoutError,
+    _errno.EBUSY: BusyError,
+    _errno.EAGAIN: BusyError,
+    _errno.ECANCELED: CanceledError,
+    _errno.EPROTO: ProtocolError,
+    _errno.ENOTTY: ProtocolError,
+}
+
+# What an errno means for a given call, when the library says no more.
+_HINTS = {
+    ("spatten_open_backend", _errno.ENOENT):
+        "no SpAtten board found; to run on the in-process simulation use "
+        "spatten.open(backend='sim') or set SPATTEN_BACKEND=sim",
+    ("spatten_open_backend", _errno.ENODEV):
+        "no SpAtten board found; to run on the in-process simulation use "
+        "spatten.open(backend='sim') or set SPATTEN_BACKEND=sim",
+    ("spatten_open_backend", _errno.EACCES):
+        "permission denied on the board's node (group 'render' or root?)",
+}
+
+
+def error_class(err):
+    """The exception class of a positive errno."""
+    return _CLASSES.get(err, SpattenError)
+
+
+def make_error(ret, function, context=None):
+    """The exception for a ``-errno`` return of ``function``."""
+    err = -ret
+    parts = []
+    lib_msg = _ffi.last_error()
+    parts.append(lib_msg or _HINTS.get((function, err)) or os.strerror(err))
+    if context:
+        parts.append(context)
+    return error_class(err)(err, function, "; ".join(parts))
+
+
+def check(ret, function, context=None):
+    """Raise for a negative return, else give it back."""
+    if ret < 0:
+        raise make_error(ret, function, context)
+    return ret
