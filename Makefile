@@ -38,6 +38,7 @@ all: qemu module host guest initramfs
 
 include tests/host/host.mk
 include lib/lib.mk
+include python/python.mk
 include tests/guest/driver.mk
 -include bench/bench.mk
 -include tools/replay.mk

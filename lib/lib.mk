@@ -316,7 +316,7 @@ guest-bins: $(GUEST_OUT)/bin/spatten_test $(GUEST_OUT)/bin/spatten_lib_test \
 
 # ---- install ---------------------------------------------------------------
 
-install: lib $(TOOLS_HOST_BINS)
+install: lib $(TOOLS_HOST_BINS) python-install
 	install -d $(DESTDIR)$(LIBDIR) $(DESTDIR)$(LIBDIR)/pkgconfig \
 		$(DESTDIR)$(INCLUDEDIR) $(DESTDIR)$(BINDIR)
 	install -m 644 $(LIB_A) $(DESTDIR)$(LIBDIR)/

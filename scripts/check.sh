@@ -77,9 +77,18 @@ tap_make() {
 		reliability-valgrind-tools
 	echo "# driver static checks"
 	run_step "driver checks" make -s -C "$top" driver-lint
+	echo "# Python package (python/): pytest on the simulation backend, beside"
+	echo "# the guest suite (QEMU's TCG keeps one core busy); its lines follow"
+	echo "# the guest suite's"
+	py_log=$(mktemp)
+	run_step "python tests" make -s -C "$top" python-check >"$py_log" 2>&1 &
+	py_pid=$!
 	echo "# guest suite (QEMU, TCG): one boot per kernel and interrupt mode,"
 	echo "# each followed by a scan of its kernel log"
 	run_step "guest suite" make -s -C "$top" guest-check
+	wait "$py_pid"
+	cat "$py_log"
+	rm -f "$py_log"
 	echo "# debug kernel (KASAN, lockdep, kmemleak, DMA-API debugging, fault"
 	echo "# injection): the suites, short forms, allocation-failure sweep"
 	run_step "debug-kernel suite" make -s -C "$top" debug-check

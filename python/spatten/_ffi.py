@@ -304,9 +304,13 @@ def _candidates():
     env = os.environ.get(LIB_ENV)
     if env:
         return [env]
-    here = os.path.dirname(os.path.abspath(__file__))
+    names = []
+    try:    # written by `make install`: the library it installed with us
+        from ._paths import LIBDIR
+        names.append(os.path.join(LIBDIR, SONAME))
+    except ImportError:
+        pass
     found = ctypes.util.find_library("spatten")
-    names = [os.path.join(here, SONAME)]
     if found:
         names.append(found)
     names.append(SONAME)

@@ -139,6 +139,7 @@ def as_float32(x, name):
     a = np.asarray(x)
     if a.dtype == np.float32:
         return a
-    if a.dtype in (np.float16, np.float64) or a.dtype.kind in "iu":
+    if a.dtype in (np.float16, np.float64):
         return a.astype(np.float32)
-    raise TypeError("array of %s: SpAtten takes float32 or float16" % a.dtype)
+    raise TypeError("array of %s: SpAtten takes float32, float16 (or "
+                    "float64, converted to float32)" % a.dtype)

@@ -94,7 +94,7 @@ class Device:
         p = None if path is None else os.fsencode(path)
         check(lib.spatten_open_backend(p, backend, ctypes.byref(h)),
               "spatten_open_backend",
-              None if path is None else "path %r" % (path,))
+              None if path is None else "path '%s'" % (path,))
         self._h = h.value
         self._refs = 1          # this object, plus one per buffer/session
         self._closed = False

@@ -128,7 +128,10 @@ def make_error(ret, function, context=None):
     err = -ret
     parts = []
     lib_msg = _ffi.last_error()
-    parts.append(lib_msg or _HINTS.get((function, err)) or os.strerror(err))
+    hint = _HINTS.get((function, err))
+    if hint and context and context.startswith("path '/"):
+        hint = None     # a node was named: it is not there, no board hunt
+    parts.append(lib_msg or hint or os.strerror(err))
     if context:
         parts.append(context)
     return error_class(err)(err, function, "; ".join(parts))

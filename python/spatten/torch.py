@@ -165,6 +165,8 @@ class SpAttenKVCache:
 
     def importance(self, batch=0, layer=None, kv_head=0):
         """Each slot's importance, as :meth:`kept_tokens` orders them."""
+        if not self.sessions:
+            return torch.empty(0, dtype=torch.int64)
         s = self.sessions[batch]
         if self._opts["per_head"]:
             _, imp = s.cache_head(0 if layer is None else layer, kv_head)

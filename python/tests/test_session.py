@@ -1,0 +1,214 @@
+# SPDX-License-Identifier: MIT
+"""Sessions from Python: layouts, strides, element types and grouped-query
+attention give the bits they must; dense sessions match a plain PyTorch
+softmax attention within the fixed-point tolerance (docs/python.md)."""
+
+import numpy as np
+import pytest
+
+import spatten
+
+torch = pytest.importorskip("torch")
+
+H, G, D, LAYERS = 8, 2, 32, 2
+
+
+def _session(dev, **kw):
+    base = dict(kind="decoder", n_layers=LAYERS, n_heads=H, n_kv_heads=G,
+                head_dim=D, max_context=96,
+                schedule=spatten.Schedule.paper(LAYERS, (0.7, 0.5),
+                                                (1.0, 0.75), 0.6))
+    base.update(kw)
+    return spatten.Session(dev, **base)
+
+
+def _inputs(rng, passes, heads=(H, G, G)):
+    """Per pass and layer: float32 q, k, v as (heads, n, D)."""
+    out = []
+    for n in passes:
+        out.append([tuple(rng.standard_normal((h, n, D)).astype(np.float32)
+                          for h in heads) for _ in range(LAYERS)])
+    return out
+
+
+def _run(s, data, convert=lambda a: a, layout="htd"):
+    outs = []
+    for layers in data:
+        for layer, (q, k, v) in enumerate(layers):
+            q, k, v = (convert(a) for a in (q, k, v))
+            if layout == "thd":
+                q, k, v = (a.transpose(1, 0, 2).copy() if
+                           isinstance(a, np.ndarray) else
+                           a.transpose(0, 1).contiguous() for a in (q, k, v))
+            o = s.attend(layer, q, k, v, layout=layout)
+            if layout == "thd":
+                o = o.transpose(1, 0, 2) if isinstance(o, np.ndarray) \
+                    else o.transpose(0, 1)
+            outs.append(np.array(o if isinstance(o, np.ndarray)
+                                 else o.float().numpy(), np.float32))
+    return outs
+
+
+def _same(a, b):
+    assert len(a) == len(b)
+    for x, y in zip(a, b):
+        assert x.shape == y.shape
+        assert np.array_equal(x.view(np.uint32), y.view(np.uint32))
+
+
+PASSES = [24, 1, 1, 1, 3]       # a prompt, three steps, a chunk
+
+
+def test_layouts_and_strides_give_the_same_bits(dev, rng):
+    data = _inputs(rng, PASSES)
+    ref = _run(_session(dev), data)
+    _same(ref, _run(_session(dev), data, layout="thd"))
+    # torch views: strided (every other token of a wider tensor), the
+    # head axis reversed twice (negative strides in between), as tensors
+    def strided(a):
+        t = torch.from_numpy(a)
+        wide = torch.zeros(a.shape[0], 2 * a.shape[1], D)
+        wide[:, ::2] = t
+        return wide[:, ::2]
+    _same(ref, _run(_session(dev), data, strided))
+    def flipped(a):
+        return np.flip(np.flip(a.copy(), 0), 0)
+    _same(ref, _run(_session(dev), data, flipped))
+
+
+def test_fp16_and_bf16_inputs_equal_float_inputs(dev, rng):
+    data = _inputs(rng, PASSES)
+    data16 = [[tuple(a.astype(np.float16).astype(np.float32) for a in l)
+               for l in p] for p in data]
+    ref = _run(_session(dev), data16)
+    got = _run(_session(dev), data16, lambda a: a.astype(np.float16))
+    assert all(np.array_equal(x.astype(np.float16), y) for x, y in
+               zip(ref, got))
+    # torch fp16 output: the float output rounded once (nearest even)
+    got_t = _run(_session(dev), data16,
+                 lambda a: torch.from_numpy(a).half())
+    assert all(np.array_equal(x.astype(np.float16), y.astype(np.float16))
+               for x, y in zip(ref, got_t))
+    databf = [[tuple(torch.from_numpy(a).bfloat16().float().numpy()
+                     for a in l) for l in p] for p in data]
+    refbf = _run(_session(dev), databf)
+    gotbf = _run(_session(dev), databf,
+                 lambda a: torch.from_numpy(a).bfloat16())
+    for x, y in zip(refbf, gotbf):
+        assert torch.equal(torch.from_numpy(x).bfloat16(),
+                           torch.from_numpy(y).bfloat16())
+
+
+def test_gqa_equals_repeated_kv(dev, rng):
+    data = _inputs(rng, PASSES)
+    rep = [[(q, np.repeat(k, H // G, 0), np.repeat(v, H // G, 0))
+            for q, k, v in p] for p in data]
+    gqa = _session(dev)
+    _same(_run(gqa, data), _run(_session(dev, n_kv_heads=H), rep))
+    st = gqa.total_stats(0)
+    st_mha = _session(dev, n_kv_heads=H)
+    _run(st_mha, rep)
+    # each KV head's rows are read once for its query heads
+    assert st.bytes_k_msb * (H // G) == st_mha.total_stats(0).bytes_k_msb
+
+
+def _torch_reference(q, k, v, causal_from=None):
+    """Plain float64 softmax attention; q (H, L, D), k/v (G, S, D)."""
+    q, k, v = (torch.from_numpy(a).double() for a in (q, k, v))
+    k = k.repeat_interleave(q.shape[0] // k.shape[0], 0)
+    v = v.repeat_interleave(q.shape[0] // v.shape[0], 0)
+    s = q @ k.transpose(1, 2) / np.sqrt(q.shape[-1])
+    if causal_from is not None:
+        L, S = s.shape[-2:]
+        i = torch.arange(L)[:, None] + causal_from
+        s = s.masked_fill(torch.arange(S)[None, :] > i, float("-inf"))
+    return (torch.softmax(s, -1) @ v).numpy()
+
+
+def _tolerance(v):
+    """docs/python.md: a dense output is within 2^-(f-3) of the float
+    result, f the fractional bits of the head's V (data-chosen: the most
+    that hold max |v| in 16 bits)."""
+    f = 15 - max(0, int(np.floor(np.log2(np.abs(v).max()))) + 1)
+    return 2.0 ** -(f - 3)
+
+
+@pytest.mark.parametrize("kind", ["encoder", "decoder"])
+def test_dense_session_matches_torch_softmax(dev, rng, kind):
+    s = _session(dev, kind=kind, schedule=None)
+    prompt = 40
+    ks = [[] for _ in range(LAYERS)]
+    vs = [[] for _ in range(LAYERS)]
+    passes = [prompt] + ([1] * 6 if kind == "decoder" else [])
+    worst = 0.0
+    for n in passes:
+        for layer in range(LAYERS):
+            q = rng.standard_normal((H, n, D)).astype(np.float32) * 2
+            k = rng.standard_normal((G, n, D)).astype(np.float32)
+            v = rng.standard_normal((G, n, D)).astype(np.float32) * 3
+            out = s.attend(layer, q, k, v)
+            ks[layer].append(k)
+            vs[layer].append(v)
+            K = np.concatenate(ks[layer], 1)
+            V = np.concatenate(vs[layer], 1)
+            ref = _torch_reference(q, K, V, None if kind == "encoder"
+                                   else K.shape[1] - n)
+            err = np.abs(out - ref).max()
+            assert err <= _tolerance(V), (n, layer, err)
+            worst = max(worst, err / _tolerance(V))
+    assert worst > 0        # the comparison saw quantization at all
+
+
+def test_torch_module_dense_matches_softmax(dev, rng):
+    from spatten.torch import SpAttenAttention, SpAttenKVCache
+    cache = SpAttenKVCache(0, 0, 0, n_layers=1, max_context=64, device=dev)
+    attn = SpAttenAttention(layer_idx=0)
+    q = torch.randn(2, H, 20, D)
+    k = torch.randn(2, G, 20, D)
+    v = torch.randn(2, G, 20, D)
+    with torch.no_grad():
+        out = attn(q, k, v, cache)
+        ref = torch.stack([torch.from_numpy(_torch_reference(
+            q[b].numpy(), k[b].numpy(), v[b].numpy(), 0)) for b in range(2)])
+        assert out.shape == q.shape and out.dtype == q.dtype
+        assert (out.double() - ref).abs().max() <= _tolerance(v.numpy())
+        # stateless: one job per batch row
+        out2 = SpAttenAttention(device=dev)(q, k, v)
+        assert torch.equal(out, out2) or \
+            (out - out2).abs().max() <= _tolerance(v.numpy())
+    assert len(cache) == 20 and cache.kept_tokens().tolist() == \
+        list(range(20))
+    cache.close()
+
+
+def test_import_then_steps_equals_prompt_then_steps(dev, rng):
+    """Importing a prompt's K and V, then generating, gives what running
+    the prompt gives (dense, fixed scales: the library's rule)."""
+    kw = dict(schedule=None, fixed_fracs=(11, 11, 11, 11))
+    n = 16
+    data = _inputs(rng, [n, 1, 1])
+    a = _session(dev, **kw)
+    ref = _run(a, data)
+    b = _session(dev, **kw)
+    b.import_kv([l[1] for l in data[0]], [l[2] for l in data[0]])
+    assert b.context == n
+    got = _run(b, data[1:])
+    _same(ref[LAYERS:], got)
+
+
+def test_state_queries(dev, rng):
+    s = _session(dev)
+    data = _inputs(rng, [24, 1])
+    _run(s, data)
+    assert s.context == 25
+    ids, imp = s.cache()
+    assert ids.tolist() == list(range(25)) and imp.dtype == np.uint64
+    alive = s.alive(1)
+    assert len(alive) == s.stats(1).tokens_kept and 24 in alive
+    assert len(s.heads(1)) == s.stats(1).heads_alive
+    tot = s.total_stats(0)
+    assert tot.q_rows == 25 and tot.bytes_dense > 0
+    assert s.saturations(0) == (0, 0, 0)
+    s.reset()
+    assert s.context == 0 and s.total_stats(0).bytes_q == 0
+    assert "decoder" in repr(s)
