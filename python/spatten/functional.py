@@ -209,8 +209,11 @@ def attention(q, k, v, *, is_causal=False, scale=None, enable_gqa=False,
     are kept), among ``token_alive`` (ascending indices) and always
     keeping ``pinned``; ``head_keep`` heads kept for the next layer, by
     ``head_importance`` (``uint64 (..., H)``, updated in place), of the
-    ``head_alive`` heads computed (others give 0); ``value_keep`` V rows
-    per query (local value pruning).  ``progressive``: keys stored as
+    ``head_alive`` heads computed (the others' output rows are 0);
+    ``value_keep`` V rows per query (local value pruning, probabilities not
+    renormalised).  In a non-generation call with token pruning or
+    ``token_alive``, query row i is token i and the rows of pruned tokens
+    are 0.  ``progressive``: keys stored as
     ``k_bits`` MSBs (default 8) + 4 LSBs, the LSBs fetched for rows whose
     largest probability is below ``lsb_threshold``.  ``k_bits``/``v_bits``
     also pack non-progressive operands (16, 12, 10, 8, 6, 4).
@@ -348,6 +351,9 @@ def _run_group(dev, plan, o, items, qf, kf, vf, timp, himp, out):
                                  addr.get("k_lsb", 0))
         fv, sv = _quantize_heads(addr["v"], vf[b], G, plan.v_bits,
                                  plan.v_fmt, False, 0)
+        # the board writes only the rows it computes: heads not alive and
+        # (summarization) pruned tokens read as 0, not as stale scratch
+        ctypes.memset(addr["out"], 0, H * L * E * 2)
         fo = [fv[h // (H // G)] for h in range(H)]
         table = bytes(fq + fo + fk + fv)
         ctypes.memmove(addr["head_fracs"], table, len(table))
