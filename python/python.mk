@@ -5,7 +5,8 @@
 #
 # Targets
 #   python-check    the pytest suite on the host, simulation backend, against
-#                   the library just built: one TAP line per test
+#                   the library just built: one TAP line per test; then
+#                   flake8 over python/
 #   python-install  the package into $(PYTHONDIR), with spatten/_paths.py
 #                   naming $(LIBDIR) (part of `make install`)
 #   python-bench    the Python figures (call overhead over C, tokens per
@@ -44,6 +45,13 @@ python-check: lib
 	if [ $$rc != 0 ]; then \
 		grep -E '^(FAILED|ERROR|E  )' $(abspath $(PY_OUT))/pytest.log | \
 			head -n 40 | sed 's/^/# /'; \
+	fi; \
+	if $(PYTHON) -m flake8 --version >/dev/null 2>&1; then \
+		if lint=$$($(PYTHON) -m flake8 --exclude build,*.egg-info .); \
+		then echo "ok - python: flake8 (pycodestyle, pyflakes)"; \
+		else echo "not ok - python: flake8 (pycodestyle, pyflakes)"; \
+			printf '%s\n' "$$lint" | head -n 40 | sed 's/^/# /'; \
+			rc=1; fi; \
 	fi; exit $$rc
 
 python-install:

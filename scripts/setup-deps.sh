@@ -17,7 +17,7 @@ packages=(
 	gcc-multilib libc6-dev-i386			# i386 UAPI test (spatten_uapi32)
 	libopenblas-dev gnuplot-nox				# benchmarks
 	bc libssl-dev libelf-dev kmod			# debug guest kernel
-	python3-numpy python3-torch python3-pytest		# Python package
+	python3-numpy python3-torch python3-pytest python3-flake8	# Python package
 	python3-setuptools python3-pip python3-venv		# its install test
 )
 

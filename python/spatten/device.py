@@ -157,7 +157,7 @@ class Device:
         if self._h is None or self._closed:
             return "<spatten.Device closed>"
         return "<spatten.Device %s hw %#x>" % (self.backend,
-                                              self.info.hw_version)
+                                               self.info.hw_version)
 
     # -- facts ------------------------------------------------------------
 

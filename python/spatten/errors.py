@@ -49,7 +49,7 @@ class OutOfMemoryError(SpattenError, MemoryError):
 
 
 class SaturationError(SpattenError, ArithmeticError):
-    """ERANGE: a value would saturate, or an operand lies outside its buffer."""
+    """ERANGE: a value would saturate, or an operand is outside its buffer."""
 
 
 class CacheFullError(SpattenError):

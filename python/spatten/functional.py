@@ -338,7 +338,7 @@ def _out_rows(out, n_items, H, L, E):
 
 def _run_group(dev, plan, o, items, qf, kf, vf, timp, himp, out):
     lay = plan.layout
-    H, G, L, S, E = plan.H, plan.G, plan.L, plan.S, plan.E
+    H, G, L, E = plan.H, plan.G, plan.L, plan.E
     buf = dev._scratch_buffer(lay.size * len(items))
     base_addr = buf.address
     jobs, fracs, sats = [], [], []

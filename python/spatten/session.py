@@ -28,8 +28,8 @@ dense S16 job of the same shape reads, modeled cycles (1 GHz)."""
 
 def _layer_stats(s):
     name = lib.spatten_status_str(s.status).decode()
-    return LayerStats(s.status, name, *(getattr(s, f)
-                                         for f in LayerStats._fields[2:]))
+    rest = (getattr(s, f) for f in LayerStats._fields[2:])
+    return LayerStats(s.status, name, *rest)
 
 
 class Schedule:
@@ -281,7 +281,7 @@ class Session:
         check(lib.spatten_session_import(self.handle, n, kvs, vvs),
               "spatten_session_import", "%d tokens" % n)
 
-    # -- state ------------------------------------------------------------------
+    # -- state --------------------------------------------------------------
 
     @property
     def context(self):

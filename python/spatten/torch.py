@@ -17,7 +17,7 @@ import torch
 from torch import nn
 
 from . import functional
-from .session import Schedule, Session
+from .session import Session
 
 __all__ = ["SpAttenKVCache", "SpAttenAttention", "attention"]
 

@@ -9,7 +9,6 @@ older token), in their order, then appends the new tokens.  It is fed the
 importance the board reports before each pass and must predict, token for
 token, what the cache holds after it."""
 
-import numpy as np
 import pytest
 
 torch = pytest.importorskip("torch")
@@ -36,9 +35,9 @@ def _snapshot(cache, per_head, layers):
     if not per_head:
         return {None: (cache.kept_tokens().tolist(),
                        cache.importance().tolist())}
-    return {(l, g): (cache.kept_tokens(layer=l, kv_head=g).tolist(),
-                     cache.importance(layer=l, kv_head=g).tolist())
-            for l in range(layers) for g in range(G)}
+    return {(i, g): (cache.kept_tokens(layer=i, kv_head=g).tolist(),
+                     cache.importance(layer=i, kv_head=g).tolist())
+            for i in range(layers) for g in range(G)}
 
 
 @pytest.mark.parametrize("per_head", [False, True])

@@ -66,12 +66,14 @@ def test_layouts_and_strides_give_the_same_bits(dev, rng):
     _same(ref, _run(_session(dev), data, layout="thd"))
     # torch views: strided (every other token of a wider tensor), the
     # head axis reversed twice (negative strides in between), as tensors
+
     def strided(a):
         t = torch.from_numpy(a)
         wide = torch.zeros(a.shape[0], 2 * a.shape[1], D)
         wide[:, ::2] = t
         return wide[:, ::2]
     _same(ref, _run(_session(dev), data, strided))
+
     def flipped(a):
         return np.flip(np.flip(a.copy(), 0), 0)
     _same(ref, _run(_session(dev), data, flipped))
@@ -79,8 +81,8 @@ def test_layouts_and_strides_give_the_same_bits(dev, rng):
 
 def test_fp16_and_bf16_inputs_equal_float_inputs(dev, rng):
     data = _inputs(rng, PASSES)
-    data16 = [[tuple(a.astype(np.float16).astype(np.float32) for a in l)
-               for l in p] for p in data]
+    data16 = [[tuple(a.astype(np.float16).astype(np.float32) for a in x)
+               for x in p] for p in data]
     ref = _run(_session(dev), data16)
     got = _run(_session(dev), data16, lambda a: a.astype(np.float16))
     assert all(np.array_equal(x.astype(np.float16), y) for x, y in
@@ -91,7 +93,7 @@ def test_fp16_and_bf16_inputs_equal_float_inputs(dev, rng):
     assert all(np.array_equal(x.astype(np.float16), y.astype(np.float16))
                for x, y in zip(ref, got_t))
     databf = [[tuple(torch.from_numpy(a).bfloat16().float().numpy()
-                     for a in l) for l in p] for p in data]
+                     for a in x) for x in p] for p in data]
     refbf = _run(_session(dev), databf)
     gotbf = _run(_session(dev), databf,
                  lambda a: torch.from_numpy(a).bfloat16())
@@ -171,7 +173,7 @@ def test_import_then_steps_equals_prompt_then_steps(dev, rng):
     a = _session(dev, **kw)
     ref = _run(a, data)
     b = _session(dev, **kw)
-    b.import_kv([l[1] for l in data[0]], [l[2] for l in data[0]])
+    b.import_kv([x[1] for x in data[0]], [x[2] for x in data[0]])
     assert b.context == n
     got = _run(b, data[1:])
     _same(ref[LAYERS:], got)
