@@ -84,7 +84,8 @@ def operand(x, name, writable=False):
         raise ValueError("%s has strides %s that are not whole elements"
                          % (name, x.strides))
     strides = tuple(s // item for s in x.strides)
-    return Operand(x.ctypes.data, code, x.shape, strides, x, False)
+    ptr = x.__array_interface__["data"][0]      # cheaper than x.ctypes
+    return Operand(ptr, code, x.shape, strides, x, False)
 
 
 def view(op, head_axis, token_axis, name, head_dim):

@@ -11,7 +11,7 @@ import numpy as np
 from . import _ffi, arrays
 from ._ffi import lib
 from .device import _count
-from .errors import check
+from .errors import check, make_error
 
 _KINDS = {"encoder": _ffi.SESSION_ENCODER, "decoder": _ffi.SESSION_DECODER}
 
@@ -249,12 +249,14 @@ class Session:
         oo, no, ov = self._views(out, self.n_heads, "out", layout)
         if no != n:
             raise ValueError("out holds %d tokens, q %d" % (no, n))
-        check(lib.spatten_session_attend(self.handle, layer, n,
+        ret = lib.spatten_session_attend(self.handle, layer, n,
                                          ctypes.byref(qv), ctypes.byref(kv),
-                                         ctypes.byref(vv), ctypes.byref(ov)),
-              "spatten_session_attend",
-              "layer %d of %d, %d new tokens, context %d"
-              % (layer, self.n_layers, n, self._context_or_minus()))
+                                         ctypes.byref(vv), ctypes.byref(ov))
+        if ret < 0:
+            raise make_error(ret, "spatten_session_attend",
+                             "layer %d of %d, %d new tokens, context %d"
+                             % (layer, self.n_layers, n,
+                                self._context_or_minus()))
         return out
 
     def _context_or_minus(self):
