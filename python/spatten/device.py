@@ -305,7 +305,9 @@ class Buffer:
         h = ctypes.c_void_p()
         try:
             check(lib.spatten_bo_alloc(dev.handle, nbytes, ctypes.byref(h)),
-                  "spatten_bo_alloc", "%d bytes" % nbytes)
+                  "spatten_bo_alloc",
+                  "%d bytes (the board's largest buffer: %d)"
+                  % (nbytes, dev.info.max_bo_size))
         except Exception:
             dev._unref()
             raise
