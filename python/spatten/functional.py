@@ -200,7 +200,8 @@ def attention(q, k, v, *, is_causal=False, scale=None, enable_gqa=False,
     defaulting to ``S - L`` (the new tokens are the last, as with a KV
     cache; equal to PyTorch's top-left mask when ``L == S``).  A causal
     call with ``L < S`` is a generation step (the new tokens are always
-    kept).  ``scale``: the softmax scale (``1/sqrt(E)``).
+    kept; a smaller ``q_start`` is a causal summarization).  ``scale``: the
+    softmax scale (``1/sqrt(E)``).
 
     Pruning (counts as ints, or ratios in (0, 1]):
     ``token_keep`` tokens kept, chosen by top-k on ``token_importance``
@@ -408,7 +409,7 @@ def _make_job(dev, buf, at, plan, o, b):
     flags = _ffi.ATTN_HEAD_FRACS
     if o["causal"]:
         flags |= _ffi.ATTN_CAUSAL
-        if plan.L < plan.S:
+        if plan.L < plan.S and o["q_start"] == plan.S - plan.L:
             f["stage"] = _ffi.STAGE_GENERATION
     if plan.progressive:
         flags |= _ffi.ATTN_PROGRESSIVE
