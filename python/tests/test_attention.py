@@ -135,11 +135,16 @@ def test_value_and_head_pruning(dev, rng):
     s = np.einsum("hld,hsd->hls", q.astype(np.float64), q) / np.sqrt(D)
     p = np.exp(s - s.max(-1, keepdims=True))
     p /= p.sum(-1, keepdims=True)
-    top = np.argsort(-p, -1, kind="stable")[..., :8]
+    order = np.argsort(-p, -1, kind="stable")
     mask = np.zeros_like(p, bool)
-    np.put_along_axis(mask, top, True, -1)
+    np.put_along_axis(mask, order[..., :8], True, -1)
     ref = np.where(mask, p, 0) @ q.astype(np.float64)
-    assert np.abs(out - ref).max() < 0.02
+    # rows whose 8th and 9th probabilities are closer than the board's
+    # resolution may keep either: compare the others
+    ps = np.take_along_axis(p, order, -1)
+    clear = ps[..., 7] - ps[..., 8] > 2.0 ** -12
+    assert clear.mean() > 0.5
+    assert np.abs(out - ref).max(-1)[clear].max() < 0.02
     # only the heads alive are computed
     out3, _ = spatten.attention(q, q, q, head_alive=[1, 3], device=dev)
     assert np.all(out3[[0, 2]] == 0) and np.array_equal(out3[[1, 3]],
@@ -164,7 +169,7 @@ def test_progressive_keys_refetch(dev, rng):
     always, st1 = run(1.0)
     assert st1.lsb_refetches == H * (S - 1)   # row 0 sees one key: p = 1
     # refetching brings the 6-bit MSB keys back to their 10 bits
-    err = [np.abs(x - dense).max() for x in (never, some, always)]
+    err = [np.abs(x - dense).mean() for x in (never, some, always)]
     assert err[0] > err[1] > err[2]
 
 
