@@ -15,24 +15,28 @@ the errno.  docs/python.md is the guide.
 
 from ._ffi import last_error
 from .device import Board, Buffer, Device, Info, Result, list_boards, \
-    live_objects, open
-from .errors import BusyError, CacheFullError, CanceledError, \
-    DeviceNotFoundError, InvalidArgumentError, JobError, JobTimeoutError, \
-    NotSupportedError, OutOfMemoryError, ProtocolError, SaturationError, \
-    SpattenError, TooBigError
+    live_objects, open  # noqa: F401 (not in __all__)
+from .errors import AccessDeniedError, BusyError, CacheFullError, \
+    CanceledError, DeviceNotFoundError, InvalidArgumentError, JobError, \
+    JobTimeoutError, NotSupportedError, OutOfBufferError, \
+    OutOfMemoryError, ProtocolError, SaturationError, SpattenError, \
+    TooBigError, UnknownJobError
 from .functional import AttentionStats, attention, default_device
 from .job import Job
 from .session import LayerStats, Schedule, Session
 
 __version__ = "1.3.0"
 
+# spatten.open is not in __all__: "from spatten import *" must not shadow
+# the builtin open().
 __all__ = [
-    "open", "list_boards", "live_objects", "last_error", "default_device",
+    "list_boards", "live_objects", "last_error", "default_device",
     "Device", "Buffer", "Board", "Info", "Result", "Job",
     "attention", "AttentionStats",
     "Session", "Schedule", "LayerStats",
     "SpattenError", "InvalidArgumentError", "NotSupportedError",
     "DeviceNotFoundError", "OutOfMemoryError", "SaturationError",
     "CacheFullError", "TooBigError", "JobError", "JobTimeoutError",
-    "BusyError", "CanceledError", "ProtocolError",
+    "BusyError", "CanceledError", "ProtocolError", "OutOfBufferError",
+    "UnknownJobError", "AccessDeniedError",
 ]

@@ -17,6 +17,7 @@ from ctypes import (POINTER, Structure, c_char, c_char_p, c_float, c_int,
                     c_uint32, c_uint64, c_void_p)
 
 LIB_ENV = "SPATTEN_LIBRARY"
+BACKEND_ENV = "SPATTEN_BACKEND"
 SONAME = "libspatten.so.1"
 
 # ---- constants (libspatten.h, spatten_types.h, spatten_hw.h) ------------
@@ -325,6 +326,11 @@ def _load():
         except OSError as e:
             errors.append(str(e))
             continue
+        missing = [fn for fn in _PROTOTYPES if not hasattr(lib, fn)]
+        if missing:
+            errors.append("%s is older than libspatten 1.3 (no %s)"
+                          % (name, missing[0]))
+            continue
         for fn, (restype, argtypes) in _PROTOTYPES.items():
             f = getattr(lib, fn)
             f.restype = restype
@@ -342,6 +348,22 @@ def _load():
 
 
 lib = _load()
+
+
+def setfield(struct, name, value):
+    """Set an integer field, refusing what ctypes would silently truncate
+    (a negative count, 2**32 + 1 heads, 256 fractional bits)."""
+    try:
+        ivalue = int(value)
+    except (TypeError, ValueError):
+        raise TypeError("%s must be an integer, not %r" % (name, value))
+    if ivalue != value:
+        raise TypeError("%s must be an integer, not %r" % (name, value))
+    setattr(struct, name, ivalue)
+    if getattr(struct, name) != ivalue:
+        raise OverflowError("%s = %d does not fit its %d-byte field"
+                            % (name, ivalue, getattr(type(struct),
+                                                     name).size))
 
 
 def last_error():

@@ -72,9 +72,13 @@ def operand(x, name, writable=False):
                              "autograd tensors" % name)
         code = _torch_code(x)
         return Operand(x.data_ptr(), code, x.shape, x.stride(), x, True)
+    if writable and not isinstance(x, np.ndarray):
+        raise TypeError("%s must be a numpy array or a tensor (float32, "
+                        "float16 or bfloat16), not %s" % (name,
+                                                          type(x).__name__))
     if not isinstance(x, np.ndarray):
         x = np.asarray(x, dtype=np.float32)
-    elif x.dtype == np.float64:
+    elif x.dtype == np.float64 and not writable:
         x = x.astype(np.float32)
     code = _numpy_code(x)
     if writable and not x.flags.writeable:
@@ -86,6 +90,11 @@ def operand(x, name, writable=False):
     strides = tuple(s // item for s in x.strides)
     ptr = x.__array_interface__["data"][0]      # cheaper than x.ctypes
     return Operand(ptr, code, x.shape, strides, x, False)
+
+
+def shape_of(x):
+    """The shape of an array, tensor or nested sequence."""
+    return tuple(x.shape) if hasattr(x, "shape") else np.shape(x)
 
 
 def view(op, head_axis, token_axis, name, head_dim):

@@ -2,8 +2,10 @@
 """Devices and buffers: :func:`open`, :class:`Device`, :class:`Buffer`."""
 
 import ctypes
+import math
 import os
 import threading
+import weakref
 from collections import namedtuple
 
 import numpy as np
@@ -71,7 +73,7 @@ def _result(seqno, r):
                   r.cycles, r.lsb_refetches)
 
 
-def open(path=None, *, backend=None):  # noqa: A001 (spatten.open, as io.open)
+def open(path=None, *, backend=None):  # noqa: A001 (as io.open)
     """Open a board or the simulation backend.
 
     ``backend``: ``"device"`` (the kernel driver's node), ``"sim"`` (the
@@ -82,6 +84,10 @@ def open(path=None, *, backend=None):  # noqa: A001 (spatten.open, as io.open)
     """
     if backend not in _BACKENDS:
         raise ValueError("backend %r: 'device', 'sim' or None" % (backend,))
+    if backend is None and os.environ.get(_ffi.BACKEND_ENV, "") not in \
+            ("", "sim", "device"):
+        raise ValueError("$%s is %r: 'sim' or 'device'"
+                         % (_ffi.BACKEND_ENV, os.environ[_ffi.BACKEND_ENV]))
     return Device(path, _BACKENDS[backend])
 
 
@@ -100,6 +106,7 @@ class Device:
         self._closed = False
         self._lock = threading.RLock()
         self._scratch = None
+        self._inflight = {}     # seqno -> Job: its buffers stay put
         _count("devices", 1)
         info = _ffi.Info()
         check(lib.spatten_get_info(self._h, ctypes.byref(info)),
@@ -209,15 +216,27 @@ class Device:
         tensor whose whole pages are its own) a buffer, without copying."""
         return Buffer._import(self, array)
 
+    # Scratch of the functional calls kept between calls up to this size;
+    # a larger one is freed after its call.
+    SCRATCH_KEEP = 16 << 20
+
     def _scratch_buffer(self, nbytes):
-        """A buffer of at least ``nbytes`` kept for the functional calls."""
+        """A buffer of at least ``nbytes`` for a functional call (the
+        caller holds the device's lock)."""
         if self._scratch is None or self._scratch.nbytes < nbytes:
             if self._scratch is not None:
                 self._scratch.free()
                 self._scratch = None
             size = 1 << max(16, (nbytes - 1).bit_length())
+            size = max(nbytes, min(size, self.info.max_bo_size))
             self._scratch = self.alloc(size)
         return self._scratch
+
+    def _scratch_done(self):
+        if self._scratch is not None and \
+                self._scratch.nbytes > self.SCRATCH_KEEP:
+            self._scratch.free()
+            self._scratch = None
 
     # -- jobs ---------------------------------------------------------------
 
@@ -237,21 +256,38 @@ class Device:
         for i, j in enumerate(jobs):
             if j.device is not self:
                 raise ValueError("job %d was made for another device" % i)
+            for b in j._buffers:
+                if b._h is None:
+                    raise ValueError("job %d uses a freed buffer" % i)
             ctypes.memmove(ctypes.byref(arr[i]), ctypes.byref(j._raw),
                            ctypes.sizeof(_ffi.Job3))
         seq = ctypes.c_uint64()
-        check(lib.spatten_submit3(self.handle, arr, len(jobs),
-                                  ctypes.byref(seq)), "spatten_submit3")
-        return list(range(seq.value, seq.value + len(jobs)))
+        with self._lock:
+            check(lib.spatten_submit3(self.handle, arr, len(jobs),
+                                      ctypes.byref(seq)), "spatten_submit3")
+            seqnos = list(range(seq.value, seq.value + len(jobs)))
+            for s, j in zip(seqnos, jobs):
+                self._inflight[s] = j
+                for b in j._buffers:
+                    b._pending += 1
+        return seqnos
+
+    def _reaped(self, seqno):
+        with self._lock:
+            job = self._inflight.pop(seqno, None)
+            if job is not None:
+                for b in job._buffers:
+                    b._pending -= 1
 
     def wait(self, seqno, timeout=None):
         """Wait for job ``seqno`` (``timeout`` in seconds, ``None`` for
         ever, 0 polls) and reap it: its :class:`Result`."""
-        ns = (_ffi.WAIT_FOREVER if timeout is None
+        ns = (_ffi.WAIT_FOREVER if timeout is None or math.isinf(timeout)
               else max(0, int(timeout * 1e9)))
         r = _ffi.Result()
         check(lib.spatten_wait(self.handle, seqno, ns, ctypes.byref(r)),
               "spatten_wait", "seqno %d" % seqno)
+        self._reaped(seqno)
         return _result(seqno, r)
 
     def reap(self, max_jobs=_ffi.REAP_MAX, min_jobs=0, timeout=0):
@@ -262,12 +298,14 @@ class Device:
             raise ValueError("max_jobs %d: 1..%d" % (max_jobs,
                                                      _ffi.REAP_MAX))
         arr = (_ffi.Wait * max_jobs)()
-        if timeout is None:
+        if timeout is None or math.isinf(timeout):
             deadline = (1 << 63) - 1
         else:
             deadline = lib.spatten_now_ns() + max(0, int(timeout * 1e9))
         n = check(lib.spatten_reap(self.handle, arr, max_jobs, min_jobs,
                                    deadline), "spatten_reap")
+        for w in arr[:n]:
+            self._reaped(w.seqno)
         return [_result(w.seqno, w) for w in arr[:n]]
 
     def run(self, job, timeout=None):
@@ -285,6 +323,12 @@ class Device:
         return res
 
 
+class _ViewToken:
+    """Lives exactly as long as the memory a numpy view was made of."""
+
+    __slots__ = ("__weakref__",)
+
+
 class Buffer:
     """A device buffer (GEM object on a board, page-aligned memory on the
     simulation), mapped into the process: :meth:`array` views it."""
@@ -293,6 +337,9 @@ class Buffer:
         self.device = dev
         self._h = handle
         self._keep = keep
+        self._lock = threading.Lock()
+        self._views = weakref.WeakSet()     # memory handed to numpy
+        self._pending = 0                   # jobs submitted, not reaped
         self.nbytes = lib.spatten_bo_size(handle)
         self._map = lib.spatten_bo_map(handle)
         _count("buffers", 1)
@@ -371,19 +418,35 @@ class Buffer:
                                          self.nbytes))
         raw = (ctypes.c_char * self.nbytes).from_address(self.address)
         raw._spatten_buffer = self      # the view keeps the buffer alive
+        raw._spatten_token = token = _ViewToken()
+        self._views.add(token)          # and free() refuses while it lives
         return np.frombuffer(raw, dtype, count, offset).reshape(shape)
 
     def free(self):
-        """Free the buffer now (views of it must not be used after)."""
-        if self._h is not None:
-            lib.spatten_bo_free(self._h)
-            self._h = None
-            self._keep = None
-            _count("buffers", -1)
-            self.device._unref()
+        """Free the buffer now.  Like ``mmap.close()``, raises
+        ``BufferError`` while a view from :meth:`array` is alive or a job
+        using it has not been reaped.  Idempotent."""
+        with self._lock:
+            if self._h is None:
+                return
+            if len(self._views):
+                raise BufferError("%d numpy view(s) of the buffer exist: "
+                                  "delete them first" % len(self._views))
+            if self._pending:
+                raise BufferError("%d job(s) using the buffer are not "
+                                  "reaped: wait for them first"
+                                  % self._pending)
+            h, self._h = self._h, None
+        lib.spatten_bo_free(h)
+        self._keep = None
+        _count("buffers", -1)
+        self.device._unref()
 
     def __del__(self):
+        # views and jobs hold a reference, so none is left here
         try:
+            self._views = ()
+            self._pending = 0
             self.free()
         except Exception:
             pass

@@ -27,6 +27,10 @@ class SpattenError(OSError):
         self.function = function
         self.message = message
 
+    def __reduce__(self):       # picklable: multiprocessing, DataLoader
+        return (type(self), (self.errno, self.function, self.message),
+                self.__dict__)
+
     def __str__(self):
         return "%s: %s [%s]" % (self.function, self.message,
                                 _errno.errorcode.get(self.errno, self.errno))
@@ -49,7 +53,19 @@ class OutOfMemoryError(SpattenError, MemoryError):
 
 
 class SaturationError(SpattenError, ArithmeticError):
-    """ERANGE: a value would saturate, or an operand is outside its buffer."""
+    """ERANGE from a session or attention(): a value would saturate."""
+
+
+class OutOfBufferError(SpattenError, ValueError):
+    """ERANGE from a job: an operand does not fit inside its buffer."""
+
+
+class UnknownJobError(SpattenError, LookupError):
+    """ENOENT from wait: no such job, or it was reaped already."""
+
+
+class AccessDeniedError(SpattenError, PermissionError):
+    """EACCES/EPERM: no permission on the board's node."""
 
 
 class CacheFullError(SpattenError):
@@ -103,6 +119,16 @@ _CLASSES = {
     _errno.ECANCELED: CanceledError,
     _errno.EPROTO: ProtocolError,
     _errno.ENOTTY: ProtocolError,
+    _errno.EACCES: AccessDeniedError,
+    _errno.EPERM: AccessDeniedError,
+    _errno.EFAULT: InvalidArgumentError,
+}
+
+# Where one errno means something else for a given call.
+_BY_FUNCTION = {
+    ("spatten_attn_prep3", _errno.ERANGE): OutOfBufferError,
+    ("spatten_submit3", _errno.ERANGE): OutOfBufferError,
+    ("spatten_wait", _errno.ENOENT): UnknownJobError,
 }
 
 # What an errno means for a given call, when the library says no more.
@@ -118,9 +144,10 @@ _HINTS = {
 }
 
 
-def error_class(err):
-    """The exception class of a positive errno."""
-    return _CLASSES.get(err, SpattenError)
+def error_class(err, function=None):
+    """The exception class of a positive errno (raised by ``function``)."""
+    return _BY_FUNCTION.get((function, err)) or _CLASSES.get(err,
+                                                             SpattenError)
 
 
 def make_error(ret, function, context=None):
@@ -134,7 +161,7 @@ def make_error(ret, function, context=None):
     parts.append(lib_msg or hint or os.strerror(err))
     if context:
         parts.append(context)
-    return error_class(err)(err, function, "; ".join(parts))
+    return error_class(err, function)(err, function, "; ".join(parts))
 
 
 def check(ret, function, context=None):

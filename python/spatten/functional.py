@@ -13,7 +13,7 @@ from ._ffi import lib
 from .device import open as _open
 from .errors import check
 from .job import Job
-from .session import keep_count, threshold_fixed
+from .session import check_scale, keep_count, threshold_fixed
 
 _default = None
 _default_lock = threading.Lock()
@@ -146,16 +146,29 @@ class _Plan:
         self.layout = lay
 
 
-def _quantize_heads(dst_addr, x, heads, bits, fmt, split, lsb_addr):
+def _head_max(x, name):
+    """Largest |x| of each head of [heads][rows][E]; NaN and infinities
+    are refused (the board's fixed point has neither)."""
+    m = np.abs(x).max(axis=(1, 2))
+    if not np.all(np.isfinite(m)):
+        bad = int(np.flatnonzero(~np.isfinite(m))[0])
+        raise ValueError("%s has NaN or infinite values (head %d)"
+                         % (name, bad))
+    return m
+
+
+def _quantize_heads(dst_addr, x, heads, bits, fmt, split, lsb_addr, name):
     """Quantize each head of ``x`` [heads][rows][E] (float32) at its own
     scale into the packed plane(s); return (fracs, saturations)."""
     fracs, sat = [], 0
     per = x.shape[1] * x.shape[2]
+    maxima = _head_max(x, name)
     for h in range(heads):
         xh = np.ascontiguousarray(x[h])
-        src = xh.ctypes.data
-        m = lib.spatten_max_abs(src, per)
-        f = max(0, lib.spatten_frac_for_bits(m, bits))
+        src = xh.__array_interface__["data"][0]
+        # -ERANGE: even 0 fractional bits cannot hold the largest value;
+        # those values saturate (counted, and reported by the caller)
+        f = max(0, lib.spatten_frac_for_bits(float(maxima[h]), bits))
         if split:
             msb = dst_addr + h * per * fmt_bits(fmt) // 8
             lsb = lsb_addr + h * per * _ffi.LSB_BITS // 8
@@ -174,6 +187,20 @@ def _quantize_heads(dst_addr, x, heads, bits, fmt, split, lsb_addr):
     return fracs, sat
 
 
+def _check_board(dev, H, G, S, E):
+    """What the board's limits say, before a job is built."""
+    info = dev.info
+    dims = [1 << n for n in range(32) if info.head_dims >> n & 1]
+    if E not in dims:
+        raise ValueError("head_dim %d: this board takes %s" % (E, dims))
+    if H > info.max_heads:
+        raise ValueError("%d heads: this board takes at most %d"
+                         % (H, info.max_heads))
+    if S > info.max_context:
+        raise ValueError("%d keys: this board's context is at most %d"
+                         % (S, info.max_context))
+
+
 def fmt_bits(fmt):
     return (16, 4, 6, 8, 10, 12)[fmt]
 
@@ -183,7 +210,7 @@ def attention(q, k, v, *, is_causal=False, scale=None, enable_gqa=False,
               token_importance=None, head_importance=None, token_alive=None,
               head_alive=None, pinned=None, progressive=False, k_bits=None,
               v_bits=16, lsb_threshold=0.1, rope_base=0, positions=None,
-              topk_seed=0, device=None):
+              topk_seed=0, saturation="warn", device=None):
     """Attention of ``q`` over ``k`` and ``v`` on the accelerator, with
     SpAtten's pruning.  Returns ``(out, stats)``.
 
@@ -224,9 +251,26 @@ def attention(q, k, v, *, is_causal=False, scale=None, enable_gqa=False,
     Values are converted to the board's 16-bit fixed point (keys and values
     to their formats) with fractional bits chosen per head from the data,
     so the output differs from a float computation by the quantization:
-    docs/python.md gives the tolerance.
+    docs/python.md gives the bound.  A value too large for its format even
+    with no fractional bits saturates: ``saturation="warn"`` (a
+    ``RuntimeWarning``), ``"raise"`` (:class:`spatten.SaturationError`,
+    before any job runs) or ``"ignore"``; ``stats.saturations`` counts
+    them.  NaN and infinities raise ``ValueError``.
     """
+    from .device import Device
     dev = device if device is not None else default_device()
+    if not isinstance(dev, Device):
+        raise TypeError("device must be a spatten.Device (spatten.open()), "
+                        "not %r" % (dev,))
+    if saturation not in ("warn", "raise", "ignore"):
+        raise ValueError("saturation %r: 'warn', 'raise' or 'ignore'"
+                         % (saturation,))
+    if any(arrays.is_torch(x) and x.requires_grad for x in (q, k, v)):
+        import torch
+        if torch.is_grad_enabled():
+            raise RuntimeError("SpAtten attention is inference-only: run "
+                               "it under torch.no_grad() (or "
+                               "torch.inference_mode())")
     qa, ka, va = (arrays.as_float32(x, n) for x, n in
                   ((q, "q"), (k, "k"), (v, "v")))
     if qa.ndim < 3 or ka.ndim != qa.ndim or va.ndim != qa.ndim:
@@ -249,6 +293,10 @@ def attention(q, k, v, *, is_causal=False, scale=None, enable_gqa=False,
         raise ValueError("%d KV heads do not divide %d query heads" % (G, H))
     if L == 0 or S == 0:
         raise ValueError("empty query or key sequence")
+    _check_board(dev, H, G, S, E)
+    if progressive and k_bits == 16:
+        raise ValueError("progressive keys take k_bits of 4..12 MSBs (+ 4 "
+                         "LSBs), not 16")
     if q_start is None:
         q_start = S - L if is_causal else 0
     if is_causal and not 0 <= q_start <= S - L:
@@ -269,7 +317,10 @@ def attention(q, k, v, *, is_causal=False, scale=None, enable_gqa=False,
         else:
             tk = min(tk, n_alive)
     if pin is not None and tk is None:
-        raise ValueError("pinned tokens need token pruning (token_keep)")
+        if token_keep is None:
+            raise ValueError("pinned tokens need token pruning "
+                             "(token_keep)")
+        pin = None      # nothing is pruned: every token stays anyway
     halive = _index_list(head_alive, H, "head_alive")
     n_halive = H if halive is None else len(halive)
     hk = _count(head_keep, H, True, "head_keep")
@@ -289,6 +340,10 @@ def attention(q, k, v, *, is_causal=False, scale=None, enable_gqa=False,
                              % (pos.shape, S))
         if not rope_base:
             raise ValueError("positions need rope_base")
+        raw = np.asarray(positions)
+        if raw.size and (raw.min() < 0 or raw.max() > 0xffffffff or
+                         not np.all(raw == np.floor(raw))):
+            raise ValueError("positions: integers 0..2^32-1")
     plan = _Plan(H, G, L, S, E, dict(
         progressive=bool(progressive), k_bits=int(k_bits),
         v_bits=int(v_bits), alive=alive, pinned=pin, token_keep=tk or 0,
@@ -302,15 +357,29 @@ def attention(q, k, v, *, is_causal=False, scale=None, enable_gqa=False,
     vf = va.reshape((n_items, G, S, E))
     timp_f = None if timp is None else timp.reshape((n_items, S))
     himp_f = None if himp is None else himp.reshape((n_items, H))
-    opts = dict(causal=bool(is_causal), q_start=q_start, scale=scale,
+    if rope_base != int(rope_base) or not 0 <= rope_base < 1 << 32:
+        raise ValueError("rope_base %r: an integer (10000, 500000, ...)"
+                         % (rope_base,))
+    opts = dict(causal=bool(is_causal), q_start=q_start,
+                scale=check_scale(scale),
                 threshold=threshold_fixed(lsb_threshold),
-                rope_base=int(rope_base), seed=int(topk_seed))
+                rope_base=int(rope_base), seed=int(topk_seed),
+                saturation=saturation)
+    item_bytes = plan.layout.size
+    if item_bytes > dev.info.max_bo_size:
+        raise ValueError("one item needs %d bytes of device memory, more "
+                         "than the board's largest buffer (%d)"
+                         % (item_bytes, dev.info.max_bo_size))
+    group = min(_ffi.MAX_SUBMIT, dev.info.max_bo_size // item_bytes)
     stats = []
     with dev._lock:
-        for first in range(0, n_items, _ffi.MAX_SUBMIT):
-            items = range(first, min(n_items, first + _ffi.MAX_SUBMIT))
-            stats += _run_group(dev, plan, opts, items, qf, kf, vf, timp_f,
-                                himp_f, out)
+        try:
+            for first in range(0, n_items, group):
+                items = range(first, min(n_items, first + group))
+                stats += _run_group(dev, plan, opts, items, qf, kf, vf,
+                                    timp_f, himp_f, out)
+        finally:
+            dev._scratch_done()
     for orig, flat in ((timp, timp_f), (himp, himp_f)):
         if orig is not None and not np.shares_memory(orig, flat):
             orig[...] = flat.reshape(orig.shape)
@@ -346,12 +415,14 @@ def _run_group(dev, plan, o, items, qf, kf, vf, timp, himp, out):
     for j, b in enumerate(items):
         at = {n: j * lay.size + off for n, off in lay.at.items()}
         addr = {n: base_addr + a for n, a in at.items()}
-        fq, sq = _quantize_heads(addr["q"], qf[b], H, 16, 0, False, 0)
+        fq, sq = _quantize_heads(addr["q"], qf[b], H, 16, 0, False, 0, "q")
         fk, sk = _quantize_heads(addr["k"], kf[b], G, plan.k_total,
                                  plan.k_fmt, plan.progressive,
-                                 addr.get("k_lsb", 0))
+                                 addr.get("k_lsb", 0), "k")
         fv, sv = _quantize_heads(addr["v"], vf[b], G, plan.v_bits,
-                                 plan.v_fmt, False, 0)
+                                 plan.v_fmt, False, 0, "v")
+        if sq + sk + sv:
+            _saturated(o["saturation"], b, sq, sk, sv)
         # the board writes only the rows it computes: heads not alive and
         # (summarization) pruned tokens read as 0, not as stale scratch
         ctypes.memset(addr["out"], 0, H * L * E * 2)
@@ -363,6 +434,36 @@ def _run_group(dev, plan, o, items, qf, kf, vf, timp, himp, out):
         _fill_lists(buf, at, plan, timp, himp, b)
         jobs.append(_make_job(dev, buf, at, plan, o, b))
     seqnos = dev.submit(jobs)
+    try:
+        return _finish_group(dev, plan, buf, seqnos, items, fracs, sats,
+                             timp, himp, out)
+    finally:
+        for seq in seqnos:      # a failure or an interrupt leaves none
+            if seq in dev._inflight:
+                try:
+                    dev.wait(seq)
+                except Exception:
+                    pass
+
+
+def _saturated(mode, b, sq, sk, sv):
+    if mode == "ignore":
+        return
+    text = ("values too large for the board's fixed point saturated in "
+            "item %d: %d of Q, %d of K, %d of V (scale the inputs down)"
+            % (b, sq, sk, sv))
+    if mode == "raise":
+        from .errors import SaturationError
+        raise SaturationError(34, "spatten.attention", text)
+    import warnings
+    warnings.warn(text, RuntimeWarning, stacklevel=4)
+
+
+def _finish_group(dev, plan, buf, seqnos, items, fracs, sats, timp, himp,
+                  out):
+    lay = plan.layout
+    H, L, E = plan.H, plan.L, plan.E
+    base_addr = buf.address
     stats = []
     o_base, o_bytes, o_code = _out_rows(out, 0, H, L, E)
     for j, (b, seq) in enumerate(zip(items, seqnos)):

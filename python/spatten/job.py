@@ -7,7 +7,7 @@ import ctypes
 
 from . import _ffi
 from ._ffi import lib
-from .errors import check
+from .errors import make_error
 
 # Operands: a (Buffer, offset) pair, or a Buffer (offset 0).
 _DESC_REFS = ("q", "k", "v", "out", "k_lsb", "tok_imp", "tok_alive",
@@ -58,9 +58,9 @@ class Job:
             elif name in _EXT_REFS:
                 _ref(ext, name, value, self._buffers)
             elif name in _DESC_INTS:
-                setattr(desc, name, int(value))
+                _ffi.setfield(desc, name, value)
             elif name in _EXT_INTS:
-                setattr(ext, name, int(value))
+                _ffi.setfield(ext, name, value)
             elif name == "score_scale":
                 ext.score_scale = float(value)
             else:
@@ -70,9 +70,10 @@ class Job:
                 raise ValueError("a buffer of another device")
         self.device = device
         self._raw = _ffi.Job3()
-        check(lib.spatten_attn_prep3(ctypes.byref(self._raw),
-                                     ctypes.byref(desc), ctypes.byref(ext)),
-              "spatten_attn_prep3", _describe(desc, ext))
+        ret = lib.spatten_attn_prep3(ctypes.byref(self._raw),
+                                     ctypes.byref(desc), ctypes.byref(ext))
+        if ret < 0:
+            raise make_error(ret, "spatten_attn_prep3", _describe(desc, ext))
 
     @classmethod
     def nop(cls, device, user_data=0):

@@ -3,7 +3,9 @@
 alive tokens and heads, the KV cache) kept on the board between calls."""
 
 import ctypes
+import errno
 import math
+import threading
 from collections import namedtuple
 
 import numpy as np
@@ -39,9 +41,14 @@ class Schedule:
 
     def __init__(self, tok_keep, head_keep=None, value_keep=None):
         n = len(tok_keep)
+        if not 1 <= n <= _ffi.MAX_LAYERS:
+            raise ValueError("a schedule of %d layers: 1..%d"
+                             % (n, _ffi.MAX_LAYERS))
         self.tok_keep = [float(r) for r in tok_keep]
-        self.head_keep = [float(r) for r in (head_keep or [1.0] * n)]
-        self.value_keep = [float(r) for r in (value_keep or [1.0] * n)]
+        self.head_keep = [float(r) for r in (
+            [1.0] * n if head_keep is None else head_keep)]
+        self.value_keep = [float(r) for r in (
+            [1.0] * n if value_keep is None else value_keep)]
         if not (len(self.head_keep) == len(self.value_keep) == n):
             raise ValueError("schedule lists of different lengths")
         for name in ("tok_keep", "head_keep", "value_keep"):
@@ -76,6 +83,18 @@ class Schedule:
             self.tok_keep, self.head_keep, self.value_keep)
 
 
+def check_scale(scale):
+    """A softmax scale for the library: a positive finite float, or None
+    for 1/sqrt(head_dim) (the library's 0)."""
+    if scale is None:
+        return 0.0
+    s = float(scale)
+    if not (s > 0 and math.isfinite(s)):
+        raise ValueError("scale %r: a positive number (None for "
+                         "1/sqrt(head_dim))" % (scale,))
+    return s
+
+
 def threshold_fixed(p):
     """An LSB-refetch threshold probability as the board's 1/2^15 units."""
     if not 0.0 <= p <= 1.0:
@@ -93,53 +112,80 @@ class Session:
     default.  ``kv_budget=(start, important, recent)`` bounds the cache
     with the authors' SpAttenKVCache policy (``kv_per_head``: each layer's
     KV head selects for itself).  ``k_bits``/``v_bits``: 16, or 4..12
-    packed; ``progressive``: keys of ``k_bits`` MSBs + 4 LSBs refetched when
-    the largest probability is below ``lsb_threshold``.  Scales come from
-    the data per head unless ``fixed_fracs=(q, k, v, out)`` gives the
-    fractional bits; ``saturation_error`` makes a saturating pass raise
-    :class:`spatten.SaturationError` instead of counting.  The other
-    options are ``struct spatten_session_opts``'s.
+    packed; ``progressive``: keys of ``k_bits`` MSBs (default 8) + 4 LSBs
+    refetched when the largest probability is below ``lsb_threshold``.
+    ``scale``: the softmax scale (default ``1/sqrt(head_dim)``).
+
+    Scales come from the data per head unless ``fixed_fracs=(q, k, v,
+    out)`` gives the fractional bits: K and V at a layer's first pass (the
+    cache keeps them, so later tokens beyond that range saturate and are
+    counted: :meth:`saturations`), Q at every pass.
+    ``saturation_error`` makes a saturating pass raise
+    :class:`spatten.SaturationError` (changing nothing) instead.  The
+    other options are ``struct spatten_session_opts``'s.
     """
 
     def __init__(self, device, *, kind, n_layers, n_heads, head_dim,
-                 max_context, n_kv_heads=None, schedule=None, k_bits=16,
+                 max_context, n_kv_heads=None, schedule=None, k_bits=None,
                  v_bits=16, progressive=False, lsb_threshold=0.1,
-                 score_scale=None, rope_base=0, pinned=(), kv_budget=None,
+                 scale=None, rope_base=0, pinned=(), kv_budget=None,
                  kv_per_head=False, max_step=0, fixed_fracs=None,
                  saturation_error=False, topk_seed=0):
         if kind not in _KINDS:
             raise ValueError("kind %r: 'encoder' or 'decoder'" % (kind,))
         n_kv_heads = n_heads if n_kv_heads is None else n_kv_heads
+        if k_bits is None:
+            k_bits = 8 if progressive else 16
+        if progressive and k_bits == 16:
+            raise ValueError("progressive keys take k_bits of 4..12 MSBs "
+                             "(+ 4 LSBs), not 16")
         o = _ffi.SessionOpts()
-        lib.spatten_session_opts_init(ctypes.byref(o), _KINDS[kind],
-                                      n_layers, n_heads, n_kv_heads,
-                                      head_dim, max_context)
+        lib.spatten_session_opts_init(ctypes.byref(o), _KINDS[kind], 0, 0, 0,
+                                      0, 0)
+        for name, value in (("n_layers", n_layers), ("n_heads", n_heads),
+                            ("n_kv_heads", n_kv_heads),
+                            ("head_dim", head_dim),
+                            ("max_context", max_context),
+                            ("k_bits", k_bits), ("v_bits", v_bits),
+                            ("topk_seed", topk_seed),
+                            ("rope_base", rope_base),
+                            ("max_step", max_step)):
+            _ffi.setfield(o, name, value)
         flags = 0
         if progressive:
             flags |= _ffi.SESSION_PROGRESSIVE
-            if k_bits == 16:
-                k_bits = 8
         if fixed_fracs is not None:
             flags |= _ffi.SESSION_FIXED_SCALES
-            o.q_frac, o.k_frac, o.v_frac, o.out_frac = fixed_fracs
+            if len(fixed_fracs) != 4:
+                raise ValueError("fixed_fracs is (q, k, v, out)")
+            for name, f in zip(("q_frac", "k_frac", "v_frac", "out_frac"),
+                               fixed_fracs):
+                if not 0 <= f <= _ffi.MAX_FRAC:
+                    raise ValueError("%s %r: 0..%d" % (name, f,
+                                                       _ffi.MAX_FRAC))
+                _ffi.setfield(o, name, f)
         if saturation_error:
             flags |= _ffi.SESSION_SATURATION_ERROR
         if kv_per_head:
             flags |= _ffi.SESSION_KV_PER_HEAD
         o.flags = flags
-        o.k_bits, o.v_bits = k_bits, v_bits
         o.lsb_threshold = threshold_fixed(lsb_threshold)
-        o.topk_seed = topk_seed
-        o.score_scale = 0.0 if score_scale is None else float(score_scale)
-        o.rope_base = rope_base
-        pinned = list(pinned)
+        o.score_scale = check_scale(scale)
+        pinned = [int(t) for t in pinned]
         if len(pinned) > _ffi.MAX_PINNED:
             raise ValueError("%d pinned tokens: at most %d"
                              % (len(pinned), _ffi.MAX_PINNED))
+        if any(not 0 <= t < max_context for t in pinned):
+            raise ValueError("pinned tokens %s: positions 0..%d"
+                             % (pinned, max_context - 1))
         o.n_pinned = len(pinned)
         for i, t in enumerate(pinned):
             o.pinned[i] = t
         if schedule is not None:
+            if not isinstance(schedule, Schedule):
+                raise TypeError("schedule: a spatten.Schedule (Schedule("
+                                "tok_keep, head_keep, value_keep) or "
+                                "Schedule.paper(...))")
             if len(schedule) != n_layers:
                 raise ValueError("schedule of %d layers for %d"
                                  % (len(schedule), n_layers))
@@ -148,8 +194,11 @@ class Session:
                 o.schedule.head_keep[i] = schedule.head_keep[i]
                 o.schedule.value_keep[i] = schedule.value_keep[i]
         if kv_budget is not None:
-            o.kv_start, o.kv_important, o.kv_recent = kv_budget
-        o.max_step = max_step
+            if len(kv_budget) != 3:
+                raise ValueError("kv_budget is (start, important, recent)")
+            for name, n in zip(("kv_start", "kv_important", "kv_recent"),
+                               kv_budget):
+                _ffi.setfield(o, name, n)
         h = ctypes.c_void_p()
         device._ref()
         try:
@@ -167,6 +216,8 @@ class Session:
         self.n_kv_heads, self.head_dim = n_kv_heads, head_dim
         self.max_context = max_context
         self.kv_budget = kv_budget
+        self._lock = threading.Lock()
+        self._next_layer = 0        # the layer the current pass is at
 
     @staticmethod
     def _shape_text(o):
@@ -182,9 +233,13 @@ class Session:
 
     def close(self):
         """Free the session and its buffers.  Idempotent."""
-        if getattr(self, "_h", None) is not None:
-            lib.spatten_session_destroy(self._h)
-            self._h = None
+        lock = getattr(self, "_lock", None)
+        if lock is None:            # __init__ failed before the handle
+            return
+        with lock:
+            h, self._h = self._h, None
+        if h is not None:
+            lib.spatten_session_destroy(h)
             _count("sessions", -1)
             self.device._unref()
 
@@ -202,7 +257,10 @@ class Session:
 
     def reset(self):
         """Start a new sequence: empty cache, importance cleared."""
-        check(lib.spatten_session_reset(self.handle), "spatten_session_reset")
+        with self._lock:
+            check(lib.spatten_session_reset(self.handle),
+                  "spatten_session_reset")
+            self._next_layer = 0
 
     # -- attention ------------------------------------------------------------
 
@@ -235,29 +293,56 @@ class Session:
         n_heads, head_dim)`` (``layout="thd"``, a projection's view); ``k``
         and ``v`` the same with ``n_kv_heads``.  Any strides, rows
         contiguous; float32, float16, bfloat16 (torch) read in place.
-        Layers go in order; layer 0 begins a pass.
+        Layers go in order, each pass from 0 to ``n_layers - 1``.
         """
         if layout not in ("htd", "thd"):
             raise ValueError("layout %r: 'htd' or 'thd'" % (layout,))
+        if layer != self._next_layer:
+            if not 0 <= layer < self.n_layers:
+                raise ValueError("layer %d of a %d-layer session"
+                                 % (layer, self.n_layers))
+            raise ValueError(
+                "layer %d called while the pass is at layer %d: a pass "
+                "runs every layer 0..%d in order (is n_layers right? "
+                "reset() abandons a pass)" % (layer, self._next_layer,
+                                              self.n_layers - 1))
         qo, n, qv = self._views(q, self.n_heads, "q", layout)
+        batched = len(arrays.shape_of(q)) == 4
         ko, nk, kv = self._views(k, self.n_kv_heads, "k", layout)
         vo, nv, vv = self._views(v, self.n_kv_heads, "v", layout)
         if not n == nk == nv:
             raise ValueError("q, k, v hold %d, %d, %d tokens" % (n, nk, nv))
         if out is None:
-            out = arrays.empty_like(qo, qo.shape)
+            out = arrays.empty_like(qo, ((1,) if batched else ()) +
+                                    qo.shape)
         oo, no, ov = self._views(out, self.n_heads, "out", layout)
         if no != n:
             raise ValueError("out holds %d tokens, q %d" % (no, n))
-        ret = lib.spatten_session_attend(self.handle, layer, n,
-                                         ctypes.byref(qv), ctypes.byref(kv),
-                                         ctypes.byref(vv), ctypes.byref(ov))
+        with self._lock:
+            ret = lib.spatten_session_attend(self.handle, layer, n,
+                                             ctypes.byref(qv),
+                                             ctypes.byref(kv),
+                                             ctypes.byref(vv),
+                                             ctypes.byref(ov))
+            if ret >= 0:
+                self._next_layer = (layer + 1) % self.n_layers
         if ret < 0:
-            raise make_error(ret, "spatten_session_attend",
-                             "layer %d of %d, %d new tokens, context %d"
-                             % (layer, self.n_layers, n,
-                                self._context_or_minus()))
+            raise self._attend_error(ret, layer, n)
         return out
+
+    def _attend_error(self, ret, layer, n):
+        ctx = self._context_or_minus()
+        text = "layer %d of %d, %d new tokens, context %d of %d" % (
+            layer, self.n_layers, n, ctx, self.max_context)
+        if -ret == errno.ENOSPC:
+            text += " (max_context is the cache's capacity"
+            text += ", less what the budget keeps)" if self.kv_budget \
+                else ")"
+        e = make_error(ret, "spatten_session_attend", text)
+        if -ret == errno.EIO:
+            st = self.stats(layer)
+            e.status, e.status_name = st.status, st.status_name
+        return e
 
     def _context_or_minus(self):
         return lib.spatten_session_context(self._h) if self._h else -1
@@ -280,8 +365,12 @@ class Session:
             if nk != n or nv != n:
                 raise ValueError("layer %d: K and V of %d and %d tokens, "
                                  "expected %d" % (i, nk, nv, n))
-        check(lib.spatten_session_import(self.handle, n, kvs, vvs),
-              "spatten_session_import", "%d tokens" % n)
+        if self._next_layer:
+            raise ValueError("import_kv inside a pass (at layer %d)"
+                             % self._next_layer)
+        with self._lock:
+            check(lib.spatten_session_import(self.handle, n, kvs, vvs),
+                  "spatten_session_import", "%d tokens" % n)
 
     # -- state --------------------------------------------------------------
 

@@ -52,7 +52,7 @@ class SpAttenKVCache:
     (a :class:`spatten.Schedule` of cascade pruning; not with
     ``per_head``), ``progressive``, ``k_bits``, ``v_bits``,
     ``lsb_threshold``, ``rope_base`` (the board rotates Q and K by slot:
-    pass them unrotated), ``score_scale``, ``device``.
+    pass them unrotated), ``scale`` (the softmax scale), ``device``.
 
     The heads, KV heads and head size come from the first call; each batch
     row is a sequence with its own session.
@@ -62,7 +62,7 @@ class SpAttenKVCache:
                  k_seq_dim=2, v_seq_dim=2, *, n_layers=None,
                  max_context=None, per_head=False, schedule=None,
                  progressive=False, k_bits=None, v_bits=16,
-                 lsb_threshold=0.1, rope_base=0, score_scale=None,
+                 lsb_threshold=0.1, rope_base=0, scale=None,
                  device=None, max_step=0):
         for name, n in (("start_size", start_size),
                         ("recent_size", recent_size),
@@ -88,7 +88,7 @@ class SpAttenKVCache:
         self._opts = dict(
             per_head=per_head, schedule=schedule, progressive=progressive,
             k_bits=k_bits, v_bits=v_bits, lsb_threshold=lsb_threshold,
-            rope_base=rope_base, score_scale=score_scale, max_step=max_step)
+            rope_base=rope_base, scale=scale, max_step=max_step)
         self._device = device
         self.sessions = []
         self._shape = None
@@ -114,7 +114,7 @@ class SpAttenKVCache:
                 schedule=o["schedule"], k_bits=k_bits, v_bits=o["v_bits"],
                 progressive=o["progressive"],
                 lsb_threshold=o["lsb_threshold"],
-                score_scale=o["score_scale"], rope_base=o["rope_base"],
+                scale=o["scale"], rope_base=o["rope_base"],
                 kv_budget=((self.start_size, self.important_size,
                             self.recent_size) if self.bounded else None),
                 kv_per_head=o["per_head"], max_step=o["max_step"]))

@@ -15,7 +15,23 @@ def _line(report, ok, note=""):
                                             len(_lines) + 1, name, note))
 
 
+def pytest_collectreport(report):
+    """A module that fails to import is a failure, not zero tests."""
+    if report.failed:
+        _lines.append("not ok %d - python: collecting %s"
+                      % (len(_lines) + 1, report.nodeid or "tests"))
+
+
 def pytest_runtest_logreport(report):
+    if hasattr(report, "wasxfail"):
+        if report.when == "call" or report.skipped:
+            _lines.append("not ok %d - python: %s # TODO %s"
+                          % (len(_lines) + 1, report.nodeid,
+                             report.wasxfail)
+                          if report.skipped else
+                          "ok %d - python: %s (xpass)"
+                          % (len(_lines) + 1, report.nodeid))
+        return
     if report.when == "setup":
         if report.skipped:
             reason = report.longrepr[2] if isinstance(report.longrepr,

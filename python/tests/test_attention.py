@@ -193,3 +193,39 @@ def test_rope_on_the_board(dev, rng):
     plain = softmax_attention(q, k, k, 0)
     err = np.abs(out - ref).max()
     assert err < 0.01 and np.abs(out - plain).max() > 10 * err
+
+
+def test_saturation_is_reported(dev, rng):
+    """4-bit V holds at most 7.5 even with no fractional bits: larger
+    values saturate, and the call says so as asked."""
+    q = rng.standard_normal((2, 8, 16)).astype(np.float32)
+    v = q * 10
+    with pytest.warns(RuntimeWarning, match="saturated"):
+        _, st = spatten.attention(q, q, v, v_bits=4, device=dev)
+    assert st.saturations > 0
+    with pytest.raises(spatten.SaturationError, match="saturated"):
+        spatten.attention(q, q, v, v_bits=4, saturation="raise", device=dev)
+    import warnings
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        _, st2 = spatten.attention(q, q, v, v_bits=4, saturation="ignore",
+                                   device=dev)
+    assert st2.saturations == st.saturations
+
+
+def test_requires_grad_is_refused(dev):
+    q = torch.zeros(2, 4, 16, requires_grad=True)
+    with pytest.raises(RuntimeError, match="no_grad"):
+        spatten.attention(q, q, q, device=dev)
+    with torch.no_grad():
+        out, _ = spatten.attention(q, q, q, device=dev)
+    assert not out.requires_grad
+
+
+def test_pinned_without_pruning(dev, rng):
+    """token_keep that prunes nothing with pinned tokens: nothing to pin."""
+    q = rng.standard_normal((2, 8, 16)).astype(np.float32)
+    out, st = spatten.attention(q, q, q, token_keep=1.0, pinned=[0],
+                                device=dev)
+    dense, _ = spatten.attention(q, q, q, device=dev)
+    assert np.array_equal(out, dense) and st.token_keep == 0

@@ -286,7 +286,8 @@ def run_both(dev, pyref, tmp_path, rng, shape, dtype, kw, batch=()):
 
     out, stats = spatten.attention(
         q, k, v, is_causal=causal, enable_gqa=(G != H), device=dev,
-        token_importance=timp, head_importance=himp, **kw)
+        token_importance=timp, head_importance=himp, saturation="ignore",
+        **kw)
     if not batch:
         stats = [stats]
     n_items = int(np.prod(batch)) if batch else 1
@@ -665,7 +666,7 @@ def _open_session(dev, c):
         k_bits=c.get("k_bits", 16), v_bits=c.get("v_bits", 16),
         progressive=c.get("progressive", False),
         lsb_threshold=c.get("lsb_threshold", 0.1),
-        score_scale=c.get("scale"), rope_base=c.get("rope_base", 0),
+        scale=c.get("scale"), rope_base=c.get("rope_base", 0),
         pinned=c.get("pinned", ()), kv_budget=c.get("kv_budget"),
         kv_per_head=c.get("kv_per_head", False),
         fixed_fracs=c.get("fixed_fracs"))

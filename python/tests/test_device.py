@@ -115,7 +115,7 @@ def test_submit_wait_reap_poll(dev, rng):
     r, _, _ = select.select([dev.fileno()], [], [], 0)
     assert r == []                          # nothing left
     assert dev.reap() == []
-    with pytest.raises(spatten.DeviceNotFoundError):
+    with pytest.raises(spatten.UnknownJobError):
         dev.wait(seqs[0])                   # reaped once only
     # a NOP fences a queue and completes at once
     seq, = dev.submit(spatten.Job.nop(dev, user_data=9))
@@ -142,3 +142,63 @@ def test_default_device(monkeypatch):
     monkeypatch.setenv("SPATTEN_BACKEND", "sim")
     d = spatten.default_device()
     assert d is spatten.default_device() and d.backend == "sim"
+
+
+def test_free_refuses_while_views_or_jobs_use_the_buffer(dev):
+    """As mmap.close(): no use-after-free through a numpy view or a job."""
+    b = dev.alloc(8192)
+    a = b.array(np.float32, 16)
+    with pytest.raises(BufferError, match="view"):
+        b.free()
+    a[...] = 1                      # still mapped
+    del a
+    b.free()
+    b.free()                        # idempotent
+    # a job naming a freed buffer is refused before it reaches the board
+    b2 = dev.alloc(8192)
+    job = spatten.Job(dev, n_heads=1, head_dim=16, q_rows=1, kv_rows=1,
+                      q=b2, k=(b2, 64), v=(b2, 128), out=(b2, 192))
+    seq, = dev.submit(job)
+    with pytest.raises(BufferError, match="not reaped"):
+        b2.free()                   # the job is in flight
+    dev.wait(seq)
+    b2.free()
+    with pytest.raises(ValueError, match="freed buffer"):
+        dev.submit(job)
+
+
+def test_reap_accounts_for_jobs_in_flight(dev):
+    b = dev.alloc(8192)
+    job = spatten.Job(dev, n_heads=1, head_dim=16, q_rows=1, kv_rows=1,
+                      q=b, k=(b, 64), v=(b, 128), out=(b, 192))
+    dev.submit([job, job])
+    got = dev.reap(min_jobs=2, timeout=float("inf"))
+    assert len(got) == 2
+    b.free()                        # reaped: free is allowed
+
+
+def test_threads_share_a_device(dev, rng):
+    """attention() from several threads on one Device gives each the
+    result it gives alone."""
+    import threading
+    qs = [rng.standard_normal((2, 8, 16)).astype(np.float32)
+          for _ in range(4)]
+    alone = [spatten.attention(q, q, q, device=dev)[0] for q in qs]
+    got = [None] * 4
+    errors = []
+
+    def work(i):
+        try:
+            for _ in range(25):
+                out, _ = spatten.attention(qs[i], qs[i], qs[i], device=dev)
+                assert np.array_equal(out, alone[i])
+            got[i] = out
+        except Exception as e:          # pragma: no cover - reported below
+            errors.append(e)
+    threads = [threading.Thread(target=work, args=(i,)) for i in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors and all(np.array_equal(g, a)
+                              for g, a in zip(got, alone))

@@ -4,6 +4,7 @@ the C function and a message; Python-side argument checks raise the
 built-in exception types numpy and PyTorch users expect."""
 
 import errno
+import pickle
 
 import numpy as np
 import pytest
@@ -47,18 +48,39 @@ def _raises(exc, err, fn, *args, **kw):
     (errno.ECANCELED, spatten.CanceledError, spatten.SpattenError),
     (errno.EPROTO, spatten.ProtocolError, spatten.SpattenError),
     (errno.ENOTTY, spatten.ProtocolError, spatten.SpattenError),
-    (errno.EACCES, spatten.SpattenError, OSError),
+    (errno.EACCES, spatten.AccessDeniedError, PermissionError),
+    (errno.EPERM, spatten.AccessDeniedError, PermissionError),
+    (errno.EFAULT, spatten.InvalidArgumentError, ValueError),
+    (errno.E2BIG + 1000, spatten.SpattenError, OSError),    # unknown
 ])
 def test_errno_classes(err, cls, builtin):
     """The mapping itself, for every errno the library documents (some,
     like ETIME and ECANCELED, only a board can produce)."""
-    e = errors.make_error(-err, "spatten_submit3", "context")
+    e = errors.make_error(-err, "spatten_session_open", "context")
     assert type(e) is cls
     assert isinstance(e, builtin) and isinstance(e, OSError)
     assert e.errno == err and "context" in e.message
     with pytest.raises(cls):
-        errors.check(-err, "spatten_submit3")
-    assert errors.check(3, "spatten_submit3") == 3
+        errors.check(-err, "spatten_session_open")
+    assert errors.check(3, "spatten_session_open") == 3
+    # picklable, for multiprocessing and DataLoader workers
+    back = pickle.loads(pickle.dumps(e))
+    assert type(back) is cls and back.errno == err
+    assert back.message == e.message and back.function == e.function
+
+
+@pytest.mark.parametrize("function, err, cls, builtin", [
+    ("spatten_attn_prep3", errno.ERANGE, spatten.OutOfBufferError,
+     ValueError),
+    ("spatten_submit3", errno.ERANGE, spatten.OutOfBufferError, ValueError),
+    ("spatten_wait", errno.ENOENT, spatten.UnknownJobError, LookupError),
+    ("spatten_session_attend", errno.ERANGE, spatten.SaturationError,
+     ArithmeticError),
+])
+def test_errno_classes_by_function(function, err, cls, builtin):
+    """One errno, two meanings: the function decides."""
+    e = errors.make_error(-err, function)
+    assert type(e) is cls and isinstance(e, builtin)
 
 
 def test_no_board_names_the_simulation(monkeypatch):
@@ -117,15 +139,21 @@ def test_job_errors(dev):
             **dict(ok, n_heads=0))
     _raises(spatten.InvalidArgumentError, errno.EINVAL, spatten.Job, dev,
             **dict(ok, flags=1 << 30))
-    _raises(spatten.SaturationError, errno.ERANGE, spatten.Job, dev,
+    _raises(spatten.OutOfBufferError, errno.ERANGE, spatten.Job, dev,
             **dict(ok, out=(b, 8192)))
+    with pytest.raises(OverflowError, match="q_frac"):
+        spatten.Job(dev, **dict(ok, q_frac=256))
+    with pytest.raises(OverflowError, match="n_heads"):
+        spatten.Job(dev, **dict(ok, n_heads=2 ** 32 + 1))
+    with pytest.raises(TypeError, match="integer"):
+        spatten.Job(dev, **dict(ok, rope_base=10000.5))
     with pytest.raises(TypeError, match="unknown field"):
         spatten.Job(dev, heads=1)
     with pytest.raises(ValueError, match="negative"):
         spatten.Job(dev, **dict(ok, q=(b, -2)))
     _raises(spatten.InvalidArgumentError, errno.EINVAL, dev.submit,
             [spatten.Job.nop(dev)] * 65)
-    _raises(spatten.DeviceNotFoundError, errno.ENOENT, dev.wait, 1 << 40)
+    _raises(spatten.UnknownJobError, errno.ENOENT, dev.wait, 1 << 40)
     with pytest.raises(ValueError):
         dev.reap(0)
 
@@ -175,6 +203,22 @@ def test_session_errors(dev):
             head_dim=80)
     _raises(spatten.InvalidArgumentError, errno.EINVAL, _session, dev,
             k_bits=7)
+    with pytest.raises(OverflowError, match="k_bits"):
+        _session(dev, k_bits=260)
+    with pytest.raises(OverflowError, match="max_context"):
+        _session(dev, max_context=2 ** 32 + 64)
+    with pytest.raises(ValueError, match="q_frac"):
+        _session(dev, fixed_fracs=(267, 11, 11, 11))
+    with pytest.raises(ValueError, match="pinned"):
+        _session(dev, pinned=[-1])
+    with pytest.raises(ValueError, match="progressive"):
+        _session(dev, progressive=True, k_bits=16)
+    with pytest.raises(ValueError, match="scale"):
+        _session(dev, scale=0)
+    with pytest.raises(ValueError, match="kv_budget"):
+        _session(dev, kv_budget=(1, 2))
+    with pytest.raises(TypeError, match="Schedule"):
+        _session(dev, schedule=[1.0, 1.0])
     _raises(spatten.InvalidArgumentError, errno.EINVAL, _session, dev,
             kv_per_head=True)           # needs a budget
     _raises(spatten.NotSupportedError, errno.EOPNOTSUPP, _session, dev,
@@ -189,9 +233,12 @@ def test_session_errors(dev):
             spatten.Schedule.paper, 0)
 
     s = _session(dev, max_context=8)
-    _raises(spatten.CacheFullError, errno.ENOSPC, s.attend, 0, x, x, x)
-    _raises(spatten.InvalidArgumentError, errno.EINVAL, s.attend, 1,
-            x[:, :4], x[:, :4], x[:, :4])         # layer 1 before 0
+    e = _raises(spatten.CacheFullError, errno.ENOSPC, s.attend, 0, x, x, x)
+    assert "max_context" in e.message
+    with pytest.raises(ValueError, match="pass is at layer 0"):
+        s.attend(1, x[:, :4], x[:, :4], x[:, :4])
+    with pytest.raises(ValueError, match="2-layer session"):
+        s.attend(2, x[:, :4], x[:, :4], x[:, :4])
     with pytest.raises(ValueError, match="heads"):
         s.attend(0, x[:2], x, x)
     with pytest.raises(ValueError, match="tokens"):
@@ -207,10 +254,18 @@ def test_session_errors(dev):
         ro = np.empty_like(x[:, :4])
         ro.flags.writeable = False
         s.attend(0, x[:, :4], x[:, :4], x[:, :4], out=ro)
+    with pytest.raises(TypeError, match="numpy array or a tensor"):
+        s.attend(0, x[:, :4], x[:, :4], x[:, :4], out=[[0.0] * 32] * 4)
     # nothing changed: the same session still takes a good pass
     for layer in range(2):
         s.attend(layer, x[:, :4], x[:, :4], x[:, :4])
     assert s.context == 4
+    # a pass left half done is refused, not silently restarted
+    s.attend(0, x[:, :1], x[:, :1], x[:, :1])
+    with pytest.raises(ValueError, match="pass is at layer 1"):
+        s.attend(0, x[:, :1], x[:, :1], x[:, :1])
+    s.attend(1, x[:, :1], x[:, :1], x[:, :1])
+    assert s.context == 5
     _raises(spatten.InvalidArgumentError, errno.EINVAL,
             s.stats, 2)
     _raises(spatten.InvalidArgumentError, errno.EINVAL, s.cache_head, 0, 9)
@@ -274,10 +329,27 @@ def test_attention_argument_errors(dev):
                           device=dev)
     with pytest.raises(ValueError, match="rope_base"):
         spatten.attention(z, z, z, positions=np.arange(4), device=dev)
-    _raises(spatten.InvalidArgumentError, errno.EINVAL, spatten.attention,
-            np.zeros((2, 4, 80), np.float32), np.zeros((2, 4, 80),
-                                                       np.float32),
-            np.zeros((2, 4, 80), np.float32), device=dev)
+    z80 = np.zeros((2, 4, 80), np.float32)
+    with pytest.raises(ValueError, match=r"head_dim 80: this board takes "
+                       r"\[16, 32, 64, 128, 256\]"):
+        spatten.attention(z80, z80, z80, device=dev)
+    big = np.zeros((1, dev.info.max_context + 1, 16), np.float32)
+    with pytest.raises(ValueError, match="context is at most"):
+        spatten.attention(big[:, :1], big, big, device=dev)
+    with pytest.raises(ValueError, match="scale"):
+        spatten.attention(z, z, z, scale=0.0, device=dev)
+    with pytest.raises(ValueError, match="NaN"):
+        spatten.attention(z + np.nan, z, z, device=dev)
+    with pytest.raises(ValueError, match="NaN or infinite"):
+        spatten.attention(z, z, z + np.inf, device=dev)
+    with pytest.raises(ValueError, match="progressive"):
+        spatten.attention(z, z, z, progressive=True, k_bits=16, device=dev)
+    with pytest.raises(TypeError, match="spatten.Device"):
+        spatten.attention(z, z, z, device="sim")
+    with pytest.raises(ValueError, match="saturation"):
+        spatten.attention(z, z, z, saturation="maybe", device=dev)
+    with pytest.raises(ValueError, match="rope_base"):
+        spatten.attention(z, z, z, rope_base=10000.5, device=dev)
     _raises(spatten.InvalidArgumentError, errno.EINVAL, spatten.attention,
             z, z, z, k_bits=7, device=dev)
 

@@ -60,12 +60,13 @@ def test_session_steps(dev, rng):
 
 
 def test_error_paths(dev):
-    z = np.zeros((2, 4, 80), np.float32)
+    q = np.zeros((2, 4, 32), np.float32)
+    kv = np.zeros((2, 6, 32), np.float32)
 
     def fail(i):
         with pytest.raises(spatten.SpattenError):
-            if i % 2:
-                spatten.attention(z, z, z, device=dev)
+            if i % 2:       # cross attention cannot prune tokens: EINVAL
+                spatten.attention(q, kv, kv, token_keep=3, device=dev)
             else:
                 spatten.Session(dev, kind="decoder", n_layers=1, n_heads=3,
                                 n_kv_heads=2, head_dim=16, max_context=8)

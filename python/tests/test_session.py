@@ -202,3 +202,13 @@ def test_state_queries(dev, rng):
     s.reset()
     assert s.context == 0 and s.total_stats(0).bytes_q == 0
     assert "decoder" in repr(s)
+
+
+def test_batch_of_one_keeps_its_rank(dev, rng):
+    s = _session(dev, schedule=None)
+    q = torch.randn(1, H, 5, D)
+    kv = torch.randn(1, G, 5, D)
+    out = s.attend(0, q, kv, kv)
+    assert out.shape == q.shape
+    out1 = s.attend(1, q[0], kv[0], kv[0])
+    assert out1.shape == q[0].shape
