@@ -572,17 +572,23 @@ def random_prompt(cfg, n, seed=1234):
     return torch.randint(cfg.vocab, (n,), generator=gen).tolist()
 
 
-def generate(model, prompt, steps, cache, *, forced=None, keep_logits=False,
-             on_step=None):
+def generate(model, prompt, steps, cache=None, *, forced=None,
+             keep_logits=False, on_step=None):
     """Greedy generation of ``steps`` tokens after ``prompt`` (a list of
     ids), batch 1: the prompt's pass gives the first token, each further
-    pass takes the previous token.  ``forced``: feed these tokens instead
-    of the model's choices (teacher forcing; the choices are still
-    reported).  Returns a dict: ``tokens`` (the choices), ``steps`` (per
-    pass: token, tokens in the cache, tokens attended per layer, bytes
-    read and dense, modeled cycles, seconds), ``logits`` (with
-    ``keep_logits``), ``seconds`` (wall clock of the passes: model and
-    attention; the statistics and ``on_step`` excluded), ``prefill_seconds``,
+    pass takes the previous token.
+
+    ``cache``: an empty :class:`SpAttenKVCache` (or :class:`TorchKVCache`);
+    None makes the model's (:func:`make_cache` of ``model.cfg``) for this
+    call.  ``forced``: feed these tokens instead of the model's choices
+    (teacher forcing; the choices are still reported).  ``on_step(rec)``
+    is called after each pass.
+
+    Returns a dict: ``tokens`` (the choices), ``steps`` (per pass: token,
+    tokens in the cache, tokens attended per layer, heads, bytes read and
+    dense, modeled cycles, seconds), ``logits`` (with ``keep_logits``),
+    ``seconds`` (wall clock of the passes, model and attention; the
+    statistics and ``on_step`` excluded), ``prefill_seconds``,
     ``tokens_per_second`` (steps / seconds) and
     ``decode_tokens_per_second`` (the passes after the prompt's)."""
     if steps < 1:
@@ -590,6 +596,9 @@ def generate(model, prompt, steps, cache, *, forced=None, keep_logits=False,
     if forced is not None and len(forced) < steps - 1:
         raise ValueError("forced: %d tokens for %d steps"
                          % (len(forced), steps))
+    own = cache is None
+    if own:
+        cache = make_cache(model.cfg, len(prompt), steps)
     tokens, records, logits = [], [], []
     seconds = 0.0
     ids = torch.tensor([list(prompt)], dtype=torch.int64)
@@ -614,6 +623,8 @@ def generate(model, prompt, steps, cache, *, forced=None, keep_logits=False,
                 on_step(rec)
             nxt = forced[step] if forced is not None else tok
             ids = torch.tensor([[nxt]], dtype=torch.int64)
+    if own:
+        cache.close()
     prefill = records[0]["seconds"]
     return {"tokens": tokens, "steps": records,
             "logits": torch.stack(logits) if keep_logits else None,
