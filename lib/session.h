@@ -138,6 +138,8 @@ uint32_t spatten__view_rows(const struct spatten_view *v, uint32_t h,
 			    const float **x);
 float spatten__view_head_max(const struct spatten_view *v, uint32_t h,
 			     uint32_t n, uint32_t d);
+float spatten__view_head_max_rope(const struct spatten_view *v, uint32_t h,
+				  uint32_t n, uint32_t d, float *buf);
 
 /* session_kv.c */
 uint32_t spatten__kv_budget(const struct spatten_session_opts *c);

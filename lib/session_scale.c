@@ -50,6 +50,17 @@ int spatten__scales_fixed(const struct spatten_session *s)
 	return !!(s->cfg.flags & SPATTEN_SESSION_FIXED_SCALES);
 }
 
+/*
+ * Does the board rotate Q and K (RoPE)? Then their 16-bit scales leave
+ * room for the rotation, which can make an element up to sqrt(2) larger:
+ * the board would clip it silently. (Keys of fewer bits are rotated as
+ * int16 and have room to spare.)
+ */
+static int rotated(const struct spatten_session *s)
+{
+	return s->cfg.rope_base != 0;
+}
+
 /* Does a pass have to refuse a saturating value? */
 static int sat_error(const struct spatten_session *s)
 {
@@ -82,7 +93,9 @@ static int choose_kv(struct spatten_session *s, unsigned int layer,
 		}
 		if (kf[g] >= 0 && !sat_error(s))
 			continue;
-		km = spatten__view_head_max(k, g, n, D);
+		km = rotated(s) && key_bits(s) == 16 ?
+		     spatten__view_head_max_rope(k, g, n, D, s->row) :
+		     spatten__view_head_max(k, g, n, D);
 		vm = spatten__view_head_max(v, g, n, D);
 		if (kf[g] < 0) {
 			kf[g] = (int8_t)frac_for(km, key_bits(s));
@@ -131,7 +144,10 @@ int spatten__scales_pass(struct spatten_session *s, unsigned int layer,
 			ps->qexp[h] = c->q_frac;
 			continue;
 		}
-		m = spatten__view_head_max(q, h, n, D);
+		if (rotated(s))
+			m = spatten__view_head_max_rope(q, h, n, D, s->row);
+		else
+			m = spatten__view_head_max(q, h, n, D);
 		ps->qexp[h] = fixed ? c->q_frac : frac_for(m, 16);
 		bad |= saturates(m, ps->qexp[h], 16);
 	}

@@ -12,6 +12,8 @@
 #include <stdint.h>
 #include <string.h>
 
+#include <math.h>
+
 #include "session.h"
 
 int spatten__view_ok(const struct spatten_view *v)
@@ -107,6 +109,32 @@ uint32_t spatten__view_rows(const struct spatten_view *v, uint32_t h,
  * widened), on the view's own elements: one call over all of them when
  * the rows are contiguous.
  */
+/*
+ * Largest magnitude head @h's rows can take once the board rotates them
+ * (RoPE pairs element i with i + d/2): the largest norm of a pair, with
+ * room for the rounding of the board's fixed-point rotation (at most 1.5
+ * LSB, docs/engine.md), so a scale chosen from it never saturates. @buf
+ * holds head_dim floats.
+ */
+float spatten__view_head_max_rope(const struct spatten_view *v, uint32_t h,
+				  uint32_t n, uint32_t d, float *buf)
+{
+	uint32_t half = d / 2, t, i;
+	double m = 0.0;
+
+	for (t = 0; t < n; t++) {
+		const float *x = spatten__view_row(v, h, t, d, buf);
+
+		for (i = 0; i < half; i++) {
+			double a = x[i], b = x[i + half], r = a * a + b * b;
+
+			if (r > m)	/* NaN compares false: ignored */
+				m = r;
+		}
+	}
+	return (float)(sqrt(m) * (1.0 + 0x1p-13));
+}
+
 float spatten__view_head_max(const struct spatten_view *v, uint32_t h,
 			     uint32_t n, uint32_t d)
 {

@@ -146,23 +146,35 @@ class _Plan:
         self.layout = lay
 
 
-def _head_max(x, name):
+def _head_max(x, name, rotated):
     """Largest |x| of each head of [heads][rows][E]; NaN and infinities
-    are refused (the board's fixed point has neither)."""
+    are refused (the board's fixed point has neither).  ``rotated``: the
+    board rotates the rows (RoPE pairs element i with i + E/2), which can
+    make an element as large as its pair's norm: the largest norm, with
+    room for the rotation's rounding, as libspatten's sessions choose it
+    (lib/session_view.c, spatten__view_head_max_rope())."""
     m = np.abs(x).max(axis=(1, 2))
     if not np.all(np.isfinite(m)):
         bad = int(np.flatnonzero(~np.isfinite(m))[0])
         raise ValueError("%s has NaN or infinite values (head %d)"
                          % (name, bad))
+    if rotated:
+        half = x.shape[2] // 2
+        a = x[:, :, :half].astype(np.float64)
+        b = x[:, :, half:].astype(np.float64)
+        norm2 = (a * a + b * b).max(axis=(1, 2))
+        m = (np.sqrt(norm2) * (1.0 + 2.0 ** -13)).astype(np.float32)
     return m
 
 
-def _quantize_heads(dst_addr, x, heads, bits, fmt, split, lsb_addr, name):
+def _quantize_heads(dst_addr, x, heads, bits, fmt, split, lsb_addr, name,
+                    rotated=False):
     """Quantize each head of ``x`` [heads][rows][E] (float32) at its own
-    scale into the packed plane(s); return (fracs, saturations)."""
+    scale into the packed plane(s); return (fracs, saturations).
+    ``rotated``: the board rotates these 16-bit rows (RoPE)."""
     fracs, sat = [], 0
     per = x.shape[1] * x.shape[2]
-    maxima = _head_max(x, name)
+    maxima = _head_max(x, name, rotated and bits == 16)
     for h in range(heads):
         xh = np.ascontiguousarray(x[h])
         src = xh.__array_interface__["data"][0]
@@ -415,10 +427,12 @@ def _run_group(dev, plan, o, items, qf, kf, vf, timp, himp, out):
     for j, b in enumerate(items):
         at = {n: j * lay.size + off for n, off in lay.at.items()}
         addr = {n: base_addr + a for n, a in at.items()}
-        fq, sq = _quantize_heads(addr["q"], qf[b], H, 16, 0, False, 0, "q")
+        rope = bool(o["rope_base"])
+        fq, sq = _quantize_heads(addr["q"], qf[b], H, 16, 0, False, 0, "q",
+                                 rope)
         fk, sk = _quantize_heads(addr["k"], kf[b], G, plan.k_total,
                                  plan.k_fmt, plan.progressive,
-                                 addr.get("k_lsb", 0), "k")
+                                 addr.get("k_lsb", 0), "k", rope)
         fv, sv = _quantize_heads(addr["v"], vf[b], G, plan.v_bits,
                                  plan.v_fmt, False, 0, "v")
         if sq + sk + sv:

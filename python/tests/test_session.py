@@ -212,3 +212,32 @@ def test_batch_of_one_keeps_its_rank(dev, rng):
     assert out.shape == q.shape
     out1 = s.attend(1, q[0], kv[0], kv[0])
     assert out1.shape == q[0].shape
+
+
+def test_rope_scales_leave_room_for_the_rotation(dev, rng):
+    """RoPE on the board: a pair (x_i, x_{i+D/2}) at the head's largest
+    |x| rotates to up to sqrt(2) times it.  The scales must hold that
+    (they were once chosen from |x| alone, and the board clipped the
+    rotated values silently: outputs off by 0.1 and more)."""
+    n, base = 24, 10000.0
+    half = D // 2
+    s = _session(dev, n_kv_heads=H, schedule=None, rope_base=int(base))
+    q = rng.uniform(-1, 1, (H, n, D)).astype(np.float32)
+    k = rng.uniform(-1, 1, (H, n, D)).astype(np.float32)
+    v = rng.standard_normal((H, n, D)).astype(np.float32)
+    for x in (q, k):
+        # every element at 7.9: 16 bits hold it with 12 fractional bits
+        # (7.9 * 2^12 = 32358), a rotated pair reaches 11.2 (45761)
+        x[...] = 7.9 * np.sign(rng.standard_normal(x.shape))
+
+    def rope(x):
+        inv = base ** (-np.arange(half) * 2.0 / D)
+        ang = np.arange(n)[:, None] * inv[None, :]
+        c, si = np.cos(ang), np.sin(ang)
+        a, b = x[..., :half].astype(np.float64), x[..., half:]
+        return np.concatenate([a * c - b * si, b * c + a * si], -1)
+    out = s.attend(0, q, k, v)
+    rq, rk = rope(q), rope(k)
+    ref = softmax_attention(rq, rk, v, 0)
+    err = np.abs(out - ref).max(-1)
+    assert np.all(err <= error_bound(rq, rk, v, 0)), err.max()

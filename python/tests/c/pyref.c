@@ -29,7 +29,8 @@
  * stage (0 summarization, 1 generation; default: generation when
  * causal and L < S) dtype.
  *
- * Each head's fixed point comes from its own data: frac = max(0,
+ * Each head's fixed point comes from its own data (rows the board rotates,
+ * Q and 16-bit K with rope_base: from their largest pair norm): frac = max(0,
  * spatten_frac_for_bits(spatten_max_abs(head), bits)) with 16 bits for Q,
  * k_bits (+ 4 if progressive) for K, v_bits for V; query head h's output
  * is in the V frac of its KV head h / (H / G). One version-3 job with
@@ -82,6 +83,7 @@
  *	(spatten_session_heads()), u64 q, k, v saturations.
  */
 #include <errno.h>
+#include <math.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -405,10 +407,35 @@ static struct spatten_tensor_ref ref(struct spatten_bo *bo)
 	return r;
 }
 
-/* Fractional bits for @n values of @x in @bits bits: max(0, ...). */
-static unsigned int frac_of(const float *x, size_t n, unsigned int bits)
+/*
+ * Largest value rows of @d elements can reach once rotated (RoPE pairs i
+ * and i + d/2): the largest pair norm, plus 2^-13 of it for the
+ * rotation's rounding (docs/python.md).
+ */
+static float rotated_max(const float *x, size_t n, uint32_t d)
 {
-	int f = spatten_frac_for_bits(spatten_max_abs(x, n), bits);
+	double m = 0.0;
+	size_t r, i;
+
+	for (r = 0; r < n / d; r++)
+		for (i = 0; i < d / 2; i++) {
+			double a = x[r * d + i], b = x[r * d + i + d / 2];
+
+			if (a * a + b * b > m)
+				m = a * a + b * b;
+		}
+	return (float)(sqrt(m) * (1.0 + 0x1p-13));
+}
+
+/*
+ * Fractional bits for @n values of @x in @bits bits: max(0, ...); @rot_d
+ * (the row length) when the board rotates these rows, else 0.
+ */
+static unsigned int frac_of(const float *x, size_t n, unsigned int bits,
+			    uint32_t rot_d)
+{
+	float m = rot_d ? rotated_max(x, n, rot_d) : spatten_max_abs(x, n);
+	int f = spatten_frac_for_bits(m, bits);
 
 	return f < 0 ? 0 : (unsigned int)f;
 }
@@ -532,7 +559,7 @@ static int job_main(void)
 	/* the fixed point of each head, from its own data */
 	for (h = 0; h < H; h++) {
 		const float *src = q + h * qper;
-		unsigned int f = frac_of(src, qper, 16);
+		unsigned int f = frac_of(src, qper, 16, rope_base ? E : 0);
 
 		sat += (uint64_t)check(spatten_quantize_s16((char *)mq +
 							    h * qper * 2, src,
@@ -542,7 +569,8 @@ static int job_main(void)
 	}
 	for (g = 0; g < G; g++) {
 		const float *src = k + g * kvper;
-		unsigned int f = frac_of(src, kvper, k_total);
+		unsigned int f = frac_of(src, kvper, k_total,
+					 rope_base && k_total == 16 ? E : 0);
 		void *dst = (char *)mk + g * kvper * k_bits / 8;
 		long n;
 
@@ -560,7 +588,7 @@ static int job_main(void)
 	}
 	for (g = 0; g < G; g++) {
 		const float *src = v + g * kvper;
-		unsigned int f = frac_of(src, kvper, v_bits);
+		unsigned int f = frac_of(src, kvper, v_bits, 0);
 		void *dst = (char *)mv + g * kvper * v_bits / 8;
 		long n;
 
