@@ -19,7 +19,8 @@ from torch import nn
 from . import functional
 from .session import Session
 
-__all__ = ["SpAttenKVCache", "SpAttenAttention", "attention"]
+__all__ = ["SpAttenKVCache", "SpAttenAttention", "attention",
+           "scaled_dot_product_attention"]
 
 
 def _no_grad_check(*tensors):
@@ -33,6 +34,28 @@ def attention(q, k, v, **kw):
     """:func:`spatten.attention` on tensors: returns ``(out, stats)``."""
     _no_grad_check(q, k, v)
     return functional.attention(q, k, v, **kw)
+
+
+def scaled_dot_product_attention(query, key, value, attn_mask=None,
+                                 dropout_p=0.0, is_causal=False, scale=None,
+                                 enable_gqa=False):
+    """``torch.nn.functional.scaled_dot_product_attention`` (PyTorch 2.x's
+    signature) on SpAtten: returns the output tensor.
+
+    The causal mask is PyTorch's (top-left: row i sees keys ``j <= i``,
+    also when ``L < S``; :func:`spatten.attention` defaults to the
+    bottom-right alignment of a KV cache instead).  No arbitrary mask and
+    no dropout: the board has neither (``ValueError``).  For pruning and
+    statistics, call :func:`spatten.attention`."""
+    if attn_mask is not None:
+        raise ValueError("attn_mask: SpAtten computes causal or full "
+                         "attention only (is_causal)")
+    if dropout_p:
+        raise ValueError("dropout_p: SpAtten has no dropout (inference)")
+    out, _ = attention(query, key, value, is_causal=is_causal,
+                       q_start=0 if is_causal else None, scale=scale,
+                       enable_gqa=enable_gqa)
+    return out
 
 
 class SpAttenKVCache:
@@ -137,10 +160,13 @@ class SpAttenKVCache:
             raise ValueError("q, k, v batch sizes differ")
         self._open(B, H, G, D)
         layout = "htd" if sd == 2 else "thd"
-        out = torch.empty(q.shape, dtype=q.dtype)
-        for b in range(B):
-            self.sessions[b].attend(layer_idx, q[b], k[b], v[b], out[b],
-                                    layout=layout)
+        if B == 1:      # the session takes a leading batch of 1 as is
+            out = self.sessions[0].attend(layer_idx, q, k, v, layout=layout)
+        else:
+            out = torch.empty(q.shape, dtype=q.dtype)
+            for b in range(B):
+                self.sessions[b].attend(layer_idx, q[b], k[b], v[b], out[b],
+                                        layout=layout)
         if layer_idx == 0:
             self.seen_tokens += q.shape[sd]
         return out
@@ -156,7 +182,7 @@ class SpAttenKVCache:
         (``per_head``: of ``layer``'s ``kv_head``)."""
         if not self.sessions:
             return torch.empty(0, dtype=torch.int64)
-        s = self.sessions[batch]
+        s = self._session(batch)
         if self._opts["per_head"]:
             ids, _ = s.cache_head(0 if layer is None else layer, kv_head)
         else:
@@ -167,23 +193,31 @@ class SpAttenKVCache:
         """Each slot's importance, as :meth:`kept_tokens` orders them."""
         if not self.sessions:
             return torch.empty(0, dtype=torch.int64)
-        s = self.sessions[batch]
+        s = self._session(batch)
         if self._opts["per_head"]:
             _, imp = s.cache_head(0 if layer is None else layer, kv_head)
         else:
             _, imp = s.cache()
         return torch.from_numpy(imp.astype("int64"))
 
+    def _session(self, batch):
+        if not 0 <= batch < len(self.sessions):
+            raise ValueError("batch row %d: the cache holds %d sequence(s)"
+                             % (batch, len(self.sessions)))
+        return self.sessions[batch]
+
     def step_stats(self, batch=0):
         """The last pass summed over layers: tokens attended per layer
-        (``kept``), bytes read, what dense S16 attention reads, modeled
+        (``kept``), heads computed, V rows kept per query (``value_keep``,
+        0: all), bytes read, what dense S16 attention reads, modeled
         cycles, LSB refetches."""
-        s = self.sessions[batch]
+        s = self._session(batch)
         st = [s.stats(layer) for layer in range(self.n_layers)]
         read = sum(x.bytes_q + x.bytes_k_msb + x.bytes_k_lsb + x.bytes_v
                    for x in st)
         return {"kept": [x.tokens_kept for x in st],
                 "heads": [x.heads_alive for x in st],
+                "value_keep": [x.value_keep for x in st],
                 "bytes_read": read,
                 "bytes_dense": sum(x.bytes_dense for x in st),
                 "cycles": sum(x.cycles for x in st),

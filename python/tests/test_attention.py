@@ -229,3 +229,29 @@ def test_pinned_without_pruning(dev, rng):
                                 device=dev)
     dense, _ = spatten.attention(q, q, q, device=dev)
     assert np.array_equal(out, dense) and st.token_keep == 0
+
+
+def test_torch_sdpa_drop_in(dev, rng, monkeypatch):
+    """spatten.torch.scaled_dot_product_attention: PyTorch's signature and
+    causal mask (top-left, also when L < S)."""
+    from spatten.torch import scaled_dot_product_attention as sdpa
+    monkeypatch.setattr(spatten.functional, "_default", dev)
+    H, L, S, D = 4, 6, 20, 32
+    q = torch.randn(2, H, L, D)
+    k = torch.randn(2, H, S, D)
+    v = torch.randn(2, H, S, D)
+    out = sdpa(q, k, v, is_causal=True)
+    assert isinstance(out, torch.Tensor) and out.shape == q.shape
+    for b in range(2):
+        qb, kb, vb = q[b].numpy(), k[b].numpy(), v[b].numpy()
+        ref = softmax_attention(qb, kb, vb, 0)          # top-left
+        err = np.abs(out[b].numpy() - ref).max(-1)
+        assert np.all(err <= error_bound(qb, kb, vb, 0))
+    full = sdpa(q, k, v, scale=0.1)
+    ref = softmax_attention(q[0].numpy(), k[0].numpy(), v[0].numpy(),
+                            None, 0.1)
+    assert np.abs(full[0].numpy() - ref).max() < 0.01
+    with pytest.raises(ValueError, match="attn_mask"):
+        sdpa(q, k, v, attn_mask=torch.ones(L, S, dtype=torch.bool))
+    with pytest.raises(ValueError, match="dropout"):
+        sdpa(q, k, v, dropout_p=0.1)

@@ -21,11 +21,18 @@ def test_open_and_facts(dev):
     assert "sim" in repr(dev)
 
 
-def test_env_selects_the_backend(monkeypatch):
+def test_env_selects_the_backend(monkeypatch, tmp_path):
+    monkeypatch.setenv("SPATTEN_SYSFS_ROOT", str(tmp_path))   # no board
+    monkeypatch.delenv("SPATTEN_BACKEND", raising=False)
+    with pytest.raises(spatten.DeviceNotFoundError):
+        spatten.open()
     monkeypatch.setenv("SPATTEN_BACKEND", "sim")
     with spatten.open() as d:
         assert d.backend == "sim"
     assert "closed" in repr(d)
+    monkeypatch.setenv("SPATTEN_BACKEND", "gpu")
+    with pytest.raises(ValueError, match="SPATTEN_BACKEND is 'gpu'"):
+        spatten.open()
 
 
 def test_buffers(dev):
