@@ -52,7 +52,7 @@ except ImportError:                     # run from the source tree
 sys.path.insert(0, os.path.join(HERE, "..", "examples"))
 import torch                                            # noqa: E402
 from spatten.torch import SpAttenKVCache                # noqa: E402
-import decoder                                          # noqa: E402
+import decoder_model as decoder                         # noqa: E402
 
 L, H, D = 12, 12, 64                    # GPT-2-small's attention
 PRUNE = dict(token=(0.9, 0.1), head=(1.0, 0.75), value_keep=0.2)

@@ -34,8 +34,10 @@ EXAMPLE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..",
 
 
 def _load_example():
+    """The example's model module (decoder.py is its command line)."""
+    path = os.path.join(os.path.dirname(EXAMPLE), "decoder_model.py")
     spec = importlib.util.spec_from_file_location("spatten_example_decoder",
-                                                  EXAMPLE)
+                                                  path)
     mod = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(mod)
     return mod
