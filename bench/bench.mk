@@ -196,11 +196,11 @@ BENCH_PACK = mods=$$(scripts/kmod-deps.sh $(KMODDIR61) $(DRM_MODULES)) && \
 	SPATTEN_EXTRA_MODULES="$$mods" scripts/mk-initramfs.sh \
 	$(BUILD)/module-6.1/spatten.ko $(BENCH_GUEST_DIR) $(BENCH_INITRAMFS)
 
-bench: qemu module bench-host-bins bench-guest-bin
+bench: qemu module lib bench-host-bins bench-guest-bin
 	@$(BENCH_PACK)
 	bench/report.sh --out docs
 
-bench-report-quick: qemu module bench-host-bins bench-guest-bin
+bench-report-quick: qemu module lib bench-host-bins bench-guest-bin
 	@$(BENCH_PACK)
 	bench/report.sh --quick --out $(BENCH_BUILD)/report-quick
 

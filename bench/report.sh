@@ -52,6 +52,11 @@ log "7. LLM decode step: Llama-3-8B shape (host engine, cycle model, append)"
 t_llm=$(date +%s)
 "$bb/llm-bench" $q "$work" >"$work/llm.log"
 llm_secs=$(($(date +%s) - t_llm))
+log "8. Python: call overhead over C, example decoder tokens/s (simulation)"
+PYTHON=${PYTHON:-/usr/bin/python3}
+SPATTEN_LIBRARY=$top/build/lib/libspatten.so.1 SPATTEN_BACKEND=sim \
+	"$PYTHON" python/bench/bench_python.py $q >"$work/python.txt" \
+	2>"$work/python.log"
 if [ $quick = 1 ]; then
 	llm_ctx="4K tokens (32K and 128K in the full run, not with --quick)"
 	llm_append="3 rounds x 51 single appends, the copy figure of 3"
@@ -646,6 +651,24 @@ $(cat "$work/llm-append.md")
 
 ![append cost vs context](plots/llm-append.png)
 
+## 8. Python
+
+The \`spatten\` package (docs/python.md) on the simulation backend,
+\`python/bench/bench_python.py\`: (a) a GPT-2-small decode step through
+\`Session.attend\` (numpy and torch inputs) and \`SpAttenKVCache\` against
+the same step through the C call (\`python/bench/c_decode.c\`), the two
+alternating round by round in this run; (b) tokens per second of the
+example decoder (\`python/examples/decoder.py\`, random weights, PyTorch
+on one thread) with SpAtten's pruning and without, alternated. The
+simulation runs the attention in the process: in (a) both sides include
+the engine's time, and in (b) the model's own layers (projections, MLP,
+LM head) are most of a step at GPT-2-small's shape; the long-context
+model shows where attention dominates.
+
+\`\`\`
+$(cat "$work/python.txt")
+\`\`\`
+
 EOF
 } >"$rep"
 
@@ -659,6 +682,11 @@ for p in engine pruning bitsplit queue-depth processes traffic tflops llm-append
 done
 grep -q '^## 6. Memory' "$rep" || bad=1
 grep -q '^## 7. LLM decode step' "$rep" || bad=1
+grep -q '^## 8. Python' "$rep" || bad=1
+grep -q 'pruned / dense' "$work/python.txt" || {
+	echo "bench: the Python figures are incomplete ($work/python.log)" >&2
+	bad=1
+}
 for f in llm-model.md llm-model32.md llm-time.md llm-mem.md llm-append.md \
 	llm-append.dat llm-summary.md; do
 	if [ ! -s "$work/$f" ]; then

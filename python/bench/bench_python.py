@@ -383,15 +383,23 @@ def report(doc):
               "the whole step, the overhead the Python time on top)\n")
     elif a:
         print("(a) skipped: %s\n" % a["skipped"])
-    b = doc.get("b")
+    for key, what in (("b", "GPT-2-small's shape"),
+                      ("b_long", "a small model over a long context, "
+                       "where attention dominates")):
+        if doc.get(key):
+            report_b(doc[key], key, what)
+
+
+def report_b(b, key, what):
     if b:
         mo = b["model"]
-        print("(b) tokens/s of the example decoder (gpt2, %d layers x %d, "
-              "%d heads x %d, vocab %d, %.0fM parameters, random weights), "
-              "prompt %d, %d tokens, medians of %d alternated rounds"
-              % (mo["layers"], mo["dim"], mo["heads"], mo["head_dim"],
-                 mo["vocab"], mo["parameters"] / 1e6, b["prompt"],
-                 b["steps"], b["rounds"]))
+        print("(%s) tokens/s of the example decoder, %s (gpt2, %d layers x "
+              "%d, %d heads x %d, vocab %d, %.1fM parameters, random "
+              "weights), prompt %d, %d tokens, medians of %d alternated "
+              "rounds"
+              % (key, what, mo["layers"], mo["dim"], mo["heads"],
+                 mo["head_dim"], mo["vocab"], mo["parameters"] / 1e6,
+                 b["prompt"], b["steps"], b["rounds"]))
         print("    %-7s %9s %9s %8s %14s %6s %8s  %s" % (
             "", "decode/s", "whole/s", "prefill", "attention", "bytes",
             "cycles", "attended per layer, last step"))
@@ -447,6 +455,13 @@ def main(argv=None):
         doc["b"] = figure_b(dev, rounds=2 if q else 5, shape=shape,
                             prompt_len=256 if q else 512,
                             steps=12 if q else 48, log=log)
+        log("(b_long) the example decoder over a long context...")
+        long_shape = dict(layers=4, heads=4, dim=256, vocab=512,
+                          n_positions=2048)
+        doc["b_long"] = figure_b(dev, rounds=2 if q else 5,
+                                 shape=long_shape,
+                                 prompt_len=256 if q else 1536,
+                                 steps=12 if q else 48, log=log)
     doc["seconds"] = time.perf_counter() - t0
     if args.json:
         json.dump(doc, sys.stdout, indent=1)
