@@ -21,8 +21,10 @@ import tempfile
 HERE = os.path.dirname(os.path.abspath(__file__))
 C_DIR = os.path.join(HERE, "c")
 
-# The programs and whether they link libspatten (layout only reads headers).
-PROGRAMS = {"pyref": True, "layout": False}
+# The programs: their sources in c/, and whether they link libspatten
+# (layout only reads headers).
+PROGRAMS = {"pyref": (("pyref.c", "pyref_job.c", "pyref_session.c"), True),
+            "layout": (("layout.c",), False)}
 
 CFLAGS = ["-std=c11", "-O2", "-g", "-Wall", "-Wextra", "-Wshadow",
           "-Wstrict-prototypes", "-Wformat=2", "-ffp-contract=off"]
@@ -73,10 +75,10 @@ def default_out_dir(top=None):
     return None
 
 
-def _command(cc, src, exe, top, links):
+def _command(cc, srcs, exe, top, links):
     cmd = [cc] + CFLAGS + ["-I" + os.path.join(top, "lib"),
                            "-I" + os.path.join(top, "include"),
-                           "-o", exe, src]
+                           "-o", exe] + list(srcs)
     if links:
         lib = library(top)
         if not os.path.exists(lib):
@@ -89,10 +91,12 @@ def _command(cc, src, exe, top, links):
     return cmd
 
 
-def _key(cc, cmd, src, top, links):
+def _key(cc, cmd, srcs, top, links):
     h = hashlib.sha256()
     h.update(" ".join([cc] + cmd).encode())
-    paths = [src] + [os.path.join(top, p) for p in HEADERS]
+    local = sorted(os.path.join(C_DIR, f) for f in os.listdir(C_DIR)
+                   if f.endswith(".h"))
+    paths = list(srcs) + local + [os.path.join(top, p) for p in HEADERS]
     for p in paths:
         with open(p, "rb") as f:
             h.update(f.read())
@@ -114,8 +118,8 @@ def build(name, top=None, out_dir=None):
     cc = compiler()
     if cc is None:
         raise BuildError("no C compiler (gcc) on PATH")
-    src = os.path.join(C_DIR, name + ".c")
-    links = PROGRAMS[name]
+    names, links = PROGRAMS[name]
+    src = [os.path.join(C_DIR, f) for f in names]
     os.makedirs(out_dir, exist_ok=True)
     probe = _command(cc, src, "EXE", top, links)
     exe = os.path.join(out_dir, "%s-%s" % (name, _key(cc, probe, src, top,
@@ -133,7 +137,7 @@ def build(name, top=None, out_dir=None):
                                                       p.returncode, p.stdout))
         if p.stdout.strip():
             raise BuildError("%s is not warning-free:\n%s"
-                             % (name + ".c", p.stdout))
+                             % (name, p.stdout))
         os.chmod(tmp, 0o755)
         os.replace(tmp, exe)
     finally:

@@ -90,13 +90,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "libspatten.h"
+#include "pyref.h"
 
-#define MAX_LIST	64
 
-static const char *prog = "pyref";
+const char *prog = "pyref";
 
-static void __attribute__((noreturn, format(printf, 1, 2)))
+void __attribute__((noreturn, format(printf, 1, 2)))
 die(const char *fmt, ...)
 {
 	va_list ap;
@@ -109,7 +108,7 @@ die(const char *fmt, ...)
 	exit(1);
 }
 
-static void __attribute__((noreturn, format(printf, 1, 2)))
+void __attribute__((noreturn, format(printf, 1, 2)))
 usage(const char *fmt, ...)
 {
 	va_list ap;
@@ -124,14 +123,14 @@ usage(const char *fmt, ...)
 }
 
 /* A failing library call: its name and error, exit 1. */
-static long check(long ret, const char *what)
+long check(long ret, const char *what)
 {
 	if (ret < 0)
 		die("%s: %s (%ld)", what, strerror((int)-ret), ret);
 	return ret;
 }
 
-static void *xcalloc(size_t n, size_t size)
+void *xcalloc(size_t n, size_t size)
 {
 	void *p = calloc(n ? n : 1, size ? size : 1);
 
@@ -151,7 +150,7 @@ struct arg {
 static struct arg args[64];
 static int n_args;
 
-static void parse_args(int argc, char **argv)
+void parse_args(int argc, char **argv)
 {
 	int i;
 
@@ -169,7 +168,7 @@ static void parse_args(int argc, char **argv)
 	}
 }
 
-static const char *arg_str(const char *key)
+const char *arg_str(const char *key)
 {
 	int i;
 
@@ -182,7 +181,7 @@ static const char *arg_str(const char *key)
 	return NULL;
 }
 
-static void args_all_used(void)
+void args_all_used(void)
 {
 	int i;
 
@@ -191,7 +190,7 @@ static void args_all_used(void)
 			usage("unknown argument '%s'", args[i].key);
 }
 
-static int has_arg(const char *key)
+int has_arg(const char *key)
 {
 	int i;
 
@@ -201,7 +200,7 @@ static int has_arg(const char *key)
 	return 0;
 }
 
-static uint32_t arg_u32(const char *key, uint32_t def)
+uint32_t arg_u32(const char *key, uint32_t def)
 {
 	const char *s = arg_str(key);
 	unsigned long long v;
@@ -216,14 +215,14 @@ static uint32_t arg_u32(const char *key, uint32_t def)
 	return (uint32_t)v;
 }
 
-static uint32_t arg_req(const char *key)
+uint32_t arg_req(const char *key)
 {
 	if (!has_arg(key))
 		usage("%s= is required", key);
 	return arg_u32(key, 0);
 }
 
-static int arg_flag(const char *key)
+int arg_flag(const char *key)
 {
 	uint32_t v = arg_u32(key, 0);
 
@@ -233,7 +232,7 @@ static int arg_flag(const char *key)
 }
 
 /* A float as Python's ctypes.c_float(float(text)) makes it: via double. */
-static float arg_float(const char *key, float def)
+float arg_float(const char *key, float def)
 {
 	const char *s = arg_str(key);
 	double v;
@@ -248,7 +247,7 @@ static float arg_float(const char *key, float def)
 	return (float)v;
 }
 
-static uint32_t arg_list(const char *key, uint32_t *list)
+uint32_t arg_list(const char *key, uint32_t *list)
 {
 	const char *s = arg_str(key);
 	uint32_t n = 0;
@@ -274,7 +273,7 @@ static uint32_t arg_list(const char *key, uint32_t *list)
 	}
 }
 
-static enum spatten_dtype arg_dtype(void)
+enum spatten_dtype arg_dtype(void)
 {
 	const char *s = arg_str("dtype");
 
@@ -289,14 +288,8 @@ static enum spatten_dtype arg_dtype(void)
 
 /* ---- files --------------------------------------------------------------- */
 
-struct input {
-	unsigned char *data;
-	size_t size;
-	size_t at;
-	const char *path;
-};
 
-static void input_open(struct input *in, const char *path)
+void input_open(struct input *in, const char *path)
 {
 	FILE *f = fopen(path, "rb");
 	long size;
@@ -316,7 +309,7 @@ static void input_open(struct input *in, const char *path)
 }
 
 /* The next @bytes of the input, copied to @dst. */
-static void input_take(struct input *in, void *dst, size_t bytes)
+void input_take(struct input *in, void *dst, size_t bytes)
 {
 	if (bytes > in->size - in->at)
 		die("%s: %zu bytes, more expected", in->path, in->size);
@@ -324,14 +317,14 @@ static void input_take(struct input *in, void *dst, size_t bytes)
 	in->at += bytes;
 }
 
-static void input_done(struct input *in)
+void input_done(struct input *in)
 {
 	if (in->at != in->size)
 		die("%s: %zu bytes, %zu expected", in->path, in->size, in->at);
 	free(in->data);
 }
 
-static FILE *output_open(const char *path)
+FILE *output_open(const char *path)
 {
 	FILE *f = fopen(path, "wb");
 
@@ -340,25 +333,25 @@ static FILE *output_open(const char *path)
 	return f;
 }
 
-static void put(FILE *f, const void *p, size_t bytes)
+void put(FILE *f, const void *p, size_t bytes)
 {
 	if (bytes && fwrite(p, 1, bytes, f) != bytes)
 		die("write: %s", strerror(errno));
 }
 
-static void put_u64(FILE *f, uint64_t v)
+void put_u64(FILE *f, uint64_t v)
 {
 	put(f, &v, sizeof(v));
 }
 
-static void output_close(FILE *f, const char *path)
+void output_close(FILE *f, const char *path)
 {
 	if (fclose(f))
 		die("%s: %s", path, strerror(errno));
 }
 
 /* @n floats as @dtype into @f (spatten_convert() narrows). */
-static void put_floats(FILE *f, const float *x, size_t n,
+void put_floats(FILE *f, const float *x, size_t n,
 		       enum spatten_dtype dtype)
 {
 	void *tmp;
@@ -376,7 +369,7 @@ static void put_floats(FILE *f, const float *x, size_t n,
 
 /* ---- pyref job ----------------------------------------------------------- */
 
-static struct spatten_dev *open_sim(void)
+struct spatten_dev *open_sim(void)
 {
 	struct spatten_dev *dev = NULL;
 
@@ -386,7 +379,7 @@ static struct spatten_dev *open_sim(void)
 }
 
 /* A zeroed buffer of @bytes (at least one page), its map in *@map. */
-static struct spatten_bo *bo_new(struct spatten_dev *dev, size_t bytes,
+struct spatten_bo *bo_new(struct spatten_dev *dev, size_t bytes,
 				 void **map)
 {
 	struct spatten_bo *bo = NULL;
@@ -400,553 +393,11 @@ static struct spatten_bo *bo_new(struct spatten_dev *dev, size_t bytes,
 	return bo;
 }
 
-static struct spatten_tensor_ref ref(struct spatten_bo *bo)
+struct spatten_tensor_ref ref(struct spatten_bo *bo)
 {
 	struct spatten_tensor_ref r = { .bo = bo, .offset = 0 };
 
 	return r;
-}
-
-/*
- * Largest value rows of @d elements can reach once rotated (RoPE pairs i
- * and i + d/2): the largest pair norm, plus 2^-13 of it for the
- * rotation's rounding (docs/python.md).
- */
-static float rotated_max(const float *x, size_t n, uint32_t d)
-{
-	double m = 0.0;
-	size_t r, i;
-
-	for (r = 0; r < n / d; r++)
-		for (i = 0; i < d / 2; i++) {
-			double a = x[r * d + i], b = x[r * d + i + d / 2];
-
-			if (a * a + b * b > m)
-				m = a * a + b * b;
-		}
-	return (float)(sqrt(m) * (1.0 + 0x1p-13));
-}
-
-/*
- * Fractional bits for @n values of @x in @bits bits: max(0, ...); @rot_d
- * (the row length) when the board rotates these rows, else 0.
- */
-static unsigned int frac_of(const float *x, size_t n, unsigned int bits,
-			    uint32_t rot_d)
-{
-	float m = rot_d ? rotated_max(x, n, rot_d) : spatten_max_abs(x, n);
-	int f = spatten_frac_for_bits(m, bits);
-
-	return f < 0 ? 0 : (unsigned int)f;
-}
-
-static int job_main(void)
-{
-	uint32_t H = arg_req("n_heads"), E = arg_req("head_dim");
-	uint32_t L = arg_req("q_rows"), S = arg_req("kv_rows");
-	uint32_t G = arg_u32("n_kv_heads", H);
-	int causal = arg_flag("causal"), progressive = arg_flag("progressive");
-	uint32_t q_start = arg_u32("q_start", causal && S >= L ? S - L : 0);
-	float scale = arg_float("scale", 0.0f);
-	uint32_t token_keep = arg_u32("token_keep", 0);
-	uint32_t head_keep = arg_u32("head_keep", 0);
-	uint32_t value_keep = arg_u32("value_keep", 0);
-	uint32_t k_bits = arg_u32("k_bits", progressive ? 8 : 16);
-	uint32_t v_bits = arg_u32("v_bits", 16);
-	uint32_t threshold = arg_u32("lsb_threshold", 3277);
-	uint32_t rope_base = arg_u32("rope_base", 0);
-	int has_timp = arg_flag("tok_imp"), has_himp = arg_flag("head_imp");
-	int has_pos = arg_flag("positions");
-	uint32_t topk_seed = arg_u32("topk_seed", 0);
-	uint32_t stage = arg_u32("stage", causal && L < S ?
-				 SPATTEN_STAGE_GENERATION :
-				 SPATTEN_STAGE_SUMMARIZATION);
-	enum spatten_dtype dtype = arg_dtype();
-	const char *in_path = arg_str("in"), *out_path = arg_str("out");
-	uint32_t pinned[MAX_LIST], n_pinned = arg_list("pinned", pinned);
-	uint32_t talive[MAX_LIST], n_talive = arg_list("tok_alive", talive);
-	uint32_t halive[MAX_LIST], n_halive = arg_list("head_alive", halive);
-	size_t nq, nkv, qper, kvper;
-	unsigned int k_total = k_bits + (progressive ? SPATTEN_LSB_BITS : 0);
-	int k_fmt = 0, v_fmt = 0;
-	float *q, *k, *v, *outf;
-	uint8_t *fracs;
-	uint64_t sat = 0;
-	struct spatten_attn_desc d;
-	struct spatten_attn_ext x;
-	struct spatten_result res;
-	struct spatten_job3 job;
-	struct spatten_dev *dev;
-	struct spatten_bo *bq, *bk, *bkl = NULL, *bv, *bo, *bf;
-	struct spatten_bo *bti = NULL, *btk = NULL, *bpin = NULL;
-	struct spatten_bo *bhi = NULL, *bhk = NULL, *bta = NULL, *bha = NULL;
-	struct spatten_bo *bpos = NULL;
-	void *mpos = NULL;
-	void *mq, *mk, *mkl = NULL, *mv, *mo, *mf, *mti = NULL, *mtk = NULL;
-	void *mpin = NULL, *mhi = NULL, *mhk = NULL, *mta = NULL, *mha = NULL;
-	struct input in;
-	uint32_t h, g;
-	FILE *out;
-
-	if (!in_path || !out_path)
-		usage("in= and out= are required");
-	args_all_used();
-	if (!H || !G || !L || !S || !E || H % G)
-		usage("bad shape: %u heads, %u KV heads, %u x %u rows, dim %u",
-		      H, G, L, S, E);
-	if (has_pos && !rope_base)
-		usage("positions=1 needs rope_base");
-	if (k_bits != 16)
-		k_fmt = (int)check(spatten_fmt_of_bits(k_bits),
-				   "spatten_fmt_of_bits(k_bits)");
-	if (v_bits != 16)
-		v_fmt = (int)check(spatten_fmt_of_bits(v_bits),
-				   "spatten_fmt_of_bits(v_bits)");
-
-	qper = (size_t)L * E;
-	kvper = (size_t)S * E;
-	nq = (size_t)H * qper;
-	nkv = (size_t)G * kvper;
-	q = xcalloc(nq, sizeof(float));
-	k = xcalloc(nkv, sizeof(float));
-	v = xcalloc(nkv, sizeof(float));
-	outf = xcalloc(nq, sizeof(float));
-	fracs = xcalloc(2 * (size_t)H + 2 * (size_t)G, 1);
-
-	dev = open_sim();
-	bq = bo_new(dev, nq * 2, &mq);
-	bk = bo_new(dev, nkv * k_bits / 8, &mk);
-	if (progressive)
-		bkl = bo_new(dev, nkv * SPATTEN_LSB_BITS / 8, &mkl);
-	bv = bo_new(dev, nkv * v_bits / 8, &mv);
-	bo = bo_new(dev, nq * 2, &mo);
-	bf = bo_new(dev, 2 * (size_t)H + 2 * (size_t)G, &mf);
-	if (token_keep || has_timp)
-		bti = bo_new(dev, 8 * (size_t)S, &mti);
-	if (token_keep)
-		btk = bo_new(dev, 4 * (size_t)token_keep, &mtk);
-	if (n_pinned)
-		bpin = bo_new(dev, 4 * (size_t)n_pinned, &mpin);
-	if (head_keep || has_himp)
-		bhi = bo_new(dev, 8 * (size_t)H, &mhi);
-	if (head_keep)
-		bhk = bo_new(dev, 4 * (size_t)head_keep, &mhk);
-	if (n_talive)
-		bta = bo_new(dev, 4 * (size_t)n_talive, &mta);
-	if (n_halive)
-		bha = bo_new(dev, 4 * (size_t)n_halive, &mha);
-	if (has_pos)
-		bpos = bo_new(dev, 4 * (size_t)S, &mpos);
-
-	input_open(&in, in_path);
-	input_take(&in, q, nq * sizeof(float));
-	input_take(&in, k, nkv * sizeof(float));
-	input_take(&in, v, nkv * sizeof(float));
-	if (has_timp)
-		input_take(&in, mti, 8 * (size_t)S);
-	if (has_himp)
-		input_take(&in, mhi, 8 * (size_t)H);
-	if (has_pos)
-		input_take(&in, mpos, 4 * (size_t)S);
-	input_done(&in);
-	if (n_pinned)
-		memcpy(mpin, pinned, 4 * (size_t)n_pinned);
-	if (n_talive)
-		memcpy(mta, talive, 4 * (size_t)n_talive);
-	if (n_halive)
-		memcpy(mha, halive, 4 * (size_t)n_halive);
-
-	/* the fixed point of each head, from its own data */
-	for (h = 0; h < H; h++) {
-		const float *src = q + h * qper;
-		unsigned int f = frac_of(src, qper, 16, rope_base ? E : 0);
-
-		sat += (uint64_t)check(spatten_quantize_s16((char *)mq +
-							    h * qper * 2, src,
-							    qper, f),
-				       "spatten_quantize_s16(q)");
-		fracs[h] = (uint8_t)f;
-	}
-	for (g = 0; g < G; g++) {
-		const float *src = k + g * kvper;
-		unsigned int f = frac_of(src, kvper, k_total,
-					 rope_base && k_total == 16 ? E : 0);
-		void *dst = (char *)mk + g * kvper * k_bits / 8;
-		long n;
-
-		if (progressive)
-			n = spatten_pack_split(dst, (char *)mkl + g * kvper *
-					       SPATTEN_LSB_BITS / 8, k_bits,
-					       src, kvper, f);
-		else if (k_bits == 16)
-			n = spatten_quantize_s16(dst, src, kvper, f);
-		else
-			n = spatten_pack(dst, (unsigned int)k_fmt, src, kvper,
-					 f);
-		sat += (uint64_t)check(n, "packing K");
-		fracs[2 * H + g] = (uint8_t)f;
-	}
-	for (g = 0; g < G; g++) {
-		const float *src = v + g * kvper;
-		unsigned int f = frac_of(src, kvper, v_bits, 0);
-		void *dst = (char *)mv + g * kvper * v_bits / 8;
-		long n;
-
-		if (v_bits == 16)
-			n = spatten_quantize_s16(dst, src, kvper, f);
-		else
-			n = spatten_pack(dst, (unsigned int)v_fmt, src, kvper,
-					 f);
-		sat += (uint64_t)check(n, "packing V");
-		fracs[2 * H + G + g] = (uint8_t)f;
-	}
-	/* each query head's output in its KV head's V units */
-	for (h = 0; h < H; h++)
-		fracs[H + h] = fracs[2 * H + G + h / (H / G)];
-	memcpy(mf, fracs, 2 * (size_t)H + 2 * (size_t)G);
-
-	memset(&d, 0, sizeof(d));
-	memset(&x, 0, sizeof(x));
-	d.n_heads = H;
-	d.head_dim = E;
-	d.q_rows = L;
-	d.kv_rows = S;
-	d.q_start = q_start;
-	d.stage = stage;
-	d.topk_seed = topk_seed;
-	d.flags = SPATTEN_ATTN_HEAD_FRACS;
-	if (causal)
-		d.flags |= SPATTEN_ATTN_CAUSAL;
-	if (progressive) {
-		d.flags |= SPATTEN_ATTN_PROGRESSIVE;
-		d.lsb_threshold = (uint16_t)threshold;
-		d.k_lsb = ref(bkl);
-	}
-	if (rope_base) {
-		d.flags |= SPATTEN_ATTN_ROPE;
-		x.rope_base = rope_base;
-		if (has_pos) {
-			d.flags |= SPATTEN_ATTN_ROPE_POSITIONS;
-			x.positions = ref(bpos);
-		}
-	}
-	d.q = ref(bq);
-	d.k = ref(bk);
-	d.v = ref(bv);
-	d.out = ref(bo);
-	d.k_fmt = (uint8_t)k_fmt;
-	d.v_fmt = (uint8_t)v_fmt;
-	if (bti)
-		d.tok_imp = ref(bti);
-	if (btk)
-		d.tok_kept = ref(btk);
-	if (bpin)
-		d.pinned = ref(bpin);
-	if (bhi)
-		d.head_imp = ref(bhi);
-	if (bhk)
-		d.head_kept = ref(bhk);
-	if (bta)
-		d.tok_alive = ref(bta);
-	if (bha)
-		d.head_alive = ref(bha);
-	d.n_tok_alive = n_talive;
-	d.n_head_alive = n_halive;
-	d.token_keep = token_keep;
-	d.n_pinned = n_pinned;
-	d.head_keep = head_keep;
-	d.value_keep = value_keep;
-	x.n_kv_heads = G;
-	x.score_scale = scale;
-	x.head_fracs = ref(bf);
-
-	check(spatten_attn_prep3(&job, &d, &x), "spatten_attn_prep3");
-	memset(&res, 0, sizeof(res));
-	check(spatten_run3(dev, &job, &res), "spatten_run3");
-	if (res.status != SPATTEN_HW_OK)
-		die("job status %u (%s)", res.status,
-		    spatten_status_str(res.status));
-
-	for (h = 0; h < H; h++)
-		check(spatten_dequantize_s16(outf + h * qper,
-					     (char *)mo + h * qper * 2, qper,
-					     fracs[H + h]),
-		      "spatten_dequantize_s16");
-
-	out = output_open(out_path);
-	put_floats(out, outf, nq, dtype);
-	if (btk)
-		put(out, mtk, 4 * (size_t)token_keep);
-	if (bhk)
-		put(out, mhk, 4 * (size_t)head_keep);
-	if (has_timp)
-		put(out, mti, 8 * (size_t)S);
-	if (has_himp)
-		put(out, mhi, 8 * (size_t)H);
-	put(out, fracs, 2 * (size_t)H + 2 * (size_t)G);
-	put_u64(out, res.status);
-	put_u64(out, res.lsb_refetches);
-	put_u64(out, res.bytes_q);
-	put_u64(out, res.bytes_k_msb);
-	put_u64(out, res.bytes_k_lsb);
-	put_u64(out, res.bytes_v);
-	put_u64(out, res.bytes_written);
-	put_u64(out, res.cycles);
-	put_u64(out, sat);
-	output_close(out, out_path);
-
-	spatten_bo_free(bpos);
-	spatten_bo_free(bha);
-	spatten_bo_free(bta);
-	spatten_bo_free(bhk);
-	spatten_bo_free(bhi);
-	spatten_bo_free(bpin);
-	spatten_bo_free(btk);
-	spatten_bo_free(bti);
-	spatten_bo_free(bf);
-	spatten_bo_free(bo);
-	spatten_bo_free(bv);
-	spatten_bo_free(bkl);
-	spatten_bo_free(bk);
-	spatten_bo_free(bq);
-	spatten_close(dev);
-	free(fracs);
-	free(outf);
-	free(v);
-	free(k);
-	free(q);
-	return 0;
-}
-
-/* ---- pyref session ------------------------------------------------------- */
-
-static void put_cache(FILE *f, const struct spatten_session *s, int per_head,
-		      unsigned int layer, unsigned int kv_head)
-{
-	uint32_t *ids;
-	uint64_t *imp;
-	int n, got;
-
-	n = (int)check(per_head ?
-		       spatten_session_cache_head(s, layer, kv_head, NULL,
-						  NULL, 0) :
-		       spatten_session_cache(s, NULL, NULL, 0),
-		       "spatten_session_cache");
-	ids = xcalloc((size_t)n, sizeof(*ids));
-	imp = xcalloc((size_t)n, sizeof(*imp));
-	got = (int)check(per_head ?
-			 spatten_session_cache_head(s, layer, kv_head, ids,
-						    imp, (unsigned int)n) :
-			 spatten_session_cache(s, ids, imp, (unsigned int)n),
-			 "spatten_session_cache");
-	if (got != n)
-		die("spatten_session_cache: %d slots, then %d", n, got);
-	put_u64(f, (uint64_t)n);
-	put(f, ids, (size_t)n * sizeof(*ids));
-	put(f, imp, (size_t)n * sizeof(*imp));
-	free(imp);
-	free(ids);
-}
-
-static void put_stats(FILE *f, const struct spatten_layer_stats *t)
-{
-	put_u64(f, t->status);
-	put_u64(f, t->stage);
-	put_u64(f, t->kv_rows);
-	put_u64(f, t->q_rows);
-	put_u64(f, t->tokens_alive);
-	put_u64(f, t->tokens_kept);
-	put_u64(f, t->heads_alive);
-	put_u64(f, t->heads_kept);
-	put_u64(f, t->value_keep);
-	put_u64(f, t->lsb_refetches);
-	put_u64(f, t->query_rows);
-	put_u64(f, t->bytes_q);
-	put_u64(f, t->bytes_k_msb);
-	put_u64(f, t->bytes_k_lsb);
-	put_u64(f, t->bytes_v);
-	put_u64(f, t->bytes_written);
-	put_u64(f, t->bytes_dense);
-	put_u64(f, t->cycles);
-}
-
-static void put_layer_lists(FILE *f, const struct spatten_session *s,
-			    unsigned int layer)
-{
-	uint32_t *alive, *heads32;
-	uint16_t *heads;
-	int n, i;
-
-	n = (int)check(spatten_session_alive(s, layer, NULL, 0),
-		       "spatten_session_alive");
-	alive = xcalloc((size_t)n, sizeof(*alive));
-	if (check(spatten_session_alive(s, layer, alive, (unsigned int)n),
-		  "spatten_session_alive") != n)
-		die("spatten_session_alive: the count changed");
-	put_u64(f, (uint64_t)n);
-	put(f, alive, (size_t)n * sizeof(*alive));
-	free(alive);
-
-	n = (int)check(spatten_session_heads(s, layer, NULL, 0),
-		       "spatten_session_heads");
-	heads = xcalloc((size_t)n, sizeof(*heads));
-	heads32 = xcalloc((size_t)n, sizeof(*heads32));
-	if (check(spatten_session_heads(s, layer, heads, (unsigned int)n),
-		  "spatten_session_heads") != n)
-		die("spatten_session_heads: the count changed");
-	for (i = 0; i < n; i++)
-		heads32[i] = heads[i];
-	put_u64(f, (uint64_t)n);
-	put(f, heads32, (size_t)n * sizeof(*heads32));
-	free(heads32);
-	free(heads);
-}
-
-static int session_main(void)
-{
-	const char *kind_s = arg_str("kind");
-	uint32_t layers = arg_req("layers"), H = arg_req("heads");
-	uint32_t G = arg_u32("kv_heads", H), D = arg_req("head_dim");
-	uint32_t max_context = arg_req("max_context");
-	uint32_t prompt = arg_req("prompt"), steps = arg_u32("steps", 0);
-	int sched = has_arg("tok_start") || has_arg("tok_end") ||
-		    has_arg("head_start") || has_arg("head_end") ||
-		    has_arg("value_keep");
-	float tok_start = arg_float("tok_start", 1.0f);
-	float tok_end = arg_float("tok_end", 1.0f);
-	float head_start = arg_float("head_start", 1.0f);
-	float head_end = arg_float("head_end", 1.0f);
-	float value_keep = arg_float("value_keep", 1.0f);
-	int progressive = arg_flag("progressive");
-	uint32_t k_bits = arg_u32("k_bits", progressive ? 8 : 16);
-	uint32_t v_bits = arg_u32("v_bits", 16);
-	uint32_t threshold = arg_u32("lsb_threshold", 3277);
-	float scale = arg_float("scale", 0.0f);
-	uint32_t rope_base = arg_u32("rope_base", 0);
-	uint32_t kv_start = arg_u32("kv_start", 0);
-	uint32_t kv_important = arg_u32("kv_important", 0);
-	uint32_t kv_recent = arg_u32("kv_recent", 0);
-	int kv_per_head = arg_flag("kv_per_head");
-	uint32_t max_step = arg_u32("max_step", 0);
-	uint32_t topk_seed = arg_u32("topk_seed", 0);
-	int fixed = has_arg("q_frac") || has_arg("k_frac") ||
-		    has_arg("v_frac") || has_arg("out_frac");
-	uint32_t q_frac = arg_u32("q_frac", 11), k_frac = arg_u32("k_frac", 11);
-	uint32_t v_frac = arg_u32("v_frac", 11);
-	uint32_t out_frac = arg_u32("out_frac", 11);
-	enum spatten_dtype dtype = arg_dtype();
-	const char *in_path = arg_str("in"), *out_path = arg_str("out");
-	uint32_t pinned[MAX_LIST], n_pinned = arg_list("pinned", pinned);
-	struct spatten_session_opts o;
-	struct spatten_layer_stats tot;
-	struct spatten_session *s = NULL;
-	struct spatten_dev *dev;
-	uint32_t kind, pass, l, g;
-	float *q, *k, *v, *outf;
-	struct input in;
-	FILE *out;
-
-	if (!kind_s || (strcmp(kind_s, "encoder") && strcmp(kind_s, "decoder")))
-		usage("kind=encoder or kind=decoder is required");
-	kind = strcmp(kind_s, "encoder") ? SPATTEN_SESSION_DECODER :
-	       SPATTEN_SESSION_ENCODER;
-	if (!in_path || !out_path)
-		usage("in= and out= are required");
-	args_all_used();
-	if (!layers || !H || !G || !D || !prompt)
-		usage("bad shape");
-	if (kind == SPATTEN_SESSION_ENCODER && steps)
-		usage("an encoder runs one pass: steps=0");
-
-	spatten_session_opts_init(&o, kind, layers, H, G, D, max_context);
-	if (sched)
-		check(spatten_schedule_paper(&o.schedule, layers, tok_start,
-					     tok_end, head_start, head_end,
-					     value_keep),
-		      "spatten_schedule_paper");
-	if (progressive)
-		o.flags |= SPATTEN_SESSION_PROGRESSIVE;
-	if (kv_per_head)
-		o.flags |= SPATTEN_SESSION_KV_PER_HEAD;
-	if (fixed) {
-		o.flags |= SPATTEN_SESSION_FIXED_SCALES;
-		o.q_frac = (uint8_t)q_frac;
-		o.k_frac = (uint8_t)k_frac;
-		o.v_frac = (uint8_t)v_frac;
-		o.out_frac = (uint8_t)out_frac;
-	}
-	o.k_bits = (uint8_t)k_bits;
-	o.v_bits = (uint8_t)v_bits;
-	o.lsb_threshold = (uint16_t)threshold;
-	o.topk_seed = topk_seed;
-	o.score_scale = scale;
-	o.rope_base = rope_base;
-	o.n_pinned = n_pinned;
-	memcpy(o.pinned, pinned, n_pinned * sizeof(pinned[0]));
-	o.kv_start = kv_start;
-	o.kv_important = kv_important;
-	o.kv_recent = kv_recent;
-	o.max_step = max_step;
-
-	dev = open_sim();
-	check(spatten_session_open(dev, &o, &s), "spatten_session_open");
-
-	q = xcalloc((size_t)H * prompt * D, sizeof(float));
-	k = xcalloc((size_t)G * prompt * D, sizeof(float));
-	v = xcalloc((size_t)G * prompt * D, sizeof(float));
-	outf = xcalloc((size_t)H * prompt * D, sizeof(float));
-	input_open(&in, in_path);
-	out = output_open(out_path);
-	for (pass = 0; pass <= steps; pass++) {
-		uint32_t n = pass ? 1 : prompt;
-
-		for (l = 0; l < layers; l++) {
-			char what[64];
-
-			input_take(&in, q, (size_t)H * n * D * sizeof(float));
-			input_take(&in, k, (size_t)G * n * D * sizeof(float));
-			input_take(&in, v, (size_t)G * n * D * sizeof(float));
-			snprintf(what, sizeof(what),
-				 "spatten_session_layer(pass %u, layer %u)",
-				 pass, l);
-			check(spatten_session_layer(s, l, n, q, k, v, outf),
-			      what);
-			put_floats(out, outf, (size_t)H * n * D, dtype);
-		}
-	}
-	input_done(&in);
-
-	put_u64(out, (uint64_t)check(spatten_session_context(s),
-				     "spatten_session_context"));
-	if (kv_per_head) {
-		for (l = 0; l < layers; l++)
-			for (g = 0; g < G; g++)
-				put_cache(out, s, 1, l, g);
-	} else {
-		put_cache(out, s, 0, 0, 0);
-	}
-	for (l = 0; l < layers; l++) {
-		uint64_t sq, sk, sv;
-
-		check(spatten_session_layer_stats(s, l, NULL, &tot),
-		      "spatten_session_layer_stats");
-		put_stats(out, &tot);
-		put_layer_lists(out, s, l);
-		check(spatten_session_saturations(s, l, &sq, &sk, &sv),
-		      "spatten_session_saturations");
-		put_u64(out, sq);
-		put_u64(out, sk);
-		put_u64(out, sv);
-	}
-	output_close(out, out_path);
-
-	spatten_session_destroy(s);
-	spatten_close(dev);
-	free(outf);
-	free(v);
-	free(k);
-	free(q);
-	return 0;
 }
 
 int main(int argc, char **argv)
