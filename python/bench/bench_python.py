@@ -238,22 +238,12 @@ def figure_a(dev, exe, rounds, steps, warmup, prompt, log):
 
 # ---- (b) tokens per second of the example --------------------------------
 
-class TimedCache:
+class TimedCache(decoder.CacheProxy):
     """A cache whose attention calls are timed (the share of the step)."""
 
     def __init__(self, cache):
-        self.cache = cache
+        super().__init__(cache)
         self.seconds = 0.0
-
-    @property
-    def seen_tokens(self):
-        return self.cache.seen_tokens
-
-    def __len__(self):
-        return len(self.cache)
-
-    def step_stats(self):
-        return self.cache.step_stats()
 
     def attention(self, layer, q, k, v):
         t0 = time.perf_counter()

@@ -476,6 +476,27 @@ def rotate(x, positions, base):
     return torch.cat([x1 * c - x2 * s, x2 * c + x1 * s], dim=-1)
 
 
+class CacheProxy:
+    """A cache that passes everything to another one (``.cache``): the
+    base of caches that watch the calls (timing, checking)."""
+
+    def __init__(self, cache):
+        self.cache = cache
+
+    @property
+    def seen_tokens(self):
+        return self.cache.seen_tokens
+
+    def __len__(self):
+        return len(self.cache)
+
+    def step_stats(self):
+        return self.cache.step_stats()
+
+    def attention(self, layer, q, k, v):
+        return self.cache.attention(layer, q, k, v)
+
+
 class TorchKVCache:
     """An ordinary KV cache with float softmax attention in plain PyTorch,
     with :class:`SpAttenKVCache`'s interface (``(B, T, heads, D)``

@@ -12,7 +12,7 @@ import numpy as np
 
 from . import _ffi
 from ._ffi import lib
-from .errors import check, InvalidArgumentError
+from .errors import check, job_failed, InvalidArgumentError
 
 _BACKENDS = {None: _ffi.BACKEND_DEFAULT, "default": _ffi.BACKEND_DEFAULT,
              "device": _ffi.BACKEND_DEVICE, "sim": _ffi.BACKEND_SIM}
@@ -311,15 +311,10 @@ class Device:
     def run(self, job, timeout=None):
         """Submit one job, wait for it; raise :class:`spatten.JobError` if
         it failed on the device."""
-        from .errors import JobError
         seq, = self.submit([job])
         res = self.wait(seq, timeout)
         if not res.ok:
-            e = JobError(5, "spatten_run3",
-                         "the job failed on the device: %s (status %d)"
-                         % (res.status_name, res.status))
-            e.status, e.status_name = res.status, res.status_name
-            raise e
+            raise job_failed(res, "spatten_wait")
         return res
 
 

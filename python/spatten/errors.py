@@ -144,6 +144,16 @@ _HINTS = {
 }
 
 
+def job_failed(result, function):
+    """The :class:`JobError` of a job that completed with an error status
+    (a :class:`spatten.Result`)."""
+    e = JobError(_errno.EIO, function,
+                 "the job failed on the device: %s (status %d)"
+                 % (result.status_name, result.status))
+    e.status, e.status_name = result.status, result.status_name
+    return e
+
+
 def error_class(err, function=None):
     """The exception class of a positive errno (raised by ``function``)."""
     return _BY_FUNCTION.get((function, err)) or _CLASSES.get(err,

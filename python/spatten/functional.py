@@ -11,7 +11,7 @@ import numpy as np
 from . import _ffi, arrays
 from ._ffi import lib
 from .device import open as _open
-from .errors import check
+from .errors import check, job_failed
 from .job import Job
 from .session import check_scale, keep_count, threshold_fixed
 
@@ -483,12 +483,7 @@ def _finish_group(dev, plan, buf, seqnos, items, fracs, sats, timp, himp,
     for j, (b, seq) in enumerate(zip(items, seqnos)):
         res = dev.wait(seq)
         if not res.ok:
-            from .errors import JobError
-            e = JobError(5, "spatten_wait",
-                         "the job failed on the device: %s (status %d)"
-                         % (res.status_name, res.status))
-            e.status, e.status_name = res.status, res.status_name
-            raise e
+            raise job_failed(res, "spatten_wait")
         at = {n: j * lay.size + off for n, off in lay.at.items()}
         _read_out(base_addr + at["out"], fracs[j]["out"], H, L * E,
                   o_base + b * o_bytes, o_code)

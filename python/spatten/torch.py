@@ -177,28 +177,24 @@ class SpAttenKVCache:
         """Tokens in the cache now (of batch row 0)."""
         return self.sessions[0].context if self.sessions else 0
 
+    def _slots(self, batch, layer, kv_head, which):
+        if not self.sessions:
+            return torch.empty(0, dtype=torch.int64)
+        s = self._session(batch)
+        if self._opts["per_head"]:
+            got = s.cache_head(0 if layer is None else layer, kv_head)
+        else:
+            got = s.cache()
+        return torch.from_numpy(got[which].astype("int64"))
+
     def kept_tokens(self, batch=0, layer=None, kv_head=0):
         """Sequence indices of the tokens the cache holds, in slot order
         (``per_head``: of ``layer``'s ``kv_head``)."""
-        if not self.sessions:
-            return torch.empty(0, dtype=torch.int64)
-        s = self._session(batch)
-        if self._opts["per_head"]:
-            ids, _ = s.cache_head(0 if layer is None else layer, kv_head)
-        else:
-            ids, _ = s.cache()
-        return torch.from_numpy(ids.astype("int64"))
+        return self._slots(batch, layer, kv_head, 0)
 
     def importance(self, batch=0, layer=None, kv_head=0):
         """Each slot's importance, as :meth:`kept_tokens` orders them."""
-        if not self.sessions:
-            return torch.empty(0, dtype=torch.int64)
-        s = self._session(batch)
-        if self._opts["per_head"]:
-            _, imp = s.cache_head(0 if layer is None else layer, kv_head)
-        else:
-            _, imp = s.cache()
-        return torch.from_numpy(imp.astype("int64"))
+        return self._slots(batch, layer, kv_head, 1)
 
     def _session(self, batch):
         if not 0 <= batch < len(self.sessions):

@@ -182,25 +182,16 @@ def test_llama_bounded_cache_keeps_the_budget(sim):
 
 # ---- dense: the float reference ---------------------------------------------
 
-class _Tee:
+class _Tee(dec.CacheProxy):
     """The SpAtten cache, with every call also run by a float64
     TorchKVCache on the same inputs and its output checked against the
     documented bound (tests/reference.py): ``worst`` is the largest
     error / bound."""
 
     def __init__(self, cache, ref, rope_base):
-        self.cache, self.ref, self.rope_base = cache, ref, rope_base
+        super().__init__(cache)
+        self.ref, self.rope_base = ref, rope_base
         self.worst = 0.0
-
-    @property
-    def seen_tokens(self):
-        return self.cache.seen_tokens
-
-    def __len__(self):
-        return len(self.cache)
-
-    def step_stats(self):
-        return self.cache.step_stats()
 
     def attention(self, layer, q, k, v):
         out = self.cache.attention(layer, q, k, v)
