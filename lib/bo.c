@@ -60,6 +60,7 @@ SPATTEN_API int spatten_bo_alloc(struct spatten_dev *dev, size_t size,
 	uint64_t offset;
 	int ret;
 
+	spatten__enter();
 	if (!bop)
 		return -EINVAL;
 	*bop = NULL;
@@ -109,6 +110,7 @@ SPATTEN_API int spatten_bo_import(struct spatten_dev *dev, void *ptr,
 	struct spatten_bo *bo;
 	int ret;
 
+	spatten__enter();
 	if (!bop)
 		return -EINVAL;
 	*bop = NULL;
@@ -150,6 +152,7 @@ SPATTEN_API int spatten_bo_import(struct spatten_dev *dev, void *ptr,
 
 SPATTEN_API void spatten_bo_free(struct spatten_bo *bo)
 {
+	spatten__enter();
 	if (!bo)
 		return;
 	if (bo->dev->backend == SPATTEN_BACKEND_SIM) {
@@ -167,15 +170,18 @@ SPATTEN_API void spatten_bo_free(struct spatten_bo *bo)
 
 SPATTEN_API void *spatten_bo_map(const struct spatten_bo *bo)
 {
+	spatten__enter();
 	return bo ? bo->map : NULL;
 }
 
 SPATTEN_API size_t spatten_bo_size(const struct spatten_bo *bo)
 {
+	spatten__enter();
 	return bo ? bo->size : 0;
 }
 
 SPATTEN_API uint32_t spatten_bo_handle(const struct spatten_bo *bo)
 {
+	spatten__enter();
 	return bo ? bo->handle : 0;
 }

@@ -137,19 +137,40 @@ static int open_device(const char *path, int *fdp)
 
 	ret = path ? board_path_index(path, &index) : 1;
 	if (ret < 0)
-		return ret;
+		return spatten__err(ret, "\"%s\" is not a board name: "
+				    SPATTEN_BOARD_PREFIX "<N>", path);
 	if (ret) {
 		ret = find_board(index, &b);
+		if (ret == -ENOENT)
+			return spatten__err(ret, "no SpAtten board %u found "
+					    "(spatten-info lists them; is "
+					    "spatten.ko loaded?); without a "
+					    "board, select the simulation: "
+					    SPATTEN_BACKEND_ENV "=sim, or "
+					    "SPATTEN_BACKEND_SIM", index);
 		if (ret < 0)
 			return ret;
 		path = b.path;
 	}
 	fd = open(path, O_RDWR | O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
+	if (fd < 0) {
+		ret = -errno;
+		return spatten__err(ret, "cannot open %s: %s", path,
+				    strerror(-ret));
+	}
 	ret = check_device(fd);
 	if (ret < 0) {
 		close(fd);
+		if (ret == -ENOTTY)
+			return spatten__err(ret, "%s is not a SpAtten node "
+					    "(its driver is not spatten)", path);
+		if (ret == -EPROTO)
+			return spatten__err(ret, "%s: the driver is too old "
+					    "for libspatten %d.%d (interface "
+					    "%d or later needed)", path,
+					    SPATTEN_LIB_VERSION_MAJOR,
+					    SPATTEN_LIB_VERSION_MINOR,
+					    SPATTEN_API_VERSION_MIN);
 		return ret;
 	}
 	*fdp = fd;
@@ -170,9 +191,11 @@ static int resolve_backend(enum spatten_backend backend)
 			return SPATTEN_BACKEND_DEVICE;
 		if (!strcmp(env, "sim"))
 			return SPATTEN_BACKEND_SIM;
-		return -EINVAL;
+		return spatten__err(-EINVAL, SPATTEN_BACKEND_ENV "=%s: "
+				    "\"sim\" or \"device\"", env);
 	}
-	return -EINVAL;
+	return spatten__err(-EINVAL, "backend %d: SPATTEN_BACKEND_DEFAULT, "
+			    "_DEVICE or _SIM", (int)backend);
 }
 
 SPATTEN_API int spatten_open_backend(const char *path,
@@ -182,8 +205,9 @@ SPATTEN_API int spatten_open_backend(const char *path,
 	struct spatten_dev *dev;
 	int be, ret;
 
+	spatten__enter();
 	if (!devp)
-		return -EINVAL;
+		return spatten__err(-EINVAL, "devp is NULL");
 	*devp = NULL;
 	be = resolve_backend(backend);
 	if (be < 0)
@@ -213,6 +237,7 @@ SPATTEN_API int spatten_open_backend(const char *path,
 
 SPATTEN_API int spatten_open(const char *path, struct spatten_dev **devp)
 {
+	spatten__enter();
 	return spatten_open_backend(path, SPATTEN_BACKEND_DEFAULT, devp);
 }
 
@@ -221,12 +246,14 @@ SPATTEN_API int spatten_open_index(unsigned int index,
 {
 	char path[32];
 
+	spatten__enter();
 	snprintf(path, sizeof(path), SPATTEN_BOARD_PREFIX "%u", index);
 	return spatten_open(path, devp);
 }
 
 SPATTEN_API int spatten_backend(const struct spatten_dev *dev)
 {
+	spatten__enter();
 	return dev ? dev->backend : -EINVAL;
 }
 
@@ -359,6 +386,7 @@ static int find_board(unsigned int index, struct spatten_board *b)
 SPATTEN_API int spatten_list_boards(struct spatten_board *boards,
 				    unsigned int max)
 {
+	spatten__enter();
 	if (max && !boards)
 		return -EINVAL;
 	return scan_boards(boards, max, 0, UINT_MAX);
@@ -366,12 +394,14 @@ SPATTEN_API int spatten_list_boards(struct spatten_board *boards,
 
 SPATTEN_API void spatten_close(struct spatten_dev *dev)
 {
+	spatten__enter();
 	if (dev)
 		spatten__dev_put(dev);
 }
 
 SPATTEN_API int spatten_fd(const struct spatten_dev *dev)
 {
+	spatten__enter();
 	return dev ? dev->fd : -EINVAL;
 }
 
@@ -381,6 +411,7 @@ SPATTEN_API int spatten_get_info(struct spatten_dev *dev,
 	struct drm_spatten_info d;
 	int ret;
 
+	spatten__enter();
 	if (!dev || !info)
 		return -EINVAL;
 	memset(info, 0, sizeof(*info));
@@ -418,6 +449,7 @@ SPATTEN_API int spatten_probe(struct spatten_dev *dev, uint32_t features)
 	struct spatten_info info;
 	int ret;
 
+	spatten__enter();
 	ret = spatten_get_info(dev, &info);
 	if (ret < 0)
 		return ret;
@@ -431,6 +463,7 @@ SPATTEN_API int spatten_get_counters(struct spatten_dev *dev,
 	unsigned int i;
 	int ret;
 
+	spatten__enter();
 	if (!dev || !cnt)
 		return -EINVAL;
 	memset(cnt, 0, sizeof(*cnt));
@@ -453,6 +486,7 @@ SPATTEN_API int64_t spatten_now_ns(void)
 {
 	struct timespec ts;
 
+	spatten__enter();
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
@@ -481,6 +515,7 @@ static const char *const status_names[] = {
 
 SPATTEN_API const char *spatten_status_str(unsigned int status)
 {
+	spatten__enter();
 	if (status < sizeof(status_names) / sizeof(status_names[0]) &&
 	    status_names[status])
 		return status_names[status];

@@ -196,6 +196,7 @@ static inline uint32_t bf16_bits_to_f32_bits(uint32_t b)
 
 SPATTEN_API size_t spatten_dtype_size(enum spatten_dtype t)
 {
+	spatten__enter();
 	switch (t) {
 	case SPATTEN_DTYPE_F32:
 		return 4;
@@ -208,21 +209,25 @@ SPATTEN_API size_t spatten_dtype_size(enum spatten_dtype t)
 
 SPATTEN_API float spatten_f16_to_float(uint16_t h)
 {
+	spatten__enter();
 	return f32_from_bits(f16_bits_to_f32_bits(h));
 }
 
 SPATTEN_API uint16_t spatten_float_to_f16(float x)
 {
+	spatten__enter();
 	return f32_bits_to_f16(f32_bits(x));
 }
 
 SPATTEN_API float spatten_bf16_to_float(uint16_t b)
 {
+	spatten__enter();
 	return f32_from_bits(bf16_bits_to_f32_bits(b));
 }
 
 SPATTEN_API uint16_t spatten_float_to_bf16(float x)
 {
+	spatten__enter();
 	return f32_bits_to_bf16(f32_bits(x));
 }
 
@@ -423,6 +428,7 @@ SPATTEN_API int spatten_convert(void *dst, enum spatten_dtype dst_type,
 	size_t dsz = spatten_dtype_size(dst_type);
 	size_t ssz = spatten_dtype_size(src_type);
 
+	spatten__enter();
 	if (!dsz || !ssz || (n && (!dst || !src)))
 		return -EINVAL;
 	if (!n)

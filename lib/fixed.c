@@ -264,17 +264,20 @@ SPATTEN_API int16_t spatten_float_to_s16(float x, unsigned int frac)
 	struct fx p = fx_init(frac, 16);
 	int sat;
 
+	spatten__enter();
 	return (int16_t)fx_one(x, &p, &sat);
 }
 
 SPATTEN_API float spatten_s16_to_float(int16_t v, unsigned int frac)
 {
+	spatten__enter();
 	return (float)v / (float)(1u << clamp_frac(frac));
 }
 
 SPATTEN_API long spatten_quantize_s16(void *dst, const float *src, size_t n,
 				      unsigned int frac)
 {
+	spatten__enter();
 	if (frac > SPATTEN_S16_MAX_FRAC || (n && (!dst || !src)))
 		return -EINVAL;
 	return fx_pack(dst, NULL, src, n, frac, 16, 0);
@@ -292,6 +295,7 @@ SPATTEN_API int spatten_dequantize_s16(float *dst, const void *src, size_t n,
 	uint16_t le[BLOCK];
 	size_t i, j;
 
+	spatten__enter();
 	if (frac > SPATTEN_S16_MAX_FRAC || (n && (!dst || !src)))
 		return -EINVAL;
 
@@ -315,6 +319,7 @@ SPATTEN_API int spatten_frac_for_range(float max_abs)
 {
 	int frac;
 
+	spatten__enter();
 	if (max_abs != max_abs || max_abs < 0)
 		return -EINVAL;
 
@@ -351,6 +356,7 @@ SPATTEN_API float spatten_max_abs(const float *x, size_t n)
 	size_t i, j;
 	float f;
 
+	spatten__enter();
 	if (!x)
 		return 0;
 	for (i = 0; i + BLOCK <= n; i += BLOCK) {
@@ -426,6 +432,7 @@ SPATTEN_API int spatten_frac_for_bits(float max_abs, unsigned int bits)
 	double max;
 	int frac;
 
+	spatten__enter();
 	if (max_abs != max_abs || max_abs < 0 || bits < 4 || bits > 16)
 		return -EINVAL;
 	max = (double)((1u << (bits - 1)) - 1) + 0.5;
@@ -438,6 +445,7 @@ SPATTEN_API int spatten_frac_for_bits(float max_abs, unsigned int bits)
 
 SPATTEN_API unsigned int spatten_fmt_bits(unsigned int fmt)
 {
+	spatten__enter();
 	return fmt < SPATTEN_FMT_NUM ? spatten_hw_fmt_bits((uint8_t)fmt) : 0;
 }
 
@@ -445,6 +453,7 @@ SPATTEN_API int spatten_fmt_of_bits(unsigned int bits)
 {
 	unsigned int f;
 
+	spatten__enter();
 	for (f = 0; f < SPATTEN_FMT_NUM; f++)
 		if (spatten_hw_fmt_bits((uint8_t)f) == bits)
 			return (int)f;
@@ -455,6 +464,7 @@ SPATTEN_API uint64_t spatten_packed_bytes(unsigned int fmt, uint64_t n)
 {
 	unsigned int bits = spatten_fmt_bits(fmt);
 
+	spatten__enter();
 	return (n * bits + 7) / 8;
 }
 
@@ -490,6 +500,7 @@ SPATTEN_API long spatten_pack(void *dst, unsigned int fmt, const float *src,
 {
 	unsigned int bits = spatten_fmt_bits(fmt);
 
+	spatten__enter();
 	if (!pack_args_ok(bits, dst, src, n, frac))
 		return -EINVAL;
 	switch (bits) {
@@ -514,6 +525,7 @@ SPATTEN_API int spatten_unpack(float *dst, unsigned int fmt, const void *src,
 	float scale;
 	size_t i;
 
+	spatten__enter();
 	if (!pack_args_ok(bits, dst, src, n, frac))
 		return -EINVAL;
 	if (bits == 16)
@@ -534,6 +546,7 @@ SPATTEN_API long spatten_pack_split(void *msb, void *lsb,
 				    unsigned int msb_bits, const float *src,
 				    size_t n, unsigned int frac)
 {
+	spatten__enter();
 	if (!split_bits_ok(msb_bits) || !pack_args_ok(msb_bits, msb, src, n,
 						      frac) ||
 	    (n && !lsb) || n % 2)
@@ -558,6 +571,7 @@ SPATTEN_API int spatten_unpack_split(float *dst, unsigned int msb_bits,
 	float scale;
 	size_t i;
 
+	spatten__enter();
 	if (!split_bits_ok(msb_bits) || !pack_args_ok(msb_bits, dst, msb, n,
 						      frac) || n % 2)
 		return -EINVAL;

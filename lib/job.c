@@ -13,6 +13,7 @@
 SPATTEN_API uint64_t spatten_tensor_bytes(uint32_t n_heads, uint32_t rows,
 					  uint32_t head_dim)
 {
+	spatten__enter();
 	return spatten_hw_tensor_bytes(n_heads, rows, head_dim,
 				       SPATTEN_FMT_S16);
 }
@@ -31,6 +32,7 @@ SPATTEN_API uint64_t spatten_attn_desc_bytes(uint32_t n_heads,
 	uint64_t kv = align_up(spatten_tensor_bytes(n_heads, kv_rows, head_dim),
 			       TENSOR_ALIGN);
 
+	spatten__enter();
 	return 2 * qo + 2 * kv;
 }
 
@@ -44,6 +46,7 @@ SPATTEN_API void spatten_attn_desc_init(struct spatten_attn_desc *desc,
 	uint64_t kv = align_up(spatten_tensor_bytes(n_heads, kv_rows, head_dim),
 			       TENSOR_ALIGN);
 
+	spatten__enter();
 	if (!desc)
 		return;
 	memset(desc, 0, sizeof(*desc));
@@ -243,6 +246,7 @@ SPATTEN_API int spatten_attn_prep(struct spatten_job *job,
 {
 	int ret;
 
+	spatten__enter();
 	if (!job || !desc)
 		return -EINVAL;
 	memset(job, 0, sizeof(*job));
@@ -299,6 +303,7 @@ SPATTEN_API int spatten_attn_prep(struct spatten_job *job,
 
 SPATTEN_API void spatten_nop_prep(struct spatten_job *job, uint64_t user_data)
 {
+	spatten__enter();
 	if (!job)
 		return;
 	memset(job, 0, sizeof(*job));
@@ -314,6 +319,7 @@ SPATTEN_API int spatten_submit(struct spatten_dev *dev,
 	struct drm_spatten_submit req;
 	int ret;
 
+	spatten__enter();
 	if (!dev || !jobs || !n)
 		return -EINVAL;
 
@@ -370,6 +376,7 @@ SPATTEN_API int spatten_wait_deadline(struct spatten_dev *dev, uint64_t seqno,
 	struct spatten_wait req;
 	int ret;
 
+	spatten__enter();
 	if (!dev)
 		return -EINVAL;
 
@@ -396,6 +403,7 @@ SPATTEN_API int spatten_reap(struct spatten_dev *dev, struct spatten_wait *res,
 	unsigned int i;
 	int ret;
 
+	spatten__enter();
 	if (!dev || !res || !max || max > SPATTEN_REAP_MAX || min > max)
 		return -EINVAL;
 	if (dev->backend == SPATTEN_BACKEND_SIM)
@@ -428,6 +436,7 @@ SPATTEN_API int spatten_wait(struct spatten_dev *dev, uint64_t seqno,
 {
 	int64_t deadline = INT64_MAX;
 
+	spatten__enter();
 	if (timeout_ns >= 0) {
 		int64_t now = spatten_now_ns();
 
@@ -445,6 +454,7 @@ SPATTEN_API int spatten_run(struct spatten_dev *dev,
 	uint64_t seqno;
 	int ret;
 
+	spatten__enter();
 	ret = spatten_submit(dev, job, 1, &seqno);
 	if (ret < 0)
 		return ret;
@@ -692,6 +702,7 @@ SPATTEN_API int spatten_attn_prep3(struct spatten_job3 *job,
 	uint32_t n_kv;
 	int ret;
 
+	spatten__enter();
 	if (!job || !desc)
 		return -EINVAL;
 	memset(job, 0, sizeof(*job));
@@ -725,6 +736,7 @@ SPATTEN_API int spatten_submit3(struct spatten_dev *dev,
 	struct drm_spatten_submit req;
 	int ret;
 
+	spatten__enter();
 	if (!dev || !jobs || !n || n > SPATTEN_MAX_SUBMIT)
 		return -EINVAL;
 	/* an API 4 driver knows no version-3 job (nor its 392 bytes) */
@@ -754,6 +766,7 @@ SPATTEN_API int spatten_run3(struct spatten_dev *dev,
 	uint64_t seqno;
 	int ret;
 
+	spatten__enter();
 	ret = spatten_submit3(dev, job, 1, &seqno);
 	if (ret < 0)
 		return ret;

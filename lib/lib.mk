@@ -57,8 +57,8 @@ LIBDIR ?= $(PREFIX)/lib
 INCLUDEDIR ?= $(PREFIX)/include
 BINDIR ?= $(PREFIX)/bin
 
-LIB_VERSION := 1.3.0
-LIB_SRCS := lib/device.c lib/bo.c lib/fixed.c lib/job.c lib/sim.c \
+LIB_VERSION := 1.4.0
+LIB_SRCS := lib/device.c lib/bo.c lib/fixed.c lib/job.c lib/sim.c lib/error.c \
 	lib/sim_job.c lib/session.c lib/session_layer.c lib/session_kv.c \
 	lib/session_scale.c lib/session_view.c lib/dtype.c
 LIB_ENGINE_SRCS := $(wildcard engine/*.c)
@@ -164,9 +164,11 @@ $(LIB_FIXED_TEST_BIN): lib/tests/test_fixed.c $(LIB_A) $(LIB_HDRS)
 # function too); --quick for the sanitizer build.
 LIB_DTYPE_TEST_BIN := $(LIB_OUT)/tests/test_dtype
 
-$(LIB_DTYPE_TEST_BIN): lib/tests/test_dtype.c $(LIB_OUT)/obj/dtype.o $(LIB_HDRS)
+$(LIB_DTYPE_TEST_BIN): lib/tests/test_dtype.c $(LIB_OUT)/obj/dtype.o \
+		      $(LIB_OUT)/obj/error.o $(LIB_HDRS)
 	@mkdir -p $(@D)
-	$(CC) $(LIB_HOST_CFLAGS) -o $@ $< $(LIB_OUT)/obj/dtype.o -lm
+	$(CC) $(LIB_HOST_CFLAGS) -o $@ $< $(LIB_OUT)/obj/dtype.o \
+		$(LIB_OUT)/obj/error.o -lm
 
 # The example links the shared library, as an installed application would.
 $(LIB_EXAMPLE_BIN): lib/examples/gpt2_session.c $(LIB_SO) lib/libspatten.h \
@@ -252,7 +254,7 @@ lib-check-asan: lib/tests/test_libspatten.c lib/tests/test_dtype.c \
 		lib/tests/test_session_io.c $(LIB_ASAN_LIB) -lpthread -lm
 	$(CC) $(LIB_ASAN) $(LIB_STD) $(LIB_FP) $(LIB_INC) \
 		-o $(LIB_OUT)/asan/test_dtype lib/tests/test_dtype.c \
-		$(LIB_ASAN_OBJ)/lib/dtype.o -lm
+		$(LIB_ASAN_OBJ)/lib/dtype.o $(LIB_ASAN_OBJ)/lib/error.o -lm
 	$(CC) $(LIB_ASAN) $(LIB_STD) $(LIB_FP) $(LIB_INC) \
 		-o $(LIB_OUT)/asan/test_fixed lib/tests/test_fixed.c \
 		$(LIB_ASAN_LIB) -lpthread -lm

@@ -56,7 +56,7 @@ extern "C" {
 #endif
 
 #define SPATTEN_LIB_VERSION_MAJOR	1
-#define SPATTEN_LIB_VERSION_MINOR	3
+#define SPATTEN_LIB_VERSION_MINOR	4
 
 /*
  * Device "paths" that name a board by its number instead of its node:
@@ -1631,6 +1631,23 @@ SPATTEN_API int spatten_session_context(const struct spatten_session *s);
  * Return: nanoseconds, the clock of spatten_wait_deadline().
  */
 SPATTEN_API int64_t spatten_now_ns(void);
+
+/**
+ * spatten_last_error() - why the calling thread's last call failed
+ *
+ * After a libspatten call returns an error, a sentence saying why, naming
+ * the argument and the limit it broke: "head_dim 80 is not a size this
+ * board supports (16, 32, 64, 128, 256)", "no SpAtten board found: ...".
+ * Each thread has its own. Read it right after the failing call: the
+ * thread's next libspatten call replaces or clears it. With the
+ * environment variable SPATTEN_DEBUG set (not "0") the library also
+ * prints each message to stderr as "libspatten: <message> (<errno
+ * text>)". (libspatten 1.4)
+ *
+ * Return: the message, or NULL when the last call succeeded or its error
+ * code says all there is to say (print strerror() of it then).
+ */
+SPATTEN_API const char *spatten_last_error(void);
 
 /**
  * spatten_status_str() - name of a job status

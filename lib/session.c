@@ -15,6 +15,7 @@
 #include <errno.h>
 #include <float.h>
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -29,6 +30,7 @@ SPATTEN_API void spatten_schedule_dense(struct spatten_schedule *s)
 {
 	unsigned int l;
 
+	spatten__enter();
 	if (!s)
 		return;
 	for (l = 0; l < SPATTEN_MAX_LAYERS; l++) {
@@ -76,6 +78,7 @@ SPATTEN_API int spatten_schedule_paper(struct spatten_schedule *s,
 {
 	unsigned int ft, fh, l;
 
+	spatten__enter();
 	if (!s || !n_layers || n_layers > SPATTEN_MAX_LAYERS ||
 	    !ratio_ok(tok_start) || !ratio_ok(tok_end) ||
 	    !ratio_ok(head_start) || !ratio_ok(head_end) ||
@@ -97,6 +100,7 @@ SPATTEN_API void spatten_session_config_init(
 	struct spatten_session_config *cfg, uint32_t n_layers,
 	uint32_t n_heads, uint32_t head_dim, uint32_t max_context)
 {
+	spatten__enter();
 	if (!cfg)
 		return;
 	memset(cfg, 0, sizeof(*cfg));
@@ -122,6 +126,7 @@ SPATTEN_API void spatten_session_opts_init(struct spatten_session_opts *o,
 					   uint32_t head_dim,
 					   uint32_t max_context)
 {
+	spatten__enter();
 	if (!o)
 		return;
 	memset(o, 0, sizeof(*o));
@@ -175,20 +180,48 @@ static int bits_ok(unsigned int b)
 	return b == 16 || (b >= 4 && b <= 12 && !(b & 1));
 }
 
-static int check_config(const struct spatten_session_opts *c)
-{
-	uint32_t scale_bits;
-	unsigned int l, i;
+/* A refused option: the message spatten_last_error() gives, -EINVAL. */
+#define BAD(...)	spatten__err(-EINVAL, __VA_ARGS__)
 
+static int check_shape(const struct spatten_session_opts *c)
+{
 	if (c->kind != SPATTEN_SESSION_ENCODER &&
 	    c->kind != SPATTEN_SESSION_DECODER)
-		return -EINVAL;
+		return BAD("kind %u: SPATTEN_SESSION_ENCODER or "
+			   "SPATTEN_SESSION_DECODER (there is no default)",
+			   c->kind);
+	if (!c->n_layers || c->n_layers > SPATTEN_MAX_LAYERS)
+		return BAD("n_layers %u: 1..%d", c->n_layers,
+			   SPATTEN_MAX_LAYERS);
+	if (!c->n_heads || c->n_heads > UINT16_MAX)
+		return BAD("n_heads %u: 1..65535", c->n_heads);
 	if (!c->n_kv_heads || c->n_kv_heads > c->n_heads ||
 	    c->n_heads % c->n_kv_heads)
-		return -EINVAL;
-	if (!(c->score_scale >= 0.0f && c->score_scale < INFINITY) ||
-	    c->rope_base == 1 || c->rope_base > 0x80000000u)
-		return -EINVAL;
+		return BAD("n_kv_heads %u does not divide n_heads %u",
+			   c->n_kv_heads, c->n_heads);
+	if (c->head_dim < 8 || c->head_dim > UINT16_MAX ||
+	    (c->head_dim & (c->head_dim - 1)))
+		return BAD("head_dim %u is not a power of two from 8 to 32768",
+			   c->head_dim);
+	if (!c->max_context || c->max_context > SESSION_MAX_CONTEXT)
+		return BAD("max_context %u: 1..%u", c->max_context,
+			   (unsigned int)SESSION_MAX_CONTEXT);
+	if (c->max_step > c->max_context)
+		return BAD("max_step %u is above max_context %u", c->max_step,
+			   c->max_context);
+	return 0;
+}
+
+static int check_params(const struct spatten_session_opts *c)
+{
+	uint32_t scale_bits;
+
+	if (!(c->score_scale >= 0.0f && c->score_scale < INFINITY))
+		return BAD("score_scale %g: a positive number, or 0 for "
+			   "1/sqrt(head_dim)", (double)c->score_scale);
+	if (c->rope_base == 1 || c->rope_base > 0x80000000u)
+		return BAD("rope_base %u: 2..2^31 (10000, 500000, ...), or 0 "
+			   "for no RoPE", c->rope_base);
 	/* the device's rule, with the session's fractional bits */
 	memcpy(&scale_bits, &c->score_scale, sizeof(scale_bits));
 	/* scales from the data may take 15 + 15 fractional bits */
@@ -196,54 +229,81 @@ static int check_config(const struct spatten_session_opts *c)
 				  scale_bits, c->rope_base,
 				  c->flags & SPATTEN_SESSION_FIXED_SCALES ?
 				  c->q_frac + c->k_frac : 30))
-		return -EINVAL;
-	if (!c->n_layers || c->n_layers > SPATTEN_MAX_LAYERS || !c->n_heads ||
-	    c->n_heads > UINT16_MAX || !c->head_dim ||
-	    (c->head_dim & (c->head_dim - 1)) || c->head_dim < 8 ||
-	    c->head_dim > UINT16_MAX || !c->max_context ||
-	    c->max_context > SESSION_MAX_CONTEXT)
-		return -EINVAL;
+		return BAD("score_scale %g is outside what the board's score "
+			   "arithmetic holds with these fractional bits",
+			   (double)c->score_scale);
 	if (c->flags & ~(SPATTEN_SESSION_PROGRESSIVE |
 			 SPATTEN_SESSION_FIXED_SCALES |
 			 SPATTEN_SESSION_SATURATION_ERROR |
 			 SPATTEN_SESSION_KV_PER_HEAD))
-		return -EINVAL;
+		return BAD("flags %#x: unknown bits %#x", c->flags,
+			   c->flags & ~(SPATTEN_SESSION_PROGRESSIVE |
+					SPATTEN_SESSION_FIXED_SCALES |
+					SPATTEN_SESSION_SATURATION_ERROR |
+					SPATTEN_SESSION_KV_PER_HEAD));
 	if (!bits_ok(c->k_bits) || !bits_ok(c->v_bits))
-		return -EINVAL;
+		return BAD("k_bits %u, v_bits %u: each 16, or 4, 6, 8, 10, 12",
+			   c->k_bits, c->v_bits);
 	if ((c->flags & SPATTEN_SESSION_PROGRESSIVE) && c->k_bits == 16)
-		return -EINVAL;
+		return BAD("progressive keys take k_bits of 4..12 MSBs (+ 4 "
+			   "LSBs), not 16");
 	if (c->q_frac > 15 || c->k_frac > 15 || c->v_frac > 15 ||
-	    c->out_frac > 15 || c->lsb_threshold > 32768)
-		return -EINVAL;
-	if (c->n_pinned > sizeof(c->pinned) / sizeof(c->pinned[0]))
-		return -EINVAL;
-	for (i = 1; i < c->n_pinned; i++)
-		if (c->pinned[i] <= c->pinned[i - 1])
-			return -EINVAL;
-	for (l = 0; l < c->n_layers; l++)
-		if (!ratio_ok(c->schedule.tok_keep[l]) ||
-		    !ratio_ok(c->schedule.head_keep[l]) ||
-		    !ratio_ok(c->schedule.value_keep[l]))
-			return -EINVAL;
-	if (c->max_step > c->max_context)
-		return -EINVAL;
-	return spatten__kv_check(c);
+	    c->out_frac > 15)
+		return BAD("fractional bits q %u, k %u, v %u, out %u: each "
+			   "0..15", c->q_frac, c->k_frac, c->v_frac,
+			   c->out_frac);
+	if (c->lsb_threshold > 32768)
+		return BAD("lsb_threshold %u: 0..32768 (units of 2^-15)",
+			   c->lsb_threshold);
+	return 0;
 }
 
-static int check_board(struct spatten_dev *dev,
-		       const struct spatten_session_opts *c, uint32_t *features)
+static int check_schedule(const struct spatten_session_opts *c)
 {
-	struct spatten_info info;
+	unsigned int l, i;
+
+	if (c->n_pinned > sizeof(c->pinned) / sizeof(c->pinned[0]))
+		return BAD("n_pinned %u: at most %zu", c->n_pinned,
+			   sizeof(c->pinned) / sizeof(c->pinned[0]));
+	for (i = 1; i < c->n_pinned; i++)
+		if (c->pinned[i] <= c->pinned[i - 1])
+			return BAD("pinned tokens must be strictly ascending: "
+				   "pinned[%u] = %u after %u", i, c->pinned[i],
+				   c->pinned[i - 1]);
+	for (l = 0; l < c->n_layers; l++) {
+		if (!ratio_ok(c->schedule.tok_keep[l]))
+			return BAD("schedule.tok_keep[%u] = %g: a ratio in "
+				   "(0, 1]", l, (double)c->schedule.tok_keep[l]);
+		if (!ratio_ok(c->schedule.head_keep[l]))
+			return BAD("schedule.head_keep[%u] = %g: a ratio in "
+				   "(0, 1]", l,
+				   (double)c->schedule.head_keep[l]);
+		if (!ratio_ok(c->schedule.value_keep[l]))
+			return BAD("schedule.value_keep[%u] = %g: a ratio in "
+				   "(0, 1]", l,
+				   (double)c->schedule.value_keep[l]);
+	}
+	return 0;
+}
+
+static int check_config(const struct spatten_session_opts *c)
+{
+	int ret;
+
+	ret = check_shape(c);
+	if (!ret)
+		ret = check_params(c);
+	if (!ret)
+		ret = check_schedule(c);
+	return ret ? ret : spatten__kv_check(c);
+}
+
+/* The features a session of @c needs on the board. */
+static uint32_t needed_features(const struct spatten_session_opts *c)
+{
 	uint32_t need = 0;
 	unsigned int l;
-	int ret, kf, vf;
 
-	ret = spatten_get_info(dev, &info);
-	if (ret < 0)
-		return ret;
-	/* version-3 jobs: an API 5 driver (an API 4 one reports raw bits) */
-	if (dev->api_version < 5)
-		return -EOPNOTSUPP;
 	for (l = 0; l < c->n_layers; l++) {
 		if (c->schedule.tok_keep[l] < 1.0f)
 			need |= SPATTEN_FEAT_TOKEN_PRUNE;
@@ -262,24 +322,91 @@ static int check_board(struct spatten_dev *dev,
 		need |= SPATTEN_FEAT_ROPE;
 	if (c->flags & SPATTEN_SESSION_KV_PER_HEAD)
 		need |= SPATTEN_FEAT_IMP_PER_KV_HEAD;
-	if (c->flags & SPATTEN_SESSION_PROGRESSIVE) {
+	if (c->flags & SPATTEN_SESSION_PROGRESSIVE)
 		need |= SPATTEN_FEAT_PROGRESSIVE;
-		if (!(info.splits & (1u << c->k_bits)))
-			return -EOPNOTSUPP;
-	}
-	kf = spatten_fmt_of_bits(c->k_bits);
-	vf = spatten_fmt_of_bits(c->v_bits);
-	if ((info.features & need) != need ||
-	    c->n_heads > info.max_heads || c->max_context > info.max_context ||
-	    !(info.head_dims & c->head_dim) ||
-	    !(info.formats & (1u << SPATTEN_FMT_S16)) ||
-	    !(info.formats & (1u << kf)) || !(info.formats & (1u << vf)))
-		return -EOPNOTSUPP;
+	return need;
+}
+
+/* "16, 32, 64" of a head_dims mask, into @buf. */
+static const char *dims_text(uint32_t dims, char *buf, size_t len)
+{
+	size_t at = 0;
+	unsigned int n;
+
+	buf[0] = 0;
+	for (n = 0; n < 32 && at < len; n++)
+		if (dims & (1u << n))
+			at += (size_t)snprintf(buf + at, len - at, "%s%u",
+					       at ? ", " : "", 1u << n);
+	return buf;
+}
+
+#define UNSUPPORTED(...)	spatten__err(-EOPNOTSUPP, __VA_ARGS__)
+
+static int check_limits(const struct spatten_info *info,
+			const struct spatten_session_opts *c)
+{
+	int kf = spatten_fmt_of_bits(c->k_bits);
+	int vf = spatten_fmt_of_bits(c->v_bits);
+	char dims[64];
+
+	if (c->n_heads > info->max_heads)
+		return UNSUPPORTED("n_heads %u: this board has at most %u",
+				   c->n_heads, info->max_heads);
+	if (c->max_context > info->max_context)
+		return UNSUPPORTED("max_context %u: this board's context is at "
+				   "most %u", c->max_context,
+				   info->max_context);
+	if (!(info->head_dims & c->head_dim))
+		return UNSUPPORTED("head_dim %u is not a size this board "
+				   "supports (%s)", c->head_dim,
+				   dims_text(info->head_dims, dims,
+					     sizeof(dims)));
+	if (!(info->formats & (1u << SPATTEN_FMT_S16)) ||
+	    !(info->formats & (1u << kf)) || !(info->formats & (1u << vf)))
+		return UNSUPPORTED("k_bits %u or v_bits %u: a format this "
+				   "board lacks (formats mask %#x)", c->k_bits,
+				   c->v_bits, info->formats);
 	/* each plane of a layer's cache is one buffer */
 	if ((uint64_t)c->max_context * c->n_kv_heads * c->head_dim *
 	    (c->k_bits > c->v_bits ? c->k_bits : c->v_bits) / 8 >
-	    info.max_bo_size)
-		return -EFBIG;
+	    info->max_bo_size)
+		return spatten__err(-EFBIG, "a layer's KV cache plane (%u "
+				    "tokens x %u KV heads x %u) is larger than "
+				    "the board's largest buffer (%llu bytes): "
+				    "lower max_context", c->max_context,
+				    c->n_kv_heads, c->head_dim,
+				    (unsigned long long)info->max_bo_size);
+	return 0;
+}
+
+static int check_board(struct spatten_dev *dev,
+		       const struct spatten_session_opts *c, uint32_t *features)
+{
+	struct spatten_info info;
+	uint32_t need = needed_features(c), missing;
+	int ret;
+
+	ret = spatten_get_info(dev, &info);
+	if (ret < 0)
+		return ret;
+	/* version-3 jobs: an API 5 driver (an API 4 one reports raw bits) */
+	if (dev->api_version < 5)
+		return UNSUPPORTED("sessions need the driver's interface 5 or "
+				   "later (this one has %u)", dev->api_version);
+	if ((c->flags & SPATTEN_SESSION_PROGRESSIVE) &&
+	    !(info.splits & (1u << c->k_bits)))
+		return UNSUPPORTED("progressive keys of %u MSBs: this board "
+				   "splits keys as %#x (bit n: n MSBs)",
+				   c->k_bits, info.splits);
+	missing = need & ~info.features;
+	if (missing)
+		return UNSUPPORTED("the board lacks features %#x the options "
+				   "need (SPATTEN_FEAT_* of spatten_hw.h; "
+				   "spatten-info lists the board's)", missing);
+	ret = check_limits(&info, c);
+	if (ret < 0)
+		return ret;
 	*features = info.features;
 	return 0;
 }
@@ -368,6 +495,7 @@ SPATTEN_API void spatten_session_destroy(struct spatten_session *s)
 {
 	unsigned int l;
 
+	spatten__enter();
 	if (!s)
 		return;
 	if (s->kv)
@@ -425,7 +553,7 @@ static int session_open(struct spatten_dev *dev,
 			struct spatten_session **sp)
 {
 	struct spatten_session *s;
-	uint32_t features;
+	uint32_t features = 0;
 	int ret;
 
 	ret = check_config(cfg);
@@ -464,6 +592,7 @@ SPATTEN_API int spatten_session_open(struct spatten_dev *dev,
 	struct spatten_session_opts opts;
 	int ret;
 
+	spatten__enter();
 	if (!sp)
 		return -EINVAL;
 	*sp = NULL;
@@ -479,6 +608,7 @@ SPATTEN_API int spatten_session_create(struct spatten_dev *dev,
 {
 	struct spatten_session_opts opts;
 
+	spatten__enter();
 	if (!sp)
 		return -EINVAL;
 	*sp = NULL;
@@ -497,6 +627,7 @@ SPATTEN_API int spatten_session_reset(struct spatten_session *s)
 	const struct spatten_session_opts *c;
 	unsigned char *w;
 
+	spatten__enter();
 	if (!s)
 		return -EINVAL;
 	c = &s->cfg;
@@ -521,6 +652,7 @@ SPATTEN_API int spatten_session_reset(struct spatten_session *s)
 
 SPATTEN_API int spatten_session_context(const struct spatten_session *s)
 {
+	spatten__enter();
 	return s ? (int)s->len : -EINVAL;
 }
 
@@ -529,6 +661,7 @@ SPATTEN_API int spatten_session_layer_stats(const struct spatten_session *s,
 					    struct spatten_layer_stats *last,
 					    struct spatten_layer_stats *total)
 {
+	spatten__enter();
 	if (!s || layer >= s->cfg.n_layers)
 		return -EINVAL;
 	if (last)
@@ -558,6 +691,7 @@ SPATTEN_API int spatten_session_tokens(const struct spatten_session *s,
 				       unsigned int layer, uint16_t *list,
 				       unsigned int max)
 {
+	spatten__enter();
 	if (!s || layer >= s->cfg.n_layers)
 		return -EINVAL;
 	return copy_list(s->alive + (size_t)layer * s->cfg.max_context,
@@ -570,6 +704,7 @@ SPATTEN_API int spatten_session_alive(const struct spatten_session *s,
 {
 	uint32_t n;
 
+	spatten__enter();
 	if (!s || layer >= s->cfg.n_layers || (max && !list))
 		return -EINVAL;
 	n = s->n_alive[layer];
@@ -583,6 +718,7 @@ SPATTEN_API int spatten_session_heads(const struct spatten_session *s,
 				      unsigned int layer, uint16_t *list,
 				      unsigned int max)
 {
+	spatten__enter();
 	if (!s || layer >= s->cfg.n_layers)
 		return -EINVAL;
 	return copy_list(s->layer_heads + (size_t)layer * s->cfg.n_heads,

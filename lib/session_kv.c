@@ -50,17 +50,29 @@ int spatten__kv_check(const struct spatten_session_opts *c)
 	uint32_t i;
 
 	if (!b)
-		return c->flags & SPATTEN_SESSION_KV_PER_HEAD ? -EINVAL : 0;
+		return c->flags & SPATTEN_SESSION_KV_PER_HEAD ?
+		       spatten__err(-EINVAL, "SPATTEN_SESSION_KV_PER_HEAD "
+				    "needs a bounded cache (kv_start, "
+				    "kv_important, kv_recent)") : 0;
 	if (b >= c->max_context)
-		return -EINVAL;
+		return spatten__err(-EINVAL, "the cache budget kv_start + "
+				    "kv_important + kv_recent = %llu must be "
+				    "below max_context %u", (unsigned long long)b,
+				    c->max_context);
 	/* per-head caches share no slot selection: no cascade token pruning */
 	for (i = 0; (c->flags & SPATTEN_SESSION_KV_PER_HEAD) &&
 	     i < c->n_layers; i++)
 		if (c->schedule.tok_keep[i] < 1.0f)
-			return -EINVAL;
+			return spatten__err(-EINVAL, "a per-head cache takes no "
+					    "cascade token pruning: "
+					    "schedule.tok_keep[%u] = %g", i,
+					    (double)c->schedule.tok_keep[i]);
 	for (i = 0; i < c->n_pinned; i++)
 		if (c->pinned[i] >= c->kv_start)
-			return -EINVAL;
+			return spatten__err(-EINVAL, "pinned token %u is not "
+					    "among the kv_start %u a bounded "
+					    "cache keeps", c->pinned[i],
+					    c->kv_start);
 	return 0;
 }
 
@@ -361,6 +373,7 @@ SPATTEN_API int spatten_session_cache(const struct spatten_session *s,
 				      uint32_t *ids, uint64_t *imp,
 				      unsigned int max)
 {
+	spatten__enter();
 	if (!s || (max && !ids && !imp) || s->per_head)
 		return -EINVAL;
 	return copy_cache(s, (const unsigned char *)spatten_bo_map(s->work) +
@@ -372,6 +385,7 @@ SPATTEN_API int spatten_session_cache_head(const struct spatten_session *s,
 					   unsigned int kv_head, uint32_t *ids,
 					   uint64_t *imp, unsigned int max)
 {
+	spatten__enter();
 	if (!s || (max && !ids && !imp) || layer >= s->cfg.n_layers ||
 	    kv_head >= s->cfg.n_kv_heads)
 		return -EINVAL;
@@ -491,6 +505,7 @@ SPATTEN_API int spatten_session_import(struct spatten_session *s,
 	uint32_t l, i;
 	int ret;
 
+	spatten__enter();
 	if (!s || !k || !v || !n || s->broken || s->in_pass)
 		return -EINVAL;
 	c = &s->cfg;

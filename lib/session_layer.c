@@ -493,6 +493,7 @@ SPATTEN_API int spatten_session_attend(struct spatten_session *s,
 	struct layer_keep keep;
 	int gen, ret;
 
+	spatten__enter();
 	if (!s || !spatten__view_ok(q) || !spatten__view_ok(k) ||
 	    !spatten__view_ok(v) || (out && !spatten__view_ok(out)))
 		return -EINVAL;
@@ -534,6 +535,7 @@ SPATTEN_API int spatten_session_layer(struct spatten_session *s,
 	struct spatten_view qv, kv, vv, ov;
 	uint32_t D;
 
+	spatten__enter();
 	if (!s || !q || !k || !v)
 		return -EINVAL;
 	D = s->cfg.head_dim;

@@ -232,6 +232,7 @@ SPATTEN_API int spatten_session_saturations(const struct spatten_session *s,
 					    uint64_t *q, uint64_t *k,
 					    uint64_t *v)
 {
+	spatten__enter();
 	if (!s || layer >= s->cfg.n_layers)
 		return -EINVAL;
 	if (q)

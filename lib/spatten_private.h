@@ -47,6 +47,16 @@ struct spatten_bo {
 	int imported;
 };
 
+/*
+ * Why a call failed (error.c): spatten__enter() opens a public call;
+ * spatten__err() sets the message spatten_last_error() returns for it
+ * (printf format) and gives back @err, so a check reads
+ * "return spatten__err(-EINVAL, "head_dim %u ...", d);".
+ */
+void spatten__enter(void);
+int spatten__err(int err, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
 int spatten__ioctl(int fd, unsigned long request, void *arg);
 void spatten__dev_get(struct spatten_dev *dev);
 void spatten__dev_put(struct spatten_dev *dev);

@@ -299,7 +299,9 @@ static int show_driver(const char *addr)
 		ret = spatten_open_backend(boards[i].path,
 					   SPATTEN_BACKEND_DEVICE, &dev);
 		if (ret < 0) {
-			printf("    (cannot open: %s)\n", strerror(-ret));
+			printf("    (cannot open: %s)\n",
+			       spatten_last_error() ? spatten_last_error() :
+			       strerror(-ret));
 			return 0;
 		}
 		if (!spatten_get_info(dev, &in)) {

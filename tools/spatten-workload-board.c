@@ -53,8 +53,12 @@ static int pci_board_present(char *addr, size_t len)
 
 void wl_explain_open_error(const char *prog, const char *path, int err)
 {
-	char addr[64], where[4096];
-	int boards = spatten_list_boards(NULL, 0);
+	char addr[64], where[4096], why[256];
+	int boards;
+
+	/* the library's reason first: the next call replaces it */
+	snprintf(why, sizeof(why), "%s", wl_reason(err));
+	boards = spatten_list_boards(NULL, 0);
 
 	/* "PATH: " when one was given; the first board otherwise */
 	snprintf(where, sizeof(where), "%s%s", path ? path : "",
@@ -94,7 +98,7 @@ void wl_explain_open_error(const char *prog, const char *path, int err)
 			"N, N the board number (0 for the first)\n", prog,
 			where);
 	} else {
-		fprintf(stderr, "%s: %s%s\n", prog, where, strerror(-err));
+		fprintf(stderr, "%s: %s%s\n", prog, where, why);
 	}
 }
 

@@ -383,6 +383,7 @@ static void run_free(struct wl_run_ctx *ru)
 static int run_open(struct wl_run_ctx *ru)
 {
 	int ret = session_opts(ru->o, &ru->c);
+	char why[256];
 
 	if (ret < 0) {
 		fprintf(stderr, "%s: bad workload parameters: %s\n", wl_prog,
@@ -396,12 +397,14 @@ static int run_open(struct wl_run_ctx *ru)
 	}
 	ru->r->backend = spatten_backend(ru->dev);
 	ret = spatten_session_open(ru->dev, &ru->c, &ru->s);
+	/* the library's reason, kept before any other call replaces it */
+	snprintf(why, sizeof(why), "%s", ret < 0 ? wl_reason(ret) : "");
 	if (ret == -EOPNOTSUPP)
 		wl_explain_caps(ru->dev, ru->o, &ru->c);
 	else if (ret < 0 && (ret != -EFBIG ||
 			     !wl_explain_bo_size(ru->dev, ru->o, &ru->c)))
 		fprintf(stderr, "%s: cannot set up the session: %s\n", wl_prog,
-			strerror(-ret));
+			why);
 	ru->r->capacity = ru->c.max_context;
 	return ret;
 }
@@ -411,9 +414,9 @@ static int layer_failed(struct wl_run_ctx *ru, uint32_t l, uint32_t t,
 {
 	struct spatten_layer_stats st;
 
-	spatten_session_layer_stats(ru->s, l, &st, NULL);
 	fprintf(stderr, "%s: layer %u of pass %u failed: %s", wl_prog, l, t,
-		strerror(-ret));
+		wl_reason(ret));
+	spatten_session_layer_stats(ru->s, l, &st, NULL);
 	if (ret == -EIO)
 		fprintf(stderr, " (job status %u: %s)", st.status,
 			spatten_status_str(st.status));
@@ -629,7 +632,7 @@ static int run_fill(struct wl_run_ctx *ru)
 		fprintf(stderr, "%s: out of memory\n", wl_prog);
 	else if (ret < 0)
 		fprintf(stderr, "%s: --fill: importing the cache failed: %s\n",
-			wl_prog, strerror(-ret));
+			wl_prog, wl_reason(ret));
 	ru->seq = o->fill;
 	ru->r->fill_seconds = (double)(spatten_now_ns() - t0) / 1e9;
 	if (!ret)

@@ -11,6 +11,8 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include <string.h>
+
 #include "libspatten.h"
 
 struct wl_model {
@@ -129,5 +131,16 @@ void wl_report(FILE *f, const struct wl_opts *o, const struct wl_result *r);
 
 /* Explain an open error: no board, no driver, permissions. */
 void wl_explain_open_error(const char *prog, const char *path, int err);
+/*
+ * Why a libspatten call just failed with @err: the library's own message
+ * (spatten_last_error()), else the errno text. Read it before any other
+ * library call.
+ */
+static inline const char *wl_reason(int err)
+{
+	const char *why = spatten_last_error();
+
+	return why ? why : strerror(-err);
+}
 
 #endif /* SPATTEN_WORKLOAD_H */

@@ -1733,6 +1733,73 @@ static void schedule_paper_rule(void)
 	CHECK(s.tok_keep[SPATTEN_MAX_LAYERS - 1] == 1.0f);
 }
 
+/* spatten_last_error() of a session_open() with @o: its message. */
+static const char *open_reason(struct spatten_dev *dev,
+			       const struct spatten_session_opts *o, int want)
+{
+	struct spatten_session *s = NULL;
+
+	CHECK_EQ(spatten_session_open(dev, o, &s), want);
+	CHECK(!s);
+	return spatten_last_error() ? spatten_last_error() : "(none)";
+}
+
+static void *other_thread_error(void *arg)
+{
+	struct spatten_dev *d;
+
+	(void)arg;
+	/* a thread of its own: no message from the main thread's failure */
+	CHECK(!spatten_last_error());
+	CHECK_EQ(spatten_open_backend("/nonexistent/accel9",
+				      SPATTEN_BACKEND_DEVICE, &d), -ENOENT);
+	CHECK(strstr(spatten_last_error(), "/nonexistent/accel9"));
+	return NULL;
+}
+
+/*
+ * Failures say why (spatten_last_error()): the argument and the limit;
+ * each thread has its own message; the next call clears it.
+ */
+static void last_error_says_why(void)
+{
+	struct spatten_session_opts o;
+	struct spatten_dev *dev = NULL;
+	pthread_t t;
+
+	CHECK_EQ(spatten_open_backend(NULL, SPATTEN_BACKEND_SIM, &dev), 0);
+	CHECK(!spatten_last_error());
+	spatten_session_opts_init(&o, SPATTEN_SESSION_DECODER, 2, 4, 3, 64,
+				  64);
+	CHECK(strstr(open_reason(dev, &o, -EINVAL),
+		     "n_kv_heads 3 does not divide n_heads 4"));
+	CHECK(pthread_create(&t, NULL, other_thread_error, NULL) == 0);
+	CHECK(pthread_join(t, NULL) == 0);
+	/* the other thread's failure left this thread's message alone */
+	CHECK(strstr(spatten_last_error(), "n_kv_heads 3"));
+	spatten_session_opts_init(&o, SPATTEN_SESSION_DECODER, 2, 4, 4, 80,
+				  64);
+	CHECK(strstr(open_reason(dev, &o, -EINVAL), "head_dim 80"));
+	spatten_session_opts_init(&o, SPATTEN_SESSION_DECODER, 2, 128, 128,
+				  64, 64);
+	CHECK(strstr(open_reason(dev, &o, -EOPNOTSUPP),
+		     "n_heads 128: this board has at most 64"));
+	spatten_session_opts_init(&o, SPATTEN_SESSION_DECODER, 2, 4, 4, 64,
+				  64);
+	o.kv_start = 32;
+	o.kv_recent = 32;
+	CHECK(strstr(open_reason(dev, &o, -EINVAL), "must be below "
+		     "max_context 64"));
+	/* a call that succeeds clears it */
+	CHECK(spatten_fd(dev) >= 0);
+	CHECK(!spatten_last_error());
+	spatten_close(dev);
+	setenv(SPATTEN_BACKEND_ENV, "gpu", 1);
+	CHECK_EQ(spatten_open(NULL, &dev), -EINVAL);
+	CHECK(strstr(spatten_last_error(), "SPATTEN_BACKEND=gpu"));
+	unsetenv(SPATTEN_BACKEND_ENV);
+}
+
 static void session_config_errors(void)
 {
 	struct spatten_session_config c, e;
@@ -2621,6 +2688,7 @@ int main(void)
 	RUN(sim_progressive_job);
 	RUN(schedule_paper_rule);
 	RUN(session_config_errors);
+	RUN(last_error_says_why);
 	RUN(session_dense_matches_single_job);
 	RUN(session_order_and_capacity);
 	RUN(session_prunes_in_cascade);

@@ -134,11 +134,11 @@ _BY_FUNCTION = {
 # What an errno means for a given call, when the library says no more.
 _HINTS = {
     ("spatten_open_backend", _errno.ENOENT):
-        "no SpAtten board found; to run on the in-process simulation use "
-        "spatten.open(backend='sim') or set SPATTEN_BACKEND=sim",
+        "from Python: spatten.open(backend='sim') runs on the in-process "
+        "simulation",
     ("spatten_open_backend", _errno.ENODEV):
-        "no SpAtten board found; to run on the in-process simulation use "
-        "spatten.open(backend='sim') or set SPATTEN_BACKEND=sim",
+        "from Python: spatten.open(backend='sim') runs on the in-process "
+        "simulation",
     ("spatten_open_backend", _errno.EACCES):
         "permission denied on the board's node (group 'render' or root?)",
 }
@@ -163,12 +163,10 @@ def error_class(err, function=None):
 def make_error(ret, function, context=None):
     """The exception for a ``-errno`` return of ``function``."""
     err = -ret
-    parts = []
-    lib_msg = _ffi.last_error()
+    parts = [_ffi.last_error() or os.strerror(err)]
     hint = _HINTS.get((function, err))
-    if hint and context and context.startswith("path '/"):
-        hint = None     # a node was named: it is not there, no board hunt
-    parts.append(lib_msg or hint or os.strerror(err))
+    if hint and not (context and context.startswith("path '/")):
+        parts.append(hint)  # not when a node was named: no board hunt
     if context:
         parts.append(context)
     return error_class(err, function)(err, function, "; ".join(parts))

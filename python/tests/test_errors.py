@@ -381,3 +381,20 @@ def test_torch_argument_errors(dev):
             c.attention(0, q[:, :, :, :16], q[:, :, :, :16],
                         q[:, :, :, :16])
         c.close()
+
+
+def test_errors_carry_the_library_message(dev):
+    """libspatten 1.4 says why (spatten_last_error()); the exception
+    carries it, with what Python knew."""
+    if not hasattr(spatten._ffi.lib, "spatten_last_error"):
+        pytest.skip("libspatten before 1.4")
+    e = _raises(spatten.InvalidArgumentError, errno.EINVAL, _session, dev,
+                n_kv_heads=3)
+    assert "n_kv_heads 3 does not divide n_heads 4" in e.message
+    assert "4 heads (3 KV)" in e.message            # Python's context
+    e = _raises(spatten.NotSupportedError, errno.EOPNOTSUPP, _session, dev,
+                n_heads=128)
+    assert "this board has at most 64" in e.message
+    assert "at most 64" in spatten.last_error()
+    dev.counters()                          # a call that succeeds
+    assert spatten.last_error() is None
