@@ -63,19 +63,50 @@ SPATTEN_API void spatten_attn_desc_init(struct spatten_attn_desc *desc,
 	desc->out = (struct spatten_tensor_ref){ bo, qo + 2 * kv };
 }
 
+/* A refused descriptor: the message spatten_last_error() gives, -EINVAL. */
+#define BAD(...)	spatten__err(-EINVAL, __VA_ARGS__)
+
 static int check_u16(uint32_t v, uint32_t min)
 {
 	return v >= min && v <= UINT16_MAX ? 0 : -EINVAL;
 }
 
+static int check_dims(const struct spatten_attn_desc *d)
+{
+	if (check_u16(d->n_heads, 1))
+		return BAD("n_heads %u: 1..65535", d->n_heads);
+	if (check_u16(d->head_dim, 1) || (d->head_dim & (d->head_dim - 1)))
+		return BAD("head_dim %u: a power of two up to 32768",
+			   d->head_dim);
+	if (!d->q_rows || !d->kv_rows)
+		return BAD("q_rows %u, kv_rows %u: at least 1 each", d->q_rows,
+			   d->kv_rows);
+	return 0;
+}
+
 static int check_shape(const struct spatten_attn_desc *d)
 {
-	if (check_u16(d->n_heads, 1) || check_u16(d->head_dim, 1) ||
-	    check_u16(d->q_rows, 1) || check_u16(d->kv_rows, 1) ||
+	int ret = check_dims(d);
+
+	if (ret)
+		return ret;
+	if (check_u16(d->q_rows, 1) || check_u16(d->kv_rows, 1) ||
 	    check_u16(d->q_start, 0))
-		return -EINVAL;
-	if (d->head_dim & (d->head_dim - 1))
-		return -EINVAL;
+		return BAD("q_rows %u, kv_rows %u, q_start %u: a version 2 job "
+			   "holds 16 bits each (spatten_attn_prep3() takes "
+			   "more)", d->q_rows, d->kv_rows, d->q_start);
+	return 0;
+}
+
+static int check_stage(const struct spatten_attn_desc *d)
+{
+	if (d->stage != SPATTEN_STAGE_SUMMARIZATION &&
+	    d->stage != SPATTEN_STAGE_GENERATION)
+		return BAD("stage %u: SPATTEN_STAGE_SUMMARIZATION or "
+			   "SPATTEN_STAGE_GENERATION", d->stage);
+	if (!(d->flags & SPATTEN_ATTN_CAUSAL) && d->q_start)
+		return BAD("q_start %u in a job that is not causal (it starts "
+			   "at 0)", d->q_start);
 	return 0;
 }
 
@@ -87,40 +118,83 @@ static int check_shape(const struct spatten_attn_desc *d)
  */
 static int check_position(const struct spatten_attn_desc *d)
 {
+	int ret;
+
 	if (d->flags & ~SPATTEN_ATTN_FLAGS_ALL)
-		return -EINVAL;
-	if (d->stage != SPATTEN_STAGE_SUMMARIZATION &&
-	    d->stage != SPATTEN_STAGE_GENERATION)
-		return -EINVAL;
-	if (!(d->flags & SPATTEN_ATTN_CAUSAL) && d->q_start)
-		return -EINVAL;
+		return BAD("flags %#x: a version 2 job knows %#x "
+			   "(spatten_attn_prep3() takes the others)", d->flags,
+			   SPATTEN_ATTN_FLAGS_ALL);
+	ret = check_stage(d);
+	if (ret)
+		return ret;
 	if (d->q_start + d->q_rows > d->kv_rows)
-		return -EINVAL;
+		return BAD("q_start %u + q_rows %u is past kv_rows %u",
+			   d->q_start, d->q_rows, d->kv_rows);
 	if (d->stage == SPATTEN_STAGE_GENERATION &&
 	    (d->q_rows != 1 || d->q_start != d->kv_rows - 1))
-		return -EINVAL;
+		return BAD("a version 2 generation job is one query row at the "
+			   "last slot: q_rows 1, q_start kv_rows - 1 = %u",
+			   d->kv_rows - 1);
 	return 0;
 }
 
 static int check_frac(const struct spatten_attn_desc *d)
 {
-	return d->q_frac > SPATTEN_S16_MAX_FRAC ||
-	       d->k_frac > SPATTEN_S16_MAX_FRAC ||
-	       d->v_frac > SPATTEN_S16_MAX_FRAC ||
-	       d->out_frac > SPATTEN_S16_MAX_FRAC ? -EINVAL : 0;
+	if (d->q_frac > SPATTEN_S16_MAX_FRAC ||
+	    d->k_frac > SPATTEN_S16_MAX_FRAC ||
+	    d->v_frac > SPATTEN_S16_MAX_FRAC ||
+	    d->out_frac > SPATTEN_S16_MAX_FRAC)
+		return BAD("fractional bits q %u, k %u, v %u, out %u: each "
+			   "0..%d", d->q_frac, d->k_frac, d->v_frac,
+			   d->out_frac, SPATTEN_S16_MAX_FRAC);
+	return 0;
 }
 
 static int check_formats(const struct spatten_attn_desc *d)
 {
 	if (d->k_fmt >= SPATTEN_FMT_NUM || d->v_fmt >= SPATTEN_FMT_NUM)
-		return -EINVAL;
+		return BAD("k_fmt %u, v_fmt %u: enum spatten_format (0..%d)",
+			   d->k_fmt, d->v_fmt, SPATTEN_FMT_NUM - 1);
 	if ((d->flags & SPATTEN_ATTN_PROGRESSIVE) &&
 	    d->k_fmt == SPATTEN_FMT_S16)
-		return -EINVAL;
+		return BAD("progressive keys: k_fmt is the MSB plane's format, "
+			   "S4..S12, not S16");
 	if (!(d->flags & SPATTEN_ATTN_PROGRESSIVE) && d->lsb_threshold)
-		return -EINVAL;
+		return BAD("lsb_threshold %u without SPATTEN_ATTN_PROGRESSIVE",
+			   d->lsb_threshold);
 	if (d->lsb_threshold > 32768)
-		return -EINVAL;
+		return BAD("lsb_threshold %u: 0..32768 (units of 2^-15)",
+			   d->lsb_threshold);
+	return 0;
+}
+
+/* The keep counts against their candidates (both descriptor versions). */
+static int keep_rules(const struct spatten_attn_desc *d, uint64_t tok_cand,
+		      uint32_t head_cand)
+{
+	if (d->n_tok_alive > d->kv_rows || d->n_pinned > d->kv_rows)
+		return BAD("n_tok_alive %u, n_pinned %u: at most kv_rows %u",
+			   d->n_tok_alive, d->n_pinned, d->kv_rows);
+	if (d->n_head_alive > d->n_heads || d->head_keep > head_cand)
+		return BAD("n_head_alive %u, head_keep %u: at most the %u "
+			   "heads", d->n_head_alive, d->head_keep, head_cand);
+	if (d->token_keep > tok_cand)
+		return BAD("token_keep %u: more than the %llu candidate tokens",
+			   d->token_keep, (unsigned long long)tok_cand);
+	if (d->value_keep > d->kv_rows)
+		return BAD("value_keep %u: at most kv_rows %u", d->value_keep,
+			   d->kv_rows);
+	if (d->n_pinned && !d->token_keep)
+		return BAD("%u pinned tokens without token pruning "
+			   "(token_keep)", d->n_pinned);
+	/* Summarization with a token list: query row i is token i. */
+	if (d->stage == SPATTEN_STAGE_SUMMARIZATION &&
+	    (d->n_tok_alive || d->token_keep) &&
+	    (d->q_rows != d->kv_rows || d->q_start))
+		return BAD("token pruning or a token list in summarization "
+			   "needs q_rows == kv_rows and q_start 0 (query row i "
+			   "is token i): %u query rows, %u keys", d->q_rows,
+			   d->kv_rows);
 	return 0;
 }
 
@@ -130,18 +204,7 @@ static int check_keep(const struct spatten_attn_desc *d)
 	uint32_t tok_cand = d->n_tok_alive ? d->n_tok_alive + 1 : d->kv_rows;
 	uint32_t head_cand = d->n_head_alive ? d->n_head_alive : d->n_heads;
 
-	if (d->n_tok_alive > d->kv_rows || d->n_pinned > d->kv_rows ||
-	    d->n_head_alive > d->n_heads || d->head_keep > head_cand ||
-	    d->token_keep > tok_cand || d->value_keep > d->kv_rows)
-		return -EINVAL;
-	if (d->n_pinned && !d->token_keep)
-		return -EINVAL;
-	/* Summarization with a token list: query row i is token i. */
-	if (d->stage == SPATTEN_STAGE_SUMMARIZATION &&
-	    (d->n_tok_alive || d->token_keep) &&
-	    (d->q_rows != d->kv_rows || d->q_start))
-		return -EINVAL;
-	return 0;
+	return keep_rules(d, tok_cand, head_cand);
 }
 
 static int encode_tensor(struct spatten_tensor *t,
@@ -472,36 +535,45 @@ SPATTEN_API int spatten_run(struct spatten_dev *dev,
 static int check_shape3(const struct spatten_attn_desc *d, uint32_t n_kv)
 {
 	uint64_t q_end = (uint64_t)d->q_start + d->q_rows;
+	int ret = check_dims(d);
 
-	if (check_u16(d->n_heads, 1) || check_u16(d->head_dim, 1) ||
-	    !d->q_rows || !d->kv_rows || (d->head_dim & (d->head_dim - 1)))
-		return -EINVAL;
+	if (ret)
+		return ret;
 	if (!n_kv || n_kv > d->n_heads || d->n_heads % n_kv)
-		return -EINVAL;
+		return BAD("n_kv_heads %u does not divide n_heads %u", n_kv,
+			   d->n_heads);
 	if (d->flags & ~SPATTEN_ATTN_FLAGS_ALL_V3)
-		return -EINVAL;
+		return BAD("flags %#x: unknown bits %#x", d->flags,
+			   d->flags & ~SPATTEN_ATTN_FLAGS_ALL_V3);
 	/* one slot selection cannot serve caches of different tokens */
 	if ((d->flags & SPATTEN_ATTN_IMP_PER_KV_HEAD) && d->token_keep)
-		return -EINVAL;
-	if (d->stage != SPATTEN_STAGE_SUMMARIZATION &&
-	    d->stage != SPATTEN_STAGE_GENERATION)
-		return -EINVAL;
-	if (!(d->flags & SPATTEN_ATTN_CAUSAL) && d->q_start)
-		return -EINVAL;
+		return BAD("SPATTEN_ATTN_IMP_PER_KV_HEAD takes no token "
+			   "pruning (token_keep %u)", d->token_keep);
+	ret = check_stage(d);
+	if (ret)
+		return ret;
 	if (((d->flags & SPATTEN_ATTN_CAUSAL) ||
 	     (d->flags & SPATTEN_ATTN_ROPE_POSITIONS)) && q_end > d->kv_rows)
-		return -EINVAL;
+		return BAD("q_start %u + q_rows %u is past kv_rows %u",
+			   d->q_start, d->q_rows, d->kv_rows);
 	if ((d->flags & SPATTEN_ATTN_HEAD_FRACS) &&
 	    (d->q_frac || d->k_frac || d->v_frac || d->out_frac))
-		return -EINVAL;
+		return BAD("with SPATTEN_ATTN_HEAD_FRACS the table holds the "
+			   "fractional bits: the desc's *_frac must be 0");
 	/* generation: the new tokens end the slots; a chunk is causal */
-	if (d->stage == SPATTEN_STAGE_GENERATION &&
-	    (q_end != d->kv_rows ||
-	     (d->q_rows > 1 && !(d->flags & SPATTEN_ATTN_CAUSAL))))
-		return -EINVAL;
+	if (d->stage == SPATTEN_STAGE_GENERATION && q_end != d->kv_rows)
+		return BAD("generation: the new tokens are the last slots "
+			   "(q_start = kv_rows - q_rows = %llu, not %u)",
+			   (unsigned long long)d->kv_rows - d->q_rows,
+			   d->q_start);
+	if (d->stage == SPATTEN_STAGE_GENERATION && d->q_rows > 1 &&
+	    !(d->flags & SPATTEN_ATTN_CAUSAL))
+		return BAD("a generation chunk (%u rows) is causal",
+			   d->q_rows);
 	if ((d->flags & SPATTEN_ATTN_ROPE_POSITIONS) &&
 	    !(d->flags & SPATTEN_ATTN_ROPE))
-		return -EINVAL;
+		return BAD("SPATTEN_ATTN_ROPE_POSITIONS without "
+			   "SPATTEN_ATTN_ROPE");
 	return 0;
 }
 
@@ -516,18 +588,10 @@ static int check_keep3(const struct spatten_attn_desc *d)
 					     d->kv_rows;
 	uint32_t head_cand = d->n_head_alive ? d->n_head_alive : d->n_heads;
 
-	if (d->n_tok_alive > d->kv_rows || d->n_pinned > d->kv_rows ||
-	    d->n_head_alive > d->n_heads || d->head_keep > head_cand ||
-	    d->token_keep > tok_cand || d->value_keep > d->kv_rows ||
-	    d->n_head_alive > UINT16_MAX || d->head_keep > UINT16_MAX)
-		return -EINVAL;
-	if (d->n_pinned && !d->token_keep)
-		return -EINVAL;
-	if (d->stage == SPATTEN_STAGE_SUMMARIZATION &&
-	    (d->n_tok_alive || d->token_keep) &&
-	    (d->q_rows != d->kv_rows || d->q_start))
-		return -EINVAL;
-	return 0;
+	if (d->n_head_alive > UINT16_MAX || d->head_keep > UINT16_MAX)
+		return BAD("n_head_alive %u, head_keep %u: at most 65535",
+			   d->n_head_alive, d->head_keep);
+	return keep_rules(d, tok_cand, head_cand);
 }
 
 static uint32_t float_bits(float f)
@@ -546,15 +610,25 @@ static int check_ext(const struct spatten_attn_desc *d,
 	unsigned int i;
 
 	if (e->rsvd0)
-		return -EINVAL;
+		return BAD("ext->rsvd0 is not 0 (zero the struct before "
+			   "filling it)");
 	for (i = 0; i < sizeof(e->rsvd) / sizeof(e->rsvd[0]); i++)
 		if (e->rsvd[i])
-			return -EINVAL;
+			return BAD("ext->rsvd[%u] is not 0 (zero the struct "
+				   "before filling it)", i);
 	if (!spatten_hw_kv_layout_ok(n_kv, e->kv_head_stride, e->kv_row_stride,
-				     e->kv_block_stride, e->kv_block_rows) ||
-	    !spatten_hw_params_ok(flags, float_bits(e->score_scale),
+				     e->kv_block_stride, e->kv_block_rows))
+		return BAD("KV layout: head stride %u, row stride %u, block "
+			   "stride %u, block rows %u is not one the board "
+			   "reads (docs/hardware.md, \"Descriptor version 3\")",
+			   e->kv_head_stride, e->kv_row_stride,
+			   e->kv_block_stride, e->kv_block_rows);
+	if (!spatten_hw_params_ok(flags, float_bits(e->score_scale),
 				  e->rope_base, d->q_frac + d->k_frac))
-		return -EINVAL;
+		return BAD("score_scale %g or rope_base %u: a positive normal "
+			   "scale (0: 1/sqrt(head_dim)); a base of 2..2^31 "
+			   "with SPATTEN_ATTN_ROPE, else 0",
+			   (double)e->score_scale, e->rope_base);
 	return 0;
 }
 

@@ -506,17 +506,25 @@ SPATTEN_API int spatten_session_import(struct spatten_session *s,
 	int ret;
 
 	spatten__enter();
-	if (!s || !k || !v || !n || s->broken || s->in_pass)
-		return -EINVAL;
+	if (!s || !k || !v || !n)
+		return spatten__err(-EINVAL, "a session, K and V views and n > "
+				    "0 are needed");
+	if (s->broken || s->in_pass)
+		return spatten__err(-EINVAL, "import between passes only (%s)",
+				    s->broken ? "the last pass failed: reset" :
+				    "a pass is under way");
 	c = &s->cfg;
 	if (c->kind != SPATTEN_SESSION_DECODER)
-		return -EINVAL;
+		return spatten__err(-EINVAL, "an encoder's cache cannot be "
+				    "imported: a decoder only");
 	for (l = 0; l < c->n_layers; l++)
 		if (!spatten__view_ok(&k[l]) || !spatten__view_ok(&v[l]))
 			return -EINVAL;
 	ret = kv_fits(s, n);
 	if (ret < 0)
-		return ret;
+		return spatten__err(ret, "%u tokens do not fit: the cache holds "
+				    "%u of max_context %u", n, s->len,
+				    c->max_context);
 	/* every layer's scales first: -ERANGE changes nothing */
 	ret = import_scales(s, n, k, v);
 	if (ret < 0)

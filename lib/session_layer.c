@@ -141,17 +141,33 @@ static int begin_pass(struct spatten_session *s, unsigned int n_new)
 	uint32_t h;
 	int ret;
 
-	if (!n_new || (s->len && !spatten__causal(c)))
-		return -EINVAL;
+	if (!n_new)
+		return spatten__err(-EINVAL, "n_new is 0: a pass takes at "
+				    "least one token");
+	if (s->len && !spatten__causal(c))
+		return spatten__err(-EINVAL, "an encoder takes one pass (its "
+				    "%u tokens are in): reset the session for "
+				    "another sequence", s->len);
 	if (s->len && n_new > 1 && !s->chunks)
-		return -EOPNOTSUPP;
+		return spatten__err(-EOPNOTSUPP, "%u new tokens after the "
+				    "prompt: a chunk, which this board cannot "
+				    "run (no SPATTEN_FEAT_CHUNKS); one token "
+				    "per pass", n_new);
 	if (n_new > c->max_context)
-		return -ENOSPC;
+		return spatten__err(-ENOSPC, "%u new tokens: the cache holds "
+				    "max_context %u", n_new, c->max_context);
 	if (n_new > s->max_pass)
-		return -EINVAL;
+		return spatten__err(-EINVAL, "%u new tokens: a pass takes at "
+				    "most max_step %u", n_new, s->max_pass);
 	ret = spatten__kv_room(s, n_new);
 	if (ret < 0)
-		return ret;
+		return spatten__err(ret, "%u new tokens do not fit: the cache "
+				    "holds %u of max_context %u%s", n_new,
+				    s->len, c->max_context,
+				    spatten__kv_budget(c) ?
+				    " even after the bounded cache makes room" :
+				    " (a bounded cache, kv_start + "
+				    "kv_important + kv_recent, evicts)");
 	s->pass_L = s->len + n_new;
 	s->pass_new = n_new;
 	s->next_layer = 0;
@@ -442,12 +458,22 @@ static void take_results(struct spatten_session *s, unsigned int layer,
 static int layer_order(struct spatten_session *s, unsigned int layer,
 		       unsigned int n_new)
 {
-	if (s->broken || layer >= s->cfg.n_layers)
-		return -EINVAL;
+	if (s->broken)
+		return spatten__err(-EINVAL, "an earlier pass failed midway: "
+				    "spatten_session_reset() the session");
+	if (layer >= s->cfg.n_layers)
+		return spatten__err(-EINVAL, "layer %u of a %u-layer session",
+				    layer, s->cfg.n_layers);
 	if (layer == 0)
 		return begin_pass(s, n_new);
-	if (!s->in_pass || layer != s->next_layer || n_new != s->pass_new)
-		return -EINVAL;
+	if (!s->in_pass || layer != s->next_layer)
+		return spatten__err(-EINVAL, "layer %u out of order: the pass "
+				    "is at layer %u (layer 0 begins a pass)",
+				    layer, s->in_pass ? s->next_layer : 0);
+	if (n_new != s->pass_new)
+		return spatten__err(-EINVAL, "%u new tokens at layer %u: the "
+				    "pass began with %u", n_new, layer,
+				    s->pass_new);
 	return 0;
 }
 

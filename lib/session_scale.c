@@ -107,6 +107,15 @@ static int choose_kv(struct spatten_session *s, unsigned int layer,
 	return bad;
 }
 
+/* A pass refused for a saturating value: the reason, -ERANGE. */
+static int saturated(unsigned int layer)
+{
+	return spatten__err(-ERANGE, "a value of layer %u would saturate at "
+			    "its scales (SPATTEN_SESSION_SATURATION_ERROR; K "
+			    "and V keep the scales of the layer's first "
+			    "pass)", layer);
+}
+
 /*
  * Scales of an import into @layer: -ERANGE (with
  * SPATTEN_SESSION_SATURATION_ERROR) if a value would saturate; the caller
@@ -117,7 +126,7 @@ int spatten__scales_kv(struct spatten_session *s, unsigned int layer,
 		       const struct spatten_view *v)
 {
 	if (choose_kv(s, layer, n, k, v) && sat_error(s))
-		return -ERANGE;
+		return saturated(layer);
 	return 0;
 }
 
@@ -154,7 +163,7 @@ int spatten__scales_pass(struct spatten_session *s, unsigned int layer,
 	if (bad && sat_error(s)) {
 		memcpy(kf, s->frac_save, G);
 		memcpy(vf, s->frac_save + G, G);
-		return -ERANGE;
+		return saturated(layer);
 	}
 	ps->kf = kf;
 	ps->vf = vf;

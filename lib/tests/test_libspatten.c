@@ -1790,6 +1790,20 @@ static void last_error_says_why(void)
 	o.kv_recent = 32;
 	CHECK(strstr(open_reason(dev, &o, -EINVAL), "must be below "
 		     "max_context 64"));
+	{
+		struct spatten_attn_desc d;
+		struct spatten_attn_ext e = { .n_kv_heads = 3 };
+		struct spatten_job3 j;
+
+		spatten_attn_desc_init(&d, NULL, 4, 64, 1, 8);
+		CHECK_EQ(spatten_attn_prep3(&j, &d, &e), -EINVAL);
+		CHECK(strstr(spatten_last_error(),
+			     "n_kv_heads 3 does not divide n_heads 4"));
+		e.n_kv_heads = 0;
+		d.q_start = 2;
+		CHECK_EQ(spatten_attn_prep3(&j, &d, &e), -EINVAL);
+		CHECK(strstr(spatten_last_error(), "not causal"));
+	}
 	/* a call that succeeds clears it */
 	CHECK(spatten_fd(dev) >= 0);
 	CHECK(!spatten_last_error());
