@@ -19,13 +19,15 @@
 #                make install + pkg-config, and the tools' exit codes
 #   lib-check-valgrind  the unit tests and a short workload under valgrind
 #   lib-check-asan      the same built with ASan + UBSan
-#   tools        build/bin/spatten-demo, spatten-run, spatten-info (host)
+#   tools        build/bin/spatten-demo, spatten-run, spatten-info,
+#                spatten-replay (host)
 #   guest-bins   static guest binaries in build/guest/bin: spatten-demo,
 #                spatten-run, spatten-info (sysfs enumeration), spatten_test
 #                (kselftest), spatten_lib_test (the library tests incl. the
 #                device-vs-sim byte comparison) and gpt2_session
 #   install      PREFIX (default /usr/local) and DESTDIR: library, headers,
-#                pkg-config file, tools
+#                pkg-config file, CMake package (LIBDIR/cmake/libspatten),
+#                every tool, the Python module (python/python.mk)
 #   lib-clean    remove everything above
 #
 # Variables (override on the command line or before the include)
@@ -318,8 +320,9 @@ guest-bins: $(GUEST_OUT)/bin/spatten_test $(GUEST_OUT)/bin/spatten_lib_test \
 
 # ---- install ---------------------------------------------------------------
 
-install: lib $(TOOLS_HOST_BINS) python-install
+install: lib tools python-install
 	install -d $(DESTDIR)$(LIBDIR) $(DESTDIR)$(LIBDIR)/pkgconfig \
+		$(DESTDIR)$(LIBDIR)/cmake/libspatten \
 		$(DESTDIR)$(INCLUDEDIR) $(DESTDIR)$(BINDIR)
 	install -m 644 $(LIB_A) $(DESTDIR)$(LIBDIR)/
 	install -m 755 $(LIB_SO_REAL) $(DESTDIR)$(LIBDIR)/
@@ -329,9 +332,15 @@ install: lib $(TOOLS_HOST_BINS) python-install
 	    -e 's|@INCLUDEDIR@|$(INCLUDEDIR)|g' \
 	    -e 's|@VERSION@|$(LIB_VERSION)|g' lib/libspatten.pc.in \
 	    >$(DESTDIR)$(LIBDIR)/pkgconfig/libspatten.pc
+	rel=$$(realpath -m --relative-to=$(LIBDIR) $(INCLUDEDIR)) && \
+	for f in libspatten-config libspatten-config-version; do \
+		sed -e "s|@VERSION@|$(LIB_VERSION)|g" \
+		    -e "s|@INCLUDEDIR_FROM_LIBDIR@|$$rel|g" lib/$$f.cmake.in \
+		    >$(DESTDIR)$(LIBDIR)/cmake/libspatten/$$f.cmake; \
+	done
 	install -m 644 lib/libspatten.h lib/spatten_types.h \
 		include/spatten_hw.h $(DESTDIR)$(INCLUDEDIR)/
-	install -m 755 $(TOOLS_HOST_BINS) $(DESTDIR)$(BINDIR)/
+	install -m 755 $(TOOLS_HOST_BINS) $(REPLAY_BIN) $(DESTDIR)$(BINDIR)/
 
 lib-clean: tools-clean
 	rm -rf $(LIB_OUT) $(GUEST_OUT)/obj/lib $(GUEST_LIB_A) \

@@ -4,7 +4,7 @@
 #
 #   tools        build/bin/spatten-demo, spatten-run, spatten-info (host;
 #                spatten-info uses libpci when libpci-dev is installed,
-#                sysfs otherwise)
+#                sysfs otherwise) and spatten-replay (tools/replay.mk)
 #   guest-bins   (lib/lib.mk) adds the static guest builds of spatten-demo,
 #                spatten-run and spatten-info (sysfs enumeration: Debian
 #                has no static libpci)
@@ -44,7 +44,8 @@ endif
 
 .PHONY: tools host-demo tools-clean
 
-tools: $(TOOLS_HOST_BINS)
+# Every tool: spatten-replay's rules are in tools/replay.mk.
+tools: $(TOOLS_HOST_BINS) replay
 host-demo: $(SPATTEN_OUT)/bin/spatten-demo
 
 $(SPATTEN_OUT)/bin/spatten-demo $(SPATTEN_OUT)/bin/spatten-run: \
