@@ -48,7 +48,7 @@ static const char *prog = "spatten-info";
 static void usage(FILE *f)
 {
 	fprintf(f,
-"Usage: %s [-a] [-h]\n"
+"Usage: %s [-a] [--sim] [-h]\n"
 "List SpAtten boards (PCI %04x:%04x) found with libpci, whether or not a\n"
 "driver is bound: address, IDs, driver, BARs, capabilities and, with the\n"
 "spatten driver, the device node (/dev/accel/accelN or /dev/dri/renderDN),\n"
@@ -56,6 +56,8 @@ static void usage(FILE *f)
 "\n"
 "  -a, --all-vendors  also list devices of class 0x1200 (accelerators)\n"
 "                     of other vendors\n"
+"  -s, --sim          the simulation backend's board instead: what\n"
+"                     programs get with SPATTEN_BACKEND=sim\n"
 "  -h, --help         this text\n"
 "\n"
 "Reading the capability registers of a board without a driver maps BAR0\n"
@@ -490,19 +492,52 @@ next:
 }
 #endif
 
+/* The simulation backend's board: its limits and features. */
+static int show_sim(void)
+{
+	struct spatten_dev *dev;
+	struct spatten_info in;
+	int ret;
+
+	ret = spatten_open_backend(NULL, SPATTEN_BACKEND_SIM, &dev);
+	if (!ret)
+		ret = spatten_get_info(dev, &in);
+	if (ret < 0) {
+		fprintf(stderr, "%s: the simulation backend: %s\n", prog,
+			spatten_last_error() ? spatten_last_error() :
+			strerror(-ret));
+		return 1;
+	}
+	printf("simulation backend (libspatten %d.%d, in-process: the "
+	       "device's engine and the driver's checks; SPATTEN_BACKEND=sim)\n",
+	       SPATTEN_LIB_VERSION_MAJOR, SPATTEN_LIB_VERSION_MINOR);
+	printf("  capabilities (API %u):\n", in.api_version);
+	print_caps(in.hw_version, in.num_engines, in.num_queues,
+		   in.queue_depth, in.max_context, in.max_heads, in.head_dims,
+		   in.formats, in.splits, in.features, in.dma_bits);
+	printf("    max buffer    %" PRIu64 " MiB\n",
+	       (uint64_t)(in.max_bo_size >> 20));
+	spatten_close(dev);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	static const struct option lo[] = {
 		{ "all-vendors", no_argument, NULL, 'a' },
+		{ "sim", no_argument, NULL, 's' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	int all = 0, found, c;
+	int all = 0, sim = 0, found, c;
 
-	while ((c = getopt_long(argc, argv, "ah", lo, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "ash", lo, NULL)) != -1) {
 		switch (c) {
 		case 'a':
 			all = 1;
+			break;
+		case 's':
+			sim = 1;
 			break;
 		case 'h':
 			usage(stdout);
@@ -517,12 +552,17 @@ int main(int argc, char **argv)
 			"--help'.\n", prog, argv[optind], prog);
 		return 2;
 	}
+	if (sim)
+		return show_sim();
 	found = scan(all);
 	if (found < 0)
 		return 1;
 	if (!found) {
-		fprintf(stderr, "%s: no SpAtten board (PCI %04x:%04x) found\n",
-			prog, SPATTEN_PCI_VENDOR_ID, SPATTEN_PCI_DEVICE_ID);
+		fprintf(stderr, "%s: no SpAtten board (PCI %04x:%04x) found; "
+			"programs can run on the simulation backend "
+			"(SPATTEN_BACKEND=sim; '%s --sim' shows its limits)\n",
+			prog, SPATTEN_PCI_VENDOR_ID, SPATTEN_PCI_DEVICE_ID,
+			prog);
 		return 1;
 	}
 	return 0;

@@ -379,10 +379,22 @@ if ! has_board; then
 	if grep -q "SpAtten sparse-attention accelerator" "$tmp/out"; then
 		n=$((n + 1)); echo "ok $n - spatten-info # SKIP a board is here"
 	else
-		[ "$got" = 1 ] && grep -q "no SpAtten board" "$tmp/out"
-		t $? "spatten-info with no board exits 1 and says so"
+		[ "$got" = 1 ] && grep -q "no SpAtten board" "$tmp/out" &&
+			grep -q "SPATTEN_BACKEND=sim; 'spatten-info --sim'" \
+				"$tmp/out"
+		t $? "spatten-info with no board exits 1, says so and names the simulation"
 	fi
 fi
+got=$(rc "$bin/spatten-info" --sim)
+[ "$got" = 0 ] && grep -q "^simulation backend (libspatten" "$tmp/out" &&
+	grep -q "^    max context   131072 tokens$" "$tmp/out" &&
+	grep -q "^    head dims     16, 32, 64, 128, 256$" "$tmp/out"
+t $? "spatten-info --sim shows the simulation backend's limits"
+# SPATTEN_DEBUG=1: the library logs each refusal with its reason
+got=$(SPATTEN_DEBUG=1 rc "$bin/spatten-run" -b device -d /dev/null -q)
+[ "$got" = 1 ] && grep -q "^libspatten: /dev/null is not a SpAtten node (its driver is not spatten) (Inappropriate ioctl for device)$" \
+	"$tmp/out"
+t $? "SPATTEN_DEBUG=1 logs the library's reason for a refused open"
 # shellcheck source=lib/tests/check-tools-llm.sh
 . "$(dirname "$0")/check-tools-llm.sh"
 echo "1..$n"
