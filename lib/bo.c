@@ -39,7 +39,9 @@ static int sim_bo_alloc(struct spatten_dev *dev, struct spatten_bo *bo)
 
 	/* as the driver: larger than max_bo_size is -EINVAL */
 	if (!spatten__sim_bo_size_ok(bo->map_size))
-		return -EINVAL;
+		return spatten__err(-EINVAL, "a buffer of %zu bytes: larger "
+				    "than the board's largest (max_bo_size in "
+				    "spatten_get_info())", bo->size);
 	p = mmap(NULL, bo->map_size, PROT_READ | PROT_WRITE,
 		 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	if (p == MAP_FAILED)
@@ -65,7 +67,8 @@ SPATTEN_API int spatten_bo_alloc(struct spatten_dev *dev, size_t size,
 		return -EINVAL;
 	*bop = NULL;
 	if (!dev || !size || size > SIZE_MAX / 2)
-		return -EINVAL;
+		return spatten__err(-EINVAL, "a buffer of %zu bytes on %s "
+				    "device", size, dev ? "a" : "a NULL");
 
 	bo = calloc(1, sizeof(*bo));
 	if (!bo)
@@ -115,7 +118,9 @@ SPATTEN_API int spatten_bo_import(struct spatten_dev *dev, void *ptr,
 		return -EINVAL;
 	*bop = NULL;
 	if (!dev || !ptr || !size || size % page || (uintptr_t)ptr % page)
-		return -EINVAL;
+		return spatten__err(-EINVAL, "importing %zu bytes at %p: the "
+				    "memory must start on a page and be whole "
+				    "pages (%zu bytes each)", size, ptr, page);
 
 	bo = calloc(1, sizeof(*bo));
 	if (!bo)

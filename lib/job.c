@@ -803,6 +803,82 @@ SPATTEN_API int spatten_attn_prep3(struct spatten_job3 *job,
 	return 0;
 }
 
+/*
+ * Why the board refused job @i of a batch with -EINVAL: the limit of the
+ * board it breaks, when it is one of those the board reports (the driver
+ * cannot say which check failed). 0 when none of them explains it.
+ */
+static int explain_limits(struct spatten_dev *dev,
+			  const struct spatten_job3 *j3, unsigned int i)
+{
+	const struct spatten_job *j = &j3->job;
+	uint32_t need = 0, kv_rows = j3->kv_rows32;
+	struct spatten_info info;
+
+	if (j->version < 3 || spatten_get_info(dev, &info) < 0)
+		return 0;
+	if (j->n_heads > info.max_heads)
+		return spatten__err(-EINVAL, "job %u: %u heads, the board has at "
+				    "most %u", i, j->n_heads, info.max_heads);
+	if (!(info.head_dims & j->head_dim))
+		return spatten__err(-EINVAL, "job %u: head_dim %u is not a size "
+				    "the board supports (head_dims mask %#x: "
+				    "spatten-info lists them)", i, j->head_dim,
+				    info.head_dims);
+	if (kv_rows > info.max_context)
+		return spatten__err(-EINVAL, "job %u: %u KV rows, the board's "
+				    "context is at most %u", i, kv_rows,
+				    info.max_context);
+	if (j3->n_kv_heads && j3->n_kv_heads != j->n_heads)
+		need |= SPATTEN_FEAT_GQA;
+	if (j3->rope_base)
+		need |= SPATTEN_FEAT_ROPE;
+	if (j3->kv_head_stride || j3->kv_row_stride || j3->kv_block_rows)
+		need |= SPATTEN_FEAT_KV_LAYOUT;
+	if (j->token_keep || j3->token_keep32)
+		need |= SPATTEN_FEAT_TOKEN_PRUNE;
+	if (j->head_keep)
+		need |= SPATTEN_FEAT_HEAD_PRUNE;
+	if (j3->value_keep32)
+		need |= SPATTEN_FEAT_VALUE_PRUNE;
+	need |= SPATTEN_FEAT_DESC_V3;
+	if (need & ~info.features)
+		return spatten__err(-EINVAL, "job %u needs features %#x the "
+				    "board lacks (SPATTEN_FEAT_* of "
+				    "spatten_hw.h)", i, need & ~info.features);
+	return 0;
+}
+
+/* A refused batch: the first job a board limit explains, if any. */
+static int submit_refused(struct spatten_dev *dev,
+			  const struct spatten_job3 *jobs, unsigned int n,
+			  int err)
+{
+	unsigned int i;
+
+	switch (err) {
+	case -EINVAL:
+		for (i = 0; i < n; i++)
+			if (explain_limits(dev, &jobs[i], i))
+				break;
+		return err;
+	case -EBUSY:
+		return spatten__err(err, "4096 jobs of this handle are not "
+				    "reaped yet: reap them (spatten_reap(), "
+				    "spatten_wait()) before submitting more");
+	case -ECANCELED:
+		return spatten__err(err, "a job of this handle hung and the "
+				    "handle is banned: open the device again");
+	case -EIO:
+		return spatten__err(err, "the board is out of service (it did "
+				    "not come out of a reset): reset it "
+				    "(docs/driver.md)");
+	case -ENODEV:
+		return spatten__err(err, "the board went away");
+	}
+	return err;
+}
+
 SPATTEN_API int spatten_submit3(struct spatten_dev *dev,
 				const struct spatten_job3 *jobs,
 				unsigned int n, uint64_t *seqno)
@@ -812,13 +888,18 @@ SPATTEN_API int spatten_submit3(struct spatten_dev *dev,
 
 	spatten__enter();
 	if (!dev || !jobs || !n || n > SPATTEN_MAX_SUBMIT)
-		return -EINVAL;
+		return spatten__err(-EINVAL, "%u jobs: 1..%d per submit", n,
+				    SPATTEN_MAX_SUBMIT);
 	/* an API 4 driver knows no version-3 job (nor its 392 bytes) */
 	if (dev->api_version < 5)
-		return -EOPNOTSUPP;
+		return spatten__err(-EOPNOTSUPP, "version 3 jobs need the "
+				    "driver's interface 5 (this one has %u)",
+				    dev->api_version);
 
-	if (dev->backend == SPATTEN_BACKEND_SIM)
-		return spatten__sim_submit3(dev, jobs, n, seqno);
+	if (dev->backend == SPATTEN_BACKEND_SIM) {
+		ret = spatten__sim_submit3(dev, jobs, n, seqno);
+		return ret < 0 ? submit_refused(dev, jobs, n, ret) : ret;
+	}
 
 	memset(&req, 0, sizeof(req));
 	req.jobs_ptr = (uint64_t)(uintptr_t)jobs;
@@ -826,7 +907,7 @@ SPATTEN_API int spatten_submit3(struct spatten_dev *dev,
 	req.count = n;
 	ret = spatten__ioctl(dev->fd, DRM_IOCTL_SPATTEN_SUBMIT, &req);
 	if (ret < 0)
-		return ret;
+		return submit_refused(dev, jobs, n, ret);
 	if (seqno)
 		*seqno = req.seqno;
 	return 0;
