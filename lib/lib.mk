@@ -95,6 +95,8 @@ GUEST_ALL_CFLAGS = $(GUEST_CFLAGS) $(LIB_STD) $(LIB_WARN) $(LIB_FP) $(LIB_INC)
 
 # The tools (their variables are used in prerequisites below).
 include tools/tools.mk
+# The example programs (lib/examples/README.md).
+include lib/examples/examples.mk
 
 lib: $(LIB_A) $(LIB_SO) $(LIB_PC)
 
@@ -181,7 +183,7 @@ $(LIB_EXAMPLE_BIN): lib/examples/gpt2_session.c $(LIB_SO) lib/libspatten.h \
 
 lib-check: $(LIB_TEST_BIN) $(LIB_TEST3_BIN) $(LIB_IO_TEST_BIN) \
 	   $(LIB_DTYPE_TEST_BIN) $(LIB_FIXED_TEST_BIN) \
-	   $(LIB_EXAMPLE_BIN) $(LIB_SO) $(TOOLS_HOST_BINS)
+	   $(LIB_EXAMPLE_BIN) $(EXAMPLES_BINS) $(LIB_SO) $(TOOLS_HOST_BINS)
 	@pass=0; bad=0; \
 	echo "# $(LIB_TEST_BIN) (SPATTEN_BACKEND=sim)"; \
 	if SPATTEN_BACKEND=sim $(LIB_TEST_BIN); then pass=$$((pass+1)); \
@@ -201,6 +203,9 @@ lib-check: $(LIB_TEST_BIN) $(LIB_TEST3_BIN) $(LIB_IO_TEST_BIN) \
 	echo "# $(LIB_EXAMPLE_BIN) (SPATTEN_BACKEND=sim)"; \
 	if SPATTEN_BACKEND=sim $(LIB_EXAMPLE_BIN); then pass=$$((pass+1)); \
 	else bad=$$((bad+1)); fi; \
+	echo "# lib/examples (SPATTEN_BACKEND=sim)"; \
+	if $(MAKE) -s --no-print-directory examples-check; then \
+		pass=$$((pass+1)); else bad=$$((bad+1)); fi; \
 	echo "# lib/tests/check-exports.sh"; \
 	if lib/tests/check-exports.sh $(LIB_SO_REAL) lib/libspatten.map \
 	    lib/libspatten.h README.md lib/examples/gpt2_session.c; \

@@ -39,9 +39,13 @@
 
 enum { JOBS = SPATTEN_MAX_SUBMIT, HEADS = 8, D = 64, REPS = 3, FRAC = 12 };
 
+/* A failed library call: what, the errno and the library's reason. */
 static void fail(const char *what, int err)
 {
-	fprintf(stderr, "%s: %s: %s\n", PROG, what, strerror(-err));
+	const char *why = spatten_last_error();
+
+	fprintf(stderr, "%s: %s: %s%s%s\n", PROG, what, strerror(-err),
+		why ? ": " : "", why ? why : "");
 }
 
 /* A fixed pseudo-random value in [-1, 1) for a key (splitmix64). */

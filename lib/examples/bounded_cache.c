@@ -56,9 +56,13 @@ enum {
 	SEQUENCE = PROMPT + STEPS
 };
 
+/* A failed library call: what, the errno and the library's reason. */
 static void fail(const char *what, int err)
 {
-	fprintf(stderr, "%s: %s: %s\n", PROG, what, strerror(-err));
+	const char *why = spatten_last_error();
+
+	fprintf(stderr, "%s: %s: %s%s%s\n", PROG, what, strerror(-err),
+		why ? ": " : "", why ? why : "");
 }
 
 /* A fixed pseudo-random value in [-1, 1) for a key (splitmix64). */

@@ -46,9 +46,13 @@
 
 enum { LAYERS = 12, HEADS = 12, D = 64, TOKENS = 128, CLS = 0 };
 
+/* A failed library call: what, the errno and the library's reason. */
 static void fail(const char *what, int err)
 {
-	fprintf(stderr, "%s: %s: %s\n", PROG, what, strerror(-err));
+	const char *why = spatten_last_error();
+
+	fprintf(stderr, "%s: %s: %s%s%s\n", PROG, what, strerror(-err),
+		why ? ": " : "", why ? why : "");
 }
 
 /* A fixed pseudo-random value in [-1, 1) for a key (splitmix64). */

@@ -49,9 +49,13 @@
 
 enum { JOBS = 6, FIRST_BATCH = 3, HEADS = 8, D = 64, Q_ROWS = 16 };
 
+/* A failed library call: what, the errno and the library's reason. */
 static void fail(const char *what, int err)
 {
-	fprintf(stderr, "%s: %s: %s\n", PROG, what, strerror(-err));
+	const char *why = spatten_last_error();
+
+	fprintf(stderr, "%s: %s: %s%s%s\n", PROG, what, strerror(-err),
+		why ? ": " : "", why ? why : "");
 }
 
 static void sys_fail(const char *what, int err)
