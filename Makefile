@@ -39,6 +39,7 @@ all: qemu module host guest initramfs
 include tests/host/host.mk
 include lib/lib.mk
 include python/python.mk
+include man/man.mk
 include tests/guest/driver.mk
 -include bench/bench.mk
 -include tools/replay.mk

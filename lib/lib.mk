@@ -27,7 +27,8 @@
 #                device-vs-sim byte comparison) and gpt2_session
 #   install      PREFIX (default /usr/local) and DESTDIR: library, headers,
 #                pkg-config file, CMake package (LIBDIR/cmake/libspatten),
-#                every tool, the Python module (python/python.mk)
+#                every tool, the Python module (python/python.mk), the man
+#                pages (man/man.mk)
 #   lib-clean    remove everything above
 #
 # Variables (override on the command line or before the include)
@@ -325,7 +326,7 @@ guest-bins: $(GUEST_OUT)/bin/spatten_test $(GUEST_OUT)/bin/spatten_lib_test \
 
 # ---- install ---------------------------------------------------------------
 
-install: lib tools python-install
+install: lib tools python-install man-install
 	install -d $(DESTDIR)$(LIBDIR) $(DESTDIR)$(LIBDIR)/pkgconfig \
 		$(DESTDIR)$(LIBDIR)/cmake/libspatten \
 		$(DESTDIR)$(INCLUDEDIR) $(DESTDIR)$(BINDIR)

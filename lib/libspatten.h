@@ -124,7 +124,9 @@ SPATTEN_API int spatten_open(const char *path, struct spatten_dev **devp);
  * A board named by number is found as spatten_list_boards() finds it. The
  * node is opened read-write with O_CLOEXEC; it must be a DRM device of
  * the driver "spatten" (DRM_IOCTL_VERSION) whose interface version
- * (struct spatten_info @api_version) is SPATTEN_API_VERSION or later. The
+ * (struct spatten_info @api_version) is 4 or later (version 3 jobs and
+ * sessions need 5, chunks and importance per KV head 6; the library speaks
+ * up to SPATTEN_API_VERSION). The
  * simulation backend models a board with the QEMU device's default
  * capabilities, every feature and every format.
  *
@@ -133,8 +135,8 @@ SPATTEN_API int spatten_open(const char *path, struct spatten_dev **devp);
  * "spatten:<N>"), -ENOMEM, -ENOENT (no such node, or no N-th board: no
  * board or no driver), another open() error (-EACCES: permission),
  * -ENOTTY (not a SpAtten device: not a DRM node, or the node of another
- * DRM driver), -EPROTO (the driver's interface version is older than
- * SPATTEN_API_VERSION), or the error of the driver's INFO ioctl (-ENODEV:
+ * DRM driver), -EPROTO (the driver's interface version is older than 4),
+ * or the error of the driver's INFO ioctl (-ENODEV:
  * the board went away).
  */
 SPATTEN_API int spatten_open_backend(const char *path,
@@ -1240,8 +1242,9 @@ SPATTEN_API void spatten_session_opts_init(struct spatten_session_opts *o,
  * spatten_session_open() - a session on a device, from options
  * @dev: device handle (the session holds a reference until destroyed)
  * @o: options (copied); @o->size at least the size of this version's
- *	first release of the struct, and any bytes past what this library
- *	knows must be zero (-E2BIG otherwise)
+ *	first release of the struct and at most 4096 (-EINVAL otherwise),
+ *	and any bytes past what this library knows must be zero (-E2BIG
+ *	otherwise)
  * @sp: receives the session
  *
  * Return: as spatten_session_create(), and -E2BIG.

@@ -62,6 +62,7 @@ tap_make() {
 	run_step "kernel variants" make -s -C "$top" kernels-check
 	run_step "trace replay" make -s -C "$top" replay-check
 	run_step "library tests" make -s -C "$top" lib-check
+	run_step "man pages" make -s -C "$top" man-check
 	run_step "kernel-log scan" "$top/tests/scripts/test-scan-klog.sh"
 	echo "# device qtests (QEMU qtest framework; includes the short form of"
 	echo "# the descriptor/ring/doorbell fuzz campaign, docs/reliability.md)"

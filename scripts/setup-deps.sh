@@ -14,6 +14,7 @@ packages=(
 	clang libclang-rt-14-dev valgrind			# fuzzing, sanitizers
 	libpci-dev pciutils					# spatten-info
 	libdrm-dev						# drm.h for the UAPI header
+	groff-base man-db					# man pages (man-check)
 	gcc-multilib libc6-dev-i386			# i386 UAPI test (spatten_uapi32)
 	libopenblas-dev gnuplot-nox				# benchmarks
 	bc libssl-dev libelf-dev kmod			# debug guest kernel

@@ -26,7 +26,9 @@ for f in include/libspatten.h include/spatten_types.h include/spatten_hw.h \
 	lib/libspatten.a lib/libspatten.so.1 lib/pkgconfig/libspatten.pc \
 	lib/cmake/libspatten/libspatten-config.cmake \
 	lib/cmake/libspatten/libspatten-config-version.cmake \
-	bin/spatten-run bin/spatten-demo bin/spatten-info bin/spatten-replay; do
+	bin/spatten-run bin/spatten-demo bin/spatten-info bin/spatten-replay \
+	share/man/man1/spatten-run.1 share/man/man3/libspatten.3 \
+	share/man/man3/spatten_wait.3 share/man/man4/spatten.4; do
 	[ -e "$tmp/root/opt/spatten/$f" ]
 	t $? "installed $f"
 done
