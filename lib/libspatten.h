@@ -1574,8 +1574,8 @@ SPATTEN_API int spatten_session_layer_stats(const struct spatten_session *s,
  * spatten_session_tokens() - the tokens alive at a layer
  * @s: session
  * @layer: 0..n_layers-1
- * @list: receives up to @max token positions, ascending (may be NULL if
- *	@max is 0)
+ * @list: receives up to @max cache slots, ascending (may be NULL if @max
+ *	is 0)
  * @max: capacity of @list
  *
  * After a pass: the tokens @layer kept (those deeper layers and the next
@@ -1622,7 +1622,8 @@ SPATTEN_API int spatten_session_heads(const struct spatten_session *s,
  * spatten_session_context() - tokens in the session's KV cache
  * @s: session
  *
- * Return: the sequence length after the last complete pass, -EINVAL.
+ * Return: the cache slots in use after the last complete pass (the
+ * sequence length, until a bounded cache evicts), -EINVAL.
  */
 SPATTEN_API int spatten_session_context(const struct spatten_session *s);
 
@@ -1639,8 +1640,10 @@ SPATTEN_API int64_t spatten_now_ns(void);
  * spatten_last_error() - why the calling thread's last call failed
  *
  * After a libspatten call returns an error, a sentence saying why, naming
- * the argument and the limit it broke: "head_dim 80 is not a size this
- * board supports (16, 32, 64, 128, 256)", "no SpAtten board found: ...".
+ * the argument and the limit it broke: "head_dim 512 is not a size this
+ * board supports (16, 32, 64, 128, 256)", "no SpAtten board 0 found
+ * (...); without a board, select the simulation: SPATTEN_BACKEND=sim, or
+ * SPATTEN_BACKEND_SIM".
  * Each thread has its own. Read it right after the failing call: the
  * thread's next libspatten call replaces or clears it. With the
  * environment variable SPATTEN_DEBUG set (not "0") the library also

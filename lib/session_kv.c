@@ -178,7 +178,12 @@ static uint64_t imp_at(const unsigned char *timp, uint32_t slot)
 	return le64toh(le);
 }
 
-static const unsigned char *sort_timp;
+/*
+ * The importance array the comparator ranks by: qsort() passes it no
+ * context, and sessions on other threads evict at the same time, so each
+ * thread has its own.
+ */
+static _Thread_local const unsigned char *sort_timp;
 
 /* Larger importance first, then the older slot. */
 static int by_importance(const void *a, const void *b)

@@ -26,10 +26,10 @@ extern "C" {
 /*
  * Version of the driver interface the library speaks: struct spatten_info
  * @api_version of the device (the driver's DRM_SPATTEN_API_VERSION) and of
- * the simulation. spatten_open() refuses a driver with an older one
- * (library 1.3's sessions run version-3 jobs, which need API 5; chunks and
- * importance per KV head need API 6, whose driver checks them: an older
- * driver's features lose those two bits).
+ * the simulation. spatten_open() takes a driver of interface 4 or later
+ * (version 1 and 2 jobs); version-3 jobs and sessions need 5 (-EOPNOTSUPP
+ * otherwise); chunks and importance per KV head need 6, whose driver
+ * checks them: an older driver's features lose those two bits.
  */
 #define SPATTEN_API_VERSION		6
 
