@@ -147,7 +147,8 @@ static int open_device(const char *path, int *fdp)
 					    "spatten.ko loaded?); without a "
 					    "board, select the simulation: "
 					    SPATTEN_BACKEND_ENV "=sim, or "
-					    "SPATTEN_BACKEND_SIM", index);
+					    "spatten_open_backend(path, "
+					    "SPATTEN_BACKEND_SIM, &dev)", index);
 		if (ret < 0)
 			return ret;
 		path = b.path;
@@ -155,17 +156,20 @@ static int open_device(const char *path, int *fdp)
 	fd = open(path, O_RDWR | O_CLOEXEC);
 	if (fd < 0) {
 		ret = -errno;
-		return spatten__err(ret, "cannot open %s: %s", path,
-				    strerror(-ret));
+		return spatten__err(ret, "cannot open %.160s: %s%s", path,
+				    strerror(-ret), ret == -EACCES ?
+				    " (root, or the group of the udev rule, "
+				    "driver/99-spatten.rules)" : "");
 	}
 	ret = check_device(fd);
 	if (ret < 0) {
 		close(fd);
 		if (ret == -ENOTTY)
-			return spatten__err(ret, "%s is not a SpAtten node "
-					    "(its driver is not spatten)", path);
+			return spatten__err(ret, "%.160s is not a SpAtten "
+					    "node (not a DRM node of the spatten "
+					    "driver)", path);
 		if (ret == -EPROTO)
-			return spatten__err(ret, "%s: the driver is too old "
+			return spatten__err(ret, "%.160s: the driver is too old "
 					    "for libspatten %d.%d (interface "
 					    "%d or later needed)", path,
 					    SPATTEN_LIB_VERSION_MAJOR,

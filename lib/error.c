@@ -50,6 +50,17 @@ int spatten__err(int err, const char *fmt, ...)
 	return err;
 }
 
+int spatten__err_held(void)
+{
+	return call_gen && msg_gen == call_gen;
+}
+
+void spatten__err_hold(int held)
+{
+	if (held)
+		msg_gen = call_gen;
+}
+
 SPATTEN_API const char *spatten_last_error(void)
 {
 	return call_gen && msg_gen == call_gen ? msg : NULL;

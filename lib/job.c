@@ -540,8 +540,8 @@ static int check_shape3(const struct spatten_attn_desc *d, uint32_t n_kv)
 	if (ret)
 		return ret;
 	if (!n_kv || n_kv > d->n_heads || d->n_heads % n_kv)
-		return BAD("n_kv_heads %u does not divide n_heads %u", n_kv,
-			   d->n_heads);
+		return BAD("n_kv_heads %u: a divisor of n_heads %u (1..%u)",
+			   n_kv, d->n_heads, d->n_heads);
 	if (d->flags & ~SPATTEN_ATTN_FLAGS_ALL_V3)
 		return BAD("flags %#x: unknown bits %#x", d->flags,
 			   d->flags & ~SPATTEN_ATTN_FLAGS_ALL_V3);

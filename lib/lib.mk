@@ -338,7 +338,7 @@ install: lib tools python-install man-install
 	    -e 's|@INCLUDEDIR@|$(INCLUDEDIR)|g' \
 	    -e 's|@VERSION@|$(LIB_VERSION)|g' lib/libspatten.pc.in \
 	    >$(DESTDIR)$(LIBDIR)/pkgconfig/libspatten.pc
-	rel=$$(realpath -m --relative-to=$(LIBDIR) $(INCLUDEDIR)) && \
+	rel=$$(realpath -ms --relative-to=$(LIBDIR) $(INCLUDEDIR)) && \
 	for f in libspatten-config libspatten-config-version; do \
 		sed -e "s|@VERSION@|$(LIB_VERSION)|g" \
 		    -e "s|@INCLUDEDIR_FROM_LIBDIR@|$$rel|g" lib/$$f.cmake.in \

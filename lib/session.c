@@ -197,8 +197,8 @@ static int check_shape(const struct spatten_session_opts *c)
 		return BAD("n_heads %u: 1..65535", c->n_heads);
 	if (!c->n_kv_heads || c->n_kv_heads > c->n_heads ||
 	    c->n_heads % c->n_kv_heads)
-		return BAD("n_kv_heads %u does not divide n_heads %u",
-			   c->n_kv_heads, c->n_heads);
+		return BAD("n_kv_heads %u: a divisor of n_heads %u (1..%u)",
+			   c->n_kv_heads, c->n_heads, c->n_heads);
 	if (c->head_dim < 8 || c->head_dim > UINT16_MAX ||
 	    (c->head_dim & (c->head_dim - 1)))
 		return BAD("head_dim %u is not a power of two from 8 to 32768",
@@ -222,6 +222,11 @@ static int check_params(const struct spatten_session_opts *c)
 	if (c->rope_base == 1 || c->rope_base > 0x80000000u)
 		return BAD("rope_base %u: 2..2^31 (10000, 500000, ...), or 0 "
 			   "for no RoPE", c->rope_base);
+	if (c->q_frac > 15 || c->k_frac > 15 || c->v_frac > 15 ||
+	    c->out_frac > 15)
+		return BAD("fractional bits q %u, k %u, v %u, out %u: each "
+			   "0..15", c->q_frac, c->k_frac, c->v_frac,
+			   c->out_frac);
 	/* the device's rule, with the session's fractional bits */
 	memcpy(&scale_bits, &c->score_scale, sizeof(scale_bits));
 	/* scales from the data may take 15 + 15 fractional bits */
@@ -247,11 +252,6 @@ static int check_params(const struct spatten_session_opts *c)
 	if ((c->flags & SPATTEN_SESSION_PROGRESSIVE) && c->k_bits == 16)
 		return BAD("progressive keys take k_bits of 4..12 MSBs (+ 4 "
 			   "LSBs), not 16");
-	if (c->q_frac > 15 || c->k_frac > 15 || c->v_frac > 15 ||
-	    c->out_frac > 15)
-		return BAD("fractional bits q %u, k %u, v %u, out %u: each "
-			   "0..15", c->q_frac, c->k_frac, c->v_frac,
-			   c->out_frac);
 	if (c->lsb_threshold > 32768)
 		return BAD("lsb_threshold %u: 0..32768 (units of 2^-15)",
 			   c->lsb_threshold);
@@ -538,10 +538,16 @@ static int copy_opts(struct spatten_session_opts *o,
 
 	_Static_assert(sizeof(*o) >= SESSION_OPTS_SIZE0, "opts only grow");
 	if (user->size < SESSION_OPTS_SIZE0 || user->size > SESSION_OPTS_SIZE_MAX)
-		return -EINVAL;
+		return spatten__err(-EINVAL, "opts->size %u: fill the options "
+				    "with spatten_session_opts_init() first",
+				    user->size);
 	for (i = sizeof(*o); i < user->size; i++)
 		if (tail[i - sizeof(*o)])
-			return -E2BIG;
+			return spatten__err(-E2BIG, "opts->size %u: byte %zu, "
+					    "past what libspatten %d.%d knows, "
+					    "is not 0", user->size, i,
+					    SPATTEN_LIB_VERSION_MAJOR,
+					    SPATTEN_LIB_VERSION_MINOR);
 	memset(o, 0, sizeof(*o));
 	memcpy(o, user, user->size < sizeof(*o) ? user->size : sizeof(*o));
 	o->size = sizeof(*o);
@@ -578,7 +584,10 @@ static int session_open(struct spatten_dev *dev,
 	if (!ret)
 		ret = alloc_buffers(s);
 	if (ret < 0) {
+		int held = spatten__err_held();
+
 		spatten_session_destroy(s);
+		spatten__err_hold(held);
 		return ret;
 	}
 	*sp = s;

@@ -517,12 +517,19 @@ SPATTEN_API int spatten_session_attend(struct spatten_session *s,
 	struct spatten_result res;
 	struct spatten_job3 job;
 	struct layer_keep keep;
-	int gen, ret;
+	int gen, ret, held;
 
 	spatten__enter();
-	if (!s || !spatten__view_ok(q) || !spatten__view_ok(k) ||
+	if (!s)
+		return spatten__err(-EINVAL, "the session is NULL");
+	if (!spatten__view_ok(q) || !spatten__view_ok(k) ||
 	    !spatten__view_ok(v) || (out && !spatten__view_ok(out)))
-		return -EINVAL;
+		return spatten__err(-EINVAL, "a view of %s is not usable: "
+				    "NULL or misaligned data, an unknown "
+				    "dtype, or rsvd not 0",
+				    !spatten__view_ok(q) ? "q" :
+				    !spatten__view_ok(k) ? "k" :
+				    !spatten__view_ok(v) ? "v" : "out");
 	ret = layer_order(s, layer, n_new);
 	if (ret < 0)
 		return ret;
@@ -537,7 +544,9 @@ SPATTEN_API int spatten_session_attend(struct spatten_session *s,
 	memset(&res, 0, sizeof(res));
 	spatten__kv_imp_in(s, layer, s->pass_L);
 	ret = spatten_run3(s->dev, &job, &res);
+	held = spatten__err_held();	/* the statistics call the library */
 	layer_stats(s, layer, gen, &keep, &res);
+	spatten__err_hold(held);
 	if (ret < 0)
 		return ret;
 	spatten__kv_imp_out(s, layer, s->pass_L);

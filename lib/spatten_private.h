@@ -56,6 +56,13 @@ struct spatten_bo {
 void spatten__enter(void);
 int spatten__err(int err, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
+/*
+ * A failure path that calls public functions (cleanup, statistics) after
+ * the message is set keeps it: held = spatten__err_held(), the calls,
+ * spatten__err_hold(held).
+ */
+int spatten__err_held(void);
+void spatten__err_hold(int held);
 
 int spatten__ioctl(int fd, unsigned long request, void *arg);
 void spatten__dev_get(struct spatten_dev *dev);

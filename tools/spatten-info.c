@@ -506,6 +506,7 @@ static int show_sim(void)
 		fprintf(stderr, "%s: the simulation backend: %s\n", prog,
 			spatten_last_error() ? spatten_last_error() :
 			strerror(-ret));
+		spatten_close(dev);	/* NULL when the open failed */
 		return 1;
 	}
 	printf("simulation backend (libspatten %d.%d, in-process: the "

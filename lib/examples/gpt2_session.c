@@ -37,8 +37,9 @@ int main(void)
 		       l, st.tokens_kept, st.kv_rows, st.heads_alive, st.lsb_refetches,
 		       (unsigned long long)st.cycles);
 	}
-	if (ret)
-		fprintf(stderr, "spatten: %s\n", strerror(-ret));
+	if (ret)	/* the library says why: "no SpAtten board 0 found ..." */
+		fprintf(stderr, "spatten: %s\n", spatten_last_error() ?
+			spatten_last_error() : strerror(-ret));
 	spatten_session_destroy(s);
 	spatten_close(dev);
 	free(x);

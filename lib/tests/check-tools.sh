@@ -392,7 +392,7 @@ got=$(rc "$bin/spatten-info" --sim)
 t $? "spatten-info --sim shows the simulation backend's limits"
 # SPATTEN_DEBUG=1: the library logs each refusal with its reason
 got=$(SPATTEN_DEBUG=1 rc "$bin/spatten-run" -b device -d /dev/null -q)
-[ "$got" = 1 ] && grep -q "^libspatten: /dev/null is not a SpAtten node (its driver is not spatten) (Inappropriate ioctl for device)$" \
+[ "$got" = 1 ] && grep -q "^libspatten: /dev/null is not a SpAtten node (not a DRM node of the spatten driver) (Inappropriate ioctl for device)$" \
 	"$tmp/out"
 t $? "SPATTEN_DEBUG=1 logs the library's reason for a refused open"
 # shellcheck source=lib/tests/check-tools-llm.sh

@@ -1852,7 +1852,7 @@ static void last_error_says_why(void)
 	spatten_session_opts_init(&o, SPATTEN_SESSION_DECODER, 2, 4, 3, 64,
 				  64);
 	CHECK(strstr(open_reason(dev, &o, -EINVAL),
-		     "n_kv_heads 3 does not divide n_heads 4"));
+		     "n_kv_heads 3: a divisor of n_heads 4"));
 	CHECK(pthread_create(&t, NULL, other_thread_error, NULL) == 0);
 	CHECK(pthread_join(t, NULL) == 0);
 	/* the other thread's failure left this thread's message alone */
@@ -1878,12 +1878,21 @@ static void last_error_says_why(void)
 		spatten_attn_desc_init(&d, NULL, 4, 64, 1, 8);
 		CHECK_EQ(spatten_attn_prep3(&j, &d, &e), -EINVAL);
 		CHECK(strstr(spatten_last_error(),
-			     "n_kv_heads 3 does not divide n_heads 4"));
+			     "n_kv_heads 3: a divisor of n_heads 4"));
 		e.n_kv_heads = 0;
 		d.q_start = 2;
 		CHECK_EQ(spatten_attn_prep3(&j, &d, &e), -EINVAL);
 		CHECK(strstr(spatten_last_error(), "not causal"));
 	}
+	/*
+	 * a failure inside the session's set-up survives the cleanup that
+	 * follows it (which calls the library again)
+	 */
+	spatten_session_opts_init(&o, SPATTEN_SESSION_DECODER, 1, 64, 1, 128,
+				  16384);
+	CHECK(open_reason(dev, &o, -EINVAL) != NULL);
+	CHECK(spatten_last_error() &&
+	      strstr(spatten_last_error(), "bytes: larger than the board's"));
 	/* a call that succeeds clears it */
 	CHECK(spatten_fd(dev) >= 0);
 	CHECK(!spatten_last_error());

@@ -160,10 +160,12 @@ def error_class(err, function=None):
                                                              SpattenError)
 
 
-def make_error(ret, function, context=None):
-    """The exception for a ``-errno`` return of ``function``."""
+def make_error(ret, function, context=None, reason=None):
+    """The exception for a ``-errno`` return of ``function``; ``reason``
+    is the library's message when the caller had to read it early (before
+    another library call), else it is read here."""
     err = -ret
-    parts = [_ffi.last_error() or os.strerror(err)]
+    parts = [reason or _ffi.last_error() or os.strerror(err)]
     hint = _HINTS.get((function, err))
     if hint and not (context and context.startswith("path '/")):
         parts.append(hint)  # not when a node was named: no board hunt

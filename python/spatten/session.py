@@ -331,6 +331,7 @@ class Session:
         return out
 
     def _attend_error(self, ret, layer, n):
+        reason = _ffi.last_error()      # before the calls below clear it
         ctx = self._context_or_minus()
         text = "layer %d of %d, %d new tokens, context %d of %d" % (
             layer, self.n_layers, n, ctx, self.max_context)
@@ -338,7 +339,7 @@ class Session:
             text += " (max_context is the cache's capacity"
             text += ", less what the budget keeps)" if self.kv_budget \
                 else ")"
-        e = make_error(ret, "spatten_session_attend", text)
+        e = make_error(ret, "spatten_session_attend", text, reason)
         if -ret == errno.EIO:
             st = self.stats(layer)
             e.status, e.status_name = st.status, st.status_name

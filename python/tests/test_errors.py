@@ -390,7 +390,7 @@ def test_errors_carry_the_library_message(dev):
         pytest.skip("libspatten before 1.4")
     e = _raises(spatten.InvalidArgumentError, errno.EINVAL, _session, dev,
                 n_kv_heads=3)
-    assert "n_kv_heads 3 does not divide n_heads 4" in e.message
+    assert "n_kv_heads 3: a divisor of n_heads 4" in e.message
     assert "4 heads (3 KV)" in e.message            # Python's context
     e = _raises(spatten.NotSupportedError, errno.EOPNOTSUPP, _session, dev,
                 n_heads=128)
@@ -398,3 +398,14 @@ def test_errors_carry_the_library_message(dev):
     assert "at most 64" in spatten.last_error()
     dev.counters()                          # a call that succeeds
     assert spatten.last_error() is None
+
+
+def test_session_errors_carry_the_library_reason(dev):
+    """The reason of a refused pass survives the calls that describe it."""
+    if not hasattr(spatten._ffi.lib, "spatten_last_error"):
+        pytest.skip("libspatten before 1.4")
+    s = _session(dev, max_context=8)
+    x = np.zeros((4, 9, 32), np.float32)
+    e = _raises(spatten.CacheFullError, errno.ENOSPC, s.attend, 0, x, x, x)
+    assert "9 new tokens: the cache holds max_context 8" in e.message
+    s.close()
