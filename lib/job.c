@@ -207,15 +207,25 @@ static int check_keep(const struct spatten_attn_desc *d)
 	return keep_rules(d, tok_cand, head_cand);
 }
 
-static int encode_tensor(struct spatten_tensor *t,
+static int encode_tensor(const char *name, struct spatten_tensor *t,
 			 const struct spatten_tensor_ref *ref,
 			 const struct spatten_dev *dev, uint64_t bytes,
 			 unsigned int align)
 {
-	if (!ref->bo || ref->bo->dev != dev || ref->offset % align)
-		return -EINVAL;
+	if (!ref->bo)
+		return BAD("operand %s has no buffer", name);
+	if (ref->bo->dev != dev)
+		return BAD("operand %s is a buffer of another device than q's",
+			   name);
+	if (ref->offset % align)
+		return BAD("operand %s: offset %llu is not a multiple of %u",
+			   name, (unsigned long long)ref->offset, align);
 	if (ref->offset > ref->bo->size || bytes > ref->bo->size - ref->offset)
-		return -ERANGE;
+		return spatten__err(-ERANGE, "operand %s: %llu bytes at offset "
+				    "%llu pass the end of its %zu-byte buffer",
+				    name, (unsigned long long)bytes,
+				    (unsigned long long)ref->offset,
+				    ref->bo->size);
 	t->handle = ref->bo->handle;
 	t->flags = 0;
 	t->offset = ref->offset;
@@ -223,7 +233,7 @@ static int encode_tensor(struct spatten_tensor *t,
 }
 
 /* An optional operand: present exactly when @want (or, if @may, either). */
-static int encode_opt(struct spatten_tensor *t,
+static int encode_opt(const char *name, struct spatten_tensor *t,
 		      const struct spatten_tensor_ref *ref,
 		      const struct spatten_dev *dev, uint64_t bytes,
 		      unsigned int align, int want, int may)
@@ -231,8 +241,9 @@ static int encode_opt(struct spatten_tensor *t,
 	if (!want && !ref->bo)
 		return 0;
 	if (!want && !may)
-		return -EINVAL;
-	return encode_tensor(t, ref, dev, bytes, align);
+		return BAD("operand %s is given but the job does not use it "
+			   "(its count or flag is 0)", name);
+	return encode_tensor(name, t, ref, dev, bytes, align);
 }
 
 static unsigned int fmt_align(uint8_t fmt)
@@ -249,48 +260,48 @@ static int encode_tensors(struct spatten_job *job,
 	int prog = !!(d->flags & SPATTEN_ATTN_PROGRESSIVE);
 	int ret;
 
-	ret = encode_tensor(&job->q, &d->q, dev, qb, 2);
+	ret = encode_tensor("q", &job->q, &d->q, dev, qb, 2);
 	if (!ret)
-		ret = encode_tensor(&job->k, &d->k, dev,
+		ret = encode_tensor("k", &job->k, &d->k, dev,
 				    spatten_hw_tensor_bytes(H, L, D, d->k_fmt),
 				    fmt_align(d->k_fmt));
 	if (!ret)
-		ret = encode_tensor(&job->v, &d->v, dev,
+		ret = encode_tensor("v", &job->v, &d->v, dev,
 				    spatten_hw_tensor_bytes(H, L, D, d->v_fmt),
 				    fmt_align(d->v_fmt));
 	if (!ret)
-		ret = encode_tensor(&job->out, &d->out, dev, qb, 2);
+		ret = encode_tensor("out", &job->out, &d->out, dev, qb, 2);
 	if (!ret)
-		ret = encode_opt(&job->k_lsb, &d->k_lsb, dev,
+		ret = encode_opt("k_lsb", &job->k_lsb, &d->k_lsb, dev,
 				 spatten_hw_plane_bytes(H, L, D,
 							SPATTEN_LSB_BITS),
 				 1, prog, 0);
 	if (!ret)
-		ret = encode_opt(&job->tok_imp, &d->tok_imp, dev,
+		ret = encode_opt("tok_imp", &job->tok_imp, &d->tok_imp, dev,
 				 (uint64_t)L * SPATTEN_IMP_BYTES, 8,
 				 !!d->token_keep, 1);
 	if (!ret)
-		ret = encode_opt(&job->tok_alive, &d->tok_alive, dev,
+		ret = encode_opt("tok_alive", &job->tok_alive, &d->tok_alive, dev,
 				 (uint64_t)d->n_tok_alive * SPATTEN_LIST_BYTES,
 				 2, !!d->n_tok_alive, 0);
 	if (!ret)
-		ret = encode_opt(&job->tok_kept, &d->tok_kept, dev,
+		ret = encode_opt("tok_kept", &job->tok_kept, &d->tok_kept, dev,
 				 (uint64_t)d->token_keep * SPATTEN_LIST_BYTES,
 				 2, !!d->token_keep, 0);
 	if (!ret)
-		ret = encode_opt(&job->pinned, &d->pinned, dev,
+		ret = encode_opt("pinned", &job->pinned, &d->pinned, dev,
 				 (uint64_t)d->n_pinned * SPATTEN_LIST_BYTES,
 				 2, !!d->n_pinned, 0);
 	if (!ret)
-		ret = encode_opt(&job->head_imp, &d->head_imp, dev,
+		ret = encode_opt("head_imp", &job->head_imp, &d->head_imp, dev,
 				 (uint64_t)H * SPATTEN_IMP_BYTES, 8,
 				 !!d->head_keep, 1);
 	if (!ret)
-		ret = encode_opt(&job->head_alive, &d->head_alive, dev,
+		ret = encode_opt("head_alive", &job->head_alive, &d->head_alive, dev,
 				 (uint64_t)d->n_head_alive * SPATTEN_LIST_BYTES,
 				 2, !!d->n_head_alive, 0);
 	if (!ret)
-		ret = encode_opt(&job->head_kept, &d->head_kept, dev,
+		ret = encode_opt("head_kept", &job->head_kept, &d->head_kept, dev,
 				 (uint64_t)d->head_keep * SPATTEN_LIST_BYTES,
 				 2, !!d->head_keep, 0);
 	return ret;
@@ -451,6 +462,11 @@ SPATTEN_API int spatten_wait_deadline(struct spatten_dev *dev, uint64_t seqno,
 		ret = spatten__sim_wait(dev, &req);
 	else
 		ret = device_wait(dev, &req);
+	if (ret == -ENOENT)
+		return spatten__err(ret, "job %llu: never submitted on this "
+				    "handle, or reaped already (a job is "
+				    "reaped once: spatten_wait() or "
+				    "spatten_reap())", (unsigned long long)seqno);
 	if (ret < 0)
 		return ret;
 	if (res)
@@ -653,65 +669,65 @@ static int encode_tensors3(struct spatten_job3 *j3,
 	int prog = !!(d->flags & SPATTEN_ATTN_PROGRESSIVE);
 	int ret;
 
-	ret = encode_tensor(&job->q, &d->q, dev, qb, 2);
+	ret = encode_tensor("q", &job->q, &d->q, dev, qb, 2);
 	if (!ret)
-		ret = encode_tensor(&job->k, &d->k, dev,
+		ret = encode_tensor("k", &job->k, &d->k, dev,
 				    kv_bytes3(d, e, n_kv,
 					      spatten_hw_fmt_bits(d->k_fmt)),
 				    fmt_align(d->k_fmt));
 	if (!ret)
-		ret = encode_tensor(&job->v, &d->v, dev,
+		ret = encode_tensor("v", &job->v, &d->v, dev,
 				    kv_bytes3(d, e, n_kv,
 					      spatten_hw_fmt_bits(d->v_fmt)),
 				    fmt_align(d->v_fmt));
 	if (!ret)
-		ret = encode_tensor(&job->out, &d->out, dev, qb, 2);
+		ret = encode_tensor("out", &job->out, &d->out, dev, qb, 2);
 	if (!ret)
-		ret = encode_opt(&job->k_lsb, &d->k_lsb, dev,
+		ret = encode_opt("k_lsb", &job->k_lsb, &d->k_lsb, dev,
 				 kv_bytes3(d, e, n_kv, SPATTEN_LSB_BITS), 1,
 				 prog, 0);
 	if (!ret)
-		ret = encode_opt(&job->tok_imp, &d->tok_imp, dev,
+		ret = encode_opt("tok_imp", &job->tok_imp, &d->tok_imp, dev,
 				 (uint64_t)L * SPATTEN_IMP_BYTES *
 				 (d->flags & SPATTEN_ATTN_IMP_PER_KV_HEAD ?
 				  n_kv : 1), 8,
 				 d->token_keep ||
 				 (d->flags & SPATTEN_ATTN_IMP_PER_KV_HEAD), 1);
 	if (!ret)
-		ret = encode_opt(&job->tok_alive, &d->tok_alive, dev,
+		ret = encode_opt("tok_alive", &job->tok_alive, &d->tok_alive, dev,
 				 (uint64_t)d->n_tok_alive * lb, lb,
 				 !!d->n_tok_alive, 0);
 	if (!ret)
-		ret = encode_opt(&job->tok_kept, &d->tok_kept, dev,
+		ret = encode_opt("tok_kept", &job->tok_kept, &d->tok_kept, dev,
 				 (uint64_t)d->token_keep * lb, lb,
 				 !!d->token_keep, 0);
 	if (!ret)
-		ret = encode_opt(&job->pinned, &d->pinned, dev,
+		ret = encode_opt("pinned", &job->pinned, &d->pinned, dev,
 				 (uint64_t)d->n_pinned * lb, lb, !!d->n_pinned, 0);
 	if (!ret)
-		ret = encode_opt(&job->head_imp, &d->head_imp, dev,
+		ret = encode_opt("head_imp", &job->head_imp, &d->head_imp, dev,
 				 (uint64_t)H * SPATTEN_IMP_BYTES, 8,
 				 !!d->head_keep, 1);
 	if (!ret)
-		ret = encode_opt(&job->head_alive, &d->head_alive, dev,
+		ret = encode_opt("head_alive", &job->head_alive, &d->head_alive, dev,
 				 (uint64_t)d->n_head_alive * lb, lb,
 				 !!d->n_head_alive, 0);
 	if (!ret)
-		ret = encode_opt(&job->head_kept, &d->head_kept, dev,
+		ret = encode_opt("head_kept", &job->head_kept, &d->head_kept, dev,
 				 (uint64_t)d->head_keep * lb, lb,
 				 !!d->head_keep, 0);
 	if (!ret)
-		ret = encode_opt(&j3->block_table, &e->block_table, dev,
+		ret = encode_opt("block_table", &j3->block_table, &e->block_table, dev,
 				 spatten_hw_kv_blocks(L, e->kv_block_rows) *
 				 SPATTEN_BLOCK_ENTRY_BYTES,
 				 SPATTEN_BLOCK_ENTRY_BYTES, !!e->kv_block_rows, 0);
 	if (!ret)
-		ret = encode_opt(&j3->positions, &e->positions, dev,
+		ret = encode_opt("positions", &j3->positions, &e->positions, dev,
 				 (uint64_t)L * SPATTEN_POSITION_BYTES,
 				 SPATTEN_POSITION_BYTES,
 				 !!(d->flags & SPATTEN_ATTN_ROPE_POSITIONS), 0);
 	if (!ret)
-		ret = encode_opt(&j3->head_fracs, &e->head_fracs, dev,
+		ret = encode_opt("head_fracs", &j3->head_fracs, &e->head_fracs, dev,
 				 2 * ((uint64_t)H + n_kv), 1,
 				 !!(d->flags & SPATTEN_ATTN_HEAD_FRACS), 0);
 	return ret;

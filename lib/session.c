@@ -79,11 +79,18 @@ SPATTEN_API int spatten_schedule_paper(struct spatten_schedule *s,
 	unsigned int ft, fh, l;
 
 	spatten__enter();
-	if (!s || !n_layers || n_layers > SPATTEN_MAX_LAYERS ||
-	    !ratio_ok(tok_start) || !ratio_ok(tok_end) ||
+	if (!s || !n_layers || n_layers > SPATTEN_MAX_LAYERS)
+		return spatten__err(-EINVAL, "n_layers %u: 1..%d (and a "
+				    "schedule to fill)", n_layers,
+				    SPATTEN_MAX_LAYERS);
+	if (!ratio_ok(tok_start) || !ratio_ok(tok_end) ||
 	    !ratio_ok(head_start) || !ratio_ok(head_end) ||
 	    !ratio_ok(value_keep))
-		return -EINVAL;
+		return spatten__err(-EINVAL, "keep ratios tokens %g..%g, heads "
+				    "%g..%g, values %g: each in (0, 1]",
+				    (double)tok_start, (double)tok_end,
+				    (double)head_start, (double)head_end,
+				    (double)value_keep);
 	spatten_schedule_dense(s);
 	if (n_layers == 1)
 		return 0;
