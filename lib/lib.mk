@@ -61,9 +61,9 @@ INCLUDEDIR ?= $(PREFIX)/include
 BINDIR ?= $(PREFIX)/bin
 
 LIB_VERSION := 1.4.0
-LIB_SRCS := lib/device.c lib/bo.c lib/fixed.c lib/job.c lib/sim.c lib/error.c \
-	lib/sim_job.c lib/session.c lib/session_layer.c lib/session_kv.c \
-	lib/session_scale.c lib/session_view.c lib/dtype.c
+LIB_SRCS := lib/device.c lib/bo.c lib/fixed.c lib/job.c lib/submit.c \
+	lib/sim.c lib/error.c lib/sim_job.c lib/session.c lib/session_layer.c \
+	lib/session_kv.c lib/session_scale.c lib/session_view.c lib/dtype.c
 LIB_ENGINE_SRCS := $(wildcard engine/*.c)
 LIB_HDRS := lib/libspatten.h lib/spatten_types.h lib/spatten_private.h \
 	    lib/sim.h lib/session.h lib/tests/lib_tap.h \
